@@ -1,0 +1,144 @@
+"""The protocol every venue adapter implements, and the venue-agnostic events it yields.
+
+The runner talks to a venue only through :class:`ExchangeAdapter`. Adapters translate the
+venue's payloads into the domain model (``strategy_client.model``) and the venue's errors into
+``exchanges.errors``; nothing venue-specific crosses this line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+import msgspec
+
+from strategy_client.model import (
+    AccountSnapshot,
+    Balance,
+    Exchange,
+    Fill,
+    FundingPayment,
+    FundingRate,
+    Instrument,
+    InstrumentKey,
+    MarginBalance,
+    MarketKind,
+    Order,
+    OrderBook,
+    OrderRequest,
+    Position,
+)
+
+__all__ = [
+    "ExecType",
+    "OrderUpdate",
+    "AccountUpdate",
+    "FundingRateRecord",
+    "UserEvent",
+    "StreamStatus",
+    "ExchangeAdapter",
+]
+
+
+class ExecType(StrEnum):
+    """Why an order update was sent (the venue's execution type, normalised)."""
+
+    NEW = "new"
+    TRADE = "trade"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    AMENDED = "amended"
+
+
+class OrderUpdate(msgspec.Struct, frozen=True, kw_only=True):
+    """An execution report: the order's new state and, for a TRADE, the fill."""
+
+    order: Order
+    exec_type: ExecType
+    fill: Fill | None = None
+    venue_ts_ms: int = 0
+    local_ts_ns: int = 0
+
+
+class AccountUpdate(msgspec.Struct, frozen=True, kw_only=True):
+    """Changed balances/positions only (e.g. Binance ACCOUNT_UPDATE, outboundAccountPosition).
+
+    ``reason`` is the venue's reason normalised to lower case (``order``, ``funding_fee``,
+    ``deposit``...). ``funding`` carries settled funding payments when the reason is funding.
+    """
+
+    exchange: Exchange
+    kind: MarketKind
+    reason: str
+    balances: tuple[Balance, ...] = ()
+    margin: tuple[MarginBalance, ...] = ()
+    positions: tuple[Position, ...] = ()
+    funding: tuple[FundingPayment, ...] = ()
+    venue_ts_ms: int = 0
+    local_ts_ns: int = 0
+
+
+class FundingRateRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A past funding settlement (rate history)."""
+
+    key: InstrumentKey
+    rate: Decimal
+    funding_ts_ms: int
+    mark_price: Decimal | None = None
+
+
+class StreamStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """Emitted by streams on connect/disconnect so the runner can flag staleness."""
+
+    stream: str
+    connected: bool
+    reason: str = ""
+    ts_ns: int = 0
+
+
+UserEvent = OrderUpdate | AccountUpdate | StreamStatus
+
+
+@runtime_checkable
+class ExchangeAdapter(Protocol):
+    """One venue (all its market kinds) as the runner sees it. All calls are async.
+
+    Orders: ``place_order`` always sends a client id (generating one if the request has
+    none). If the outcome is unknown (timeout, 5xx, dropped connection) the adapter queries
+    the venue by client id before returning; if that is still inconclusive it raises
+    :class:`exchanges.errors.UnknownOutcome` and never resends on its own.
+    """
+
+    exchange: Exchange
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+
+    async def load_instruments(self) -> list[Instrument]: ...
+    async def fetch_order_book(self, key: InstrumentKey, depth: int = 20) -> OrderBook: ...
+
+    async def place_order(self, request: OrderRequest) -> Order: ...
+    async def cancel_order(
+        self, key: InstrumentKey, *, client_id: str | None = None, venue_id: str | None = None
+    ) -> Order: ...
+    async def get_order(
+        self, key: InstrumentKey, *, client_id: str | None = None, venue_id: str | None = None
+    ) -> Order: ...
+    async def get_open_orders(
+        self, kind: MarketKind, key: InstrumentKey | None = None
+    ) -> list[Order]: ...
+
+    async def fetch_account(self) -> AccountSnapshot: ...
+    async def fetch_positions(self) -> list[Position]: ...
+    async def set_leverage(self, key: InstrumentKey, leverage: int) -> int: ...
+    async def fetch_funding_rate(self, key: InstrumentKey) -> FundingRate: ...
+    async def fetch_funding_history(
+        self, key: InstrumentKey, start_ms: int | None = None, end_ms: int | None = None, limit: int = 100
+    ) -> list[FundingRateRecord]: ...
+
+    def stream_order_books(self, keys: Sequence[InstrumentKey]) -> AsyncIterator[OrderBook]: ...
+    def stream_funding(self, keys: Sequence[InstrumentKey]) -> AsyncIterator[FundingRate]: ...
+    def stream_user_events(self) -> AsyncIterator[UserEvent]: ...

@@ -1,0 +1,142 @@
+"""The error tree every venue adapter raises; venue codes are translated at the boundary.
+
+::
+
+    ExchangeError                     base; .retryable, .venue_code, .venue_message
+    ├── TransportError                 could not talk to the venue; request not delivered (retryable)
+    ├── UnknownOutcome                 delivered, outcome unknown: timeout, 5xx, dropped connection
+    │                                  (retryable for reads; for orders: reconcile by client id)
+    ├── ServiceUnavailable             venue says it did not execute; try later (retryable)
+    ├── RateLimited                    429 / weight exceeded; .retry_after_s (retryable after waiting)
+    │   └── IpBanned                   418; .retry_after_s (not retryable until lifted)
+    ├── TimestampOutOfWindow           -1021/-5028: resync the clock and retry once (retryable)
+    ├── AuthError                      bad key, signature or permissions (not retryable)
+    ├── InvalidRequest                 bad parameters, filters, unknown symbol (not retryable)
+    ├── OrderRejected                  venue refused the order (not retryable)
+    │   ├── InsufficientFunds          balance or margin
+    │   ├── WouldTakeLiquidity         post-only would cross (expected outcome)
+    │   ├── NotFillable                FOK not fillable / reduce-only knocked out (expected outcome)
+    │   └── DuplicateClientId          a live order has this client id: query it, do not resend
+    ├── OrderNotFound                  query/cancel of an order the venue does not know
+    ├── ListenKeyExpired               user-data key unknown or expired: create a new one
+    └── MalformedPayload               venue sent something we cannot decode (not retryable)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ExchangeError",
+    "TransportError",
+    "UnknownOutcome",
+    "ServiceUnavailable",
+    "RateLimited",
+    "IpBanned",
+    "TimestampOutOfWindow",
+    "AuthError",
+    "InvalidRequest",
+    "OrderRejected",
+    "InsufficientFunds",
+    "WouldTakeLiquidity",
+    "NotFillable",
+    "DuplicateClientId",
+    "OrderNotFound",
+    "ListenKeyExpired",
+    "MalformedPayload",
+]
+
+
+class ExchangeError(Exception):
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        venue_code: int | str | None = None,
+        http_status: int | None = None,
+        venue: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.venue_message = message
+        self.venue_code = venue_code
+        self.http_status = http_status
+        self.venue = venue
+
+    def __str__(self) -> str:
+        parts = []
+        if self.venue:
+            parts.append(self.venue)
+        if self.venue_code is not None:
+            parts.append(f"code {self.venue_code}")
+        if self.http_status is not None:
+            parts.append(f"HTTP {self.http_status}")
+        prefix = f"[{', '.join(parts)}] " if parts else ""
+        return f"{prefix}{self.venue_message}"
+
+
+class TransportError(ExchangeError):
+    retryable = True
+
+
+class UnknownOutcome(ExchangeError):
+    retryable = True
+
+
+class ServiceUnavailable(ExchangeError):
+    retryable = True
+
+
+class RateLimited(ExchangeError):
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after_s = retry_after_s
+
+
+class IpBanned(RateLimited):
+    retryable = False
+
+
+class TimestampOutOfWindow(ExchangeError):
+    retryable = True
+
+
+class AuthError(ExchangeError):
+    pass
+
+
+class InvalidRequest(ExchangeError):
+    pass
+
+
+class OrderRejected(ExchangeError):
+    pass
+
+
+class InsufficientFunds(OrderRejected):
+    pass
+
+
+class WouldTakeLiquidity(OrderRejected):
+    pass
+
+
+class NotFillable(OrderRejected):
+    pass
+
+
+class DuplicateClientId(OrderRejected):
+    pass
+
+
+class OrderNotFound(ExchangeError):
+    pass
+
+
+class ListenKeyExpired(ExchangeError):
+    retryable = True
+
+
+class MalformedPayload(ExchangeError):
+    pass

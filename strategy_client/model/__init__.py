@@ -1,0 +1,70 @@
+"""tradebus domain model: frozen msgspec Structs, exact decimals, no I/O."""
+
+from .account import AccountSnapshot, Balance, MarginBalance, Position
+from .book import BookLevel, BookWalk, OrderBook, walk_book
+from .enums import (
+    FINAL_STATUSES,
+    Exchange,
+    InstrumentStatus,
+    MarketKind,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from .funding import HOUR_MS, FundingPayment, FundingRate
+from .instrument import Instrument
+from .key import InstrumentKey, InvalidInstrumentKey
+from .order import Fill, Order, OrderRequest
+from .rounding import (
+    FilterViolation,
+    FittedOrder,
+    OrderTooSmall,
+    PriceOutOfRange,
+    check_order,
+    fit_order,
+    round_down,
+    round_price,
+    round_qty,
+    round_up,
+    to_plain,
+)
+
+__all__ = [
+    "AccountSnapshot",
+    "Balance",
+    "BookLevel",
+    "BookWalk",
+    "Exchange",
+    "FINAL_STATUSES",
+    "Fill",
+    "FilterViolation",
+    "FittedOrder",
+    "FundingPayment",
+    "FundingRate",
+    "HOUR_MS",
+    "Instrument",
+    "InstrumentKey",
+    "InstrumentStatus",
+    "InvalidInstrumentKey",
+    "MarginBalance",
+    "MarketKind",
+    "Order",
+    "OrderBook",
+    "OrderRequest",
+    "OrderStatus",
+    "OrderTooSmall",
+    "OrderType",
+    "Position",
+    "PriceOutOfRange",
+    "Side",
+    "TimeInForce",
+    "check_order",
+    "fit_order",
+    "round_down",
+    "round_price",
+    "round_qty",
+    "round_up",
+    "to_plain",
+    "walk_book",
+]

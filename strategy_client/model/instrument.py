@@ -1,0 +1,52 @@
+"""Instrument: what a venue lets us trade and the filters an order must pass."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+from .enums import InstrumentStatus
+from .key import InstrumentKey
+
+__all__ = ["Instrument"]
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+class Instrument(msgspec.Struct, frozen=True, kw_only=True):
+    """A tradable instrument with the venue's filters, all as exact decimals.
+
+    ``step_size`` and the quantities are in the venue's order unit: base units on Binance
+    and Bybit, contracts on OKX swaps (``contract_size`` base units per contract; 1 where the
+    venue sizes orders in base units). ``max_qty``/``max_price`` of 0 mean "no limit".
+    """
+
+    key: InstrumentKey
+    base: str
+    quote: str
+    settle: str
+    tick_size: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    min_notional: Decimal = ZERO
+    max_qty: Decimal = ZERO
+    min_price: Decimal = ZERO
+    max_price: Decimal = ZERO
+    market_step_size: Decimal = ZERO
+    market_min_qty: Decimal = ZERO
+    market_max_qty: Decimal = ZERO
+    contract_size: Decimal = ONE
+    status: InstrumentStatus = InstrumentStatus.TRADING
+
+    @property
+    def is_trading(self) -> bool:
+        return self.status is InstrumentStatus.TRADING
+
+    def market_filters(self) -> tuple[Decimal, Decimal, Decimal]:
+        """(step, min, max) quantity filters for MARKET orders (falls back to LOT_SIZE)."""
+        step = self.market_step_size or self.step_size
+        lo = self.market_min_qty or self.min_qty
+        hi = self.market_max_qty or self.max_qty
+        return step, lo, hi
