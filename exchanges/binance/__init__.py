@@ -1,0 +1,1 @@
+"""Binance Spot and USD-M Futures: adapter, protocol schemas and the offline venue dialect."""

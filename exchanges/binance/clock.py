@@ -1,0 +1,40 @@
+"""Server clock estimate: offset = serverTime − (t_send + t_recv) / 2, refreshed on -1021."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+__all__ = ["ServerClock"]
+
+
+class ServerClock:
+    """Local wall clock corrected by the last measured offset to the venue's clock.
+
+    ``wall_ms`` is injectable for tests. ``needs_refresh`` is true when the estimate is older
+    than ``max_age_s`` (Binance drift makes a once-only offset go stale: pitfall §11.5).
+    """
+
+    def __init__(self, wall_ms: Callable[[], int] | None = None, max_age_s: float = 300.0) -> None:
+        self._wall_ms = wall_ms or (lambda: time.time_ns() // 1_000_000)
+        self._offset_ms = 0
+        self._measured_at: float | None = None
+        self._max_age_s = max_age_s
+
+    @property
+    def offset_ms(self) -> int:
+        return self._offset_ms
+
+    def now_ms(self) -> int:
+        return self._wall_ms() + self._offset_ms
+
+    def local_ms(self) -> int:
+        return self._wall_ms()
+
+    def update(self, server_time_ms: int, t_send_ms: int, t_recv_ms: int) -> None:
+        self._offset_ms = server_time_ms - (t_send_ms + t_recv_ms) // 2
+        self._measured_at = time.monotonic()
+
+    @property
+    def needs_refresh(self) -> bool:
+        return self._measured_at is None or time.monotonic() - self._measured_at > self._max_age_s
