@@ -1,0 +1,1 @@
+"""tradebus ExchangeRunner: one process per venue holding its live state."""

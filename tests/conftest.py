@@ -1,0 +1,33 @@
+"""Suite-wide fixtures: a real redis-server of the suite's own on a free port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from exchange_runner.localredis import LocalRedisServer
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[LocalRedisServer]:
+    """A private real Redis for the whole run (never the machine's shared one)."""
+    server = LocalRedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def redis_url(redis_server: LocalRedisServer) -> Iterator[str]:
+    """The suite's Redis, flushed after each test that uses it."""
+    import redis
+
+    yield redis_server.url
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
