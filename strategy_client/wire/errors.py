@@ -1,0 +1,127 @@
+"""Error codes carried in error replies, and the client-side exception tree.
+
+Every failed command gets an :class:`ErrorReply` with one of these codes. Clients turn it into
+an exception from the tree below (``strategy_client.errors`` re-exports it)::
+
+    CoreApiError
+    ├── RequestTimeout        no reply within the call's timeout (outcome unknown for orders)
+    ├── RunnerUnavailable     no runner registered / runner gone / connection refused
+    ├── ProtocolMismatch      client and runner speak different protocol versions
+    ├── InvalidRequest        bad frame, unknown method, bad params, unknown instrument
+    │   └── NotFound          the order (or other object) asked for does not exist
+    ├── VenueRejected         the venue refused (venue_code, venue_message)
+    ├── VenueUnavailable      the venue could not be reached / rate limited (retryable)
+    ├── OutcomeUnknown        sent to the venue; the result is being reconciled
+    └── RunnerInternalError   a bug in the runner; the runner keeps running
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "ErrorCode",
+    "CoreApiError",
+    "RequestTimeout",
+    "RunnerUnavailable",
+    "ProtocolMismatch",
+    "InvalidRequest",
+    "NotFound",
+    "VenueRejected",
+    "VenueUnavailable",
+    "OutcomeUnknown",
+    "RunnerInternalError",
+    "error_class",
+]
+
+
+class ErrorCode(StrEnum):
+    DECODE_ERROR = "decode_error"  # frame could not be decoded
+    BAD_FRAME = "bad_frame"  # wrong number of frames
+    VERSION_MISMATCH = "version_mismatch"
+    UNKNOWN_METHOD = "unknown_method"
+    INVALID_PARAMS = "invalid_params"
+    UNKNOWN_INSTRUMENT = "unknown_instrument"
+    OVERSIZED = "oversized"
+    NOT_FOUND = "not_found"
+    VENUE_REJECTED = "venue_rejected"
+    VENUE_UNAVAILABLE = "venue_unavailable"
+    RATE_LIMITED = "rate_limited"
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    UNAVAILABLE = "unavailable"  # runner not ready / shutting down
+    INTERNAL = "internal"
+
+
+class CoreApiError(Exception):
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: ErrorCode | None = None,
+        venue_code: str = "",
+        venue_message: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.venue_code = venue_code
+        self.venue_message = venue_message
+
+
+class RequestTimeout(CoreApiError):
+    retryable = True
+
+
+class RunnerUnavailable(CoreApiError):
+    retryable = True
+
+
+class ProtocolMismatch(CoreApiError):
+    pass
+
+
+class InvalidRequest(CoreApiError):
+    pass
+
+
+class NotFound(InvalidRequest):
+    pass
+
+
+class VenueRejected(CoreApiError):
+    pass
+
+
+class VenueUnavailable(CoreApiError):
+    retryable = True
+
+
+class OutcomeUnknown(CoreApiError):
+    pass
+
+
+class RunnerInternalError(CoreApiError):
+    pass
+
+
+_BY_CODE: dict[ErrorCode, type[CoreApiError]] = {
+    ErrorCode.DECODE_ERROR: InvalidRequest,
+    ErrorCode.BAD_FRAME: InvalidRequest,
+    ErrorCode.VERSION_MISMATCH: ProtocolMismatch,
+    ErrorCode.UNKNOWN_METHOD: InvalidRequest,
+    ErrorCode.INVALID_PARAMS: InvalidRequest,
+    ErrorCode.UNKNOWN_INSTRUMENT: InvalidRequest,
+    ErrorCode.OVERSIZED: InvalidRequest,
+    ErrorCode.NOT_FOUND: NotFound,
+    ErrorCode.VENUE_REJECTED: VenueRejected,
+    ErrorCode.VENUE_UNAVAILABLE: VenueUnavailable,
+    ErrorCode.RATE_LIMITED: VenueUnavailable,
+    ErrorCode.OUTCOME_UNKNOWN: OutcomeUnknown,
+    ErrorCode.UNAVAILABLE: RunnerUnavailable,
+    ErrorCode.INTERNAL: RunnerInternalError,
+}
+
+
+def error_class(code: ErrorCode) -> type[CoreApiError]:
+    return _BY_CODE.get(code, RunnerInternalError)

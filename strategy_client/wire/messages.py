@@ -1,0 +1,286 @@
+"""Request, reply and event messages: msgspec tagged unions encoded as msgpack.
+
+Requests are tagged by ``method``, replies by ``type``, events by ``event``. Evolution rules:
+a new field always has a default; decoders ignore fields they do not know; a new message
+type is a new tag; removing or retyping a field needs a new protocol version.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+
+import msgspec
+
+from ..model import (
+    AccountSnapshot,
+    Exchange,
+    Fill,
+    FundingPayment,
+    FundingRate,
+    Instrument,
+    InstrumentKey,
+    MarketKind,
+    Order,
+    OrderBook,
+    OrderRequest,
+    Position,
+)
+from .errors import ErrorCode
+
+__all__ = [
+    # requests
+    "SubmitOrder", "CancelOrder", "GetOrder", "GetOpenOrders", "GetPosition", "GetAllPositions",
+    "GetInstrument", "GetAllInstruments", "GetReferencePrice", "GetFundingRate",
+    "GetAccountSnapshot", "SetLeverage", "GetBookSnapshot", "Ping", "Request", "METHODS",
+    # replies
+    "OrderReply", "OrdersReply", "PositionReply", "PositionsReply", "InstrumentReply",
+    "InstrumentsReply", "PriceReply", "FundingReply", "AccountReply", "LeverageReply",
+    "BookSnapshotReply", "Pong", "ErrorReply", "Reply", "PriceSource", "ReferencePrice",
+    "TopicSeq",
+    # events
+    "OrderEventKind", "BookEvent", "OrderEvent", "PositionEvent", "FundingEvent",
+    "FundingPaymentEvent", "AccountEvent", "RunnerStatusEvent", "Event",
+]
+
+
+# ----------------------------------------------------------------------------- requests
+
+class _Req(msgspec.Struct, frozen=True, kw_only=True, tag_field="method"):
+    pass
+
+
+class SubmitOrder(_Req, tag="submit_order"):
+    order: OrderRequest
+
+
+class CancelOrder(_Req, tag="cancel_order"):
+    key: InstrumentKey
+    client_id: str = ""
+    venue_id: str = ""
+
+
+class GetOrder(_Req, tag="get_order"):
+    key: InstrumentKey
+    client_id: str = ""
+    venue_id: str = ""
+
+
+class GetOpenOrders(_Req, tag="get_open_orders"):
+    key: InstrumentKey | None = None
+    kind: MarketKind | None = None
+
+
+class GetPosition(_Req, tag="get_position"):
+    key: InstrumentKey
+
+
+class GetAllPositions(_Req, tag="get_all_positions"):
+    exchange: Exchange
+
+
+class GetInstrument(_Req, tag="get_instrument"):
+    key: InstrumentKey
+
+
+class GetAllInstruments(_Req, tag="get_all_instruments"):
+    exchange: Exchange
+    kind: MarketKind | None = None
+
+
+class PriceSource(StrEnum):
+    MID = "mid"  # book mid
+    BID = "bid"
+    ASK = "ask"
+    MARK = "mark"
+    INDEX = "index"
+
+
+class GetReferencePrice(_Req, tag="get_reference_price"):
+    key: InstrumentKey
+    source: PriceSource = PriceSource.MID
+
+
+class GetFundingRate(_Req, tag="get_funding_rate"):
+    key: InstrumentKey
+
+
+class GetAccountSnapshot(_Req, tag="get_account_snapshot"):
+    exchange: Exchange
+
+
+class SetLeverage(_Req, tag="set_leverage"):
+    key: InstrumentKey
+    leverage: int
+
+
+class GetBookSnapshot(_Req, tag="get_book_snapshot"):
+    """Current books (all, or ``keys``) plus the per-topic sequence numbers they correspond to."""
+
+    keys: tuple[InstrumentKey, ...] = ()
+
+
+class Ping(_Req, tag="ping"):
+    pass
+
+
+Request = (
+    SubmitOrder | CancelOrder | GetOrder | GetOpenOrders | GetPosition | GetAllPositions
+    | GetInstrument | GetAllInstruments | GetReferencePrice | GetFundingRate
+    | GetAccountSnapshot | SetLeverage | GetBookSnapshot | Ping
+)
+
+METHODS: frozenset[str] = frozenset(
+    t.__struct_config__.tag for t in Request.__args__  # type: ignore[attr-defined]
+)
+
+
+# ----------------------------------------------------------------------------- replies
+
+class _Rep(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    pass
+
+
+class OrderReply(_Rep, tag="order"):
+    order: Order
+
+
+class OrdersReply(_Rep, tag="orders"):
+    orders: tuple[Order, ...]
+
+
+class PositionReply(_Rep, tag="position"):
+    position: Position | None
+
+
+class PositionsReply(_Rep, tag="positions"):
+    positions: tuple[Position, ...]
+
+
+class InstrumentReply(_Rep, tag="instrument"):
+    instrument: Instrument
+
+
+class InstrumentsReply(_Rep, tag="instruments"):
+    instruments: tuple[Instrument, ...]
+
+
+class ReferencePrice(msgspec.Struct, frozen=True, kw_only=True):
+    key: InstrumentKey
+    price: Decimal
+    source: PriceSource
+    ts_ms: int
+    stale: bool = False
+    age_ms: float = 0.0
+
+
+class PriceReply(_Rep, tag="price"):
+    price: ReferencePrice
+
+
+class FundingReply(_Rep, tag="funding"):
+    funding: FundingRate
+
+
+class AccountReply(_Rep, tag="account"):
+    account: AccountSnapshot
+
+
+class LeverageReply(_Rep, tag="leverage"):
+    key: InstrumentKey
+    leverage: int
+
+
+class TopicSeq(msgspec.Struct, frozen=True, array_like=True):
+    topic: bytes
+    seq: int
+
+
+class BookSnapshotReply(_Rep, tag="book_snapshot"):
+    books: tuple[OrderBook, ...]
+    seqs: tuple[TopicSeq, ...] = ()
+
+
+class Pong(_Rep, tag="pong"):
+    exchange: Exchange
+    runner_version: str
+    protocol_version: int
+    mode: str = "live"
+    venue: str = "sim"
+    ready: bool = True
+
+
+class ErrorReply(_Rep, tag="error"):
+    code: ErrorCode
+    message: str
+    retryable: bool = False
+    venue_code: str = ""
+    venue_message: str = ""
+
+
+Reply = (
+    OrderReply | OrdersReply | PositionReply | PositionsReply | InstrumentReply | InstrumentsReply
+    | PriceReply | FundingReply | AccountReply | LeverageReply | BookSnapshotReply | Pong | ErrorReply
+)
+
+
+# ----------------------------------------------------------------------------- events
+
+class OrderEventKind(StrEnum):
+    NEW = "new"
+    PARTIAL_FILL = "partial_fill"
+    FILL = "fill"
+    CANCEL = "cancel"
+    REJECT = "reject"
+    EXPIRE = "expire"
+
+
+class _Evt(msgspec.Struct, frozen=True, kw_only=True, tag_field="event"):
+    pass
+
+
+class BookEvent(_Evt, tag="book"):
+    book: OrderBook
+    stale: bool = False
+
+
+class OrderEvent(_Evt, tag="order"):
+    kind: OrderEventKind
+    order: Order
+    fill: Fill | None = None
+    paper: bool = False
+
+
+class PositionEvent(_Evt, tag="position"):
+    position: Position
+    closed: bool = False
+    paper: bool = False
+
+
+class FundingEvent(_Evt, tag="funding"):
+    funding: FundingRate
+
+
+class FundingPaymentEvent(_Evt, tag="funding_payment"):
+    payment: FundingPayment
+    paper: bool = False
+
+
+class AccountEvent(_Evt, tag="account"):
+    account: AccountSnapshot
+    reason: str = ""
+    paper: bool = False
+
+
+class RunnerStatusEvent(_Evt, tag="runner_status"):
+    exchange: Exchange
+    status: str  # starting | ready | degraded | stopping
+    detail: str = ""
+    streams: dict[str, bool] = {}
+    redis_ok: bool = True
+
+
+Event = (
+    BookEvent | OrderEvent | PositionEvent | FundingEvent | FundingPaymentEvent | AccountEvent
+    | RunnerStatusEvent
+)
