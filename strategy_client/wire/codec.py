@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -40,15 +40,15 @@ def decode_header(data: bytes) -> Header:
 
 
 def decode_request(data: bytes) -> Request:
-    return _request.decode(data)
+    return cast(Request, _request.decode(data))
 
 
 def decode_reply(data: bytes) -> Reply:
-    return _reply.decode(data)
+    return cast(Reply, _reply.decode(data))
 
 
 def decode_event(data: bytes) -> Event:
-    return _event.decode(data)
+    return cast(Event, _event.decode(data))
 
 
 def classify_request_error(data: bytes) -> tuple[str, str]:

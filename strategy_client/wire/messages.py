@@ -50,40 +50,40 @@ class _Req(msgspec.Struct, frozen=True, kw_only=True, tag_field="method"):
     pass
 
 
-class SubmitOrder(_Req, tag="submit_order"):
+class SubmitOrder(_Req, frozen=True, tag="submit_order"):
     order: OrderRequest
 
 
-class CancelOrder(_Req, tag="cancel_order"):
+class CancelOrder(_Req, frozen=True, tag="cancel_order"):
     key: InstrumentKey
     client_id: str = ""
     venue_id: str = ""
 
 
-class GetOrder(_Req, tag="get_order"):
+class GetOrder(_Req, frozen=True, tag="get_order"):
     key: InstrumentKey
     client_id: str = ""
     venue_id: str = ""
 
 
-class GetOpenOrders(_Req, tag="get_open_orders"):
+class GetOpenOrders(_Req, frozen=True, tag="get_open_orders"):
     key: InstrumentKey | None = None
     kind: MarketKind | None = None
 
 
-class GetPosition(_Req, tag="get_position"):
+class GetPosition(_Req, frozen=True, tag="get_position"):
     key: InstrumentKey
 
 
-class GetAllPositions(_Req, tag="get_all_positions"):
+class GetAllPositions(_Req, frozen=True, tag="get_all_positions"):
     exchange: Exchange
 
 
-class GetInstrument(_Req, tag="get_instrument"):
+class GetInstrument(_Req, frozen=True, tag="get_instrument"):
     key: InstrumentKey
 
 
-class GetAllInstruments(_Req, tag="get_all_instruments"):
+class GetAllInstruments(_Req, frozen=True, tag="get_all_instruments"):
     exchange: Exchange
     kind: MarketKind | None = None
 
@@ -96,31 +96,31 @@ class PriceSource(StrEnum):
     INDEX = "index"
 
 
-class GetReferencePrice(_Req, tag="get_reference_price"):
+class GetReferencePrice(_Req, frozen=True, tag="get_reference_price"):
     key: InstrumentKey
     source: PriceSource = PriceSource.MID
 
 
-class GetFundingRate(_Req, tag="get_funding_rate"):
+class GetFundingRate(_Req, frozen=True, tag="get_funding_rate"):
     key: InstrumentKey
 
 
-class GetAccountSnapshot(_Req, tag="get_account_snapshot"):
+class GetAccountSnapshot(_Req, frozen=True, tag="get_account_snapshot"):
     exchange: Exchange
 
 
-class SetLeverage(_Req, tag="set_leverage"):
+class SetLeverage(_Req, frozen=True, tag="set_leverage"):
     key: InstrumentKey
     leverage: int
 
 
-class GetBookSnapshot(_Req, tag="get_book_snapshot"):
+class GetBookSnapshot(_Req, frozen=True, tag="get_book_snapshot"):
     """Current books (all, or ``keys``) plus the per-topic sequence numbers they correspond to."""
 
     keys: tuple[InstrumentKey, ...] = ()
 
 
-class Ping(_Req, tag="ping"):
+class Ping(_Req, frozen=True, tag="ping"):
     pass
 
 
@@ -141,27 +141,27 @@ class _Rep(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     pass
 
 
-class OrderReply(_Rep, tag="order"):
+class OrderReply(_Rep, frozen=True, tag="order"):
     order: Order
 
 
-class OrdersReply(_Rep, tag="orders"):
+class OrdersReply(_Rep, frozen=True, tag="orders"):
     orders: tuple[Order, ...]
 
 
-class PositionReply(_Rep, tag="position"):
+class PositionReply(_Rep, frozen=True, tag="position"):
     position: Position | None
 
 
-class PositionsReply(_Rep, tag="positions"):
+class PositionsReply(_Rep, frozen=True, tag="positions"):
     positions: tuple[Position, ...]
 
 
-class InstrumentReply(_Rep, tag="instrument"):
+class InstrumentReply(_Rep, frozen=True, tag="instrument"):
     instrument: Instrument
 
 
-class InstrumentsReply(_Rep, tag="instruments"):
+class InstrumentsReply(_Rep, frozen=True, tag="instruments"):
     instruments: tuple[Instrument, ...]
 
 
@@ -174,19 +174,19 @@ class ReferencePrice(msgspec.Struct, frozen=True, kw_only=True):
     age_ms: float = 0.0
 
 
-class PriceReply(_Rep, tag="price"):
+class PriceReply(_Rep, frozen=True, tag="price"):
     price: ReferencePrice
 
 
-class FundingReply(_Rep, tag="funding"):
+class FundingReply(_Rep, frozen=True, tag="funding"):
     funding: FundingRate
 
 
-class AccountReply(_Rep, tag="account"):
+class AccountReply(_Rep, frozen=True, tag="account"):
     account: AccountSnapshot
 
 
-class LeverageReply(_Rep, tag="leverage"):
+class LeverageReply(_Rep, frozen=True, tag="leverage"):
     key: InstrumentKey
     leverage: int
 
@@ -196,12 +196,12 @@ class TopicSeq(msgspec.Struct, frozen=True, array_like=True):
     seq: int
 
 
-class BookSnapshotReply(_Rep, tag="book_snapshot"):
+class BookSnapshotReply(_Rep, frozen=True, tag="book_snapshot"):
     books: tuple[OrderBook, ...]
     seqs: tuple[TopicSeq, ...] = ()
 
 
-class Pong(_Rep, tag="pong"):
+class Pong(_Rep, frozen=True, tag="pong"):
     exchange: Exchange
     runner_version: str
     protocol_version: int
@@ -210,7 +210,7 @@ class Pong(_Rep, tag="pong"):
     ready: bool = True
 
 
-class ErrorReply(_Rep, tag="error"):
+class ErrorReply(_Rep, frozen=True, tag="error"):
     code: ErrorCode
     message: str
     retryable: bool = False
@@ -239,40 +239,40 @@ class _Evt(msgspec.Struct, frozen=True, kw_only=True, tag_field="event"):
     pass
 
 
-class BookEvent(_Evt, tag="book"):
+class BookEvent(_Evt, frozen=True, tag="book"):
     book: OrderBook
     stale: bool = False
 
 
-class OrderEvent(_Evt, tag="order"):
+class OrderEvent(_Evt, frozen=True, tag="order"):
     kind: OrderEventKind
     order: Order
     fill: Fill | None = None
     paper: bool = False
 
 
-class PositionEvent(_Evt, tag="position"):
+class PositionEvent(_Evt, frozen=True, tag="position"):
     position: Position
     closed: bool = False
     paper: bool = False
 
 
-class FundingEvent(_Evt, tag="funding"):
+class FundingEvent(_Evt, frozen=True, tag="funding"):
     funding: FundingRate
 
 
-class FundingPaymentEvent(_Evt, tag="funding_payment"):
+class FundingPaymentEvent(_Evt, frozen=True, tag="funding_payment"):
     payment: FundingPayment
     paper: bool = False
 
 
-class AccountEvent(_Evt, tag="account"):
+class AccountEvent(_Evt, frozen=True, tag="account"):
     account: AccountSnapshot
     reason: str = ""
     paper: bool = False
 
 
-class RunnerStatusEvent(_Evt, tag="runner_status"):
+class RunnerStatusEvent(_Evt, frozen=True, tag="runner_status"):
     exchange: Exchange
     status: str  # starting | ready | degraded | stopping
     detail: str = ""
