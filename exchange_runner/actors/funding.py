@@ -1,0 +1,109 @@
+"""FundingPoller: current funding rates of the perps, from the mark-price stream and REST.
+
+The stream keeps the cache fresh; a REST poll every ``interval`` fills gaps (and is the only
+source for venues without a stream). Every new rate is published as a FUNDING event and handed
+to the PriceManager for mark/index reference prices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from loguru import logger
+
+from exchanges.base import ExchangeAdapter
+from strategy_client.model import FundingRate, InstrumentKey
+from strategy_client.wire import FundingEvent, TopicKind
+
+from ..publisher import Publisher
+from .base import Actor
+
+__all__ = ["FundingPoller", "GetFunding", "FundingUpdate", "PollFunding"]
+
+
+class GetFunding(msgspec.Struct, frozen=True):
+    key: InstrumentKey
+
+
+class FundingUpdate(msgspec.Struct, frozen=True):
+    funding: FundingRate
+
+
+class PollFunding(msgspec.Struct, frozen=True):
+    pass
+
+
+Msg = GetFunding | FundingUpdate | PollFunding
+
+
+class FundingPoller(Actor[Msg]):
+    def __init__(
+        self,
+        adapter: ExchangeAdapter,
+        publisher: Publisher,
+        perps: list[InstrumentKey],
+        on_mark: Callable[[FundingRate], Awaitable[None]] | None = None,
+    ) -> None:
+        super().__init__("funding")
+        self.adapter = adapter
+        self.publisher = publisher
+        self.perps = perps
+        self.on_mark = on_mark
+        self.rates: dict[InstrumentKey, FundingRate] = {}
+        self.polls = 0
+
+    def _handle(self, msg: Msg) -> Any:
+        if isinstance(msg, GetFunding):
+            known = self.rates.get(msg.key)
+            if known is not None:
+                return known
+            if msg.key not in self.perps:
+                raise LookupError(f"{msg.key} is not a perpetual of this runner")
+
+            async def fetch() -> FundingRate:
+                rate = await self.adapter.fetch_funding_rate(msg.key)
+                await self.tell(FundingUpdate(rate))
+                return rate
+
+            import asyncio
+
+            fut: asyncio.Future[FundingRate] = asyncio.get_running_loop().create_future()
+
+            async def run() -> None:
+                try:
+                    fut.set_result(await fetch())
+                except Exception as exc:  # noqa: BLE001
+                    if not fut.done():
+                        fut.set_exception(exc)
+
+            self.spawn(run(), f"fetch:{msg.key}")
+            return fut
+        if isinstance(msg, FundingUpdate):
+            self._update(msg.funding)
+            return None
+        if isinstance(msg, PollFunding):
+            self.spawn(self._poll(), "poll")
+            return None
+        raise TypeError(f"unexpected message {type(msg).__name__}")
+
+    def _update(self, rate: FundingRate) -> None:
+        old = self.rates.get(rate.key)
+        self.rates[rate.key] = rate
+        if old is not None and old.ts_ms > rate.ts_ms:
+            self.rates[rate.key] = old
+            return
+        self.publisher.publish(TopicKind.FUNDING, FundingEvent(funding=rate), rate.key)
+        if self.on_mark is not None:
+            self.spawn(self.on_mark(rate), "mark")
+
+    async def _poll(self) -> None:
+        self.polls += 1
+        for key in self.perps:
+            try:
+                rate = await self.adapter.fetch_funding_rate(key)
+            except Exception as exc:  # noqa: BLE001 - logged, next poll retries
+                logger.warning("funding poll {} failed: {}", key, exc)
+                continue
+            await self.tell(FundingUpdate(rate))

@@ -1,0 +1,117 @@
+"""PositionManager: the venue's derivatives positions.
+
+Patches come from account updates (Binance ACCOUNT_UPDATE ``P``); a REST sync at start and
+every ``sync_interval_s`` corrects anything missed. A position whose size reaches 0 is removed
+from the store and published as closed; any other change is published as an upsert.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from loguru import logger
+
+from exchanges.base import ExchangeAdapter
+from strategy_client.model import InstrumentKey, Position
+from strategy_client.wire import PositionEvent, TopicKind
+
+from ..publisher import Publisher
+from .base import Actor
+
+__all__ = ["PositionManager", "GetPositionMsg", "GetAllPositionsMsg", "SyncPositions", "PositionPatch"]
+
+
+class GetPositionMsg(msgspec.Struct, frozen=True):
+    key: InstrumentKey
+
+
+class GetAllPositionsMsg(msgspec.Struct, frozen=True):
+    pass
+
+
+class SyncPositions(msgspec.Struct, frozen=True):
+    reason: str = "periodic"
+
+
+class PositionPatch(msgspec.Struct, frozen=True):
+    positions: tuple[Position, ...]
+
+
+class _Synced(msgspec.Struct):
+    positions: list[Position]
+
+
+Msg = GetPositionMsg | GetAllPositionsMsg | SyncPositions | PositionPatch | _Synced
+
+
+def _material(a: Position, b: Position) -> bool:
+    return (a.size, a.entry_price, a.leverage, a.unrealized_pnl) != (b.size, b.entry_price, b.leverage, b.unrealized_pnl)
+
+
+class PositionManager(Actor[Msg]):
+    def __init__(self, adapter: ExchangeAdapter, publisher: Publisher, *, paper: bool = False) -> None:
+        super().__init__("position")
+        self.adapter = adapter
+        self.publisher = publisher
+        self.paper = paper
+        self.store: dict[InstrumentKey, Position] = {}
+        self.syncs = 0
+
+    def _handle(self, msg: Msg) -> Any:
+        if isinstance(msg, GetPositionMsg):
+            return self.store.get(msg.key)
+        if isinstance(msg, GetAllPositionsMsg):
+            return list(self.store.values())
+        if isinstance(msg, PositionPatch):
+            for p in msg.positions:
+                self._upsert(p)
+            return None
+        if isinstance(msg, SyncPositions):
+            fut = self._sync_future()
+            return fut
+        if isinstance(msg, _Synced):
+            seen = set()
+            for p in msg.positions:
+                seen.add(p.key)
+                self._upsert(p)
+            for key in [k for k in self.store if k not in seen]:
+                self._upsert(msgspec.structs.replace(self.store[key], size=Decimal(0)))
+            return len(self.store)
+        raise TypeError(f"unexpected message {type(msg).__name__}")
+
+    def _sync_future(self) -> Any:
+        import asyncio
+
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def run() -> None:
+            try:
+                positions = await self.adapter.fetch_positions()
+            except Exception as exc:  # noqa: BLE001 - given to the caller
+                logger.warning("position sync failed: {}", exc)
+                if not fut.done():
+                    fut.set_exception(exc)
+                return
+            self.syncs += 1
+            n = await self.ask(_Synced(positions))
+            if not fut.done():
+                fut.set_result(n)
+
+        self.spawn(run(), "sync")
+        return fut
+
+    def _upsert(self, pos: Position) -> None:
+        old = self.store.get(pos.key)
+        if pos.size == 0:
+            if old is None:
+                return
+            del self.store[pos.key]
+            self.publisher.publish(TopicKind.POSITION, PositionEvent(position=pos, closed=True, paper=self.paper), pos.key)
+            return
+        if old is not None and not _material(old, pos):
+            self.store[pos.key] = pos
+            return
+        self.store[pos.key] = pos
+        self.publisher.publish(TopicKind.POSITION, PositionEvent(position=pos, paper=self.paper), pos.key)

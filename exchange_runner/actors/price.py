@@ -1,0 +1,217 @@
+"""PriceManager: the live books of the venue.
+
+Consumes the depth stream through a drop-oldest queue (market data: the newest book wins),
+keeps a TTL cache InstrumentKey → book (cachetools: an entry older than ``stale_after_s`` is
+gone from the cache), publishes every book, and answers book/reference-price queries. A miss
+(no fresh book) starts one background REST fetch per instrument; callers wait for it. A book
+that could not be refreshed is returned flagged ``stale`` — never served as fresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from cachetools import TTLCache
+from loguru import logger
+
+from exchanges.base import ExchangeAdapter
+from strategy_client.model import FundingRate, InstrumentKey, OrderBook
+from strategy_client.wire import BookEvent, PriceSource, ReferencePrice, TopicKind
+
+from ..bus import DropOldestQueue
+from ..publisher import Publisher
+from .base import Actor
+
+__all__ = ["PriceManager", "GetBook", "GetReferencePriceMsg", "GetBooks", "BookResult", "StaleBook"]
+
+
+class GetBook(msgspec.Struct, frozen=True):
+    key: InstrumentKey
+
+
+class GetBooks(msgspec.Struct, frozen=True):
+    keys: tuple[InstrumentKey, ...] = ()
+
+
+class GetReferencePriceMsg(msgspec.Struct, frozen=True):
+    key: InstrumentKey
+    source: PriceSource
+
+
+class _Fetched(msgspec.Struct):
+    key: InstrumentKey
+    book: OrderBook | None
+    error: str = ""
+
+
+class _MarkUpdate(msgspec.Struct):
+    funding: FundingRate
+
+
+class BookResult(msgspec.Struct, frozen=True):
+    book: OrderBook
+    stale: bool
+
+
+class StaleBook(LookupError):
+    """No book at all for the instrument (the venue did not answer)."""
+
+
+Msg = GetBook | GetBooks | GetReferencePriceMsg | _Fetched | _MarkUpdate
+
+
+class PriceManager(Actor[Msg]):
+    def __init__(
+        self,
+        adapter: ExchangeAdapter,
+        publisher: Publisher,
+        keys: list[InstrumentKey],
+        *,
+        stale_after_s: float = 5.0,
+        queue_size: int = 4096,
+        fetch_timeout_s: float = 5.0,
+    ) -> None:
+        super().__init__("price")
+        self.adapter = adapter
+        self.publisher = publisher
+        self.keys = keys
+        self.stale_after_s = stale_after_s
+        self.fetch_timeout_s = fetch_timeout_s
+        self.feed: DropOldestQueue[OrderBook] = DropOldestQueue(queue_size, name="price.feed")
+        self._fresh: TTLCache[InstrumentKey, OrderBook] = TTLCache(maxsize=100_000, ttl=stale_after_s)
+        self._last: dict[InstrumentKey, OrderBook] = {}
+        self._marks: dict[InstrumentKey, FundingRate] = {}
+        self._waiting: dict[InstrumentKey, list[asyncio.Future[BookResult]]] = {}
+        self.books_in = 0
+        self.fetches = 0
+        self.out_of_order = 0
+
+    # -- inputs -----------------------------------------------------------------------
+    def on_start(self) -> None:
+        self.spawn(self._consume_feed(), "feed")
+
+    async def _consume_feed(self) -> None:
+        while True:
+            book = await self.feed.get()
+            self._apply(book)
+
+    def _apply(self, book: OrderBook) -> None:
+        prev = self._last.get(book.key)
+        if prev is not None and book.sequence and prev.sequence and book.sequence < prev.sequence:
+            self.out_of_order += 1
+            return
+        self.books_in += 1
+        self._last[book.key] = book
+        self._fresh[book.key] = book
+        self.publisher.publish(TopicKind.BOOK, BookEvent(book=book), book.key)
+        waiting = self._waiting.pop(book.key, None)
+        if waiting:
+            for fut in waiting:
+                if not fut.done():
+                    fut.set_result(BookResult(book, False))
+
+    async def update_mark(self, funding: FundingRate) -> None:
+        await self.tell(_MarkUpdate(funding))
+
+    # -- inbox ------------------------------------------------------------------------
+    def _handle(self, msg: Msg) -> Any:
+        if isinstance(msg, GetBook):
+            return self._get_book(msg.key)
+        if isinstance(msg, GetReferencePriceMsg):
+            return self._reference(msg.key, msg.source)
+        if isinstance(msg, GetBooks):
+            keys = msg.keys or tuple(self._last)
+            return [BookResult(self._last[k], k not in self._fresh) for k in keys if k in self._last]
+        if isinstance(msg, _Fetched):
+            return self._on_fetched(msg)
+        if isinstance(msg, _MarkUpdate):
+            self._marks[msg.funding.key] = msg.funding
+            return None
+        raise TypeError(f"unexpected message {type(msg).__name__}")
+
+    def _get_book(self, key: InstrumentKey) -> BookResult | asyncio.Future[BookResult]:
+        fresh = self._fresh.get(key)
+        if fresh is not None:
+            return BookResult(fresh, False)
+        fut: asyncio.Future[BookResult] = asyncio.get_running_loop().create_future()
+        waiting = self._waiting.setdefault(key, [])
+        waiting.append(fut)
+        if len(waiting) == 1:
+            self.spawn(self._fetch(key), f"fetch:{key}")
+        return fut
+
+    async def _fetch(self, key: InstrumentKey) -> None:
+        self.fetches += 1
+        try:
+            book = await asyncio.wait_for(self.adapter.fetch_order_book(key), self.fetch_timeout_s)
+            msg = _Fetched(key, book)
+        except Exception as exc:  # noqa: BLE001 - reported to the waiting callers
+            logger.warning("price: REST book fetch for {} failed: {}", key, exc)
+            msg = _Fetched(key, None, str(exc) or type(exc).__name__)
+        await self.tell(msg)
+
+    def _on_fetched(self, msg: _Fetched) -> None:
+        if msg.book is not None:
+            prev = self._last.get(msg.key)
+            if prev is None or not prev.sequence or msg.book.sequence >= prev.sequence:
+                self._last[msg.key] = msg.book
+                self._fresh[msg.key] = msg.book
+        waiting = self._waiting.pop(msg.key, [])
+        last = self._last.get(msg.key)
+        for fut in waiting:
+            if fut.done():
+                continue
+            if last is not None:
+                fut.set_result(BookResult(last, msg.key not in self._fresh))
+            else:
+                fut.set_exception(StaleBook(f"no book for {msg.key}: {msg.error}"))
+
+    def _reference(
+        self, key: InstrumentKey, source: PriceSource
+    ) -> ReferencePrice | asyncio.Future[ReferencePrice]:
+        now_ns = time.time_ns()
+        if source in (PriceSource.MARK, PriceSource.INDEX):
+            mark = self._marks.get(key)
+            if mark is None:
+                raise StaleBook(f"no mark/index price for {key} (is it a perp?)")
+            price = mark.mark_price if source is PriceSource.MARK else mark.index_price
+            age_ms = max(0.0, now_ns / 1e6 - mark.ts_ms) if mark.ts_ms else 0.0
+            return ReferencePrice(key=key, price=price, source=source, ts_ms=mark.ts_ms,
+                                  stale=age_ms > self.stale_after_s * 1000, age_ms=age_ms)
+        got = self._get_book(key)
+        if isinstance(got, BookResult):
+            return _price_from_book(got, source, now_ns)
+        out: asyncio.Future[ReferencePrice] = asyncio.get_running_loop().create_future()
+
+        def done(f: asyncio.Future[BookResult]) -> None:
+            if out.done():
+                return
+            if f.exception() is not None:
+                out.set_exception(f.exception())  # type: ignore[arg-type]
+                return
+            try:
+                out.set_result(_price_from_book(f.result(), source, time.time_ns()))
+            except Exception as exc:  # noqa: BLE001
+                out.set_exception(exc)
+
+        got.add_done_callback(done)
+        return out
+
+
+def _price_from_book(res: BookResult, source: PriceSource, now_ns: int) -> ReferencePrice:
+    book = res.book
+    price: Decimal | None
+    if source is PriceSource.BID:
+        price = book.best_bid.price if book.best_bid else None
+    elif source is PriceSource.ASK:
+        price = book.best_ask.price if book.best_ask else None
+    else:
+        price = book.mid
+    if price is None:
+        raise StaleBook(f"book for {book.key} has no {source.value} side")
+    return ReferencePrice(key=book.key, price=price, source=source, ts_ms=book.venue_ts_ms,
+                          stale=res.stale, age_ms=book.age_ms(now_ns))

@@ -1,0 +1,122 @@
+"""Runner configuration: typed TOML, environment overrides, CLI flags on top.
+
+Precedence (lowest → highest): defaults, ``--config`` TOML file, ``TRADEBUS_*`` environment
+variables, command-line flags. Unknown keys in a file are rejected with a message naming the
+key. API keys never live here: they come from the environment
+(``BINANCE_API_KEY``/``BINANCE_API_SECRET``) or a secrets file (``--secrets PATH``, TOML with
+``api_key``/``api_secret``), and are never logged.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from strategy_client.model import Exchange
+
+__all__ = ["RunnerConfig", "ConfigError", "load_config", "DEFAULT_REDIS_URL"]
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    exchange: Exchange = Exchange.BINANCE
+    name: str = ""  # registration name; defaults to the exchange
+    venue: str = "sim"  # sim | testnet | live
+    mode: str = "live"  # live | paper
+    symbols: list[str] = msgspec.field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"])
+    kinds: list[str] = msgspec.field(default_factory=lambda: ["spot", "perp"])
+    redis_url: str = ""
+    bind: str = "127.0.0.1"
+    pub_port: int = 0  # 0 = any free port
+    router_port: int = 0
+    advertise_host: str = ""  # host written into the registration (defaults to bind)
+    cancel_on_exit: bool = False
+    reconcile_interval_s: float = 30.0
+    funding_poll_interval_s: float = 60.0
+    stale_book_s: float = 5.0
+    venue_timeout_s: float = 10.0
+    book_queue_size: int = 4096
+    # embedded simulator
+    sim_port_base: int = 0  # 0 = pick free ports
+    sim_seed: int = 1
+    sim_funding_interval_s: float = 0.0  # 0 = the simulator's default
+    # paper mode
+    paper_balances: dict[str, str] = msgspec.field(default_factory=lambda: {"USDT": "100000"})
+    paper_taker_fee: str = "0.0005"
+    secrets_file: str = ""
+
+    def validate(self) -> None:
+        if self.venue not in ("sim", "testnet", "live"):
+            raise ConfigError(f"venue: {self.venue!r} is not one of sim, testnet, live")
+        if self.mode not in ("live", "paper"):
+            raise ConfigError(f"mode: {self.mode!r} is not one of live, paper")
+        bad = [k for k in self.kinds if k not in ("spot", "perp")]
+        if bad:
+            raise ConfigError(f"kinds: {bad[0]!r} is not one of spot, perp")
+        if not self.symbols:
+            raise ConfigError("symbols: at least one symbol is needed")
+        for port_name in ("pub_port", "router_port", "sim_port_base"):
+            port = getattr(self, port_name)
+            if not 0 <= port <= 65535:
+                raise ConfigError(f"{port_name}: {port} is not a port number")
+        if self.reconcile_interval_s <= 0 or self.venue_timeout_s <= 0 or self.stale_book_s <= 0:
+            raise ConfigError("intervals and timeouts must be positive")
+
+    @property
+    def registration_name(self) -> str:
+        return self.name or self.exchange.value
+
+
+_ENV_PREFIX = "TRADEBUS_"
+
+
+def _env_overrides() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    fields = {f for f in RunnerConfig.__struct_fields__}
+    for name, value in os.environ.items():
+        if not name.startswith(_ENV_PREFIX):
+            continue
+        field = name[len(_ENV_PREFIX):].lower()
+        if field not in fields or field == "exchange":
+            continue
+        out[field] = value.split(",") if field in ("symbols", "kinds") else value
+    return out
+
+
+def load_config(path: Path | None, overrides: dict[str, Any]) -> RunnerConfig:
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+        data = data.get("runner", data)
+    data.update(_env_overrides())
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    if not data.get("redis_url"):
+        data["redis_url"] = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+    try:
+        cfg = msgspec.convert(data, RunnerConfig, strict=False)
+    except msgspec.ValidationError as exc:
+        where = f" in {path}" if path else ""
+        raise ConfigError(f"bad config{where}: {_explain(exc)}") from None
+    cfg.validate()
+    return cfg
+
+
+def _explain(exc: msgspec.ValidationError) -> str:
+    text = str(exc)
+    if text.startswith("Object contains unknown field"):
+        return text.replace("Object contains unknown field", "unknown key")
+    return text

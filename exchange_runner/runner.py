@@ -1,0 +1,288 @@
+"""ExchangeRunner: wires the adapter, the actors, the ZeroMQ sockets and the registration.
+
+Startup order (after the blueprint): ① load instruments → ② spawn actors → ③ ZMQ server and
+stream forwarders → ④ register in Redis → ⑤ reconcile and funding loops. Shutdown: status
+``stopping``, deregister, optionally cancel open orders, stop tasks, close sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import zmq
+import zmq.asyncio
+from loguru import logger
+
+from exchanges.base import AccountUpdate, ExchangeAdapter, OrderUpdate, StreamStatus
+from strategy_client import __version__
+from strategy_client.model import Instrument, InstrumentKey, MarketKind
+from strategy_client.wire import (
+    PROTOCOL_VERSION,
+    FundingPaymentEvent,
+    RunnerRecord,
+    RunnerStatusEvent,
+    TopicKind,
+)
+
+from .actors.account import AccountManager, AccountPatch, RefreshAccount
+from .actors.funding import FundingPoller, FundingUpdate, PollFunding
+from .actors.order import CancelAll, OrderManager, Reconcile
+from .actors.position import PositionManager, PositionPatch, SyncPositions
+from .actors.price import PriceManager
+from .config import RunnerConfig
+from .publisher import Publisher
+from .registrar import Registrar
+from .service import CommandService
+from .zmq_server import ZmqServer
+
+__all__ = ["ExchangeRunner"]
+
+
+class ExchangeRunner:
+    def __init__(self, config: RunnerConfig, adapter: ExchangeAdapter) -> None:
+        self.config = config
+        self.adapter = adapter
+        self.exchange = config.exchange
+        self.version = __version__
+        self.instruments: dict[InstrumentKey, Instrument] = {}
+        self.ctx = zmq.asyncio.Context()
+        self.pub_endpoint = ""
+        self.router_endpoint = ""
+        self.streams: dict[str, bool] = {}
+        self.status = "starting"
+        self.started = asyncio.Event()
+        self._stop = asyncio.Event()
+        self.stream_restarts = 0
+        paper = config.mode == "paper"
+        self._pub_sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
+        self.publisher = Publisher(self._pub_sock, self.exchange)
+        self.prices: PriceManager
+        self.orders: OrderManager
+        self.positions: PositionManager
+        self.account: AccountManager
+        self.funding: FundingPoller
+        self.registrar: Registrar | None = None
+        self.server: ZmqServer | None = None
+        self._paper = paper
+
+    # -- state ------------------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        return self.status == "ready"
+
+    def readiness(self) -> dict[str, bool]:
+        return {
+            "instruments_loaded": bool(self.instruments),
+            "streams_live": bool(self.streams) and all(self.streams.values()),
+            "registered": bool(self.registrar and self.registrar.redis_ok),
+        }
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- lifecycle --------------------------------------------------------------------
+    async def run(self) -> None:
+        cfg = self.config
+        await self.adapter.start()
+        # ① instruments
+        wanted_kinds = {MarketKind(k) for k in cfg.kinds}
+        wanted = {s.upper() for s in cfg.symbols}
+        for inst in await self.adapter.load_instruments():
+            if inst.key.kind in wanted_kinds and inst.key.symbol in wanted:
+                self.instruments[inst.key] = inst
+        missing = {(s, k.value) for s in wanted for k in wanted_kinds} - {
+            (k.symbol, k.kind.value) for k in self.instruments}
+        if missing:
+            logger.warning("instruments not listed by the venue: {}", sorted(missing))
+        if not self.instruments:
+            raise RuntimeError(f"the venue lists none of {sorted(wanted)} for {sorted(k.value for k in wanted_kinds)}")
+        keys = sorted(self.instruments)
+        perps = [k for k in keys if k.kind is MarketKind.PERP]
+        logger.info("{} instruments loaded: {}", len(keys), ", ".join(map(str, keys)))
+        # ② actors
+        self.prices = PriceManager(self.adapter, self.publisher, keys, stale_after_s=cfg.stale_book_s,
+                                   queue_size=cfg.book_queue_size, fetch_timeout_s=cfg.venue_timeout_s)
+        self.orders = OrderManager(self.adapter, self.publisher, self.instruments, paper=self._paper)
+        self.positions = PositionManager(self.adapter, self.publisher, paper=self._paper)
+        self.account = AccountManager(self.adapter, self.publisher, paper=self._paper)
+        self.funding = FundingPoller(self.adapter, self.publisher, perps, on_mark=self.prices.update_mark)
+        # ③ sockets
+        router = self.ctx.socket(zmq.ROUTER)
+        router.setsockopt(zmq.LINGER, 0)
+        router.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        self._pub_sock.setsockopt(zmq.LINGER, 0)
+        self._pub_sock.setsockopt(zmq.SNDHWM, 100_000)
+        self.pub_endpoint = _bind(self._pub_sock, cfg.bind, cfg.pub_port)
+        self.router_endpoint = _bind(router, cfg.bind, cfg.router_port)
+        self.server = ZmqServer(router, CommandService(self).handle)
+        advertise = cfg.advertise_host or (cfg.bind if cfg.bind not in ("0.0.0.0", "*") else socket.gethostname())
+        record = RunnerRecord(
+            name=cfg.registration_name, exchange=self.exchange,
+            pub_endpoint=self.pub_endpoint.replace(cfg.bind, advertise, 1),
+            router_endpoint=self.router_endpoint.replace(cfg.bind, advertise, 1),
+            pid=os.getpid(), host=socket.gethostname(), version=self.version,
+            protocol_version=PROTOCOL_VERSION, started_at_ms=time.time_ns() // 1_000_000,
+            status="starting", mode=cfg.mode, venue=cfg.venue, symbols=tuple(map(str, keys)),
+        )
+        self.registrar = Registrar(cfg.redis_url, record)
+        logger.info("PUB {}  ROUTER {}", self.pub_endpoint, self.router_endpoint)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tasks = [
+                    tg.create_task(self.prices.run(), name="actor.price"),
+                    tg.create_task(self.orders.run(), name="actor.order"),
+                    tg.create_task(self.positions.run(), name="actor.position"),
+                    tg.create_task(self.account.run(), name="actor.account"),
+                    tg.create_task(self.funding.run(), name="actor.funding"),
+                    tg.create_task(self.server.serve(), name="zmq.router"),
+                    tg.create_task(self._forward("books", lambda: self.adapter.stream_order_books(keys),
+                                                 self._on_book), name="fwd.books"),
+                    tg.create_task(self._forward("user", self.adapter.stream_user_events, self._on_user),
+                                   name="fwd.user"),
+                ]
+                if perps:
+                    tasks.append(tg.create_task(self._forward(
+                        "funding", lambda: self.adapter.stream_funding(perps), self._on_funding), name="fwd.funding"))
+                # initial state before announcing ourselves
+                await self._initial_sync()
+                # ④ register
+                await self.registrar.register()
+                self.status = "ready"
+                self.registrar.set_status("ready")
+                await self.registrar.register()
+                self._publish_status()
+                self.started.set()
+                # ⑤ loops
+                tasks.append(tg.create_task(self.registrar.heartbeat(), name="redis.heartbeat"))
+                tasks.append(tg.create_task(self._reconcile_loop(), name="loop.reconcile"))
+                tasks.append(tg.create_task(self._funding_loop(), name="loop.funding"))
+                tasks.append(tg.create_task(self._status_loop(), name="loop.status"))
+                await self._stop.wait()
+                await self._shutdown()
+                for t in tasks:
+                    t.cancel()
+        finally:
+            self.server = None
+            router.close(linger=0)
+            self._pub_sock.close(linger=0)
+            if self.registrar is not None:
+                await self.registrar.close()
+            await self.adapter.close()
+            self.ctx.term()
+            logger.info("runner stopped")
+
+    async def _initial_sync(self) -> None:
+        jobs: list[Any] = [self.account.ask(RefreshAccount("start"), self.config.venue_timeout_s)]
+        if any(k.kind is MarketKind.PERP for k in self.instruments):
+            jobs.append(self.positions.ask(SyncPositions("start"), self.config.venue_timeout_s))
+            jobs.append(self.funding.tell(PollFunding()))
+        jobs.append(self.orders.ask(Reconcile("start"), self.config.venue_timeout_s))
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        for res in results:
+            if isinstance(res, BaseException):
+                logger.warning("initial sync step failed: {}", res)
+
+    async def _shutdown(self) -> None:
+        logger.info("shutting down")
+        self.status = "stopping"
+        self._publish_status()
+        if self.registrar is not None:
+            await self.registrar.deregister()
+        if self.config.cancel_on_exit:
+            try:
+                n = await self.orders.ask(CancelAll(), self.config.venue_timeout_s)
+                logger.info("cancel-on-exit: {} orders canceled", n)
+            except Exception as exc:  # noqa: BLE001
+                logger.error("cancel-on-exit failed: {}", exc)
+
+    # -- forwarders -------------------------------------------------------------------
+    async def _forward(self, name: str, open_stream: Callable[[], AsyncIterator[Any]],
+                       sink: Callable[[Any], Any]) -> None:
+        backoff = 0.2
+        while True:
+            self.streams[name] = True
+            try:
+                async for item in open_stream():
+                    res = sink(item)
+                    if asyncio.iscoroutine(res):
+                        await res
+                    backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a stream failure must not stop the runner
+                logger.warning("stream {} failed: {}; restarting in {:.1f}s", name, exc, backoff)
+            self.streams[name] = False
+            self.stream_restarts += 1
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+
+    def _on_book(self, book: Any) -> None:
+        self.prices.feed.put_nowait(book)
+
+    async def _on_funding(self, rate: Any) -> None:
+        await self.funding.tell(FundingUpdate(rate))
+
+    async def _on_user(self, ev: Any) -> None:
+        if isinstance(ev, OrderUpdate):
+            await self.orders.executions.put(ev)
+        elif isinstance(ev, AccountUpdate):
+            if ev.positions:
+                await self.positions.tell(PositionPatch(ev.positions))
+            if ev.balances or ev.margin:
+                await self.account.tell(AccountPatch(ev))
+            for pay in ev.funding:
+                self.publisher.publish(TopicKind.FUNDING, FundingPaymentEvent(payment=pay, paper=self._paper), pay.key)
+        elif isinstance(ev, StreamStatus):
+            was = self.streams.get(f"user:{ev.stream}", True)
+            self.streams[f"user:{ev.stream}"] = ev.connected
+            if ev.connected and not was:
+                logger.info("user stream {} reconnected: reconciling", ev.stream)
+                await self.orders.tell(Reconcile("user stream reconnect"))
+                await self.positions.tell(SyncPositions("user stream reconnect"))
+                await self.account.tell(RefreshAccount("user stream reconnect"))
+            self._publish_status()
+
+    # -- loops ------------------------------------------------------------------------
+    async def _reconcile_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.reconcile_interval_s)
+            await self.account.tell(RefreshAccount())
+            await self.positions.tell(SyncPositions())
+            await self.orders.tell(Reconcile())
+
+    async def _funding_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.funding_poll_interval_s)
+            await self.funding.tell(PollFunding())
+
+    async def _status_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            redis_ok = bool(self.registrar and self.registrar.redis_ok)
+            streams_ok = all(self.streams.values())
+            status = "ready" if streams_ok and redis_ok else "degraded"
+            if status != self.status and self.status != "stopping":
+                self.status = status
+                if self.registrar:
+                    self.registrar.set_status(status)
+                self._publish_status()
+
+    def _publish_status(self) -> None:
+        detail = ", ".join(k for k, ok in self.readiness().items() if not ok)
+        self.publisher.publish(TopicKind.STATUS, RunnerStatusEvent(
+            exchange=self.exchange, status=self.status, detail=f"not ready: {detail}" if detail else "",
+            streams=dict(self.streams), redis_ok=bool(self.registrar and self.registrar.redis_ok)))
+
+
+def _bind(sock: zmq.Socket[Any], host: str, port: int) -> str:
+    if port:
+        endpoint = f"tcp://{host}:{port}"
+        sock.bind(endpoint)
+        return endpoint
+    chosen = sock.bind_to_random_port(f"tcp://{host}")
+    return f"tcp://{host}:{chosen}"
