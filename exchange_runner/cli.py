@@ -1,0 +1,175 @@
+"""``runner`` console script: ``runner binance`` starts an exchange pod; ``runner ls`` lists them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from loguru import logger
+
+from strategy_client.model import Exchange
+
+from .config import DEFAULT_REDIS_URL, ConfigError, RunnerConfig, load_config
+from .redis_setup import RedisSetupError, resolve_redis
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="tradebus exchange runner: one process per venue, serving ZeroMQ and registered in Redis.")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"runner: error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _setup_logging(level: str) -> None:
+    logger.remove()
+    logger.add(sys.stderr, level=level.upper(),
+               format="<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> {message}")
+
+
+VenueOpt = Annotated[str, typer.Option("--venue", help="sim (embedded offline venue, default) | testnet | live")]
+ModeOpt = Annotated[str, typer.Option("--mode", help="live: orders go to the venue; paper: filled locally")]
+
+
+def _run_exchange(exchange: Exchange, overrides: dict[str, Any], config: Path | None, log_level: str) -> None:
+    _setup_logging(log_level)
+    explicit_redis = bool(overrides.get("redis_url")) or bool(os.environ.get("REDIS_URL"))
+    try:
+        cfg = load_config(config, {**overrides, "exchange": exchange})
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    try:
+        redis_url, local = resolve_redis(cfg.redis_url, explicit_redis)
+    except RedisSetupError as exc:
+        _fail(str(exc))
+        return
+    cfg.redis_url = redis_url
+    try:
+        _run(cfg)
+    except ConfigError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(_explain_os_error(exc))
+    finally:
+        if local is not None:
+            local.stop()
+
+
+def _explain_os_error(exc: OSError) -> str:
+    text = str(exc)
+    if "Address already in use" in text or getattr(exc, "errno", None) == 98:
+        return f"port in use: {text}"
+    return text
+
+
+def _run(cfg: RunnerConfig) -> None:
+    import zmq
+
+    from .runner import ExchangeRunner
+    from .venues import open_venue
+
+    async def main() -> None:
+        async with open_venue(cfg) as adapter:
+            runner = ExchangeRunner(cfg, adapter)
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, runner.stop)
+            try:
+                await runner.run()
+            except zmq.ZMQError as exc:
+                raise OSError(exc.errno, f"cannot bind ZeroMQ socket: {exc}") from None
+
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except ImportError:
+        asyncio.run(main())
+
+
+@app.command()
+def binance(
+    venue: VenueOpt = "sim",
+    mode: ModeOpt = "live",
+    config: Annotated[Path | None, typer.Option("--config", help="TOML config (see configs/runner.binance.toml)")] = None,
+    symbols: Annotated[str | None, typer.Option("--symbols", help="comma-separated, e.g. BTCUSDT,ETHUSDT")] = None,
+    kinds: Annotated[str | None, typer.Option("--kinds", help="comma-separated market kinds: spot,perp")] = None,
+    redis_url: Annotated[str | None, typer.Option("--redis-url", help=f"default: $REDIS_URL, else {DEFAULT_REDIS_URL}")] = None,
+    bind: Annotated[str | None, typer.Option("--bind", help="address the ZeroMQ sockets bind to")] = None,
+    pub_port: Annotated[int | None, typer.Option("--pub-port", help="PUB port (default: any free)")] = None,
+    router_port: Annotated[int | None, typer.Option("--router-port", help="ROUTER port (default: any free)")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="registration name (default: the exchange)")] = None,
+    cancel_on_exit: Annotated[bool, typer.Option("--cancel-on-exit", help="cancel open orders on shutdown")] = False,
+    secrets: Annotated[str | None, typer.Option("--secrets", help="TOML file with api_key/api_secret")] = None,
+    sim_port_base: Annotated[int | None, typer.Option("--sim-port-base", help="embedded simulator ports N, N+1")] = None,
+    sim_seed: Annotated[int | None, typer.Option("--sim-seed", help="embedded simulator seed")] = None,
+    sim_funding_interval: Annotated[float | None, typer.Option("--sim-funding-interval", help="simulator funding interval, seconds")] = None,
+    log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
+) -> None:
+    """Run the Binance exchange runner (spot + USD-M perps). Default venue: the embedded simulator."""
+    overrides: dict[str, Any] = {
+        "venue": venue, "mode": mode, "redis_url": redis_url, "bind": bind, "pub_port": pub_port,
+        "router_port": router_port, "name": name, "secrets_file": secrets, "sim_port_base": sim_port_base,
+        "sim_seed": sim_seed, "sim_funding_interval_s": sim_funding_interval,
+        "symbols": symbols.split(",") if symbols else None, "kinds": kinds.split(",") if kinds else None,
+    }
+    if cancel_on_exit:
+        overrides["cancel_on_exit"] = True
+    _run_exchange(Exchange.BINANCE, overrides, config, log_level)
+
+
+@app.command("ls")
+def list_runners(
+    redis_url: Annotated[str | None, typer.Option("--redis-url", help=f"default: $REDIS_URL, else {DEFAULT_REDIS_URL}")] = None,
+) -> None:
+    """List the runners registered in Redis."""
+    import redis
+
+    from strategy_client.wire import KEY_PREFIX, decode_record
+
+    url = redis_url or os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        keys = sorted(client.scan_iter(match=f"{KEY_PREFIX}*"))
+        rows = []
+        for key in keys:
+            raw = client.get(key)
+            if raw is None:
+                continue
+            try:
+                rows.append(decode_record(raw))
+            except Exception:  # noqa: BLE001 - a foreign or corrupt record is shown, not fatal
+                typer.echo(f"{key.decode()}: unreadable record", err=True)
+    except (redis.RedisError, OSError) as exc:
+        _fail(f"Redis unreachable at {url} ({exc})")
+        return
+    finally:
+        client.close()
+    if not rows:
+        typer.echo(f"no runners registered in {url}")
+        return
+    now = time.time()
+    typer.echo(f"{'NAME':<12} {'EXCHANGE':<9} {'MODE':<6} {'VENUE':<8} {'STATUS':<9} {'AGE':>7}  {'PID':>7}  ROUTER / PUB")
+    for r in rows:
+        age = now - r.started_at_ms / 1000
+        typer.echo(f"{r.name:<12} {r.exchange.value:<9} {r.mode:<6} {r.venue:<8} {r.status:<9} {_age(age):>7}  "
+                   f"{r.pid:>7}  {r.router_endpoint} / {r.pub_endpoint}")
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,74 @@
+"""Build the venue adapter for ``--venue sim|testnet|live``.
+
+``sim`` (the default) starts the offline Binance venue inside this process and points the
+adapter at it: nothing can leave the machine. ``testnet`` and ``live`` need API keys from the
+environment (``BINANCE_API_KEY``/``BINANCE_API_SECRET``) or a secrets file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from loguru import logger
+
+from exchanges.base import ExchangeAdapter
+from exchanges.credentials import Credentials
+from strategy_client.model import Exchange
+
+from .config import ConfigError, RunnerConfig
+
+__all__ = ["open_venue", "load_credentials"]
+
+
+def load_credentials(exchange: Exchange, secrets_file: str) -> Credentials | None:
+    if secrets_file:
+        path = Path(secrets_file)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"secrets file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"secrets file {path}: {exc}") from None
+        section = data.get(exchange.value, data)
+        key, secret = section.get("api_key", ""), section.get("api_secret", "")
+        if not key or not secret:
+            raise ConfigError(f"secrets file {path}: needs api_key and api_secret (under [{exchange.value}])")
+        return Credentials(str(key), str(secret), str(section.get("passphrase", "")))
+    return Credentials.from_env(exchange.value.upper())
+
+
+@asynccontextmanager
+async def open_venue(cfg: RunnerConfig) -> AsyncIterator[ExchangeAdapter]:
+    if cfg.exchange is not Exchange.BINANCE:
+        raise ConfigError(f"exchange {cfg.exchange.value!r} has no adapter yet (available: binance)")
+    from exchanges.binance.adapter import BinanceAdapter
+    from exchanges.binance.urls import BinanceUrls
+
+    if cfg.venue == "sim":
+        from exchanges.binance.sim import BinanceSim
+
+        async with BinanceSim(**_sim_options(cfg)) as sim:
+            logger.info("embedded Binance simulator: spot {}  futures {}", sim.urls.spot_rest, sim.urls.futures_rest)
+            adapter = BinanceAdapter(sim.urls, sim.credentials)
+            yield adapter
+        return
+    creds = load_credentials(cfg.exchange, cfg.secrets_file)
+    if creds is None:
+        raise ConfigError(
+            f"--venue {cfg.venue} needs API keys: set BINANCE_API_KEY and BINANCE_API_SECRET "
+            "or pass --secrets FILE"
+        )
+    urls = BinanceUrls.live() if cfg.venue == "live" else BinanceUrls.testnet()
+    if cfg.venue == "live" and cfg.mode == "live":
+        logger.warning("LIVE venue in live mode: orders will reach {} with real money", urls.spot_rest)
+    yield BinanceAdapter(urls, creds)
+
+
+def _sim_options(cfg: RunnerConfig) -> dict[str, object]:
+    opts: dict[str, object] = {"port_base": cfg.sim_port_base, "seed": cfg.sim_seed}
+    if cfg.sim_funding_interval_s:
+        opts["funding_interval_s"] = cfg.sim_funding_interval_s
+    return opts
