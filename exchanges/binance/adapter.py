@@ -1,0 +1,628 @@
+"""``BinanceAdapter``: Binance Spot + USD-M perpetuals behind :class:`exchanges.base.ExchangeAdapter`.
+
+* REST (``rest.py``) for reads; place/cancel over the WS-API when it is connected, REST
+  otherwise (also when the WS-API says it sent nothing).
+* ``place_order`` always sends a client id. After an unknown outcome (timeout, 5xx, dropped
+  connection, -1000/-1006/-1007) or a duplicate-id answer (-4116, -2010 "Duplicate order
+  sent.") it queries the order by client id a few times. Found → that order. Not found → on
+  futures, once the request's ``timestamp + recvWindow`` has passed on the venue clock the
+  matching engine can no longer accept it (it answers -5028), so "not found" is then certain
+  and the order is returned as REJECTED (``reject_reason`` says why); on spot no such
+  guarantee is documented, so the adapter raises :class:`UnknownOutcome`. It never resends.
+* Market and user streams are delegated to ``market_stream.py`` / ``user_stream.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import secrets
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Protocol
+
+import httpx
+from loguru import logger as log
+
+from exchanges.base import FundingRateRecord, StreamStatus, UserEvent
+from exchanges.credentials import Credentials
+from exchanges.errors import (
+    AuthError,
+    DuplicateClientId,
+    ExchangeError,
+    InvalidRequest,
+    MalformedPayload,
+    OrderNotFound,
+    RateLimited,
+    ServiceUnavailable,
+    TimestampOutOfWindow,
+    TransportError,
+    UnknownOutcome,
+)
+from strategy_client.model import (
+    AccountSnapshot,
+    Exchange,
+    FundingRate,
+    Instrument,
+    InstrumentKey,
+    MarketKind,
+    Order,
+    OrderBook,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Position,
+)
+
+from .clock import ServerClock
+from .errors import Product
+from .market_stream import BinanceMarketStreams
+from .parse import (
+    DEFAULT_FUNDING_INTERVAL_MS,
+    funding_intervals,
+    futures_order_params,
+    parse_account,
+    parse_depth,
+    parse_funding_rate,
+    parse_funding_record,
+    parse_futures_order,
+    parse_perp_instruments,
+    parse_positions,
+    parse_spot_instruments,
+    parse_spot_order,
+    spot_order_params,
+)
+from .rest import FUTURES_DEPTH_LIMITS, SPOT_DEPTH_LIMIT_MAX, BinanceRestClient
+from .rest_schemas import FUTURES_ORDER_DECODER, SPOT_ORDER_DECODER, FuturesOrder, SpotOrder
+from .urls import BinanceUrls
+from .user_stream import BinanceUserStreams
+from .ws_api import BinanceWsApi
+
+__all__ = [
+    "BinanceAdapter",
+    "ClientIdFactory",
+    "CLIENT_ID_RE",
+    "WsApiClient",
+    "WsApiFactory",
+]
+
+CLIENT_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+# after timestamp + recvWindow the futures engine refuses the request; margin for clock error
+_CERTAINTY_SLACK_MS = 1000
+_TRANSIENT = (TransportError, UnknownOutcome, ServiceUnavailable, RateLimited)
+
+
+def _b36(n: int) -> str:
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = _B36[r] + out
+        if n == 0:
+            return out
+
+
+class ClientIdFactory:
+    """Collision-safe client order ids: ``<prefix>-<session>-<ms base36>-<counter base36>``.
+
+    ``session`` is 40 random bits chosen per factory (per process), the counter makes ids
+    unique within it and the time keeps them unique across restarts. At most 36 characters
+    from Binance's alphabet ``[.A-Z:/a-z0-9_-]``.
+    """
+
+    def __init__(self, prefix: str = "tb", *, wall_ms: Callable[[], int] | None = None) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_.]{1,8}", prefix):
+            raise ValueError(f"client id prefix must be 1-8 chars of [A-Za-z0-9_.], got {prefix!r}")
+        self._prefix = prefix
+        self._session = secrets.token_hex(5)
+        self._wall_ms = wall_ms or (lambda: time.time_ns() // 1_000_000)
+        self._counter = itertools.count()
+
+    def __call__(self) -> str:
+        cid = f"{self._prefix}-{self._session}-{_b36(self._wall_ms())}-{_b36(next(self._counter))}"
+        return cid[:36]
+
+
+class WsApiClient(Protocol):
+    """What the adapter needs from ``ws_api.BinanceWsApi``."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def request(
+        self, method: str, params: dict[str, object], *, signed: bool = True, timeout_s: float = 5.0
+    ) -> bytes: ...
+
+
+WsApiFactory = Callable[[str, Credentials, ServerClock, Product], WsApiClient]
+
+
+def _default_ws_api(url: str, credentials: Credentials, clock: ServerClock, product: Product) -> WsApiClient:
+    return BinanceWsApi(url, credentials, clock, product=product)
+
+
+def _product(key: InstrumentKey) -> Product:
+    if key.exchange is not Exchange.BINANCE:
+        raise InvalidRequest(f"{key} is not a Binance instrument", venue="binance")
+    return "spot" if key.kind is MarketKind.SPOT else "futures"
+
+
+def _matches(order: Order, request: OrderRequest) -> bool:
+    """Is ``order`` (found by client id) the one ``request`` asked for?"""
+    if order.key != request.key or order.side is not request.side or order.type is not request.type:
+        return False
+    if order.qty != request.qty:
+        return False
+    return request.type is OrderType.MARKET or order.price == request.price
+
+
+class BinanceAdapter:
+    """Binance Spot + USD-M perps as one :class:`exchanges.base.ExchangeAdapter`."""
+
+    exchange = Exchange.BINANCE
+
+    def __init__(
+        self,
+        urls: BinanceUrls,
+        credentials: Credentials | None,
+        *,
+        use_ws_api: bool = True,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: ServerClock | None = None,
+        rest: BinanceRestClient | None = None,
+        timeout_s: float = 10.0,
+        max_retries: int = 3,
+        ws_api_factory: WsApiFactory | None = None,
+        ws_api_connect_timeout_s: float = 5.0,
+        ws_api_timeout_s: float = 5.0,
+        reconcile_attempts: int = 4,
+        reconcile_backoff_s: float = 0.2,
+        certainty_wait_max_s: float = 8.0,
+        clock_refresh_s: float = 120.0,
+        funding_info_ttl_s: float = 600.0,
+        client_ids: Callable[[], str] | None = None,
+        on_stream_status: Callable[[StreamStatus], None] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.urls = urls
+        self._credentials = credentials
+        self.rest = rest or BinanceRestClient(
+            urls,
+            credentials,
+            transport=transport,
+            clock=clock,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+            sleep=sleep,
+            monotonic=monotonic,
+        )
+        self.clock = self.rest.clock
+        self._use_ws_api = use_ws_api and credentials is not None
+        self._ws_api_factory = ws_api_factory or _default_ws_api
+        self._ws_api_connect_timeout_s = ws_api_connect_timeout_s
+        self._ws_api_timeout_s = ws_api_timeout_s
+        self.ws_api: dict[Product, WsApiClient] = {}
+        self._reconcile_attempts = reconcile_attempts
+        self._reconcile_backoff_s = reconcile_backoff_s
+        self._certainty_wait_max_s = certainty_wait_max_s
+        self._clock_refresh_s = clock_refresh_s
+        self._funding_info_ttl_s = funding_info_ttl_s
+        self._new_client_id = client_ids or ClientIdFactory()
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._instruments: dict[InstrumentKey, Instrument] = {}
+        self._funding_intervals: dict[str, int] = {}
+        self._funding_loaded_at: float | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self.market = BinanceMarketStreams(urls, on_status=on_stream_status)
+        self.dropped: Counter[str] = Counter()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Measure the clock, load instruments, connect the WS-API (REST covers until it is up)."""
+        await self.rest.start()
+        await self.load_instruments()
+        if self._use_ws_api and self._credentials is not None:
+            endpoints: tuple[tuple[Product, str], ...] = (
+                ("spot", self.urls.spot_ws_api),
+                ("futures", self.urls.futures_ws_api),
+            )
+            for product, url in endpoints:
+                client = self._ws_api_factory(url, self._credentials, self.clock, product)
+                self.ws_api[product] = client
+                try:
+                    async with asyncio.timeout(self._ws_api_connect_timeout_s):
+                        await client.start()
+                except TimeoutError:
+                    log.warning("binance {} WS-API not connected yet; orders use REST meanwhile", product)
+                except Exception as exc:  # the WS-API is an optimisation: REST still works
+                    log.warning("binance {} WS-API failed to start ({!r}); orders use REST", product, exc)
+        self._supervisor = asyncio.create_task(self._supervise(), name="binance-adapter")
+
+    async def close(self) -> None:
+        supervisor, self._supervisor = self._supervisor, None
+        if supervisor is not None:
+            supervisor.cancel()
+            await asyncio.gather(supervisor, return_exceptions=True)
+        for client in self.ws_api.values():
+            try:
+                await client.close()
+            except Exception as exc:
+                log.warning("closing WS-API: {!r}", exc)
+        self.ws_api.clear()
+        await self.rest.close()
+
+    async def __aenter__(self) -> BinanceAdapter:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _supervise(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._refresh_clock_forever(), name="binance-clock-refresh")
+
+    async def _refresh_clock_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._clock_refresh_s)  # real time: a period, not a backoff
+            try:
+                await self.rest.sync_clock("spot")
+            except ExchangeError as exc:
+                log.warning("binance clock refresh failed: {}", exc)
+
+    def _drop(self, kind: str, sample: object) -> None:
+        self.dropped[kind] += 1
+        if self.dropped[kind] == 1:
+            log.warning("binance: dropping {} (first sample: {!r})", kind, sample)
+
+    # ------------------------------------------------------------------ instruments and books
+
+    @property
+    def instruments(self) -> dict[InstrumentKey, Instrument]:
+        return dict(self._instruments)
+
+    def instrument(self, key: InstrumentKey) -> Instrument | None:
+        return self._instruments.get(key)
+
+    async def load_instruments(self) -> list[Instrument]:
+        spot_info, fut_info = await asyncio.gather(
+            self.rest.spot_exchange_info(), self.rest.futures_exchange_info()
+        )
+        spot, bad_spot = parse_spot_instruments(spot_info)
+        perps, bad_perp = parse_perp_instruments(fut_info)
+        for symbol in bad_spot + bad_perp:
+            self._drop("instrument without usable filters", symbol)
+        instruments = spot + perps
+        self._instruments = {i.key: i for i in instruments}
+        return instruments
+
+    async def fetch_order_book(self, key: InstrumentKey, depth: int = 20) -> OrderBook:
+        product = _product(key)
+        if depth <= 0:
+            raise InvalidRequest(f"depth must be positive, got {depth}", venue="binance")
+        if product == "spot":
+            limit = min(depth, SPOT_DEPTH_LIMIT_MAX)
+        else:
+            limit = next((n for n in FUTURES_DEPTH_LIMITS if n >= depth), FUTURES_DEPTH_LIMITS[-1])
+        raw = await self.rest.depth(product, key.symbol, limit)
+        return parse_depth(
+            raw, key, local_ts_ns=time.time_ns(), fallback_ts_ms=self.clock.now_ms(), levels=depth
+        )
+
+    # ------------------------------------------------------------------ orders
+
+    @staticmethod
+    def _parse_order(raw: SpotOrder | FuturesOrder) -> Order:
+        if isinstance(raw, SpotOrder):
+            return parse_spot_order(raw)
+        return parse_futures_order(raw)
+
+    async def _ws_or_rest_place(self, product: Product, params: dict[str, str]) -> Order:
+        ws = self.ws_api.get(product)
+        if ws is not None and ws.connected:
+            wire: dict[str, object] = dict(params)
+            wire["recvWindow"] = self.rest.recv_window_ms
+            wire["timestamp"] = self.clock.now_ms()
+            try:
+                raw = await ws.request("order.place", wire, timeout_s=self._ws_api_timeout_s)
+            except TransportError as exc:  # nothing was sent: REST is the first send
+                log.info("binance {} WS-API unavailable ({}); placing over REST", product, exc)
+            except TimestampOutOfWindow as exc:  # refused before the engine: resync, send once more
+                log.info("binance {} WS-API order.place: {}; resyncing, placing over REST", product, exc)
+                await self.rest.sync_clock(product)
+            else:
+                decoder = SPOT_ORDER_DECODER if product == "spot" else FUTURES_ORDER_DECODER
+                try:
+                    return self._parse_order(decoder.decode(raw))
+                except Exception as exc:
+                    # the order was accepted; only its reply is unreadable: reconcile by client id
+                    raise UnknownOutcome(f"order.place reply unreadable: {exc!r}", venue="binance") from exc
+        if product == "spot":
+            return parse_spot_order(await self.rest.spot_place_order(params))
+        return parse_futures_order(await self.rest.futures_place_order(params))
+
+    async def place_order(self, request: OrderRequest) -> Order:
+        """Place ``request``; see the module docstring for what happens on an unknown outcome."""
+        product = _product(request.key)
+        client_id = request.client_id or self._new_client_id()
+        if not CLIENT_ID_RE.match(client_id):
+            raise InvalidRequest(
+                f"client id {client_id!r} must match {CLIENT_ID_RE.pattern}", venue="binance"
+            )
+        if product == "spot":
+            params = spot_order_params(request, client_id)
+        else:
+            params = futures_order_params(request, client_id)
+        try:
+            return await self._ws_or_rest_place(product, params)
+        except (UnknownOutcome, DuplicateClientId) as exc:
+            # the latest server time at which the venue may still have accepted the request
+            deadline_ms = self.clock.now_ms() + self.rest.recv_window_ms + _CERTAINTY_SLACK_MS
+            log.warning("binance {} order {}: {} — reconciling by client id", product, client_id, exc)
+            return await self._reconcile_placement(request, client_id, exc, deadline_ms)
+
+    async def _lookup(self, request: OrderRequest, client_id: str) -> Order | None:
+        """One query by client id: our order, or None when the venue has no such order.
+
+        Transient failures pass through. An order that holds the id but is not ours: while
+        open it proves our request was refused as a duplicate (raise); if final it is an older
+        order whose id was reused, which says nothing about ours (pass through as transient).
+        """
+        try:
+            order = await self.get_order(request.key, client_id=client_id)
+        except OrderNotFound:
+            return None
+        if _matches(order, request):
+            return order
+        detail = (
+            f"client id {client_id} belongs to a different order ({order.side} {order.qty} "
+            f"@ {order.price}, venue id {order.venue_id}, {order.status})"
+        )
+        if order.status.is_open:
+            raise DuplicateClientId(detail, venue="binance")
+        raise UnknownOutcome(detail, venue="binance")
+
+    async def _reconcile_placement(
+        self, request: OrderRequest, client_id: str, cause: ExchangeError, deadline_ms: int
+    ) -> Order:
+        """Find the order a placement with an unknown outcome may have created (never resend)."""
+        product = _product(request.key)
+        not_found_at: int | None = None
+        last: ExchangeError = cause
+        for attempt in range(self._reconcile_attempts):
+            await self._sleep(self._reconcile_backoff_s * (2**attempt))
+            try:
+                order = await self._lookup(request, client_id)
+            except _TRANSIENT as exc:
+                last = exc
+                continue
+            if order is not None:
+                return order
+            not_found_at = self.clock.now_ms()
+        if isinstance(cause, DuplicateClientId) and not_found_at is not None:
+            # the venue refused the request (its id is live elsewhere, e.g. on another symbol)
+            raise cause
+        if product == "futures" and not_found_at is not None:
+            # after timestamp + recvWindow the futures engine refuses the request (-5028), so a
+            # "not found" from then on is final
+            wait_s = (deadline_ms - self.clock.now_ms()) / 1000
+            if wait_s <= self._certainty_wait_max_s:
+                if wait_s > 0:
+                    await self._sleep(wait_s)
+                try:
+                    order = await self._lookup(request, client_id)
+                except _TRANSIENT as exc:
+                    last = exc
+                else:
+                    if order is not None:
+                        return order
+                    if self.clock.now_ms() >= deadline_ms:
+                        return self._not_placed(request, client_id, cause)
+        raise UnknownOutcome(
+            f"order {client_id}: outcome unknown after reconciliation "
+            f"(cause: {cause}; last: {last}) — reconcile before resending",
+            venue=f"binance-{product}",
+        )
+
+    def _not_placed(self, request: OrderRequest, client_id: str, cause: ExchangeError) -> Order:
+        log.warning("binance order {} was not placed (venue has no such order): {}", client_id, cause)
+        return Order(
+            key=request.key,
+            client_id=client_id,
+            venue_id="",
+            side=request.side,
+            type=request.type,
+            tif=request.tif,
+            price=request.price,
+            qty=request.qty,
+            status=OrderStatus.REJECTED,
+            reduce_only=request.reduce_only,
+            created_ts_ms=self.clock.now_ms(),
+            updated_ts_ms=self.clock.now_ms(),
+            reject_reason=f"not placed: no such order after its recvWindow passed ({cause})",
+        )
+
+    async def _send_cancel(self, key: InstrumentKey, client_id: str | None, venue_id: str | None) -> Order:
+        product = _product(key)
+        ws = self.ws_api.get(product)
+        if ws is not None and ws.connected:
+            params: dict[str, object] = {"symbol": key.symbol}
+            if venue_id:
+                params["orderId"] = int(venue_id)
+            else:
+                params["origClientOrderId"] = client_id
+            params["recvWindow"] = self.rest.recv_window_ms
+            try:
+                raw = await ws.request("order.cancel", params, timeout_s=self._ws_api_timeout_s)
+            except TransportError as exc:
+                log.info("binance {} WS-API unavailable ({}); canceling over REST", product, exc)
+            except TimestampOutOfWindow as exc:
+                log.info("binance {} WS-API order.cancel: {}; resyncing, canceling over REST", product, exc)
+                await self.rest.sync_clock(product)
+            else:
+                decoder = SPOT_ORDER_DECODER if product == "spot" else FUTURES_ORDER_DECODER
+                try:
+                    return self._parse_order(decoder.decode(raw))
+                except Exception as exc:
+                    raise UnknownOutcome(f"order.cancel reply unreadable: {exc!r}", venue="binance") from exc
+        if product == "spot":
+            return parse_spot_order(
+                await self.rest.spot_cancel_order(key.symbol, order_id=venue_id, client_id=client_id)
+            )
+        return parse_futures_order(
+            await self.rest.futures_cancel_order(key.symbol, order_id=venue_id, client_id=client_id)
+        )
+
+    async def cancel_order(
+        self, key: InstrumentKey, *, client_id: str | None = None, venue_id: str | None = None
+    ) -> Order:
+        """Cancel; if the venue says unknown order (already final) or the outcome is unknown,
+        return the order's state from a query (final, e.g. FILLED) or raise."""
+        if not client_id and not venue_id:
+            raise InvalidRequest("cancel needs client_id or venue_id", venue="binance")
+        if venue_id and not venue_id.isdigit():
+            raise InvalidRequest(f"a Binance order id is an integer, got {venue_id!r}", venue="binance")
+        try:
+            return await self._send_cancel(key, client_id, venue_id)
+        except OrderNotFound as exc:
+            try:
+                return await self.get_order(key, client_id=client_id, venue_id=venue_id)
+            except OrderNotFound:
+                raise exc from None
+        except UnknownOutcome as exc:
+            last: ExchangeError = exc
+            for attempt in range(self._reconcile_attempts):
+                await self._sleep(self._reconcile_backoff_s * (2**attempt))
+                try:
+                    order = await self.get_order(key, client_id=client_id, venue_id=venue_id)
+                except (OrderNotFound, *_TRANSIENT) as err:
+                    last = err
+                    continue
+                if order.is_final:
+                    return order
+                last = UnknownOutcome(f"order still {order.status} after cancel", venue="binance")
+            raise UnknownOutcome(f"cancel outcome unknown: {exc}; last: {last}", venue="binance") from exc
+
+    async def get_order(
+        self, key: InstrumentKey, *, client_id: str | None = None, venue_id: str | None = None
+    ) -> Order:
+        product = _product(key)
+        if not client_id and not venue_id:
+            raise InvalidRequest("get_order needs client_id or venue_id", venue="binance")
+        if product == "spot":
+            return parse_spot_order(
+                await self.rest.spot_get_order(key.symbol, order_id=venue_id or None, client_id=client_id)
+            )
+        return parse_futures_order(
+            await self.rest.futures_get_order(key.symbol, order_id=venue_id or None, client_id=client_id)
+        )
+
+    async def get_open_orders(self, kind: MarketKind, key: InstrumentKey | None = None) -> list[Order]:
+        if key is not None and key.kind is not kind:
+            raise InvalidRequest(f"{key} is not a {kind} instrument", venue="binance")
+        symbol = key.symbol if key is not None else None
+        raws: Sequence[SpotOrder | FuturesOrder]
+        if kind is MarketKind.SPOT:
+            raws = await self.rest.spot_open_orders(symbol)
+        else:
+            raws = await self.rest.futures_open_orders(symbol)
+        orders: list[Order] = []
+        for raw in raws:
+            try:
+                orders.append(self._parse_order(raw))
+            except MalformedPayload as exc:
+                self._drop("open order the model cannot represent", str(exc))
+        return orders
+
+    # ------------------------------------------------------------------ account and positions
+
+    async def fetch_positions(self) -> list[Position]:
+        """Non-flat USD-M positions (positionRisk v3) with leverage from positionRisk v2."""
+        v3, v2 = await asyncio.gather(self.rest.position_risk_v3(), self.rest.position_risk_v2())
+        leverage = {p.symbol: int(p.leverage) for p in v2 if p.leverage > 0}
+        return parse_positions(v3, leverage)
+
+    async def fetch_account(self) -> AccountSnapshot:
+        if self._credentials is None:
+            raise AuthError("fetch_account needs API credentials", venue="binance")
+        spot, futures, positions = await asyncio.gather(
+            self.rest.spot_account(), self.rest.futures_account(), self.fetch_positions()
+        )
+        return parse_account(spot, futures, positions, ts_ms=self.clock.now_ms())
+
+    async def set_leverage(self, key: InstrumentKey, leverage: int) -> int:
+        if key.kind is not MarketKind.PERP:
+            raise InvalidRequest(f"leverage applies to perps, not {key}", venue="binance")
+        _product(key)
+        return (await self.rest.change_leverage(key.symbol, leverage)).leverage
+
+    # ------------------------------------------------------------------ funding
+
+    async def funding_interval_ms(self, symbol: str) -> int:
+        """The symbol's funding interval (fundingInfo lists adjusted symbols only; default 8 h)."""
+        now = self._monotonic()
+        stale = self._funding_loaded_at is None or now - self._funding_loaded_at > self._funding_info_ttl_s
+        if stale:
+            try:
+                self._funding_intervals = funding_intervals(await self.rest.funding_info())
+                self._funding_loaded_at = now
+            except ExchangeError as exc:
+                if self._funding_loaded_at is None:
+                    raise
+                log.warning("binance fundingInfo refresh failed, keeping the cached intervals: {}", exc)
+        return self._funding_intervals.get(symbol, DEFAULT_FUNDING_INTERVAL_MS)
+
+    async def fetch_funding_rate(self, key: InstrumentKey) -> FundingRate:
+        if key.kind is not MarketKind.PERP:
+            raise InvalidRequest(f"funding applies to perps, not {key}", venue="binance")
+        _product(key)
+        premium, interval = await asyncio.gather(
+            self.rest.premium_index(key.symbol), self.funding_interval_ms(key.symbol)
+        )
+        return parse_funding_rate(premium, interval)
+
+    async def fetch_funding_history(
+        self, key: InstrumentKey, start_ms: int | None = None, end_ms: int | None = None, limit: int = 100
+    ) -> list[FundingRateRecord]:
+        if key.kind is not MarketKind.PERP:
+            raise InvalidRequest(f"funding applies to perps, not {key}", venue="binance")
+        _product(key)
+        rows = await self.rest.funding_rate_history(key.symbol, start_ms, end_ms, limit)
+        return [parse_funding_record(r) for r in rows]
+
+    # ------------------------------------------------------------------ streams
+
+    def stream_order_books(self, keys: Sequence[InstrumentKey]) -> AsyncIterator[OrderBook]:
+        """Top-5 books from ``@depth5@100ms`` (spot and perps), as ``market_stream`` yields them."""
+        return self.market.order_books(keys)
+
+    def stream_funding(self, keys: Sequence[InstrumentKey]) -> AsyncIterator[FundingRate]:
+        """Funding from ``@markPrice@1s``, with each symbol's interval from fundingInfo."""
+        return self._funding_stream(keys)
+
+    async def _funding_stream(self, keys: Sequence[InstrumentKey]) -> AsyncIterator[FundingRate]:
+        for key in keys:
+            self.market.set_funding_interval(key.symbol, await self.funding_interval_ms(key.symbol))
+        rates = self.market.funding(keys)
+        try:
+            async for rate in rates:
+                yield rate
+        finally:
+            aclose = getattr(rates, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    def stream_user_events(self) -> AsyncIterator[UserEvent]:
+        """Futures user data (listenKey) and spot user data (WS-API) merged."""
+        if self._credentials is None:
+            raise AuthError("user streams need API credentials", venue="binance")
+        return BinanceUserStreams(self.rest, self.urls, self._credentials, self.clock).events()
