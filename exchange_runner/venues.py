@@ -11,6 +11,7 @@ import tomllib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from loguru import logger
 
@@ -19,6 +20,7 @@ from exchanges.credentials import Credentials
 from strategy_client.model import Exchange
 
 from .config import ConfigError, RunnerConfig
+from .ports import free_port_pair
 
 __all__ = ["open_venue", "load_credentials"]
 
@@ -52,8 +54,7 @@ async def open_venue(cfg: RunnerConfig) -> AsyncIterator[ExchangeAdapter]:
 
         async with BinanceSim(**_sim_options(cfg)) as sim:
             logger.info("embedded Binance simulator: spot {}  futures {}", sim.urls.spot_rest, sim.urls.futures_rest)
-            adapter = BinanceAdapter(sim.urls, sim.credentials)
-            yield adapter
+            yield BinanceAdapter(sim.urls, Credentials(sim.api_key, sim.api_secret))
         return
     creds = load_credentials(cfg.exchange, cfg.secrets_file)
     if creds is None:
@@ -67,8 +68,9 @@ async def open_venue(cfg: RunnerConfig) -> AsyncIterator[ExchangeAdapter]:
     yield BinanceAdapter(urls, creds)
 
 
-def _sim_options(cfg: RunnerConfig) -> dict[str, object]:
-    opts: dict[str, object] = {"port_base": cfg.sim_port_base, "seed": cfg.sim_seed}
+def _sim_options(cfg: RunnerConfig) -> dict[str, Any]:
+    opts: dict[str, Any] = {"port_base": cfg.sim_port_base or free_port_pair(), "seed": cfg.sim_seed,
+                            "symbols": cfg.symbols}
     if cfg.sim_funding_interval_s:
-        opts["funding_interval_s"] = cfg.sim_funding_interval_s
+        opts["funding_interval_ms"] = int(cfg.sim_funding_interval_s * 1000)
     return opts

@@ -3,35 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from exchange_runner.ports import free_port, free_port_pair
+
 T = TypeVar("T")
 
 __all__ = ["free_port", "free_port_pair", "eventually", "eventually_sync"]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def free_port_pair() -> int:
-    """A port N such that N and N+1 are both free (the offline Binance venue uses two)."""
-    for _ in range(200):
-        n = free_port()
-        if n >= 65535:
-            continue
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                s.bind(("127.0.0.1", n + 1))
-            return n
-        except OSError:
-            continue
-    raise RuntimeError("no free port pair")
 
 
 async def eventually(
