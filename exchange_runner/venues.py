@@ -44,6 +44,9 @@ def load_credentials(exchange: Exchange, secrets_file: str) -> Credentials | Non
 
 @asynccontextmanager
 async def open_venue(cfg: RunnerConfig) -> AsyncIterator[ExchangeAdapter]:
+    if cfg.mode == "paper":
+        # refuse rather than silently trade live: paper execution inside the runner is not built yet
+        raise ConfigError("--mode paper is not available in the runner yet; use --venue sim (the default)")
     if cfg.exchange is not Exchange.BINANCE:
         raise ConfigError(f"exchange {cfg.exchange.value!r} has no adapter yet (available: binance)")
     from exchanges.binance.adapter import BinanceAdapter
