@@ -1,0 +1,303 @@
+"""Binance public market streams as async iterators of domain objects.
+
+Each iterator opens combined-stream connections (``/stream?streams=a/b/...``; streams are in
+the URL, so a reconnect restores them) and merges them:
+
+- ``order_books(keys, depth)``: ``<symbol>@depth{5,10,20}@100ms`` — spot on ``{spot_ws}/stream``,
+  perps on ``{futures_ws}/public/stream``;
+- ``book_tickers(keys)``: ``<symbol>@bookTicker`` on the same hosts;
+- ``funding(keys)``: ``<symbol>@markPrice@1s`` on ``{futures_ws}/market/stream`` (perps only).
+
+Frames go through one bounded buffer per iterator with the market-data policy: when the
+consumer falls behind, the oldest frames are dropped (``dropped`` counter) — a newer snapshot
+supersedes them. Connection changes are reported as :class:`~exchanges.base.StreamStatus` to
+``on_status`` (the runner flags staleness with it). Bad frames are counted by kind in
+``errors``, the first of each kind logged with a sample, and skipped.
+
+The iterator owns one supervisor task whose ``asyncio.TaskGroup`` owns every connection
+task; closing the iterator (``aclose()``, leaving ``async with aclosing(...)``, or garbage
+collection) cancels the supervisor and waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import msgspec
+from loguru import logger
+
+from exchanges.base import StreamStatus
+from strategy_client.model import Exchange, FundingRate, InstrumentKey, MarketKind, OrderBook
+
+from .urls import BinanceUrls
+from .ws import Backoff, BoundedBuffer, ErrorTally, Frame, Overflow, ResilientWs, WsStats
+from .ws_parse import (
+    DEFAULT_FUNDING_INTERVAL_MS,
+    PayloadError,
+    parse_futures_book_ticker,
+    parse_futures_depth,
+    parse_mark_price,
+    parse_spot_book_ticker,
+    parse_spot_depth,
+    symbol_from_stream,
+)
+from .ws_schemas import (
+    Combined,
+    FuturesBookTicker,
+    FuturesDepth,
+    MarkPriceUpdate,
+    SpotBookTicker,
+    SpotDepthPartial,
+)
+
+__all__ = ["BinanceMarketStreams", "StatusCallback", "DEPTHS"]
+
+T = TypeVar("T")
+
+StatusCallback = Callable[[StreamStatus], None]
+DEPTHS = (5, 10, 20)
+#: Streams per connection: Binance allows 1024; fewer keeps URLs short and a reconnect cheap.
+STREAMS_PER_CONNECTION = 200
+
+_spot_depth = msgspec.json.Decoder(Combined[SpotDepthPartial]).decode
+_futures_depth = msgspec.json.Decoder(Combined[FuturesDepth]).decode
+_spot_ticker = msgspec.json.Decoder(Combined[SpotBookTicker]).decode
+_futures_ticker = msgspec.json.Decoder(Combined[FuturesBookTicker]).decode
+_mark_price = msgspec.json.Decoder(Combined[MarkPriceUpdate]).decode
+
+
+def _log_status(status: StreamStatus) -> None:
+    logger.debug("{} connected={} {}", status.stream, status.connected, status.reason)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan(Generic[T]):
+    """One connection to open: its stream name, URL and frame parser."""
+
+    name: str
+    url: str
+    parse: Callable[[Frame], T | None]
+    idle_watch: bool = True
+
+
+class BinanceMarketStreams:
+    """Public market data for Binance spot and USD-M perps (see the module doc)."""
+
+    def __init__(
+        self,
+        urls: BinanceUrls,
+        *,
+        on_status: StatusCallback | None = None,
+        funding_intervals_ms: Mapping[str, int] | None = None,
+        queue_size: int = 10_000,
+        backoff: Backoff | None = None,
+        ping_interval_s: float | None = 20.0,
+        ping_timeout_s: float | None = 20.0,
+        idle_timeout_s: float | None = 60.0,
+        max_lifetime_s: float | None = 23.5 * 3600,
+        update_speed_ms: int = 100,
+    ) -> None:
+        self._urls = urls
+        self._on_status = on_status or _log_status
+        self._funding_intervals_ms = dict(funding_intervals_ms or {})
+        self._queue_size = queue_size
+        self._ws_options: dict[str, Any] = {
+            "backoff": backoff,
+            "ping_interval_s": ping_interval_s,
+            "ping_timeout_s": ping_timeout_s,
+            "max_lifetime_s": max_lifetime_s,
+        }
+        self._idle_timeout_s = idle_timeout_s
+        self._speed = f"@{update_speed_ms}ms" if update_speed_ms != 1000 else ""
+        self.errors = ErrorTally("binance:market")
+        self._connections: dict[str, ResilientWs] = {}
+        self._buffers: list[BoundedBuffer[Frame | StreamStatus]] = []
+        self._serial = 0
+        self._dropped_closed = 0
+
+    # -- introspection -------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, WsStats]:
+        """Counters of the live connections, by stream name."""
+        return {name: ws.stats for name, ws in self._connections.items()}
+
+    @property
+    def dropped(self) -> int:
+        """Frames dropped by the overflow policy (all iterators, open or closed)."""
+        return self._dropped_closed + sum(b.dropped for b in self._buffers)
+
+    def set_funding_interval(self, symbol: str, interval_ms: int) -> None:
+        """Funding interval for one perp (from ``/fapi/v1/fundingInfo``; default 8 h)."""
+        self._funding_intervals_ms[symbol.upper()] = interval_ms
+
+    # -- public iterators ----------------------------------------------------------------------
+
+    def order_books(self, keys: Sequence[InstrumentKey], depth: int = 5) -> AsyncGenerator[OrderBook, None]:
+        if depth not in DEPTHS:
+            raise ValueError(f"depth must be one of {DEPTHS}, not {depth}")
+        suffix = f"@depth{depth}{self._speed}"
+        spot, perp = self._split(keys)
+        plans: list[_Plan[OrderBook]] = self._plans(
+            "depth", spot, suffix, self._urls.spot_ws + "/stream", self._parse_spot_depth
+        )
+        plans += self._plans(
+            "depth", perp, suffix, self._urls.futures_ws + "/public/stream", self._parse_futures_depth
+        )
+        return self._iterate(plans)
+
+    def book_tickers(self, keys: Sequence[InstrumentKey]) -> AsyncGenerator[OrderBook, None]:
+        """Best bid/ask as one-level books. Sent only on change, so a quiet symbol is not
+        taken for a dead connection (no idle watchdog here; pings still detect dead links)."""
+        spot, perp = self._split(keys)
+        spot_url, perp_url = self._urls.spot_ws + "/stream", self._urls.futures_ws + "/public/stream"
+        plans: list[_Plan[OrderBook]] = self._plans(
+            "bookTicker", spot, "@bookTicker", spot_url, self._parse_spot_ticker, idle_watch=False
+        )
+        plans += self._plans(
+            "bookTicker", perp, "@bookTicker", perp_url, self._parse_futures_ticker, idle_watch=False
+        )
+        return self._iterate(plans)
+
+    def funding(self, keys: Sequence[InstrumentKey]) -> AsyncGenerator[FundingRate, None]:
+        spot, perp = self._split(keys)
+        if spot:
+            raise ValueError(f"funding needs perpetuals, got spot keys {[str(k) for k in spot]}")
+        plans = self._plans(
+            "markPrice", perp, "@markPrice@1s", self._urls.futures_ws + "/market/stream", self._parse_mark
+        )
+        return self._iterate(plans)
+
+    # -- planning ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _split(keys: Sequence[InstrumentKey]) -> tuple[list[InstrumentKey], list[InstrumentKey]]:
+        if not keys:
+            raise ValueError("no instrument keys given")
+        spot: list[InstrumentKey] = []
+        perp: list[InstrumentKey] = []
+        for key in dict.fromkeys(keys):
+            if key.exchange is not Exchange.BINANCE:
+                raise ValueError(f"{key} is not a Binance instrument")
+            (spot if key.kind is MarketKind.SPOT else perp).append(key)
+        return spot, perp
+
+    def _plans(
+        self,
+        what: str,
+        keys: list[InstrumentKey],
+        suffix: str,
+        base: str,
+        parse: Callable[[Frame], T | None],
+        *,
+        idle_watch: bool = True,
+    ) -> list[_Plan[T]]:
+        plans: list[_Plan[T]] = []
+        kind = keys[0].kind.value if keys else ""
+        for i in range(0, len(keys), STREAMS_PER_CONNECTION):
+            chunk = keys[i : i + STREAMS_PER_CONNECTION]
+            streams = "/".join(k.symbol.lower() + suffix for k in chunk)
+            self._serial += 1
+            plans.append(
+                _Plan(f"binance:{kind}:{what}#{self._serial}", f"{base}?streams={streams}", parse, idle_watch)
+            )
+        return plans
+
+    # -- frame parsers (decode at the edge; bad frames counted and skipped) --------------------
+
+    def _bad(self, frame: Frame, kind: str, exc: Exception) -> None:
+        self.errors.record(kind, frame.data, exc)
+
+    def _parse_spot_depth(self, frame: Frame) -> OrderBook | None:
+        try:
+            msg = _spot_depth(frame.data)
+            return parse_spot_depth(msg.data, symbol_from_stream(msg.stream), frame.recv_ns)
+        except msgspec.DecodeError as exc:
+            self._bad(frame, "spot_depth", exc)
+        except PayloadError as exc:
+            self._bad(frame, f"spot_depth:{exc.kind}", exc)
+        return None
+
+    def _parse_futures_depth(self, frame: Frame) -> OrderBook | None:
+        try:
+            return parse_futures_depth(_futures_depth(frame.data).data, frame.recv_ns)
+        except msgspec.DecodeError as exc:
+            self._bad(frame, "futures_depth", exc)
+        return None
+
+    def _parse_spot_ticker(self, frame: Frame) -> OrderBook | None:
+        try:
+            return parse_spot_book_ticker(_spot_ticker(frame.data).data, frame.recv_ns)
+        except msgspec.DecodeError as exc:
+            self._bad(frame, "spot_book_ticker", exc)
+        return None
+
+    def _parse_futures_ticker(self, frame: Frame) -> OrderBook | None:
+        try:
+            return parse_futures_book_ticker(_futures_ticker(frame.data).data, frame.recv_ns)
+        except msgspec.DecodeError as exc:
+            self._bad(frame, "futures_book_ticker", exc)
+        return None
+
+    def _parse_mark(self, frame: Frame) -> FundingRate | None:
+        try:
+            msg = _mark_price(frame.data).data
+            interval = self._funding_intervals_ms.get(msg.s, DEFAULT_FUNDING_INTERVAL_MS)
+            return parse_mark_price(msg, interval)
+        except msgspec.DecodeError as exc:
+            self._bad(frame, "mark_price", exc)
+        except PayloadError as exc:
+            self._bad(frame, f"mark_price:{exc.kind}", exc)
+        return None
+
+    # -- the iterator --------------------------------------------------------------------------
+
+    async def _supervise(self, conns: list[ResilientWs], buffer: BoundedBuffer[Frame | StreamStatus]) -> None:
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for ws in conns:
+                    tg.create_task(ws.run(), name=ws.name)
+        except BaseException as exc:
+            buffer.fail(
+                exc if isinstance(exc, Exception) else RuntimeError(f"market stream stopped: {exc!r}")
+            )
+            raise
+
+    async def _iterate(self, plans: list[_Plan[T]]) -> AsyncGenerator[T, None]:
+        buffer: BoundedBuffer[Frame | StreamStatus] = BoundedBuffer(self._queue_size, Overflow.DROP_OLDEST)
+        parsers = {p.name: p.parse for p in plans}
+        conns = [
+            ResilientWs(
+                p.name,
+                p.url,
+                buffer=buffer,
+                tally=self.errors,
+                idle_timeout_s=self._idle_timeout_s if p.idle_watch else None,
+                **self._ws_options,
+            )
+            for p in plans
+        ]
+        for ws in conns:
+            self._connections[ws.name] = ws
+        self._buffers.append(buffer)
+        supervisor = asyncio.create_task(self._supervise(conns, buffer), name="binance:market:supervisor")
+        try:
+            while True:
+                item = await buffer.get()
+                if isinstance(item, StreamStatus):
+                    self._on_status(item)
+                    continue
+                parsed = parsers[item.source](item)
+                if parsed is not None:
+                    yield parsed
+        finally:
+            supervisor.cancel()
+            await asyncio.wait({supervisor})
+            if not supervisor.cancelled() and supervisor.exception() is not None:
+                logger.error("binance market streams stopped: {!r}", supervisor.exception())
+            for ws in conns:
+                self._connections.pop(ws.name, None)
+            self._buffers.remove(buffer)
+            self._dropped_closed += buffer.dropped

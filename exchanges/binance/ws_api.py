@@ -1,0 +1,304 @@
+"""Binance WebSocket API client (spot ``/ws-api/v3``, futures ``/ws-fapi/v1``): the low-latency
+order path (``order.place``, ``order.cancel``, ``order.status``...) and the carrier of spot user
+data (``userDataStream.subscribe.signature``).
+
+Requests are ``{"id", "method", "params"}``; many may be in flight, replies are matched by
+``id``. Signed requests add ``apiKey`` and ``timestamp`` (server clock) and sign every param
+but ``signature`` sorted by name (§2). Outcomes:
+
+- ``status == 200`` → the raw JSON bytes of ``result``;
+- an error reply → ``exchanges.binance.errors.map_error(product, status, code, msg,
+  retry_after_s)`` raised (``error.data.retryAfter`` is an epoch ms, turned into seconds);
+- no live connection when called → :class:`~exchanges.errors.TransportError` (nothing sent);
+- the connection drops before the reply, the reply times out, or the send itself fails →
+  :class:`~exchanges.errors.UnknownOutcome`. The request is **never** resent: for orders, the
+  caller reconciles by client order id.
+
+``rateLimits`` of every reply are kept in :attr:`BinanceWsApi.rate_limits`. User-data events
+(``{"subscriptionId", "event"}``) and connection statuses go to ``event_sink`` when one is
+given (never dropped: the sink blocks); otherwise events are counted and discarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from decimal import Decimal
+from enum import Enum
+from typing import Literal
+
+import msgspec
+from loguru import logger
+
+from exchanges.base import StreamStatus
+from exchanges.credentials import Credentials
+from exchanges.errors import TransportError, UnknownOutcome
+from strategy_client.model import to_plain
+
+from .clock import ServerClock
+from .errors import map_error
+from .signing import sign_ws_params
+from .ws import Backoff, BoundedBuffer, ErrorTally, Frame, NotConnected, Overflow, ResilientWs, WsStats
+from .ws_schemas import RetryAfterData, WsApiEnvelope, WsApiRateLimit
+
+__all__ = ["BinanceWsApi", "WsApiItem"]
+
+WsApiItem = Frame | StreamStatus
+"""What ``event_sink`` receives: a user-data event (``Frame.data`` is the raw ``event``
+object) or a connection status."""
+
+_decode_envelope = msgspec.json.Decoder(WsApiEnvelope).decode
+_decode_retry = msgspec.json.Decoder(RetryAfterData).decode
+
+
+def _wire_value(value: object) -> object:
+    """Params as Binance expects them: decimals in plain notation, enums by value."""
+    if isinstance(value, Decimal):
+        return to_plain(value)
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+class _Pending(msgspec.Struct, gc=False):
+    future: asyncio.Future[bytes]
+    method: str
+    generation: int
+
+
+class BinanceWsApi:
+    """One WS-API connection with request/reply correlation (see the module doc)."""
+
+    def __init__(
+        self,
+        url: str,
+        credentials: Credentials,
+        clock: ServerClock,
+        *,
+        product: Literal["spot", "futures"],
+        event_sink: BoundedBuffer[WsApiItem] | None = None,
+        name: str | None = None,
+        backoff: Backoff | None = None,
+        ping_interval_s: float | None = 20.0,
+        ping_timeout_s: float | None = 20.0,
+        max_lifetime_s: float | None = 23.5 * 3600,
+        recv_window_ms: int | None = None,
+    ) -> None:
+        self.product: Literal["spot", "futures"] = product
+        self.name = name or f"binance:{product}:ws-api"
+        self._credentials = credentials
+        self._clock = clock
+        self._recv_window_ms = recv_window_ms
+        self._sink = event_sink
+        self.errors = ErrorTally(self.name)
+        self._ws = ResilientWs(
+            self.name,
+            url,
+            overflow=Overflow.BLOCK,
+            queue_size=10_000,
+            backoff=backoff,
+            ping_interval_s=ping_interval_s,
+            ping_timeout_s=ping_timeout_s,
+            max_lifetime_s=max_lifetime_s,
+            busy=lambda: bool(self._pending),
+            tally=self.errors,
+        )
+        self._ids = itertools.count(1)
+        self._pending: dict[int, _Pending] = {}
+        self._rate_limits: dict[tuple[str, str, int], WsApiRateLimit] = {}
+        self._seen_generation = 0
+        self._runner: asyncio.Task[None] | None = None
+        self.late_replies = 0
+        self.events_discarded = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run the connection and the reply dispatcher until cancelled (for a caller's TaskGroup)."""
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._ws.run(), name=f"{self.name}:connection")
+                tg.create_task(self._dispatch(), name=f"{self.name}:dispatch")
+        finally:
+            self._fail_pending(None, "WS-API client stopped before the reply")
+
+    async def start(self) -> None:
+        """Start :meth:`run` in the background and wait for the first connection."""
+        if self._runner is None:
+            self._runner = asyncio.create_task(self.run(), name=f"{self.name}:run")
+        runner = self._runner
+        waiter = asyncio.ensure_future(self._ws.wait_connected())
+        try:
+            await asyncio.wait({waiter, runner}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()  # also when our caller gives up (e.g. a connect timeout)
+        if runner.done():
+            self._runner = None
+            await runner  # re-raises what stopped it
+
+    async def close(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        runner.cancel()
+        await asyncio.wait({runner})
+        if not runner.cancelled() and runner.exception() is not None:
+            logger.error("{}: stopped with {!r}", self.name, runner.exception())
+
+    async def __aenter__(self) -> BinanceWsApi:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def connected(self) -> bool:
+        return self._ws.connected
+
+    @property
+    def draining(self) -> bool:
+        """A planned reconnect is waiting for in-flight replies; new requests are refused."""
+        return self._ws.draining
+
+    @property
+    def generation(self) -> int:
+        return self._ws.generation
+
+    async def wait_connected(self) -> int:
+        return await self._ws.wait_connected()
+
+    def request_reconnect(self, reason: str) -> None:
+        self._ws.request_reconnect(reason)
+
+    @property
+    def stats(self) -> WsStats:
+        return self._ws.stats
+
+    @property
+    def rate_limits(self) -> tuple[WsApiRateLimit, ...]:
+        """The latest usage per limit (``REQUEST_WEIGHT`` 1m, ``ORDERS`` 10s/1d...)."""
+        return tuple(self._rate_limits.values())
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def _signed(self, params: dict[str, object]) -> dict[str, object]:
+        out = dict(params)
+        out["apiKey"] = self._credentials.api_key
+        out.setdefault("timestamp", self._clock.now_ms())
+        if self._recv_window_ms is not None:
+            out.setdefault("recvWindow", self._recv_window_ms)
+        out.pop("signature", None)
+        out["signature"] = sign_ws_params(self._credentials.api_secret, out)
+        return out
+
+    async def request(
+        self,
+        method: str,
+        params: dict[str, object],
+        *,
+        signed: bool = True,
+        timeout_s: float = 5.0,
+    ) -> bytes:
+        """Send one request and return the raw JSON of its ``result`` (see the module doc)."""
+        wire = {k: _wire_value(v) for k, v in params.items() if v is not None}
+        if signed:
+            wire = self._signed(wire)
+        request_id = next(self._ids)
+        payload = msgspec.json.encode({"id": request_id, "method": method, "params": wire})
+        generation = self._ws.generation
+        if not self._ws.connected:
+            raise TransportError(f"{method}: WS-API not connected", venue=self.name)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = _Pending(future, method, generation)
+        try:
+            try:
+                await self._ws.send(payload, generation=generation)
+            except NotConnected as exc:  # dropped, or draining for a planned reconnect: not sent
+                raise TransportError(f"{method}: {exc}", venue=self.name) from None
+            except Exception as exc:
+                raise UnknownOutcome(f"{method}: send failed: {exc!r}", venue=self.name) from exc
+            try:
+                async with asyncio.timeout(timeout_s):
+                    return await future
+            except TimeoutError:
+                raise UnknownOutcome(f"{method}: no reply within {timeout_s:g}s", venue=self.name) from None
+        finally:
+            self._pending.pop(request_id, None)
+            if not future.done():
+                future.cancel()
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    async def _dispatch(self) -> None:
+        buffer = self._ws.buffer
+        while True:
+            item = await buffer.get()
+            if isinstance(item, StreamStatus):
+                if item.connected:
+                    self._seen_generation += 1
+                else:
+                    self._fail_pending(
+                        self._seen_generation, f"connection dropped before the reply ({item.reason})"
+                    )
+                if self._sink is not None:
+                    await self._sink.put(item)
+                continue
+            try:
+                msg = _decode_envelope(item.data)
+            except msgspec.DecodeError as exc:
+                self.errors.record("ws_api_envelope", item.data, exc)
+                continue
+            if msg.subscriptionId is not None and len(msg.event):
+                if self._sink is not None:
+                    await self._sink.put(Frame(item.source, bytes(msg.event), item.recv_ns, item.generation))
+                else:
+                    self.events_discarded += 1
+                continue
+            if msg.rateLimits:
+                for limit in msg.rateLimits:
+                    self._rate_limits[(limit.rateLimitType, limit.interval, limit.intervalNum)] = limit
+            self._resolve(msg, item.data)
+
+    def _resolve(self, msg: WsApiEnvelope, raw: bytes) -> None:
+        if not isinstance(msg.id, int):
+            self.errors.record("ws_api_unmatched", raw, f"reply without a numeric id: {msg.id!r}")
+            return
+        pending = self._pending.get(msg.id)
+        if pending is None or pending.future.done():
+            self.late_replies += 1
+            logger.debug("{}: reply for unknown or finished request {}", self.name, msg.id)
+            return
+        if msg.status == 200 and msg.error is None:
+            pending.future.set_result(bytes(msg.result))
+            return
+        if msg.error is None:
+            self.errors.record("ws_api_reply", raw, f"status {msg.status} without error or 200")
+            pending.future.set_exception(
+                UnknownOutcome(f"{pending.method}: status {msg.status} without error", venue=self.name)
+            )
+            return
+        retry_after_s: float | None = None
+        if len(msg.error.data):
+            try:
+                retry_at = _decode_retry(msg.error.data).retryAfter
+            except msgspec.DecodeError:
+                retry_at = None
+            if retry_at is not None:
+                retry_after_s = max(0.0, (retry_at - time.time_ns() // 1_000_000) / 1000.0)
+        pending.future.set_exception(
+            map_error(self.product, msg.status or None, msg.error.code, msg.error.msg, retry_after_s)
+        )
+
+    def _fail_pending(self, up_to_generation: int | None, reason: str) -> None:
+        for request_id, pending in list(self._pending.items()):
+            if up_to_generation is not None and pending.generation > up_to_generation:
+                continue
+            if not pending.future.done():
+                pending.future.set_exception(UnknownOutcome(f"{pending.method}: {reason}", venue=self.name))
+            del self._pending[request_id]
