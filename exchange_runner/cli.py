@@ -110,6 +110,8 @@ def binance(
     secrets: Annotated[str | None, typer.Option("--secrets", help="TOML file with api_key/api_secret")] = None,
     sim_port_base: Annotated[int | None, typer.Option("--sim-port-base", help="embedded simulator ports N, N+1")] = None,
     sim_seed: Annotated[int | None, typer.Option("--sim-seed", help="embedded simulator seed")] = None,
+    sim_connect: Annotated[str | None, typer.Option(
+        "--sim-connect", help="HOST:PORT of a running `python -m exchanges.sim binance` instead of embedding one")] = None,
     sim_funding_interval: Annotated[float | None, typer.Option("--sim-funding-interval", help="simulator funding interval, seconds")] = None,
     log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
 ) -> None:
@@ -117,7 +119,7 @@ def binance(
     overrides: dict[str, Any] = {
         "venue": venue, "mode": mode, "redis_url": redis_url, "bind": bind, "pub_port": pub_port,
         "router_port": router_port, "name": name, "secrets_file": secrets, "sim_port_base": sim_port_base,
-        "sim_seed": sim_seed, "sim_funding_interval_s": sim_funding_interval,
+        "sim_seed": sim_seed, "sim_connect": sim_connect, "sim_funding_interval_s": sim_funding_interval,
         "symbols": symbols.split(",") if symbols else None, "kinds": kinds.split(",") if kinds else None,
     }
     if cancel_on_exit:

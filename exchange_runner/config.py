@@ -47,6 +47,7 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     book_queue_size: int = 4096
     # embedded simulator
     sim_port_base: int = 0  # 0 = pick free ports
+    sim_connect: str = ""  # HOST:PORT of an already running offline venue (spot port); "" = embed one
     sim_seed: int = 1
     sim_funding_interval_s: float = 0.0  # 0 = the simulator's default
     # paper mode

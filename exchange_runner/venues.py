@@ -52,6 +52,17 @@ async def open_venue(cfg: RunnerConfig) -> AsyncIterator[ExchangeAdapter]:
     from exchanges.binance.adapter import BinanceAdapter
     from exchanges.binance.urls import BinanceUrls
 
+    if cfg.venue == "sim" and cfg.sim_connect:
+        from exchanges.binance.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
+
+        host, _, port = cfg.sim_connect.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(f"sim_connect: {cfg.sim_connect!r} is not HOST:PORT")
+        creds = Credentials.from_env(cfg.exchange.value.upper()) or Credentials(DEFAULT_API_KEY, DEFAULT_API_SECRET)
+        urls = BinanceUrls.sim(int(port), host=host)
+        logger.info("external offline Binance venue: spot {}  futures {}", urls.spot_rest, urls.futures_rest)
+        yield BinanceAdapter(urls, creds)
+        return
     if cfg.venue == "sim":
         from exchanges.binance.sim import BinanceSim
 
