@@ -1,0 +1,234 @@
+"""Account state: spot wallets (free/locked per asset) and futures accounts (wallet, one-way
+positions, leverage, open-order exposure, income). Pure bookkeeping, no market knowledge."""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from decimal import Decimal
+
+from strategy_client.model import Side
+
+from .errors import RejectReason, SimReject
+from .views import IncomeRecord, IncomeType
+
+__all__ = ["SpotWallet", "Position", "Exposure", "FuturesAccount", "Account"]
+
+ZERO = Decimal(0)
+
+
+class SpotWallet:
+    """Free and locked balances. User wallets are checked; the market maker's may go negative."""
+
+    __slots__ = ("free", "locked", "checked")
+
+    def __init__(self, balances: dict[str, Decimal], *, checked: bool = True) -> None:
+        self.free: dict[str, Decimal] = {a: Decimal(v) for a, v in balances.items()}
+        self.locked: dict[str, Decimal] = {}
+        self.checked = checked
+
+    def balance(self, asset: str) -> tuple[Decimal, Decimal]:
+        return self.free.get(asset, ZERO), self.locked.get(asset, ZERO)
+
+    def assets(self) -> list[str]:
+        return sorted(set(self.free) | set(self.locked))
+
+    def total(self, asset: str) -> Decimal:
+        return self.free.get(asset, ZERO) + self.locked.get(asset, ZERO)
+
+    def require(self, asset: str, amount: Decimal) -> None:
+        if self.checked and self.free.get(asset, ZERO) < amount:
+            raise SimReject(
+                RejectReason.INSUFFICIENT_BALANCE,
+                f"{asset}: need {amount}, free {self.free.get(asset, ZERO)}",
+            )
+
+    def lock(self, asset: str, amount: Decimal) -> None:
+        self.require(asset, amount)
+        self.free[asset] = self.free.get(asset, ZERO) - amount
+        self.locked[asset] = self.locked.get(asset, ZERO) + amount
+
+    def unlock(self, asset: str, amount: Decimal) -> None:
+        self.locked[asset] -= amount
+        self.free[asset] = self.free.get(asset, ZERO) + amount
+
+    def spend_locked(self, asset: str, amount: Decimal) -> None:
+        self.locked[asset] -= amount
+
+    def add(self, asset: str, amount: Decimal) -> None:
+        """Credit (or, negative, debit) the free balance without a check."""
+        self.free[asset] = self.free.get(asset, ZERO) + amount
+
+
+class Position:
+    """A one-way net position: signed ``size``, volume-weighted ``entry``."""
+
+    __slots__ = ("size", "entry", "realized", "open_fees", "update_ms")
+
+    def __init__(self) -> None:
+        self.size = ZERO
+        self.entry = ZERO
+        self.realized = ZERO
+        self.open_fees = ZERO
+        self.update_ms = 0
+
+    def apply(self, side: Side, qty: Decimal, price: Decimal, fee: Decimal, ts_ms: int) -> Decimal:
+        """Apply a fill; returns the realized PnL (before fees) of the part that reduced."""
+        signed = qty if side is Side.BUY else -qty
+        size = self.size
+        realized = ZERO
+        if size == 0 or (size > 0) == (signed > 0):
+            new = size + signed
+            self.entry = (abs(size) * self.entry + qty * price) / abs(new)
+            self.size = new
+            self.open_fees += fee
+        else:
+            closing = min(qty, abs(size))
+            direction = 1 if size > 0 else -1
+            realized = (price - self.entry) * closing * direction
+            left = abs(size) - closing
+            opening = qty - closing
+            self.open_fees = self.open_fees * left / abs(size)
+            if left > 0:
+                self.size = size + signed
+            elif opening > 0:
+                self.size = opening if signed > 0 else -opening
+                self.entry = price
+                self.open_fees = fee * opening / qty
+            else:
+                self.size = ZERO
+                self.entry = ZERO
+                self.open_fees = ZERO
+        self.realized += realized
+        self.update_ms = ts_ms
+        return realized
+
+    def break_even(self) -> Decimal:
+        if self.size == 0:
+            return ZERO
+        return self.entry + self.open_fees / self.size
+
+
+class Exposure:
+    """Remaining quantity and notional of an account's open orders on one perp, per side."""
+
+    __slots__ = ("buy_qty", "buy_notional", "sell_qty", "sell_notional")
+
+    def __init__(self) -> None:
+        self.buy_qty = ZERO
+        self.buy_notional = ZERO
+        self.sell_qty = ZERO
+        self.sell_notional = ZERO
+
+    def add(self, side: Side, qty: Decimal, price: Decimal) -> None:
+        if side is Side.BUY:
+            self.buy_qty += qty
+            self.buy_notional += qty * price
+        else:
+            self.sell_qty += qty
+            self.sell_notional += qty * price
+
+    def remove(self, side: Side, qty: Decimal, price: Decimal) -> None:
+        self.add(side, -qty, price)
+
+    @property
+    def empty(self) -> bool:
+        return self.buy_qty == 0 and self.sell_qty == 0
+
+
+class FuturesAccount:
+    """Cross-margin futures account in one-way mode."""
+
+    __slots__ = (
+        "wallet",
+        "positions",
+        "leverage",
+        "exposure",
+        "income",
+        "_income_times",
+        "record_income",
+        "max_income",
+    )
+
+    def __init__(
+        self, balances: dict[str, Decimal], *, record_income: bool = True, max_income: int = 1_000_000
+    ) -> None:
+        self.wallet: dict[str, Decimal] = {a: Decimal(v) for a, v in balances.items()}
+        self.positions: dict[str, Position] = {}
+        self.leverage: dict[str, int] = {}
+        self.exposure: dict[str, Exposure] = {}
+        self.income: list[IncomeRecord] = []
+        self._income_times: list[int] = []
+        self.record_income = record_income
+        self.max_income = max(1, max_income)
+
+    def position(self, symbol: str) -> Position:
+        pos = self.positions.get(symbol)
+        if pos is None:
+            pos = self.positions[symbol] = Position()
+        return pos
+
+    def size(self, symbol: str) -> Decimal:
+        pos = self.positions.get(symbol)
+        return pos.size if pos is not None else ZERO
+
+    def exposure_of(self, symbol: str) -> Exposure:
+        exp = self.exposure.get(symbol)
+        if exp is None:
+            exp = self.exposure[symbol] = Exposure()
+        return exp
+
+    def credit(self, asset: str, amount: Decimal) -> None:
+        self.wallet[asset] = self.wallet.get(asset, ZERO) + amount
+
+    def add_income(self, record: IncomeRecord) -> None:
+        if not self.record_income:
+            return
+        self.income.append(record)
+        self._income_times.append(record.time_ms)
+        excess = len(self.income) - self.max_income
+        if excess > self.max_income // 10:  # trim in chunks: amortised O(1)
+            del self.income[:excess]
+            del self._income_times[:excess]
+
+    def query_income(
+        self,
+        symbol: str | None,
+        income_type: IncomeType | None,
+        start_ms: int | None,
+        end_ms: int | None,
+        limit: int,
+    ) -> list[IncomeRecord]:
+        """Ascending by time. With ``start_ms`` the first ``limit`` matches from it, without
+        it the latest ``limit`` matches (up to ``end_ms``)."""
+        if limit <= 0:
+            return []
+        lo = 0 if start_ms is None else bisect_left(self._income_times, start_ms)
+        hi = len(self._income_times) if end_ms is None else bisect_right(self._income_times, end_ms)
+        rng = range(lo, hi) if start_ms is not None else range(hi - 1, lo - 1, -1)
+        out: list[IncomeRecord] = []
+        for i in rng:
+            rec = self.income[i]
+            if symbol is not None and rec.symbol != symbol:
+                continue
+            if income_type is not None and rec.income_type is not income_type:
+                continue
+            out.append(rec)
+            if len(out) >= limit:
+                break
+        if start_ms is None:
+            out.reverse()
+        return out
+
+
+class Account:
+    """One API key's spot wallet and futures account."""
+
+    __slots__ = ("account_id", "spot", "futures", "is_market_maker")
+
+    def __init__(
+        self, account_id: str, spot: SpotWallet, futures: FuturesAccount, *, is_market_maker: bool
+    ) -> None:
+        self.account_id = account_id
+        self.spot = spot
+        self.futures = futures
+        self.is_market_maker = is_market_maker

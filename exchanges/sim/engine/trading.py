@@ -1,0 +1,292 @@
+"""Order entry: validation, pre-trade checks, matching, resting, cancels.
+
+Everything that can refuse an order runs before anything changes, so a ``SimReject`` leaves
+the venue untouched. Then: NEW, one TRADE per fill, and either rest (GTC / POST_ONLY), or
+EXPIRED for an IOC/MARKET leftover.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from strategy_client.model import MarketKind, OrderStatus, OrderType, Side, TimeInForce
+
+from .accounts import Account
+from .book import MatchingBook, Resting
+from .config import SymbolSpec
+from .core import EngineCore
+from .errors import RejectReason, SimReject
+from .events import ExecType, OrderChanged
+from .filters import check_notional, check_price, check_qty
+from .margin import order_initial_margin
+from .matching import match, plan
+from .orders import ExpireReason, SimOrder
+from .settlement import finish_order, reduce_only_capacity
+
+__all__ = ["place_order", "cancel_order", "cancel_all"]
+
+ZERO = Decimal(0)
+
+
+def _check_shape(
+    kind: MarketKind,
+    type: OrderType,
+    tif: TimeInForce,
+    qty: Decimal | None,
+    price: Decimal | None,
+    reduce_only: bool,
+    quote_qty: Decimal | None,
+) -> None:
+    if type is OrderType.LIMIT:
+        if price is None:
+            raise SimReject(RejectReason.INVALID_PRICE, "a LIMIT order needs a price")
+        if qty is None:
+            raise SimReject(RejectReason.INVALID_QTY, "a LIMIT order needs a quantity")
+        if quote_qty is not None:
+            raise SimReject(RejectReason.INVALID_ORDER, "quote_qty is for MARKET orders")
+    else:
+        if price is not None:
+            raise SimReject(RejectReason.INVALID_ORDER, "a MARKET order takes no price")
+        if tif is TimeInForce.POST_ONLY:
+            raise SimReject(RejectReason.INVALID_ORDER, "a MARKET order cannot be post-only")
+        if (qty is None) == (quote_qty is None):
+            raise SimReject(RejectReason.INVALID_QTY, "a MARKET order needs exactly one of qty and quote_qty")
+        if quote_qty is not None and kind is not MarketKind.SPOT:
+            raise SimReject(RejectReason.INVALID_ORDER, "quote_qty is for spot MARKET orders")
+    if reduce_only and kind is not MarketKind.PERP:
+        raise SimReject(RejectReason.REDUCE_ONLY_REJECTED, "reduce-only applies to perps")
+
+
+def _check_margin(
+    core: EngineCore, account: Account, spec: SymbolSpec, side: Side, qty: Decimal, price: Decimal
+) -> None:
+    """An order increasing exposure needs initial margin: the open-order margin of the symbol
+    with this order added, minus without it, must fit in the available balance."""
+    futures = account.futures
+    size = futures.size(spec.symbol)
+    lev = core.leverage(account, spec.symbol)
+    exp = futures.exposure.get(spec.symbol)
+    bq = exp.buy_qty if exp else ZERO
+    bn = exp.buy_notional if exp else ZERO
+    sq = exp.sell_qty if exp else ZERO
+    sn = exp.sell_notional if exp else ZERO
+    before = order_initial_margin(size, bq, bn, sq, sn, lev)
+    if side is Side.BUY:
+        after = order_initial_margin(size, bq + qty, bn + qty * price, sq, sn, lev)
+    else:
+        after = order_initial_margin(size, bq, bn, sq + qty, sn + qty * price, lev)
+    need = after - before
+    if need <= 0:
+        return
+    summary = core.margin(account, spec.quote)
+    if summary.available < need:
+        raise SimReject(
+            RejectReason.INSUFFICIENT_MARGIN,
+            f"needs {need} {spec.quote} initial margin, available {summary.available}",
+        )
+
+
+def place_order(
+    core: EngineCore,
+    account_id: str,
+    kind: MarketKind,
+    symbol: str,
+    side: Side,
+    type: OrderType,
+    tif: TimeInForce,
+    qty: Decimal | None,
+    price: Decimal | None,
+    client_order_id: str,
+    reduce_only: bool,
+    quote_qty: Decimal | None,
+    ts_ms: int,
+) -> SimOrder:
+    account = core.account(account_id)
+    if account.is_market_maker:
+        raise SimReject(RejectReason.UNKNOWN_ACCOUNT, "the market maker account does not trade by API")
+    spec = core.spec(kind, symbol)
+    book = core.books[(kind, symbol)]
+    _check_shape(kind, type, tif, qty, price, reduce_only, quote_qty)
+    store = core.store
+    if client_order_id and store.open_with_client_id(account_id, kind, symbol, client_order_id) is not None:
+        raise SimReject(RejectReason.DUPLICATE_CLIENT_ID, client_order_id)
+    rests = type is OrderType.LIMIT and tif in (TimeInForce.GTC, TimeInForce.POST_ONLY)
+    if rests and store.open_count(account_id, kind, symbol) >= spec.max_open_orders:
+        raise SimReject(
+            RejectReason.MAX_OPEN_ORDERS, f"at most {spec.max_open_orders} open orders per symbol"
+        )
+    reference = core.refs[(kind, symbol)]
+    ro_cap: Decimal | None = None
+    if reduce_only:
+        size = account.futures.size(symbol)
+        ro_cap = max(ZERO, -size) if side is Side.BUY else max(ZERO, size)
+        if ro_cap <= 0:
+            raise SimReject(
+                RejectReason.REDUCE_ONLY_REJECTED, f"position {size} cannot be reduced by a {side.value}"
+            )
+
+    # --- filters and the plan of a taker order ---------------------------------------------
+    planned = None
+    if type is OrderType.MARKET:
+        if quote_qty is not None:
+            if not quote_qty.is_finite() or quote_qty <= 0:
+                raise SimReject(RejectReason.INVALID_QTY, f"quote_qty {quote_qty} must be positive")
+            if spec.min_notional > 0 and quote_qty < spec.min_notional:
+                raise SimReject(RejectReason.MIN_NOTIONAL, f"quote_qty {quote_qty} below {spec.min_notional}")
+            planned = plan(core, book, account_id, side, None, None, quote_qty, spec.step_size)
+            if planned.qty <= 0:
+                raise SimReject(RejectReason.LOT_SIZE, f"quote_qty {quote_qty} buys less than one step")
+            order_qty = planned.qty
+            check_qty(spec, order_qty, market=True)
+        else:
+            assert qty is not None
+            order_qty = qty
+            check_qty(spec, order_qty, market=True)
+            check_notional(spec, order_qty, reference, reduce_only=reduce_only)
+            take = order_qty if ro_cap is None else min(order_qty, ro_cap)
+            planned = plan(core, book, account_id, side, None, take, None, spec.step_size)
+    else:
+        assert qty is not None and price is not None
+        order_qty = qty
+        check_qty(spec, order_qty, market=False)
+        check_price(spec, side, price, reference)
+        check_notional(spec, order_qty, price, reduce_only=reduce_only)
+        if tif is TimeInForce.POST_ONLY and book.would_cross(side, price):
+            raise SimReject(
+                RejectReason.POST_ONLY_WOULD_TAKE, f"{side.value} at {price} would take liquidity"
+            )
+        if tif is TimeInForce.FOK:
+            if ro_cap is not None and ro_cap < order_qty:
+                raise SimReject(RejectReason.FOK_NOT_FILLABLE, f"reduce-only: position allows {ro_cap}")
+            fillable = plan(core, book, account_id, side, price, order_qty, None, spec.step_size)
+            if fillable.qty < order_qty:
+                raise SimReject(RejectReason.FOK_NOT_FILLABLE, f"only {fillable.qty} fillable at {price}")
+
+    # --- funds ------------------------------------------------------------------------------
+    lock_asset = ""
+    lock_amount = ZERO
+    if kind is MarketKind.SPOT:
+        wallet = account.spot
+        if type is OrderType.LIMIT:
+            assert price is not None
+            lock_asset, lock_amount = (
+                (spec.quote, order_qty * price) if side is Side.BUY else (spec.base, order_qty)
+            )
+            wallet.require(lock_asset, lock_amount)
+        else:
+            assert planned is not None
+            if side is Side.BUY:
+                wallet.require(spec.quote, planned.cost)
+            else:
+                wallet.require(spec.base, planned.qty if quote_qty is not None else order_qty)
+    elif not reduce_only:
+        if type is OrderType.LIMIT:
+            assert price is not None
+            est = price
+        else:
+            assert planned is not None
+            est = planned.cost / planned.qty if planned.qty > 0 else reference
+        _check_margin(core, account, spec, side, order_qty, est)
+
+    # --- accepted ---------------------------------------------------------------------------
+    order_id = store.next_order_id()
+    order = SimOrder(
+        order_id=order_id,
+        client_order_id=client_order_id or f"sim-{order_id}",
+        account=account_id,
+        kind=kind,
+        symbol=symbol,
+        side=side,
+        type=type,
+        tif=tif,
+        price=price,
+        qty=order_qty,
+        quote_qty=quote_qty,
+        reduce_only=reduce_only,
+        created_ms=ts_ms,
+        updated_ms=ts_ms,
+        working_ms=ts_ms,
+    )
+    if lock_amount:
+        account.spot.lock(lock_asset, lock_amount)
+        core.touch_spot(account, lock_asset)
+    store.add(order)
+    if core.bus.active:
+        core.bus.emit(
+            OrderChanged(
+                account=account_id, order=order.snapshot(), exec_type=ExecType.NEW, fill=None, ts_ms=ts_ms
+            )
+        )
+    match(core, book, spec, account, order, side, price, order_qty, ts_ms)
+    if order.is_open:
+        _after_match(core, account, book, order, ts_ms)
+    return order
+
+
+def _after_match(core: EngineCore, account: Account, book: MatchingBook, order: SimOrder, ts_ms: int) -> None:
+    """The order is still open after taking: rest it, or expire what is left."""
+    if order.reduce_only and reduce_only_capacity(account, order) <= 0:
+        finish_order(core, order, OrderStatus.EXPIRED, ExpireReason.REDUCE_ONLY, ts_ms)
+        return
+    if order.type is OrderType.MARKET:
+        reason = (
+            ExpireReason.BOOK_EXHAUSTED
+            if book.opposite(order.side).best_price() is None
+            else ExpireReason.IOC_REMAINDER
+        )
+        finish_order(core, order, OrderStatus.EXPIRED, reason, ts_ms)
+        return
+    if order.tif is TimeInForce.IOC or order.tif is TimeInForce.FOK:
+        finish_order(core, order, OrderStatus.EXPIRED, ExpireReason.IOC_REMAINDER, ts_ms)
+        return
+    assert order.price is not None
+    remaining = order.qty - order.executed_qty
+    entry = Resting(order.account, order, order.side, order.price, remaining)
+    book.side(order.side).add(entry)
+    core.touch_book(book)
+    core.store.resting[order.order_id] = entry
+    if order.kind is MarketKind.PERP:
+        account.futures.exposure_of(order.symbol).add(order.side, remaining, order.price)
+        if order.reduce_only:
+            key = (order.account, order.symbol)
+            ro = core.reduce_only_open.get(key)
+            if ro is None:
+                ro = core.reduce_only_open[key] = {}
+            ro[order.order_id] = None
+
+
+def cancel_order(
+    core: EngineCore,
+    account_id: str,
+    kind: MarketKind,
+    symbol: str,
+    order_id: int | None,
+    client_order_id: str | None,
+    ts_ms: int,
+) -> SimOrder:
+    core.account(account_id)
+    core.spec(kind, symbol)
+    if order_id is None and client_order_id is None:
+        raise SimReject(RejectReason.INVALID_ORDER, "give an order id or a client order id")
+    order = None
+    if order_id is None and client_order_id is not None:
+        order = core.store.open_with_client_id(account_id, kind, symbol, client_order_id)
+    if order is None:
+        order = core.store.find(account_id, kind, symbol, order_id, client_order_id)
+    if order is None or not order.is_open:
+        raise SimReject(RejectReason.UNKNOWN_ORDER, f"no open order {order_id or client_order_id}")
+    finish_order(core, order, OrderStatus.CANCELED, ExpireReason.NONE, ts_ms)
+    return order
+
+
+def cancel_all(
+    core: EngineCore, account_id: str, kind: MarketKind, symbol: str, ts_ms: int
+) -> list[SimOrder]:
+    core.account(account_id)
+    core.spec(kind, symbol)
+    done = []
+    for order in core.store.open_orders(account_id, kind, symbol):
+        if order.is_open:
+            finish_order(core, order, OrderStatus.CANCELED, ExpireReason.NONE, ts_ms)
+            done.append(order)
+    return done
