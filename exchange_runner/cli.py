@@ -18,8 +18,11 @@ from strategy_client.model import Exchange
 from .config import DEFAULT_REDIS_URL, ConfigError, RunnerConfig, load_config
 from .redis_setup import RedisSetupError, resolve_redis
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="tradebus exchange runner: one process per venue, serving ZeroMQ and registered in Redis.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="tradebus exchange runner: one process per venue, serving ZeroMQ and registered in Redis.",
+)
 
 
 def _fail(message: str) -> None:
@@ -29,11 +32,16 @@ def _fail(message: str) -> None:
 
 def _setup_logging(level: str) -> None:
     logger.remove()
-    logger.add(sys.stderr, level=level.upper(),
-               format="<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> {message}")
+    logger.add(
+        sys.stderr,
+        level=level.upper(),
+        format="<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> {message}",
+    )
 
 
-VenueOpt = Annotated[str, typer.Option("--venue", help="sim (embedded offline venue, default) | testnet | live")]
+VenueOpt = Annotated[
+    str, typer.Option("--venue", help="sim (embedded offline venue, default) | testnet | live")
+]
 ModeOpt = Annotated[str, typer.Option("--mode", help="live: orders go to the venue; paper: filled locally")]
 
 
@@ -98,29 +106,64 @@ def _run(cfg: RunnerConfig) -> None:
 def binance(
     venue: VenueOpt = "sim",
     mode: ModeOpt = "live",
-    config: Annotated[Path | None, typer.Option("--config", help="TOML config (see configs/runner.binance.toml)")] = None,
-    symbols: Annotated[str | None, typer.Option("--symbols", help="comma-separated, e.g. BTCUSDT,ETHUSDT")] = None,
-    kinds: Annotated[str | None, typer.Option("--kinds", help="comma-separated market kinds: spot,perp")] = None,
-    redis_url: Annotated[str | None, typer.Option("--redis-url", help=f"default: $REDIS_URL, else {DEFAULT_REDIS_URL}")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML config (see configs/runner.binance.toml)")
+    ] = None,
+    symbols: Annotated[
+        str | None, typer.Option("--symbols", help="comma-separated, e.g. BTCUSDT,ETHUSDT")
+    ] = None,
+    kinds: Annotated[
+        str | None, typer.Option("--kinds", help="comma-separated market kinds: spot,perp")
+    ] = None,
+    redis_url: Annotated[
+        str | None, typer.Option("--redis-url", help=f"default: $REDIS_URL, else {DEFAULT_REDIS_URL}")
+    ] = None,
     bind: Annotated[str | None, typer.Option("--bind", help="address the ZeroMQ sockets bind to")] = None,
     pub_port: Annotated[int | None, typer.Option("--pub-port", help="PUB port (default: any free)")] = None,
-    router_port: Annotated[int | None, typer.Option("--router-port", help="ROUTER port (default: any free)")] = None,
-    name: Annotated[str | None, typer.Option("--name", help="registration name (default: the exchange)")] = None,
-    cancel_on_exit: Annotated[bool, typer.Option("--cancel-on-exit", help="cancel open orders on shutdown")] = False,
-    secrets: Annotated[str | None, typer.Option("--secrets", help="TOML file with api_key/api_secret")] = None,
-    sim_port_base: Annotated[int | None, typer.Option("--sim-port-base", help="embedded simulator ports N, N+1")] = None,
+    router_port: Annotated[
+        int | None, typer.Option("--router-port", help="ROUTER port (default: any free)")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="registration name (default: the exchange)")
+    ] = None,
+    cancel_on_exit: Annotated[
+        bool, typer.Option("--cancel-on-exit", help="cancel open orders on shutdown")
+    ] = False,
+    secrets: Annotated[
+        str | None, typer.Option("--secrets", help="TOML file with api_key/api_secret")
+    ] = None,
+    sim_port_base: Annotated[
+        int | None, typer.Option("--sim-port-base", help="embedded simulator ports N, N+1")
+    ] = None,
     sim_seed: Annotated[int | None, typer.Option("--sim-seed", help="embedded simulator seed")] = None,
-    sim_connect: Annotated[str | None, typer.Option(
-        "--sim-connect", help="HOST:PORT of a running `python -m exchanges.sim binance` instead of embedding one")] = None,
-    sim_funding_interval: Annotated[float | None, typer.Option("--sim-funding-interval", help="simulator funding interval, seconds")] = None,
+    sim_connect: Annotated[
+        str | None,
+        typer.Option(
+            "--sim-connect",
+            help="HOST:PORT of a running `python -m exchanges.sim binance` instead of embedding one",
+        ),
+    ] = None,
+    sim_funding_interval: Annotated[
+        float | None, typer.Option("--sim-funding-interval", help="simulator funding interval, seconds")
+    ] = None,
     log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
 ) -> None:
     """Run the Binance exchange runner (spot + USD-M perps). Default venue: the embedded simulator."""
     overrides: dict[str, Any] = {
-        "venue": venue, "mode": mode, "redis_url": redis_url, "bind": bind, "pub_port": pub_port,
-        "router_port": router_port, "name": name, "secrets_file": secrets, "sim_port_base": sim_port_base,
-        "sim_seed": sim_seed, "sim_connect": sim_connect, "sim_funding_interval_s": sim_funding_interval,
-        "symbols": symbols.split(",") if symbols else None, "kinds": kinds.split(",") if kinds else None,
+        "venue": venue,
+        "mode": mode,
+        "redis_url": redis_url,
+        "bind": bind,
+        "pub_port": pub_port,
+        "router_port": router_port,
+        "name": name,
+        "secrets_file": secrets,
+        "sim_port_base": sim_port_base,
+        "sim_seed": sim_seed,
+        "sim_connect": sim_connect,
+        "sim_funding_interval_s": sim_funding_interval,
+        "symbols": symbols.split(",") if symbols else None,
+        "kinds": kinds.split(",") if kinds else None,
     }
     if cancel_on_exit:
         overrides["cancel_on_exit"] = True
@@ -129,7 +172,9 @@ def binance(
 
 @app.command("ls")
 def list_runners(
-    redis_url: Annotated[str | None, typer.Option("--redis-url", help=f"default: $REDIS_URL, else {DEFAULT_REDIS_URL}")] = None,
+    redis_url: Annotated[
+        str | None, typer.Option("--redis-url", help=f"default: $REDIS_URL, else {DEFAULT_REDIS_URL}")
+    ] = None,
 ) -> None:
     """List the runners registered in Redis."""
     import redis
@@ -146,7 +191,7 @@ def list_runners(
             if raw is None:
                 continue
             try:
-                rows.append(decode_record(raw))
+                rows.append(decode_record(raw if isinstance(raw, bytes) else raw.encode()))
             except Exception:  # noqa: BLE001 - a foreign or corrupt record is shown, not fatal
                 typer.echo(f"{key.decode()}: unreadable record", err=True)
     except (redis.RedisError, OSError) as exc:
@@ -158,11 +203,15 @@ def list_runners(
         typer.echo(f"no runners registered in {url}")
         return
     now = time.time()
-    typer.echo(f"{'NAME':<12} {'EXCHANGE':<9} {'MODE':<6} {'VENUE':<8} {'STATUS':<9} {'AGE':>7}  {'PID':>7}  ROUTER / PUB")
+    typer.echo(
+        f"{'NAME':<12} {'EXCHANGE':<9} {'MODE':<6} {'VENUE':<8} {'STATUS':<9} {'AGE':>7}  {'PID':>7}  ROUTER / PUB"
+    )
     for r in rows:
         age = now - r.started_at_ms / 1000
-        typer.echo(f"{r.name:<12} {r.exchange.value:<9} {r.mode:<6} {r.venue:<8} {r.status:<9} {_age(age):>7}  "
-                   f"{r.pid:>7}  {r.router_endpoint} / {r.pub_endpoint}")
+        typer.echo(
+            f"{r.name:<12} {r.exchange.value:<9} {r.mode:<6} {r.venue:<8} {r.status:<9} {_age(age):>7}  "
+            f"{r.pid:>7}  {r.router_endpoint} / {r.pub_endpoint}"
+        )
 
 
 def _age(seconds: float) -> str:

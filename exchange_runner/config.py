@@ -86,7 +86,7 @@ def _env_overrides() -> dict[str, Any]:
     for name, value in os.environ.items():
         if not name.startswith(_ENV_PREFIX):
             continue
-        field = name[len(_ENV_PREFIX):].lower()
+        field = name[len(_ENV_PREFIX) :].lower()
         if field not in fields or field == "exchange":
             continue
         out[field] = value.split(",") if field in ("symbols", "kinds") else value

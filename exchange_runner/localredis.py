@@ -84,9 +84,23 @@ class LocalRedisServer:
             workdir = self._workdir
             workdir.mkdir(parents=True, exist_ok=True)
         args = [
-            binary, "--port", str(self.port), "--bind", self.host, "--save", "", "--appendonly", "no",
-            "--dir", str(workdir), "--daemonize", "no", "--protected-mode", "no",
-            "--logfile", str(workdir / "redis.log"),
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            self.host,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "no",
+            "--logfile",
+            str(workdir / "redis.log"),
         ]
         self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout_s

@@ -35,6 +35,9 @@ def resolve_redis(url: str, explicit: bool) -> tuple[str, LocalRedisServer | Non
         raise RedisSetupError(
             f"Redis unreachable at {url} and a local redis-server could not be started: {exc}"
         ) from None
-    logger.info("no Redis was running: started a local redis-server at {} (pid {}) for this runner",
-                server.url, server.pid)
+    logger.info(
+        "no Redis was running: started a local redis-server at {} (pid {}) for this runner",
+        server.url,
+        server.pid,
+    )
     return server.url, server

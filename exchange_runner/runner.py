@@ -96,17 +96,26 @@ class ExchangeRunner:
             if inst.key.kind in wanted_kinds and inst.key.symbol in wanted:
                 self.instruments[inst.key] = inst
         missing = {(s, k.value) for s in wanted for k in wanted_kinds} - {
-            (k.symbol, k.kind.value) for k in self.instruments}
+            (k.symbol, k.kind.value) for k in self.instruments
+        }
         if missing:
             logger.warning("instruments not listed by the venue: {}", sorted(missing))
         if not self.instruments:
-            raise RuntimeError(f"the venue lists none of {sorted(wanted)} for {sorted(k.value for k in wanted_kinds)}")
+            raise RuntimeError(
+                f"the venue lists none of {sorted(wanted)} for {sorted(k.value for k in wanted_kinds)}"
+            )
         keys = sorted(self.instruments)
         perps = [k for k in keys if k.kind is MarketKind.PERP]
         logger.info("{} instruments loaded: {}", len(keys), ", ".join(map(str, keys)))
         # ② actors
-        self.prices = PriceManager(self.adapter, self.publisher, keys, stale_after_s=cfg.stale_book_s,
-                                   queue_size=cfg.book_queue_size, fetch_timeout_s=cfg.venue_timeout_s)
+        self.prices = PriceManager(
+            self.adapter,
+            self.publisher,
+            keys,
+            stale_after_s=cfg.stale_book_s,
+            queue_size=cfg.book_queue_size,
+            fetch_timeout_s=cfg.venue_timeout_s,
+        )
         self.orders = OrderManager(self.adapter, self.publisher, self.instruments, paper=self._paper)
         self.positions = PositionManager(self.adapter, self.publisher, paper=self._paper)
         self.account = AccountManager(self.adapter, self.publisher, paper=self._paper)
@@ -120,14 +129,23 @@ class ExchangeRunner:
         self.pub_endpoint = _bind(self._pub_sock, cfg.bind, cfg.pub_port)
         self.router_endpoint = _bind(router, cfg.bind, cfg.router_port)
         self.server = ZmqServer(router, CommandService(self).handle)
-        advertise = cfg.advertise_host or (cfg.bind if cfg.bind not in ("0.0.0.0", "*") else socket.gethostname())
+        advertise = cfg.advertise_host or (
+            cfg.bind if cfg.bind not in ("0.0.0.0", "*") else socket.gethostname()
+        )
         record = RunnerRecord(
-            name=cfg.registration_name, exchange=self.exchange,
+            name=cfg.registration_name,
+            exchange=self.exchange,
             pub_endpoint=self.pub_endpoint.replace(cfg.bind, advertise, 1),
             router_endpoint=self.router_endpoint.replace(cfg.bind, advertise, 1),
-            pid=os.getpid(), host=socket.gethostname(), version=self.version,
-            protocol_version=PROTOCOL_VERSION, started_at_ms=time.time_ns() // 1_000_000,
-            status="starting", mode=cfg.mode, venue=cfg.venue, symbols=tuple(map(str, keys)),
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            version=self.version,
+            protocol_version=PROTOCOL_VERSION,
+            started_at_ms=time.time_ns() // 1_000_000,
+            status="starting",
+            mode=cfg.mode,
+            venue=cfg.venue,
+            symbols=tuple(map(str, keys)),
         )
         self.registrar = Registrar(cfg.redis_url, record)
         logger.info("PUB {}  ROUTER {}", self.pub_endpoint, self.router_endpoint)
@@ -140,14 +158,23 @@ class ExchangeRunner:
                     tg.create_task(self.account.run(), name="actor.account"),
                     tg.create_task(self.funding.run(), name="actor.funding"),
                     tg.create_task(self.server.serve(), name="zmq.router"),
-                    tg.create_task(self._forward("books", lambda: self.adapter.stream_order_books(keys),
-                                                 self._on_book), name="fwd.books"),
-                    tg.create_task(self._forward("user", self.adapter.stream_user_events, self._on_user),
-                                   name="fwd.user"),
+                    tg.create_task(
+                        self._forward("books", lambda: self.adapter.stream_order_books(keys), self._on_book),
+                        name="fwd.books",
+                    ),
+                    tg.create_task(
+                        self._forward("user", self.adapter.stream_user_events, self._on_user), name="fwd.user"
+                    ),
                 ]
                 if perps:
-                    tasks.append(tg.create_task(self._forward(
-                        "funding", lambda: self.adapter.stream_funding(perps), self._on_funding), name="fwd.funding"))
+                    tasks.append(
+                        tg.create_task(
+                            self._forward(
+                                "funding", lambda: self.adapter.stream_funding(perps), self._on_funding
+                            ),
+                            name="fwd.funding",
+                        )
+                    )
                 # initial state before announcing ourselves
                 await self._initial_sync()
                 # ④ register
@@ -201,8 +228,9 @@ class ExchangeRunner:
                 logger.error("cancel-on-exit failed: {}", exc)
 
     # -- forwarders -------------------------------------------------------------------
-    async def _forward(self, name: str, open_stream: Callable[[], AsyncIterator[Any]],
-                       sink: Callable[[Any], Any]) -> None:
+    async def _forward(
+        self, name: str, open_stream: Callable[[], AsyncIterator[Any]], sink: Callable[[Any], Any]
+    ) -> None:
         backoff = 0.2
         while True:
             self.streams[name] = True
@@ -236,7 +264,9 @@ class ExchangeRunner:
             if ev.balances or ev.margin:
                 await self.account.tell(AccountPatch(ev))
             for pay in ev.funding:
-                self.publisher.publish(TopicKind.FUNDING, FundingPaymentEvent(payment=pay, paper=self._paper), pay.key)
+                self.publisher.publish(
+                    TopicKind.FUNDING, FundingPaymentEvent(payment=pay, paper=self._paper), pay.key
+                )
         elif isinstance(ev, StreamStatus):
             was = self.streams.get(f"user:{ev.stream}", True)
             self.streams[f"user:{ev.stream}"] = ev.connected
@@ -274,9 +304,16 @@ class ExchangeRunner:
 
     def _publish_status(self) -> None:
         detail = ", ".join(k for k, ok in self.readiness().items() if not ok)
-        self.publisher.publish(TopicKind.STATUS, RunnerStatusEvent(
-            exchange=self.exchange, status=self.status, detail=f"not ready: {detail}" if detail else "",
-            streams=dict(self.streams), redis_ok=bool(self.registrar and self.registrar.redis_ok)))
+        self.publisher.publish(
+            TopicKind.STATUS,
+            RunnerStatusEvent(
+                exchange=self.exchange,
+                status=self.status,
+                detail=f"not ready: {detail}" if detail else "",
+                streams=dict(self.streams),
+                redis_ok=bool(self.registrar and self.registrar.redis_ok),
+            ),
+        )
 
 
 def _bind(sock: zmq.Socket[Any], host: str, port: int) -> str:

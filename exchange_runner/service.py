@@ -37,10 +37,10 @@ from strategy_client.wire import (
     OrderReply,
     OrdersReply,
     Ping,
+    Pong,
     PositionReply,
     PositionsReply,
     PriceReply,
-    Pong,
     Reply,
     Request,
     SetLeverage,
@@ -64,27 +64,52 @@ __all__ = ["CommandService", "error_reply"]
 
 def error_reply(exc: BaseException) -> ErrorReply:
     if isinstance(exc, xerr.OrderNotFound):
-        return ErrorReply(code=ErrorCode.NOT_FOUND, message=str(exc),
-                          venue_code=str(exc.venue_code or ""), venue_message=exc.venue_message)
+        return ErrorReply(
+            code=ErrorCode.NOT_FOUND,
+            message=str(exc),
+            venue_code=str(exc.venue_code or ""),
+            venue_message=exc.venue_message,
+        )
     if isinstance(exc, xerr.UnknownOutcome):
-        return ErrorReply(code=ErrorCode.OUTCOME_UNKNOWN, message=f"outcome unknown, reconciling: {exc}",
-                          venue_code=str(exc.venue_code or ""), venue_message=exc.venue_message)
+        return ErrorReply(
+            code=ErrorCode.OUTCOME_UNKNOWN,
+            message=f"outcome unknown, reconciling: {exc}",
+            venue_code=str(exc.venue_code or ""),
+            venue_message=exc.venue_message,
+        )
     if isinstance(exc, xerr.RateLimited):
-        return ErrorReply(code=ErrorCode.RATE_LIMITED, message=str(exc), retryable=not isinstance(exc, xerr.IpBanned),
-                          venue_code=str(exc.venue_code or ""), venue_message=exc.venue_message)
+        return ErrorReply(
+            code=ErrorCode.RATE_LIMITED,
+            message=str(exc),
+            retryable=not isinstance(exc, xerr.IpBanned),
+            venue_code=str(exc.venue_code or ""),
+            venue_message=exc.venue_message,
+        )
     if isinstance(exc, xerr.ExchangeError) and exc.retryable:
-        return ErrorReply(code=ErrorCode.VENUE_UNAVAILABLE, message=str(exc), retryable=True,
-                          venue_code=str(exc.venue_code or ""), venue_message=exc.venue_message)
+        return ErrorReply(
+            code=ErrorCode.VENUE_UNAVAILABLE,
+            message=str(exc),
+            retryable=True,
+            venue_code=str(exc.venue_code or ""),
+            venue_message=exc.venue_message,
+        )
     if isinstance(exc, xerr.InvalidRequest) and exc.venue_code is None:
         return ErrorReply(code=ErrorCode.INVALID_PARAMS, message=str(exc))
     if isinstance(exc, xerr.ExchangeError):
-        return ErrorReply(code=ErrorCode.VENUE_REJECTED, message=str(exc),
-                          venue_code=str(exc.venue_code or ""), venue_message=exc.venue_message)
+        return ErrorReply(
+            code=ErrorCode.VENUE_REJECTED,
+            message=str(exc),
+            venue_code=str(exc.venue_code or ""),
+            venue_message=exc.venue_message,
+        )
     if isinstance(exc, StaleBook | LookupError):
         return ErrorReply(code=ErrorCode.NOT_FOUND, message=str(exc))
     if isinstance(exc, TimeoutError):
-        return ErrorReply(code=ErrorCode.VENUE_UNAVAILABLE, message="the runner timed out waiting for the venue",
-                          retryable=True)
+        return ErrorReply(
+            code=ErrorCode.VENUE_UNAVAILABLE,
+            message="the runner timed out waiting for the venue",
+            retryable=True,
+        )
     if isinstance(exc, ValueError):
         return ErrorReply(code=ErrorCode.INVALID_PARAMS, message=str(exc))
     return ErrorReply(code=ErrorCode.INTERNAL, message=f"{type(exc).__name__}: {exc}")
@@ -96,16 +121,20 @@ class CommandService:
 
     def _check_key(self, key: InstrumentKey) -> ErrorReply | None:
         if key.exchange is not self.r.exchange:
-            return ErrorReply(code=ErrorCode.UNKNOWN_INSTRUMENT,
-                              message=f"{key} belongs to {key.exchange.value}; this runner serves {self.r.exchange.value}")
+            return ErrorReply(
+                code=ErrorCode.UNKNOWN_INSTRUMENT,
+                message=f"{key} belongs to {key.exchange.value}; this runner serves {self.r.exchange.value}",
+            )
         if key not in self.r.instruments:
             return ErrorReply(code=ErrorCode.UNKNOWN_INSTRUMENT, message=f"unknown instrument {key}")
         return None
 
     def _check_exchange(self, exchange: Exchange) -> ErrorReply | None:
         if exchange is not self.r.exchange:
-            return ErrorReply(code=ErrorCode.UNKNOWN_INSTRUMENT,
-                              message=f"this runner serves {self.r.exchange.value}, not {exchange.value}")
+            return ErrorReply(
+                code=ErrorCode.UNKNOWN_INSTRUMENT,
+                message=f"this runner serves {self.r.exchange.value}, not {exchange.value}",
+            )
         return None
 
     async def handle(self, req: Request, header: Header) -> Reply:
@@ -121,8 +150,14 @@ class CommandService:
         timeout = max(1.0, header.timeout_ms / 1000) if header.timeout_ms else r.config.venue_timeout_s
         match req:
             case Ping():
-                return Pong(exchange=r.exchange, runner_version=r.version, protocol_version=PROTOCOL_VERSION,
-                            mode=r.config.mode, venue=r.config.venue, ready=r.ready)
+                return Pong(
+                    exchange=r.exchange,
+                    runner_version=r.version,
+                    protocol_version=PROTOCOL_VERSION,
+                    mode=r.config.mode,
+                    venue=r.config.venue,
+                    ready=r.ready,
+                )
             case SubmitOrder(order=order):
                 if (bad := self._check_key(order.key)) is not None:
                     return bad
@@ -154,8 +189,9 @@ class CommandService:
             case GetAllInstruments(exchange=exchange, kind=kind):
                 if (bad := self._check_exchange(exchange)) is not None:
                     return bad
-                return InstrumentsReply(instruments=tuple(
-                    i for i in r.instruments.values() if kind is None or i.key.kind is kind))
+                return InstrumentsReply(
+                    instruments=tuple(i for i in r.instruments.values() if kind is None or i.key.kind is kind)
+                )
             case GetReferencePrice(key=key, source=source):
                 if (bad := self._check_key(key)) is not None:
                     return bad

@@ -58,16 +58,22 @@ async def open_venue(cfg: RunnerConfig) -> AsyncIterator[ExchangeAdapter]:
         host, _, port = cfg.sim_connect.rpartition(":")
         if not host or not port.isdigit():
             raise ConfigError(f"sim_connect: {cfg.sim_connect!r} is not HOST:PORT")
-        creds = Credentials.from_env(cfg.exchange.value.upper()) or Credentials(DEFAULT_API_KEY, DEFAULT_API_SECRET)
-        urls = BinanceUrls.sim(int(port), host=host)
-        logger.info("external offline Binance venue: spot {}  futures {}", urls.spot_rest, urls.futures_rest)
-        yield BinanceAdapter(urls, creds)
+        sim_creds = Credentials.from_env(cfg.exchange.value.upper()) or Credentials(
+            DEFAULT_API_KEY, DEFAULT_API_SECRET
+        )
+        sim_urls = BinanceUrls.sim(int(port), host=host)
+        logger.info(
+            "external offline Binance venue: spot {}  futures {}", sim_urls.spot_rest, sim_urls.futures_rest
+        )
+        yield BinanceAdapter(sim_urls, sim_creds)
         return
     if cfg.venue == "sim":
         from exchanges.binance.sim import BinanceSim
 
         async with BinanceSim(**_sim_options(cfg)) as sim:
-            logger.info("embedded Binance simulator: spot {}  futures {}", sim.urls.spot_rest, sim.urls.futures_rest)
+            logger.info(
+                "embedded Binance simulator: spot {}  futures {}", sim.urls.spot_rest, sim.urls.futures_rest
+            )
             yield BinanceAdapter(sim.urls, Credentials(sim.api_key, sim.api_secret))
         return
     creds = load_credentials(cfg.exchange, cfg.secrets_file)
@@ -83,8 +89,11 @@ async def open_venue(cfg: RunnerConfig) -> AsyncIterator[ExchangeAdapter]:
 
 
 def _sim_options(cfg: RunnerConfig) -> dict[str, Any]:
-    opts: dict[str, Any] = {"port_base": cfg.sim_port_base or free_port_pair(), "seed": cfg.sim_seed,
-                            "symbols": cfg.symbols}
+    opts: dict[str, Any] = {
+        "port_base": cfg.sim_port_base or free_port_pair(),
+        "seed": cfg.sim_seed,
+        "symbols": cfg.symbols,
+    }
     if cfg.sim_funding_interval_s:
         opts["funding_interval_ms"] = int(cfg.sim_funding_interval_s * 1000)
     return opts

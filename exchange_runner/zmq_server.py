@@ -79,14 +79,26 @@ class ZmqServer:
             body_frames = body_frames[1:]
         if len(body_frames) != 2:
             self._bad(ErrorCode.BAD_FRAME, [len(f) for f in frames])
-            await self._reply(identity, "", ErrorReply(code=ErrorCode.BAD_FRAME,
-                              message=f"expected 2 frames [header, request], got {len(body_frames)}"))
+            await self._reply(
+                identity,
+                "",
+                ErrorReply(
+                    code=ErrorCode.BAD_FRAME,
+                    message=f"expected 2 frames [header, request], got {len(body_frames)}",
+                ),
+            )
             return
         raw_header, raw_body = body_frames
         if len(raw_header) + len(raw_body) > MAX_FRAME_BYTES:
             self._bad(ErrorCode.OVERSIZED, len(raw_body))
-            await self._reply(identity, "", ErrorReply(code=ErrorCode.OVERSIZED,
-                              message=f"request of {len(raw_body)} bytes exceeds {MAX_FRAME_BYTES}"))
+            await self._reply(
+                identity,
+                "",
+                ErrorReply(
+                    code=ErrorCode.OVERSIZED,
+                    message=f"request of {len(raw_body)} bytes exceeds {MAX_FRAME_BYTES}",
+                ),
+            )
             return
         try:
             header = decode_header(raw_header)
@@ -96,9 +108,14 @@ class ZmqServer:
             return
         if header.v != PROTOCOL_VERSION:
             self._bad(ErrorCode.VERSION_MISMATCH, header.v)
-            await self._reply(identity, header.id, ErrorReply(
-                code=ErrorCode.VERSION_MISMATCH,
-                message=f"client speaks protocol v{header.v}, runner speaks v{PROTOCOL_VERSION}"))
+            await self._reply(
+                identity,
+                header.id,
+                ErrorReply(
+                    code=ErrorCode.VERSION_MISMATCH,
+                    message=f"client speaks protocol v{header.v}, runner speaks v{PROTOCOL_VERSION}",
+                ),
+            )
             return
         try:
             request = decode_request(raw_body)
@@ -109,8 +126,7 @@ class ZmqServer:
             message = f"unknown method {method!r}" if code is ErrorCode.UNKNOWN_METHOD else str(exc)
             await self._reply(identity, header.id, ErrorReply(code=code, message=message))
             return
-        method = type(request).__struct_config__.tag
-        self.requests[str(method)] += 1
+        self.requests[str(type(request).__struct_config__.tag)] += 1
         reply = await self._handler(request, header)
         if isinstance(reply, ErrorReply):
             self.errors[reply.code.value] += 1

@@ -44,7 +44,9 @@ from strategy_client.wire import (  # noqa: E402
 PERP = InstrumentKey.parse("binance:perp:BTCUSDT")
 
 
-def wait_for_runner(redis_url: str, name: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> RunnerRecord:
+def wait_for_runner(
+    redis_url: str, name: str, proc: subprocess.Popen[bytes], timeout: float = 60
+) -> RunnerRecord:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -75,8 +77,10 @@ async def show(rec: RunnerRecord, seconds: float) -> None:
     funding = await cli.call(GetFundingRate(key=PERP))
     assert isinstance(funding, FundingReply)
     f = funding.funding
-    print(f"\nfunding {PERP}: rate {f.rate} per {f.interval_ms // 60000} min, mark {f.mark_price}, "
-          f"index {f.index_price}")
+    print(
+        f"\nfunding {PERP}: rate {f.rate} per {f.interval_ms // 60000} min, mark {f.mark_price}, "
+        f"index {f.index_price}"
+    )
     print(f"\nlive book {PERP} for {seconds:.0f}s (best bid / ask):")
     end = time.monotonic() + seconds
     last_print = 0.0
@@ -88,12 +92,15 @@ async def show(rec: RunnerRecord, seconds: float) -> None:
         if isinstance(ev, BookEvent) and time.monotonic() - last_print > 0.5:
             b = ev.book
             if b.best_bid and b.best_ask:
-                print(f"  {b.best_bid.qty:>10} @ {b.best_bid.price}  |  {b.best_ask.price} @ {b.best_ask.qty}"
-                      f"   seq {b.sequence}")
+                print(
+                    f"  {b.best_bid.qty:>10} @ {b.best_bid.price}  |  {b.best_ask.price} @ {b.best_ask.qty}"
+                    f"   seq {b.sequence}"
+                )
                 last_print = time.monotonic()
     print("\nbuying 0.010 BTCUSDT perp at market…")
-    rep = await cli.call(SubmitOrder(order=OrderRequest(key=PERP, side=Side.BUY, type=OrderType.MARKET,
-                                                        qty=Decimal("0.010"))))
+    rep = await cli.call(
+        SubmitOrder(order=OrderRequest(key=PERP, side=Side.BUY, type=OrderType.MARKET, qty=Decimal("0.010")))
+    )
     assert isinstance(rep, OrderReply)
     cid = rep.order.client_id
     print(f"  accepted: client id {cid}, venue id {rep.order.venue_id}, status {rep.order.status.value}")
@@ -124,8 +131,18 @@ def main() -> None:
     ap.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = ap.parse_args()
     name = f"demo-{os.getpid()}"
-    cmd = [sys.executable, "-m", "exchange_runner.cli", "binance", "--name", name, "--redis-url", args.redis_url,
-           "--log-level", "WARNING"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "exchange_runner.cli",
+        "binance",
+        "--name",
+        name,
+        "--redis-url",
+        args.redis_url,
+        "--log-level",
+        "WARNING",
+    ]
     if "REDIS_URL" not in os.environ and args.redis_url == "redis://127.0.0.1:6379/0":
         cmd.remove("--redis-url")
         cmd.remove(args.redis_url)  # let the runner start a local Redis if none is running
@@ -133,8 +150,10 @@ def main() -> None:
     proc = subprocess.Popen(cmd, cwd=ROOT)
     try:
         rec = wait_for_runner(args.redis_url, name, proc)
-        print(f"runner ready: ROUTER {rec.router_endpoint}  PUB {rec.pub_endpoint}  "
-              f"({len(rec.symbols)} instruments, registered in {args.redis_url})")
+        print(
+            f"runner ready: ROUTER {rec.router_endpoint}  PUB {rec.pub_endpoint}  "
+            f"({len(rec.symbols)} instruments, registered in {args.redis_url})"
+        )
         asyncio.run(show(rec, args.seconds))
     finally:
         proc.send_signal(signal.SIGINT)

@@ -65,14 +65,17 @@ class ZmqCommandClient:
             sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
             sock.connect(self.endpoint)
             self._sock = sock
-            self._reader = asyncio.get_running_loop().create_task(self._read(), name=f"zmq-reader:{self.name}")
+            self._reader = asyncio.get_running_loop().create_task(
+                self._read(), name=f"zmq-reader:{self.name}"
+            )
         if not check_version:
             return None
         pong = await self.call(Ping(), timeout_s=timeout_s)
         assert isinstance(pong, Pong)
         if pong.protocol_version != PROTOCOL_VERSION:
             raise ProtocolMismatch(
-                f"runner {self.name} speaks protocol v{pong.protocol_version}, this client v{PROTOCOL_VERSION}")
+                f"runner {self.name} speaks protocol v{pong.protocol_version}, this client v{PROTOCOL_VERSION}"
+            )
         return pong
 
     async def close(self) -> None:

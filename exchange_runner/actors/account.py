@@ -22,19 +22,25 @@ from .base import Actor
 
 __all__ = ["AccountManager", "GetAccount", "RefreshAccount", "AccountPatch"]
 
+
 class GetAccount(msgspec.Struct, frozen=True):
     pass
+
 
 class RefreshAccount(msgspec.Struct, frozen=True):
     reason: str = "periodic"
 
+
 class AccountPatch(msgspec.Struct, frozen=True):
     update: AccountUpdate
+
 
 class _Fetched(msgspec.Struct):
     snapshot: AccountSnapshot
 
+
 Msg = GetAccount | RefreshAccount | AccountPatch | _Fetched
+
 
 class AccountManager(Actor[Msg]):
     def __init__(self, adapter: ExchangeAdapter, publisher: Publisher, *, paper: bool = False) -> None:
@@ -106,9 +112,11 @@ class AccountManager(Actor[Msg]):
     def _broadcast(self, reason: str) -> None:
         if self.snapshot is None:
             return
-        self.publisher.publish(TopicKind.ACCOUNT, AccountEvent(account=self.snapshot, reason=reason, paper=self.paper))
+        self.publisher.publish(
+            TopicKind.ACCOUNT, AccountEvent(account=self.snapshot, reason=reason, paper=self.paper)
+        )
+
 
 def _merge_margin(old: MarginBalance, new: MarginBalance) -> MarginBalance:
     """A stream patch carries the wallet balance only; keep the REST-known margin figures."""
     return msgspec.structs.replace(old, wallet_balance=new.wallet_balance) if new.margin_balance == 0 else new
-

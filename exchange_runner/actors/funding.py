@@ -7,7 +7,7 @@ to the PriceManager for mark/index reference prices.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import msgspec
@@ -44,7 +44,7 @@ class FundingPoller(Actor[Msg]):
         adapter: ExchangeAdapter,
         publisher: Publisher,
         perps: list[InstrumentKey],
-        on_mark: Callable[[FundingRate], Awaitable[None]] | None = None,
+        on_mark: Callable[[FundingRate], Coroutine[Any, Any, None]] | None = None,
     ) -> None:
         super().__init__("funding")
         self.adapter = adapter

@@ -124,10 +124,7 @@ class OrderManager(Actor[Msg]):
         if isinstance(msg, GetOrderMsg):
             return self._get(msg)
         if isinstance(msg, GetOpen):
-            return [
-                o for o in self.orders.open_orders(msg.key)
-                if msg.kind is None or o.key.kind is msg.kind
-            ]
+            return [o for o in self.orders.open_orders(msg.key) if msg.kind is None or o.key.kind is msg.kind]
         if isinstance(msg, _Result):
             if msg.from_reply:
                 self._apply_reply(msg.order)
@@ -168,9 +165,20 @@ class OrderManager(Actor[Msg]):
         req = msgspec.structs.replace(req, client_id=cid)
         now_ms = time.time_ns() // 1_000_000
         self.orders.track(
-            Order(key=req.key, client_id=cid, venue_id="", side=req.side, type=req.type, tif=req.tif,
-                  price=req.price, qty=req.qty, status=OrderStatus.PENDING, reduce_only=req.reduce_only,
-                  created_ts_ms=now_ms, updated_ts_ms=now_ms)
+            Order(
+                key=req.key,
+                client_id=cid,
+                venue_id="",
+                side=req.side,
+                type=req.type,
+                tif=req.tif,
+                price=req.price,
+                qty=req.qty,
+                status=OrderStatus.PENDING,
+                reduce_only=req.reduce_only,
+                created_ts_ms=now_ms,
+                updated_ts_ms=now_ms,
+            )
         )
         self.submitted += 1
         return self._future(self._place(req), f"place:{cid}")
@@ -187,7 +195,9 @@ class OrderManager(Actor[Msg]):
             pending = self.orders.get(req.client_id)
             if pending is not None and pending.status is OrderStatus.PENDING:
                 rejected = msgspec.structs.replace(
-                    pending, status=OrderStatus.REJECTED, reject_reason=str(exc),
+                    pending,
+                    status=OrderStatus.REJECTED,
+                    reject_reason=str(exc),
                     updated_ts_ms=time.time_ns() // 1_000_000,
                 )
                 await self.tell(_Result(rejected))
@@ -210,11 +220,21 @@ class OrderManager(Actor[Msg]):
             return
         pending = self.orders.get(req.client_id)
         if pending is not None and pending.status is OrderStatus.PENDING:
-            logger.error("order {}: venue does not know it after {}s; marking rejected",
-                         req.client_id, self.unknown_give_up_s)
-            await self.tell(_Result(msgspec.structs.replace(
-                pending, status=OrderStatus.REJECTED, reject_reason="not found at venue after unknown outcome"),
-                from_reply=False))
+            logger.error(
+                "order {}: venue does not know it after {}s; marking rejected",
+                req.client_id,
+                self.unknown_give_up_s,
+            )
+            await self.tell(
+                _Result(
+                    msgspec.structs.replace(
+                        pending,
+                        status=OrderStatus.REJECTED,
+                        reject_reason="not found at venue after unknown outcome",
+                    ),
+                    from_reply=False,
+                )
+            )
 
     def _apply_reply(self, order: Order) -> None:
         """Placement/cancel replies give status; fills are left to the stream (see module doc)."""
@@ -250,8 +270,9 @@ class OrderManager(Actor[Msg]):
         cid = self._resolve_cid(msg.client_id, msg.venue_id)
 
         async def run() -> Order:
-            order = await self.adapter.cancel_order(msg.key, client_id=cid or None,
-                                                    venue_id=msg.venue_id or None)
+            order = await self.adapter.cancel_order(
+                msg.key, client_id=cid or None, venue_id=msg.venue_id or None
+            )
             await self.tell(_Result(order, from_reply=False))
             return order
 
@@ -264,7 +285,9 @@ class OrderManager(Actor[Msg]):
             return known
 
         async def run() -> Order:
-            order = await self.adapter.get_order(msg.key, client_id=cid or None, venue_id=msg.venue_id or None)
+            order = await self.adapter.get_order(
+                msg.key, client_id=cid or None, venue_id=msg.venue_id or None
+            )
             await self.tell(_Result(order, from_reply=False))
             return order
 

@@ -47,7 +47,12 @@ Msg = GetPositionMsg | GetAllPositionsMsg | SyncPositions | PositionPatch | _Syn
 
 
 def _material(a: Position, b: Position) -> bool:
-    return (a.size, a.entry_price, a.leverage, a.unrealized_pnl) != (b.size, b.entry_price, b.leverage, b.unrealized_pnl)
+    return (a.size, a.entry_price, a.leverage, a.unrealized_pnl) != (
+        b.size,
+        b.entry_price,
+        b.leverage,
+        b.unrealized_pnl,
+    )
 
 
 class PositionManager(Actor[Msg]):
@@ -108,7 +113,9 @@ class PositionManager(Actor[Msg]):
             if old is None:
                 return
             del self.store[pos.key]
-            self.publisher.publish(TopicKind.POSITION, PositionEvent(position=pos, closed=True, paper=self.paper), pos.key)
+            self.publisher.publish(
+                TopicKind.POSITION, PositionEvent(position=pos, closed=True, paper=self.paper), pos.key
+            )
             return
         if old is not None and not _material(old, pos):
             self.store[pos.key] = pos

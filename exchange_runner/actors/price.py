@@ -180,8 +180,14 @@ class PriceManager(Actor[Msg]):
                 raise StaleBook(f"no mark/index price for {key} (is it a perp?)")
             price = mark.mark_price if source is PriceSource.MARK else mark.index_price
             age_ms = max(0.0, now_ns / 1e6 - mark.ts_ms) if mark.ts_ms else 0.0
-            return ReferencePrice(key=key, price=price, source=source, ts_ms=mark.ts_ms,
-                                  stale=age_ms > self.stale_after_s * 1000, age_ms=age_ms)
+            return ReferencePrice(
+                key=key,
+                price=price,
+                source=source,
+                ts_ms=mark.ts_ms,
+                stale=age_ms > self.stale_after_s * 1000,
+                age_ms=age_ms,
+            )
         got = self._get_book(key)
         if isinstance(got, BookResult):
             return _price_from_book(got, source, now_ns)
@@ -213,5 +219,11 @@ def _price_from_book(res: BookResult, source: PriceSource, now_ns: int) -> Refer
         price = book.mid
     if price is None:
         raise StaleBook(f"book for {book.key} has no {source.value} side")
-    return ReferencePrice(key=book.key, price=price, source=source, ts_ms=book.venue_ts_ms,
-                          stale=res.stale, age_ms=book.age_ms(now_ns))
+    return ReferencePrice(
+        key=book.key,
+        price=price,
+        source=source,
+        ts_ms=book.venue_ts_ms,
+        stale=res.stale,
+        age_ms=book.age_ms(now_ns),
+    )

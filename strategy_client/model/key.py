@@ -37,24 +37,19 @@ class InstrumentKey(msgspec.Struct, frozen=True, order=True, array_like=True):
         parts = text.strip().split(":")
         if len(parts) != 3:
             raise InvalidInstrumentKey(
-                f"instrument key {text!r} must look like exchange:kind:SYMBOL, "
-                "e.g. binance:perp:BTCUSDT"
+                f"instrument key {text!r} must look like exchange:kind:SYMBOL, e.g. binance:perp:BTCUSDT"
             )
         exch, kind, symbol = parts
         try:
             exchange = Exchange(exch.lower())
         except ValueError:
             known = ", ".join(e.value for e in Exchange)
-            raise InvalidInstrumentKey(
-                f"unknown exchange {exch!r} in {text!r} (known: {known})"
-            ) from None
+            raise InvalidInstrumentKey(f"unknown exchange {exch!r} in {text!r} (known: {known})") from None
         try:
             market = MarketKind(kind.lower())
         except ValueError:
             known = ", ".join(k.value for k in MarketKind)
-            raise InvalidInstrumentKey(
-                f"unknown market kind {kind!r} in {text!r} (known: {known})"
-            ) from None
+            raise InvalidInstrumentKey(f"unknown market kind {kind!r} in {text!r} (known: {known})") from None
         sym = symbol.upper()
         if not _SYMBOL_RE.match(sym):
             raise InvalidInstrumentKey(f"bad symbol {symbol!r} in {text!r}")

@@ -30,21 +30,55 @@ from .errors import ErrorCode
 
 __all__ = [
     # requests
-    "SubmitOrder", "CancelOrder", "GetOrder", "GetOpenOrders", "GetPosition", "GetAllPositions",
-    "GetInstrument", "GetAllInstruments", "GetReferencePrice", "GetFundingRate",
-    "GetAccountSnapshot", "SetLeverage", "GetBookSnapshot", "Ping", "Request", "METHODS",
+    "SubmitOrder",
+    "CancelOrder",
+    "GetOrder",
+    "GetOpenOrders",
+    "GetPosition",
+    "GetAllPositions",
+    "GetInstrument",
+    "GetAllInstruments",
+    "GetReferencePrice",
+    "GetFundingRate",
+    "GetAccountSnapshot",
+    "SetLeverage",
+    "GetBookSnapshot",
+    "Ping",
+    "Request",
+    "METHODS",
     # replies
-    "OrderReply", "OrdersReply", "PositionReply", "PositionsReply", "InstrumentReply",
-    "InstrumentsReply", "PriceReply", "FundingReply", "AccountReply", "LeverageReply",
-    "BookSnapshotReply", "Pong", "ErrorReply", "Reply", "PriceSource", "ReferencePrice",
+    "OrderReply",
+    "OrdersReply",
+    "PositionReply",
+    "PositionsReply",
+    "InstrumentReply",
+    "InstrumentsReply",
+    "PriceReply",
+    "FundingReply",
+    "AccountReply",
+    "LeverageReply",
+    "BookSnapshotReply",
+    "Pong",
+    "ErrorReply",
+    "Reply",
+    "PriceSource",
+    "ReferencePrice",
     "TopicSeq",
     # events
-    "OrderEventKind", "BookEvent", "OrderEvent", "PositionEvent", "FundingEvent",
-    "FundingPaymentEvent", "AccountEvent", "RunnerStatusEvent", "Event",
+    "OrderEventKind",
+    "BookEvent",
+    "OrderEvent",
+    "PositionEvent",
+    "FundingEvent",
+    "FundingPaymentEvent",
+    "AccountEvent",
+    "RunnerStatusEvent",
+    "Event",
 ]
 
 
 # ----------------------------------------------------------------------------- requests
+
 
 class _Req(msgspec.Struct, frozen=True, kw_only=True, tag_field="method"):
     pass
@@ -125,17 +159,30 @@ class Ping(_Req, frozen=True, tag="ping"):
 
 
 Request = (
-    SubmitOrder | CancelOrder | GetOrder | GetOpenOrders | GetPosition | GetAllPositions
-    | GetInstrument | GetAllInstruments | GetReferencePrice | GetFundingRate
-    | GetAccountSnapshot | SetLeverage | GetBookSnapshot | Ping
+    SubmitOrder
+    | CancelOrder
+    | GetOrder
+    | GetOpenOrders
+    | GetPosition
+    | GetAllPositions
+    | GetInstrument
+    | GetAllInstruments
+    | GetReferencePrice
+    | GetFundingRate
+    | GetAccountSnapshot
+    | SetLeverage
+    | GetBookSnapshot
+    | Ping
 )
 
 METHODS: frozenset[str] = frozenset(
-    t.__struct_config__.tag for t in Request.__args__  # type: ignore[attr-defined]
+    t.__struct_config__.tag
+    for t in Request.__args__  # type: ignore[attr-defined]
 )
 
 
 # ----------------------------------------------------------------------------- replies
+
 
 class _Rep(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     pass
@@ -219,12 +266,24 @@ class ErrorReply(_Rep, frozen=True, tag="error"):
 
 
 Reply = (
-    OrderReply | OrdersReply | PositionReply | PositionsReply | InstrumentReply | InstrumentsReply
-    | PriceReply | FundingReply | AccountReply | LeverageReply | BookSnapshotReply | Pong | ErrorReply
+    OrderReply
+    | OrdersReply
+    | PositionReply
+    | PositionsReply
+    | InstrumentReply
+    | InstrumentsReply
+    | PriceReply
+    | FundingReply
+    | AccountReply
+    | LeverageReply
+    | BookSnapshotReply
+    | Pong
+    | ErrorReply
 )
 
 
 # ----------------------------------------------------------------------------- events
+
 
 class OrderEventKind(StrEnum):
     NEW = "new"
@@ -281,6 +340,11 @@ class RunnerStatusEvent(_Evt, frozen=True, tag="runner_status"):
 
 
 Event = (
-    BookEvent | OrderEvent | PositionEvent | FundingEvent | FundingPaymentEvent | AccountEvent
+    BookEvent
+    | OrderEvent
+    | PositionEvent
+    | FundingEvent
+    | FundingPaymentEvent
+    | AccountEvent
     | RunnerStatusEvent
 )

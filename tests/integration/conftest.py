@@ -56,14 +56,28 @@ class RunnerProc:
         return self.proc.returncode
 
 
-def start_runner(redis_url: str, tmp: Path, name: str, *extra: str, sim_port_base: int | None = None) -> RunnerProc:
+def start_runner(
+    redis_url: str, tmp: Path, name: str, *extra: str, sim_port_base: int | None = None
+) -> RunnerProc:
     port_base = sim_port_base or free_port_pair()
     log = tmp / f"{name}.log"
-    args = [sys.executable, "-m", "exchange_runner.cli", "binance", "--redis-url", redis_url, "--name", name,
-            "--sim-port-base", str(port_base), *extra]
+    args = [
+        sys.executable,
+        "-m",
+        "exchange_runner.cli",
+        "binance",
+        "--redis-url",
+        redis_url,
+        "--name",
+        name,
+        "--sim-port-base",
+        str(port_base),
+        *extra,
+    ]
     fh = log.open("wb")
-    proc = subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        args, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     fh.close()
     return RunnerProc(proc, name, redis_url, port_base, log)
 

@@ -12,7 +12,15 @@ import zmq.asyncio
 
 from strategy_client.command_client import ZmqCommandClient
 from strategy_client.errors import InvalidRequest, NotFound
-from strategy_client.model import Exchange, InstrumentKey, MarketKind, OrderRequest, OrderStatus, OrderType, Side
+from strategy_client.model import (
+    Exchange,
+    InstrumentKey,
+    MarketKind,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+)
 from strategy_client.wire import (
     AccountReply,
     BookEvent,
@@ -40,12 +48,12 @@ from strategy_client.wire import (
     OrderReply,
     OrdersReply,
     Ping,
+    Pong,
     PositionEvent,
     PositionReply,
     PositionsReply,
     PriceReply,
     PriceSource,
-    Pong,
     SetLeverage,
     SubmitOrder,
     decode_event,
@@ -151,15 +159,20 @@ async def test_market_order_fills_and_moves_position(client: tuple[ZmqCommandCli
     before = await cli.call(GetPosition(key=PERP))
     assert isinstance(before, PositionReply)
     size0 = before.position.size if before.position else Decimal(0)
-    rep = await cli.call(SubmitOrder(order=OrderRequest(key=PERP, side=Side.BUY, type=OrderType.MARKET,
-                                                        qty=Decimal("0.010"))))
+    rep = await cli.call(
+        SubmitOrder(order=OrderRequest(key=PERP, side=Side.BUY, type=OrderType.MARKET, qty=Decimal("0.010")))
+    )
     assert isinstance(rep, OrderReply)
     cid = rep.order.client_id
     fills = await eventually(
         lambda: [e for e in sub.of(OrderEvent) if e.order.client_id == cid and e.kind is OrderEventKind.FILL],
-        timeout=10, what="fill event")
+        timeout=10,
+        what="fill event",
+    )
     assert fills[0].order.status is OrderStatus.FILLED and fills[0].order.filled_qty == Decimal("0.010")
-    await eventually(lambda: [e for e in sub.of(PositionEvent) if e.position.key == PERP], what="position event")
+    await eventually(
+        lambda: [e for e in sub.of(PositionEvent) if e.position.key == PERP], what="position event"
+    )
     after = await cli.call(GetPosition(key=PERP))
     assert isinstance(after, PositionReply) and after.position is not None
     assert after.position.size == size0 + Decimal("0.010")
@@ -174,17 +187,39 @@ async def test_limit_order_rests_and_cancels(client: tuple[ZmqCommandClient, Sub
     price = await cli.call(GetReferencePrice(key=SPOT, source=PriceSource.BID))
     assert isinstance(price, PriceReply)
     low = (price.price.price * Decimal("0.9")).quantize(Decimal("0.01"))
-    rep = await cli.call(SubmitOrder(order=OrderRequest(key=SPOT, side=Side.BUY, type=OrderType.LIMIT,
-                                                        qty=Decimal("0.01"), price=low, client_id="e2e-rest-1")))
+    rep = await cli.call(
+        SubmitOrder(
+            order=OrderRequest(
+                key=SPOT,
+                side=Side.BUY,
+                type=OrderType.LIMIT,
+                qty=Decimal("0.01"),
+                price=low,
+                client_id="e2e-rest-1",
+            )
+        )
+    )
     assert isinstance(rep, OrderReply) and rep.order.client_id == "e2e-rest-1"
-    await eventually(lambda: [e for e in sub.of(OrderEvent) if e.order.client_id == "e2e-rest-1"
-                              and e.kind is OrderEventKind.NEW], what="NEW event")
+    await eventually(
+        lambda: [
+            e
+            for e in sub.of(OrderEvent)
+            if e.order.client_id == "e2e-rest-1" and e.kind is OrderEventKind.NEW
+        ],
+        what="NEW event",
+    )
     opened = await cli.call(GetOpenOrders(key=SPOT))
     assert isinstance(opened, OrdersReply) and "e2e-rest-1" in {o.client_id for o in opened.orders}
     canceled = await cli.call(CancelOrder(key=SPOT, client_id="e2e-rest-1"))
     assert isinstance(canceled, OrderReply) and canceled.order.status is OrderStatus.CANCELED
-    await eventually(lambda: [e for e in sub.of(OrderEvent) if e.order.client_id == "e2e-rest-1"
-                              and e.kind is OrderEventKind.CANCEL], what="CANCEL event")
+    await eventually(
+        lambda: [
+            e
+            for e in sub.of(OrderEvent)
+            if e.order.client_id == "e2e-rest-1" and e.kind is OrderEventKind.CANCEL
+        ],
+        what="CANCEL event",
+    )
 
 
 async def test_typed_errors(client: tuple[ZmqCommandClient, Sub]) -> None:

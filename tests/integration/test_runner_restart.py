@@ -14,7 +14,15 @@ import redis
 from exchange_runner.localredis import LocalRedisServer
 from exchange_runner.ports import free_port_pair
 from strategy_client.command_client import ZmqCommandClient
-from strategy_client.model import Exchange, InstrumentKey, MarketKind, OrderRequest, OrderStatus, OrderType, Side
+from strategy_client.model import (
+    Exchange,
+    InstrumentKey,
+    MarketKind,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+)
 from strategy_client.wire import (
     GetOpenOrders,
     GetOrder,
@@ -38,8 +46,12 @@ PERP = InstrumentKey(Exchange.BINANCE, "BTCUSDT", MarketKind.PERP)
 
 def start_sim(port_base: int, log: Path) -> subprocess.Popen[bytes]:
     fh = log.open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "exchanges.sim", "binance", "--port-base", str(port_base)],
-                            cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exchanges.sim", "binance", "--port-base", str(port_base)],
+        cwd=ROOT,
+        stdout=fh,
+        stderr=subprocess.STDOUT,
+    )
     fh.close()
 
     def up() -> bool:
@@ -56,22 +68,53 @@ async def test_sigkill_restart_reconciles_without_duplicates(redis_server, tmp_p
     port_base = free_port_pair()
     sim = start_sim(port_base, tmp_path / "sim.log")
     try:
-        first = start_runner(redis_server.url, tmp_path, "restart-a", "--sim-connect", f"127.0.0.1:{port_base}",
-                             sim_port_base=port_base)
+        first = start_runner(
+            redis_server.url,
+            tmp_path,
+            "restart-a",
+            "--sim-connect",
+            f"127.0.0.1:{port_base}",
+            sim_port_base=port_base,
+        )
         rec = first.record()
         async with ZmqCommandClient(rec.router_endpoint) as cli:
             bid = await cli.call(GetReferencePrice(key=PERP, source=PriceSource.BID))
             assert isinstance(bid, PriceReply)
             low = (bid.price.price * Decimal("0.9")).quantize(Decimal("0.1"))
-            await cli.call(SubmitOrder(order=OrderRequest(key=PERP, side=Side.BUY, type=OrderType.LIMIT,
-                                                          qty=Decimal("0.005"), price=low, client_id="keep-me")))
-            filled = await cli.call(SubmitOrder(order=OrderRequest(key=PERP, side=Side.SELL, type=OrderType.MARKET,
-                                                                   qty=Decimal("0.020"), client_id="short-1")))
+            await cli.call(
+                SubmitOrder(
+                    order=OrderRequest(
+                        key=PERP,
+                        side=Side.BUY,
+                        type=OrderType.LIMIT,
+                        qty=Decimal("0.005"),
+                        price=low,
+                        client_id="keep-me",
+                    )
+                )
+            )
+            filled = await cli.call(
+                SubmitOrder(
+                    order=OrderRequest(
+                        key=PERP,
+                        side=Side.SELL,
+                        type=OrderType.MARKET,
+                        qty=Decimal("0.020"),
+                        client_id="short-1",
+                    )
+                )
+            )
             assert isinstance(filled, OrderReply)
         first.stop(signal.SIGKILL)
         # the dead runner's record is still in Redis until its TTL: the new one replaces it
-        second = start_runner(redis_server.url, tmp_path, "restart-a", "--sim-connect", f"127.0.0.1:{port_base}",
-                              sim_port_base=port_base)
+        second = start_runner(
+            redis_server.url,
+            tmp_path,
+            "restart-a",
+            "--sim-connect",
+            f"127.0.0.1:{port_base}",
+            sim_port_base=port_base,
+        )
         try:
             rec2 = second.record()
             assert rec2.pid != rec.pid

@@ -27,8 +27,12 @@ from strategy_client.model import (
 
 KEY = InstrumentKey(Exchange.BINANCE, "BTCUSDT", MarketKind.PERP)
 
-steps = st.sampled_from([Decimal(s) for s in ("1", "0.1", "0.01", "0.001", "0.00001", "0.00000001", "5", "0.5", "0.25")])
-values = st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal("1000000"), places=10, allow_nan=False)
+steps = st.sampled_from(
+    [Decimal(s) for s in ("1", "0.1", "0.01", "0.001", "0.00001", "0.00000001", "5", "0.5", "0.25")]
+)
+values = st.decimals(
+    min_value=Decimal("0.00000001"), max_value=Decimal("1000000"), places=10, allow_nan=False
+)
 
 
 @st.composite
@@ -89,7 +93,9 @@ def test_fitted_order_passes_filters_or_is_refused(
 ) -> None:
     ref = price
     try:
-        fitted = fit_order(inst, side, otype, qty, price if otype is OrderType.LIMIT else None, reference_price=ref)
+        fitted = fit_order(
+            inst, side, otype, qty, price if otype is OrderType.LIMIT else None, reference_price=ref
+        )
     except (OrderTooSmall, PriceOutOfRange):
         return
     # never trades more than asked
@@ -102,8 +108,13 @@ def test_fitted_order_passes_filters_or_is_refused(
 
 def test_sell_size_is_never_rounded_up() -> None:
     inst = Instrument(
-        key=KEY, base="BTC", quote="USDT", settle="USDT",
-        tick_size=Decimal("0.1"), step_size=Decimal("0.001"), min_qty=Decimal("0.001"),
+        key=KEY,
+        base="BTC",
+        quote="USDT",
+        settle="USDT",
+        tick_size=Decimal("0.1"),
+        step_size=Decimal("0.001"),
+        min_qty=Decimal("0.001"),
     )
     fitted = fit_order(inst, Side.SELL, OrderType.LIMIT, Decimal("0.0129999"), Decimal("64250.17"))
     assert fitted.qty == Decimal("0.012")
@@ -113,8 +124,13 @@ def test_sell_size_is_never_rounded_up() -> None:
 
 def test_too_small_names_the_filter() -> None:
     inst = Instrument(
-        key=KEY, base="BTC", quote="USDT", settle="USDT",
-        tick_size=Decimal("0.1"), step_size=Decimal("0.001"), min_qty=Decimal("0.001"),
+        key=KEY,
+        base="BTC",
+        quote="USDT",
+        settle="USDT",
+        tick_size=Decimal("0.1"),
+        step_size=Decimal("0.001"),
+        min_qty=Decimal("0.001"),
         min_notional=Decimal("100"),
     )
     with pytest.raises(OrderTooSmall, match="MIN_NOTIONAL"):

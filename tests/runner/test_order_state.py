@@ -26,13 +26,34 @@ D = Decimal
 
 
 def order(status: OrderStatus, filled: str = "0", cid: str = "c1", vid: str = "9") -> Order:
-    return Order(key=KEY, client_id=cid, venue_id=vid, side=Side.BUY, type=OrderType.LIMIT,
-                 tif=TimeInForce.GTC, price=D("100"), qty=D("1"), filled_qty=D(filled), status=status)
+    return Order(
+        key=KEY,
+        client_id=cid,
+        venue_id=vid,
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        tif=TimeInForce.GTC,
+        price=D("100"),
+        qty=D("1"),
+        filled_qty=D(filled),
+        status=status,
+    )
 
 
 def fill(tid: str, qty: str) -> Fill:
-    return Fill(key=KEY, client_id="c1", venue_id="9", trade_id=tid, side=Side.BUY, price=D("100"),
-                qty=D(qty), fee=D("0.01"), fee_asset="USDT", is_maker=True, ts_ms=1)
+    return Fill(
+        key=KEY,
+        client_id="c1",
+        venue_id="9",
+        trade_id=tid,
+        side=Side.BUY,
+        price=D("100"),
+        qty=D(qty),
+        fee=D("0.01"),
+        fee_asset="USDT",
+        is_maker=True,
+        ts_ms=1,
+    )
 
 
 def test_lifecycle_events_in_order() -> None:
@@ -88,6 +109,8 @@ def test_any_update_sequence_is_monotonic(updates: list[tuple[OrderStatus, int]]
 def test_final_orders_are_bounded() -> None:
     book = OrderBook_(keep_final=3)
     for i in range(10):
-        book.apply(msgspec.structs.replace(order(OrderStatus.FILLED, "1"), client_id=f"c{i}", venue_id=str(i)))
+        book.apply(
+            msgspec.structs.replace(order(OrderStatus.FILLED, "1"), client_id=f"c{i}", venue_id=str(i))
+        )
     assert len(book.final) == 3 and book.get("c0") is None and book.get("c9") is not None
     assert book.client_id_for("0") is None and book.client_id_for("9") == "c9"

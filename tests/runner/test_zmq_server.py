@@ -27,7 +27,6 @@ from strategy_client.wire import (
     encode,
 )
 
-
 RELEASE: dict[str, asyncio.Event] = {}
 
 
@@ -80,8 +79,10 @@ async def test_ping(server: tuple[ZmqServer, str, zmq.asyncio.Context]) -> None:
         ([b"\xc1", encode(Ping())], ErrorCode.DECODE_ERROR),
         ([encode(Header(v=99, id="x")), encode(Ping())], ErrorCode.VERSION_MISMATCH),
         ([encode(Header(id="x")), msgspec.msgpack.encode({"method": "fly"})], ErrorCode.UNKNOWN_METHOD),
-        ([encode(Header(id="x")), msgspec.msgpack.encode({"method": "get_position", "key": 3})],
-         ErrorCode.INVALID_PARAMS),
+        (
+            [encode(Header(id="x")), msgspec.msgpack.encode({"method": "get_position", "key": 3})],
+            ErrorCode.INVALID_PARAMS,
+        ),
         ([encode(Header(id="x")), b"\x00" * (MAX_FRAME_BYTES + 1)], ErrorCode.OVERSIZED),
     ],
 )
@@ -97,7 +98,9 @@ async def test_bad_frames_get_typed_errors(
     assert isinstance(ok, Pong)
 
 
-async def test_version_mismatch_names_both_versions(server: tuple[ZmqServer, str, zmq.asyncio.Context]) -> None:
+async def test_version_mismatch_names_both_versions(
+    server: tuple[ZmqServer, str, zmq.asyncio.Context],
+) -> None:
     _, ep, ctx = server
     _, rep = await call(ctx, ep, [encode(Header(v=7, id="x")), encode(Ping())])
     assert isinstance(rep, ErrorReply) and "v7" in rep.message and f"v{PROTOCOL_VERSION}" in rep.message
@@ -107,7 +110,9 @@ async def test_slow_call_does_not_block_others(server: tuple[ZmqServer, str, zmq
     _, ep, ctx = server
     from strategy_client.wire import GetAllPositions
 
-    slow = asyncio.create_task(call(ctx, ep, [encode(Header(id="slow")), encode(GetAllPositions(exchange=Exchange.BINANCE))]))
+    slow = asyncio.create_task(
+        call(ctx, ep, [encode(Header(id="slow")), encode(GetAllPositions(exchange=Exchange.BINANCE))])
+    )
     _, fast = await call(ctx, ep, [encode(Header(id="fast")), encode(Ping())])
     assert isinstance(fast, Pong) and not slow.done()
     RELEASE.setdefault("slow", asyncio.Event()).set()

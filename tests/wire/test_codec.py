@@ -107,8 +107,11 @@ def test_book_event_round_trip(book: OrderBook) -> None:
 
 def test_decimals_travel_as_exact_strings() -> None:
     key = InstrumentKey(Exchange.BINANCE, "BTCUSDT", MarketKind.PERP)
-    req = SubmitOrder(order=OrderRequest(key=key, side=Side.BUY, type=OrderType.LIMIT,
-                                         qty=Decimal("0.010"), price=Decimal("64250.10")))
+    req = SubmitOrder(
+        order=OrderRequest(
+            key=key, side=Side.BUY, type=OrderType.LIMIT, qty=Decimal("0.010"), price=Decimal("64250.10")
+        )
+    )
     raw = msgspec.msgpack.decode(encode(req))
     assert raw["order"]["qty"] == "0.010" and raw["order"]["price"] == "64250.10"
     assert raw["order"]["key"] == ["binance", "BTCUSDT", "perp"]
@@ -116,8 +119,12 @@ def test_decimals_travel_as_exact_strings() -> None:
 
 def test_unknown_fields_are_ignored_and_new_fields_default() -> None:
     key = InstrumentKey(Exchange.BINANCE, "BTCUSDT", MarketKind.PERP)
-    raw = {"method": "cancel_order", "key": ["binance", "BTCUSDT", "perp"], "client_id": "x",
-           "field_from_the_future": 1}
+    raw = {
+        "method": "cancel_order",
+        "key": ["binance", "BTCUSDT", "perp"],
+        "client_id": "x",
+        "field_from_the_future": 1,
+    }
     assert decode_request(msgspec.msgpack.encode(raw)) == CancelOrder(key=key, client_id="x")
     header = decode_header(msgspec.msgpack.encode({"v": 1, "id": "a", "future": True}))
     assert header == Header(v=1, id="a")

@@ -8,7 +8,9 @@ from strategy_client.wire import TopicKind, parse_topic, topic, topic_prefix
 
 symbols = st.from_regex(r"[A-Z0-9][A-Z0-9_\-]{0,15}", fullmatch=True)
 keys = st.builds(InstrumentKey, st.sampled_from(list(Exchange)), symbols, st.sampled_from(list(MarketKind)))
-instrument_kinds = st.sampled_from([TopicKind.BOOK, TopicKind.EXECUTION, TopicKind.POSITION, TopicKind.FUNDING])
+instrument_kinds = st.sampled_from(
+    [TopicKind.BOOK, TopicKind.EXECUTION, TopicKind.POSITION, TopicKind.FUNDING]
+)
 
 
 @given(instrument_kinds, keys)
@@ -26,7 +28,9 @@ def test_prefix_matches_exactly_its_symbol(kind: TopicKind, a: InstrumentKey, b:
 def test_no_prefix_confusion() -> None:
     k1 = InstrumentKey(Exchange.BINANCE, "BTCUSDT", MarketKind.PERP)
     k2 = InstrumentKey(Exchange.BINANCE, "BTCUSDT_PERP", MarketKind.PERP)
-    assert not topic(TopicKind.BOOK, k2.exchange, k2).startswith(topic_prefix(TopicKind.BOOK, k1.exchange, k1.kind, k1.symbol))
+    assert not topic(TopicKind.BOOK, k2.exchange, k2).startswith(
+        topic_prefix(TopicKind.BOOK, k1.exchange, k1.kind, k1.symbol)
+    )
     assert topic(TopicKind.BOOK, k1.exchange, k1).startswith(topic_prefix(TopicKind.BOOK, Exchange.BINANCE))
     assert topic(TopicKind.ACCOUNT, Exchange.OKX) == b"acct|okx|"
     assert topic_prefix() == b""
