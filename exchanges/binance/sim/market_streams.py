@@ -1,0 +1,326 @@
+"""Market-data streams of one host, rendered from engine events and periodic reads (§6).
+
+Diff depth: every ``BookUpdated`` carries the changed levels and its ids; per (symbol,
+speed) the changes are merged (latest quantity per price) and emitted each ``speed`` ms with
+``U`` = first merged event's first id, ``u`` = last merged event's id and, on futures,
+``pu`` = the id before ``U`` (= the previous emission's ``u``). A client following the book
+sync procedure against ``GET depth`` (whose ``lastUpdateId`` is the engine's) stays in sync.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+from exchanges.sim.engine import BookUpdated, Level, MarkUpdated, MarkView, SimEvent, TradeExecuted
+from strategy_client.model import MarketKind
+
+from .api_errors import Product
+from .core import KIND_OF, BinanceCore
+from .hub import StreamHub
+from .numbers import fixed, money, spot
+from .payloads_market import (
+    FuturesAggTradeEvent,
+    FuturesBookTickerEvent,
+    FuturesDepthEvent,
+    Levels,
+    MarkPriceEvent,
+    SpotAggTradeEvent,
+    SpotBookTickerEvent,
+    SpotDepthEvent,
+    SpotPartialDepthEvent,
+    SpotTradeEvent,
+)
+
+__all__ = ["MarketStreams"]
+
+
+class _Pending:
+    """Diff-depth changes merged since the last emission of one (symbol, speed) series."""
+
+    __slots__ = ("first_id", "prev_id", "last_id", "ts_ms", "bids", "asks")
+
+    def __init__(self) -> None:
+        self.first_id = 0
+        self.prev_id = 0
+        self.last_id = 0
+        self.ts_ms = 0
+        self.bids: dict[Decimal, Decimal] = {}
+        self.asks: dict[Decimal, Decimal] = {}
+
+    def add(self, ev: BookUpdated) -> None:
+        if not self.first_id:
+            self.first_id = ev.first_update_id
+            self.prev_id = ev.prev_update_id
+        self.last_id = ev.update_id
+        self.ts_ms = ev.ts_ms
+        for price, qty in ev.bids:
+            self.bids[price] = qty
+        for price, qty in ev.asks:
+            self.asks[price] = qty
+
+    @property
+    def empty(self) -> bool:
+        return not self.first_id
+
+
+class MarketStreams:
+    """Renders and publishes one product's market streams to its hub."""
+
+    def __init__(self, product: Product, core: BinanceCore, hub: StreamHub) -> None:
+        self.product = product
+        self._kind = KIND_OF[product]
+        self._core = core
+        self._hub = hub
+        self._enc = msgspec.json.Encoder()
+        self._pending: dict[tuple[str, int], _Pending] = {}
+        self._top: dict[str, tuple[Level | None, Level | None]] = {}
+        self._partial_u: dict[tuple[str, int, int], int] = {}
+        self._marks: dict[str, MarkView] = {}
+        self.sent_stale_checks = 0
+
+    # -- formatting -------------------------------------------------------------------------
+
+    def _levels(self, symbol: str, levels: list[Level] | list[tuple[Decimal, Decimal]]) -> Levels:
+        if self.product == "spot":
+            return [(spot(p), spot(q)) for p, q in levels]
+        fmt = self._core.fmts.get(symbol)
+        if fmt is None:
+            return [(money(p), money(q)) for p, q in levels]
+        return [(fmt.price(p) if p else "0", fmt.qty(q)) for p, q in levels]
+
+    def _price(self, symbol: str, value: Decimal) -> str:
+        if self.product == "spot":
+            return spot(value)
+        fmt = self._core.fmts.get(symbol)
+        return fmt.price(value) if fmt is not None else money(value)
+
+    def _qty(self, symbol: str, value: Decimal) -> str:
+        if self.product == "spot":
+            return spot(value)
+        fmt = self._core.fmts.get(symbol)
+        return fmt.qty(value) if fmt is not None else money(value)
+
+    # -- engine events ----------------------------------------------------------------------
+
+    def on_event(self, ev: SimEvent) -> None:
+        if isinstance(ev, BookUpdated):
+            if ev.kind is self._kind:
+                self._on_book(ev)
+        elif isinstance(ev, TradeExecuted):
+            if ev.kind is self._kind:
+                self._on_trade(ev)
+        elif isinstance(ev, MarkUpdated) and self._kind is MarketKind.PERP:
+            self._marks[ev.symbol] = ev.mark
+
+    def _on_book(self, ev: BookUpdated) -> None:
+        for key in self._hub.active("depth_diff"):
+            if key[1] == ev.symbol:
+                pending = self._pending.get((ev.symbol, key[3]))
+                if pending is None:
+                    pending = self._pending[(ev.symbol, key[3])] = _Pending()
+                pending.add(ev)
+        ticker_key = ("book_ticker", ev.symbol, 0, 0)
+        if self._hub.has(ticker_key):
+            book = self._core.venue.book(self._kind, ev.symbol, 1)
+            top = (book.bids[0] if book.bids else None, book.asks[0] if book.asks else None)
+            if top != self._top.get(ev.symbol):
+                self._top[ev.symbol] = top
+                self._hub.publish(ticker_key, self._book_ticker(ev.symbol, top, book.update_id, ev.ts_ms))
+
+    def _book_ticker(self, symbol: str, top: tuple[Level | None, Level | None], update_id: int, ts_ms: int) -> bytes:
+        bid, ask = top
+        zero = (Decimal(0), Decimal(0))
+        bp, bq = bid or zero
+        ap, aq = ask or zero
+        if self.product == "spot":
+            return self._enc.encode(
+                SpotBookTickerEvent(u=update_id, s=symbol, b=spot(bp), B=spot(bq), a=spot(ap), A=spot(aq))
+            )
+        return self._enc.encode(
+            FuturesBookTickerEvent(
+                e="bookTicker",
+                u=update_id,
+                s=symbol,
+                b=self._price(symbol, bp),
+                B=self._qty(symbol, bq),
+                a=self._price(symbol, ap),
+                A=self._qty(symbol, aq),
+                T=ts_ms,
+                E=self._core.now_ms(),
+            )
+        )
+
+    def _on_trade(self, ev: TradeExecuted) -> None:
+        t = ev.trade
+        now = self._core.now_ms()
+        agg_key = ("agg_trade", ev.symbol, 0, 0)
+        if self._hub.has(agg_key):
+            if self.product == "spot":
+                data = self._enc.encode(
+                    SpotAggTradeEvent(
+                        e="aggTrade",
+                        E=now,
+                        s=ev.symbol,
+                        a=t.trade_id,
+                        p=spot(t.price),
+                        q=spot(t.qty),
+                        f=t.trade_id,
+                        last_id=t.trade_id,
+                        T=t.ts_ms,
+                        m=t.buyer_is_maker,
+                        M=True,
+                    )
+                )
+            else:
+                qty = self._qty(ev.symbol, t.qty)
+                data = self._enc.encode(
+                    FuturesAggTradeEvent(
+                        e="aggTrade",
+                        E=now,
+                        s=ev.symbol,
+                        a=t.trade_id,
+                        p=self._price(ev.symbol, t.price),
+                        q=qty,
+                        nq=qty,
+                        f=t.trade_id,
+                        last_id=t.trade_id,
+                        T=t.ts_ms,
+                        m=t.buyer_is_maker,
+                    )
+                )
+            self._hub.publish(agg_key, data)
+        trade_key = ("trade", ev.symbol, 0, 0)
+        if self.product == "spot" and self._hub.has(trade_key):
+            self._hub.publish(
+                trade_key,
+                self._enc.encode(
+                    SpotTradeEvent(
+                        e="trade",
+                        E=now,
+                        s=ev.symbol,
+                        t=t.trade_id,
+                        p=spot(t.price),
+                        q=spot(t.qty),
+                        T=t.ts_ms,
+                        m=t.buyer_is_maker,
+                        M=True,
+                    )
+                ),
+            )
+
+    # -- periodic ---------------------------------------------------------------------------
+
+    def tick(self, speed_ms: int) -> None:
+        """Emit every stream whose update speed is ``speed_ms``."""
+        for key in self._hub.active("depth_diff"):
+            if key[3] == speed_ms:
+                self._emit_diff(key)
+        for key in self._hub.active("depth_partial"):
+            if key[3] == speed_ms:
+                self._emit_partial(key)
+        if self._kind is MarketKind.PERP:
+            for key in self._hub.active("mark_price"):
+                if key[3] == speed_ms:
+                    self._emit_mark(key)
+            for key in self._hub.active("mark_price_all"):
+                if key[3] == speed_ms:
+                    self._emit_mark_all(key)
+        self._forget_unused()
+
+    def _forget_unused(self) -> None:
+        for symbol, speed in list(self._pending):
+            if not self._hub.has(("depth_diff", symbol, 0, speed)):
+                del self._pending[(symbol, speed)]
+
+    def _emit_diff(self, key: tuple[str, str, int, int]) -> None:
+        symbol, speed = key[1], key[3]
+        pending = self._pending.get((symbol, speed))
+        if pending is None or pending.empty:
+            return
+        self._pending[(symbol, speed)] = _Pending()
+        bids = self._levels(symbol, sorted(pending.bids.items(), reverse=True))
+        asks = self._levels(symbol, sorted(pending.asks.items()))
+        now = self._core.now_ms()
+        if self.product == "spot":
+            data = self._enc.encode(
+                SpotDepthEvent(e="depthUpdate", E=now, s=symbol, U=pending.first_id, u=pending.last_id, b=bids, a=asks)
+            )
+        else:
+            data = self._enc.encode(
+                FuturesDepthEvent(
+                    e="depthUpdate",
+                    E=now,
+                    T=pending.ts_ms,
+                    s=symbol,
+                    U=pending.first_id,
+                    u=pending.last_id,
+                    pu=pending.prev_id,
+                    b=bids,
+                    a=asks,
+                )
+            )
+        self._hub.publish(key, data)
+
+    def _emit_partial(self, key: tuple[str, str, int, int]) -> None:
+        symbol, levels, speed = key[1], key[2], key[3]
+        if symbol not in self._core.specs[self.product]:
+            return
+        book = self._core.venue.book(self._kind, symbol, levels)
+        bids = self._levels(symbol, book.bids[:levels])
+        asks = self._levels(symbol, book.asks[:levels])
+        if self.product == "spot":
+            data = self._enc.encode(SpotPartialDepthEvent(lastUpdateId=book.update_id, bids=bids, asks=asks))
+        else:
+            prev = self._partial_u.get((symbol, levels, speed))
+            if prev == book.update_id:
+                return
+            self._partial_u[(symbol, levels, speed)] = book.update_id
+            first = book.update_id if prev is None else prev + 1
+            data = self._enc.encode(
+                FuturesDepthEvent(
+                    e="depthUpdate",
+                    E=self._core.now_ms(),
+                    T=book.ts_ms,
+                    s=symbol,
+                    U=first,
+                    u=book.update_id,
+                    pu=first - 1,
+                    b=bids,
+                    a=asks,
+                )
+            )
+        self._hub.publish(key, data)
+
+    def _mark_event(self, mark: MarkView, now: int) -> MarkPriceEvent:
+        return MarkPriceEvent(
+            e="markPriceUpdate",
+            E=now,
+            s=mark.symbol,
+            p=money(mark.mark),
+            i=money(mark.index),
+            P=money(mark.estimated_settle),
+            r=fixed(mark.funding_rate, 8),
+            T=mark.next_funding_ms,
+        )
+
+    def _latest_mark(self, symbol: str) -> MarkView | None:
+        mark = self._marks.get(symbol)
+        if mark is None and symbol in self._core.specs["futures"]:
+            mark = self._marks[symbol] = self._core.venue.mark(symbol)
+        return mark
+
+    def _emit_mark(self, key: tuple[str, str, int, int]) -> None:
+        mark = self._latest_mark(key[1])
+        if mark is not None:
+            self._hub.publish(key, self._enc.encode(self._mark_event(mark, self._core.now_ms())))
+
+    def _emit_mark_all(self, key: tuple[str, str, int, int]) -> None:
+        now = self._core.now_ms()
+        events = [
+            self._mark_event(m, now)
+            for s in sorted(self._core.specs["futures"])
+            if (m := self._latest_mark(s)) is not None
+        ]
+        self._hub.publish(key, self._enc.encode(events))

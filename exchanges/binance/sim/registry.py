@@ -1,0 +1,38 @@
+"""Open WebSocket connections of the venue (for kill faults, shutdown and ``/_sim/state``)."""
+
+from __future__ import annotations
+
+from .connection import WsConn
+
+__all__ = ["ConnRegistry"]
+
+
+class ConnRegistry:
+    def __init__(self) -> None:
+        self._conns: dict[int, WsConn] = {}
+        self.opened = 0
+
+    def add(self, conn: WsConn) -> None:
+        self._conns[conn.id] = conn
+        self.opened += 1
+
+    def remove(self, conn: WsConn) -> None:
+        self._conns.pop(conn.id, None)
+
+    def select(self, host: str | None = None, target: str = "all") -> list[WsConn]:
+        """Connections of ``host`` (None = both); target: all, streams, ws-api or user."""
+        out = []
+        for conn in self._conns.values():
+            if host is not None and conn.host != host:
+                continue
+            if target == "streams" and conn.role != "streams":
+                continue
+            if target == "ws-api" and conn.role != "ws-api":
+                continue
+            if target == "user" and not conn.has_user_data:
+                continue
+            out.append(conn)
+        return out
+
+    def __len__(self) -> int:
+        return len(self._conns)

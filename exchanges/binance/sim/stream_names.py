@@ -1,0 +1,78 @@
+"""Market stream names Binance serves and what each one means (§6).
+
+Spot: ``<s>@depth<5|10|20>[@100ms]`` (1000 ms default), ``<s>@depth[@100ms]``,
+``<s>@bookTicker``, ``<s>@aggTrade``, ``<s>@trade``.
+USD-M: ``<s>@depth<5|10|20>[@100ms|@250ms|@500ms]`` and ``<s>@depth[...]`` (250 ms default),
+``<s>@bookTicker``, ``<s>@aggTrade``, ``<s>@markPrice[@1s]`` (3 s default),
+``!markPrice@arr[@1s]``. Depth and bookTicker are served under ``/public``, the rest under
+``/market`` (the 2026 path split); the legacy ``/ws`` and ``/stream`` serve all.
+Symbols are lower case in stream names; an unknown symbol is accepted and sends nothing, as
+on Binance.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from .api_errors import Product
+
+__all__ = ["StreamKind", "StreamSpec", "parse_stream", "SPEEDS_MS"]
+
+StreamKind = Literal["depth_diff", "depth_partial", "book_ticker", "agg_trade", "trade", "mark_price", "mark_price_all"]
+
+_SYMBOL = r"(?P<sym>[a-z0-9_]{1,30})"
+_DEPTH = re.compile(_SYMBOL + r"@depth(?P<levels>5|10|20)?(?:@(?P<speed>100ms|250ms|500ms|1000ms))?$")
+_SIMPLE = re.compile(_SYMBOL + r"@(?P<what>bookTicker|aggTrade|trade)$")
+_MARK = re.compile(_SYMBOL + r"@markPrice(?P<fast>@1s)?$")
+_MARK_ALL = re.compile(r"!markPrice@arr(?P<fast>@1s)?$")
+
+_SPOT_SPEEDS = {None: 1000, "100ms": 100, "1000ms": 1000}
+_FUTURES_SPEEDS = {None: 250, "100ms": 100, "250ms": 250, "500ms": 500}
+SPEEDS_MS = (100, 250, 500, 1000, 3000)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """A parsed stream; ``key`` identifies the data (several names may share one key)."""
+
+    kind: StreamKind
+    symbol: str
+    levels: int
+    speed_ms: int
+    group: Literal["public", "market"]
+
+    @property
+    def key(self) -> tuple[str, str, int, int]:
+        return (self.kind, self.symbol, self.levels, self.speed_ms)
+
+
+def parse_stream(name: str, product: Product) -> StreamSpec | None:
+    """The stream a name denotes on ``product``, or None when Binance would call it invalid."""
+    m = _DEPTH.match(name)
+    if m:
+        speeds = _SPOT_SPEEDS if product == "spot" else _FUTURES_SPEEDS
+        speed = m.group("speed")
+        if speed not in speeds:
+            return None
+        levels = int(m.group("levels")) if m.group("levels") else 0
+        kind: StreamKind = "depth_partial" if levels else "depth_diff"
+        return StreamSpec(kind, m.group("sym").upper(), levels, speeds[speed], "public")
+    m = _SIMPLE.match(name)
+    if m:
+        what = m.group("what")
+        if what == "bookTicker":
+            return StreamSpec("book_ticker", m.group("sym").upper(), 0, 0, "public")
+        if what == "trade" and product != "spot":
+            return None
+        kind = "agg_trade" if what == "aggTrade" else "trade"
+        return StreamSpec(kind, m.group("sym").upper(), 0, 0, "market")
+    if product == "futures":
+        m = _MARK.match(name)
+        if m:
+            return StreamSpec("mark_price", m.group("sym").upper(), 0, 1000 if m.group("fast") else 3000, "market")
+        m = _MARK_ALL.match(name)
+        if m:
+            return StreamSpec("mark_price_all", "", 0, 1000 if m.group("fast") else 3000, "market")
+    return None

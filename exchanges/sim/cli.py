@@ -1,0 +1,216 @@
+"""``python -m exchanges.sim <venue> ...``: run an offline venue until Ctrl-C / SIGTERM.
+
+One subcommand per venue dialect (``binance`` today; ``bybit`` and ``okx`` will sit next to
+it). Bad arguments and a taken port end with a one-line ``error: ...`` and exit status 2 / 1,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
+from exchanges.sim.faults import FaultRequest, UnknownOutcomeMode
+from exchanges.sim.server import PortInUse
+
+__all__ = ["app", "main", "parse_balances", "parse_symbols"]
+
+app = typer.Typer(
+    name="exchanges.sim",
+    help="Offline exchange venues that speak each exchange's own protocol.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+class CliError(Exception):
+    """A bad argument: one line to the user, exit status 2."""
+
+
+class StartError(CliError):
+    """The venue could not run (e.g. its port is taken): one line, exit status 1."""
+
+
+@app.callback()
+def _root() -> None:
+    """Offline exchange venues. Pick one: ``binance`` (more to come: bybit, okx)."""
+
+
+def parse_balances(text: str, option: str) -> dict[str, Decimal]:
+    """``USDT=100000,BTC=1`` → {"USDT": Decimal("100000"), "BTC": Decimal("1")}."""
+    out: dict[str, Decimal] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        asset, sep, amount = part.partition("=")
+        asset = asset.strip().upper()
+        if not sep or not asset.isalnum():
+            raise CliError(f"{option}: expected ASSET=AMOUNT[,ASSET=AMOUNT...], got {part!r}")
+        try:
+            value = Decimal(amount.strip())
+        except InvalidOperation:
+            raise CliError(f"{option}: {amount.strip()!r} is not a number (in {part!r})") from None
+        if not value.is_finite() or value < 0:
+            raise CliError(f"{option}: amount for {asset} must be a non-negative number, got {amount.strip()!r}")
+        out[asset] = value
+    if not out:
+        raise CliError(f"{option}: no balances given")
+    return out
+
+
+def parse_symbols(text: str) -> list[str]:
+    symbols = [s.strip().upper() for s in text.replace(" ", ",").split(",") if s.strip()]
+    if not symbols:
+        raise CliError("--symbols: no symbol given")
+    return symbols
+
+
+@app.command("binance")
+def binance(
+    port_base: Annotated[int, typer.Option("--port-base", help="spot on N, USD-M futures on N+1")],
+    seed: Annotated[int, typer.Option(help="random seed of the market model")] = 1,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    api_key: Annotated[str | None, typer.Option(help="the test account's API key [default: docs key]")] = None,
+    api_secret: Annotated[str | None, typer.Option(help="its secret [default: docs secret]")] = None,
+    symbols: Annotated[str | None, typer.Option(help="comma-separated symbols, e.g. BTCUSDT,ETHUSDT")] = None,
+    funding_interval: Annotated[float | None, typer.Option(help="funding interval in seconds [default: 8 h]")] = None,
+    step_ms: Annotated[int | None, typer.Option(help="engine step (book refresh) period in ms [default: 100]")] = None,
+    balances: Annotated[str | None, typer.Option(help="spot balances, e.g. USDT=100000,BTC=1")] = None,
+    futures_balances: Annotated[str | None, typer.Option(help="futures wallet, e.g. USDT=100000")] = None,
+    listen_key_minutes: Annotated[float, typer.Option(help="listenKey validity in minutes")] = 60.0,
+    no_rate_limits: Annotated[
+        bool, typer.Option("--no-rate-limits", help="count weight but never answer 429/418")
+    ] = False,
+    delay_ms: Annotated[int, typer.Option(help="fault: hold every REST/WS-API reply this long")] = 0,
+    fail_next: Annotated[int, typer.Option(help="fault: next N requests get a 5xx (not executed)")] = 0,
+    fail_status: Annotated[int, typer.Option(help="status for --fail-next: 500, 502, 503 or 504")] = 503,
+    throttle_next: Annotated[int, typer.Option(help="fault: next N requests get 429/418")] = 0,
+    throttle_status: Annotated[int, typer.Option(help="status for --throttle-next: 429 or 418")] = 429,
+    retry_after: Annotated[int, typer.Option(help="Retry-After seconds for --throttle-next")] = 10,
+    unknown_next: Annotated[int, typer.Option(help="fault: next N orders accepted, reply lost")] = 0,
+    unknown_mode: Annotated[UnknownOutcomeMode, typer.Option(help="how the reply is lost")] = UnknownOutcomeMode.ERROR,
+    stale_frames: Annotated[int, typer.Option(help="fault: next N market frames followed by a stale one")] = 0,
+    out_of_order_frames: Annotated[int, typer.Option(help="fault: next N market frames swapped")] = 0,
+    malformed_frames: Annotated[int, typer.Option(help="fault: next N market frames truncated")] = 0,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")] = "INFO",
+) -> None:
+    """Serve Binance spot (port N) and USD-M futures (port N+1) offline."""
+    from exchanges.binance.sim import BinanceSim, BinanceSimOptions
+
+    if not 0 < port_base < 65535:
+        raise CliError(f"--port-base must be in 1..65534 (N and N+1 are used), got {port_base}")
+    level = logging.getLevelName(log_level.upper())
+    if not isinstance(level, int):
+        raise CliError(f"--log-level: unknown level {log_level!r}")
+    if funding_interval is not None and funding_interval <= 0:
+        raise CliError(f"--funding-interval must be positive, got {funding_interval}")
+    if listen_key_minutes <= 0:
+        raise CliError(f"--listen-key-minutes must be positive, got {listen_key_minutes}")
+    faults = FaultRequest(
+        delay_ms=delay_ms,
+        fail_next=fail_next,
+        fail_status=fail_status,
+        throttle_next=throttle_next,
+        throttle_status=throttle_status,
+        retry_after_s=retry_after,
+        unknown_next=unknown_next,
+        unknown_mode=unknown_mode,
+        stale_frames=stale_frames,
+        out_of_order_frames=out_of_order_frames,
+        malformed_frames=malformed_frames,
+    )
+    try:
+        faults.validate()
+        option_kwargs: dict[str, object] = {
+            "listen_key_validity_ms": int(listen_key_minutes * 60_000),
+            "enforce_rate_limits": not no_rate_limits,
+        }
+        if api_key is not None:
+            option_kwargs["api_key"] = api_key
+        if api_secret is not None:
+            option_kwargs["api_secret"] = api_secret
+        options = BinanceSimOptions(**option_kwargs)  # type: ignore[arg-type]
+        sim = BinanceSim(
+            port_base=port_base,
+            host=host,
+            seed=seed,
+            options=options,
+            faults=faults,
+            symbols=parse_symbols(symbols) if symbols else None,
+            step_ms=step_ms,
+            funding_interval_ms=int(funding_interval * 1000) if funding_interval is not None else None,
+            balances=parse_balances(balances, "--balances") if balances else None,
+            futures_balances=parse_balances(futures_balances, "--futures-balances") if futures_balances else None,
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    asyncio.run(_serve(sim))
+
+
+async def _serve(sim: object) -> None:
+    from exchanges.binance.sim import BinanceSim
+
+    assert isinstance(sim, BinanceSim)
+    try:
+        await sim.start()
+    except PortInUse as exc:
+        raise StartError(f"{exc.strerror}; pick another --port-base") from None
+    except OSError as exc:
+        raise StartError(f"cannot listen on {sim.host}:{sim.port_base}-{sim.port_base + 1}: {exc.strerror}") from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    symbols = sorted({s.symbol for s in sim.config.symbols})
+    lines = [
+        f"offline Binance venue (seed {sim.config.seed}, symbols {', '.join(symbols)})",
+        *(f"  {name:<16} {url}" for name, url in sim.endpoints().items()),
+        f"  api key          {sim.api_key}",
+        f"  api secret       {sim.api_secret}",
+        "Ctrl-C stops it.",
+    ]
+    print("\n".join(lines), flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await sim.stop()
+        print("stopped", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: exit status 0 ok, 1 runtime error (e.g. port in use), 2 bad arguments."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="python -m exchanges.sim", standalone_mode=False)
+    except NoArgsIsHelpError:  # the help was printed
+        return 0
+    except UsageError as exc:
+        typer.echo(f"error: {exc.format_message()}", err=True)
+        return 2
+    except ClickException as exc:
+        typer.echo(f"error: {exc.format_message()}", err=True)
+        return 2
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        return 130
+    except StartError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 1
+    except CliError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return int(result) if isinstance(result, int) else 0
