@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import signal
 import sys
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 import typer
-from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from exchanges.sim.faults import FaultRequest, UnknownOutcomeMode
 from exchanges.sim.server import PortInUse
@@ -188,19 +188,20 @@ async def _serve(sim: object) -> None:
         print("stopped", flush=True)
 
 
+def _click_errors(command: object) -> tuple[type[Exception], type[Exception] | None]:
+    """``ClickException`` and ``NoArgsIsHelpError`` of the click that typer runs on (typer
+    vendors click in recent versions and depends on it in older ones)."""
+    core = next(c.__module__ for c in type(command).__mro__ if "click" in c.__module__)
+    module: Any = importlib.import_module(core.rsplit(".", 1)[0] + ".exceptions")
+    return module.ClickException, getattr(module, "NoArgsIsHelpError", None)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: exit status 0 ok, 1 runtime error (e.g. port in use), 2 bad arguments."""
     command = typer.main.get_command(app)
+    click_error, no_args_help = _click_errors(command)
     try:
         result = command.main(args=argv, prog_name="python -m exchanges.sim", standalone_mode=False)
-    except NoArgsIsHelpError:  # the help was printed
-        return 0
-    except UsageError as exc:
-        typer.echo(f"error: {exc.format_message()}", err=True)
-        return 2
-    except ClickException as exc:
-        typer.echo(f"error: {exc.format_message()}", err=True)
-        return 2
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:
@@ -213,4 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except click_error as exc:
+        if no_args_help is not None and isinstance(exc, no_args_help):
+            return 0  # the help was printed
+        typer.echo(f"error: {cast(Any, exc).format_message()}", err=True)
+        return 2
     return int(result) if isinstance(result, int) else 0

@@ -272,16 +272,14 @@ class FuturesRest:
         return items[0] if call.params.raw("symbol") else items
 
     def funding_rate(self, call: Call) -> object:
+        """Ascending; without times the latest 200 (or ``limit``), with times the first ``limit``."""
         params = call.params
-        limit = params.opt_int("limit") or 100
-        if limit > 1000:
-            limit = 1000
         start, end = params.opt_int("startTime"), params.opt_int("endTime")
-        if start is None and end is None:
-            limit = min(limit, 200) if params.raw("limit") is None else limit
+        limit = params.opt_int("limit") or (100 if start is not None or end is not None else 200)
+        limit = max(1, min(limit, 1000))
         records = []
         for symbol in self._symbols(params):
-            records.extend(self.core.venue.funding_history(symbol, start, end, limit))
+            records.extend(self.core.venue.funding_history(symbol, start, end, 1000))
         records.sort(key=lambda r: (r.funding_ms, r.symbol))
         return [funding_item(r) for r in (records[:limit] if start is not None else records[-limit:])]
 

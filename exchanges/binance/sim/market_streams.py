@@ -78,7 +78,6 @@ class MarketStreams:
         self._top: dict[str, tuple[Level | None, Level | None]] = {}
         self._partial_u: dict[tuple[str, int, int], int] = {}
         self._marks: dict[str, MarkView] = {}
-        self.sent_stale_checks = 0
 
     # -- formatting -------------------------------------------------------------------------
 
@@ -298,9 +297,9 @@ class MarketStreams:
             e="markPriceUpdate",
             E=now,
             s=mark.symbol,
-            p=money(mark.mark),
-            i=money(mark.index),
-            P=money(mark.estimated_settle),
+            p=fixed(mark.mark, 8),
+            i=fixed(mark.index, 8),
+            P=fixed(mark.estimated_settle, 8),
             r=fixed(mark.funding_rate, 8),
             T=mark.next_funding_ms,
         )

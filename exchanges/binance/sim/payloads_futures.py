@@ -16,7 +16,7 @@ from exchanges.sim.engine import (
     SimOrder,
 )
 
-from .numbers import fixed, money, plain
+from .numbers import fixed, money
 from .vocab import PerpFormat, futures_type_tif, side_text, status_text
 
 __all__ = [
@@ -623,7 +623,3 @@ def balances_v2(acct: FuturesAccountView, alias: str) -> list[BalanceV2]:
             updateTime=acct.ts_ms,
         )
     ]
-
-
-def plain_rate(value: Decimal) -> str:
-    return plain(value)

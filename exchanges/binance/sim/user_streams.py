@@ -20,8 +20,8 @@ from .api_errors import BinanceApiError
 from .connection import WsConn, wrap
 from .core import BinanceCore
 from .listen_keys import ListenKeys
-from .payloads_market import ServerShutdownEvent
 from .numbers import spot
+from .payloads_market import ServerShutdownEvent
 from .payloads_user import (
     AccountConfigUpdate,
     BalanceUpdate,
@@ -160,8 +160,9 @@ class UserStreams:
             before = wallets.get(bal.asset, Decimal(0))
             wallets[bal.asset] = bal.wallet
             if ev.reason is BalanceReason.DEPOSIT and bal.wallet != before:
-                update = BalanceUpdate(e="balanceUpdate", E=ev.ts_ms, a=bal.asset, d=spot(bal.wallet - before),
-                                       T=ev.ts_ms)
+                update = BalanceUpdate(
+                    e="balanceUpdate", E=ev.ts_ms, a=bal.asset, d=spot(bal.wallet - before), T=ev.ts_ms
+                )
                 self._to_spot(ev.account, self._enc.encode(update))
 
     def _spot_order(self, ev: OrderChanged) -> None:

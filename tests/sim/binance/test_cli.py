@@ -84,7 +84,8 @@ def served() -> Iterator[tuple[subprocess.Popen[str], int, list[str]]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "exchanges.sim", "binance", "--port-base", str(port), "--seed", "3",
          "--funding-interval", "60", "--symbols", "BTCUSDT", "--balances", "USDT=5000,BTC=2",
-         "--api-key", "K" * 64, "--api-secret", "S" * 64, "--log-level", "WARNING"],
+         "--api-key", "K" * 64, "--api-secret", "S" * 64, "--log-level", "WARNING", "--fail-next", "1",
+         "--fail-status", "500"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     lines: list[str] = []
@@ -103,6 +104,9 @@ def served() -> Iterator[tuple[subprocess.Popen[str], int, list[str]]]:
             proc.kill()
         proc.wait(timeout=10)
         reader.join(timeout=5)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def test_serves_prints_endpoints_and_stops_on_sigint(served: tuple[subprocess.Popen[str], int, list[str]]) -> None:
@@ -111,6 +115,8 @@ def test_serves_prints_endpoints_and_stops_on_sigint(served: tuple[subprocess.Po
     text = "\n".join(lines)
     assert f"http://127.0.0.1:{port}/api/v3" in text and f"ws://127.0.0.1:{port + 1}/ws-fapi/v1" in text
     assert "K" * 64 in text and "S" * 64 in text
+    failed = httpx.get(f"http://127.0.0.1:{port}/api/v3/ping")  # --fail-next 1 --fail-status 500
+    assert failed.status_code == 500 and failed.json()["code"] == -1001
     info = httpx.get(f"http://127.0.0.1:{port}/api/v3/exchangeInfo").json()
     assert [s["symbol"] for s in info["symbols"]] == ["BTCUSDT"]
     funding = httpx.get(f"http://127.0.0.1:{port + 1}/fapi/v1/premiumIndex", params={"symbol": "BTCUSDT"}).json()
