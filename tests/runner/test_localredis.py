@@ -26,3 +26,12 @@ def test_local_server_starts_answers_and_stops() -> None:
 def test_suite_fixture_is_private(redis_url: str) -> None:
     assert not redis_url.endswith(":6379/0")
     assert redis_ping(redis_url)
+
+
+def test_shipped_runner_config_loads() -> None:
+    from pathlib import Path
+
+    from exchange_runner.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "runner.binance.toml", {})
+    assert cfg.venue == "sim" and cfg.symbols == ["BTCUSDT", "ETHUSDT"]
