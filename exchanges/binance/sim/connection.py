@@ -17,6 +17,7 @@ import itertools
 import logging
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from aiohttp import WSMsgType, web
@@ -190,6 +191,27 @@ class WsConn:
         self._wakeup.set()
         if self._transport is not None:
             self._transport.abort()
+
+    async def serve(
+        self,
+        read: Callable[[asyncio.TaskGroup], Awaitable[None]],
+        ping_interval_s: float,
+        pong_timeout_s: float,
+        lifetime_s: float,
+    ) -> None:
+        """Run the sender and keep-alive beside ``read`` until the reader ends, then stop them."""
+        async with asyncio.TaskGroup() as tg:
+            sender = tg.create_task(self.run_sender(), name=f"{self.role}{self.id}-send")
+            keeper = tg.create_task(
+                self.run_keepalive(ping_interval_s, pong_timeout_s, lifetime_s),
+                name=f"{self.role}{self.id}-ping",
+            )
+            try:
+                await read(tg)
+            finally:
+                self.mark_closed()
+                sender.cancel()
+                keeper.cancel()
 
     def mark_closed(self) -> None:
         self.closed = True

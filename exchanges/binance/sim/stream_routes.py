@@ -14,7 +14,6 @@ open. More than ``msgs_per_s`` incoming frames in a second closes it, as on Bina
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -171,18 +170,12 @@ class StreamServer:
         for key in keys:
             self.users.bind(conn, key, events)
         try:
-            async with asyncio.TaskGroup() as tg:
-                sender = tg.create_task(conn.run_sender(), name=f"ws{conn.id}-send")
-                keeper = tg.create_task(
-                    conn.run_keepalive(self._ping, self._pong_timeout, opts.connection_lifetime_s),
-                    name=f"ws{conn.id}-ping",
-                )
-                try:
-                    await self._read(conn, group, events)
-                finally:
-                    conn.mark_closed()
-                    sender.cancel()
-                    keeper.cancel()
+            await conn.serve(
+                lambda _tg: self._read(conn, group, events),
+                self._ping,
+                self._pong_timeout,
+                opts.connection_lifetime_s,
+            )
         finally:
             self.hub.drop(conn)
             self.users.drop(conn)

@@ -256,18 +256,12 @@ class WsApiServer:
         )
         self.registry.add(conn)
         try:
-            async with asyncio.TaskGroup() as tg:
-                sender = tg.create_task(conn.run_sender(), name=f"wsapi{conn.id}-send")
-                keeper = tg.create_task(
-                    conn.run_keepalive(self._ping, self._pong_timeout, opts.connection_lifetime_s),
-                    name=f"wsapi{conn.id}-ping",
-                )
-                try:
-                    await self._read(conn, ip, tg)
-                finally:
-                    conn.mark_closed()
-                    sender.cancel()
-                    keeper.cancel()
+            await conn.serve(
+                lambda tg: self._read(conn, ip, tg),
+                self._ping,
+                self._pong_timeout,
+                opts.connection_lifetime_s,
+            )
         finally:
             self.users.drop(conn)
             self.registry.remove(conn)
