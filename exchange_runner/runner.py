@@ -24,6 +24,7 @@ from strategy_client.model import Instrument, InstrumentKey, MarketKind
 from strategy_client.wire import (
     PROTOCOL_VERSION,
     FundingPaymentEvent,
+    QueueStat,
     RunnerRecord,
     RunnerStatusEvent,
     TopicKind,
@@ -82,6 +83,20 @@ class ExchangeRunner:
             "registered": bool(self.registrar and self.registrar.redis_ok),
         }
 
+    def queue_stats(self) -> dict[str, QueueStat]:
+        """Depth, capacity and drops of every bounded queue (actor inboxes, feeds, executions)."""
+        if self.server is None:
+            return {}
+        queues: list[Any] = [
+            self.prices.feed,
+            self.orders.executions,
+            *(a.inbox for a in (self.prices, self.orders, self.positions, self.account, self.funding)),
+        ]
+        paper_events = getattr(self.adapter, "events", None)
+        if paper_events is not None:
+            queues.append(paper_events)
+        return {q.name: QueueStat(depth=q.depth, capacity=q.maxsize, dropped=getattr(q, "dropped", 0)) for q in queues}
+
     def stop(self) -> None:
         self._stop.set()
 
@@ -101,9 +116,7 @@ class ExchangeRunner:
         if missing:
             logger.warning("instruments not listed by the venue: {}", sorted(missing))
         if not self.instruments:
-            raise RuntimeError(
-                f"the venue lists none of {sorted(wanted)} for {sorted(k.value for k in wanted_kinds)}"
-            )
+            raise RuntimeError(f"the venue lists none of {sorted(wanted)} for {sorted(k.value for k in wanted_kinds)}")
         keys = sorted(self.instruments)
         perps = [k for k in keys if k.kind is MarketKind.PERP]
         logger.info("{} instruments loaded: {}", len(keys), ", ".join(map(str, keys)))
@@ -129,9 +142,7 @@ class ExchangeRunner:
         self.pub_endpoint = _bind(self._pub_sock, cfg.bind, cfg.pub_port)
         self.router_endpoint = _bind(router, cfg.bind, cfg.router_port)
         self.server = ZmqServer(router, CommandService(self).handle)
-        advertise = cfg.advertise_host or (
-            cfg.bind if cfg.bind not in ("0.0.0.0", "*") else socket.gethostname()
-        )
+        advertise = cfg.advertise_host or (cfg.bind if cfg.bind not in ("0.0.0.0", "*") else socket.gethostname())
         record = RunnerRecord(
             name=cfg.registration_name,
             exchange=self.exchange,
@@ -169,9 +180,7 @@ class ExchangeRunner:
                 if perps:
                     tasks.append(
                         tg.create_task(
-                            self._forward(
-                                "funding", lambda: self.adapter.stream_funding(perps), self._on_funding
-                            ),
+                            self._forward("funding", lambda: self.adapter.stream_funding(perps), self._on_funding),
                             name="fwd.funding",
                         )
                     )
@@ -264,9 +273,7 @@ class ExchangeRunner:
             if ev.balances or ev.margin:
                 await self.account.tell(AccountPatch(ev))
             for pay in ev.funding:
-                self.publisher.publish(
-                    TopicKind.FUNDING, FundingPaymentEvent(payment=pay, paper=self._paper), pay.key
-                )
+                self.publisher.publish(TopicKind.FUNDING, FundingPaymentEvent(payment=pay, paper=self._paper), pay.key)
         elif isinstance(ev, StreamStatus):
             was = self.streams.get(f"user:{ev.stream}", True)
             self.streams[f"user:{ev.stream}"] = ev.connected
@@ -291,8 +298,11 @@ class ExchangeRunner:
             await self.funding.tell(PollFunding())
 
     async def _status_loop(self) -> None:
+        """Every second: re-derive the status; publish it on a change and at least every 5 s."""
+        ticks = 0
         while True:
             await asyncio.sleep(1.0)
+            ticks += 1
             redis_ok = bool(self.registrar and self.registrar.redis_ok)
             streams_ok = all(self.streams.values())
             status = "ready" if streams_ok and redis_ok else "degraded"
@@ -300,6 +310,8 @@ class ExchangeRunner:
                 self.status = status
                 if self.registrar:
                     self.registrar.set_status(status)
+                self._publish_status()
+            elif ticks % 5 == 0:
                 self._publish_status()
 
     def _publish_status(self) -> None:
@@ -312,6 +324,7 @@ class ExchangeRunner:
                 detail=f"not ready: {detail}" if detail else "",
                 streams=dict(self.streams),
                 redis_ok=bool(self.registrar and self.registrar.redis_ok),
+                queues=self.queue_stats(),
             ),
         )
 

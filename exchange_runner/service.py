@@ -157,6 +157,7 @@ class CommandService:
                     mode=r.config.mode,
                     venue=r.config.venue,
                     ready=r.ready,
+                    queues=r.queue_stats(),
                 )
             case SubmitOrder(order=order):
                 if (bad := self._check_key(order.key)) is not None:

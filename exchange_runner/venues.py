@@ -1,8 +1,11 @@
-"""Build the venue adapter for ``--venue sim|testnet|live``.
+"""Build the venue adapter for ``--venue sim|testnet|live`` and ``--mode live|paper``.
 
-``sim`` (the default) starts the offline Binance venue inside this process and points the
-adapter at it: nothing can leave the machine. ``testnet`` and ``live`` need API keys from the
-environment (``BINANCE_API_KEY``/``BINANCE_API_SECRET``) or a secrets file.
+``sim`` (the default) starts the exchange's offline venue inside this process (or connects to
+one already running with ``--sim-connect``) and points the adapter at it: nothing can leave the
+machine. ``testnet`` and ``live`` need API keys from the environment (``<EXCHANGE>_API_KEY`` /
+``<EXCHANGE>_API_SECRET`` [/ ``<EXCHANGE>_API_PASSPHRASE``]) or a secrets file. In ``paper`` mode
+the adapter is wrapped so that market data comes from the venue but orders, balances and
+positions are simulated locally: no order reaches the venue.
 """
 
 from __future__ import annotations
@@ -11,12 +14,12 @@ import tomllib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from loguru import logger
 
 from exchanges.base import ExchangeAdapter
 from exchanges.credentials import Credentials
+from exchanges.venue import VenueFactory, venue_factory
 from strategy_client.model import Exchange
 
 from .config import ConfigError, RunnerConfig
@@ -25,7 +28,8 @@ from .ports import free_port_pair
 __all__ = ["open_venue", "load_credentials"]
 
 
-def load_credentials(exchange: Exchange, secrets_file: str) -> Credentials | None:
+def load_credentials(exchange: Exchange, secrets_file: str, *, needs_passphrase: bool = False) -> Credentials | None:
+    """Keys from ``secrets_file`` (TOML, optionally under ``[<exchange>]``) or the environment."""
     if secrets_file:
         path = Path(secrets_file)
         try:
@@ -38,62 +42,58 @@ def load_credentials(exchange: Exchange, secrets_file: str) -> Credentials | Non
         key, secret = section.get("api_key", ""), section.get("api_secret", "")
         if not key or not secret:
             raise ConfigError(f"secrets file {path}: needs api_key and api_secret (under [{exchange.value}])")
-        return Credentials(str(key), str(secret), str(section.get("passphrase", "")))
+        passphrase = str(section.get("passphrase", ""))
+        if needs_passphrase and not passphrase:
+            raise ConfigError(f"secrets file {path}: {exchange.value} also needs a passphrase")
+        return Credentials(str(key), str(secret), passphrase)
     return Credentials.from_env(exchange.value.upper())
+
+
+def _factory(cfg: RunnerConfig) -> VenueFactory:
+    try:
+        return venue_factory(cfg.exchange)
+    except LookupError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 @asynccontextmanager
 async def open_venue(cfg: RunnerConfig) -> AsyncIterator[ExchangeAdapter]:
-    if cfg.mode == "paper":
-        # refuse rather than silently trade live: paper execution inside the runner is not built yet
-        raise ConfigError("--mode paper is not available in the runner yet; use --venue sim (the default)")
-    if cfg.exchange is not Exchange.BINANCE:
-        raise ConfigError(f"exchange {cfg.exchange.value!r} has no adapter yet (available: binance)")
-    from exchanges.binance.adapter import BinanceAdapter
-    from exchanges.binance.urls import BinanceUrls
+    async with _open_raw(cfg) as adapter:
+        if cfg.mode == "paper":
+            from .paper_adapter import PaperAdapter
 
+            logger.info("paper mode: orders are filled locally against the live book; nothing reaches the venue")
+            yield PaperAdapter(adapter, cfg.paper_settings())
+        else:
+            yield adapter
+
+
+@asynccontextmanager
+async def _open_raw(cfg: RunnerConfig) -> AsyncIterator[ExchangeAdapter]:
+    factory = _factory(cfg)
+    prefix = factory.credential_env_prefix
     if cfg.venue == "sim" and cfg.sim_connect:
-        from exchanges.binance.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
-
         host, _, port = cfg.sim_connect.rpartition(":")
         if not host or not port.isdigit():
             raise ConfigError(f"sim_connect: {cfg.sim_connect!r} is not HOST:PORT")
-        sim_creds = Credentials.from_env(cfg.exchange.value.upper()) or Credentials(
-            DEFAULT_API_KEY, DEFAULT_API_SECRET
-        )
-        sim_urls = BinanceUrls.sim(int(port), host=host)
-        logger.info(
-            "external offline Binance venue: spot {}  futures {}", sim_urls.spot_rest, sim_urls.futures_rest
-        )
-        yield BinanceAdapter(sim_urls, sim_creds)
+        yield factory.external_sim(host, int(port), Credentials.from_env(prefix))
         return
     if cfg.venue == "sim":
-        from exchanges.binance.sim import BinanceSim
-
-        async with BinanceSim(**_sim_options(cfg)) as sim:
-            logger.info(
-                "embedded Binance simulator: spot {}  futures {}", sim.urls.spot_rest, sim.urls.futures_rest
-            )
-            yield BinanceAdapter(sim.urls, Credentials(sim.api_key, sim.api_secret))
+        async with factory.embedded_sim(
+            port_base=cfg.sim_port_base or free_port_pair(count=factory.sim_ports),
+            seed=cfg.sim_seed,
+            symbols=cfg.symbols,
+            funding_interval_ms=int(cfg.sim_funding_interval_s * 1000) if cfg.sim_funding_interval_s else None,
+        ) as adapter:
+            yield adapter
         return
-    creds = load_credentials(cfg.exchange, cfg.secrets_file)
+    creds = load_credentials(cfg.exchange, cfg.secrets_file, needs_passphrase=factory.needs_passphrase)
     if creds is None:
+        extra = f", {prefix}_API_PASSPHRASE" if factory.needs_passphrase else ""
         raise ConfigError(
-            f"--venue {cfg.venue} needs API keys: set BINANCE_API_KEY and BINANCE_API_SECRET "
+            f"--venue {cfg.venue} needs API keys: set {prefix}_API_KEY, {prefix}_API_SECRET{extra} "
             "or pass --secrets FILE"
         )
-    urls = BinanceUrls.live() if cfg.venue == "live" else BinanceUrls.testnet()
     if cfg.venue == "live" and cfg.mode == "live":
-        logger.warning("LIVE venue in live mode: orders will reach {} with real money", urls.spot_rest)
-    yield BinanceAdapter(urls, creds)
-
-
-def _sim_options(cfg: RunnerConfig) -> dict[str, Any]:
-    opts: dict[str, Any] = {
-        "port_base": cfg.sim_port_base or free_port_pair(),
-        "seed": cfg.sim_seed,
-        "symbols": cfg.symbols,
-    }
-    if cfg.sim_funding_interval_s:
-        opts["funding_interval_ms"] = int(cfg.sim_funding_interval_s * 1000)
-    return opts
+        logger.warning("LIVE {} venue in live mode: orders will be sent with real money", cfg.exchange.value)
+    yield factory.remote(cfg.venue, creds)

@@ -112,9 +112,7 @@ class AccountManager(Actor[Msg]):
     def _broadcast(self, reason: str) -> None:
         if self.snapshot is None:
             return
-        self.publisher.publish(
-            TopicKind.ACCOUNT, AccountEvent(account=self.snapshot, reason=reason, paper=self.paper)
-        )
+        self.publisher.publish(TopicKind.ACCOUNT, AccountEvent(account=self.snapshot, reason=reason, paper=self.paper))
 
 
 def _merge_margin(old: MarginBalance, new: MarginBalance) -> MarginBalance:

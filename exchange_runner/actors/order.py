@@ -270,9 +270,7 @@ class OrderManager(Actor[Msg]):
         cid = self._resolve_cid(msg.client_id, msg.venue_id)
 
         async def run() -> Order:
-            order = await self.adapter.cancel_order(
-                msg.key, client_id=cid or None, venue_id=msg.venue_id or None
-            )
+            order = await self.adapter.cancel_order(msg.key, client_id=cid or None, venue_id=msg.venue_id or None)
             await self.tell(_Result(order, from_reply=False))
             return order
 
@@ -285,9 +283,7 @@ class OrderManager(Actor[Msg]):
             return known
 
         async def run() -> Order:
-            order = await self.adapter.get_order(
-                msg.key, client_id=cid or None, venue_id=msg.venue_id or None
-            )
+            order = await self.adapter.get_order(msg.key, client_id=cid or None, venue_id=msg.venue_id or None)
             await self.tell(_Result(order, from_reply=False))
             return order
 

@@ -97,9 +97,7 @@ class OrderBook_:  # noqa: N801 - "book of orders", not a market order book
         """Record an order we are about to send (status PENDING)."""
         self.active[order.client_id] = order
 
-    def apply(
-        self, order: Order, fill: Fill | None = None, exec_type: ExecType | None = None
-    ) -> OrderEvent | None:
+    def apply(self, order: Order, fill: Fill | None = None, exec_type: ExecType | None = None) -> OrderEvent | None:
         """Merge an update; returns the event to publish, if anything moved forward."""
         cid = order.client_id
         new_fill: Fill | None = None
@@ -114,9 +112,7 @@ class OrderBook_:  # noqa: N801 - "book of orders", not a market order book
             return None
         current = merged or self.get(cid) or order
         self._store(current)
-        return OrderEvent(
-            kind=event_kind(current, exec_type if new_fill else None), order=current, fill=new_fill
-        )
+        return OrderEvent(kind=event_kind(current, exec_type if new_fill else None), order=current, fill=new_fill)
 
     def apply_update(self, upd: OrderUpdate) -> OrderEvent | None:
         return self.apply(upd.order, upd.fill, upd.exec_type)

@@ -170,9 +170,7 @@ class PriceManager(Actor[Msg]):
             else:
                 fut.set_exception(StaleBook(f"no book for {msg.key}: {msg.error}"))
 
-    def _reference(
-        self, key: InstrumentKey, source: PriceSource
-    ) -> ReferencePrice | asyncio.Future[ReferencePrice]:
+    def _reference(self, key: InstrumentKey, source: PriceSource) -> ReferencePrice | asyncio.Future[ReferencePrice]:
         now_ns = time.time_ns()
         if source in (PriceSource.MARK, PriceSource.INDEX):
             mark = self._marks.get(key)

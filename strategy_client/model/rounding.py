@@ -131,7 +131,7 @@ def check_order(
                 problems.append(f"PRICE_FILTER: price {to_plain(price)} above {to_plain(inst.max_price)}")
     value_price = price if order_type is OrderType.LIMIT else reference_price
     if inst.min_notional > 0 and value_price is not None and not reduce_only:
-        notional = qty * value_price * inst.contract_size
+        notional = qty * value_price
         if notional < inst.min_notional:
             problems.append(
                 f"MIN_NOTIONAL: notional {to_plain(notional)} below {to_plain(inst.min_notional)}"
@@ -178,7 +178,7 @@ def fit_order(
         )
     value_price = fitted_price if fitted_price is not None else reference_price
     if inst.min_notional > 0 and value_price is not None and not reduce_only:
-        notional = fitted_qty * value_price * inst.contract_size
+        notional = fitted_qty * value_price
         if notional < inst.min_notional:
             raise OrderTooSmall(
                 "MIN_NOTIONAL",

@@ -30,6 +30,7 @@ from .errors import ErrorCode
 
 __all__ = [
     # requests
+    "QueueStat",
     "SubmitOrder",
     "CancelOrder",
     "GetOrder",
@@ -243,6 +244,14 @@ class TopicSeq(msgspec.Struct, frozen=True, array_like=True):
     seq: int
 
 
+class QueueStat(msgspec.Struct, frozen=True, array_like=True):
+    """One bounded queue inside the runner: current depth, capacity, items dropped (market data only)."""
+
+    depth: int
+    capacity: int
+    dropped: int = 0
+
+
 class BookSnapshotReply(_Rep, frozen=True, tag="book_snapshot"):
     books: tuple[OrderBook, ...]
     seqs: tuple[TopicSeq, ...] = ()
@@ -255,6 +264,7 @@ class Pong(_Rep, frozen=True, tag="pong"):
     mode: str = "live"
     venue: str = "sim"
     ready: bool = True
+    queues: dict[str, QueueStat] = {}
 
 
 class ErrorReply(_Rep, frozen=True, tag="error"):
@@ -337,14 +347,7 @@ class RunnerStatusEvent(_Evt, frozen=True, tag="runner_status"):
     detail: str = ""
     streams: dict[str, bool] = {}
     redis_ok: bool = True
+    queues: dict[str, QueueStat] = {}
 
 
-Event = (
-    BookEvent
-    | OrderEvent
-    | PositionEvent
-    | FundingEvent
-    | FundingPaymentEvent
-    | AccountEvent
-    | RunnerStatusEvent
-)
+Event = BookEvent | OrderEvent | PositionEvent | FundingEvent | FundingPaymentEvent | AccountEvent | RunnerStatusEvent

@@ -56,9 +56,7 @@ class RunnerProc:
         return self.proc.returncode
 
 
-def start_runner(
-    redis_url: str, tmp: Path, name: str, *extra: str, sim_port_base: int | None = None
-) -> RunnerProc:
+def start_runner(redis_url: str, tmp: Path, name: str, *extra: str, sim_port_base: int | None = None) -> RunnerProc:
     port_base = sim_port_base or free_port_pair()
     log = tmp / f"{name}.log"
     args = [

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
-import zmq
-import zmq.asyncio
 
 from strategy_client.command_client import ZmqCommandClient
 from strategy_client.errors import InvalidRequest, NotFound
@@ -27,7 +24,6 @@ from strategy_client.wire import (
     BookSnapshotReply,
     CancelOrder,
     ErrorCode,
-    Event,
     FundingEvent,
     FundingReply,
     GetAccountSnapshot,
@@ -54,44 +50,17 @@ from strategy_client.wire import (
     PositionsReply,
     PriceReply,
     PriceSource,
+    RunnerStatusEvent,
     SetLeverage,
     SubmitOrder,
-    decode_event,
-    decode_header,
 )
 
 from ..helpers import eventually
 from .conftest import RunnerProc
+from .rawsub import Sub
 
 PERP = InstrumentKey(Exchange.BINANCE, "BTCUSDT", MarketKind.PERP)
 SPOT = InstrumentKey(Exchange.BINANCE, "BTCUSDT", MarketKind.SPOT)
-
-
-class Sub:
-    def __init__(self, endpoint: str) -> None:
-        self.ctx = zmq.asyncio.Context.instance()
-        self.sock = self.ctx.socket(zmq.SUB)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.setsockopt(zmq.SUBSCRIBE, b"")
-        self.sock.connect(endpoint)
-        self.events: list[tuple[bytes, int, Event]] = []
-        self.task = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        while True:
-            topic, header, body = await self.sock.recv_multipart()
-            self.events.append((topic, decode_header(header).seq, decode_event(body)))
-
-    def of(self, cls: type) -> list[Event]:
-        return [e for _, _, e in self.events if isinstance(e, cls)]
-
-    async def close(self) -> None:
-        self.task.cancel()
-        try:
-            await self.task
-        except asyncio.CancelledError:
-            pass
-        self.sock.close(linger=0)
 
 
 @pytest.fixture()
@@ -170,9 +139,7 @@ async def test_market_order_fills_and_moves_position(client: tuple[ZmqCommandCli
         what="fill event",
     )
     assert fills[0].order.status is OrderStatus.FILLED and fills[0].order.filled_qty == Decimal("0.010")
-    await eventually(
-        lambda: [e for e in sub.of(PositionEvent) if e.position.key == PERP], what="position event"
-    )
+    await eventually(lambda: [e for e in sub.of(PositionEvent) if e.position.key == PERP], what="position event")
     after = await cli.call(GetPosition(key=PERP))
     assert isinstance(after, PositionReply) and after.position is not None
     assert after.position.size == size0 + Decimal("0.010")
@@ -201,11 +168,7 @@ async def test_limit_order_rests_and_cancels(client: tuple[ZmqCommandClient, Sub
     )
     assert isinstance(rep, OrderReply) and rep.order.client_id == "e2e-rest-1"
     await eventually(
-        lambda: [
-            e
-            for e in sub.of(OrderEvent)
-            if e.order.client_id == "e2e-rest-1" and e.kind is OrderEventKind.NEW
-        ],
+        lambda: [e for e in sub.of(OrderEvent) if e.order.client_id == "e2e-rest-1" and e.kind is OrderEventKind.NEW],
         what="NEW event",
     )
     opened = await cli.call(GetOpenOrders(key=SPOT))
@@ -214,9 +177,7 @@ async def test_limit_order_rests_and_cancels(client: tuple[ZmqCommandClient, Sub
     assert isinstance(canceled, OrderReply) and canceled.order.status is OrderStatus.CANCELED
     await eventually(
         lambda: [
-            e
-            for e in sub.of(OrderEvent)
-            if e.order.client_id == "e2e-rest-1" and e.kind is OrderEventKind.CANCEL
+            e for e in sub.of(OrderEvent) if e.order.client_id == "e2e-rest-1" and e.kind is OrderEventKind.CANCEL
         ],
         what="CANCEL event",
     )
@@ -231,3 +192,39 @@ async def test_typed_errors(client: tuple[ZmqCommandClient, Sub]) -> None:
         await cli.call(GetAllInstruments(exchange=Exchange.OKX))
     with pytest.raises(NotFound):
         await cli.call(GetOrder(key=PERP, client_id="never-placed"))
+
+
+async def test_late_subscriber_starts_from_a_snapshot_and_continues_without_a_gap(
+    client: tuple[ZmqCommandClient, Sub], runner_proc: RunnerProc
+) -> None:
+    cli, early = client
+    await eventually(lambda: len(early.of(BookEvent)) >= 3, timeout=10, what="book events flowing")
+    late = Sub(runner_proc.record().pub_endpoint)  # joins mid-stream: it missed everything so far
+    try:
+        await eventually(lambda: late.of(BookEvent), timeout=10, what="late subscriber connected")
+        snap = await cli.call(GetBookSnapshot(keys=(PERP,)))
+        assert isinstance(snap, BookSnapshotReply) and snap.books[0].key == PERP and snap.books[0].bids
+        (ts,) = snap.seqs
+        topic = ts.topic
+        # everything after the snapshot's seq arrives, contiguously: the snapshot + stream is the full state
+        after = await eventually(
+            lambda: [s for t, s, _ in late.events if t == topic and s > ts.seq] or None,
+            timeout=10,
+            what="book events after the snapshot",
+        )
+        assert after[0] == ts.seq + 1 and after == list(range(after[0], after[0] + len(after)))
+    finally:
+        await late.close()
+
+
+async def test_queue_depths_are_observable(client: tuple[ZmqCommandClient, Sub]) -> None:
+    cli, sub = client
+    pong = await cli.call(Ping())
+    assert isinstance(pong, Pong)
+    assert {"price.feed", "order.executions", "order.inbox"} <= set(pong.queues)
+    feed = pong.queues["price.feed"]
+    assert feed.capacity > 0 and 0 <= feed.depth <= feed.capacity and feed.dropped >= 0
+    status = await eventually(
+        lambda: [e for e in sub.of(RunnerStatusEvent) if e.queues], timeout=10, what="status event with queues"
+    )
+    assert "price.feed" in status[-1].queues
