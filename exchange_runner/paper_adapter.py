@@ -59,8 +59,9 @@ def _now_ms() -> int:
 class PaperAdapter:
     """An :class:`ExchangeAdapter` whose orders never leave the process."""
 
-    def __init__(self, inner: ExchangeAdapter, config: PaperConfig) -> None:
+    def __init__(self, inner: ExchangeAdapter, config: PaperConfig, *, stale_book_s: float = 5.0) -> None:
         self.inner = inner
+        self.stale_book_ns = int(stale_book_s * 1e9)
         self.exchange = inner.exchange
         self.venue = PaperVenue(inner.exchange, (), config)
         # executions never drop (house rule): a full queue makes the producer wait
@@ -109,8 +110,9 @@ class PaperAdapter:
 
     # -- orders and account: the paper venue's ----------------------------------------
     async def place_order(self, request: OrderRequest) -> Order:
-        if request.key not in self.venue.books:
-            await self.fetch_order_book(request.key)
+        book = self.venue.books.get(request.key)
+        if book is None or time.time_ns() - book.local_ts_ns > self.stale_book_ns:
+            await self.fetch_order_book(request.key)  # never fill against a missing or stale book
         try:
             order, update = self.venue.submit(request, _now_ms())
         except PaperRejected as exc:

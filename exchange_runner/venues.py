@@ -63,7 +63,7 @@ async def open_venue(cfg: RunnerConfig) -> AsyncIterator[ExchangeAdapter]:
             from .paper_adapter import PaperAdapter
 
             logger.info("paper mode: orders are filled locally against the live book; nothing reaches the venue")
-            yield PaperAdapter(adapter, cfg.paper_settings())
+            yield PaperAdapter(adapter, cfg.paper_settings(), stale_book_s=cfg.stale_book_s)
         else:
             yield adapter
 
