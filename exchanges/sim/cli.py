@@ -1,7 +1,7 @@
 """``python -m exchanges.sim <venue> ...``: run an offline venue until Ctrl-C / SIGTERM.
 
-One subcommand per venue dialect (``binance`` today; ``bybit`` and ``okx`` will sit next to
-it). Bad arguments and a taken port end with a one-line ``error: ...`` and exit status 2 / 1,
+One subcommand per venue dialect (``binance`` here; ``bybit`` and ``okx`` register theirs from
+their packages). Bad arguments and a taken port end with a one-line ``error: ...`` and exit status 2 / 1,
 never a traceback.
 """
 
@@ -42,7 +42,7 @@ class StartError(CliError):
 
 @app.callback()
 def _root() -> None:
-    """Offline exchange venues. Pick one: ``binance`` (more to come: bybit, okx)."""
+    """Offline exchange venues. Pick one: ``binance``, ``bybit`` or ``okx``."""
 
 
 def parse_balances(text: str, option: str) -> dict[str, Decimal]:
@@ -220,3 +220,18 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo(f"error: {cast(Any, exc).format_message()}", err=True)
         return 2
     return int(result) if isinstance(result, int) else 0
+
+
+def _register_dialects() -> None:
+    """Add each other venue's command (they import this module's helpers, so they come last)."""
+    for venue in ("bybit", "okx"):
+        try:
+            module: Any = importlib.import_module(f"exchanges.{venue}.sim.cli")
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith(f"exchanges.{venue}"):
+                continue  # that venue's simulator is not installed
+            raise
+        module.register(app)
+
+
+_register_dialects()

@@ -177,6 +177,11 @@ class SimConfig(msgspec.Struct, kw_only=True):
     basis_reversion: float = 0.01
     # spot deviation from the index (OU, stationary std in bps, same reversion speed x 10)
     spot_noise_bps: float = 1.0
+    # venue-specific deviation of every fair price (OU, stationary std in bps, reversion as the
+    # basis), seeded by ``venue_tag``: two venues with the same seed share the index and basis
+    # paths and differ by this small premium only (0 = none, no random draws: paths unchanged)
+    venue_tag: str = ""
+    venue_noise_bps: float = 0.0
     # funding
     funding_interval_ms: int = EIGHT_HOURS_MS
     funding_rate_cap: Decimal = Decimal("0.0075")

@@ -5,7 +5,10 @@
 * one **perp** fair price per perp symbol: index x (1 + b), b an OU basis (mean-reverting
   premium) — spot and perp of one underlying therefore move together;
 * one **funding rate** per perp: ``interest + weight x EMA(premium) + n`` clamped to the cap,
-  n an OU noise, so the rate follows the premium with a lag and also wanders by itself.
+  n an OU noise, so the rate follows the premium with a lag and also wanders by itself;
+* optionally (``venue_noise_bps`` > 0) one **venue deviation** per symbol, an OU seeded by
+  ``venue_tag``: fair x (1 + v), and the perp premium includes v. Venues sharing a seed then
+  share index and basis and differ by a small, mean-reverting cross-venue spread.
 
 All randomness comes from ``random.Random`` instances seeded from ``(seed, stream name)``:
 the same seed and the same sequence of ``advance`` times give the identical path, and adding a
@@ -60,6 +63,8 @@ class PriceProcess:
         self._spot_underlying: dict[str, str] = {}
         self._perps: dict[str, _Perp] = {}
         self._perp_underlying: dict[str, str] = {}
+        self._venue_dev: dict[tuple[MarketKind, str], float] = {}
+        self._venue_rng: dict[tuple[MarketKind, str], random.Random] = {}
         for spec in config.symbols:
             u = spec.underlying
             if u not in self._index:
@@ -73,6 +78,10 @@ class PriceProcess:
                 rng = random.Random(f"{seed}/perp/{spec.symbol}")
                 self._perps[spec.symbol] = _Perp(config.basis_mean_bps * _BPS, rng)
                 self._perp_underlying[spec.symbol] = u
+            if config.venue_noise_bps > 0:
+                key = (spec.kind, spec.symbol)
+                self._venue_dev[key] = 0.0
+                self._venue_rng[key] = random.Random(f"{seed}/venue/{config.venue_tag}/{spec.kind}/{spec.symbol}")
 
     # --- evolution -------------------------------------------------------------------------
 
@@ -97,12 +106,17 @@ class PriceProcess:
         basis_std = cfg.basis_vol_bps * _BPS
         noise_std = cfg.funding_noise_bps * _BPS
         ema_keep = math.exp(-dt / cfg.premium_ema_s) if cfg.premium_ema_s > 0 else 0.0
-        for p in self._perps.values():
+        venue_std = cfg.venue_noise_bps * _BPS
+        for key in self._venue_dev:
+            z = self._venue_rng[key].gauss(0.0, 1.0)
+            self._venue_dev[key] = _ou(self._venue_dev[key], 0.0, venue_std, cfg.basis_reversion, dt, z)
+        for sym, p in self._perps.items():
             z1 = p.rng.gauss(0.0, 1.0)
             z2 = p.rng.gauss(0.0, 1.0)
             p.basis = _ou(p.basis, p.basis_mean, basis_std, cfg.basis_reversion, dt, z1)
             p.noise = _ou(p.noise, 0.0, noise_std, cfg.basis_reversion, dt, z2)
-            p.premium_ema = p.premium_ema * ema_keep + p.basis * (1.0 - ema_keep)
+            premium = p.basis + self._venue_dev.get((MarketKind.PERP, sym), 0.0)
+            p.premium_ema = p.premium_ema * ema_keep + premium * (1.0 - ema_keep)
 
     # --- controls --------------------------------------------------------------------------
 
@@ -139,9 +153,10 @@ class PriceProcess:
     def fair(self, spec: SymbolSpec) -> float:
         """The price the market maker quotes around (spot fair or perp fair = mark)."""
         idx = self._index[spec.underlying]
+        venue = 1.0 + self._venue_dev.get((spec.kind, spec.symbol), 0.0) if self._venue_dev else 1.0
         if spec.kind is MarketKind.SPOT:
-            return idx * (1.0 + self._spot_dev[spec.symbol])
-        return idx * (1.0 + self._perps[spec.symbol].basis)
+            return idx * (1.0 + self._spot_dev[spec.symbol]) * venue
+        return idx * (1.0 + self._perps[spec.symbol].basis) * venue
 
     def basis_bps(self, symbol: str) -> float:
         return self._perp(symbol).basis / _BPS

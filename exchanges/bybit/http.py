@@ -1,0 +1,196 @@
+"""The Bybit REST host: an ``httpx.AsyncClient``, rate-limit state and error translation.
+
+:class:`BybitHttp` sends exactly the query and body it is given (signing happens before, in
+``rest.py``), so what is signed is what is sent. It:
+
+* honours the per-endpoint limits Bybit reports on every private reply
+  (``X-Bapi-Limit-Status`` remaining, ``X-Bapi-Limit-Reset-Timestamp``): when a path has no
+  calls left before its window resets, the next call to it waits for the reset (at most
+  ``max_limit_wait_s``, else it fails fast with :class:`RateLimited` without sending);
+* after 10006 ("Too many visits!") blocks the path until the reset timestamp; after HTTP 403
+  (IP limit: Bybit bans the IP for about 10 minutes) blocks the whole host for ``ip_ban_s``;
+* translates transport failures by what they imply about delivery: nothing sent (connect
+  failure, pool timeout) → :class:`TransportError`; possibly delivered (read timeout, dropped
+  connection) → :class:`UnknownOutcome`; envelopes with ``retCode != 0`` through ``map_error``.
+
+It never retries: retry policy belongs to the caller, which knows whether a call is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httpx
+import msgspec
+from loguru import logger as log
+
+from exchanges.errors import ExchangeError, IpBanned, RateLimited, TransportError, UnknownOutcome
+
+from .errors import VENUE, map_error
+from .rest_schemas import HEAD_DECODER
+
+__all__ = ["BybitHttp", "PathUsage"]
+
+_JSON = {"Content-Type": "application/json"}
+RATE_CODE = 10006
+
+
+@dataclass(slots=True)
+class PathUsage:
+    """The last rate-limit headers of one path: cap, remaining, reset (epoch ms)."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset_ms: int = 0
+    blocked_until_ms: int = 0
+
+
+@dataclass(slots=True)
+class _HostBlock:
+    until: float = 0.0
+    reason: str = ""
+
+
+def _int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+@dataclass(slots=True)
+class _Counters:
+    sent: int = 0
+    waited: int = 0
+    refused_locally: int = 0
+    by_path: dict[str, PathUsage] = field(default_factory=dict)
+
+
+class BybitHttp:
+    """Sends requests to the Bybit REST host and keeps its rate-limit state."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout_s: float = 10.0,
+        ip_ban_s: float = 600.0,
+        max_limit_wait_s: float = 2.0,
+        server_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            transport=transport,
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
+        )
+        self._ip_ban_s = ip_ban_s
+        self._max_wait_s = max_limit_wait_s
+        self._server_ms = server_ms
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._block = _HostBlock()
+        self.stats = _Counters()
+
+    def usage(self, path: str) -> PathUsage:
+        return self.stats.by_path.get(path) or PathUsage()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # -- limits -----------------------------------------------------------------------------
+
+    async def _respect_limits(self, method: str, path: str) -> None:
+        remaining_s = self._block.until - self._monotonic()
+        if remaining_s > 0:
+            self.stats.refused_locally += 1
+            raise IpBanned(
+                f"{method} {path} not sent: host blocked for {remaining_s:.0f}s ({self._block.reason})",
+                retry_after_s=remaining_s,
+                venue=VENUE,
+            )
+        usage = self.stats.by_path.get(path)
+        if usage is None:
+            return
+        now = self._server_ms()
+        reset = max(usage.blocked_until_ms, usage.reset_ms if usage.remaining == 0 else 0)
+        wait_s = (reset - now) / 1000
+        if wait_s <= 0:
+            return
+        if wait_s > self._max_wait_s:
+            self.stats.refused_locally += 1
+            raise RateLimited(
+                f"{method} {path} not sent: rate limit resets in {wait_s:.1f}s",
+                retry_after_s=wait_s,
+                venue=VENUE,
+            )
+        self.stats.waited += 1
+        await self._sleep(wait_s)
+
+    def _track(self, path: str, headers: httpx.Headers) -> PathUsage:
+        usage = self.stats.by_path.setdefault(path, PathUsage())
+        limit = _int(headers.get("x-bapi-limit"))
+        remaining = _int(headers.get("x-bapi-limit-status"))
+        reset = _int(headers.get("x-bapi-limit-reset-timestamp"))
+        if limit is not None:
+            usage.limit = limit
+        if remaining is not None:
+            usage.remaining = remaining
+        if reset is not None:
+            usage.reset_ms = reset
+        return usage
+
+    # -- sending ----------------------------------------------------------------------------
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: str = "",
+        body: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> bytes:
+        """Send ``method path?query`` (``body`` as JSON); the reply body when ``retCode`` is 0."""
+        await self._respect_limits(method, path)
+        url = f"{path}?{query}" if query else path
+        hdrs = dict(headers or {})
+        if body:
+            hdrs.update(_JSON)
+        self.stats.sent += 1
+        try:
+            response = await self._client.request(method, url, content=body.encode() if body else None, headers=hdrs)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise TransportError(f"{method} {path} not sent: {exc!r}", venue=VENUE) from exc
+        except httpx.TimeoutException as exc:
+            raise UnknownOutcome(f"{method} {path} timed out: {exc!r}", venue=VENUE) from exc
+        except httpx.TransportError as exc:
+            raise UnknownOutcome(f"{method} {path} failed after sending: {exc!r}", venue=VENUE) from exc
+        usage = self._track(path, response.headers)
+        if response.status_code == 403:
+            self._block.until = self._monotonic() + self._ip_ban_s
+            self._block.reason = "HTTP 403: IP rate limit"
+            raise map_error(403, None, response.text[:200].strip(), retry_after_s=self._ip_ban_s)
+        try:
+            head = HEAD_DECODER.decode(response.content)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            err: ExchangeError = map_error(response.status_code, None, response.text[:200].strip())
+            log.debug("bybit {} {} -> HTTP {} {}", method, path, response.status_code, err)
+            raise err from None
+        if head.retCode == 0 and response.status_code == 200:
+            return response.content
+        retry_after: float | None = None
+        if head.retCode == RATE_CODE:
+            usage.blocked_until_ms = max(usage.reset_ms, self._server_ms() + 1000)
+            retry_after = max(0.0, (usage.blocked_until_ms - self._server_ms()) / 1000)
+        err = map_error(response.status_code, head.retCode or None, head.retMsg, retry_after_s=retry_after)
+        log.debug("bybit {} {} -> {}", method, path, err)
+        raise err
