@@ -1,7 +1,7 @@
 """The PnL ledger: every fill and funding payment of every arbitrage position, and the breakdown.
 
 All amounts are in one currency (the pairs' quote/settle currency, e.g. USDT). For a fill of
-signed base quantity ``s`` (buy > 0, sell < 0; ``s = ±qty × contract_size``) at price ``p``
+signed base quantity ``s`` (buy > 0, sell < 0; ``s = ±qty``, base units on every venue) at price ``p``
 whose order was decided when the leg's mid was ``m`` (the *reference mid*, carried by the
 execution plan), and marks ``M_k`` (the latest mark of each instrument ``k``)::
 
@@ -293,7 +293,7 @@ class PnlLedger:
             return None
         with localcontext() as ctx:
             ctx.prec = PRECISION
-            signed = fill.qty * inst.contract_size * fill.side.sign
+            signed = fill.qty * fill.side.sign
             base_delta = signed
             cash = -signed * fill.price
             if fill.fee_asset == self.currency or (fill.fee == 0 and fee_in_currency is None):
@@ -392,7 +392,7 @@ class PnlLedger:
             entry: dict[LegId, tuple[Decimal, Decimal]] = {LegId.A: (ZERO, ZERO), LegId.B: (ZERO, ZERO)}
             for t in trades:
                 if t.side is pair.leg(t.leg).entry_side:
-                    base = t.qty * pair.leg(t.leg).instrument.contract_size
+                    base = t.qty
                     qty, notional = entry[t.leg]
                     entry[t.leg] = (qty + base, notional + base * t.price)
             held = self.net_base(position_id)
