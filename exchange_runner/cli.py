@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from loguru import logger
 
 from strategy_client.model import Exchange
+from strategy_client.telemetry import TracingConfigError, setup_tracing, shutdown_tracing
 
 from .config import DEFAULT_REDIS_URL, ConfigError, RunnerConfig, load_config
+from .logs import register_runner_secrets, setup_runner_logging
 from .redis_setup import RedisSetupError, resolve_redis
 
 app = typer.Typer(
@@ -30,25 +30,31 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _setup_logging(level: str) -> None:
-    logger.remove()
-    logger.add(
-        sys.stderr,
-        level=level.upper(),
-        format="<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> {message}",
-    )
-
-
 VenueOpt = Annotated[str, typer.Option("--venue", help="sim (embedded offline venue, default) | testnet | live")]
 ModeOpt = Annotated[str, typer.Option("--mode", help="live: orders go to the venue; paper: filled locally")]
 
 
-def _run_exchange(exchange: Exchange, overrides: dict[str, Any], config: Path | None, log_level: str) -> None:
-    _setup_logging(log_level)
+def _run_exchange(
+    exchange: Exchange, overrides: dict[str, Any], config: Path | None, log_level: str, log_json: bool = False
+) -> None:
+    setup_runner_logging(
+        log_level,
+        json=log_json,
+        exchange=exchange.value,
+        name=overrides.get("name") or exchange.value,
+        secrets_file=overrides.get("secrets_file") or "",
+        redis_url=overrides.get("redis_url") or "",
+    )
     explicit_redis = bool(overrides.get("redis_url")) or bool(os.environ.get("REDIS_URL"))
     try:
         cfg = load_config(config, {**overrides, "exchange": exchange})
     except ConfigError as exc:
+        _fail(str(exc))
+        return
+    register_runner_secrets(secrets_file=cfg.secrets_file, redis_url=cfg.redis_url)
+    try:
+        setup_tracing(f"tradebus-runner-{cfg.registration_name}")
+    except TracingConfigError as exc:
         _fail(str(exc))
         return
     try:
@@ -64,6 +70,7 @@ def _run_exchange(exchange: Exchange, overrides: dict[str, Any], config: Path | 
     except OSError as exc:
         _fail(_explain_os_error(exc))
     finally:
+        shutdown_tracing()
         if local is not None:
             local.stop()
 
@@ -136,7 +143,18 @@ def _exchange_command(exchange: Exchange, summary: str) -> Any:
         sim_funding_interval: Annotated[
             float | None, typer.Option("--sim-funding-interval", help="simulator funding interval, seconds")
         ] = None,
+        metrics_port: Annotated[
+            int | None,
+            typer.Option("--metrics-port", help="serve /metrics, /healthz, /readyz on this HTTP port (0 = off)"),
+        ] = None,
+        metrics_bind: Annotated[
+            str | None, typer.Option("--metrics-bind", help="address the metrics port binds to (default: --bind)")
+        ] = None,
         log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
+        log_json: Annotated[
+            bool,
+            typer.Option("--log-json", envvar="TRADEBUS_LOG_JSON", help="JSON lines on stderr (for Loki)"),
+        ] = False,
     ) -> None:
         overrides: dict[str, Any] = {
             "venue": venue,
@@ -151,12 +169,14 @@ def _exchange_command(exchange: Exchange, summary: str) -> Any:
             "sim_seed": sim_seed,
             "sim_connect": sim_connect,
             "sim_funding_interval_s": sim_funding_interval,
+            "metrics_port": metrics_port,
+            "metrics_bind": metrics_bind,
             "symbols": symbols.split(",") if symbols else None,
             "kinds": kinds.split(",") if kinds else None,
         }
         if cancel_on_exit:
             overrides["cancel_on_exit"] = True
-        _run_exchange(exchange, overrides, config, log_level)
+        _run_exchange(exchange, overrides, config, log_level, log_json)
 
     command.__doc__ = summary
     return command

@@ -47,6 +47,9 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     stale_book_s: float = 5.0
     venue_timeout_s: float = 10.0
     book_queue_size: int = 4096
+    # observability: /metrics, /healthz, /readyz on one HTTP port (0 = off)
+    metrics_port: int = 0
+    metrics_bind: str = ""  # defaults to ``bind``
     # embedded simulator
     sim_port_base: int = 0  # 0 = pick free ports
     sim_connect: str = ""  # HOST:PORT of an already running offline venue (spot port); "" = embed one
@@ -71,7 +74,7 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ConfigError(f"kinds: {bad[0]!r} is not one of spot, perp")
         if not self.symbols:
             raise ConfigError("symbols: at least one symbol is needed")
-        for port_name in ("pub_port", "router_port", "sim_port_base"):
+        for port_name in ("pub_port", "router_port", "sim_port_base", "metrics_port"):
             port = getattr(self, port_name)
             if not 0 <= port <= 65535:
                 raise ConfigError(f"{port_name}: {port} is not a port number")

@@ -3,6 +3,10 @@
 Startup order (after the blueprint): ① load instruments → ② spawn actors → ③ ZMQ server and
 stream forwarders → ④ register in Redis → ⑤ reconcile and funding loops. Shutdown: status
 ``stopping``, deregister, optionally cancel open orders, stop tasks, close sockets.
+
+With ``metrics_port`` set, the ``/metrics`` + ``/healthz`` + ``/readyz`` server starts before ①
+(alive while the venue loads, not ready until registered) and stops last; the runner's metrics
+are its venue observer for the whole run (``exchanges.telemetry``).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 import os
 import socket
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -19,6 +24,7 @@ import zmq.asyncio
 from loguru import logger
 
 from exchanges.base import AccountUpdate, ExchangeAdapter, OrderUpdate, StreamStatus
+from exchanges.telemetry import observing
 from strategy_client import __version__
 from strategy_client.model import Instrument, InstrumentKey, MarketKind
 from strategy_client.wire import (
@@ -36,6 +42,8 @@ from .actors.order import CancelAll, OrderManager, Reconcile
 from .actors.position import PositionManager, PositionPatch, SyncPositions
 from .actors.price import PriceManager
 from .config import RunnerConfig
+from .health import RunnerHealth
+from .metrics import RunnerMetrics
 from .publisher import Publisher
 from .registrar import Registrar
 from .service import CommandService
@@ -59,6 +67,9 @@ class ExchangeRunner:
         self.started = asyncio.Event()
         self._stop = asyncio.Event()
         self.stream_restarts = 0
+        self.stream_messages: Counter[str] = Counter()  # items received per venue stream
+        self.metrics: RunnerMetrics | None = None
+        self.health: RunnerHealth | None = None
         paper = config.mode == "paper"
         self._pub_sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
         self.publisher = Publisher(self._pub_sock, self.exchange)
@@ -103,6 +114,21 @@ class ExchangeRunner:
     # -- lifecycle --------------------------------------------------------------------
     async def run(self) -> None:
         cfg = self.config
+        if not cfg.metrics_port:
+            await self._run()
+            return
+        self.metrics = RunnerMetrics(self)
+        self.health = RunnerHealth(self, self.metrics, host=cfg.metrics_bind or cfg.bind, port=cfg.metrics_port)
+        await self.health.start()
+        logger.info("metrics and health on {} (/metrics /healthz /readyz)", self.health.url)
+        try:
+            with observing(self.metrics):
+                await self._run()
+        finally:
+            await self.health.stop()
+
+    async def _run(self) -> None:
+        cfg = self.config
         await self.adapter.start()
         # ① instruments
         wanted_kinds = {MarketKind(k) for k in cfg.kinds}
@@ -133,6 +159,7 @@ class ExchangeRunner:
         self.positions = PositionManager(self.adapter, self.publisher, paper=self._paper)
         self.account = AccountManager(self.adapter, self.publisher, paper=self._paper)
         self.funding = FundingPoller(self.adapter, self.publisher, perps, on_mark=self.prices.update_mark)
+        self.orders.metrics = self.metrics
         # ③ sockets
         router = self.ctx.socket(zmq.ROUTER)
         router.setsockopt(zmq.LINGER, 0)
@@ -141,7 +168,12 @@ class ExchangeRunner:
         self._pub_sock.setsockopt(zmq.SNDHWM, 100_000)
         self.pub_endpoint = _bind(self._pub_sock, cfg.bind, cfg.pub_port)
         self.router_endpoint = _bind(router, cfg.bind, cfg.router_port)
-        self.server = ZmqServer(router, CommandService(self).handle)
+        self.server = ZmqServer(
+            router,
+            CommandService(self).handle,
+            exchange=self.exchange.value,
+            on_command=self.metrics.command_done if self.metrics is not None else None,
+        )
         advertise = cfg.advertise_host or (cfg.bind if cfg.bind not in ("0.0.0.0", "*") else socket.gethostname())
         record = RunnerRecord(
             name=cfg.registration_name,
@@ -241,10 +273,12 @@ class ExchangeRunner:
         self, name: str, open_stream: Callable[[], AsyncIterator[Any]], sink: Callable[[Any], Any]
     ) -> None:
         backoff = 0.2
+        counts = self.stream_messages
         while True:
             self.streams[name] = True
             try:
                 async for item in open_stream():
+                    counts[name] += 1
                     res = sink(item)
                     if asyncio.iscoroutine(res):
                         await res

@@ -3,16 +3,23 @@
 An actor's state is touched only by its own loop (``_handle``). Work that waits on the venue
 runs as a task in the actor's TaskGroup and sends its result back through the inbox, so the
 loop never blocks on I/O and never shares state with another task.
+
+While tracing is on, a message carries its sender's context (``Envelope.ctx``) and the actor
+handles it inside that context, so the tasks it spawns for the message (a venue call) continue
+the sender's trace. While tracing is off, ``ctx`` is None and nothing is copied.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine
 from typing import Any, Generic, TypeVar
 
 from loguru import logger
+
+from strategy_client.telemetry import capture_context
 
 from ..bus import BlockingQueue
 
@@ -22,11 +29,12 @@ M = TypeVar("M")
 
 
 class Envelope(Generic[M]):
-    __slots__ = ("msg", "reply")
+    __slots__ = ("msg", "reply", "ctx")
 
-    def __init__(self, msg: M, reply: asyncio.Future[Any] | None) -> None:
+    def __init__(self, msg: M, reply: asyncio.Future[Any] | None, ctx: contextvars.Context | None = None) -> None:
         self.msg = msg
         self.reply = reply
+        self.ctx = ctx
 
 
 class Actor(ABC, Generic[M]):
@@ -38,11 +46,11 @@ class Actor(ABC, Generic[M]):
 
     async def ask(self, msg: M, timeout_s: float = 30.0) -> Any:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self.inbox.put(Envelope(msg, fut))
+        await self.inbox.put(Envelope(msg, fut, capture_context()))
         return await asyncio.wait_for(fut, timeout_s)
 
     async def tell(self, msg: M) -> None:
-        await self.inbox.put(Envelope(msg, None))
+        await self.inbox.put(Envelope(msg, None, capture_context()))
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         if self._tg is None:
@@ -65,7 +73,7 @@ class Actor(ABC, Generic[M]):
             while True:
                 env = await self.inbox.get()
                 try:
-                    result = self._handle(env.msg)
+                    result = self._handle(env.msg) if env.ctx is None else env.ctx.run(self._handle, env.msg)
                     if asyncio.iscoroutine(result):
                         result = await result
                 except Exception as exc:  # noqa: BLE001 - handed to the caller, actor keeps running

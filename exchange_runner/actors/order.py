@@ -6,6 +6,11 @@ fill is reported twice), and REST reconciles (catch up on anything the stream mi
 
 An unknown outcome (timeout, 5xx, dropped connection that the adapter could not resolve) leaves
 the order PENDING and starts a reconcile by client id; nothing is ever resent blindly.
+
+With ``metrics`` set (an :class:`OrderObserver`), the manager reports each placement's round
+trip (submit received → venue acknowledgement, or the failure) and each order's fill latency
+(submit → its first fill on the execution stream), by market kind. Submit times are kept only
+for orders still waiting for a first fill (at most :data:`MAX_TIMED_ORDERS`, oldest forgotten).
 """
 
 from __future__ import annotations
@@ -14,13 +19,14 @@ import asyncio
 import secrets
 import time
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from loguru import logger
 
 from exchanges import errors as xerr
 from exchanges.base import ExchangeAdapter, OrderUpdate
+from exchanges.telemetry import request_outcome
 from strategy_client.model import Instrument, InstrumentKey, MarketKind, Order, OrderRequest, OrderStatus
 from strategy_client.wire import TopicKind
 
@@ -29,7 +35,25 @@ from ..publisher import Publisher
 from .base import Actor
 from .order_state import OrderBook_
 
-__all__ = ["OrderManager", "Submit", "Cancel", "GetOrderMsg", "GetOpen", "Reconcile", "new_client_id"]
+__all__ = [
+    "OrderManager",
+    "OrderObserver",
+    "Submit",
+    "Cancel",
+    "GetOrderMsg",
+    "GetOpen",
+    "Reconcile",
+    "new_client_id",
+    "MAX_TIMED_ORDERS",
+]
+
+MAX_TIMED_ORDERS = 10_000
+
+
+class OrderObserver(Protocol):
+    def order_acked(self, market: str, outcome: str, seconds: float) -> None: ...
+
+    def order_filled(self, market: str, seconds: float) -> None: ...
 
 
 class Submit(msgspec.Struct, frozen=True):
@@ -99,6 +123,8 @@ class OrderManager(Actor[Msg]):
         self.submitted = 0
         self.unknown_outcomes = 0
         self.reconciled_fixes = 0
+        self.metrics: OrderObserver | None = None
+        self._submitted_at: dict[str, float] = {}  # client id → perf_counter at submit (metrics only)
 
     def on_start(self) -> None:
         self.spawn(self._consume_executions(), "executions")
@@ -106,7 +132,18 @@ class OrderManager(Actor[Msg]):
     async def _consume_executions(self) -> None:
         while True:
             upd = await self.executions.get()
+            if self._submitted_at:
+                self._time_fill(upd)
             self._publish(self.orders.apply_update(upd))
+
+    def _time_fill(self, upd: OrderUpdate) -> None:
+        cid = upd.order.client_id
+        if upd.fill is not None:
+            t0 = self._submitted_at.pop(cid, None)
+            if t0 is not None and self.metrics is not None:
+                self.metrics.order_filled(upd.order.key.kind.value, time.perf_counter() - t0)
+        elif upd.order.is_final:
+            self._submitted_at.pop(cid, None)
 
     def _publish(self, event: Any) -> None:
         if event is None:
@@ -181,9 +218,31 @@ class OrderManager(Actor[Msg]):
             )
         )
         self.submitted += 1
-        return self._future(self._place(req), f"place:{cid}")
+        t0 = time.perf_counter()
+        if self.metrics is not None:
+            if len(self._submitted_at) >= MAX_TIMED_ORDERS:
+                self._submitted_at.pop(next(iter(self._submitted_at)))
+            self._submitted_at[cid] = t0
+        return self._future(self._place(req, t0), f"place:{cid}")
 
-    async def _place(self, req: OrderRequest) -> Order:
+    async def _place(self, req: OrderRequest, t0: float) -> Order:
+        try:
+            order = await self._send(req)
+        except BaseException as exc:
+            self._time_ack(req, t0, exc)
+            raise
+        self._time_ack(req, t0, None)
+        if order.is_final and not order.filled_qty:
+            self._submitted_at.pop(req.client_id, None)
+        return order
+
+    def _time_ack(self, req: OrderRequest, t0: float, exc: BaseException | None) -> None:
+        if self.metrics is not None and t0:
+            self.metrics.order_acked(req.key.kind.value, request_outcome(exc), time.perf_counter() - t0)
+        if exc is not None and not isinstance(exc, xerr.UnknownOutcome):
+            self._submitted_at.pop(req.client_id, None)
+
+    async def _send(self, req: OrderRequest) -> Order:
         try:
             order = await self.adapter.place_order(req)
         except xerr.UnknownOutcome:

@@ -26,6 +26,7 @@ import msgspec
 from loguru import logger as log
 
 from exchanges.errors import ExchangeError, IpBanned, RateLimited, TransportError, UnknownOutcome
+from exchanges.telemetry import observe_request, rate_limit_used
 
 from .errors import Product, map_error
 from .rest_schemas import ERROR_DECODER
@@ -127,10 +128,8 @@ class BinanceHost:
 
     def _block(self, status: int, retry_after_s: float | None) -> float:
         if retry_after_s is None:
-            if status == 418:
-                retry_after_s = BAN_DEFAULT_S
-            else:  # weight buckets are clock-aligned: the 1m bucket resets at :00
-                retry_after_s = max(1.0, 60.0 - (self._server_ms() % 60_000) / 1000.0)
+            # a ban lasts the documented minimum; weight buckets are clock-aligned (reset at :00)
+            retry_after_s = BAN_DEFAULT_S if status == 418 else max(1.0, 60.0 - (self._server_ms() % 60_000) / 1000.0)
         now = self._monotonic()
         still_banned = self._banned and self._blocked_until > now
         self._blocked_until = max(self._blocked_until, now + retry_after_s)
@@ -138,14 +137,18 @@ class BinanceHost:
         return retry_after_s
 
     def _track(self, headers: httpx.Headers) -> None:
+        venue = f"binance-{self.product}"
         weight = _int_header(headers.get(_WEIGHT_HEADER))
         if weight is not None:
             self._used_weight = weight
+            rate_limit_used(venue, "weight_1m", weight)
         for name, value in headers.items():
             if name.lower().startswith(_ORDER_COUNT_PREFIX):
                 count = _int_header(value)
                 if count is not None:
-                    self._order_counts[name.lower()[len(_ORDER_COUNT_PREFIX) :]] = count
+                    interval = name.lower()[len(_ORDER_COUNT_PREFIX) :]
+                    self._order_counts[interval] = count
+                    rate_limit_used(venue, f"orders_{interval}", count)
 
     def _error(self, response: httpx.Response) -> ExchangeError:
         code: int | None = None
@@ -170,6 +173,10 @@ class BinanceHost:
         api_key: str | None = None,
     ) -> bytes:
         """Send ``method path?query`` with ``body`` as a form; the response body on 2xx."""
+        with observe_request(f"binance-{self.product}", path, method):
+            return await self._send(method, path, query, body, api_key)
+
+    async def _send(self, method: str, path: str, query: str, body: str, api_key: str | None) -> bytes:
         self._check_block(method, path)
         url = f"{path}?{query}" if query else path
         headers: dict[str, str] = dict(_FORM) if body else {}
@@ -178,9 +185,7 @@ class BinanceHost:
         venue = f"binance-{self.product}"
         self._sent += 1
         try:
-            response = await self._client.request(
-                method, url, content=body.encode() if body else None, headers=headers
-            )
+            response = await self._client.request(method, url, content=body.encode() if body else None, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise TransportError(f"{method} {path} not sent: {exc!r}", venue=venue) from exc
         except httpx.TimeoutException as exc:

@@ -49,6 +49,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.protocol import State
 
+from exchanges import telemetry
 from exchanges.base import StreamStatus
 
 from .ws_schemas import ControlReply, EventTag, UserEventEnvelope
@@ -165,10 +166,9 @@ class ErrorTally:
 
     def record(self, kind: str, sample: bytes | str, error: object = None) -> None:
         self.counts[kind] += 1
+        telemetry.decode_error(telemetry.stream_label(self.owner), kind)
         if self.counts[kind] == 1:
-            text = (
-                sample if isinstance(sample, str) else sample[: self._sample_bytes].decode("utf-8", "replace")
-            )
+            text = sample if isinstance(sample, str) else sample[: self._sample_bytes].decode("utf-8", "replace")
             logger.warning("{}: dropped bad payload ({}): {} | sample: {}", self.owner, kind, error, text)
 
     @property
@@ -351,6 +351,12 @@ class ResilientWs:
 
     async def run(self) -> None:
         """Connect and keep connected until cancelled."""
+        try:
+            await self._run_forever()
+        finally:
+            telemetry.ws_closed(self.name)
+
+    async def _run_forever(self) -> None:
         loop = asyncio.get_running_loop()
         attempt = 0
         quick_proactive = 0  # planned reconnects in a row from short-lived connections
@@ -382,6 +388,7 @@ class ResilientWs:
                 ever_connected = True
             self.stats.last_disconnect_reason = reason
             if opened_at is not None or first_attempt:
+                telemetry.ws_state(self.name, False)
                 logger.info("{}: disconnected ({})", self.name, reason)
                 await self.buffer.put(self._status(False, reason))
             else:
@@ -423,10 +430,9 @@ class ResilientWs:
             self._conn = conn
             self._connected_event.set()
             logger.info("{}: connected to {} (#{})", self.name, redact_url(url), self._generation)
+            telemetry.ws_state(self.name, True, is_reconnect)
             await self.buffer.put(
-                self._status(
-                    True, "reconnected: events may have been missed" if is_reconnect else "connected"
-                )
+                self._status(True, "reconnected: events may have been missed" if is_reconnect else "connected")
             )
             if self._subscriptions:
                 await self._send_control(conn, "SUBSCRIBE", list(self._subscriptions))

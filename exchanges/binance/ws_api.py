@@ -34,6 +34,7 @@ from loguru import logger
 from exchanges.base import StreamStatus
 from exchanges.credentials import Credentials
 from exchanges.errors import TransportError, UnknownOutcome
+from exchanges.telemetry import observe_request
 from strategy_client.model import to_plain
 
 from .clock import ServerClock
@@ -206,6 +207,10 @@ class BinanceWsApi:
         timeout_s: float = 5.0,
     ) -> bytes:
         """Send one request and return the raw JSON of its ``result`` (see the module doc)."""
+        with observe_request(f"binance-{self.product}", f"ws-api:{method}", "WS"):
+            return await self._request(method, params, signed, timeout_s)
+
+    async def _request(self, method: str, params: dict[str, object], signed: bool, timeout_s: float) -> bytes:
         wire = {k: _wire_value(v) for k, v in params.items() if v is not None}
         if signed:
             wire = self._signed(wire)
@@ -243,9 +248,7 @@ class BinanceWsApi:
                 if item.connected:
                     self._seen_generation += 1
                 else:
-                    self._fail_pending(
-                        self._seen_generation, f"connection dropped before the reply ({item.reason})"
-                    )
+                    self._fail_pending(self._seen_generation, f"connection dropped before the reply ({item.reason})")
                 if self._sink is not None:
                     await self._sink.put(item)
                 continue

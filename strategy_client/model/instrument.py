@@ -18,9 +18,12 @@ ONE = Decimal(1)
 class Instrument(msgspec.Struct, frozen=True, kw_only=True):
     """A tradable instrument with the venue's filters, all as exact decimals.
 
-    ``step_size`` and the quantities are in the venue's order unit: base units on Binance
-    and Bybit, contracts on OKX swaps (``contract_size`` base units per contract; 1 where the
-    venue sizes orders in base units). ``max_qty``/``max_price`` of 0 mean "no limit".
+    Quantities are always in **base units**, on every venue, so cross-venue hedges are exact:
+    ``step_size``, ``min_qty``, ``max_qty`` and the market filters too. Where a venue sizes
+    orders in contracts (OKX swaps: ``lotSz``/``minSz`` contracts of ``ctVal`` base units) the
+    adapter converts exactly (``step_size = lotSz × ctVal``, ``min_qty = minSz × ctVal``) and
+    ``contract_size`` keeps ``ctVal`` (base units per contract; 1 where the venue sizes orders
+    in base units). ``max_qty``/``max_price`` of 0 mean "no limit".
     """
 
     key: InstrumentKey

@@ -38,8 +38,9 @@ def now_ns() -> int:
 class Header(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """``v`` protocol version; ``id`` message id; ``cid`` correlation id (on replies, the
     request id); ``ts`` sender wall clock (ns since epoch) at send; ``seq`` per-topic sequence
-    (events only); ``tp`` W3C ``traceparent`` for tracing across processes (optional);
-    ``timeout_ms`` how long the caller waits (commands; 0 = unspecified)."""
+    (events only); ``tp`` W3C ``traceparent`` and ``tst`` W3C ``tracestate`` for tracing across
+    processes (optional; see ``strategy_client.telemetry``); ``timeout_ms`` how long the caller
+    waits (commands; 0 = unspecified). Empty/zero fields are not sent (``omit_defaults``)."""
 
     v: int = PROTOCOL_VERSION
     id: str = ""
@@ -48,3 +49,4 @@ class Header(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     seq: int = 0
     tp: str = ""
     timeout_ms: int = 0
+    tst: str = ""
