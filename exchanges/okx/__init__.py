@@ -1,0 +1,1 @@
+"""OKX v5 (spot + USDT-margined swaps): the adapter, and the offline venue under ``sim/``."""

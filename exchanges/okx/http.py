@@ -1,0 +1,200 @@
+"""The OKX REST host: an ``httpx.AsyncClient``, request signing, rate-limit blocks and error
+translation.
+
+:class:`OkxHttp` signs exactly what it sends: the GET query is encoded once and signed as part
+of ``requestPath``; a POST body is serialized once and the same text is signed and sent. It:
+
+* adds ``OK-ACCESS-KEY/-PASSPHRASE/-TIMESTAMP/-SIGN`` (and ``x-simulated-trading: 1`` for demo
+  trading) to private calls;
+* on a rate-limit refusal (HTTP 429, ``50011``, ``50061``) blocks *that endpoint* until the
+  ``Retry-After`` (default: the 2 s window) passes: calls meanwhile fail fast with
+  :class:`RateLimited` without touching the network (OKX sends no usage headers);
+* translates transport failures by what they imply about delivery: nothing sent →
+  :class:`TransportError`; possibly delivered (read timeout, dropped connection) →
+  :class:`UnknownOutcome`; venue errors go through ``errors.map_error``.
+
+An order operation's envelope with ``code`` ``"1"``/``"2"`` is returned, not raised: the caller
+reads each item's ``sCode``. It never retries: retry policy belongs to the caller.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from urllib.parse import urlencode
+
+import httpx
+import msgspec
+from loguru import logger as log
+
+from exchanges.credentials import Credentials
+from exchanges.errors import AuthError, ExchangeError, IpBanned, RateLimited, TransportError, UnknownOutcome
+from exchanges.telemetry import observe_request
+
+from .clock import ServerClock
+from .errors import DEFAULT_RETRY_AFTER_S, VENUE, map_error
+from .rest_schemas import ERROR_DECODER
+from .signing import iso_timestamp, sign_rest
+
+__all__ = ["OkxHttp", "encode_query"]
+
+_JSON = {"Content-Type": "application/json"}
+_ITEM_CODES = ("1", "2")
+
+
+def encode_query(params: Mapping[str, object]) -> str:
+    """URL-encode params in order, no None values, booleans as ``true``/``false``."""
+    pairs = []
+    for k, v in params.items():
+        if v is None:
+            continue
+        pairs.append((k, ("true" if v else "false") if isinstance(v, bool) else str(v)))
+    return urlencode(pairs)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _code(text: str) -> int | None:
+    return int(text) if text.lstrip("-").isdigit() else None
+
+
+class OkxHttp:
+    """Sends requests to the OKX REST host; signs private ones."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials | None,
+        clock: ServerClock,
+        *,
+        simulated_trading: bool = False,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout_s: float = 10.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._credentials = credentials
+        self._clock = clock
+        self._simulated = simulated_trading
+        self._monotonic = monotonic
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            transport=transport,
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
+        )
+        self._blocked_until: dict[str, tuple[float, bool]] = {}
+        self.requests_sent = 0
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def blocked_for_s(self, path: str) -> float:
+        until, _ = self._blocked_until.get(path, (0.0, False))
+        return max(0.0, until - self._monotonic())
+
+    def _check_block(self, method: str, path: str) -> None:
+        until, banned = self._blocked_until.get(path, (0.0, False))
+        remaining = until - self._monotonic()
+        if remaining <= 0:
+            return
+        cls = IpBanned if banned else RateLimited
+        raise cls(
+            f"{method} {path} not sent: rate limited for another {remaining:.1f}s",
+            retry_after_s=remaining,
+            venue=VENUE,
+        )
+
+    def _block(self, path: str, status: int, retry_after_s: float | None) -> float:
+        wait = retry_after_s if retry_after_s is not None else DEFAULT_RETRY_AFTER_S
+        until = self._monotonic() + wait
+        old, banned = self._blocked_until.get(path, (0.0, False))
+        self._blocked_until[path] = (max(old, until), banned or status == 418)
+        return wait
+
+    def _headers(self, method: str, request_path: str, body: str, signed: bool) -> dict[str, str]:
+        headers: dict[str, str] = dict(_JSON) if method == "POST" else {}
+        if self._simulated:
+            headers["x-simulated-trading"] = "1"
+        if not signed:
+            return headers
+        creds = self._credentials
+        if creds is None:
+            raise AuthError(f"{method} {request_path} needs OKX API credentials", venue=VENUE)
+        ts = iso_timestamp(self._clock.now_ms())
+        headers.update(
+            {
+                "OK-ACCESS-KEY": creds.api_key,
+                "OK-ACCESS-PASSPHRASE": creds.passphrase,
+                "OK-ACCESS-TIMESTAMP": ts,
+                "OK-ACCESS-SIGN": sign_rest(creds.api_secret, ts, method, request_path, body),
+            }
+        )
+        return headers
+
+    def _error(self, path: str, response: httpx.Response) -> ExchangeError:
+        code: int | None = None
+        msg = ""
+        try:
+            env = ERROR_DECODER.decode(response.content)
+            code, msg = _code(env.code), env.msg
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            msg = response.text[:200].strip()
+        retry_after = _retry_after(response.headers.get("retry-after"))
+        if response.status_code in (418, 429) or code in (50011, 50061):
+            retry_after = self._block(path, response.status_code, retry_after)
+        return map_error(response.status_code, code, msg, retry_after)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        body: object | None = None,
+        signed: bool = False,
+    ) -> bytes:
+        """Send one request; the response body when the envelope says ``0`` (or carries items)."""
+        with observe_request(VENUE, path, method):
+            return await self._request(method, path, params, body, signed)
+
+    async def _request(
+        self, method: str, path: str, params: Mapping[str, object] | None, body: object | None, signed: bool
+    ) -> bytes:
+        self._check_block(method, path)
+        query = encode_query(params or {})
+        request_path = f"{path}?{query}" if query else path
+        text = msgspec.json.encode(body).decode() if body is not None else ""
+        headers = self._headers(method, request_path, text, signed)
+        self.requests_sent += 1
+        try:
+            response = await self._client.request(
+                method, request_path, content=text.encode() if text else None, headers=headers
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise TransportError(f"{method} {path} not sent: {exc!r}", venue=VENUE) from exc
+        except httpx.TimeoutException as exc:
+            raise UnknownOutcome(f"{method} {path} timed out: {exc!r}", venue=VENUE) from exc
+        except httpx.TransportError as exc:
+            raise UnknownOutcome(f"{method} {path} failed after sending: {exc!r}", venue=VENUE) from exc
+        if response.status_code != 200:
+            err = self._error(path, response)
+            log.debug("okx {} {} -> {}", method, path, err)
+            raise err
+        try:
+            env = ERROR_DECODER.decode(response.content)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise UnknownOutcome(f"{method} {path}: unreadable reply {response.content[:200]!r}", venue=VENUE) from exc
+        if env.code == "0" or (env.code in _ITEM_CODES and b'"sCode"' in response.content):
+            return response.content
+        err = self._error(path, response)
+        log.debug("okx {} {} -> {}", method, path, err)
+        raise err

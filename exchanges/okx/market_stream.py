@@ -1,0 +1,359 @@
+"""OKX public market data as async iterators of domain objects.
+
+- ``order_books(keys)``: the ``books`` channel per instrument on ``/ws/v5/public``, kept as a
+  :class:`~exchanges.okx.books.LocalBook` under OKX's integrity rules (``seqId``/``prevSeqId``,
+  CRC32 ``checksum`` when non-zero). Each accepted snapshot or update yields an
+  :class:`OrderBook` of the top ``depth`` levels (sizes in base units, ``sequence`` = ``seqId``).
+  A gap or a checksum mismatch drops that book and resubscribes it (a new snapshot follows;
+  updates arriving meanwhile are skipped). When the venue sends no snapshot (OKX's planned 2026
+  change; ``snapshot_grace_updates`` updates without one), the book is loaded from REST
+  (``fetch_book``) and joined with the buffered updates on ``seqId``.
+- ``funding(keys)``: ``funding-rate`` (rate, settlement times → interval) + ``mark-price`` +
+  ``index-tickers`` per perp, merged into :class:`FundingRate` whenever one of them moves
+  (a re-push of unchanged values yields nothing).
+
+Frames go through one bounded buffer per iterator with the market-data policy (drop oldest,
+counted in ``dropped``; a lost book update is then caught as a gap and resynced). Connection
+changes are reported to ``on_status``. Bad frames are counted by kind in ``errors`` and
+skipped. Closing the iterator cancels its connection task and waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from loguru import logger
+
+from exchanges.base import StreamStatus
+from exchanges.errors import ExchangeError, MalformedPayload
+from strategy_client.model import FundingRate, InstrumentKey, MarketKind, OrderBook
+
+from .books import BookError, LocalBook, SnapshotSync
+from .buffers import Backoff, BoundedBuffer, ErrorTally, Frame, Overflow
+from .gate import ConnectGate
+from .parse import dec, parse_book, parse_funding_rate
+from .rest_schemas import BookSnapshot, FundingRateInfo
+from .symbols import SymbolMap, VenueInstrument
+from .urls import OkxUrls
+from .ws import OkxWs, WsStats
+from .ws_schemas import BookData, decode_book, decode_funding, decode_head, decode_index, decode_mark
+
+__all__ = ["OkxMarketStreams", "StatusCallback", "BookFetcher"]
+
+StatusCallback = Callable[[StreamStatus], None]
+BookFetcher = Callable[[str], Awaitable[BookSnapshot]]
+
+
+def _log_status(status: StreamStatus) -> None:
+    logger.debug("{} connected={} {}", status.stream, status.connected, status.reason)
+
+
+class OkxMarketStreams:
+    """Public market data for OKX spot and USDT swaps (see the module doc)."""
+
+    def __init__(
+        self,
+        urls: OkxUrls,
+        symbols: Callable[[], SymbolMap],
+        *,
+        fetch_book: BookFetcher | None = None,
+        on_status: StatusCallback | None = None,
+        depth: int = 20,
+        verify_checksum: bool = True,
+        snapshot_grace_updates: int = 10,
+        queue_size: int = 10_000,
+        backoff: Backoff | None = None,
+        ping_after_s: float = 20.0,
+        pong_timeout_s: float = 10.0,
+        gate: ConnectGate | None = None,
+    ) -> None:
+        self._urls = urls
+        self._symbols = symbols
+        self._fetch_book = fetch_book
+        self._on_status = on_status or _log_status
+        self._depth = depth
+        self._verify = verify_checksum
+        self._snapshot_grace = snapshot_grace_updates
+        self._queue_size = queue_size
+        self._ws_options: dict[str, Any] = {
+            "backoff": backoff,
+            "ping_after_s": ping_after_s,
+            "pong_timeout_s": pong_timeout_s,
+            "gate": gate,
+        }
+        self.errors = ErrorTally("okx:market")
+        self.resyncs: Counter[str] = Counter()
+        self._connections: dict[str, OkxWs] = {}
+        self._buffers: list[BoundedBuffer[Frame | StreamStatus]] = []
+        self._serial = 0
+        self._dropped_closed = 0
+
+    # -- introspection -------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, WsStats]:
+        return {name: ws.stats for name, ws in self._connections.items()}
+
+    @property
+    def dropped(self) -> int:
+        return self._dropped_closed + sum(b.dropped for b in self._buffers)
+
+    # -- iterators -----------------------------------------------------------------------------
+
+    def _insts(self, keys: Sequence[InstrumentKey], *, perps_only: bool = False) -> list[VenueInstrument]:
+        if not keys:
+            raise ValueError("no instrument keys given")
+        symbols = self._symbols()
+        out = []
+        for key in dict.fromkeys(keys):
+            inst = symbols.by_key(key)
+            if inst is None:
+                raise ValueError(f"{key} is not a loaded OKX instrument")
+            if perps_only and key.kind is not MarketKind.PERP:
+                raise ValueError(f"funding needs perpetuals, got {key}")
+            out.append(inst)
+        return out
+
+    def order_books(self, keys: Sequence[InstrumentKey]) -> AsyncGenerator[OrderBook, None]:
+        insts = self._insts(keys)
+        args = [{"channel": "books", "instId": i.inst_id} for i in insts]
+        return self._books(insts, args)
+
+    def funding(self, keys: Sequence[InstrumentKey]) -> AsyncGenerator[FundingRate, None]:
+        insts = self._insts(keys, perps_only=True)
+        args: list[dict[str, str]] = []
+        for inst in insts:
+            args += [
+                {"channel": "funding-rate", "instId": inst.inst_id},
+                {"channel": "mark-price", "instId": inst.inst_id},
+                {"channel": "index-tickers", "instId": inst.family},
+            ]
+        return self._funding(insts, args)
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _open(self, what: str, args: list[dict[str, str]]) -> tuple[OkxWs, BoundedBuffer[Frame | StreamStatus]]:
+        self._serial += 1
+        buffer: BoundedBuffer[Frame | StreamStatus] = BoundedBuffer(self._queue_size, Overflow.DROP_OLDEST)
+        ws = OkxWs(
+            f"okx:public:{what}#{self._serial}",
+            self._urls.ws_public,
+            buffer=buffer,
+            subscriptions=args,
+            tally=self.errors,
+            **self._ws_options,
+        )
+        self._connections[ws.name] = ws
+        self._buffers.append(buffer)
+        return ws, buffer
+
+    async def _run(self, ws: OkxWs, buffer: BoundedBuffer[Frame | StreamStatus]) -> None:
+        try:
+            await ws.run()
+        except BaseException as exc:
+            buffer.fail(exc if isinstance(exc, Exception) else RuntimeError(f"market stream stopped: {exc!r}"))
+            raise
+
+    async def _close(self, ws: OkxWs, buffer: BoundedBuffer[Frame | StreamStatus], task: asyncio.Task[None]) -> None:
+        task.cancel()
+        await asyncio.wait({task})
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("okx market stream {} stopped: {!r}", ws.name, task.exception())
+        self._connections.pop(ws.name, None)
+        self._buffers.remove(buffer)
+        self._dropped_closed += buffer.dropped
+
+    # -- books -------------------------------------------------------------------------------
+
+    async def _books(self, insts: list[VenueInstrument], args: list[dict[str, str]]) -> AsyncGenerator[OrderBook, None]:
+        ws, buffer = self._open("books", args)
+        by_id = {i.inst_id: i for i in insts}
+        books = {i.inst_id: LocalBook(verify_checksum=self._verify) for i in insts}
+        waiting: dict[str, SnapshotSync] = {}
+        # updates seen per book while a WS snapshot is expected (after (re)subscribing)
+        expecting: dict[str, int] = dict.fromkeys(by_id, 0)
+        task = asyncio.create_task(self._run(ws, buffer), name=f"{ws.name}:connection")
+        try:
+            while True:
+                item = await buffer.get()
+                if isinstance(item, StreamStatus):
+                    if not item.connected:
+                        for book in books.values():
+                            book.reset()
+                        waiting.clear()
+                        expecting = dict.fromkeys(by_id, 0)
+                    self._on_status(item)
+                    continue
+                try:
+                    msg = decode_book(item.data)
+                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    self.errors.record("books:malformed", item.data, exc)
+                    await self._resync_unknown(ws, item.data, books, by_id, expecting)
+                    continue
+                inst = by_id.get(msg.arg.instId)
+                if inst is None or msg.arg.channel != "books" or not msg.data:
+                    self.errors.record("books:unexpected", item.data)
+                    continue
+                book = books[inst.inst_id]
+                if msg.action == "snapshot":
+                    expecting.pop(inst.inst_id, None)
+                elif inst.inst_id in expecting and not book.synced:
+                    expecting[inst.inst_id] += 1
+                    if expecting[inst.inst_id] <= self._snapshot_grace:
+                        continue  # an update of the old subscription, or the snapshot is on its way
+                    expecting.pop(inst.inst_id)  # no snapshot is coming: sync from REST
+                try:
+                    applied = await self._apply(msg.action, msg.data[0], book, inst, waiting)
+                except BookError as exc:
+                    await self._resync(ws, inst, book, waiting, exc)
+                    expecting[inst.inst_id] = 0
+                    continue
+                except ExchangeError as exc:
+                    logger.warning("okx books {}: REST snapshot failed ({}); resubscribing", inst.inst_id, exc)
+                    await self._resync(ws, inst, book, waiting, BookError(str(exc)))
+                    expecting[inst.inst_id] = 0
+                    continue
+                if applied:
+                    yield self._snapshot(inst, book, item.recv_ns)
+        finally:
+            await self._close(ws, buffer, task)
+
+    async def _apply(
+        self, action: str, data: BookData, book: LocalBook, inst: VenueInstrument, waiting: dict[str, SnapshotSync]
+    ) -> bool:
+        if action == "snapshot":
+            waiting.pop(inst.inst_id, None)
+            book.load(data)
+            return True
+        if book.synced:
+            return book.apply(data)
+        # no snapshot from the venue: buffer, load the REST book, join on seqId
+        sync = waiting.setdefault(inst.inst_id, SnapshotSync())
+        sync.add(data)
+        if self._fetch_book is None:
+            raise BookError("update before any snapshot and no REST book to sync from")
+        rest = await self._fetch_book(inst.inst_id)
+        if rest.seqId is None:
+            raise BookError("the REST book carries no seqId to sync with")
+        snapshot = BookData(asks=rest.asks, bids=rest.bids, ts=rest.ts, seqId=rest.seqId)
+        sync.replay(book, snapshot)
+        waiting.pop(inst.inst_id, None)
+        return True
+
+    async def _resync(
+        self, ws: OkxWs, inst: VenueInstrument, book: LocalBook, waiting: dict[str, SnapshotSync], exc: Exception
+    ) -> None:
+        kind = "checksum" if "checksum" in str(exc) else "gap"
+        self.resyncs[kind] += 1
+        logger.warning("okx books {}: {} ({}); resubscribing for a new snapshot", inst.inst_id, kind, exc)
+        book.reset()
+        waiting.pop(inst.inst_id, None)
+        await ws.resubscribe([{"channel": "books", "instId": inst.inst_id}])
+
+    async def _resync_unknown(
+        self,
+        ws: OkxWs,
+        data: bytes,
+        books: dict[str, LocalBook],
+        by_id: dict[str, VenueInstrument],
+        expecting: dict[str, int],
+    ) -> None:
+        """A frame that could not be read: if it names a book, that book may now miss an update."""
+        try:
+            head = decode_head(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            head = None
+        inst_id = head.arg.instId if head is not None and head.arg is not None else ""
+        targets = [by_id[inst_id]] if inst_id in by_id else []
+        for inst in targets:
+            await self._resync(ws, inst, books[inst.inst_id], {}, BookError("unreadable frame"))
+            expecting[inst.inst_id] = 0
+
+    def _snapshot(self, inst: VenueInstrument, book: LocalBook, recv_ns: int) -> OrderBook:
+        bids, asks = book.top(self._depth)
+        return parse_book(
+            inst,
+            [list(b) for b in bids],
+            [list(a) for a in asks],
+            str(book.ts_ms),
+            local_ts_ns=recv_ns or time.time_ns(),
+            sequence=book.seq_id or 0,
+        )
+
+    # -- funding -----------------------------------------------------------------------------
+
+    async def _funding(
+        self, insts: list[VenueInstrument], args: list[dict[str, str]]
+    ) -> AsyncGenerator[FundingRate, None]:
+        ws, buffer = self._open("funding", args)
+        by_id = {i.inst_id: i for i in insts}
+        by_family = {i.family: i for i in insts}
+        rates: dict[str, FundingRateInfo] = {}
+        marks: dict[str, Decimal] = {}
+        indexes: dict[str, Decimal] = {}
+        last: dict[str, tuple[object, ...]] = {}
+        task = asyncio.create_task(self._run(ws, buffer), name=f"{ws.name}:connection")
+        try:
+            while True:
+                item = await buffer.get()
+                if isinstance(item, StreamStatus):
+                    self._on_status(item)
+                    continue
+                try:
+                    inst = self._funding_frame(item.data, by_id, by_family, rates, marks, indexes)
+                except (msgspec.DecodeError, msgspec.ValidationError, MalformedPayload) as exc:
+                    self.errors.record("funding:malformed", item.data, exc)
+                    continue
+                if inst is None:
+                    continue
+                rate = rates.get(inst.inst_id)
+                mark = marks.get(inst.inst_id)
+                index = indexes.get(inst.family)
+                if rate is None or mark is None or index is None:
+                    continue
+                state = (rate.fundingRate, rate.fundingTime, rate.nextFundingTime, mark, index)
+                if last.get(inst.inst_id) == state:
+                    continue  # nothing moved (e.g. a periodic re-push)
+                last[inst.inst_id] = state
+                try:
+                    yield parse_funding_rate(rate, inst, mark, index, ts_ms=time.time_ns() // 1_000_000)
+                except MalformedPayload as exc:
+                    self.errors.record("funding:malformed", item.data, exc)
+        finally:
+            await self._close(ws, buffer, task)
+
+    def _funding_frame(
+        self,
+        data: bytes,
+        by_id: dict[str, VenueInstrument],
+        by_family: dict[str, VenueInstrument],
+        rates: dict[str, FundingRateInfo],
+        marks: dict[str, Decimal],
+        indexes: dict[str, Decimal],
+    ) -> VenueInstrument | None:
+        head = decode_head(data)
+        channel = head.arg.channel if head.arg is not None else ""
+        if channel == "funding-rate":
+            for r in decode_funding(data).data:
+                if r.instId in by_id:
+                    dec(r.fundingRate, "fundingRate")
+                    rates[r.instId] = r
+                    return by_id[r.instId]
+        elif channel == "mark-price":
+            for m in decode_mark(data).data:
+                if m.instId in by_id:
+                    marks[m.instId] = dec(m.markPx, "markPx")
+                    return by_id[m.instId]
+        elif channel == "index-tickers":
+            for x in decode_index(data).data:
+                if x.instId in by_family:
+                    indexes[x.instId] = dec(x.idxPx, "idxPx")
+                    return by_family[x.instId]
+        else:
+            self.errors.record(f"funding:unexpected:{channel}", data)
+        return None
