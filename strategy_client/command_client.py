@@ -1,21 +1,39 @@
 """ZmqCommandClient: one DEALER per runner, many calls in flight, replies matched by id.
 
-A single reader task receives every reply and resolves the waiting call by correlation id, so
-any number of tasks can call concurrently over one socket. Each call has its own timeout. If
-the runner goes away, calls fail with :class:`RunnerUnavailable` as soon as that is known
-(the socket reconnects by itself when the runner is back, and ``ping`` works again).
+The reply path is built to be cheap: the socket is a plain (blocking-API) pyzmq socket driven
+by the event loop's reader callback on its file descriptor. The callback drains every reply
+that is ready and resolves the waiting call's future by correlation id — no reader task, no
+per-call poll; each call costs one future and one timer handle. Any number of tasks may call
+concurrently; each call has its own timeout.
+
+Runner restarts: the socket's monitor says when the connection to the runner is up. While it
+is down a call fails at once with :class:`RunnerUnavailable` (calls in flight when it drops
+fail the same way) instead of waiting for its timeout; ZeroMQ reconnects by itself when a
+runner is back at the endpoint, and :meth:`retarget` moves the client to a new endpoint (the
+router does that when a restarted runner registers new ports). Right after :meth:`open` or
+:meth:`retarget` a call waits up to ``connect_timeout_s`` for the first connection.
+
+Latency option: ``spin_us`` > 0 makes a call that is alone in flight busy-read the socket for
+up to that many microseconds before yielding to the event loop, so a fast reply is taken
+without an epoll wake-up and two loop iterations. It trades a CPU core for a lower round trip
+(see ``scripts/bench_rpc.py``); leave it at 0 on shared machines and with many calls in flight.
+
+All methods must be called from the event loop the client was opened on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import zmq
-import zmq.asyncio
 
+from .api_calls import CoreApiCalls, Route, expect
+from .connection import ConnectionMonitor, fd_of
+from .errors import BadReply, ProtocolMismatch, RequestTimeout, RunnerUnavailable
 from .wire import (
     PROTOCOL_VERSION,
     ErrorReply,
@@ -24,6 +42,7 @@ from .wire import (
     Pong,
     Reply,
     Request,
+    SubmitOrder,
     decode_header,
     decode_reply,
     encode,
@@ -31,120 +50,338 @@ from .wire import (
     new_message_id,
     now_ns,
 )
-from .wire.errors import ProtocolMismatch, RequestTimeout, RunnerUnavailable
 
 __all__ = ["ZmqCommandClient"]
 
+log = logging.getLogger("strategy_client.command_client")
 
-class ZmqCommandClient:
+_MUTATING = ("submit_order", "cancel_order", "set_leverage")
+
+
+def _method(request: Request) -> str:
+    return str(type(request).__struct_config__.tag)
+
+
+def _order_hint(request: Request) -> str:
+    method = _method(request)
+    if method not in _MUTATING:
+        return ""
+    if isinstance(request, SubmitOrder):
+        return (
+            f"; the outcome is unknown: check with get_order({request.order.key}, "
+            f"client_id={request.order.client_id!r}) before retrying"
+        )
+    return "; the outcome is unknown: query the state before retrying"
+
+
+class ZmqCommandClient(CoreApiCalls):
+    """A :class:`~strategy_client.core_api.CoreApi` over one runner's ROUTER socket."""
+
     def __init__(
         self,
         endpoint: str,
         *,
         name: str = "",
-        context: zmq.asyncio.Context | None = None,
+        context: zmq.Context[Any] | None = None,
         default_timeout_s: float = 10.0,
+        connect_timeout_s: float = 2.0,
+        heartbeat_ms: int = 1000,
+        spin_us: int = 0,
     ) -> None:
         self.endpoint = endpoint
+        self.spin_us = spin_us
         self.name = name or endpoint
-        self._ctx = context or zmq.asyncio.Context.instance()
         self.default_timeout_s = default_timeout_s
-        self._sock: zmq.asyncio.Socket | None = None
-        self._pending: dict[str, asyncio.Future[Reply]] = {}
-        self._reader: asyncio.Task[None] | None = None
+        self.connect_timeout_s = connect_timeout_s
+        self.heartbeat_ms = heartbeat_ms
+        self._ctx: zmq.Context[Any] = context or zmq.Context.instance()
+        self._sock: zmq.Socket[bytes] | None = None
+        self._fd = -1
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._monitor: ConnectionMonitor | None = None
+        self._targeted_at = 0.0
+        self._up_waiters: list[asyncio.Future[None]] = []
+        self._pending: dict[str, tuple[asyncio.Future[Reply], Request]] = {}
+        self.pong: Pong | None = None
+        # counters
         self.calls = 0
         self.timeouts = 0
         self.late_replies = 0
+        self.bad_replies = 0
+        self.failed_fast = 0
+        self.spin_hits = 0
         self.last_reply_at = 0.0
+        self._logged_bad = False
 
-    async def connect(self, *, check_version: bool = True, timeout_s: float = 5.0) -> Pong | None:
-        if self._sock is None:
-            sock = self._ctx.socket(zmq.DEALER)
-            sock.setsockopt(zmq.LINGER, 0)
-            sock.setsockopt(zmq.RECONNECT_IVL, 100)
-            sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
-            sock.connect(self.endpoint)
-            self._sock = sock
-            self._reader = asyncio.get_running_loop().create_task(
-                self._read(), name=f"zmq-reader:{self.name}"
-            )
+    # -- lifecycle ----------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self._monitor is not None and self._monitor.up
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    def open(self) -> None:
+        """Create the socket and start connecting (returns at once; needs a running loop)."""
+        if self._sock is not None:
+            return
+        loop = asyncio.get_running_loop()
+        sock: zmq.Socket[bytes] = zmq.Socket(self._ctx, zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.IMMEDIATE, 1)  # queue only on a live connection: a send to a gone runner fails
+        sock.setsockopt(zmq.RECONNECT_IVL, 100)
+        sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+        if self.heartbeat_ms > 0:  # notice a runner that vanished without closing its sockets
+            sock.setsockopt(zmq.HEARTBEAT_IVL, self.heartbeat_ms)
+            sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, self.heartbeat_ms * 3)
+        self._loop = loop
+        self._sock = sock
+        self._monitor = ConnectionMonitor(sock, self.endpoint, self._on_state)
+        sock.connect(self.endpoint)
+        self._targeted_at = time.monotonic()
+        self._fd = fd_of(sock)
+        loop.add_reader(self._fd, self._on_readable)
+        loop.call_soon(self._on_readable)
+
+    async def connect(self, *, check_version: bool = True, timeout_s: float | None = None) -> Pong | None:
+        """Open, wait for the connection, and (by default) check the runner's protocol version."""
+        self.open()
+        await self.wait_connected(self.connect_timeout_s if timeout_s is None else timeout_s)
         if not check_version:
             return None
-        pong = await self.call(Ping(), timeout_s=timeout_s)
-        assert isinstance(pong, Pong)
+        return await self.ping(timeout_s=timeout_s)
+
+    async def ping(self, *, timeout_s: float | None = None) -> Pong:
+        """Ask the runner who it is; a different protocol version raises :class:`ProtocolMismatch`."""
+        req = Ping()
+        pong = expect(await self.call(req, timeout_s=timeout_s), Pong, req)
         if pong.protocol_version != PROTOCOL_VERSION:
             raise ProtocolMismatch(
-                f"runner {self.name} speaks protocol v{pong.protocol_version}, this client v{PROTOCOL_VERSION}"
+                f"runner {self.name} at {self.endpoint} speaks protocol v{pong.protocol_version}; "
+                f"this client speaks v{PROTOCOL_VERSION}"
             )
+        self.pong = pong
         return pong
 
+    async def wait_connected(self, timeout_s: float) -> None:
+        self.open()
+        assert self._monitor is not None
+        if self._monitor.up:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._up_waiters.append(fut)
+        try:
+            await asyncio.wait_for(fut, timeout_s)
+        except TimeoutError:
+            raise RunnerUnavailable(
+                f"runner {self.name} at {self.endpoint}: no connection within {timeout_s:.1f}s ({self._monitor.reason})"
+            ) from None
+        finally:
+            if fut in self._up_waiters:
+                self._up_waiters.remove(fut)
+
+    def retarget(self, endpoint: str) -> None:
+        """Move to a new endpoint (a restarted runner on new ports); calls in flight fail."""
+        if endpoint == self.endpoint:
+            return
+        old, self.endpoint = self.endpoint, endpoint
+        if self._sock is None or self._monitor is None:
+            return
+        self._fail_all(RunnerUnavailable, f"runner {self.name} moved from {old} to {endpoint} during the call")
+        try:
+            self._sock.disconnect(old)
+        except zmq.ZMQError:
+            pass
+        self._monitor.retarget(endpoint)
+        self._sock.connect(endpoint)
+        self._targeted_at = time.monotonic()
+
     async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
+        self.close_now()
+
+    def close_now(self) -> None:
+        if self._monitor is not None:
+            self._monitor.close()
+            self._monitor = None
+        if self._sock is not None and self._loop is not None:
             try:
-                await self._reader
-            except asyncio.CancelledError:
+                self._loop.remove_reader(self._fd)
+            except (RuntimeError, ValueError):
                 pass
-            self._reader = None
         if self._sock is not None:
             self._sock.close(linger=0)
             self._sock = None
-        for fut in self._pending.values():
+        self._fail_all(RunnerUnavailable, f"client for runner {self.name} closed")
+        for fut in self._up_waiters:
             if not fut.done():
-                fut.set_exception(RunnerUnavailable(f"client for {self.name} closed"))
-        self._pending.clear()
-
-    async def _read(self) -> None:
-        assert self._sock is not None
-        while True:
-            frames = await self._sock.recv_multipart()
-            if len(frames) != 2:
-                continue
-            try:
-                header = decode_header(frames[0])
-                reply = decode_reply(frames[1])
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                continue
-            self.last_reply_at = time.monotonic()
-            fut = self._pending.pop(header.cid, None)
-            if fut is None or fut.done():
-                self.late_replies += 1
-                continue
-            fut.set_result(reply)
-
-    async def call(self, request: Request, *, timeout_s: float | None = None, traceparent: str = "") -> Reply:
-        """Send ``request`` and return its reply; an error reply is raised as a typed exception."""
-        if self._sock is None:
-            await self.connect(check_version=False)
-        assert self._sock is not None
-        timeout = self.default_timeout_s if timeout_s is None else timeout_s
-        msg_id = new_message_id()
-        fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        self._pending[msg_id] = fut
-        header = Header(id=msg_id, ts=now_ns(), tp=traceparent, timeout_ms=int(timeout * 1000))
-        self.calls += 1
-        try:
-            await self._sock.send_multipart((encode(header), encode(request)), flags=zmq.NOBLOCK)
-        except zmq.Again:
-            self._pending.pop(msg_id, None)
-            raise RunnerUnavailable(f"runner {self.name} at {self.endpoint} is not connected") from None
-        try:
-            reply = await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
-            self._pending.pop(msg_id, None)
-            self.timeouts += 1
-            method = type(request).__struct_config__.tag
-            raise RequestTimeout(f"{method} to {self.name}: no reply within {timeout:.1f}s") from None
-        if isinstance(reply, ErrorReply):
-            raise _to_exception(reply)
-        return reply
+                fut.cancel()
+        self._up_waiters.clear()
 
     async def __aenter__(self) -> ZmqCommandClient:
         await self.connect()
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    # -- calls --------------------------------------------------------------------------
+    async def _request(
+        self, request: Request, route: Route, timeout_s: float | None, traceparent: str, tracestate: str
+    ) -> Reply:
+        return await self.call(request, timeout_s=timeout_s, traceparent=traceparent, tracestate=tracestate)
+
+    async def call(
+        self, request: Request, *, timeout_s: float | None = None, traceparent: str = "", tracestate: str = ""
+    ) -> Reply:
+        """Send ``request`` and return its reply; an error reply is raised as a typed exception.
+
+        The low-level call: no span of its own (the typed methods open one); pass the W3C
+        ``traceparent``/``tracestate`` of your own span to continue a trace in the runner."""
+        monitor = self._monitor
+        if monitor is None or not monitor.up:
+            await self._await_connection(request)
+        sock = self._sock
+        loop = self._loop
+        assert sock is not None and loop is not None
+        timeout = self.default_timeout_s if timeout_s is None else timeout_s
+        msg_id = new_message_id()
+        header = Header(id=msg_id, ts=now_ns(), tp=traceparent, tst=tracestate, timeout_ms=int(timeout * 1000))
+        try:
+            sock.send_multipart((encode(header), encode(request)), zmq.NOBLOCK)
+        except zmq.Again:
+            self.failed_fast += 1
+            raise RunnerUnavailable(
+                f"{_method(request)}: runner {self.name} at {self.endpoint} is not connected"
+            ) from None
+        fut: asyncio.Future[Reply] = loop.create_future()
+        self._pending[msg_id] = (fut, request)
+        self.calls += 1
+        if self.spin_us and len(self._pending) == 1:
+            self._spin(fut, sock)
+        if cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:  # the send may have eaten the fd's wake-up
+            loop.call_soon(self._on_readable)
+        if fut.done():
+            self.spin_hits += 1
+            self._pending.pop(msg_id, None)
+            reply = fut.result()
+        else:
+            timer = loop.call_later(timeout, self._expire, msg_id, timeout)
+            try:
+                reply = await fut
+            finally:
+                timer.cancel()
+                self._pending.pop(msg_id, None)
+        if type(reply) is ErrorReply:
+            raise _to_exception(reply)
+        return reply
+
+    def _spin(self, fut: asyncio.Future[Reply], sock: zmq.Socket[bytes]) -> None:
+        """Busy-read for up to ``spin_us`` before yielding to the loop (see ``spin_us``)."""
+        deadline = time.perf_counter_ns() + self.spin_us * 1000
+        while not fut.done() and time.perf_counter_ns() < deadline:
+            if cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+                self._on_readable()
+
+    async def _await_connection(self, request: Request) -> None:
+        if self._sock is None:
+            self.open()
+        monitor = self._monitor
+        assert monitor is not None
+        if monitor.up:
+            return
+        grace = self.connect_timeout_s - (time.monotonic() - self._targeted_at)
+        if not monitor.ever_up and grace > 0:  # just opened or retargeted: give it a moment
+            try:
+                await self.wait_connected(grace)
+                return
+            except RunnerUnavailable:
+                pass
+        self.failed_fast += 1
+        raise RunnerUnavailable(
+            f"{_method(request)}: runner {self.name} at {self.endpoint} is not connected "
+            f"({monitor.reason} {monitor.since_s():.1f}s ago); ZeroMQ reconnects when it is back"
+        )
+
+    # -- reply path (event-loop reader callback) ----------------------------------------
+    def _on_readable(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        try:
+            while cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+                self._on_frames(sock.recv_multipart(zmq.NOBLOCK))
+        except zmq.Again:
+            return
+        except zmq.ZMQError as exc:
+            log.debug("client %s: socket error while reading: %s", self.name, exc)
+
+    def _on_frames(self, frames: list[bytes]) -> None:
+        if len(frames) == 3 and not frames[0]:  # tolerate an empty delimiter
+            frames = frames[1:]
+        if len(frames) != 2:
+            self._bad(f"reply of {len(frames)} frames, expected [header, reply]")
+            return
+        try:
+            header = decode_header(frames[0])
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self._bad(f"undecodable reply header: {exc}")
+            return
+        entry = self._pending.pop(header.cid, None)
+        if entry is None:
+            self.late_replies += 1
+            return
+        fut, request = entry
+        self.last_reply_at = time.monotonic()
+        if fut.done():
+            return
+        try:
+            reply = decode_reply(frames[1])
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self._bad(f"undecodable reply: {exc}")
+            fut.set_exception(
+                BadReply(
+                    f"{_method(request)}: the reply of runner {self.name} could not be decoded ({exc}); "
+                    f"this client speaks protocol v{PROTOCOL_VERSION} (header says v{header.v})"
+                )
+            )
+            return
+        fut.set_result(reply)
+
+    def _bad(self, what: str) -> None:
+        self.bad_replies += 1
+        if not self._logged_bad:
+            self._logged_bad = True
+            log.warning("client %s: %s (logged once; counted in bad_replies)", self.name, what)
+
+    def _expire(self, msg_id: str, timeout: float) -> None:
+        entry = self._pending.pop(msg_id, None)
+        if entry is None:
+            return
+        fut, request = entry
+        if fut.done():
+            return
+        self.timeouts += 1
+        fut.set_exception(
+            RequestTimeout(
+                f"{_method(request)} to runner {self.name}: no reply within {timeout:.1f}s{_order_hint(request)}"
+            )
+        )
+
+    def _on_state(self, up: bool, reason: str) -> None:
+        if up:
+            waiters, self._up_waiters = self._up_waiters, []
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
+            return
+        self._fail_all(RunnerUnavailable, f"runner {self.name} at {self.endpoint}: {reason} during the call")
+
+    def _fail_all(self, cls: type[RunnerUnavailable], message: str) -> None:
+        pending, self._pending = self._pending, {}
+        for fut, request in pending.values():
+            if not fut.done():
+                fut.set_exception(cls(f"{_method(request)}: {message}{_order_hint(request)}"))
 
 
 def _to_exception(reply: ErrorReply) -> Exception:

@@ -1,4 +1,26 @@
-"""The client's exception tree (defined with the wire protocol, re-exported here)."""
+"""The client's exception tree: the wire's (see :mod:`strategy_client.wire.errors`) plus the
+few errors only a client can raise. Everything a CoreApi call raises is a :class:`CoreApiError`::
+
+    CoreApiError
+    ├── RequestTimeout        no reply within the call's timeout (retryable; for orders the
+    │                         outcome is unknown: query by client id)
+    ├── RunnerUnavailable     no runner registered / runner gone / not connected (retryable)
+    │   └── DiscoveryError    Redis (the runner directory) could not be read
+    ├── ProtocolMismatch      client and runner speak different protocol versions (names both)
+    ├── InvalidRequest        bad argument, unknown method, bad params, unknown instrument
+    │   ├── NotFound          the order (or other object) asked for does not exist
+    │   └── AmbiguousRoute    several runners serve the exchange: bind one or address it by name
+    ├── VenueRejected         the venue refused (``venue_code``, ``venue_message``)
+    ├── VenueUnavailable      the venue could not be reached / rate limited (retryable)
+    ├── OutcomeUnknown        sent to the venue; the result is being reconciled
+    ├── RunnerInternalError   a bug in the runner; the runner keeps running
+    └── BadReply              the runner's reply could not be decoded or was of the wrong type
+
+``err.retryable`` says whether the same call may simply be made again; ``err.code`` is the
+runner's :class:`ErrorCode` when the runner answered with an error.
+"""
+
+from __future__ import annotations
 
 from .wire.errors import (
     CoreApiError,
@@ -15,7 +37,10 @@ from .wire.errors import (
 )
 
 __all__ = [
+    "AmbiguousRoute",
+    "BadReply",
     "CoreApiError",
+    "DiscoveryError",
     "ErrorCode",
     "InvalidRequest",
     "NotFound",
@@ -27,3 +52,15 @@ __all__ = [
     "VenueRejected",
     "VenueUnavailable",
 ]
+
+
+class DiscoveryError(RunnerUnavailable):
+    """The runner directory (Redis) could not be read."""
+
+
+class AmbiguousRoute(InvalidRequest):
+    """Several runners serve one exchange and none is bound to it."""
+
+
+class BadReply(CoreApiError):
+    """A reply that could not be decoded, or not the reply type the request calls for."""

@@ -319,7 +319,9 @@ class PaperVenue:
 
     def _reserve(self, inst: Instrument, w: _Working, levels: list[BookLevel]) -> None:
         o = w.order
-        fee_rate = max(self.config.taker_fee, self.config.maker_fee)
+        fee_rate = max(
+            self.config.fee_rate(inst.key.kind, maker=False), self.config.fee_rate(inst.key.kind, maker=True)
+        )
         if inst.key.kind is MarketKind.SPOT:
             if o.side is Side.SELL:
                 w.locked_asset, w.locked_left = inst.base, o.qty
@@ -389,7 +391,7 @@ class PaperVenue:
     ) -> None:
         o = w.order
         inst = self.instruments[o.key]
-        fee = qty * price * (self.config.maker_fee if maker else self.config.taker_fee)
+        fee = qty * price * self.config.fee_rate(o.key.kind, maker=maker)
         realized = ZERO
         if o.key.kind is MarketKind.SPOT:
             used = qty * price + fee if o.side is Side.BUY else qty

@@ -1,0 +1,212 @@
+"""The typed CoreApi methods, written once over one transport hook.
+
+:class:`CoreApiCalls` turns each method into its wire request, hands it to ``_request`` with
+the exchange or key that routes it, and checks the reply type. Subclasses only say how a
+request reaches a runner: :class:`~strategy_client.command_client.ZmqCommandClient` sends it on
+its socket, :class:`~strategy_client.router.ZmqRouter` picks the runner by exchange first.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TypeVar
+
+from .coerce import ExchangeLike, KeyLike, as_enum, as_exchange, as_key, as_market, check_order
+from .errors import BadReply, InvalidRequest
+from .model import (
+    AccountSnapshot,
+    Exchange,
+    FundingRate,
+    Instrument,
+    InstrumentKey,
+    MarketKind,
+    Order,
+    OrderRequest,
+    Position,
+)
+from .telemetry.tracing import client_span
+from .wire import (
+    AccountReply,
+    BookSnapshotReply,
+    CancelOrder,
+    FundingReply,
+    GetAccountSnapshot,
+    GetAllInstruments,
+    GetAllPositions,
+    GetBookSnapshot,
+    GetFundingRate,
+    GetInstrument,
+    GetOpenOrders,
+    GetOrder,
+    GetPosition,
+    GetReferencePrice,
+    InstrumentReply,
+    InstrumentsReply,
+    LeverageReply,
+    OrderReply,
+    OrdersReply,
+    PositionReply,
+    PositionsReply,
+    PriceReply,
+    PriceSource,
+    ReferencePrice,
+    Reply,
+    Request,
+    SetLeverage,
+    SubmitOrder,
+)
+
+__all__ = ["CoreApiCalls", "Route", "expect"]
+
+Route = InstrumentKey | Exchange
+R = TypeVar("R")
+
+
+def expect(reply: Reply, cls: type[R], request: Request) -> R:
+    if isinstance(reply, cls):
+        return reply
+    method = type(request).__struct_config__.tag
+    raise BadReply(f"{method}: expected a {cls.__name__}, the runner sent {type(reply).__name__}")
+
+
+def _target(value: ExchangeLike | KeyLike, field: str) -> InstrumentKey | Exchange:
+    """An exchange name, an Exchange, a key or a key's text form."""
+    if isinstance(value, InstrumentKey | Exchange):
+        return value
+    if isinstance(value, str):
+        return as_key(value, field) if ":" in value else as_exchange(value, field)
+    raise InvalidRequest(f"{field}: expected an exchange or an instrument key, got {type(value).__name__}")
+
+
+class CoreApiCalls(ABC):
+    """Implements :class:`~strategy_client.core_api.CoreApi`; subclasses provide ``_request``.
+
+    Every call runs inside :func:`~strategy_client.telemetry.client_span` (a no-op unless
+    tracing or a client observer is on), whose W3C context goes into the request header so the
+    runner's span continues the caller's trace.
+    """
+
+    @abstractmethod
+    async def _request(
+        self, request: Request, route: Route, timeout_s: float | None, traceparent: str, tracestate: str
+    ) -> Reply:
+        """Send ``request`` to the runner serving ``route``; error replies are raised."""
+
+    async def _call(self, request: Request, route: Route, timeout_s: float | None) -> Reply:
+        exchange = route.exchange if isinstance(route, InstrumentKey) else route
+        with client_span(str(request.__struct_config__.tag), peer=exchange.value) as scope:
+            return await self._request(request, route, timeout_s, scope.traceparent, scope.tracestate)
+
+    # -- routed by key -------------------------------------------------------------------
+    async def submit_order(self, order: OrderRequest, *, timeout_s: float | None = None) -> Order:
+        """Place an order. Without a ``client_id`` one is assigned here (and named in errors)."""
+        order = check_order(order)
+        req = SubmitOrder(order=order)
+        return expect(await self._call(req, order.key, timeout_s), OrderReply, req).order
+
+    async def get_position(self, key: KeyLike, *, timeout_s: float | None = None) -> Position | None:
+        """The position, or ``None`` when flat."""
+        req = GetPosition(key=as_key(key))
+        return expect(await self._call(req, req.key, timeout_s), PositionReply, req).position
+
+    async def get_instrument(self, key: KeyLike, *, timeout_s: float | None = None) -> Instrument:
+        req = GetInstrument(key=as_key(key))
+        return expect(await self._call(req, req.key, timeout_s), InstrumentReply, req).instrument
+
+    async def get_reference_price(
+        self, key: KeyLike, source: PriceSource | str = PriceSource.MID, *, timeout_s: float | None = None
+    ) -> ReferencePrice:
+        """``mid`` (default), ``bid``, ``ask`` from the live book; ``mark``/``index`` for perps."""
+        req = GetReferencePrice(key=as_key(key), source=as_enum(PriceSource, source, "source"))
+        return expect(await self._call(req, req.key, timeout_s), PriceReply, req).price
+
+    async def get_funding_rate(self, key: KeyLike, *, timeout_s: float | None = None) -> FundingRate:
+        req = GetFundingRate(key=as_key(key))
+        return expect(await self._call(req, req.key, timeout_s), FundingReply, req).funding
+
+    async def set_leverage(self, key: KeyLike, leverage: int, *, timeout_s: float | None = None) -> int:
+        """Set the leverage of a perp; returns what the venue applied."""
+        if not isinstance(leverage, int) or isinstance(leverage, bool):
+            raise InvalidRequest(f"leverage: expected an int, got {type(leverage).__name__}")
+        req = SetLeverage(key=as_key(key), leverage=leverage)
+        return expect(await self._call(req, req.key, timeout_s), LeverageReply, req).leverage
+
+    async def get_order(
+        self, key: KeyLike, *, client_id: str = "", venue_id: str = "", timeout_s: float | None = None
+    ) -> Order:
+        """An order by client id or venue id (one of them)."""
+        if not client_id and not venue_id:
+            raise InvalidRequest("get_order needs client_id or venue_id")
+        req = GetOrder(key=as_key(key), client_id=client_id, venue_id=venue_id)
+        return expect(await self._call(req, req.key, timeout_s), OrderReply, req).order
+
+    async def cancel_order(
+        self,
+        key: KeyLike | Order,
+        *,
+        client_id: str = "",
+        venue_id: str = "",
+        timeout_s: float | None = None,
+    ) -> Order:
+        """Cancel by key + client id or venue id, or pass the :class:`Order` itself."""
+        if isinstance(key, Order):
+            client_id = client_id or key.client_id
+            venue_id = venue_id or (key.venue_id if not client_id else "")
+            key = key.key
+        if not client_id and not venue_id:
+            raise InvalidRequest("cancel_order needs client_id or venue_id")
+        req = CancelOrder(key=as_key(key), client_id=client_id, venue_id=venue_id)
+        return expect(await self._call(req, req.key, timeout_s), OrderReply, req).order
+
+    # -- explicit exchange ---------------------------------------------------------------
+    async def get_open_orders(
+        self,
+        target: ExchangeLike | KeyLike,
+        *,
+        kind: MarketKind | str | None = None,
+        timeout_s: float | None = None,
+    ) -> tuple[Order, ...]:
+        """Open orders of an exchange (optionally one market kind), or of one instrument."""
+        route = _target(target, "target")
+        key = route if isinstance(route, InstrumentKey) else None
+        req = GetOpenOrders(key=key, kind=as_market(kind))
+        return expect(await self._call(req, route, timeout_s), OrdersReply, req).orders
+
+    async def get_all_positions(
+        self, exchange: ExchangeLike, *, timeout_s: float | None = None
+    ) -> tuple[Position, ...]:
+        req = GetAllPositions(exchange=as_exchange(exchange))
+        return expect(await self._call(req, req.exchange, timeout_s), PositionsReply, req).positions
+
+    async def get_account_snapshot(self, exchange: ExchangeLike, *, timeout_s: float | None = None) -> AccountSnapshot:
+        req = GetAccountSnapshot(exchange=as_exchange(exchange))
+        return expect(await self._call(req, req.exchange, timeout_s), AccountReply, req).account
+
+    async def get_all_instruments(
+        self, exchange: ExchangeLike, *, kind: MarketKind | str | None = None, timeout_s: float | None = None
+    ) -> tuple[Instrument, ...]:
+        req = GetAllInstruments(exchange=as_exchange(exchange), kind=as_market(kind))
+        return expect(await self._call(req, req.exchange, timeout_s), InstrumentsReply, req).instruments
+
+    async def get_book_snapshot(
+        self,
+        target: ExchangeLike | KeyLike | Sequence[KeyLike],
+        *,
+        timeout_s: float | None = None,
+    ) -> BookSnapshotReply:
+        """Current books (of an exchange, one key, or several keys of one exchange) and the
+        per-topic sequence numbers they correspond to (for resyncing a subscriber)."""
+        if isinstance(target, str | InstrumentKey | Exchange):
+            route = _target(target, "target")
+            keys: tuple[InstrumentKey, ...] = (route,) if isinstance(route, InstrumentKey) else ()
+        else:
+            keys = tuple(as_key(k, "keys") for k in target)
+            if not keys:
+                raise InvalidRequest("keys: give at least one key, or an exchange for all books")
+            exchanges = {k.exchange for k in keys}
+            if len(exchanges) > 1:
+                raise InvalidRequest(f"keys: one exchange per call, got {sorted(e.value for e in exchanges)}")
+            route = keys[0]
+        req = GetBookSnapshot(keys=keys)
+        return expect(await self._call(req, route, timeout_s), BookSnapshotReply, req)

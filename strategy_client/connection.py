@@ -1,0 +1,117 @@
+"""Connection state of a ZeroMQ socket to one endpoint, from libzmq's monitor events.
+
+ZeroMQ reconnects by itself and hides connection state; a client that must fail fast when its
+runner is gone needs it. :class:`ConnectionMonitor` reads the socket's monitor (a PAIR socket)
+from the event loop's reader callback — no task — and reports *up* after a completed ZMTP
+handshake and *down* on a disconnect or a failed handshake. Events about any endpoint other
+than the current target (say, a late disconnect of the endpoint the socket just left) are ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+import zmq
+
+__all__ = ["ConnectionMonitor", "fd_of"]
+
+log = logging.getLogger("strategy_client.connection")
+
+_WATCHED = (
+    zmq.EVENT_HANDSHAKE_SUCCEEDED
+    | zmq.EVENT_DISCONNECTED
+    | zmq.EVENT_CONNECT_RETRIED
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+)
+_FAILED = zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+_HEAD = struct.Struct("=Hi")
+
+StateCallback = Callable[[bool, str], None]
+
+
+def fd_of(sock: zmq.Socket[Any]) -> int:
+    return cast(int, sock.getsockopt(zmq.FD))
+
+
+class ConnectionMonitor:
+    """``up`` is True between a handshake and the next disconnect of the target endpoint."""
+
+    def __init__(self, sock: zmq.Socket[Any], target: str, on_change: StateCallback) -> None:
+        self.target = target
+        self.up = False
+        self.ever_up = False
+        self.reason = "connecting"
+        self.changed_at = time.monotonic()
+        self.disconnects = 0
+        self._on_change = on_change
+        self._loop = asyncio.get_running_loop()
+        self._mon = cast(zmq.Socket[bytes], sock.get_monitor_socket(_WATCHED))
+        self._owner = sock
+        self._fd = fd_of(self._mon)
+        self._loop.add_reader(self._fd, self._on_readable)
+        self._loop.call_soon(self._on_readable)  # events queued before the reader was registered
+
+    def retarget(self, target: str) -> None:
+        self.target = target
+        self.ever_up = False
+        self._set(False, "connecting")
+
+    def close(self) -> None:
+        try:
+            self._loop.remove_reader(self._fd)
+        except (RuntimeError, ValueError):  # loop already closed
+            pass
+        try:
+            self._owner.disable_monitor()
+        except zmq.ZMQError:
+            pass
+        self._mon.close(linger=0)
+
+    def since_s(self) -> float:
+        return time.monotonic() - self.changed_at
+
+    def _set(self, up: bool, reason: str) -> None:
+        if up == self.up:
+            self.reason = reason
+            return
+        self.up = up
+        self.reason = reason
+        self.changed_at = time.monotonic()
+        if up:
+            self.ever_up = True
+        else:
+            self.disconnects += 1
+        self._on_change(up, reason)
+
+    def _on_readable(self) -> None:
+        mon = self._mon
+        try:
+            while cast(int, mon.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+                frames = mon.recv_multipart(zmq.NOBLOCK)
+                if len(frames) != 2 or len(frames[0]) != _HEAD.size:
+                    continue
+                event, _value = _HEAD.unpack(frames[0])
+                if frames[1].decode(errors="replace") != self.target:
+                    continue
+                self._apply(event)
+        except zmq.Again:
+            return
+        except zmq.ZMQError as exc:  # the socket was closed under us
+            log.debug("monitor of %s stopped: %s", self.target, exc)
+
+    def _apply(self, event: int) -> None:
+        if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            self._set(True, "connected")
+        elif event == zmq.EVENT_DISCONNECTED:
+            self._set(False, "connection lost")
+        elif event == zmq.EVENT_CONNECT_RETRIED:
+            self._set(False, "nothing answers there (retrying)")
+        elif event & _FAILED:
+            self._set(False, "handshake failed (not a ZeroMQ peer of this protocol?)")

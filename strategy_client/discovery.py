@@ -1,0 +1,213 @@
+"""Finding runners: the Redis schema of docs/protocol.md, read once or watched.
+
+Each runner keeps ``tradebus:runner:<name>`` (JSON :class:`RunnerRecord`, TTL 10 s renewed
+every 3 s, deleted on a clean stop). :func:`discover_all` reads every record once;
+:func:`discover_service` finds one runner by name or exchange and checks its protocol version;
+:class:`RunnerWatch` polls and reports what appeared, changed (restarted: new pid or
+endpoints) and disappeared (stopped, or its TTL ran out) — the router runs one.
+
+The Redis URL is the argument, else ``$REDIS_URL``, else ``redis://127.0.0.1:6379/0``.
+A record that does not decode is skipped, counted and logged once per key; a Redis that cannot
+be reached raises :class:`DiscoveryError` from the one-shot functions, while a watch keeps the
+runners it knew and retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+
+import msgspec
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from .coerce import as_exchange
+from .errors import AmbiguousRoute, DiscoveryError, InvalidRequest, ProtocolMismatch, RunnerUnavailable
+from .model import Exchange
+from .wire import KEY_PREFIX, PROTOCOL_VERSION, RunnerRecord, decode_record
+
+__all__ = [
+    "DEFAULT_REDIS_URL",
+    "resolve_redis_url",
+    "RunnerChanges",
+    "RunnerWatch",
+    "discover_all",
+    "discover_service",
+    "check_version",
+    "select_runner",
+]
+
+log = logging.getLogger("strategy_client.discovery")
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def resolve_redis_url(url: str | None = None) -> str:
+    return url or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+
+
+def check_version(record: RunnerRecord) -> None:
+    """Raise :class:`ProtocolMismatch` naming both versions when the runner speaks another one."""
+    if record.protocol_version != PROTOCOL_VERSION:
+        raise ProtocolMismatch(
+            f"runner {record.name} ({record.exchange.value}, pid {record.pid} on {record.host}) speaks "
+            f"protocol v{record.protocol_version}; this client speaks v{PROTOCOL_VERSION} — "
+            f"upgrade the {'client' if record.protocol_version > PROTOCOL_VERSION else 'runner'}"
+        )
+
+
+def select_runner(records: dict[str, RunnerRecord], target: str | Exchange, where: str) -> RunnerRecord:
+    """``target`` is a runner name, else an exchange served by exactly one runner."""
+    if isinstance(target, str) and target in records:
+        return records[target]
+    try:
+        exchange = as_exchange(target, "target")
+    except InvalidRequest:
+        names = ", ".join(sorted(records)) or "none"
+        raise RunnerUnavailable(f"no runner named {target!r} in {where} (registered: {names})") from None
+    matches = sorted(name for name, rec in records.items() if rec.exchange is exchange)
+    if not matches:
+        raise RunnerUnavailable(
+            f"no {exchange.value} runner registered in {where}; start one with `runner {exchange.value}`"
+        )
+    if len(matches) > 1:
+        raise AmbiguousRoute(
+            f"{len(matches)} {exchange.value} runners are registered ({', '.join(matches)}): name the one you mean"
+        )
+    return records[matches[0]]
+
+
+class RunnerChanges(msgspec.Struct, frozen=True):
+    added: tuple[RunnerRecord, ...] = ()
+    changed: tuple[tuple[RunnerRecord, RunnerRecord], ...] = ()  # (old, new)
+    removed: tuple[RunnerRecord, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+def _restarted(old: RunnerRecord, new: RunnerRecord) -> bool:
+    return (old.pid, old.started_at_ms, old.router_endpoint, old.pub_endpoint, old.protocol_version) != (
+        new.pid,
+        new.started_at_ms,
+        new.router_endpoint,
+        new.pub_endpoint,
+        new.protocol_version,
+    )
+
+
+class RunnerWatch:
+    """Reads the runner records; :meth:`poll` returns the differences since the last poll."""
+
+    def __init__(self, redis_url: str | None = None, *, socket_timeout_s: float = 1.0) -> None:
+        self.redis_url = resolve_redis_url(redis_url)
+        self._redis = aioredis.Redis.from_url(
+            self.redis_url, socket_timeout=socket_timeout_s, socket_connect_timeout=socket_timeout_s
+        )
+        self.records: dict[str, RunnerRecord] = {}
+        self.polls = 0
+        self.failures = 0
+        self.bad_records = 0
+        self.redis_ok = False
+        self.last_ok_at = 0.0
+        self._bad_logged: set[str] = set()
+        self._down_logged = False
+
+    async def read(self) -> dict[str, RunnerRecord]:
+        """Every decodable record now in Redis, by runner name (raises :class:`DiscoveryError`)."""
+        try:
+            keys = [k async for k in self._redis.scan_iter(match=f"{KEY_PREFIX}*", count=200)]
+            values = await self._redis.mget(keys) if keys else []
+        except (RedisError, OSError) as exc:
+            raise DiscoveryError(f"cannot read the runner directory at {self.redis_url}: {exc}") from None
+        found: dict[str, RunnerRecord] = {}
+        for key, raw in zip(keys, values, strict=True):
+            if raw is None:  # expired between SCAN and MGET
+                continue
+            name = (key.decode() if isinstance(key, bytes) else str(key))[len(KEY_PREFIX) :]
+            try:
+                rec = decode_record(raw if isinstance(raw, bytes) else str(raw).encode())
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                self.bad_records += 1
+                if name not in self._bad_logged:
+                    self._bad_logged.add(name)
+                    log.warning("runner record %s%s is unreadable, skipped: %s", KEY_PREFIX, name, exc)
+                continue
+            found[rec.name] = rec
+        return found
+
+    async def poll(self, *, strict: bool = False) -> RunnerChanges:
+        """Read and diff. When Redis is unreachable the known runners are kept and nothing is
+        raised, unless ``strict`` (then :class:`DiscoveryError`)."""
+        self.polls += 1
+        try:
+            now = await self.read()
+        except DiscoveryError as exc:
+            self.failures += 1
+            self.redis_ok = False
+            if strict:
+                raise
+            if not self._down_logged:
+                self._down_logged = True
+                log.warning("%s; keeping the %d runners known so far and retrying", exc, len(self.records))
+            return RunnerChanges()
+        if self._down_logged:
+            log.info("runner directory at %s readable again", self.redis_url)
+        self._down_logged = False
+        self.redis_ok = True
+        self.last_ok_at = time.monotonic()
+        before = self.records
+        added = tuple(rec for name, rec in now.items() if name not in before)
+        removed = tuple(rec for name, rec in before.items() if name not in now)
+        changed = tuple(
+            (before[name], rec) for name, rec in now.items() if name in before and _restarted(before[name], rec)
+        )
+        self.records = now
+        return RunnerChanges(added=added, changed=changed, removed=removed)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+async def discover_all(redis_url: str | None = None) -> dict[str, RunnerRecord]:
+    """Every runner registered now, by name."""
+    watch = RunnerWatch(redis_url)
+    try:
+        return await watch.read()
+    finally:
+        await watch.close()
+
+
+async def discover_service(
+    target: str | Exchange,
+    redis_url: str | None = None,
+    *,
+    timeout_s: float = 0.0,
+    poll_s: float = 0.2,
+) -> RunnerRecord:
+    """The runner named ``target``, or the one runner of exchange ``target``.
+
+    Waits up to ``timeout_s`` for it to register. Raises :class:`RunnerUnavailable` when there
+    is none, :class:`AmbiguousRoute` when several serve the exchange, :class:`ProtocolMismatch`
+    (naming both versions) when it speaks another protocol version.
+    """
+    watch = RunnerWatch(redis_url)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            records = await watch.read()
+            try:
+                rec = select_runner(records, target, watch.redis_url)
+            except AmbiguousRoute:
+                raise
+            except RunnerUnavailable:
+                if time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(poll_s)
+                continue
+            check_version(rec)
+            return rec
+    finally:
+        await watch.close()

@@ -1,0 +1,468 @@
+"""ZmqEventSubscriber: one SUB socket on one runner's PUB, delivering typed items.
+
+* **Filters** become ZeroMQ prefix subscriptions (:class:`EventFilter`): only the wanted
+  topics cross the network.
+* **Sequence numbers** are checked per topic (:class:`SeqTracker`). A jump is a :class:`Gap`
+  (``reason="gap"``), a step back a runner restart (``"reset"``); either way the topic's state is
+  fetched over the command socket — the book with its sequence number (older events are then
+  dropped as stale), the open orders for ``exec``, the position for ``pos``, the rate for
+  ``fund``, the account for ``acct`` — and delivered in the :class:`Gap` before the event that
+  revealed it, so the consumer can reconcile.
+* **Late subscriber**: on start (and after every reconnect) a :class:`Snapshot` of the state the
+  filter covers is delivered (``snapshot=True``, the default).
+* **Restarts**: the socket's monitor notices the connection drop; ZeroMQ reconnects to the same
+  endpoint by itself, :meth:`retarget` moves to new ports; both end in a ``"reconnect"`` snapshot.
+
+Reading runs in one owned task, woken by the event loop's reader callback on the socket's file
+descriptor; it hands items to an :class:`EventQueue` (its own, or one shared by several
+subscribers: :class:`~strategy_client.subscription.Subscription` merges runners that way).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, cast
+
+import msgspec
+import zmq
+
+from .connection import ConnectionMonitor, fd_of
+from .core_api import CoreApi
+from .errors import CoreApiError, NotFound
+from .events import EventFilter, EventItem, EventQueue, Gap, Received, Snapshot
+from .model import Exchange, FundingRate, InstrumentKey, MarketKind, OrderBook
+from .sequence import SeqTracker, Verdict
+from .wire import ParsedTopic, TopicKind, decode_event, decode_header, parse_topic, topic
+
+__all__ = ["ZmqEventSubscriber"]
+
+log = logging.getLogger("strategy_client.subscriber")
+
+_BATCH = 512
+
+
+class ZmqEventSubscriber:
+    """Async iterator of :data:`~strategy_client.events.EventItem` from one runner."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        runner: str,
+        exchange: Exchange,
+        filter: EventFilter | None = None,
+        api: CoreApi | None = None,
+        sink: EventQueue | None = None,
+        snapshot: bool = True,
+        resync: bool = True,
+        context: zmq.Context[Any] | None = None,
+        rcvhwm: int = 100_000,
+        connect_timeout_s: float = 2.0,
+        resync_timeout_s: float = 3.0,
+    ) -> None:
+        self.endpoint = endpoint
+        self.runner = runner
+        self.exchange = exchange
+        self.filter = filter or EventFilter()
+        self.api = api
+        self.snapshot = snapshot
+        self.resync = resync
+        self.rcvhwm = rcvhwm
+        self.connect_timeout_s = connect_timeout_s
+        self.resync_timeout_s = resync_timeout_s
+        self._own_sink = sink is None
+        self.sink = sink if sink is not None else EventQueue()
+        self._ctx: zmq.Context[Any] = context or zmq.Context.instance()
+        self._sock: zmq.Socket[bytes] | None = None
+        self._fd = -1
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._monitor: ConnectionMonitor | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._pending_snapshot: str | None = None
+        self._snapshotted = False
+        # "hold": read nothing until the (re)connect snapshot is queued, so it comes first;
+        # "drain": the connection dropped — deliver what it brought, then hold
+        self._hold: str | None = "hold" if snapshot else None
+        self._seq = SeqTracker()
+        self._topics: dict[bytes, tuple[str, ParsedTopic]] = {}
+        self._bad_logged: set[str] = set()
+        # counters
+        self.received = 0
+        self.gaps = 0
+        self.resets = 0
+        self.stale = 0
+        self.snapshots = 0
+        self.resync_failures = 0
+        self.bad_frames = 0
+        self.unknown_events = 0
+
+    # -- lifecycle ----------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self._monitor is not None and self._monitor.up
+
+    def open(self) -> None:
+        """Connect and start the reader task (returns at once; needs a running loop)."""
+        if self._sock is None:
+            loop = asyncio.get_running_loop()
+            sock: zmq.Socket[bytes] = zmq.Socket(self._ctx, zmq.SUB)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.RCVHWM, self.rcvhwm)
+            sock.setsockopt(zmq.RECONNECT_IVL, 100)
+            sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+            sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
+            sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
+            for prefix in self.filter.prefixes(self.exchange):
+                sock.setsockopt(zmq.SUBSCRIBE, prefix)
+            self._loop = loop
+            self._sock = sock
+            self._monitor = ConnectionMonitor(sock, self.endpoint, self._on_state)
+            sock.connect(self.endpoint)
+            self._fd = fd_of(sock)
+            loop.add_reader(self._fd, self._on_fd)
+            self._task = loop.create_task(self._run(), name=f"zmq-sub:{self.runner}")
+
+    @property
+    def ready(self) -> bool:
+        """Connected once and the initial snapshot (if any) queued."""
+        return self._ready.is_set()
+
+    async def start(self, *, wait: bool = True) -> bool:
+        """:meth:`open`; with ``wait``, return once connected and the initial snapshot is
+        queued (True), or after ``connect_timeout_s`` + ``resync_timeout_s`` (False: still trying)."""
+        self.open()
+        if not wait:
+            return self._ready.is_set()
+        return await self.wait_ready()
+
+    async def wait_ready(self, timeout_s: float | None = None) -> bool:
+        budget = timeout_s if timeout_s is not None else self.connect_timeout_s + self.resync_timeout_s
+        try:
+            await asyncio.wait_for(self._ready.wait(), budget)
+        except TimeoutError:
+            return False
+        return True
+
+    def retarget(self, endpoint: str) -> None:
+        """Follow a restarted runner to new ports; a ``"reconnect"`` snapshot follows."""
+        if endpoint == self.endpoint:
+            return
+        old, self.endpoint = self.endpoint, endpoint
+        if self._sock is None or self._monitor is None:
+            return
+        try:
+            self._sock.disconnect(old)
+        except zmq.ZMQError:
+            pass
+        self._monitor.retarget(endpoint)
+        self._sock.connect(endpoint)
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        if self._monitor is not None:
+            self._monitor.close()
+            self._monitor = None
+        if self._sock is not None:
+            if self._loop is not None:
+                try:
+                    self._loop.remove_reader(self._fd)
+                except (RuntimeError, ValueError):
+                    pass
+            self._sock.close(linger=0)
+            self._sock = None
+        if self._own_sink:
+            self.sink.close()
+
+    async def __aenter__(self) -> ZmqEventSubscriber:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __aiter__(self) -> ZmqEventSubscriber:
+        return self
+
+    async def __anext__(self) -> EventItem:
+        item = await self.sink.get()
+        if item is None:
+            raise StopAsyncIteration
+        return item
+
+    async def get(self, timeout_s: float | None = None) -> EventItem | None:
+        return await self.sink.get(timeout_s)
+
+    # -- callbacks ------------------------------------------------------------------------
+    def _on_fd(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        try:
+            if cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+                self._wake.set()
+        except zmq.ZMQError:
+            return
+
+    def _on_state(self, up: bool, reason: str) -> None:
+        if not up:
+            log.info("subscriber %s: %s at %s", self.runner, reason, self.endpoint)
+            if self._hold is None:
+                self._hold = "drain"
+            return
+        self._pending_snapshot = "reconnect" if self._snapshotted else "initial"
+        self._wake.set()
+
+    # -- the reader task -------------------------------------------------------------------
+    async def _run(self) -> None:
+        sock = self._sock
+        assert sock is not None
+        while True:
+            if self._pending_snapshot is not None:
+                await self._on_connected(self._pending_snapshot)
+            n = 0
+            while n < _BATCH and self._pending_snapshot is None and self._hold != "hold":
+                try:
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    if self._hold == "drain":
+                        self._hold = "hold"
+                    break
+                n += 1
+                await self._handle(frames)
+            if n == _BATCH or self._pending_snapshot is not None:
+                await asyncio.sleep(0)
+                continue
+            self._wake.clear()
+            if self._hold != "hold" and cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+                continue
+            await self._wake.wait()
+
+    async def _on_connected(self, reason: str) -> None:
+        self._pending_snapshot = None
+        if reason == "reconnect":
+            self._seq.clear()  # a new publisher, or one that may have dropped events: start over
+        if self.snapshot or reason == "reconnect":
+            snap = await self._fetch(self.filter.effective_kinds(), self.filter.keys_of(self.exchange), reason)
+            await self.sink.put(snap)
+        self._snapshotted = True
+        self._hold = None
+        self._ready.set()
+
+    async def _handle(self, frames: list[bytes]) -> None:
+        if len(frames) != 3:
+            self._bad("frames", f"event of {len(frames)} frames, expected [topic, header, event]")
+            return
+        raw_topic, raw_header, raw_event = frames
+        parsed = self._topics.get(raw_topic)
+        if parsed is None:
+            try:
+                parsed = (raw_topic.decode(), parse_topic(raw_topic))
+            except (ValueError, UnicodeDecodeError) as exc:
+                self._bad("topic", f"bad topic {raw_topic[:80]!r}: {exc}")
+                return
+            self._topics[raw_topic] = parsed
+        try:
+            header = decode_header(raw_header)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self._bad("header", f"undecodable header on {parsed[0]}: {exc}")
+            return
+        verdict, expected = self._seq.check(raw_topic, header.seq)
+        if verdict is Verdict.STALE:
+            self.stale += 1
+            return
+        try:
+            event = decode_event(raw_event)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            # a newer runner's event type: ignored (docs/protocol.md), but its sequence counts
+            self.unknown_events += 1
+            rec: Received | None = None
+        else:
+            text, pt = parsed
+            rec = Received(
+                runner=self.runner,
+                topic=text,
+                kind=pt.kind,
+                exchange=pt.exchange,
+                key=pt.key,
+                seq=header.seq,
+                sent_ns=header.ts,
+                recv_ns=time.time_ns(),
+                event=event,
+            )
+            self.received += 1
+        if verdict is Verdict.GAP or verdict is Verdict.RESET:
+            await self._on_loss(raw_topic, parsed, verdict, expected, header.seq, rec)
+            return
+        self._seq.accept(raw_topic, header.seq)
+        if rec is not None and not self.sink.put_nowait(rec):
+            await self.sink.put(rec)
+
+    async def _on_loss(
+        self,
+        raw_topic: bytes,
+        parsed: tuple[str, ParsedTopic],
+        verdict: Verdict,
+        expected: int,
+        seq: int,
+        rec: Received | None,
+    ) -> None:
+        text, pt = parsed
+        reason = "gap" if verdict is Verdict.GAP else "reset"
+        if verdict is Verdict.GAP:
+            self.gaps += 1
+        else:
+            self.resets += 1
+        log.info("subscriber %s: %s on %s (expected %d, got %d); resyncing", self.runner, reason, text, expected, seq)
+        snap: Snapshot | None = None
+        if self.resync and self.api is not None:
+            keys = [pt.key] if pt.key is not None else None
+            if verdict is Verdict.RESET:  # a new publisher: its numbers start over
+                self._seq.forget(raw_topic)
+            snap = await self._fetch(frozenset({pt.kind}), keys, reason)
+        gap = Gap(
+            runner=self.runner,
+            topic=text,
+            kind=pt.kind,
+            exchange=pt.exchange,
+            key=pt.key,
+            expected=expected,
+            received=seq,
+            reason=reason,
+            snapshot=snap,
+            error=snap.error if snap is not None else _no_resync(self.resync),
+            ts_ns=time.time_ns(),
+        )
+        await self.sink.put(gap)
+        if pt.kind is TopicKind.BOOK and snap is not None and snap.books is not None:
+            last = self._seq.last(raw_topic)
+            if last is not None and last >= seq:  # the snapshot is at least as new: drop the event
+                self.stale += 1
+                return
+        self._seq.accept(raw_topic, seq)
+        if rec is not None:
+            await self.sink.put(rec)
+
+    def _bad(self, kind: str, what: str) -> None:
+        self.bad_frames += 1
+        if kind not in self._bad_logged:
+            self._bad_logged.add(kind)
+            log.warning("subscriber %s: %s (first of its kind; counted in bad_frames)", self.runner, what)
+
+    # -- snapshots -------------------------------------------------------------------------
+    async def _fetch(
+        self,
+        kinds: frozenset[TopicKind],
+        keys: list[InstrumentKey] | None,
+        reason: str,
+    ) -> Snapshot:
+        """The state of ``kinds`` × ``keys`` (None: all) now. Book topics are seeded with the
+        snapshot's sequence numbers; a book older than one already delivered is left out."""
+        self.snapshots += 1
+        if self.api is None:
+            return Snapshot(
+                runner=self.runner,
+                exchange=self.exchange,
+                reason=reason,
+                error="no command client to fetch the state from",
+                ts_ns=time.time_ns(),
+            )
+        api = self.api
+        ex = self.exchange
+        timeout = self.resync_timeout_s
+        errors: list[str] = []
+        parts: dict[str, Any] = {}
+
+        async def part(name: str, coro: Any) -> None:
+            try:
+                parts[name] = await coro
+            except CoreApiError as exc:
+                errors.append(f"{name}: {type(exc).__name__}: {exc}")
+
+        jobs = []
+        if TopicKind.BOOK in kinds:
+            jobs.append(part("books", api.get_book_snapshot(tuple(keys) if keys else ex, timeout_s=timeout)))
+        if TopicKind.EXECUTION in kinds:
+            target: Exchange | InstrumentKey = keys[0] if keys is not None and len(keys) == 1 else ex
+            jobs.append(part("orders", api.get_open_orders(target, timeout_s=timeout)))
+        if TopicKind.POSITION in kinds:
+            if keys is not None and len(keys) == 1:
+                jobs.append(part("position", api.get_position(keys[0], timeout_s=timeout)))
+            else:
+                jobs.append(part("positions", api.get_all_positions(ex, timeout_s=timeout)))
+        if TopicKind.ACCOUNT in kinds:
+            jobs.append(part("account", api.get_account_snapshot(ex, timeout_s=timeout)))
+        if TopicKind.FUNDING in kinds:
+            jobs.append(part("funding", self._fetch_funding(keys, errors)))
+        await asyncio.gather(*jobs)
+
+        books: tuple[OrderBook, ...] | None = None
+        if "books" in parts:
+            rep = parts["books"]
+            seqs = {ts.topic: ts.seq for ts in rep.seqs}
+            kept = []
+            for book in rep.books:
+                t = topic(TopicKind.BOOK, ex, book.key)
+                if keys is not None and book.key not in keys:
+                    continue
+                if self._seq.seed(t, seqs.get(t, 0)):
+                    kept.append(book)
+            books = tuple(kept)
+        orders = parts.get("orders")
+        if orders is not None and keys is not None:
+            orders = tuple(o for o in orders if o.key in keys)
+        positions = parts.get("positions")
+        if "position" in parts:
+            positions = (parts["position"],) if parts["position"] is not None else ()
+        elif positions is not None and keys is not None:
+            positions = tuple(p for p in positions if p.key in keys)
+        if errors:
+            self.resync_failures += 1
+            log.warning("subscriber %s: %s snapshot incomplete: %s", self.runner, reason, "; ".join(errors))
+        return Snapshot(
+            runner=self.runner,
+            exchange=ex,
+            reason=reason,
+            books=books,
+            orders=orders,
+            positions=positions,
+            funding=parts.get("funding"),
+            account=parts.get("account"),
+            error="; ".join(errors),
+            ts_ns=time.time_ns(),
+        )
+
+    async def _fetch_funding(self, keys: list[InstrumentKey] | None, errors: list[str]) -> tuple[FundingRate, ...]:
+        assert self.api is not None
+        api = self.api
+        timeout = self.resync_timeout_s
+        if keys is None:
+            insts = await api.get_all_instruments(self.exchange, kind=MarketKind.PERP, timeout_s=timeout)
+            perps = [i.key for i in insts]
+        else:
+            perps = [k for k in keys if k.kind is MarketKind.PERP]
+
+        async def one(key: InstrumentKey) -> FundingRate | None:
+            try:
+                return await api.get_funding_rate(key, timeout_s=timeout)
+            except NotFound:  # no rate known yet: not an error
+                return None
+            except CoreApiError as exc:
+                errors.append(f"funding {key}: {type(exc).__name__}: {exc}")
+                return None
+
+        rates = await asyncio.gather(*(one(k) for k in perps))
+        return tuple(r for r in rates if r is not None)
+
+
+def _no_resync(enabled: bool) -> str:
+    return "no command client to fetch the state from" if enabled else "resync is off"
