@@ -1,0 +1,205 @@
+"""``strategy`` console script: ``spotperp``, ``perpperp`` and the ``manual`` REPL.
+
+Every command finds its runners in Redis (``--redis-url``, else ``$REDIS_URL``, else
+redis://127.0.0.1:6379/0). Config precedence: built-in defaults < ``--config`` TOML < flags.
+Bad input ends with one ``strategy: error: ...`` line and exit status 2; a run that could not
+leave everything clean ends with status 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="tradebus strategies: spot-perp and perp-perp arbitrage (live or --paper) and a manual trading REPL.",
+    pretty_exceptions_enable=False,
+)
+
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+RedisOpt = Annotated[
+    str | None,
+    typer.Option("--redis-url", help=f"where the runners are registered (default: $REDIS_URL, else {DEFAULT_REDIS})"),
+]
+PaperOpt = Annotated[
+    bool, typer.Option("--paper", help="fill orders locally against the live books; nothing reaches a venue")
+]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML config (see configs/strategies/)")]
+SymbolOpt = Annotated[str | None, typer.Option("--symbol", help="e.g. BTCUSDT")]
+SizeOpt = Annotated[str | None, typer.Option("--size", help="base units per arbitrage position, e.g. 0.01")]
+DurationOpt = Annotated[float | None, typer.Option("--duration", help="stop after SECONDS (default: until Ctrl-C)")]
+ReportOpt = Annotated[Path | None, typer.Option("--report", help="write the JSON report (every trade, PnL breakdown)")]
+PlotOpt = Annotated[Path | None, typer.Option("--plot", help="write a PnL-over-time PNG")]
+MetricsOpt = Annotated[int | None, typer.Option("--metrics-port", help="serve /metrics, /healthz, /readyz (0 = off)")]
+KeepOpt = Annotated[
+    bool, typer.Option("--keep-positions", help="at stop, leave hedged positions open (default: exit them)")
+]
+LogLevelOpt = Annotated[str, typer.Option("--log-level")]
+LogJsonOpt = Annotated[bool, typer.Option("--log-json", help="JSON log lines (for Loki)")]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"strategy: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _setup_logging(level: str, json_lines: bool) -> None:
+    from strategy_client.telemetry.logs import setup_logging
+
+    try:
+        setup_logging(level=level.upper(), json=json_lines)
+    except (TypeError, ValueError) as exc:
+        _fail(f"--log-level: {exc}")
+
+
+def _metrics_port(flag: int | None) -> int:
+    if flag is not None:
+        return flag
+    env = os.environ.get("TRADEBUS_METRICS_PORT", "0")
+    if not env.isdigit():
+        _fail(f"TRADEBUS_METRICS_PORT: {env!r} is not a port number")
+    return int(env)
+
+
+def _overrides(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _run(
+    kind: str, config: Path | None, overrides: dict[str, Any], redis_url: str | None, metrics_port: int, keep: bool
+) -> None:
+    from strategies.arbitrage.config import load_perpperp, load_spotperp
+    from strategies.arbitrage.errors import StrategyConfigError
+
+    from .runtime import RunOptions, StrategyError, run_arbitrage
+
+    try:
+        cfg: Any = (load_spotperp if kind == "spotperp" else load_perpperp)(config, overrides)
+    except StrategyConfigError as exc:
+        _fail(str(exc))
+        return
+    url = redis_url or cfg.redis_url or os.environ.get("REDIS_URL") or DEFAULT_REDIS
+    opts = RunOptions(redis_url=url, metrics_port=metrics_port, close_on_stop=not keep)
+
+    async def main() -> int:
+        return await run_arbitrage(cfg, opts)
+
+    from strategy_client.errors import CoreApiError, DiscoveryError
+
+    try:
+        try:
+            import uvloop
+
+            code = uvloop.run(main())
+        except ImportError:
+            code = asyncio.run(main())
+    except StrategyError as exc:
+        _fail(str(exc), 1)
+        return
+    except DiscoveryError as exc:
+        _fail(f"Redis unreachable at {url}: {exc}", 1)
+        return
+    except CoreApiError as exc:
+        _fail(str(exc), 1)
+        return
+    except OSError as exc:
+        _fail(str(exc), 1)
+        return
+    raise typer.Exit(code)
+
+
+@app.command()
+def spotperp(
+    paper: PaperOpt = False,
+    exchange: Annotated[str | None, typer.Option("--exchange", help="binance (default), bybit or okx")] = None,
+    symbol: SymbolOpt = None,
+    config: ConfigOpt = None,
+    duration: DurationOpt = None,
+    report: ReportOpt = None,
+    plot: PlotOpt = None,
+    size: SizeOpt = None,
+    redis_url: RedisOpt = None,
+    metrics_port: MetricsOpt = None,
+    keep_positions: KeepOpt = False,
+    log_level: LogLevelOpt = "INFO",
+    log_json: LogJsonOpt = False,
+) -> None:
+    """Spot-perp carry on one exchange: long spot / short perp when basis + funding beat the costs (event-driven)."""
+    _setup_logging(log_level, log_json)
+    overrides = _overrides(
+        paper=True if paper else None,
+        exchange=exchange,
+        symbol=symbol.upper() if symbol else None,
+        duration_s=duration,
+        report=str(report) if report else None,
+        plot=str(plot) if plot else None,
+        size=size,
+    )
+    _run("spotperp", config, overrides, redis_url, _metrics_port(metrics_port), keep_positions)
+
+
+@app.command()
+def perpperp(
+    paper: PaperOpt = False,
+    exchanges: Annotated[
+        str | None, typer.Option("--exchanges", help="two exchanges, comma-separated (default binance,bybit)")
+    ] = None,
+    symbol: SymbolOpt = None,
+    config: ConfigOpt = None,
+    duration: DurationOpt = None,
+    report: ReportOpt = None,
+    plot: PlotOpt = None,
+    size: SizeOpt = None,
+    poll: Annotated[float | None, typer.Option("--poll", help="seconds between evaluations (default 1)")] = None,
+    redis_url: RedisOpt = None,
+    metrics_port: MetricsOpt = None,
+    keep_positions: KeepOpt = False,
+    log_level: LogLevelOpt = "INFO",
+    log_json: LogJsonOpt = False,
+) -> None:
+    """Perp-perp funding arbitrage across two exchanges: long the perp paying less funding, short the other (polled)."""
+    _setup_logging(log_level, log_json)
+    overrides = _overrides(
+        paper=True if paper else None,
+        exchanges=[e.strip().lower() for e in exchanges.split(",") if e.strip()] if exchanges else None,
+        symbol=symbol.upper() if symbol else None,
+        duration_s=duration,
+        report=str(report) if report else None,
+        plot=str(plot) if plot else None,
+        size=size,
+        poll_interval_s=poll,
+    )
+    _run("perpperp", config, overrides, redis_url, _metrics_port(metrics_port), keep_positions)
+
+
+@app.command()
+def manual(
+    exchange: Annotated[str, typer.Option("--exchange", help="which exchange's runner to trade on")] = "binance",
+    runner: Annotated[str | None, typer.Option("--runner", help="a runner by registration name")] = None,
+    redis_url: RedisOpt = None,
+    history: Annotated[
+        Path | None, typer.Option("--history", help="history file (default ~/.tradebus_history)")
+    ] = None,
+) -> None:
+    """Interactive trading REPL (book, price, funding, buy/sell, cancel, orders, positions, balance, leverage).
+
+    Reads commands line by line when stdin is not a terminal, so it can be scripted."""
+    from .manual import run_manual
+
+    code = run_manual(exchange=exchange, redis_url=redis_url, runner=runner, history_file=history)
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(app())

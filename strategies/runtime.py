@@ -1,0 +1,359 @@
+"""Running an arbitrage strategy as a process: runners, events, paper execution, status, report.
+
+``run_arbitrage`` is shared by ``strategy spotperp`` (event-driven: a decision on every book of
+its pair) and ``strategy perpperp`` (poll-based: a decision every ``poll_interval_s``). It finds
+the runners in Redis, subscribes to the pair's books, funding and executions, drives an
+:class:`ArbitrageEngine` (over the runners, or over :class:`PaperExecution` with ``--paper``),
+shows a live status, and at the end (duration, Ctrl-C, SIGTERM) stops cleanly — no naked leg —
+and prints/writes the report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+import msgspec
+from loguru import logger
+
+from strategy_client.errors import CoreApiError, DiscoveryError
+from strategy_client.events import Received
+from strategy_client.model import Exchange, FundingRate, InstrumentKey, OrderBook
+from strategy_client.paper import PaperConfig
+from strategy_client.router import ZmqRouter
+from strategy_client.telemetry.strategy_metrics import StrategyMetrics, serve_strategy_metrics
+from strategy_client.wire import BookEvent
+
+from .arbitrage.config import PerpPerpConfig, SpotPerpConfig
+from .arbitrage.edge import DecisionPolicy
+from .arbitrage.engine import ArbitrageEngine
+from .arbitrage.execution import ExecutionPolicy
+from .arbitrage.margin import MarginPolicy
+from .arbitrage.oracle import PriceOracle
+from .arbitrage.pair import ArbPair, FeeRates, Leg, LegId, orient_by_funding
+from .arbitrage.state import Transition
+from .paper import PaperExecution
+from .report import build_report, plot_pnl, summary_table, write_json
+
+__all__ = ["RunOptions", "run_arbitrage", "StrategyError"]
+
+
+class StrategyError(Exception):
+    """A one-line reason the strategy cannot run (no runner, unknown instrument...)."""
+
+
+@dataclass
+class RunOptions:
+    redis_url: str | None
+    metrics_port: int = 0
+    close_on_stop: bool = True
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    status_interval_s: float = 10.0  # log line period when not on a terminal
+    wait_runner_s: float = 15.0
+
+
+@dataclass
+class _Plan:
+    """What differs between spot-perp and perp-perp."""
+
+    name: str
+    exchanges: list[Exchange]
+    keys: list[InstrumentKey]
+    fees: dict[InstrumentKey, FeeRates]
+    poll_s: float | None  # None: event-driven
+    pair_for: Callable[[dict[InstrumentKey, Any], PriceOracle, int], ArbPair | None]
+
+
+def _spotperp_plan(cfg: SpotPerpConfig) -> _Plan:
+    spot, perp = cfg.spot_key, cfg.perp_key
+
+    def pair_for(insts: dict[InstrumentKey, Any], oracle: PriceOracle, now_ns: int) -> ArbPair | None:
+        return ArbPair(
+            a=Leg(id=LegId.A, instrument=insts[spot], fees=cfg.fees.spot),
+            b=Leg(id=LegId.B, instrument=insts[perp], fees=cfg.fees.perp),
+        )
+
+    return _Plan(
+        name="spotperp",
+        exchanges=[cfg.exchange],
+        keys=[spot, perp],
+        fees={spot: cfg.fees.spot, perp: cfg.fees.perp},
+        poll_s=None,
+        pair_for=pair_for,
+    )
+
+
+def _perpperp_plan(cfg: PerpPerpConfig) -> _Plan:
+    ka, kb = (cfg.perp_key(ex) for ex in cfg.exchanges)
+
+    def pair_for(insts: dict[InstrumentKey, Any], oracle: PriceOracle, now_ns: int) -> ArbPair | None:
+        base = ArbPair(
+            a=Leg(id=LegId.A, instrument=insts[ka], fees=cfg.fees_for(ka.exchange)),
+            b=Leg(id=LegId.B, instrument=insts[kb], fees=cfg.fees_for(kb.exchange)),
+        )
+        fa, fb = oracle.funding_or_none(ka, now_ns), oracle.funding_or_none(kb, now_ns)
+        if fa is None or fb is None:
+            return None  # never decide without both venues' funding
+        return orient_by_funding(base, fa, fb)
+
+    return _Plan(
+        name="perpperp",
+        exchanges=list(cfg.exchanges),
+        keys=[ka, kb],
+        fees={ka: cfg.fees_for(ka.exchange), kb: cfg.fees_for(kb.exchange)},
+        poll_s=cfg.poll_interval_s,
+        pair_for=pair_for,
+    )
+
+
+def _paper_configs(plan: _Plan) -> dict[Exchange, PaperConfig]:
+    out: dict[Exchange, PaperConfig] = {}
+    for ex in plan.exchanges:
+        perp = next((f for k, f in plan.fees.items() if k.exchange is ex and k.kind.value == "perp"), FeeRates())
+        spot = next((f for k, f in plan.fees.items() if k.exchange is ex and k.kind.value == "spot"), None)
+        out[ex] = PaperConfig(
+            taker_fee=perp.taker,
+            maker_fee=max(perp.maker, Decimal(0)),
+            spot_taker_fee=spot.taker if spot else None,
+            spot_maker_fee=max(spot.maker, Decimal(0)) if spot else None,
+        )
+    return out
+
+
+async def run_arbitrage(cfg: SpotPerpConfig | PerpPerpConfig, opts: RunOptions) -> int:
+    """Run until the configured duration or a signal; 0 when it ended clean, 1 when something is left."""
+    plan = _spotperp_plan(cfg) if isinstance(cfg, SpotPerpConfig) else _perpperp_plan(cfg)
+    mode = "paper" if cfg.paper else "live"
+    metrics = StrategyMetrics(plan.name, mode=mode)
+    metrics.attach_client()
+    async with serve_strategy_metrics(metrics, opts.metrics_port), ZmqRouter(redis_url=opts.redis_url) as router:
+        for ex in plan.exchanges:
+            try:
+                await router.wait_for(ex, timeout_s=opts.wait_runner_s)
+            except (DiscoveryError, TimeoutError, CoreApiError) as exc:
+                raise StrategyError(
+                    f"no {ex.value} runner registered in {router.redis_url} ({exc}); start one with `runner {ex.value}`"
+                ) from None
+        insts: dict[InstrumentKey, Any] = {}
+        for key in plan.keys:
+            try:
+                insts[key] = await router.get_instrument(key)
+            except CoreApiError as exc:
+                raise StrategyError(f"{key}: {exc}") from None
+        return await _Session(cfg, plan, router, insts, metrics, opts, mode).run()
+
+
+class _Session:
+    def __init__(
+        self,
+        cfg: SpotPerpConfig | PerpPerpConfig,
+        plan: _Plan,
+        router: ZmqRouter,
+        insts: dict[InstrumentKey, Any],
+        metrics: StrategyMetrics,
+        opts: RunOptions,
+        mode: str,
+    ) -> None:
+        self.cfg, self.plan, self.router, self.insts = cfg, plan, router, insts
+        self.metrics, self.opts, self.mode = metrics, opts, mode
+        self.oracle = PriceOracle(cfg.oracle)
+        self.paper: PaperExecution | None = None
+        api: Any = router
+        if cfg.paper:
+            self.paper = PaperExecution(router, _paper_configs(plan), on_event=self._on_paper_event)
+            api = self.paper
+        self.engine = ArbitrageEngine(
+            api,
+            name=plan.name,
+            pair_for=lambda now: plan.pair_for(insts, self.oracle, now),
+            size=cfg.size,
+            max_positions=cfg.max_positions,
+            oracle=self.oracle,
+            decision=DecisionPolicy(cfg.decision),
+            execution=ExecutionPolicy(cfg.execution),
+            margin=MarginPolicy(cfg.margin),
+            on_transition=self._on_transition,
+            on_market=self._on_market,
+        )
+        self.stop_reason = ""
+        self._stop = asyncio.Event()
+        self.tty = opts.out.isatty()
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _on_paper_event(self, event: Any) -> None:
+        self.engine.on_event(event)
+
+    def _on_market(self, item: OrderBook | FundingRate) -> None:
+        if self.paper is None:
+            return
+        if isinstance(item, OrderBook):
+            self.paper.on_book(item)
+        else:
+            self.paper.on_funding(item)
+
+    def _on_transition(self, t: Transition) -> None:
+        self.metrics.set_state(self.plan.name, t.to_state.value)
+        self.metrics.count_action(self.plan.name, t.event.value)
+
+    def request_stop(self, reason: str) -> None:
+        if not self._stop.is_set():
+            self.stop_reason = reason
+            self._stop.set()
+
+    # -- main ------------------------------------------------------------------------------
+    async def run(self) -> int:
+        cfg, plan = self.cfg, self.plan
+        started_ms = time.time_ns() // 1_000_000
+        kinds = ["book", "funding", "exec", "status"] + ([] if self.paper else ["account"])
+        sub = await self.router.subscribe(kinds=kinds, keys=plan.keys, exchange=plan.exchanges)
+        if self.paper is not None:
+            await self.paper.prepare(plan.keys)
+        await self.engine.start([plan.pair_for(self.insts, self.oracle, time.time_ns()) or _any_pair(self)])
+        self.metrics.set_ready("started", True)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.request_stop, sig.name)
+        logger.info(
+            "{} {} on {} for {}: size {} (Ctrl-C stops cleanly)",
+            plan.name,
+            self.mode,
+            ",".join(e.value for e in plan.exchanges),
+            cfg.symbol,
+            cfg.size,
+        )
+        tasks = [
+            asyncio.create_task(self._consume(sub), name="strategy.events"),
+            asyncio.create_task(self._housekeeping(), name="strategy.housekeeping"),
+        ]
+        if plan.poll_s is not None:
+            tasks.append(asyncio.create_task(self._poll(plan.poll_s), name="strategy.poll"))
+        try:
+            if cfg.duration_s > 0:
+                try:
+                    await asyncio.wait_for(self._stop.wait(), cfg.duration_s)
+                except TimeoutError:
+                    self.request_stop(f"duration {cfg.duration_s:g}s reached")
+            else:
+                await self._stop.wait()
+            if self.tty:
+                self.opts.out.write("\n")
+            logger.info("stopping: {}", self.stop_reason)
+            # keep consuming events while the engine winds down (fills must still arrive)
+            left = await self.engine.stop(close_positions=self.opts.close_on_stop)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await sub.close()
+        return self._finish(started_ms, left)
+
+    async def _consume(self, sub: Any) -> None:
+        keys = set(self.plan.keys)
+        last_eval = 0.0
+        async for item in sub:
+            self.engine.on_event(item)
+            if (
+                self.plan.poll_s is None
+                and isinstance(item, Received)
+                and isinstance(item.event, BookEvent)
+                and item.event.book.key in keys
+            ):
+                now = time.monotonic()
+                if now - last_eval >= 0.02:  # at most 50 decisions a second
+                    last_eval = now
+                    self.engine.evaluate()
+
+    async def _poll(self, every_s: float) -> None:
+        """PerpPerpPoller: both venues evaluated together on a fixed period."""
+        while True:
+            await asyncio.sleep(every_s)
+            self.engine.evaluate()
+
+    async def _housekeeping(self) -> None:
+        last_log = 0.0
+        tick = 0
+        while True:
+            await asyncio.sleep(1.0)
+            tick += 1
+            if self.paper is not None:
+                self.paper.tick()
+            if tick % 5 == 0:
+                await self.engine.refresh_accounts(set(self.plan.exchanges))
+            for key in self.plan.keys:
+                book = self.oracle.quote(key, time.time_ns()).book
+                if book is not None and book.mid is not None:
+                    self.engine.ledger.mark(key, book.mid, time.time_ns() // 1_000_000)
+            st = self.engine.status()
+            self._export(st)
+            line = _status_line(self.plan.name, self.mode, st)
+            if self.tty:
+                self.opts.out.write("\r" + line[:160].ljust(160))
+                self.opts.out.flush()
+            elif time.monotonic() - last_log >= self.opts.status_interval_s:
+                last_log = time.monotonic()
+                logger.info("status {}", line)
+
+    def _export(self, st: dict[str, Any]) -> None:
+        m = self.metrics
+        if st["edge_bps"] is not None:
+            m.set_edge(self.plan.name, st["edge_bps"])
+        for key, notional in self.engine.ledger.exposure().items():
+            m.set_exposure(str(key), notional)
+        m.set_pnl(total=st["pnl"], fees=st["fees"], funding=st["funding"])
+
+    def _finish(self, started_ms: int, left: list[str]) -> int:
+        cfg = self.cfg
+        notes = [f"stopped: {self.stop_reason}"]
+        if self.engine.errors:
+            notes += [f"error: {e}" for e in self.engine.errors]
+        notes += [f"NOT CLEAN: {x}" for x in left]
+        report = build_report(
+            self.engine.ledger,
+            strategy=self.plan.name,
+            mode=self.mode,
+            started_ms=started_ms,
+            ended_ms=time.time_ns() // 1_000_000,
+            transitions=self.engine.transitions,
+            config=cast_struct(cfg),
+            notes=notes,
+        )
+        self.opts.out.write(summary_table(report) + "\n")
+        if cfg.report:
+            write_json(report, Path(cfg.report))
+            self.opts.out.write(f"report: {cfg.report}\n")
+        if cfg.plot:
+            plot_pnl(report.timeline, Path(cfg.plot), title=f"{self.plan.name} ({self.mode}) PnL")
+            self.opts.out.write(f"plot: {cfg.plot}\n")
+        self.opts.out.flush()
+        return 1 if left else 0
+
+
+def cast_struct(cfg: SpotPerpConfig | PerpPerpConfig) -> msgspec.Struct:
+    return cfg
+
+
+def _any_pair(session: _Session) -> ArbPair:
+    """The pair before funding is known (perp-perp orientation is decided per entry)."""
+    ka, kb = session.plan.keys
+    return ArbPair(
+        a=Leg(id=LegId.A, instrument=session.insts[ka], fees=session.plan.fees[ka]),
+        b=Leg(id=LegId.B, instrument=session.insts[kb], fees=session.plan.fees[kb]),
+    )
+
+
+def _status_line(name: str, mode: str, st: dict[str, Any]) -> str:
+    edge = "-" if st["edge_bps"] is None else f"{st['edge_bps']:+.1f}bps"
+    return (
+        f"{name}[{mode}] state={st['state']} edge={edge} pos={st['position_base']} "
+        f"pnl={st['pnl']:+.2f} (basis {st['basis']:+.2f} funding {st['funding']:+.2f} "
+        f"fees {st['fees']:.2f} slip {st['slippage']:.2f}) entries={st['entries']} exits={st['exits']}"
+    )

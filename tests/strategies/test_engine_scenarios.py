@@ -1,0 +1,172 @@
+"""Scripted arbitrage scenarios on the simulator, through a real runner process.
+
+The strategy session runs in the test's event loop exactly as ``strategy spotperp`` runs it;
+the simulator's ``/_sim/`` controls move the basis. (Partial fills and a runner lost mid-entry
+are scripted at the CoreApi boundary in ``test_engine_unit.py``.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+
+from exchange_runner.ports import free_port_pair
+from exchanges.binance.sim import BinanceSim
+from exchanges.binance.sim.options import ACCOUNT_ID
+from strategies.arbitrage.config import SpotPerpConfig, load_spotperp
+from strategies.arbitrage.state import ArbState
+from strategies.runtime import RunOptions, _Session, _spotperp_plan
+from strategy_client.model import MarketKind
+from strategy_client.router import ZmqRouter
+from strategy_client.telemetry.strategy_metrics import StrategyMetrics
+
+from ..helpers import eventually
+from ..integration.conftest import RunnerProc, start_runner
+
+
+@dataclass
+class Venue:
+    runner: RunnerProc
+    sim: Any
+    port: int
+
+    def admin(self, path: str, body: dict[str, Any]) -> None:
+        r = httpx.post(f"http://127.0.0.1:{self.port}/_sim/{path}", json=body, timeout=5)
+        r.raise_for_status()
+
+    def venue_orders(self) -> int:
+        def count(s: BinanceSim) -> int:
+            return sum(len(s.venue.all_orders(ACCOUNT_ID, kind, "BTCUSDT")) for kind in MarketKind)
+
+        return int(self.sim.call(count))
+
+
+@pytest.fixture()
+def venue(redis_url: str, tmp_path: Path) -> Any:
+    port = free_port_pair()
+    with BinanceSim.in_thread(port_base=port, seed=5) as sim:
+        runner = start_runner(redis_url, tmp_path, "arb-bn", "--sim-connect", f"127.0.0.1:{port}")
+        try:
+            runner.record()
+            yield Venue(runner, sim, port)
+        finally:
+            runner.stop()
+
+
+def config(paper: bool, **changes: Any) -> SpotPerpConfig:
+    overrides: dict[str, Any] = {"paper": paper, "size": "0.01", "decision.entry_threshold_bps": 10}
+    overrides.update(changes)
+    return load_spotperp(None, overrides)
+
+
+@pytest.fixture()
+async def session_factory(redis_url: str) -> AsyncIterator[Any]:
+    running: list[tuple[_Session, asyncio.Task[int], ZmqRouter]] = []
+
+    async def start(cfg: SpotPerpConfig) -> tuple[_Session, asyncio.Task[int]]:
+        router = ZmqRouter(redis_url)
+        await router.start(wait_for=["arb-bn"])
+        plan = _spotperp_plan(cfg)
+        insts = {k: await router.get_instrument(k) for k in plan.keys}
+        out = io.StringIO()
+        session = _Session(
+            cfg,
+            plan,
+            router,
+            insts,
+            StrategyMetrics("spotperp-test"),
+            RunOptions(redis_url=redis_url, out=out, status_interval_s=1000),
+            "paper" if cfg.paper else "live",
+        )
+        task = asyncio.create_task(session.run())
+        running.append((session, task, router))
+        return session, task
+
+    yield start
+    for session, task, router in running:
+        session.request_stop("test over")
+        try:
+            await asyncio.wait_for(task, 60)
+        except Exception:  # noqa: BLE001 - the test already failed or finished
+            task.cancel()
+        await router.close()
+
+
+def states(session: _Session) -> list[ArbState]:
+    return [s.machine.state for s in session.engine.slots.values()]
+
+
+async def test_basis_widens_enters_converges_exits_and_the_pnl_adds_up(venue: Venue, session_factory: Any) -> None:
+    venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": -40})  # start with no edge
+    session, task = await session_factory(config(paper=False))
+    await eventually(lambda: session.engine.decisions > 5, timeout=15, what="decisions")
+    assert session.engine.entries == 0
+    venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": 120})
+    await eventually(lambda: ArbState.HEDGED in states(session), timeout=15, what="hedged entry")
+    slot = next(iter(session.engine.slots.values()))
+    assert slot.machine.a_base == slot.machine.b_base == Decimal("0.01")  # long spot, short perp, equal
+    venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": -20})
+    await eventually(lambda: states(session) == [ArbState.CLOSED], timeout=15, what="exit on convergence")
+    assert venue.venue_orders() >= 4  # live mode on the simulator: real orders at the venue
+    session.request_stop("done")
+    assert await asyncio.wait_for(task, 30) == 0
+    totals = session.engine.ledger.breakdown()
+    assert totals.adds_up and totals.basis + totals.funding - totals.fees - totals.slippage == totals.total
+    assert totals.fees > 0
+    hist = [t.to_state for t in slot.machine.history]
+    assert hist[:2] == [ArbState.ENTERING, ArbState.HEDGED] and hist[-1] is ArbState.CLOSED
+
+
+async def test_paper_mode_trades_and_never_sends_an_order(venue: Venue, session_factory: Any) -> None:
+    session, task = await session_factory(config(paper=True))
+    venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": 120})
+    await eventually(lambda: ArbState.HEDGED in states(session), timeout=15, what="paper entry")
+    venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": -20})
+    await eventually(lambda: states(session) == [ArbState.CLOSED], timeout=15, what="paper exit")
+    session.request_stop("done")
+    assert await asyncio.wait_for(task, 30) == 0
+    assert session.paper is not None and session.paper.events_emitted > 0
+    assert venue.venue_orders() == 0  # nothing reached the venue
+    assert session.engine.ledger.breakdown().adds_up
+
+
+async def test_a_rejected_hedge_unwinds_the_naked_leg(venue: Venue, session_factory: Any) -> None:
+    # perp margin far too small: the perp hedge is rejected every time, spot goes first
+    cfg = config(paper=True, **{"execution.first_leg": "a", "execution.hedge_retries": 1})
+    session, task = await session_factory(cfg)
+    assert session.paper is not None
+    for venue_ in session.paper.venues.values():
+        venue_.ledger.wallet = Decimal(1)
+    # the margin policy would refuse the entry up front: let the engine believe there is margin
+    session.engine.margin = _PermissiveMargin(session.engine.margin)
+    venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": 150})
+    await eventually(lambda: states(session) and states(session)[0] is ArbState.CLOSED, timeout=20, what="unwound")
+    slot = next(iter(session.engine.slots.values()))
+    seen = [t.to_state for t in slot.machine.history]
+    assert ArbState.BROKEN in seen and ArbState.UNWINDING in seen
+    assert slot.machine.flat  # the spot bought was sold back
+    net = session.engine.ledger.net_base(slot.position_id)
+    assert all(v == 0 for v in net.values())
+
+
+class _PermissiveMargin:
+    """The real policy, except that entry checks pass (to reach the venue's rejection)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def check_entry(self, *args: Any, **kwargs: Any) -> Any:
+        check = self.inner.check_entry(*args, **kwargs)
+        return msgspec.structs.replace(check, ok=True, reasons=(), max_base=check.base)
