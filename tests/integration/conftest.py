@@ -56,14 +56,21 @@ class RunnerProc:
         return self.proc.returncode
 
 
-def start_runner(redis_url: str, tmp: Path, name: str, *extra: str, sim_port_base: int | None = None) -> RunnerProc:
+def start_runner(
+    redis_url: str,
+    tmp: Path,
+    name: str,
+    *extra: str,
+    sim_port_base: int | None = None,
+    exchange: str = "binance",
+) -> RunnerProc:
     port_base = sim_port_base or free_port_pair()
     log = tmp / f"{name}.log"
     args = [
         sys.executable,
         "-m",
         "exchange_runner.cli",
-        "binance",
+        exchange,
         "--redis-url",
         redis_url,
         "--name",
