@@ -352,6 +352,8 @@ def _any_pair(session: _Session) -> ArbPair:
 
 def _status_line(name: str, mode: str, st: dict[str, Any]) -> str:
     edge = "-" if st["edge_bps"] is None else f"{st['edge_bps']:+.1f}bps"
+    if st.get("edge_terms"):
+        edge += f" [{st['edge_terms']}]"
     return (
         f"{name}[{mode}] state={st['state']} edge={edge} pos={st['position_base']} "
         f"pnl={st['pnl']:+.2f} (basis {st['basis']:+.2f} funding {st['funding']:+.2f} "

@@ -72,7 +72,7 @@ class DecisionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     exit_threshold_bps: Decimal = Decimal(1)
     horizon_s: float = 8 * 3600.0
     max_holding_s: float = 24 * 3600.0
-    stop_loss_bps: Decimal = Decimal(50)
+    stop_loss_bps: Decimal = Decimal(150)
     funding_flip_bps_per_hour: Decimal = ZERO
     slippage_buffer_bps: Decimal = Decimal(1)
     exit_basis_target_bps: Decimal = ZERO

@@ -579,16 +579,23 @@ class ArbitrageEngine:
         totals = self.ledger.breakdown()
         states = [s.machine.state.value for s in self.open_slots()] or ["idle"]
         edge = None
+        terms = ""
         if self.last_decision is not None:
             d = self.last_decision
             if d.edge is not None:
                 edge = d.edge.net_bps
+                e = d.edge
+                terms = (
+                    f"basis {e.basis_bps:+.1f} funding {e.funding_bps:+.1f} fees {e.fees_bps:.1f} "
+                    f"slip {e.slippage_bps:.1f}"
+                )
             elif d.hold is not None:
                 edge = d.hold.hold_bps
         exposure = sum((s.machine.a_base for s in self.open_slots()), ZERO)
         return {
             "state": ",".join(states),
             "edge_bps": edge,
+            "edge_terms": terms,
             "position_base": exposure,
             "pnl": totals.total,
             "basis": totals.basis,

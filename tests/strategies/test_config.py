@@ -95,7 +95,7 @@ def test_precedence_defaults_file_flags(tmp_path: Path) -> None:
     assert cfg.size == D("0.5")  # None = flag not given: the file's value stays
     assert cfg.decision.entry_threshold_bps == D(15) and cfg.decision.exit_threshold_bps == D(2)
     assert cfg.paper is True
-    assert cfg.decision.stop_loss_bps == D(50)  # default
+    assert cfg.decision.stop_loss_bps == D(150)  # default
     assert str(cfg.perp_key(Exchange.OKX)) == "okx:perp:SOL-USDT-SWAP"
     # TOML floats become exact decimals
     assert load_spotperp(None, {"fees.perp.taker": 0.0004}).fees.perp.taker == D("0.0004")

@@ -159,8 +159,8 @@ class SimConfig(msgspec.Struct, kw_only=True):
       (about 8 bps per minute, ~56 % annualised);
     * spot: index plus an OU deviation with stationary std ``spot_noise_bps`` = 1 bp;
     * perp basis (perp fair price over index): OU with mean ``basis_mean_bps`` = 5 bps,
-      stationary std ``basis_vol_bps`` = 30 bps and reversion ``basis_reversion`` = 0.03/s
-      (half-life ~23 s), so it wanders roughly within +-100 bps and crosses a taker carry's
+      stationary std ``basis_vol_bps`` = 40 bps and reversion ``basis_reversion`` = 0.03/s
+      (half-life ~23 s), so it wanders roughly within +-140 bps and crosses a taker carry's
       break-even (~40 bps after 30 bps of round-trip fees) every few minutes;
     * funding rate per interval: ``interest_rate`` + ``funding_premium_weight`` x the premium
       (EMA over ``premium_ema_s``) + an OU noise of std ``funding_noise_bps``, clamped to
@@ -174,7 +174,7 @@ class SimConfig(msgspec.Struct, kw_only=True):
     volatility_per_sqrt_s: float = 1.0e-4
     # perp basis (OU): mean and stationary std in bps, reversion speed per second
     basis_mean_bps: float = 5.0
-    basis_vol_bps: float = 30.0
+    basis_vol_bps: float = 40.0
     basis_reversion: float = 0.03
     # spot deviation from the index (OU, stationary std in bps, same reversion speed x 10)
     spot_noise_bps: float = 1.0

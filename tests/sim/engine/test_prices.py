@@ -54,10 +54,10 @@ def test_basis_and_funding_wander_in_realistic_ranges() -> None:
         if i % 10 == 0:
             basis.append(p.basis_bps("BTCUSDT"))
             funding.append(float(p.funding_rate("BTCUSDT")))
-    assert 18 < statistics.pstdev(basis) < 42  # stationary std 30 bps by construction
-    assert -150 < min(basis) < -5 and 40 < max(basis) < 150  # crosses a taker carry's break-even
+    assert 25 < statistics.pstdev(basis) < 55  # stationary std 40 bps by construction
+    assert -200 < min(basis) < -5 and 40 < max(basis) < 200  # crosses a taker carry's break-even
     assert max(funding) - min(funding) > 0.0003  # it wanders
-    assert all(abs(f) <= 0.0015 for f in funding)
+    assert all(abs(f) <= 0.0025 for f in funding)
     # a carry trade (enter above 15 bps, exit below 0) completes round trips within minutes
     trips, entered_at = [], None
     for i, b in enumerate(basis):
