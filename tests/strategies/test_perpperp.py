@@ -11,7 +11,6 @@ import asyncio
 import io
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import httpx
 
