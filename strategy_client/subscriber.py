@@ -30,7 +30,7 @@ import zmq
 
 from .connection import ConnectionMonitor, fd_of
 from .core_api import CoreApi
-from .errors import CoreApiError, NotFound
+from .errors import CoreApiError, NotFound, RunnerUnavailable
 from .events import EventFilter, EventItem, EventQueue, Gap, Received, Snapshot
 from .model import Exchange, FundingRate, InstrumentKey, MarketKind, OrderBook
 from .sequence import SeqTracker, Verdict
@@ -382,27 +382,39 @@ class ZmqEventSubscriber:
         errors: list[str] = []
         parts: dict[str, Any] = {}
 
-        async def part(name: str, coro: Any) -> None:
-            try:
-                parts[name] = await coro
-            except CoreApiError as exc:
-                errors.append(f"{name}: {type(exc).__name__}: {exc}")
+        deadline = time.monotonic() + timeout
+
+        async def part(name: str, call: Any) -> None:
+            # the events socket is back, so the runner is: its command socket may not have
+            # noticed yet (ZeroMQ reconnects with a backoff) — retry "unavailable" until the deadline
+            while True:
+                try:
+                    parts[name] = await call()
+                    return
+                except RunnerUnavailable as exc:
+                    if time.monotonic() >= deadline:
+                        errors.append(f"{name}: {type(exc).__name__}: {exc}")
+                        return
+                    await asyncio.sleep(0.05)
+                except CoreApiError as exc:
+                    errors.append(f"{name}: {type(exc).__name__}: {exc}")
+                    return
 
         jobs = []
         if TopicKind.BOOK in kinds:
-            jobs.append(part("books", api.get_book_snapshot(tuple(keys) if keys else ex, timeout_s=timeout)))
+            jobs.append(part("books", lambda: api.get_book_snapshot(tuple(keys) if keys else ex, timeout_s=timeout)))
         if TopicKind.EXECUTION in kinds:
             target: Exchange | InstrumentKey = keys[0] if keys is not None and len(keys) == 1 else ex
-            jobs.append(part("orders", api.get_open_orders(target, timeout_s=timeout)))
+            jobs.append(part("orders", lambda: api.get_open_orders(target, timeout_s=timeout)))
         if TopicKind.POSITION in kinds:
             if keys is not None and len(keys) == 1:
-                jobs.append(part("position", api.get_position(keys[0], timeout_s=timeout)))
+                jobs.append(part("position", lambda: api.get_position(keys[0], timeout_s=timeout)))
             else:
-                jobs.append(part("positions", api.get_all_positions(ex, timeout_s=timeout)))
+                jobs.append(part("positions", lambda: api.get_all_positions(ex, timeout_s=timeout)))
         if TopicKind.ACCOUNT in kinds:
-            jobs.append(part("account", api.get_account_snapshot(ex, timeout_s=timeout)))
+            jobs.append(part("account", lambda: api.get_account_snapshot(ex, timeout_s=timeout)))
         if TopicKind.FUNDING in kinds:
-            jobs.append(part("funding", self._fetch_funding(keys, errors)))
+            jobs.append(part("funding", lambda: self._fetch_funding(keys, errors)))
         await asyncio.gather(*jobs)
 
         books: tuple[OrderBook, ...] | None = None
