@@ -86,7 +86,8 @@ def _run(
         _fail(str(exc))
         return
     url = redis_url or cfg.redis_url or os.environ.get("REDIS_URL") or DEFAULT_REDIS
-    opts = RunOptions(redis_url=url, metrics_port=metrics_port, close_on_stop=not keep)
+    host = os.environ.get("TRADEBUS_METRICS_BIND") or os.environ.get("TRADEBUS_BIND") or "127.0.0.1"
+    opts = RunOptions(redis_url=url, metrics_port=metrics_port, metrics_host=host, close_on_stop=not keep)
 
     async def main() -> int:
         return await run_arbitrage(cfg, opts)

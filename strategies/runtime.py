@@ -53,6 +53,7 @@ class StrategyError(Exception):
 class RunOptions:
     redis_url: str | None
     metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
     close_on_stop: bool = True
     out: TextIO = field(default_factory=lambda: sys.stdout)
     status_interval_s: float = 10.0  # log line period when not on a terminal
@@ -133,7 +134,10 @@ async def run_arbitrage(cfg: SpotPerpConfig | PerpPerpConfig, opts: RunOptions) 
     mode = "paper" if cfg.paper else "live"
     metrics = StrategyMetrics(plan.name, mode=mode)
     metrics.attach_client()
-    async with serve_strategy_metrics(metrics, opts.metrics_port), ZmqRouter(redis_url=opts.redis_url) as router:
+    async with (
+        serve_strategy_metrics(metrics, opts.metrics_port, host=opts.metrics_host),
+        ZmqRouter(redis_url=opts.redis_url) as router,
+    ):
         for ex in plan.exchanges:
             try:
                 await router.wait_for(ex, timeout_s=opts.wait_runner_s)

@@ -28,6 +28,7 @@ import msgspec
 from loguru import logger as log
 
 from exchanges.errors import ExchangeError, IpBanned, RateLimited, TransportError, UnknownOutcome
+from exchanges.telemetry import observe_request, rate_limit_used
 
 from .errors import VENUE, map_error
 from .rest_schemas import HEAD_DECODER
@@ -160,6 +161,18 @@ class BybitHttp:
         headers: dict[str, str] | None = None,
     ) -> bytes:
         """Send ``method path?query`` (``body`` as JSON); the reply body when ``retCode`` is 0."""
+        with observe_request(VENUE, path, method):
+            return await self._send(method, path, query=query, body=body, headers=headers)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: str,
+        body: str,
+        headers: dict[str, str] | None,
+    ) -> bytes:
         await self._respect_limits(method, path)
         url = f"{path}?{query}" if query else path
         hdrs = dict(headers or {})
@@ -175,6 +188,8 @@ class BybitHttp:
         except httpx.TransportError as exc:
             raise UnknownOutcome(f"{method} {path} failed after sending: {exc!r}", venue=VENUE) from exc
         usage = self._track(path, response.headers)
+        if usage.limit is not None and usage.remaining is not None:
+            rate_limit_used(VENUE, path, usage.limit - usage.remaining)
         if response.status_code == 403:
             self._block.until = self._monotonic() + self._ip_ban_s
             self._block.reason = "HTTP 403: IP rate limit"
