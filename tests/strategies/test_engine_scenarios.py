@@ -170,3 +170,17 @@ class _PermissiveMargin:
     def check_entry(self, *args: Any, **kwargs: Any) -> Any:
         check = self.inner.check_entry(*args, **kwargs)
         return msgspec.structs.replace(check, ok=True, reasons=(), max_base=check.base)
+
+
+async def test_funding_flip_exits(venue: Venue, session_factory: Any) -> None:
+    venue.admin("engine/funding-rate", {"symbol": "BTCUSDT", "rate": "0.0005"})  # shorts receive
+    cfg = config(paper=True, **{"decision.stop_loss_bps": 10_000, "decision.exit_threshold_bps": -10_000})
+    session, task = await session_factory(cfg)
+    venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": 120})
+    await eventually(lambda: ArbState.HEDGED in states(session), timeout=15, what="entry")
+    # the carry turns against the short perp: shorts now pay 0.5 % per interval
+    venue.admin("engine/funding-rate", {"symbol": "BTCUSDT", "rate": "-0.005"})
+    await eventually(lambda: states(session) == [ArbState.CLOSED], timeout=20, what="exit on the funding flip")
+    slot = next(iter(session.engine.slots.values()))
+    exit_reason = next(t.reason for t in slot.machine.history if t.to_state is ArbState.EXITING)
+    assert "funding_flip" in exit_reason
