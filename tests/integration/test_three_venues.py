@@ -28,10 +28,16 @@ async def test_one_router_trades_on_all_three_venues(redis_url: str, tmp_path: P
                     OrderRequest(key=key, side=Side.BUY, type=OrderType.MARKET, qty=qty, client_id=f"v3-{ex.value}-1")
                 )
                 final = await eventually(
-                    lambda: _filled(router, key, order.client_id), timeout=15, what=f"{ex.value} fill"
+                    lambda k=key, cid=order.client_id: _filled(router, k, cid),  # type: ignore[misc]
+                    timeout=15,
+                    what=f"{ex.value} fill",
                 )
                 assert final.filled_qty == qty
-                pos = await eventually(lambda: router.get_position(key), timeout=15, what=f"{ex.value} position")
+                pos = await eventually(
+                    lambda k=key: router.get_position(k),  # type: ignore[misc]
+                    timeout=15,
+                    what=f"{ex.value} position",
+                )
                 assert pos.size == qty
     finally:
         for r in runners:
