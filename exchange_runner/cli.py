@@ -90,7 +90,7 @@ def _run(cfg: RunnerConfig) -> None:
 
     async def main() -> None:
         async with open_venue(cfg) as adapter:
-            runner = ExchangeRunner(cfg, adapter)
+            runner = ExchangeRunner(cfg, adapter, settle_heap=True)
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, runner.stop)

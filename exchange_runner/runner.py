@@ -42,6 +42,7 @@ from .actors.order import CancelAll, OrderManager, Reconcile
 from .actors.position import PositionManager, PositionPatch, SyncPositions
 from .actors.price import PriceManager
 from .config import RunnerConfig
+from .gctune import settle_heap
 from .health import RunnerHealth
 from .metrics import RunnerMetrics
 from .publisher import Publisher
@@ -53,8 +54,11 @@ __all__ = ["ExchangeRunner"]
 
 
 class ExchangeRunner:
-    def __init__(self, config: RunnerConfig, adapter: ExchangeAdapter) -> None:
+    def __init__(self, config: RunnerConfig, adapter: ExchangeAdapter, *, settle_heap: bool = False) -> None:
+        """``settle_heap``: once ready, freeze the startup heap out of the garbage collector's
+        way (``gctune``); for a process that is only this runner (the CLI sets it)."""
         self.config = config
+        self.settle_heap = settle_heap
         self.adapter = adapter
         self.exchange = config.exchange
         self.version = __version__
@@ -168,9 +172,11 @@ class ExchangeRunner:
         self._pub_sock.setsockopt(zmq.SNDHWM, 100_000)
         self.pub_endpoint = _bind(self._pub_sock, cfg.bind, cfg.pub_port)
         self.router_endpoint = _bind(router, cfg.bind, cfg.router_port)
+        service = CommandService(self)
         self.server = ZmqServer(
             router,
-            CommandService(self).handle,
+            service.handle,
+            starter=service.start,
             exchange=self.exchange.value,
             on_command=self.metrics.command_done if self.metrics is not None else None,
         )
@@ -225,6 +231,8 @@ class ExchangeRunner:
                 await self.registrar.register()
                 self._publish_status()
                 self.started.set()
+                if self.settle_heap:
+                    logger.debug("heap settled: {} startup objects frozen", settle_heap())
                 # ⑤ loops
                 tasks.append(tg.create_task(self.registrar.heartbeat(), name="redis.heartbeat"))
                 tasks.append(tg.create_task(self._reconcile_loop(), name="loop.reconcile"))
@@ -274,14 +282,16 @@ class ExchangeRunner:
     ) -> None:
         backoff = 0.2
         counts = self.stream_messages
+        sink_is_async = asyncio.iscoroutinefunction(sink)
         while True:
             self.streams[name] = True
             try:
                 async for item in open_stream():
                     counts[name] += 1
-                    res = sink(item)
-                    if asyncio.iscoroutine(res):
-                        await res
+                    if sink_is_async:
+                        await sink(item)
+                    else:
+                        sink(item)
                     backoff = 0.2
             except asyncio.CancelledError:
                 raise

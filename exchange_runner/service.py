@@ -8,7 +8,8 @@ own codes.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from exchanges import errors as xerr
 from strategy_client.model import Exchange, InstrumentKey
@@ -51,10 +52,12 @@ from strategy_client.wire import (
 )
 
 from .actors.account import GetAccount
+from .actors.base import Actor
 from .actors.funding import GetFunding
 from .actors.order import Cancel, GetOpen, GetOrderMsg, Submit
 from .actors.position import GetAllPositionsMsg, GetPositionMsg
 from .actors.price import GetBooks, GetReferencePriceMsg, StaleBook
+from .zmq_server import Pending
 
 if TYPE_CHECKING:
     from .runner import ExchangeRunner
@@ -115,6 +118,51 @@ def error_reply(exc: BaseException) -> ErrorReply:
     return ErrorReply(code=ErrorCode.INTERNAL, message=f"{type(exc).__name__}: {exc}")
 
 
+class _Ask:
+    """One message to one actor; ``wrap`` turns its answer into the reply."""
+
+    __slots__ = ("actor", "msg", "wrap")
+
+    def __init__(self, actor: Actor[Any], msg: Any, wrap: Callable[[Any], Reply]) -> None:
+        self.actor = actor
+        self.msg = msg
+        self.wrap = wrap
+
+    def finish(self, fut: asyncio.Future[Any]) -> Reply:
+        try:
+            return self.wrap(fut.result())
+        except BaseException as exc:  # noqa: BLE001 - translated into a typed reply (also cancellation)
+            return error_reply(exc)
+
+
+def _order_reply(order: Any) -> Reply:
+    return OrderReply(order=order)
+
+
+def _orders_reply(orders: Any) -> Reply:
+    return OrdersReply(orders=tuple(orders))
+
+
+def _position_reply(position: Any) -> Reply:
+    return PositionReply(position=position)
+
+
+def _positions_reply(positions: Any) -> Reply:
+    return PositionsReply(positions=tuple(positions))
+
+
+def _price_reply(price: Any) -> Reply:
+    return PriceReply(price=price)
+
+
+def _funding_reply(funding: Any) -> Reply:
+    return FundingReply(funding=funding)
+
+
+def _account_reply(account: Any) -> Reply:
+    return AccountReply(account=account)
+
+
 class CommandService:
     def __init__(self, runner: ExchangeRunner) -> None:
         self.r = runner
@@ -145,9 +193,28 @@ class CommandService:
         except BaseException as exc:  # noqa: BLE001 - translated into a typed reply
             return error_reply(exc)
 
-    async def _handle(self, req: Request, header: Header) -> Reply:  # noqa: C901 - a dispatch table
+    def start(self, req: Request, header: Header) -> Reply | Pending | None:
+        """The fast path (``ZmqServer`` starter): a reply now, or the request already handed to
+        the actor that answers it (:class:`Pending`); None sends the request down ``handle``
+        (commands that are not one actor message, or an actor inbox that is full)."""
+        try:
+            plan = self._plan(req)
+        except BaseException as exc:  # noqa: BLE001 - translated into a typed reply
+            return error_reply(exc)
+        if isinstance(plan, _Ask):
+            fut = plan.actor.ask_nowait(plan.msg)
+            if fut is None:
+                return None  # inbox full: ``handle`` waits for room
+            return Pending(fut, plan.finish, self._timeout(header))
+        return plan
+
+    def _timeout(self, header: Header) -> float:
+        return max(1.0, header.timeout_ms / 1000) if header.timeout_ms else self.r.config.venue_timeout_s
+
+    def _plan(self, req: Request) -> Reply | _Ask | None:  # noqa: C901 - a dispatch table
+        """What a request needs: a reply at once, one actor message (:class:`_Ask`), or None
+        (more than that: ``_handle`` does it)."""
         r = self.r
-        timeout = max(1.0, header.timeout_ms / 1000) if header.timeout_ms else r.config.venue_timeout_s
         match req:
             case Ping():
                 return Pong(
@@ -160,51 +227,41 @@ class CommandService:
                     queues=r.queue_stats(),
                 )
             case SubmitOrder(order=order):
-                if (bad := self._check_key(order.key)) is not None:
-                    return bad
-                return OrderReply(order=await r.orders.ask(Submit(order), timeout))
+                return self._check_key(order.key) or _Ask(r.orders, Submit(order), _order_reply)
             case CancelOrder(key=key, client_id=cid, venue_id=vid):
-                if (bad := self._check_key(key)) is not None:
-                    return bad
-                return OrderReply(order=await r.orders.ask(Cancel(key, cid, vid), timeout))
+                return self._check_key(key) or _Ask(r.orders, Cancel(key, cid, vid), _order_reply)
             case GetOrder(key=key, client_id=cid, venue_id=vid):
-                if (bad := self._check_key(key)) is not None:
-                    return bad
-                return OrderReply(order=await r.orders.ask(GetOrderMsg(key, cid, vid), timeout))
+                return self._check_key(key) or _Ask(r.orders, GetOrderMsg(key, cid, vid), _order_reply)
             case GetOpenOrders(key=key, kind=kind):
-                if key is not None and (bad := self._check_key(key)) is not None:
-                    return bad
-                return OrdersReply(orders=tuple(await r.orders.ask(GetOpen(key, kind), timeout)))
+                bad = self._check_key(key) if key is not None else None
+                return bad or _Ask(r.orders, GetOpen(key, kind), _orders_reply)
             case GetPosition(key=key):
-                if (bad := self._check_key(key)) is not None:
-                    return bad
-                return PositionReply(position=await r.positions.ask(GetPositionMsg(key), timeout))
+                return self._check_key(key) or _Ask(r.positions, GetPositionMsg(key), _position_reply)
             case GetAllPositions(exchange=exchange):
-                if (bad := self._check_exchange(exchange)) is not None:
-                    return bad
-                return PositionsReply(positions=tuple(await r.positions.ask(GetAllPositionsMsg(), timeout)))
+                return self._check_exchange(exchange) or _Ask(r.positions, GetAllPositionsMsg(), _positions_reply)
             case GetInstrument(key=key):
-                if (bad := self._check_key(key)) is not None:
-                    return bad
-                return InstrumentReply(instrument=r.instruments[key])
+                return self._check_key(key) or InstrumentReply(instrument=r.instruments[key])
             case GetAllInstruments(exchange=exchange, kind=kind):
-                if (bad := self._check_exchange(exchange)) is not None:
-                    return bad
-                return InstrumentsReply(
+                return self._check_exchange(exchange) or InstrumentsReply(
                     instruments=tuple(i for i in r.instruments.values() if kind is None or i.key.kind is kind)
                 )
             case GetReferencePrice(key=key, source=source):
-                if (bad := self._check_key(key)) is not None:
-                    return bad
-                return PriceReply(price=await r.prices.ask(GetReferencePriceMsg(key, source), timeout))
+                return self._check_key(key) or _Ask(r.prices, GetReferencePriceMsg(key, source), _price_reply)
             case GetFundingRate(key=key):
-                if (bad := self._check_key(key)) is not None:
-                    return bad
-                return FundingReply(funding=await r.funding.ask(GetFunding(key), timeout))
+                return self._check_key(key) or _Ask(r.funding, GetFunding(key), _funding_reply)
             case GetAccountSnapshot(exchange=exchange):
-                if (bad := self._check_exchange(exchange)) is not None:
-                    return bad
-                return AccountReply(account=await r.account.ask(GetAccount(), timeout))
+                return self._check_exchange(exchange) or _Ask(r.account, GetAccount(), _account_reply)
+        return None
+
+    async def _handle(self, req: Request, header: Header) -> Reply:
+        r = self.r
+        timeout = self._timeout(header)
+        plan = self._plan(req)
+        if isinstance(plan, _Ask):
+            return plan.wrap(await plan.actor.ask(plan.msg, timeout))
+        if plan is not None:
+            return plan
+        match req:
             case SetLeverage(key=key, leverage=lev):
                 if (bad := self._check_key(key)) is not None:
                     return bad

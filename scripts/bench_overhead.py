@@ -181,7 +181,7 @@ async def case_book(variant: str, n: int) -> float:
 class FakeRouter:
     """Takes replies and drops them: the server's own cost, without a socket."""
 
-    async def send_multipart(self, frames: Sequence[bytes], **_: Any) -> None:
+    def send_multipart(self, frames: Sequence[bytes], *_: Any, **__: Any) -> None:
         return None
 
 

@@ -55,6 +55,10 @@ __all__ = ["ZmqCommandClient"]
 
 log = logging.getLogger("strategy_client.command_client")
 
+_send = zmq.backend.Socket.send
+_MORE = int(zmq.SNDMORE | zmq.NOBLOCK)
+_NOBLOCK = int(zmq.NOBLOCK)
+
 _MUTATING = ("submit_order", "cancel_order", "set_leverage")
 
 
@@ -248,7 +252,9 @@ class ZmqCommandClient(CoreApiCalls):
         msg_id = new_message_id()
         header = Header(id=msg_id, ts=now_ns(), tp=traceparent, tst=tracestate, timeout_ms=int(timeout * 1000))
         try:
-            sock.send_multipart((encode(header), encode(request)), zmq.NOBLOCK)
+            # the compiled send, two frames: pyzmq's send_multipart wrapper costs more than the sends
+            _send(sock, encode(header), _MORE)
+            _send(sock, encode(request), _NOBLOCK)
         except zmq.Again:
             self.failed_fast += 1
             raise RunnerUnavailable(

@@ -7,6 +7,13 @@ loop never blocks on I/O and never shares state with another task.
 While tracing is on, a message carries its sender's context (``Envelope.ctx``) and the actor
 handles it inside that context, so the tasks it spawns for the message (a venue call) continue
 the sender's trace. While tracing is off, ``ctx`` is None and nothing is copied.
+
+:meth:`Actor.ask_nowait` hands a message over without waiting. When the actor is idle — its
+loop parked on an empty inbox, nothing half-handled — the message is handled at once, in the
+caller's turn of the event loop, exactly as the loop would handle it next (run to completion;
+order is kept because nothing is queued before it). Otherwise it is queued. This saves the
+command path one turn of the event loop (``docs/performance.md``); the state is still touched
+only by ``_handle``, one message at a time.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import asyncio
 import contextvars
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from loguru import logger
 
@@ -37,17 +44,71 @@ class Envelope(Generic[M]):
         self.ctx = ctx
 
 
+class _Continue:
+    """A handler's coroutine result, to be awaited by the actor's loop (see ``_deliver``)."""
+
+    __slots__ = ("coro",)
+
+    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self.coro = coro
+
+
 class Actor(ABC, Generic[M]):
     def __init__(self, name: str, inbox_size: int = 4096) -> None:
         self.name = name
         self.inbox: BlockingQueue[Envelope[M]] = BlockingQueue(inbox_size, name=f"{name}.inbox")
         self._tg: asyncio.TaskGroup | None = None
+        self._idle = False  # True while the loop waits on an empty inbox
         self.errors = 0
+        self.handled_at_once = 0  # messages ask_nowait handled without queueing
 
     async def ask(self, msg: M, timeout_s: float = 30.0) -> Any:
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        """Send ``msg`` and wait for the actor's answer; ``TimeoutError`` after ``timeout_s``.
+
+        The reply future is awaited directly with a timer beside it (not ``asyncio.wait_for``,
+        which in Python 3.11 relays the result through a second future: two more turns of the
+        event loop on every command)."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
         await self.inbox.put(Envelope(msg, fut, capture_context()))
-        return await asyncio.wait_for(fut, timeout_s)
+        timer = loop.call_later(timeout_s, _expire, fut)
+        try:
+            return await fut
+        finally:
+            timer.cancel()
+
+    def ask_nowait(self, msg: M) -> asyncio.Future[Any] | None:
+        """Hand ``msg`` over without waiting: the future the actor answers through, or None
+        when the inbox is full (the caller then uses :meth:`ask`, which waits for room). An
+        idle actor handles it at once (see the module doc). The caller owns the timeout."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        ctx = capture_context()
+        if self._idle and ctx is None and not self.inbox.depth:
+            self.handled_at_once += 1
+            self._idle = False
+            try:
+                self._deliver(msg, fut)
+            finally:
+                self._idle = not self.inbox.depth
+            return fut
+        if not self.inbox.try_put(Envelope(msg, fut, ctx)):
+            return None
+        return fut
+
+    def _deliver(self, msg: M, reply: asyncio.Future[Any]) -> None:
+        """Handle ``msg`` now (the actor is idle); a coroutine result is awaited by the loop next."""
+        try:
+            result = self._handle(msg)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, actor keeps running
+            reply.set_exception(exc)
+            return
+        if asyncio.iscoroutine(result):
+            # the inbox was empty: the loop takes this next and awaits the coroutine, as it would have
+            self.inbox.try_put(cast("Envelope[M]", Envelope(_Continue(result), reply)))
+        elif isinstance(result, asyncio.Future):
+            _chain(result, reply)
+        else:
+            reply.set_result(result)
 
     async def tell(self, msg: M) -> None:
         await self.inbox.put(Envelope(msg, None, capture_context()))
@@ -70,24 +131,35 @@ class Actor(ABC, Generic[M]):
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
             self.on_start()
-            while True:
-                env = await self.inbox.get()
-                try:
-                    result = self._handle(env.msg) if env.ctx is None else env.ctx.run(self._handle, env.msg)
-                    if asyncio.iscoroutine(result):
-                        result = await result
-                except Exception as exc:  # noqa: BLE001 - handed to the caller, actor keeps running
-                    if env.reply is not None and not env.reply.done():
-                        env.reply.set_exception(exc)
-                    else:
-                        self.errors += 1
-                        logger.exception("{}: handling {} failed", self.name, type(env.msg).__name__)
-                    continue
-                if env.reply is not None and not env.reply.done():
-                    if isinstance(result, asyncio.Future):
-                        _chain(result, env.reply)
-                    else:
-                        env.reply.set_result(result)
+            try:
+                while True:
+                    self._idle = not self.inbox.depth
+                    env = await self.inbox.get()
+                    self._idle = False
+                    await self._process(env)
+            finally:
+                self._idle = False
+
+    async def _process(self, env: Envelope[Any]) -> None:
+        try:
+            if isinstance(env.msg, _Continue):
+                result = await env.msg.coro
+            else:
+                result = self._handle(env.msg) if env.ctx is None else env.ctx.run(self._handle, env.msg)
+                if asyncio.iscoroutine(result):
+                    result = await result
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, actor keeps running
+            if env.reply is not None and not env.reply.done():
+                env.reply.set_exception(exc)
+            else:
+                self.errors += 1
+                logger.exception("{}: handling {} failed", self.name, type(env.msg).__name__)
+            return
+        if env.reply is not None and not env.reply.done():
+            if isinstance(result, asyncio.Future):
+                _chain(result, env.reply)
+            else:
+                env.reply.set_result(result)
 
     def on_start(self) -> None:
         """Start the actor's own background tasks (called inside its TaskGroup)."""
@@ -95,6 +167,11 @@ class Actor(ABC, Generic[M]):
     @abstractmethod
     def _handle(self, msg: M) -> Any:
         """Apply one message to the actor's state; may return a value, a coroutine or a future."""
+
+
+def _expire(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
 
 
 def _chain(src: asyncio.Future[Any], dst: asyncio.Future[Any]) -> None:

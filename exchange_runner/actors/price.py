@@ -1,10 +1,14 @@
 """PriceManager: the live books of the venue.
 
 Consumes the depth stream through a drop-oldest queue (market data: the newest book wins),
-keeps a TTL cache InstrumentKey → book (cachetools: an entry older than ``stale_after_s`` is
-gone from the cache), publishes every book, and answers book/reference-price queries. A miss
-(no fresh book) starts one background REST fetch per instrument; callers wait for it. A book
-that could not be refreshed is returned flagged ``stale`` — never served as fresh.
+keeps the last book per instrument with the time it arrived (a book older than
+``stale_after_s`` is not fresh), publishes every book, and answers book/reference-price
+queries. A miss (no fresh book) starts one background REST fetch per instrument; callers wait
+for it. A book that could not be refreshed is returned flagged ``stale`` — never served as fresh.
+
+The feed is the market-data hot path: each wake-up of the consumer applies every book already
+queued (``get_batch``), so a burst costs one task switch, not one per book; freshness is a
+timestamp compared when asked, so applying a book is two dict writes and a publish.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from cachetools import TTLCache
 from loguru import logger
 
 from exchanges.base import ExchangeAdapter
@@ -82,8 +85,8 @@ class PriceManager(Actor[Msg]):
         self.stale_after_s = stale_after_s
         self.fetch_timeout_s = fetch_timeout_s
         self.feed: DropOldestQueue[OrderBook] = DropOldestQueue(queue_size, name="price.feed")
-        self._fresh: TTLCache[InstrumentKey, OrderBook] = TTLCache(maxsize=100_000, ttl=stale_after_s)
         self._last: dict[InstrumentKey, OrderBook] = {}
+        self._arrived: dict[InstrumentKey, float] = {}  # time.monotonic() when _last[key] arrived
         self._marks: dict[InstrumentKey, FundingRate] = {}
         self._waiting: dict[InstrumentKey, list[asyncio.Future[BookResult]]] = {}
         self.books_in = 0
@@ -95,24 +98,36 @@ class PriceManager(Actor[Msg]):
         self.spawn(self._consume_feed(), "feed")
 
     async def _consume_feed(self) -> None:
+        feed = self.feed
+        apply = self._apply
         while True:
-            book = await self.feed.get()
-            self._apply(book)
+            for book in await feed.get_batch():
+                apply(book)
 
     def _apply(self, book: OrderBook) -> None:
-        prev = self._last.get(book.key)
+        key = book.key
+        last = self._last
+        prev = last.get(key)
         if prev is not None and book.sequence and prev.sequence and book.sequence < prev.sequence:
             self.out_of_order += 1
             return
         self.books_in += 1
-        self._last[book.key] = book
-        self._fresh[book.key] = book
-        self.publisher.publish(TopicKind.BOOK, BookEvent(book=book), book.key)
-        waiting = self._waiting.pop(book.key, None)
-        if waiting:
-            for fut in waiting:
-                if not fut.done():
-                    fut.set_result(BookResult(book, False))
+        last[key] = book
+        self._arrived[key] = time.monotonic()
+        self.publisher.publish(TopicKind.BOOK, BookEvent(book=book), key)
+        if self._waiting:
+            waiting = self._waiting.pop(key, None)
+            if waiting:
+                for fut in waiting:
+                    if not fut.done():
+                        fut.set_result(BookResult(book, False))
+
+    def _fresh(self, key: InstrumentKey) -> OrderBook | None:
+        """The last book of ``key`` if it arrived less than ``stale_after_s`` ago."""
+        arrived = self._arrived.get(key)
+        if arrived is None or time.monotonic() - arrived >= self.stale_after_s:
+            return None
+        return self._last.get(key)
 
     async def update_mark(self, funding: FundingRate) -> None:
         await self.tell(_MarkUpdate(funding))
@@ -125,7 +140,7 @@ class PriceManager(Actor[Msg]):
             return self._reference(msg.key, msg.source)
         if isinstance(msg, GetBooks):
             keys = msg.keys or tuple(self._last)
-            return [BookResult(self._last[k], k not in self._fresh) for k in keys if k in self._last]
+            return [BookResult(self._last[k], self._fresh(k) is None) for k in keys if k in self._last]
         if isinstance(msg, _Fetched):
             return self._on_fetched(msg)
         if isinstance(msg, _MarkUpdate):
@@ -134,7 +149,7 @@ class PriceManager(Actor[Msg]):
         raise TypeError(f"unexpected message {type(msg).__name__}")
 
     def _get_book(self, key: InstrumentKey) -> BookResult | asyncio.Future[BookResult]:
-        fresh = self._fresh.get(key)
+        fresh = self._fresh(key)
         if fresh is not None:
             return BookResult(fresh, False)
         fut: asyncio.Future[BookResult] = asyncio.get_running_loop().create_future()
@@ -159,14 +174,14 @@ class PriceManager(Actor[Msg]):
             prev = self._last.get(msg.key)
             if prev is None or not prev.sequence or msg.book.sequence >= prev.sequence:
                 self._last[msg.key] = msg.book
-                self._fresh[msg.key] = msg.book
+                self._arrived[msg.key] = time.monotonic()
         waiting = self._waiting.pop(msg.key, [])
         last = self._last.get(msg.key)
         for fut in waiting:
             if fut.done():
                 continue
             if last is not None:
-                fut.set_result(BookResult(last, msg.key not in self._fresh))
+                fut.set_result(BookResult(last, self._fresh(msg.key) is None))
             else:
                 fut.set_exception(StaleBook(f"no book for {msg.key}: {msg.error}"))
 

@@ -10,7 +10,8 @@ the URL, so a reconnect restores them) and merges them:
 
 Frames go through one bounded buffer per iterator with the market-data policy: when the
 consumer falls behind, the oldest frames are dropped (``dropped`` counter) — a newer snapshot
-supersedes them. Connection changes are reported as :class:`~exchanges.base.StreamStatus` to
+supersedes them. The iterator takes every frame queued at each wake-up and parses them in turn.
+Connection changes are reported as :class:`~exchanges.base.StreamStatus` to
 ``on_status`` (the runner flags staleness with it). Bad frames are counted by kind in
 ``errors``, the first of each kind logged with a sample, and skipped.
 
@@ -143,9 +144,7 @@ class BinanceMarketStreams:
         plans: list[_Plan[OrderBook]] = self._plans(
             "depth", spot, suffix, self._urls.spot_ws + "/stream", self._parse_spot_depth
         )
-        plans += self._plans(
-            "depth", perp, suffix, self._urls.futures_ws + "/public/stream", self._parse_futures_depth
-        )
+        plans += self._plans("depth", perp, suffix, self._urls.futures_ws + "/public/stream", self._parse_futures_depth)
         return self._iterate(plans)
 
     def book_tickers(self, keys: Sequence[InstrumentKey]) -> AsyncGenerator[OrderBook, None]:
@@ -156,9 +155,7 @@ class BinanceMarketStreams:
         plans: list[_Plan[OrderBook]] = self._plans(
             "bookTicker", spot, "@bookTicker", spot_url, self._parse_spot_ticker, idle_watch=False
         )
-        plans += self._plans(
-            "bookTicker", perp, "@bookTicker", perp_url, self._parse_futures_ticker, idle_watch=False
-        )
+        plans += self._plans("bookTicker", perp, "@bookTicker", perp_url, self._parse_futures_ticker, idle_watch=False)
         return self._iterate(plans)
 
     def funding(self, keys: Sequence[InstrumentKey]) -> AsyncGenerator[FundingRate, None]:
@@ -200,9 +197,7 @@ class BinanceMarketStreams:
             chunk = keys[i : i + STREAMS_PER_CONNECTION]
             streams = "/".join(k.symbol.lower() + suffix for k in chunk)
             self._serial += 1
-            plans.append(
-                _Plan(f"binance:{kind}:{what}#{self._serial}", f"{base}?streams={streams}", parse, idle_watch)
-            )
+            plans.append(_Plan(f"binance:{kind}:{what}#{self._serial}", f"{base}?streams={streams}", parse, idle_watch))
         return plans
 
     # -- frame parsers (decode at the edge; bad frames counted and skipped) --------------------
@@ -260,9 +255,7 @@ class BinanceMarketStreams:
                 for ws in conns:
                     tg.create_task(ws.run(), name=ws.name)
         except BaseException as exc:
-            buffer.fail(
-                exc if isinstance(exc, Exception) else RuntimeError(f"market stream stopped: {exc!r}")
-            )
+            buffer.fail(exc if isinstance(exc, Exception) else RuntimeError(f"market stream stopped: {exc!r}"))
             raise
 
     async def _iterate(self, plans: list[_Plan[T]]) -> AsyncGenerator[T, None]:
@@ -285,13 +278,13 @@ class BinanceMarketStreams:
         supervisor = asyncio.create_task(self._supervise(conns, buffer), name="binance:market:supervisor")
         try:
             while True:
-                item = await buffer.get()
-                if isinstance(item, StreamStatus):
-                    self._on_status(item)
-                    continue
-                parsed = parsers[item.source](item)
-                if parsed is not None:
-                    yield parsed
+                for item in await buffer.get_batch():
+                    if isinstance(item, StreamStatus):
+                        self._on_status(item)
+                        continue
+                    parsed = parsers[item.source](item)
+                    if parsed is not None:
+                        yield parsed
         finally:
             supervisor.cancel()
             await asyncio.wait({supervisor})

@@ -12,7 +12,7 @@ import hmac
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
-__all__ = ["hmac_hex", "sign_rest", "ws_api_payload", "sign_ws_params", "encode_params"]
+__all__ = ["hmac_hex", "sign_rest", "ws_api_payload", "sign_ws_params", "encode_params", "HmacSigner"]
 
 
 def hmac_hex(secret: str, payload: str) -> str:
@@ -42,3 +42,23 @@ def sign_ws_params(secret: str, params: Mapping[str, object]) -> str:
 def encode_params(params: Mapping[str, object]) -> str:
     """URL-encode params in insertion order, booleans as ``true``/``false``, no None values."""
     return urlencode([(k, _ws_value(v)) for k, v in params.items() if v is not None])
+
+
+class HmacSigner:
+    """The same signatures with the key set up once: each one copies a keyed HMAC instead of
+    building it from the secret (``hmac.new`` per request re-derives the key pads and looks the
+    digest up in OpenSSL again; on the order path that costs tens of microseconds when cold)."""
+
+    __slots__ = ("_keyed",)
+
+    def __init__(self, secret: str) -> None:
+        self._keyed = hmac.new(secret.encode(), digestmod=hashlib.sha256)
+
+    def hex(self, payload: str) -> str:
+        mac = self._keyed.copy()
+        mac.update(payload.encode())
+        return mac.hexdigest()
+
+    def ws_params(self, params: Mapping[str, object]) -> str:
+        """As :func:`sign_ws_params`."""
+        return self.hex(ws_api_payload(params))

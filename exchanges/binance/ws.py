@@ -1,14 +1,14 @@
 """A resilient WebSocket connection: reconnects, keeps alive, replays subscriptions.
 
 :class:`ResilientWs` owns one logical stream. ``run()`` (awaited inside the caller's
-``asyncio.TaskGroup``) connects with the ``websockets`` asyncio client and, until cancelled:
+``asyncio.TaskGroup``) connects with aiohttp's WebSocket client and, until cancelled:
 
 - reconnects after any drop with exponential backoff and jitter (:class:`Backoff`); the
   attempt counter resets once a connection has stayed up for ``stable_after_s``;
-- answers the venue's pings (``websockets`` echoes the payload in a pong, as Binance requires:
+- answers the venue's pings from its reader (a pong with the same payload, as Binance requires:
   spot pings every 20 s and closes after 1 min without a pong, futures every 3 min / 10 min) and
   sends its own pings every ``ping_interval_s`` so a dead TCP path is noticed within
-  ``ping_interval_s + ping_timeout_s``;
+  ``ping_interval_s + ping_timeout_s`` (no pong after the ping by then: reconnect);
 - reconnects proactively before Binance's 24 h cut (``max_lifetime_s``; sends are refused and
   in-flight work reported by ``busy()`` may finish first, up to ``drain_timeout_s``), on a ``serverShutdown``
   event, after ``idle_timeout_s`` without any message (optional), and on
@@ -29,6 +29,11 @@ Overflow policy of :class:`BoundedBuffer`:
 
 Counters live in :class:`WsStats`: messages, reconnects, drops, control errors, and decode
 errors by kind (:class:`ErrorTally`, shared with the parsers that read the frames).
+
+Why aiohttp: its frame reader is compiled (Cython), and receiving a market-data frame costs
+about a third of what the pure-Python ``websockets`` client costs (1.5 µs against 4.3 µs per
+depth frame on one loop; the runner's share in ``docs/performance.md``); text frames arrive as
+bytes (``decode_text=False``), ready for msgspec. Requests are sent as text frames.
 """
 
 from __future__ import annotations
@@ -40,14 +45,13 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+import aiohttp
 import msgspec
+from aiohttp import ClientWebSocketResponse, ClientWSTimeout, WSMsgType
 from loguru import logger
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-from websockets.protocol import State
 
 from exchanges import telemetry
 from exchanges.base import StreamStatus
@@ -93,6 +97,8 @@ class BoundedBuffer(Generic[T]):
     ``put(item, droppable=True)`` marks items that DROP_OLDEST may discard; other items are
     never discarded (if the buffer is full of them, ``put`` waits). ``fail(exc)`` makes
     readers raise ``exc`` once the buffer is drained, so a dead producer is never a hang.
+    :meth:`get_batch` takes everything queued in one wake-up (the market-data readers use it).
+    Waiting readers and writers park on plain futures, woken when the buffer changes.
     """
 
     def __init__(self, maxsize: int, overflow: Overflow) -> None:
@@ -102,8 +108,8 @@ class BoundedBuffer(Generic[T]):
         self.overflow = overflow
         self.dropped = 0
         self._items: deque[tuple[T, bool]] = deque()
-        self._not_empty = asyncio.Event()
-        self._not_full = asyncio.Event()
+        self._getters: list[asyncio.Future[None]] = []
+        self._putters: list[asyncio.Future[None]] = []
         self._error: BaseException | None = None
 
     def __len__(self) -> int:
@@ -117,28 +123,60 @@ class BoundedBuffer(Generic[T]):
                 return True
         return False
 
+    @staticmethod
+    def _wake(waiters: list[asyncio.Future[None]]) -> None:
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+        waiters.clear()
+
+    @staticmethod
+    async def _park(waiters: list[asyncio.Future[None]]) -> None:
+        fut = asyncio.get_running_loop().create_future()
+        waiters.append(fut)
+        try:
+            await fut
+        finally:
+            if not fut.done():
+                fut.cancel()
+            if fut in waiters:
+                waiters.remove(fut)
+
     async def put(self, item: T, *, droppable: bool = False) -> None:
-        while len(self._items) >= self.maxsize:
+        items = self._items
+        while len(items) >= self.maxsize:
             if self.overflow is Overflow.DROP_OLDEST and self._drop_oldest():
                 break
-            self._not_full.clear()
-            await self._not_full.wait()
-        self._items.append((item, droppable))
-        self._not_empty.set()
+            await self._park(self._putters)
+        items.append((item, droppable))
+        if self._getters:
+            self._wake(self._getters)
 
     async def get(self) -> T:
         while not self._items:
             if self._error is not None:
                 raise self._error
-            self._not_empty.clear()
-            await self._not_empty.wait()
+            await self._park(self._getters)
         item, _ = self._items.popleft()
-        self._not_full.set()
+        if self._putters:
+            self._wake(self._putters)
         return item
+
+    async def get_batch(self) -> list[T]:
+        """Everything queued now, oldest first (at least one item: waits for it)."""
+        while not self._items:
+            if self._error is not None:
+                raise self._error
+            await self._park(self._getters)
+        batch = [item for item, _ in self._items]
+        self._items.clear()
+        if self._putters:
+            self._wake(self._putters)
+        return batch
 
     def fail(self, exc: BaseException) -> None:
         self._error = exc
-        self._not_empty.set()
+        self._wake(self._getters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +240,9 @@ def redact_url(url: str) -> str:
 
 
 _PROACTIVE = ("lifetime", "serverShutdown", "requested")
+_SEND_ERRORS: tuple[type[Exception], ...] = (ConnectionError, OSError, RuntimeError, aiohttp.ClientError)
+_CLOSE_ERRORS: tuple[type[Exception], ...] = (TimeoutError, *_SEND_ERRORS)
+_Conn = ClientWebSocketResponse[Literal[False]]  # decode_text=False: text frames as bytes
 _MAX_QUICK_PROACTIVE = 3
 _SUBSCRIBE_CHUNK = 200
 _CONTROL_MAX_BYTES = 4096
@@ -269,7 +310,7 @@ class ResilientWs:
         self._subscriptions: dict[str, None] = dict.fromkeys(subscriptions)
         self._rng = rng or random.Random()
         self.stats = WsStats(decode_errors=tally if tally is not None else ErrorTally(name))
-        self._conn: ClientConnection | None = None
+        self._conn: _Conn | None = None
         self._generation = 0
         self._control_id = 0
         self._pending_control: dict[int, list[str]] = {}
@@ -277,6 +318,7 @@ class ResilientWs:
         self._reconnect_reason = ""
         self._close_reason = ""
         self._last_rx = 0.0
+        self._last_pong = 0.0
         self._connected_event = asyncio.Event()
 
     # -- state ---------------------------------------------------------------------------------
@@ -315,7 +357,7 @@ class ResilientWs:
             raise NotConnected(f"{self.name}: not connected")
         if self._draining:
             raise NotConnected(f"{self.name}: connection draining before a planned reconnect")
-        await conn.send(data)
+        await conn.send_frame(data.encode() if isinstance(data, str) else data, WSMsgType.TEXT)
 
     async def subscribe(self, streams: Iterable[str]) -> None:
         """Add streams; sent now if connected and replayed after every reconnect."""
@@ -337,7 +379,7 @@ class ResilientWs:
             return
         try:
             await self._send_control(conn, method, streams)
-        except ConnectionClosed:
+        except _SEND_ERRORS:
             logger.debug("{}: {} not sent, connection closing; replayed on reconnect", self.name, method)
 
     def request_reconnect(self, reason: str) -> None:
@@ -352,11 +394,23 @@ class ResilientWs:
     async def run(self) -> None:
         """Connect and keep connected until cancelled."""
         try:
-            await self._run_forever()
+            async with aiohttp.ClientSession(trust_env=True) as session:  # HTTP(S)_PROXY, as websockets did
+                await self._run_forever(session)
         finally:
             telemetry.ws_closed(self.name)
 
-    async def _run_forever(self) -> None:
+    async def _connect(self, session: aiohttp.ClientSession, url: str) -> _Conn:
+        async with asyncio.timeout(self._open_timeout_s):
+            return await session.ws_connect(
+                url,
+                autoping=False,  # pings are answered and pongs seen by _read (see the module doc)
+                timeout=ClientWSTimeout(ws_receive=None, ws_close=self._close_timeout_s),
+                max_msg_size=self._max_message_bytes,
+                compress=0,
+                decode_text=False,
+            )
+
+    async def _run_forever(self, session: aiohttp.ClientSession) -> None:
         loop = asyncio.get_running_loop()
         attempt = 0
         quick_proactive = 0  # planned reconnects in a row from short-lived connections
@@ -367,18 +421,10 @@ class ResilientWs:
             reason: str
             try:
                 url = self._url if isinstance(self._url, str) else await self._url()
-                conn = await connect(
-                    url,
-                    open_timeout=self._open_timeout_s,
-                    ping_interval=self._ping_interval_s,
-                    ping_timeout=self._ping_timeout_s,
-                    close_timeout=self._close_timeout_s,
-                    max_size=self._max_message_bytes,
-                    compression=None,
-                )
+                conn = await self._connect(session, url)
             except asyncio.CancelledError:
                 raise
-            except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed) as exc:
+            except (OSError, TimeoutError, aiohttp.ClientError, ValueError) as exc:
                 reason = f"connect failed: {exc!r}"
             except Exception as exc:  # the URL factory (e.g. listenKey REST call) failed
                 reason = f"connect failed: {exc!r}"
@@ -413,7 +459,7 @@ class ResilientWs:
     def _status(self, connected: bool, reason: str) -> StreamStatus:
         return StreamStatus(stream=self.name, connected=connected, reason=reason, ts_ns=time.time_ns())
 
-    async def _serve(self, conn: ClientConnection, url: str, is_reconnect: bool) -> str:
+    async def _serve(self, conn: _Conn, url: str, is_reconnect: bool) -> str:
         loop = asyncio.get_running_loop()
         self._generation += 1
         self.stats.connects += 1
@@ -442,23 +488,32 @@ class ResilientWs:
                     reason = await self._read(conn)
                 finally:
                     watcher.cancel()
-        except ConnectionClosed as exc:  # a control send raced the close
-            reason = f"closed: {exc}"
+        except _SEND_ERRORS as exc:  # a control send raced the close
+            reason = f"closed: {exc!r}"
         finally:
             self._conn = None
-            if conn.state is not State.CLOSED:
+            if not conn.closed:
                 await _close_quietly(conn, self._close_timeout_s)
         return self._close_reason or reason
 
-    async def _watch(self, conn: ClientConnection, opened_at: float) -> None:
-        """Closes the connection on request, at end of lifetime, or when idle for too long."""
+    async def _watch(self, conn: _Conn, opened_at: float) -> None:
+        """Closes the connection on request, at end of lifetime, when idle for too long, or
+        when a ping of ours is not answered within ``ping_timeout_s``; sends those pings."""
         loop = asyncio.get_running_loop()
+        interval, ping_timeout = self._ping_interval_s, self._ping_timeout_s
+        next_ping = opened_at + interval if interval else None
+        ping_sent: float | None = None
+        self._last_pong = 0.0
         while True:
             deadlines = []
             if self._max_lifetime_s is not None:
                 deadlines.append(opened_at + self._max_lifetime_s)
             if self._idle_timeout_s is not None:
                 deadlines.append(self._last_rx + self._idle_timeout_s)
+            if next_ping is not None:
+                deadlines.append(next_ping)
+            if ping_sent is not None and ping_timeout is not None:
+                deadlines.append(ping_sent + ping_timeout)
             wait = max(0.0, min(deadlines) - loop.time()) if deadlines else None
             try:
                 async with asyncio.timeout(wait):
@@ -466,12 +521,24 @@ class ResilientWs:
                 reason = f"requested: {self._reconnect_reason}"
             except TimeoutError:
                 now = loop.time()
+                if ping_sent is not None and self._last_pong >= ping_sent:
+                    ping_sent = None  # answered
                 if self._max_lifetime_s is not None and now >= opened_at + self._max_lifetime_s:
                     reason = f"lifetime: {self._max_lifetime_s:g}s reached"
                     await self._drain()
                 elif self._idle_timeout_s is not None and now >= self._last_rx + self._idle_timeout_s:
                     reason = f"idle: no message for {self._idle_timeout_s:g}s"
+                elif ping_sent is not None and ping_timeout is not None and now >= ping_sent + ping_timeout:
+                    reason = f"ping timeout: no pong within {ping_timeout:g}s"
                 else:
+                    if interval and next_ping is not None and now >= next_ping:
+                        next_ping = now + interval
+                        if ping_sent is None:
+                            ping_sent = now
+                            try:
+                                await conn.ping(str(time.time_ns()).encode())
+                            except _SEND_ERRORS:
+                                pass  # the reader sees the close
                     continue
             self._close_reason = reason
             await _close_quietly(conn, self._close_timeout_s)
@@ -488,14 +555,17 @@ class ResilientWs:
         while self._busy() and loop.time() < deadline:
             await asyncio.sleep(0.02)
 
-    async def _read(self, conn: ClientConnection) -> str:
+    async def _read(self, conn: _Conn) -> str:
         loop = asyncio.get_running_loop()
         stats = self.stats
         put = self.buffer.put
         source, generation = self.name, self._generation
-        try:
-            while True:
-                data = await conn.recv(decode=False)
+        receive = conn.receive
+        while True:
+            msg = await receive()
+            kind = msg.type
+            if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
+                data: bytes = msg.data
                 recv_ns = time.time_ns()
                 self._last_rx = loop.time()
                 stats.messages += 1
@@ -507,15 +577,26 @@ class ResilientWs:
                     await _close_quietly(conn, self._close_timeout_s)
                     continue
                 await put(Frame(source, data, recv_ns, generation), droppable=True)
-        except ConnectionClosed as exc:
-            return f"closed: {exc}"
+            elif kind is WSMsgType.PING:
+                try:
+                    await conn.pong(msg.data)
+                except _SEND_ERRORS:
+                    pass  # closing: the next receive says so
+            elif kind is WSMsgType.PONG:
+                self._last_pong = loop.time()
+            elif kind is WSMsgType.ERROR:
+                return f"closed: {msg.data!r}"
+            else:  # CLOSE, CLOSING, CLOSED
+                extra = f" {msg.extra}" if msg.extra else ""
+                return f"closed: code {conn.close_code}{extra}"
 
-    async def _send_control(self, conn: ClientConnection, method: str, streams: list[str]) -> None:
+    async def _send_control(self, conn: _Conn, method: str, streams: list[str]) -> None:
         for i in range(0, len(streams), _SUBSCRIBE_CHUNK):
             chunk = streams[i : i + _SUBSCRIBE_CHUNK]
             self._control_id += 1
             self._pending_control[self._control_id] = chunk
-            await conn.send(msgspec.json.encode({"method": method, "params": chunk, "id": self._control_id}))
+            payload = msgspec.json.encode({"method": method, "params": chunk, "id": self._control_id})
+            await conn.send_frame(payload, WSMsgType.TEXT)
 
     def _handle_control(self, data: bytes) -> bool:
         try:
@@ -538,9 +619,11 @@ class ResilientWs:
         return True
 
 
-async def _close_quietly(conn: ClientConnection, timeout_s: float) -> None:
+async def _close_quietly(conn: _Conn, timeout_s: float) -> None:
+    """Close with a handshake bounded by ``timeout_s`` (aiohttp then drops the TCP connection);
+    a close that hangs longer is cancelled, which also drops it."""
     try:
         async with asyncio.timeout(timeout_s + 1.0):
             await conn.close()
-    except (TimeoutError, OSError, ConnectionClosed):
-        conn.transport.abort()
+    except _CLOSE_ERRORS:
+        pass

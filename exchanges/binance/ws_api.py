@@ -39,7 +39,7 @@ from strategy_client.model import to_plain
 
 from .clock import ServerClock
 from .errors import map_error
-from .signing import sign_ws_params
+from .signing import HmacSigner
 from .ws import Backoff, BoundedBuffer, ErrorTally, Frame, NotConnected, Overflow, ResilientWs, WsStats
 from .ws_schemas import RetryAfterData, WsApiEnvelope, WsApiRateLimit
 
@@ -89,6 +89,7 @@ class BinanceWsApi:
         self.product: Literal["spot", "futures"] = product
         self.name = name or f"binance:{product}:ws-api"
         self._credentials = credentials
+        self._signer = HmacSigner(credentials.api_secret)
         self._clock = clock
         self._recv_window_ms = recv_window_ms
         self._sink = event_sink
@@ -195,7 +196,7 @@ class BinanceWsApi:
         if self._recv_window_ms is not None:
             out.setdefault("recvWindow", self._recv_window_ms)
         out.pop("signature", None)
-        out["signature"] = sign_ws_params(self._credentials.api_secret, out)
+        out["signature"] = self._signer.ws_params(out)
         return out
 
     async def request(

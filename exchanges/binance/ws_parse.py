@@ -8,6 +8,7 @@ that called us counts it, logs the first sample per kind and drops the payload.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 from typing import TypeVar
 
 from exchanges.base import AccountUpdate, ExecType, OrderUpdate
@@ -78,10 +79,12 @@ class PayloadError(ValueError):
         self.kind = kind
 
 
+@lru_cache(maxsize=8192)  # one key object per listed instrument, not one per message
 def _key(symbol: str, kind: MarketKind) -> InstrumentKey:
     return InstrumentKey(EXCHANGE, symbol.upper(), kind)
 
 
+@lru_cache(maxsize=8192)
 def symbol_from_stream(stream: str) -> str:
     """``"btcusdt@depth5@100ms"`` → ``"BTCUSDT"`` (spot partial depth carries no symbol)."""
     symbol, sep, _ = stream.partition("@")
@@ -289,9 +292,7 @@ def parse_order_trade_update(msg: OrderTradeUpdate, local_ts_ns: int) -> OrderUp
             ts_ms=o.T or msg.T,
             realized_pnl=o.rp,
         )
-    return OrderUpdate(
-        order=order, exec_type=exec_type, fill=fill, venue_ts_ms=msg.E, local_ts_ns=local_ts_ns
-    )
+    return OrderUpdate(order=order, exec_type=exec_type, fill=fill, venue_ts_ms=msg.E, local_ts_ns=local_ts_ns)
 
 
 def parse_account_update(msg: AccountUpdateEvent, local_ts_ns: int) -> AccountUpdate:
@@ -420,9 +421,7 @@ def parse_execution_report(msg: ExecutionReport, local_ts_ns: int) -> OrderUpdat
             is_maker=msg.m,
             ts_ms=msg.T or msg.E,
         )
-    return OrderUpdate(
-        order=order, exec_type=exec_type, fill=fill, venue_ts_ms=msg.E, local_ts_ns=local_ts_ns
-    )
+    return OrderUpdate(order=order, exec_type=exec_type, fill=fill, venue_ts_ms=msg.E, local_ts_ns=local_ts_ns)
 
 
 def parse_outbound_account_position(msg: OutboundAccountPosition, local_ts_ns: int) -> AccountUpdate:

@@ -8,6 +8,9 @@ disconnects slow consumers).
 Keep-alive (§6): the server pings every ``ping_interval_s``; a client that has not answered a
 ping within ``pong_timeout_s`` is disconnected. Client pings are answered with their payload.
 After ``lifetime_s`` the connection is closed (Binance's 24 h cut).
+
+``sent_probe`` (None unless the bench firehose sets it) is called with each frame just before
+it is written to the socket: the latency probe's send timestamp.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class WsConn:
         self.closed = False
         self._pong_pending_since: float | None = None
         self._pending_close: tuple[int, bytes] | None = None
+        self.sent_probe: Callable[[bytes], None] | None = None
 
     # -- enqueue ----------------------------------------------------------------------------
 
@@ -134,6 +138,8 @@ class WsConn:
                 is_market, frame = self._queue.popleft()
                 if is_market:
                     self._market_waiting -= 1
+                    if self.sent_probe is not None:
+                        self.sent_probe(frame)
                 try:
                     await ws.send_frame(frame, WSMsgType.TEXT)
                 except (ConnectionError, RuntimeError):

@@ -18,12 +18,14 @@ from strategy_client.model import MarketKind
 
 from .api_errors import Product
 from .core import BinanceCore
+from .firehose import Firehose
 from .futures_rest import FuturesRest
 from .hub import StreamHub
 from .listen_keys import ListenKeys
 from .market_streams import MarketStreams
 from .options import BinanceSimOptions
 from .payloads_market import ServerShutdownEvent
+from .probe import LatencyProbe
 from .registry import ConnRegistry
 from .rest import RestHost
 from .spot_rest import SpotRest
@@ -57,14 +59,17 @@ class BinanceDialect:
         self.stopping = asyncio.Event()
         self.rest = {p: RestHost(p, self.core, self.stopping) for p in _PRODUCTS}
         self.streams = {p: StreamServer(p, self.core, self.hubs[p], self.users, self.registry) for p in _PRODUCTS}
-        self.ws_api = {
+        self.ws_api: dict[Product, WsApiServer] = {
             "spot": WsApiServer("spot", self.core, self.users, self.registry, self.spot_rest, None),
             "futures": WsApiServer("futures", self.core, self.users, self.registry, None, self.futures_rest),
         }
+        self.probe = LatencyProbe()
+        self.firehose = Firehose(self.core, self.markets, self.ws_api, self.registry, self.probe)
         self._enc = msgspec.json.Encoder()
         self._unlisten = venue.listen(self._on_event)
 
     def close(self) -> None:
+        self.firehose.cancel()
         self._unlisten()
         self.core.close()
 
@@ -84,10 +89,12 @@ class BinanceDialect:
         app.add_routes(self.streams[product].routes())
         app.add_routes(self.ws_api[product].routes())
         app.add_routes(admin_routes(self.venue, self.faults, self))
+        app.add_routes(self.firehose.routes())
         app.router.add_route("*", "/{tail:.*}", self._not_found(product))
 
         async def on_shutdown(_: web.Application) -> None:
             self.stopping.set()
+            await self.firehose.aclose()
             for conn in self.registry.select(product):
                 conn.close_soon(1001, b"server shutdown")
                 await conn.ws.close(code=1001, message=b"server shutdown")

@@ -64,12 +64,18 @@ class StreamHub:
     def connections(self) -> list[WsConn]:
         return list(self._by_conn)
 
-    def publish(self, key: Key, data: bytes) -> None:
+    def listeners(self, key: Key) -> list[WsConn]:
+        """Connections subscribed to ``key``."""
+        return list(self._subs.get(key, ()))
+
+    def publish(self, key: Key, data: bytes) -> int:
+        """Send ``data`` to every listener of ``key``; returns the number of frames queued."""
         listeners = self._subs.get(key)
         if not listeners:
-            return
+            return 0
         self.published += 1
         combined: dict[str, bytes] = {}
+        queued = 0
         for conn, names in list(listeners.items()):
             for name in names:
                 frame = None
@@ -78,3 +84,5 @@ class StreamHub:
                     if frame is None:
                         frame = combined[name] = wrap(name, data)
                 conn.send_market(name, data, frame)
+                queued += 1
+        return queued

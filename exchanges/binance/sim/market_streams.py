@@ -5,6 +5,13 @@ speed) the changes are merged (latest quantity per price) and emitted each ``spe
 ``U`` = first merged event's first id, ``u`` = last merged event's id and, on futures,
 ``pu`` = the id before ``U`` (= the previous emission's ``u``). A client following the book
 sync procedure against ``GET depth`` (whose ``lastUpdateId`` is the engine's) stays in sync.
+
+Partial depth (``<s>@depth5`` ...) renders the engine's book each ``speed`` ms. The bench
+firehose (``firehose.py``, off unless switched on over ``/_sim/bench/firehose``) renders the
+same book many times a second through :meth:`MarketStreams.firehose_frame`; while it is on, the
+periodic partial frames pause (``partial_muted``). Each firehose frame takes a fresh update id
+(``id_offset`` per symbol, added to the engine's id), so ids never go backwards, also after the
+firehose stops; with the firehose never used the offset is 0 and nothing changes.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from exchanges.sim.engine import BookUpdated, Level, MarkUpdated, MarkView, SimE
 from strategy_client.model import MarketKind
 
 from .api_errors import Product
+from .connection import WsConn
 from .core import KIND_OF, BinanceCore
 from .hub import StreamHub
 from .numbers import fixed, money, spot
@@ -33,7 +41,9 @@ from .payloads_market import (
     SpotTradeEvent,
 )
 
-__all__ = ["MarketStreams"]
+__all__ = ["MarketStreams", "RenderedBook", "StreamKey"]
+
+StreamKey = tuple[str, str, int, int]
 
 
 class _Pending:
@@ -65,6 +75,16 @@ class _Pending:
         return not self.first_id
 
 
+class RenderedBook(msgspec.Struct, frozen=True, gc=False):
+    """One partial-depth book, its levels already in wire text (for the firehose)."""
+
+    symbol: str
+    bids: Levels
+    asks: Levels
+    update_id: int
+    ts_ms: int
+
+
 class MarketStreams:
     """Renders and publishes one product's market streams to its hub."""
 
@@ -78,6 +98,8 @@ class MarketStreams:
         self._top: dict[str, tuple[Level | None, Level | None]] = {}
         self._partial_u: dict[tuple[str, int, int], int] = {}
         self._marks: dict[str, MarkView] = {}
+        self.partial_muted = False
+        self.id_offset: dict[str, int] = {}
 
     # -- formatting -------------------------------------------------------------------------
 
@@ -264,19 +286,20 @@ class MarketStreams:
 
     def _emit_partial(self, key: tuple[str, str, int, int]) -> None:
         symbol, levels, speed = key[1], key[2], key[3]
-        if symbol not in self._core.specs[self.product]:
+        if self.partial_muted or symbol not in self._core.specs[self.product]:
             return
         book = self._core.venue.book(self._kind, symbol, levels)
+        update_id = book.update_id + self.id_offset.get(symbol, 0)
         bids = self._levels(symbol, book.bids[:levels])
         asks = self._levels(symbol, book.asks[:levels])
         if self.product == "spot":
-            data = self._enc.encode(SpotPartialDepthEvent(lastUpdateId=book.update_id, bids=bids, asks=asks))
+            data = self._enc.encode(SpotPartialDepthEvent(lastUpdateId=update_id, bids=bids, asks=asks))
         else:
             prev = self._partial_u.get((symbol, levels, speed))
-            if prev == book.update_id:
+            if prev == update_id:
                 return
-            self._partial_u[(symbol, levels, speed)] = book.update_id
-            first = book.update_id if prev is None else prev + 1
+            self._partial_u[(symbol, levels, speed)] = update_id
+            first = update_id if prev is None else prev + 1
             data = self._enc.encode(
                 FuturesDepthEvent(
                     e="depthUpdate",
@@ -284,13 +307,73 @@ class MarketStreams:
                     T=book.ts_ms,
                     s=symbol,
                     U=first,
-                    u=book.update_id,
+                    u=update_id,
                     pu=first - 1,
                     b=bids,
                     a=asks,
                 )
             )
         self._hub.publish(key, data)
+
+    # -- firehose (bench knob) --------------------------------------------------------------
+
+    def partial_keys(self) -> list[StreamKey]:
+        """Partial-depth streams with a subscriber whose symbol this product lists."""
+        specs = self._core.specs[self.product]
+        return [k for k in self._hub.active("depth_partial") if k[1] in specs]
+
+    def render_book(self, key: StreamKey, scale: Decimal | None = None) -> RenderedBook:
+        """The engine's book for ``key`` in wire text; with ``scale`` every price is multiplied
+        by it and rounded down to the tick (a synthetic move, for the firehose's trigger)."""
+        symbol, levels = key[1], key[2]
+        book = self._core.venue.book(self._kind, symbol, levels)
+        bids, asks = book.bids[:levels], book.asks[:levels]
+        if scale is not None:
+            tick = self._core.specs[self.product][symbol].tick_size
+            bids = [((p * scale // tick) * tick, q) for p, q in bids]
+            asks = [((p * scale // tick) * tick, q) for p, q in asks]
+        return RenderedBook(
+            symbol=symbol,
+            bids=self._levels(symbol, bids),
+            asks=self._levels(symbol, asks),
+            update_id=book.update_id,
+            ts_ms=book.ts_ms,
+        )
+
+    def firehose_frame(self, key: StreamKey, book: RenderedBook, now_ms: int) -> tuple[bytes, int]:
+        """One partial-depth frame of ``book`` under a fresh update id: ``(data, u)``."""
+        symbol = book.symbol
+        offset = self.id_offset.get(symbol, 0) + 1
+        self.id_offset[symbol] = offset
+        update_id = book.update_id + offset
+        if self.product == "spot":
+            return self._enc.encode(SpotPartialDepthEvent(lastUpdateId=update_id, bids=book.bids, asks=book.asks)), (
+                update_id
+            )
+        series = (symbol, key[2], key[3])
+        prev = self._partial_u.get(series, update_id - 1)
+        self._partial_u[series] = update_id
+        data = self._enc.encode(
+            FuturesDepthEvent(
+                e="depthUpdate",
+                E=now_ms,
+                T=book.ts_ms,
+                s=symbol,
+                U=prev + 1,
+                u=update_id,
+                pu=prev,
+                b=book.bids,
+                a=book.asks,
+            )
+        )
+        return data, update_id
+
+    def listeners(self, key: StreamKey) -> list[WsConn]:
+        return self._hub.listeners(key)
+
+    def publish(self, key: StreamKey, data: bytes) -> int:
+        """Publish one frame of ``key``; returns how many connections × names it went to."""
+        return self._hub.publish(key, data)
 
     def _mark_event(self, mark: MarkView, now: int) -> MarkPriceEvent:
         return MarkPriceEvent(

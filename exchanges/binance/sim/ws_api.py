@@ -9,6 +9,9 @@ connect; each method its documented weight, shared with REST by client IP.
 Faults: ``fail``/``throttle`` rules match the path ``<endpoint>/<method>`` (e.g.
 ``/ws-api/v3/order.place``); ``unknown_outcome`` applies to ``order.place`` (no reply, a 503
 reply, or the connection dropped); ``delay_ms`` holds each reply.
+
+``arrival_probe`` (None unless the bench firehose sets it) sees every request as it is read,
+before it is handled: the latency probe's arrival timestamp.
 """
 
 from __future__ import annotations
@@ -118,6 +121,7 @@ class WsApiServer:
         else:
             self._ping, self._pong_timeout = opts.futures_ping_interval_s, opts.futures_pong_timeout_s
         self.requests = 0
+        self.arrival_probe: Callable[[bytes], None] | None = None
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get(self.path, self.serve)]
@@ -273,6 +277,8 @@ class WsApiServer:
         async for msg in conn.ws:
             if msg.type is WSMsgType.TEXT or msg.type is WSMsgType.BINARY:
                 raw = msg.data.encode() if isinstance(msg.data, str) else msg.data
+                if self.arrival_probe is not None:
+                    self.arrival_probe(raw)
                 reply = self.handle(conn, ip, raw)
                 if reply is None:
                     continue

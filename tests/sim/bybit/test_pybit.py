@@ -88,9 +88,9 @@ def test_pybit_websocket(sim: ThreadedBybitSim, monkeypatch: pytest.MonkeyPatch)
     try:
         public.orderbook_stream(depth=50, symbol="BTCUSDT", callback=on_book)
         private.order_stream(callback=on_order)
-        eventually_sync(lambda: books, what="an order book from pybit")
+        eventually_sync(lambda: books, what="an order book from pybit", timeout=30)
         assert books[0]["data"]["s"] == "BTCUSDT" and books[0]["data"]["b"]
-        eventually_sync(lambda: private.auth, what="pybit private auth")
+        eventually_sync(lambda: private.auth, what="pybit private auth", timeout=30)
         s = _session(sim)
         eventually_sync(
             lambda: (
@@ -98,9 +98,10 @@ def test_pybit_websocket(sim: ThreadedBybitSim, monkeypatch: pytest.MonkeyPatch)
                 == ["order"]
             ),
             what="order subscription",
+            timeout=30,
         )
         s.place_order(category="spot", symbol="BTCUSDT", side="Buy", orderType="Limit", qty="0.001", price="40000")
-        eventually_sync(lambda: orders, what="an order push via pybit")
+        eventually_sync(lambda: orders, what="an order push via pybit", timeout=30)
         assert orders[0]["data"][0]["orderStatus"] == "New"
     finally:
         public.exit()

@@ -1,0 +1,610 @@
+#!/usr/bin/env python
+"""End-to-end benchmarks of tradebus on the offline Binance venue (a script, not a test).
+
+    python scripts/bench.py [--quick] --json PATH [--load 1000] [--only tick,ingest,rtt,rss]
+
+Every scenario runs against real processes on this machine: a Redis server
+(``LocalRedisServer``), the offline Binance venue (``python -m benchlib.simproc``), one runner
+(``python -m exchange_runner.cli binance --sim-connect ...``), and, per scenario, a strategy
+process (``scripts/bench_strategy.py``), a lean subscriber (``benchlib.sink``) or an echo server.
+It prints the numbers and writes one JSON object (microseconds unless the name says otherwise):
+
+* ``tick_to_order_us`` {p50, p90, p99, max, n} — from the venue writing a book update that
+  crosses the strategy's threshold to the resulting order arriving at the venue (runner → PUB →
+  strategy → ROUTER → runner → WS-API), both timestamps on the venue's clock, under a
+  background load of ``--load`` book updates/s;
+* ``ingest_msgs_per_s`` — the highest rate of depth updates the runner sustains for 30 s (with
+  ``--quick``: the best of three 1 s steps, not held) with a subscriber receiving every event:
+  nothing lost end to end, no sequence gap, no backlog left behind;
+* ``rpc_rtt_us`` {p50, p99} — CoreApi ``get_reference_price`` round trips, and
+  ``raw_zmq_rtt_us`` {p50, p99} — a bare pyzmq DEALER↔ROUTER round trip between two processes,
+  interleaved with it in the same run;
+* ``rss_mb_start``, ``rss_mb_end``, ``rss_growth_pct`` — the runner's resident memory over a
+  long stream (1,000,000 depth updates; 60,000 with ``--quick``), from the end of a 5 % warm-up;
+* ``machine`` — cores, CPU, Python and library versions; ``details`` — everything behind
+  each number (CPU used by each process, drops by place, the ingest ramp step by step).
+
+``--quick`` finishes in under a minute; it only checks that the harness works. The method and
+the numbers measured on the development machine are in ``docs/performance.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import asdict, dataclass, replace
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import redis  # noqa: E402
+from bench_rpc import coreapi_roundtrip, echo_server, raw_roundtrip  # noqa: E402
+from benchlib.machine import machine_facts  # noqa: E402
+from benchlib.procs import Child, ChildFailed, Children  # noqa: E402
+from benchlib.simctl import SimControl  # noqa: E402
+from benchlib.stats import summary_us  # noqa: E402
+
+from exchange_runner.localredis import LocalRedisServer  # noqa: E402
+from exchange_runner.ports import free_port_pair  # noqa: E402
+from strategy_client.wire import RunnerRecord, decode_record, runner_key  # noqa: E402
+
+T = TypeVar("T")
+SCENARIOS = ("rtt", "tick", "rss", "ingest")
+PERP_KEY = "binance:perp:BTCUSDT"
+
+
+@dataclass(frozen=True)
+class Params:
+    rtt_calls: int = 5000
+    rtt_rounds: int = 5
+    tick_samples: int = 2000
+    tick_warmup: int = 50
+    tick_interval_ms: int = 40
+    tick_pct: float = 2.0
+    load: int = 1000
+    ingest_start: int = 5000
+    ingest_factor: float = 1.4
+    ingest_max: int = 400_000
+    ingest_max_steps: int = 12
+    ingest_bisect: int = 2
+    ramp_window_s: float = 5.0
+    confirm_window_s: float = 30.0
+    confirm_tries: int = 4
+    max_drain_s: float = 1.0
+    rss_messages: int = 1_000_000
+    rss_rate: int = 20_000
+    rss_warmup_pct: float = 5.0
+
+    @classmethod
+    def quick(cls) -> Params:
+        """Every scenario end to end in well under a minute: checks the harness, measures little."""
+        return cls(
+            rtt_calls=600,
+            rtt_rounds=2,
+            tick_samples=100,
+            tick_warmup=10,
+            tick_interval_ms=25,
+            ingest_start=10_000,
+            ingest_factor=2.0,
+            ingest_max_steps=3,
+            ingest_bisect=0,
+            ramp_window_s=1.0,
+            confirm_window_s=0.0,
+            rss_messages=60_000,
+            rss_rate=30_000,
+        )
+
+
+def run_loop(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine on uvloop (what strategies use) or, without it, the default loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(factory())
+    return uvloop.run(factory())
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# -- processes -----------------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, params: Params, workdir: Path, redis_url: str, kids: Children) -> None:
+        self.p = params
+        self.workdir = workdir
+        self.redis_url = redis_url
+        self.kids = kids
+        self.sim: Child
+        self.runner: Child
+        self.ctl: SimControl
+        self.record: RunnerRecord
+
+    def start_venue_and_runner(self) -> None:
+        port = free_port_pair()
+        log(f"starting the offline Binance venue on ports {port}-{port + 1}")
+        self.sim = self.kids.start("sim", ["-m", "benchlib.simproc", "--port-base", str(port)])
+        self.sim.wait_for("ready", 60)
+        self.ctl = SimControl(f"http://127.0.0.1:{port}")
+        log("starting the runner")
+        self.runner = self.kids.start(
+            "runner",
+            [
+                "-m",
+                "exchange_runner.cli",
+                "binance",
+                "--sim-connect",
+                f"127.0.0.1:{port}",
+                "--redis-url",
+                self.redis_url,
+                "--symbols",
+                "BTCUSDT,ETHUSDT",
+                "--log-level",
+                "WARNING",
+            ],
+        )
+        self.record = self._wait_registered(60)
+        log(f"runner ready: ROUTER {self.record.router_endpoint}  PUB {self.record.pub_endpoint}")
+
+    def _wait_registered(self, timeout_s: float) -> RunnerRecord:
+        client = redis.Redis.from_url(self.redis_url)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while time.monotonic() < deadline:
+                if not self.runner.alive():
+                    raise ChildFailed(f"runner exited at start:\n{self.runner.log_tail()}")
+                raw = client.get(runner_key("binance"))
+                if raw is not None:
+                    rec = decode_record(raw if isinstance(raw, bytes) else raw.encode())
+                    if rec.status == "ready":
+                        return rec
+                time.sleep(0.1)
+        finally:
+            client.close()
+        raise ChildFailed(f"runner not registered as ready within {timeout_s:.0f}s:\n{self.runner.log_tail()}")
+
+    def cpu(self, *children: Child) -> dict[str, float]:
+        return {c.name: c.cpu_seconds() for c in children if c.alive()}
+
+    @staticmethod
+    def cpu_share(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
+        """Cores used by each process over ``seconds`` (1.0 = one core busy)."""
+        return {k: round((after[k] - before[k]) / seconds, 3) for k in after if k in before and seconds > 0}
+
+    def stream_drops(self) -> dict[str, int]:
+        """Frames the venue dropped (slow reader) on the runner's market-data connections."""
+        conns = self.ctl.state().get("connections", [])
+        return {
+            f"{c['host']}#{c['id']}": int(c["dropped"])
+            for c in conns
+            if c.get("role") == "streams" and any("@depth" in s for s in c.get("streams", []))
+        }
+
+    # -- rtt ------------------------------------------------------------------------------------
+
+    def run_rtt(self) -> dict[str, Any]:
+        p = self.p
+        per_round = max(1, p.rtt_calls // p.rtt_rounds)
+        raw: list[int] = []
+        rpc: list[int] = []
+        log(f"round trips: {p.rtt_rounds} rounds of {per_round} raw DEALER↔ROUTER, then {per_round} CoreApi calls")
+        with echo_server() as echo:
+            for i in range(p.rtt_rounds):
+                warm = 300 if i == 0 else 50
+                raw += raw_roundtrip(echo, per_round, warmup=warm)
+                rpc += run_loop(partial(coreapi_roundtrip, self.redis_url, self.record.name, per_round, warm))
+        raw_s, rpc_s = summary_us(raw), summary_us(rpc)
+        return {
+            "raw_zmq_rtt_us": {"p50": raw_s["p50"], "p99": raw_s["p99"]},
+            "rpc_rtt_us": {"p50": rpc_s["p50"], "p99": rpc_s["p99"]},
+            "details": {
+                "raw": raw_s,
+                "rpc": rpc_s,
+                "ratio_p50": round(float(rpc_s["p50"]) / float(raw_s["p50"]), 2) if raw_s["p50"] else None,
+                "method": "scripts/bench_rpc.py: get_reference_price via strategy_client.ZmqRouter (uvloop), "
+                "one call at a time; raw: blocking pyzmq DEALER in this process, ROUTER echo in another; "
+                "rounds interleaved",
+            },
+        }
+
+    # -- tick to order --------------------------------------------------------------------------
+
+    def run_tick(self) -> dict[str, Any]:
+        p = self.p
+        ctl = self.ctl
+        ctl.firehose_off()
+        ctl.probe_clear()
+        strategy = self.kids.start(
+            "strategy",
+            ["scripts/bench_strategy.py", "--redis-url", self.redis_url, "--key", PERP_KEY, "--drop-pct", "1.0"],
+        )
+        strategy.wait_for("ready", 60)
+        want = p.tick_samples + p.tick_warmup
+        log(
+            f"tick-to-order: {want} triggers every {p.tick_interval_ms} ms under {p.load} book updates/s "
+            f"(about {want * p.tick_interval_ms / 1000:.0f} s)"
+        )
+        cpu0 = self.cpu(self.sim, self.runner, strategy)
+        t0 = time.monotonic()
+        ctl.firehose(
+            rate=p.load,
+            trigger_symbol="BTCUSDT",
+            trigger_product="futures",
+            trigger_interval_ms=p.tick_interval_ms,
+            trigger_pct=p.tick_pct,
+        )
+        deadline = t0 + want * p.tick_interval_ms / 1000 * 2 + 30
+        probe = ctl.probe()
+        while len(probe["pairs"]) < want and time.monotonic() < deadline:
+            time.sleep(min(1.0, max(0.1, (want - len(probe["pairs"])) * p.tick_interval_ms / 1000)))
+            probe = ctl.probe()
+        fh = ctl.firehose_state()
+        ctl.firehose_off()
+        seconds = time.monotonic() - t0
+        cpu1 = self.cpu(self.sim, self.runner, strategy)
+        time.sleep(0.3)  # orders still in flight arrive
+        probe = ctl.probe()
+        stats = strategy.request("stats")
+        trace = strategy.request("trace")["trace"]
+        self.kids.stop(strategy)
+        pairs = sorted(probe["pairs"])[p.tick_warmup :]
+        summary = summary_us([arrived - sent for _, sent, arrived, _, _ in pairs])
+        legs = tick_legs(pairs, trace)
+        return {
+            "tick_to_order_us": summary,
+            "details": {
+                "load_msgs_per_s": p.load,
+                "achieved_load_msgs_per_s": fh.get("achieved_rate"),
+                "trigger_interval_ms": p.tick_interval_ms,
+                "warmup_discarded": min(p.tick_warmup, len(probe["pairs"])),
+                "legs_us": legs,
+                "triggers_sent": probe["triggers_sent"],
+                "orders_arrived": probe["orders_arrived"],
+                "triggers_without_order": probe["triggers_sent"] - len(pairs),
+                "strategy": stats,
+                "cpu_cores": self.cpu_share(cpu0, cpu1, seconds),
+                "path": "venue writes the book frame → runner (WS → parse → price actor → PUB) → strategy "
+                "(SUB → decode → threshold → submit_order on DEALER) → runner (ROUTER → order actor → "
+                "WS-API order.place) → venue reads the request",
+            },
+        }
+
+    # -- ingest ---------------------------------------------------------------------------------
+
+    def _start_sink(self) -> Child:
+        sink = self.kids.start("sink", ["-m", "benchlib.sink", "--endpoint", self.record.pub_endpoint])
+        sink.wait_for("ready", 30)
+        deadline = time.monotonic() + 10
+        while sink.request("stats")["received"] == 0:  # connected: the periodic books arrive
+            if time.monotonic() > deadline:
+                raise ChildFailed("the subscriber received no book within 10 s")
+            time.sleep(0.05)
+        return sink
+
+    def _drain(self, sink: Child, expected: int, start: dict[str, Any]) -> tuple[dict[str, Any], float]:
+        """Wait until the sink has everything sent (or stops making progress); returns its stats."""
+        t0 = time.monotonic()
+        last, last_change = -1, t0
+        while True:
+            s = sink.request("stats")
+            got = s["received"] - start["received"]
+            now = time.monotonic()
+            if got >= expected:
+                return s, now - t0
+            if got != last:
+                last, last_change = got, now
+            elif now - last_change > 1.5:
+                return s, now - t0
+            time.sleep(0.02)
+
+    def _settle(self, sink: Child, quiet_s: float = 0.3, timeout_s: float = 10.0) -> None:
+        """Wait until nothing reaches the sink for ``quiet_s`` (the previous run's backlog is in)."""
+        deadline = time.monotonic() + timeout_s
+        last = sink.request("stats")["received"]
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            now_count = sink.request("stats")["received"]
+            if now_count != last:
+                last, quiet_since = now_count, time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet_s:
+                return
+
+    def _ingest_step(self, sink: Child, rate: int, window_s: float) -> dict[str, Any]:
+        ctl = self.ctl
+        self._settle(sink)
+        before = ctl.firehose_state()
+        s0 = sink.request("stats")
+        drops0 = self.stream_drops()
+        cpu0 = self.cpu(self.sim, self.runner, sink)
+        t0 = time.monotonic()
+        ctl.firehose(rate=rate, max_burst_s=0.25)
+        time.sleep(window_s)
+        ctl.firehose(rate=0)
+        seconds = time.monotonic() - t0
+        cpu1 = self.cpu(self.sim, self.runner, sink)
+        after = ctl.firehose_state()
+        sent = after["frames"] - before["frames"]
+        s1, drain_s = self._drain(sink, sent, s0)
+        drops1 = self.stream_drops()
+        received = s1["received"] - s0["received"]
+        gaps = s1["gaps"] - s0["gaps"]
+        shortfall = after["shortfall"] - before["shortfall"]
+        venue_dropped = sum(drops1.get(k, 0) - drops0.get(k, 0) for k in drops1)
+        achieved = sent / seconds if seconds > 0 else 0.0
+        lost = sent - received
+        if achieved < 0.97 * rate:
+            verdict = "venue_limited"  # the venue could not send at the rate asked: not a runner result
+        elif lost == 0 and gaps == 0 and drain_s <= self.p.max_drain_s:
+            verdict = "pass"
+        else:
+            verdict = "fail"
+        return {
+            "rate": rate,
+            "window_s": round(seconds, 2),
+            "sent": sent,
+            "received": received,
+            "lost": lost,
+            "gaps": gaps,
+            "venue_dropped": venue_dropped,
+            "venue_shortfall": shortfall,
+            "achieved_rate": round(achieved),
+            "drain_s": round(drain_s, 3),
+            "cpu_cores": self.cpu_share(cpu0, cpu1, seconds),
+            "verdict": verdict,
+        }
+
+    def run_ingest(self, sink: Child) -> dict[str, Any]:
+        p = self.p
+        ctl = self.ctl
+        ctl.firehose(rate=0)  # periodic frames paused: the sink counts firehose frames only
+        steps: list[dict[str, Any]] = []
+        best, failed = 0, 0
+
+        def ramp(rate: int) -> bool:
+            step = self._ingest_step(sink, rate, p.ramp_window_s)
+            steps.append(step)
+            log(
+                f"ingest ramp {rate}/s for {step['window_s']}s: {step['verdict']} (lost {step['lost']}, "
+                f"gaps {step['gaps']}, drain {step['drain_s']}s, cpu {step['cpu_cores']})"
+            )
+            return bool(step["verdict"] == "pass")
+
+        rate = p.ingest_start
+        for _ in range(p.ingest_max_steps):  # up by ingest_factor until a step fails
+            if not ramp(rate):
+                failed = rate
+                break
+            best = rate
+            rate = int(rate * p.ingest_factor)
+            if rate > p.ingest_max:
+                break
+        for _ in range(p.ingest_bisect):  # then narrow the gap between the last pass and the failure
+            if not best or not failed or failed - best <= best * 0.05:
+                break
+            mid = (best + failed) // 2
+            if ramp(mid):
+                best = mid
+            else:
+                failed = mid
+        confirmed: list[dict[str, Any]] = []
+        reported = best
+        if p.confirm_window_s > 0 and best:
+            candidate = best
+            reported = 0
+            for _ in range(p.confirm_tries):
+                step = self._ingest_step(sink, candidate, p.confirm_window_s)
+                confirmed.append(step)
+                log(f"ingest confirm {candidate}/s for {step['window_s']}s: {step['verdict']} (lost {step['lost']})")
+                if step["verdict"] == "pass":
+                    reported = candidate
+                    break
+                candidate = int(candidate * 0.95)
+        ctl.firehose_off()
+        limited = any(s["verdict"] == "venue_limited" for s in steps + confirmed)
+        return {
+            "ingest_msgs_per_s": reported,
+            "details": {
+                "window_s": p.confirm_window_s if p.confirm_window_s > 0 else p.ramp_window_s,
+                "ramp": steps,
+                "confirm": confirmed,
+                "limited_by_venue": limited,
+                "criteria": "every update the venue sent reached the subscriber (sent == received), no "
+                f"sequence gap, backlog drained within {p.max_drain_s}s of the end",
+            },
+        }
+
+    # -- rss ------------------------------------------------------------------------------------
+
+    def run_rss(self, sink: Child) -> dict[str, Any]:
+        p = self.p
+        ctl = self.ctl
+        ctl.firehose(rate=0)
+        self._settle(sink)
+        start = sink.request("stats")["received"]
+        warm = int(p.rss_messages * p.rss_warmup_pct / 100)
+        log(f"memory: {p.rss_messages} depth updates at {p.rss_rate}/s (warm-up {warm})")
+        rss_before = self.runner.rss_mb()
+        samples: list[tuple[int, float]] = []
+        cpu0 = self.cpu(self.sim, self.runner, sink)
+        t0 = time.monotonic()
+        ctl.firehose(rate=p.rss_rate)
+        deadline = t0 + p.rss_messages / p.rss_rate * 4 + 60
+        rss_start: float | None = None
+        done = 0
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            done = sink.request("stats")["received"] - start
+            rss = self.runner.rss_mb()
+            samples.append((done, round(rss, 2)))
+            if rss_start is None and done >= warm:
+                rss_start = rss
+            if done >= p.rss_messages:
+                break
+        ctl.firehose(rate=0)
+        seconds = time.monotonic() - t0
+        cpu1 = self.cpu(self.sim, self.runner, sink)
+        rss_end = self.runner.rss_mb()
+        if rss_start is None:
+            rss_start = samples[0][1] if samples else rss_before
+        growth = (rss_end - rss_start) / rss_start * 100 if rss_start else 0.0
+        step = max(1, len(samples) // 40)
+        return {
+            "rss_mb_start": round(rss_start, 2),
+            "rss_mb_end": round(rss_end, 2),
+            "rss_growth_pct": round(growth, 2),
+            "details": {
+                "messages": done,
+                "target_messages": p.rss_messages,
+                "rate": p.rss_rate,
+                "warmup_messages": warm,
+                "rss_mb_before_stream": round(rss_before, 2),
+                "seconds": round(seconds, 1),
+                "cpu_cores": self.cpu_share(cpu0, cpu1, seconds),
+                "samples_messages_rss_mb": samples[::step],
+            },
+        }
+
+
+def tick_legs(pairs: list[list[int]], trace: list[list[int]]) -> dict[str, Any]:
+    """Split each tick-to-order sample into its legs with the wall-clock stamps of the venue
+    (send, arrival) and the strategy's trail (runner receive, runner publish, strategy receive,
+    submit, reply): p50/p99 per leg in µs. One clock (CLOCK_REALTIME) on one machine."""
+    by_seq = {t[0]: t for t in trace if len(t) >= 6}
+    legs: dict[str, list[int]] = {
+        "venue_send_to_runner_recv": [],
+        "runner_recv_to_publish": [],
+        "publish_to_strategy_recv": [],
+        "strategy_recv_to_submit": [],
+        "submit_to_venue_arrival": [],
+        "venue_arrival_to_reply": [],
+    }
+    for u, _, _, sent_wall, arrived_wall in pairs:
+        t = by_seq.get(u)
+        if t is None:
+            continue
+        _, runner_recv, published, strategy_recv, submitted, replied = t[:6]
+        legs["venue_send_to_runner_recv"].append(runner_recv - sent_wall)
+        legs["runner_recv_to_publish"].append(published - runner_recv)
+        legs["publish_to_strategy_recv"].append(strategy_recv - published)
+        legs["strategy_recv_to_submit"].append(submitted - strategy_recv)
+        legs["submit_to_venue_arrival"].append(arrived_wall - submitted)
+        legs["venue_arrival_to_reply"].append(replied - arrived_wall)
+    out: dict[str, Any] = {}
+    for name, values in legs.items():
+        s = summary_us(values)
+        out[name] = {"p50": s["p50"], "p99": s["p99"]}
+    out["n"] = len(legs["runner_recv_to_publish"])
+    return out
+
+
+# -- main ------------------------------------------------------------------------------------------
+
+
+def run(params: Params, scenarios: tuple[str, ...], workdir: Path, quick: bool) -> dict[str, Any]:
+    started = time.monotonic()
+    result: dict[str, Any] = {}
+    details: dict[str, Any] = {}
+    with LocalRedisServer() as server, Children(workdir) as kids:
+        bench = Bench(params, workdir, server.url, kids)
+        bench.start_venue_and_runner()
+        steps: list[tuple[str, Callable[[], dict[str, Any]]]] = []
+        if "rtt" in scenarios:
+            steps.append(("rtt", bench.run_rtt))
+        if "tick" in scenarios:
+            steps.append(("tick", bench.run_tick))
+        sink: Child | None = None
+        for name, fn in steps:
+            out = fn()
+            details[name] = out.pop("details")
+            result.update(out)
+        if "rss" in scenarios or "ingest" in scenarios:
+            sink = bench._start_sink()
+            if "rss" in scenarios:
+                out = bench.run_rss(sink)
+                details["rss"] = out.pop("details")
+                result.update(out)
+            if "ingest" in scenarios:
+                out = bench.run_ingest(sink)
+                details["ingest"] = out.pop("details")
+                result.update(out)
+            kids.stop(sink)
+        runner_status = kids.stop(bench.runner)
+        details["runner_exit_status"] = runner_status
+    result["machine"] = machine_facts()
+    result["config"] = {"quick": quick, **asdict(params), "scenarios": list(scenarios)}
+    result["details"] = details
+    result["elapsed_s"] = round(time.monotonic() - started, 1)
+    return result
+
+
+def print_summary(result: dict[str, Any]) -> None:
+    def fmt(d: Any) -> str:
+        return ", ".join(f"{k} {v}" for k, v in d.items()) if isinstance(d, dict) else str(d)
+
+    lines = []
+    for key in (
+        "tick_to_order_us",
+        "ingest_msgs_per_s",
+        "rpc_rtt_us",
+        "raw_zmq_rtt_us",
+        "rss_mb_start",
+        "rss_mb_end",
+        "rss_growth_pct",
+    ):
+        if key in result:
+            lines.append(f"  {key:<20} {fmt(result[key])}")
+    m = result["machine"]
+    lines.append(f"  machine              {m['cores_logical']} cores, {m['cpu_model']}, Python {m['python']}")
+    lines.append(f"  elapsed              {result['elapsed_s']} s")
+    print("\n".join(lines), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short runs (under a minute): checks the harness")
+    parser.add_argument("--json", type=Path, required=True, help="write the results here")
+    parser.add_argument("--load", type=int, help="background book updates/s during tick-to-order (1000)")
+    parser.add_argument("--samples", type=int, help="tick-to-order samples (2000; quick 100)")
+    parser.add_argument("--rss-messages", type=int, help="messages in the memory run (1000000; quick 60000)")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {','.join(SCENARIOS)}")
+    parser.add_argument("--workdir", type=Path, help="where the processes' logs go (default: a temp dir)")
+    args = parser.parse_args(argv)
+    params = Params.quick() if args.quick else Params()
+    if args.load is not None:
+        params = replace(params, load=args.load)
+    if args.samples is not None:
+        params = replace(params, tick_samples=args.samples)
+    if args.rss_messages is not None:
+        params = replace(params, rss_messages=args.rss_messages)
+    scenarios = tuple(s.strip() for s in args.only.split(",") if s.strip())
+    unknown = [s for s in scenarios if s not in SCENARIOS]
+    if unknown:
+        parser.error(f"--only: unknown scenario(s) {', '.join(unknown)} (known: {', '.join(SCENARIOS)})")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tradebus-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    log(f"logs in {workdir}")
+    try:
+        result = run(params, scenarios, workdir, args.quick)
+    except ChildFailed as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 1
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print_summary(result)
+    log(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
