@@ -7,21 +7,26 @@ never a traceback.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import importlib
-import logging
-import signal
-import sys
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, cast
 
 import typer
 
+from exchanges.sim.cliargs import (
+    CliError,
+    StartError,
+    as_cli_errors,
+    check_positive,
+    config_overrides,
+    given,
+    parse_balances,
+    parse_log_level,
+    parse_symbols,
+)
 from exchanges.sim.faults import FaultRequest, UnknownOutcomeMode
-from exchanges.sim.server import PortInUse
+from exchanges.sim.serve import run
 
-__all__ = ["app", "main", "parse_balances", "parse_symbols"]
+__all__ = ["app", "main", "run_app", "CliError", "StartError", "parse_balances", "parse_symbols"]
 
 app = typer.Typer(
     name="exchanges.sim",
@@ -32,46 +37,9 @@ app = typer.Typer(
 )
 
 
-class CliError(Exception):
-    """A bad argument: one line to the user, exit status 2."""
-
-
-class StartError(CliError):
-    """The venue could not run (e.g. its port is taken): one line, exit status 1."""
-
-
 @app.callback()
 def _root() -> None:
     """Offline exchange venues. Pick one: ``binance``, ``bybit`` or ``okx``."""
-
-
-def parse_balances(text: str, option: str) -> dict[str, Decimal]:
-    """``USDT=100000,BTC=1`` → {"USDT": Decimal("100000"), "BTC": Decimal("1")}."""
-    out: dict[str, Decimal] = {}
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        asset, sep, amount = part.partition("=")
-        asset = asset.strip().upper()
-        if not sep or not asset.isalnum():
-            raise CliError(f"{option}: expected ASSET=AMOUNT[,ASSET=AMOUNT...], got {part!r}")
-        try:
-            value = Decimal(amount.strip())
-        except InvalidOperation:
-            raise CliError(f"{option}: {amount.strip()!r} is not a number (in {part!r})") from None
-        if not value.is_finite() or value < 0:
-            raise CliError(f"{option}: amount for {asset} must be a non-negative number, got {amount.strip()!r}")
-        out[asset] = value
-    if not out:
-        raise CliError(f"{option}: no balances given")
-    return out
-
-
-def parse_symbols(text: str) -> list[str]:
-    symbols = [s.strip().upper() for s in text.replace(" ", ",").split(",") if s.strip()]
-    if not symbols:
-        raise CliError("--symbols: no symbol given")
-    return symbols
 
 
 @app.command("binance")
@@ -108,13 +76,9 @@ def binance(
 
     if not 0 < port_base < 65535:
         raise CliError(f"--port-base must be in 1..65534 (N and N+1 are used), got {port_base}")
-    level = logging.getLevelName(log_level.upper())
-    if not isinstance(level, int):
-        raise CliError(f"--log-level: unknown level {log_level!r}")
-    if funding_interval is not None and funding_interval <= 0:
-        raise CliError(f"--funding-interval must be positive, got {funding_interval}")
-    if listen_key_minutes <= 0:
-        raise CliError(f"--listen-key-minutes must be positive, got {listen_key_minutes}")
+    level = parse_log_level(log_level)
+    check_positive(funding_interval, "--funding-interval")
+    check_positive(listen_key_minutes, "--listen-key-minutes")
     faults = FaultRequest(
         delay_ms=delay_ms,
         fail_next=fail_next,
@@ -128,64 +92,23 @@ def binance(
         out_of_order_frames=out_of_order_frames,
         malformed_frames=malformed_frames,
     )
-    try:
+    with as_cli_errors():
         faults.validate()
-        option_kwargs: dict[str, object] = {
-            "listen_key_validity_ms": int(listen_key_minutes * 60_000),
-            "enforce_rate_limits": not no_rate_limits,
-        }
-        if api_key is not None:
-            option_kwargs["api_key"] = api_key
-        if api_secret is not None:
-            option_kwargs["api_secret"] = api_secret
-        options = BinanceSimOptions(**option_kwargs)  # type: ignore[arg-type]
-        sim = BinanceSim(
-            port_base=port_base,
-            host=host,
-            seed=seed,
-            options=options,
-            faults=faults,
-            symbols=parse_symbols(symbols) if symbols else None,
-            step_ms=step_ms,
-            funding_interval_ms=int(funding_interval * 1000) if funding_interval is not None else None,
-            balances=parse_balances(balances, "--balances") if balances else None,
-            futures_balances=parse_balances(futures_balances, "--futures-balances") if futures_balances else None,
+        options = BinanceSimOptions(
+            listen_key_validity_ms=int(listen_key_minutes * 60_000),
+            enforce_rate_limits=not no_rate_limits,
+            **given(api_key=api_key, api_secret=api_secret),  # type: ignore[arg-type]
         )
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    asyncio.run(_serve(sim))
-
-
-async def _serve(sim: object) -> None:
-    from exchanges.binance.sim import BinanceSim
-
-    assert isinstance(sim, BinanceSim)
-    try:
-        await sim.start()
-    except PortInUse as exc:
-        raise StartError(f"{exc.strerror}; pick another --port-base") from None
-    except OSError as exc:
-        raise StartError(f"cannot listen on {sim.host}:{sim.port_base}-{sim.port_base + 1}: {exc.strerror}") from None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    symbols = sorted({s.symbol for s in sim.config.symbols})
-    lines = [
-        f"offline Binance venue (seed {sim.config.seed}, symbols {', '.join(symbols)})",
-        *(f"  {name:<16} {url}" for name, url in sim.endpoints().items()),
-        f"  api key          {sim.api_key}",
-        f"  api secret       {sim.api_secret}",
-        "Ctrl-C stops it.",
-    ]
-    print("\n".join(lines), flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await sim.stop()
-        print("stopped", flush=True)
+        overrides = config_overrides(
+            seed=seed,
+            symbols=symbols,
+            step_ms=step_ms,
+            funding_interval=funding_interval,
+            balances=balances,
+            futures_balances=futures_balances,
+        )
+        sim = BinanceSim(port_base=port_base, host=host, options=options, faults=faults, **overrides)
+    run(sim, level=level, venue="Binance", listening=f"{host}:{port_base}-{port_base + 1}")
 
 
 def _click_errors(command: object) -> tuple[type[Exception], type[Exception] | None]:
@@ -198,10 +121,16 @@ def _click_errors(command: object) -> tuple[type[Exception], type[Exception] | N
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: exit status 0 ok, 1 runtime error (e.g. port in use), 2 bad arguments."""
-    command = typer.main.get_command(app)
+    return run_app(app, argv, "python -m exchanges.sim")
+
+
+def run_app(typer_app: typer.Typer, argv: list[str] | None, prog_name: str) -> int:
+    """Run ``typer_app`` on ``argv``: exit status 0 ok, 1 runtime error (:class:`StartError`),
+    2 bad arguments (:class:`CliError` or click's own), each error one ``error: ...`` line."""
+    command = typer.main.get_command(typer_app)
     click_error, no_args_help = _click_errors(command)
     try:
-        result = command.main(args=argv, prog_name="python -m exchanges.sim", standalone_mode=False)
+        result = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:

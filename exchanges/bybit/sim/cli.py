@@ -8,18 +8,14 @@ same options as ``binance`` (one port instead of two). Bad arguments end with on
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-import signal
-import sys
 from typing import Annotated
 
 import typer
 
-from exchanges.sim.cli import CliError, StartError, parse_balances, parse_symbols
+from exchanges.sim.cliargs import CliError, as_cli_errors, check_positive, config_overrides, given, parse_log_level
 from exchanges.sim.faults import FaultRequest, UnknownOutcomeMode
-from exchanges.sim.server import PortInUse
+from exchanges.sim.serve import run
+from exchanges.sim.serve import serve as serve_venue
 
 __all__ = ["register", "serve"]
 
@@ -72,13 +68,9 @@ def register(app: typer.Typer) -> None:
 
         if not 0 < port_base < 65536:
             raise CliError(f"--port-base must be in 1..65535, got {port_base}")
-        level = logging.getLevelName(log_level.upper())
-        if not isinstance(level, int):
-            raise CliError(f"--log-level: unknown level {log_level!r}")
-        if funding_interval is not None and funding_interval <= 0:
-            raise CliError(f"--funding-interval must be positive, got {funding_interval}")
-        if idle_timeout <= 0:
-            raise CliError(f"--idle-timeout must be positive, got {idle_timeout}")
+        level = parse_log_level(log_level)
+        check_positive(funding_interval, "--funding-interval")
+        check_positive(idle_timeout, "--idle-timeout")
         faults = FaultRequest(
             delay_ms=delay_ms,
             fail_next=fail_next,
@@ -92,34 +84,24 @@ def register(app: typer.Typer) -> None:
             out_of_order_frames=out_of_order_frames,
             malformed_frames=malformed_frames,
         )
-        try:
+        with as_cli_errors():
             faults.validate()
-            option_kwargs: dict[str, object] = {
-                "enforce_rate_limits": not no_rate_limits,
-                "public_idle_timeout_s": idle_timeout,
-                "private_idle_timeout_s": idle_timeout,
-            }
-            if api_key is not None:
-                option_kwargs["api_key"] = api_key
-            if api_secret is not None:
-                option_kwargs["api_secret"] = api_secret
-            options = BybitSimOptions(**option_kwargs)  # type: ignore[arg-type]
-            sim = BybitSim(
-                port=port_base,
-                host=host,
-                seed=seed,
-                options=options,
-                faults=faults,
-                symbols=parse_symbols(symbols) if symbols else None,
-                step_ms=step_ms,
-                funding_interval_ms=int(funding_interval * 1000) if funding_interval is not None else None,
-                balances=parse_balances(balances, "--balances") if balances else None,
-                futures_balances=parse_balances(futures_balances, "--futures-balances") if futures_balances else None,
+            options = BybitSimOptions(
+                enforce_rate_limits=not no_rate_limits,
+                public_idle_timeout_s=idle_timeout,
+                private_idle_timeout_s=idle_timeout,
+                **given(api_key=api_key, api_secret=api_secret),  # type: ignore[arg-type]
             )
-        except ValueError as exc:
-            raise CliError(str(exc)) from None
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-        asyncio.run(serve(sim))
+            overrides = config_overrides(
+                seed=seed,
+                symbols=symbols,
+                step_ms=step_ms,
+                funding_interval=funding_interval,
+                balances=balances,
+                futures_balances=futures_balances,
+            )
+            sim = BybitSim(port=port_base, host=host, options=options, faults=faults, **overrides)
+        run(sim, level=level, venue="Bybit", listening=f"{host}:{port_base}")
 
 
 async def serve(sim: object) -> None:
@@ -127,28 +109,4 @@ async def serve(sim: object) -> None:
     from .sim import BybitSim
 
     assert isinstance(sim, BybitSim)
-    try:
-        await sim.start()
-    except PortInUse as exc:
-        raise StartError(f"{exc.strerror}; pick another --port-base") from None
-    except OSError as exc:
-        raise StartError(f"cannot listen on {sim.host}:{sim.port}: {exc.strerror}") from None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    symbols = sorted({s.symbol for s in sim.config.symbols})
-    lines = [
-        f"offline Bybit venue (seed {sim.config.seed}, symbols {', '.join(symbols)})",
-        *(f"  {name:<16} {url}" for name, url in sim.endpoints().items()),
-        f"  api key          {sim.api_key}",
-        f"  api secret       {sim.api_secret}",
-        "Ctrl-C stops it.",
-    ]
-    print("\n".join(lines), flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await sim.stop()
-        print("stopped", flush=True)
+    await serve_venue(sim, venue="Bybit", listening=f"{sim.host}:{sim.port}")

@@ -8,16 +8,13 @@ paths and ``/_sim/`` on one port: ``--port-base N`` uses N only.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-import signal
-import sys
 from typing import Annotated
 
 import typer
 
+from exchanges.sim.cliargs import CliError, as_cli_errors, check_positive, config_overrides, given, parse_log_level
 from exchanges.sim.faults import FaultRequest, UnknownOutcomeMode
+from exchanges.sim.serve import run
 
 __all__ = ["register"]
 
@@ -65,18 +62,13 @@ def okx(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")] = "INFO",
 ) -> None:
     """Serve OKX v5 (spot + USDT swaps: REST, public/private WebSocket) offline on one port."""
-    from exchanges.sim.cli import CliError, parse_balances, parse_symbols
-
     from .options import OkxSimOptions
     from .sim import OkxSim
 
     if not 0 < port_base < 65536:
         raise CliError(f"--port-base must be in 1..65535, got {port_base}")
-    level = logging.getLevelName(log_level.upper())
-    if not isinstance(level, int):
-        raise CliError(f"--log-level: unknown level {log_level!r}")
-    if funding_interval is not None and funding_interval <= 0:
-        raise CliError(f"--funding-interval must be positive, got {funding_interval}")
+    level = parse_log_level(log_level)
+    check_positive(funding_interval, "--funding-interval")
     if environment not in ("any", "live", "demo"):
         raise CliError(f"--environment must be any, live or demo, got {environment!r}")
     faults = FaultRequest(
@@ -92,66 +84,22 @@ def okx(
         out_of_order_frames=out_of_order_frames,
         malformed_frames=malformed_frames,
     )
-    try:
+    with as_cli_errors():
         faults.validate()
-        option_kwargs: dict[str, object] = {
-            "enforce_rate_limits": not no_rate_limits,
-            "environment": environment,
-            "book_snapshot": not no_book_snapshot,
-            "book_checksum": not zero_checksum,
-        }
-        for name, value in (("api_key", api_key), ("api_secret", api_secret), ("passphrase", passphrase)):
-            if value is not None:
-                option_kwargs[name] = value
-        options = OkxSimOptions(**option_kwargs)  # type: ignore[arg-type]
-        sim = OkxSim(
-            port=port_base,
-            host=host,
-            seed=seed,
-            options=options,
-            faults=faults,
-            symbols=parse_symbols(symbols) if symbols else None,
-            step_ms=step_ms,
-            funding_interval_ms=int(funding_interval * 1000) if funding_interval is not None else None,
-            balances=parse_balances(balances, "--balances") if balances else None,
-            futures_balances=parse_balances(futures_balances, "--futures-balances") if futures_balances else None,
+        options = OkxSimOptions(
+            enforce_rate_limits=not no_rate_limits,
+            environment=environment,  # type: ignore[arg-type]
+            book_snapshot=not no_book_snapshot,
+            book_checksum=not zero_checksum,
+            **given(api_key=api_key, api_secret=api_secret, passphrase=passphrase),  # type: ignore[arg-type]
         )
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    asyncio.run(_serve(sim))
-
-
-async def _serve(sim: object) -> None:
-    from exchanges.sim.cli import StartError
-    from exchanges.sim.server import PortInUse
-
-    from .sim import OkxSim
-
-    assert isinstance(sim, OkxSim)
-    try:
-        await sim.start()
-    except PortInUse as exc:
-        raise StartError(f"{exc.strerror}; pick another --port-base") from None
-    except OSError as exc:
-        raise StartError(f"cannot listen on {sim.host}:{sim.port}: {exc.strerror}") from None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    symbols = sorted({s.symbol for s in sim.config.symbols})
-    lines = [
-        f"offline OKX venue (seed {sim.config.seed}, symbols {', '.join(symbols)})",
-        *(f"  {name:<16} {url}" for name, url in sim.endpoints().items()),
-        f"  api key          {sim.api_key}",
-        f"  api secret       {sim.api_secret}",
-        f"  passphrase       {sim.passphrase}",
-        "Ctrl-C stops it.",
-    ]
-    print("\n".join(lines), flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await sim.stop()
-        print("stopped", flush=True)
+        overrides = config_overrides(
+            seed=seed,
+            symbols=symbols,
+            step_ms=step_ms,
+            funding_interval=funding_interval,
+            balances=balances,
+            futures_balances=futures_balances,
+        )
+        sim = OkxSim(port=port_base, host=host, options=options, faults=faults, **overrides)
+    run(sim, level=level, venue="OKX", listening=f"{host}:{port_base}", extra={"passphrase": sim.passphrase})

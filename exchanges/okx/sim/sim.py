@@ -13,17 +13,17 @@ wandering, never identically zero.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable
 from decimal import Decimal
-from types import TracebackType
-from typing import TypeVar
+from typing import Unpack
 
-import msgspec
+from aiohttp import web
 
 from exchanges.okx.urls import OkxUrls
-from exchanges.sim.engine import SimClock, SimConfig, SimVenue
-from exchanges.sim.faults import FaultRequest, Faults
-from exchanges.sim.server import BackgroundLoop, SimServer
+from exchanges.sim.engine import SimClock, SimConfig
+from exchanges.sim.faults import FaultRequest
+from exchanges.sim.overrides import ConfigOverrides, override_config
+from exchanges.sim.runtime import SimHost, Stoppable, ThreadedSim, client_host
 
 from .dialect import OkxDialect
 from .instruments import OKX_SYMBOLS
@@ -31,7 +31,6 @@ from .options import OkxSimOptions
 
 __all__ = ["OkxSim", "ThreadedOkxSim", "build_config", "default_config", "VENUE_NOISE_BPS"]
 
-T = TypeVar("T")
 VENUE_NOISE_BPS = 2.0
 
 
@@ -50,46 +49,15 @@ def default_config() -> SimConfig:
     )
 
 
-def build_config(
-    config: SimConfig | None = None,
-    *,
-    seed: int | None = None,
-    symbols: Sequence[str] | None = None,
-    step_ms: int | None = None,
-    funding_interval_ms: int | None = None,
-    balances: Mapping[str, Decimal] | None = None,
-    futures_balances: Mapping[str, Decimal] | None = None,
-) -> SimConfig:
-    """``config`` (default: :func:`default_config`) with the given overrides;
+def build_config(config: SimConfig | None = None, **overrides: Unpack[ConfigOverrides]) -> SimConfig:
+    """``config`` (default: :func:`default_config`) with the given overrides (``seed``, ``symbols``,
+    ``step_ms``, ``funding_interval_ms``, ``balances``, ``futures_balances``);
     ``symbols`` are canonical (``BTCUSDT``: both ``BTC-USDT`` and ``BTC-USDT-SWAP``).
     ValueError names a bad value."""
-    cfg = config or default_config()
-    changes: dict[str, object] = {}
-    if seed is not None:
-        changes["seed"] = seed
-    if symbols:
-        wanted = [s.upper() for s in symbols]
-        known = {s.symbol for s in cfg.symbols}
-        unknown = [s for s in wanted if s not in known]
-        if unknown:
-            raise ValueError(f"unknown symbol(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        changes["symbols"] = tuple(s for s in cfg.symbols if s.symbol in wanted)
-    if step_ms is not None:
-        if step_ms <= 0:
-            raise ValueError(f"step interval must be positive, got {step_ms} ms")
-        changes["step_interval_ms"] = step_ms
-    if funding_interval_ms is not None:
-        if funding_interval_ms <= 0:
-            raise ValueError(f"funding interval must be positive, got {funding_interval_ms} ms")
-        changes["funding_interval_ms"] = funding_interval_ms
-    if balances is not None:
-        changes["starting_balances"] = dict(balances)
-    if futures_balances is not None:
-        changes["futures_starting_balance"] = dict(futures_balances)
-    return msgspec.structs.replace(cfg, **changes) if changes else cfg
+    return override_config(config or default_config(), **overrides)
 
 
-class OkxSim:
+class OkxSim(SimHost[OkxDialect, OkxSimOptions]):
     """The OKX venue over one engine.
 
     ``sim.venue`` is the engine (call it from the server's event loop), ``sim.faults`` the
@@ -102,46 +70,21 @@ class OkxSim:
         *,
         port: int,
         host: str = "127.0.0.1",
-        seed: int | None = None,
         config: SimConfig | None = None,
         options: OkxSimOptions | None = None,
         clock: SimClock | None = None,
         faults: FaultRequest | None = None,
-        symbols: Sequence[str] | None = None,
-        step_ms: int | None = None,
-        funding_interval_ms: int | None = None,
-        balances: Mapping[str, Decimal] | None = None,
-        futures_balances: Mapping[str, Decimal] | None = None,
+        **overrides: Unpack[ConfigOverrides],
     ) -> None:
         if not 0 < port < 65536:
             raise ValueError(f"port must be in 1..65535, got {port}")
-        self.host = host
         self.port = port
-        self.options = options or OkxSimOptions()
-        self.config = build_config(
-            config,
-            seed=seed,
-            symbols=symbols,
-            step_ms=step_ms,
-            funding_interval_ms=funding_interval_ms,
-            balances=balances,
-            futures_balances=futures_balances,
+        options = options or OkxSimOptions()
+        super().__init__(
+            host=host, options=options, config=build_config(config, **overrides), clock=clock, faults=faults
         )
-        self.faults = Faults()
-        if faults is not None:
-            self.faults.arm(faults)
-        self.venue = SimVenue(self.config, clock=clock)
         self.dialect = OkxDialect(self.venue, self.options, self.faults)
-        self.urls = OkxUrls.sim(port, host=_client_host(host))
-        self._server: SimServer | None = None
-
-    @property
-    def api_key(self) -> str:
-        return self.options.api_key
-
-    @property
-    def api_secret(self) -> str:
-        return self.options.api_secret
+        self.urls = OkxUrls.sim(port, host=client_host(host))
 
     @property
     def passphrase(self) -> str:
@@ -158,39 +101,11 @@ class OkxSim:
             "admin": f"{u.rest}/_sim/",
         }
 
-    async def start(self) -> None:
-        if self._server is not None:
-            return
-        server = SimServer(
-            host=self.host,
-            apps=[(self.port, self.dialect.app())],
-            step=self.venue.step,
-            step_interval_ms=self.config.step_interval_ms,
-            periodic=self.dialect.periodic(),
-        )
-        self.dialect.stopping = server.stopping
-        self.dialect.rest.stopping = server.stopping
-        await server.start()
-        self._server = server
+    def _apps(self) -> list[tuple[int, web.Application]]:
+        return [(self.port, self.dialect.app())]
 
-    async def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            await server.stop()
-        self.dialect.close()
-
-    async def __aenter__(self) -> OkxSim:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-    @property
-    def steps(self) -> int:
-        return self._server.steps if self._server is not None else 0
+    def _rest_hosts(self) -> Iterable[Stoppable]:
+        return (self.dialect.rest,)
 
     @classmethod
     def in_thread(cls, **kwargs: object) -> ThreadedOkxSim:
@@ -198,7 +113,7 @@ class OkxSim:
         return ThreadedOkxSim(**kwargs)
 
 
-class ThreadedOkxSim:
+class ThreadedOkxSim(ThreadedSim[OkxSim]):
     """An :class:`OkxSim` on its own event loop thread, for synchronous tests::
 
     with OkxSim.in_thread(port=N, seed=1) as sim:
@@ -207,53 +122,12 @@ class ThreadedOkxSim:
     """
 
     def __init__(self, **kwargs: object) -> None:
-        self._loop = BackgroundLoop("okx-sim")
-        try:
-            self.sim: OkxSim = self._loop.call(lambda: OkxSim(**kwargs))  # type: ignore[arg-type]
-            self._loop.run(self.sim.start())
-        except BaseException:
-            self._loop.close()
-            raise
+        super().__init__(lambda: OkxSim(**kwargs), thread_name="okx-sim")  # type: ignore[arg-type]
 
     @property
     def urls(self) -> OkxUrls:
         return self.sim.urls
 
     @property
-    def faults(self) -> Faults:
-        return self.sim.faults
-
-    @property
-    def api_key(self) -> str:
-        return self.sim.api_key
-
-    @property
-    def api_secret(self) -> str:
-        return self.sim.api_secret
-
-    @property
     def passphrase(self) -> str:
         return self.sim.passphrase
-
-    def call(self, fn: Callable[[OkxSim], T]) -> T:
-        """Run ``fn(sim)`` on the simulator's thread (engine state is owned by that loop)."""
-        return self._loop.call(lambda: fn(self.sim))
-
-    def stop(self) -> None:
-        try:
-            self._loop.run(self.sim.stop())
-        finally:
-            self._loop.close()
-
-    def __enter__(self) -> ThreadedOkxSim:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-
-def _client_host(host: str) -> str:
-    """Where a local client connects when the server binds a wildcard address."""
-    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host

@@ -1,0 +1,190 @@
+"""What every in-process venue shares, whatever protocol it speaks.
+
+:class:`SimHost` holds one engine (``venue``), the fault switchboard (``faults``) and a dialect,
+and serves the dialect's apps on real ports: ``start``/``stop``, ``async with``, ``steps``.
+:class:`ThreadedSim` runs such a host on a background event loop for synchronous code.
+``BinanceSim``, ``BybitSim`` and ``OkxSim`` specialise them with their ports, URLs and dialect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any, Generic, Protocol, Self, TypeVar
+
+from aiohttp import web
+
+from exchanges.sim.engine import SimClock, SimConfig, SimVenue
+from exchanges.sim.faults import FaultRequest, Faults
+from exchanges.sim.server import BackgroundLoop, Periodic, SimServer
+
+__all__ = ["HostedDialect", "SimCredentials", "Stoppable", "SimHost", "ThreadedSim", "client_host"]
+
+T = TypeVar("T")
+
+
+class Stoppable(Protocol):
+    """Something that waits on the server's ``stopping`` event (e.g. a REST host's fault delay)."""
+
+    stopping: asyncio.Event
+
+
+class HostedDialect(Stoppable, Protocol):
+    """What :class:`SimHost` needs of a venue dialect besides its apps."""
+
+    def periodic(self) -> list[Periodic]: ...
+
+    def close(self) -> None: ...
+
+
+class SimCredentials(Protocol):
+    """The test account's credentials, as every venue's options carry them."""
+
+    @property
+    def api_key(self) -> str: ...
+
+    @property
+    def api_secret(self) -> str: ...
+
+
+DialectT = TypeVar("DialectT", bound=HostedDialect)
+OptionsT = TypeVar("OptionsT", bound=SimCredentials)
+SimT = TypeVar("SimT", bound="SimHost[Any, Any]")
+
+
+class SimHost(ABC, Generic[DialectT, OptionsT]):
+    """One engine and a dialect's apps on real ports.
+
+    ``venue`` is the engine (call it from the server's event loop), ``faults`` the fault
+    switchboard (safe from any thread). A venue builds its ``dialect`` after this constructor
+    and says what it serves (:meth:`endpoints`), which apps listen where (:meth:`_apps`) and
+    which REST hosts stop with the server (:meth:`_rest_hosts`).
+    """
+
+    dialect: DialectT
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        options: OptionsT,
+        config: SimConfig,
+        clock: SimClock | None,
+        faults: FaultRequest | None,
+    ) -> None:
+        self.host = host
+        self.options = options
+        self.config = config
+        self.faults = Faults()
+        if faults is not None:
+            self.faults.arm(faults)
+        self.venue = SimVenue(config, clock=clock)
+        self._server: SimServer | None = None
+
+    @abstractmethod
+    def endpoints(self) -> dict[str, str]:
+        """Every URL served, for printing (name → URL)."""
+
+    @abstractmethod
+    def _apps(self) -> list[tuple[int, web.Application]]:
+        """(port, app) for each listener."""
+
+    @abstractmethod
+    def _rest_hosts(self) -> Iterable[Stoppable]:
+        """The REST hosts whose waits end when the server stops."""
+
+    @property
+    def api_key(self) -> str:
+        return self.options.api_key
+
+    @property
+    def api_secret(self) -> str:
+        return self.options.api_secret
+
+    async def start(self) -> None:
+        if self._server is not None:
+            return
+        server = SimServer(
+            host=self.host,
+            apps=self._apps(),
+            step=self.venue.step,
+            step_interval_ms=self.config.step_interval_ms,
+            periodic=self.dialect.periodic(),
+        )
+        self.dialect.stopping = server.stopping
+        for rest in self._rest_hosts():
+            rest.stopping = server.stopping
+        await server.start()
+        self._server = server
+
+    async def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            await server.stop()
+        self.dialect.close()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    @property
+    def steps(self) -> int:
+        return self._server.steps if self._server is not None else 0
+
+
+class ThreadedSim(Generic[SimT]):
+    """A :class:`SimHost` built and started on its own event loop thread, for synchronous code.
+
+    ``make`` builds the host (it runs on that thread); ``call`` runs a function of it there.
+    """
+
+    def __init__(self, make: Callable[[], SimT], *, thread_name: str) -> None:
+        self._loop = BackgroundLoop(thread_name)
+        try:
+            self.sim: SimT = self._loop.call(make)
+            self._loop.run(self.sim.start())
+        except BaseException:
+            self._loop.close()
+            raise
+
+    @property
+    def faults(self) -> Faults:
+        return self.sim.faults
+
+    @property
+    def api_key(self) -> str:
+        return self.sim.api_key
+
+    @property
+    def api_secret(self) -> str:
+        return self.sim.api_secret
+
+    def call(self, fn: Callable[[SimT], T]) -> T:
+        """Run ``fn(sim)`` on the simulator's thread (engine state is owned by that loop)."""
+        return self._loop.call(lambda: fn(self.sim))
+
+    def stop(self) -> None:
+        try:
+            self._loop.run(self.sim.stop())
+        finally:
+            self._loop.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def client_host(host: str) -> str:
+    """Where a local client connects when the server binds a wildcard address."""
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
