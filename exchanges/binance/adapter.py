@@ -35,12 +35,12 @@ from exchanges.errors import (
     InvalidRequest,
     MalformedPayload,
     OrderNotFound,
-    RateLimited,
-    ServiceUnavailable,
     TimestampOutOfWindow,
     TransportError,
     UnknownOutcome,
 )
+from exchanges.placement import TRANSIENT as _TRANSIENT
+from exchanges.placement import foreign_id_detail, order_matches, outcome_unknown, search_placed
 from strategy_client.model import (
     AccountSnapshot,
     Exchange,
@@ -52,7 +52,6 @@ from strategy_client.model import (
     OrderBook,
     OrderRequest,
     OrderStatus,
-    OrderType,
     Position,
 )
 
@@ -92,7 +91,6 @@ CLIENT_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 # after timestamp + recvWindow the futures engine refuses the request; margin for clock error
 _CERTAINTY_SLACK_MS = 1000
-_TRANSIENT = (TransportError, UnknownOutcome, ServiceUnavailable, RateLimited)
 
 
 def _b36(n: int) -> str:
@@ -151,15 +149,6 @@ def _product(key: InstrumentKey) -> Product:
     if key.exchange is not Exchange.BINANCE:
         raise InvalidRequest(f"{key} is not a Binance instrument", venue="binance")
     return "spot" if key.kind is MarketKind.SPOT else "futures"
-
-
-def _matches(order: Order, request: OrderRequest) -> bool:
-    """Is ``order`` (found by client id) the one ``request`` asked for?"""
-    if order.key != request.key or order.side is not request.side or order.type is not request.type:
-        return False
-    if order.qty != request.qty:
-        return False
-    return request.type is OrderType.MARKET or order.price == request.price
 
 
 class BinanceAdapter:
@@ -294,9 +283,7 @@ class BinanceAdapter:
         return self._instruments.get(key)
 
     async def load_instruments(self) -> list[Instrument]:
-        spot_info, fut_info = await asyncio.gather(
-            self.rest.spot_exchange_info(), self.rest.futures_exchange_info()
-        )
+        spot_info, fut_info = await asyncio.gather(self.rest.spot_exchange_info(), self.rest.futures_exchange_info())
         spot, bad_spot = parse_spot_instruments(spot_info)
         perps, bad_perp = parse_perp_instruments(fut_info)
         for symbol in bad_spot + bad_perp:
@@ -314,9 +301,7 @@ class BinanceAdapter:
         else:
             limit = next((n for n in FUTURES_DEPTH_LIMITS if n >= depth), FUTURES_DEPTH_LIMITS[-1])
         raw = await self.rest.depth(product, key.symbol, limit)
-        return parse_depth(
-            raw, key, local_ts_ns=time.time_ns(), fallback_ts_ms=self.clock.now_ms(), levels=depth
-        )
+        return parse_depth(raw, key, local_ts_ns=time.time_ns(), fallback_ts_ms=self.clock.now_ms(), levels=depth)
 
     # ------------------------------------------------------------------ orders
 
@@ -355,9 +340,7 @@ class BinanceAdapter:
         product = _product(request.key)
         client_id = request.client_id or self._new_client_id()
         if not CLIENT_ID_RE.match(client_id):
-            raise InvalidRequest(
-                f"client id {client_id!r} must match {CLIENT_ID_RE.pattern}", venue="binance"
-            )
+            raise InvalidRequest(f"client id {client_id!r} must match {CLIENT_ID_RE.pattern}", venue="binance")
         if product == "spot":
             params = spot_order_params(request, client_id)
         else:
@@ -381,12 +364,9 @@ class BinanceAdapter:
             order = await self.get_order(request.key, client_id=client_id)
         except OrderNotFound:
             return None
-        if _matches(order, request):
+        if order_matches(order, request):
             return order
-        detail = (
-            f"client id {client_id} belongs to a different order ({order.side} {order.qty} "
-            f"@ {order.price}, venue id {order.venue_id}, {order.status})"
-        )
+        detail = foreign_id_detail(client_id, order)
         if order.status.is_open:
             raise DuplicateClientId(detail, venue="binance")
         raise UnknownOutcome(detail, venue="binance")
@@ -396,22 +376,19 @@ class BinanceAdapter:
     ) -> Order:
         """Find the order a placement with an unknown outcome may have created (never resend)."""
         product = _product(request.key)
-        not_found_at: int | None = None
-        last: ExchangeError = cause
-        for attempt in range(self._reconcile_attempts):
-            await self._sleep(self._reconcile_backoff_s * (2**attempt))
-            try:
-                order = await self._lookup(request, client_id)
-            except _TRANSIENT as exc:
-                last = exc
-                continue
-            if order is not None:
-                return order
-            not_found_at = self.clock.now_ms()
-        if isinstance(cause, DuplicateClientId) and not_found_at is not None:
+        found = await search_placed(
+            lambda: self._lookup(request, client_id),
+            attempts=self._reconcile_attempts,
+            backoff_s=self._reconcile_backoff_s,
+            sleep=self._sleep,
+        )
+        if found.order is not None:
+            return found.order
+        last = found.last
+        if isinstance(cause, DuplicateClientId) and found.not_found:
             # the venue refused the request (its id is live elsewhere, e.g. on another symbol)
             raise cause
-        if product == "futures" and not_found_at is not None:
+        if product == "futures" and found.not_found:
             # after timestamp + recvWindow the futures engine refuses the request (-5028), so a
             # "not found" from then on is final
             wait_s = (deadline_ms - self.clock.now_ms()) / 1000
@@ -427,11 +404,7 @@ class BinanceAdapter:
                         return order
                     if self.clock.now_ms() >= deadline_ms:
                         return self._not_placed(request, client_id, cause)
-        raise UnknownOutcome(
-            f"order {client_id}: outcome unknown after reconciliation "
-            f"(cause: {cause}; last: {last}) — reconcile before resending",
-            venue=f"binance-{product}",
-        )
+        raise outcome_unknown(client_id, cause, last, f"binance-{product}")
 
     def _not_placed(self, request: OrderRequest, client_id: str, cause: ExchangeError) -> Order:
         log.warning("binance order {} was not placed (venue has no such order): {}", client_id, cause)

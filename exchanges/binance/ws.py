@@ -41,11 +41,9 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Generic, Literal, TypeVar
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -55,6 +53,7 @@ from loguru import logger
 
 from exchanges import telemetry
 from exchanges.base import StreamStatus
+from exchanges.wsutil import Backoff, BoundedBuffer, ErrorTally, Overflow
 
 from .ws_schemas import ControlReply, EventTag, UserEventEnvelope
 
@@ -71,15 +70,9 @@ __all__ = [
     "redact_url",
 ]
 
-T = TypeVar("T")
 
 UrlSource = str | Callable[[], Awaitable[str]]
 """A fixed URL, or an async factory called before every connect (e.g. to fetch a listenKey)."""
-
-
-class Overflow(StrEnum):
-    DROP_OLDEST = "drop_oldest"
-    BLOCK = "block"
 
 
 class Frame(msgspec.Struct, frozen=True, gc=False):
@@ -89,129 +82,6 @@ class Frame(msgspec.Struct, frozen=True, gc=False):
     data: bytes
     recv_ns: int
     generation: int
-
-
-class BoundedBuffer(Generic[T]):
-    """A bounded FIFO with a chosen :class:`Overflow` policy.
-
-    ``put(item, droppable=True)`` marks items that DROP_OLDEST may discard; other items are
-    never discarded (if the buffer is full of them, ``put`` waits). ``fail(exc)`` makes
-    readers raise ``exc`` once the buffer is drained, so a dead producer is never a hang.
-    :meth:`get_batch` takes everything queued in one wake-up (the market-data readers use it).
-    Waiting readers and writers park on plain futures, woken when the buffer changes.
-    """
-
-    def __init__(self, maxsize: int, overflow: Overflow) -> None:
-        if maxsize < 1:
-            raise ValueError("maxsize must be at least 1")
-        self.maxsize = maxsize
-        self.overflow = overflow
-        self.dropped = 0
-        self._items: deque[tuple[T, bool]] = deque()
-        self._getters: list[asyncio.Future[None]] = []
-        self._putters: list[asyncio.Future[None]] = []
-        self._error: BaseException | None = None
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def _drop_oldest(self) -> bool:
-        for i, (_, droppable) in enumerate(self._items):
-            if droppable:
-                del self._items[i]
-                self.dropped += 1
-                return True
-        return False
-
-    @staticmethod
-    def _wake(waiters: list[asyncio.Future[None]]) -> None:
-        for fut in waiters:
-            if not fut.done():
-                fut.set_result(None)
-        waiters.clear()
-
-    @staticmethod
-    async def _park(waiters: list[asyncio.Future[None]]) -> None:
-        fut = asyncio.get_running_loop().create_future()
-        waiters.append(fut)
-        try:
-            await fut
-        finally:
-            if not fut.done():
-                fut.cancel()
-            if fut in waiters:
-                waiters.remove(fut)
-
-    async def put(self, item: T, *, droppable: bool = False) -> None:
-        items = self._items
-        while len(items) >= self.maxsize:
-            if self.overflow is Overflow.DROP_OLDEST and self._drop_oldest():
-                break
-            await self._park(self._putters)
-        items.append((item, droppable))
-        if self._getters:
-            self._wake(self._getters)
-
-    async def get(self) -> T:
-        while not self._items:
-            if self._error is not None:
-                raise self._error
-            await self._park(self._getters)
-        item, _ = self._items.popleft()
-        if self._putters:
-            self._wake(self._putters)
-        return item
-
-    async def get_batch(self) -> list[T]:
-        """Everything queued now, oldest first (at least one item: waits for it)."""
-        while not self._items:
-            if self._error is not None:
-                raise self._error
-            await self._park(self._getters)
-        batch = [item for item, _ in self._items]
-        self._items.clear()
-        if self._putters:
-            self._wake(self._putters)
-        return batch
-
-    def fail(self, exc: BaseException) -> None:
-        self._error = exc
-        self._wake(self._getters)
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential backoff with jitter: attempt n waits ``min(max_s, initial_s * factor**n)``
-    reduced by up to ``jitter`` (a fraction) at random, so many clients do not reconnect in step."""
-
-    initial_s: float = 0.5
-    max_s: float = 30.0
-    factor: float = 2.0
-    jitter: float = 0.5
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        base = min(self.max_s, self.initial_s * self.factor ** min(attempt, 64))
-        return base * (1.0 - self.jitter * rng.random())
-
-
-class ErrorTally:
-    """Bad input counted by kind; the first occurrence of each kind is logged with a sample."""
-
-    def __init__(self, owner: str, sample_bytes: int = 512) -> None:
-        self.owner = owner
-        self.counts: Counter[str] = Counter()
-        self._sample_bytes = sample_bytes
-
-    def record(self, kind: str, sample: bytes | str, error: object = None) -> None:
-        self.counts[kind] += 1
-        telemetry.decode_error(telemetry.stream_label(self.owner), kind)
-        if self.counts[kind] == 1:
-            text = sample if isinstance(sample, str) else sample[: self._sample_bytes].decode("utf-8", "replace")
-            logger.warning("{}: dropped bad payload ({}): {} | sample: {}", self.owner, kind, error, text)
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
 
 
 @dataclass(slots=True)

@@ -39,12 +39,11 @@ from exchanges.errors import (
     MalformedPayload,
     NotFillable,
     OrderNotFound,
-    RateLimited,
-    ServiceUnavailable,
-    TransportError,
     UnknownOutcome,
     WouldTakeLiquidity,
 )
+from exchanges.placement import TRANSIENT as _TRANSIENT
+from exchanges.placement import foreign_id_detail, order_matches, outcome_unknown, search_placed
 from strategy_client.model import (
     AccountSnapshot,
     Exchange,
@@ -56,7 +55,6 @@ from strategy_client.model import (
     OrderBook,
     OrderRequest,
     OrderStatus,
-    OrderType,
     Position,
     TimeInForce,
 )
@@ -89,7 +87,6 @@ __all__ = ["BybitAdapter", "ClientIdFactory", "CLIENT_ID_RE", "DEPTH_LIMITS"]
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 DEPTH_LIMITS = {"spot": 200, "linear": 1000}
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
-_TRANSIENT = (TransportError, UnknownOutcome, ServiceUnavailable, RateLimited)
 
 
 def _b36(n: int) -> str:
@@ -116,15 +113,6 @@ class ClientIdFactory:
     def __call__(self) -> str:
         cid = f"{self._prefix}-{self._session}-{_b36(self._wall_ms())}-{_b36(next(self._counter))}"
         return cid[:36]
-
-
-def _matches(order: Order, request: OrderRequest) -> bool:
-    """Is ``order`` (found by client id) the one ``request`` asked for?"""
-    if order.key != request.key or order.side is not request.side or order.type is not request.type:
-        return False
-    if order.qty != request.qty:
-        return False
-    return request.type is OrderType.MARKET or order.price == request.price
 
 
 class BybitAdapter:
@@ -329,36 +317,24 @@ class BybitAdapter:
             order = await self.get_order(request.key, client_id=client_id)
         except OrderNotFound:
             return None
-        if _matches(order, request):
+        if order_matches(order, request):
             return order
-        raise DuplicateClientId(
-            f"client id {client_id} belongs to a different order ({order.side} {order.qty} "
-            f"@ {order.price}, venue id {order.venue_id}, {order.status})",
-            venue=VENUE,
-        )
+        raise DuplicateClientId(foreign_id_detail(client_id, order), venue=VENUE)
 
     async def _reconcile_placement(self, request: OrderRequest, client_id: str, cause: ExchangeError) -> Order:
         """Find the order a placement with an unknown outcome may have created (never resend)."""
-        last: ExchangeError = cause
-        not_found = False
-        for attempt in range(self._reconcile_attempts):
-            await self._sleep(self._reconcile_backoff_s * (2**attempt))
-            try:
-                order = await self._lookup(request, client_id)
-            except _TRANSIENT as exc:
-                last = exc
-                continue
-            if order is not None:
-                self._raise_if_killed(order)
-                return order
-            not_found = True
-        if isinstance(cause, DuplicateClientId) and not_found:
-            raise cause  # Bybit refused it: orderLinkId is unique per account, not only among open orders
-        raise UnknownOutcome(
-            f"order {client_id}: outcome unknown after reconciliation (cause: {cause}; last: {last}) "
-            "— reconcile before resending",
-            venue=VENUE,
+        found = await search_placed(
+            lambda: self._lookup(request, client_id),
+            attempts=self._reconcile_attempts,
+            backoff_s=self._reconcile_backoff_s,
+            sleep=self._sleep,
         )
+        if found.order is not None:
+            self._raise_if_killed(found.order)
+            return found.order
+        if isinstance(cause, DuplicateClientId) and found.not_found:
+            raise cause  # Bybit refused it: orderLinkId is unique per account, not only among open orders
+        raise outcome_unknown(client_id, cause, found.last, VENUE)
 
     async def cancel_order(
         self, key: InstrumentKey, *, client_id: str | None = None, venue_id: str | None = None

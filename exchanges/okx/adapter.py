@@ -38,11 +38,11 @@ from exchanges.errors import (
     InvalidRequest,
     MalformedPayload,
     OrderNotFound,
-    RateLimited,
-    ServiceUnavailable,
     TransportError,
     UnknownOutcome,
 )
+from exchanges.placement import TRANSIENT as _TRANSIENT
+from exchanges.placement import foreign_id_detail, order_matches, outcome_unknown, search_placed
 from strategy_client.model import (
     AccountSnapshot,
     Exchange,
@@ -84,17 +84,6 @@ from .urls import OkxUrls
 from .user_stream import OkxUserStream
 
 __all__ = ["OkxAdapter"]
-
-_TRANSIENT = (TransportError, UnknownOutcome, ServiceUnavailable, RateLimited)
-
-
-def _matches(order: Order, request: OrderRequest) -> bool:
-    """Is ``order`` (found by client id) the one ``request`` asked for?"""
-    if order.key != request.key or order.side is not request.side or order.type is not request.type:
-        return False
-    if order.qty != request.qty:
-        return False
-    return request.type is OrderType.MARKET or order.price == request.price
 
 
 class OkxAdapter:
@@ -313,37 +302,26 @@ class OkxAdapter:
             order = await self.get_order(request.key, client_id=client_id)
         except OrderNotFound:
             return None
-        if _matches(order, request):
+        if order_matches(order, request):
             return order
-        detail = (
-            f"client id {client_id} belongs to a different order ({order.side} {order.qty} "
-            f"@ {order.price}, venue id {order.venue_id}, {order.status})"
-        )
+        detail = foreign_id_detail(client_id, order)
         if order.status.is_open:
             raise DuplicateClientId(detail, venue=VENUE)
         raise UnknownOutcome(detail, venue=VENUE)
 
     async def _reconcile_placement(self, request: OrderRequest, client_id: str, cause: ExchangeError) -> Order:
         """Find the order a placement with an unknown outcome may have created (never resend)."""
-        last: ExchangeError = cause
-        not_found = False
-        for attempt in range(self._reconcile_attempts):
-            await self._sleep(self._reconcile_backoff_s * (2**attempt))
-            try:
-                order = await self._lookup(request, client_id)
-            except _TRANSIENT as exc:
-                last = exc
-                continue
-            if order is not None:
-                return order
-            not_found = True
-        if isinstance(cause, DuplicateClientId) and not_found:
-            raise cause  # the id is live on another instrument or was refused outright
-        raise UnknownOutcome(
-            f"order {client_id}: outcome unknown after reconciliation (cause: {cause}; last: {last}) "
-            "— reconcile before resending",
-            venue=VENUE,
+        found = await search_placed(
+            lambda: self._lookup(request, client_id),
+            attempts=self._reconcile_attempts,
+            backoff_s=self._reconcile_backoff_s,
+            sleep=self._sleep,
         )
+        if found.order is not None:
+            return found.order
+        if isinstance(cause, DuplicateClientId) and found.not_found:
+            raise cause  # the id is live on another instrument or was refused outright
+        raise outcome_unknown(client_id, cause, found.last, VENUE)
 
     async def cancel_order(
         self, key: InstrumentKey, *, client_id: str | None = None, venue_id: str | None = None
