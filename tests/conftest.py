@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from exchange_runner.localredis import LocalRedisServer
+
+# Property tests check properties, not speed: on a shared 2-core machine one example can take
+# longer than hypothesis' 200 ms default deadline, which made them fail at random.
+settings.register_profile("tradebus", deadline=None)
+settings.load_profile("tradebus")
 
 
 @pytest.fixture(scope="session")

@@ -54,9 +54,16 @@ class TimeInForce(StrEnum):
 
 
 class OrderStatus(StrEnum):
-    """Our order lifecycle. PENDING means sent with the outcome not yet known."""
+    """Our order lifecycle.
+
+    PENDING: sent, the venue's answer not yet in. UNKNOWN: the answer was lost (timeout, 5xx,
+    dropped connection) — the venue may have accepted, filled or refused it. UNKNOWN is a real
+    state: it is left only when the venue says what happened (a query by client id, the user
+    stream, a reconcile), never by a timer and never by guessing.
+    """
 
     PENDING = "pending"
+    UNKNOWN = "unknown"
     NEW = "new"
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
@@ -71,6 +78,11 @@ class OrderStatus(StrEnum):
     @property
     def is_open(self) -> bool:
         return self in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+    @property
+    def is_unresolved(self) -> bool:
+        """Sent, and the venue has not (yet) told us what became of it."""
+        return self in (OrderStatus.PENDING, OrderStatus.UNKNOWN)
 
 
 FINAL_STATUSES = frozenset(
