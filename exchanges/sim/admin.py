@@ -6,6 +6,7 @@ nothing. Routes (see ``docs/simulator.md``):
 =======  ==================================  ==================================================
 GET      /_sim/state                         engine, connections, faults, counters
 GET      /_sim/faults                        armed faults and how often each fired
+GET      /_sim/orders                        every order kept (with its fills), positions, spot wallet
 POST     /_sim/faults                        arm faults (``FaultRequest``)
 DELETE   /_sim/faults                        disarm everything
 POST     /_sim/ws/kill                       ``{"host"?, "target"?: all|streams|ws-api|user}``
@@ -35,7 +36,7 @@ from strategy_client.model import MarketKind
 
 from .faults import FaultRequest, Faults
 
-__all__ = ["SimHooks", "admin_routes", "ADMIN_PREFIX"]
+__all__ = ["SimHooks", "admin_routes", "ADMIN_PREFIX", "ledger"]
 
 ADMIN_PREFIX = "/_sim"
 T = TypeVar("T")
@@ -133,6 +134,23 @@ def _guard(fn: Handler) -> Handler:
     return wrapped
 
 
+def ledger(venue: SimVenue, account: str) -> dict[str, Any]:
+    """The venue's own books of the test account (``GET /_sim/orders``): every order still kept
+    (open and final, ascending by id, each with its fills) on every book, the perp positions and
+    the spot wallet. An auditor compares clients' records against this; it is what happened."""
+    out: list[dict[str, Any]] = []
+    for kind in (MarketKind.SPOT, MarketKind.PERP):
+        for spec in venue.instruments(kind):
+            for order in venue.all_orders(account, kind, spec.symbol, limit=1 << 62):
+                out.append(msgspec.to_builtins(order))
+    return {
+        "account": account,
+        "orders": out,
+        "positions": [msgspec.to_builtins(p) for p in venue.positions(account)],
+        "spot_balances": {a: [str(free), str(locked)] for a, (free, locked) in venue.spot_balances(account).items()},
+    }
+
+
 def admin_routes(venue: SimVenue, faults: Faults, hooks: SimHooks) -> list[web.RouteDef]:
     """The ``/_sim/`` routes for one host (all hosts of a venue share the same state)."""
 
@@ -141,6 +159,9 @@ def admin_routes(venue: SimVenue, faults: Faults, hooks: SimHooks) -> list[web.R
 
     async def get_faults(request: web.Request) -> web.StreamResponse:
         return _json(faults.state())
+
+    async def orders(request: web.Request) -> web.StreamResponse:
+        return _json(ledger(venue, hooks.account))
 
     async def arm(request: web.Request) -> web.StreamResponse:
         req = await _body(request, FaultRequest)
@@ -206,6 +227,7 @@ def admin_routes(venue: SimVenue, faults: Faults, hooks: SimHooks) -> list[web.R
     return [
         web.get(f"{p}/state", _guard(state)),
         web.get(f"{p}/faults", _guard(get_faults)),
+        web.get(f"{p}/orders", _guard(orders)),
         web.post(f"{p}/faults", _guard(arm)),
         web.delete(f"{p}/faults", _guard(clear)),
         web.post(f"{p}/ws/kill", _guard(kill)),
