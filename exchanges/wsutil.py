@@ -1,6 +1,14 @@
 """Pieces every venue's WebSocket client shares: a bounded buffer with a written overflow
-policy, reconnect backoff with jitter, and a tally of bad payloads (counted, logged once per
-kind, reported to the metrics).
+policy, reconnect backoff with jitter (:class:`Backoff`) paced per stream by a
+:class:`ReconnectPacer`, and a tally of bad payloads (counted, logged once per kind, reported
+to the metrics).
+
+Reconnect pacing: the attempt counter grows with every connection that failed or closed
+before proving healthy, and resets as soon as a connection is healthy — its first good
+message (a data frame, a control reply, an auth/login answer, a pong to the ping sent right
+after connecting) — not after some minutes of uptime. A stream that is killed again and
+again, but comes back healthy each time, therefore always waits the first (shortest) delay;
+a venue that refuses the connection or the credentials backs off exponentially.
 
 Market data may be dropped oldest-first (``Overflow.DROP_OLDEST``, counted); user data and
 commands never are (``Overflow.BLOCK``: the producer waits).
@@ -19,7 +27,7 @@ from loguru import logger
 
 from exchanges import telemetry
 
-__all__ = ["Overflow", "BoundedBuffer", "Backoff", "ErrorTally"]
+__all__ = ["Overflow", "BoundedBuffer", "Backoff", "ReconnectPacer", "ErrorTally"]
 
 T = TypeVar("T")
 
@@ -130,6 +138,33 @@ class Backoff:
     def delay(self, attempt: int, rng: random.Random) -> float:
         base = min(self.max_s, self.initial_s * self.factor ** min(attempt, 64))
         return base * (1.0 - self.jitter * rng.random())
+
+
+class ReconnectPacer:
+    """The reconnect delays of one stream (see the module doc): :meth:`healthy` when a
+    connection proves healthy, :meth:`next_delay` before each reconnect.
+
+    ``history`` keeps the last ``keep`` choices as ``(attempt, delay_s)`` so tests and
+    operators can see which delays were chosen (bounded: the oldest are forgotten)."""
+
+    def __init__(self, backoff: Backoff, rng: random.Random, *, keep: int = 64) -> None:
+        self.backoff = backoff
+        self._rng = rng
+        self.attempt = 0
+        self.resets = 0
+        self.history: deque[tuple[int, float]] = deque(maxlen=keep)
+
+    def healthy(self) -> None:
+        """The current connection is healthy: the next reconnect starts from attempt 0."""
+        if self.attempt:
+            self.resets += 1
+        self.attempt = 0
+
+    def next_delay(self) -> float:
+        delay = self.backoff.delay(self.attempt, self._rng)
+        self.history.append((self.attempt, delay))
+        self.attempt += 1
+        return delay
 
 
 class ErrorTally:

@@ -8,6 +8,13 @@ says ``listenKeyExpired`` (its ``E`` may be a string), when the keepalive answer
 :class:`~exchanges.errors.ListenKeyExpired`, and after any close (pitfall §11.2: an expired key
 leaves a silent open socket, so we never wait for events to notice).
 
+**The listenKey is shared, so it is never deleted on exit.** Binance gives the *same* key to
+every ``POST /listenKey`` of one API key while it is valid: two runners (or a runner and a
+script) on one account hold one key, and a ``DELETE`` by either closes the other's stream.
+On exit we therefore leave the key to expire (60 min after the last keepalive); whoever is
+still running keeps it alive. ``delete_key_on_close=True`` restores the old behaviour for a
+caller that knows it owns the account alone.
+
 **Spot** (§8): ``userDataStream.subscribe.signature`` on a dedicated WS-API connection
 (:class:`~exchanges.binance.ws_api.BinanceWsApi`), re-subscribed after every reconnect and after
 ``eventStreamTerminated``; ``executionReport`` → :class:`~exchanges.base.OrderUpdate`,
@@ -40,6 +47,7 @@ from loguru import logger
 from exchanges.base import StreamStatus, UserEvent
 from exchanges.credentials import Credentials
 from exchanges.errors import ExchangeError, ListenKeyExpired, UnknownOutcome
+from exchanges.wsutil import ReconnectPacer
 
 from .clock import ServerClock
 from .urls import BinanceUrls
@@ -120,7 +128,7 @@ class BinanceUserStreams:
         keepalive_retry_s: float = 60.0,
         listen_key_in: Literal["query", "path"] = "query",
         futures_events: Sequence[str] = FUTURES_EVENTS,
-        delete_key_on_close: bool = True,
+        delete_key_on_close: bool = False,
         queue_size: int = 10_000,
         backoff: Backoff | None = None,
         ping_interval_s: float | None = 20.0,
@@ -164,6 +172,15 @@ class BinanceUserStreams:
     @property
     def listen_key(self) -> str | None:
         return self._listen_key
+
+    def pacers(self) -> dict[str, ReconnectPacer]:
+        """Each live connection's reconnect pacing (attempt counter, delays chosen)."""
+        out: dict[str, ReconnectPacer] = {}
+        if self._futures_ws is not None:
+            out[FUTURES_STREAM] = self._futures_ws.pacer
+        if self._spot_api is not None:
+            out[SPOT_STREAM] = self._spot_api.pacer
+        return out
 
     def stats(self) -> dict[str, WsStats]:
         out: dict[str, WsStats] = {}
@@ -261,9 +278,7 @@ class BinanceUserStreams:
             try:
                 await self._rest.keepalive_listen_key(key)
             except ListenKeyExpired as exc:
-                logger.warning(
-                    "{}: keepalive says the listenKey is gone ({}); re-creating", FUTURES_STREAM, exc
-                )
+                logger.warning("{}: keepalive says the listenKey is gone ({}); re-creating", FUTURES_STREAM, exc)
                 self._listen_key = None
                 ws.request_reconnect("listenKey unknown (-1125)")
             except ExchangeError as exc:
@@ -365,9 +380,7 @@ class BinanceUserStreams:
                 else:
                     self.spot_subscription_id = None
                     await out.put(
-                        StreamStatus(
-                            stream=SPOT_STREAM, connected=False, reason=item.reason, ts_ns=item.ts_ns
-                        )
+                        StreamStatus(stream=SPOT_STREAM, connected=False, reason=item.reason, ts_ns=item.ts_ns)
                     )
                 continue
             try:
@@ -386,9 +399,7 @@ class BinanceUserStreams:
             if parsed is not None:
                 await out.put(parsed)
 
-    async def _translate_spot(
-        self, event: SpotUserEvent, frame: Frame, api: BinanceWsApi
-    ) -> UserEvent | None:
+    async def _translate_spot(self, event: SpotUserEvent, frame: Frame, api: BinanceWsApi) -> UserEvent | None:
         if isinstance(event, ExecutionReport):
             return parse_execution_report(event, frame.recv_ns)
         if isinstance(event, OutboundAccountPosition):
@@ -417,9 +428,7 @@ class BinanceUserStreams:
                 continue
             generation = api.generation
             try:
-                raw = await api.request(
-                    "userDataStream.subscribe.signature", {}, timeout_s=self._subscribe_timeout_s
-                )
+                raw = await api.request("userDataStream.subscribe.signature", {}, timeout_s=self._subscribe_timeout_s)
                 result = _decode_subscribe(raw)
             except UnknownOutcome as exc:
                 # The subscription may exist on this connection: start clean on a new one.
@@ -444,6 +453,4 @@ class BinanceUserStreams:
                 "events may have been missed"
             )
             logger.info("{}: {}", SPOT_STREAM, reason)
-            await out.put(
-                StreamStatus(stream=SPOT_STREAM, connected=True, reason=reason, ts_ns=time.time_ns())
-            )
+            await out.put(StreamStatus(stream=SPOT_STREAM, connected=True, reason=reason, ts_ns=time.time_ns()))

@@ -3,8 +3,11 @@
 :class:`ResilientWs` owns one logical stream. ``run()`` (awaited inside the caller's
 ``asyncio.TaskGroup``) connects with aiohttp's WebSocket client and, until cancelled:
 
-- reconnects after any drop with exponential backoff and jitter (:class:`Backoff`); the
-  attempt counter resets once a connection has stayed up for ``stable_after_s``;
+- reconnects after any drop with exponential backoff and jitter (:class:`Backoff`, paced by a
+  :class:`~exchanges.wsutil.ReconnectPacer`); the attempt counter resets as soon as a
+  connection is healthy — its first frame or pong (a ping is sent right after connecting, so
+  a quiet user-data stream proves itself within a round trip) — so a stream killed again
+  and again comes back after the shortest delay every time;
 - answers the venue's pings from its reader (a pong with the same payload, as Binance requires:
   spot pings every 20 s and closes after 1 min without a pong, futures every 3 min / 10 min) and
   sends its own pings every ``ping_interval_s`` so a dead TCP path is noticed within
@@ -53,7 +56,7 @@ from loguru import logger
 
 from exchanges import telemetry
 from exchanges.base import StreamStatus
-from exchanges.wsutil import Backoff, BoundedBuffer, ErrorTally, Overflow
+from exchanges.wsutil import Backoff, BoundedBuffer, ErrorTally, Overflow, ReconnectPacer
 
 from .ws_schemas import ControlReply, EventTag, UserEventEnvelope
 
@@ -114,6 +117,7 @@ _SEND_ERRORS: tuple[type[Exception], ...] = (ConnectionError, OSError, RuntimeEr
 _CLOSE_ERRORS: tuple[type[Exception], ...] = (TimeoutError, *_SEND_ERRORS)
 _Conn = ClientWebSocketResponse[Literal[False]]  # decode_text=False: text frames as bytes
 _MAX_QUICK_PROACTIVE = 3
+_HEALTHY_KINDS = frozenset({WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.PING, WSMsgType.PONG})
 _SUBSCRIBE_CHUNK = 200
 _CONTROL_MAX_BYTES = 4096
 _decode_control = msgspec.json.Decoder(ControlReply).decode
@@ -179,6 +183,7 @@ class ResilientWs:
         self._draining = False
         self._subscriptions: dict[str, None] = dict.fromkeys(subscriptions)
         self._rng = rng or random.Random()
+        self.pacer = ReconnectPacer(self._backoff, self._rng)
         self.stats = WsStats(decode_errors=tally if tally is not None else ErrorTally(name))
         self._conn: _Conn | None = None
         self._generation = 0
@@ -282,7 +287,7 @@ class ResilientWs:
 
     async def _run_forever(self, session: aiohttp.ClientSession) -> None:
         loop = asyncio.get_running_loop()
-        attempt = 0
+        pacer = self.pacer
         quick_proactive = 0  # planned reconnects in a row from short-lived connections
         first_attempt = True
         ever_connected = False
@@ -310,11 +315,11 @@ class ResilientWs:
             else:
                 self.stats.connect_failures += 1
                 if self.stats.connect_failures % 10 == 0:
-                    logger.warning("{}: still down after {} attempts ({})", self.name, attempt + 1, reason)
+                    logger.warning("{}: still down after {} attempts ({})", self.name, pacer.attempt + 1, reason)
             first_attempt = False
+            # ``stable`` (up for stable_after_s) only guards against a venue that keeps asking for
+            # planned reconnects; the backoff itself was reset by the connection's first good message
             stable = opened_at is not None and loop.time() - opened_at >= self._stable_after_s
-            if stable:
-                attempt = 0
             if opened_at is not None and reason.startswith(_PROACTIVE):
                 # planned: reconnect at once, unless the venue keeps asking right after connecting
                 quick_proactive = 0 if stable else quick_proactive + 1
@@ -323,8 +328,7 @@ class ResilientWs:
             else:
                 quick_proactive = 0
             self.stats.backoffs += 1
-            await asyncio.sleep(self._backoff.delay(attempt, self._rng))
-            attempt += 1
+            await asyncio.sleep(pacer.next_delay())
 
     def _status(self, connected: bool, reason: str) -> StreamStatus:
         return StreamStatus(stream=self.name, connected=connected, reason=reason, ts_ns=time.time_ns())
@@ -371,7 +375,7 @@ class ResilientWs:
         when a ping of ours is not answered within ``ping_timeout_s``; sends those pings."""
         loop = asyncio.get_running_loop()
         interval, ping_timeout = self._ping_interval_s, self._ping_timeout_s
-        next_ping = opened_at + interval if interval else None
+        next_ping = opened_at if interval else None  # at once: the pong proves a quiet stream healthy
         ping_sent: float | None = None
         self._last_pong = 0.0
         while True:
@@ -431,9 +435,13 @@ class ResilientWs:
         put = self.buffer.put
         source, generation = self.name, self._generation
         receive = conn.receive
+        healthy = False
         while True:
             msg = await receive()
             kind = msg.type
+            if not healthy and kind in _HEALTHY_KINDS:
+                healthy = True
+                self.pacer.healthy()
             if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
                 data: bytes = msg.data
                 recv_ns = time.time_ns()

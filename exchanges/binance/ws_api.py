@@ -35,6 +35,7 @@ from exchanges.base import StreamStatus
 from exchanges.credentials import Credentials
 from exchanges.errors import TransportError, UnknownOutcome
 from exchanges.telemetry import observe_request
+from exchanges.wsutil import ReconnectPacer
 from strategy_client.model import to_plain
 
 from .clock import ServerClock
@@ -113,6 +114,11 @@ class BinanceWsApi:
         self._runner: asyncio.Task[None] | None = None
         self.late_replies = 0
         self.events_discarded = 0
+
+    @property
+    def pacer(self) -> ReconnectPacer:
+        """The connection's reconnect pacing (attempt counter, delays chosen)."""
+        return self._ws.pacer
 
     # -- lifecycle -----------------------------------------------------------------------------
 

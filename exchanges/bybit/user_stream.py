@@ -29,6 +29,7 @@ from loguru import logger
 from exchanges.base import AccountUpdate, ExecType, OrderUpdate, StreamStatus, UserEvent
 from exchanges.credentials import Credentials
 from exchanges.errors import MalformedPayload
+from exchanges.wsutil import ReconnectPacer
 from strategy_client.model import Exchange, MarketKind, Order
 
 from .clock import ServerClock
@@ -135,6 +136,10 @@ class BybitUserStream:
 
     def stats(self) -> dict[str, WsStats]:
         return {USER_STREAM: self._ws.stats} if self._ws is not None else {}
+
+    def pacers(self) -> dict[str, ReconnectPacer]:
+        """The connection's reconnect pacing (attempt counter, delays chosen)."""
+        return {USER_STREAM: self._ws.pacer} if self._ws is not None else {}
 
     def _auth_args(self) -> list[object]:
         expires = self._clock.now_ms() + self._auth_expires_ms

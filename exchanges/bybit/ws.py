@@ -3,8 +3,10 @@
 :class:`BybitWs` owns one logical stream. ``run()`` (awaited inside the caller's
 ``asyncio.TaskGroup``) connects with the ``websockets`` client and, until cancelled:
 
-- reconnects after any drop with exponential backoff and jitter (:class:`Backoff`); the
-  attempt counter resets once a connection has stayed up for ``stable_after_s``;
+- reconnects after any drop with exponential backoff and jitter (:class:`Backoff`, paced by a
+  :class:`~exchanges.wsutil.ReconnectPacer`); the attempt counter resets as soon as a
+  connection is healthy — its first message (auth answer, subscribe ack, data) — unless that
+  connection's authentication was refused (a wrong key keeps backing off);
 - on a private stream sends ``{"op":"auth","args":[key, expires, signature]}`` first and waits
   for its answer; a refusal is reported (``StreamStatus`` reason ``auth failed: ...``) and
   retried with backoff;
@@ -41,7 +43,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.protocol import State
 
 from exchanges.base import StreamStatus
-from exchanges.wsutil import Backoff, BoundedBuffer, ErrorTally, Overflow
+from exchanges.wsutil import Backoff, BoundedBuffer, ErrorTally, Overflow, ReconnectPacer
 
 __all__ = [
     "Overflow",
@@ -118,7 +120,6 @@ class BybitWs:
         overflow: Overflow = Overflow.DROP_OLDEST,
         queue_size: int = 10_000,
         backoff: Backoff | None = None,
-        stable_after_s: float = 10.0,
         ping_interval_s: float = 20.0,
         pong_timeout_s: float = 10.0,
         open_timeout_s: float = 10.0,
@@ -137,7 +138,6 @@ class BybitWs:
             buffer if buffer is not None else BoundedBuffer(queue_size, overflow)
         )
         self._backoff = backoff or Backoff()
-        self._stable_after_s = stable_after_s
         self._ping_interval_s = ping_interval_s
         self._pong_timeout_s = pong_timeout_s
         self._open_timeout_s = open_timeout_s
@@ -148,6 +148,8 @@ class BybitWs:
         self._max_message_bytes = max_message_bytes
         self._topics: dict[str, None] = dict.fromkeys(topics)
         self._rng = rng or random.Random()
+        self.pacer = ReconnectPacer(self._backoff, self._rng)
+        self._healthy = False
         self.stats = WsStats(decode_errors=tally if tally is not None else ErrorTally(name))
         self._conn: ClientConnection | None = None
         self._generation = 0
@@ -229,8 +231,7 @@ class BybitWs:
 
     async def run(self) -> None:
         """Connect and keep connected until cancelled."""
-        loop = asyncio.get_running_loop()
-        attempt = 0
+        pacer = self.pacer
         first_attempt = True
         ever_connected = False
         while True:
@@ -251,7 +252,7 @@ class BybitWs:
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed) as exc:
                 reason = f"connect failed: {exc!r}"
             else:
-                opened_at = loop.time()
+                opened_at = time.monotonic()
                 reason = await self._serve(conn, ever_connected)
                 if not reason.startswith(("auth failed", "closed during handshake")):
                     ever_connected = True
@@ -262,15 +263,14 @@ class BybitWs:
             else:
                 self.stats.connect_failures += 1
                 if self.stats.connect_failures % 10 == 0:
-                    logger.warning("{}: still down after {} attempts ({})", self.name, attempt + 1, reason)
+                    logger.warning("{}: still down after {} attempts ({})", self.name, pacer.attempt + 1, reason)
             first_attempt = False
-            if opened_at is not None and loop.time() - opened_at >= self._stable_after_s:
-                attempt = 0
+            if opened_at is not None and self._healthy and not reason.startswith("auth failed"):
+                pacer.healthy()
             if reason.startswith("requested") and opened_at is not None:
                 continue
             self.stats.backoffs += 1
-            await asyncio.sleep(self._backoff.delay(attempt, self._rng))
-            attempt += 1
+            await asyncio.sleep(pacer.next_delay())
 
     def _status(self, connected: bool, reason: str) -> StreamStatus:
         return StreamStatus(stream=self.name, connected=connected, reason=reason, ts_ns=time.time_ns())
@@ -285,6 +285,7 @@ class BybitWs:
         self._reconnect_reason = ""
         self._close_reason = ""
         self._pending.clear()
+        self._healthy = False
         self._last_rx = loop.time()
         opened_at = loop.time()
         try:
@@ -387,6 +388,7 @@ class BybitWs:
                 recv_ns = time.time_ns()
                 self._last_rx = loop.time()
                 stats.messages += 1
+                self._healthy = True
                 if self._handle_control(data):
                     continue
                 await put(Frame(source, data, recv_ns, generation), droppable=True)

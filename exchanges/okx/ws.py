@@ -15,8 +15,10 @@ until cancelled:
   means a dead link: it reconnects. The server closes idle connections after 30 s (4004);
 - paces its connection attempts through a shared :class:`~exchanges.okx.gate.ConnectGate`
   (OKX: 3 per second per IP);
-- reconnects after any drop with exponential backoff and jitter (the attempt counter resets
-  once a connection has stayed up for ``stable_after_s``), at once after a service-upgrade
+- reconnects after any drop with exponential backoff and jitter (paced by a
+  :class:`~exchanges.wsutil.ReconnectPacer`: the attempt counter resets as soon as a
+  connection is healthy — its first message, unless its login was refused), at once after a
+  service-upgrade
   ``notice`` (64008), when OKX refuses an operation for the per-connection budget (60014:
   480 subscribe/unsubscribe/login an hour), or on :meth:`request_reconnect`;
 - puts every data push and order-operation reply, as a :class:`Frame`, and a
@@ -44,6 +46,7 @@ from websockets.protocol import State
 from exchanges import telemetry
 from exchanges.base import StreamStatus
 from exchanges.credentials import Credentials
+from exchanges.wsutil import ReconnectPacer
 
 from .buffers import Backoff, BoundedBuffer, ErrorTally, Frame, Overflow
 from .clock import ServerClock
@@ -130,6 +133,8 @@ class OkxWs:
         self._max_message_bytes = max_message_bytes
         self._subs: dict[str, dict[str, str]] = {arg_key(a): dict(a) for a in subscriptions}
         self._rng = rng or random.Random()
+        self.pacer = ReconnectPacer(self._backoff, self._rng)
+        self._healthy = False
         self.stats = WsStats(decode_errors=tally if tally is not None else ErrorTally(name))
         self._conn: ClientConnection | None = None
         self._usable = False
@@ -236,7 +241,7 @@ class OkxWs:
 
     async def _run_forever(self) -> None:
         loop = asyncio.get_running_loop()
-        attempt = 0
+        pacer = self.pacer
         quick = 0
         first = True
         ever = False
@@ -269,19 +274,20 @@ class OkxWs:
             else:
                 self.stats.connect_failures += 1
                 if self.stats.connect_failures % 10 == 0:
-                    logger.warning("{}: still down after {} attempts ({})", self.name, attempt + 1, reason)
+                    logger.warning("{}: still down after {} attempts ({})", self.name, pacer.attempt + 1, reason)
             first = False
+            if opened_at is not None and self._healthy and reason != "login failed":
+                pacer.healthy()
+            # ``stable`` (up for stable_after_s) only guards against a venue that keeps asking
+            # for planned reconnects right after connecting
             stable = opened_at is not None and loop.time() - opened_at >= self._stable_after_s
-            if stable:
-                attempt = 0
             if opened_at is not None and reason.startswith("requested"):
                 quick = 0 if stable else quick + 1
                 if quick <= _MAX_QUICK_PROACTIVE:
                     continue
             else:
                 quick = 0
-            await asyncio.sleep(self._backoff.delay(attempt, self._rng))
-            attempt += 1
+            await asyncio.sleep(pacer.next_delay())
 
     def _status(self, connected: bool, reason: str) -> StreamStatus:
         return StreamStatus(stream=self.name, connected=connected, reason=reason, ts_ns=time.time_ns())
@@ -293,6 +299,7 @@ class OkxWs:
         self._reconnect.clear()
         self._reconnect_reason = self._close_reason = ""
         self._pending.clear()
+        self._healthy = False
         self._last_rx = loop.time()
         self._ping_sent_at = None
         self._conn = conn
@@ -397,6 +404,7 @@ class OkxWs:
                 self._last_rx = loop.time()
                 self._ping_sent_at = None
                 stats.messages += 1
+                self._healthy = True
                 if data == b"pong":
                     continue
                 if data[:9] == b'{"event":' or (data[:1] == b"{" and b'"event":' in data[:120]):
