@@ -16,6 +16,16 @@ from .funding import HOUR_MS, FundingPayment, FundingRate
 from .instrument import Instrument
 from .key import InstrumentKey, InvalidInstrumentKey
 from .order import Fill, Order, OrderRequest
+from .risk import (
+    DrawdownAction,
+    InstrumentLimits,
+    LimitName,
+    RiskBreach,
+    RiskEvent,
+    RiskEventKind,
+    RiskLimits,
+    TradingState,
+)
 from .rounding import (
     FilterViolation,
     FittedOrder,
@@ -35,6 +45,7 @@ __all__ = [
     "Balance",
     "BookLevel",
     "BookWalk",
+    "DrawdownAction",
     "Exchange",
     "FINAL_STATUSES",
     "Fill",
@@ -45,8 +56,10 @@ __all__ = [
     "HOUR_MS",
     "Instrument",
     "InstrumentKey",
+    "InstrumentLimits",
     "InstrumentStatus",
     "InvalidInstrumentKey",
+    "LimitName",
     "MarginBalance",
     "MarketKind",
     "Order",
@@ -57,8 +70,13 @@ __all__ = [
     "OrderType",
     "Position",
     "PriceOutOfRange",
+    "RiskBreach",
+    "RiskEvent",
+    "RiskEventKind",
+    "RiskLimits",
     "Side",
     "TimeInForce",
+    "TradingState",
     "check_order",
     "fit_order",
     "round_down",

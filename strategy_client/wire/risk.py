@@ -1,0 +1,102 @@
+"""Wire shapes of the runner's risk gate: its status, the admin requests, the published event.
+
+New messages only (``messages.py`` is not changed here). To put them on the wire, ``messages.py``
+adds :class:`GetRiskStatus`, :class:`SetTradingState` and :class:`SetRiskLimit` to ``Request``,
+:class:`RiskStatusReply` and :class:`TradingStateReply` to ``Reply``, and :class:`RiskGateEvent`
+to ``Event``; ``errors.py`` adds ``ErrorCode.RISK_REJECTED = "risk_rejected"`` (see docs/risk.md).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+from ..model import Exchange, InstrumentKey, InstrumentLimits, RiskEvent, RiskLimits, TradingState
+from .messages import _Evt, _Rep, _Req
+
+__all__ = [
+    "InstrumentRisk",
+    "RiskStatus",
+    "GetRiskStatus",
+    "SetTradingState",
+    "SetRiskLimit",
+    "RiskStatusReply",
+    "TradingStateReply",
+    "RiskGateEvent",
+]
+
+
+class InstrumentRisk(msgspec.Struct, frozen=True, kw_only=True):
+    """One instrument as the gate sees it now, with its effective limits."""
+
+    key: InstrumentKey
+    position: Decimal
+    open_buy_qty: Decimal
+    open_sell_qty: Decimal
+    reference_price: Decimal | None
+    exposure: Decimal | None  # worst-case |position| (open orders on one side filled) × reference
+    limits: InstrumentLimits
+
+
+class RiskStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``runner risk show`` renders: state, limits, usage, and the decision counters."""
+
+    exchange: Exchange
+    enabled: bool
+    state: TradingState
+    state_reason: str
+    limits: RiskLimits
+    instruments: tuple[InstrumentRisk, ...]
+    day_start_ms: int
+    day_realized_pnl: Decimal
+    equity: Decimal | None
+    high_water_mark: Decimal | None
+    gross_exposure: Decimal | None
+    open_orders: int
+    open_positions: int
+    orders_last_second: int
+    orders_last_minute: int
+    checked: int
+    passed: int
+    refused: dict[str, int]  # by LimitName value
+    ts_ms: int = 0
+
+
+class GetRiskStatus(_Req, frozen=True, tag="get_risk_status"):
+    pass
+
+
+class SetTradingState(_Req, frozen=True, tag="set_trading_state"):
+    """Admin: ACTIVE / REDUCING / HALTED (HALTED also cancels every open order)."""
+
+    state: TradingState
+    reason: str = ""
+    force: bool = False  # resume although the day's loss or drawdown limit is still breached
+
+
+class SetRiskLimit(_Req, frozen=True, tag="set_risk_limit"):
+    """Admin: change one limit at run time; ``instrument`` empty = account-wide or ``defaults.<field>``.
+
+    ``value`` is the TOML value as text ("0.5", "20"); empty = remove the limit (a loosening).
+    Only tightening is accepted unless the runner's config says ``allow_runtime_loosening = true``.
+    """
+
+    field: str
+    value: str = ""
+    instrument: str = ""
+
+
+class RiskStatusReply(_Rep, frozen=True, tag="risk_status"):
+    status: RiskStatus
+
+
+class TradingStateReply(_Rep, frozen=True, tag="trading_state"):
+    state: TradingState
+    previous: TradingState
+    canceled: int = 0  # open orders cancelled on the way into HALTED
+
+
+class RiskGateEvent(_Evt, frozen=True, tag="risk"):
+    exchange: Exchange
+    risk: RiskEvent
