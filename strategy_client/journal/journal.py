@@ -1,0 +1,882 @@
+"""The :class:`Journal`: one process's write-ahead record of its orders, events and state.
+
+Write path::
+
+    journal.write_intent(request)          # synchronous: committed before the order leaves
+    await journal.append(EventRecord(...), on_commit=publish)   # queued; committed in batches
+
+``write_intent`` is the one synchronous write. Everything else goes through a bounded queue to
+one writer task (:meth:`run_writer`, owned by the caller's TaskGroup, or :meth:`running`), which
+commits batches in a worker thread. Overflow policy: **never drop** — when the queue is full
+``append`` waits (backpressure on the caller); ``append_nowait`` raises :class:`JournalBusy`.
+A batch that fails to commit (disk full, lock, lost server) stays in memory and is retried with
+backoff; :attr:`stats` shows the fault, :meth:`flush` raises it. ``on_commit`` runs on the event
+loop after the record's batch committed: publish an event from there, so nothing is published
+that the journal does not hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from ..model import (
+    AccountSnapshot,
+    Fill,
+    FundingPayment,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    Position,
+)
+from ..wire import codec
+from ..wire.messages import (
+    AccountEvent,
+    BookEvent,
+    FundingEvent,
+    FundingPaymentEvent,
+    OrderEvent,
+    PositionEvent,
+)
+from . import history, sql
+from .errors import InvalidRecord, JournalBusy, JournalClosed, JournalError, JournalWriteFailed
+from .migrate import check_revision, upgrade
+from .paths import JournalTarget, resolve_target
+from .records import (
+    BalanceSnapshot,
+    DayPnlRow,
+    Decision,
+    DecisionRow,
+    EventRecord,
+    FillRecord,
+    FillRow,
+    FundingRecord,
+    FundingRow,
+    HistoryFilter,
+    JournaledEvent,
+    JournalRecord,
+    JournalStats,
+    OrderIntent,
+    OrderRecord,
+    OrderRow,
+    PairPnlRow,
+    PairState,
+    PositionSnapshot,
+    ProcessInfo,
+    PruneReport,
+    Run,
+)
+from .store import Stmt, Store, StoreOptions, open_store
+
+__all__ = ["Journal", "RestartState", "DEFAULT_QUEUE_CAPACITY", "DEFAULT_MAX_BATCH"]
+
+log = logging.getLogger("tradebus.journal")
+
+DEFAULT_QUEUE_CAPACITY = 10_000
+DEFAULT_MAX_BATCH = 512
+_REQUEST = msgspec.msgpack.Encoder(decimal_format="string")
+_REQUEST_DEC = msgspec.msgpack.Decoder(OrderRequest)
+_JSON = msgspec.json.Encoder(decimal_format="string")
+_STOP: Any = object()
+ANY = HistoryFilter()  # no filter
+_FINAL = tuple(s.value for s in (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED))
+
+
+class RestartState(msgspec.Struct, frozen=True, kw_only=True):
+    """What a restarting process reloads: orders to reconcile with the venue, the last event
+    sequence (continue after it), and the strategy's pairs."""
+
+    open_orders: tuple[Order, ...]
+    unresolved: tuple[Order, ...]  # PENDING / UNKNOWN, and intents the venue never answered
+    last_seq: int
+    pairs: tuple[PairState, ...]
+
+
+class _Item(msgspec.Struct):
+    stmts: list[Stmt]
+    on_commit: Callable[[], None] | None
+
+
+def _s(value: Decimal) -> str:
+    return str(value)
+
+
+def _opt(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+class Journal:
+    """Open with :meth:`open`; see the module docstring for the write path."""
+
+    def __init__(
+        self,
+        store: Store,
+        target: JournalTarget,
+        *,
+        process: ProcessInfo | None,
+        stream: str,
+        queue_capacity: int,
+        max_batch: int,
+    ) -> None:
+        self._store = store
+        self.target = target
+        self.process = process
+        self.stream = stream
+        self.run_id = ""
+        self._max_batch = max_batch
+        self._capacity = queue_capacity
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=queue_capacity)
+        self._sql_intent = store.sql(sql.INSERT_INTENT)
+        self._sql: dict[str, str] = {
+            name: store.sql(getattr(sql, name))
+            for name in (
+                "INSERT_EVENT",
+                "INSERT_ORDER_EVENT",
+                "UPSERT_ORDER",
+                "INSERT_FILL",
+                "INSERT_FUNDING",
+                "INSERT_POSITION",
+                "INSERT_BALANCE",
+                "INSERT_PAIR_STATE",
+                "INSERT_DECISION",
+            )
+        }
+        self._closed = False
+        self._writer_running = False
+        self._writer_stopped: asyncio.Event | None = None
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._fault: JournalError | None = None
+        self._intents = 0
+        self._intent_errors = 0
+        self._appended = 0
+        self._committed = 0
+        self._batches = 0
+        self._dups: dict[str, int] = {}
+        self._write_errors = 0
+        self._callback_errors = 0
+
+    # ------------------------------------------------------------------------- open / close
+
+    @classmethod
+    def open(
+        cls,
+        journal: str | None = None,
+        *,
+        process: ProcessInfo | None = None,
+        stream: str | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        options: StoreOptions | None = None,
+        queue_capacity: int = DEFAULT_QUEUE_CAPACITY,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        now_ms: int | None = None,
+    ) -> Journal:
+        """Open (creating or upgrading) a journal.
+
+        ``journal``: ``--journal`` (``postgresql://…?schema=NAME``, ``sqlite:///file``, a path, or
+        ``None`` for SQLite under the data directory). ``process``: who writes — a run row is
+        recorded and writes are allowed; without it the journal is opened for reading (history)
+        and ``stream`` names whose file to open (and filters reads). Raises a
+        :class:`JournalError` with one line: unreachable, corrupt, locked, full, or a schema newer
+        than this code (:class:`JournalSchemaTooNew`).
+        """
+        name = stream or (process.stream if process is not None else "")
+        if not name:
+            raise InvalidRecord("Journal.open needs a process (to write) or a stream (to read)")
+        target = resolve_target(journal, stream=name, data_dir=data_dir)
+        store = open_store(target, options or StoreOptions())
+        try:
+            if check_revision(store.schema_revision(), store.where):
+                upgrade(target)
+                check_revision(store.schema_revision(), store.where)
+            self = cls(store, target, process=process, stream=name, queue_capacity=queue_capacity, max_batch=max_batch)
+            if process is not None:
+                self._start_run(process, now_ms if now_ms is not None else int(time.time() * 1000))
+        except BaseException:
+            store.close()
+            raise
+        return self
+
+    def _start_run(self, process: ProcessInfo, now_ms: int) -> None:
+        run_id = uuid.uuid4().hex
+        self._store.maintenance(
+            [
+                (
+                    sql.INSERT_RUN,
+                    (
+                        run_id,
+                        process.stream,
+                        process.role,
+                        process.name,
+                        process.version,
+                        process.exchange,
+                        process.account,
+                        process.strategy,
+                        os.getpid(),
+                        socket.gethostname(),
+                        now_ms,
+                    ),
+                )
+            ]
+        )
+        self.run_id = run_id
+
+    @property
+    def dialect(self) -> str:
+        return self._store.dialect
+
+    @property
+    def where(self) -> str:
+        return self._store.where
+
+    def close(self, reason: str = "stopped", *, now_ms: int | None = None) -> int:
+        """Record the run's end and close the connections. Returns how many appended records
+        were never committed (0 after a clean :meth:`drain`); they are lost, and logged."""
+        if self._closed:
+            return 0
+        lost = self._appended - self._committed
+        if lost:
+            log.error("journal %s closed with %d records not journaled (%s)", self.where, lost, self._fault_line())
+        try:
+            if self.run_id:
+                stop_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+                why = reason if not lost else f"{reason}; {lost} records not journaled"
+                try:
+                    self._store.maintenance([(sql.STOP_RUN, (stop_ms, why, self.run_id))])
+                except JournalError as exc:
+                    log.error("journal %s: the run's end was not recorded: %s", self.where, exc.line)
+        finally:
+            self._closed = True
+            self._store.close()
+        return lost
+
+    # ------------------------------------------------------------------------- the intent (synchronous)
+
+    def write_intent(self, request: OrderRequest, *, ts_ns: int | None = None, origin: str = "") -> None:
+        """Commit an order's intent before it is sent. Raises a :class:`JournalError` when it could
+        not be committed — then **the order must not be sent**."""
+        if not self.run_id or self._closed:
+            raise JournalClosed(f"journal {self.where} is {'closed' if self._closed else 'open for reading only'}")
+        if not request.client_id:
+            raise InvalidRecord("an order intent needs a client id (it makes the order findable after a restart)")
+        try:
+            self._store.insert_intent(
+                self._sql_intent,
+                (
+                    self.stream,
+                    self.run_id,
+                    request.client_id,
+                    time.time_ns() if ts_ns is None else ts_ns,
+                    str(request.key),
+                    request.side.value,
+                    request.type.value,
+                    request.tif.value,
+                    str(request.qty),
+                    None if request.price is None else str(request.price),
+                    request.reduce_only,
+                    origin,
+                    _REQUEST.encode(request),
+                ),
+            )
+        except JournalError:
+            self._intent_errors += 1
+            raise
+        self._intents += 1
+
+    # ------------------------------------------------------------------------- appends (queued)
+
+    async def append(self, record: JournalRecord, *, on_commit: Callable[[], None] | None = None) -> None:
+        """Queue ``record`` for the writer; waits while the queue is full (never drops)."""
+        item = self._item(record, on_commit)
+        self._appended += 1
+        await self._queue.put(item)
+
+    def append_nowait(self, record: JournalRecord, *, on_commit: Callable[[], None] | None = None) -> None:
+        """Queue ``record`` without waiting; raises :class:`JournalBusy` when the queue is full."""
+        item = self._item(record, on_commit)
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            raise JournalBusy(
+                f"journal {self.where}: writer queue full ({self._capacity} records); await append() instead"
+            ) from None
+        self._appended += 1
+
+    def _item(self, record: JournalRecord, on_commit: Callable[[], None] | None) -> _Item:
+        if not self.run_id or self._closed:
+            raise JournalClosed(f"journal {self.where} is {'closed' if self._closed else 'open for reading only'}")
+        if not self._writer_running:
+            raise JournalClosed(
+                f"journal {self.where}: the writer is not running (start Journal.run_writer() in the owner's TaskGroup)"
+            )
+        return _Item(self._statements(record), on_commit)
+
+    async def flush(self, timeout: float | None = None) -> None:
+        """Wait until everything appended so far is committed. Raises the writer's fault (a
+        :class:`JournalError`) if a commit is failing, :class:`TimeoutError` after ``timeout``."""
+        target = self._appended
+        if self._committed >= target:
+            return
+        if not self._writer_running:
+            raise JournalClosed(f"journal {self.where}: {target - self._committed} records wait for a writer")
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((target, fut))
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), timeout)
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove((target, fut))
+
+    def _notify(self) -> None:
+        for target, fut in list(self._waiters):
+            if fut.done():
+                continue
+            if self._committed >= target:
+                fut.set_result(None)
+            elif self._fault is not None:
+                fut.set_exception(copy.copy(self._fault))
+
+    # ------------------------------------------------------------------------- the writer task
+
+    def run_writer(self) -> Coroutine[Any, Any, None]:
+        """The writer loop, as a coroutine for the owner's TaskGroup:
+        ``tg.create_task(journal.run_writer())``; end it with :meth:`drain`. Appends are accepted
+        from this call on (they queue until the task runs)."""
+        if self._writer_running:
+            raise RuntimeError("the journal writer is already running")
+        self._writer_running = True
+        self._writer_stopped = asyncio.Event()
+        return self._writer_loop(self._writer_stopped)
+
+    async def _writer_loop(self, stopped: asyncio.Event) -> None:
+        try:
+            stop = False
+            while not stop:
+                first = await self._queue.get()
+                batch: list[_Item] = []
+                if first is _STOP:
+                    stop = True
+                else:
+                    batch.append(first)
+                while not stop and len(batch) < self._max_batch:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except asyncio.QueueEmpty:
+                        break
+                    if nxt is _STOP:
+                        stop = True
+                    else:
+                        batch.append(nxt)
+                if batch:
+                    await self._commit(batch)
+        finally:
+            self._writer_running = False
+            stopped.set()
+            self._notify_closed()
+
+    def _notify_closed(self) -> None:
+        for target, fut in self._waiters:
+            if not fut.done() and self._committed < target:
+                fut.set_exception(JournalClosed(f"journal {self.where}: the writer stopped"))
+
+    async def _commit(self, batch: list[_Item]) -> None:
+        delay = 0.05
+        groups = [item.stmts for item in batch]
+        while True:
+            try:
+                dups = await asyncio.to_thread(self._store.write_batch, groups)
+                break
+            except JournalError as exc:
+                self._write_errors += 1
+                if self._fault is None or self._fault.line != exc.line:
+                    log.error("%s", exc.line)
+                self._fault = exc
+                self._notify()
+                await asyncio.sleep(delay)  # retry backoff for a failing disk/server, not a test wait
+                delay = min(delay * 2, 2.0)
+        if self._fault is not None:
+            log.warning("journal %s: writes recovered", self.where)
+        self._fault = None
+        for name, n in dups.items():
+            self._dups[name] = self._dups.get(name, 0) + n
+        self._committed += len(batch)
+        self._batches += 1
+        for item in batch:
+            if item.on_commit is not None:
+                try:
+                    item.on_commit()
+                except Exception:
+                    self._callback_errors += 1
+                    log.exception("journal on_commit callback failed")
+        self._notify()
+
+    async def drain(self, timeout: float | None = 10.0) -> None:
+        """Stop the writer after it committed everything queued. Raises
+        :class:`JournalWriteFailed` (naming how many records are not journaled) if it cannot
+        within ``timeout``; the owner then cancels the writer task."""
+        if not self._writer_running or self._writer_stopped is None:
+            return
+        stopped = self._writer_stopped
+        try:
+            async with asyncio.timeout(timeout):
+                await self._queue.put(_STOP)
+                await stopped.wait()
+        except TimeoutError:
+            pending = self._appended - self._committed
+            raise JournalWriteFailed(
+                f"journal {self.where}: {pending} records not journaled after {timeout} s ({self._fault_line()})"
+            ) from None
+
+    @contextlib.asynccontextmanager
+    async def running(self, *, drain_timeout: float | None = 10.0) -> AsyncIterator[Journal]:
+        """Run the writer for the block's duration (a TaskGroup of its own), draining at the end."""
+        async with asyncio.TaskGroup() as tg:
+            task = tg.create_task(self.run_writer(), name=f"journal-writer[{self.stream}]")
+            try:
+                yield self
+            finally:
+                try:
+                    await self.drain(drain_timeout)
+                finally:
+                    task.cancel()
+
+    def _fault_line(self) -> str:
+        return self._fault.line if self._fault is not None else "no write error"
+
+    @property
+    def stats(self) -> JournalStats:
+        return JournalStats(
+            intents=self._intents,
+            intent_errors=self._intent_errors,
+            appended=self._appended,
+            committed=self._committed,
+            batches=self._batches,
+            queue_depth=self._queue.qsize(),
+            queue_capacity=self._capacity,
+            duplicate_fills=self._dups.get("fills", 0),
+            duplicate_events=self._dups.get("events", 0),
+            duplicate_funding=self._dups.get("funding", 0),
+            write_errors=self._write_errors,
+            callback_errors=self._callback_errors,
+            fault=self._fault.line if self._fault is not None else "",
+        )
+
+    # ------------------------------------------------------------------------- records → statements
+
+    def _statements(self, record: JournalRecord) -> list[Stmt]:
+        if isinstance(record, EventRecord):
+            return self._event_stmts(record)
+        if isinstance(record, OrderRecord):
+            return self._order_stmts(
+                record.order,
+                record.kind,
+                record.seq,
+                record.reconciled,
+                record.detail,
+                record.ts_ns,
+                None,
+                codec.encode(record.order),
+            )
+        if isinstance(record, FillRecord):
+            return [self._fill_stmt(record.fill, record.seq, record.reconciled)]
+        if isinstance(record, FundingRecord):
+            return [self._funding_stmt(record.payment, record.seq, record.reconciled)]
+        if isinstance(record, PositionSnapshot):
+            return [self._position_stmt(p, record.ts_ms, record.seq, record.reconciled) for p in record.positions]
+        if isinstance(record, BalanceSnapshot):
+            return self._account_stmts(record.account, record.seq, record.reconciled)
+        if isinstance(record, PairState):
+            return [self._pair_stmt(record)]
+        if isinstance(record, Decision):
+            return [self._decision_stmt(record)]
+        raise InvalidRecord(f"the journal does not take {type(record).__name__} records")
+
+    def _event_stmts(self, rec: EventRecord) -> list[Stmt]:
+        event = rec.event
+        if isinstance(event, BookEvent | FundingEvent):
+            raise InvalidRecord(f"market data ({type(event).__name__}) is not journaled")
+        ts_ns = rec.ts_ns or time.time_ns()
+        payload = codec.encode(event)
+        kind = event.__struct_config__.tag
+        out = [
+            Stmt(
+                self._sql["INSERT_EVENT"],
+                (self.stream, self.run_id, rec.seq, ts_ns, kind, rec.topic, payload, rec.reconciled),
+                "events",
+                True,
+            )
+        ]
+        if isinstance(event, OrderEvent):
+            out += self._order_stmts(
+                event.order, event.kind.value, rec.seq, rec.reconciled, "", ts_ns, event.fill, codec.encode(event.order)
+            )
+        elif isinstance(event, PositionEvent):
+            out.append(self._position_stmt(event.position, event.position.updated_ts_ms, rec.seq, rec.reconciled))
+        elif isinstance(event, FundingPaymentEvent):
+            out.append(self._funding_stmt(event.payment, rec.seq, rec.reconciled))
+        elif isinstance(event, AccountEvent):
+            out += self._account_stmts(event.account, rec.seq, rec.reconciled)
+        return out
+
+    def _order_stmts(
+        self,
+        order: Order,
+        kind: str,
+        seq: int | None,
+        reconciled: bool,
+        detail: str,
+        ts_ns: int,
+        fill: Fill | None,
+        payload: bytes,
+    ) -> list[Stmt]:
+        client_id = order.client_id or f"venue:{order.venue_id}"
+        ts_ns = ts_ns or time.time_ns()
+        key = str(order.key)
+        out = [
+            Stmt(
+                self._sql["INSERT_ORDER_EVENT"],
+                (
+                    self.stream,
+                    self.run_id,
+                    seq,
+                    ts_ns,
+                    kind,
+                    client_id,
+                    order.venue_id,
+                    key,
+                    order.status.value,
+                    _s(order.filled_qty),
+                    _opt(order.avg_price),
+                    order.updated_ts_ms,
+                    order.reject_reason,
+                    fill.trade_id if fill is not None else None,
+                    reconciled,
+                    detail,
+                    payload,
+                ),
+            ),
+            Stmt(
+                self._sql["UPSERT_ORDER"],
+                (
+                    self.stream,
+                    client_id,
+                    self.run_id,
+                    key,
+                    order.venue_id,
+                    order.side.value,
+                    order.type.value,
+                    order.tif.value,
+                    _opt(order.price),
+                    _s(order.qty),
+                    _s(order.filled_qty),
+                    _opt(order.avg_price),
+                    order.status.value,
+                    order.reduce_only,
+                    order.created_ts_ms,
+                    order.updated_ts_ms,
+                    order.reject_reason,
+                    seq,
+                    ts_ns,
+                    reconciled,
+                ),
+            ),
+        ]
+        if fill is not None:
+            out.append(self._fill_stmt(fill, seq, reconciled))
+        return out
+
+    def _fill_stmt(self, f: Fill, seq: int | None, reconciled: bool) -> Stmt:
+        return Stmt(
+            self._sql["INSERT_FILL"],
+            (
+                self.stream,
+                self.run_id,
+                seq,
+                str(f.key),
+                f.client_id,
+                f.venue_id,
+                f.trade_id,
+                f.side.value,
+                _s(f.price),
+                _s(f.qty),
+                _s(f.fee),
+                f.fee_asset,
+                f.is_maker,
+                f.ts_ms,
+                _s(f.realized_pnl),
+                reconciled,
+            ),
+            "fills",
+        )
+
+    def _funding_stmt(self, p: FundingPayment, seq: int | None, reconciled: bool) -> Stmt:
+        return Stmt(
+            self._sql["INSERT_FUNDING"],
+            (self.stream, self.run_id, seq, str(p.key), p.asset, _s(p.amount), _s(p.rate), p.ts_ms, reconciled),
+            "funding",
+        )
+
+    def _position_stmt(self, p: Position, ts_ms: int, seq: int | None, reconciled: bool) -> Stmt:
+        return Stmt(
+            self._sql["INSERT_POSITION"],
+            (
+                self.stream,
+                self.run_id,
+                seq,
+                ts_ms or p.updated_ts_ms,
+                str(p.key),
+                _s(p.size),
+                _s(p.entry_price),
+                _s(p.mark_price),
+                _s(p.unrealized_pnl),
+                p.leverage,
+                _s(p.liquidation_price),
+                p.margin_mode,
+                reconciled,
+            ),
+        )
+
+    def _account_stmts(self, a: AccountSnapshot, seq: int | None, reconciled: bool) -> list[Stmt]:
+        out: list[Stmt] = []
+        ins = self._sql["INSERT_BALANCE"]
+        ex = a.exchange.value
+        for b in a.balances:
+            out.append(
+                Stmt(
+                    ins,
+                    (
+                        self.stream,
+                        self.run_id,
+                        seq,
+                        a.ts_ms,
+                        ex,
+                        b.asset,
+                        "spot",
+                        _s(b.free),
+                        _s(b.locked),
+                        "0",
+                        "0",
+                        _s(b.free),
+                        reconciled,
+                    ),
+                )
+            )
+        for m in a.margin:
+            out.append(
+                Stmt(
+                    ins,
+                    (
+                        self.stream,
+                        self.run_id,
+                        seq,
+                        a.ts_ms,
+                        ex,
+                        m.asset,
+                        "margin",
+                        _s(m.wallet_balance),
+                        "0",
+                        _s(m.unrealized_pnl),
+                        _s(m.margin_balance),
+                        _s(m.available_balance),
+                        reconciled,
+                    ),
+                )
+            )
+        out += [self._position_stmt(p, a.ts_ms, seq, reconciled) for p in a.positions]
+        return out
+
+    def _pair_stmt(self, p: PairState) -> Stmt:
+        r = p.realized
+        return Stmt(
+            self._sql["INSERT_PAIR_STATE"],
+            (
+                self.stream,
+                self.run_id,
+                p.strategy,
+                p.pair_id,
+                p.version,
+                p.ts_ms,
+                p.phase,
+                p.closed,
+                p.leg_a,
+                p.leg_b,
+                _s(p.base_a),
+                _s(p.base_b),
+                _s(r.basis),
+                _s(r.funding),
+                _s(r.fees),
+                _s(r.slippage),
+                _s(r.total),
+                _s(p.funding_accrued),
+                p.state_format,
+                p.state,
+            ),
+            "pair_states",
+        )
+
+    def _decision_stmt(self, d: Decision) -> Stmt:
+        return Stmt(
+            self._sql["INSERT_DECISION"],
+            (
+                self.stream,
+                self.run_id,
+                d.strategy,
+                d.pair_id,
+                d.ts_ms,
+                d.action,
+                d.reason,
+                d.keys,
+                _JSON.encode(d.terms).decode(),
+                d.detail,
+            ),
+        )
+
+    # ------------------------------------------------------------------------- restart reads
+
+    def _own(self, stream: str | None) -> str:
+        return self.stream if stream is None else stream
+
+    def open_orders(self, stream: str | None = None) -> list[Order]:
+        """Orders the venue last said are open (new, partially filled)."""
+        return history.orders_with_status(self._store, self._own(stream), ("new", "partially_filled"))
+
+    def unresolved_orders(self, stream: str | None = None) -> list[Order]:
+        """PENDING and UNKNOWN orders, plus intents no venue answer was ever journaled for
+        (returned as PENDING): after a restart each must be looked up at the venue."""
+        own = self._own(stream)
+        found = history.orders_with_status(self._store, own, ("pending", "unknown"))
+        for client_id, ts_ns, blob in self._store.query(
+            "SELECT i.client_id, i.ts_ns, i.request FROM order_intents i LEFT JOIN orders o "
+            "ON o.stream = i.stream AND o.client_id = i.client_id WHERE i.stream = ? AND o.client_id IS NULL "
+            "ORDER BY i.id",
+            (own,),
+        ):
+            req = _REQUEST_DEC.decode(bytes(blob))
+            ms = int(ts_ns) // 1_000_000
+            found.append(
+                Order(
+                    key=req.key,
+                    client_id=str(client_id),
+                    venue_id="",
+                    side=req.side,
+                    type=req.type,
+                    tif=req.tif,
+                    price=req.price,
+                    qty=req.qty,
+                    status=OrderStatus.PENDING,
+                    reduce_only=req.reduce_only,
+                    created_ts_ms=ms,
+                    updated_ts_ms=ms,
+                )
+            )
+        return found
+
+    def order(self, client_id: str, stream: str | None = None) -> Order | None:
+        return history.order_by_client_id(self._store, self._own(stream), client_id)
+
+    def intent(self, client_id: str, stream: str | None = None) -> OrderIntent | None:
+        rows = self._store.query(
+            "SELECT id, stream, run_id, client_id, ts_ns, origin, request FROM order_intents "
+            "WHERE stream = ? AND client_id = ?",
+            (self._own(stream), client_id),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return OrderIntent(
+            id=int(r[0]),
+            stream=str(r[1]),
+            run_id=str(r[2]),
+            client_id=str(r[3]),
+            ts_ns=int(r[4]),
+            origin=str(r[5]),
+            request=_REQUEST_DEC.decode(bytes(r[6])),
+        )
+
+    def last_seq(self, stream: str | None = None) -> int:
+        """The highest event sequence journaled (0 when none): a restarted runner continues after it."""
+        rows = self._store.query("SELECT MAX(seq) FROM events WHERE stream = ?", (self._own(stream),))
+        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+    def events_after(self, seq: int, *, stream: str | None = None, limit: int = 10_000) -> list[JournaledEvent]:
+        """Journaled events with sequence > ``seq`` in order: a subscriber's gap is replayed from here."""
+        rows = self._store.query(
+            "SELECT seq, topic, ts_ns, payload, reconciled FROM events WHERE stream = ? AND seq > ? "
+            "ORDER BY seq LIMIT ?",
+            (self._own(stream), seq, limit),
+        )
+        return [
+            JournaledEvent(
+                seq=int(r[0]),
+                topic=bytes(r[1]),
+                ts_ns=int(r[2]),
+                event=codec.decode_event(bytes(r[3])),
+                reconciled=bool(r[4]),
+            )
+            for r in rows
+        ]
+
+    def pairs(self, strategy: str | None = None, *, include_closed: bool = False) -> list[PairState]:
+        """The latest state of each pair (of ``strategy``), open ones only unless ``include_closed``."""
+        return history.latest_pairs(self._store, self.stream if self.process else "", strategy, include_closed)
+
+    def restart_state(self) -> RestartState:
+        return RestartState(
+            open_orders=tuple(self.open_orders()),
+            unresolved=tuple(self.unresolved_orders()),
+            last_seq=self.last_seq(),
+            pairs=tuple(self.pairs()),
+        )
+
+    # ------------------------------------------------------------------------- history
+
+    def runs(self, f: HistoryFilter = ANY) -> list[Run]:
+        return history.runs(self._store, f)
+
+    def history_orders(self, f: HistoryFilter = ANY) -> list[OrderRow]:
+        return history.orders(self._store, f)
+
+    def history_fills(self, f: HistoryFilter = ANY) -> list[FillRow]:
+        return history.fills(self._store, f)
+
+    def history_funding(self, f: HistoryFilter = ANY) -> list[FundingRow]:
+        return history.funding(self._store, f)
+
+    def pnl_by_pair(self, f: HistoryFilter = ANY) -> list[PairPnlRow]:
+        return history.pnl_by_pair(self._store, f)
+
+    def pnl_by_day(self, f: HistoryFilter = ANY, *, source: str = "pairs") -> list[DayPnlRow]:
+        """``source`` ``pairs`` (strategy journals) or ``venue`` (fills and funding, runner journals)."""
+        if source == "pairs":
+            return history.pnl_by_day_pairs(self._store, f)
+        if source == "venue":
+            return history.pnl_by_day_venue(self._store, f)
+        raise InvalidRecord(f"pnl source {source!r}: use pairs or venue")
+
+    def decisions(self, f: HistoryFilter = ANY) -> list[DecisionRow]:
+        return history.decisions(self._store, f)
+
+    # ------------------------------------------------------------------------- retention
+
+    def prune(self, older_than_ms: int, *, stream: str | None = None) -> PruneReport:
+        """Delete rows older than ``older_than_ms`` (epoch ms) — except what a restart needs:
+        orders not final (and their intents and events), and the latest state of every open pair."""
+        return history.prune(self._store, older_than_ms, stream)
+
+    def prune_days(self, days: float, *, now_ms: int | None = None, stream: str | None = None) -> PruneReport:
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        return self.prune(now - int(days * 86_400_000), stream=stream)
+
+    def vacuum(self) -> None:
+        """Give the space of deleted rows back to the filesystem (SQLite VACUUM; PostgreSQL VACUUM)."""
+        self._store.vacuum()

@@ -1,0 +1,86 @@
+"""Schema migrations: alembic over SQLAlchemy Core, run programmatically (no alembic.ini).
+
+The revision files live in ``migrations/versions/``. :data:`KNOWN_REVISIONS` lists them oldest
+first so that opening a journal that is already current costs one query and imports neither
+alembic nor SQLAlchemy; only an empty or older journal brings them in to upgrade it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .errors import JournalError, JournalSchemaTooNew, JournalUnavailable
+from .paths import JournalTarget
+
+__all__ = ["HEAD", "KNOWN_REVISIONS", "MIGRATIONS_DIR", "VERSION_TABLE", "check_revision", "upgrade"]
+
+#: Every revision this code understands, oldest first; the last is the head.
+KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002")
+HEAD = KNOWN_REVISIONS[-1]
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+VERSION_TABLE = "alembic_version"
+
+
+def check_revision(found: str | None, where: str) -> bool:
+    """True when ``found`` needs an upgrade, False when current; raises when it is newer."""
+    if found == HEAD:
+        return False
+    if found is None or found in KNOWN_REVISIONS:
+        return True
+    raise JournalSchemaTooNew(
+        f"journal {where} has schema revision {found}, newer than this tradebus understands "
+        f"(up to {HEAD}): upgrade tradebus, or use another --journal/--data-dir",
+        found=found,
+        known=HEAD,
+    )
+
+
+def _engine(target: JournalTarget) -> Any:
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    if target.dialect == "sqlite":
+        return sa.create_engine(target.sqlalchemy_url, poolclass=NullPool)
+    return sa.create_engine(
+        target.sqlalchemy_url,
+        poolclass=NullPool,
+        connect_args={"options": f"-csearch_path={target.schema}", "connect_timeout": 5},
+    )
+
+
+def upgrade(target: JournalTarget, revision: str = HEAD) -> None:
+    """Bring the journal at ``target`` up to ``revision`` (default: the head)."""
+    import sqlalchemy as sa
+    from alembic.config import Config
+    from alembic.runtime.environment import EnvironmentContext
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    script = ScriptDirectory.from_config(cfg)
+
+    def steps(rev: Any, _context: Any) -> Any:
+        return script._upgrade_revs(revision, rev)
+
+    engine = _engine(target)
+    try:
+        with engine.begin() as conn:
+            schema: str | None = None
+            if target.dialect == "postgresql":
+                schema = target.schema
+                # two processes opening one empty schema at once: the second waits, then finds it current
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": "tradebus-journal:" + schema})
+                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            with EnvironmentContext(cfg, script, fn=steps, destination_rev=revision) as env:
+                env.configure(connection=conn, version_table=VERSION_TABLE, version_table_schema=schema)
+                with env.begin_transaction():
+                    env.run_migrations()
+    except JournalError:
+        raise
+    except sa.exc.OperationalError as exc:
+        raise JournalUnavailable(
+            f"journal {target.describe()}: migration failed: {str(exc.orig).strip().splitlines()[0]}"
+        ) from exc
+    finally:
+        engine.dispose()
