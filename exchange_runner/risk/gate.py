@@ -53,6 +53,7 @@ from strategy_client.model import (
     InstrumentKey,
     InstrumentLimits,
     LimitName,
+    MarketKind,
     OrderRequest,
     OrderType,
     RiskBreach,
@@ -67,8 +68,7 @@ from strategy_client.wire.risk import InstrumentRisk, RiskStatus
 from .config import instrument_key_for, parse_risk_section, resolve_limits
 from .errors import RiskChangeRefused, RiskConfigError, RiskRejected
 from .inputs import RiskInputs
-from .reduce import reduces_exposure
-from .throttle import MINUTE_NS, SECOND_NS, ClientThrottle, SlidingWindow
+from .throttle import MINUTE_NS, SECOND_NS, ClientThrottle, SlidingWindow, admit_all, first_full
 
 __all__ = ["RiskGate", "DAY_MS", "loosened_fields"]
 
@@ -88,10 +88,6 @@ _ACCOUNT_CAPS = (
 )
 _INSTRUMENT_CAPS = tuple(InstrumentLimits.__struct_fields__)
 _PRICED = ("max_order_notional", "max_position_notional", "price_collar", "max_concentration")
-
-
-def _wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _cap_loosened(old: Any, new: Any) -> bool:
@@ -131,7 +127,7 @@ class RiskGate:
         inputs: RiskInputs,
         *,
         clock_ns: Callable[[], int] = time.monotonic_ns,
-        wall_ms: Callable[[], int] = _wall_ms,
+        wall_ns: Callable[[], int] = time.time_ns,
         max_clients: int = 4096,
         max_events: int = 1024,
     ) -> None:
@@ -139,7 +135,7 @@ class RiskGate:
         self.keys: tuple[InstrumentKey, ...] = tuple(keys)
         self.inputs = inputs
         self._mono = clock_ns
-        self._wall = wall_ms
+        self._wall_ns = wall_ns
         self._max_clients = max_clients
         self.state = TradingState.ACTIVE
         self.state_reason = ""
@@ -156,6 +152,8 @@ class RiskGate:
         self._rate_s: SlidingWindow | None = None
         self._rate_m: SlidingWindow | None = None
         self._clients: ClientThrottle | None = None
+        self._total: tuple[SlidingWindow, ...] = ()
+        self._others: dict[InstrumentKey, tuple[InstrumentKey, ...]] = {}
         self.limits = limits
         self._eff: dict[InstrumentKey, InstrumentLimits] = {}
         self._priced: dict[InstrumentKey, bool] = {}
@@ -164,6 +162,10 @@ class RiskGate:
         off = limits.day_start_offset_ms
         self.day_start_ms = (now - off) // DAY_MS * DAY_MS + off
         self.day_end_ms = self.day_start_ms + DAY_MS
+        self._day_end_ns = self.day_end_ms * 1_000_000
+
+    def _wall(self) -> int:
+        return self._wall_ns() // 1_000_000
 
     # -- limits ---------------------------------------------------------------------------
     def _apply_limits(self, limits: RiskLimits) -> None:
@@ -174,6 +176,8 @@ class RiskGate:
         self._priced = {k: lev or any(getattr(lim, f) is not None for f in _PRICED) for k, lim in eff.items()}
         self._rate_s = _resized(self._rate_s, limits.orders_per_second, SECOND_NS)
         self._rate_m = _resized(self._rate_m, limits.orders_per_minute, MINUTE_NS)
+        self._total = tuple(w for w in (self._rate_s, self._rate_m) if w is not None)
+        self._others = {k: tuple(o for o in self.keys if o != k) for k in self.keys}
         ps, pm = limits.client_orders_per_second, limits.client_orders_per_minute
         old = self._clients
         if ps is None and pm is None:
@@ -184,8 +188,7 @@ class RiskGate:
                 for client, w in old._clients.items():  # keep each client's history: still exact
                     nw = fresh.windows(client, self._mono())
                     if nw is not None:
-                        nw.second = _resized(w.second, ps, SECOND_NS)
-                        nw.minute = _resized(w.minute, pm, MINUTE_NS)
+                        nw.replace(_resized(w.second, ps, SECOND_NS), _resized(w.minute, pm, MINUTE_NS))
             self._clients = fresh
 
     def effective_limits(self, key: InstrumentKey) -> InstrumentLimits:
@@ -310,6 +313,7 @@ class RiskGate:
         off = self.limits.day_start_offset_ms
         self.day_start_ms = (now_ms - off) // DAY_MS * DAY_MS + off
         self.day_end_ms = self.day_start_ms + DAY_MS
+        self._day_end_ns = self.day_end_ms * 1_000_000
         self.day_realized = ZERO
         self.high_water_mark = self.inputs.equity()
         self.armed = True
@@ -407,13 +411,16 @@ class RiskGate:
 
     def check(self, req: OrderRequest, client: str = "") -> None:  # noqa: C901 - one pass, in order
         """Let ``req`` through (return) or refuse it (:class:`RiskRejected`). ``client`` names the
-        sender for the per-client throttle (its ZMQ identity or CURVE key, as text)."""
+        sender for the per-client throttle (its ZMQ identity or CURVE key, as text).
+
+        The order path: keep it allocation-light. Decimal comparisons instead of divisions,
+        the reduce rule of :func:`reduces_exposure` inlined (a test holds them equal)."""
         self.checked += 1
         limits = self.limits
         if not limits.enabled:
             self.passed += 1
             return
-        if self._wall() >= self.day_end_ms:
+        if self._wall_ns() >= self._day_end_ns:
             self._roll(self._wall())
         inputs = self.inputs
         key = req.key
@@ -421,50 +428,62 @@ class RiskGate:
         qty = req.qty
         buy = side is Side.BUY
         lim = self._eff.get(key) or limits.defaults
+        pos = inputs.position(key)
+        open_same = inputs.open_qty(key, side)
+        if not pos or (pos > 0) == buy:
+            reducing = False
+        elif req.reduce_only and key.kind is MarketKind.PERP:
+            reducing = True
+        else:
+            reducing = qty + open_same <= (pos if pos > 0 else -pos)
 
         equity: Decimal | None = None
         if limits.max_drawdown is not None or limits.max_leverage is not None:
             equity = inputs.equity()
-            if limits.max_drawdown is not None:
+            hwm = self.high_water_mark
+            if (
+                limits.max_drawdown is not None
+                and equity is not None
+                and (hwm is None or equity > hwm or hwm - equity >= limits.max_drawdown)
+            ):
                 dd = self._drawdown(equity)
-                if dd is not None and self.armed and self.state is not TradingState.ACTIVE:
-                    pos = inputs.position(key)
-                    if self.state is TradingState.HALTED or not reduces_exposure(
-                        key.kind, pos, side, qty, req.reduce_only, inputs.open_qty(key, side)
-                    ):
-                        raise self._refuse(
-                            LimitName.DRAWDOWN, None, dd.limit_value, dd.requested, dd.current, req, client, dd.detail
-                        )
+                if (
+                    dd is not None
+                    and self.armed
+                    and self.state is not TradingState.ACTIVE
+                    and (self.state is TradingState.HALTED or not reducing)
+                ):
+                    raise self._refuse(
+                        LimitName.DRAWDOWN, None, dd.limit_value, dd.requested, dd.current, req, client, dd.detail
+                    )
 
         # 1. trading state
         state = self.state
-        if state is TradingState.HALTED:
-            raise self._refuse(LimitName.TRADING_STATE, key, ZERO, qty, ZERO, req, client, "halted")
-        pos = inputs.position(key)
-        open_same = inputs.open_qty(key, side)
-        reducing = reduces_exposure(key.kind, pos, side, qty, req.reduce_only, open_same)
-        if state is TradingState.REDUCING and not reducing:
-            raise self._refuse(
-                LimitName.TRADING_STATE,
-                key,
-                abs(pos),
-                qty + open_same,
-                abs(pos),
-                req,
-                client,
-                "reducing: only orders that reduce the position",
-            )
+        if state is not TradingState.ACTIVE:
+            if state is TradingState.HALTED:
+                raise self._refuse(LimitName.TRADING_STATE, key, ZERO, qty, ZERO, req, client, "halted")
+            if not reducing:
+                raise self._refuse(
+                    LimitName.TRADING_STATE,
+                    key,
+                    abs(pos),
+                    qty + open_same,
+                    abs(pos),
+                    req,
+                    client,
+                    "reducing: only orders that reduce the position",
+                )
 
         # 2. rate
-        rate_s = self._rate_s
-        rate_m = self._rate_m
         clients = self._clients
-        now = self._mono() if rate_s is not None or rate_m is not None or clients is not None else 0
-        if rate_s is not None and not rate_s.allows(now):
-            raise self._refuse(LimitName.RATE_PER_SECOND, None, *_full(rate_s, now), req, client)
-        if rate_m is not None and not rate_m.allows(now):
-            raise self._refuse(LimitName.RATE_PER_MINUTE, None, *_full(rate_m, now), req, client)
-        cw = None
+        total = self._total
+        now = self._mono() if total or clients is not None else 0
+        if total:
+            full = first_full(total, now)
+            if full is not None:
+                name = LimitName.RATE_PER_SECOND if full.window_ns == SECOND_NS else LimitName.RATE_PER_MINUTE
+                raise self._refuse(name, None, *_full(full, now), req, client)
+        mine: tuple[SlidingWindow, ...] = ()
         if clients is not None:
             cw = clients.windows(client, now)
             if cw is None:
@@ -472,23 +491,23 @@ class RiskGate:
                 raise self._refuse(
                     LimitName.CLIENT_RATE_PER_MINUTE, None, n, n + 1, n, req, client, "too many active clients"
                 )
-            if cw.second is not None and not cw.second.allows(now):
-                raise self._refuse(LimitName.CLIENT_RATE_PER_SECOND, None, *_full(cw.second, now), req, client)
-            if cw.minute is not None and not cw.minute.allows(now):
-                raise self._refuse(LimitName.CLIENT_RATE_PER_MINUTE, None, *_full(cw.minute, now), req, client)
+            mine = cw.all
+            full = first_full(mine, now)
+            if full is not None:
+                name = (
+                    LimitName.CLIENT_RATE_PER_SECOND
+                    if full.window_ns == SECOND_NS
+                    else LimitName.CLIENT_RATE_PER_MINUTE
+                )
+                raise self._refuse(name, None, *_full(full, now), req, client)
 
         # 3. open orders
-        if limits.max_open_orders is not None:
+        max_open = limits.max_open_orders
+        if max_open is not None:
             count = inputs.open_order_count()
-            if count >= limits.max_open_orders:
+            if count >= max_open:
                 raise self._refuse(
-                    LimitName.MAX_OPEN_ORDERS,
-                    None,
-                    Decimal(limits.max_open_orders),
-                    Decimal(count + 1),
-                    Decimal(count),
-                    req,
-                    client,
+                    LimitName.MAX_OPEN_ORDERS, None, Decimal(max_open), Decimal(count + 1), Decimal(count), req, client
                 )
 
         # 4. the order itself
@@ -532,47 +551,52 @@ class RiskGate:
                     raise self._refuse(
                         LimitName.MAX_ORDER_NOTIONAL, key, lim.max_order_notional, notional, ZERO, req, client
                     )
-        if reducing:
-            self._admit(now, cw)
-            return
 
         # 5. exposure (orders that do not reduce it)
-        if buy:
-            before = abs(pos + open_same)
-            after = abs(pos + open_same + qty)
-        else:
-            before = abs(pos - open_same)
-            after = abs(pos - open_same - qty)
-        if lim.max_position_qty is not None and after > lim.max_position_qty:
-            raise self._refuse(LimitName.MAX_POSITION_QTY, key, lim.max_position_qty, after, before, req, client)
-        if lim.max_position_notional is not None:
-            assert ref is not None
-            if after * ref > lim.max_position_notional:
-                raise self._refuse(
-                    LimitName.MAX_POSITION_NOTIONAL,
-                    key,
-                    lim.max_position_notional,
-                    after * ref,
-                    before * ref,
-                    req,
-                    client,
-                )
-        if limits.max_open_positions is not None and not pos:
-            n_open = sum(1 for k in self.keys if inputs.position(k))
-            if n_open >= limits.max_open_positions:
-                raise self._refuse(
-                    LimitName.MAX_OPEN_POSITIONS,
-                    key,
-                    Decimal(limits.max_open_positions),
-                    Decimal(n_open + 1),
-                    Decimal(n_open),
-                    req,
-                    client,
-                )
-        if limits.max_leverage is not None or lim.max_concentration is not None:
-            assert ref is not None
-            self._exposure(req, client, key, lim, ref, pos, open_same, qty, buy, equity)
-        self._admit(now, cw)
+        if not reducing:
+            if buy:
+                before = abs(pos + open_same)
+                after = abs(pos + open_same + qty)
+            else:
+                before = abs(pos - open_same)
+                after = abs(pos - open_same - qty)
+            if lim.max_position_qty is not None and after > lim.max_position_qty:
+                raise self._refuse(LimitName.MAX_POSITION_QTY, key, lim.max_position_qty, after, before, req, client)
+            if lim.max_position_notional is not None:
+                assert ref is not None
+                if after * ref > lim.max_position_notional:
+                    raise self._refuse(
+                        LimitName.MAX_POSITION_NOTIONAL,
+                        key,
+                        lim.max_position_notional,
+                        after * ref,
+                        before * ref,
+                        req,
+                        client,
+                    )
+            if limits.max_open_positions is not None and not pos:
+                position = inputs.position
+                n_open = sum(1 for k in self.keys if position(k))
+                if n_open >= limits.max_open_positions:
+                    raise self._refuse(
+                        LimitName.MAX_OPEN_POSITIONS,
+                        key,
+                        Decimal(limits.max_open_positions),
+                        Decimal(n_open + 1),
+                        Decimal(n_open),
+                        req,
+                        client,
+                    )
+            if limits.max_leverage is not None or lim.max_concentration is not None:
+                assert ref is not None
+                self._exposure(req, client, key, lim, ref, pos, open_same, qty, buy, equity)
+
+        # admitted
+        if total:
+            admit_all(total, now)
+        if mine:
+            admit_all(mine, now)
+        self.passed += 1
 
     def _exposure(
         self,
@@ -590,16 +614,19 @@ class RiskGate:
         """Leverage and concentration on worst-case exposures (each instrument: the larger of its
         position with every open buy filled and with every open sell filled)."""
         inputs = self.inputs
+        position = inputs.position
+        open_qty = inputs.open_qty
+        reference = inputs.reference_price
         other = ZERO
-        for k in self.keys:
-            if k == key:
-                continue
-            p = inputs.position(k)
-            ob = inputs.open_qty(k, Side.BUY)
-            os_ = inputs.open_qty(k, Side.SELL)
-            w = max(abs(p + ob), abs(p - os_))
+        buy_side, sell_side = Side.BUY, Side.SELL
+        for k in self._others.get(key, self.keys):
+            p = position(k)
+            long_ = p + open_qty(k, buy_side)
+            short = open_qty(k, sell_side) - p
+            # max(|p + buys|, |p - sells|) = max(long_, short), because long_ + short = buys + sells >= 0
+            w = long_ if long_ > short else short
             if w:
-                r = inputs.reference_price(k)
+                r = reference(k)
                 if r is None:
                     raise self._refuse(
                         LimitName.REFERENCE_PRICE,
@@ -612,13 +639,17 @@ class RiskGate:
                         "no fresh reference to value exposure",
                     )
                 other += w * r
-        open_other = inputs.open_qty(key, Side.SELL if buy else Side.BUY)
-        if buy:
-            w_before = max(abs(pos + open_same), abs(pos - open_other))
-            w_after = max(abs(pos + open_same + qty), abs(pos - open_other))
+        open_other = open_qty(key, Side.SELL if buy else Side.BUY)
+        if buy:  # the same identity: max(|p + buys|, |p - sells|) = max(p + buys, sells - p)
+            far = open_other - pos
+            near = pos + open_same
+            grown = near + qty
         else:
-            w_before = max(abs(pos - open_same), abs(pos + open_other))
-            w_after = max(abs(pos - open_same - qty), abs(pos + open_other))
+            far = pos + open_other
+            near = open_same - pos
+            grown = near + qty
+        w_before = near if near > far else far
+        w_after = grown if grown > far else far
         mine = w_after * ref
         gross = other + mine
         max_lev = self.limits.max_leverage
@@ -658,18 +689,6 @@ class RiskGate:
                 client,
                 f"exposure {mine} of gross {gross}",
             )
-
-    def _admit(self, now: int, cw: Any) -> None:
-        if self._rate_s is not None:
-            self._rate_s.admit(now)
-        if self._rate_m is not None:
-            self._rate_m.admit(now)
-        if cw is not None:
-            if cw.second is not None:
-                cw.second.admit(now)
-            if cw.minute is not None:
-                cw.minute.admit(now)
-        self.passed += 1
 
     # -- events and status ----------------------------------------------------------------
     def _emit(self, event: RiskEvent) -> None:

@@ -138,10 +138,11 @@ class MemoryInputs:
         return (self.asks if side is Side.BUY else self.bids).get(key)
 
     def open_qty(self, key: InstrumentKey, side: Side) -> Decimal:
-        return self.tally.open_qty(key, side)
+        tally = self.tally
+        return (tally._buy if side is Side.BUY else tally._sell).get(key, ZERO)
 
     def open_order_count(self) -> int:
-        return self.tally.open_order_count()
+        return len(self.tally._orders)
 
     def equity(self) -> Decimal | None:
         return self.account_equity

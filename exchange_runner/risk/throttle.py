@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-__all__ = ["SlidingWindow", "ClientThrottle", "SECOND_NS", "MINUTE_NS"]
+__all__ = ["SlidingWindow", "ClientThrottle", "SECOND_NS", "MINUTE_NS", "first_full", "admit_all"]
 
 SECOND_NS = 1_000_000_000
 MINUTE_NS = 60 * SECOND_NS
@@ -62,11 +62,17 @@ class SlidingWindow:
 
 
 class _ClientWindows:
-    __slots__ = ("second", "minute")
+    __slots__ = ("second", "minute", "all")
 
     def __init__(self, second: SlidingWindow | None, minute: SlidingWindow | None) -> None:
         self.second = second
         self.minute = minute
+        self.all: tuple[SlidingWindow, ...] = tuple(w for w in (second, minute) if w is not None)
+
+    def replace(self, second: SlidingWindow | None, minute: SlidingWindow | None) -> None:
+        self.second = second
+        self.minute = minute
+        self.all = tuple(w for w in (second, minute) if w is not None)
 
     def idle(self, now_ns: int) -> bool:
         return all(w is None or now_ns - w.last() >= w.window_ns for w in (self.second, self.minute))
@@ -106,3 +112,19 @@ class ClientThrottle:
 
     def __len__(self) -> int:
         return len(self._clients)
+
+
+def first_full(windows: tuple[SlidingWindow, ...], now_ns: int) -> SlidingWindow | None:
+    """The first of ``windows`` that would refuse an order at ``now_ns`` (the order path's check, inlined)."""
+    for w in windows:
+        if now_ns - w._ring[w._i] < w.window_ns:
+            return w
+    return None
+
+
+def admit_all(windows: tuple[SlidingWindow, ...], now_ns: int) -> None:
+    for w in windows:
+        i = w._i
+        w._ring[i] = now_ns
+        i += 1
+        w._i = 0 if i == w.limit else i
