@@ -6,6 +6,13 @@ every 3 s, deleted on a clean stop). :func:`discover_all` reads every record onc
 :class:`RunnerWatch` polls and reports what appeared, changed (restarted: new pid or
 endpoints) and disappeared (stopped, or its TTL ran out) — the router runs one.
 
+A record that vanishes is not always a runner that left: a Redis that restarts empty loses
+every record until the runners' next heartbeat. With ``keep_unlisted_s`` (the router passes
+``REGISTRATION_TTL_S``) the watch keeps a vanished record for that long after it was last
+listed, in :attr:`RunnerWatch.unlisted`, and reports it removed only when that time is up or
+the owner calls :meth:`RunnerWatch.forget` (the router does when the runner stops answering
+its ping). A record listed again is simply known again (no change reported unless restarted).
+
 The Redis URL is the argument, else ``$REDIS_URL``, else ``redis://127.0.0.1:6379/0``.
 A record that does not decode is skipped, counted and logged once per key; a Redis that cannot
 be reached raises :class:`DiscoveryError` from the one-shot functions, while a watch keeps the
@@ -101,12 +108,17 @@ def _restarted(old: RunnerRecord, new: RunnerRecord) -> bool:
 class RunnerWatch:
     """Reads the runner records; :meth:`poll` returns the differences since the last poll."""
 
-    def __init__(self, redis_url: str | None = None, *, socket_timeout_s: float = 1.0) -> None:
+    def __init__(
+        self, redis_url: str | None = None, *, socket_timeout_s: float = 1.0, keep_unlisted_s: float = 0.0
+    ) -> None:
         self.redis_url = resolve_redis_url(redis_url)
         self._redis = aioredis.Redis.from_url(
             self.redis_url, socket_timeout=socket_timeout_s, socket_connect_timeout=socket_timeout_s
         )
         self.records: dict[str, RunnerRecord] = {}
+        self.keep_unlisted_s = keep_unlisted_s
+        self.unlisted: set[str] = set()  # kept in ``records`` though not listed in Redis now
+        self._listed_at: dict[str, float] = {}  # monotonic time each record was last listed
         self.polls = 0
         self.failures = 0
         self.bad_records = 0
@@ -157,15 +169,40 @@ class RunnerWatch:
             log.info("runner directory at %s readable again", self.redis_url)
         self._down_logged = False
         self.redis_ok = True
-        self.last_ok_at = time.monotonic()
+        at = self.last_ok_at = time.monotonic()
         before = self.records
+        for name in now:
+            self._listed_at[name] = at
+        kept = {
+            name: rec
+            for name, rec in before.items()
+            if name not in now and at - self._listed_at.get(name, at) < self.keep_unlisted_s
+        }
+        for name in kept.keys() - self.unlisted:
+            log.warning(
+                "runner %s is no longer listed in %s (Redis restarted empty?); keeping it for up to %.0fs",
+                name,
+                self.redis_url,
+                self.keep_unlisted_s,
+            )
         added = tuple(rec for name, rec in now.items() if name not in before)
-        removed = tuple(rec for name, rec in before.items() if name not in now)
+        removed = tuple(rec for name, rec in before.items() if name not in now and name not in kept)
         changed = tuple(
             (before[name], rec) for name, rec in now.items() if name in before and _restarted(before[name], rec)
         )
-        self.records = now
+        for rec in removed:
+            self._listed_at.pop(rec.name, None)
+        self.unlisted = set(kept)
+        self.records = {**kept, **now}
         return RunnerChanges(added=added, changed=changed, removed=removed)
+
+    def forget(self, name: str) -> RunnerRecord | None:
+        """Drop an unlisted record now (its runner no longer answers); returns it, if it was kept."""
+        if name not in self.unlisted:
+            return None
+        self.unlisted.discard(name)
+        self._listed_at.pop(name, None)
+        return self.records.pop(name, None)
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -6,7 +6,11 @@
   (``router.runner("bn-b")``), which follows that runner across restarts.
 * Discovery: a :class:`RunnerWatch` polls every ``poll_s``; runners that appear are connected,
   restarted ones (new pid/ports) followed, vanished ones (clean stop, or TTL expiry after a
-  crash) dropped — no restart of the strategy. ``spin_us`` is passed to every command client
+  crash) dropped — no restart of the strategy. A runner whose record vanishes while it still
+  answers (a Redis that restarted empty, before the runner's next heartbeat) is *kept*: the
+  router remembers the last record for ``REGISTRATION_TTL_S`` after it was last listed and
+  pings the runner on every poll; it is dropped when a ping fails (a clean stop or a crash) or
+  when that time runs out without the record coming back. ``spin_us`` is passed to every command client
   (see :class:`ZmqCommandClient`). A runner with another protocol version is kept
   out, and calls routed to it raise :class:`ProtocolMismatch` naming both versions.
 * Events: :meth:`subscribe` merges the matching runners' PUB streams into one
@@ -30,7 +34,7 @@ from .errors import AmbiguousRoute, ProtocolMismatch, RunnerUnavailable
 from .events import EventFilter, KindLike
 from .model import Exchange, InstrumentKey
 from .subscription import Subscription
-from .wire import Pong, Reply, Request, RunnerRecord
+from .wire import REGISTRATION_TTL_S, Pong, Reply, Request, RunnerRecord
 
 __all__ = ["ZmqRouter", "RunnerApi"]
 
@@ -75,8 +79,11 @@ class ZmqRouter(CoreApiCalls):
         bindings: Mapping[ExchangeLike, str] | None = None,
         context: zmq.Context[Any] | None = None,
         spin_us: int = 0,
+        keep_unlisted_s: float = REGISTRATION_TTL_S,
+        verify_timeout_s: float = 0.5,
     ) -> None:
-        self._watch = RunnerWatch(redis_url)
+        self._watch = RunnerWatch(redis_url, keep_unlisted_s=keep_unlisted_s)
+        self.verify_timeout_s = verify_timeout_s
         self.spin_us = spin_us
         self.redis_url = self._watch.redis_url
         self.poll_s = poll_s
@@ -143,8 +150,31 @@ class ZmqRouter(CoreApiCalls):
         """Poll the directory now (the watch does it every ``poll_s``)."""
         async with self._poll_lock:
             changes = await self._watch.poll()
+            if self._watch.unlisted:
+                changes = await self._verify_unlisted(changes)
             self._apply(changes)
             return changes
+
+    async def _verify_unlisted(self, changes: RunnerChanges) -> RunnerChanges:
+        """Ping every runner kept though not listed; forget those that do not answer."""
+        names = sorted(self._watch.unlisted)
+        results = await asyncio.gather(*(self._answers(name) for name in names))
+        gone = [self._watch.forget(name) for name, ok in zip(names, results, strict=True) if not ok]
+        removed = tuple(rec for rec in gone if rec is not None)
+        if not removed:
+            return changes
+        return RunnerChanges(added=changes.added, changed=changes.changed, removed=changes.removed + removed)
+
+    async def _answers(self, name: str) -> bool:
+        client = self._clients.get(name)
+        if client is None:
+            return False
+        try:
+            await client.ping(timeout_s=self.verify_timeout_s)
+        except Exception as exc:  # noqa: BLE001 - any failure means: not verified
+            log.info("router: unlisted runner %s did not answer a ping (%s); dropping it", name, exc)
+            return False
+        return True
 
     # -- directory ----------------------------------------------------------------------
     def _apply(self, changes: RunnerChanges) -> None:
@@ -361,6 +391,10 @@ class ZmqRouter(CoreApiCalls):
     def runners(self) -> dict[str, RunnerRecord]:
         """The runners registered now (as of the last poll), by name."""
         return dict(self.records)
+
+    def unlisted(self) -> frozenset[str]:
+        """Runners kept though their record is gone from Redis (verified by ping on every poll)."""
+        return frozenset(self._watch.unlisted)
 
     def incompatible(self) -> dict[str, RunnerRecord]:
         return dict(self._incompatible)
