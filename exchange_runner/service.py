@@ -1,15 +1,25 @@
 """CoreApi handlers: each request is answered by asking the actor that owns the state.
 
-Errors are translated here, at the boundary, into typed error replies: venue errors keep the
-venue's code and message; unknown instruments, unknown orders and bad parameters get their
-own codes.
+Errors are translated here, at the boundary, by one table (:data:`ERROR_TABLE`): exception
+class → error code, retryable, whether the venue's code and message are carried. The most
+specific class comes first; the first row that matches wins. Only the runner's typed refusals
+(:mod:`exchange_runner.refusals`) and the venue's typed errors may blame the client
+(``invalid_params``/``not_found``); anything else raised inside the runner — a plain
+``ValueError``, ``KeyError``, ``LookupError`` — is a bug and is answered ``internal``.
+
+An order command (submit, cancel) whose answer does not come in time is ``outcome_unknown``
+(never retryable): the request may have reached the venue. The order actor keeps tracking the
+order (UNKNOWN) until the venue says what became of it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import msgspec
 
 from exchanges import errors as xerr
 from strategy_client.model import Exchange, InstrumentKey
@@ -54,85 +64,117 @@ from strategy_client.wire import (
 from .actors.account import GetAccount
 from .actors.base import Actor
 from .actors.funding import GetFunding
-from .actors.order import Cancel, GetOpen, GetOrderMsg, Submit
+from .actors.order import Cancel, GetOpen, GetOrderMsg, Submit, new_client_id
 from .actors.position import GetAllPositionsMsg, GetPositionMsg
-from .actors.price import GetBooks, GetReferencePriceMsg, StaleBook
+from .actors.price import GetBooks, GetReferencePriceMsg
+from .refusals import BadParams, NotAvailable
 from .zmq_server import Pending
 
 if TYPE_CHECKING:
     from .runner import ExchangeRunner
 
-__all__ = ["CommandService", "error_reply"]
+__all__ = ["CommandService", "ERROR_TABLE", "ErrorRow", "error_reply", "unanswered_reply"]
+
+
+class ErrorRow(NamedTuple):
+    """One translation: exceptions of ``cls`` (and ``when`` true, if given) become ``code``."""
+
+    cls: type[BaseException]
+    code: ErrorCode
+    retryable: bool
+    venue: bool = True  # carry the venue's code and words (``ExchangeError`` only)
+    when: Callable[[BaseException], bool] | None = None
+    message: str = "{exc}"
+
+
+def _ours(exc: BaseException) -> bool:
+    """An ``InvalidRequest`` the adapter raised before sending (no venue code): the client's."""
+    return getattr(exc, "venue_code", None) is None
+
+
+#: Exception → error reply, most specific first; the first row that matches wins.
+ERROR_TABLE: tuple[ErrorRow, ...] = (
+    # the runner's own refusals: the client's request is at fault
+    ErrorRow(NotAvailable, ErrorCode.NOT_FOUND, False, venue=False),
+    ErrorRow(BadParams, ErrorCode.INVALID_PARAMS, False, venue=False),
+    # the venue's answers (exchanges.errors), as the venue meant them
+    ErrorRow(xerr.OrderNotFound, ErrorCode.NOT_FOUND, False),
+    ErrorRow(
+        xerr.UnknownOutcome,
+        ErrorCode.OUTCOME_UNKNOWN,
+        False,
+        message="outcome unknown; the runner tracks the order as UNKNOWN until the venue says: {exc}",
+    ),
+    ErrorRow(xerr.IpBanned, ErrorCode.RATE_LIMITED, False),
+    ErrorRow(xerr.RateLimited, ErrorCode.RATE_LIMITED, True),
+    ErrorRow(xerr.TransportError, ErrorCode.VENUE_UNAVAILABLE, True),
+    ErrorRow(xerr.ServiceUnavailable, ErrorCode.VENUE_UNAVAILABLE, True),
+    ErrorRow(xerr.TimestampOutOfWindow, ErrorCode.VENUE_UNAVAILABLE, True),
+    ErrorRow(xerr.ListenKeyExpired, ErrorCode.VENUE_UNAVAILABLE, True),
+    ErrorRow(xerr.MalformedPayload, ErrorCode.VENUE_UNAVAILABLE, False),
+    ErrorRow(xerr.InvalidRequest, ErrorCode.INVALID_PARAMS, False, venue=False, when=_ours),
+    ErrorRow(xerr.ExchangeError, ErrorCode.VENUE_REJECTED, False),  # refusals, auth, bad params at the venue
+    # no answer in time (a read: ask again; orders are handled by ``unanswered_reply``)
+    ErrorRow(TimeoutError, ErrorCode.VENUE_UNAVAILABLE, True, venue=False, message="no answer in time"),
+    ErrorRow(asyncio.CancelledError, ErrorCode.UNAVAILABLE, True, venue=False, message="the runner is stopping"),
+    # anything else is a bug of ours: never the client's fault
+    ErrorRow(BaseException, ErrorCode.INTERNAL, False, venue=False, message="{name}: {exc}"),
+)
 
 
 def error_reply(exc: BaseException) -> ErrorReply:
-    if isinstance(exc, xerr.OrderNotFound):
+    """The reply for ``exc``: the first :data:`ERROR_TABLE` row that matches."""
+    for row in ERROR_TABLE:
+        if isinstance(exc, row.cls) and (row.when is None or row.when(exc)):
+            break
+    message = row.message.format(exc=exc, name=type(exc).__name__)
+    if row.venue and isinstance(exc, xerr.ExchangeError):
         return ErrorReply(
-            code=ErrorCode.NOT_FOUND,
-            message=str(exc),
+            code=row.code,
+            message=message,
+            retryable=row.retryable,
             venue_code=str(exc.venue_code or ""),
             venue_message=exc.venue_message,
         )
-    if isinstance(exc, xerr.UnknownOutcome):
-        return ErrorReply(
-            code=ErrorCode.OUTCOME_UNKNOWN,
-            message=f"outcome unknown, reconciling: {exc}",
-            venue_code=str(exc.venue_code or ""),
-            venue_message=exc.venue_message,
-        )
-    if isinstance(exc, xerr.RateLimited):
-        return ErrorReply(
-            code=ErrorCode.RATE_LIMITED,
-            message=str(exc),
-            retryable=not isinstance(exc, xerr.IpBanned),
-            venue_code=str(exc.venue_code or ""),
-            venue_message=exc.venue_message,
-        )
-    if isinstance(exc, xerr.ExchangeError) and exc.retryable:
-        return ErrorReply(
-            code=ErrorCode.VENUE_UNAVAILABLE,
-            message=str(exc),
-            retryable=True,
-            venue_code=str(exc.venue_code or ""),
-            venue_message=exc.venue_message,
-        )
-    if isinstance(exc, xerr.InvalidRequest) and exc.venue_code is None:
-        return ErrorReply(code=ErrorCode.INVALID_PARAMS, message=str(exc))
-    if isinstance(exc, xerr.ExchangeError):
-        return ErrorReply(
-            code=ErrorCode.VENUE_REJECTED,
-            message=str(exc),
-            venue_code=str(exc.venue_code or ""),
-            venue_message=exc.venue_message,
-        )
-    if isinstance(exc, StaleBook | LookupError):
-        return ErrorReply(code=ErrorCode.NOT_FOUND, message=str(exc))
-    if isinstance(exc, TimeoutError):
-        return ErrorReply(
-            code=ErrorCode.VENUE_UNAVAILABLE,
-            message="the runner timed out waiting for the venue",
-            retryable=True,
-        )
-    if isinstance(exc, ValueError):
-        return ErrorReply(code=ErrorCode.INVALID_PARAMS, message=str(exc))
-    return ErrorReply(code=ErrorCode.INTERNAL, message=f"{type(exc).__name__}: {exc}")
+    return ErrorReply(code=row.code, message=message, retryable=row.retryable)
+
+
+#: Exceptions that, on an order command, mean "no answer": the request may have been sent.
+_UNANSWERED = (TimeoutError, asyncio.CancelledError)
+
+
+def unanswered_reply(what: str) -> ErrorReply:
+    """An order command (``what``) not answered in time: its outcome is unknown, never retry."""
+    return ErrorReply(
+        code=ErrorCode.OUTCOME_UNKNOWN,
+        message=f"{what}: no answer in time; it may have reached the venue. The runner tracks the order "
+        "until the venue says — learn its fate from the exec topic or get_order, do not resend",
+        retryable=False,
+    )
 
 
 class _Ask:
-    """One message to one actor; ``wrap`` turns its answer into the reply."""
+    """One message to one actor; ``wrap`` turns its answer into the reply. ``order_op`` names
+    an order command (submit/cancel): not answered in time, its outcome is unknown."""
 
-    __slots__ = ("actor", "msg", "wrap")
+    __slots__ = ("actor", "msg", "wrap", "order_op")
 
-    def __init__(self, actor: Actor[Any], msg: Any, wrap: Callable[[Any], Reply]) -> None:
+    def __init__(self, actor: Actor[Any], msg: Any, wrap: Callable[[Any], Reply], order_op: str = "") -> None:
         self.actor = actor
         self.msg = msg
         self.wrap = wrap
+        self.order_op = order_op
 
     def finish(self, fut: asyncio.Future[Any]) -> Reply:
         try:
             return self.wrap(fut.result())
         except BaseException as exc:  # noqa: BLE001 - translated into a typed reply (also cancellation)
-            return error_reply(exc)
+            return self.fail(exc)
+
+    def fail(self, exc: BaseException) -> Reply:
+        if self.order_op and isinstance(exc, _UNANSWERED):
+            return unanswered_reply(self.order_op)
+        return error_reply(exc)
 
 
 def _order_reply(order: Any) -> Reply:
@@ -197,21 +239,34 @@ class CommandService:
         """The fast path (``ZmqServer`` starter): a reply now, or the request already handed to
         the actor that answers it (:class:`Pending`); None sends the request down ``handle``
         (commands that are not one actor message, or an actor inbox that is full)."""
+        timeout = self._timeout(header)
         try:
-            plan = self._plan(req)
+            plan = self._plan(req, timeout)
         except BaseException as exc:  # noqa: BLE001 - translated into a typed reply
             return error_reply(exc)
         if isinstance(plan, _Ask):
             fut = plan.actor.ask_nowait(plan.msg)
             if fut is None:
                 return None  # inbox full: ``handle`` waits for room
-            return Pending(fut, plan.finish, self._timeout(header))
+            return Pending(fut, plan.finish, timeout)
         return plan
 
     def _timeout(self, header: Header) -> float:
         return max(1.0, header.timeout_ms / 1000) if header.timeout_ms else self.r.config.venue_timeout_s
 
-    def _plan(self, req: Request) -> Reply | _Ask | None:  # noqa: C901 - a dispatch table
+    def _submit(self, req: SubmitOrder, timeout: float) -> Reply | _Ask:
+        order = req.order
+        if (bad := self._check_key(order.key)) is not None:
+            return bad
+        if not order.client_id:  # named now, so that an unanswered submit can say which order it was
+            order = msgspec.structs.replace(order, client_id=new_client_id())
+        # the actor answers a little before the caller's timeout, so that its answer (what the
+        # venue said so far, or UNKNOWN) is what the caller gets, not the server's timer
+        answer_by = time.monotonic() + timeout - min(0.1, timeout / 10)
+        op = f"submit_order {order.client_id}"
+        return _Ask(self.r.orders, Submit(order, answer_by), _order_reply, order_op=op)
+
+    def _plan(self, req: Request, timeout: float) -> Reply | _Ask | None:  # noqa: C901 - a dispatch table
         """What a request needs: a reply at once, one actor message (:class:`_Ask`), or None
         (more than that: ``_handle`` does it)."""
         r = self.r
@@ -226,10 +281,11 @@ class CommandService:
                     ready=r.ready,
                     queues=r.queue_stats(),
                 )
-            case SubmitOrder(order=order):
-                return self._check_key(order.key) or _Ask(r.orders, Submit(order), _order_reply)
+            case SubmitOrder():
+                return self._submit(req, timeout)
             case CancelOrder(key=key, client_id=cid, venue_id=vid):
-                return self._check_key(key) or _Ask(r.orders, Cancel(key, cid, vid), _order_reply)
+                op = f"cancel_order {cid or vid}"
+                return self._check_key(key) or _Ask(r.orders, Cancel(key, cid, vid), _order_reply, order_op=op)
             case GetOrder(key=key, client_id=cid, venue_id=vid):
                 return self._check_key(key) or _Ask(r.orders, GetOrderMsg(key, cid, vid), _order_reply)
             case GetOpenOrders(key=key, kind=kind):
@@ -256,9 +312,13 @@ class CommandService:
     async def _handle(self, req: Request, header: Header) -> Reply:
         r = self.r
         timeout = self._timeout(header)
-        plan = self._plan(req)
+        plan = self._plan(req, timeout)
         if isinstance(plan, _Ask):
-            return plan.wrap(await plan.actor.ask(plan.msg, timeout))
+            try:
+                answer = await plan.actor.ask(plan.msg, timeout)
+            except Exception as exc:  # noqa: BLE001 - translated into a typed reply
+                return plan.fail(exc)
+            return plan.wrap(answer)
         if plan is not None:
             return plan
         match req:

@@ -2,17 +2,26 @@
 
 Every adapter places with a client id. When the outcome is unknown (timeout, 5xx, dropped
 connection, a duplicate-id refusal) it looks the order up by that id a few times with backoff
-(:func:`search_placed`); an order found under the id must be the one asked for
-(:func:`order_matches`), otherwise the id belongs to someone else. What a "not found" finally
-proves differs by venue, so that last step stays in each adapter.
+(:func:`search_placed`) *within the placement call*; an order found under the id must be the
+one asked for (:func:`order_matches`), otherwise the id belongs to someone else. What a "not
+found" proves differs by venue, so that step stays in each adapter: only a venue guarantee
+(Binance USD-M: after ``timestamp + recvWindow`` the matching engine refuses the request,
+-5028) lets an adapter answer "not placed" (REJECTED). Otherwise it raises
+:class:`UnknownOutcome` and stops.
+
+From then on the runner's order actor (``exchange_runner.actors.order``) is the single owner of
+the order's fate: it marks it UNKNOWN and keeps asking the venue by client id (with backoff, then
+at a slow cadence) until the venue says what happened. Nothing here or there turns an unknown
+outcome into a rejection by a timer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import NamedTuple
+from decimal import Decimal
+from typing import NamedTuple, Protocol
 
-from strategy_client.model import Order, OrderRequest, OrderType
+from strategy_client.model import InstrumentKey, Order, OrderType, Side
 
 from .errors import ExchangeError, RateLimited, ServiceUnavailable, TransportError, UnknownOutcome
 
@@ -28,7 +37,22 @@ class Search(NamedTuple):
     last: ExchangeError | None  # the last transient failure, if any
 
 
-def order_matches(order: Order, request: OrderRequest) -> bool:
+class _Asked(Protocol):
+    """What was asked for: an ``OrderRequest``, or the ``Order`` the runner tracks for it."""
+
+    @property
+    def key(self) -> InstrumentKey: ...
+    @property
+    def side(self) -> Side: ...
+    @property
+    def type(self) -> OrderType: ...
+    @property
+    def qty(self) -> Decimal: ...
+    @property
+    def price(self) -> Decimal | None: ...
+
+
+def order_matches(order: Order, request: _Asked) -> bool:
     """Is ``order`` (found by client id) the one ``request`` asked for?"""
     if order.key != request.key or order.side is not request.side or order.type is not request.type:
         return False

@@ -33,7 +33,7 @@ import zmq
 
 from .api_calls import CoreApiCalls, Route, expect
 from .connection import ConnectionMonitor, fd_of
-from .errors import BadReply, ProtocolMismatch, RequestTimeout, RunnerUnavailable
+from .errors import BadReply, CoreApiError, OutcomeUnknown, ProtocolMismatch, RequestTimeout, RunnerUnavailable
 from .wire import (
     PROTOCOL_VERSION,
     ErrorReply,
@@ -60,6 +60,9 @@ _MORE = int(zmq.SNDMORE | zmq.NOBLOCK)
 _NOBLOCK = int(zmq.NOBLOCK)
 
 _MUTATING = ("submit_order", "cancel_order", "set_leverage")
+#: Sent and then unanswered, these have an unknown outcome (:class:`OutcomeUnknown`, never
+#: retried); other calls unanswered are :class:`RequestTimeout` / :class:`RunnerUnavailable`.
+_ORDER_COMMANDS = ("submit_order", "cancel_order")
 
 
 def _method(request: Request) -> str:
@@ -72,10 +75,20 @@ def _order_hint(request: Request) -> str:
         return ""
     if isinstance(request, SubmitOrder):
         return (
-            f"; the outcome is unknown: check with get_order({request.order.key}, "
-            f"client_id={request.order.client_id!r}) before retrying"
+            f"; the outcome is unknown: do not resend — the runner tracks order "
+            f"{request.order.client_id!r} until the venue says; learn its fate from the exec topic or "
+            f"get_order({request.order.key}, client_id={request.order.client_id!r})"
         )
+    if method == "cancel_order":
+        return "; the outcome is unknown: learn the order's state from the exec topic or get_order"
     return "; the outcome is unknown: query the state before retrying"
+
+
+def _unanswered(request: Request, cls: type[CoreApiError], message: str) -> CoreApiError:
+    """A call sent and then left without a reply: for an order command the outcome is unknown."""
+    if _method(request) in _ORDER_COMMANDS:
+        return OutcomeUnknown(message)
+    return cls(message)
 
 
 class ZmqCommandClient(CoreApiCalls):
@@ -369,8 +382,10 @@ class ZmqCommandClient(CoreApiCalls):
             return
         self.timeouts += 1
         fut.set_exception(
-            RequestTimeout(
-                f"{_method(request)} to runner {self.name}: no reply within {timeout:.1f}s{_order_hint(request)}"
+            _unanswered(
+                request,
+                RequestTimeout,
+                f"{_method(request)} to runner {self.name}: no reply within {timeout:.1f}s{_order_hint(request)}",
             )
         )
 
@@ -384,12 +399,19 @@ class ZmqCommandClient(CoreApiCalls):
         self._fail_all(RunnerUnavailable, f"runner {self.name} at {self.endpoint}: {reason} during the call")
 
     def _fail_all(self, cls: type[RunnerUnavailable], message: str) -> None:
+        """Fail the calls in flight: they were sent, so an order command's outcome is unknown."""
         pending, self._pending = self._pending, {}
         for fut, request in pending.values():
             if not fut.done():
-                fut.set_exception(cls(f"{_method(request)}: {message}{_order_hint(request)}"))
+                fut.set_exception(_unanswered(request, cls, f"{_method(request)}: {message}{_order_hint(request)}"))
 
 
 def _to_exception(reply: ErrorReply) -> Exception:
     cls = error_class(reply.code)
-    return cls(reply.message, code=reply.code, venue_code=reply.venue_code, venue_message=reply.venue_message)
+    return cls(
+        reply.message,
+        code=reply.code,
+        venue_code=reply.venue_code,
+        venue_message=reply.venue_message,
+        retryable=reply.retryable,
+    )

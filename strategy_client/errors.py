@@ -2,8 +2,8 @@
 few errors only a client can raise. Everything a CoreApi call raises is a :class:`CoreApiError`::
 
     CoreApiError
-    ├── RequestTimeout        no reply within the call's timeout (retryable; for orders the
-    │                         outcome is unknown: query by client id)
+    ├── RequestTimeout        no reply within the call's timeout (retryable); never raised for
+    │                         submit_order/cancel_order, whose unanswered calls are OutcomeUnknown
     ├── RunnerUnavailable     no runner registered / runner gone / not connected (retryable)
     │   └── DiscoveryError    Redis (the runner directory) could not be read
     ├── ProtocolMismatch      client and runner speak different protocol versions (names both)
@@ -12,12 +12,16 @@ few errors only a client can raise. Everything a CoreApi call raises is a :class
     │   └── AmbiguousRoute    several runners serve the exchange: bind one or address it by name
     ├── VenueRejected         the venue refused (``venue_code``, ``venue_message``)
     ├── VenueUnavailable      the venue could not be reached / rate limited (retryable)
-    ├── OutcomeUnknown        sent to the venue; the result is being reconciled
+    ├── OutcomeUnknown        an order command may have reached the venue and its answer is lost
+    │                         (the runner's timeout, or this client's own timeout or lost
+    │                         connection): never resend; the runner tracks the order (UNKNOWN)
+    │                         until the venue says — watch the exec topic or call get_order
     ├── RunnerInternalError   a bug in the runner; the runner keeps running
     └── BadReply              the runner's reply could not be decoded or was of the wrong type
 
-``err.retryable`` says whether the same call may simply be made again; ``err.code`` is the
-runner's :class:`ErrorCode` when the runner answered with an error.
+``err.retryable`` says whether the same call may simply be made again (the runner's reply
+decides when it sent one); ``err.code`` is the runner's :class:`ErrorCode` when the runner
+answered with an error.
 """
 
 from __future__ import annotations

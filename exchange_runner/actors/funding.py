@@ -18,6 +18,7 @@ from strategy_client.model import FundingRate, InstrumentKey
 from strategy_client.wire import FundingEvent, TopicKind
 
 from ..publisher import Publisher
+from ..refusals import NotAvailable
 from .base import Actor
 
 __all__ = ["FundingPoller", "GetFunding", "FundingUpdate", "PollFunding"]
@@ -60,7 +61,7 @@ class FundingPoller(Actor[Msg]):
             if known is not None:
                 return known
             if msg.key not in self.perps:
-                raise LookupError(f"{msg.key} is not a perpetual of this runner")
+                raise NotAvailable(f"{msg.key} is not a perpetual of this runner")
 
             async def fetch() -> FundingRate:
                 rate = await self.adapter.fetch_funding_rate(msg.key)

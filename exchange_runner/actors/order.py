@@ -4,8 +4,15 @@ Sources of truth, in order: the user-data stream (fills, by trade id), the place
 replies (acknowledgement and status only — fills in a reply are left to the stream so that no
 fill is reported twice), and REST reconciles (catch up on anything the stream missed).
 
-An unknown outcome (timeout, 5xx, dropped connection that the adapter could not resolve) leaves
-the order PENDING and starts a reconcile by client id; nothing is ever resent blindly.
+This actor is the single owner of every order's fate. An order is PENDING while its placement
+is out. It becomes UNKNOWN when the venue's answer is lost: the adapter raised
+:class:`~exchanges.errors.UnknownOutcome` (timeout, 5xx, dropped connection it could not
+resolve), placement failed inside the runner, or the caller's deadline (``Submit.answer_by``)
+passed with no word from the venue. UNKNOWN is published on the ``exec`` topic like any other
+change and is listed by ``get_open_orders``. It is left only when the venue says: the
+placement's late reply, the user stream, a query by client id (the *chase*: backoff from
+``unknown_retry_s`` doubling up to ``unknown_slow_s``, then at that slow cadence for as long as it
+takes), or a reconcile. No timer ever turns it into REJECTED and nothing is ever resent.
 
 With ``metrics`` set (an :class:`OrderObserver`), the manager reports each placement's round
 trip (submit received → venue acknowledgement, or the failure) and each order's fill latency
@@ -26,12 +33,14 @@ from loguru import logger
 
 from exchanges import errors as xerr
 from exchanges.base import ExchangeAdapter, OrderUpdate
+from exchanges.placement import order_matches
 from exchanges.telemetry import request_outcome
 from strategy_client.model import Instrument, InstrumentKey, MarketKind, Order, OrderRequest, OrderStatus
 from strategy_client.wire import TopicKind
 
 from ..bus import BlockingQueue
 from ..publisher import Publisher
+from ..refusals import BadParams, ClientIdInUse
 from .base import Actor
 from .order_state import OrderBook_
 
@@ -57,7 +66,14 @@ class OrderObserver(Protocol):
 
 
 class Submit(msgspec.Struct, frozen=True):
+    """Place ``request``. ``answer_by`` (``time.monotonic()``; 0 = none) is when the caller
+    stops waiting: the actor then answers with what the venue has said so far (e.g. the user
+    stream's fill) or, if nothing, marks the order UNKNOWN and answers
+    :class:`~exchanges.errors.UnknownOutcome`. A request still queued at ``answer_by`` is never
+    sent (REJECTED, ``reject_reason`` says so) — the one case where "not placed" is certain."""
+
     request: OrderRequest
+    answer_by: float = 0.0
 
 
 class Cancel(msgspec.Struct, frozen=True):
@@ -90,7 +106,24 @@ class _Result(msgspec.Struct):
     from_reply: bool = True
 
 
-Msg = Submit | Cancel | GetOrderMsg | GetOpen | Reconcile | CancelAll | _Result
+class _Lost(msgspec.Struct):
+    """The placement's answer is lost: mark the order UNKNOWN and chase it."""
+
+    key: InstrumentKey
+    client_id: str
+
+
+class _Deadline:
+    """The caller's ``answer_by`` passed: answer ``reply`` with what is known."""
+
+    __slots__ = ("client_id", "reply")
+
+    def __init__(self, client_id: str, reply: asyncio.Future[Any]) -> None:
+        self.client_id = client_id
+        self.reply = reply
+
+
+Msg = Submit | Cancel | GetOrderMsg | GetOpen | Reconcile | CancelAll | _Result | _Lost | _Deadline
 
 
 def new_client_id(prefix: str = "tb") -> str:
@@ -107,8 +140,8 @@ class OrderManager(Actor[Msg]):
         *,
         paper: bool = False,
         fill_grace_s: float = 2.0,
-        unknown_retry_s: float = 0.5,
-        unknown_give_up_s: float = 30.0,
+        unknown_retry_s: float = 0.25,
+        unknown_slow_s: float = 30.0,
     ) -> None:
         super().__init__("order")
         self.adapter = adapter
@@ -119,10 +152,13 @@ class OrderManager(Actor[Msg]):
         self.executions: BlockingQueue[OrderUpdate] = BlockingQueue(65_536, name="order.executions")
         self.fill_grace_s = fill_grace_s
         self.unknown_retry_s = unknown_retry_s
-        self.unknown_give_up_s = unknown_give_up_s
+        self.unknown_slow_s = unknown_slow_s
         self.submitted = 0
-        self.unknown_outcomes = 0
+        self.unknown_outcomes = 0  # orders that became UNKNOWN
+        self.unknown_queries = 0  # chase queries by client id
+        self.unknown_not_found = 0  # ... answered "no such order" (the order stays UNKNOWN)
         self.reconciled_fixes = 0
+        self._chasing: set[str] = set()  # client ids with a chase running
         self.metrics: OrderObserver | None = None
         self._submitted_at: dict[str, float] = {}  # client id → perf_counter at submit (metrics only)
 
@@ -155,7 +191,7 @@ class OrderManager(Actor[Msg]):
     # -- inbox ------------------------------------------------------------------------
     def _handle(self, msg: Msg) -> Any:
         if isinstance(msg, Submit):
-            return self._submit(msg.request)
+            return self._submit(msg)
         if isinstance(msg, Cancel):
             return self._cancel(msg)
         if isinstance(msg, GetOrderMsg):
@@ -167,6 +203,13 @@ class OrderManager(Actor[Msg]):
                 self._apply_reply(msg.order)
             else:
                 self._publish(self.orders.apply(msg.order))
+            return None
+        if isinstance(msg, _Lost):
+            self._mark_unknown(msg.client_id)
+            self._chase(msg.key, msg.client_id)
+            return None
+        if isinstance(msg, _Deadline):
+            self._on_deadline(msg)
             return None
         if isinstance(msg, Reconcile):
             return self._start_reconcile(msg.reason)
@@ -193,37 +236,82 @@ class OrderManager(Actor[Msg]):
         return fut
 
     # -- submit -----------------------------------------------------------------------
-    def _submit(self, req: OrderRequest) -> asyncio.Future[Any]:
+    def _submit(self, msg: Submit) -> Order | asyncio.Future[Any]:
+        req = msg.request
         if req.key not in self.instruments:
-            raise xerr.InvalidRequest(f"unknown instrument {req.key}")
+            raise BadParams(f"unknown instrument {req.key}")
         cid = req.client_id or new_client_id()
-        if self.orders.get(cid) is not None and not self.orders.get(cid).is_final:  # type: ignore[union-attr]
-            raise xerr.DuplicateClientId(f"client id {cid} is already live")
+        known = self.orders.get(cid)
+        if known is not None and not known.is_final:
+            raise ClientIdInUse(f"client id {cid} is already live ({known.status.value})")
         req = msgspec.structs.replace(req, client_id=cid)
         now_ms = time.time_ns() // 1_000_000
-        self.orders.track(
-            Order(
-                key=req.key,
-                client_id=cid,
-                venue_id="",
-                side=req.side,
-                type=req.type,
-                tif=req.tif,
-                price=req.price,
-                qty=req.qty,
-                status=OrderStatus.PENDING,
-                reduce_only=req.reduce_only,
-                created_ts_ms=now_ms,
-                updated_ts_ms=now_ms,
-            )
+        order = Order(
+            key=req.key,
+            client_id=cid,
+            venue_id="",
+            side=req.side,
+            type=req.type,
+            tif=req.tif,
+            price=req.price,
+            qty=req.qty,
+            status=OrderStatus.PENDING,
+            reduce_only=req.reduce_only,
+            created_ts_ms=now_ms,
+            updated_ts_ms=now_ms,
         )
+        self.orders.track(order)
+        if msg.answer_by and time.monotonic() >= msg.answer_by:
+            # the caller gave up while this waited in the inbox: it is not sent, and that is certain
+            logger.warning("order {}: the caller's deadline passed before it could be sent; not sent", cid)
+            not_sent = msgspec.structs.replace(
+                order, status=OrderStatus.REJECTED, reject_reason="not sent: the caller's deadline passed first"
+            )
+            self._publish(self.orders.apply(not_sent))
+            return not_sent
         self.submitted += 1
         t0 = time.perf_counter()
         if self.metrics is not None:
             if len(self._submitted_at) >= MAX_TIMED_ORDERS:
                 self._submitted_at.pop(next(iter(self._submitted_at)))
             self._submitted_at[cid] = t0
-        return self._future(self._place(req, t0), f"place:{cid}")
+        placed = self._future(self._place(req, t0), f"place:{cid}")
+        if not msg.answer_by:
+            return placed
+        loop = asyncio.get_running_loop()
+        reply: asyncio.Future[Any] = loop.create_future()
+        timer = loop.call_later(
+            max(0.0, msg.answer_by - time.monotonic()),
+            lambda: self.spawn(self.tell(_Deadline(cid, reply)), f"deadline:{cid}") if not reply.done() else None,
+        )
+        reply.add_done_callback(lambda _: timer.cancel())
+        placed.add_done_callback(lambda f: _relay(f, reply))
+        return reply
+
+    def _on_deadline(self, msg: _Deadline) -> None:
+        """The caller stops waiting: answer with what the venue said so far, else UNKNOWN."""
+        if msg.reply.done():
+            return
+        known = self.orders.get(msg.client_id)
+        if known is not None and not known.status.is_unresolved:
+            msg.reply.set_result(known)  # e.g. the user stream reported it before the reply came
+            return
+        self._mark_unknown(msg.client_id)
+        msg.reply.set_exception(
+            xerr.UnknownOutcome(
+                f"order {msg.client_id}: no answer from the venue within the caller's timeout; the runner "
+                "tracks it as UNKNOWN until the venue says — learn its fate from the exec topic or "
+                "get_order, do not resend",
+                venue=self.adapter.exchange.value,
+            )
+        )
+
+    def _mark_unknown(self, client_id: str) -> None:
+        event = self.orders.mark_unknown(client_id, time.time_ns() // 1_000_000)
+        if event is not None:
+            self.unknown_outcomes += 1
+            logger.warning("order {}: outcome unknown; tracked as UNKNOWN until the venue says", client_id)
+            self._publish(event)
 
     async def _place(self, req: OrderRequest, t0: float) -> Order:
         try:
@@ -246,13 +334,12 @@ class OrderManager(Actor[Msg]):
         try:
             order = await self.adapter.place_order(req)
         except xerr.UnknownOutcome:
-            self.unknown_outcomes += 1
-            logger.warning("order {}: outcome unknown, reconciling by client id", req.client_id)
-            self.spawn(self._resolve_unknown(req), f"resolve:{req.client_id}")
+            await self.tell(_Lost(req.key, req.client_id))
             raise
         except xerr.ExchangeError as exc:
+            # the venue (or the adapter, before sending) said no: a known outcome
             pending = self.orders.get(req.client_id)
-            if pending is not None and pending.status is OrderStatus.PENDING:
+            if pending is not None and pending.status.is_unresolved:
                 rejected = msgspec.structs.replace(
                     pending,
                     status=OrderStatus.REJECTED,
@@ -261,39 +348,74 @@ class OrderManager(Actor[Msg]):
                 )
                 await self.tell(_Result(rejected))
             raise
+        except Exception as exc:
+            # a bug while placing: the request may have left, so its outcome is unknown
+            self.errors += 1
+            logger.exception("order {}: placement failed inside the runner; outcome unknown", req.client_id)
+            await self.tell(_Lost(req.key, req.client_id))
+            raise xerr.UnknownOutcome(
+                f"order {req.client_id}: placement failed inside the runner ({type(exc).__name__}); it may "
+                "have reached the venue — tracked as UNKNOWN until the venue says",
+                venue=self.adapter.exchange.value,
+            ) from exc
         await self.tell(_Result(order))
         return order
 
-    async def _resolve_unknown(self, req: OrderRequest) -> None:
-        deadline = time.monotonic() + self.unknown_give_up_s
-        while time.monotonic() < deadline:
-            await asyncio.sleep(self.unknown_retry_s)
-            try:
-                order = await self.adapter.get_order(req.key, client_id=req.client_id)
-            except xerr.OrderNotFound:
-                continue
-            except xerr.ExchangeError as exc:
-                logger.warning("order {}: reconcile query failed: {}", req.client_id, exc)
-                continue
-            await self.tell(_Result(order, from_reply=False))
+    # -- the chase: ask the venue until it says ----------------------------------------
+    def _chase(self, key: InstrumentKey, client_id: str, *, until_answer: bool = False) -> None:
+        """Query ``client_id`` by backoff until the venue says what became of it (one chase per
+        order). ``until_answer``: stop at the first answer (a cancel whose outcome is unknown);
+        otherwise stop when the order is no longer UNKNOWN."""
+        if client_id in self._chasing:
             return
-        pending = self.orders.get(req.client_id)
-        if pending is not None and pending.status is OrderStatus.PENDING:
-            logger.error(
-                "order {}: venue does not know it after {}s; marking rejected",
-                req.client_id,
-                self.unknown_give_up_s,
-            )
-            await self.tell(
-                _Result(
-                    msgspec.structs.replace(
-                        pending,
-                        status=OrderStatus.REJECTED,
-                        reject_reason="not found at venue after unknown outcome",
-                    ),
-                    from_reply=False,
-                )
-            )
+        self._chasing.add(client_id)
+        self.spawn(self._chase_loop(key, client_id, until_answer), f"chase:{client_id}")
+
+    async def _chase_loop(self, key: InstrumentKey, client_id: str, until_answer: bool) -> None:
+        delay = self.unknown_retry_s
+        started = time.monotonic()
+        not_found = 0
+        slow = False
+        try:
+            while True:
+                await asyncio.sleep(delay)
+                known = self.orders.get(client_id)
+                if known is None or known.is_final or (not until_answer and known.status is not OrderStatus.UNKNOWN):
+                    return
+                self.unknown_queries += 1
+                try:
+                    order = await self.adapter.get_order(key, client_id=client_id)
+                except xerr.OrderNotFound:
+                    # not proof of absence: a venue may show an order only after a while
+                    not_found += 1
+                    self.unknown_not_found += 1
+                except xerr.ExchangeError as exc:
+                    logger.info("order {}: chase query failed ({}); asking again", client_id, exc)
+                else:
+                    if order_matches(order, known):
+                        await self.tell(_Result(order, from_reply=False))
+                        if until_answer:
+                            return
+                    else:
+                        logger.warning(
+                            "order {}: the venue's order under this client id is another one ({} {} {}); still UNKNOWN",
+                            client_id,
+                            order.side.value,
+                            order.qty,
+                            order.status.value,
+                        )
+                delay = min(delay * 2, self.unknown_slow_s)
+                if delay >= self.unknown_slow_s and not slow:
+                    slow = True
+                    logger.error(
+                        "order {}: still unresolved after {:.0f}s ({} not-found answers); asking every {:.0f}s",
+                        client_id,
+                        time.monotonic() - started,
+                        not_found,
+                        self.unknown_slow_s,
+                    )
+        finally:
+            self._chasing.discard(client_id)
 
     def _apply_reply(self, order: Order) -> None:
         """Placement/cancel replies give status; fills are left to the stream (see module doc)."""
@@ -323,13 +445,18 @@ class OrderManager(Actor[Msg]):
             return client_id
         if venue_id:
             return self.orders.client_id_for(venue_id) or ""
-        raise xerr.InvalidRequest("give a client_id or a venue_id")
+        raise BadParams("give a client_id or a venue_id")
 
     def _cancel(self, msg: Cancel) -> asyncio.Future[Any]:
         cid = self._resolve_cid(msg.client_id, msg.venue_id)
 
         async def run() -> Order:
-            order = await self.adapter.cancel_order(msg.key, client_id=cid or None, venue_id=msg.venue_id or None)
+            try:
+                order = await self.adapter.cancel_order(msg.key, client_id=cid or None, venue_id=msg.venue_id or None)
+            except xerr.UnknownOutcome:
+                if cid:
+                    self._chase(msg.key, cid, until_answer=True)
+                raise
             await self.tell(_Result(order, from_reply=False))
             return order
 
@@ -338,8 +465,8 @@ class OrderManager(Actor[Msg]):
     def _get(self, msg: GetOrderMsg) -> Order | asyncio.Future[Any]:
         cid = self._resolve_cid(msg.client_id, msg.venue_id)
         known = self.orders.get(cid) if cid else None
-        if known is not None and known.key == msg.key and known.status is not OrderStatus.PENDING:
-            return known
+        if known is not None and known.key == msg.key:
+            return known  # PENDING/UNKNOWN included: the runner, not a one-off query, resolves those
 
         async def run() -> Order:
             order = await self.adapter.get_order(msg.key, client_id=cid or None, venue_id=msg.venue_id or None)
@@ -364,7 +491,7 @@ class OrderManager(Actor[Msg]):
             await self.tell(_Result(order, from_reply=False))
         for cid, order in list(self.orders.active.items()):
             if cid in venue_open or order.status is OrderStatus.PENDING:
-                continue
+                continue  # PENDING: its placement is still out and will answer
             try:
                 fresh = await self.adapter.get_order(order.key, client_id=cid)
             except xerr.OrderNotFound:
@@ -378,6 +505,7 @@ class OrderManager(Actor[Msg]):
         return len(venue_open)
 
     async def _cancel_all(self) -> int:
+        """Cancel every order that may rest at the venue, UNKNOWN ones included."""
         canceled = 0
         for order in list(self.orders.open_orders()):
             try:
@@ -387,3 +515,18 @@ class OrderManager(Actor[Msg]):
             except xerr.ExchangeError as exc:
                 logger.warning("cancel-on-exit {}: {}", order.client_id, exc)
         return canceled
+
+
+def _relay(src: asyncio.Future[Any], dst: asyncio.Future[Any]) -> None:
+    """The placement's outcome to the caller's reply, unless the deadline answered it first."""
+    if src.cancelled():
+        if not dst.done():
+            dst.cancel()
+        return
+    exc = src.exception()  # retrieved even when nobody waits any more (no "never retrieved" noise)
+    if dst.done():
+        return
+    if exc is not None:
+        dst.set_exception(exc)
+    else:
+        dst.set_result(src.result())

@@ -5,6 +5,8 @@ arrive in any order. The rules:
 
 * an order never moves backwards: a final status is never left, the filled quantity never
   shrinks, a stale update (less filled, or open after final) is ignored;
+* PENDING (sent, no answer yet) may become UNKNOWN (the answer was lost); UNKNOWN is left only
+  for what the venue says (NEW, a fill, a final status), never back to PENDING;
 * fills are counted once, by trade id;
 * an event is produced for every forward change, with the kind taken from the new state.
 """
@@ -24,8 +26,9 @@ __all__ = ["OrderBook_", "merge_order", "event_kind"]
 
 _RANK = {
     OrderStatus.PENDING: 0,
-    OrderStatus.NEW: 1,
-    OrderStatus.PARTIALLY_FILLED: 2,
+    OrderStatus.UNKNOWN: 1,
+    OrderStatus.NEW: 2,
+    OrderStatus.PARTIALLY_FILLED: 3,
 }
 
 
@@ -39,6 +42,8 @@ def event_kind(order: Order, exec_type: ExecType | None) -> OrderEventKind:
         return OrderEventKind.EXPIRE
     if status is OrderStatus.REJECTED:
         return OrderEventKind.REJECT
+    if status is OrderStatus.UNKNOWN:
+        return OrderEventKind.UNKNOWN
     if status is OrderStatus.PARTIALLY_FILLED or exec_type is ExecType.TRADE:
         return OrderEventKind.PARTIAL_FILL
     return OrderEventKind.NEW
@@ -73,6 +78,10 @@ def _keep_ids(known: Order, incoming: Order) -> Order:
     return msgspec.structs.replace(incoming, **changes) if changes else incoming
 
 
+def _maybe_live(order: Order) -> bool:
+    return order.status.is_open or order.status is OrderStatus.UNKNOWN
+
+
 class OrderBook_:  # noqa: N801 - "book of orders", not a market order book
     """Orders by client id; active ones indexed, final ones kept in a bounded LRU."""
 
@@ -91,11 +100,23 @@ class OrderBook_:  # noqa: N801 - "book of orders", not a market order book
         return self.by_venue_id.get(venue_id)
 
     def open_orders(self, key: InstrumentKey | None = None) -> list[Order]:
-        return [o for o in self.active.values() if o.status.is_open and (key is None or o.key == key)]
+        """Orders that may rest at the venue: open ones and UNKNOWN ones (their fate is not
+        known, so they may be live); PENDING ones (placement in flight) are not listed."""
+        return [o for o in self.active.values() if _maybe_live(o) and (key is None or o.key == key)]
+
+    def unknown(self) -> list[Order]:
+        return [o for o in self.active.values() if o.status is OrderStatus.UNKNOWN]
 
     def track(self, order: Order) -> None:
         """Record an order we are about to send (status PENDING)."""
         self.active[order.client_id] = order
+
+    def mark_unknown(self, client_id: str, ts_ms: int) -> OrderEvent | None:
+        """PENDING → UNKNOWN (the venue's answer was lost); anything else is left alone."""
+        known = self.active.get(client_id)
+        if known is None or known.status is not OrderStatus.PENDING:
+            return None
+        return self.apply(msgspec.structs.replace(known, status=OrderStatus.UNKNOWN, updated_ts_ms=ts_ms))
 
     def apply(self, order: Order, fill: Fill | None = None, exec_type: ExecType | None = None) -> OrderEvent | None:
         """Merge an update; returns the event to publish, if anything moved forward."""

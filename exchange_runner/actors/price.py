@@ -27,6 +27,7 @@ from strategy_client.wire import BookEvent, PriceSource, ReferencePrice, TopicKi
 
 from ..bus import DropOldestQueue
 from ..publisher import Publisher
+from ..refusals import NotAvailable
 from .base import Actor
 
 __all__ = ["PriceManager", "GetBook", "GetReferencePriceMsg", "GetBooks", "BookResult", "StaleBook"]
@@ -60,7 +61,7 @@ class BookResult(msgspec.Struct, frozen=True):
     stale: bool
 
 
-class StaleBook(LookupError):
+class StaleBook(NotAvailable):
     """No book at all for the instrument (the venue did not answer)."""
 
 

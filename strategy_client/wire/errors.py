@@ -4,14 +4,18 @@ Every failed command gets an :class:`ErrorReply` with one of these codes. Client
 an exception from the tree below (``strategy_client.errors`` re-exports it)::
 
     CoreApiError
-    ├── RequestTimeout        no reply within the call's timeout (outcome unknown for orders)
+    ├── RequestTimeout        no reply within the call's timeout (a read or set_leverage: ask again)
     ├── RunnerUnavailable     no runner registered / runner gone / connection refused
     ├── ProtocolMismatch      client and runner speak different protocol versions
     ├── InvalidRequest        bad frame, unknown method, bad params, unknown instrument
     │   └── NotFound          the order (or other object) asked for does not exist
     ├── VenueRejected         the venue refused (venue_code, venue_message)
     ├── VenueUnavailable      the venue could not be reached / rate limited (retryable)
-    ├── OutcomeUnknown        sent to the venue; the result is being reconciled
+    ├── OutcomeUnknown        an order command (submit/cancel) may have reached the venue and its
+    │                         answer is lost (the runner's, or this client's own timeout or lost
+    │                         connection). Never resend: the runner tracks the order (status
+    │                         UNKNOWN) until the venue says; learn its fate from the ``exec``
+    │                         topic or get_order (not retryable)
     └── RunnerInternalError   a bug in the runner; the runner keeps running
 """
 
@@ -53,6 +57,9 @@ class ErrorCode(StrEnum):
 
 
 class CoreApiError(Exception):
+    """``retryable`` is the class's default; an error reply's own ``retryable`` overrides it
+    (e.g. ``rate_limited`` from a ban is not retryable)."""
+
     retryable = False
 
     def __init__(
@@ -62,11 +69,14 @@ class CoreApiError(Exception):
         code: ErrorCode | None = None,
         venue_code: str = "",
         venue_message: str = "",
+        retryable: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.venue_code = venue_code
         self.venue_message = venue_message
+        if retryable is not None:
+            self.retryable = retryable
 
 
 class RequestTimeout(CoreApiError):

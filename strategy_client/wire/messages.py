@@ -302,6 +302,7 @@ class OrderEventKind(StrEnum):
     CANCEL = "cancel"
     REJECT = "reject"
     EXPIRE = "expire"
+    UNKNOWN = "unknown"  # the venue's answer was lost; the order is UNKNOWN until the venue says
 
 
 class _Evt(msgspec.Struct, frozen=True, kw_only=True, tag_field="event"):

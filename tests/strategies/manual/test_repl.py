@@ -324,7 +324,8 @@ def test_an_order_whose_reply_is_lost_names_its_id_and_can_be_found(
     manual_runner: RunnerProc, manual_redis: str
 ) -> None:
     """The venue takes the order but never answers (the simulator's 'hang' fault): the call
-    times out, the error names the client id and how to look, and the order is found live."""
+    times out — an unknown outcome, never a plain timeout — the error names the client id and
+    how to look, and the order is found live."""
     admin = f"http://127.0.0.1:{manual_runner.sim_port_base}/_sim/faults"
     with strategy_client.connect(manual_redis, wait_for=manual_runner.name, record=0) as client:
         session = ManualSession(client, Exchange.BINANCE, timeout_s=0.5)
@@ -336,7 +337,7 @@ def test_an_order_whose_reply_is_lost_names_its_id_and_can_be_found(
                 session.execute(order, lambda _: None)
         finally:
             httpx.delete(admin).raise_for_status()
-        assert describe_error(info.value).startswith("timeout: submit_order to runner ")
+        assert describe_error(info.value).startswith("outcome unknown: submit_order to runner ")
         assert "order lost-1 may or may not be live: check with 'orders spot:ETHUSDT'" in str(info.value)
         session.timeout_s = 10.0
         eventually_sync(lambda: session.open_order_ids(key) == ["lost-1"], what="the lost order, live")

@@ -1,0 +1,114 @@
+"""One translation table from exceptions to error replies: every row, most specific first, and
+a bug inside the runner is ``internal`` — never blamed on the client."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from exchange_runner.actors.price import StaleBook
+from exchange_runner.refusals import BadParams, ClientIdInUse, NotAvailable
+from exchange_runner.service import ERROR_TABLE, _Ask, error_reply
+from exchanges import errors as xerr
+from strategy_client.command_client import _to_exception
+from strategy_client.errors import OutcomeUnknown, VenueUnavailable
+from strategy_client.wire import ErrorCode, ErrorReply
+
+E = ErrorCode
+
+# (exception, code, retryable, venue fields carried)
+CASES: list[tuple[BaseException, ErrorCode, bool, bool]] = [
+    (NotAvailable("no such thing"), E.NOT_FOUND, False, False),
+    (StaleBook("no book"), E.NOT_FOUND, False, False),
+    (BadParams("give a client_id"), E.INVALID_PARAMS, False, False),
+    (ClientIdInUse("client id x is already live"), E.INVALID_PARAMS, False, False),
+    (xerr.OrderNotFound("unknown order", venue_code=-2013), E.NOT_FOUND, False, True),
+    (xerr.UnknownOutcome("timeout", venue_code=-1007), E.OUTCOME_UNKNOWN, False, True),
+    (xerr.IpBanned("banned", venue_code=-1003), E.RATE_LIMITED, False, True),
+    (xerr.RateLimited("slow down", venue_code=-1003), E.RATE_LIMITED, True, True),
+    (xerr.TransportError("connection refused"), E.VENUE_UNAVAILABLE, True, True),
+    (xerr.ServiceUnavailable("busy", venue_code=-1001), E.VENUE_UNAVAILABLE, True, True),
+    (xerr.TimestampOutOfWindow("clock", venue_code=-1021), E.VENUE_UNAVAILABLE, True, True),
+    (xerr.ListenKeyExpired("expired"), E.VENUE_UNAVAILABLE, True, True),
+    (xerr.MalformedPayload("garbage"), E.VENUE_UNAVAILABLE, False, True),
+    (xerr.InvalidRequest("client id too long", venue="binance"), E.INVALID_PARAMS, False, False),
+    (xerr.InvalidRequest("Filter failure: LOT_SIZE", venue_code=-1013), E.VENUE_REJECTED, False, True),
+    (xerr.InsufficientFunds("balance", venue_code=-2019), E.VENUE_REJECTED, False, True),
+    (xerr.WouldTakeLiquidity("post only", venue_code=-5022), E.VENUE_REJECTED, False, True),
+    (xerr.NotFillable("fok", venue_code=-5021), E.VENUE_REJECTED, False, True),
+    (xerr.DuplicateClientId("dup", venue_code=-4116), E.VENUE_REJECTED, False, True),
+    (xerr.OrderRejected("no", venue_code=-2010), E.VENUE_REJECTED, False, True),
+    (xerr.AuthError("bad key", venue_code=-2015), E.VENUE_REJECTED, False, True),
+    (xerr.ExchangeError("something", venue_code=-1), E.VENUE_REJECTED, False, True),
+    (TimeoutError(), E.VENUE_UNAVAILABLE, True, False),
+    (asyncio.CancelledError(), E.UNAVAILABLE, True, False),
+    # bugs of ours: never the client's fault
+    (ValueError("bad"), E.INTERNAL, False, False),
+    (KeyError("k"), E.INTERNAL, False, False),
+    (LookupError("l"), E.INTERNAL, False, False),
+    (TypeError("t"), E.INTERNAL, False, False),
+    (RuntimeError("r"), E.INTERNAL, False, False),
+]
+
+
+@pytest.mark.parametrize(("exc", "code", "retryable", "venue"), CASES, ids=lambda v: type(v).__name__)
+def test_each_row(exc: BaseException, code: ErrorCode, retryable: bool, venue: bool) -> None:
+    rep = error_reply(exc)
+    assert (rep.code, rep.retryable) == (code, retryable), rep
+    if venue:
+        assert isinstance(exc, xerr.ExchangeError)
+        assert rep.venue_code == str(exc.venue_code or "") and rep.venue_message == exc.venue_message
+    else:
+        assert rep.venue_code == "" and rep.venue_message == ""
+
+
+def test_every_row_is_reached_and_ordered_most_specific_first() -> None:
+    reached = set()
+    for exc, *_ in CASES:
+        for i, row in enumerate(ERROR_TABLE):
+            if isinstance(exc, row.cls) and (row.when is None or row.when(exc)):
+                reached.add(i)
+                break
+    assert reached == set(range(len(ERROR_TABLE)))
+    for i, row in enumerate(ERROR_TABLE):  # no row is shadowed by a broader one above it
+        for above in ERROR_TABLE[:i]:
+            assert not (issubclass(row.cls, above.cls) and above.when is None), (row, above)
+
+
+def test_every_venue_error_class_has_its_row() -> None:
+    """A new class in the venue error tree must be placed in the table, not fall into a catch-all."""
+    catch_all = {xerr.ExchangeError}
+    rejected_by_venue = {xerr.AuthError, xerr.OrderRejected, xerr.InvalidRequest}
+    for name in xerr.__all__:
+        cls = getattr(xerr, name)
+        if cls in catch_all:
+            continue
+        row = next(r for r in ERROR_TABLE if issubclass(cls, r.cls))
+        if row.cls is xerr.ExchangeError:
+            assert any(issubclass(cls, ok) for ok in rejected_by_venue), name
+
+
+def test_internal_names_the_bug() -> None:
+    rep = error_reply(KeyError("client_id"))
+    assert rep.code is E.INTERNAL and "KeyError" in rep.message
+
+
+@pytest.mark.parametrize("exc", [TimeoutError(), asyncio.CancelledError()])
+@pytest.mark.parametrize("op", ["submit_order c1", "cancel_order c1"])
+def test_an_unanswered_order_command_is_outcome_unknown(exc: BaseException, op: str) -> None:
+    ask = _Ask(actor=None, msg=None, wrap=lambda x: x, order_op=op)  # type: ignore[arg-type]
+    rep = ask.fail(exc)
+    assert isinstance(rep, ErrorReply)
+    assert rep.code is E.OUTCOME_UNKNOWN and not rep.retryable and "c1" in rep.message
+    read = _Ask(actor=None, msg=None, wrap=lambda x: x)  # type: ignore[arg-type]
+    assert read.fail(exc).code is not E.OUTCOME_UNKNOWN  # type: ignore[union-attr]
+
+
+def test_the_client_honours_the_reply_retryable_flag() -> None:
+    banned = _to_exception(ErrorReply(code=E.RATE_LIMITED, message="banned", retryable=False))
+    assert isinstance(banned, VenueUnavailable) and not banned.retryable
+    limited = _to_exception(ErrorReply(code=E.RATE_LIMITED, message="slow", retryable=True))
+    assert limited.retryable  # type: ignore[attr-defined]
+    unknown = _to_exception(ErrorReply(code=E.OUTCOME_UNKNOWN, message="?", retryable=False))
+    assert isinstance(unknown, OutcomeUnknown) and not unknown.retryable
