@@ -128,6 +128,12 @@ class Child:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def kill(self) -> int:
+        """SIGKILL now (no cleanup in the child); returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        return self.proc.wait(5)
+
     def stop(self, grace_s: float = 5.0) -> int | None:
         """SIGTERM, then SIGKILL after ``grace_s``; returns the exit status."""
         if self.proc.poll() is None:
@@ -158,10 +164,18 @@ class Children:
         self._children.append(child)
         return child
 
-    def stop(self, child: Child) -> int | None:
+    def stop(self, child: Child, grace_s: float = 5.0) -> int | None:
         if child in self._children:
             self._children.remove(child)
-        return child.stop()
+        return child.stop(grace_s)
+
+    def kill(self, child: Child) -> int:
+        """SIGKILL ``child`` and forget it (its log stays)."""
+        if child in self._children:
+            self._children.remove(child)
+        status = child.kill()
+        child.stop()
+        return status
 
     def __enter__(self) -> Children:
         return self

@@ -32,6 +32,10 @@ class SimControl:
         except (urllib.error.URLError, OSError) as exc:
             raise SimControlError(f"{method} {path}: {exc}") from None
 
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """Any admin route, e.g. ``call("POST", "/_sim/ws/kill", {"target": "user"})``."""
+        return self._call(method, path, body)
+
     def state(self) -> Any:
         return self._call("GET", "/_sim/state")
 
