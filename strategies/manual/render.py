@@ -32,11 +32,15 @@ __all__ = [
     "render_funding",
     "render_order",
     "render_orders",
+    "UNKNOWN_NOTE",
     "render_positions",
     "render_balance",
     "render_leverage",
     "duration",
 ]
+
+#: What an UNKNOWN order means to the person at the prompt.
+UNKNOWN_NOTE = "the venue's answer was lost; the runner keeps asking until the venue says — do not resend"
 
 _TIF_WORD = {TimeInForce.GTC: "gtc", TimeInForce.IOC: "ioc", TimeInForce.FOK: "fok", TimeInForce.POST_ONLY: "post"}
 
@@ -153,6 +157,8 @@ def render_order(order: Order) -> str:
         return f"open: {terms}{fill}  {ident}"
     if status is OrderStatus.PARTIALLY_FILLED:
         return f"partially filled: {terms}{fill}  {ident}"
+    if status is OrderStatus.UNKNOWN:
+        return f"UNKNOWN: {terms}{fill}  {ident}  — {UNKNOWN_NOTE}"
     reason = f" ({order.reject_reason})" if order.reject_reason else ""
     return f"{status.value.replace('_', ' ')}: {terms}{fill}{reason}  {ident}"
 
@@ -169,12 +175,21 @@ def render_orders(orders: Sequence[Order]) -> str:
             dec(o.qty),
             dec(o.filled_qty),
             dec(o.price),
-            o.status.value + (" reduce-only" if o.reduce_only else ""),
+            _status_word(o.status) + (" reduce-only" if o.reduce_only else ""),
         ]
         for o in sorted(orders, key=lambda o: (str(o.key), o.created_ts_ms, o.client_id))
     ]
     headers = ["id", "instrument", "side", "type", "qty", "filled", "price", "status"]
-    return table(headers, rows, [False, False, False, False, True, True, True, False])
+    text = table(headers, rows, [False, False, False, False, True, True, True, False])
+    unknown = sum(1 for o in orders if o.status is OrderStatus.UNKNOWN)
+    if unknown:
+        text += f"\n{unknown} UNKNOWN: {UNKNOWN_NOTE}"
+    return text
+
+
+def _status_word(status: OrderStatus) -> str:
+    """Status column text; UNKNOWN in capitals so it stands out among open orders."""
+    return "UNKNOWN" if status is OrderStatus.UNKNOWN else status.value
 
 
 def render_positions(positions: Sequence[Position]) -> str:

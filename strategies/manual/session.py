@@ -249,7 +249,8 @@ class ManualSession:
         except (RequestTimeout, OutcomeUnknown, RunnerUnavailable) as exc:
             look = f"orders {format_instrument(command.key, self.exchange)}"
             raise SessionError(
-                f"{describe_error(exc)} — order {client_id} may or may not be live: check with '{look}'"
+                f"{describe_error(exc)} — order {client_id} may or may not be live: check with '{look}' "
+                "(listed as UNKNOWN until the venue says; do not resend)"
             ) from exc
         if order.filled_qty > 0 and order.avg_price is None:
             order = self._with_avg_price(order)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from exchange_runner.actors.order_state import OrderBook_, merge_order
 from exchanges.base import ExecType
 from strategy_client.model import (
+    FINAL_STATUSES,
     Exchange,
     Fill,
     InstrumentKey,
@@ -109,8 +110,31 @@ def test_any_update_sequence_is_monotonic(updates: list[tuple[OrderStatus, int]]
 def test_final_orders_are_bounded() -> None:
     book = OrderBook_(keep_final=3)
     for i in range(10):
-        book.apply(
-            msgspec.structs.replace(order(OrderStatus.FILLED, "1"), client_id=f"c{i}", venue_id=str(i))
-        )
+        book.apply(msgspec.structs.replace(order(OrderStatus.FILLED, "1"), client_id=f"c{i}", venue_id=str(i)))
     assert len(book.final) == 3 and book.get("c0") is None and book.get("c9") is not None
     assert book.client_id_for("0") is None and book.client_id_for("9") == "c9"
+
+
+def test_unknown_is_left_only_for_what_the_venue_says() -> None:
+    book = OrderBook_()
+    book.track(order(OrderStatus.PENDING, vid=""))
+    assert book.open_orders() == []  # a placement in flight is not listed
+    ev = book.mark_unknown("c1", 5)
+    assert ev is not None and ev.kind is OrderEventKind.UNKNOWN and ev.order.status is OrderStatus.UNKNOWN
+    assert [o.client_id for o in book.open_orders()] == ["c1"]  # it may rest at the venue: listed
+    assert book.mark_unknown("c1", 6) is None  # once
+    assert book.apply(order(OrderStatus.PENDING, vid="")) is None  # never back to PENDING
+    ev = book.apply(order(OrderStatus.NEW))
+    assert ev is not None and ev.kind is OrderEventKind.NEW and ev.order.status is OrderStatus.NEW
+    assert book.mark_unknown("c1", 7) is None  # the venue spoke: no longer unknown
+    ev = book.apply(order(OrderStatus.FILLED, "1"), fill("t1", "1"), ExecType.TRADE)
+    assert ev is not None and ev.kind is OrderEventKind.FILL
+
+
+@given(st.sampled_from([OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, *sorted(FINAL_STATUSES)]))
+def test_any_venue_answer_moves_unknown_forward(status: OrderStatus) -> None:
+    known = msgspec.structs.replace(order(OrderStatus.UNKNOWN, vid=""), status=OrderStatus.UNKNOWN)
+    filled = "0.5" if status is OrderStatus.PARTIALLY_FILLED else "1" if status is OrderStatus.FILLED else "0"
+    merged = merge_order(known, order(status, filled))
+    assert merged is not None and merged.status is status
+    assert merge_order(order(status, filled), known) is None  # and nothing moves back to UNKNOWN

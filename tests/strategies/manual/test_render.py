@@ -175,6 +175,18 @@ def test_order_table() -> None:
     assert "limit gtc" in lines[1] and "30000.1" in lines[1]
 
 
+def test_unknown_orders_stand_out() -> None:
+    """An order whose outcome is unknown is shown as such, with what to do (and not to do)."""
+    lost = _order(client_id="lost", venue_id="", status=OrderStatus.UNKNOWN)
+    line = render_order(lost)
+    assert line.startswith("UNKNOWN: buy 0.01 binance:spot:BTCUSDT @ 30000.1 gtc  id lost")
+    assert "do not resend" in line
+    lines = render_orders([_order(client_id="live"), lost]).splitlines()
+    assert lines[1].split()[-1] == "new" and lines[2].split()[-1] == "UNKNOWN"
+    assert lines[-1].startswith("1 UNKNOWN: the venue's answer was lost")
+    assert "UNKNOWN" not in render_orders([_order()])
+
+
 def test_positions_hide_flat_ones() -> None:
     flat = Position(key=ETH, size=D(0), entry_price=D(0))
     short = Position(key=PERP, size=D("-0.012"), entry_price=D("60020.8"), unrealized_pnl=D("1.5"), leverage=5)
