@@ -439,16 +439,19 @@ class Journal:
 
     @contextlib.asynccontextmanager
     async def running(self, *, drain_timeout: float | None = 10.0) -> AsyncIterator[Journal]:
-        """Run the writer for the block's duration (a TaskGroup of its own), draining at the end."""
-        async with asyncio.TaskGroup() as tg:
-            task = tg.create_task(self.run_writer(), name=f"journal-writer[{self.stream}]")
+        """Run the writer for the block's duration; on exit drain it (:meth:`drain`) and end the
+        task. Errors of the block propagate unchanged."""
+        task = asyncio.get_running_loop().create_task(self.run_writer(), name=f"journal-writer[{self.stream}]")
+        try:
+            yield self
+        finally:
             try:
-                yield self
+                await self.drain(drain_timeout)
             finally:
-                try:
-                    await self.drain(drain_timeout)
-                finally:
+                if not task.done():
                     task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     def _fault_line(self) -> str:
         return self._fault.line if self._fault is not None else "no write error"

@@ -88,7 +88,10 @@ class PostgresStore(Store):
                 self.target.conninfo,
                 autocommit=autocommit,
                 connect_timeout=max(1, int(self.options.connect_timeout_s)),
-                options=f"-csearch_path={self.target.schema} -clock_timeout={lock_ms}",
+                options=(
+                    f"-csearch_path={self.target.schema} -clock_timeout={lock_ms} "
+                    f"-csynchronous_commit={self.options.pg_synchronous_commit}"
+                ),
             )
         except psycopg.Error as exc:
             raise pg_error(exc, self.where, consequence) from exc

@@ -53,6 +53,9 @@ class StoreOptions(msgspec.Struct, frozen=True, kw_only=True):
     busy_timeout_s: float = 2.0  # SQLite busy timeout; PostgreSQL lock_timeout
     synchronous: str = "normal"  # SQLite: normal (WAL: durable across process crashes) | full (and power loss)
     connect_timeout_s: float = 5.0  # PostgreSQL
+    # PostgreSQL synchronous_commit for the journal's sessions: "on" waits for the WAL flush at every
+    # commit; "off" may lose the last few hundred ms of commits if the *server* crashes (never corrupts)
+    pg_synchronous_commit: str = "on"
 
 
 class Store(ABC):
