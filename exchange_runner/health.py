@@ -1,12 +1,14 @@
 """The runner's HTTP side: ``/metrics``, ``/healthz`` and ``/readyz`` on ``--metrics-port``.
 
-``/readyz`` is 200 only when all three hold, else 503 naming what is not ready:
+``/readyz`` is 200 only when all four hold, else 503 naming what is not ready:
 
 * ``instruments_loaded`` — the venue listed the configured instruments;
 * ``streams_live`` — every venue stream the runner consumes is live (books, user data,
   funding) **and** every WebSocket connection the adapter reported is up (a market-data
   connection that dropped and is reconnecting makes the runner not ready until it is back);
 * ``registered`` — the last registration/heartbeat in Redis succeeded.
+* ``credentials_ok`` — the venue accepted the API key/secret (else ``credentials_error``
+  holds its one-line reason).
 
 The body also carries the runner's ``status``, its ``streams`` and ``ws_connections`` with the
 names of those that are ``down``. ``/healthz`` answers while the process's event loop runs.
@@ -40,6 +42,7 @@ def runner_readiness(runner: ExchangeRunner, metrics: RunnerMetrics | None) -> R
             "streams": dict(runner.streams),
             "ws_connections": ws,
             "down": down,
+            "credentials_error": runner.credentials_error,
         },
     )
 

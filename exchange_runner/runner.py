@@ -4,6 +4,12 @@ Startup order (after the blueprint): ① load instruments → ② spawn actors �
 stream forwarders → ④ register in Redis → ⑤ reconcile and funding loops. Shutdown: status
 ``stopping``, deregister, optionally cancel open orders, stop tasks, close sockets.
 
+Credentials are checked once the venue is loaded (one signed read, ``fetch_account``): a key
+or secret the venue refuses (:class:`~exchanges.errors.AuthError`) does not stop the runner —
+it registers with status ``auth_failed``, ``/readyz`` answers 503 with ``credentials_ok``
+false and the venue's reason in ``credentials_error``, one error line is logged, and the
+check is repeated every ``credentials_retry_s`` (30 s) until the venue accepts the key.
+
 With ``metrics_port`` set, the ``/metrics`` + ``/healthz`` + ``/readyz`` server starts before ①
 (alive while the venue loads, not ready until registered) and stops last; the runner's metrics
 are its venue observer for the whole run (``exchanges.telemetry``).
@@ -24,6 +30,7 @@ import zmq.asyncio
 from loguru import logger
 
 from exchanges.base import AccountUpdate, ExchangeAdapter, OrderUpdate, StreamStatus
+from exchanges.errors import AuthError
 from exchanges.telemetry import observing
 from strategy_client import __version__
 from strategy_client.model import Instrument, InstrumentKey, MarketKind
@@ -54,10 +61,20 @@ __all__ = ["ExchangeRunner"]
 
 
 class ExchangeRunner:
-    def __init__(self, config: RunnerConfig, adapter: ExchangeAdapter, *, settle_heap: bool = False) -> None:
+    def __init__(
+        self,
+        config: RunnerConfig,
+        adapter: ExchangeAdapter,
+        *,
+        settle_heap: bool = False,
+        credentials_retry_s: float = 30.0,
+    ) -> None:
         """``settle_heap``: once ready, freeze the startup heap out of the garbage collector's
-        way (``gctune``); for a process that is only this runner (the CLI sets it)."""
+        way (``gctune``); for a process that is only this runner (the CLI sets it).
+        ``credentials_retry_s``: how often refused credentials are checked again."""
         self.config = config
+        self.credentials_retry_s = credentials_retry_s
+        self.credentials_error = ""  # the venue's one-line reason while it refuses our key/secret
         self.settle_heap = settle_heap
         self.adapter = adapter
         self.exchange = config.exchange
@@ -96,6 +113,7 @@ class ExchangeRunner:
             "instruments_loaded": bool(self.instruments),
             "streams_live": bool(self.streams) and all(self.streams.values()),
             "registered": bool(self.registrar and self.registrar.redis_ok),
+            "credentials_ok": not self.credentials_error,
         }
 
     def queue_stats(self) -> dict[str, QueueStat]:
@@ -150,6 +168,7 @@ class ExchangeRunner:
         keys = sorted(self.instruments)
         perps = [k for k in keys if k.kind is MarketKind.PERP]
         logger.info("{} instruments loaded: {}", len(keys), ", ".join(map(str, keys)))
+        await self._check_credentials()
         # ② actors
         self.prices = PriceManager(
             self.adapter,
@@ -226,8 +245,8 @@ class ExchangeRunner:
                 await self._initial_sync()
                 # ④ register
                 await self.registrar.register()
-                self.status = "ready"
-                self.registrar.set_status("ready")
+                self.status = "auth_failed" if self.credentials_error else "ready"
+                self.registrar.set_status(self.status)
                 await self.registrar.register()
                 self._publish_status()
                 self.started.set()
@@ -238,6 +257,7 @@ class ExchangeRunner:
                 tasks.append(tg.create_task(self._reconcile_loop(), name="loop.reconcile"))
                 tasks.append(tg.create_task(self._funding_loop(), name="loop.funding"))
                 tasks.append(tg.create_task(self._status_loop(), name="loop.status"))
+                tasks.append(tg.create_task(self._credentials_loop(), name="loop.credentials"))
                 await self._stop.wait()
                 await self._shutdown()
                 for t in tasks:
@@ -251,6 +271,33 @@ class ExchangeRunner:
             await self.adapter.close()
             self.ctx.term()
             logger.info("runner stopped")
+
+    async def _check_credentials(self) -> None:
+        """One signed read; a refusal (AuthError) sets ``credentials_error`` (one line, logged
+        once per distinct reason), an answer clears it, anything else is no verdict. Paper
+        mode sends nothing to the venue's account: no check."""
+        if self._paper:
+            return
+        try:
+            await asyncio.wait_for(self.adapter.fetch_account(), self.config.venue_timeout_s)
+        except AuthError as exc:
+            reason = " ".join(f"{self.exchange.value} refused the API key/secret: {exc}".split())
+            if reason != self.credentials_error:
+                logger.error("{}; not ready, checking again every {:g}s", reason, self.credentials_retry_s)
+            self.credentials_error = reason
+            return
+        except Exception as exc:  # noqa: BLE001 - transport/5xx/timeout: says nothing about the key
+            logger.warning("credentials check: no answer from the venue ({!r}); keeping the last verdict", exc)
+            return
+        if self.credentials_error:
+            logger.info("{} accepts the API key/secret again", self.exchange.value)
+        self.credentials_error = ""
+
+    async def _credentials_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.credentials_retry_s)
+            if self.credentials_error:
+                await self._check_credentials()
 
     async def _initial_sync(self) -> None:
         jobs: list[Any] = [self.account.ask(RefreshAccount("start"), self.config.venue_timeout_s)]
@@ -349,7 +396,8 @@ class ExchangeRunner:
             ticks += 1
             redis_ok = bool(self.registrar and self.registrar.redis_ok)
             streams_ok = all(self.streams.values())
-            status = "ready" if streams_ok and redis_ok else "degraded"
+            healthy = "ready" if streams_ok and redis_ok else "degraded"
+            status = "auth_failed" if self.credentials_error else healthy
             if status != self.status and self.status != "stopping":
                 self.status = status
                 if self.registrar:
@@ -360,6 +408,8 @@ class ExchangeRunner:
 
     def _publish_status(self) -> None:
         detail = ", ".join(k for k, ok in self.readiness().items() if not ok)
+        if self.credentials_error:
+            detail = f"{detail} ({self.credentials_error})"
         self.publisher.publish(
             TopicKind.STATUS,
             RunnerStatusEvent(

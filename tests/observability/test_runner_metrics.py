@@ -36,7 +36,12 @@ async def test_healthz_and_readyz_when_ready(metrics_runner: MetricsRunner) -> N
         assert ready.status_code == 200, ready.text
         body = ready.json()
         assert body["ready"] is True and body["not_ready"] == []
-        assert body["checks"] == {"instruments_loaded": True, "streams_live": True, "registered": True}
+        assert body["checks"] == {
+            "instruments_loaded": True,
+            "streams_live": True,
+            "registered": True,
+            "credentials_ok": True,
+        }
         assert body["status"] == "ready" and body["down"] == []
 
 
