@@ -88,7 +88,7 @@ def test_a_wrong_secret_fails_readiness_with_a_one_line_reason(
                 return rec if rec is not None and rec.status == "auth_failed" else None
 
             rec = eventually_sync(auth_failed, timeout=40, what=f"{exchange} runner registered as auth_failed")
-            assert rec.pid == rp.proc.pid
+            assert rec is not None and rec.pid == rp.proc.pid
 
             ready = httpx.get(f"http://127.0.0.1:{metrics_port}/readyz", timeout=5)
             body = ready.json()
