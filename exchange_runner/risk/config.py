@@ -46,6 +46,9 @@ def _explain(exc: msgspec.ValidationError, where: str) -> str:
     unknown = re.match(r"Object contains unknown field `(?P<k>[^`]+)`", msg)
     if unknown:
         return f"{where}{path}: unknown key {unknown.group('k')!r}"
+    named = re.match(r"^(?P<field>[a-z_]+): (?P<rest>.*)$", msg, re.S)  # from a __post_init__ check
+    if named:
+        return f"{where}{path}.{named.group('field')}: {named.group('rest')}"
     return f"{where}{path}: {msg}"
 
 

@@ -782,4 +782,4 @@ def _full(window: SlidingWindow, now: int) -> tuple[Decimal, Decimal, Decimal]:
 
 
 def _ratio(a: Decimal, b: Decimal) -> Decimal:
-    return (a / b).quantize(Decimal("0.0001")) if b else ZERO
+    return (a / b).quantize(Decimal("0.000001")) if b else ZERO
