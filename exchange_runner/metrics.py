@@ -46,7 +46,7 @@ __all__ = ["RunnerMetrics", "RunnerCollector", "MAX_ENDPOINTS", "STATUSES"]
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 MAX_ENDPOINTS = 64
-STATUSES = ("starting", "ready", "degraded", "stopping")
+STATUSES = ("starting", "ready", "degraded", "auth_failed", "stopping")
 COMMAND_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 VENUE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 FILL_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)

@@ -163,7 +163,9 @@ def collar_orders() -> list[OrderRequest]:
     ]
 
 
-def timed(call: Callable[[OrderRequest, str], Any], orders: list[OrderRequest], n: int, expect_refusal: bool) -> list[int]:
+def timed(
+    call: Callable[[OrderRequest, str], Any], orders: list[OrderRequest], n: int, expect_refusal: bool
+) -> list[int]:
     clock = time.perf_counter_ns
     out = [0] * n
     m = len(orders)
