@@ -546,5 +546,5 @@ def prune(store: Store, cutoff_ms: int, stream: str | None) -> PruneReport:
         ),
         ("runs", f"DELETE FROM runs WHERE stopped_ms IS NOT NULL AND stopped_ms < ?{s}", (cutoff_ms, *sp)),
     ]
-    counts = store.maintenance([(q, p) for _, q, p in plan])
+    counts = store.maintenance([(q, p) for _, q, p in plan], "nothing was deleted")
     return PruneReport(cutoff_ms=cutoff_ms, deleted={name: n for (name, _, _), n in zip(plan, counts, strict=True)})

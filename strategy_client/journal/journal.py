@@ -227,7 +227,8 @@ class Journal:
                         now_ms,
                     ),
                 )
-            ]
+            ],
+            "the run could not be recorded; the journal is not open",
         )
         self.run_id = run_id
 
@@ -252,7 +253,9 @@ class Journal:
                 stop_ms = now_ms if now_ms is not None else int(time.time() * 1000)
                 why = reason if not lost else f"{reason}; {lost} records not journaled"
                 try:
-                    self._store.maintenance([(sql.STOP_RUN, (stop_ms, why, self.run_id))])
+                    self._store.maintenance(
+                        [(sql.STOP_RUN, (stop_ms, why, self.run_id))], "the run's end is not recorded"
+                    )
                 except JournalError as exc:
                     log.error("journal %s: the run's end was not recorded: %s", self.where, exc.line)
         finally:

@@ -7,6 +7,7 @@ alembic nor SQLAlchemy; only an empty or older journal brings them in to upgrade
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,23 @@ def _engine(target: JournalTarget) -> Any:
     )
 
 
+def _translate(orig: BaseException | None, target: JournalTarget) -> JournalError:
+    consequence = "the journal schema could not be created or upgraded"
+    if isinstance(orig, sqlite3.Error):
+        from .store import sqlite_error
+
+        return sqlite_error(orig, target.describe(), consequence, 0)
+    if orig is not None and type(orig).__module__.startswith("psycopg"):
+        import psycopg
+
+        from .pgstore import pg_error
+
+        if isinstance(orig, psycopg.Error):
+            return pg_error(orig, target.describe(), consequence)
+    first = (str(orig).strip().splitlines() or ["unknown error"])[0]
+    return JournalUnavailable(f"journal {target.describe()}: migration failed: {first}")
+
+
 def upgrade(target: JournalTarget, revision: str = HEAD) -> None:
     """Bring the journal at ``target`` up to ``revision`` (default: the head)."""
     import sqlalchemy as sa
@@ -78,9 +96,7 @@ def upgrade(target: JournalTarget, revision: str = HEAD) -> None:
                     env.run_migrations()
     except JournalError:
         raise
-    except sa.exc.OperationalError as exc:
-        raise JournalUnavailable(
-            f"journal {target.describe()}: migration failed: {str(exc.orig).strip().splitlines()[0]}"
-        ) from exc
+    except sa.exc.DBAPIError as exc:
+        raise _translate(exc.orig, target) from exc
     finally:
         engine.dispose()

@@ -47,8 +47,9 @@ def pg_error(exc: psycopg.Error, where: str, consequence: str) -> JournalError:
 class _Conn:
     """One psycopg connection, reopened when it broke."""
 
-    def __init__(self, store: PostgresStore, *, autocommit: bool) -> None:
+    def __init__(self, store: PostgresStore, role: str, *, autocommit: bool) -> None:
         self.store = store
+        self.role = role
         self.autocommit = autocommit
         self.conn: psycopg.Connection[tuple[Any, ...]] | None = None
         self.lock = threading.Lock()
@@ -58,7 +59,7 @@ class _Conn:
         if self.closed:
             raise JournalClosed(f"journal {self.store.where} is closed")
         if self.conn is None or self.conn.closed or self.conn.broken:
-            self.conn = self.store.connect(self.autocommit, consequence)
+            self.conn = self.store.connect(self.role, self.autocommit, consequence)
         return self.conn
 
     def close(self) -> None:
@@ -74,19 +75,20 @@ class PostgresStore(Store):
 
     def __init__(self, target: JournalTarget, options: StoreOptions) -> None:
         super().__init__(target, options)
-        self._intent = _Conn(self, autocommit=True)
-        self._writer = _Conn(self, autocommit=False)
-        self._reader = _Conn(self, autocommit=True)
+        self._intent = _Conn(self, "intent", autocommit=True)
+        self._writer = _Conn(self, "writer", autocommit=False)
+        self._reader = _Conn(self, "reader", autocommit=True)
 
     def sql(self, text: str) -> str:
         return text.replace("?", "%s")
 
-    def connect(self, autocommit: bool, consequence: str) -> psycopg.Connection[tuple[Any, ...]]:
+    def connect(self, role: str, autocommit: bool, consequence: str) -> psycopg.Connection[tuple[Any, ...]]:
         lock_ms = max(1, int(self.options.busy_timeout_s * 1000))
         try:
             return psycopg.connect(
                 self.target.conninfo,
                 autocommit=autocommit,
+                application_name=f"tradebus-journal-{role}",
                 connect_timeout=max(1, int(self.options.connect_timeout_s)),
                 options=(
                     f"-csearch_path={self.target.schema} -clock_timeout={lock_ms} "
@@ -162,10 +164,12 @@ class PostgresStore(Store):
             except psycopg.Error as exc:
                 raise pg_error(exc, self.where, "the query failed") from exc
 
-    def maintenance(self, stmts: Sequence[tuple[str, tuple[Any, ...]]]) -> list[int]:
+    def maintenance(
+        self, stmts: Sequence[tuple[str, tuple[Any, ...]]], consequence: str = "nothing was changed"
+    ) -> list[int]:
         counts: list[int] = []
         with self._writer.lock:
-            conn = self._writer.get("nothing was deleted")
+            conn = self._writer.get(consequence)
             try:
                 with conn.cursor() as cur:
                     for sql, params in stmts:
@@ -175,7 +179,7 @@ class PostgresStore(Store):
             except psycopg.Error as exc:
                 if not conn.broken:
                     conn.rollback()
-                raise pg_error(exc, self.where, "nothing was deleted") from exc
+                raise pg_error(exc, self.where, consequence) from exc
         return counts
 
     def vacuum(self) -> None:
@@ -185,6 +189,11 @@ class PostgresStore(Store):
                 conn.execute("VACUUM")  # autocommit connection: VACUUM cannot run in a transaction
             except psycopg.Error as exc:
                 raise pg_error(exc, self.where, "vacuum did not run") from exc
+
+    def backend_pid(self, role: str) -> int | None:
+        """The server process of one of our connections (``intent``, ``writer``, ``reader``), if open."""
+        conn = {"intent": self._intent, "writer": self._writer, "reader": self._reader}[role].conn
+        return None if conn is None or conn.closed else int(conn.info.backend_pid)
 
     def close(self) -> None:
         for c in (self._intent, self._writer, self._reader):

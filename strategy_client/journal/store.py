@@ -82,7 +82,9 @@ class Store(ABC):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
     @abstractmethod
-    def maintenance(self, stmts: Sequence[tuple[str, tuple[Any, ...]]]) -> list[int]: ...
+    def maintenance(
+        self, stmts: Sequence[tuple[str, tuple[Any, ...]]], consequence: str = "nothing was changed"
+    ) -> list[int]: ...
 
     @abstractmethod
     def vacuum(self) -> None: ...
@@ -245,7 +247,9 @@ class SqliteStore(Store):
             except sqlite3.Error as exc:
                 raise sqlite_error(exc, self.where, "the query failed", self.options.busy_timeout_s) from exc
 
-    def maintenance(self, stmts: Sequence[tuple[str, tuple[Any, ...]]]) -> list[int]:
+    def maintenance(
+        self, stmts: Sequence[tuple[str, tuple[Any, ...]]], consequence: str = "nothing was changed"
+    ) -> list[int]:
         conn = self._wconn()
         counts: list[int] = []
         with self._wlock:
@@ -257,7 +261,7 @@ class SqliteStore(Store):
             except sqlite3.Error as exc:
                 if conn.in_transaction:
                     conn.rollback()
-                raise sqlite_error(exc, self.where, "nothing was deleted", self.options.busy_timeout_s) from exc
+                raise sqlite_error(exc, self.where, consequence, self.options.busy_timeout_s) from exc
         return counts
 
     def vacuum(self) -> None:
