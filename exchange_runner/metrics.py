@@ -295,6 +295,9 @@ class RunnerCollector(Collector):
         unknown.add_metric([], orders.unknown_outcomes if orders else 0)
         yield submitted
         yield unknown
+        unknown_now = _gauge("tradebus_orders_unknown", "Orders whose outcome is unknown now (the runner keeps asking)")
+        unknown_now.add_metric([], orders.unknown_now if orders else 0)
+        yield unknown_now
         prices = getattr(r, "prices", None)
         ooo = _counter("tradebus_books_out_of_order", "Books older than the one already held (ignored)")
         ooo.add_metric([], prices.out_of_order if prices else 0)

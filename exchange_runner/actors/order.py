@@ -162,6 +162,11 @@ class OrderManager(Actor[Msg]):
         self.metrics: OrderObserver | None = None
         self._submitted_at: dict[str, float] = {}  # client id → perf_counter at submit (metrics only)
 
+    @property
+    def unknown_now(self) -> int:
+        """Orders UNKNOWN at this moment (a gauge; ``unknown_outcomes`` counts every one ever)."""
+        return len(self.orders.unknown())
+
     def on_start(self) -> None:
         self.spawn(self._consume_executions(), "executions")
 
