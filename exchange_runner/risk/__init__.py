@@ -10,6 +10,7 @@ from .config import instrument_key_for, load_risk_file, parse_risk_section, reso
 from .errors import RiskChangeRefused, RiskConfigError, RiskRejected
 from .gate import DAY_MS, RiskGate, loosened_fields
 from .inputs import MemoryInputs, OpenOrderTally, RiskInputs
+from .metrics import risk_metric_families
 from .reduce import reduces_exposure
 from .render import render_risk_json, render_risk_table
 from .throttle import MINUTE_NS, SECOND_NS, ClientThrottle, SlidingWindow
@@ -35,4 +36,5 @@ __all__ = [
     "render_risk_json",
     "render_risk_table",
     "resolve_limits",
+    "risk_metric_families",
 ]

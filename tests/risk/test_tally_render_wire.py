@@ -164,3 +164,25 @@ def test_every_decision_is_counted_per_limit() -> None:
     assert (g.checked, g.passed) == (4, 1)
     assert g.refused[LimitName.MAX_ORDER_QTY] == 1 and g.refused[LimitName.PRICE_COLLAR] == 2
     assert set(g.refused) == set(LimitName)
+
+
+def test_metric_families_expose_the_counters() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.registry import Collector
+
+    from exchange_runner.risk import risk_metric_families
+
+    g = _busy_gate()
+
+    class _C(Collector):
+        def collect(self):  # type: ignore[no-untyped-def]
+            return risk_metric_families(g)
+
+    reg = CollectorRegistry()
+    reg.register(_C())
+    text = generate_latest(reg).decode()
+    assert "tradebus_risk_checks_total 2.0" in text
+    assert "tradebus_risk_passed_total 1.0" in text
+    assert 'tradebus_risk_refused_total{limit="max_order_qty"} 1.0' in text
+    assert 'tradebus_risk_state{state="active"} 1.0' in text
+    assert "tradebus_risk_day_realized_pnl -120.0" in text
