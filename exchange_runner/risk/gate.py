@@ -208,7 +208,14 @@ class RiskGate:
             )
         if new == self.limits:
             return []
+        moved_day = new.day_start_utc != self.limits.day_start_utc
         self._apply_limits(new)
+        if moved_day:  # the day's numbers stay (never forgiven by moving the edge); only the edges move
+            now = self._wall()
+            off = new.day_start_offset_ms
+            self.day_start_ms = (now - off) // DAY_MS * DAY_MS + off
+            self.day_end_ms = self.day_start_ms + DAY_MS
+            self._day_end_ns = self.day_end_ms * 1_000_000
         self._emit(RiskEvent(kind=RiskEventKind.LIMITS, state=self.state, reason=f"limits changed by {by}"))
         self.observe()
         return loosened

@@ -143,3 +143,15 @@ def test_observe_trips_a_loss_limit_tightened_below_todays_loss() -> None:
     g.record_realized(D(-600), clocks.wall_ms)
     g.set_limit("daily_loss_limit", "500")
     assert g.state is TradingState.HALTED
+
+
+def test_moving_the_day_edge_moves_the_edges_not_the_loss() -> None:
+    clocks = Clocks()  # noon
+    g = gate({"daily_loss_limit": "100", "allow_runtime_loosening": True}, clocks=clocks)
+    g.record_realized(D(-60), clocks.wall_ms)
+    g.set_limit("day_start_utc", "13:00")
+    assert g.day_start_ms == NOON_MS - 23 * 3600_000
+    assert g.day_realized == -60
+    clocks.advance(3600)
+    g.observe()
+    assert g.day_start_ms == NOON_MS + 3600_000 and g.day_realized == 0
