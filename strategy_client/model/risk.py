@@ -206,3 +206,19 @@ class RiskEvent(msgspec.Struct, frozen=True, kw_only=True):
     client: str = ""
     client_order_id: str = ""
     ts_ms: int = 0
+
+    def one_line(self) -> str:
+        """For a REPL or a log: ``risk: HALTED (tripped: daily_loss) — risk: daily_loss: limit 500, …``."""
+        if self.kind is RiskEventKind.REFUSED and self.breach is not None:
+            who = f" [{self.client_order_id}]" if self.client_order_id else ""
+            return f"refused{who}: {self.breach.one_line()}"
+        head = f"risk: {self.state.value.upper()}"
+        if self.kind is RiskEventKind.STATE and self.previous_state is not None:
+            head = f"risk: {self.previous_state.value.upper()} -> {self.state.value.upper()}"
+        elif self.kind is RiskEventKind.LIMITS:
+            head = "risk: limits changed"
+        elif self.kind is RiskEventKind.DAY:
+            head = "risk: new trading day"
+        more = f" ({self.reason})" if self.reason else ""
+        why = f" - {self.breach.one_line()}" if self.breach is not None else ""
+        return f"{head}{more}{why}"

@@ -1,9 +1,14 @@
 """Wire shapes of the runner's risk gate: its status, the admin requests, the published event.
 
 New messages only (``messages.py`` is not changed here). To put them on the wire, ``messages.py``
-adds :class:`GetRiskStatus`, :class:`SetTradingState` and :class:`SetRiskLimit` to ``Request``,
+imports them (this module imports only the model, so there is no import cycle) and adds
+:class:`GetRiskStatus`, :class:`SetTradingState` and :class:`SetRiskLimit` to ``Request``,
 :class:`RiskStatusReply` and :class:`TradingStateReply` to ``Reply``, and :class:`RiskGateEvent`
-to ``Event``; ``errors.py`` adds ``ErrorCode.RISK_REJECTED = "risk_rejected"`` (see docs/risk.md).
+to ``Event``; ``errors.py`` adds ``ErrorCode.RISK_REJECTED = "risk_rejected"``; ``topics.py``
+adds ``TopicKind.RISK = "risk"`` (see docs/risk.md, "Wiring").
+
+The classes use the same tag fields as ``messages.py`` (``method``, ``type``, ``event``), which
+is all msgspec needs to put them in the same tagged unions.
 """
 
 from __future__ import annotations
@@ -13,7 +18,19 @@ from decimal import Decimal
 import msgspec
 
 from ..model import Exchange, InstrumentKey, InstrumentLimits, RiskEvent, RiskLimits, TradingState
-from .messages import _Evt, _Rep, _Req
+
+
+class _Req(msgspec.Struct, frozen=True, kw_only=True, tag_field="method"):
+    pass
+
+
+class _Rep(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    pass
+
+
+class _Evt(msgspec.Struct, frozen=True, kw_only=True, tag_field="event"):
+    pass
+
 
 __all__ = [
     "InstrumentRisk",

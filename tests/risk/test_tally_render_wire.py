@@ -186,3 +186,33 @@ def test_metric_families_expose_the_counters() -> None:
     assert 'tradebus_risk_refused_total{limit="max_order_qty"} 1.0' in text
     assert 'tradebus_risk_state{state="active"} 1.0' in text
     assert "tradebus_risk_day_realized_pnl -120.0" in text
+
+
+def test_risk_messages_join_the_protocol_unions() -> None:
+    """What messages.py will do (docs/risk.md): the risk shapes share the tag fields, so a union
+    of the existing messages and these decodes either."""
+    from strategy_client.wire import PositionEvent, SubmitOrder
+    from strategy_client.wire.risk import GetRiskStatus, SetTradingState
+
+    Req = SubmitOrder | GetRiskStatus | SetTradingState
+    raw = msgspec.msgpack.encode(SetTradingState(state=TradingState.HALTED, reason="kill switch"))
+    assert msgspec.msgpack.decode(raw, type=Req) == SetTradingState(state=TradingState.HALTED, reason="kill switch")
+    assert msgspec.msgpack.decode(msgspec.msgpack.encode(GetRiskStatus()), type=Req) == GetRiskStatus()
+    Evt = PositionEvent | RiskGateEvent
+    ev = RiskGateEvent(exchange=EX, risk=RiskEvent(kind=RiskEventKind.DAY, state=TradingState.ACTIVE))
+    assert msgspec.msgpack.decode(msgspec.msgpack.encode(ev), type=Evt) == ev
+
+
+def test_event_one_liners() -> None:
+    g = gate({"daily_loss_limit": "100", "defaults": {"max_order_qty": "1"}})
+    try:
+        g.check(limit(BTC_P, BUY, "2", "50000", cid="abc"))
+    except RiskRejected:
+        pass
+    g.record_realized(D(-100), g.day_start_ms)
+    lines = [e.one_line() for e in g.drain_events()]
+    assert lines == [
+        "refused [abc]: risk: max_order_qty on binance:perp:BTCUSDT: limit 1, requested 2, current 0",
+        "risk: ACTIVE -> HALTED (tripped: daily_loss) - risk: daily_loss: limit 100, requested 100, current 0"
+        " (realised loss today)",
+    ]
