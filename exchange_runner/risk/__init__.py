@@ -14,6 +14,7 @@ from .metrics import risk_metric_families
 from .reduce import reduces_exposure
 from .render import render_risk_json, render_risk_table
 from .throttle import MINUTE_NS, SECOND_NS, ClientThrottle, SlidingWindow
+from .views import StateInputs
 
 __all__ = [
     "DAY_MS",
@@ -28,6 +29,7 @@ __all__ = [
     "RiskInputs",
     "RiskRejected",
     "SlidingWindow",
+    "StateInputs",
     "instrument_key_for",
     "load_risk_file",
     "loosened_fields",
