@@ -1,7 +1,12 @@
 """ZmqServer: the ROUTER socket serving CoreApi commands.
 
 Each request is decoded at the edge; a bad frame of any kind gets a typed :class:`ErrorReply`
-with a code and is counted by kind — nothing a client sends can crash the server. Requests are
+with a code and is counted by kind (``bad_frames``) — nothing a client sends can crash the
+server or stall its reader. Sizes are checked first (``MAX_FRAME_BYTES``), nesting before
+the decoder runs (``codec.check_nesting``), values by the types (``decode_command``); anything
+else a decode raises is still answered (``decode_error``). A frame with no peer identity to
+answer is counted in ``dropped``. The reader drains the socket until EAGAIN whatever one
+message does, yielding to the event loop every ``turn_budget_s`` (see ``_on_readable``). Requests are
 handled concurrently (a call waiting on the venue does not block other clients), bounded by
 ``max_in_flight``; beyond that the server stops reading and requests wait in the socket
 (ZeroMQ queues them) until a slot frees.
@@ -40,7 +45,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import msgspec
 import zmq
 from loguru import logger
 
@@ -53,13 +57,11 @@ from strategy_client.wire import (
     Header,
     Reply,
     Request,
-    classify_request_error,
-    decode_header,
-    decode_request,
     encode,
     new_message_id,
     now_ns,
 )
+from strategy_client.wire.codec import FrameError, decode_command, decode_command_header
 
 __all__ = ["ZmqServer", "Handler", "Starter", "Pending", "CommandObserver"]
 
@@ -130,6 +132,8 @@ class ZmqServer:
         self.bad_frames: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.started = 0  # requests served on the fast path
+        self.dropped = 0  # frames with nobody to answer (no peer identity)
+        self.turn_budget_s = 0.005  # reading time per event-loop turn before yielding
         self._logged_kinds: set[str] = set()
         self._tg: asyncio.TaskGroup | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -173,20 +177,36 @@ class ZmqServer:
             self._loop.call_soon(self._on_readable)
 
     def _on_readable(self) -> None:
+        """Drain the socket until EAGAIN (its descriptor is edge-triggered: a message left
+        behind would wait for the next edge). A message that fails is answered or counted and
+        the drain goes on; after :attr:`turn_budget_s` of work it yields to the event loop and
+        comes back (``_kick``), so a flood of expensive frames cannot starve the actors."""
         self._kick_pending = False
         sock = self._sock
         if self._tg is None:
             return
-        try:
-            while self.in_flight < self.max_in_flight and sock.getsockopt(_EVENTS) & _POLLIN:
-                self._take(sock.recv_multipart(_NOBLOCK))
-        except zmq.Again:
-            return
-        except zmq.ZMQError as exc:  # the socket is closing
-            logger.debug("zmq server: socket error while reading: {}", exc)
-            return
-        if self.in_flight >= self.max_in_flight:
-            self._stop_reading()  # backpressure: requests wait in the socket
+        deadline = time.perf_counter() + self.turn_budget_s
+        while self.in_flight < self.max_in_flight:
+            try:
+                if not sock.getsockopt(_EVENTS) & _POLLIN:
+                    return
+                frames = sock.recv_multipart(_NOBLOCK)
+            except zmq.Again:
+                return
+            except zmq.ZMQError as exc:  # the socket is closing
+                logger.debug("zmq server: socket error while reading: {}", exc)
+                return
+            try:
+                self._take(frames)
+            except Exception:  # noqa: BLE001 - one failing message must not strand the others
+                self.errors["internal"] += 1
+                logger.exception("zmq server: serving a command failed")
+                if frames:
+                    self._send(frames[0], "", ErrorReply(code=ErrorCode.INTERNAL, message="serving the command failed"))
+            if time.perf_counter() > deadline:
+                self._kick()  # more may be waiting: read on after the loop's other callbacks
+                return
+        self._stop_reading()  # backpressure: requests wait in the socket
 
     def _take(self, frames: list[bytes]) -> None:
         parsed = self._decode(frames)
@@ -297,64 +317,49 @@ class ZmqServer:
             self._logged_kinds.add(kind.value)
             logger.warning("zmq server: bad frame ({}), first sample: {!r}", kind.value, sample)
 
+    def _refuse(self, identity: bytes, cid: str, code: ErrorCode, message: str, sample: object) -> None:
+        self._bad(code, sample)
+        self._send(identity, cid, ErrorReply(code=code, message=message))
+
     def _decode(self, frames: list[bytes]) -> tuple[bytes, Header, Request] | None:
-        """The request in ``frames``; None when there is none (a bad frame is answered here)."""
+        """The request in ``frames``; None when there is none (a bad frame is answered here,
+        or — without an identity to answer to — counted as ``dropped``). Nothing raises."""
         if len(frames) < 2:
-            return None  # no identity to answer to
+            self._bad(ErrorCode.BAD_FRAME, [len(f) for f in frames])
+            self.dropped += 1  # no identity to answer to
+            return None
         identity = frames[0]
         body_frames = frames[1:]
         if body_frames and body_frames[0] == b"":  # REQ-style empty delimiter
             body_frames = body_frames[1:]
         if len(body_frames) != 2:
-            self._bad(ErrorCode.BAD_FRAME, [len(f) for f in frames])
-            self._send(
-                identity,
-                "",
-                ErrorReply(
-                    code=ErrorCode.BAD_FRAME,
-                    message=f"expected 2 frames [header, request], got {len(body_frames)}",
-                ),
-            )
+            message = f"expected 2 frames [header, request], got {len(body_frames)}"
+            self._refuse(identity, "", ErrorCode.BAD_FRAME, message, [len(f) for f in frames])
             return None
         raw_header, raw_body = body_frames
-        if len(raw_header) + len(raw_body) > MAX_FRAME_BYTES:
-            self._bad(ErrorCode.OVERSIZED, len(raw_body))
-            self._send(
-                identity,
-                "",
-                ErrorReply(
-                    code=ErrorCode.OVERSIZED,
-                    message=f"request of {len(raw_body)} bytes exceeds {MAX_FRAME_BYTES}",
-                ),
-            )
+        size = len(raw_header) + len(raw_body)
+        if size > MAX_FRAME_BYTES:
+            message = f"command of {size} bytes exceeds {MAX_FRAME_BYTES}"
+            self._refuse(identity, "", ErrorCode.OVERSIZED, message, size)
             return None
+        cid = ""
         try:
-            header = decode_header(raw_header)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            self._bad(ErrorCode.DECODE_ERROR, raw_header[:64])
-            self._send(identity, "", ErrorReply(code=ErrorCode.DECODE_ERROR, message=f"header: {exc}"))
-            return None
-        if header.v != PROTOCOL_VERSION:
-            self._bad(ErrorCode.VERSION_MISMATCH, header.v)
-            self._send(
-                identity,
-                header.id,
-                ErrorReply(
-                    code=ErrorCode.VERSION_MISMATCH,
-                    message=f"client speaks protocol v{header.v}, runner speaks v{PROTOCOL_VERSION}",
-                ),
-            )
-            return None
-        try:
-            request = decode_request(raw_body)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            kind, method = classify_request_error(raw_body)
-            code = ErrorCode(kind)
-            self._bad(code, raw_body[:64])
-            message = f"unknown method {method!r}" if code is ErrorCode.UNKNOWN_METHOD else str(exc)
-            self._send(identity, header.id, ErrorReply(code=code, message=message))
-            return None
-        return identity, header, request
+            header = decode_command_header(raw_header)
+            cid = header.id
+            if header.v != PROTOCOL_VERSION:
+                message = f"client speaks protocol v{header.v}, runner speaks v{PROTOCOL_VERSION}"
+                self._refuse(identity, cid, ErrorCode.VERSION_MISMATCH, message, header.v)
+                return None
+            return identity, header, decode_command(raw_body)
+        except FrameError as exc:
+            self._refuse(identity, cid, exc.code, str(exc), (raw_header if not cid else raw_body)[:64])
+        except Exception as exc:  # noqa: BLE001 - the decode boundary: nothing a peer sends escapes
+            if type(exc).__name__ not in self._logged_kinds:
+                self._logged_kinds.add(type(exc).__name__)
+                logger.opt(exception=exc).error("zmq server: decoding a command raised")
+            message = f"command could not be decoded ({type(exc).__name__})"
+            self._refuse(identity, cid, ErrorCode.DECODE_ERROR, message, raw_body[:64])
+        return None
 
     def _send(self, identity: bytes, cid: str, reply: Reply) -> None:
         header = encode(Header(id=new_message_id(), cid=cid, ts=now_ns()))

@@ -26,6 +26,7 @@ from .model import (
     Side,
     TimeInForce,
 )
+from .model.order import client_id_problem, order_number_problem
 
 __all__ = [
     "KeyLike",
@@ -89,8 +90,9 @@ def _decimal(value: object, field: str, *, optional: bool = False) -> Decimal | 
         raise InvalidRequest(f"order.{field}: floats are not exact; pass Decimal({str(value)!r}) or the string")
     else:
         raise InvalidRequest(f"order.{field}: expected a Decimal, got {type(value).__name__}")
-    if not result.is_finite() or result <= 0:
-        raise InvalidRequest(f"order.{field}: must be a positive number, got {value}")
+    problem = order_number_problem(result)
+    if problem is not None:
+        raise InvalidRequest(f"order.{field}: {problem}, got {value}")
     return result
 
 
@@ -120,6 +122,8 @@ def check_order(order: OrderRequest) -> OrderRequest:
         raise InvalidRequest("order.reduce_only: expected a bool")
     if not isinstance(order.client_id, str):
         raise InvalidRequest("order.client_id: expected a string")
+    if (problem := client_id_problem(order.client_id)) is not None:
+        raise InvalidRequest(f"order.client_id: {problem}")
     client_id = order.client_id or new_client_id()
     if (
         key is order.key

@@ -14,13 +14,32 @@ from __future__ import annotations
 import itertools
 import os
 import time
+from typing import Annotated
 
 import msgspec
 
-__all__ = ["PROTOCOL_VERSION", "MAX_FRAME_BYTES", "Header", "new_message_id", "now_ns"]
+__all__ = [
+    "PROTOCOL_VERSION",
+    "MAX_FRAME_BYTES",
+    "MAX_DEPTH",
+    "MAX_ID_LEN",
+    "MAX_TRACESTATE_LEN",
+    "Header",
+    "new_message_id",
+    "now_ns",
+]
 
 PROTOCOL_VERSION = 1
-MAX_FRAME_BYTES = 1 << 20  # a request frame above this gets an OVERSIZED error reply
+#: A command (header + request) above this many bytes gets an ``oversized`` error reply. The
+#: largest real request, ``get_book_snapshot`` naming every instrument, is a few KiB.
+MAX_FRAME_BYTES = 64 * 1024
+#: Maps/arrays nested deeper than this in a header or request: ``decode_error``, refused
+#: before the decoder (which recurses) sees the frame. Real requests nest 3 deep.
+MAX_DEPTH = 32
+MAX_ID_LEN = 128  # ``id``, ``cid``, ``tp``
+MAX_TRACESTATE_LEN = 512  # W3C: at most 32 entries
+
+_Id = Annotated[str, msgspec.Meta(max_length=MAX_ID_LEN)]
 
 _prefix = os.urandom(4).hex()
 _counter = itertools.count(1)
@@ -43,10 +62,10 @@ class Header(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     waits (commands; 0 = unspecified). Empty/zero fields are not sent (``omit_defaults``)."""
 
     v: int = PROTOCOL_VERSION
-    id: str = ""
-    cid: str = ""
+    id: _Id = ""
+    cid: _Id = ""
     ts: int = 0
     seq: int = 0
-    tp: str = ""
-    timeout_ms: int = 0
-    tst: str = ""
+    tp: _Id = ""
+    timeout_ms: Annotated[int, msgspec.Meta(ge=0)] = 0
+    tst: Annotated[str, msgspec.Meta(max_length=MAX_TRACESTATE_LEN)] = ""

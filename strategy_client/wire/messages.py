@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
 import msgspec
 
@@ -26,11 +27,16 @@ from ..model import (
     OrderRequest,
     Position,
 )
+from ..model.order import CLIENT_ID_PATTERN, MAX_CLIENT_ID_LEN
 from .errors import ErrorCode
 
 __all__ = [
     # requests
     "QueueStat",
+    "ClientId",
+    "VenueId",
+    "MAX_VENUE_ID_LEN",
+    "MAX_SNAPSHOT_KEYS",
     "SubmitOrder",
     "CancelOrder",
     "GetOrder",
@@ -80,6 +86,14 @@ __all__ = [
 
 # ----------------------------------------------------------------------------- requests
 
+#: A client order id in a request: what every venue accepts ("" = none; see ``model/order.py``).
+ClientId = Annotated[str, msgspec.Meta(pattern=CLIENT_ID_PATTERN, max_length=MAX_CLIENT_ID_LEN)]
+#: A venue's order id as a client quotes it back (digits, UUIDs, the paper venue's prefixes).
+MAX_VENUE_ID_LEN = 64
+VenueId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:-]{0,64}$", max_length=MAX_VENUE_ID_LEN)]
+#: Instruments one ``get_book_snapshot`` may name.
+MAX_SNAPSHOT_KEYS = 1024
+
 
 class _Req(msgspec.Struct, frozen=True, kw_only=True, tag_field="method"):
     pass
@@ -91,14 +105,14 @@ class SubmitOrder(_Req, frozen=True, tag="submit_order"):
 
 class CancelOrder(_Req, frozen=True, tag="cancel_order"):
     key: InstrumentKey
-    client_id: str = ""
-    venue_id: str = ""
+    client_id: ClientId = ""
+    venue_id: VenueId = ""
 
 
 class GetOrder(_Req, frozen=True, tag="get_order"):
     key: InstrumentKey
-    client_id: str = ""
-    venue_id: str = ""
+    client_id: ClientId = ""
+    venue_id: VenueId = ""
 
 
 class GetOpenOrders(_Req, frozen=True, tag="get_open_orders"):
@@ -152,7 +166,7 @@ class SetLeverage(_Req, frozen=True, tag="set_leverage"):
 class GetBookSnapshot(_Req, frozen=True, tag="get_book_snapshot"):
     """Current books (all, or ``keys``) plus the per-topic sequence numbers they correspond to."""
 
-    keys: tuple[InstrumentKey, ...] = ()
+    keys: Annotated[tuple[InstrumentKey, ...], msgspec.Meta(max_length=MAX_SNAPSHOT_KEYS)] = ()
 
 
 class Ping(_Req, frozen=True, tag="ping"):

@@ -24,6 +24,7 @@ from strategy_client.model import (
     TimeInForce,
 )
 from strategy_client.model.book import BookLevel
+from strategy_client.model.order import InvalidOrderRequest
 from strategy_client.records import EventList, to_record
 from strategy_client.sequence import SeqTracker, Verdict
 from strategy_client.wire import BookEvent, OrderEvent, OrderEventKind, TopicKind
@@ -91,7 +92,8 @@ def test_order_checks_name_the_field() -> None:
     assert fixed.key == PERP and fixed.side is Side.SELL and fixed.qty == Decimal("0.5") and fixed.price == Decimal(101)
     bad: dict[str, dict[str, object]] = {
         "order.qty: floats are not exact": {"qty": 0.5},
-        "order.qty: must be a positive number": {"qty": Decimal(0)},
+        "order.qty: must be a positive number": {"qty": "0"},
+        "order.qty: is out of range": {"qty": "1e9999"},
         "order.price: 'abc' is not a number": {"price": "abc"},
         "order.side: 'long' is not one of buy, sell": {"side": "long"},
         "order.key: unknown exchange 'ftx'": {"key": "ftx:perp:BTCUSDT"},
@@ -100,6 +102,9 @@ def test_order_checks_name_the_field() -> None:
     for message, change in bad.items():
         with pytest.raises(InvalidRequest, match=re.escape(message)):
             check_order(msgspec.structs.replace(base, **change))
+    # a Decimal no venue would take is refused when the request is made
+    with pytest.raises(InvalidOrderRequest, match=re.escape("order.qty must be a positive number")):
+        msgspec.structs.replace(base, qty=Decimal(0))
 
 
 def test_sequence_verdicts() -> None:

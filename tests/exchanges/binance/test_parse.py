@@ -346,7 +346,6 @@ def test_futures_order_params() -> None:
         (spot_order_params, req(key=perp_key("BTCUSDT"))),
         (futures_order_params, req()),
         (spot_order_params, req(price=None)),
-        (spot_order_params, req(qty=D(0))),
         (spot_order_params, req(type=OrderType.MARKET, tif=TimeInForce.POST_ONLY)),
     ],
 )
