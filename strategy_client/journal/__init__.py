@@ -32,7 +32,7 @@ from .errors import (
     JournalUnavailable,
     JournalWriteFailed,
 )
-from .journal import DEFAULT_MAX_BATCH, DEFAULT_QUEUE_CAPACITY, Journal, RestartState
+from .journal import DEFAULT_MAX_BATCH, DEFAULT_QUEUE_CAPACITY, RETENTION_ENV, Journal, RestartState
 from .migrate import HEAD, KNOWN_REVISIONS
 from .paths import (
     DATA_DIR_ENV,
@@ -76,6 +76,7 @@ __all__ = [
     "DEFAULT_QUEUE_CAPACITY",
     "HEAD",
     "KNOWN_REVISIONS",
+    "RETENTION_ENV",
     "BalanceSnapshot",
     "DayPnlRow",
     "Decision",

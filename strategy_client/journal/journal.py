@@ -79,7 +79,7 @@ from .records import (
 )
 from .store import Stmt, Store, StoreOptions, open_store
 
-__all__ = ["Journal", "RestartState", "DEFAULT_QUEUE_CAPACITY", "DEFAULT_MAX_BATCH"]
+__all__ = ["Journal", "RestartState", "DEFAULT_QUEUE_CAPACITY", "DEFAULT_MAX_BATCH", "RETENTION_ENV"]
 
 log = logging.getLogger("tradebus.journal")
 
@@ -90,6 +90,7 @@ _REQUEST_DEC = msgspec.msgpack.Decoder(OrderRequest)
 _JSON = msgspec.json.Encoder(decimal_format="string")
 _STOP: Any = object()
 ANY = HistoryFilter()  # no filter
+RETENTION_ENV = "TRADEBUS_JOURNAL_RETENTION_DAYS"
 _FINAL = tuple(s.value for s in (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED))
 
 
@@ -882,6 +883,21 @@ class Journal:
     def prune_days(self, days: float, *, now_ms: int | None = None, stream: str | None = None) -> PruneReport:
         now = now_ms if now_ms is not None else int(time.time() * 1000)
         return self.prune(now - int(days * 86_400_000), stream=stream)
+
+    def apply_retention(self, days: float | None = None, *, now_ms: int | None = None) -> PruneReport | None:
+        """Prune by the retention setting: ``days``, else ``$TRADEBUS_JOURNAL_RETENTION_DAYS``;
+        unset (the default) keeps everything and returns None."""
+        if days is None:
+            env = os.environ.get(RETENTION_ENV, "").strip()
+            if not env:
+                return None
+            try:
+                days = float(env)
+            except ValueError:
+                raise InvalidRecord(f"{RETENTION_ENV}={env!r} is not a number of days") from None
+        if days <= 0:
+            raise InvalidRecord(f"retention of {days:g} days: give a positive number of days")
+        return self.prune_days(days, now_ms=now_ms)
 
     def vacuum(self) -> None:
         """Give the space of deleted rows back to the filesystem (SQLite VACUUM; PostgreSQL VACUUM)."""

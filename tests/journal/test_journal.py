@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from strategy_client.journal import (
+    RETENTION_ENV,
     BalanceSnapshot,
     Decision,
     DuplicateIntent,
@@ -332,6 +333,22 @@ async def test_prune_keeps_what_a_restart_needs(backend: Backend) -> None:
     assert j.intent("done-old") is None and j.intent("open-old") is not None
     j.vacuum()
     assert j.stats.fault == ""
+
+
+async def test_retention_setting(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    j = backend.open()
+    async with j.running():
+        await j.append(FillRecord(fill=fill("c", "old", ts_ms=T0)))
+        await j.append(FillRecord(fill=fill("c", "new", ts_ms=T0 + 10 * DAY_MS)))
+    monkeypatch.delenv(RETENTION_ENV, raising=False)
+    assert j.apply_retention(now_ms=T0 + 11 * DAY_MS) is None  # unset: keep everything
+    monkeypatch.setenv(RETENTION_ENV, "7")
+    report = j.apply_retention(now_ms=T0 + 11 * DAY_MS)
+    assert report is not None and report.deleted["fills"] == 1
+    assert [f.trade_id for f in j.history_fills()] == ["new"]
+    monkeypatch.setenv(RETENTION_ENV, "a week")
+    with pytest.raises(InvalidRecord, match="not a number of days"):
+        j.apply_retention()
 
 
 async def test_writes_survive_reopening(backend: Backend) -> None:

@@ -1,0 +1,323 @@
+#!/usr/bin/env python
+"""Benchmark the journal's write costs (a script, not a test).
+
+    .venv/bin/python scripts/bench_journal.py [--intents 5000] [--repeats 3] [--appends 20000]
+        [--pg postgresql://127.0.0.1:5432/test] [--json PATH]
+
+Cases, each call timed on its own with ``perf_counter_ns`` (p50/p99/mean in µs, best p50 of the
+repeats reported with its p99):
+
+* ``sqlite_raw_floor``: a bare ``sqlite3`` INSERT + COMMIT of the same row into a table of the
+  same shape (WAL, synchronous=NORMAL, autocommit: one statement is one transaction) — the floor;
+* ``sqlite_write_intent``: :meth:`Journal.write_intent` on the default SQLite journal;
+* ``pg_write_intent`` / ``pg_write_intent_async_commit``: the same on PostgreSQL
+  (synchronous_commit on, the default; and off);
+* ``sqlite_paired``: one bare insert and one ``write_intent`` alternately, call by call, so
+  both see the same load (this machine is shared): the median per-pair difference is the
+  journal's added cost over the floor;
+* ``*_writer``: records per second through the writer task (``append`` of fills, then ``flush``).
+
+The first 200 calls of each run warm up and are not counted. PostgreSQL schemas are created and
+dropped by the script; without a reachable server those cases are skipped and say why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from strategy_client.journal import FillRecord, Journal, ProcessInfo, StoreOptions  # noqa: E402
+from strategy_client.model import Fill, InstrumentKey, OrderRequest, OrderType, Side  # noqa: E402
+
+KEY = InstrumentKey.parse("binance:perp:BTCUSDT")
+WARMUP = 200
+
+
+def requests(n: int, tag: str) -> list[OrderRequest]:
+    return [
+        OrderRequest(
+            key=KEY,
+            side=Side.BUY if i % 2 else Side.SELL,
+            type=OrderType.LIMIT,
+            qty=Decimal("0.010"),
+            price=Decimal("50000.10") + i,
+            client_id=f"{tag}{i:07d}",
+        )
+        for i in range(n)
+    ]
+
+
+def timed(calls: list[Callable[[], Any]]) -> dict[str, float]:
+    ns: list[int] = []
+    clock = time.perf_counter_ns
+    for i, call in enumerate(calls):
+        t0 = clock()
+        call()
+        dt = clock() - t0
+        if i >= WARMUP:
+            ns.append(dt)
+    ns.sort()
+    return {
+        "p50_us": ns[len(ns) // 2] / 1000,
+        "p99_us": ns[int(len(ns) * 0.99)] / 1000,
+        "mean_us": statistics.fmean(ns) / 1000,
+        "n": len(ns),
+    }
+
+
+def best(runs: list[dict[str, float]]) -> dict[str, Any]:
+    top = min(runs, key=lambda r: r["p50_us"])
+    return {**top, "p50_us_runs": [round(r["p50_us"], 2) for r in runs]}
+
+
+_FLOOR_SQL = (
+    "INSERT INTO order_intents (stream, run_id, client_id, ts_ns, key, side, type, tif, qty, price, reduce_only, "
+    "origin, request) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _floor_db(tmp: Path) -> sqlite3.Connection:
+    path = tmp / f"raw-{uuid.uuid4().hex}.sqlite3"
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    con.execute(
+        "CREATE TABLE order_intents (id INTEGER PRIMARY KEY, stream TEXT, run_id TEXT, client_id TEXT, ts_ns INTEGER, "
+        "key TEXT, side TEXT, type TEXT, tif TEXT, qty TEXT, price TEXT, reduce_only BOOLEAN, origin TEXT, "
+        "request BLOB, UNIQUE (stream, client_id))"
+    )
+    return con
+
+
+def raw_floor(tmp: Path, n: int) -> dict[str, float]:
+    con = _floor_db(tmp)
+    blob = b"\x00" * 90
+    rows = [
+        (
+            "runner:binance:main",
+            "r",
+            f"c{i:07d}",
+            time.time_ns(),
+            "binance:perp:BTCUSDT",
+            "buy",
+            "limit",
+            "gtc",
+            "0.010",
+            "50000.10",
+            False,
+            "",
+            blob,
+        )
+        for i in range(n)
+    ]
+    try:
+        return timed([lambda r=r: con.execute(_FLOOR_SQL, r) for r in rows])
+    finally:
+        con.close()
+
+
+def paired(tmp: Path, journal: Journal, n: int) -> dict[str, float]:
+    """Alternate one bare insert and one write_intent, so both see the same moment's machine load;
+    the per-pair difference's median is the journal's added cost."""
+    con = _floor_db(tmp)
+    blob = b"\x00" * 90
+    reqs = requests(n, uuid.uuid4().hex[:8])
+    write = journal.write_intent
+    clock = time.perf_counter_ns
+    raw_ns, jr_ns, diff = [], [], []
+    for i, req in enumerate(reqs):
+        row = (
+            "runner:binance:main",
+            "r",
+            req.client_id,
+            time.time_ns(),
+            "binance:perp:BTCUSDT",
+            "buy",
+            "limit",
+            "gtc",
+            "0.010",
+            "50000.10",
+            False,
+            "",
+            blob,
+        )
+        t0 = clock()
+        con.execute(_FLOOR_SQL, row)
+        t1 = clock()
+        write(req)
+        t2 = clock()
+        if i >= WARMUP:
+            raw_ns.append(t1 - t0)
+            jr_ns.append(t2 - t1)
+            diff.append((t2 - t1) - (t1 - t0))
+    con.close()
+    return {
+        "raw_p50_us": statistics.median(raw_ns) / 1000,
+        "journal_p50_us": statistics.median(jr_ns) / 1000,
+        "added_p50_us": statistics.median(diff) / 1000,
+        "n": len(diff),
+    }
+
+
+def journal_intents(journal: Journal, n: int) -> dict[str, float]:
+    reqs = requests(n, uuid.uuid4().hex[:8])
+    write = journal.write_intent
+    return timed([lambda r=r: write(r) for r in reqs])
+
+
+def writer_rate(journal: Journal, n: int) -> dict[str, float]:
+    fills = [
+        Fill(
+            key=KEY,
+            client_id=f"c{i}",
+            venue_id=f"v{i}",
+            trade_id=f"t{i}",
+            side=Side.BUY,
+            price=Decimal("50000.1"),
+            qty=Decimal("0.001"),
+            fee=Decimal("0.02"),
+            fee_asset="USDT",
+            is_maker=False,
+            ts_ms=i,
+        )
+        for i in range(n)
+    ]
+
+    async def run() -> float:
+        async with journal.running():
+            t0 = time.perf_counter()
+            for f in fills:
+                await journal.append(FillRecord(fill=f))
+            await journal.flush()
+            return time.perf_counter() - t0
+
+    seconds = asyncio.run(run())
+    return {
+        "records": n,
+        "seconds": round(seconds, 4),
+        "records_per_s": round(n / seconds),
+        "batches": journal.stats.batches,
+    }
+
+
+def pg_reachable(url: str) -> str:
+    try:
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:
+        return f"PostgreSQL at {url} unreachable: {exc}"
+    return ""
+
+
+def drop_schema(url: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--intents", type=int, default=5000, help="timed write_intent calls per run (SQLite)")
+    parser.add_argument("--pg-intents", type=int, default=2000, help="timed write_intent calls per run (PostgreSQL)")
+    parser.add_argument("--appends", type=int, default=20000, help="records through the writer")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--pg", default=os.environ.get("TRADEBUS_TEST_PG", "postgresql://127.0.0.1:5432/test"))
+    parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    args = parser.parse_args()
+
+    result: dict[str, Any] = {
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "cases": {},
+    }
+    cases: dict[str, Any] = result["cases"]
+    with tempfile.TemporaryDirectory(prefix="bench-journal-") as tmpdir:
+        tmp = Path(tmpdir)
+        floors, intents = [], []
+        for r in range(args.repeats):  # interleaved, so both see the same machine load
+            floors.append(raw_floor(tmp, args.intents + WARMUP))
+            j = Journal.open(process=ProcessInfo(role="bench", name=f"sqlite-{r}"), data_dir=tmp)
+            intents.append(journal_intents(j, args.intents + WARMUP))
+            j.close()
+        cases["sqlite_raw_floor"] = best(floors)
+        cases["sqlite_write_intent"] = best(intents)
+        cases["sqlite_added_over_floor_p50_us"] = round(
+            cases["sqlite_write_intent"]["p50_us"] - cases["sqlite_raw_floor"]["p50_us"], 2
+        )
+        j = Journal.open(process=ProcessInfo(role="bench", name="sqlite-paired"), data_dir=tmp)
+        cases["sqlite_paired"] = paired(tmp, j, args.intents + WARMUP)
+        j.close()
+        j = Journal.open(process=ProcessInfo(role="bench", name="sqlite-writer"), data_dir=tmp)
+        cases["sqlite_writer"] = writer_rate(j, args.appends)
+        j.close()
+
+    reason = pg_reachable(args.pg)
+    if reason:
+        cases["pg_skipped"] = reason
+    else:
+        for label, sync in (("pg_write_intent", "on"), ("pg_write_intent_async_commit", "off")):
+            schema = "bench_" + uuid.uuid4().hex[:10]
+            try:
+                runs = []
+                for r in range(args.repeats):
+                    j = Journal.open(
+                        f"{args.pg}?schema={schema}",
+                        process=ProcessInfo(role="bench", name=f"pg-{r}"),
+                        options=StoreOptions(pg_synchronous_commit=sync),
+                    )
+                    runs.append(journal_intents(j, args.pg_intents + WARMUP))
+                    j.close()
+                cases[label] = best(runs)
+                if sync == "on":
+                    j = Journal.open(f"{args.pg}?schema={schema}", process=ProcessInfo(role="bench", name="pg-writer"))
+                    cases["pg_writer"] = writer_rate(j, args.appends)
+                    j.close()
+            finally:
+                drop_schema(args.pg, schema)
+
+    for name, value in cases.items():
+        if isinstance(value, dict) and "p50_us" in value:
+            print(
+                f"{name:32s} p50 {value['p50_us']:9.2f} µs   p99 {value['p99_us']:9.2f} µs"
+                f"   (p50 runs {value['p50_us_runs']})"
+            )
+        elif isinstance(value, dict) and "added_p50_us" in value:
+            print(
+                f"{name:32s} bare {value['raw_p50_us']:.2f} µs, write_intent {value['journal_p50_us']:.2f} µs, "
+                f"added (median of per-pair differences) {value['added_p50_us']:.2f} µs"
+            )
+        elif isinstance(value, dict):
+            print(
+                f"{name:32s} {value['records_per_s']:>9} records/s  ({value['records']} in {value['seconds']} s, "
+                f"{value['batches']} batches)"
+            )
+        else:
+            print(f"{name:32s} {value}")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
