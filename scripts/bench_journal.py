@@ -15,6 +15,8 @@ repeats reported with its p99):
 * ``sqlite_paired``: one bare insert and one ``write_intent`` alternately, call by call, so
   both see the same load (this machine is shared): the median per-pair difference is the
   journal's added cost over the floor;
+* ``sqlite_write_intent_writer_busy``: ``write_intent`` while the writer commits a fill per
+  intent in the background (the intent shares SQLite's one write connection with the writer);
 * ``*_writer``: records per second through the writer task (``append`` of fills, then ``flush``).
 
 The first 200 calls of each run warm up and are not counted. PostgreSQL schemas are created and
@@ -215,6 +217,48 @@ def writer_rate(journal: Journal, n: int) -> dict[str, float]:
     }
 
 
+def intents_under_writer(journal: Journal, n: int) -> dict[str, float]:
+    """write_intent while another task keeps the writer busy appending fills (one per intent):
+    on SQLite the intent may wait for the batch being committed (at most one batch)."""
+    reqs = requests(n, uuid.uuid4().hex[:8])
+
+    async def run() -> dict[str, float]:
+        async with journal.running():
+            ns: list[int] = []
+            clock = time.perf_counter_ns
+            for i, req in enumerate(reqs):
+                await journal.append(
+                    FillRecord(
+                        fill=Fill(
+                            key=KEY,
+                            client_id=req.client_id,
+                            venue_id="v",
+                            trade_id=f"t{i}",
+                            side=Side.BUY,
+                            price=Decimal("50000.1"),
+                            qty=Decimal("0.001"),
+                            fee=Decimal("0.02"),
+                            fee_asset="USDT",
+                            is_maker=False,
+                            ts_ms=i,
+                        )
+                    )
+                )
+                t0 = clock()
+                journal.write_intent(req)
+                ns.append(clock() - t0)
+                await asyncio.sleep(0)  # let the writer hand its batch to the thread
+            ns = sorted(ns[WARMUP:])
+            return {
+                "p50_us": ns[len(ns) // 2] / 1000,
+                "p99_us": ns[int(len(ns) * 0.99)] / 1000,
+                "mean_us": statistics.fmean(ns) / 1000,
+                "n": len(ns),
+            }
+
+    return asyncio.run(run())
+
+
 def pg_reachable(url: str) -> str:
     try:
         import psycopg
@@ -269,6 +313,10 @@ def main() -> None:
         j.close()
         j = Journal.open(process=ProcessInfo(role="bench", name="sqlite-writer"), data_dir=tmp)
         cases["sqlite_writer"] = writer_rate(j, args.appends)
+        j.close()
+        j = Journal.open(process=ProcessInfo(role="bench", name="sqlite-busy"), data_dir=tmp)
+        busy = intents_under_writer(j, args.intents + WARMUP)
+        cases["sqlite_write_intent_writer_busy"] = {**busy, "p50_us_runs": [round(busy["p50_us"], 2)]}
         j.close()
 
     reason = pg_reachable(args.pg)

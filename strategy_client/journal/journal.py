@@ -65,7 +65,7 @@ __all__ = ["Journal", "RestartState", "DEFAULT_QUEUE_CAPACITY", "DEFAULT_MAX_BAT
 log = logging.getLogger("tradebus.journal")
 
 DEFAULT_QUEUE_CAPACITY = 10_000
-DEFAULT_MAX_BATCH = 512
+DEFAULT_MAX_BATCH = 64  # bounds how long an intent can wait for a batch on the shared SQLite connection
 _REQUEST = msgspec.msgpack.Encoder(decimal_format="string")
 _REQUEST_DEC = msgspec.msgpack.Decoder(OrderRequest)
 _STOP: Any = object()
