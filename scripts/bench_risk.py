@@ -14,6 +14,10 @@ Cases (each call timed on its own with ``perf_counter_ns``; p50/p99/mean in µs)
 * ``floor``: an empty function with the same arguments — the raw cost of a call plus the timer;
 * ``pass_limit``: limit orders that pass every check (buys and sells, perp and spot, cycled);
 * ``pass_market``: market orders that pass (touch price from the book side);
+* ``pass_limit_state``: the same orders with the account read through ``StateInputs`` over model
+  objects (position store, account snapshot, books, marks) — what the runner will run;
+* ``pass_limit_lean``: the same orders with leverage and concentration off (no sweep over the
+  other instruments);
 * ``pass_reducing``: in REDUCING, orders that reduce the position (they skip the exposure checks);
 * ``refuse_collar``: orders refused by the price collar (the refusal path: exception + event).
 
@@ -38,15 +42,29 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from exchange_runner.risk import MemoryInputs, OpenOrderTally, RiskGate, RiskRejected, parse_risk_section  # noqa: E402
+from exchange_runner.risk import (  # noqa: E402
+    MemoryInputs,
+    OpenOrderTally,
+    RiskGate,
+    RiskRejected,
+    StateInputs,
+    parse_risk_section,
+)
 from strategy_client.model import (  # noqa: E402
+    AccountSnapshot,
+    Balance,
+    BookLevel,
     Exchange,
+    Instrument,
     InstrumentKey,
+    MarginBalance,
     MarketKind,
     Order,
+    OrderBook,
     OrderRequest,
     OrderStatus,
     OrderType,
+    Position,
     Side,
     TimeInForce,
     TradingState,
@@ -86,8 +104,14 @@ CONFIG = {
     },
 }
 
+# the same without the two limits that sweep every instrument (leverage, concentration)
+NO_EXPOSURE_SWEEP = {
+    **{k: v for k, v in CONFIG.items() if k not in ("max_leverage", "defaults")},
+    "defaults": {k: v for k, v in CONFIG["defaults"].items() if k != "max_concentration"},  # type: ignore[attr-defined]
+}
 
-def make_gate() -> tuple[RiskGate, list[int]]:
+
+def make_gate(config: dict[str, Any] | None = None) -> tuple[RiskGate, list[int]]:
     ref = {BTC_P: Decimal("64250.1"), BTC_S: Decimal("64248.3"), ETH_P: Decimal("3150.25"), ETH_S: Decimal("3149.9")}
     tick = {BTC_P: Decimal("0.1"), BTC_S: Decimal("0.01"), ETH_P: Decimal("0.01"), ETH_S: Decimal("0.01")}
     tally = OpenOrderTally()
@@ -125,8 +149,54 @@ def make_gate() -> tuple[RiskGate, list[int]]:
         now[0] += 400_000_000
         return now[0]
 
-    gate = RiskGate(parse_risk_section(CONFIG), EX, KEYS, inputs, clock_ns=clock)
+    gate = RiskGate(
+        parse_risk_section(CONFIG if config is None else config), EX, KEYS, inputs, tally=tally, clock_ns=clock
+    )
     return gate, now
+
+
+def state_inputs_gate() -> RiskGate:
+    """The same account seen the way the runner will see it: ``StateInputs`` over the model
+    objects its actors hold (a position store, an account snapshot, fresh books, marks)."""
+    mem, _ = make_gate()
+    m = mem.inputs
+    assert isinstance(m, MemoryInputs)
+    instruments = {
+        k: Instrument(
+            key=k,
+            base=k.symbol.removesuffix("USDT"),
+            quote="USDT",
+            settle="USDT",
+            tick_size=Decimal("0.01"),
+            step_size=Decimal("0.001"),
+            min_qty=Decimal("0.001"),
+        )
+        for k in KEYS
+    }
+    positions = {k: Position(key=k, size=m.positions[k], entry_price=m.references[k]) for k in (BTC_P, ETH_P)}
+    snapshot = AccountSnapshot(
+        exchange=EX,
+        balances=tuple(
+            Balance(asset=a, free=q)
+            for a, q in (("BTC", m.positions[BTC_S]), ("ETH", m.positions[ETH_S]), ("USDT", Decimal(40000)))
+        ),
+        margin=(MarginBalance(asset="USDT", wallet_balance=Decimal(30000), margin_balance=Decimal(30000)),),
+    )
+    books = {
+        k: OrderBook(
+            key=k,
+            bids=(BookLevel(m.bids[k], Decimal(1)),),
+            asks=(BookLevel(m.asks[k], Decimal(1)),),
+            venue_ts_ms=1,
+            local_ts_ns=1,
+        )
+        for k in KEYS
+    }
+    marks = {k: m.references[k] for k in (BTC_P, ETH_P)}
+    inputs = StateInputs(
+        instruments=instruments, positions=positions, account=lambda: snapshot, book=books.get, mark=marks.get
+    )
+    return RiskGate(mem.limits, EX, KEYS, inputs, tally=mem.tally, clock_ns=mem._mono)
 
 
 def limit_orders() -> list[OrderRequest]:
@@ -206,6 +276,9 @@ def run(checks: int, repeats: int) -> dict[str, Any]:
             "pass_market": timed(gate.check, market_orders(), checks, False),
             "refuse_collar": timed(gate.check, collar_orders(), checks, True),
         }
+        results["pass_limit_state"] = timed(state_inputs_gate().check, limit_orders(), checks, False)
+        lean, _ = make_gate(NO_EXPOSURE_SWEEP)
+        results["pass_limit_lean"] = timed(lean.check, limit_orders(), checks, False)
         gate.drain_events()
         gate.set_state(TradingState.REDUCING, "bench")
         results["pass_reducing"] = timed(gate.check, reducing_orders(), checks, False)

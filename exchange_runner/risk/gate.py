@@ -2,7 +2,9 @@
 
 One synchronous call, :meth:`RiskGate.check`, per order: it returns (the order may go) or raises
 :class:`RiskRejected` naming the limit and its numbers. The gate reads the account through a
-:class:`RiskInputs` the runner provides; it never awaits and never asks an actor. Its own state
+:class:`RiskInputs` the runner provides and open orders from its :class:`OpenOrderTally`
+(``gate.tally``, which the order actor updates with every order state it stores); it never
+awaits and never asks an actor. Its own state
 (trading state, throttle windows, the day's realised PnL and high-water mark, counters) is owned
 by whoever owns the gate — the runner's order actor — and changed only through its methods.
 
@@ -67,7 +69,7 @@ from strategy_client.wire.risk import InstrumentRisk, RiskStatus
 
 from .config import instrument_key_for, parse_risk_section, resolve_limits
 from .errors import RiskChangeRefused, RiskConfigError, RiskRejected
-from .inputs import RiskInputs
+from .inputs import OpenOrderTally, RiskInputs
 from .throttle import MINUTE_NS, SECOND_NS, ClientThrottle, SlidingWindow, admit_all, first_full
 
 __all__ = ["RiskGate", "DAY_MS", "loosened_fields"]
@@ -126,6 +128,7 @@ class RiskGate:
         keys: Iterable[InstrumentKey],
         inputs: RiskInputs,
         *,
+        tally: OpenOrderTally | None = None,
         clock_ns: Callable[[], int] = time.monotonic_ns,
         wall_ns: Callable[[], int] = time.time_ns,
         max_clients: int = 4096,
@@ -134,6 +137,7 @@ class RiskGate:
         self.exchange = exchange
         self.keys: tuple[InstrumentKey, ...] = tuple(keys)
         self.inputs = inputs
+        self.tally = tally if tally is not None else OpenOrderTally()
         self._mono = clock_ns
         self._wall_ns = wall_ns
         self._max_clients = max_clients
@@ -153,7 +157,8 @@ class RiskGate:
         self._rate_m: SlidingWindow | None = None
         self._clients: ClientThrottle | None = None
         self._total: tuple[SlidingWindow, ...] = ()
-        self._others: dict[InstrumentKey, tuple[InstrumentKey, ...]] = {}
+        self._plans: dict[InstrumentKey, _Plan] = {}
+        self._cells = {k: self.tally.cell(k) for k in self.keys}
         self.limits = limits
         self._eff: dict[InstrumentKey, InstrumentLimits] = {}
         self._priced: dict[InstrumentKey, bool] = {}
@@ -177,7 +182,10 @@ class RiskGate:
         self._rate_s = _resized(self._rate_s, limits.orders_per_second, SECOND_NS)
         self._rate_m = _resized(self._rate_m, limits.orders_per_minute, MINUTE_NS)
         self._total = tuple(w for w in (self._rate_s, self._rate_m) if w is not None)
-        self._others = {k: tuple(o for o in self.keys if o != k) for k in self.keys}
+        self._plans = {
+            k: _Plan(eff[k], self._priced[k], self._cells[k], tuple((o, self._cells[o]) for o in self.keys if o != k))
+            for k in self.keys
+        }
         ps, pm = limits.client_orders_per_second, limits.client_orders_per_minute
         old = self._clients
         if ps is None and pm is None:
@@ -434,9 +442,12 @@ class RiskGate:
         side = req.side
         qty = req.qty
         buy = side is Side.BUY
-        lim = self._eff.get(key) or limits.defaults
+        plan = self._plans.get(key)
+        if plan is None:  # not an instrument of this runner (the runner refuses those first)
+            plan = _Plan(limits.defaults, True, self.tally.cell(key), tuple(self._cells.items()))
+        lim = plan.limits
         pos = inputs.position(key)
-        open_same = inputs.open_qty(key, side)
+        open_same = plan.cell[0] if buy else plan.cell[1]
         if not pos or (pos > 0) == buy:
             reducing = False
         elif req.reduce_only and key.kind is MarketKind.PERP:
@@ -511,7 +522,7 @@ class RiskGate:
         # 3. open orders
         max_open = limits.max_open_orders
         if max_open is not None:
-            count = inputs.open_order_count()
+            count = len(self.tally._orders)
             if count >= max_open:
                 raise self._refuse(
                     LimitName.MAX_OPEN_ORDERS, None, Decimal(max_open), Decimal(count + 1), Decimal(count), req, client
@@ -521,7 +532,7 @@ class RiskGate:
         if lim.max_order_qty is not None and qty > lim.max_order_qty:
             raise self._refuse(LimitName.MAX_ORDER_QTY, key, lim.max_order_qty, qty, ZERO, req, client)
         ref: Decimal | None = None
-        if self._priced.get(key, True):
+        if plan.priced:
             ref = inputs.reference_price(key)
             if ref is None or ref <= 0:
                 raise self._refuse(
@@ -596,7 +607,7 @@ class RiskGate:
                     )
             if limits.max_leverage is not None or lim.max_concentration is not None:
                 assert ref is not None
-                self._exposure(req, client, key, lim, ref, pos, open_same, qty, buy, equity)
+                self._exposure(req, client, plan, ref, pos, open_same, qty, buy, equity)
 
         # admitted
         if total:
@@ -609,8 +620,7 @@ class RiskGate:
         self,
         req: OrderRequest,
         client: str,
-        key: InstrumentKey,
-        lim: InstrumentLimits,
+        plan: _Plan,
         ref: Decimal,
         pos: Decimal,
         open_same: Decimal,
@@ -622,14 +632,12 @@ class RiskGate:
         position with every open buy filled and with every open sell filled)."""
         inputs = self.inputs
         position = inputs.position
-        open_qty = inputs.open_qty
         reference = inputs.reference_price
         other = ZERO
-        buy_side, sell_side = Side.BUY, Side.SELL
-        for k in self._others.get(key, self.keys):
+        for k, cell in plan.others:
             p = position(k)
-            long_ = p + open_qty(k, buy_side)
-            short = open_qty(k, sell_side) - p
+            long_ = p + cell[0]
+            short = cell[1] - p
             # max(|p + buys|, |p - sells|) = max(long_, short), because long_ + short = buys + sells >= 0
             w = long_ if long_ > short else short
             if w:
@@ -646,7 +654,7 @@ class RiskGate:
                         "no fresh reference to value exposure",
                     )
                 other += w * r
-        open_other = open_qty(key, Side.SELL if buy else Side.BUY)
+        open_other = plan.cell[1] if buy else plan.cell[0]
         if buy:  # the same identity: max(|p + buys|, |p - sells|) = max(p + buys, sells - p)
             far = open_other - pos
             near = pos + open_same
@@ -683,12 +691,12 @@ class RiskGate:
                     client,
                     f"gross exposure {gross}, equity {equity}",
                 )
-        share = lim.max_concentration
+        share = plan.limits.max_concentration
         if share is not None and gross > self.limits.concentration_min_gross and mine > share * gross:
             before_gross = other + w_before * ref
             raise self._refuse(
                 LimitName.CONCENTRATION,
-                key,
+                req.key,
                 share,
                 _ratio(mine, gross),
                 _ratio(w_before * ref, before_gross) if before_gross else ZERO,
@@ -726,8 +734,8 @@ class RiskGate:
         gross: Decimal | None = ZERO
         for k in self.keys:
             p = inputs.position(k)
-            ob = inputs.open_qty(k, Side.BUY)
-            os_ = inputs.open_qty(k, Side.SELL)
+            ob = self.tally.open_qty(k, Side.BUY)
+            os_ = self.tally.open_qty(k, Side.SELL)
             r = inputs.reference_price(k)
             w = max(abs(p + ob), abs(p - os_))
             exposure = w * r if r is not None else None
@@ -757,7 +765,7 @@ class RiskGate:
             equity=inputs.equity(),
             high_water_mark=self.high_water_mark,
             gross_exposure=gross,
-            open_orders=inputs.open_order_count(),
+            open_orders=self.tally.open_order_count(),
             open_positions=sum(1 for k in self.keys if inputs.position(k)),
             orders_last_second=self._rate_s.count(now) if self._rate_s is not None else 0,
             orders_last_minute=self._rate_m.count(now) if self._rate_m is not None else 0,
@@ -766,6 +774,24 @@ class RiskGate:
             refused={n.value: c for n, c in self.refused.items()},
             ts_ms=self._wall(),
         )
+
+
+class _Plan:
+    """What the order path needs of one instrument, found with one lookup."""
+
+    __slots__ = ("limits", "priced", "cell", "others")
+
+    def __init__(
+        self,
+        limits: InstrumentLimits,
+        priced: bool,
+        cell: list[Decimal],
+        others: tuple[tuple[InstrumentKey, list[Decimal]], ...],
+    ) -> None:
+        self.limits = limits
+        self.priced = priced
+        self.cell = cell  # [open buy qty, open sell qty]
+        self.others = others  # every other instrument with its cell
 
 
 def _resized(old: SlidingWindow | None, limit: int | None, window_ns: int) -> SlidingWindow | None:

@@ -1,13 +1,16 @@
 """What the gate reads: a small read-only protocol the runner implements from its actors' state.
 
 The gate never asks an actor anything (no awaits on the order path): the runner hands it an
-object whose methods read state the runner's actors already hold, synchronously, on the event
-loop thread the order actor runs on. Every method must be cheap (a dict lookup) and must not
-allocate much; the gate calls a few of them per instrument per order.
+object whose methods read state the runner's other actors already hold (positions, prices,
+equity), synchronously, on the event loop thread the order actor runs on. Every method must be
+cheap (a dict lookup) and must not allocate much; the gate calls two of them per instrument per
+order when leverage or concentration is on.
 
-:class:`OpenOrderTally` keeps open order quantities per instrument and side, updated in O(1) by
-the order actor each time it stores an order; :class:`MemoryInputs` is a complete
-implementation over plain dicts (tests, the benchmark, and a runner that pushes its state in).
+Open orders are the order actor's own state, and the order actor owns the gate: they are not
+read through the protocol but kept in the gate's :class:`OpenOrderTally` (``gate.tally``), which
+the order actor updates in O(1) with every order state it stores. :class:`MemoryInputs` is a
+complete implementation over plain dicts (tests, the benchmark); ``views.StateInputs`` is the
+runner's, over its actors' state objects.
 
 Realised PnL is not read but pushed (:meth:`RiskGate.record_realized`): each amount carries its
 fill's time, so a fill lands in the trading day it happened in, exactly, even around the day
@@ -42,14 +45,6 @@ class RiskInputs(Protocol):
         """The price a market order of ``side`` meets first: best ask for BUY, best bid for SELL; None if stale."""
         ...
 
-    def open_qty(self, key: InstrumentKey, side: Side) -> Decimal:
-        """Remaining quantity of open and unresolved (PENDING/UNKNOWN) orders on ``key`` and ``side``."""
-        ...
-
-    def open_order_count(self) -> int:
-        """Open and unresolved orders, account-wide (this runner)."""
-        ...
-
     def equity(self) -> Decimal | None:
         """Account equity in the quote currency (margin balance + spot holdings at reference); None if unknown."""
         ...
@@ -64,52 +59,54 @@ class OpenOrderTally:
     counting when final.
     """
 
-    __slots__ = ("_orders", "_buy", "_sell")
+    __slots__ = ("_orders", "_cells")
 
     def __init__(self) -> None:
-        self._orders: dict[str, tuple[InstrumentKey, Side, Decimal]] = {}
-        self._buy: dict[InstrumentKey, Decimal] = {}
-        self._sell: dict[InstrumentKey, Decimal] = {}
+        self._orders: dict[str, tuple[list[Decimal], int, Decimal]] = {}
+        self._cells: dict[InstrumentKey, list[Decimal]] = {}
+
+    def cell(self, key: InstrumentKey) -> list[Decimal]:
+        """``[open buy qty, open sell qty]`` of ``key``, a list kept current in place: the gate
+        holds the cells of its instruments and reads them without a lookup."""
+        cell = self._cells.get(key)
+        if cell is None:
+            cell = self._cells[key] = [ZERO, ZERO]
+        return cell
 
     def update(self, order: Order) -> None:
         cid = order.client_id
         prev = self._orders.pop(cid, None)
         if prev is not None:
-            key, side, qty = prev
-            book = self._buy if side is Side.BUY else self._sell
-            left = book[key] - qty
-            if left:
-                book[key] = left
-            else:
-                del book[key]
+            cell, i, qty = prev
+            cell[i] -= qty
         if order.status in _COUNTED:
             remaining = order.qty - order.filled_qty
             if remaining > 0:
-                book = self._buy if order.side is Side.BUY else self._sell
-                book[order.key] = book.get(order.key, ZERO) + remaining
-                self._orders[cid] = (order.key, order.side, remaining)
+                cell = self.cell(order.key)
+                i = 0 if order.side is Side.BUY else 1
+                cell[i] += remaining
+                self._orders[cid] = (cell, i, remaining)
 
     def forget(self, client_id: str) -> None:
         """Drop an order (e.g. evicted by the order book); same as a final update."""
         prev = self._orders.pop(client_id, None)
         if prev is not None:
-            key, side, qty = prev
-            book = self._buy if side is Side.BUY else self._sell
-            left = book[key] - qty
-            if left:
-                book[key] = left
-            else:
-                del book[key]
+            cell, i, qty = prev
+            cell[i] -= qty
 
     def open_qty(self, key: InstrumentKey, side: Side) -> Decimal:
-        return (self._buy if side is Side.BUY else self._sell).get(key, ZERO)
+        cell = self._cells.get(key)
+        return (cell[0] if side is Side.BUY else cell[1]) if cell is not None else ZERO
 
     def open_order_count(self) -> int:
         return len(self._orders)
 
 
 class MemoryInputs:
-    """:class:`RiskInputs` over plain dicts the owner keeps current (tests, benchmark, push-style runners)."""
+    """:class:`RiskInputs` over plain dicts the owner keeps current (tests, benchmark, push-style runners).
+
+    ``tally`` is only carried along for the convenience of tests and the benchmark (they hand it
+    to the gate); the gate reads open orders from its own tally, not through the inputs."""
 
     def __init__(
         self,
@@ -136,13 +133,6 @@ class MemoryInputs:
 
     def touch_price(self, key: InstrumentKey, side: Side) -> Decimal | None:
         return (self.asks if side is Side.BUY else self.bids).get(key)
-
-    def open_qty(self, key: InstrumentKey, side: Side) -> Decimal:
-        tally = self.tally
-        return (tally._buy if side is Side.BUY else tally._sell).get(key, ZERO)
-
-    def open_order_count(self) -> int:
-        return len(self.tally._orders)
 
     def equity(self) -> Decimal | None:
         return self.account_equity

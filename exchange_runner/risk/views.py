@@ -5,8 +5,9 @@ The runner builds one at start and hands it to the gate; every method only reads
 * ``positions`` — the position actor's store (``InstrumentKey → Position``, perps);
 * ``account()`` — the account actor's current :class:`AccountSnapshot` (spot balances, margin);
 * ``book(key)`` — the price actor's last book of ``key`` if fresh, else None;
-* ``mark(key)`` — the last mark price of a perp if fresh, else None;
-* ``tally`` — the :class:`OpenOrderTally` the order actor keeps.
+* ``mark(key)`` — the last mark price of a perp if fresh, else None.
+
+(Open orders are not read here: the gate keeps them in its own tally.)
 
 Definitions (docs/risk.md):
 
@@ -28,8 +29,6 @@ from decimal import Decimal
 
 from strategy_client.model import AccountSnapshot, Instrument, InstrumentKey, MarketKind, OrderBook, Position, Side
 
-from .inputs import OpenOrderTally
-
 __all__ = ["StateInputs"]
 
 ZERO = Decimal(0)
@@ -47,7 +46,6 @@ class StateInputs:
         positions: Mapping[InstrumentKey, Position],
         account: Callable[[], AccountSnapshot | None],
         book: Callable[[InstrumentKey], OrderBook | None],
-        tally: OpenOrderTally,
         mark: Callable[[InstrumentKey], Decimal | None] = _no_mark,
         unified_wallet: bool = False,
     ) -> None:
@@ -55,14 +53,16 @@ class StateInputs:
         self.account = account
         self.book = book
         self.mark = mark
-        self.tally = tally
         self.unified_wallet = unified_wallet
         self._base = {k: i.base for k, i in instruments.items() if k.kind is MarketKind.SPOT}
         self._quotes = frozenset(i.quote for k, i in instruments.items() if k.kind is MarketKind.SPOT)
         self._settles = frozenset(i.settle for k, i in instruments.items() if k.kind is MarketKind.PERP)
         self._spot_by_base = {i.base: k for k, i in instruments.items() if k.kind is MarketKind.SPOT}
+        self._spot_keys = tuple(self._base)
         self._seen: AccountSnapshot | None = None
         self._balances: dict[str, Decimal] = {}
+        self._mids: dict[InstrumentKey, tuple[OrderBook, Decimal | None]] = {}
+        self._equity: tuple[AccountSnapshot, tuple[OrderBook | None, ...], Decimal | None] | None = None
 
     def _balance_map(self) -> dict[str, Decimal]:
         snap = self.account()
@@ -72,11 +72,11 @@ class StateInputs:
         return self._balances
 
     def position(self, key: InstrumentKey) -> Decimal:
-        if key.kind is MarketKind.PERP:
+        base = self._base.get(key)
+        if base is None:  # a perp
             pos = self.positions.get(key)
             return pos.size if pos is not None else ZERO
-        base = self._base.get(key)
-        return self._balance_map().get(base, ZERO) if base is not None else ZERO
+        return self._balance_map().get(base, ZERO)
 
     def reference_price(self, key: InstrumentKey) -> Decimal | None:
         if key.kind is MarketKind.PERP:
@@ -84,7 +84,14 @@ class StateInputs:
             if mark:
                 return mark
         book = self.book(key)
-        return book.mid if book is not None else None
+        if book is None:
+            return None
+        memo = self._mids.get(key)
+        if memo is not None and memo[0] is book:  # books are immutable: one mid per book object
+            return memo[1]
+        mid = book.mid
+        self._mids[key] = (book, mid)
+        return mid
 
     def touch_price(self, key: InstrumentKey, side: Side) -> Decimal | None:
         book = self.book(key)
@@ -93,16 +100,23 @@ class StateInputs:
         level = book.best_ask if side is Side.BUY else book.best_bid
         return level.price if level is not None else None
 
-    def open_qty(self, key: InstrumentKey, side: Side) -> Decimal:
-        return self.tally.open_qty(key, side)
-
-    def open_order_count(self) -> int:
-        return self.tally.open_order_count()
-
     def equity(self) -> Decimal | None:
         snap = self.account()
         if snap is None:
             return None
+        memo = self._equity
+        if memo is not None and memo[0] is snap:  # same snapshot and the same spot books: same equity
+            book = self.book
+            for k, b in zip(self._spot_keys, memo[1], strict=True):
+                if book(k) is not b:
+                    break
+            else:
+                return memo[2]
+        value = self._value(snap)
+        self._equity = (snap, tuple(self.book(k) for k in self._spot_keys), value)
+        return value
+
+    def _value(self, snap: AccountSnapshot) -> Decimal | None:
         total = ZERO
         margin_assets: set[str] = set()
         for m in snap.margin:

@@ -72,11 +72,13 @@ def gate(
     config: dict[str, Any] | None = None, inp: MemoryInputs | None = None, clocks: Clocks | None = None
 ) -> RiskGate:
     clocks = clocks or Clocks()
+    inp = inp if inp is not None else inputs()
     return RiskGate(
         parse_risk_section(config or {}),
         EX,
         KEYS,
-        inp if inp is not None else inputs(),
+        inp,
+        tally=inp.tally,
         clock_ns=clocks.mono_ns,
         wall_ns=clocks.wall_ns,
     )

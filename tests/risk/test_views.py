@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from exchange_runner.risk import OpenOrderTally, RiskGate, RiskRejected, StateInputs, parse_risk_section
+from exchange_runner.risk import RiskGate, RiskRejected, StateInputs, parse_risk_section
 from strategy_client.model import (
     AccountSnapshot,
     Balance,
@@ -64,7 +64,6 @@ class World:
             account=lambda: self.snapshot,
             book=self.books.get,
             mark=self.marks.get,
-            tally=OpenOrderTally(),
             unified_wallet=unified,
         )
 
@@ -120,3 +119,16 @@ def test_the_gate_runs_on_state_inputs() -> None:
         raise AssertionError("leverage should refuse")
     gate.check(market(BTC_S, Side.BUY, "0.1"))  # 55002.5 ≤ 55500
     assert isinstance(inp.equity(), Decimal)
+
+
+def test_equity_and_mid_follow_new_books_and_snapshots() -> None:
+    w = World()
+    inp = w.inputs()
+    first = inp.equity()
+    assert inp.equity() == first
+    w.books[BTC_S] = _book(BTC_S, "59990", "60010")  # a new book object: revalued
+    assert inp.reference_price(BTC_S) == D(60000)
+    assert inp.equity() == D(20500) + D(10000) + D(30000)
+    assert w.snapshot is not None
+    w.snapshot = AccountSnapshot(exchange=EX, margin=w.snapshot.margin)  # no spot balances any more
+    assert inp.equity() == D(20500)
