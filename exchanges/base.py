@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
-from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 import msgspec
@@ -18,6 +17,7 @@ from strategy_client.model import (
     AccountSnapshot,
     Balance,
     Exchange,
+    ExecType,
     Fill,
     FundingPayment,
     FundingRate,
@@ -40,17 +40,6 @@ __all__ = [
     "StreamStatus",
     "ExchangeAdapter",
 ]
-
-
-class ExecType(StrEnum):
-    """Why an order update was sent (the venue's execution type, normalised)."""
-
-    NEW = "new"
-    TRADE = "trade"
-    CANCELED = "canceled"
-    EXPIRED = "expired"
-    REJECTED = "rejected"
-    AMENDED = "amended"
 
 
 class OrderUpdate(msgspec.Struct, frozen=True, kw_only=True):

@@ -20,9 +20,15 @@
     ├── OrderNotFound                  query/cancel of an order the venue does not know
     ├── ListenKeyExpired               user-data key unknown or expired: create a new one
     └── MalformedPayload               venue sent something we cannot decode (not retryable)
+
+:data:`REJECT_CODES` gives each class its word in the model's refusal vocabulary
+(:class:`strategy_client.model.RejectCode`); :func:`reject_code` looks an error up by its class,
+most specific first.
 """
 
 from __future__ import annotations
+
+from strategy_client.model import RejectCode
 
 __all__ = [
     "ExchangeError",
@@ -42,6 +48,8 @@ __all__ = [
     "OrderNotFound",
     "ListenKeyExpired",
     "MalformedPayload",
+    "REJECT_CODES",
+    "reject_code",
 ]
 
 
@@ -140,3 +148,27 @@ class ListenKeyExpired(ExchangeError):
 
 class MalformedPayload(ExchangeError):
     pass
+
+
+#: Each error class's refusal code (an error takes its nearest class's entry).
+REJECT_CODES: dict[type[ExchangeError], RejectCode] = {
+    ExchangeError: RejectCode.OTHER,
+    TransportError: RejectCode.NOT_SENT,
+    RateLimited: RejectCode.TOO_MANY_ORDERS,
+    AuthError: RejectCode.AUTH,
+    InvalidRequest: RejectCode.INVALID,
+    InsufficientFunds: RejectCode.INSUFFICIENT_FUNDS,
+    WouldTakeLiquidity: RejectCode.WOULD_TAKE_LIQUIDITY,
+    NotFillable: RejectCode.NOT_FILLABLE,
+    DuplicateClientId: RejectCode.DUPLICATE_CLIENT_ID,
+    OrderNotFound: RejectCode.NOT_FOUND,
+}
+
+
+def reject_code(exc: ExchangeError) -> RejectCode:
+    """``exc``'s refusal code: the entry of its nearest class in :data:`REJECT_CODES`."""
+    for cls in type(exc).__mro__:
+        code = REJECT_CODES.get(cls)
+        if code is not None:
+            return code
+    return RejectCode.OTHER

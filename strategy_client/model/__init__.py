@@ -16,6 +16,7 @@ from .funding import HOUR_MS, FundingPayment, FundingRate
 from .instrument import Instrument
 from .key import InstrumentKey, InvalidInstrumentKey
 from .order import Fill, Order, OrderRequest
+from .refusal import ExecType, RejectCode
 from .risk import (
     DrawdownAction,
     InstrumentLimits,
@@ -47,6 +48,7 @@ __all__ = [
     "BookWalk",
     "DrawdownAction",
     "Exchange",
+    "ExecType",
     "FINAL_STATUSES",
     "Fill",
     "FilterViolation",
@@ -70,6 +72,7 @@ __all__ = [
     "OrderType",
     "Position",
     "PriceOutOfRange",
+    "RejectCode",
     "RiskBreach",
     "RiskEvent",
     "RiskEventKind",

@@ -30,6 +30,7 @@ from strategy_client.model import (
     Balance,
     BookLevel,
     Exchange,
+    ExecType,
     Fill,
     FundingPayment,
     FundingRate,
@@ -57,11 +58,19 @@ __all__ = ["PaperVenue", "PaperUpdate", "OrderChange"]
 ZERO = Decimal(0)
 
 
+#: How an order that ends without a (last) fill ends, as an execution type.
+_END_EXEC = {
+    OrderStatus.CANCELED: ExecType.CANCELED,
+    OrderStatus.EXPIRED: ExecType.EXPIRED,
+    OrderStatus.REJECTED: ExecType.REJECTED,
+}
+
+
 class OrderChange(msgspec.Struct, frozen=True):
     """One step of an order's life: ``exec_type`` is new | trade | canceled | expired | rejected."""
 
     order: Order
-    exec_type: str
+    exec_type: ExecType
     fill: Fill | None = None
 
 
@@ -223,7 +232,7 @@ class PaperVenue:
         self.orders_submitted += 1
         self.open[cid] = w
         self._venue_ids[w.order.venue_id] = cid
-        update = PaperUpdate(changes=[OrderChange(w.order, "new")])
+        update = PaperUpdate(changes=[OrderChange(w.order, ExecType.NEW)])
         touched = _Touched()
         if inst.key.kind is MarketKind.SPOT:
             touched.assets.add(w.locked_asset)
@@ -424,13 +433,13 @@ class PaperVenue:
             ts_ms=now_ms,
             realized_pnl=realized,
         )
-        update.changes.append(OrderChange(w.order, "trade", fill))
+        update.changes.append(OrderChange(w.order, ExecType.TRADE, fill))
         if status is OrderStatus.FILLED:
             self._close(w)
 
     def _end(self, w: _Working, status: OrderStatus, now_ms: int, update: PaperUpdate, touched: _Touched) -> None:
         w.order = msgspec.structs.replace(w.order, status=status, updated_ts_ms=now_ms)
-        update.changes.append(OrderChange(w.order, status.value))
+        update.changes.append(OrderChange(w.order, _END_EXEC[status]))
         if w.locked_asset:
             touched.assets.add(w.locked_asset)
         self._close(w)

@@ -11,8 +11,12 @@ from exchange_runner.actors.price import StaleBook
 from exchange_runner.refusals import BadParams, ClientIdInUse, NotAvailable
 from exchange_runner.service import ERROR_TABLE, _Ask, error_reply
 from exchanges import errors as xerr
+from exchanges.binance.sim.payloads_user import EXEC_TYPE_TEXT
+from exchanges.sim.engine.errors import REJECT_CODES as SIM_CODES
+from exchanges.sim.engine.errors import RejectReason, SimReject
 from strategy_client.command_client import _to_exception
 from strategy_client.errors import OutcomeUnknown, VenueUnavailable
+from strategy_client.model import ExecType, RejectCode
 from strategy_client.wire import ErrorCode, ErrorReply
 
 E = ErrorCode
@@ -82,7 +86,7 @@ def test_every_venue_error_class_has_its_row() -> None:
     rejected_by_venue = {xerr.AuthError, xerr.OrderRejected, xerr.InvalidRequest}
     for name in xerr.__all__:
         cls = getattr(xerr, name)
-        if cls in catch_all:
+        if not isinstance(cls, type) or cls in catch_all:
             continue
         row = next(r for r in ERROR_TABLE if issubclass(cls, r.cls))
         if row.cls is xerr.ExchangeError:
@@ -112,3 +116,47 @@ def test_the_client_honours_the_reply_retryable_flag() -> None:
     assert limited.retryable  # type: ignore[attr-defined]
     unknown = _to_exception(ErrorReply(code=E.OUTCOME_UNKNOWN, message="?", retryable=False))
     assert isinstance(unknown, OutcomeUnknown) and not unknown.retryable
+
+
+# ----------------------------------------------------------------- one refusal vocabulary
+
+
+def test_one_exec_type_and_one_reject_code_everywhere() -> None:
+    from exchanges.base import ExecType as AdapterExecType
+    from exchanges.sim.engine import ExecType as SimExecType
+    from strategy_client.paper import RejectCode as PaperRejectCode
+
+    assert AdapterExecType is ExecType and SimExecType is ExecType
+    assert PaperRejectCode is RejectCode
+
+
+def test_every_simulator_reason_has_its_code() -> None:
+    assert set(SIM_CODES) == set(RejectReason)
+    assert SimReject(RejectReason.LOT_SIZE, "qty").code is RejectCode.FILTER
+    assert SimReject(RejectReason.POST_ONLY_WOULD_TAKE).code is RejectCode.WOULD_TAKE_LIQUIDITY
+
+
+def test_binance_dialect_names_every_exec_type() -> None:
+    assert set(EXEC_TYPE_TEXT) == set(ExecType)
+    assert EXEC_TYPE_TEXT[ExecType.TRADE] == "TRADE"
+
+
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (xerr.InsufficientFunds("x"), RejectCode.INSUFFICIENT_FUNDS),
+        (xerr.WouldTakeLiquidity("x"), RejectCode.WOULD_TAKE_LIQUIDITY),
+        (xerr.NotFillable("x"), RejectCode.NOT_FILLABLE),
+        (xerr.DuplicateClientId("x"), RejectCode.DUPLICATE_CLIENT_ID),
+        (xerr.OrderRejected("x"), RejectCode.OTHER),
+        (xerr.InvalidRequest("x"), RejectCode.INVALID),
+        (xerr.OrderNotFound("x"), RejectCode.NOT_FOUND),
+        (xerr.AuthError("x"), RejectCode.AUTH),
+        (xerr.IpBanned("x"), RejectCode.TOO_MANY_ORDERS),
+        (xerr.TransportError("x"), RejectCode.NOT_SENT),
+        (xerr.MalformedPayload("x"), RejectCode.OTHER),
+    ],
+    ids=lambda v: type(v).__name__,
+)
+def test_venue_errors_in_the_refusal_vocabulary(exc: xerr.ExchangeError, code: RejectCode) -> None:
+    assert xerr.reject_code(exc) is code

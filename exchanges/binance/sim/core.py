@@ -8,7 +8,7 @@ import string
 from collections.abc import Callable
 
 from exchanges.sim.badinput import BadInput
-from exchanges.sim.engine import OrderChanged, SimEvent, SimVenue, SymbolSpec
+from exchanges.sim.engine import ExecType, OrderChanged, SimEvent, SimVenue, SymbolSpec
 from exchanges.sim.faults import Faults
 from strategy_client.model import MarketKind
 
@@ -93,7 +93,7 @@ class BinanceCore:
     # -- order index (the engine lists open orders only; allOrders needs every id) -------------
 
     def _index_orders(self, event: SimEvent) -> None:
-        if isinstance(event, OrderChanged) and event.exec_type.value == "NEW" and event.account == self.account:
+        if isinstance(event, OrderChanged) and event.exec_type is ExecType.NEW and event.account == self.account:
             key = (event.order.kind, event.order.symbol)
             self.order_ids.setdefault(key, []).append(event.order.order_id)
 

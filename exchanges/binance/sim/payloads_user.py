@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import msgspec
 
-from exchanges.sim.engine import AssetBalance, OrderChanged, PositionView, SimOrder
+from exchanges.sim.engine import AssetBalance, ExecType, OrderChanged, PositionView, SimOrder
 
 from .numbers import money, spot
 from .payloads_spot import STP_MODE, is_working
@@ -219,6 +219,17 @@ class ListenKeyExpired(msgspec.Struct, kw_only=True):
 # -- builders ---------------------------------------------------------------------------------
 
 
+#: The engine's (the model's) execution types in Binance's words (``x``).
+EXEC_TYPE_TEXT = {
+    ExecType.NEW: "NEW",
+    ExecType.TRADE: "TRADE",
+    ExecType.CANCELED: "CANCELED",
+    ExecType.EXPIRED: "EXPIRED",
+    ExecType.REJECTED: "REJECTED",
+    ExecType.AMENDED: "AMENDMENT",
+}
+
+
 def execution_report(ev: OrderChanged, exec_id: int, cancel_client_id: str | None) -> ExecutionReport:
     order = ev.order
     otype, tif = spot_type_tif(order)
@@ -226,7 +237,7 @@ def execution_report(ev: OrderChanged, exec_id: int, cancel_client_id: str | Non
     last_qty = fill.qty if fill is not None else Decimal(0)
     last_price = fill.price if fill is not None else Decimal(0)
     last_quote = fill.quote_qty if fill is not None else Decimal(0)
-    canceled = ev.exec_type.value == "CANCELED"
+    canceled = ev.exec_type is ExecType.CANCELED
     client_id = cancel_client_id if canceled and cancel_client_id else order.client_order_id
     return ExecutionReport(
         e="executionReport",
@@ -242,7 +253,7 @@ def execution_report(ev: OrderChanged, exec_id: int, cancel_client_id: str | Non
         F=spot(Decimal(0)),
         g=-1,
         C=order.client_order_id if canceled and cancel_client_id else "",
-        x=ev.exec_type.value,
+        x=EXEC_TYPE_TEXT[ev.exec_type],
         X=status_text(order.status),
         r="NONE",
         i=order.order_id,
@@ -295,7 +306,7 @@ def order_trade_update(
             p=fmt.price(order.price),
             ap=fmt.avg(order.avg_price),
             sp="0",
-            x=ev.exec_type.value,
+            x=EXEC_TYPE_TEXT[ev.exec_type],
             X=status_text(order.status),
             i=order.order_id,
             last_qty=fmt.qty(fill.qty if fill is not None else Decimal(0)),

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import msgspec
 
-from exchanges.sim.engine import BalanceReason, BalancesChanged, LeverageChanged, OrderChanged, SimEvent
+from exchanges.sim.engine import BalanceReason, BalancesChanged, ExecType, LeverageChanged, OrderChanged, SimEvent
 from strategy_client.model import MarketKind, Side
 
 from .api_errors import BinanceApiError
@@ -168,7 +168,7 @@ class UserStreams:
     def _spot_order(self, ev: OrderChanged) -> None:
         if not any(ev.account in subs.values() for subs in self._spot.values()):
             return
-        cancel_id = self._core.cancel_id(ev.order.order_id) if ev.exec_type.value == "CANCELED" else None
+        cancel_id = self._core.cancel_id(ev.order.order_id) if ev.exec_type is ExecType.CANCELED else None
         report = execution_report(ev, self._core.next_exec_id(), cancel_id)
         self._to_spot(ev.account, self._enc.encode(report))
 

@@ -12,6 +12,7 @@ from exchanges.sim.badinput import BadInput
 from exchanges.sim.engine import (
     BalanceReason,
     BalancesChanged,
+    ExecType,
     OrderChanged,
     RejectReason,
     SimEvent,
@@ -132,7 +133,7 @@ class OkxCore:
     def _on_event(self, event: SimEvent) -> None:
         if isinstance(event, OrderChanged) and event.account == self.account:
             order = event.order
-            if event.exec_type.value == "NEW":
+            if event.exec_type is ExecType.NEW:
                 self.orders.record(order.kind, order.symbol, order.order_id)
                 pending = self.orders.pending_meta
                 if pending is not None:

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 import msgspec
 
-from strategy_client.model import MarketKind
+from strategy_client.model import ExecType, MarketKind
 
 from .orders import SimFill, SimOrder
 from .views import AssetBalance, FundingPaymentView, Level, MarkView, PositionView, PublicTrade
@@ -33,13 +33,6 @@ __all__ = [
     "LeverageChanged",
     "SimEvent",
 ]
-
-
-class ExecType(StrEnum):
-    NEW = "NEW"
-    TRADE = "TRADE"
-    CANCELED = "CANCELED"
-    EXPIRED = "EXPIRED"
 
 
 class BalanceReason(StrEnum):

@@ -24,7 +24,7 @@ def names(events: list[SimEvent]) -> list[str]:
     out = []
     for e in events:
         if isinstance(e, OrderChanged):
-            out.append(f"{e.account}:{e.exec_type.value}")
+            out.append(f"{e.account}:{e.exec_type.value.upper()}")
         else:
             out.append(type(e).__name__)
     return out
