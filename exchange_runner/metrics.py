@@ -194,7 +194,14 @@ class RunnerCollector(Collector):
         checks = _gauge("tradebus_readiness_check", "Readiness checks of /readyz (1 = passing)", ["check"])
         for name, ok in r.readiness().items():
             checks.add_metric([name], 1 if ok else 0)
+        probe = r.self_ping
+        if probe is not None:
+            checks.add_metric(["commands_answering"], 1 if probe.check()[0] else 0)
         yield checks
+        if probe is not None and probe.last_rtt_s is not None:
+            rtt = _gauge("tradebus_self_ping_seconds", "Round trip of the runner's last answered self-ping")
+            rtt.add_metric([], probe.last_rtt_s)
+            yield rtt
 
         streams = _gauge("tradebus_stream_up", "Venue streams the runner consumes (1 = live)", ["stream"])
         for name, ok in r.streams.items():

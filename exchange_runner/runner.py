@@ -50,7 +50,7 @@ from .actors.position import PositionManager, PositionPatch, SyncPositions
 from .actors.price import PriceManager
 from .config import RunnerConfig
 from .gctune import settle_heap
-from .health import RunnerHealth
+from .health import RunnerHealth, SelfPing
 from .metrics import RunnerMetrics
 from .publisher import Publisher
 from .registrar import Registrar
@@ -101,6 +101,7 @@ class ExchangeRunner:
         self.funding: FundingPoller
         self.registrar: Registrar | None = None
         self.server: ZmqServer | None = None
+        self.self_ping: SelfPing | None = None  # /readyz commands_answering (with metrics on)
         self._paper = paper
 
     # -- state ------------------------------------------------------------------------
@@ -199,6 +200,8 @@ class ExchangeRunner:
             exchange=self.exchange.value,
             on_command=self.metrics.command_done if self.metrics is not None else None,
         )
+        if self.health is not None:
+            self.self_ping = SelfPing(self.ctx, self.router_endpoint)
         advertise = cfg.advertise_host or (cfg.bind if cfg.bind not in ("0.0.0.0", "*") else socket.gethostname())
         record = RunnerRecord(
             name=cfg.registration_name,
@@ -226,6 +229,7 @@ class ExchangeRunner:
                     tg.create_task(self.account.run(), name="actor.account"),
                     tg.create_task(self.funding.run(), name="actor.funding"),
                     tg.create_task(self.server.serve(), name="zmq.router"),
+                    *([tg.create_task(self.self_ping.run(), name="zmq.selfping")] if self.self_ping else []),
                     tg.create_task(
                         self._forward("books", lambda: self.adapter.stream_order_books(keys), self._on_book),
                         name="fwd.books",

@@ -41,6 +41,7 @@ async def test_healthz_and_readyz_when_ready(metrics_runner: MetricsRunner) -> N
             "streams_live": True,
             "registered": True,
             "credentials_ok": True,
+            "commands_answering": True,
         }
         assert body["status"] == "ready" and body["down"] == []
 
