@@ -444,7 +444,7 @@ class RiskGate:
         buy = side is Side.BUY
         plan = self._plans.get(key)
         if plan is None:  # not an instrument of this runner (the runner refuses those first)
-            plan = _Plan(limits.defaults, True, self.tally.cell(key), tuple(self._cells.items()))
+            plan = _Plan(limits.defaults, True, [ZERO, ZERO], tuple(self._cells.items()))
         lim = plan.limits
         pos = inputs.position(key)
         open_same = plan.cell[0] if buy else plan.cell[1]
@@ -707,16 +707,16 @@ class RiskGate:
 
     # -- events and status ----------------------------------------------------------------
     def _emit(self, event: RiskEvent) -> None:
+        """Overflow policy: when the outbox is full the oldest *refusal* is dropped (counted in
+        ``events_dropped``); state, limits and day events are never dropped (they are few: one per
+        admin call or trip), so the outbox may exceed ``max_events`` only by those."""
         events = self.events
         if len(events) >= self.max_events:
-            # refusals may be dropped (counted); a state change never is
             for i, old in enumerate(events):
                 if old.kind is RiskEventKind.REFUSED:
                     del events[i]
+                    self.events_dropped += 1
                     break
-            else:
-                events.popleft()
-            self.events_dropped += 1
         events.append(event)
 
     def drain_events(self) -> list[RiskEvent]:

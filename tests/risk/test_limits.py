@@ -252,3 +252,16 @@ def test_refused_numbers_for_rates_and_states_are_decimals() -> None:
     with pytest.raises(RiskRejected) as err:
         g.check(limit(BTC_P, BUY, "1", "50000"))
     assert all(isinstance(v, Decimal) for v in (err.value.breach.limit_value, err.value.breach.requested))
+
+
+def test_an_instrument_the_runner_does_not_serve_gets_the_defaults() -> None:
+    from strategy_client.model import Exchange, InstrumentKey, MarketKind
+
+    other = InstrumentKey(Exchange.BINANCE, "SOLUSDT", MarketKind.PERP)
+    inp = inputs()
+    inp.references[other] = D(100)
+    g = gate({"defaults": {"max_order_qty": "1"}, "max_leverage": "5"}, inp)
+    g.check(limit(other, BUY, "1", "100"))
+    with pytest.raises(RiskRejected):
+        g.check(limit(other, BUY, "2", "100"))
+    assert other not in g.tally._cells  # a stray key leaves nothing behind

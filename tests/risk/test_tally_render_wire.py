@@ -216,3 +216,17 @@ def test_event_one_liners() -> None:
         "risk: ACTIVE -> HALTED (tripped: daily_loss) - risk: daily_loss: limit 100, requested 100, current 0"
         " (realised loss today)",
     ]
+
+
+def test_state_events_are_never_dropped_even_past_the_bound() -> None:
+    g = gate()
+    g.max_events = 2
+    for state in (TradingState.REDUCING, TradingState.ACTIVE, TradingState.HALTED, TradingState.ACTIVE):
+        g.set_state(state)
+    assert [e.state for e in g.drain_events()] == [
+        TradingState.REDUCING,
+        TradingState.ACTIVE,
+        TradingState.HALTED,
+        TradingState.ACTIVE,
+    ]
+    assert g.events_dropped == 0
