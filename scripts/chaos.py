@@ -62,17 +62,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-fail", action="store_true", help="exit 0 even when the audit finds problems")
     p.add_argument("--workdir", type=Path, default=None, help="keep logs, configs and reports here")
     p.add_argument("--stop-grace", type=float, default=None, help="seconds a strategy may take to exit after SIGTERM")
+    p.add_argument(
+        "--settle", type=float, default=None, help="quiet seconds after the faults before SIGTERM (default 10; 1 quick)"
+    )
     args = p.parse_args(argv)
     if args.faults is None:
         args.faults = 20 if args.quick else 1000
     if args.faults < 0:
         p.error("--faults must be >= 0")
     if args.duration is None:
-        args.duration = 18.0 if args.quick else max(30.0, args.faults * 0.6)
+        args.duration = 15.0 if args.quick else max(30.0, args.faults * 0.6)
     if args.duration <= 0:
         p.error("--duration must be > 0")
+    if args.settle is None:
+        args.settle = 1.0 if args.quick else 10.0
     if args.stop_grace is None:
-        args.stop_grace = 15.0 if args.quick else 60.0
+        args.stop_grace = 10.0 if args.quick else 60.0
     return args
 
 
@@ -90,6 +95,8 @@ def recovery_stats(faults: list[Fault]) -> tuple[dict[str, Any], dict[str, Any]]
             path = {"user": "user_stream", "market": "market_data", "cmd": "command", "registry": "registry"}[
                 check.split(":")[0]
             ]
+            if f.kind == "runner_kill":
+                path += "_after_runner_restart"
             by_path.setdefault(path, []).append(v)
     return _stats(by_kind), _stats(by_path)
 
@@ -132,6 +139,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 cluster.start_strategy(spec, strategy_config(spec), extra)
             probe = Probe(cluster.redis_url, {v: cluster.venues[v].port for v in VENUES})
             probe.start()
+            late = cluster.wait_strategies_started(60)
+            if late:
+                raise ChildFailed(f"strategies not started within 60s: {late} (logs in {workdir})")
             driver = MarketDriver(cluster, random.Random(rng.random()), 3.0 if args.quick else 5.0)
             result = _chaos(args, cluster, probe, driver, faults)
             result["setup_s"] = round(time.monotonic() - t_start - result["chaos_s"] - result["end_s"], 1)
@@ -152,6 +162,7 @@ def _chaos(
     t0 = time.monotonic()
     nxt = 0
     crashed: dict[str, int] = {}
+    runner_crashes: list[dict[str, Any]] = []
     log(f"injecting: one fault every {interval:.2f}s")
     while time.monotonic() - t0 < args.duration or nxt < len(faults):
         now = time.monotonic()
@@ -165,6 +176,10 @@ def _chaos(
                 pending.append((f, probe.submit(probe.recover(f.checks, f.t0))))
             if nxt % 50 == 0:
                 log(f"{nxt}/{len(faults)} faults injected")
+        for crash in cluster.supervise(now):
+            crash["t"] = round(time.monotonic() - t0, 1)
+            runner_crashes.append(crash)
+            log(f"runner {crash['runner']} exited on its own (status {crash['status']}): {crash['last_line'][:160]}")
         for name, s in cluster.strategies.items():
             if not s.child.alive() and name not in crashed:
                 crashed[name] = s.child.proc.returncode
@@ -181,35 +196,47 @@ def _chaos(
         except Exception as exc:  # noqa: BLE001 - reported, the audit still runs
             fired[venue] = {"error": str(exc)}
     driver.flatten()
+    settle_end = time.monotonic() + args.settle
+    while time.monotonic() < settle_end:  # a quiet market: open positions exit on their own
+        for crash in cluster.supervise(time.monotonic()):
+            crash["t"] = round(time.monotonic() - t0, 1)
+            runner_crashes.append(crash)
+        time.sleep(0.1)
     for f, fut in pending:
         try:
             f.recovery = fut.result(probe.deadline_s + 5)
         except Exception as exc:  # noqa: BLE001
             f.error = f.error or f"recovery check failed: {exc!r}"
-    for venue in VENUES:  # a runner restarted late must be up before the strategies unwind
-        try:
-            cluster.wait_runner(venue, 60)
-        except ChildFailed as exc:
-            log(str(exc).splitlines()[0])
+    deadline = time.monotonic() + 60  # every runner up (restarted if it crashes) before the strategies unwind
+    while cluster.registered() != set(VENUES) and time.monotonic() < deadline:
+        for crash in cluster.supervise(time.monotonic()):
+            crash["t"] = round(time.monotonic() - t0, 1)
+            runner_crashes.append(crash)
+            log(f"runner {crash['runner']} exited on its own (status {crash['status']}): {crash['last_line'][:160]}")
+        time.sleep(0.1)
     log("stopping the strategies (SIGTERM)")
     cluster.stop_strategies(args.stop_grace)
     time.sleep(1.0)  # the runners' last events out
     venues = {v: cluster.ctl(v).call("GET", "/_sim/orders") for v in VENUES}
     specs = [s.spec for s in cluster.strategies.values()]
-    runner_orders, execs, lots = probe.run(_runner_view(probe, venues, specs), 120)
+    runner_orders, execs, lots, runner_open = probe.run(_runner_view(probe, venues, specs), 120)
     ends = {
         name: StrategyEnd(s.spec, s.report, s.exit_status, s.stop_s, s.error) for name, s in cluster.strategies.items()
     }
-    result = audit(venues, runner_orders, execs, ends, lots)
+    result = audit(venues, runner_orders, execs, ends, lots, runner_open)
     by_kind, by_path = recovery_stats(faults)
     injected: dict[str, int] = {}
     for f in faults:
         if not f.error and not f.skipped:
             injected[f.kind] = injected.get(f.kind, 0) + 1
-    summary = {k: result[k] for k in ("orders_at_venues", "fills_at_venues", *GATE, "runner_state_mismatches")}
+    summary = {
+        k: result[k]
+        for k in ("orders_at_venues", "fills_at_venues", *GATE, "runner_state_mismatches", "unresolved_at_end")
+    }
     summary["faults_injected"] = sum(injected.values())
     summary["user_stream_recovery_p99_s"] = by_path.get("user_stream", {}).get("p99_s")
     summary["not_recovered"] = sum(v["not_recovered"] for v in by_kind.values())
+    summary["runner_crashes"] = len(runner_crashes)
     return {
         "summary": summary,
         "faults_injected_by_kind": dict(sorted(injected.items())),
@@ -219,6 +246,7 @@ def _chaos(
         "recovery_by_kind": by_kind,
         "recovery_by_path": by_path,
         "strategies_exited_during_run": crashed,
+        "runner_crashes": runner_crashes,
         "probe": {"gaps": probe.gaps, "deposit_errors": probe.deposit_errors},
         "market_phases": driver.phases,
         "chaos_s": round(chaos_s, 1),
@@ -230,7 +258,12 @@ def _chaos(
 
 async def _runner_view(
     probe: Probe, venues: dict[str, dict[str, Any]], specs: list[Any]
-) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[tuple[str, str], Decimal], dict[tuple[str, str], Decimal]]:
+) -> tuple[
+    dict[tuple[str, str], dict[str, Any]],
+    dict[tuple[str, str], Decimal],
+    dict[tuple[str, str], Decimal],
+    dict[str, list[dict[str, Any]]],
+]:
     """The runners' answers about every strategy order the venues hold (and the instruments' lots)."""
     from chaoslib.audit import wire_client_id
 
@@ -245,6 +278,22 @@ async def _runner_view(
                 lots[(venue, kind.value)] = max(inst.step_size, inst.min_qty)
             except Exception:  # noqa: BLE001 - a default lot is used
                 pass
+    open_orders: dict[str, list[dict[str, Any]]] = {}
+    for venue in VENUES:
+        try:
+            got_open = await router.get_open_orders(Exchange(venue), timeout_s=10)
+        except Exception as exc:  # noqa: BLE001 - the runner's answer, whatever it is, is data
+            open_orders[venue] = [{"error": f"{type(exc).__name__}: {exc}"[:200]}]
+            continue
+        open_orders[venue] = [
+            {
+                "client_id": o.client_id,
+                "status": o.status.value,
+                "filled_qty": str(o.filled_qty),
+                "kind": o.key.kind.value,
+            }
+            for o in got_open
+        ]
     sem = asyncio.Semaphore(16)
 
     async def one(venue: str, o: dict[str, Any]) -> None:
@@ -262,7 +311,7 @@ async def _runner_view(
 
     await asyncio.gather(*(one(v, o) for v, book in venues.items() for o in book.get("orders", [])))
     execs = {k: v.max_filled for k, v in probe.execs.items()}
-    return out, execs, lots
+    return out, execs, lots, open_orders
 
 
 def print_summary(result: dict[str, Any]) -> None:

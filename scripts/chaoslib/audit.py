@@ -102,6 +102,7 @@ def audit(
     execs: dict[tuple[str, str], Decimal],
     strategies: dict[str, StrategyEnd],
     lots: dict[tuple[str, str], Decimal],
+    runner_open: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     specs = [s.spec for s in strategies.values()]
     orders = _orders(venues)
@@ -123,9 +124,9 @@ def audit(
                 )
             seen.add(pair)
 
-    per_venue: dict[str, dict[str, int]] = {}
+    per_venue = {v: {"orders": 0, "fills": 0, "strategy_orders": 0, "open": 0} for v in venues}
     for o in orders:
-        stats = per_venue.setdefault(o.venue, {"orders": 0, "fills": 0, "strategy_orders": 0, "open": 0})
+        stats = per_venue[o.venue]
         stats["orders"] += 1
         stats["fills"] += len(o.fills)
         stats["open"] += o.status not in FINAL
@@ -234,6 +235,30 @@ def audit(
                     }
                 )
 
+    # the runners' open orders (UNKNOWN and PENDING included) against the venues' open orders
+    unresolved = 0
+    venue_open = {(o.venue, o.cid) for o in orders if o.status not in FINAL}
+    for venue, listed in (runner_open or {}).items():
+        for ro in listed:
+            if "error" in ro:
+                runner_mismatches += 1
+                cases["runner_state_mismatch"].append({"venue": venue, "open_orders": ro})
+                continue
+            cid = str(ro["client_id"])
+            if ro["status"] in ("unknown", "pending"):
+                unresolved += 1
+                cases["unresolved_at_end"].append({"venue": venue, **ro, "at_venue": _venue_status(by_cid, venue, cid)})
+            if (venue, cid) not in venue_open and owner(cid, venue, specs) is not None:
+                runner_mismatches += 1
+                cases["runner_state_mismatch"].append(
+                    {
+                        "venue": venue,
+                        "client_id": cid,
+                        "runner_open": ro,
+                        "venue_status": _venue_status(by_cid, venue, cid),
+                    }
+                )
+
     # naked legs and unfinished exits, strategy by strategy, from the venue's fills
     naked = 0
     unfinished = 0
@@ -297,9 +322,15 @@ def audit(
         "naked_legs": naked,
         "unfinished_exits": unfinished,
         "runner_state_mismatches": runner_mismatches,
+        "unresolved_at_end": unresolved,
         "strategies": strategies_out,
         "cases": {k: v for k, v in cases.items()},
     }
+
+
+def _venue_status(by_cid: dict[tuple[str, str], list[_Order]], venue: str, cid: str) -> str:
+    same = by_cid.get((venue, cid))
+    return same[-1].status if same else "absent"
 
 
 def _size(end: StrategyEnd) -> Decimal | None:

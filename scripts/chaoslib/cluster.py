@@ -57,6 +57,7 @@ class Runner:
     name: str
     child: Child
     starts: int = 1
+    restart_at: float = 0.0  # monotonic: no supervisor restart before this
 
 
 @dataclass
@@ -175,6 +176,27 @@ class Cluster:
             client.close()
         return found
 
+    def supervise(self, now: float) -> list[dict[str, Any]]:
+        """Restart runners that exited on their own (what a process supervisor does); returns
+        one record per crash (the harness' SIGKILLs are not crashes: they restart at once)."""
+        crashes = []
+        for name, runner in self.runners.items():
+            if runner.child.alive() or now < runner.restart_at:
+                continue
+            status = runner.child.proc.returncode
+            tail = [line for line in runner.child.log_tail(40).splitlines() if line.strip()]
+            crashes.append(
+                {
+                    "runner": name,
+                    "log": runner.child.log_path.name,
+                    "status": status,
+                    "last_line": tail[-1] if tail else "",
+                }
+            )
+            self.kids.stop(runner.child)
+            self.start_runner(name).restart_at = now + 2.0
+        return crashes
+
     def kill_runner(self, name: str) -> None:
         """SIGKILL (no shutdown: listenKeys, registrations, sockets are left as they were)."""
         self.kids.kill(self.runners[name].child)
@@ -190,6 +212,21 @@ class Cluster:
         child = self.kids.start(f"strategy-{spec.name}", argv)
         strategy = self.strategies[spec.name] = Strategy(spec, child, report, cfg, argv=argv)
         return strategy
+
+    def wait_strategies_started(self, timeout_s: float) -> list[str]:
+        """Until every strategy logged its start line (``... (Ctrl-C stops cleanly)``); returns
+        the names that did not within ``timeout_s`` (or exited)."""
+        deadline = time.monotonic() + timeout_s
+        waiting = set(self.strategies)
+        while waiting and time.monotonic() < deadline:
+            for name in sorted(waiting):
+                child = self.strategies[name].child
+                if not child.alive():
+                    return sorted(waiting)
+                if "(Ctrl-C stops cleanly)" in child.log_tail(400):
+                    waiting.discard(name)
+            time.sleep(0.1)
+        return sorted(waiting)
 
     def restart_strategy(self, name: str) -> Strategy:
         """SIGKILL a strategy and start it again with the same arguments (needs its journal)."""

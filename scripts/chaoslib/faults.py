@@ -55,7 +55,9 @@ ORDER_PATHS: dict[tuple[str, str], str] = {
 }
 """Order placement as each runner sends it (Binance: WS-API; Bybit, OKX: REST)."""
 
-_BINANCE_ONLY = frozenset({"ws_kill_ws_api", "listen_key_expiry"})
+_BINANCE_ONLY = frozenset({"ws_kill_ws_api", "listen_key_expiry", "http_418"})
+"""418 is Binance's IP ban with Retry-After; Bybit answers HTTP 403, a ban of at least 10
+minutes (the adapter rightly blocks the host that long), which would end the run's trading."""
 
 
 @dataclass
