@@ -7,8 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from exchange_runner.risk import MemoryInputs, RiskRejected
+from exchange_runner.risk import MemoryInputs, RiskRejected, reduces_exposure
 from strategy_client.model import LimitName, OrderRequest, RiskEventKind, Side
 
 from .builders import BTC_P, BTC_S, ETH_P, ETH_S, D, gate, inputs, limit, market, open_order
@@ -265,3 +267,35 @@ def test_an_instrument_the_runner_does_not_serve_gets_the_defaults() -> None:
     with pytest.raises(RiskRejected):
         g.check(limit(other, BUY, "2", "100"))
     assert other not in g.tally._cells  # a stray key leaves nothing behind
+
+
+cents = st.decimals(min_value=Decimal("0.01"), max_value=50, places=2)
+
+
+@given(
+    max_pos=cents,
+    pos=st.decimals(min_value=-50, max_value=50, places=2),
+    open_same=st.decimals(min_value=0, max_value=20, places=2),
+    buy=st.booleans(),
+)
+def test_position_limit_boundary_for_any_state(max_pos: Decimal, pos: Decimal, open_same: Decimal, buy: bool) -> None:
+    """For any position and open orders: the largest order that keeps the worst case within the
+    limit passes, one step more is refused — unless the order reduces (then it always passes)."""
+    side = BUY if buy else SELL
+    inp = inputs(positions={BTC_P: str(pos)})
+    if open_same:
+        inp.tally.update(open_order("o", BTC_P, side, str(open_same)))
+    g = gate({"defaults": {"max_position_qty": str(max_pos)}}, inp)
+    worst_before = pos + open_same if buy else -(pos - open_same)  # signed toward the order's side
+    room = max_pos - worst_before  # what this order may add on its side
+    if room > 0:
+        g.check(limit(BTC_P, side, str(room), "50000"))
+    bigger = room + Decimal("0.01") if room > 0 else Decimal("0.01")
+    crossing = limit(BTC_P, side, str(bigger), "50000")
+    if abs(worst_before + bigger) <= max_pos or reduces_exposure(BTC_P.kind, pos, side, bigger, False, open_same):
+        g.check(crossing)
+    else:
+        with pytest.raises(RiskRejected) as err:
+            g.check(crossing)
+        assert err.value.limit is LimitName.MAX_POSITION_QTY
+        assert err.value.breach.requested == abs(worst_before + bigger)
