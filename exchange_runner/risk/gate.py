@@ -70,6 +70,7 @@ from strategy_client.wire.risk import InstrumentRisk, RiskStatus
 from .config import instrument_key_for, parse_risk_section, resolve_limits
 from .errors import RiskChangeRefused, RiskConfigError, RiskRejected
 from .inputs import OpenOrderTally, RiskInputs
+from .reduce import reduces_exposure
 from .throttle import MINUTE_NS, SECOND_NS, ClientThrottle, SlidingWindow, admit_all, first_full
 
 __all__ = ["RiskGate", "DAY_MS", "loosened_fields"]
@@ -433,7 +434,7 @@ class RiskGate:
         self.checked += 1
         limits = self.limits
         if not limits.enabled:
-            self.passed += 1
+            self._state_only(req, client)
             return
         if self._wall_ns() >= self._day_end_ns:
             self._roll(self._wall())
@@ -614,6 +615,29 @@ class RiskGate:
             admit_all(total, now)
         if mine:
             admit_all(mine, now)
+        self.passed += 1
+
+    def _state_only(self, req: OrderRequest, client: str) -> None:
+        """``enabled = false``: no limits, but the trading state (halt, reduce, kill switch) still holds."""
+        state = self.state
+        if state is not TradingState.ACTIVE:
+            key = req.key
+            if state is TradingState.HALTED:
+                raise self._refuse(LimitName.TRADING_STATE, key, ZERO, req.qty, ZERO, req, client, "halted")
+            pos = self.inputs.position(key)
+            cell = self._cells.get(key) or [ZERO, ZERO]
+            open_same = cell[0] if req.side is Side.BUY else cell[1]
+            if not reduces_exposure(key.kind, pos, req.side, req.qty, req.reduce_only, open_same):
+                raise self._refuse(
+                    LimitName.TRADING_STATE,
+                    key,
+                    abs(pos),
+                    req.qty + open_same,
+                    abs(pos),
+                    req,
+                    client,
+                    "reducing: only orders that reduce the position",
+                )
         self.passed += 1
 
     def _exposure(

@@ -53,7 +53,7 @@ def render_risk_table(status: RiskStatus) -> str:
     lines = [
         f"risk gate on {s.exchange.value}: {s.state.value.upper()}"
         + (f" ({s.state_reason})" if s.state_reason else "")
-        + ("" if s.enabled else "  [DISABLED: every order passes]"),
+        + ("" if s.enabled else "  [limits DISABLED: only the trading state applies]"),
         f"trading day since {day}: realised {_v(s.day_realized_pnl)}, equity {_v(s.equity)}, "
         f"high-water mark {_v(s.high_water_mark)}, gross exposure {_v(s.gross_exposure)}",
         "",

@@ -131,7 +131,7 @@ class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     (``binance:perp:BTCUSDT``); the loader checks every key names an instrument the runner serves.
     """
 
-    enabled: bool = True
+    enabled: bool = True  # false: no limit applies; the trading state (halt, reduce) still does
     defaults: InstrumentLimits = msgspec.field(default_factory=InstrumentLimits)
     instruments: dict[str, InstrumentLimits] = msgspec.field(default_factory=dict)
     max_leverage: Decimal | None = None  # gross exposure / equity after the order

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exchange_runner.risk import MemoryInputs, RiskRejected, reduces_exposure
-from strategy_client.model import LimitName, OrderRequest, RiskEventKind, Side
+from strategy_client.model import LimitName, OrderRequest, RiskEventKind, Side, TradingState
 
 from .builders import BTC_P, BTC_S, ETH_P, ETH_S, D, gate, inputs, limit, market, open_order
 
@@ -228,10 +228,19 @@ def test_exposure_of_other_instruments_needs_their_price() -> None:
     assert err.value.limit is LimitName.REFERENCE_PRICE and err.value.breach.key == ETH_P
 
 
-def test_a_disabled_gate_passes_everything_and_counts() -> None:
-    g = gate({"enabled": False, "defaults": {"max_order_qty": "1"}})
+def test_a_disabled_gate_passes_every_limit_but_not_the_trading_state() -> None:
+    g = gate({"enabled": False, "defaults": {"max_order_qty": "1"}}, inputs(positions={BTC_P: "2"}))
     g.check(limit(BTC_P, BUY, "1000", "1"))
     assert (g.checked, g.passed) == (1, 1)
+    g.set_state(TradingState.REDUCING)
+    g.check(limit(BTC_P, SELL, "2", "1"))
+    with pytest.raises(RiskRejected) as err:
+        g.check(limit(BTC_P, SELL, "2.5", "1"))
+    assert err.value.limit is LimitName.TRADING_STATE
+    g.set_state(TradingState.HALTED)  # the kill switch works with the limits off
+    with pytest.raises(RiskRejected):
+        g.check(limit(BTC_P, SELL, "1", "1"))
+    assert (g.checked, g.passed) == (4, 2)
 
 
 def test_worst_case_gross_takes_the_larger_side_of_each_instrument() -> None:
