@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import msgspec
 
 from exchanges import errors as xerr
-from strategy_client.model import Exchange, InstrumentKey
+from strategy_client.model import Exchange, InstrumentKey, RejectCode
 from strategy_client.wire import (
     PROTOCOL_VERSION,
     AccountReply,
@@ -67,7 +67,7 @@ from .actors.funding import GetFunding
 from .actors.order import Cancel, GetOpen, GetOrderMsg, Submit, new_client_id
 from .actors.position import GetAllPositionsMsg, GetPositionMsg
 from .actors.price import GetBooks, GetReferencePriceMsg
-from .refusals import BadParams, NotAvailable
+from .refusals import BadParams, ClientIdInUse, NotAvailable
 from .zmq_server import Pending
 
 if TYPE_CHECKING:
@@ -77,7 +77,10 @@ __all__ = ["CommandService", "ERROR_TABLE", "ErrorRow", "error_reply", "unanswer
 
 
 class ErrorRow(NamedTuple):
-    """One translation: exceptions of ``cls`` (and ``when`` true, if given) become ``code``."""
+    """One translation: exceptions of ``cls`` (and ``when`` true, if given) become ``code``.
+
+    ``reject``: the refusal's :class:`RejectCode` carried in the reply — a fixed code, or
+    ``VENUE`` for the venue error's own (``exchanges.errors.reject_code``); None: not a refusal."""
 
     cls: type[BaseException]
     code: ErrorCode
@@ -85,6 +88,11 @@ class ErrorRow(NamedTuple):
     venue: bool = True  # carry the venue's code and words (``ExchangeError`` only)
     when: Callable[[BaseException], bool] | None = None
     message: str = "{exc}"
+    reject: RejectCode | str | None = None
+
+
+#: ``ErrorRow.reject``: take the code from the venue error (``exchanges.errors.REJECT_CODES``).
+VENUE = "venue"
 
 
 def _ours(exc: BaseException) -> bool:
@@ -96,24 +104,26 @@ def _ours(exc: BaseException) -> bool:
 ERROR_TABLE: tuple[ErrorRow, ...] = (
     # the runner's own refusals: the client's request is at fault
     ErrorRow(NotAvailable, ErrorCode.NOT_FOUND, False, venue=False),
-    ErrorRow(BadParams, ErrorCode.INVALID_PARAMS, False, venue=False),
+    ErrorRow(ClientIdInUse, ErrorCode.INVALID_PARAMS, False, venue=False, reject=RejectCode.DUPLICATE_CLIENT_ID),
+    ErrorRow(BadParams, ErrorCode.INVALID_PARAMS, False, venue=False, reject=RejectCode.INVALID),
     # the venue's answers (exchanges.errors), as the venue meant them
-    ErrorRow(xerr.OrderNotFound, ErrorCode.NOT_FOUND, False),
+    ErrorRow(xerr.OrderNotFound, ErrorCode.NOT_FOUND, False, reject=VENUE),
     ErrorRow(
         xerr.UnknownOutcome,
         ErrorCode.OUTCOME_UNKNOWN,
         False,
         message="outcome unknown; the runner tracks the order as UNKNOWN until the venue says: {exc}",
     ),
-    ErrorRow(xerr.IpBanned, ErrorCode.RATE_LIMITED, False),
-    ErrorRow(xerr.RateLimited, ErrorCode.RATE_LIMITED, True),
+    ErrorRow(xerr.IpBanned, ErrorCode.RATE_LIMITED, False, reject=VENUE),
+    ErrorRow(xerr.RateLimited, ErrorCode.RATE_LIMITED, True, reject=VENUE),
     ErrorRow(xerr.TransportError, ErrorCode.VENUE_UNAVAILABLE, True),
     ErrorRow(xerr.ServiceUnavailable, ErrorCode.VENUE_UNAVAILABLE, True),
     ErrorRow(xerr.TimestampOutOfWindow, ErrorCode.VENUE_UNAVAILABLE, True),
     ErrorRow(xerr.ListenKeyExpired, ErrorCode.VENUE_UNAVAILABLE, True),
     ErrorRow(xerr.MalformedPayload, ErrorCode.VENUE_UNAVAILABLE, False),
-    ErrorRow(xerr.InvalidRequest, ErrorCode.INVALID_PARAMS, False, venue=False, when=_ours),
-    ErrorRow(xerr.ExchangeError, ErrorCode.VENUE_REJECTED, False),  # refusals, auth, bad params at the venue
+    ErrorRow(xerr.InvalidRequest, ErrorCode.INVALID_PARAMS, False, venue=False, when=_ours, reject=VENUE),
+    # refusals, auth, bad parameters at the venue
+    ErrorRow(xerr.ExchangeError, ErrorCode.VENUE_REJECTED, False, reject=VENUE),
     # no answer in time (a read: ask again; orders are handled by ``unanswered_reply``)
     ErrorRow(TimeoutError, ErrorCode.VENUE_UNAVAILABLE, True, venue=False, message="no answer in time"),
     ErrorRow(asyncio.CancelledError, ErrorCode.UNAVAILABLE, True, venue=False, message="the runner is stopping"),
@@ -128,6 +138,10 @@ def error_reply(exc: BaseException) -> ErrorReply:
         if isinstance(exc, row.cls) and (row.when is None or row.when(exc)):
             break
     message = row.message.format(exc=exc, name=type(exc).__name__)
+    reject = row.reject
+    if reject == VENUE:
+        reject = xerr.reject_code(exc) if isinstance(exc, xerr.ExchangeError) else None
+    code = reject if isinstance(reject, RejectCode) else None
     if row.venue and isinstance(exc, xerr.ExchangeError):
         return ErrorReply(
             code=row.code,
@@ -135,8 +149,9 @@ def error_reply(exc: BaseException) -> ErrorReply:
             retryable=row.retryable,
             venue_code=str(exc.venue_code or ""),
             venue_message=exc.venue_message,
+            reject_code=code,
         )
-    return ErrorReply(code=row.code, message=message, retryable=row.retryable)
+    return ErrorReply(code=row.code, message=message, retryable=row.retryable, reject_code=code)
 
 
 #: Exceptions that, on an order command, mean "no answer": the request may have been sent.

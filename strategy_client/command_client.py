@@ -414,4 +414,5 @@ def _to_exception(reply: ErrorReply) -> Exception:
         venue_code=reply.venue_code,
         venue_message=reply.venue_message,
         retryable=reply.retryable,
+        reject_code=reply.reject_code,
     )

@@ -35,7 +35,15 @@ from exchanges import errors as xerr
 from exchanges.base import ExchangeAdapter, OrderUpdate
 from exchanges.placement import order_matches
 from exchanges.telemetry import request_outcome
-from strategy_client.model import Instrument, InstrumentKey, MarketKind, Order, OrderRequest, OrderStatus
+from strategy_client.model import (
+    Instrument,
+    InstrumentKey,
+    MarketKind,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    RejectCode,
+)
 from strategy_client.wire import TopicKind
 
 from ..bus import BlockingQueue
@@ -270,7 +278,10 @@ class OrderManager(Actor[Msg]):
             # the caller gave up while this waited in the inbox: it is not sent, and that is certain
             logger.warning("order {}: the caller's deadline passed before it could be sent; not sent", cid)
             not_sent = msgspec.structs.replace(
-                order, status=OrderStatus.REJECTED, reject_reason="not sent: the caller's deadline passed first"
+                order,
+                status=OrderStatus.REJECTED,
+                reject_reason="not sent: the caller's deadline passed first",
+                reject_code=RejectCode.NOT_SENT,
             )
             self._publish(self.orders.apply(not_sent))
             return not_sent
@@ -349,6 +360,7 @@ class OrderManager(Actor[Msg]):
                     pending,
                     status=OrderStatus.REJECTED,
                     reject_reason=str(exc),
+                    reject_code=xerr.reject_code(exc),
                     updated_ts_ms=time.time_ns() // 1_000_000,
                 )
                 await self.tell(_Result(rejected))

@@ -23,6 +23,7 @@ import msgspec
 
 from .enums import OrderStatus, OrderType, Side, TimeInForce
 from .key import InstrumentKey
+from .refusal import RejectCode
 
 __all__ = [
     "OrderRequest",
@@ -132,6 +133,9 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     created_ts_ms: int = 0
     updated_ts_ms: int = 0
     reject_reason: str = ""
+    #: why it was refused, in the one vocabulary (set by the runner when it learns it; None when
+    #: not refused or when the venue's report says no more than "rejected")
+    reject_code: RejectCode | None = None
 
     @property
     def remaining_qty(self) -> Decimal:

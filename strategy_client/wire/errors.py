@@ -7,6 +7,7 @@ an exception from the tree below (``strategy_client.errors`` re-exports it)::
     ├── RequestTimeout        no reply within the call's timeout (a read or set_leverage: ask again)
     ├── RunnerUnavailable     no runner registered / runner gone / connection refused
     ├── ProtocolMismatch      client and runner speak different protocol versions
+    ├── Forbidden             this client's key lacks the role the method needs (docs/security.md)
     ├── InvalidRequest        bad frame, unknown method, bad params, unknown instrument
     │   └── NotFound          the order (or other object) asked for does not exist
     ├── VenueRejected         the venue refused (venue_code, venue_message)
@@ -23,12 +24,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from ..model import RejectCode
+
 __all__ = [
     "ErrorCode",
     "CoreApiError",
     "RequestTimeout",
     "RunnerUnavailable",
     "ProtocolMismatch",
+    "Forbidden",
     "InvalidRequest",
     "NotFound",
     "VenueRejected",
@@ -54,6 +58,7 @@ class ErrorCode(StrEnum):
     OUTCOME_UNKNOWN = "outcome_unknown"
     UNAVAILABLE = "unavailable"  # runner not ready / shutting down
     INTERNAL = "internal"
+    FORBIDDEN = "forbidden"  # the client's key lacks the role (read/trade/admin) the method needs
 
 
 class CoreApiError(Exception):
@@ -70,11 +75,13 @@ class CoreApiError(Exception):
         venue_code: str = "",
         venue_message: str = "",
         retryable: bool | None = None,
+        reject_code: RejectCode | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.venue_code = venue_code
         self.venue_message = venue_message
+        self.reject_code = reject_code  # a refusal's reason in the model's vocabulary
         if retryable is not None:
             self.retryable = retryable
 
@@ -88,6 +95,10 @@ class RunnerUnavailable(CoreApiError):
 
 
 class ProtocolMismatch(CoreApiError):
+    pass
+
+
+class Forbidden(CoreApiError):
     pass
 
 
@@ -130,6 +141,7 @@ _BY_CODE: dict[ErrorCode, type[CoreApiError]] = {
     ErrorCode.OUTCOME_UNKNOWN: OutcomeUnknown,
     ErrorCode.UNAVAILABLE: RunnerUnavailable,
     ErrorCode.INTERNAL: RunnerInternalError,
+    ErrorCode.FORBIDDEN: Forbidden,
 }
 
 

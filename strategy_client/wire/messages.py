@@ -26,6 +26,7 @@ from ..model import (
     OrderBook,
     OrderRequest,
     Position,
+    RejectCode,
 )
 from ..model.order import CLIENT_ID_PATTERN, MAX_CLIENT_ID_LEN
 from .errors import ErrorCode
@@ -287,6 +288,7 @@ class ErrorReply(_Rep, frozen=True, tag="error"):
     retryable: bool = False
     venue_code: str = ""
     venue_message: str = ""
+    reject_code: RejectCode | None = None  # a refusal's reason in the model's vocabulary
 
 
 Reply = (

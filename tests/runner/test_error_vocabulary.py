@@ -93,6 +93,30 @@ def test_every_venue_error_class_has_its_row() -> None:
             assert any(issubclass(cls, ok) for ok in rejected_by_venue), name
 
 
+@pytest.mark.parametrize(
+    ("exc", "reject"),
+    [
+        (ClientIdInUse("live"), RejectCode.DUPLICATE_CLIENT_ID),
+        (BadParams("x"), RejectCode.INVALID),
+        (NotAvailable("x"), None),
+        (xerr.WouldTakeLiquidity("post only", venue_code=-5022), RejectCode.WOULD_TAKE_LIQUIDITY),
+        (xerr.InsufficientFunds("balance", venue_code=-2019), RejectCode.INSUFFICIENT_FUNDS),
+        (xerr.OrderNotFound("unknown order", venue_code=-2013), RejectCode.NOT_FOUND),
+        (xerr.RateLimited("slow down"), RejectCode.TOO_MANY_ORDERS),
+        (xerr.InvalidRequest("too long", venue="binance"), RejectCode.INVALID),
+        (xerr.UnknownOutcome("timeout"), None),  # not a refusal
+        (xerr.ServiceUnavailable("busy"), None),
+        (TimeoutError(), None),
+        (ValueError("bug"), None),
+    ],
+    ids=lambda v: type(v).__name__,
+)
+def test_refusals_carry_their_reject_code(exc: BaseException, reject: RejectCode | None) -> None:
+    rep = error_reply(exc)
+    assert rep.reject_code is reject
+    assert _to_exception(rep).reject_code is reject  # type: ignore[attr-defined]
+
+
 def test_internal_names_the_bug() -> None:
     rep = error_reply(KeyError("client_id"))
     assert rep.code is E.INTERNAL and "KeyError" in rep.message

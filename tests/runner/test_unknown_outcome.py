@@ -22,7 +22,7 @@ from exchanges.binance.parse import perp_key, spot_key
 from exchanges.binance.sim import BinanceSim, BinanceSimOptions
 from exchanges.credentials import Credentials
 from exchanges.sim.faults import FaultRequest
-from strategy_client.model import Exchange, OrderRequest, OrderStatus, OrderType, Side
+from strategy_client.model import Exchange, OrderRequest, OrderStatus, OrderType, RejectCode, Side, TimeInForce
 from strategy_client.wire import OrderEvent, OrderEventKind, RunnerStatusEvent, TopicKind
 from tests.helpers import eventually, free_port, free_port_pair
 from tests.integration.rawsub import Sub
@@ -163,6 +163,30 @@ async def test_a_submit_queued_past_its_deadline_is_not_sent(rig: Rig) -> None:
     req = OrderRequest(key=PERP, side=Side.BUY, type=OrderType.MARKET, qty=D("0.010"), client_id="late-1")
     order = await rig.orders.ask(Submit(req, answer_by=time.monotonic() - 0.01), 5)
     assert order.status is OrderStatus.REJECTED and "not sent" in order.reject_reason
+    assert order.reject_code is RejectCode.NOT_SENT
     assert rig.orders.submitted == 0
     with pytest.raises(xerr.OrderNotFound):
         await rig.adapter.get_order(PERP, client_id="late-1")
+
+
+async def test_a_venue_refusal_is_rejected_with_its_code(rig: Rig) -> None:
+    """A post-only order that would cross: the venue refuses it; the order is REJECTED with the
+    venue's words and the one-vocabulary code, published like any other change."""
+    book = await rig.adapter.fetch_order_book(PERP, 5)
+    assert book.best_ask is not None
+    req = OrderRequest(
+        key=PERP,
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        tif=TimeInForce.POST_ONLY,
+        qty=D("0.010"),
+        price=book.best_ask.price,
+        client_id="cross-1",
+    )
+    with pytest.raises(xerr.WouldTakeLiquidity):
+        await rig.orders.ask(Submit(req), 5)
+    order = await rig.get(PERP, "cross-1")
+    assert order.status is OrderStatus.REJECTED and order.reject_code is RejectCode.WOULD_TAKE_LIQUIDITY
+    await eventually(lambda: rig.events("cross-1"), what="REJECT published")
+    assert rig.events("cross-1")[-1].kind is OrderEventKind.REJECT
+    assert rig.events("cross-1")[-1].order.reject_code is RejectCode.WOULD_TAKE_LIQUIDITY
