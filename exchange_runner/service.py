@@ -23,6 +23,7 @@ import msgspec
 
 from exchanges import errors as xerr
 from strategy_client.model import Exchange, InstrumentKey, RejectCode
+from strategy_client.model.order import InvalidOrderRequest
 from strategy_client.wire import (
     PROTOCOL_VERSION,
     AccountReply,
@@ -106,6 +107,7 @@ ERROR_TABLE: tuple[ErrorRow, ...] = (
     ErrorRow(NotAvailable, ErrorCode.NOT_FOUND, False, venue=False),
     ErrorRow(ClientIdInUse, ErrorCode.INVALID_PARAMS, False, venue=False, reject=RejectCode.DUPLICATE_CLIENT_ID),
     ErrorRow(BadParams, ErrorCode.INVALID_PARAMS, False, venue=False, reject=RejectCode.INVALID),
+    ErrorRow(InvalidOrderRequest, ErrorCode.INVALID_PARAMS, False, venue=False, reject=RejectCode.INVALID),
     # the venue's answers (exchanges.errors), as the venue meant them
     ErrorRow(xerr.OrderNotFound, ErrorCode.NOT_FOUND, False, reject=VENUE),
     ErrorRow(

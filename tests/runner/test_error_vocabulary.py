@@ -17,6 +17,7 @@ from exchanges.sim.engine.errors import RejectReason, SimReject
 from strategy_client.command_client import _to_exception
 from strategy_client.errors import OutcomeUnknown, VenueUnavailable
 from strategy_client.model import ExecType, RejectCode
+from strategy_client.model.order import InvalidOrderRequest
 from strategy_client.wire import ErrorCode, ErrorReply
 
 E = ErrorCode
@@ -27,6 +28,7 @@ CASES: list[tuple[BaseException, ErrorCode, bool, bool]] = [
     (StaleBook("no book"), E.NOT_FOUND, False, False),
     (BadParams("give a client_id"), E.INVALID_PARAMS, False, False),
     (ClientIdInUse("client id x is already live"), E.INVALID_PARAMS, False, False),
+    (InvalidOrderRequest("order.qty is not finite"), E.INVALID_PARAMS, False, False),
     (xerr.OrderNotFound("unknown order", venue_code=-2013), E.NOT_FOUND, False, True),
     (xerr.UnknownOutcome("timeout", venue_code=-1007), E.OUTCOME_UNKNOWN, False, True),
     (xerr.IpBanned("banned", venue_code=-1003), E.RATE_LIMITED, False, True),
