@@ -26,6 +26,7 @@ from .errors import (
 )
 from .migrate import VERSION_TABLE
 from .paths import JournalTarget
+from .sql import TABLES
 from .store import Stmt, Store, StoreOptions
 
 __all__ = ["PostgresStore", "pg_error"]
@@ -186,7 +187,9 @@ class PostgresStore(Store):
         with self._reader.lock:
             conn = self._reader.get("vacuum did not run")
             try:
-                conn.execute("VACUUM")  # autocommit connection: VACUUM cannot run in a transaction
+                # autocommit connection (VACUUM cannot run in a transaction); our schema's tables only
+                for table in TABLES:
+                    conn.execute(f'VACUUM (ANALYZE) "{self.target.schema}"."{table}"')
             except psycopg.Error as exc:
                 raise pg_error(exc, self.where, "vacuum did not run") from exc
 

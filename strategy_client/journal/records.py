@@ -104,6 +104,7 @@ class EventRecord(msgspec.Struct, frozen=True, kw_only=True):
     topic: bytes = b""
     reconciled: bool = False
     ts_ns: int = 0  # 0: stamped when appended
+    payload: bytes = b""  # the event's wire encoding if the caller already has it (else encoded here)
 
 
 class OrderRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -99,7 +99,7 @@ class RowBuilder:
         if isinstance(event, BookEvent | FundingEvent):
             raise InvalidRecord(f"market data ({type(event).__name__}) is not journaled")
         ts_ns = rec.ts_ns or time.time_ns()
-        payload = codec.encode(event)
+        payload = rec.payload or codec.encode(event)
         kind = event.__struct_config__.tag
         out = [
             Stmt(

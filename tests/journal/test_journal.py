@@ -116,6 +116,10 @@ async def test_events_are_filed_published_after_commit_and_replayed_from_a_seque
     replay = reader.events_after(2)
     assert [e.seq for e in replay] == [3, 4, 5]
     assert replay[0].event == events[2] and replay[0].topic == b"exec|binance|"
+    from strategy_client.wire import codec
+
+    raw = reader._store.query("SELECT payload FROM events WHERE seq = 3")
+    assert bytes(raw[0][0]) == codec.encode(events[2])  # the wire bytes: a replay publishes the same payload
     assert [e.seq for e in reader.events_after(0, limit=2)] == [1, 2]
 
     (open_order,) = reader.open_orders()
