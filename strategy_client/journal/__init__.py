@@ -39,6 +39,7 @@ from .paths import (
     JournalTarget,
     default_data_dir,
     journal_file,
+    journal_files,
     resolve_data_dir,
     resolve_target,
 )
@@ -117,6 +118,7 @@ __all__ = [
     "StoreOptions",
     "default_data_dir",
     "journal_file",
+    "journal_files",
     "resolve_data_dir",
     "resolve_target",
     "to_csv",

@@ -26,6 +26,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -37,7 +38,14 @@ from ..model import (
 )
 from ..wire import codec
 from . import history, sql
-from .errors import InvalidRecord, JournalBusy, JournalClosed, JournalError, JournalWriteFailed
+from .errors import (
+    InvalidRecord,
+    JournalBusy,
+    JournalClosed,
+    JournalError,
+    JournalUnavailable,
+    JournalWriteFailed,
+)
 from .migrate import check_revision, upgrade
 from .paths import JournalTarget, resolve_target
 from .records import (
@@ -154,6 +162,10 @@ class Journal:
         if not name:
             raise InvalidRecord("Journal.open needs a process (to write) or a stream (to read)")
         target = resolve_target(journal, stream=name, data_dir=data_dir)
+        if process is None and target.dialect == "sqlite" and not Path(target.path).exists():
+            raise JournalUnavailable(
+                f"no journal at {target.path}: nothing was journaled as {name} with this --data-dir/--journal"
+            )
         store = open_store(target, options or StoreOptions())
         try:
             if check_revision(store.schema_revision(), store.where):
@@ -536,6 +548,11 @@ class Journal:
         )
 
     # ------------------------------------------------------------------------- history
+
+    def streams(self) -> list[str]:
+        """The processes that wrote to this journal (``role:name``), in order of first run."""
+        rows = self._store.query("SELECT stream, MIN(started_ms) AS first FROM runs GROUP BY stream ORDER BY first")
+        return [str(r[0]) for r in rows]
 
     def runs(self, f: HistoryFilter = ANY) -> list[Run]:
         return history.runs(self._store, f)

@@ -25,6 +25,7 @@ __all__ = [
     "default_data_dir",
     "resolve_data_dir",
     "journal_file",
+    "journal_files",
     "resolve_target",
     "stream_file_name",
 ]
@@ -62,6 +63,12 @@ def stream_file_name(stream: str) -> str:
 
 def journal_file(stream: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
     return resolve_data_dir(data_dir) / stream_file_name(stream)
+
+
+def journal_files(data_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The SQLite journals in the data directory (for ``history`` without a name)."""
+    root = resolve_data_dir(data_dir)
+    return sorted(root.glob("*.sqlite3")) if root.is_dir() else []
 
 
 class JournalTarget(msgspec.Struct, frozen=True, kw_only=True):

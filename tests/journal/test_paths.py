@@ -9,9 +9,12 @@ import pytest
 
 from strategy_client.journal import (
     DATA_DIR_ENV,
+    Journal,
     JournalUnavailable,
+    ProcessInfo,
     default_data_dir,
     journal_file,
+    journal_files,
     resolve_data_dir,
     resolve_target,
 )
@@ -61,3 +64,24 @@ def test_bad_urls_get_one_clear_line(url: str, needle: str) -> None:
     with pytest.raises(JournalUnavailable) as err:
         resolve_target(url, stream="s")
     assert needle in err.value.line and "\n" not in err.value.line
+
+
+def test_history_on_a_missing_journal_is_one_line_and_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(JournalUnavailable) as err:
+        Journal.open(stream="strategy:spotperp", data_dir=tmp_path)
+    assert "no journal at" in err.value.line and "strategy:spotperp" in err.value.line
+    assert journal_files(tmp_path) == []
+
+
+def test_journal_files_and_streams(tmp_path: Path) -> None:
+    a = Journal.open(process=ProcessInfo(role="runner", name="okx:a"), data_dir=tmp_path)
+    b = Journal.open(process=ProcessInfo(role="strategy", name="spotperp"), data_dir=tmp_path)
+    a.close()
+    b.close()
+    files = journal_files(tmp_path)
+    assert [f.name for f in files] == ["runner-okx-a.sqlite3", "strategy-spotperp.sqlite3"]
+    j = Journal.open(str(files[1]), stream="strategy:spotperp")
+    try:
+        assert j.streams() == ["strategy:spotperp"]
+    finally:
+        j.close()
