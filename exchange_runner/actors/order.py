@@ -512,7 +512,12 @@ class OrderManager(Actor[Msg]):
             try:
                 fresh = await self.adapter.get_order(order.key, client_id=cid)
             except xerr.OrderNotFound:
+                continue  # for an UNKNOWN order: not proof of absence (see the module doc)
+            except xerr.ExchangeError as exc:
+                logger.info("order reconcile ({}): {} not checked: {}", reason, cid, exc)
                 continue
+            if order.status is OrderStatus.UNKNOWN and not order_matches(fresh, order):
+                continue  # another order under this client id says nothing about ours
             if fresh.status != order.status or fresh.filled_qty != order.filled_qty:
                 fixes += 1
             await self.tell(_Result(fresh, from_reply=False))
