@@ -44,6 +44,7 @@ from .paths import (
     resolve_target,
 )
 from .records import (
+    BalanceRow,
     BalanceSnapshot,
     DayPnlRow,
     Decision,
@@ -78,6 +79,7 @@ __all__ = [
     "HEAD",
     "KNOWN_REVISIONS",
     "RETENTION_ENV",
+    "BalanceRow",
     "BalanceSnapshot",
     "DayPnlRow",
     "Decision",

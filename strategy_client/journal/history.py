@@ -13,8 +13,9 @@ from typing import Any
 
 import msgspec
 
-from ..model import InstrumentKey, Order, OrderStatus, OrderType, Side, TimeInForce
+from ..model import InstrumentKey, Order, OrderStatus, OrderType, Position, Side, TimeInForce
 from .records import (
+    BalanceRow,
     DayPnlRow,
     DecisionRow,
     FillRow,
@@ -33,6 +34,8 @@ __all__ = [
     "orders_with_status",
     "order_by_client_id",
     "latest_pairs",
+    "latest_positions",
+    "latest_balances",
     "runs",
     "orders",
     "fills",
@@ -178,6 +181,54 @@ def latest_pairs(store: Store, stream: str, strategy: str | None, include_closed
         w.params,
     )
     return [_pair(r) for r in rows]
+
+
+def latest_positions(store: Store, stream: str) -> list[Position]:
+    """Each instrument's last journaled position (flat ones included: a flat position is news)."""
+    rows = store.query(
+        "SELECT p.key, p.size, p.entry_price, p.mark_price, p.unrealized_pnl, p.leverage, p.liquidation_price, "
+        "p.margin_mode, p.ts_ms FROM position_snapshots p JOIN (SELECT key, MAX(id) AS last FROM position_snapshots "
+        "WHERE stream = ? GROUP BY key) m ON m.last = p.id ORDER BY p.key",
+        (stream,),
+    )
+    return [
+        Position(
+            key=InstrumentKey.parse(str(r[0])),
+            size=_d(r[1]),
+            entry_price=_d(r[2]),
+            mark_price=_d(r[3]),
+            unrealized_pnl=_d(r[4]),
+            leverage=int(r[5]),
+            liquidation_price=_d(r[6]),
+            margin_mode=str(r[7]),
+            updated_ts_ms=int(r[8]),
+        )
+        for r in rows
+    ]
+
+
+def latest_balances(store: Store, stream: str) -> list[BalanceRow]:
+    """Each (wallet, asset)'s last journaled balance."""
+    rows = store.query(
+        "SELECT b.ts_ms, b.exchange, b.wallet, b.asset, b.free, b.locked, b.unrealized_pnl, b.margin_balance, "
+        "b.available_balance FROM balance_snapshots b JOIN (SELECT wallet, asset, MAX(id) AS last FROM "
+        "balance_snapshots WHERE stream = ? GROUP BY wallet, asset) m ON m.last = b.id ORDER BY b.wallet, b.asset",
+        (stream,),
+    )
+    return [
+        BalanceRow(
+            ts_ms=int(r[0]),
+            exchange=str(r[1]),
+            wallet=str(r[2]),
+            asset=str(r[3]),
+            free=_d(r[4]),
+            locked=_d(r[5]),
+            unrealized_pnl=_d(r[6]),
+            margin_balance=_d(r[7]),
+            available_balance=_d(r[8]),
+        )
+        for r in rows
+    ]
 
 
 def runs(store: Store, f: HistoryFilter) -> list[Run]:

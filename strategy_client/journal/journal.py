@@ -31,11 +31,7 @@ from typing import Any
 
 import msgspec
 
-from ..model import (
-    Order,
-    OrderRequest,
-    OrderStatus,
-)
+from ..model import Order, OrderRequest, OrderStatus, Position
 from ..wire import codec
 from . import history, sql
 from .errors import (
@@ -49,6 +45,7 @@ from .errors import (
 from .migrate import check_revision, upgrade
 from .paths import JournalTarget, resolve_target
 from .records import (
+    BalanceRow,
     DayPnlRow,
     DecisionRow,
     FillRow,
@@ -534,6 +531,14 @@ class Journal:
             )
             for r in rows
         ]
+
+    def positions(self, stream: str | None = None) -> list[Position]:
+        """Each instrument's last journaled position snapshot."""
+        return history.latest_positions(self._store, self._own(stream))
+
+    def balances(self, stream: str | None = None) -> list[BalanceRow]:
+        """Each wallet asset's last journaled balance."""
+        return history.latest_balances(self._store, self._own(stream))
 
     def pairs(self, strategy: str | None = None, *, include_closed: bool = False) -> list[PairState]:
         """The latest state of each pair (of ``strategy``), open ones only unless ``include_closed``."""

@@ -36,6 +36,7 @@ __all__ = [
     "PairPnlRow",
     "DayPnlRow",
     "DecisionRow",
+    "BalanceRow",
     "JournalStats",
     "PruneReport",
 ]
@@ -300,6 +301,21 @@ class DayPnlRow(msgspec.Struct, frozen=True, kw_only=True):
     fees: Decimal
     slippage: Decimal
     total: Decimal
+
+
+class BalanceRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A wallet balance as last journaled: ``wallet`` ``spot`` (free/locked) or ``margin``
+    (``free`` holds the wallet balance)."""
+
+    ts_ms: int
+    exchange: str
+    wallet: str
+    asset: str
+    free: Decimal
+    locked: Decimal
+    unrealized_pnl: Decimal
+    margin_balance: Decimal
+    available_balance: Decimal
 
 
 class DecisionRow(msgspec.Struct, frozen=True, kw_only=True):

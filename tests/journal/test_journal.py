@@ -187,6 +187,11 @@ async def test_snapshots_and_funding_payment_events(backend: Backend) -> None:
     (row,) = j.history_funding()
     assert row.amount == Decimal("0.0412") and row.rate == Decimal("0.0001")
     assert j.stats.committed == 3
+    (pos,) = j.positions()
+    assert pos.key == PERP and pos.size == Decimal("-0.01") and pos.updated_ts_ms == T0 + 1  # the later snapshot
+    balances = {(b.wallet, b.asset): b for b in j.balances()}
+    assert balances[("spot", "BTC")].free == Decimal("0.01000000")
+    assert balances[("margin", "USDT")].free == Decimal("1000.00000001")
 
 
 def _book():  # type: ignore[no-untyped-def]
@@ -278,6 +283,19 @@ async def test_history_filters_and_renderers(backend: Backend) -> None:
     assert csv_text.splitlines()[0].startswith("stream,ts_ms,key") and "0.0100002" in csv_text
     table = to_table(rows, ["trade_id", "qty", "fee"])
     assert table.splitlines()[2].split() == ["t0", "0.005", "0.0100002"]
+
+
+async def test_intents_and_a_busy_writer_interleave_without_loss(backend: Backend) -> None:
+    j = backend.open(max_batch=8)
+    async with j.running():
+        for i in range(200):
+            await j.append(FillRecord(fill=fill("c", f"t{i}")))
+            j.write_intent(request(f"i{i}"))  # shares SQLite's write connection with the writer thread
+            if i % 10 == 0:
+                await asyncio.sleep(0)
+        await j.flush()
+    assert len(j.history_fills()) == 200 and len(j.unresolved_orders()) == 200
+    assert j.stats.write_errors == 0 and j.stats.intent_errors == 0
 
 
 async def test_backpressure_never_drops(backend: Backend) -> None:
