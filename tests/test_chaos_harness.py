@@ -4,6 +4,7 @@ end that must write a well-formed result (no thresholds: the numbers are the lea
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from chaoslib.audit import StrategyEnd, audit  # noqa: E402
 from chaoslib.cluster import StrategySpec  # noqa: E402
 
 SPOTPERP = StrategySpec("spotperp-binance", "spotperp", ("binance",), "spot")
+_IDS = itertools.count(1)
 LOTS = {("binance", "spot"): Decimal("0.00001"), ("binance", "perp"): Decimal("0.001")}
 
 
@@ -25,6 +27,7 @@ def _order(cid: str, kind: str, side: str, fills: list[str], status: str = "fill
     fee_asset = "BTC" if kind == "spot" else "USDT"
     return {
         "client_order_id": cid,
+        "order_id": next(_IDS),
         "kind": kind,
         "side": side,
         "status": status,
@@ -112,6 +115,17 @@ def test_duplicates_client_id_twice_intent_overfilled_fill_booked_twice() -> Non
     result = _run(orders, _report(trades))
     assert result["duplicated_by_kind"] == {"client_id_twice": 1, "intent_overfilled": 1, "fill_booked_twice": 1}
     assert result["duplicated"] == 3
+
+
+def test_an_exit_repeated_after_an_unwind_is_not_a_duplicate() -> None:
+    orders, trades = _round_trip()
+    orders.insert(3, _order("spotX-1-uw5", "spot", "buy", ["0.001"]))  # the unwind bought some back
+    orders.insert(4, _order("spotX-1-ex6", "spot", "sell", ["0.001"]))  # ... and the exit sold it again
+    trades += [_trade("spotX-1-uw5", "spot", "0.001", "100"), _trade("spotX-1-ex6", "spot", "0.001", "100")]
+    result = _run(orders, _report(trades))
+    assert result["duplicated"] == 0 and result["ledger_mismatches"] == 0 and result["naked_legs"] == 0
+    orders.insert(5, _order("spotX-1-ex7", "spot", "sell", ["0.01"]))  # a resend on top: sold twice
+    assert _run(orders, _report(trades))["duplicated_by_kind"]["intent_overfilled"] == 1
 
 
 def test_an_unhedged_leg_is_naked_and_the_exit_unfinished() -> None:

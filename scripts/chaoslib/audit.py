@@ -49,6 +49,7 @@ class _Order:
     side: str
     status: str
     executed: Decimal
+    order_id: int = 0
     fills: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -81,6 +82,7 @@ def _orders(venues: dict[str, dict[str, Any]]) -> list[_Order]:
                     side=str(o["side"]),
                     status=str(o["status"]),
                     executed=Decimal(str(o["executed_qty"])),
+                    order_id=int(o.get("order_id", 0)),
                     fills=list(o.get("fills", [])),
                 )
             )
@@ -133,7 +135,7 @@ def audit(
 
     # duplicated: one client id twice at a venue; an intent (position, purpose) filled past size
     by_cid: dict[tuple[str, str], list[_Order]] = defaultdict(list)
-    intents: dict[tuple[str, str, str, str], list[_Order]] = defaultdict(list)
+    legs: dict[tuple[str, str, str, str], list[_Order]] = defaultdict(list)  # (strategy, venue, position, kind)
     lost = 0
     mismatches = 0
     runner_mismatches = 0
@@ -145,8 +147,7 @@ def audit(
         per_venue[o.venue]["strategy_orders"] += 1
         strat_orders[spec.name].append(o)
         by_cid[(o.venue, o.cid)].append(o)
-        pid, _, tail = o.cid.rpartition("-")
-        intents[(spec.name, o.venue, pid, tail.rstrip("0123456789"))].append(o)
+        legs[(spec.name, o.venue, o.cid.rpartition("-")[0], o.kind)].append(o)
     dup_cid = 0
     for (venue, cid), same in by_cid.items():
         if len(same) > 1:
@@ -155,23 +156,40 @@ def audit(
                 {"what": "client id placed twice", "venue": venue, "client_id": cid, "orders": len(same)}
             )
     dup_intent = 0
-    for (name, venue, pid, code), group in intents.items():
-        filled = [o for o in group if o.executed > 0]
+    for (name, venue, pid, kind), group in legs.items():
         size = _size(strategies[name])
-        total = sum((o.executed for o in filled), ZERO)
-        if len(filled) > 1 and size is not None and total > size * Decimal("1.05"):
-            dup_intent += 1
-            cases["duplicated"].append(
-                {
-                    "what": "one intent filled by several orders past its size",
-                    "venue": venue,
-                    "position": pid,
-                    "purpose": code,
-                    "client_ids": [o.cid for o in filled],
-                    "filled": str(total),
-                    "size": str(size),
-                }
-            )
+        if size is None:
+            continue
+        # runs of same-side, same-purpose filled orders on one leg, in the venue's order-id
+        # (creation) order; an opposite-side fill on the leg (an unwind, an exit) ends every run
+        runs: dict[tuple[str, str], list[_Order]] = {}
+        flagged: set[tuple[str, str]] = set()
+        for o in sorted(group, key=lambda x: x.order_id):
+            if o.executed <= 0:
+                continue
+            for key in [k for k in runs if k[0] != o.side]:
+                del runs[key]
+                flagged.discard(key)
+            key = (o.side, o.cid.rpartition("-")[2].rstrip("0123456789"))
+            run = runs.setdefault(key, [])
+            run.append(o)
+            total = sum((x.executed for x in run), ZERO)
+            if len(run) > 1 and total > size * Decimal("1.05") and key not in flagged:
+                flagged.add(key)
+                dup_intent += 1
+                cases["duplicated"].append(
+                    {
+                        "what": "one intent filled by several orders past its size",
+                        "venue": venue,
+                        "position": pid,
+                        "leg": kind,
+                        "side": key[0],
+                        "purpose": key[1],
+                        "client_ids": [x.cid for x in run],
+                        "filled": str(total),
+                        "size": str(size),
+                    }
+                )
 
     # lost fills and ledger mismatches, order by order
     for name, olist in strat_orders.items():
