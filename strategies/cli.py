@@ -35,6 +35,14 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML config (s
 SymbolOpt = Annotated[str | None, typer.Option("--symbol", help="e.g. BTCUSDT")]
 SizeOpt = Annotated[str | None, typer.Option("--size", help="base units per arbitrage position, e.g. 0.01")]
 DurationOpt = Annotated[float | None, typer.Option("--duration", help="stop after SECONDS (default: until Ctrl-C)")]
+GraceOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--stop-grace",
+        help="at stop (duration, Ctrl-C, SIGTERM), at most SECONDS to exit and unwind before reporting what is left "
+        "(default 20)",
+    ),
+]
 ReportOpt = Annotated[Path | None, typer.Option("--report", help="write the JSON report (every trade, PnL breakdown)")]
 PlotOpt = Annotated[Path | None, typer.Option("--plot", help="write a PnL-over-time PNG")]
 MetricsOpt = Annotated[int | None, typer.Option("--metrics-port", help="serve /metrics, /healthz, /readyz (0 = off)")]
@@ -123,6 +131,7 @@ def spotperp(
     symbol: SymbolOpt = None,
     config: ConfigOpt = None,
     duration: DurationOpt = None,
+    stop_grace: GraceOpt = None,
     report: ReportOpt = None,
     plot: PlotOpt = None,
     size: SizeOpt = None,
@@ -139,6 +148,7 @@ def spotperp(
         exchange=exchange,
         symbol=symbol.upper() if symbol else None,
         duration_s=duration,
+        stop_grace_s=stop_grace,
         report=str(report) if report else None,
         plot=str(plot) if plot else None,
         size=size,
@@ -155,6 +165,7 @@ def perpperp(
     symbol: SymbolOpt = None,
     config: ConfigOpt = None,
     duration: DurationOpt = None,
+    stop_grace: GraceOpt = None,
     report: ReportOpt = None,
     plot: PlotOpt = None,
     size: SizeOpt = None,
@@ -172,6 +183,7 @@ def perpperp(
         exchanges=[e.strip().lower() for e in exchanges.split(",") if e.strip()] if exchanges else None,
         symbol=symbol.upper() if symbol else None,
         duration_s=duration,
+        stop_grace_s=stop_grace,
         report=str(report) if report else None,
         plot=str(plot) if plot else None,
         size=size,

@@ -5,7 +5,9 @@ its pair) and ``strategy perpperp`` (poll-based: a decision every ``poll_interva
 the runners in Redis, subscribes to the pair's books, funding and executions, drives an
 :class:`ArbitrageEngine` (over the runners, or over :class:`PaperExecution` with ``--paper``),
 shows a live status, and at the end (duration, Ctrl-C, SIGTERM) stops cleanly — no naked leg —
-and prints/writes the report.
+and prints/writes the report. The stop takes at most ``stop_grace_s`` (default 20 s) after the
+duration or the signal: whatever is not flat by then (an order whose outcome is still unknown,
+an unwind or exit not finished) is listed with its reason and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -74,10 +76,13 @@ class _Plan:
 
 def _spotperp_plan(cfg: SpotPerpConfig) -> _Plan:
     spot, perp = cfg.spot_key, cfg.perp_key
+    spot_fees = cfg.fees.spot
+    if cfg.paper:  # the paper venue charges every fee in the quote asset: no gross-up of spot buys
+        spot_fees = msgspec.structs.replace(spot_fees, buy_fee_in_base=False)
 
     def pair_for(insts: dict[InstrumentKey, Any], oracle: PriceOracle, now_ns: int) -> ArbPair | None:
         return ArbPair(
-            a=Leg(id=LegId.A, instrument=insts[spot], fees=cfg.fees.spot),
+            a=Leg(id=LegId.A, instrument=insts[spot], fees=spot_fees),
             b=Leg(id=LegId.B, instrument=insts[perp], fees=cfg.fees.perp),
         )
 
@@ -85,7 +90,7 @@ def _spotperp_plan(cfg: SpotPerpConfig) -> _Plan:
         name="spotperp",
         exchanges=[cfg.exchange],
         keys=[spot, perp],
-        fees={spot: cfg.fees.spot, perp: cfg.fees.perp},
+        fees={spot: spot_fees, perp: cfg.fees.perp},
         poll_s=None,
         pair_for=pair_for,
     )
@@ -248,9 +253,9 @@ class _Session:
                 await self._stop.wait()
             if self.tty:
                 self.opts.out.write("\n")
-            logger.info("stopping: {}", self.stop_reason)
+            logger.info("stopping: {} (grace {:g}s)", self.stop_reason, cfg.stop_grace_s)
             # keep consuming events while the engine winds down (fills must still arrive)
-            left = await self.engine.stop(close_positions=self.opts.close_on_stop)
+            left = await self.engine.stop(close_positions=self.opts.close_on_stop, timeout_s=cfg.stop_grace_s)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)

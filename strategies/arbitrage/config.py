@@ -44,7 +44,8 @@ __all__ = [
     "load_perpperp",
 ]
 
-# Binance's standard tiers: spot 0.1 % both sides, USD-M futures 0.05 % taker / 0.02 % maker.
+# Binance's standard tiers: spot 0.1 % both sides (a buy's fee taken from the base received),
+# USD-M futures 0.05 % taker / 0.02 % maker.
 SPOT_FEES = FeeRates(taker=Decimal("0.001"), maker=Decimal("0.001"))
 PERP_FEES = FeeRates(taker=Decimal("0.0005"), maker=Decimal("0.0002"))
 
@@ -60,6 +61,7 @@ class _Common(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     max_positions: int = 1
     paper: bool = False
     duration_s: float = 0.0  # 0 = until interrupted
+    stop_grace_s: float = 20.0  # at stop: at most this long to finish, exit and unwind, then report what is left
     report: str = ""  # JSON report path; "" = none
     plot: str = ""  # PnL-over-time PNG path; "" = none
     redis_url: str = ""  # "" = $REDIS_URL or the default
@@ -76,6 +78,8 @@ class _Common(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
             out.append(("max_positions", f"{self.max_positions} must be at least 1"))
         if self.duration_s < 0:
             out.append(("duration_s", f"{self.duration_s} must not be negative"))
+        if self.stop_grace_s <= 0:
+            out.append(("stop_grace_s", f"{self.stop_grace_s} must be positive"))
         out += self.oracle.problems("oracle")
         out += self.decision.problems("decision")
         out += self.execution.problems("execution")

@@ -29,6 +29,15 @@ wins:
    ``q × (exit_B − exit_A) − target``, plus expected funding over the remaining horizon — is at
    or below ``exit_threshold_bps``.
 
+**Hysteresis** (no enter/exit churn): reasons 3 and 4 are not acted on before the position
+has been held ``min_hold_s`` (the stop-loss and the maximum holding time always are); an entry
+is skipped (``CARRY_AGAINST``) while the carry is below ``−funding_flip_bps_per_hour / 2`` —
+half-way to the level that would exit it — so a position is never entered into a carry that
+exits it on the next book; and the engine waits ``reentry_cooldown_s`` after a position
+closes before it enters again. Entry at ``entry_threshold_bps`` vs exit at
+``exit_threshold_bps`` (the hold value excludes the fees already paid) is the band for
+convergence.
+
 Inputs must be fresh: a book that is not (see :mod:`.oracle`) or a perp leg without a funding
 rate gives ``SKIP`` (entry) or ``WAIT`` (exit), never a trade on stale data. The policy is
 pure: the caller passes ``now_ms``, books and rates in and gets a :class:`Decision` with the
@@ -73,7 +82,10 @@ class DecisionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     horizon_s: float = 8 * 3600.0
     max_holding_s: float = 24 * 3600.0
     stop_loss_bps: Decimal = Decimal(150)
-    funding_flip_bps_per_hour: Decimal = ZERO
+    # 0.5 bps/h ≈ a funding rate of −0.04 % per 8 h against the position: a real flip, not noise
+    funding_flip_bps_per_hour: Decimal = Decimal("0.5")
+    min_hold_s: float = 30.0  # no discretionary exit (funding flip, converged) before this
+    reentry_cooldown_s: float = 10.0  # no entry this soon after a position closed
     slippage_buffer_bps: Decimal = Decimal(1)
     exit_basis_target_bps: Decimal = ZERO
     funding_mode: FundingMode = FundingMode.SETTLEMENTS
@@ -87,6 +99,10 @@ class DecisionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     def max_holding_ms(self) -> int:
         return int(self.max_holding_s * 1000)
 
+    @property
+    def min_hold_ms(self) -> int:
+        return int(self.min_hold_s * 1000)
+
     def problems(self, where: str) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
         if self.exit_threshold_bps > self.entry_threshold_bps:
@@ -99,6 +115,11 @@ class DecisionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         for name in ("horizon_s", "max_holding_s"):
             if getattr(self, name) <= 0:
                 out.append((f"{where}.{name}", f"{getattr(self, name)} must be positive"))
+        for name in ("min_hold_s", "reentry_cooldown_s"):
+            if getattr(self, name) < 0:
+                out.append((f"{where}.{name}", f"{getattr(self, name)} must not be negative"))
+        if self.min_hold_s > self.max_holding_s:
+            out.append((f"{where}.min_hold_s", f"{self.min_hold_s} is above max_holding_s {self.max_holding_s}"))
         for name in ("stop_loss_bps", "slippage_buffer_bps", "funding_flip_bps_per_hour"):
             if getattr(self, name) < 0:
                 out.append((f"{where}.{name}", f"{getattr(self, name)} must not be negative"))
@@ -126,8 +147,10 @@ class Reason(StrEnum):
     STOP_LOSS = "stop_loss"
     MAX_HOLDING = "max_holding"
     FUNDING_FLIP = "funding_flip"
+    CARRY_AGAINST = "carry_against"
     CONVERGED = "converged"
     HOLDING = "holding"
+    MIN_HOLD = "min_hold"
 
 
 class MarketView(msgspec.Struct, frozen=True, kw_only=True):
@@ -294,6 +317,15 @@ class DecisionPolicy:
         if problems:
             return Decision(action=Action.SKIP, reason=Reason.SIZE_TOO_SMALL, ts_ms=now, detail="; ".join(problems))
         edge = self.edge(pair, size, notionals[LegId.A], notionals[LegId.B], _mid(book_a), _mid(book_b), view, route)
+        carry = pair_carry_per_hour(pair, view.funding_a, view.funding_b) * BPS
+        if carry < -self.config.funding_flip_bps_per_hour / 2:
+            return Decision(
+                action=Action.SKIP,
+                reason=Reason.CARRY_AGAINST,
+                ts_ms=now,
+                edge=edge,
+                detail=f"carry {carry:.4f} bps/h < -{self.config.funding_flip_bps_per_hour}/2: would exit on a flip",
+            )
         if edge.net_bps >= self.config.entry_threshold_bps:
             return Decision(action=Action.ENTER, reason=Reason.EDGE, ts_ms=now, edge=edge)
         return Decision(
@@ -455,14 +487,15 @@ class DecisionPolicy:
         if held >= cfg.max_holding_ms:
             return self._exit(Reason.MAX_HOLDING, now, hold, f"held {held} ms >= {cfg.max_holding_ms} ms")
         if carry < -cfg.funding_flip_bps_per_hour:
-            return self._exit(
-                Reason.FUNDING_FLIP, now, hold, f"carry {carry:.4f} bps/h < -{cfg.funding_flip_bps_per_hour}"
-            )
-        if hold.hold_bps <= cfg.exit_threshold_bps:
-            return self._exit(
-                Reason.CONVERGED, now, hold, f"hold value {hold.hold_bps:.2f} bps <= {cfg.exit_threshold_bps}"
-            )
-        return Decision(action=Action.HOLD, reason=Reason.HOLDING, ts_ms=now, hold=hold)
+            exit_now = (Reason.FUNDING_FLIP, f"carry {carry:.4f} bps/h < -{cfg.funding_flip_bps_per_hour}")
+        elif hold.hold_bps <= cfg.exit_threshold_bps:
+            exit_now = (Reason.CONVERGED, f"hold value {hold.hold_bps:.2f} bps <= {cfg.exit_threshold_bps}")
+        else:
+            return Decision(action=Action.HOLD, reason=Reason.HOLDING, ts_ms=now, hold=hold)
+        if held < cfg.min_hold_ms:
+            detail = f"{exit_now[0]} ({exit_now[1]}) held back: held {held} ms < min_hold {cfg.min_hold_ms} ms"
+            return Decision(action=Action.HOLD, reason=Reason.MIN_HOLD, ts_ms=now, hold=hold, detail=detail)
+        return self._exit(exit_now[0], now, hold, exit_now[1])
 
     @staticmethod
     def _exit(reason: Reason, now: int, hold: HoldBreakdown, detail: str) -> Decision:

@@ -11,16 +11,27 @@ Safety rules, in order of precedence:
 * never trade on a stale or gapped book (the oracle says so; the decision then skips/waits);
 * a partial fill is hedged with exactly the filled quantity (rounded to the other leg's step);
   a hedge that fails after its retries unwinds the naked leg, and the unwind never gives up;
-* an order whose outcome is unknown (runner gone, timeout) is looked up by client id until the
-  runner answers — never resent, never assumed;
+* an order whose outcome is unknown — any submit error that does not prove the order never
+  reached the venue (``OutcomeUnknown``, ``RequestTimeout``, ``RunnerUnavailable``,
+  ``VenueUnavailable``, a runner bug) — is resolved by its client id from the ``exec`` events
+  and ``get_order`` (:meth:`ArbitrageEngine._resolve`); while the runner says ``pending`` or
+  ``unknown`` it is waited for, without a time limit. It is never resent under a new client id,
+  no fill is booked that the venue did not report, and none it reported is dropped;
+* a retryable failure (the order proven not placed) is retried with a jittered exponential
+  backoff: the first leg of an entry or exit ``retry_attempts`` times, a hedge within its
+  ``hedge_retries``, an unwind until it succeeds; a refusal (the venue or runner said no)
+  escalates: a hedge unwinds at once, an exit is abandoned (the position stays hedged) and
+  tried again after ``retry_backoff_max_s``;
 * on stop, no new entries; phases in flight finish; with ``close_on_stop`` hedged positions are
-  exited; nothing unhedged is left behind while a runner answers.
+  exited — all within the stop grace, after which whatever is left (an order whose outcome is
+  still unknown, an unhedged or hedged remainder) is returned, each with the reason.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -33,13 +44,11 @@ from strategy_client.errors import (
     CoreApiError,
     InvalidRequest,
     NotFound,
-    OutcomeUnknown,
-    RequestTimeout,
-    RunnerUnavailable,
+    ProtocolMismatch,
     VenueRejected,
 )
 from strategy_client.events import Gap, Received, Snapshot
-from strategy_client.model import AccountSnapshot, Exchange, Fill, FundingPayment, InstrumentKey, OrderBook
+from strategy_client.model import AccountSnapshot, Exchange, Fill, FundingPayment, InstrumentKey, OrderBook, Side
 from strategy_client.wire import (
     AccountEvent,
     BookEvent,
@@ -58,10 +67,12 @@ from .pair import ArbPair, LegId, PairSize
 from .pnl import PnlLedger
 from .state import ArbState, PositionMachine, Transition
 
-__all__ = ["ArbitrageEngine", "Slot"]
+__all__ = ["ArbitrageEngine", "Slot", "REFUSALS"]
 
 ZERO = Decimal(0)
-UNKNOWN_OUTCOME_WINDOW_S = 120.0
+#: Submit errors that prove nothing was placed: the runner or the venue said no.
+REFUSALS: tuple[type[CoreApiError], ...] = (VenueRejected, InvalidRequest, ProtocolMismatch)
+RESOLVE_POLL_MAX_S = 4.0
 
 
 class Slot:
@@ -74,6 +85,8 @@ class Slot:
         self.machine = machine
         self.seq = itertools.count(1)
         self.opened_ms = 0
+        self.next_exit_ms = 0  # an abandoned exit is tried again from then on
+        self.last_error = ""
 
     @property
     def open(self) -> bool:
@@ -120,6 +133,10 @@ class ArbitrageEngine:
         self.errors: list[str] = []
         self.stopping = False
         self.escalated = False
+        self.retries = 0  # sends after a retryable failure
+        self.unknown_outcomes = 0  # submits whose outcome had to be resolved by client id
+        self.last_closed_ms = 0
+        self.rng = random.Random()
         self._user_on_transition = on_transition
         self._on_market = on_market
         self._phase: asyncio.Task[None] | None = None
@@ -210,7 +227,8 @@ class ArbitrageEngine:
         if record is None:
             return False
         self.ledger.mark(fill.key, fill.price, fill.ts_ms)
-        slot.machine.fill(lo.leg, fill.side, fill.qty, fill.ts_ms)
+        # the exposure the machine tracks is what is held: net of a fee paid in the base asset
+        slot.machine.fill(lo.leg, fill.side, abs(record.base_delta), fill.ts_ms)
         return True
 
     def _on_funding_payment(self, payment: FundingPayment) -> None:
@@ -247,14 +265,22 @@ class ArbitrageEngine:
             return None
         now_ns = self.clock_ns()
         self.decisions += 1
+        # an unhedged position first: nothing else trades until it is unwound
+        for slot in self.open_slots():
+            if slot.machine.state in (ArbState.BROKEN, ArbState.UNWINDING):
+                self._start(self._unwind(slot), slot)
+                return None
         # margin first: a degrading ratio exits before anything else
         assessment = self.margin.assess(self.accounts)
         hedged = [s for s in self.open_slots() if s.machine.state is ArbState.HEDGED]
         if assessment.action is not MarginAction.OK and hedged:
             victim = min(hedged, key=lambda s: s.opened_ms)
-            self._start(self._exit(victim, f"margin ratio {assessment.worst_ratio:.3f}: {assessment.action}"))
+            self._start(self._exit(victim, f"margin ratio {assessment.worst_ratio:.3f}: {assessment.action}"), victim)
             return None
+        now_ms = now_ns // 1_000_000
         for slot in hedged:
+            if now_ms < slot.next_exit_ms:
+                continue  # its last exit was refused: wait out the backoff
             pos = self.ledger.open_position(slot.position_id)
             if pos is None or pos.base <= 0:
                 continue
@@ -262,10 +288,13 @@ class ArbitrageEngine:
             d = self.decision.evaluate_exit(slot.pair, pos, view)
             self.last_decision = d
             if d.action is Action.EXIT:
-                self._start(self._exit(slot, f"{d.reason}: {d.detail}"))
+                self._start(self._exit(slot, f"{d.reason}: {d.detail}"), slot)
                 return d
         if self.escalated or len(self.open_slots()) >= self.max_positions:
             return self.last_decision
+        cooldown_ms = int(self.decision.config.reentry_cooldown_s * 1000)
+        if self.last_closed_ms and now_ms - self.last_closed_ms < cooldown_ms:
+            return None  # hysteresis: no re-entry right after a position closed
         pair = self.pair_for(now_ns)
         if pair is None:
             return None
@@ -293,10 +322,10 @@ class ArbitrageEngine:
             self._start(self._enter(pair, size, route, d))
         return d
 
-    def _start(self, coro: Any) -> None:
-        self._phase = asyncio.get_running_loop().create_task(self._guard(coro), name=f"{self.name}.phase")
+    def _start(self, coro: Any, slot: Slot | None = None) -> None:
+        self._phase = asyncio.get_running_loop().create_task(self._guard(coro, slot), name=f"{self.name}.phase")
 
-    async def _guard(self, coro: Any) -> None:
+    async def _guard(self, coro: Any, slot: Slot | None) -> None:
         try:
             await coro
         except asyncio.CancelledError:
@@ -304,6 +333,25 @@ class ArbitrageEngine:
         except Exception as exc:  # noqa: BLE001 - a phase failure is reported, the engine keeps running
             self.errors.append(f"{type(exc).__name__}: {exc}")
             logger.exception("{}: phase failed", self.name)
+            self._settle_after_failure(slot, f"phase failed: {type(exc).__name__}: {exc}")
+
+    def _settle_after_failure(self, slot: Slot | None, reason: str) -> None:
+        """A phase that raised must not leave its position mid-phase: decide from the exposure
+        (flat → closed, hedged → hedged, unhedged → unwinding, which the next evaluation or the
+        stop picks up) — unless one of its orders is still unresolved (its fate decides)."""
+        if slot is None or slot.machine.state not in (ArbState.ENTERING, ArbState.EXITING):
+            return
+        if any(t.position_id == slot.position_id for t in self.tracker.live()):
+            return
+        slot.last_error = reason
+        slot.machine.legs_settled(self._now_ms(), reason)
+
+    def _backoff(self, attempt: int, base_s: float | None = None, cap_s: float | None = None) -> float:
+        """Exponential backoff with jitter: ``min(cap, base × 2^(attempt−1))`` × U(0.5, 1)."""
+        cfg = self.execution.config
+        base = cfg.retry_backoff_s if base_s is None else base_s
+        cap = cfg.retry_backoff_max_s if cap_s is None else cap_s
+        return float(min(cap, base * 2 ** max(0, attempt - 1)) * (0.5 + 0.5 * self.rng.random()))
 
     # ------------------------------------------------------------------ phases
     def _new_slot(self, pair: ArbPair, size: PairSize, price: Decimal) -> Slot:
@@ -316,6 +364,8 @@ class ArbitrageEngine:
 
     def _transition(self, t: Transition) -> None:
         self.transitions.append(t)
+        if t.to_state is ArbState.CLOSED:
+            self.last_closed_ms = t.ts_ms
         logger.info(
             "{} {}: {} → {} ({}) a={} b={}: {}",
             self.name,
@@ -344,17 +394,38 @@ class ArbitrageEngine:
         slot.opened_ms = self._now_ms()
         self.entries += 1
         slot.machine.start_entry(slot.opened_ms, f"net edge {d.edge.net_bps:.2f} bps")
-        first_leg = pair.leg(route.first)
-        book = self._book(first_leg.key)
+        start = self._exposure(slot)
+        first = route.first
         mids = {LegId.A: d.edge.mid_a, LegId.B: d.edge.mid_b}
-        if book is None:
-            slot.machine.legs_settled(self._now_ms(), "no book for the first leg")
-            return
-        order = self.execution.plan_entry(
-            pair, size, route, book, position_id=slot.position_id, seq=next(slot.seq), reference_mid=mids[route.first]
-        )
-        first = await self._run(slot, order)
-        await self._hedge(slot, route.first, first, mids, exiting=False)
+        note = ""
+        attempt = 0
+        while True:
+            book = self._book(pair.leg(first).key)
+            if book is None:
+                note = "no book for the first leg"
+                break
+            order = self.execution.plan_entry(
+                pair, size, route, book, position_id=slot.position_id, seq=next(slot.seq), reference_mid=mids[first]
+            )
+            t = await self._run(slot, order)
+            note = t.error
+            if not self._should_retry(t, slot, first, start, attempt, exiting=False):
+                break
+            attempt += 1
+            await self._retry_pause(slot, attempt, t)
+            again = self._entry_still_stands(pair, size, route)
+            if again is not None:
+                note = f"{t.error}; not retried: {again}"
+                break
+        await self._hedge(slot, first, mids, exiting=False, start=start, note=note)
+
+    def _entry_still_stands(self, pair: ArbPair, size: PairSize, route: Any) -> str | None:
+        """Before an entry is sent again: None if the decision still says enter, else why not."""
+        if self.stopping:
+            return "stopping"
+        view = market_view(self.oracle, pair, self.clock_ns())
+        d = self.decision.evaluate_entry(pair, size, view, route, order_type=self.execution.taker_type)
+        return None if d.action is Action.ENTER else f"{d.reason}: {d.detail}"
 
     async def _exit(self, slot: Slot, reason: str) -> None:
         pos = self.ledger.open_position(slot.position_id)
@@ -362,32 +433,99 @@ class ArbitrageEngine:
             return
         self.exits += 1
         slot.machine.start_exit(self._now_ms(), reason)
+        start = self._exposure(slot)
         book_a, book_b = self._book(slot.pair.a.key), self._book(slot.pair.b.key)
         if book_a is None or book_b is None or book_a.mid is None or book_b.mid is None:
-            slot.machine.legs_settled(self._now_ms(), "no books to exit on")
+            self._abandon_exit(slot, "no books to exit on")
             return
-        base = slot.machine.a_base
+        # both legs hold the hedge size; a spot leg holds it plus less than a step (fee gross-up)
+        base = min(slot.machine.a_base, slot.machine.b_base)
         size = self.execution.size(slot.pair, base)
         route = self.execution.route(slot.pair, size, book_a, book_b, exiting=True)
         mids = {LegId.A: book_a.mid, LegId.B: book_b.mid}
-        first_leg = slot.pair.leg(route.first)
-        order = self.execution.plan_exit(
-            slot.pair,
-            size,
-            route,
-            book_a if first_leg.id is LegId.A else book_b,
-            position_id=slot.position_id,
-            seq=next(slot.seq),
-            reference_mid=mids[route.first],
+        first = route.first
+        note = ""
+        attempt = 0
+        while True:
+            book = self._book(slot.pair.leg(first).key)
+            if book is None or size.is_zero:
+                note = "no book for the first exit leg" if book is None else f"exit size {base} rounds to 0"
+                break
+            order = self.execution.plan_exit(
+                slot.pair,
+                size,
+                route,
+                book,
+                position_id=slot.position_id,
+                seq=next(slot.seq),
+                reference_mid=mids[first],
+            )
+            t = await self._run(slot, order)
+            note = t.error
+            if not self._should_retry(t, slot, first, start, attempt, exiting=True):
+                break
+            attempt += 1
+            await self._retry_pause(slot, attempt, t)
+        if self._moved(slot, first, start, exiting=True) <= 0 and note:
+            self._abandon_exit(slot, f"exit leg failed: {note}")
+            return
+        await self._hedge(slot, first, mids, exiting=True, start=start, note=note)
+
+    def _abandon_exit(self, slot: Slot, reason: str) -> None:
+        """Nothing of the exit filled: the position stays as it is; the exit is tried again later."""
+        cfg = self.execution.config
+        slot.last_error = reason
+        slot.next_exit_ms = self._now_ms() + int(self._backoff(99, cap_s=cfg.retry_backoff_max_s) * 1000)
+        slot.machine.legs_settled(self._now_ms(), reason)
+
+    def _should_retry(
+        self, t: TrackedOrder, slot: Slot, leg: LegId, start: tuple[Decimal, Decimal], attempt: int, *, exiting: bool
+    ) -> bool:
+        """Send the first leg again? Only when nothing moved and the failure was retryable."""
+        if not t.failed or t.refused or not t.retryable or self._moved(slot, leg, start, exiting=exiting) > 0:
+            return False
+        if attempt >= self.execution.config.retry_attempts:
+            return False
+        return not (self.stopping and not exiting)
+
+    async def _retry_pause(self, slot: Slot, attempt: int, t: TrackedOrder) -> None:
+        delay = self._backoff(attempt)
+        self.retries += 1
+        logger.warning(
+            "{} {}: {} failed ({}); retry {} in {:.2f}s",
+            self.name,
+            slot.position_id,
+            t.client_id,
+            t.error,
+            attempt,
+            delay,
         )
-        first = await self._run(slot, order)
-        await self._hedge(slot, route.first, first, mids, exiting=True)
+        await asyncio.sleep(delay)
+
+    @staticmethod
+    def _exposure(slot: Slot) -> tuple[Decimal, Decimal]:
+        return slot.machine.a_base, slot.machine.b_base
+
+    @staticmethod
+    def _moved(slot: Slot, leg: LegId, start: tuple[Decimal, Decimal], *, exiting: bool) -> Decimal:
+        """Base this phase has moved on ``leg`` in the phase's direction (net of base-asset fees)."""
+        now = slot.machine.a_base if leg is LegId.A else slot.machine.b_base
+        before = start[0] if leg is LegId.A else start[1]
+        moved = before - now if exiting else now - before
+        return max(ZERO, moved)
 
     async def _hedge(
-        self, slot: Slot, first: LegId, first_order: TrackedOrder, mids: dict[LegId, Decimal], *, exiting: bool
+        self,
+        slot: Slot,
+        first: LegId,
+        mids: dict[LegId, Decimal],
+        *,
+        exiting: bool,
+        start: tuple[Decimal, Decimal],
+        note: str = "",
     ) -> None:
-        """Hedge exactly what the first leg filled; retry; unwind when the retries are spent."""
-        hedged = ZERO
+        """Hedge exactly what the first leg has moved (fills booked so far, late ones included);
+        retry (with backoff after errors); unwind when the retries are spent or the hedge is refused."""
         attempt = 0
         machine = slot.machine
         other = slot.pair.leg(first.other)
@@ -396,13 +534,13 @@ class ArbitrageEngine:
             if book is None:
                 machine.hedge_failed(self._now_ms(), f"no book for {other.key}")
                 attempt += 1
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(self._backoff(attempt))
                 continue
             plan = self.execution.plan_hedge(
                 slot.pair,
                 first,
-                first_order.filled_qty,
-                hedged,
+                self._moved(slot, first, start, exiting=exiting),
+                self._moved(slot, first.other, start, exiting=exiting),
                 book,
                 position_id=slot.position_id,
                 seq=next(slot.seq),
@@ -411,18 +549,24 @@ class ArbitrageEngine:
                 exiting=exiting,
             )
             if plan.order is None:
-                machine.legs_settled(self._now_ms(), plan.note)
+                machine.legs_settled(self._now_ms(), "; ".join(x for x in (plan.note, note) if x))
                 break
             t = await self._run(slot, plan.order)
-            hedged += t.filled_qty
             if t.filled_qty >= plan.order.request.qty:
                 continue  # re-plan: usually "nothing more to hedge" → settled
+            if t.refused:
+                slot.last_error = f"hedge refused: {t.error}"
+                machine.legs_settled(self._now_ms(), slot.last_error)  # unhedged → unwinding at once
+                break
             machine.hedge_failed(self._now_ms(), t.error or f"hedge filled {t.filled_qty} of {plan.order.request.qty}")
             attempt += 1
+            if t.error and machine.state in (ArbState.ENTERING, ArbState.EXITING):
+                await self._retry_pause(slot, attempt, t)
         if machine.state is ArbState.UNWINDING:
             await self._unwind(slot)
 
     async def _unwind(self, slot: Slot) -> None:
+        """Trade the imbalance away; never gives up (the stop grace bounds it at stop)."""
         machine = slot.machine
         attempt = 0
         while machine.state is ArbState.UNWINDING:
@@ -443,29 +587,50 @@ class ArbitrageEngine:
                 seq=next(slot.seq),
                 attempt=attempt,
             )
+            note = plan.note
             if plan.order is not None:
-                await self._run(slot, plan.order)
-            machine.legs_settled(self._now_ms(), plan.note)
+                t = await self._run(slot, plan.order)
+                if t.error:
+                    note = "; ".join(x for x in (note, t.error) if x)
+                    slot.last_error = f"unwind: {t.error}"
+            machine.legs_settled(self._now_ms(), note)
             attempt += 1
             if machine.state is ArbState.UNWINDING:
-                await asyncio.sleep(min(5.0, 0.2 * attempt))
+                await asyncio.sleep(self._backoff(attempt, cap_s=max(5.0, self.execution.config.retry_backoff_max_s)))
 
     # ------------------------------------------------------------------ one order
     async def _run(self, slot: Slot, lo: LegOrder) -> TrackedOrder:
-        """Send one order and follow it to a final state (cancel at its timeout)."""
+        """Send one order and follow it to a final state (cancel at its timeout).
+
+        Never raises for an order error: a refusal marks the order ``refused``; any other error
+        means its outcome is unknown and it is resolved by client id (:meth:`_resolve`) — the
+        returned order is final with every fill the venue reported booked."""
         tracked = self.tracker.track(slot.position_id, lo)
         timeout_s = lo.timeout_ms / 1000
+        tracked.sent_mono = time.monotonic()
         try:
             reply = await self.api.submit_order(lo.request, timeout_s=max(timeout_s, 2.0))
-            self.tracker.on_update(reply, None)
-        except (VenueRejected, InvalidRequest) as exc:
-            self.tracker.fail(tracked, f"rejected: {exc}")
-            logger.warning("{} {}: {} {} rejected: {}", self.name, slot.position_id, lo.purpose, lo.leg, exc)
+        except REFUSALS as exc:
+            tracked.refused = True
+            tracked.retryable = False
+            self.tracker.fail(tracked, f"refused: {type(exc).__name__}: {exc}")
+            logger.warning("{} {}: {} {} refused: {}", self.name, slot.position_id, lo.purpose, lo.leg, exc)
             return tracked
-        except (RequestTimeout, OutcomeUnknown, RunnerUnavailable) as exc:
+        except CoreApiError as exc:
+            # anything else may have reached the venue (5xx, timeout, runner gone, outcome unknown)
+            self.unknown_outcomes += 1
+            tracked.error = f"{type(exc).__name__}: {exc}"
             logger.warning(
-                "{} {}: outcome of {} unknown ({}): reconciling", self.name, slot.position_id, tracked.client_id, exc
+                "{} {}: outcome of {} unknown ({}): resolving by client id",
+                self.name,
+                slot.position_id,
+                tracked.client_id,
+                tracked.error,
             )
+            await self._resolve(tracked)
+            return tracked
+        self.tracker.on_update(reply, None)
+        if reply.status.is_unresolved and not tracked.done.is_set():
             await self._resolve(tracked)
             return tracked
         try:
@@ -484,47 +649,84 @@ class ArbitrageEngine:
         except CoreApiError as exc:
             logger.warning("{}: cancel {} failed: {}", self.name, tracked.client_id, exc)
         try:
-            await asyncio.wait_for(tracked.done.wait(), 1.0)
+            await asyncio.wait_for(tracked.done.wait(), self.execution.config.fill_settle_s)
         except TimeoutError:
             await self._resolve(tracked)
 
     async def _resolve(self, tracked: TrackedOrder) -> None:
-        """Query by client id until the runner answers; book fills the events did not bring."""
+        """Learn an order's fate from the venue, by client id; never resend, never guess.
+
+        Returns once the order is final and its fills are booked. Until then it asks the runner
+        (``get_order``) with a growing interval while ``exec`` events may settle it first:
+
+        * ``pending``/``unknown``: the venue has not said yet — keep waiting (no time limit;
+          the stop grace bounds it, and the stop reports the order as unresolved);
+        * open: cancel it (the leg's time is over), then as below;
+        * final: wait ``fill_settle_s`` for the fill events, then book what the order's totals
+          show beyond them (``reconciled``);
+        * "not found" once ``not_found_settle_s`` have passed since the send: it never reached
+          a venue (nothing filled; retryable);
+        * an error: ask again.
+        """
+        cfg = self.execution.config
         key = tracked.leg_order.request.key
-        deadline = time.monotonic() + UNKNOWN_OUTCOME_WINDOW_S
-        while True:
+        attempt = 0
+        last_error = ""
+        while not tracked.done.is_set():
+            attempt += 1
             try:
                 order = await self.api.get_order(key, client_id=tracked.client_id, timeout_s=2.0)
             except NotFound:
-                self.tracker.fail(tracked, "never reached the venue")
-                return
-            except (RequestTimeout, RunnerUnavailable, OutcomeUnknown) as exc:
-                if time.monotonic() > deadline:
-                    tracked.error = f"unresolved after {UNKNOWN_OUTCOME_WINDOW_S:.0f}s: {exc}"
-                    logger.error("{}: order {} {}", self.name, tracked.client_id, tracked.error)
+                if time.monotonic() - tracked.sent_mono >= cfg.not_found_settle_s:
+                    reason = tracked.error or "submit failed"
+                    self.tracker.fail(tracked, f"{reason}; never reached the venue (not found)")
                     return
-                await asyncio.sleep(0.5)
-                continue
-            self.tracker.on_update(order, None)
-            if not order.status.is_final:
-                try:
-                    order = await self.api.cancel_order(key, client_id=tracked.client_id, timeout_s=2.0)
-                    self.tracker.on_update(order, None)
-                except CoreApiError:
-                    await asyncio.sleep(0.2)
-                    continue
-            try:
-                await asyncio.wait_for(tracked.done.wait(), 1.0)  # let the fill events arrive first
+            except CoreApiError as exc:
+                if f"{exc}" != last_error:
+                    last_error = f"{exc}"
+                    logger.warning("{}: order {} still unresolved: {}", self.name, tracked.client_id, exc)
+            else:
+                self.tracker.on_update(order, None)
+                if order.status.is_open:
+                    try:
+                        self.tracker.on_update(
+                            await self.api.cancel_order(key, client_id=tracked.client_id, timeout_s=2.0), None
+                        )
+                    except CoreApiError as exc:
+                        logger.warning("{}: cancel {} failed: {}", self.name, tracked.client_id, exc)
+                elif order.status.is_final:
+                    await self._settle_fills(tracked)
+                    return
+            if tracked.done.is_set():
+                return
+            delay = self._backoff(attempt, base_s=cfg.resolve_poll_s, cap_s=RESOLVE_POLL_MAX_S)
+            try:  # an exec event may settle it first
+                await asyncio.wait_for(tracked.done.wait(), delay)
             except TimeoutError:
-                leg = tracked.leg_order
-                fees = self.slots[tracked.position_id].pair.leg(leg.leg).fees
-                self.tracker.book_missing(tracked, self._now_ms(), fees.taker, self.ledger.currency)
-                tracked.done.set()
+                pass
+
+    async def _settle_fills(self, tracked: TrackedOrder) -> None:
+        """A final order: give its fill events a moment, then book what its totals show beyond them."""
+        if tracked.done.is_set():
+            if tracked.error and tracked.filled_qty <= 0:
+                # "nothing filled" after a failed submit may be the runner's guess (a venue 5xx it
+                # took for a refusal): a fill the venue made anyway arrives on the exec topic
+                await asyncio.sleep(self.execution.config.fill_settle_s)
             return
+        try:
+            await asyncio.wait_for(tracked.done.wait(), self.execution.config.fill_settle_s)
+        except TimeoutError:
+            lo = tracked.leg_order
+            slot = self.slots[tracked.position_id]
+            leg = slot.pair.leg(lo.leg)
+            in_base = leg.buy_fee_in_base and lo.request.side is Side.BUY
+            asset = leg.instrument.base if in_base else self.ledger.currency
+            self.tracker.book_missing(tracked, self._now_ms(), leg.fees.taker, asset, fee_in_base=in_base)
+            tracked.done.set()
 
     # ------------------------------------------------------------------ reconcile / stop
     def request_reconcile(self, reason: str) -> None:
-        if self._reconcile_task is not None and not self._reconcile_task.done():
+        if self.stopping or (self._reconcile_task is not None and not self._reconcile_task.done()):
             return
         self._reconcile_task = asyncio.get_running_loop().create_task(
             self._reconcile(reason), name=f"{self.name}.reconcile"
@@ -540,38 +742,66 @@ class ArbitrageEngine:
                 machine = slot.machine
                 machine.reconcile(net.get(slot.pair.a.key, ZERO), -net.get(slot.pair.b.key, ZERO), self._now_ms())
                 if machine.state in (ArbState.BROKEN, ArbState.UNWINDING) and not self.busy:
-                    self._start(self._unwind(slot))
+                    self._start(self._unwind(slot), slot)
 
-    async def stop(self, *, close_positions: bool, timeout_s: float = 60.0) -> list[str]:
-        """No new entries; finish the phase in flight; exit hedged positions if asked.
+    async def stop(self, *, close_positions: bool, timeout_s: float = 20.0) -> list[str]:
+        """No new entries; finish the phase in flight; exit hedged positions if asked — all
+        within ``timeout_s`` (the stop grace).
 
-        Returns what could not be cleaned up (empty when nothing unhedged or open is left)."""
+        Returns what is left, each with its reason (empty when everything ended flat, or hedged
+        with ``close_positions`` off): orders whose outcome is still unknown, unhedged positions,
+        hedged positions that could not be exited."""
         self.stopping = True
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        while (left_s := deadline - time.monotonic()) > 0:
             if self.busy:
                 assert self._phase is not None
-                await asyncio.wait({self._phase}, timeout=max(0.0, deadline - time.monotonic()))
+                await asyncio.wait({self._phase}, timeout=left_s)
                 continue
             pending = [s for s in self.open_slots() if s.machine.state in (ArbState.BROKEN, ArbState.UNWINDING)]
             if pending:
-                self._start(self._unwind(pending[0]))
+                self._start(self._unwind(pending[0]), pending[0])
                 continue
             if close_positions:
                 hedged = [s for s in self.open_slots() if s.machine.state is ArbState.HEDGED]
                 if hedged:
-                    self._start(self._exit(hedged[0], "strategy stopping"))
+                    slot = min(hedged, key=lambda s: s.next_exit_ms)
+                    wait_s = (slot.next_exit_ms - self._now_ms()) / 1000
+                    if wait_s > 0:
+                        await asyncio.sleep(min(wait_s, left_s))
+                        continue
+                    self._start(self._exit(slot, "strategy stopping"), slot)
                     continue
             break
-        left = []
+        for task in (self._phase, self._reconcile_task):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=2.0)
+        return self.leftovers(close_positions=close_positions)
+
+    def leftovers(self, *, close_positions: bool) -> list[str]:
+        """What is not clean, each with its reason (see :meth:`stop`)."""
+        left: list[str] = []
+        for t in self.tracker.live():
+            req = t.leg_order.request
+            status = t.order.status.value if t.order is not None else "sent"
+            left.append(
+                f"order {t.client_id} ({t.leg_order.purpose} {req.side} {req.qty} {req.key}): outcome still "
+                f"unknown ({status}; {t.error or 'no answer'}) — not resent; its fills, if any, are not booked"
+            )
         for slot in self.open_slots():
             m = slot.machine
             if m.state is ArbState.IDLE and m.flat:
                 continue
-            if m.unhedged or (close_positions and m.state is not ArbState.CLOSED):
-                left.append(f"{slot.position_id}: {m.state} a={m.a_base} b={m.b_base}")
-        if self._phase is not None and not self._phase.done():
-            self._phase.cancel()
+            why = slot.last_error or (m.history[-1].reason if m.history else "")
+            if m.unhedged:
+                left.append(
+                    f"{slot.position_id}: UNHEDGED {m.state} a={m.a_base} b={m.b_base} (imbalance {m.imbalance}): {why}"
+                )
+            elif close_positions and m.state is not ArbState.CLOSED:
+                left.append(
+                    f"{slot.position_id}: hedged remainder left open, {m.state} a={m.a_base} b={m.b_base}: {why}"
+                )
         return left
 
     # ------------------------------------------------------------------ status

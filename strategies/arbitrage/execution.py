@@ -22,6 +22,12 @@ The playbook:
    ``hedge_timeout_s``; a failed attempt is retried ``hedge_retries`` times, each with a limit
    widened by ``hedge_retry_widen_bps`` (for ``limit_ioc``); then the naked leg is unwound.
 4. **Exit**: the same with the exit sides (sell A, buy B), reduce-only on perp legs.
+4a. **Fees in the base asset**: a buy on a leg that pays its fee out of the base it receives
+   (spot on Binance, Bybit and OKX: :attr:`Leg.buy_fee_in_base`) is sized
+   ``net / (1 − fee rate)`` rounded **up** to the step (:meth:`Leg.buy_qty_for`), so that after
+   the fee the leg holds the hedge size plus less than one step — never less (the exit can
+   always sell the hedge size; the venue account does not drift down by the fee per round trip).
+   Quantities the engine compares (the state machine's exposure, hedge targets) are net of such fees.
 5. **Unwind** (:meth:`ExecutionPolicy.plan_unwind`): reduce the larger leg to the smaller one
    (never add exposure); when that is below the larger leg's minimums, top up the smaller leg
    instead; when neither leg can trade the difference it is dust (below
@@ -137,12 +143,32 @@ class ExecutionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     hedge_retries: int = 3
     hedge_retry_widen_bps: Decimal = Decimal(5)
     unwind_attempts: int = 5
+    # retryable failures (venue 5xx / unavailable, timeouts proven not to have placed anything)
+    retry_attempts: int = 4  # entry / exit first-leg resends after a retryable failure
+    retry_backoff_s: float = 0.25  # first backoff; doubles per attempt, jittered to 50-100 %
+    retry_backoff_max_s: float = 4.0  # backoff ceiling (also the pause before a refused exit is retried)
+    # orders whose outcome is unknown (see ArbitrageEngine._resolve)
+    resolve_poll_s: float = 0.5  # first query interval; doubles up to 4 s
+    not_found_settle_s: float = 2.0  # "no such order" counts as never placed this long after the send
+    fill_settle_s: float = 1.0  # wait for a final order's fill events before booking from its totals
 
     def problems(self, where: str) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
-        for name in ("leg_timeout_s", "hedge_timeout_s", "unwind_timeout_s"):
+        for name in (
+            "leg_timeout_s",
+            "hedge_timeout_s",
+            "unwind_timeout_s",
+            "retry_backoff_s",
+            "retry_backoff_max_s",
+            "resolve_poll_s",
+        ):
             if getattr(self, name) <= 0:
                 out.append((f"{where}.{name}", f"{getattr(self, name)} must be positive"))
+        for name in ("not_found_settle_s", "fill_settle_s"):
+            if getattr(self, name) < 0:
+                out.append((f"{where}.{name}", f"{getattr(self, name)} must not be negative"))
+        if self.retry_attempts < 0:
+            out.append((f"{where}.retry_attempts", f"{self.retry_attempts} must not be negative"))
         for name in ("limit_slippage_bps", "depth_band_bps", "hedge_retry_widen_bps"):
             if getattr(self, name) < 0:
                 out.append((f"{where}.{name}", f"{getattr(self, name)} must not be negative"))
@@ -320,13 +346,20 @@ class ExecutionPolicy:
         seq: int,
         reference_mid: Decimal,
     ) -> LegOrder:
-        """The first entry leg for the whole size (``book`` is that leg's book)."""
+        """The first entry leg for the whole size (``book`` is that leg's book).
+
+        A buy on a leg that pays its fee in the base asset is grossed up so the holding after
+        the fee covers the size (:meth:`Leg.buy_qty_for`, rounded up to the step)."""
         leg = pair.leg(route.first)
+        maker = route.first_role is Role.MAKER
+        qty = size.qty(leg.id)
+        if leg.entry_side is Side.BUY and leg.buy_fee_in_base:
+            qty = leg.buy_qty_for(size.base, OrderType.LIMIT if maker else self.taker_type, route.first_role)
         return self._order(
             leg,
             OrderPurpose.ENTRY,
             leg.entry_side,
-            size.qty(leg.id),
+            qty,
             book,
             position_id=position_id,
             seq=seq,
@@ -382,8 +415,17 @@ class ExecutionPolicy:
         """
         src, dst = pair.leg(first), pair.leg(first.other)
         filled_base = src.to_base(first_filled)
-        target = hedge_quantity(first_filled, src, dst, self.taker_type)
-        need = target - hedged
+        side = dst.exit_side if exiting else dst.entry_side
+        if side is Side.BUY and dst.buy_fee_in_base:
+            # the hedge pays its fee in the base it buys: buy enough to hold the first leg's base
+            short = filled_base - dst.to_base(hedged)
+            if short <= 0:
+                return HedgePlan(order=None, target_qty=hedged, unhedged_base=ZERO, note="nothing more to hedge")
+            need = dst.buy_qty_for(short, self.taker_type)
+            target = hedged + need
+        else:
+            target = hedge_quantity(first_filled, src, dst, self.taker_type)
+            need = target - hedged
         if need <= 0:
             rest = max(ZERO, filled_base - dst.to_base(hedged))
             return HedgePlan(order=None, target_qty=target, unhedged_base=rest, note="nothing more to hedge")
@@ -400,7 +442,7 @@ class ExecutionPolicy:
         order = self._order(
             dst,
             OrderPurpose.EXIT_HEDGE if exiting else OrderPurpose.HEDGE,
-            dst.exit_side if exiting else dst.entry_side,
+            side,
             need,
             book,
             position_id=position_id,
@@ -409,7 +451,7 @@ class ExecutionPolicy:
             attempt=attempt,
             timeout_s=self.config.hedge_timeout_s,
         )
-        unhedged = filled_base - dst.to_base(target)
+        unhedged = max(ZERO, filled_base - dst.net_base(target, side))
         return HedgePlan(order=order, target_qty=target, unhedged_base=unhedged)
 
     def plan_unwind(
@@ -442,7 +484,10 @@ class ExecutionPolicy:
             if ref is None:
                 notes.append(f"{leg.key}: no two-sided book")
                 continue
-            qty = leg.round_base(base, self.taker_type)
+            if side is Side.BUY and leg.buy_fee_in_base:
+                qty = leg.buy_qty_for(base, self.taker_type)  # the fee comes out of what is bought
+            else:
+                qty = leg.round_base(base, self.taker_type)
             # the order's effect on the leg's exposure (A: long base, B: short base)
             effect = leg.to_base(qty) * (side.sign if leg_id is LegId.A else -side.sign)
             reduces = exposure[leg_id] * effect < 0 and abs(effect) <= abs(exposure[leg_id])
@@ -464,7 +509,7 @@ class ExecutionPolicy:
                 timeout_s=self.config.unwind_timeout_s,
                 reduce_only=reduce_only,
             )
-            return UnwindPlan(order=order, dust_base=base - leg.to_base(qty), note="; ".join(notes))
+            return UnwindPlan(order=order, dust_base=max(ZERO, base - leg.net_base(qty, side)), note="; ".join(notes))
         return UnwindPlan(order=None, dust_base=abs(imbalance), note="; ".join(notes))
 
     # ------------------------------------------------------------------ internals

@@ -32,6 +32,7 @@ from strategy_client.model import (
     check_order,
     round_down,
     round_price,
+    round_up,
 )
 
 from .errors import StrategyConfigError
@@ -87,10 +88,18 @@ class FeeRates(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Fee rates as fractions of notional (0.0005 = 5 bps). A negative maker rate is a rebate.
 
     The defaults are Binance USD-M futures' standard tier; set the rates of your account.
+
+    ``buy_fee_in_base``: whether a buy's fee is taken from the base asset received (so buying
+    ``q`` leaves ``q × (1 − rate)``). ``None`` (the default) means "as the venues do": yes on spot
+    legs — Binance, Bybit and OKX (and their simulators) charge spot fees in the asset received —
+    and no on perps (fees in the settle asset). Set ``false`` when spot fees are paid in another
+    asset (e.g. Binance with BNB fees); paper runs set it to ``false`` (the paper venue charges
+    every fee in the quote asset).
     """
 
     taker: Decimal = Decimal("0.0005")
     maker: Decimal = Decimal("0.0002")
+    buy_fee_in_base: bool | None = None
 
     def rate(self, role: Role) -> Decimal:
         return self.taker if role is Role.TAKER else self.maker
@@ -144,6 +153,35 @@ class Leg(msgspec.Struct, frozen=True, kw_only=True):
     def round_base(self, base: Decimal, order_type: OrderType) -> Decimal:
         """Largest order-unit quantity not above ``base`` base units (rounded down to the step)."""
         return round_down(self.from_base(base), self.step(order_type))
+
+    @property
+    def buy_fee_in_base(self) -> bool:
+        """A buy on this leg pays its fee in the base asset (see :class:`FeeRates`)."""
+        flag = self.fees.buy_fee_in_base
+        return (not self.is_perp) if flag is None else flag
+
+    def buy_qty_for(self, net_base: Decimal, order_type: OrderType, role: Role = Role.TAKER) -> Decimal:
+        """The buy quantity (order units) that leaves at least ``net_base`` held after the fee.
+
+        Without a base-asset fee that is ``net_base`` rounded down to the step (never more than
+        asked). With one it is ``net_base / (1 − rate)`` rounded **up** to the step, so the
+        holding after the fee is ``net_base`` plus less than one step — never less, so selling
+        ``net_base`` later is always covered.
+        """
+        step = self.step(order_type)
+        if not self.buy_fee_in_base:
+            return round_down(self.from_base(net_base), step)
+        rate = self.fees.rate(role)
+        if rate <= 0:
+            return round_up(self.from_base(net_base), step)
+        return round_up(self.from_base(net_base / (1 - rate)), step)
+
+    def net_base(self, qty: Decimal, side: Side, role: Role = Role.TAKER) -> Decimal:
+        """Base units held (bought) or given up (sold) by filling ``qty``, after a base-asset fee."""
+        base = self.to_base(qty)
+        if side is Side.BUY and self.buy_fee_in_base:
+            return base - base * self.fees.rate(role)
+        return base
 
 
 class EntryRoute(msgspec.Struct, frozen=True, kw_only=True):

@@ -165,7 +165,10 @@ def test_edge_properties(
     assert e.basis <= size.base * (book_b.bids[0].price - book_a.asks[0].price)
     # the net is exactly its components; entering exactly when it clears the threshold
     assert e.net == e.basis + e.funding - e.fees - e.slippage
-    assert (d.action is Action.ENTER) == (e.net_bps >= threshold)
+    # ... unless the carry is already half-way to a funding-flip exit (hysteresis)
+    carry_against = rate * 10_000 / 8 < -policy.config.funding_flip_bps_per_hour / 2
+    assert (d.action is Action.ENTER) == (e.net_bps >= threshold and not carry_against)
+    assert (d.reason is Reason.CARRY_AGAINST) == carry_against
     # funding: the short perp receives a positive rate (one settlement inside the 8 h horizon)
     assert (e.funding > 0) == (rate > 0) and (e.funding < 0) == (rate < 0)
     # fees are charged on both legs, entry and exit
@@ -220,9 +223,12 @@ def test_exit_reasons_and_their_priority() -> None:
     conv = policy.evaluate_exit(pair, _position(), _exit_view("100300", "100300"))
     assert conv.reason is Reason.CONVERGED and conv.action is Action.EXIT
     assert conv.hold is not None and conv.hold.price_pnl == D("0.1") * D(300) + D("0.1") * D(100)
-    # funding flipped: the short now pays
-    flip = policy.evaluate_exit(pair, _position(), _exit_view("100000", "100400", rate="-0.0001"))
+    # funding flipped: the short now pays 0.625 bps/h (beyond the default 0.5 bps/h)
+    flip = policy.evaluate_exit(pair, _position(), _exit_view("100000", "100400", rate="-0.0005"))
     assert flip.reason is Reason.FUNDING_FLIP
+    # a mild flip (0.125 bps/h against) is noise, not a reason to pay the exit fees
+    mild = policy.evaluate_exit(pair, _position(), _exit_view("100000", "100400", rate="-0.0001"))
+    assert mild.action is Action.HOLD and mild.reason is Reason.HOLDING
     # held too long
     late = policy.evaluate_exit(pair, _position(), _exit_view("100000", "100400", now_ms=24 * HOUR))
     assert late.reason is Reason.MAX_HOLDING
@@ -244,3 +250,30 @@ def test_exit_waits_on_stale_books() -> None:
     )
     d = policy.evaluate_exit(pair, _position(), stale)
     assert d.action is Action.WAIT and d.reason is Reason.STALE_BOOK
+
+
+def test_hysteresis_min_hold_and_no_entry_into_a_flipping_carry() -> None:
+    """Issue 12: 12 round trips in 12 s on funding_flip with funding_flip_bps_per_hour = 0."""
+    pair = _pair(D("0.0005"), D("0.0005"))
+    cfg = DecisionConfig(funding_flip_bps_per_hour=D(0), min_hold_s=30, entry_threshold_bps=D(5))
+    policy = DecisionPolicy(cfg)
+    # a slightly negative carry and a wide basis: the old policy entered and exited at once
+    a = book(SPOT, [("99999", "1")], [("100000", "1")])
+    b = book(PERP, [("100400", "1")], [("100401", "1")])
+    mv = view(a, b, funding(PERP, "-0.00001", next_ms=8 * HOUR), now_ms=HOUR)
+    size = pair.size(D("0.1"), OrderType.MARKET)
+    entry = policy.evaluate_entry(pair, size, mv)
+    assert entry.action is Action.SKIP and entry.reason is Reason.CARRY_AGAINST
+    assert entry.edge is not None and entry.edge.net_bps > cfg.entry_threshold_bps  # the edge alone said enter
+    # a position opened 10 s ago: a funding flip or convergence waits for the minimum hold
+    young = _position(opened_ms=HOUR - 10_000)
+    flip = policy.evaluate_exit(pair, young, _exit_view("100000", "100400", rate="-0.0005"))
+    assert flip.action is Action.HOLD and flip.reason is Reason.MIN_HOLD and "funding_flip" in flip.detail
+    conv = policy.evaluate_exit(pair, young, _exit_view("100300", "100300"))
+    assert conv.action is Action.HOLD and conv.reason is Reason.MIN_HOLD
+    # ... but never a stop-loss
+    stop = policy.evaluate_exit(pair, young, _exit_view("100000", "103000"))
+    assert stop.action is Action.EXIT and stop.reason is Reason.STOP_LOSS
+    # after the minimum hold the flip exits
+    old = _position(opened_ms=HOUR - 31_000)
+    assert policy.evaluate_exit(pair, old, _exit_view("100000", "100400", rate="-0.0005")).reason is Reason.FUNDING_FLIP

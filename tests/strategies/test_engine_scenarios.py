@@ -43,6 +43,13 @@ class Venue:
         r = httpx.post(f"http://127.0.0.1:{self.port}/_sim/{path}", json=body, timeout=5)
         r.raise_for_status()
 
+    def spot_btc(self) -> Decimal:
+        def total(s: BinanceSim) -> Decimal:
+            free, locked = s.venue.spot_balances(ACCOUNT_ID).get("BTC", (Decimal(0), Decimal(0)))
+            return free + locked
+
+        return Decimal(self.sim.call(total))
+
     def venue_orders(self) -> int:
         def count(s: BinanceSim) -> int:
             return sum(len(s.venue.all_orders(ACCOUNT_ID, kind, "BTCUSDT")) for kind in MarketKind)
@@ -63,7 +70,12 @@ def venue(redis_url: str, tmp_path: Path) -> Any:
 
 
 def config(paper: bool, **changes: Any) -> SpotPerpConfig:
-    overrides: dict[str, Any] = {"paper": paper, "size": "0.01", "decision.entry_threshold_bps": 10}
+    overrides: dict[str, Any] = {
+        "paper": paper,
+        "size": "0.01",
+        "decision.entry_threshold_bps": 10,
+        "decision.min_hold_s": 0,  # these scenarios move the basis right after the entry
+    }
     overrides.update(changes)
     return load_spotperp(None, overrides)
 
@@ -107,15 +119,22 @@ def states(session: _Session) -> list[ArbState]:
 
 async def test_basis_widens_enters_converges_exits_and_the_pnl_adds_up(venue: Venue, session_factory: Any) -> None:
     venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": -40})  # start with no edge
+    btc_before = venue.spot_btc()
     session, task = await session_factory(config(paper=False))
     await eventually(lambda: session.engine.decisions > 5, timeout=15, what="decisions")
     assert session.engine.entries == 0
     venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": 120})
     await eventually(lambda: ArbState.HEDGED in states(session), timeout=15, what="hedged entry")
     slot = next(iter(session.engine.slots.values()))
-    assert slot.machine.a_base == slot.machine.b_base == Decimal("0.01")  # long spot, short perp, equal
+    # long spot, short perp, equal: the spot buy paid its 0.1 % fee in BTC and was grossed up
+    # (0.01002 bought) so that it holds the hedge size plus less than one 0.00001 step
+    assert slot.machine.b_base == Decimal("0.01")
+    assert Decimal("0.01") <= slot.machine.a_base < Decimal("0.01001")
+    assert Decimal("0.01") <= venue.spot_btc() - btc_before < Decimal("0.01001")
     venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": -20})
     await eventually(lambda: states(session) == [ArbState.CLOSED], timeout=15, what="exit on convergence")
+    drift = venue.spot_btc() - btc_before
+    assert Decimal(0) <= drift < Decimal("0.00001"), drift  # issue 12: it drifted down by the fee
     assert venue.venue_orders() >= 4  # live mode on the simulator: real orders at the venue
     session.request_stop("done")
     assert await asyncio.wait_for(task, 30) == 0

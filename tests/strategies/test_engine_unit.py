@@ -143,7 +143,8 @@ class ScriptedApi:
 
 def make_engine(size: str = "0.05") -> tuple[ArbitrageEngine, ScriptedApi, ArbPair]:
     pair = ArbPair(
-        a=Leg(id=LegId.A, instrument=instrument(SPOT), fees=FeeRates(taker=D("0.001"))),
+        # this fake charges every fee in USDT (fakevenue.py charges spot buys in BTC, as venues do)
+        a=Leg(id=LegId.A, instrument=instrument(SPOT), fees=FeeRates(taker=D("0.001"), buy_fee_in_base=False)),
         b=Leg(id=LegId.B, instrument=instrument(PERP), fees=FeeRates()),
     )
     holder: list[ArbitrageEngine] = []
