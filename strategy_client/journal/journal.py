@@ -271,8 +271,8 @@ class Journal:
     async def append(self, record: JournalRecord, *, on_commit: Callable[[], None] | None = None) -> None:
         """Queue ``record`` for the writer; waits while the queue is full (never drops)."""
         item = self._item(record, on_commit)
-        self._appended += 1
         await self._queue.put(item)
+        self._appended += 1  # counted once queued: a put cancelled while waiting appended nothing
 
     def append_nowait(self, record: JournalRecord, *, on_commit: Callable[[], None] | None = None) -> None:
         """Queue ``record`` without waiting; raises :class:`JournalBusy` when the queue is full."""

@@ -318,6 +318,19 @@ async def test_append_nowait_refuses_when_full(backend: Backend) -> None:
     assert j.stats.appended == 1
 
 
+async def test_an_append_cancelled_while_waiting_for_space_is_not_counted(backend: Backend) -> None:
+    j = backend.open(queue_capacity=1)
+    async with j.running():
+        j.append_nowait(FillRecord(fill=fill("c", "t1")))
+        waiting = asyncio.ensure_future(j.append(FillRecord(fill=fill("c", "t2"))))
+        waiting.cancel()  # cancelled before it found room in the queue
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await asyncio.wait_for(j.flush(), 30)  # waits for t1 only, not for the cancelled append
+    assert [f.trade_id for f in j.history_fills()] == ["t1"]
+    assert j.close() == 0  # nothing counted as lost
+
+
 async def test_append_needs_a_running_writer(backend: Backend) -> None:
     j = backend.open()
     with pytest.raises(JournalClosed, match="writer is not running"):
