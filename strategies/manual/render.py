@@ -159,7 +159,8 @@ def render_order(order: Order) -> str:
         return f"partially filled: {terms}{fill}  {ident}"
     if status is OrderStatus.UNKNOWN:
         return f"UNKNOWN: {terms}{fill}  {ident}  — {UNKNOWN_NOTE}"
-    reason = f" ({order.reject_reason})" if order.reject_reason else ""
+    why = [w for w in (order.reject_code.value if order.reject_code else "", order.reject_reason) if w]
+    reason = f" ({': '.join(why)})" if why else ""
     return f"{status.value.replace('_', ' ')}: {terms}{fill}{reason}  {ident}"
 
 

@@ -53,6 +53,7 @@ from strategy_client.model import (
     OrderTooSmall,
     OrderType,
     Position,
+    RejectCode,
     Side,
     TimeInForce,
     fit_order,
@@ -164,6 +165,10 @@ def test_order_lines() -> None:
     rejected = _order(status=OrderStatus.REJECTED, reject_reason="post-only would take", tif=TimeInForce.POST_ONLY)
     assert "rejected: buy 0.01 binance:spot:BTCUSDT @ 30000.1 post (post-only would take)" in render_order(rejected)
     assert "reduce-only" in render_order(_order(key=PERP, reduce_only=True))
+    coded = _order(
+        status=OrderStatus.REJECTED, reject_reason="Margin is insufficient.", reject_code=RejectCode.INSUFFICIENT_FUNDS
+    )
+    assert render_order(coded).endswith("(insufficient_funds: Margin is insufficient.)  id c-1 (venue 7)")
 
 
 def test_order_table() -> None:
