@@ -296,13 +296,19 @@ class OrderManager(Actor[Msg]):
             return placed
         loop = asyncio.get_running_loop()
         reply: asyncio.Future[Any] = loop.create_future()
-        timer = loop.call_later(
-            max(0.0, msg.answer_by - time.monotonic()),
-            lambda: self.spawn(self.tell(_Deadline(cid, reply)), f"deadline:{cid}") if not reply.done() else None,
-        )
+        timer = loop.call_later(max(0.0, msg.answer_by - time.monotonic()), self._deadline_due, cid, reply)
         reply.add_done_callback(lambda _: timer.cancel())
         placed.add_done_callback(lambda f: _relay(f, reply))
         return reply
+
+    def _deadline_due(self, client_id: str, reply: asyncio.Future[Any]) -> None:
+        """Timer callback: hand the deadline to the actor (state changes only through the inbox)."""
+        if reply.done():
+            return
+        try:
+            self.spawn(self.tell(_Deadline(client_id, reply)), f"deadline:{client_id}")
+        except RuntimeError:  # the actor has stopped: the server's own timer answers the caller
+            pass
 
     def _on_deadline(self, msg: _Deadline) -> None:
         """The caller stops waiting: answer with what the venue said so far, else UNKNOWN."""
