@@ -1,4 +1,5 @@
-"""``runner`` console script: ``runner binance`` starts an exchange pod; ``runner ls`` lists them."""
+"""``runner`` console script: ``runner binance`` starts an exchange pod; ``runner ls`` lists them;
+``runner keys generate|show`` manages CURVE keypairs (docs/security.md)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from strategy_client.telemetry import TracingConfigError, setup_tracing, shutdow
 from .config import DEFAULT_REDIS_URL, ConfigError, RunnerConfig, load_config
 from .logs import register_runner_secrets, setup_runner_logging
 from .redis_setup import RedisSetupError, resolve_redis
+from .registrar import NameTaken
 
 app = typer.Typer(
     add_completion=False,
@@ -67,6 +69,8 @@ def _run_exchange(
         _run(cfg)
     except ConfigError as exc:
         _fail(str(exc))
+    except NameTaken as exc:
+        _fail(str(exc))
     except OSError as exc:
         _fail(_explain_os_error(exc))
     finally:
@@ -94,6 +98,8 @@ def _run(cfg: RunnerConfig) -> None:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, runner.stop)
+            if runner.security is not None:  # SIGHUP: read the allow-list again
+                loop.add_signal_handler(signal.SIGHUP, runner.security.reload)
             try:
                 await runner.run()
             except zmq.ZMQError as exc:
@@ -150,6 +156,23 @@ def _exchange_command(exchange: Exchange, summary: str) -> Any:
         metrics_bind: Annotated[
             str | None, typer.Option("--metrics-bind", help="address the metrics port binds to (default: --bind)")
         ] = None,
+        curve_key: Annotated[
+            str | None,
+            typer.Option(
+                "--curve-key",
+                help="the runner's secret key file (`runner keys generate`): CURVE on ROUTER and PUB",
+            ),
+        ] = None,
+        allow: Annotated[
+            str | None,
+            typer.Option("--allow", help="allow-list of client keys with roles read|trade|admin (reloaded on change)"),
+        ] = None,
+        insecure: Annotated[
+            bool, typer.Option("--insecure", help="allow a non-loopback --bind without CURVE (anyone could trade)")
+        ] = False,
+        replace: Annotated[
+            bool, typer.Option("--replace", help="take over the name of a live runner registered under it")
+        ] = False,
         log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
         log_json: Annotated[
             bool,
@@ -176,6 +199,12 @@ def _exchange_command(exchange: Exchange, summary: str) -> Any:
         }
         if cancel_on_exit:
             overrides["cancel_on_exit"] = True
+        overrides["curve_key_file"] = curve_key
+        overrides["allow_file"] = allow
+        if insecure:
+            overrides["insecure"] = True
+        if replace:
+            overrides["replace"] = True
         _run_exchange(exchange, overrides, config, log_level, log_json)
 
     command.__doc__ = summary
@@ -200,6 +229,7 @@ def list_runners(
     """List the runners registered in Redis."""
     import redis
 
+    from strategy_client.security import redact_url
     from strategy_client.wire import KEY_PREFIX, decode_record
 
     url = redis_url or os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
@@ -216,12 +246,12 @@ def list_runners(
             except Exception:  # noqa: BLE001 - a foreign or corrupt record is shown, not fatal
                 typer.echo(f"{key.decode()}: unreadable record", err=True)
     except (redis.RedisError, OSError) as exc:
-        _fail(f"Redis unreachable at {url} ({exc})")
+        _fail(f"Redis unreachable at {redact_url(url)} ({exc})")
         return
     finally:
         client.close()
     if not rows:
-        typer.echo(f"no runners registered in {url}")
+        typer.echo(f"no runners registered in {redact_url(url)}")
         return
     now = time.time()
     typer.echo(
@@ -233,6 +263,52 @@ def list_runners(
             f"{r.name:<12} {r.exchange.value:<9} {r.mode:<6} {r.venue:<8} {r.status:<9} {_age(age):>7}  "
             f"{r.pid:>7}  {r.router_endpoint} / {r.pub_endpoint}"
         )
+
+
+keys_app = typer.Typer(no_args_is_help=True, help="CURVE keypairs for runners and clients (docs/security.md).")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("generate")
+def keys_generate(
+    name: Annotated[str, typer.Argument(help="key name: NAME.key (public) and NAME.key_secret are written")],
+    directory: Annotated[Path, typer.Option("--dir", help="where to write them")] = Path("keys"),
+    allow_file: Annotated[
+        Path | None, typer.Option("--allow-file", help="also append the public key to this allow-list")
+    ] = None,
+    role: Annotated[str, typer.Option("--role", help="role in --allow-file: read | trade | admin")] = "read",
+) -> None:
+    """Write a new CURVE keypair (files mode 0600; an existing key is never overwritten)."""
+    from strategy_client.security import KeyError_, Role, write_keypair
+
+    if role.upper() not in Role.__members__:
+        _fail(f"--role {role!r} is not one of read, trade, admin")
+        return
+    try:
+        public_path, secret_path = write_keypair(directory, name)
+    except KeyError_ as exc:
+        _fail(str(exc))
+        return
+    from strategy_client.security import load_public_key
+
+    public = load_public_key(public_path)
+    typer.echo(f"public key {public}")
+    typer.echo(f"wrote {public_path} (public) and {secret_path} (secret, mode 0600)")
+    if allow_file is not None:
+        with allow_file.open("a") as fh:
+            fh.write(f"{role.lower():<6} {public}  {name}\n")
+        typer.echo(f"added {name} as {role.lower()} to {allow_file}")
+
+
+@keys_app.command("show")
+def keys_show(path: Annotated[Path, typer.Argument(help="a .key or .key_secret file")]) -> None:
+    """Print the public key of a key file (never the secret)."""
+    from strategy_client.security import KeyError_, load_public_key
+
+    try:
+        typer.echo(load_public_key(path))
+    except KeyError_ as exc:
+        _fail(str(exc))
 
 
 def _age(seconds: float) -> str:

@@ -5,6 +5,11 @@ variables, command-line flags. Unknown keys in a file are rejected with a messag
 key. API keys never live here: they come from the environment
 (``BINANCE_API_KEY``/``BINANCE_API_SECRET``) or a secrets file (``--secrets PATH``, TOML with
 ``api_key``/``api_secret``), and are never logged.
+
+CURVE (docs/security.md): ``curve_key_file`` (the runner's secret certificate, from ``runner keys
+generate``) or ``curve_secret`` (its Z85 secret, from ``TRADEBUS_CURVE_SECRET``; no flag), with
+``allow_file`` (the client keys admitted, with their roles). Binding a non-loopback address without CURVE is refused unless ``insecure``. ``replace``: take over the
+registration of a live runner of the same name.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import msgspec
 from strategy_client.model import Exchange
 from strategy_client.paper import PaperConfig
 
-__all__ = ["RunnerConfig", "ConfigError", "load_config", "DEFAULT_REDIS_URL"]
+__all__ = ["RunnerConfig", "ConfigError", "load_config", "DEFAULT_REDIS_URL", "is_loopback"]
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -63,6 +68,20 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     paper_taker_fee: Decimal = Decimal("0.0005")
     paper_maker_fee: Decimal = Decimal("0.0002")
     secrets_file: str = ""
+    # who may trade (docs/security.md)
+    curve_key_file: str = ""
+    curve_secret: str = ""  # Z85; from $TRADEBUS_CURVE_SECRET
+    allow_file: str = ""
+    insecure: bool = False
+    replace: bool = False
+
+    def __repr__(self) -> str:  # the Z85 secret, if any, stays out of every repr and log line
+        fields = (f"{f}={getattr(self, f)!r}" for f in self.__struct_fields__ if f != "curve_secret")
+        return f"RunnerConfig({', '.join(fields)}, curve_secret={'<set>' if self.curve_secret else '<none>'})"
+
+    @property
+    def curve(self) -> bool:
+        return bool(self.curve_key_file or self.curve_secret)
 
     def validate(self) -> None:
         if self.venue not in ("sim", "testnet", "live"):
@@ -80,6 +99,15 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 raise ConfigError(f"{port_name}: {port} is not a port number")
         if self.reconcile_interval_s <= 0 or self.venue_timeout_s <= 0 or self.stale_book_s <= 0:
             raise ConfigError("intervals and timeouts must be positive")
+        if self.curve and not self.allow_file:
+            raise ConfigError("CURVE is on but no allow_file (--allow) names the client keys it admits")
+        if self.allow_file and not self.curve:
+            raise ConfigError("--allow needs the runner's own key: --curve-key FILE (or $TRADEBUS_CURVE_SECRET)")
+        if not self.curve and not self.insecure and not is_loopback(self.bind):
+            raise ConfigError(
+                f"refusing to bind {self.bind} without CURVE: anyone who reaches the port could trade; "
+                "give --curve-key and --allow (docs/security.md) or pass --insecure"
+            )
 
     def paper_settings(self) -> PaperConfig:
         """The paper venue's settings (``--mode paper``); ConfigError names a bad field."""
@@ -96,6 +124,11 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     @property
     def registration_name(self) -> str:
         return self.name or self.exchange.value
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a bind address) is reachable from this machine only."""
+    return host in ("localhost", "::1", "[::1]") or host.startswith("127.")
 
 
 _ENV_PREFIX = "TRADEBUS_"

@@ -31,6 +31,7 @@ import zmq
 import zmq.asyncio
 from loguru import logger
 
+from strategy_client.security import CurveClient
 from strategy_client.telemetry.http import MetricsServer, ReadinessReport
 from strategy_client.wire import Header, Ping, Pong, decode_header, decode_reply, encode, now_ns
 
@@ -73,8 +74,11 @@ class SelfPing:
         deadline_s: float = 3.0,
         max_outstanding: int = 64,
         clock: Callable[[], float] = time.monotonic,
+        curve: CurveClient | None = None,
     ) -> None:
+        """``curve``: the key the DEALER presents when the ROUTER is a CURVE server."""
         self.ctx = ctx
+        self.curve = curve
         self.endpoint = loopback_endpoint(endpoint)
         self.interval_s = interval_s
         self.deadline_s = deadline_s
@@ -95,6 +99,8 @@ class SelfPing:
         sock = self.ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, 100)
+        if self.curve is not None:
+            self.curve.apply(sock)
         sock.connect(self.endpoint)
         self._started = self._clock()
         try:

@@ -309,3 +309,6 @@ class RunnerCollector(Collector):
         ooo = _counter("tradebus_books_out_of_order", "Books older than the one already held (ignored)")
         ooo.add_metric([], prices.out_of_order if prices else 0)
         yield ooo
+        security = getattr(r, "security", None)
+        if security is not None:
+            yield from security.metric_families()

@@ -54,6 +54,7 @@ from .health import RunnerHealth, SelfPing
 from .metrics import RunnerMetrics
 from .publisher import Publisher
 from .registrar import Registrar
+from .security import ServerSecurity
 from .service import CommandService
 from .zmq_server import ZmqServer
 
@@ -103,6 +104,8 @@ class ExchangeRunner:
         self.server: ZmqServer | None = None
         self.self_ping: SelfPing | None = None  # /readyz commands_answering (with metrics on)
         self._paper = paper
+        self.epoch = os.urandom(8).hex()  # this instance: in the record and every reply header
+        self.security = ServerSecurity.from_config(config)  # None: plaintext (loopback only)
 
     # -- state ------------------------------------------------------------------------
     @property
@@ -190,6 +193,12 @@ class ExchangeRunner:
         router.setsockopt(zmq.ROUTER_HANDOVER, 1)
         self._pub_sock.setsockopt(zmq.LINGER, 0)
         self._pub_sock.setsockopt(zmq.SNDHWM, 100_000)
+        if self.security is not None:  # CURVE + ZAP before anything binds
+            self.security.serve_zap(self.ctx)
+            self.security.serve_zap(self._pub_sock.context)
+            self.security.apply(router, "router")
+            self.security.apply(self._pub_sock, "pub")
+            self.security.start()
         self.pub_endpoint = _bind(self._pub_sock, cfg.bind, cfg.pub_port)
         self.router_endpoint = _bind(router, cfg.bind, cfg.router_port)
         service = CommandService(self)
@@ -199,9 +208,12 @@ class ExchangeRunner:
             starter=service.start,
             exchange=self.exchange.value,
             on_command=self.metrics.command_done if self.metrics is not None else None,
+            authorize=self.security.authorize if self.security is not None else None,
+            epoch=self.epoch,
         )
         if self.health is not None:
-            self.self_ping = SelfPing(self.ctx, self.router_endpoint)
+            curve = self.security.client() if self.security is not None else None
+            self.self_ping = SelfPing(self.ctx, self.router_endpoint, curve=curve)
         advertise = cfg.advertise_host or (cfg.bind if cfg.bind not in ("0.0.0.0", "*") else socket.gethostname())
         record = RunnerRecord(
             name=cfg.registration_name,
@@ -217,10 +229,13 @@ class ExchangeRunner:
             mode=cfg.mode,
             venue=cfg.venue,
             symbols=tuple(map(str, keys)),
+            curve_key=self.security.keys.public if self.security is not None else "",
+            epoch=self.epoch,
         )
-        self.registrar = Registrar(cfg.redis_url, record)
+        self.registrar = Registrar(cfg.redis_url, record, replace=cfg.replace, on_replaced=self.stop)
         logger.info("PUB {}  ROUTER {}", self.pub_endpoint, self.router_endpoint)
         try:
+            await self.registrar.claim()  # a live runner of this name: NameTaken (unless --replace)
             async with asyncio.TaskGroup() as tg:
                 tasks = [
                     tg.create_task(self.prices.run(), name="actor.price"),
@@ -270,6 +285,8 @@ class ExchangeRunner:
             self.server = None
             router.close(linger=0)
             self._pub_sock.close(linger=0)
+            if self.security is not None:
+                self.security.stop()
             if self.registrar is not None:
                 await self.registrar.close()
             await self.adapter.close()

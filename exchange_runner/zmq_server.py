@@ -32,6 +32,12 @@ Two ways to serve a request:
 Awaiting ``zmq.asyncio`` futures and starting a task per command cost a few hundred
 microseconds per round trip on a loaded 2-core machine (``docs/performance.md``).
 
+Permissions: with ``authorize`` set (CURVE on, ``exchange_runner.security``), frames are read
+with ``copy=False`` to see the ZeroMQ ``User-Id`` the ZAP handler gave the connection (the
+client's public key), and ``authorize(user_id, method)`` runs after decoding, before anything
+else: a message refuses the request with a ``forbidden`` reply (counted in ``errors``).
+``epoch`` (the runner instance's id) goes in every reply header (``ep``).
+
 Telemetry: when tracing is on, each request runs in a server span continuing the caller's
 trace (header ``tp``/``tst``); ``on_command(method, outcome, seconds)``, when set, is told how
 long each request took (``outcome`` = ``ok`` or the error code), on both paths.
@@ -67,6 +73,7 @@ __all__ = ["ZmqServer", "Handler", "Starter", "Pending", "CommandObserver"]
 
 Handler = Callable[[Request, Header], Awaitable[Reply]]
 CommandObserver = Callable[[str, str, float], None]
+Authorizer = Callable[[str | None, str], str | None]  # (User-Id, method) -> None or why not
 
 
 class Pending:
@@ -118,6 +125,8 @@ class ZmqServer:
         max_in_flight: int = 256,
         exchange: str = "",
         on_command: CommandObserver | None = None,
+        authorize: Authorizer | None = None,
+        epoch: str = "",
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
@@ -126,6 +135,8 @@ class ZmqServer:
         self._starter = starter
         self.exchange = exchange
         self.on_command = on_command
+        self.authorize = authorize
+        self.epoch = epoch
         self.max_in_flight = max_in_flight
         self.in_flight = 0
         self.requests: Counter[str] = Counter()
@@ -186,18 +197,25 @@ class ZmqServer:
         if self._tg is None:
             return
         deadline = time.perf_counter() + self.turn_budget_s
+        authorize = self.authorize
+        user: str | None = None
         while self.in_flight < self.max_in_flight:
             try:
                 if not sock.getsockopt(_EVENTS) & _POLLIN:
                     return
-                frames = sock.recv_multipart(_NOBLOCK)
+                if authorize is None:
+                    frames = sock.recv_multipart(_NOBLOCK)
+                else:  # Frames carry the connection's User-Id (the client key ZAP admitted)
+                    parts = sock.recv_multipart(_NOBLOCK, copy=False)
+                    user = parts[-1].get("User-Id")
+                    frames = [p.bytes for p in parts]
             except zmq.Again:
                 return
             except zmq.ZMQError as exc:  # the socket is closing
                 logger.debug("zmq server: socket error while reading: {}", exc)
                 return
             try:
-                self._take(frames)
+                self._take(frames, user)
             except Exception:  # noqa: BLE001 - one failing message must not strand the others
                 self.errors["internal"] += 1
                 logger.exception("zmq server: serving a command failed")
@@ -208,13 +226,17 @@ class ZmqServer:
                 return
         self._stop_reading()  # backpressure: requests wait in the socket
 
-    def _take(self, frames: list[bytes]) -> None:
+    def _take(self, frames: list[bytes], user: str | None = None) -> None:
         parsed = self._decode(frames)
         if parsed is None:
             return
         identity, header, request = parsed
         method = _method(request)
         self.requests[method] += 1
+        if self.authorize is not None and (why := self.authorize(user, method)) is not None:
+            denied = ErrorReply(code=ErrorCode.FORBIDDEN, message=why)
+            self._finish(identity, header.id, method, denied, time.perf_counter())
+            return
         if self._starter is not None and not tracing_enabled():
             t0 = time.perf_counter()
             try:
@@ -362,7 +384,7 @@ class ZmqServer:
         return None
 
     def _send(self, identity: bytes, cid: str, reply: Reply) -> None:
-        header = encode(Header(id=new_message_id(), cid=cid, ts=now_ns()))
+        header = encode(Header(id=new_message_id(), cid=cid, ts=now_ns(), ep=self.epoch))
         body = encode(reply)
         sock = self._sock
         try:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 import zmq
@@ -50,6 +50,9 @@ from .wire import (
     new_message_id,
     now_ns,
 )
+
+if TYPE_CHECKING:
+    from .security import CurveClient
 
 __all__ = ["ZmqCommandClient"]
 
@@ -104,8 +107,13 @@ class ZmqCommandClient(CoreApiCalls):
         connect_timeout_s: float = 2.0,
         heartbeat_ms: int = 1000,
         spin_us: int = 0,
+        curve: CurveClient | None = None,
     ) -> None:
+        """``curve``: connect over CURVE with these keys (``strategy_client.security``)."""
         self.endpoint = endpoint
+        self.curve = curve
+        self.epoch = ""  # the runner instance's id, from reply headers (``ep``)
+        self.epoch_changes = 0  # replies that came from another runner instance than before
         self.spin_us = spin_us
         self.name = name or endpoint
         self.default_timeout_s = default_timeout_s
@@ -149,6 +157,8 @@ class ZmqCommandClient(CoreApiCalls):
         sock.setsockopt(zmq.IMMEDIATE, 1)  # queue only on a live connection: a send to a gone runner fails
         sock.setsockopt(zmq.RECONNECT_IVL, 100)
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+        if self.curve is not None:
+            self.curve.apply(sock)
         if self.heartbeat_ms > 0:  # notice a runner that vanished without closing its sockets
             sock.setsockopt(zmq.HEARTBEAT_IVL, self.heartbeat_ms)
             sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, self.heartbeat_ms * 3)
@@ -198,10 +208,16 @@ class ZmqCommandClient(CoreApiCalls):
             if fut in self._up_waiters:
                 self._up_waiters.remove(fut)
 
-    def retarget(self, endpoint: str) -> None:
-        """Move to a new endpoint (a restarted runner on new ports); calls in flight fail."""
-        if endpoint == self.endpoint:
+    def retarget(self, endpoint: str, curve: CurveClient | None = None) -> None:
+        """Move to a new endpoint (a restarted runner on new ports, or with a new server key
+        ``curve``); calls in flight fail."""
+        new_key = curve is not None and (self.curve is None or curve.server != self.curve.server)
+        if endpoint == self.endpoint and not new_key:
             return
+        if curve is not None:
+            self.curve = curve
+            if self._sock is not None:
+                curve.apply(self._sock)  # used by the next connect
         old, self.endpoint = self.endpoint, endpoint
         if self._sock is None or self._monitor is None:
             return
@@ -346,6 +362,11 @@ class ZmqCommandClient(CoreApiCalls):
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self._bad(f"undecodable reply header: {exc}")
             return
+        if header.ep != self.epoch and header.ep:
+            if self.epoch:
+                self.epoch_changes += 1
+                log.info("client %s: runner is a new instance (epoch %s -> %s)", self.name, self.epoch, header.ep)
+            self.epoch = header.ep
         entry = self._pending.pop(header.cid, None)
         if entry is None:
             self.late_replies += 1

@@ -13,7 +13,16 @@ listed, in :attr:`RunnerWatch.unlisted`, and reports it removed only when that t
 the owner calls :meth:`RunnerWatch.forget` (the router does when the runner stops answering
 its ping). A record listed again is simply known again (no change reported unless restarted).
 
-The Redis URL is the argument, else ``$REDIS_URL``, else ``redis://127.0.0.1:6379/0``.
+Trust (docs/security.md): a watch given ``accept`` (the router passes
+:meth:`ClientSecurity.check <strategy_client.security.ClientSecurity.check>`) skips every record
+it refuses — a record whose CURVE server key this client does not trust, or a plaintext record
+while this client requires CURVE — counts it (``refused``) and logs it once per runner and
+reason. A refused record is as good as absent: a spoofed record never replaces the runner the
+client knew (that one is kept while it answers, as for a vanished record).
+
+The Redis URL is the argument, else ``$REDIS_URL``, else ``redis://127.0.0.1:6379/0``; it may
+carry credentials (``redis://user:password@host``, ``rediss://`` for TLS), which messages and
+log lines never show (``redact_url``).
 A record that does not decode is skipped, counted and logged once per key; a Redis that cannot
 be reached raises :class:`DiscoveryError` from the one-shot functions, while a watch keeps the
 runners it knew and retries.
@@ -25,6 +34,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Callable
 
 import msgspec
 import redis.asyncio as aioredis
@@ -33,6 +43,7 @@ from redis.exceptions import RedisError
 from .coerce import as_exchange
 from .errors import AmbiguousRoute, DiscoveryError, InvalidRequest, ProtocolMismatch, RunnerUnavailable
 from .model import Exchange
+from .security import ClientSecurity, redact_url
 from .wire import KEY_PREFIX, PROTOCOL_VERSION, RunnerRecord, decode_record
 
 __all__ = [
@@ -96,12 +107,22 @@ class RunnerChanges(msgspec.Struct, frozen=True):
 
 
 def _restarted(old: RunnerRecord, new: RunnerRecord) -> bool:
-    return (old.pid, old.started_at_ms, old.router_endpoint, old.pub_endpoint, old.protocol_version) != (
+    return (
+        old.pid,
+        old.started_at_ms,
+        old.router_endpoint,
+        old.pub_endpoint,
+        old.protocol_version,
+        old.curve_key,
+        old.epoch,
+    ) != (
         new.pid,
         new.started_at_ms,
         new.router_endpoint,
         new.pub_endpoint,
         new.protocol_version,
+        new.curve_key,
+        new.epoch,
     )
 
 
@@ -109,9 +130,19 @@ class RunnerWatch:
     """Reads the runner records; :meth:`poll` returns the differences since the last poll."""
 
     def __init__(
-        self, redis_url: str | None = None, *, socket_timeout_s: float = 1.0, keep_unlisted_s: float = 0.0
+        self,
+        redis_url: str | None = None,
+        *,
+        socket_timeout_s: float = 1.0,
+        keep_unlisted_s: float = 0.0,
+        accept: Callable[[RunnerRecord], str] | None = None,
     ) -> None:
+        """``accept(record)``: "" to use the record, else why not (the record is skipped)."""
         self.redis_url = resolve_redis_url(redis_url)
+        self.where = redact_url(self.redis_url)  # for messages: no password
+        self.accept = accept
+        self.refused = 0  # records skipped because ``accept`` refused them
+        self._refused_logged: set[tuple[str, str]] = set()
         self._redis = aioredis.Redis.from_url(
             self.redis_url, socket_timeout=socket_timeout_s, socket_connect_timeout=socket_timeout_s
         )
@@ -133,7 +164,7 @@ class RunnerWatch:
             keys = [k async for k in self._redis.scan_iter(match=f"{KEY_PREFIX}*", count=200)]
             values = await self._redis.mget(keys) if keys else []
         except (RedisError, OSError) as exc:
-            raise DiscoveryError(f"cannot read the runner directory at {self.redis_url}: {exc}") from None
+            raise DiscoveryError(f"cannot read the runner directory at {self.where}: {exc}") from None
         found: dict[str, RunnerRecord] = {}
         for key, raw in zip(keys, values, strict=True):
             if raw is None:  # expired between SCAN and MGET
@@ -146,6 +177,12 @@ class RunnerWatch:
                 if name not in self._bad_logged:
                     self._bad_logged.add(name)
                     log.warning("runner record %s%s is unreadable, skipped: %s", KEY_PREFIX, name, exc)
+                continue
+            if self.accept is not None and (why := self.accept(rec)):
+                self.refused += 1
+                if (rec.name, why) not in self._refused_logged and len(self._refused_logged) < 1000:
+                    self._refused_logged.add((rec.name, why))
+                    log.warning("%s", why)
                 continue
             found[rec.name] = rec
         return found
@@ -166,7 +203,7 @@ class RunnerWatch:
                 log.warning("%s; keeping the %d runners known so far and retrying", exc, len(self.records))
             return RunnerChanges()
         if self._down_logged:
-            log.info("runner directory at %s readable again", self.redis_url)
+            log.info("runner directory at %s readable again", self.where)
         self._down_logged = False
         self.redis_ok = True
         at = self.last_ok_at = time.monotonic()
@@ -182,7 +219,7 @@ class RunnerWatch:
             log.warning(
                 "runner %s is no longer listed in %s (Redis restarted empty?); keeping it for up to %.0fs",
                 name,
-                self.redis_url,
+                self.where,
                 self.keep_unlisted_s,
             )
         added = tuple(rec for name, rec in now.items() if name not in before)
@@ -223,20 +260,23 @@ async def discover_service(
     *,
     timeout_s: float = 0.0,
     poll_s: float = 0.2,
+    security: ClientSecurity | None = None,
 ) -> RunnerRecord:
     """The runner named ``target``, or the one runner of exchange ``target``.
 
     Waits up to ``timeout_s`` for it to register. Raises :class:`RunnerUnavailable` when there
     is none, :class:`AmbiguousRoute` when several serve the exchange, :class:`ProtocolMismatch`
-    (naming both versions) when it speaks another protocol version.
+    (naming both versions) when it speaks another protocol version. Records this client cannot
+    trust (``security``, default from the environment) are skipped as if absent.
     """
-    watch = RunnerWatch(redis_url)
+    security = security or ClientSecurity.from_env()
+    watch = RunnerWatch(redis_url, accept=security.check)
     deadline = time.monotonic() + timeout_s
     try:
         while True:
             records = await watch.read()
             try:
-                rec = select_runner(records, target, watch.redis_url)
+                rec = select_runner(records, target, watch.where)
             except AmbiguousRoute:
                 raise
             except RunnerUnavailable:

@@ -29,6 +29,7 @@ from __future__ import annotations
 from .wire.errors import (
     CoreApiError,
     ErrorCode,
+    Forbidden,
     InvalidRequest,
     NotFound,
     OutcomeUnknown,
@@ -46,6 +47,7 @@ __all__ = [
     "CoreApiError",
     "DiscoveryError",
     "ErrorCode",
+    "Forbidden",
     "InvalidRequest",
     "NotFound",
     "OutcomeUnknown",

@@ -33,6 +33,7 @@ from .discovery import RunnerChanges, RunnerWatch, check_version, select_runner
 from .errors import AmbiguousRoute, ProtocolMismatch, RunnerUnavailable
 from .events import EventFilter, KindLike
 from .model import Exchange, InstrumentKey
+from .security import ClientSecurity
 from .subscription import Subscription
 from .wire import REGISTRATION_TTL_S, Pong, Reply, Request, RunnerRecord
 
@@ -81,8 +82,12 @@ class ZmqRouter(CoreApiCalls):
         spin_us: int = 0,
         keep_unlisted_s: float = REGISTRATION_TTL_S,
         verify_timeout_s: float = 0.5,
+        security: ClientSecurity | None = None,
     ) -> None:
-        self._watch = RunnerWatch(redis_url, keep_unlisted_s=keep_unlisted_s)
+        # this client's CURVE key and the runner keys it trusts (default: the environment);
+        # records it cannot trust are skipped by the watch (docs/security.md)
+        self.security = security if security is not None else ClientSecurity.from_env()
+        self._watch = RunnerWatch(redis_url, keep_unlisted_s=keep_unlisted_s, accept=self.security.check)
         self.verify_timeout_s = verify_timeout_s
         self.spin_us = spin_us
         self.redis_url = self._watch.redis_url
@@ -188,7 +193,7 @@ class ZmqRouter(CoreApiCalls):
                 log.info("router: runner %s restarted (pid %d → %d)", new.name, old.pid, new.pid)
                 client = self._clients.get(new.name)
                 if client is not None:
-                    client.retarget(new.router_endpoint)
+                    client.retarget(new.router_endpoint, self.security.curve_for(new))
         for rec in changes.added:
             self._add(rec)
         self.records = dict(self._watch.records)
@@ -219,6 +224,7 @@ class ZmqRouter(CoreApiCalls):
             default_timeout_s=self.default_timeout_s,
             connect_timeout_s=self.connect_timeout_s,
             spin_us=self.spin_us,
+            curve=self.security.curve_for(rec),
         )
         client.open()
         self._clients[rec.name] = client
@@ -255,7 +261,7 @@ class ZmqRouter(CoreApiCalls):
         names = self._by_exchange.get(ex)
         if not names:
             raise RunnerUnavailable(
-                f"no {ex.value} runner registered in {self.redis_url}; start one with `runner {ex.value}`"
+                f"no {ex.value} runner registered in {self._watch.where}; start one with `runner {ex.value}`"
             )
         if len(names) > 1:
             raise AmbiguousRoute(
@@ -273,7 +279,7 @@ class ZmqRouter(CoreApiCalls):
         if rec is not None:
             check_version(rec)  # raises ProtocolMismatch naming both versions
         known = ", ".join(sorted(self._clients)) or "none"
-        raise RunnerUnavailable(f"no runner named {name!r} is registered in {self.redis_url} (registered: {known})")
+        raise RunnerUnavailable(f"no runner named {name!r} is registered in {self._watch.where} (registered: {known})")
 
     async def _request(
         self, request: Request, route: Route, timeout_s: float | None, traceparent: str, tracestate: str
@@ -296,10 +302,12 @@ class ZmqRouter(CoreApiCalls):
         if isinstance(target, Exchange) or target.lower() in _EXCHANGES:
             name = self.runner_for(target)
             if name not in self.records:
-                raise RunnerUnavailable(f"runner {name!r}, bound to {target}, is not registered in {self.redis_url}")
+                raise RunnerUnavailable(f"runner {name!r}, bound to {target}, is not registered in {self._watch.where}")
             return name
         known = ", ".join(sorted(self.records)) or "none"
-        raise RunnerUnavailable(f"no runner named {target!r} is registered in {self.redis_url} (registered: {known})")
+        raise RunnerUnavailable(
+            f"no runner named {target!r} is registered in {self._watch.where} (registered: {known})"
+        )
 
     async def wait_for(self, target: str | ExchangeLike, *, timeout_s: float = 10.0) -> RunnerRecord:
         """Wait until a runner named ``target`` (or the runner of exchange ``target``) is
@@ -333,7 +341,7 @@ class ZmqRouter(CoreApiCalls):
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise RunnerUnavailable(
-                    f"no runner is registered in {self.redis_url} (waited {timeout_s:.0f}s); "
+                    f"no runner is registered in {self._watch.where} (waited {timeout_s:.0f}s); "
                     "start one with `runner binance`, or check the Redis URL ($REDIS_URL)"
                 )
             try:
@@ -379,6 +387,7 @@ class ZmqRouter(CoreApiCalls):
             connect_timeout_s=self.connect_timeout_s,
             on_close=self._subs.discard,
         )
+        sub.curve_for = self.security.curve_for
         self._subs.add(sub)
         for rec in self.records.values():
             if rec.name not in self._incompatible:
@@ -400,4 +409,4 @@ class ZmqRouter(CoreApiCalls):
         return dict(self._incompatible)
 
     def select(self, target: str | Exchange) -> RunnerRecord:
-        return select_runner(self.records, target, self.redis_url)
+        return select_runner(self.records, target, self._watch.where)

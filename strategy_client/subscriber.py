@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 import zmq
@@ -35,6 +35,9 @@ from .events import EventFilter, EventItem, EventQueue, Gap, Received, Snapshot
 from .model import Exchange, FundingRate, InstrumentKey, MarketKind, OrderBook
 from .sequence import SeqTracker, Verdict
 from .wire import ParsedTopic, TopicKind, decode_event, decode_header, parse_topic, topic
+
+if TYPE_CHECKING:
+    from .security import CurveClient
 
 __all__ = ["ZmqEventSubscriber"]
 
@@ -61,8 +64,11 @@ class ZmqEventSubscriber:
         rcvhwm: int = 100_000,
         connect_timeout_s: float = 2.0,
         resync_timeout_s: float = 3.0,
+        curve: CurveClient | None = None,
     ) -> None:
+        """``curve``: connect over CURVE with these keys (``strategy_client.security``)."""
         self.endpoint = endpoint
+        self.curve = curve
         self.runner = runner
         self.exchange = exchange
         self.filter = filter or EventFilter()
@@ -116,6 +122,8 @@ class ZmqEventSubscriber:
             sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
             sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
             sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
+            if self.curve is not None:
+                self.curve.apply(sock)
             for prefix in self.filter.prefixes(self.exchange):
                 sock.setsockopt(zmq.SUBSCRIBE, prefix)
             self._loop = loop
@@ -147,10 +155,16 @@ class ZmqEventSubscriber:
             return False
         return True
 
-    def retarget(self, endpoint: str) -> None:
-        """Follow a restarted runner to new ports; a ``"reconnect"`` snapshot follows."""
-        if endpoint == self.endpoint:
+    def retarget(self, endpoint: str, curve: CurveClient | None = None) -> None:
+        """Follow a restarted runner to new ports (or a new server key ``curve``); a
+        ``"reconnect"`` snapshot follows."""
+        new_key = curve is not None and (self.curve is None or curve.server != self.curve.server)
+        if endpoint == self.endpoint and not new_key:
             return
+        if curve is not None:
+            self.curve = curve
+            if self._sock is not None:
+                curve.apply(self._sock)  # used by the next connect
         old, self.endpoint = self.endpoint, endpoint
         if self._sock is None or self._monitor is None:
             return

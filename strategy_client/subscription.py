@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 
@@ -18,6 +18,9 @@ from .events import EventFilter, EventItem, EventQueue
 from .model import Exchange
 from .subscriber import ZmqEventSubscriber
 from .wire import RunnerRecord
+
+if TYPE_CHECKING:
+    from .security import CurveClient
 
 __all__ = ["Subscription"]
 
@@ -49,6 +52,7 @@ class Subscription:
         self._resync_timeout_s = resync_timeout_s
         self._on_close = on_close
         self._closed = False
+        self.curve_for: Callable[[RunnerRecord], CurveClient | None] | None = None  # set by the router
 
     def wants(self, rec: RunnerRecord) -> bool:
         if self.runner_names is not None and rec.name not in self.runner_names:
@@ -63,8 +67,9 @@ class Subscription:
         if self._closed or not self.wants(rec):
             return
         sub = self.subscribers.get(rec.name)
+        curve = self.curve_for(rec) if self.curve_for is not None else None
         if sub is not None:
-            sub.retarget(rec.pub_endpoint)
+            sub.retarget(rec.pub_endpoint, curve)
             return
         sub = ZmqEventSubscriber(
             rec.pub_endpoint,
@@ -77,6 +82,7 @@ class Subscription:
             context=self._ctx,
             connect_timeout_s=self._connect_timeout_s,
             resync_timeout_s=self._resync_timeout_s,
+            curve=curve,
         )
         self.subscribers[rec.name] = sub
         sub.open()

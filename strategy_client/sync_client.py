@@ -26,6 +26,7 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Coroutine, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from .api_calls import CoreApiCalls
@@ -43,6 +44,7 @@ from .model import (
 )
 from .records import EventList
 from .router import ZmqRouter
+from .security import ClientSecurity, redact_url
 from .subscription import Subscription
 from .wire import BookSnapshotReply, OrderEvent, Pong, PriceSource, ReferencePrice, RunnerRecord, TopicKind
 
@@ -422,7 +424,7 @@ class Client(SyncApi):
     def __repr__(self) -> str:
         state = "open" if self._thread.alive else "closed"
         names = ", ".join(f"{n} ({r.exchange.value})" for n, r in sorted(self.router.records.items()))
-        return f"<strategy_client.Client {state} {self.router.redis_url}: {names or 'no runners'}>"
+        return f"<strategy_client.Client {state} {redact_url(self.router.redis_url)}: {names or 'no runners'}>"
 
 
 async def _open(
@@ -433,8 +435,11 @@ async def _open(
     bindings: Mapping[ExchangeLike, str] | None,
     default_timeout_s: float,
     poll_s: float,
+    security: ClientSecurity | None = None,
 ) -> tuple[ZmqRouter, _Recorder | None]:
-    router = ZmqRouter(redis_url, bindings=bindings, default_timeout_s=default_timeout_s, poll_s=poll_s)
+    router = ZmqRouter(
+        redis_url, bindings=bindings, default_timeout_s=default_timeout_s, poll_s=poll_s, security=security
+    )
     try:
         await router.start(wait_for=wait_for, timeout_s=timeout_s)
         if not wait_for:
@@ -458,6 +463,8 @@ def connect(
     bindings: Mapping[ExchangeLike, str] | None = None,
     default_timeout_s: float = 10.0,
     poll_s: float = 1.0,
+    client_key: str | Path | None = None,
+    trusted_runners: str | Path | None = None,
 ) -> Client:
     """Connect to every runner registered in Redis and return a blocking :class:`Client`.
 
@@ -465,13 +472,17 @@ def connect(
     ``timeout_s`` for the runners named (or exchanges listed) in ``wait_for``, or for at least
     one runner. ``record``: how many recent events of each class to keep for
     :meth:`Client.recent_events` (0 = off). ``bindings``: exchange → runner name, when one
-    exchange has several runners.
+    exchange has several runners. ``client_key``: this client's CURVE secret key file (else
+    ``$TRADEBUS_CLIENT_KEY_FILE`` / ``$TRADEBUS_CLIENT_SECRET``); ``trusted_runners``: a runner's
+    public ``<name>.key`` file or a directory of them (else ``$TRADEBUS_TRUSTED_RUNNERS``) — see
+    docs/security.md. With none of these, runners registered without CURVE are used as before.
     """
+    security = ClientSecurity.from_env(client_key=client_key, trusted=trusted_runners)
     targets = [wait_for] if isinstance(wait_for, str) else list(wait_for)
     thread = LoopThread()
     try:
         router, recorder = thread.run(
-            _open(redis_url, targets, timeout_s, record, bindings, default_timeout_s, poll_s),
+            _open(redis_url, targets, timeout_s, record, bindings, default_timeout_s, poll_s, security),
             timeout_s * (len(targets) + 1) + 10.0,
         )
     except BaseException:

@@ -59,7 +59,8 @@ class Header(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     request id); ``ts`` sender wall clock (ns since epoch) at send; ``seq`` per-topic sequence
     (events only); ``tp`` W3C ``traceparent`` and ``tst`` W3C ``tracestate`` for tracing across
     processes (optional; see ``strategy_client.telemetry``); ``timeout_ms`` how long the caller
-    waits (commands; 0 = unspecified). Empty/zero fields are not sent (``omit_defaults``)."""
+    waits (commands; 0 = unspecified); ``ep`` the runner instance's epoch id (replies: a new
+    value means a new runner process). Empty/zero fields are not sent (``omit_defaults``)."""
 
     v: int = PROTOCOL_VERSION
     id: _Id = ""
@@ -69,3 +70,4 @@ class Header(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     tp: _Id = ""
     timeout_ms: Annotated[int, msgspec.Meta(ge=0)] = 0
     tst: Annotated[str, msgspec.Meta(max_length=MAX_TRACESTATE_LEN)] = ""
+    ep: _Id = ""

@@ -43,6 +43,11 @@ class RunnerRecord(msgspec.Struct, frozen=True, kw_only=True):
     venue: str = "sim"  # sim | testnet | live
     heartbeat_ms: int = 0
     symbols: tuple[str, ...] = ()
+    #: the runner's CURVE server public key (Z85); "" = plaintext sockets. A client uses it only
+    #: if it trusts the key from outside Redis (docs/security.md)
+    curve_key: str = ""
+    #: random id of this runner instance (also in every reply header, ``ep``)
+    epoch: str = ""
 
 
 def runner_key(name: str) -> str:
