@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from strategy_client.journal import FillRecord, HistoryFilter, PairState, PnlComponents
+from strategy_client.journal import FillRecord, HistoryFilter, Journal, PairState, PnlComponents, ProcessInfo
 from strategy_client.model import Fill, OrderRequest, OrderType, Side
 
 from .conftest import Backend
@@ -23,8 +24,17 @@ signed = st.decimals(min_value=Decimal("-1e12"), max_value=Decimal("1e12"), plac
 def test_decimals_round_trip_exactly(
     backend: Backend, qty: Decimal, price: Decimal, pnl: Decimal, fee: Decimal
 ) -> None:
-    j = backend.open(name=f"exact-{abs(hash((qty, price, pnl, fee)))}")
-    cid = f"x{abs(hash((qty, price))) % 10**12}"
+    run = uuid.uuid4().hex[:16]  # examples (and hypothesis' replays) share the backend: each its own stream
+    # one SQLite file (migrated once) holds every example's stream, as one PostgreSQL schema does
+    url = backend.url or f"sqlite:///{backend.data_dir}/exact.sqlite3"
+    j = Journal.open(url, process=ProcessInfo(role="runner", name=f"exact-{run}"))
+    try:
+        _round_trip(j, f"x{run}", qty, price, pnl, fee)
+    finally:
+        j.close()
+
+
+def _round_trip(j: Journal, cid: str, qty: Decimal, price: Decimal, pnl: Decimal, fee: Decimal) -> None:
     req = OrderRequest(key=PERP, side=Side.SELL, type=OrderType.LIMIT, qty=qty, price=price, client_id=cid)
     j.write_intent(req)
     got = j.intent(cid)
@@ -68,4 +78,3 @@ def test_decimals_round_trip_exactly(
     assert str(row.realized_pnl) == str(pnl)
     (back,) = j.pairs()
     assert back.realized == pair.realized and back.funding_accrued == pnl
-    j.close()
