@@ -305,3 +305,11 @@ def test_two_processes_share_one_postgresql_schema(pg_schema: str, tmp_path: Pat
     finally:
         a.close()
         b.close()
+
+
+def test_no_room_to_create_the_schema_is_one_line(tiny_disk: Path) -> None:
+    (tiny_disk / "filler").write_bytes(b"\0" * 1_000_000)  # leaves ~40 KiB; the empty schema needs ~150 KiB
+    with pytest.raises(JournalFull) as err:
+        Journal.open(process=RUNNER, data_dir=tiny_disk)
+    line = _one_line(err.value)
+    assert "is full" in line and "schema could not be created" in line
