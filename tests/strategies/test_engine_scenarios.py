@@ -203,3 +203,56 @@ async def test_funding_flip_exits(venue: Venue, session_factory: Any) -> None:
     slot = next(iter(session.engine.slots.values()))
     exit_reason = next(t.reason for t in slot.machine.history if t.to_state is ArbState.EXITING)
     assert "funding_flip" in exit_reason
+
+
+def fired(venue: Venue) -> int:
+    r = httpx.get(f"http://127.0.0.1:{venue.port}/_sim/faults", timeout=5)
+    r.raise_for_status()
+    body = r.json()
+    counts = body.get("fired", {})
+    return int(sum(counts.values())) if isinstance(counts, dict) else int(counts)
+
+
+async def test_a_504_on_the_exit_leg_is_retried_and_the_run_ends_clean(venue: Venue, session_factory: Any) -> None:
+    """Issue 12 #3 on the simulator: one 504 -1001 on the exit leg froze the position in 'exiting'."""
+    venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": -40})
+    session, task = await session_factory(config(paper=False, **{"execution.first_leg": "a"}))
+    venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": 120})
+    await eventually(lambda: ArbState.HEDGED in states(session), timeout=15, what="hedged entry")
+    before = fired(venue)
+    # the exit's first leg is the spot sell: its placement (WS-API or REST) gets a 504, not executed
+    for prefix in ("/ws-api/v3/order.place", "/api/v3/order"):
+        venue.admin("faults", {"fail_next": 1, "fail_status": 504, "host": "spot", "path_prefix": prefix})
+    venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": -20})
+    await eventually(lambda: states(session) == [ArbState.CLOSED], timeout=20, what="exit despite the 504")
+    assert fired(venue) > before
+    assert session.engine.retries >= 1 and not session.engine.errors
+    session.request_stop("done")
+    assert await asyncio.wait_for(task, 30) == 0
+
+
+async def test_duration_and_stop_grace_bound_a_run_that_cannot_unwind(
+    venue: Venue, session_factory: Any, tmp_path: Path
+) -> None:
+    """Issue 12: a 25 s run ended at 85 s after SIGTERM while unwinding. Here every order after
+    the entry leg is refused (a scripted CoreApi under the engine; market data from the runner):
+    the run must end at duration + stop grace, exit 1, and say what it left and why."""
+    from .fakevenue import Fault, FaultyVenue, Scripted
+
+    report = tmp_path / "report.json"
+    cfg = config(
+        paper=False,
+        **{"execution.first_leg": "a", "duration_s": 3, "stop_grace_s": 2, "report": str(report)},
+    )
+    t0 = asyncio.get_running_loop().time()
+    session, task = await session_factory(cfg)
+    fake = FaultyVenue(session.engine.on_event, script=[Scripted(Fault.OK)] + [Scripted(Fault.REFUSED)] * 10_000)
+    session.engine.api = fake  # type: ignore[assignment]
+    venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": 150})
+    code = await asyncio.wait_for(task, 20)
+    elapsed = asyncio.get_running_loop().time() - t0
+    assert code == 1
+    assert elapsed < 3 + 2 + 3, elapsed  # duration + grace + start-up and teardown
+    assert fake.fills and all(f.key.kind is MarketKind.SPOT for f in fake.fills)  # only the entry leg filled
+    notes = msgspec.json.decode(report.read_bytes())["notes"]
+    assert any("NOT CLEAN" in n and "UNHEDGED" in n and "refused" in n for n in notes), notes
