@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from ..model import InstrumentKey, Order, OrderStatus, OrderType, Position, Side, TimeInForce
+from ..model import InstrumentKey, Order, OrderStatus, OrderType, Position, RejectCode, Side, TimeInForce
 from .records import (
     BalanceRow,
     DayPnlRow,
@@ -52,7 +52,7 @@ ZERO = Decimal(0)
 _TERMS = msgspec.json.Decoder(dict[str, Decimal])
 _ORDER_SELECT = (
     "SELECT stream, client_id, venue_id, key, side, type, tif, price, qty, filled_qty, avg_price, status, "
-    "reduce_only, created_ts_ms, updated_ts_ms, reject_reason, reconciled FROM orders"
+    "reduce_only, created_ts_ms, updated_ts_ms, reject_reason, reconciled, reject_code FROM orders"
 )
 _FINAL = ("filled", "canceled", "rejected", "expired")
 
@@ -123,6 +123,7 @@ def _order(r: tuple[Any, ...]) -> Order:
         created_ts_ms=int(r[13]),
         updated_ts_ms=int(r[14]),
         reject_reason=str(r[15]),
+        reject_code=None if r[17] is None else RejectCode(r[17]),
     )
 
 
@@ -276,7 +277,7 @@ def orders(store: Store, f: HistoryFilter) -> list[OrderRow]:
     rows = store.query(
         "SELECT o.stream, o.client_id, o.venue_id, o.key, o.side, o.type, o.tif, o.price, o.qty, o.filled_qty, "
         "o.avg_price, o.status, o.reduce_only, i.ts_ns, o.created_ts_ms, o.updated_ts_ms, o.reject_reason, "
-        "o.reconciled, i.origin FROM orders o LEFT JOIN order_intents i ON i.stream = o.stream AND "
+        "o.reconciled, i.origin, o.reject_code FROM orders o LEFT JOIN order_intents i ON i.stream = o.stream AND "
         f"i.client_id = o.client_id{w.sql()}",
         w.params,
     )
@@ -301,6 +302,7 @@ def orders(store: Store, f: HistoryFilter) -> list[OrderRow]:
             reject_reason=str(r[16]),
             reconciled=bool(r[17]),
             origin="" if r[18] is None else str(r[18]),
+            reject_code="" if r[19] is None else str(r[19]),
         )
         for r in rows
     ]
@@ -338,6 +340,7 @@ def orders(store: Store, f: HistoryFilter) -> list[OrderRow]:
                 created_ts_ms=ms,
                 updated_ts_ms=ms,
                 reject_reason="",
+                reject_code="",
                 reconciled=False,
                 origin=str(r[10]),
             )

@@ -241,6 +241,7 @@ class OrderRow(msgspec.Struct, frozen=True, kw_only=True):
     reject_reason: str
     reconciled: bool
     origin: str
+    reject_code: str = ""
 
 
 class FillRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -54,6 +54,10 @@ def _opt(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+def _code(order: Order) -> str | None:
+    return None if order.reject_code is None else order.reject_code.value
+
+
 class RowBuilder:
     """Builds the statements for one writer (``stream``, ``run_id``) in one dialect."""
 
@@ -152,6 +156,7 @@ class RowBuilder:
                     _opt(order.avg_price),
                     order.updated_ts_ms,
                     order.reject_reason,
+                    _code(order),
                     fill.trade_id if fill is not None else None,
                     reconciled,
                     detail,
@@ -178,6 +183,7 @@ class RowBuilder:
                     order.created_ts_ms,
                     order.updated_ts_ms,
                     order.reject_reason,
+                    _code(order),
                     seq,
                     ts_ns,
                     reconciled,

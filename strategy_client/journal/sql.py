@@ -52,20 +52,21 @@ INSERT_EVENT = (
 
 INSERT_ORDER_EVENT = (
     "INSERT INTO order_events (stream, run_id, seq, ts_ns, kind, client_id, venue_id, key, status, filled_qty, "
-    "avg_price, venue_ts_ms, reject_reason, trade_id, reconciled, detail, payload) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "avg_price, venue_ts_ms, reject_reason, reject_code, trade_id, reconciled, detail, payload) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 ORDER_COLUMNS = (
     "stream, client_id, run_id, key, venue_id, side, type, tif, price, qty, filled_qty, avg_price, status, "
-    "reduce_only, created_ts_ms, updated_ts_ms, reject_reason, last_seq, last_ns, reconciled"
+    "reduce_only, created_ts_ms, updated_ts_ms, reject_reason, reject_code, last_seq, last_ns, reconciled"
 )
 UPSERT_ORDER = (
-    f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (stream, client_id) DO UPDATE SET run_id = excluded.run_id, venue_id = excluded.venue_id, "
     "price = excluded.price, qty = excluded.qty, filled_qty = excluded.filled_qty, avg_price = excluded.avg_price, "
     "status = excluded.status, created_ts_ms = excluded.created_ts_ms, updated_ts_ms = excluded.updated_ts_ms, "
-    "reject_reason = excluded.reject_reason, last_seq = COALESCE(excluded.last_seq, orders.last_seq), "
+    "reject_reason = excluded.reject_reason, reject_code = excluded.reject_code, "
+    "last_seq = COALESCE(excluded.last_seq, orders.last_seq), "
     "last_ns = excluded.last_ns, reconciled = excluded.reconciled"
 )
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from strategy_client.journal import (
@@ -36,6 +37,7 @@ from strategy_client.model import (
     MarginBalance,
     OrderStatus,
     Position,
+    RejectCode,
 )
 from strategy_client.wire.messages import (
     BookEvent,
@@ -149,6 +151,25 @@ async def test_duplicates_are_ignored_and_counted(backend: Backend) -> None:
     assert (stats.duplicate_fills, stats.duplicate_events, stats.duplicate_funding) == (1, 1, 1)
     assert len(j.history_fills()) == 1 and len(j.history_funding()) == 1
     assert len(j.events_after(0)) == 1
+
+
+async def test_a_rejection_keeps_its_reason_and_code(backend: Backend) -> None:
+    j = backend.open()
+    j.write_intent(request("r"))
+    rejected = msgspec.structs.replace(
+        order("r", OrderStatus.REJECTED),
+        reject_reason="ReduceOnly Order is rejected",
+        reject_code=RejectCode.REDUCE_ONLY,
+    )
+    async with j.running():
+        await j.append(EventRecord(event=OrderEvent(kind=OrderEventKind.REJECT, order=rejected), seq=1))
+    assert j.order("r") == rejected
+    (row,) = j.history_orders()
+    assert (row.status, row.reject_code, row.reject_reason) == (
+        "rejected",
+        "reduce_only",
+        "ReduceOnly Order is rejected",
+    )
 
 
 async def test_unknown_stays_unknown_until_the_venue_says(backend: Backend) -> None:
