@@ -39,7 +39,9 @@ tick, so a thin or moving book fills partially instead of at any price.
 
 Client order ids are deterministic, ``{position_id}-{code}{seq}`` (``en`` entry, ``hg`` hedge,
 ``ex`` exit, ``xh`` exit hedge, ``uw`` unwind; ``seq`` a per-position counter the engine keeps),
-so a resend after an unknown outcome is idempotent. At most 36 characters (Binance's limit).
+so an order is always found again by its id. An order whose outcome is unknown is never resent
+(the engine resolves it by this id); a new attempt after a failure proven not to have placed
+anything gets the next ``seq``. At most 36 characters (Binance's limit).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ One :class:`PositionMachine` per arbitrage position. The engine reports *facts* 
 entry or exit, a leg filled, the working orders of a phase are all final, a hedge or unwind
 attempt failed, the venue's positions after a reconcile — and the machine decides the state
 from the exposure it tracks (base units: ``a_base`` long on leg A, ``b_base`` short on leg B;
-filled order quantities, gross of fees charged in the base asset — those are the ledger's).
+what the fills leave held — net of a fee charged in the base asset, as the engine reports it).
 
 Transition table (``event``: from → to; ``*`` = decided by the exposure):
 
