@@ -260,9 +260,17 @@ class RunnerCollector(Collector):
         for kind, n in pub.published.items():
             published.add_metric([kind], n)
         yield published
-        pub_drop = _counter("tradebus_publish_dropped", "Events the PUB socket refused (would block)")
-        pub_drop.add_metric([], pub.send_errors)
+        pub_drop = _counter(
+            "tradebus_publish_dropped",
+            "Events not sent: a subscriber of their topic was at its high-water mark (XPUB_NODROP), by topic kind",
+            ["topic"],
+        )
+        for kind, n in pub.dropped.items():
+            pub_drop.add_metric([kind], n)
         yield pub_drop
+        subs = _gauge("tradebus_pub_subscriptions", "Topic prefixes subscribed on the PUB socket")
+        subs.add_metric([], len(pub.read_subscriptions()))
+        yield subs
 
         server = r.server
         commands = _counter("tradebus_commands", "CoreApi requests received on the ROUTER, by method", ["method"])

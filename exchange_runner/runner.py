@@ -52,7 +52,7 @@ from .config import RunnerConfig
 from .gctune import settle_heap
 from .health import RunnerHealth, SelfPing
 from .metrics import RunnerMetrics
-from .publisher import Publisher
+from .publisher import Publisher, pub_socket
 from .registrar import Registrar
 from .security import ServerSecurity
 from .service import CommandService
@@ -93,7 +93,7 @@ class ExchangeRunner:
         self.metrics: RunnerMetrics | None = None
         self.health: RunnerHealth | None = None
         paper = config.mode == "paper"
-        self._pub_sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
+        self._pub_sock: zmq.Socket[bytes] = pub_socket(zmq.Context.instance())
         self.publisher = Publisher(self._pub_sock, self.exchange)
         self.prices: PriceManager
         self.orders: OrderManager
