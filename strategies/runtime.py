@@ -322,6 +322,12 @@ class _Session:
     def _finish(self, started_ms: int, left: list[str]) -> int:
         cfg = self.cfg
         notes = [f"stopped: {self.stop_reason}"]
+        eng = self.engine
+        if eng.retries or eng.unknown_outcomes or eng.tracker.covered:
+            notes.append(
+                f"faults: {eng.retries} retries after retryable failures, {eng.unknown_outcomes} submits with an "
+                f"unknown outcome resolved by client id, {eng.tracker.covered} late fill events already booked"
+            )
         if self.engine.errors:
             notes += [f"error: {e}" for e in self.engine.errors]
         notes += [f"NOT CLEAN: {x}" for x in left]

@@ -256,3 +256,15 @@ async def test_duration_and_stop_grace_bound_a_run_that_cannot_unwind(
     assert fake.fills and all(f.key.kind is MarketKind.SPOT for f in fake.fills)  # only the entry leg filled
     notes = msgspec.json.decode(report.read_bytes())["notes"]
     assert any("NOT CLEAN" in n and "UNHEDGED" in n and "refused" in n for n in notes), notes
+
+
+async def test_no_churn_when_the_funding_turns_slightly_against_the_carry(venue: Venue, session_factory: Any) -> None:
+    """Issue 12 #8 on the simulator: with funding_flip_bps_per_hour = 0 and a slightly negative
+    rate, the strategy entered on the basis and exited on the flip, 12 round trips in 12 s."""
+    venue.admin("engine/funding-rate", {"symbol": "BTCUSDT", "rate": "-0.00002"})  # shorts pay 0.025 bps/h
+    venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": 120})
+    session, task = await session_factory(config(paper=True, **{"decision.funding_flip_bps_per_hour": 0}))
+    await eventually(lambda: session.engine.decisions > 100, timeout=20, what="decisions")
+    assert session.engine.entries == 0
+    assert session.engine.last_decision is not None
+    assert session.engine.last_decision.reason.value == "carry_against"
