@@ -39,7 +39,16 @@ from benchlib.procs import ChildFailed, Children  # noqa: E402
 from benchlib.stats import percentile  # noqa: E402
 from chaoslib.audit import StrategyEnd, audit, owner  # noqa: E402
 from chaoslib.cluster import VENUES, Cluster  # noqa: E402
-from chaoslib.faults import KINDS, Fault, inject, plan, strategy_journal_flag  # noqa: E402
+from chaoslib.faults import (  # noqa: E402
+    KINDS,
+    REQUEST_KINDS,
+    Fault,
+    inject,
+    plan,
+    replacement,
+    request_pending,
+    strategy_journal_flag,
+)
 from chaoslib.probe import Probe  # noqa: E402
 from chaoslib.setup import STRATEGIES, MarketDriver, strategy_config  # noqa: E402
 
@@ -120,6 +129,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tradebus-chaos-"))
     workdir.mkdir(parents=True, exist_ok=True)
     journal = strategy_journal_flag()
+    args.journal = journal is not None
     faults = plan(args.faults, random.Random(rng.random()), journal=journal is not None)
     log(f"workdir {workdir}; {len(faults)} faults over {args.duration:.0f}s; strategy journal flag: {journal}")
     t_start = time.monotonic()
@@ -154,10 +164,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             cluster.stop_all()
 
 
+def _pending(f: Fault, cluster: Cluster) -> bool:
+    try:
+        return request_pending(f, cluster)
+    except Exception:  # noqa: BLE001 - a venue that does not answer gets the fault anyway (and fails it)
+        return False
+
+
 def _chaos(
     args: argparse.Namespace, cluster: Cluster, probe: Probe, driver: MarketDriver, faults: list[Fault]
 ) -> dict[str, Any]:
     interval = args.duration / max(1, len(faults))
+    swap_rng = random.Random(args.seed * 7919 + 1)
     pending: list[tuple[Fault, Any]] = []
     t0 = time.monotonic()
     nxt = 0
@@ -169,6 +187,8 @@ def _chaos(
         driver.tick(now)
         if nxt < len(faults) and now >= t0 + nxt * interval:
             f = faults[nxt]
+            if f.kind in REQUEST_KINDS and _pending(f, cluster):
+                f = faults[nxt] = replacement(f, swap_rng, journal=args.journal)
             nxt += 1
             f.t0 = time.time()
             inject(f, cluster)
@@ -226,6 +246,10 @@ def _chaos(
     result = audit(venues, runner_orders, execs, ends, lots, runner_open)
     by_kind, by_path = recovery_stats(faults)
     injected: dict[str, int] = {}
+    replaced: dict[str, int] = {}
+    for f in faults:
+        if "replaces" in f.params:
+            replaced[str(f.params["replaces"])] = replaced.get(str(f.params["replaces"]), 0) + 1
     for f in faults:
         if not f.error and not f.skipped:
             injected[f.kind] = injected.get(f.kind, 0) + 1
@@ -243,6 +267,7 @@ def _chaos(
         "faults_failed_to_inject": [f.to_json() for f in faults if f.error],
         "faults_skipped": [f.to_json() for f in faults if f.skipped],
         "faults_fired_at_venues": fired,
+        "request_faults_replaced": dict(sorted(replaced.items())),
         "recovery_by_kind": by_kind,
         "recovery_by_path": by_path,
         "strategies_exited_during_run": crashed,

@@ -50,10 +50,11 @@ ORDER_PATHS: dict[tuple[str, str], str] = {
     ("binance", "futures"): "/ws-fapi/v1/order.place",
     ("bybit", "spot"): "/v5/order/create",
     ("bybit", "futures"): "/v5/order/create",
-    ("okx", "spot"): "/api/v5/trade/order",
-    ("okx", "futures"): "/api/v5/trade/order",
+    ("okx", "spot"): "/ws/v5/private/order",
+    ("okx", "futures"): "/ws/v5/private/order",
 }
-"""Order placement as each runner sends it (Binance: WS-API; Bybit, OKX: REST)."""
+"""Order placement as each runner sends it (Binance: WS-API ``order.place``; Bybit: REST; OKX:
+the private WebSocket's ``order`` op, REST only when that socket is down)."""
 
 _BINANCE_ONLY = frozenset({"ws_kill_ws_api", "listen_key_expiry", "http_418"})
 """418 is Binance's IP ban with Retry-After; Bybit answers HTTP 403, a ban of at least 10
@@ -130,8 +131,7 @@ def _draw(seq: int, kind: str, venue: str, rng: random.Random) -> Fault:
         on_orders = kind.startswith("unknown_") or rng.random() < 0.8
         path = ORDER_PATHS[(venue, product)] if on_orders else None
         p: dict[str, Any] = {"path_prefix": path} if path else {}
-        if venue == "binance":
-            p["host"] = product
+        p["host"] = product  # every venue's faults can select the spot or the derivatives side
         if kind == "http_5xx":
             p.update(fail_next=rng.randint(1, 2), fail_status=rng.choice((500, 502, 503, 504)))
         elif kind in ("http_429", "http_418"):
@@ -153,6 +153,26 @@ def _draw(seq: int, kind: str, venue: str, rng: random.Random) -> Fault:
     elif kind == "strategy_kill":
         f.params = {"strategy_index": rng.randrange(1 << 16)}
     return f
+
+
+REQUEST_KINDS = frozenset(k for k in KINDS if k.startswith(("http_", "unknown_")))
+
+
+def request_pending(f: Fault, cluster: Cluster) -> bool:
+    """True when a request fault armed earlier on the same venue side has not fired yet."""
+    state = cluster.ctl(f.venue, f.product).call("GET", "/_sim/faults")
+    return any(r.get("remaining", 0) > 0 and r.get("host") in (None, f.product) for r in state.get("rules", []))
+
+
+def replacement(f: Fault, rng: random.Random, *, journal: bool) -> Fault:
+    """A non-request fault in the same slot (request faults do not pile up at a venue side that
+    sends few orders: one armed rule per side at a time); it remembers what it replaced."""
+    kinds = [k for k in KINDS if k not in REQUEST_KINDS and (journal or k != "strategy_kill")]
+    kind = rng.choices(kinds, [KINDS[k] for k in kinds])[0]
+    venue = "binance" if kind in _BINANCE_ONLY else rng.choice(VENUES)
+    new = _draw(f.seq, kind, venue, rng)
+    new.params["replaces"] = f.kind
+    return new
 
 
 def _products(f: Fault) -> tuple[str, ...]:
@@ -177,7 +197,7 @@ def checks_for(f: Fault) -> list[str]:
     if f.kind == "runner_kill":
         return [f"cmd:{v}", *(f"user:{v}:{p}" for p in user_products(v))]
     if f.kind == "redis_restart":
-        return ["registry", *(f"cmd:{x}" for x in VENUES)]
+        return [*(f"registry:{x}" for x in VENUES), *(f"cmd:{x}" for x in VENUES)]
     return []
 
 

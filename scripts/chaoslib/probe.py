@@ -14,7 +14,7 @@ event, for the audit). A recovery check is a task on that loop that polls every
 * ``market:<venue>:<product>`` — a non-stale ``book`` event of every watched instrument of
   that product, published after the injection;
 * ``cmd:<venue>`` — a CoreApi call (``get_reference_price``) through discovery succeeds;
-* ``registry`` — every runner's record is back in Redis as ready.
+* ``registry:<venue>`` — the runner's record is back in Redis as ready.
 """
 
 from __future__ import annotations
@@ -248,10 +248,9 @@ class Probe:
         if parts[0] == "registry":
             client = aioredis.Redis.from_url(self.redis_url, socket_timeout=0.5)
             try:
-                for venue in VENUES:
-                    raw = await client.get(runner_key(venue))
-                    if not isinstance(raw, bytes) or decode_record(raw).status != "ready":
-                        return False
+                raw = await client.get(runner_key(parts[1]))
+                if not isinstance(raw, bytes) or decode_record(raw).status != "ready":
+                    return False
             except Exception:  # noqa: BLE001 - Redis down is "not yet"
                 return False
             finally:
