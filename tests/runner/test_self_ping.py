@@ -1,5 +1,6 @@
 """/readyz turns 503 when the command loop is not answering (issue 12, defect 1's "kept
-answering 200"): a self-ping through the real socket path, with a deadline.
+answering 200"): a self-ping through the real socket path, with a deadline. And a real runner
+(in process, on its embedded venue) under the hostile input of defects 1 and 4.
 """
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -19,7 +21,7 @@ from exchange_runner.ports import free_port, free_port_pair
 from exchange_runner.runner import ExchangeRunner
 from exchange_runner.venues import open_venue
 from exchange_runner.zmq_server import ZmqServer
-from strategy_client.model import Exchange
+from strategy_client.model import Exchange, InstrumentKey, MarketKind, OrderRequest, OrderType, Side
 from strategy_client.wire import (
     PROTOCOL_VERSION,
     ErrorCode,
@@ -30,6 +32,7 @@ from strategy_client.wire import (
     Pong,
     Reply,
     Request,
+    decode_header,
     encode,
 )
 from tests.helpers import eventually
@@ -132,3 +135,54 @@ async def test_readyz_is_503_while_the_command_reader_is_stalled(runner: Exchang
         server._start_reading()
         server._kick()
         await eventually(ready, what="/readyz 200 again")
+
+
+async def test_a_real_runner_survives_hostile_input_and_refuses_bad_numbers(runner: ExchangeRunner) -> None:
+    """Defects 1 and 4 end to end on a runner with its embedded venue: 500 frames nested 1,000
+    deep, then a client's pings are all answered; ``NaN``/``Infinity``/``1e9999`` quantities and a
+    10,000-character client id are ``invalid_params`` and never reach the venue; /readyz stays 200."""
+    import msgspec
+
+    from strategy_client.command_client import ZmqCommandClient
+    from strategy_client.wire import OrderReply, Ping, Pong, SubmitOrder, decode_reply
+
+    assert runner.server is not None and runner.health is not None
+    hostile = runner.ctx.socket(zmq.DEALER)
+    hostile.setsockopt(zmq.LINGER, 0)
+    hostile.setsockopt(zmq.RCVHWM, 0)
+    hostile.connect(loopback_endpoint(runner.router_endpoint))
+    deep = b"\x82" + encode("method") + encode("ping") + encode("x") + b"\x91" * 1000 + b"\x01"
+    order = {"key": ["binance", "BTCUSDT", "perp"], "side": "buy", "type": "market", "qty": "0.01"}
+    bad = [order | {"qty": q} for q in ("NaN", "Infinity", "1e9999", "-1", "0")] + [order | {"client_id": "x" * 10_000}]
+    decode_errors = runner.server.bad_frames["decode_error"]
+    submitted = runner.orders.submitted
+    try:
+        for i in range(500):
+            await hostile.send_multipart([encode(Header(id=f"h{i}")), deep])
+        async with ZmqCommandClient(runner.router_endpoint) as client:
+            for _ in range(20):
+                assert isinstance(await client.call(Ping(), timeout_s=5), Pong)
+            for i, body in enumerate(bad):
+                raw = msgspec.msgpack.encode({"method": "submit_order", "order": body})
+                await hostile.send_multipart([encode(Header(id=f"b{i}")), raw])
+        codes: dict[str, str] = {}
+        while len(codes) < 500 + len(bad):
+            frames = await asyncio.wait_for(hostile.recv_multipart(), 10)
+            reply = decode_reply(frames[1])
+            assert isinstance(reply, ErrorReply)
+            codes[decode_header(frames[0]).cid] = reply.code.value
+        assert {codes[f"h{i}"] for i in range(500)} == {"decode_error"}
+        assert {codes[f"b{i}"] for i in range(len(bad))} == {"invalid_params"}
+        assert runner.server.bad_frames["decode_error"] - decode_errors == 500
+        assert runner.orders.submitted == submitted  # nothing went to the venue
+        # a good order still goes through
+        async with ZmqCommandClient(runner.router_endpoint) as client:
+            key = InstrumentKey(Exchange.BINANCE, "BTCUSDT", MarketKind.PERP)
+            good = OrderRequest(key=key, side=Side.BUY, type=OrderType.MARKET, qty=Decimal("0.010"))
+            assert isinstance(await client.call(SubmitOrder(order=good), timeout_s=10), OrderReply)
+        assert runner.orders.submitted == submitted + 1
+        async with httpx.AsyncClient(base_url=runner.health.url, timeout=5) as http:
+            ready = await http.get("/readyz")
+            assert ready.status_code == 200, ready.text
+    finally:
+        hostile.close(linger=0)
