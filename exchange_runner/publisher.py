@@ -82,14 +82,19 @@ class Publisher:
             t = self._topics[(kind, key)] = topic(kind, self.exchange, key)
         return t
 
-    def publish(self, kind: TopicKind, event: Event, key: InstrumentKey | None = None) -> None:
+    def publish(
+        self, kind: TopicKind, event: Event, key: InstrumentKey | None = None, *, jseq: int = 0, body: bytes = b""
+    ) -> None:
+        """``jseq``/``body``: a journaled event's journal sequence and its wire encoding (as
+        journaled; see exchange_runner/journaling.py)."""
         t = self._topics.get((kind, key))
         if t is None:
             t = self.topic_of(kind, key)
         seq = self._seq.get(t, 0) + 1
         self._seq[t] = seq
-        header = encode(Header(id=new_message_id(), ts=now_ns(), seq=seq))
-        body = encode(event)
+        header = encode(Header(id=new_message_id(), ts=now_ns(), seq=seq, jseq=jseq))
+        if not body:
+            body = encode(event)
         sock = self._sock
         part = 0
         try:

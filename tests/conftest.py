@@ -15,6 +15,21 @@ settings.register_profile("tradebus", deadline=None)
 settings.load_profile("tradebus")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _journal_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Journals (runners, strategies) go to a directory of the run, never the per-user data dir:
+    every process started by a test inherits ``TRADEBUS_DATA_DIR``."""
+    import os
+
+    before = os.environ.get("TRADEBUS_DATA_DIR")
+    os.environ["TRADEBUS_DATA_DIR"] = str(tmp_path_factory.mktemp("journal-data"))
+    yield
+    if before is None:
+        os.environ.pop("TRADEBUS_DATA_DIR", None)
+    else:
+        os.environ["TRADEBUS_DATA_DIR"] = before
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[LocalRedisServer]:
     """A private real Redis for the whole run (never the machine's shared one)."""

@@ -60,7 +60,9 @@ class Header(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     (events only); ``tp`` W3C ``traceparent`` and ``tst`` W3C ``tracestate`` for tracing across
     processes (optional; see ``strategy_client.telemetry``); ``timeout_ms`` how long the caller
     waits (commands; 0 = unspecified); ``ep`` the runner instance's epoch id (replies: a new
-    value means a new runner process). Empty/zero fields are not sent (``omit_defaults``)."""
+    value means a new runner process); ``jseq`` on a journaled event (exec, pos, acct, funding
+payments) the runner's journal sequence, runner-wide and continued across restarts
+(``ReplayEvents`` replays after it). Empty/zero fields are not sent (``omit_defaults``)."""
 
     v: int = PROTOCOL_VERSION
     id: _Id = ""
@@ -71,3 +73,4 @@ class Header(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     timeout_ms: Annotated[int, msgspec.Meta(ge=0)] = 0
     tst: Annotated[str, msgspec.Meta(max_length=MAX_TRACESTATE_LEN)] = ""
     ep: _Id = ""
+    jseq: Annotated[int, msgspec.Meta(ge=0)] = 0  # events the runner journaled: its journal sequence (replay after it)

@@ -81,7 +81,11 @@ def start_runner(
     ]
     fh = log.open("wb")
     proc = subprocess.Popen(
-        args, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        args,
+        stdout=fh,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "TRADEBUS_DATA_DIR": str(tmp / "data")},
     )
     fh.close()
     return RunnerProc(proc, name, redis_url, port_base, log)

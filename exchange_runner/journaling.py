@@ -1,0 +1,217 @@
+"""The runner's journal as a transactional outbox (docs/journal.md, "The runner's journal").
+
+* **Open at start** (:func:`open_runner_journal`): SQLite under the data directory by default,
+  ``--journal postgresql://…`` for a server, ``--no-journal`` (config ``journal = "off"``) for none.
+  Any fault at open — unreachable server, corrupt or locked file, full disk, a schema newer
+  than this code — is one line (:class:`~exchange_runner.config.ConfigError`; the CLI exits 2).
+* **The intent** (:meth:`RunnerJournal.write_intent`): the order actor commits it after the
+  instrument, client-id and risk checks and before the order is tracked and sent. A journal
+  fault — the commit failed, or the writer cannot commit what the runner publishes — refuses
+  the order with :class:`JournalRefused` (``unavailable``, retryable, reject code ``not_sent``):
+  nothing was sent.
+* **Publish after commit** (:class:`JournalingPublisher`): every ``exec``, ``pos`` and ``acct``
+  event and every funding *payment* gets the next journal sequence (runner-wide, continued
+  after ``last_seq()`` on restart), is appended to the writer and published on PUB from its
+  ``on_commit`` (in append order), its header carrying ``jseq``. Books, funding rates, status
+  and risk events are published at once and never wait for the journal.
+* **Overflow policy**: when the writer's queue (10 000 records) is full, records wait in order
+  in the publisher's overflow deque, fed to the writer by :meth:`JournalingPublisher.pump`
+  (``await append``); nothing is dropped, and while anything waits there new records queue
+  behind it (order kept). ``overflowed`` counts them.
+* **Reconciled events**: the first event (other than UNKNOWN) of an order reloaded from the
+  journal at start is marked ``reconciled`` — it is what the venue said happened while the
+  runner was away. When it moves the filled quantity without trade data (a query by client id
+  gives only the cumulative filled quantity), an ``OrderRecord`` of kind ``reconciled`` says so
+  in ``order_events.detail``; no fill row is written and no trade id is made up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import zmq
+
+from strategy_client import __version__
+from strategy_client.journal import (
+    DuplicateIntent,
+    EventRecord,
+    Journal,
+    JournalBusy,
+    JournalError,
+    JournalRecord,
+    OrderRecord,
+    ProcessInfo,
+)
+from strategy_client.model import Exchange, InstrumentKey, Order, OrderRequest, OrderStatus
+from strategy_client.wire import Event, FundingPaymentEvent, OrderEvent, OrderEventKind, TopicKind, encode
+
+from .config import ConfigError, RunnerConfig
+from .publisher import Publisher
+from .refusals import ClientIdInUse
+
+__all__ = [
+    "JOURNAL_OFF",
+    "JournalRefused",
+    "JournalingPublisher",
+    "RunnerJournal",
+    "open_runner_journal",
+    "runner_stream",
+]
+
+#: ``--no-journal`` / ``journal = "off"``.
+JOURNAL_OFF = "off"
+
+_JOURNALED = frozenset({TopicKind.EXECUTION, TopicKind.POSITION, TopicKind.ACCOUNT})
+
+RECONCILED_FILL_DETAIL = (
+    "filled quantity from the venue's order status after a restart; no trade data, so no fill (trade id) is recorded"
+)
+
+
+class JournalRefused(Exception):
+    """The order's intent could not be journaled: it was not sent (``unavailable``)."""
+
+
+def runner_stream(cfg: RunnerConfig) -> str:
+    """The journal stream (``role:name``) of a runner: ``runner:<exchange>:<registration name>``."""
+    return f"runner:{cfg.exchange.value}:{cfg.registration_name}"
+
+
+def open_runner_journal(cfg: RunnerConfig) -> Journal | None:
+    """The runner's journal (None with ``--no-journal``); a fault is one line (ConfigError)."""
+    if cfg.journal == JOURNAL_OFF:
+        return None
+    process = ProcessInfo(
+        role="runner",
+        name=f"{cfg.exchange.value}:{cfg.registration_name}",
+        version=__version__,
+        exchange=cfg.exchange.value,
+        account=cfg.registration_name,
+    )
+    try:
+        return Journal.open(cfg.journal or None, process=process, data_dir=cfg.data_dir or None)
+    except JournalError as exc:
+        raise ConfigError(exc.line) from None
+
+
+class JournalingPublisher(Publisher):
+    """A :class:`Publisher` whose account-changing events are journaled before they go out."""
+
+    def __init__(self, socket: zmq.Socket[bytes], exchange: Exchange, journal: Journal) -> None:
+        super().__init__(socket, exchange)
+        self.journal = journal
+        self.jseq = journal.last_seq()  # the last sequence journaled: a restart continues after it
+        self.restored: set[str] = set()  # client ids reloaded from the journal, not yet heard of
+        self.journaled = 0
+        self.overflowed = 0  # records that waited for room in the writer's queue
+        self._overflow: deque[tuple[JournalRecord, Callable[[], None] | None]] = deque()
+        self._wake = asyncio.Event()
+
+    def publish(
+        self, kind: TopicKind, event: Event, key: InstrumentKey | None = None, *, jseq: int = 0, body: bytes = b""
+    ) -> None:
+        if kind in _JOURNALED or isinstance(event, FundingPaymentEvent):
+            self._journal(kind, event, key)
+        else:
+            super().publish(kind, event, key)
+
+    def _journal(self, kind: TopicKind, event: Event, key: InstrumentKey | None) -> None:
+        self.jseq += 1
+        seq = self.jseq
+        body = encode(event)
+        reconciled = False
+        note: OrderRecord | None = None
+        if isinstance(event, OrderEvent) and self.restored and event.kind is not OrderEventKind.UNKNOWN:
+            cid = event.order.client_id
+            if cid in self.restored:
+                self.restored.discard(cid)
+                reconciled = True
+                if event.fill is None and event.order.filled_qty > 0:
+                    note = OrderRecord(
+                        order=event.order, kind="reconciled", seq=seq, reconciled=True, detail=RECONCILED_FILL_DETAIL
+                    )
+        record = EventRecord(event=event, seq=seq, topic=self.topic_of(kind, key), reconciled=reconciled, payload=body)
+        self._enqueue(record, partial(Publisher.publish, self, kind, event, key, jseq=seq, body=body))
+        if note is not None:
+            self._enqueue(note, None)
+        self.journaled += 1
+
+    def _enqueue(self, record: JournalRecord, on_commit: Callable[[], None] | None) -> None:
+        if not self._overflow:
+            try:
+                self.journal.append_nowait(record, on_commit=on_commit)
+                return
+            except JournalBusy:
+                pass
+        self._overflow.append((record, on_commit))
+        self.overflowed += 1
+        self._wake.set()
+
+    async def pump(self) -> None:
+        """Feed the overflow to the writer in order (a task of the runner's TaskGroup)."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._overflow:
+                record, on_commit = self._overflow[0]
+                await self.journal.append(record, on_commit=on_commit)
+                self._overflow.popleft()
+
+    @property
+    def overflow_depth(self) -> int:
+        return len(self._overflow)
+
+
+class RunnerJournal:
+    """What the order actor needs from the journal: the intent, and whether orders may go."""
+
+    def __init__(self, journal: Journal, publisher: JournalingPublisher) -> None:
+        self.journal = journal
+        self.publisher = publisher
+        self.refused = 0
+
+    def write_intent(self, request: OrderRequest, origin: str = "") -> None:
+        """Commit ``request``'s intent, or raise :class:`JournalRefused` (do not send it)."""
+        fault = self.journal.stats.fault
+        if fault:
+            self.refused += 1
+            raise JournalRefused(f"not sent: the journal cannot record what this order would do: {fault}")
+        try:
+            self.journal.write_intent(request, origin=origin)
+        except DuplicateIntent:
+            raise ClientIdInUse(
+                f"client id {request.client_id} was used before (its intent is journaled): use a new one"
+            ) from None
+        except JournalError as exc:
+            self.refused += 1
+            raise JournalRefused(f"not sent: its intent could not be journaled: {exc.line}") from None
+
+    def restart_orders(self) -> list[Order]:
+        """Open, PENDING and UNKNOWN orders the journal holds (PENDING: an intent with no answer)."""
+        state = self.journal.restart_state()
+        seen: dict[str, Order] = {}
+        for order in (*state.open_orders, *state.unresolved):
+            seen.setdefault(order.client_id, order)
+        orders = list(seen.values())
+        self.publisher.restored.update(o.client_id for o in orders)
+        return orders
+
+    def stats(self) -> dict[str, Any]:
+        s = self.journal.stats
+        return {
+            "where": self.journal.where,
+            "jseq": self.publisher.jseq,
+            "intents": s.intents,
+            "refused": self.refused,
+            "committed": s.committed,
+            "queue_depth": s.queue_depth + self.publisher.overflow_depth,
+            "fault": s.fault,
+        }
+
+
+def unresolved(order: Order) -> bool:
+    return order.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN)
