@@ -173,6 +173,20 @@ def _exchange_command(exchange: Exchange, summary: str) -> Any:
         replace: Annotated[
             bool, typer.Option("--replace", help="take over the name of a live runner registered under it")
         ] = False,
+        data_dir: Annotated[
+            str | None,
+            typer.Option(
+                "--data-dir",
+                help="where the SQLite journal lives (default: $TRADEBUS_DATA_DIR, else the per-user data dir)",
+            ),
+        ] = None,
+        journal: Annotated[
+            str | None,
+            typer.Option("--journal", help="journal URL: postgresql://host/db?schema=NAME (default: SQLite in --data-dir)"),
+        ] = None,
+        no_journal: Annotated[
+            bool, typer.Option("--no-journal", help="journal nothing (orders are not recoverable after a restart)")
+        ] = False,
         log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
         log_json: Annotated[
             bool,
@@ -205,6 +219,8 @@ def _exchange_command(exchange: Exchange, summary: str) -> Any:
             overrides["insecure"] = True
         if replace:
             overrides["replace"] = True
+        overrides["data_dir"] = data_dir
+        overrides["journal"] = "off" if no_journal else journal
         _run_exchange(exchange, overrides, config, log_level, log_json)
 
     command.__doc__ = summary

@@ -74,6 +74,9 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     allow_file: str = ""
     insecure: bool = False
     replace: bool = False
+    # the journal (docs/journal.md): "" = SQLite under data_dir; postgresql://…; "off" = none (--no-journal)
+    journal: str = ""
+    data_dir: str = ""  # "" = $TRADEBUS_DATA_DIR (read here as this field's override), else the per-user dir
 
     def __repr__(self) -> str:  # the Z85 secret, if any, stays out of every repr and log line
         fields = (f"{f}={getattr(self, f)!r}" for f in self.__struct_fields__ if f != "curve_secret")

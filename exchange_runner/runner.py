@@ -33,6 +33,7 @@ from exchanges.base import AccountUpdate, ExchangeAdapter, OrderUpdate, StreamSt
 from exchanges.errors import AuthError
 from exchanges.telemetry import observing
 from strategy_client import __version__
+from strategy_client.journal import JournalError
 from strategy_client.model import Instrument, InstrumentKey, MarketKind
 from strategy_client.wire import (
     PROTOCOL_VERSION,
@@ -51,6 +52,7 @@ from .actors.price import PriceManager
 from .config import RunnerConfig
 from .gctune import settle_heap
 from .health import RunnerHealth, SelfPing
+from .journaling import JournalingPublisher, RunnerJournal, open_runner_journal
 from .metrics import RunnerMetrics
 from .publisher import Publisher, pub_socket
 from .registrar import Registrar
@@ -106,6 +108,7 @@ class ExchangeRunner:
         self._paper = paper
         self.epoch = os.urandom(8).hex()  # this instance: in the record and every reply header
         self.security = ServerSecurity.from_config(config)  # None: plaintext (loopback only)
+        self.journal: RunnerJournal | None = None  # docs/journal.md; opened by run()
 
     # -- state ------------------------------------------------------------------------
     @property
@@ -154,6 +157,22 @@ class ExchangeRunner:
             await self.health.stop()
 
     async def _run(self) -> None:
+        """The journal (docs/journal.md) is opened first — a fault there is one line before
+        anything else starts — and closed last."""
+        journal = open_runner_journal(self.config)
+        if journal is not None:
+            self.publisher = JournalingPublisher(self._pub_sock, self.exchange, journal)
+            self.journal = RunnerJournal(journal, self.publisher)
+            logger.info("journal {} (last event sequence {})", journal.where, self.publisher.jseq)
+        try:
+            await self._run_venue()
+        finally:
+            if journal is not None:
+                lost = journal.close()
+                if lost:
+                    logger.error("journal: {} records were not journaled (never published)", lost)
+
+    async def _run_venue(self) -> None:
         cfg = self.config
         await self.adapter.start()
         # ① instruments
@@ -187,6 +206,12 @@ class ExchangeRunner:
         self.account = AccountManager(self.adapter, self.publisher, paper=self._paper)
         self.funding = FundingPoller(self.adapter, self.publisher, perps, on_mark=self.prices.update_mark)
         self.orders.metrics = self.metrics
+        if self.journal is not None:
+            self.orders.journal = self.journal
+            restored = self.journal.restart_orders()
+            self.orders.restore(restored)
+            if restored:
+                logger.info("journal: {} open/unresolved orders reloaded; reconciling with the venue", len(restored))
         # ③ sockets
         router = self.ctx.socket(zmq.ROUTER)
         router.setsockopt(zmq.LINGER, 0)
@@ -237,7 +262,11 @@ class ExchangeRunner:
         try:
             await self.registrar.claim()  # a live runner of this name: NameTaken (unless --replace)
             async with asyncio.TaskGroup() as tg:
+                writer = None
+                if self.journal is not None:  # first: the actors' events are appended from their start
+                    writer = tg.create_task(self.journal.journal.run_writer(), name="journal.writer")
                 tasks = [
+                    *([tg.create_task(self.journal.publisher.pump(), name="journal.pump")] if self.journal else []),
                     tg.create_task(self.prices.run(), name="actor.price"),
                     tg.create_task(self.orders.run(), name="actor.order"),
                     tg.create_task(self.positions.run(), name="actor.position"),
@@ -281,6 +310,12 @@ class ExchangeRunner:
                 await self._shutdown()
                 for t in tasks:
                     t.cancel()
+                if self.journal is not None and writer is not None:
+                    try:  # commit (and publish) what is queued, then stop the writer
+                        await self.journal.journal.drain(5.0)
+                    except JournalError as exc:
+                        logger.error("{}", exc.line)
+                        writer.cancel()
         finally:
             self.server = None
             router.close(linger=0)

@@ -68,6 +68,7 @@ from .actors.funding import GetFunding
 from .actors.order import Cancel, GetOpen, GetOrderMsg, Submit, new_client_id
 from .actors.position import GetAllPositionsMsg, GetPositionMsg
 from .actors.price import GetBooks, GetReferencePriceMsg
+from .journaling import JournalRefused
 from .refusals import BadParams, ClientIdInUse, NotAvailable
 from .zmq_server import Pending
 
@@ -108,6 +109,8 @@ ERROR_TABLE: tuple[ErrorRow, ...] = (
     ErrorRow(ClientIdInUse, ErrorCode.INVALID_PARAMS, False, venue=False, reject=RejectCode.DUPLICATE_CLIENT_ID),
     ErrorRow(BadParams, ErrorCode.INVALID_PARAMS, False, venue=False, reject=RejectCode.INVALID),
     ErrorRow(InvalidOrderRequest, ErrorCode.INVALID_PARAMS, False, venue=False, reject=RejectCode.INVALID),
+    # the journal could not record the order's intent: not sent (docs/journal.md)
+    ErrorRow(JournalRefused, ErrorCode.UNAVAILABLE, True, venue=False, reject=RejectCode.NOT_SENT),
     # the venue's answers (exchanges.errors), as the venue meant them
     ErrorRow(xerr.OrderNotFound, ErrorCode.NOT_FOUND, False, reject=VENUE),
     ErrorRow(
