@@ -22,8 +22,10 @@ from typing import Any
 
 import msgspec
 
-from strategy_client.model import Exchange
+from strategy_client.model import Exchange, RiskLimits
 from strategy_client.paper import PaperConfig
+
+from .risk import RiskConfigError, parse_risk_section
 
 __all__ = ["RunnerConfig", "ConfigError", "load_config", "DEFAULT_REDIS_URL", "is_loopback"]
 
@@ -77,6 +79,8 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # the journal (docs/journal.md): "" = SQLite under data_dir; postgresql://…; "off" = none (--no-journal)
     journal: str = ""
     data_dir: str = ""  # "" = $TRADEBUS_DATA_DIR (read here as this field's override), else the per-user dir
+    # the pre-trade risk gate (docs/risk.md): the TOML's [risk] section; absent = no limit
+    risk: RiskLimits = msgspec.field(default_factory=RiskLimits)
 
     def __repr__(self) -> str:  # the Z85 secret, if any, stays out of every repr and log line
         fields = (f"{f}={getattr(self, f)!r}" for f in self.__struct_fields__ if f != "curve_secret")
@@ -152,14 +156,16 @@ def _env_overrides() -> dict[str, Any]:
 
 def load_config(path: Path | None, overrides: dict[str, Any]) -> RunnerConfig:
     data: dict[str, Any] = {}
+    risk_table: Any = None
     if path is not None:
         try:
-            data = tomllib.loads(path.read_text())
+            doc = tomllib.loads(path.read_text())
         except FileNotFoundError:
             raise ConfigError(f"config file {path} does not exist") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path}: {exc}") from None
-        data = data.get("runner", data)
+        data = doc.get("runner", doc)
+        risk_table = doc.get("risk") if "runner" in doc else data.pop("risk", None)
     data.update(_env_overrides())
     data.update({k: v for k, v in overrides.items() if v is not None})
     if not data.get("redis_url"):
@@ -169,6 +175,10 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> RunnerConfig:
     except msgspec.ValidationError as exc:
         where = f" in {path}" if path else ""
         raise ConfigError(f"bad config{where}: {_explain(exc)}") from None
+    try:
+        cfg.risk = parse_risk_section(risk_table, where=f"{path}: risk" if path else "risk")
+    except RiskConfigError as exc:
+        raise ConfigError(str(exc)) from None
     cfg.validate()
     return cfg
 

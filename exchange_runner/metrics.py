@@ -37,6 +37,8 @@ from prometheus_client.registry import Collector
 
 from exchanges.telemetry import stream_label
 
+from .risk import risk_metric_families
+
 if TYPE_CHECKING:
     from .runner import ExchangeRunner
 
@@ -313,6 +315,9 @@ class RunnerCollector(Collector):
         unknown_now = _gauge("tradebus_orders_unknown", "Orders whose outcome is unknown now (the runner keeps asking)")
         unknown_now.add_metric([], orders.unknown_now if orders else 0)
         yield unknown_now
+        risk = orders.risk if orders is not None else None
+        if risk is not None:  # the pre-trade gate (docs/risk.md)
+            yield from risk_metric_families(risk)
         prices = getattr(r, "prices", None)
         ooo = _counter("tradebus_books_out_of_order", "Books older than the one already held (ignored)")
         ooo.add_metric([], prices.out_of_order if prices else 0)

@@ -34,7 +34,7 @@ from exchanges.errors import AuthError
 from exchanges.telemetry import observing
 from strategy_client import __version__
 from strategy_client.journal import JournalError
-from strategy_client.model import Instrument, InstrumentKey, MarketKind
+from strategy_client.model import Exchange, Instrument, InstrumentKey, MarketKind
 from strategy_client.wire import (
     PROTOCOL_VERSION,
     FundingPaymentEvent,
@@ -49,13 +49,14 @@ from .actors.funding import FundingPoller, FundingUpdate, PollFunding
 from .actors.order import CancelAll, OrderManager, Reconcile
 from .actors.position import PositionManager, PositionPatch, SyncPositions
 from .actors.price import PriceManager
-from .config import RunnerConfig
+from .config import ConfigError, RunnerConfig
 from .gctune import settle_heap
 from .health import RunnerHealth, SelfPing
 from .journaling import JournalingPublisher, RunnerJournal, open_runner_journal
 from .metrics import RunnerMetrics
 from .publisher import Publisher, pub_socket
 from .registrar import Registrar
+from .risk import RiskConfigError, RiskGate, StateInputs
 from .security import ServerSecurity
 from .service import CommandService
 from .zmq_server import ZmqServer
@@ -206,6 +207,7 @@ class ExchangeRunner:
         self.account = AccountManager(self.adapter, self.publisher, paper=self._paper)
         self.funding = FundingPoller(self.adapter, self.publisher, perps, on_mark=self.prices.update_mark)
         self.orders.metrics = self.metrics
+        self.orders.risk = self._risk_gate(keys)
         if self.journal is not None:
             self.orders.journal = self.journal
             restored = self.journal.restart_orders()
@@ -327,6 +329,22 @@ class ExchangeRunner:
             await self.adapter.close()
             self.ctx.term()
             logger.info("runner stopped")
+
+    def _risk_gate(self, keys: list[InstrumentKey]) -> RiskGate:
+        """The pre-trade gate over the actors' state (docs/risk.md); the order actor owns it.
+        A ``[risk]`` table naming an instrument this runner does not serve is one line."""
+        inputs = StateInputs(
+            instruments=self.instruments,
+            positions=self.positions.store,  # read only
+            account=lambda: self.account.snapshot,
+            book=self.prices.fresh_book,
+            mark=self.prices.fresh_mark,
+            unified_wallet=self.exchange in (Exchange.BYBIT, Exchange.OKX),
+        )
+        try:
+            return RiskGate(self.config.risk, self.exchange, keys, inputs)
+        except RiskConfigError as exc:
+            raise ConfigError(str(exc)) from None
 
     async def _check_credentials(self) -> None:
         """One signed read; a refusal (AuthError) sets ``credentials_error`` (one line, logged

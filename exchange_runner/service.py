@@ -42,6 +42,7 @@ from strategy_client.wire import (
     GetOrder,
     GetPosition,
     GetReferencePrice,
+    GetRiskStatus,
     Header,
     InstrumentReply,
     InstrumentsReply,
@@ -55,22 +56,36 @@ from strategy_client.wire import (
     PriceReply,
     Reply,
     Request,
+    RiskStatusReply,
     SetLeverage,
+    SetRiskLimit,
+    SetTradingState,
     SubmitOrder,
     TopicKind,
     TopicSeq,
+    TradingStateReply,
     topic,
 )
 
 from .actors.account import GetAccount
 from .actors.base import Actor
 from .actors.funding import GetFunding
-from .actors.order import Cancel, GetOpen, GetOrderMsg, Submit, new_client_id
+from .actors.order import (
+    Cancel,
+    GetOpen,
+    GetOrderMsg,
+    RiskStatusMsg,
+    SetRiskLimitMsg,
+    SetTradingStateMsg,
+    Submit,
+    new_client_id,
+)
 from .actors.position import GetAllPositionsMsg, GetPositionMsg
 from .actors.price import GetBooks, GetReferencePriceMsg
 from .journaling import JournalRefused
 from .refusals import BadParams, ClientIdInUse, NotAvailable
-from .zmq_server import Pending
+from .risk import RiskChangeRefused, RiskConfigError, RiskRejected
+from .zmq_server import PEER, Pending
 
 if TYPE_CHECKING:
     from .runner import ExchangeRunner
@@ -109,6 +124,10 @@ ERROR_TABLE: tuple[ErrorRow, ...] = (
     ErrorRow(ClientIdInUse, ErrorCode.INVALID_PARAMS, False, venue=False, reject=RejectCode.DUPLICATE_CLIENT_ID),
     ErrorRow(BadParams, ErrorCode.INVALID_PARAMS, False, venue=False, reject=RejectCode.INVALID),
     ErrorRow(InvalidOrderRequest, ErrorCode.INVALID_PARAMS, False, venue=False, reject=RejectCode.INVALID),
+    # the pre-trade risk gate (docs/risk.md): the message is its one line naming limit and numbers
+    ErrorRow(RiskRejected, ErrorCode.RISK_REJECTED, False, venue=False),
+    ErrorRow(RiskChangeRefused, ErrorCode.INVALID_PARAMS, False, venue=False),  # loosening / resume refused
+    ErrorRow(RiskConfigError, ErrorCode.INVALID_PARAMS, False, venue=False),  # a bad set_risk_limit value
     # the journal could not record the order's intent: not sent (docs/journal.md)
     ErrorRow(JournalRefused, ErrorCode.UNAVAILABLE, True, venue=False, reject=RejectCode.NOT_SENT),
     # the venue's answers (exchanges.errors), as the venue meant them
@@ -195,6 +214,18 @@ class _Ask:
         if self.order_op and isinstance(exc, _UNANSWERED):
             return unanswered_reply(self.order_op)
         return error_reply(exc)
+
+
+def _peer() -> str:
+    """The sender of the request being served (CURVE key, else ROUTER identity as hex)."""
+    peer = PEER.get()
+    return peer if isinstance(peer, str) else peer.hex()
+
+
+def _as_reply(reply: Any) -> Reply:
+    """The actor answered with the reply itself (risk status, trading state)."""
+    assert isinstance(reply, RiskStatusReply | TradingStateReply)
+    return reply
 
 
 def _order_reply(order: Any) -> Reply:
@@ -284,7 +315,7 @@ class CommandService:
         # venue said so far, or UNKNOWN) is what the caller gets, not the server's timer
         answer_by = time.monotonic() + timeout - min(0.1, timeout / 10)
         op = f"submit_order {order.client_id}"
-        return _Ask(self.r.orders, Submit(order, answer_by), _order_reply, order_op=op)
+        return _Ask(self.r.orders, Submit(order, answer_by, _peer()), _order_reply, order_op=op)
 
     def _plan(self, req: Request, timeout: float) -> Reply | _Ask | None:  # noqa: C901 - a dispatch table
         """What a request needs: a reply at once, one actor message (:class:`_Ask`), or None
@@ -327,6 +358,12 @@ class CommandService:
                 return self._check_key(key) or _Ask(r.funding, GetFunding(key), _funding_reply)
             case GetAccountSnapshot(exchange=exchange):
                 return self._check_exchange(exchange) or _Ask(r.account, GetAccount(), _account_reply)
+            case GetRiskStatus():
+                return _Ask(r.orders, RiskStatusMsg(), _as_reply)
+            case SetTradingState(state=state, reason=reason, force=force):
+                return _Ask(r.orders, SetTradingStateMsg(state, reason, force, _peer() or "admin"), _as_reply)
+            case SetRiskLimit(field=field, value=value, instrument=instrument):
+                return _Ask(r.orders, SetRiskLimitMsg(field, value, instrument, _peer() or "admin"), _as_reply)
         return None
 
     async def _handle(self, req: Request, header: Header) -> Reply:

@@ -49,6 +49,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 import zmq
@@ -74,6 +75,10 @@ __all__ = ["ZmqServer", "Handler", "Starter", "Pending", "CommandObserver"]
 Handler = Callable[[Request, Header], Awaitable[Reply]]
 CommandObserver = Callable[[str, str, float], None]
 Authorizer = Callable[[str | None, str], str | None]  # (User-Id, method) -> None or why not
+#: Who sent the request being started/handled: the CURVE User-Id (client key) if any, else the
+#: ROUTER identity bytes. Set before the starter runs and inherited by the handler's task (the
+#: risk gate's per-client throttle reads it through the service).
+PEER: ContextVar[str | bytes] = ContextVar("tradebus_peer", default="")
 
 
 class Pending:
@@ -233,6 +238,7 @@ class ZmqServer:
         identity, header, request = parsed
         method = _method(request)
         self.requests[method] += 1
+        PEER.set(user or identity)
         if self.authorize is not None and (why := self.authorize(user, method)) is not None:
             denied = ErrorReply(code=ErrorCode.FORBIDDEN, message=why)
             self._finish(identity, header.id, method, denied, time.perf_counter())

@@ -24,6 +24,7 @@ from .model import (
     Order,
     OrderRequest,
     Position,
+    TradingState,
 )
 from .telemetry.tracing import client_span
 from .wire import (
@@ -41,6 +42,7 @@ from .wire import (
     GetOrder,
     GetPosition,
     GetReferencePrice,
+    GetRiskStatus,
     InstrumentReply,
     InstrumentsReply,
     LeverageReply,
@@ -53,9 +55,14 @@ from .wire import (
     ReferencePrice,
     Reply,
     Request,
+    RiskStatusReply,
     SetLeverage,
+    SetRiskLimit,
+    SetTradingState,
     SubmitOrder,
+    TradingStateReply,
 )
+from .wire.risk import RiskStatus
 
 __all__ = ["CoreApiCalls", "Route", "expect"]
 
@@ -210,3 +217,37 @@ class CoreApiCalls(ABC):
             route = keys[0]
         req = GetBookSnapshot(keys=keys)
         return expect(await self._call(req, route, timeout_s), BookSnapshotReply, req)
+
+    # -- the runner's risk gate (docs/risk.md; admin calls beyond the CoreApi protocol) ----
+    async def get_risk_status(self, exchange: ExchangeLike, *, timeout_s: float | None = None) -> RiskStatus:
+        """The risk gate's state, limits and usage (what ``runner risk show`` prints); role read."""
+        req = GetRiskStatus()
+        return expect(await self._call(req, as_exchange(exchange), timeout_s), RiskStatusReply, req).status
+
+    async def set_trading_state(
+        self,
+        exchange: ExchangeLike,
+        state: TradingState | str,
+        *,
+        reason: str = "",
+        force: bool = False,
+        timeout_s: float | None = None,
+    ) -> TradingStateReply:
+        """Admin: ACTIVE / REDUCING / HALTED; HALTED cancels every open order before answering
+        (``canceled``). Leaving a tripped loss limit needs ``force``."""
+        req = SetTradingState(state=as_enum(TradingState, state, "state"), reason=reason, force=force)
+        return expect(await self._call(req, as_exchange(exchange), timeout_s), TradingStateReply, req)
+
+    async def set_risk_limit(
+        self,
+        exchange: ExchangeLike,
+        field: str,
+        value: str = "",
+        *,
+        instrument: str = "",
+        timeout_s: float | None = None,
+    ) -> RiskStatus:
+        """Admin: change one limit at run time (``value`` as TOML text, "" removes it; only
+        tightening unless the runner allows loosening). Returns the gate's new status."""
+        req = SetRiskLimit(field=field, value=value, instrument=instrument)
+        return expect(await self._call(req, as_exchange(exchange), timeout_s), RiskStatusReply, req).status

@@ -11,6 +11,8 @@ few errors only a client can raise. Everything a CoreApi call raises is a :class
     │   ├── NotFound          the order (or other object) asked for does not exist
     │   └── AmbiguousRoute    several runners serve the exchange: bind one or address it by name
     ├── VenueRejected         the venue refused (``venue_code``, ``venue_message``)
+    ├── RiskRejected          the runner's pre-trade risk gate refused the order (never sent);
+    │                         the message names the limit and its numbers (docs/risk.md)
     ├── VenueUnavailable      the venue could not be reached / rate limited (retryable)
     ├── OutcomeUnknown        an order command may have reached the venue and its answer is lost
     │                         (the runner's timeout, or this client's own timeout or lost
@@ -35,6 +37,7 @@ from .wire.errors import (
     OutcomeUnknown,
     ProtocolMismatch,
     RequestTimeout,
+    RiskRejected,
     RunnerInternalError,
     RunnerUnavailable,
     VenueRejected,
@@ -53,6 +56,7 @@ __all__ = [
     "OutcomeUnknown",
     "ProtocolMismatch",
     "RequestTimeout",
+    "RiskRejected",
     "RunnerInternalError",
     "RunnerUnavailable",
     "VenueRejected",

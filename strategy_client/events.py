@@ -107,6 +107,7 @@ _ALIASES: dict[str, TopicKind] = {
     "acct": TopicKind.ACCOUNT,
     "account": TopicKind.ACCOUNT,
     "status": TopicKind.STATUS,
+    "risk": TopicKind.RISK,
 }
 
 KindLike = TopicKind | str

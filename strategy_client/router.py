@@ -26,16 +26,16 @@ from typing import Any
 
 import zmq
 
-from .api_calls import CoreApiCalls, Route
+from .api_calls import CoreApiCalls, Route, expect
 from .coerce import ExchangeLike, KeyLike, as_exchange
 from .command_client import ZmqCommandClient
 from .discovery import RunnerChanges, RunnerWatch, check_version, select_runner
-from .errors import AmbiguousRoute, ProtocolMismatch, RunnerUnavailable
+from .errors import AmbiguousRoute, CoreApiError, ProtocolMismatch, RunnerUnavailable
 from .events import EventFilter, KindLike
-from .model import Exchange, InstrumentKey
+from .model import Exchange, InstrumentKey, TradingState
 from .security import ClientSecurity
 from .subscription import Subscription
-from .wire import REGISTRATION_TTL_S, Pong, Reply, Request, RunnerRecord
+from .wire import REGISTRATION_TTL_S, Pong, Reply, Request, RunnerRecord, SetTradingState, TradingStateReply
 
 __all__ = ["ZmqRouter", "RunnerApi"]
 
@@ -395,6 +395,37 @@ class ZmqRouter(CoreApiCalls):
         if wait:
             await sub.wait_ready()
         return sub
+
+    # -- the kill switch ----------------------------------------------------------------
+    async def kill_switch(
+        self, reason: str = "kill switch", *, timeout_s: float | None = None
+    ) -> dict[str, TradingStateReply | CoreApiError]:
+        """Halt every runner this router knows, all at once (admin role): each is sent
+        ``SetTradingState(HALTED)``, refuses every new order from then on and cancels its open
+        orders before it answers. Returns each runner's answer (``canceled`` = orders cancelled)
+        or the error its call raised, by name — one runner failing never stops the others; check
+        every value. :class:`RunnerUnavailable` if no runner is registered at all."""
+        await self.refresh()
+        names = sorted(self._clients)
+        if not names:
+            raise RunnerUnavailable(f"kill switch: no runner is registered in {self._watch.where}; nothing halted")
+        req = SetTradingState(state=TradingState.HALTED, reason=reason)
+
+        async def halt(name: str) -> TradingStateReply | CoreApiError:
+            try:
+                reply = await self._clients[name].call(req, timeout_s=timeout_s)
+                return expect(reply, TradingStateReply, req)
+            except CoreApiError as exc:
+                return exc
+
+        results = await asyncio.gather(*(halt(n) for n in names))
+        out = dict(zip(names, results, strict=True))
+        failed = {n: r for n, r in out.items() if isinstance(r, CoreApiError)}
+        if failed:
+            log.error("router: kill switch did not halt %s", ", ".join(f"{n} ({e})" for n, e in failed.items()))
+        else:
+            log.warning("router: kill switch halted %s", ", ".join(names))
+        return out
 
     # -- introspection ------------------------------------------------------------------
     def runners(self) -> dict[str, RunnerRecord]:

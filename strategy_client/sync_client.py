@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from .api_calls import CoreApiCalls
 from .coerce import ExchangeLike, KeyLike, as_exchange
-from .errors import RequestTimeout, RunnerUnavailable
+from .errors import CoreApiError, RequestTimeout, RunnerUnavailable
 from .events import EventFilter, EventItem, KindLike, Received
 from .model import (
     AccountSnapshot,
@@ -41,12 +41,23 @@ from .model import (
     Order,
     OrderRequest,
     Position,
+    TradingState,
 )
 from .records import EventList
 from .router import ZmqRouter
 from .security import ClientSecurity, redact_url
 from .subscription import Subscription
-from .wire import BookSnapshotReply, OrderEvent, Pong, PriceSource, ReferencePrice, RunnerRecord, TopicKind
+from .wire import (
+    BookSnapshotReply,
+    OrderEvent,
+    Pong,
+    PriceSource,
+    ReferencePrice,
+    RunnerRecord,
+    TopicKind,
+    TradingStateReply,
+)
+from .wire.risk import RiskStatus
 
 __all__ = ["connect", "Client", "SyncApi", "SyncSubscription", "LoopThread"]
 
@@ -187,6 +198,36 @@ class SyncApi:
         self, target: ExchangeLike | KeyLike | Sequence[KeyLike], *, timeout_s: float | None = None
     ) -> BookSnapshotReply:
         return self._run(self._api.get_book_snapshot(target, timeout_s=timeout_s), timeout_s)
+
+    # -- the runner's risk gate (docs/risk.md) --------------------------------------------
+    def get_risk_status(self, exchange: ExchangeLike, *, timeout_s: float | None = None) -> RiskStatus:
+        return self._run(self._api.get_risk_status(exchange, timeout_s=timeout_s), timeout_s)
+
+    def set_trading_state(
+        self,
+        exchange: ExchangeLike,
+        state: TradingState | str,
+        *,
+        reason: str = "",
+        force: bool = False,
+        timeout_s: float | None = None,
+    ) -> TradingStateReply:
+        return self._run(
+            self._api.set_trading_state(exchange, state, reason=reason, force=force, timeout_s=timeout_s), timeout_s
+        )
+
+    def set_risk_limit(
+        self,
+        exchange: ExchangeLike,
+        field: str,
+        value: str = "",
+        *,
+        instrument: str = "",
+        timeout_s: float | None = None,
+    ) -> RiskStatus:
+        return self._run(
+            self._api.set_risk_limit(exchange, field, value, instrument=instrument, timeout_s=timeout_s), timeout_s
+        )
 
 
 class SyncSubscription:
@@ -403,6 +444,15 @@ class Client(SyncApi):
             raise RuntimeError("recording is off for this client: connect(record=N) with N > 0")
         client_id = order.client_id if isinstance(order, Order) else order
         return self._thread.run(self._recorder.order_events(client_id, final, timeout_s), timeout_s + 10.0)
+
+    # -- the kill switch ------------------------------------------------------------------
+    def kill_switch(
+        self, reason: str = "kill switch", *, timeout_s: float | None = None
+    ) -> dict[str, TradingStateReply | CoreApiError]:
+        """Halt every runner this client knows at once and cancel their open orders
+        (:meth:`ZmqRouter.kill_switch`); each runner's answer or error by name."""
+        guard = None if timeout_s is None else timeout_s + 5.0
+        return self._thread.run(self.router.kill_switch(reason, timeout_s=timeout_s), guard)
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:

@@ -18,6 +18,13 @@ With ``metrics`` set (an :class:`OrderObserver`), the manager reports each place
 trip (submit received → venue acknowledgement, or the failure) and each order's fill latency
 (submit → its first fill on the execution stream), by market kind. Submit times are kept only
 for orders still waiting for a first fill (at most :data:`MAX_TIMED_ORDERS`, oldest forgotten).
+
+With ``risk`` set (a :class:`~exchange_runner.risk.RiskGate`, docs/risk.md), this actor owns the
+gate: every submit passes ``risk.check`` after the instrument and client-id checks and before the
+order is tracked and sent; every stored order state updates its open-order tally; fills push their
+realised PnL (net of quote/settle fees); a one-second tick lets drawdown and the day's edge trip
+without orders. The gate's events are published on the ``risk`` topic; entering HALTED cancels
+every open order.
 """
 
 from __future__ import annotations
@@ -43,12 +50,15 @@ from strategy_client.model import (
     OrderRequest,
     OrderStatus,
     RejectCode,
+    RiskEventKind,
+    TradingState,
 )
-from strategy_client.wire import TopicKind
+from strategy_client.wire import RiskGateEvent, RiskStatusReply, TopicKind, TradingStateReply
 
 from ..bus import BlockingQueue
 from ..publisher import Publisher
-from ..refusals import BadParams, ClientIdInUse
+from ..refusals import BadParams, ClientIdInUse, NotAvailable
+from ..risk import RiskGate
 from .base import Actor
 from .order_state import OrderBook_
 
@@ -83,6 +93,7 @@ class Submit(msgspec.Struct, frozen=True):
     request: OrderRequest
     answer_by: float = 0.0
 
+    client: str = ""  # who sent it (CURVE key or ROUTER identity): the risk gate's per-client throttle
 
 class Cancel(msgspec.Struct, frozen=True):
     key: InstrumentKey
@@ -110,6 +121,32 @@ class CancelAll(msgspec.Struct, frozen=True):
 
 
 class _Result(msgspec.Struct):
+class RiskStatusMsg(msgspec.Struct, frozen=True):
+    """The risk gate's status (``RiskStatusReply``)."""
+
+
+class SetTradingStateMsg(msgspec.Struct, frozen=True):
+    """Admin: switch the gate's trading state; HALTED cancels every open order before answering."""
+
+    state: TradingState
+    reason: str = ""
+    force: bool = False
+    by: str = "admin"
+
+
+class SetRiskLimitMsg(msgspec.Struct, frozen=True):
+    """Admin: change one risk limit (tighten only unless the limits allow loosening)."""
+
+    field: str
+    value: str = ""
+    instrument: str = ""
+    by: str = "admin"
+
+
+class _RiskTick(msgspec.Struct, frozen=True):
+    """Once a second: the gate re-reads equity (drawdown) and rolls the trading day."""
+
+
     order: Order
     from_reply: bool = True
 
@@ -131,7 +168,24 @@ class _Deadline:
         self.reply = reply
 
 
-Msg = Submit | Cancel | GetOrderMsg | GetOpen | Reconcile | CancelAll | _Result | _Lost | _Deadline
+Msg = (
+    Submit
+    | Cancel
+    | GetOrderMsg
+    | GetOpen
+    | Reconcile
+    | CancelAll
+    | _Result
+    | _Lost
+    | _Deadline
+    | RiskStatusMsg
+    | SetTradingStateMsg
+    | SetRiskLimitMsg
+    | _RiskTick
+)
+
+#: No risk gate configured: the limits and states are not the runner's (``risk`` None).
+NO_RISK_GATE = "this runner has no risk gate"
 
 
 def new_client_id(prefix: str = "tb") -> str:
@@ -170,6 +224,8 @@ class OrderManager(Actor[Msg]):
         self.metrics: OrderObserver | None = None
         self._submitted_at: dict[str, float] = {}  # client id → perf_counter at submit (metrics only)
 
+        self.risk: RiskGate | None = None  # the pre-trade gate (docs/risk.md); set before run()
+        self.risk_tick_s = 1.0
     @property
     def unknown_now(self) -> int:
         """Orders UNKNOWN at this moment (a gauge; ``unknown_outcomes`` counts every one ever)."""
@@ -180,10 +236,37 @@ class OrderManager(Actor[Msg]):
 
     async def _consume_executions(self) -> None:
         while True:
+        if self.risk is not None:
+            self.spawn(self._risk_ticker(), "risk:tick")
             upd = await self.executions.get()
             if self._submitted_at:
                 self._time_fill(upd)
-            self._publish(self.orders.apply_update(upd))
+            ev = self.orders.apply_update(upd)
+            if ev is not None and ev.fill is not None and self.risk is not None:
+                fill, inst = ev.fill, self.instruments.get(ev.order.key)
+                fee = fill.fee if inst is not None and fill.fee_asset in (inst.quote, inst.settle) else Decimal(0)
+                self.risk.record_realized(fill.realized_pnl - fee, fill.ts_ms)
+                self._drain_risk()
+            self._publish(ev)
+
+    async def _risk_ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.risk_tick_s)
+            await self.tell(_RiskTick())
+
+    def _drain_risk(self, *, cancel: bool = True) -> bool:
+        """Publish the gate's events; on a switch into HALTED cancel every open order (unless
+        ``cancel`` is false: the caller does it). True if such a switch was seen."""
+        assert self.risk is not None
+        halted = False
+        for ev in self.risk.drain_events():
+            self.publisher.publish(TopicKind.RISK, RiskGateEvent(exchange=self.adapter.exchange, risk=ev))
+            if ev.kind is RiskEventKind.STATE and ev.state is TradingState.HALTED:
+                halted = True
+        if halted and cancel:
+            logger.warning("risk: trading HALTED ({}); cancelling every open order", self.risk.state_reason)
+            self._future(self._cancel_all(), "risk:cancel-all")
+        return halted
 
     def _time_fill(self, upd: OrderUpdate) -> None:
         cid = upd.order.client_id
@@ -219,6 +302,8 @@ class OrderManager(Actor[Msg]):
             return None
         if isinstance(msg, _Lost):
             self._mark_unknown(msg.client_id)
+        if self.risk is not None:
+            self.risk.tally.update(event.order)
             self._chase(msg.key, msg.client_id)
             return None
         if isinstance(msg, _Deadline):
@@ -250,6 +335,13 @@ class OrderManager(Actor[Msg]):
 
     # -- submit -----------------------------------------------------------------------
     def _submit(self, msg: Submit) -> Order | asyncio.Future[Any]:
+        if isinstance(msg, _RiskTick):
+            if self.risk is not None:
+                self.risk.observe()
+                self._drain_risk()
+            return None
+        if isinstance(msg, RiskStatusMsg | SetTradingStateMsg | SetRiskLimitMsg):
+            return self._risk_admin(msg)
         req = msg.request
         if req.key not in self.instruments:
             raise BadParams(f"unknown instrument {req.key}")
@@ -280,6 +372,11 @@ class OrderManager(Actor[Msg]):
             not_sent = msgspec.structs.replace(
                 order,
                 status=OrderStatus.REJECTED,
+        if self.risk is not None:
+            try:
+                self.risk.check(req, msg.client)
+            finally:
+                self._drain_risk()
                 reject_reason="not sent: the caller's deadline passed first",
                 reject_code=RejectCode.NOT_SENT,
             )
@@ -298,6 +395,8 @@ class OrderManager(Actor[Msg]):
         reply: asyncio.Future[Any] = loop.create_future()
         timer = loop.call_later(max(0.0, msg.answer_by - time.monotonic()), self._deadline_due, cid, reply)
         reply.add_done_callback(lambda _: timer.cancel())
+        if self.risk is not None:
+            self.risk.tally.update(order)
         placed.add_done_callback(lambda f: _relay(f, reply))
         return reply
 
@@ -556,5 +655,35 @@ def _relay(src: asyncio.Future[Any], dst: asyncio.Future[Any]) -> None:
         return
     if exc is not None:
         dst.set_exception(exc)
+    # -- risk admin -------------------------------------------------------------------
+    def _risk_admin(self, msg: RiskStatusMsg | SetTradingStateMsg | SetRiskLimitMsg) -> Any:
+        gate = self.risk
+        if gate is None:
+            raise NotAvailable(NO_RISK_GATE)
+        if isinstance(msg, RiskStatusMsg):
+            return RiskStatusReply(status=gate.status())
+        if isinstance(msg, SetRiskLimitMsg):
+            try:
+                gate.set_limit(msg.field, msg.value or None, msg.instrument, by=msg.by)
+            finally:
+                self._drain_risk()
+            return RiskStatusReply(status=gate.status())
+        halt_now = msg.state is TradingState.HALTED
+        try:
+            previous = gate.set_state(msg.state, msg.reason, force=msg.force, by=msg.by)
+        finally:
+            # a HALTED request cancels below (also when already HALTED: the kill switch means it)
+            self._drain_risk(cancel=not halt_now)
+        logger.warning("risk: trading state {} → {} by {}", previous.value, gate.state.value, msg.by)
+        state = gate.state
+        if not halt_now:
+            return TradingStateReply(state=state, previous=previous)
+
+        async def halt() -> TradingStateReply:
+            canceled = await self._cancel_all()
+            return TradingStateReply(state=state, previous=previous, canceled=canceled)
+
+        return self._future(halt(), "risk:halt")
+
     else:
         dst.set_result(src.result())

@@ -130,6 +130,17 @@ class PriceManager(Actor[Msg]):
             return None
         return self._last.get(key)
 
+    def fresh_book(self, key: InstrumentKey) -> OrderBook | None:
+        """The last book of ``key`` if fresh, else None (read by the risk gate, same thread)."""
+        return self._fresh(key)
+
+    def fresh_mark(self, key: InstrumentKey) -> Decimal | None:
+        """The last mark price of a perp if younger than ``stale_after_s``, else None (risk gate)."""
+        mark = self._marks.get(key)
+        if mark is None or not mark.ts_ms or time.time_ns() / 1e6 - mark.ts_ms > self.stale_after_s * 1000:
+            return None
+        return mark.mark_price
+
     async def update_mark(self, funding: FundingRate) -> None:
         await self.tell(_MarkUpdate(funding))
 

@@ -11,6 +11,7 @@ an exception from the tree below (``strategy_client.errors`` re-exports it)::
     ├── InvalidRequest        bad frame, unknown method, bad params, unknown instrument
     │   └── NotFound          the order (or other object) asked for does not exist
     ├── VenueRejected         the venue refused (venue_code, venue_message)
+    ├── RiskRejected          the runner's risk gate refused the order; never sent (docs/risk.md)
     ├── VenueUnavailable      the venue could not be reached / rate limited (retryable)
     ├── OutcomeUnknown        an order command (submit/cancel) may have reached the venue and its
     │                         answer is lost (the runner's, or this client's own timeout or lost
@@ -38,6 +39,7 @@ __all__ = [
     "VenueRejected",
     "VenueUnavailable",
     "OutcomeUnknown",
+    "RiskRejected",
     "RunnerInternalError",
     "error_class",
 ]
@@ -59,6 +61,7 @@ class ErrorCode(StrEnum):
     UNAVAILABLE = "unavailable"  # runner not ready / shutting down
     INTERNAL = "internal"
     FORBIDDEN = "forbidden"  # the client's key lacks the role (read/trade/admin) the method needs
+    RISK_REJECTED = "risk_rejected"  # the runner's pre-trade risk gate refused the order (docs/risk.md)
 
 
 class CoreApiError(Exception):
@@ -106,6 +109,12 @@ class InvalidRequest(CoreApiError):
     pass
 
 
+class RiskRejected(CoreApiError):
+    """The runner's risk gate refused the order (never sent); ``message`` is one line naming the
+    limit and its numbers. Not retryable: the same order is refused again until the limits,
+    the trading state or the account change."""
+
+
 class NotFound(InvalidRequest):
     pass
 
@@ -142,6 +151,7 @@ _BY_CODE: dict[ErrorCode, type[CoreApiError]] = {
     ErrorCode.UNAVAILABLE: RunnerUnavailable,
     ErrorCode.INTERNAL: RunnerInternalError,
     ErrorCode.FORBIDDEN: Forbidden,
+    ErrorCode.RISK_REJECTED: RiskRejected,
 }
 
 

@@ -30,6 +30,7 @@ from ..model import (
 )
 from ..model.order import CLIENT_ID_PATTERN, MAX_CLIENT_ID_LEN
 from .errors import ErrorCode
+from .risk import GetRiskStatus, RiskGateEvent, RiskStatusReply, SetRiskLimit, SetTradingState, TradingStateReply
 
 __all__ = [
     # requests
@@ -52,6 +53,9 @@ __all__ = [
     "SetLeverage",
     "GetBookSnapshot",
     "Ping",
+    "GetRiskStatus",
+    "SetTradingState",
+    "SetRiskLimit",
     "Request",
     "METHODS",
     # replies
@@ -68,6 +72,8 @@ __all__ = [
     "BookSnapshotReply",
     "Pong",
     "ErrorReply",
+    "RiskStatusReply",
+    "TradingStateReply",
     "Reply",
     "PriceSource",
     "ReferencePrice",
@@ -81,6 +87,7 @@ __all__ = [
     "FundingPaymentEvent",
     "AccountEvent",
     "RunnerStatusEvent",
+    "RiskGateEvent",
     "Event",
 ]
 
@@ -189,6 +196,9 @@ Request = (
     | SetLeverage
     | GetBookSnapshot
     | Ping
+    | GetRiskStatus
+    | SetTradingState
+    | SetRiskLimit
 )
 
 METHODS: frozenset[str] = frozenset(
@@ -305,6 +315,8 @@ Reply = (
     | BookSnapshotReply
     | Pong
     | ErrorReply
+    | RiskStatusReply
+    | TradingStateReply
 )
 
 
@@ -367,4 +379,13 @@ class RunnerStatusEvent(_Evt, frozen=True, tag="runner_status"):
     queues: dict[str, QueueStat] = {}
 
 
-Event = BookEvent | OrderEvent | PositionEvent | FundingEvent | FundingPaymentEvent | AccountEvent | RunnerStatusEvent
+Event = (
+    BookEvent
+    | OrderEvent
+    | PositionEvent
+    | FundingEvent
+    | FundingPaymentEvent
+    | AccountEvent
+    | RunnerStatusEvent
+    | RiskGateEvent
+)

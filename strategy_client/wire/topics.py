@@ -26,6 +26,7 @@ class TopicKind(StrEnum):
     FUNDING = "fund"
     ACCOUNT = "acct"
     STATUS = "status"
+    RISK = "risk"  # the risk gate's events (RiskGateEvent); per runner, like STATUS
 
 
 INSTRUMENT_TOPICS = frozenset({TopicKind.BOOK, TopicKind.EXECUTION, TopicKind.POSITION, TopicKind.FUNDING})
