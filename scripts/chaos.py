@@ -145,7 +145,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 cluster.wait_runner(venue)
             log(f"venues and runners ready in {time.monotonic() - t_start:.1f}s")
             for spec in STRATEGIES:
-                extra = (journal, str(workdir / f"journal-{spec.name}")) if journal else ()
+                extra: tuple[str, ...] = ()
+                if journal == "--data-dir":
+                    extra = (journal, str(workdir / "data" / spec.name))
+                elif journal == "--journal":
+                    extra = (journal, str(workdir / "data" / spec.name / "journal.sqlite3"))
                 cluster.start_strategy(spec, strategy_config(spec), extra)
             probe = Probe(cluster.redis_url, {v: cluster.venues[v].port for v in VENUES})
             probe.start()
@@ -248,8 +252,8 @@ def _chaos(
     injected: dict[str, int] = {}
     replaced: dict[str, int] = {}
     for f in faults:
-        if "replaces" in f.params:
-            replaced[str(f.params["replaces"])] = replaced.get(str(f.params["replaces"]), 0) + 1
+        if f.replaces:
+            replaced[f.replaces] = replaced.get(f.replaces, 0) + 1
     for f in faults:
         if not f.error and not f.skipped:
             injected[f.kind] = injected.get(f.kind, 0) + 1

@@ -89,6 +89,14 @@ class Cluster:
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:{self.redis_port}/0"
 
+    def data_env(self, owner: str) -> dict[str, str]:
+        """``TRADEBUS_DATA_DIR`` private to this run (journals never mix with another run's or
+        the user's ``~/.local/share/tradebus``); one directory per strategy, whose journal file
+        is named after the strategy kind only."""
+        path = self.workdir / "data" / owner
+        path.mkdir(parents=True, exist_ok=True)
+        return {"TRADEBUS_DATA_DIR": str(path)}
+
     # -- Redis -----------------------------------------------------------------------------
 
     def start_redis(self) -> None:
@@ -135,7 +143,9 @@ class Cluster:
         venue = self.venues[name]
         argv = ["-m", "exchange_runner.cli", name, "--sim-connect", f"127.0.0.1:{venue.port}"]
         argv += ["--redis-url", self.redis_url, "--symbols", f"BTCUSDT,{PROBE_SYMBOL}", "--log-level", "WARNING"]
-        child = self.kids.start(f"runner-{name}" + (f".{starts}" if starts > 1 else ""), argv)
+        child = self.kids.start(
+            f"runner-{name}" + (f".{starts}" if starts > 1 else ""), argv, env=self.data_env("runners")
+        )
         runner = self.runners[name] = Runner(name, child, starts)
         return runner
 
@@ -209,7 +219,7 @@ class Cluster:
         report = self.workdir / f"{spec.name}.report.json"
         argv = ["-m", "strategies.cli", spec.kind, "--config", str(cfg), "--report", str(report)]
         argv += ["--redis-url", self.redis_url, "--log-level", "INFO", *extra]
-        child = self.kids.start(f"strategy-{spec.name}", argv)
+        child = self.kids.start(f"strategy-{spec.name}", argv, env=self.data_env(spec.name))
         strategy = self.strategies[spec.name] = Strategy(spec, child, report, cfg, argv=argv)
         return strategy
 
@@ -233,7 +243,7 @@ class Cluster:
         old = self.strategies[name]
         self.kids.kill(old.child)
         starts = old.starts + 1
-        child = self.kids.start(f"strategy-{name}.{starts}", old.argv)
+        child = self.kids.start(f"strategy-{name}.{starts}", old.argv, env=self.data_env(name))
         s = self.strategies[name] = Strategy(old.spec, child, old.report_path, old.config_path, argv=old.argv)
         s.starts = starts
         return s

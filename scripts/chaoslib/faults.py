@@ -73,6 +73,7 @@ class Fault:
     checks: list[str] = field(default_factory=list)
     recovery: dict[str, float | None] = field(default_factory=dict)
     skipped: str = ""
+    replaces: str = ""  # the request fault this one stands in for (see replacement())
 
     def to_json(self) -> dict[str, Any]:
         worst = None
@@ -88,6 +89,7 @@ class Fault:
             "t": round(self.t0, 3),
             "error": self.error,
             "skipped": self.skipped,
+            "replaces": self.replaces,
             "recovery_s": round(worst, 3) if worst is not None else None,
             "checks": {k: (round(v, 3) if v is not None else None) for k, v in self.recovery.items()},
         }
@@ -171,7 +173,7 @@ def replacement(f: Fault, rng: random.Random, *, journal: bool) -> Fault:
     kind = rng.choices(kinds, [KINDS[k] for k in kinds])[0]
     venue = "binance" if kind in _BINANCE_ONLY else rng.choice(VENUES)
     new = _draw(f.seq, kind, venue, rng)
-    new.params["replaces"] = f.kind
+    new.replaces = f.kind
     return new
 
 
