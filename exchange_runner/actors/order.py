@@ -92,8 +92,8 @@ class Submit(msgspec.Struct, frozen=True):
 
     request: OrderRequest
     answer_by: float = 0.0
-
     client: str = ""  # who sent it (CURVE key or ROUTER identity): the risk gate's per-client throttle
+
 
 class Cancel(msgspec.Struct, frozen=True):
     key: InstrumentKey
@@ -120,7 +120,6 @@ class CancelAll(msgspec.Struct, frozen=True):
     pass
 
 
-class _Result(msgspec.Struct):
 class RiskStatusMsg(msgspec.Struct, frozen=True):
     """The risk gate's status (``RiskStatusReply``)."""
 
@@ -147,6 +146,7 @@ class _RiskTick(msgspec.Struct, frozen=True):
     """Once a second: the gate re-reads equity (drawdown) and rolls the trading day."""
 
 
+class _Result(msgspec.Struct):
     order: Order
     from_reply: bool = True
 
@@ -223,9 +223,9 @@ class OrderManager(Actor[Msg]):
         self._chasing: set[str] = set()  # client ids with a chase running
         self.metrics: OrderObserver | None = None
         self._submitted_at: dict[str, float] = {}  # client id → perf_counter at submit (metrics only)
-
         self.risk: RiskGate | None = None  # the pre-trade gate (docs/risk.md); set before run()
         self.risk_tick_s = 1.0
+
     @property
     def unknown_now(self) -> int:
         """Orders UNKNOWN at this moment (a gauge; ``unknown_outcomes`` counts every one ever)."""
@@ -233,11 +233,11 @@ class OrderManager(Actor[Msg]):
 
     def on_start(self) -> None:
         self.spawn(self._consume_executions(), "executions")
+        if self.risk is not None:
+            self.spawn(self._risk_ticker(), "risk:tick")
 
     async def _consume_executions(self) -> None:
         while True:
-        if self.risk is not None:
-            self.spawn(self._risk_ticker(), "risk:tick")
             upd = await self.executions.get()
             if self._submitted_at:
                 self._time_fill(upd)
@@ -280,6 +280,8 @@ class OrderManager(Actor[Msg]):
     def _publish(self, event: Any) -> None:
         if event is None:
             return
+        if self.risk is not None:
+            self.risk.tally.update(event.order)
         if self.paper:
             event = msgspec.structs.replace(event, paper=True)
         self.publisher.publish(TopicKind.EXECUTION, event, event.order.key)
@@ -302,8 +304,6 @@ class OrderManager(Actor[Msg]):
             return None
         if isinstance(msg, _Lost):
             self._mark_unknown(msg.client_id)
-        if self.risk is not None:
-            self.risk.tally.update(event.order)
             self._chase(msg.key, msg.client_id)
             return None
         if isinstance(msg, _Deadline):
@@ -313,6 +313,13 @@ class OrderManager(Actor[Msg]):
             return self._start_reconcile(msg.reason)
         if isinstance(msg, CancelAll):
             return self._future(self._cancel_all())
+        if isinstance(msg, _RiskTick):
+            if self.risk is not None:
+                self.risk.observe()
+                self._drain_risk()
+            return None
+        if isinstance(msg, RiskStatusMsg | SetTradingStateMsg | SetRiskLimitMsg):
+            return self._risk_admin(msg)
         raise TypeError(f"unexpected message {type(msg).__name__}")
 
     def _future(self, coro: Any, name: str = "call") -> asyncio.Future[Any]:
@@ -335,13 +342,6 @@ class OrderManager(Actor[Msg]):
 
     # -- submit -----------------------------------------------------------------------
     def _submit(self, msg: Submit) -> Order | asyncio.Future[Any]:
-        if isinstance(msg, _RiskTick):
-            if self.risk is not None:
-                self.risk.observe()
-                self._drain_risk()
-            return None
-        if isinstance(msg, RiskStatusMsg | SetTradingStateMsg | SetRiskLimitMsg):
-            return self._risk_admin(msg)
         req = msg.request
         if req.key not in self.instruments:
             raise BadParams(f"unknown instrument {req.key}")
@@ -350,6 +350,11 @@ class OrderManager(Actor[Msg]):
         if known is not None and not known.is_final:
             raise ClientIdInUse(f"client id {cid} is already live ({known.status.value})")
         req = msgspec.structs.replace(req, client_id=cid)
+        if self.risk is not None:
+            try:
+                self.risk.check(req, msg.client)
+            finally:
+                self._drain_risk()
         now_ms = time.time_ns() // 1_000_000
         order = Order(
             key=req.key,
@@ -366,17 +371,14 @@ class OrderManager(Actor[Msg]):
             updated_ts_ms=now_ms,
         )
         self.orders.track(order)
+        if self.risk is not None:
+            self.risk.tally.update(order)
         if msg.answer_by and time.monotonic() >= msg.answer_by:
             # the caller gave up while this waited in the inbox: it is not sent, and that is certain
             logger.warning("order {}: the caller's deadline passed before it could be sent; not sent", cid)
             not_sent = msgspec.structs.replace(
                 order,
                 status=OrderStatus.REJECTED,
-        if self.risk is not None:
-            try:
-                self.risk.check(req, msg.client)
-            finally:
-                self._drain_risk()
                 reject_reason="not sent: the caller's deadline passed first",
                 reject_code=RejectCode.NOT_SENT,
             )
@@ -395,8 +397,6 @@ class OrderManager(Actor[Msg]):
         reply: asyncio.Future[Any] = loop.create_future()
         timer = loop.call_later(max(0.0, msg.answer_by - time.monotonic()), self._deadline_due, cid, reply)
         reply.add_done_callback(lambda _: timer.cancel())
-        if self.risk is not None:
-            self.risk.tally.update(order)
         placed.add_done_callback(lambda f: _relay(f, reply))
         return reply
 
@@ -631,30 +631,6 @@ class OrderManager(Actor[Msg]):
             logger.info("order reconcile ({}): {} orders corrected", reason, fixes)
         return len(venue_open)
 
-    async def _cancel_all(self) -> int:
-        """Cancel every order that may rest at the venue, UNKNOWN ones included."""
-        canceled = 0
-        for order in list(self.orders.open_orders()):
-            try:
-                done = await self.adapter.cancel_order(order.key, client_id=order.client_id)
-                await self.tell(_Result(done, from_reply=False))
-                canceled += 1
-            except xerr.ExchangeError as exc:
-                logger.warning("cancel-on-exit {}: {}", order.client_id, exc)
-        return canceled
-
-
-def _relay(src: asyncio.Future[Any], dst: asyncio.Future[Any]) -> None:
-    """The placement's outcome to the caller's reply, unless the deadline answered it first."""
-    if src.cancelled():
-        if not dst.done():
-            dst.cancel()
-        return
-    exc = src.exception()  # retrieved even when nobody waits any more (no "never retrieved" noise)
-    if dst.done():
-        return
-    if exc is not None:
-        dst.set_exception(exc)
     # -- risk admin -------------------------------------------------------------------
     def _risk_admin(self, msg: RiskStatusMsg | SetTradingStateMsg | SetRiskLimitMsg) -> Any:
         gate = self.risk
@@ -685,5 +661,29 @@ def _relay(src: asyncio.Future[Any], dst: asyncio.Future[Any]) -> None:
 
         return self._future(halt(), "risk:halt")
 
+    async def _cancel_all(self) -> int:
+        """Cancel every order that may rest at the venue, UNKNOWN ones included."""
+        canceled = 0
+        for order in list(self.orders.open_orders()):
+            try:
+                done = await self.adapter.cancel_order(order.key, client_id=order.client_id)
+                await self.tell(_Result(done, from_reply=False))
+                canceled += 1
+            except xerr.ExchangeError as exc:
+                logger.warning("cancel-on-exit {}: {}", order.client_id, exc)
+        return canceled
+
+
+def _relay(src: asyncio.Future[Any], dst: asyncio.Future[Any]) -> None:
+    """The placement's outcome to the caller's reply, unless the deadline answered it first."""
+    if src.cancelled():
+        if not dst.done():
+            dst.cancel()
+        return
+    exc = src.exception()  # retrieved even when nobody waits any more (no "never retrieved" noise)
+    if dst.done():
+        return
+    if exc is not None:
+        dst.set_exception(exc)
     else:
         dst.set_result(src.result())
