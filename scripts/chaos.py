@@ -106,8 +106,24 @@ def recovery_stats(faults: list[Fault]) -> tuple[dict[str, Any], dict[str, Any]]
             ]
             if f.kind == "runner_kill":
                 path += "_after_runner_restart"
+            elif _restarting(check, f, faults):
+                path += "_during_runner_restart"
             by_path.setdefault(path, []).append(v)
     return _stats(by_kind), _stats(by_path)
+
+
+def _restarting(check: str, f: Fault, faults: list[Fault]) -> bool:
+    """The check's runner was killed before ``f`` and had not recovered when ``f`` was injected
+    (or ``f`` is a Redis restart while a runner restart was pending: registration included)."""
+    venues = set(VENUES) if check.split(":")[0] == "registry" and len(check.split(":")) < 2 else {check.split(":")[1]}
+    for g in faults:
+        if g.seq >= f.seq or g.kind != "runner_kill" or g.venue not in venues or not g.t0:
+            continue
+        vals = list(g.recovery.values())
+        done = g.t0 + (max(v for v in vals if v is not None) if vals and None not in vals else 30.0)
+        if g.t0 <= f.t0 < done:
+            return True
+    return False
 
 
 def _stats(groups: dict[str, list[float | None]]) -> dict[str, Any]:
