@@ -1,0 +1,211 @@
+"""The runner's journal over real processes (issue 13, runner half): kill -9 and restart with an
+open order and an UNKNOWN one on a venue that keeps its state; a journal from a future schema at
+start; an intent that cannot be journaled refuses the order, which never reaches the venue."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from exchange_runner.ports import free_port_pair
+from strategy_client.command_client import ZmqCommandClient
+from strategy_client.errors import CoreApiError
+from strategy_client.journal import HistoryFilter, Journal, ProcessInfo, journal_file
+from strategy_client.model import Exchange, InstrumentKey, MarketKind, OrderRequest, OrderStatus, OrderType, Side
+from strategy_client.wire import (
+    ErrorCode,
+    GetOrder,
+    GetReferencePrice,
+    OrderReply,
+    PriceReply,
+    PriceSource,
+    SubmitOrder,
+)
+
+from ..helpers import eventually
+from .conftest import start_runner
+from .test_runner_restart import start_sim
+
+PERP = InstrumentKey(Exchange.BINANCE, "BTCUSDT", MarketKind.PERP)
+
+
+def _venue_orders(port_base: int, cid: str) -> list[dict[str, Any]]:
+    rep = httpx.get(f"http://127.0.0.1:{port_base}/_sim/orders", timeout=5)
+    rep.raise_for_status()
+    return [o for o in rep.json()["orders"] if cid in {str(v) for v in o.values()}]
+
+
+def _journal(data: Path, name: str) -> Journal:
+    return Journal.open(None, stream=f"runner:binance:{name}", data_dir=data)
+
+
+async def _low_price(cli: ZmqCommandClient) -> Decimal:
+    bid = await cli.call(GetReferencePrice(key=PERP, source=PriceSource.BID))
+    assert isinstance(bid, PriceReply)
+    return (bid.price.price * Decimal("0.9")).quantize(Decimal("0.1"))
+
+
+async def test_kill9_restart_resumes_open_and_unknown_orders(redis_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    port_base = free_port_pair()
+    sim = start_sim(port_base, tmp_path / "sim.log")
+    name = "jr-restart"
+    args = ("--sim-connect", f"127.0.0.1:{port_base}")
+    admin = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port_base + 1}/_sim/")
+    second = None
+    try:
+        first = start_runner(redis_server.url, tmp_path, name, *args, sim_port_base=port_base)
+        rec = first.record()
+        async with ZmqCommandClient(rec.router_endpoint) as cli:
+            low = await _low_price(cli)
+            rest = OrderRequest(
+                key=PERP, side=Side.BUY, type=OrderType.LIMIT, qty=Decimal("0.005"), price=low, client_id="jr-open"
+            )
+            rep = await cli.call(SubmitOrder(order=rest))
+            assert isinstance(rep, OrderReply) and rep.order.status is OrderStatus.NEW
+            # accepted by the venue (and filled while the user stream is down), the answer never
+            # comes: the runner is killed with the order PENDING — its intent is all it journaled
+            await admin.post("ws/kill", json={"host": "futures", "target": "user"})
+            armed = await admin.post("faults", json={"unknown_next": 1, "unknown_mode": "hang", "host": "futures"})
+            assert armed.status_code == 200, armed.text
+            hung = OrderRequest(
+                key=PERP, side=Side.BUY, type=OrderType.MARKET, qty=Decimal("0.003"), client_id="jr-unk"
+            )
+            sent = asyncio.create_task(cli.call(SubmitOrder(order=hung), timeout_s=30))
+
+            async def at_venue() -> bool:
+                return len(await asyncio.to_thread(_venue_orders, port_base, "jr-unk")) == 1
+
+            await eventually(at_venue, timeout=10, interval=0.05, what="the venue accepted the hung order")
+            first.stop(signal.SIGKILL)
+            with pytest.raises(CoreApiError):
+                await sent
+        await admin.delete("faults")
+        # the venue kept both orders; the journal holds both
+        assert len(_venue_orders(port_base, "jr-open")) == 1
+        assert len(_venue_orders(port_base, "jr-unk")) == 1
+        data = tmp_path / "data"
+        j = _journal(data, name)
+        try:
+            held = {o.client_id: o.status for o in (*j.open_orders(), *j.unresolved_orders())}
+        finally:
+            j.close()
+        assert held.get("jr-open") is OrderStatus.NEW
+        assert held.get("jr-unk") in (OrderStatus.UNKNOWN, OrderStatus.PENDING)
+
+        second = start_runner(redis_server.url, tmp_path, name, *args, sim_port_base=port_base)
+        rec2 = second.record()
+        assert rec2.pid != rec.pid
+        async with ZmqCommandClient(rec2.router_endpoint) as cli:
+            still = await cli.call(GetOrder(key=PERP, client_id="jr-open"))
+            assert isinstance(still, OrderReply) and still.order.status is OrderStatus.NEW
+
+            async def resolved() -> bool:
+                r = await cli.call(GetOrder(key=PERP, client_id="jr-unk"))
+                return isinstance(r, OrderReply) and r.order.status is OrderStatus.FILLED
+
+            await eventually(resolved, timeout=20, interval=0.2, what="the UNKNOWN order resolved from the venue")
+            # the same client id cannot be sent again: its intent is journaled
+            with pytest.raises(CoreApiError) as dup:
+                await cli.call(SubmitOrder(order=hung))
+            assert dup.value.code is ErrorCode.INVALID_PARAMS
+        # no duplicate at the venue; the fill is journaled once, from the venue's own data
+        assert len(_venue_orders(port_base, "jr-unk")) == 1
+        venue_fills = _venue_orders(port_base, "jr-unk")[0].get("fills") or []
+        j = _journal(data, name)
+        try:
+
+            def final() -> bool:
+                o = j.order("jr-unk")
+                return o is not None and o.status is OrderStatus.FILLED
+
+            await eventually(final, timeout=10, interval=0.1, what="the resolution journaled")
+            fills = [f for f in j.history_fills(HistoryFilter(key="BTCUSDT")) if f.client_id == "jr-unk"]
+            assert len({f.trade_id for f in fills}) == len(fills)  # never twice
+            assert sum((Decimal(str(f.qty)) for f in fills), Decimal(0)) <= Decimal("0.003")
+            if venue_fills:
+                assert {str(f.trade_id) for f in fills} <= {str(vf.get("trade_id", vf.get("id"))) for vf in venue_fills}
+            events = j.events_after(0, limit=100_000)
+            seqs = [e.seq for e in events]
+            assert seqs == sorted(set(seqs))  # one sequence, continued across the restart
+            assert any(e.reconciled for e in events), "what the venue did meanwhile is marked reconciled"
+        finally:
+            j.close()
+    finally:
+        await admin.aclose()
+        if second is not None:
+            second.stop()
+        sim.terminate()
+        sim.wait(timeout=10)
+
+
+def test_a_journal_from_a_future_schema_stops_the_runner_with_one_line(redis_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    name = "jr-future"
+    data = tmp_path / "data"
+    j = Journal.open(None, process=ProcessInfo(role="runner", name=f"binance:{name}"), data_dir=data)
+    j.close()
+    path = journal_file(f"runner:binance:{name}", data)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0099'")
+    rp = start_runner(redis_server.url, tmp_path, name)
+    assert rp.proc.wait(timeout=60) == 2
+    log = rp.log.read_text()
+    lines = [ln for ln in log.splitlines() if "newer than this tradebus" in ln]
+    assert len(lines) == 1 and lines[0].startswith("runner: error: journal"), log[-2000:]
+    assert "0099" in lines[0]
+
+
+def test_an_unreachable_postgresql_journal_stops_the_runner_with_one_line(redis_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    port = free_port_pair()  # nothing listens there
+    rp = start_runner(redis_server.url, tmp_path, "jr-pg-down", "--journal", f"postgresql://127.0.0.1:{port}/test")
+    assert rp.proc.wait(timeout=60) == 2
+    errors = [ln for ln in rp.log.read_text().splitlines() if ln.startswith("runner: error:")]
+    assert len(errors) == 1 and "journal" in errors[0].lower(), rp.log.read_text()[-2000:]
+
+
+async def test_an_intent_that_cannot_be_journaled_refuses_the_order(redis_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    name = "jr-locked"
+    rp = start_runner(redis_server.url, tmp_path, name)
+    try:
+        rec = rp.record()
+        path = journal_file(f"runner:binance:{name}", tmp_path / "data")
+        async with ZmqCommandClient(rec.router_endpoint) as cli:
+            low = await _low_price(cli)
+
+            def order(cid: str) -> OrderRequest:
+                return OrderRequest(
+                    key=PERP, side=Side.BUY, type=OrderType.LIMIT, qty=Decimal("0.002"), price=low, client_id=cid
+                )
+
+            locker = sqlite3.connect(path, timeout=0, isolation_level=None)
+            try:
+                locker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+                with pytest.raises(CoreApiError) as err:
+                    await cli.call(SubmitOrder(order=order("jr-refused")), timeout_s=10)
+                assert err.value.code is ErrorCode.UNAVAILABLE and err.value.retryable, err.value
+                assert "not sent" in str(err.value) and "journal" in str(err.value)
+                # market data keeps flowing meanwhile
+                assert isinstance(await cli.call(GetReferencePrice(key=PERP, source=PriceSource.BID)), PriceReply)
+            finally:
+                locker.execute("ROLLBACK")
+                locker.close()
+            assert _venue_orders(rp.sim_port_base, "jr-refused") == []
+
+            async def accepted() -> bool:
+                try:
+                    rep = await cli.call(SubmitOrder(order=order("jr-after")), timeout_s=10)
+                except CoreApiError as exc:
+                    if exc.code is ErrorCode.UNAVAILABLE:  # the writer is still catching up
+                        return False
+                    raise
+                return isinstance(rep, OrderReply) and rep.order.status is OrderStatus.NEW
+
+            await eventually(accepted, timeout=15, interval=0.3, what="orders accepted once the journal recovers")
+    finally:
+        rp.stop()
