@@ -1,5 +1,6 @@
 """``runner`` console script: ``runner binance`` starts an exchange pod; ``runner ls`` lists them;
-``runner keys generate|show`` manages CURVE keypairs (docs/security.md)."""
+``runner keys generate|show`` manages CURVE keypairs (docs/security.md); ``runner risk show``
+prints a running runner's risk limits and usage (docs/risk.md)."""
 
 from __future__ import annotations
 
@@ -325,6 +326,49 @@ def keys_show(path: Annotated[Path, typer.Argument(help="a .key or .key_secret f
         typer.echo(load_public_key(path))
     except KeyError_ as exc:
         _fail(str(exc))
+
+
+risk_app = typer.Typer(no_args_is_help=True, help="The runners' pre-trade risk gate (docs/risk.md).")
+app.add_typer(risk_app, name="risk")
+
+
+@risk_app.command("show")
+def risk_show(
+    target: Annotated[
+        str | None, typer.Argument(help="a runner name or an exchange (default: every registered runner)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON document per runner, for machines")] = False,
+    redis_url: Annotated[
+        str | None, typer.Option("--redis-url", help=f"default: $REDIS_URL, else {DEFAULT_REDIS_URL}")
+    ] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="seconds to wait for the runners")] = 5.0,
+) -> None:
+    """Ask running runners (found in Redis, like ``runner ls``) for their risk state, limits and usage."""
+    from strategy_client.errors import CoreApiError
+    from strategy_client.router import ZmqRouter
+
+    from .risk import render_risk_json, render_risk_table
+
+    url = redis_url or os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+
+    async def main() -> list[str]:
+        async with ZmqRouter(url, default_timeout_s=timeout) as router:
+            await router.wait_for_any(timeout_s=timeout)
+            names = [router.resolve(target)] if target else sorted(router.records)
+            out = []
+            for name in names:
+                rec = router.records[name]
+                status = await router.runner(name).get_risk_status(rec.exchange)
+                text = render_risk_json(status) if as_json else f"runner {name}\n{render_risk_table(status)}"
+                out.append(text)
+            return out
+
+    try:
+        texts = asyncio.run(main())
+    except CoreApiError as exc:
+        _fail(str(exc))
+        return
+    typer.echo("\n\n".join(texts) if not as_json else "\n".join(texts))
 
 
 def _age(seconds: float) -> str:

@@ -407,3 +407,27 @@ async def test_paper_runner_is_gated(redis_server, tmp_path: Path) -> None:  # t
             await _refused(router.submit_order(_mkt(BTC, Side.BUY, Decimal("0.021"))), "max_order_qty")
     finally:
         runner.stop()
+
+
+# --------------------------------------------------------------------------- runner risk show
+
+
+def test_runner_risk_show_prints_limits_and_usage(limits_runner: RunnerProc) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    base = [sys.executable, "-m", "exchange_runner.cli", "risk", "show", "--redis-url", limits_runner.redis_url]
+    table = subprocess.run([*base, limits_runner.name], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert table.returncode == 0, table.stderr
+    assert f"runner {limits_runner.name}" in table.stdout
+    assert "max_open_orders" in table.stdout and "perp:BTCUSDT" in table.stdout, table.stdout
+    doc = subprocess.run([*base, "--json"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert doc.returncode == 0, doc.stderr
+    status = json.loads(doc.stdout)
+    assert status["limits"]["max_open_orders"] == 3
+    assert status["state"] == "active"
+    missing = subprocess.run([*base, "nosuch"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert missing.returncode == 2 and "no runner named 'nosuch'" in missing.stderr
