@@ -17,6 +17,7 @@ from strategy_client.model import Exchange
 from strategy_client.telemetry import TracingConfigError, setup_tracing, shutdown_tracing
 
 from .config import DEFAULT_REDIS_URL, ConfigError, RunnerConfig, load_config
+from .history_cli import history
 from .logs import register_runner_secrets, setup_runner_logging
 from .redis_setup import RedisSetupError, resolve_redis
 from .registrar import NameTaken
@@ -235,6 +236,9 @@ _SUMMARIES = {
 }
 for _exchange, _summary in _SUMMARIES.items():
     app.command(_exchange.value)(_exchange_command(_exchange, _summary))
+
+
+app.command("history")(history)
 
 
 @app.command("ls")

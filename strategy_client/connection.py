@@ -5,6 +5,11 @@ runner is gone needs it. :class:`ConnectionMonitor` reads the socket's monitor (
 from the event loop's reader callback — no task — and reports *up* after a completed ZMTP
 handshake and *down* on a disconnect or a failed handshake. Events about any endpoint other
 than the current target (say, a late disconnect of the endpoint the socket just left) are ignored.
+
+A CURVE handshake the runner refuses (this client's key is not in its allow-list) is final for
+libzmq — it does not reconnect after a protocol error — so the monitor dials the endpoint again
+every ``redial_s`` (2 s) itself: a key added to the runner's allow-list later is admitted
+without restarting the client. The reason then names the refusal.
 """
 
 from __future__ import annotations
@@ -43,8 +48,11 @@ def fd_of(sock: zmq.Socket[Any]) -> int:
 class ConnectionMonitor:
     """``up`` is True between a handshake and the next disconnect of the target endpoint."""
 
-    def __init__(self, sock: zmq.Socket[Any], target: str, on_change: StateCallback) -> None:
+    def __init__(self, sock: zmq.Socket[Any], target: str, on_change: StateCallback, *, redial_s: float = 2.0) -> None:
         self.target = target
+        self.redial_s = redial_s
+        self.refusals = 0  # handshakes the peer refused (CURVE key not admitted)
+        self._redial: asyncio.TimerHandle | None = None
         self.up = False
         self.ever_up = False
         self.reason = "connecting"
@@ -64,6 +72,9 @@ class ConnectionMonitor:
         self._set(False, "connecting")
 
     def close(self) -> None:
+        if self._redial is not None:
+            self._redial.cancel()
+            self._redial = None
         try:
             self._loop.remove_reader(self._fd)
         except (RuntimeError, ValueError):  # loop already closed
@@ -73,6 +84,19 @@ class ConnectionMonitor:
         except zmq.ZMQError:
             pass
         self._mon.close(linger=0)
+
+    def _dial_again(self, target: str) -> None:
+        self._redial = None
+        if target != self.target:
+            return  # retargeted meanwhile: the socket already dialled the new endpoint
+        try:
+            self._owner.disconnect(target)
+        except zmq.ZMQError:
+            pass  # libzmq already dropped the endpoint
+        try:
+            self._owner.connect(target)
+        except zmq.ZMQError as exc:
+            log.debug("dialling %s again failed: %s", target, exc)
 
     def since_s(self) -> float:
         return time.monotonic() - self.changed_at
@@ -109,8 +133,14 @@ class ConnectionMonitor:
     def _apply(self, event: int) -> None:
         if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             self._set(True, "connected")
+        elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            self.refusals += 1
+            self._set(False, "the runner refused this client's CURVE key (not in its allow-list?)")
+            if self._redial is None:
+                self._redial = self._loop.call_later(self.redial_s, self._dial_again, self.target)
         elif event == zmq.EVENT_DISCONNECTED:
-            self._set(False, "connection lost")
+            if self._redial is None:  # (after a refusal, keep its reason)
+                self._set(False, "connection lost")
         elif event == zmq.EVENT_CONNECT_RETRIED:
             self._set(False, "nothing answers there (retrying)")
         elif event & _FAILED:

@@ -122,12 +122,14 @@ class ZmqRouter(CoreApiCalls):
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
+        # Python 3.11's wait_for can swallow a cancellation that arrives as the awaited future
+        # completes (a ping answered in that instant); the watch would then sleep on, cancelled
+        # once and never again, and ``await task`` would hang: cancel until it is done
+        while task is not None and not task.done():
             task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+            await asyncio.wait({task}, timeout=0.5)
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            log.warning("router: the watch ended with %r", task.exception())
         await asyncio.gather(*(s.close() for s in list(self._subs)))
         for client in self._clients.values():
             client.close_now()
