@@ -5,8 +5,12 @@ start; an intent that cannot be journaled refuses the order, which never reaches
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import signal
 import sqlite3
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -137,6 +141,27 @@ async def test_kill9_restart_resumes_open_and_unknown_orders(redis_server, tmp_p
             assert any(e.reconciled for e in events), "what the venue did meanwhile is marked reconciled"
         finally:
             j.close()
+        # runner history reads the same journal
+        out = subprocess.run(
+            [sys.executable, "-m", "exchange_runner.cli", "history", "orders", "--name", name, "--json"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TRADEBUS_DATA_DIR": str(data)},
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        rows = json.loads(out.stdout)
+        assert {"jr-open", "jr-unk"} <= {r["client_id"] for r in rows}
+        csv_out = subprocess.run(
+            [sys.executable, "-m", "exchange_runner.cli", "history", "fills", "--name", name, "--csv"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TRADEBUS_DATA_DIR": str(data)},
+            timeout=60,
+        )
+        # the hung order filled while the user stream was down: the venue's order status gives only
+        # its cumulative filled quantity, so no fill (trade id) was invented for it
+        assert csv_out.returncode == 0 and "jr-unk" not in csv_out.stdout, csv_out
     finally:
         await admin.aclose()
         if second is not None:
