@@ -108,3 +108,26 @@ def test_merge_overrides_does_not_touch_its_input() -> None:
     assert merged == {"decision": {"entry_threshold_bps": 7}, "margin": {"leverage": 2}}
     assert isinstance(parse_config(SpotPerpConfig, merged), SpotPerpConfig)
     assert isinstance(parse_config(PerpPerpConfig, {}), PerpPerpConfig)
+
+
+def test_issue_12_knobs_default_document_and_validate() -> None:
+    sp = load_spotperp(CONFIGS / "spotperp.toml")
+    default = SpotPerpConfig()
+    # the shipped file spells out the defaults of every new knob
+    assert sp.stop_grace_s == default.stop_grace_s == 20.0
+    assert sp.decision == default.decision and sp.execution == default.execution
+    assert default.decision.min_hold_s == 30.0 and default.decision.reentry_cooldown_s == 10.0
+    assert default.decision.funding_flip_bps_per_hour == D("0.5")
+    assert default.fees.spot.buy_fee_in_base is None  # auto: spot legs pay buy fees in the base asset
+    for overrides, field in (
+        ({"stop_grace_s": 0}, "stop_grace_s"),
+        ({"decision.min_hold_s": -1}, "decision.min_hold_s"),
+        ({"decision.min_hold_s": 10**6}, "decision.min_hold_s"),  # above max_holding_s
+        ({"execution.retry_attempts": -1}, "execution.retry_attempts"),
+        ({"execution.retry_backoff_s": 0}, "execution.retry_backoff_s"),
+        ({"execution.not_found_settle_s": -1}, "execution.not_found_settle_s"),
+    ):
+        with pytest.raises(StrategyConfigError) as err:
+            load_spotperp(None, overrides)
+        assert err.value.field == field, (overrides, err.value)
+    assert load_spotperp(None, {"fees.spot.buy_fee_in_base": False}).fees.spot.buy_fee_in_base is False

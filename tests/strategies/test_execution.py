@@ -19,7 +19,7 @@ from strategies.arbitrage.execution import (
     dust_tolerance,
     hedge_quantity,
 )
-from strategies.arbitrage.pair import ArbPair, EntryRoute, Leg, LegId, Role
+from strategies.arbitrage.pair import ArbPair, EntryRoute, FeeRates, Leg, LegId, Role
 from strategy_client.model import OrderType, Side, TimeInForce
 
 from .builders import OKX_SWAP, PERP, SPOT, book, instrument, spot_perp_pair
@@ -176,3 +176,56 @@ def test_sizes_for_contract_venues() -> None:
     )
     size = ExecutionPolicy(ExecutionConfig()).size(pair, D("0.0567"))
     assert (size.base, size.qty_a, size.qty_b) == (D("0.05"), D("0.05"), D("0.05"))
+
+
+# ----------------------------------------------------------------------------- fees in the base asset
+
+
+@given(st.integers(1, 10_000_000), st.sampled_from(["0.001", "0.00075", "0.0005", "0"]))
+def test_a_spot_buy_is_grossed_up_to_hold_the_hedge_size_after_its_btc_fee(units: int, rate: str) -> None:
+    """Issue 12: sold 0.01 BTC, bought back 0.00999 net — the fee came out of the BTC bought."""
+    leg = Leg(id=LegId.A, instrument=instrument(SPOT, step="0.00001"), fees=FeeRates(taker=D(rate), maker=D(rate)))
+    assert leg.buy_fee_in_base  # spot legs: as Binance, Bybit and OKX charge them
+    want = D(units) * D("0.00001")
+    qty = leg.buy_qty_for(want, OrderType.MARKET)
+    assert qty % D("0.00001") == 0
+    held = leg.net_base(qty, Side.BUY)
+    assert want <= held < want + D("0.00001")  # the hedge size, plus less than one step
+    assert leg.net_base(qty, Side.SELL) == qty  # a sell's fee is in the quote asset
+
+
+def test_fee_aware_sizing_in_entry_hedge_and_unwind_plans() -> None:
+    pair = spot_perp_pair()  # spot 0.1 % taker, fees in BTC on buys; perp fees in USDT
+    policy = ExecutionPolicy(ExecutionConfig())
+    size = policy.size(pair, D("0.01"))
+    entry = policy.plan_entry(
+        pair, size, EntryRoute(first=LegId.A), SPOT_BOOK, position_id="f", seq=1, reference_mid=D(1)
+    )
+    assert entry.request.qty == D("0.01002")  # 0.01 / 0.999 = 0.010010.. rounded up: holds 0.01000998
+    # the perp went first (sold 0.01): the spot hedge buys enough to hold 0.01 after its fee
+    h = policy.plan_hedge(pair, LegId.B, D("0.01"), D("0"), SPOT_BOOK, position_id="f", seq=2, reference_mid=D(1))
+    assert h.order is not None and h.order.request.qty == D("0.01002") and h.unhedged_base == 0
+    # a hedge already holding the size (net of its fee) asks for nothing more
+    done = policy.plan_hedge(
+        pair, LegId.B, D("0.01"), D("0.01000998"), SPOT_BOOK, position_id="f", seq=3, reference_mid=D(1)
+    )
+    assert done.order is None
+    # the perp leg is never grossed up; nor is a spot sell
+    perp_first = policy.plan_entry(
+        pair, size, EntryRoute(first=LegId.B), PERP_BOOK, position_id="f", seq=4, reference_mid=D(1)
+    )
+    assert perp_first.request.qty == D("0.010")
+    ex = policy.plan_exit(pair, size, EntryRoute(first=LegId.A), SPOT_BOOK, position_id="f", seq=5, reference_mid=D(1))
+    assert ex.request.qty == D("0.010")
+    # unwinding a short imbalance by buying spot: grossed up too
+    u = policy.plan_unwind(pair, D("0.5"), D("0.6"), SPOT_BOOK, PERP_BOOK, position_id="f", seq=6)
+    assert u.order is not None and u.order.request.key == PERP  # the larger leg (perp) is reduced first
+    u2 = policy.plan_unwind(pair, D("0.5995"), D("0.6"), SPOT_BOOK, PERP_BOOK, position_id="f", seq=7)
+    assert u2.order is not None and u2.order.request.key == SPOT  # 0.0005 is below the perp's step
+    assert u2.order.request.side is Side.BUY and u2.order.request.qty == D("0.00051")
+    # fees paid in another asset (BNB): no gross-up
+    bnb = spot_perp_pair(spot_fees=FeeRates(taker=D("0.001"), maker=D("0.001"), buy_fee_in_base=False))
+    plain = policy.plan_entry(
+        bnb, size, EntryRoute(first=LegId.A), SPOT_BOOK, position_id="f", seq=8, reference_mid=D(1)
+    )
+    assert plain.request.qty == D("0.01")
