@@ -367,19 +367,19 @@ def print_summary(result: dict[str, Any]) -> None:
     for k, v in rows:
         flag = "  <-- FAIL" if k in GATE and v not in ("0", "None") else ""
         print(f"  {k:<{width}}  {v}{flag}")
-    print("\nfaults injected / recovery (s)           n   p50     p99     max   not recovered")
+    print("\nfaults injected / recovery (s)                   n   p50     p99     max   not recovered")
     kinds = sorted(set(result["faults_injected_by_kind"]) | set(result["recovery_by_kind"]))
     for kind in kinds:
         r = result["recovery_by_kind"].get(kind)
         n = result["faults_injected_by_kind"].get(kind, 0)
         if r:
-            print(f"  {kind:<36} {n:>4}  {_f(r['p50_s'])}  {_f(r['p99_s'])}  {_f(r['max_s'])}  {r['not_recovered']:>4}")
+            print(f"  {kind:<44} {n:>4}  {_f(r['p50_s'])}  {_f(r['p99_s'])}  {_f(r['max_s'])}  {r['not_recovered']:>4}")
         else:
-            print(f"  {kind:<36} {n:>4}  (no recovery check)")
+            print(f"  {kind:<44} {n:>4}  (no recovery check)")
     for path, r in result["recovery_by_path"].items():
         label = f"path {path}"
         print(
-            f"  {label:<36} {r['n']:>4}  {_f(r['p50_s'])}  {_f(r['p99_s'])}  {_f(r['max_s'])}  {r['not_recovered']:>4}"
+            f"  {label:<44} {r['n']:>4}  {_f(r['p50_s'])}  {_f(r['p99_s'])}  {_f(r['max_s'])}  {r['not_recovered']:>4}"
         )
     for name, cases in result["cases"].items():
         print(f"\n{name}: {len(cases)} case(s)")
