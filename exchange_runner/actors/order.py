@@ -56,6 +56,7 @@ from strategy_client.model import (
 from strategy_client.wire import RiskGateEvent, RiskStatusReply, TopicKind, TradingStateReply
 
 from ..bus import BlockingQueue
+from ..journaling import RunnerJournal
 from ..publisher import Publisher
 from ..refusals import BadParams, ClientIdInUse, NotAvailable
 from ..risk import RiskGate
@@ -225,6 +226,8 @@ class OrderManager(Actor[Msg]):
         self._submitted_at: dict[str, float] = {}  # client id → perf_counter at submit (metrics only)
         self.risk: RiskGate | None = None  # the pre-trade gate (docs/risk.md); set before run()
         self.risk_tick_s = 1.0
+        self.journal: RunnerJournal | None = None  # the intent is committed here before sending; set before run()
+        self._restored: list[Order] = []  # PENDING/UNKNOWN orders reloaded from the journal: resolved at start
 
     @property
     def unknown_now(self) -> int:
@@ -235,6 +238,25 @@ class OrderManager(Actor[Msg]):
         self.spawn(self._consume_executions(), "executions")
         if self.risk is not None:
             self.spawn(self._risk_ticker(), "risk:tick")
+        for order in self._restored:  # the runner stopped with their answer out: lost, ask the venue
+            self._mark_unknown(order.client_id)
+            self._chase(order.key, order.client_id)
+        self._restored = []
+
+    def restore(self, orders: list[Order]) -> None:
+        """Before :meth:`run`: track the orders a restart reloaded from the journal as it last saw
+        them. PENDING ones (sent, no answer journaled) become UNKNOWN at start and are chased;
+        UNKNOWN ones are chased; all are queried by the start reconcile."""
+        for order in orders:
+            if self.orders.get(order.client_id) is not None:
+                continue
+            self.orders.track(order)
+            if order.venue_id:
+                self.orders.by_venue_id[order.venue_id] = order.client_id
+            if order.filled_qty:
+                self.orders.accounted_fill_qty[order.client_id] = order.filled_qty
+            if order.status.is_unresolved:
+                self._restored.append(order)
 
     async def _consume_executions(self) -> None:
         while True:
@@ -355,6 +377,8 @@ class OrderManager(Actor[Msg]):
                 self.risk.check(req, msg.client)
             finally:
                 self._drain_risk()
+        if self.journal is not None:
+            self.journal.write_intent(req)  # JournalRefused: not journaled, so not sent
         now_ms = time.time_ns() // 1_000_000
         order = Order(
             key=req.key,
