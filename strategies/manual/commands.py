@@ -50,6 +50,10 @@ __all__ = [
     "Positions",
     "Balance",
     "Leverage",
+    "Halt",
+    "Reduce",
+    "Resume",
+    "Risk",
     "Help",
     "Quit",
     "Command",
@@ -138,6 +142,29 @@ class Leverage(msgspec.Struct, frozen=True):
     leverage: int
 
 
+class Halt(msgspec.Struct, frozen=True):
+    """Trading state HALTED: the runner refuses every order and cancels the open ones."""
+
+    reason: str = ""
+
+
+class Reduce(msgspec.Struct, frozen=True):
+    """Trading state REDUCING: only orders that reduce a position go through."""
+
+    reason: str = ""
+
+
+class Resume(msgspec.Struct, frozen=True):
+    """Trading state ACTIVE again; ``force`` resumes past a tripped daily loss or drawdown limit."""
+
+    force: bool = False
+    reason: str = ""
+
+
+class Risk(msgspec.Struct, frozen=True):
+    """The runner's risk gate: state, today's PnL, open orders, limits, refusals."""
+
+
 class Help(msgspec.Struct, frozen=True):
     topic: str | None = None
 
@@ -147,7 +174,22 @@ class Quit(msgspec.Struct, frozen=True):
 
 
 Command = (
-    Book | Price | Funding | PlaceOrder | Cancel | CancelAll | Orders | Positions | Balance | Leverage | Help | Quit
+    Book
+    | Price
+    | Funding
+    | PlaceOrder
+    | Cancel
+    | CancelAll
+    | Orders
+    | Positions
+    | Balance
+    | Leverage
+    | Halt
+    | Reduce
+    | Resume
+    | Risk
+    | Help
+    | Quit
 )
 
 
@@ -215,6 +257,24 @@ COMMANDS: dict[str, CommandSpec] = {
             "leverage <instrument> <n>",
             "set a perp's leverage to n (a whole number); prints what the venue applied",
         ),
+        CommandSpec(
+            "halt",
+            "halt [reason]",
+            "stop trading on this runner: every order is refused and the open ones are cancelled",
+            "Sets the runner's risk gate to HALTED (admin role) for every client, not only this session; "
+            "'resume' ends it. The reason is recorded in the risk event.",
+        ),
+        CommandSpec(
+            "reduce",
+            "reduce [reason]",
+            "only orders that reduce a position go through (the runner's risk gate: REDUCING)",
+        ),
+        CommandSpec(
+            "resume",
+            "resume [force] [reason]",
+            "trade normally again (ACTIVE); 'force' resumes although today's loss limit tripped",
+        ),
+        CommandSpec("risk", "risk", "the runner's risk gate: state, today's PnL, open orders, limits, refusals"),
         CommandSpec("help", "help [command]", "this list, or one command in detail"),
         CommandSpec("quit", "quit  (also: exit, Ctrl-D)", "leave the REPL"),
     )
@@ -468,6 +528,16 @@ def parse_line(line: str, exchange: Exchange) -> Command | None:
                 return Leverage(key, _parse_int(args[1], "leverage", 1, None))
             except CommandError as exc:
                 raise CommandError(f"{name}: {exc}", command=name) from None
+        case "halt":
+            return Halt(" ".join(args))
+        case "reduce":
+            return Reduce(" ".join(args))
+        case "resume":
+            force = bool(args) and args[0].lower() == "force"
+            return Resume(force, " ".join(args[1:] if force else args))
+        case "risk":
+            _no_more(name, args, 0)
+            return Risk()
         case "help":
             _no_more(name, args, 1)
             if not args:
@@ -524,6 +594,13 @@ def to_line(command: Command, exchange: Exchange | None = None) -> str:
             return "balance"
         case Leverage(key, leverage):
             return f"leverage {format_instrument(key, exchange)} {leverage}"
+        case Halt(reason) | Reduce(reason):
+            word = "halt" if isinstance(command, Halt) else "reduce"
+            return f"{word} {reason}".rstrip()
+        case Resume(force, reason):
+            return " ".join(w for w in ("resume", "force" if force else "", reason) if w)
+        case Risk():
+            return "risk"
         case Help(topic):
             return "help" if topic is None else f"help {topic}"
         case Quit():

@@ -19,9 +19,12 @@ from strategy_client.model import (
     OrderStatus,
     OrderType,
     Position,
+    RiskEvent,
+    RiskEventKind,
     TimeInForce,
 )
-from strategy_client.wire import ReferencePrice
+from strategy_client.wire import ReferencePrice, TradingStateReply
+from strategy_client.wire.risk import RiskStatus
 
 __all__ = [
     "dec",
@@ -36,6 +39,9 @@ __all__ = [
     "render_positions",
     "render_balance",
     "render_leverage",
+    "render_trading_state",
+    "render_risk",
+    "render_risk_event",
     "duration",
 ]
 
@@ -241,3 +247,51 @@ def render_balance(account: AccountSnapshot) -> str:
 def render_leverage(key: InstrumentKey, asked: int, applied: int) -> str:
     note = "" if applied == asked else f" (asked {asked}x; the venue applied {applied}x)"
     return f"{key} leverage {applied}x{note}"
+
+
+def render_trading_state(reply: TradingStateReply) -> str:
+    """``trading state HALTED (was ACTIVE); 2 open orders cancelled``."""
+    text = f"trading state {reply.state.value.upper()} (was {reply.previous.value.upper()})"
+    if reply.canceled:
+        text += f"; {reply.canceled} open order{'s' if reply.canceled != 1 else ''} cancelled"
+    return text
+
+
+def render_risk(status: RiskStatus) -> str:
+    """The gate in a few lines: state, today's numbers, the limits that are set, refusals."""
+    reason = f" ({status.state_reason})" if status.state_reason else ""
+    lines = [
+        f"risk: {status.state.value.upper()}{reason}; today's realised PnL {dec(status.day_realized_pnl)}, "
+        f"equity {dec(status.equity)}, open orders {status.open_orders}, open positions {status.open_positions}",
+    ]
+    account = [
+        f"{f} {getattr(status.limits, f)}"
+        for f in (
+            "daily_loss_limit",
+            "max_drawdown",
+            "max_leverage",
+            "max_open_orders",
+            "max_open_positions",
+            "orders_per_second",
+            "orders_per_minute",
+            "client_orders_per_second",
+            "client_orders_per_minute",
+        )
+        if getattr(status.limits, f) is not None
+    ]
+    lines.append("limits: " + (", ".join(account) if account else "none account-wide"))
+    for row in status.instruments:
+        set_ = [f"{f} {v}" for f in row.limits.__struct_fields__ if (v := getattr(row.limits, f)) is not None]
+        if set_:
+            lines.append(f"  {row.key}: {', '.join(set_)}")
+    refused = ", ".join(f"{k} {n}" for k, n in sorted(status.refused.items()) if n)
+    lines.append(f"checked {status.checked}, passed {status.passed}, refused {refused or 'none'}")
+    if not status.enabled:
+        lines.append("limits are disabled (enabled = false); the trading state still applies")
+    return "\n".join(lines)
+
+
+def render_risk_event(event: RiskEvent) -> str:
+    """One line: a state change, a refusal, new limits, a new day."""
+    line = event.one_line()
+    return line if event.kind is not RiskEventKind.REFUSED else f"risk: {line}"

@@ -19,8 +19,8 @@ from typing import Any, TextIO
 
 import strategy_client
 from strategy_client.errors import AmbiguousRoute, CoreApiError
-from strategy_client.model import Exchange, InstrumentKey
-from strategy_client.wire import RunnerRecord
+from strategy_client.model import Exchange, InstrumentKey, RiskEvent
+from strategy_client.wire import RiskGateEvent, RunnerRecord
 
 from .commands import Quit, parse_line
 from .completion import complete
@@ -95,7 +95,14 @@ class ManualShell(cmd.Cmd):
         except Exception as exc:  # noqa: BLE001 - every failure is one error line; the loop goes on
             self.failed += 1
             self.emit(f"error: {describe_error(exc)}")
+        self._risk_notices()
         return False
+
+    def _risk_notices(self) -> None:
+        try:
+            self.session.notices(self.emit)
+        except Exception as exc:  # noqa: BLE001 - a lost event stream must not stop the loop
+            self.emit(f"warning: risk events not read: {describe_error(exc)}")
 
     def emptyline(self) -> bool:
         return False  # cmd.Cmd would repeat the last command: never resend an order by pressing Enter
@@ -274,6 +281,7 @@ def run_manual(
         return EXIT_INTERRUPTED
     try:
         session = ManualSession(client, ex, timeout_s=timeout_s)
+        session.risk_events = _risk_feed(client, rec.name)
         interactive = stdin.isatty()
         shell = ManualShell(session, stdin=stdin, stdout=stdout, interactive=interactive)
         if interactive:
@@ -285,6 +293,25 @@ def run_manual(
         return EXIT_INTERRUPTED
     finally:
         client.close()
+
+
+def _risk_feed(client: strategy_client.Client, runner: str) -> Callable[[], list[RiskEvent]]:
+    """The runner's risk events (halts, trips, refusals, limit changes) received so far, drained
+    between commands: the REPL prints them before its next prompt. Closed with the client."""
+    sub = client.subscribe(kinds="risk", runners=runner, queue_size=1000)
+
+    def drain() -> list[RiskEvent]:
+        out: list[RiskEvent] = []
+        while len(out) < 100:  # a flood of refusals is cut to 100 lines a prompt
+            item = sub.get(timeout_s=0)
+            if item is None:
+                break
+            event = getattr(item, "event", None)
+            if isinstance(event, RiskGateEvent):
+                out.append(event.risk)
+        return out
+
+    return drain
 
 
 def _interactive(

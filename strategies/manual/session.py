@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import difflib
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Protocol
 
@@ -31,10 +32,14 @@ from strategy_client.model import (
     OrderStatus,
     OrderType,
     Position,
+    RiskEvent,
+    RiskEventKind,
     Side,
+    TradingState,
     fit_order,
 )
-from strategy_client.wire import BookSnapshotReply, PriceSource, ReferencePrice
+from strategy_client.wire import BookSnapshotReply, PriceSource, ReferencePrice, TradingStateReply
+from strategy_client.wire.risk import RiskStatus
 
 from . import render
 from .commands import (
@@ -44,6 +49,7 @@ from .commands import (
     CancelAll,
     Command,
     Funding,
+    Halt,
     Help,
     Leverage,
     Orders,
@@ -51,6 +57,9 @@ from .commands import (
     Positions,
     Price,
     Quit,
+    Reduce,
+    Resume,
+    Risk,
     format_instrument,
     help_text,
 )
@@ -59,6 +68,8 @@ from .errors import SessionError, describe_error
 __all__ = ["TradingApi", "ManualSession", "rounding_notes", "CLIENT_ID_PREFIX"]
 
 CLIENT_ID_PREFIX = "man"
+#: Client ids of this session's own recent orders: their refusals are already its error lines.
+OWN_IDS_KEPT = 256
 
 
 class TradingApi(Protocol):
@@ -93,6 +104,18 @@ class TradingApi(Protocol):
     def get_funding_rate(self, key: InstrumentKey, *, timeout_s: float | None = None) -> FundingRate: ...
 
     def set_leverage(self, key: InstrumentKey, leverage: int, *, timeout_s: float | None = None) -> int: ...
+
+    def get_risk_status(self, exchange: Exchange, *, timeout_s: float | None = None) -> RiskStatus: ...
+
+    def set_trading_state(
+        self,
+        exchange: Exchange,
+        state: TradingState,
+        *,
+        reason: str = "",
+        force: bool = False,
+        timeout_s: float | None = None,
+    ) -> TradingStateReply: ...
 
 
 def rounding_notes(inst: Instrument, command: PlaceOrder, fitted: FittedOrder) -> list[str]:
@@ -129,6 +152,9 @@ class ManualSession:
         self.timeout_s = timeout_s
         self._clock_ms = clock_ms
         self._instruments: dict[InstrumentKey, Instrument] | None = None
+        #: the runner's risk events received since the last command (``strategy manual`` subscribes)
+        self.risk_events: Callable[[], Iterable[RiskEvent]] | None = None
+        self._own_ids: deque[str] = deque(maxlen=OWN_IDS_KEPT)
 
     # -- instruments ------------------------------------------------------------------------
     def instruments(self, *, refresh: bool = False) -> dict[InstrumentKey, Instrument]:
@@ -197,10 +223,32 @@ class ManualSession:
                 self.instrument(key)
                 applied = self.api.set_leverage(key, leverage, timeout_s=self.timeout_s)
                 emit(render.render_leverage(key, leverage, applied))
+            case Halt(reason):
+                self._set_state(TradingState.HALTED, reason or "manual halt", False, emit)
+            case Reduce(reason):
+                self._set_state(TradingState.REDUCING, reason or "manual reduce", False, emit)
+            case Resume(force, reason):
+                self._set_state(TradingState.ACTIVE, reason or "manual resume", force, emit)
+            case Risk():
+                emit(render.render_risk(self.api.get_risk_status(self.exchange, timeout_s=self.timeout_s)))
             case Help(topic):
                 emit(help_text(topic))
             case Quit():
                 pass
+
+    def _set_state(self, state: TradingState, reason: str, force: bool, emit: Callable[[str], None]) -> None:
+        reply = self.api.set_trading_state(self.exchange, state, reason=reason, force=force, timeout_s=self.timeout_s)
+        emit(render.render_trading_state(reply))
+
+    def notices(self, emit: Callable[[str], None]) -> None:
+        """Print the runner's risk events received since the last call, one line each (a refusal
+        of this session's own order is skipped: its command already printed it as an error)."""
+        if self.risk_events is None:
+            return
+        for event in self.risk_events():
+            if event.kind is RiskEventKind.REFUSED and event.client_order_id in self._own_ids:
+                continue
+            emit(render.render_risk_event(event))
 
     def _book(self, command: Book, emit: Callable[[str], None]) -> None:
         self.instrument(command.key)
@@ -234,6 +282,7 @@ class ManualSession:
         for note in rounding_notes(inst, command, fitted):
             emit(f"note: {note}")
         client_id = command.client_id or new_client_id(CLIENT_ID_PREFIX)
+        self._own_ids.append(client_id)
         request = OrderRequest(
             key=command.key,
             side=command.side,
