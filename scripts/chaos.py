@@ -339,6 +339,18 @@ async def _runner_view(
             }
             for o in got_open
         ]
+    for venue in VENUES:
+        try:
+            got_pos = await router.get_all_positions(Exchange(venue), timeout_s=10)
+        except Exception as exc:  # noqa: BLE001
+            open_orders.setdefault("_positions", []).append(
+                {"venue": venue, "error": f"{type(exc).__name__}: {exc}"[:200]}
+            )
+            continue
+        for pos in got_pos:
+            open_orders.setdefault("_positions", []).append(
+                {"venue": venue, "symbol": pos.key.symbol, "size": str(pos.size)}
+            )
     sem = asyncio.Semaphore(16)
 
     async def one(venue: str, o: dict[str, Any]) -> None:

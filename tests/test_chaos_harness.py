@@ -196,3 +196,19 @@ def test_quick_run_writes_a_well_formed_result(tmp_path: Path) -> None:
     assert result["orders_at_venues"] == sum(v["orders"] for v in result["venues"].values())
     assert result["params"]["quick"] is True and result["wall_s"] < 60
     assert "chaos run summary" in proc.stdout
+
+
+def test_runner_positions_are_checked_against_the_venues() -> None:
+    ends = {SPOTPERP.name: StrategyEnd(SPOTPERP, _report([]), 0, 1.0)}
+    short = {"_positions": [{"venue": "okx", "symbol": "BTCUSDT", "size": "-0.01"}]}
+    venue = {"okx": {"orders": [], "positions": [{"symbol": "BTC-USDT-SWAP", "size": "-0.0100"}]}}
+    assert audit(venue, {}, {}, ends, LOTS, short)["runner_state_mismatches"] == 0
+    flat = {"okx": {"orders": [], "positions": []}}
+    result = audit(flat, {}, {}, ends, LOTS, short)
+    assert result["runner_state_mismatches"] == 1
+    assert result["cases"]["runner_state_mismatch"][0] == {
+        "venue": "okx",
+        "position": "BTCUSDT",
+        "venue_size": "0",
+        "runner_size": "-0.01",
+    }

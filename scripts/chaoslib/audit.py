@@ -256,7 +256,12 @@ def audit(
     # the runners' open orders (UNKNOWN and PENDING included) against the venues' open orders
     unresolved = 0
     venue_open = {(o.venue, o.cid) for o in orders if o.status not in FINAL}
+    runner_positions = (runner_open or {}).get("_positions")
+    if runner_positions is not None:
+        runner_mismatches += _positions(venues, runner_positions, cases)
     for venue, listed in (runner_open or {}).items():
+        if venue == "_positions":
+            continue
         for ro in listed:
             if "error" in ro:
                 runner_mismatches += 1
@@ -344,6 +349,37 @@ def audit(
         "strategies": strategies_out,
         "cases": {k: v for k, v in cases.items()},
     }
+
+
+def _plain_symbol(symbol: str) -> str:
+    return symbol.removesuffix("-SWAP").replace("-", "")
+
+
+def _positions(venues: dict[str, dict[str, Any]], runner: list[dict[str, Any]], cases: dict[str, list[Any]]) -> int:
+    """Perp positions the runners report against the venues' (every account symbol, flat = 0)."""
+    theirs: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for p in runner:
+        if "error" in p:
+            cases["runner_state_mismatch"].append({"positions": p})
+            continue
+        theirs[(str(p["venue"]), _plain_symbol(str(p["symbol"])))] += Decimal(str(p["size"]))
+    ours: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for venue, book in venues.items():
+        for p in book.get("positions", []):
+            ours[(venue, _plain_symbol(str(p["symbol"])))] += Decimal(str(p["size"]))
+    bad = 0
+    for key in sorted(set(theirs) | set(ours)):
+        if theirs.get(key, ZERO) != ours.get(key, ZERO):
+            bad += 1
+            cases["runner_state_mismatch"].append(
+                {
+                    "venue": key[0],
+                    "position": key[1],
+                    "venue_size": str(ours.get(key, ZERO)),
+                    "runner_size": str(theirs.get(key, ZERO)),
+                }
+            )
+    return bad + sum(1 for p in runner if "error" in p)
 
 
 def _venue_status(by_cid: dict[tuple[str, str], list[_Order]], venue: str, cid: str) -> str:
