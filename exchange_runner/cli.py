@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from strategy_client.model import Exchange
+from strategy_client.security import redact_url
 from strategy_client.telemetry import TracingConfigError, setup_tracing, shutdown_tracing
 
 from .config import DEFAULT_REDIS_URL, ConfigError, RunnerConfig, load_config
@@ -64,7 +65,7 @@ def _run_exchange(
     try:
         redis_url, local = resolve_redis(cfg.redis_url, explicit_redis)
     except RedisSetupError as exc:
-        _fail(str(exc))
+        _fail(str(exc).replace(cfg.redis_url, redact_url(cfg.redis_url)))  # no password on the terminal
         return
     cfg.redis_url = redis_url
     try:
@@ -250,7 +251,6 @@ def list_runners(
     """List the runners registered in Redis."""
     import redis
 
-    from strategy_client.security import redact_url
     from strategy_client.wire import KEY_PREFIX, decode_record
 
     url = redis_url or os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
