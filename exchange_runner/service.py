@@ -125,7 +125,7 @@ ERROR_TABLE: tuple[ErrorRow, ...] = (
     ErrorRow(BadParams, ErrorCode.INVALID_PARAMS, False, venue=False, reject=RejectCode.INVALID),
     ErrorRow(InvalidOrderRequest, ErrorCode.INVALID_PARAMS, False, venue=False, reject=RejectCode.INVALID),
     # the pre-trade risk gate (docs/risk.md): the message is its one line naming limit and numbers
-    ErrorRow(RiskRejected, ErrorCode.RISK_REJECTED, False, venue=False),
+    ErrorRow(RiskRejected, ErrorCode.RISK_REJECTED, False, venue=False, reject=RejectCode.NOT_SENT),
     ErrorRow(RiskChangeRefused, ErrorCode.INVALID_PARAMS, False, venue=False),  # loosening / resume refused
     ErrorRow(RiskConfigError, ErrorCode.INVALID_PARAMS, False, venue=False),  # a bad set_risk_limit value
     # the journal could not record the order's intent: not sent (docs/journal.md)

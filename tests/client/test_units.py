@@ -155,6 +155,7 @@ def test_filters_make_prefix_subscriptions() -> None:
         b"fund|binance|",
         b"ob|binance|",
         b"pos|binance|",
+        b"risk|binance|",
         b"status|binance|",
     ]
     one = EventFilter.of(keys="binance:perp:BTCUSDT")

@@ -4,11 +4,13 @@ a bug inside the runner is ``internal`` — never blamed on the client."""
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
 import pytest
 
 from exchange_runner.actors.price import StaleBook
 from exchange_runner.refusals import BadParams, ClientIdInUse, NotAvailable
+from exchange_runner.risk import RiskChangeRefused, RiskConfigError, RiskRejected
 from exchange_runner.service import ERROR_TABLE, _Ask, error_reply
 from exchanges import errors as xerr
 from exchanges.binance.sim.payloads_user import EXEC_TYPE_TEXT
@@ -16,11 +18,18 @@ from exchanges.sim.engine.errors import REJECT_CODES as SIM_CODES
 from exchanges.sim.engine.errors import RejectReason, SimReject
 from strategy_client.command_client import _to_exception
 from strategy_client.errors import OutcomeUnknown, VenueUnavailable
-from strategy_client.model import ExecType, RejectCode
+from strategy_client.model import ExecType, LimitName, RejectCode, RiskBreach
 from strategy_client.model.order import InvalidOrderRequest
 from strategy_client.wire import ErrorCode, ErrorReply
 
 E = ErrorCode
+_BREACH = RiskBreach(
+    limit=LimitName.MAX_ORDER_QTY,
+    key=None,
+    limit_value=Decimal("0.05"),
+    requested=Decimal("0.051"),
+    current=Decimal(0),
+)
 
 # (exception, code, retryable, venue fields carried)
 CASES: list[tuple[BaseException, ErrorCode, bool, bool]] = [
@@ -29,6 +38,9 @@ CASES: list[tuple[BaseException, ErrorCode, bool, bool]] = [
     (BadParams("give a client_id"), E.INVALID_PARAMS, False, False),
     (ClientIdInUse("client id x is already live"), E.INVALID_PARAMS, False, False),
     (InvalidOrderRequest("order.qty is not finite"), E.INVALID_PARAMS, False, False),
+    (RiskRejected(_BREACH), E.RISK_REJECTED, False, False),
+    (RiskChangeRefused("max_open_orders: loosening at run time is refused"), E.INVALID_PARAMS, False, False),
+    (RiskConfigError("risk.max_open_orders: Expected `int` >= 1"), E.INVALID_PARAMS, False, False),
     (xerr.OrderNotFound("unknown order", venue_code=-2013), E.NOT_FOUND, False, True),
     (xerr.UnknownOutcome("timeout", venue_code=-1007), E.OUTCOME_UNKNOWN, False, True),
     (xerr.IpBanned("banned", venue_code=-1003), E.RATE_LIMITED, False, True),
@@ -101,6 +113,7 @@ def test_every_venue_error_class_has_its_row() -> None:
         (ClientIdInUse("live"), RejectCode.DUPLICATE_CLIENT_ID),
         (BadParams("x"), RejectCode.INVALID),
         (NotAvailable("x"), None),
+        (RiskRejected(_BREACH), RejectCode.NOT_SENT),  # refused by the gate: never sent
         (xerr.WouldTakeLiquidity("post only", venue_code=-5022), RejectCode.WOULD_TAKE_LIQUIDITY),
         (xerr.InsufficientFunds("balance", venue_code=-2019), RejectCode.INSUFFICIENT_FUNDS),
         (xerr.OrderNotFound("unknown order", venue_code=-2013), RejectCode.NOT_FOUND),
