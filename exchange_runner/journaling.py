@@ -47,7 +47,17 @@ from strategy_client.journal import (
     ProcessInfo,
 )
 from strategy_client.model import Exchange, InstrumentKey, Order, OrderRequest, OrderStatus
-from strategy_client.wire import Event, FundingPaymentEvent, OrderEvent, OrderEventKind, TopicKind, encode
+from strategy_client.wire import (
+    MAX_REPLAY_EVENTS,
+    Event,
+    EventsReply,
+    FundingPaymentEvent,
+    OrderEvent,
+    OrderEventKind,
+    ReplayedEvent,
+    TopicKind,
+    encode,
+)
 
 from .config import ConfigError, RunnerConfig
 from .publisher import Publisher
@@ -66,6 +76,12 @@ __all__ = [
 JOURNAL_OFF = "off"
 
 _JOURNALED = frozenset({TopicKind.EXECUTION, TopicKind.POSITION, TopicKind.ACCOUNT})
+
+#: A replay reply stops near this much payload (a reply frame stays well under 64 KB).
+REPLAY_BYTES = 48 * 1024
+#: Journal rows one replay call reads at most (a narrow ``topic`` over a long journal: ask again).
+REPLAY_SCAN = 20_000
+_SCAN_BATCH = 1000
 
 RECONCILED_FILL_DETAIL = (
     "filled quantity from the venue's order status after a restart; no trade data, so no fill (trade id) is recorded"
@@ -199,6 +215,33 @@ class RunnerJournal:
         orders = list(seen.values())
         self.publisher.restored.update(o.client_id for o in orders)
         return orders
+
+    def replay(self, after_seq: int, prefix: bytes = b"", limit: int = MAX_REPLAY_EVENTS) -> EventsReply:
+        """Journaled events after ``after_seq`` (on topics starting with ``prefix``), oldest first,
+        each with the wire bytes it was published with; at most ``limit`` events or about
+        :data:`REPLAY_BYTES` of payload, and at most :data:`REPLAY_SCAN` rows read per call
+        (``more`` + ``next_after`` continue). Blocking: run it in a thread."""
+        out: list[ReplayedEvent] = []
+        size = 0
+        cursor = after_seq
+        scanned = 0
+        more = False
+        while True:
+            batch = self.journal.events_after(cursor, limit=_SCAN_BATCH)
+            for je in batch:
+                scanned += 1
+                if je.topic.startswith(prefix):
+                    body = encode(je.event)  # the journaled payload, decoded and encoded again: the same bytes
+                    out.append(ReplayedEvent(je.seq, je.topic, je.ts_ns, je.reconciled, body))
+                    size += len(body) + len(je.topic) + 24
+                cursor = je.seq
+                if len(out) >= limit or size >= REPLAY_BYTES or scanned >= REPLAY_SCAN:
+                    more = True
+                    break
+            if more or len(batch) < _SCAN_BATCH:
+                break
+        last = self.journal.last_seq()
+        return EventsReply(events=tuple(out), more=more and cursor < last, next_after=cursor, last_seq=last)
 
     def stats(self) -> dict[str, Any]:
         s = self.journal.stats

@@ -54,6 +54,7 @@ from strategy_client.wire import (
     PositionReply,
     PositionsReply,
     PriceReply,
+    ReplayEvents,
     Reply,
     Request,
     RiskStatusReply,
@@ -397,4 +398,9 @@ class CommandService:
                 )
                 results = await r.prices.ask(GetBooks(tuple(keys)), timeout)
                 return BookSnapshotReply(books=tuple(b.book for b in results), seqs=seqs)
+            case ReplayEvents(after_seq=after, topic=prefix, limit=limit):
+                if r.journal is None:
+                    why = "this runner journals nothing (--no-journal): nothing to replay"
+                    return ErrorReply(code=ErrorCode.NOT_FOUND, message=why)
+                return await asyncio.wait_for(asyncio.to_thread(r.journal.replay, after, prefix, limit), timeout)
         return ErrorReply(code=ErrorCode.UNKNOWN_METHOD, message=f"unhandled request {type(req).__name__}")

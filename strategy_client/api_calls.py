@@ -28,9 +28,11 @@ from .model import (
 )
 from .telemetry.tracing import client_span
 from .wire import (
+    MAX_REPLAY_EVENTS,
     AccountReply,
     BookSnapshotReply,
     CancelOrder,
+    EventsReply,
     FundingReply,
     GetAccountSnapshot,
     GetAllInstruments,
@@ -53,6 +55,7 @@ from .wire import (
     PriceReply,
     PriceSource,
     ReferencePrice,
+    ReplayEvents,
     Reply,
     Request,
     RiskStatusReply,
@@ -217,6 +220,21 @@ class CoreApiCalls(ABC):
             route = keys[0]
         req = GetBookSnapshot(keys=keys)
         return expect(await self._call(req, route, timeout_s), BookSnapshotReply, req)
+
+    async def replay_events(
+        self,
+        exchange: ExchangeLike,
+        after_seq: int = 0,
+        *,
+        topic: bytes = b"",
+        limit: int = MAX_REPLAY_EVENTS,
+        timeout_s: float | None = None,
+    ) -> EventsReply:
+        """The runner's journaled events after journal sequence ``after_seq`` (the header's
+        ``jseq``), on topics starting with ``topic``, each with its wire bytes as published;
+        ``more``: ask again from ``next_after`` (docs/journal.md, replay)."""
+        req = ReplayEvents(after_seq=after_seq, topic=topic, limit=limit)
+        return expect(await self._call(req, as_exchange(exchange), timeout_s), EventsReply, req)
 
     # -- the runner's risk gate (docs/risk.md; admin calls beyond the CoreApi protocol) ----
     async def get_risk_status(self, exchange: ExchangeLike, *, timeout_s: float | None = None) -> RiskStatus:

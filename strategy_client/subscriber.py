@@ -94,6 +94,7 @@ class ZmqEventSubscriber:
         # "drain": the connection dropped — deliver what it brought, then hold
         self._hold: str | None = "hold" if snapshot else None
         self._seq = SeqTracker()
+        self._jseq: dict[bytes, int] = {}  # topic → the runner's journal sequence of the last event taken
         self._topics: dict[bytes, tuple[str, ParsedTopic]] = {}
         self._bad_logged: set[str] = set()
         # counters
@@ -105,6 +106,7 @@ class ZmqEventSubscriber:
         self.resync_failures = 0
         self.bad_frames = 0
         self.unknown_events = 0
+        self.replayed = 0  # events recovered from the runner's journal after a gap (no snapshot needed)
 
     # -- lifecycle ----------------------------------------------------------------------
     @property
@@ -315,9 +317,11 @@ class ZmqEventSubscriber:
             )
             self.received += 1
         if verdict is Verdict.GAP or verdict is Verdict.RESET:
-            await self._on_loss(raw_topic, parsed, verdict, expected, header.seq, rec)
+            await self._on_loss(raw_topic, parsed, verdict, expected, header.seq, rec, header.jseq)
             return
         self._seq.accept(raw_topic, header.seq)
+        if header.jseq:
+            self._jseq[raw_topic] = header.jseq
         if rec is not None and not self.sink.put_nowait(rec):
             await self.sink.put(rec)
 
@@ -329,8 +333,16 @@ class ZmqEventSubscriber:
         expected: int,
         seq: int,
         rec: Received | None,
+        jseq: int = 0,
     ) -> None:
         text, pt = parsed
+        if verdict is Verdict.GAP and jseq and await self._replay(raw_topic, parsed, expected, seq, jseq):
+            self._seq.accept(raw_topic, seq)
+            self._jseq[raw_topic] = jseq
+            if rec is not None:
+                await self.sink.put(rec)
+            return
+        self._jseq.pop(raw_topic, None)
         reason = "gap" if verdict is Verdict.GAP else "reset"
         if verdict is Verdict.GAP:
             self.gaps += 1
@@ -365,6 +377,67 @@ class ZmqEventSubscriber:
         self._seq.accept(raw_topic, seq)
         if rec is not None:
             await self.sink.put(rec)
+
+    async def _replay(
+        self, raw_topic: bytes, parsed: tuple[str, ParsedTopic], expected: int, seq: int, jseq: int
+    ) -> bool:
+        """A gap on a journaled topic (``exec``, ``pos``, ``acct``, funding payments): fetch the
+        missed events from the runner's journal (``replay_events`` after the last ``jseq`` taken on
+        the topic) and deliver them in order, with the sequence numbers they were published with.
+        False (the caller falls back to a snapshot) unless exactly the missing events came back —
+        e.g. a ``fund`` gap that also lost funding rates (market data, never journaled)."""
+        after = self._jseq.get(raw_topic)
+        replay = getattr(self.api, "replay_events", None)
+        if after is None or replay is None or not self.resync:
+            return False
+        missing = seq - expected
+        got: list[Any] = []
+        try:
+            while len(got) <= missing:
+                rep = await replay(self.exchange, after, topic=raw_topic, timeout_s=self.resync_timeout_s)
+                done = not rep.more
+                for ev in rep.events:
+                    if ev.jseq >= jseq:
+                        done = True
+                        break
+                    if ev.topic == raw_topic:
+                        got.append(ev)
+                if done:
+                    break
+                after = rep.next_after
+            events = [decode_event(ev.event) for ev in got]
+        except (CoreApiError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+            log.info("subscriber %s: replay on %s failed (%s); taking a snapshot", self.runner, parsed[0], exc)
+            return False
+        if len(events) != missing:
+            log.info(
+                "subscriber %s: replay on %s gave %d of %d missed events; taking a snapshot",
+                self.runner,
+                parsed[0],
+                len(events),
+                missing,
+            )
+            return False
+        text, pt = parsed
+        now = time.time_ns()
+        for i, (ev, event) in enumerate(zip(got, events, strict=True)):
+            await self.sink.put(
+                Received(
+                    runner=self.runner,
+                    topic=text,
+                    kind=pt.kind,
+                    exchange=pt.exchange,
+                    key=pt.key,
+                    seq=expected + i,
+                    sent_ns=ev.ts_ns,
+                    recv_ns=now,
+                    event=event,
+                )
+            )
+        self.replayed += len(events)
+        self.gaps += 1
+        log.info("subscriber %s: gap on %s (%d events) replayed from the runner's journal", self.runner, text, missing)
+        return True
 
     def _bad(self, kind: str, what: str) -> None:
         self.bad_frames += 1

@@ -43,6 +43,7 @@ _READ_METHODS = frozenset(
         "ping",
         "get_order",
         "get_open_orders",
+        "replay_events",
         "get_position",
         "get_all_positions",
         "get_instrument",

@@ -56,6 +56,8 @@ __all__ = [
     "GetRiskStatus",
     "SetTradingState",
     "SetRiskLimit",
+    "ReplayEvents",
+    "MAX_REPLAY_EVENTS",
     "Request",
     "METHODS",
     # replies
@@ -74,6 +76,8 @@ __all__ = [
     "ErrorReply",
     "RiskStatusReply",
     "TradingStateReply",
+    "EventsReply",
+    "ReplayedEvent",
     "Reply",
     "PriceSource",
     "ReferencePrice",
@@ -181,6 +185,21 @@ class Ping(_Req, frozen=True, tag="ping"):
     pass
 
 
+#: The most events one ``replay_events`` reply carries (it also stops near 48 KB of payload).
+MAX_REPLAY_EVENTS = 1000
+
+
+class ReplayEvents(_Req, frozen=True, tag="replay_events"):
+    """The runner's journaled events (``exec``, ``pos``, ``acct``, funding payments) with journal
+    sequence (the header's ``jseq``) greater than ``after_seq``, oldest first; ``topic`` (a topic
+    or a prefix of one, empty: all) narrows them. A reply holds at most ``limit`` events; when it
+    says ``more``, ask again with ``after_seq = next_after``."""
+
+    after_seq: Annotated[int, msgspec.Meta(ge=0)] = 0
+    topic: Annotated[bytes, msgspec.Meta(max_length=256)] = b""
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_REPLAY_EVENTS)] = MAX_REPLAY_EVENTS
+
+
 Request = (
     SubmitOrder
     | CancelOrder
@@ -199,6 +218,7 @@ Request = (
     | GetRiskStatus
     | SetTradingState
     | SetRiskLimit
+    | ReplayEvents
 )
 
 METHODS: frozenset[str] = frozenset(
@@ -292,6 +312,27 @@ class Pong(_Rep, frozen=True, tag="pong"):
     queues: dict[str, QueueStat] = {}
 
 
+class ReplayedEvent(msgspec.Struct, frozen=True, array_like=True):
+    """One journaled event: its journal sequence, topic, journal time (ns), whether a restart's
+    reconcile learned it, and the event's wire encoding exactly as it was published."""
+
+    jseq: int
+    topic: bytes
+    ts_ns: int
+    reconciled: bool
+    event: bytes
+
+
+class EventsReply(_Rep, frozen=True, tag="events"):
+    """``replay_events``: the events; ``more`` true when more are journaled after
+    ``next_after`` (ask again from there); ``last_seq`` the journal's last sequence now."""
+
+    events: tuple[ReplayedEvent, ...]
+    more: bool = False
+    next_after: int = 0
+    last_seq: int = 0
+
+
 class ErrorReply(_Rep, frozen=True, tag="error"):
     code: ErrorCode
     message: str
@@ -317,6 +358,7 @@ Reply = (
     | ErrorReply
     | RiskStatusReply
     | TradingStateReply
+    | EventsReply
 )
 
 
