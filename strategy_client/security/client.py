@@ -15,7 +15,9 @@ Environment (or the arguments of :meth:`ClientSecurity.from_env`):
 * ``TRADEBUS_RUNNER_KEY`` — one Z85 runner public key trusted under any runner name.
 
 With none of these set the client speaks plaintext, as before (loopback Quick start). With any
-of them set, a record without a server key is refused too.
+of them set, a record without a server key is refused too — unless ``TRADEBUS_ALLOW_PLAINTEXT=1``
+(``allow_plaintext``), for a mix of CURVE runners and plaintext loopback ones; then anyone who
+can write Redis can point this client at a plaintext endpoint of their own.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ ENV_KEY_FILE = "TRADEBUS_CLIENT_KEY_FILE"
 ENV_SECRET = "TRADEBUS_CLIENT_SECRET"
 ENV_TRUSTED = "TRADEBUS_TRUSTED_RUNNERS"
 ENV_RUNNER_KEY = "TRADEBUS_RUNNER_KEY"
+ENV_ALLOW_PLAINTEXT = "TRADEBUS_ALLOW_PLAINTEXT"
 
 
 class SecurityConfigError(ValueError):
@@ -100,14 +103,16 @@ class TrustStore:
 class ClientSecurity:
     """This client's keypair (or none) and the runner keys it trusts."""
 
-    def __init__(self, keys: KeyPair | None = None, trust: TrustStore | None = None) -> None:
+    def __init__(
+        self, keys: KeyPair | None = None, trust: TrustStore | None = None, *, allow_plaintext: bool = False
+    ) -> None:
         if keys is not None and not keys.secret:
             raise SecurityConfigError("the client key has no secret half")
         if keys is not None:
             register_secret(keys.secret)  # never in a log line
         self.keys = keys
         self.trust = trust or TrustStore()
-        self.refused = 0  # records refused by :meth:`check`
+        self.allow_plaintext = allow_plaintext
 
     @property
     def required(self) -> bool:
@@ -125,6 +130,7 @@ class ClientSecurity:
         client_key: str | Path | KeyPair | None = None,
         trusted: str | Path | None = None,
         runner_key: str = "",
+        allow_plaintext: bool | None = None,
     ) -> ClientSecurity:
         """Arguments first, then the environment (see the module doc)."""
         env = os.environ if env is None else env
@@ -148,14 +154,19 @@ class ClientSecurity:
         trust = TrustStore.load(
             Path(trusted_path) if trusted_path else None, runner_key or env.get(ENV_RUNNER_KEY, "").strip()
         )
-        return cls(keys, trust)
+        if allow_plaintext is None:
+            allow_plaintext = env.get(ENV_ALLOW_PLAINTEXT, "").strip().lower() in ("1", "true", "yes")
+        return cls(keys, trust, allow_plaintext=allow_plaintext)
 
     def check(self, record: RunnerRecord) -> str:
         """Why ``record`` may not be used ("" when it may)."""
         who = f"runner {record.name!r} (pid {record.pid} on {record.host})"
         if not record.curve_key:
-            if self.required:
-                return f"{who} is registered without a CURVE server key; this client requires CURVE"
+            if self.required and not self.allow_plaintext:
+                return (
+                    f"{who} is registered without a CURVE server key; this client requires CURVE "
+                    f"({ENV_ALLOW_PLAINTEXT}=1 accepts plaintext runners)"
+                )
             return ""
         if self.keys is None:
             return (
