@@ -37,7 +37,7 @@ async def _held(url: str) -> RunnerRecord | None:
         raw = await client.get(runner_key("solo"))
     finally:
         await client.aclose()
-    return decode_record(raw) if raw else None
+    return decode_record(raw) if isinstance(raw, bytes) else None
 
 
 def _dead_pid() -> int:
