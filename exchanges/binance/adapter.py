@@ -57,6 +57,7 @@ from strategy_client.model import (
 
 from .clock import ServerClock
 from .errors import Product
+from .funding_income import FundingIncome, with_funding_income
 from .market_stream import BinanceMarketStreams
 from .parse import (
     DEFAULT_FUNDING_INTERVAL_MS,
@@ -598,4 +599,5 @@ class BinanceAdapter:
         """Futures user data (listenKey) and spot user data (WS-API) merged."""
         if self._credentials is None:
             raise AuthError("user streams need API credentials", venue="binance")
-        return BinanceUserStreams(self.rest, self.urls, self._credentials, self.clock).events()
+        events = BinanceUserStreams(self.rest, self.urls, self._credentials, self.clock).events()
+        return with_funding_income(events, FundingIncome(self.rest))  # cross-margin FUNDING_FEE names no symbol
