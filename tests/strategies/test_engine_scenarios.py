@@ -272,3 +272,40 @@ async def test_no_churn_when_the_funding_turns_slightly_against_the_carry(venue:
     assert any(
         d is not None and d.reason.value in ("carry_against", "min_hold") for d in [session.engine.last_decision]
     ), session.engine.last_decision
+
+
+async def test_an_exit_leg_with_a_lost_answer_is_resolved_by_client_id_and_booked_once(
+    venue: Venue, session_factory: Any
+) -> None:
+    """Issue 12 #2 on the simulator: the venue fills the exit leg but its answer never comes
+    (unknown_outcome hang); whatever the runner replies, the strategy learns the fill by client
+    id — never resent — and its ledger holds exactly the venue's fills."""
+    venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": -40})
+    # a 2 s submit timeout: shorter than the runner's own placement search
+    cfg = config(paper=False, **{"execution.first_leg": "a", "execution.leg_timeout_s": 1})
+    session, task = await session_factory(cfg)
+    venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": 120})
+    await eventually(lambda: ArbState.HEDGED in states(session), timeout=15, what="hedged entry")
+    for prefix in ("/ws-api/v3/order.place", "/api/v3/order"):
+        venue.admin("faults", {"unknown_next": 1, "unknown_mode": "hang", "host": "spot", "path_prefix": prefix})
+    venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": -20})
+    await eventually(lambda: states(session) == [ArbState.CLOSED], timeout=60, what="exit despite the lost answer")
+    session.request_stop("done")
+    assert await asyncio.wait_for(task, 30) == 0
+
+    def executed(s: BinanceSim) -> dict[str, Decimal]:
+        out: dict[str, Decimal] = {}
+        for kind in MarketKind:
+            for o in s.venue.all_orders(ACCOUNT_ID, kind, "BTCUSDT"):
+                if o.executed_qty > 0:
+                    out[o.client_order_id] = o.executed_qty
+        return out
+
+    at_venue = venue.sim.call(executed)
+    booked: dict[str, Decimal] = {}
+    for t in session.engine.ledger.trades:
+        booked[t.client_id] = booked.get(t.client_id, Decimal(0)) + t.qty
+    assert booked == at_venue
+    exits = [cid for cid in at_venue if "-ex" in cid]
+    assert len(exits) == 1  # the exit leg was filled once, never resent
+    assert fired(venue) >= 1  # the venue did lose an answer (resolved by the runner or the strategy)
