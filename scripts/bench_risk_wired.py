@@ -12,11 +12,15 @@ Two Binance runners on their embedded simulators, started side by side in one pr
   client, daily loss, drawdown), loose enough that nothing is refused.
 
 One client (``ZmqRouter``) alternates between the two, sample by sample (one every 40 ms: the
-simulated venue's order rate limit), so both see the same machine load: each sample is one ``submit_order`` of an IOC limit buy 3 % under the market on
-the BTCUSDT perp (the venue expires it at once, so nothing stays open), timed from the call to
-its reply — client → runner → gate → venue (WS-API) → runner → client. It also times orders the
-gate refuses on ``on`` (a qty over ``max_order_qty``): the round trip without the venue, the
-floor against which the gate's few microseconds show. p50/p90/p99 in µs.
+simulated venue's order rate limit), so both see the same machine load: each sample is one
+``submit_order`` of an IOC limit buy 3 % under the market on the BTCUSDT perp (the venue expires
+it at once, so nothing stays open), timed from the call to its reply: client → runner → gate →
+venue (WS-API) → runner → client. It also times orders the gate refuses on ``on`` (a qty over
+``max_order_qty``): the round trip without the venue, the floor against which the gate's few
+microseconds show. p50/p90/p99 in µs.
+
+Measured (docs/risk.md, "Cost"): the venue round trip (~3.7 ms p50 on the shared development
+machine) swamps the gate; the difference on/off is inside the run-to-run noise.
 """
 
 from __future__ import annotations
