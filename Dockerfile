@@ -9,6 +9,9 @@
 #
 # Defaults baked in (override with -e): ZeroMQ and the metrics port listen on all interfaces
 # (TRADEBUS_BIND=0.0.0.0), /metrics /healthz /readyz on 9100 (TRADEBUS_METRICS_PORT; 0 = off).
+# Binding 0.0.0.0 needs CURVE keys (docs/security.md): mount them at /etc/tradebus/keys and set
+# TRADEBUS_CURVE_KEY_FILE + TRADEBUS_ALLOW_FILE (runners) or TRADEBUS_CLIENT_KEY_FILE +
+# TRADEBUS_TRUSTED_RUNNERS (strategies); `runner keys generate NAME --dir DIR` writes them.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -45,6 +48,8 @@ RUN groupadd --system --gid 10001 tradebus \
     && useradd --system --uid 10001 --gid tradebus --home-dir /home/tradebus --create-home --shell /usr/sbin/nologin tradebus
 COPY --from=build /opt/tradebus /opt/tradebus
 COPY --chown=tradebus:tradebus configs /etc/tradebus/configs
+# where key volumes mount (a named volume takes this owner and mode)
+RUN install -d -o tradebus -g tradebus -m 0700 /etc/tradebus/keys
 ENV PATH=/opt/tradebus/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
