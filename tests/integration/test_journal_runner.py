@@ -11,6 +11,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from strategy_client.wire import (
 )
 
 from ..helpers import eventually
+from ..journal.conftest import PG_URL, drop_schema, pg_reachable
 from .conftest import start_runner
 from .test_runner_restart import start_sim
 
@@ -46,8 +49,25 @@ def _venue_orders(port_base: int, cid: str) -> list[dict[str, Any]]:
     return [o for o in rep.json()["orders"] if cid in {str(v) for v in o.values()}]
 
 
-def _journal(data: Path, name: str) -> Journal:
-    return Journal.open(None, stream=f"runner:binance:{name}", data_dir=data)
+def _journal(data: Path, name: str, url: str | None = None) -> Journal:
+    return Journal.open(url, stream=f"runner:binance:{name}", data_dir=data)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def journal_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None: the default SQLite journal in the runner's data dir; else a PostgreSQL schema of the
+    test's own (dropped afterwards; skipped, with the reason, when PostgreSQL is unreachable)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    reason = pg_reachable()
+    if reason:
+        pytest.skip(reason)
+    schema = "tjr_" + uuid.uuid4().hex[:12]
+    try:
+        yield f"{PG_URL}?schema={schema}"
+    finally:
+        drop_schema(schema)
 
 
 async def _low_price(cli: ZmqCommandClient) -> Decimal:
@@ -56,11 +76,15 @@ async def _low_price(cli: ZmqCommandClient) -> Decimal:
     return (bid.price.price * Decimal("0.9")).quantize(Decimal("0.1"))
 
 
-async def test_kill9_restart_resumes_open_and_unknown_orders(redis_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_kill9_restart_resumes_open_and_unknown_orders(  # type: ignore[no-untyped-def]
+    redis_server, tmp_path: Path, journal_url: str | None
+) -> None:
     port_base = free_port_pair()
     sim = start_sim(port_base, tmp_path / "sim.log")
     name = "jr-restart"
-    args = ("--sim-connect", f"127.0.0.1:{port_base}")
+    args: tuple[str, ...] = ("--sim-connect", f"127.0.0.1:{port_base}")
+    if journal_url is not None:
+        args = (*args, "--journal", journal_url)
     admin = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port_base + 1}/_sim/")
     second = None
     try:
@@ -95,7 +119,7 @@ async def test_kill9_restart_resumes_open_and_unknown_orders(redis_server, tmp_p
         assert len(_venue_orders(port_base, "jr-open")) == 1
         assert len(_venue_orders(port_base, "jr-unk")) == 1
         data = tmp_path / "data"
-        j = _journal(data, name)
+        j = _journal(data, name, journal_url)
         try:
             held = {o.client_id: o.status for o in (*j.open_orders(), *j.unresolved_orders())}
         finally:
@@ -122,7 +146,7 @@ async def test_kill9_restart_resumes_open_and_unknown_orders(redis_server, tmp_p
         # no duplicate at the venue; the fill is journaled once, from the venue's own data
         assert len(_venue_orders(port_base, "jr-unk")) == 1
         venue_fills = _venue_orders(port_base, "jr-unk")[0].get("fills") or []
-        j = _journal(data, name)
+        j = _journal(data, name, journal_url)
         try:
 
             def final() -> bool:
@@ -142,8 +166,9 @@ async def test_kill9_restart_resumes_open_and_unknown_orders(redis_server, tmp_p
         finally:
             j.close()
         # runner history reads the same journal
+        history_args = ["--journal", journal_url] if journal_url is not None else []
         out = subprocess.run(
-            [sys.executable, "-m", "exchange_runner.cli", "history", "orders", "--name", name, "--json"],
+            [sys.executable, "-m", "exchange_runner.cli", "history", "orders", "--name", name, "--json", *history_args],
             capture_output=True,
             text=True,
             env={**os.environ, "TRADEBUS_DATA_DIR": str(data)},
@@ -153,7 +178,7 @@ async def test_kill9_restart_resumes_open_and_unknown_orders(redis_server, tmp_p
         rows = json.loads(out.stdout)
         assert {"jr-open", "jr-unk"} <= {r["client_id"] for r in rows}
         csv_out = subprocess.run(
-            [sys.executable, "-m", "exchange_runner.cli", "history", "fills", "--name", name, "--csv"],
+            [sys.executable, "-m", "exchange_runner.cli", "history", "fills", "--name", name, "--csv", *history_args],
             capture_output=True,
             text=True,
             env={**os.environ, "TRADEBUS_DATA_DIR": str(data)},
