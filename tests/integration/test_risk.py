@@ -431,3 +431,11 @@ def test_runner_risk_show_prints_limits_and_usage(limits_runner: RunnerProc) -> 
     assert status["state"] == "active"
     missing = subprocess.run([*base, "nosuch"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert missing.returncode == 2 and "no runner named 'nosuch'" in missing.stderr
+
+
+def test_a_risk_table_for_an_unserved_instrument_stops_the_start(redis_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg = _config(tmp_path, "doge", '[risk.instruments."perp:DOGEUSDT"]\nmax_order_qty = "1"\n')
+    runner = start_runner(_db(redis_server.url, 4), tmp_path, f"doge-{os.getpid()}", "--config", str(cfg))
+    assert runner.proc.wait(timeout=60) == 2
+    errors = [ln for ln in runner.log.read_text().splitlines() if ln.startswith("runner: error:")]
+    assert len(errors) == 1 and "binance:perp:DOGEUSDT is not an instrument this runner serves" in errors[0], errors
