@@ -200,6 +200,8 @@ async def test_read_only_key_cannot_submit_trade_key_can(secure: Secure, trader:
     assert secure.metric("tradebus_auth_forbidden_total", method="submit_order") == before + 1
     order = await trader.submit_order(_far_limit())
     assert order.client_id
+    # every reply header names the runner instance (``ep``), as its record does
+    assert trader.client(NAME).epoch == secure.record().epoch != ""
     await trader.cancel_order(PERP, client_id=order.client_id)
     with pytest.raises(Forbidden, match="set_leverage needs role admin; client key 'trade-key' has role trade"):
         await trader.set_leverage(PERP, 3)
