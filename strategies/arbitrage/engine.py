@@ -333,13 +333,15 @@ class ArbitrageEngine:
         except Exception as exc:  # noqa: BLE001 - a phase failure is reported, the engine keeps running
             self.errors.append(f"{type(exc).__name__}: {exc}")
             logger.exception("{}: phase failed", self.name)
-            self._settle_after_failure(slot, f"phase failed: {type(exc).__name__}: {exc}")
+            # one phase runs at a time: a position mid-phase is this phase's (an entry creates its own)
+            for s in [slot] if slot is not None else list(self.slots.values()):
+                self._settle_after_failure(s, f"phase failed: {type(exc).__name__}: {exc}")
 
-    def _settle_after_failure(self, slot: Slot | None, reason: str) -> None:
+    def _settle_after_failure(self, slot: Slot, reason: str) -> None:
         """A phase that raised must not leave its position mid-phase: decide from the exposure
         (flat → closed, hedged → hedged, unhedged → unwinding, which the next evaluation or the
         stop picks up) — unless one of its orders is still unresolved (its fate decides)."""
-        if slot is None or slot.machine.state not in (ArbState.ENTERING, ArbState.EXITING):
+        if slot.machine.state not in (ArbState.ENTERING, ArbState.EXITING):
             return
         if any(t.position_id == slot.position_id for t in self.tracker.live()):
             return

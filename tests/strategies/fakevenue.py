@@ -82,6 +82,7 @@ class Scripted:
     unknown_queries: int = 3  # get_order answers UNKNOWN this many times (Fault.UNKNOWN)
     event_delay_s: float = 0.0  # exec events of this order arrive this much later
     lose_events: bool = False
+    after: Callable[[], None] | None = None  # runs once the venue has handled this submit
 
 
 @dataclass
@@ -171,6 +172,8 @@ class FaultyVenue:
             raise AssertionError(f"client id {order.client_id} sent twice")
         self.submitted.append(order)
         step = self.script.pop(0) if self.script else Scripted(Fault.OK)
+        if step.after is not None:
+            asyncio.get_running_loop().call_soon(step.after)
         f = step.fault
         if f is Fault.REFUSED:
             self.view[order.client_id] = self._rejected(order, "insufficient margin")

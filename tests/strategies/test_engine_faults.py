@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from strategies.arbitrage.engine import ArbitrageEngine
-from strategies.arbitrage.execution import FirstLeg
+from strategies.arbitrage.execution import FirstLeg, LegOrderType
 from strategies.arbitrage.state import ArbState
+from strategy_client.wire import BookEvent
 
 from ..helpers import eventually
 from .fakevenue import (
@@ -32,6 +33,7 @@ from .fakevenue import (
     Fault,
     FaultyVenue,
     Scripted,
+    book,
     decision_config,
     make_engine,
     market,
@@ -244,6 +246,28 @@ async def test_a_refused_exit_leaves_an_explained_hedged_remainder() -> None:
     left = await engine.stop(close_positions=True, timeout_s=0.3)
     assert len(left) == 1 and "hedged remainder" in left[0] and "refused" in left[0], left
     assert slot_state(engine) is ArbState.HEDGED
+
+
+async def test_a_phase_that_raises_is_settled_from_the_exposure_and_unwound() -> None:
+    """A planner error mid-phase (here: the perp's bids vanish before the hedge is priced as a
+    marketable limit) used to leave the position in 'entering' for ever."""
+    engine, venue = make_engine(execution=msgspec.structs.replace(FAST, order_type=LegOrderType.LIMIT_IOC))
+
+    def bids_vanish() -> None:
+        one_sided = book(PERP, D(100_400))
+        engine.on_event(BookEvent(book=msgspec.structs.replace(one_sided, bids=())))
+
+    venue.script = [Scripted(Fault.OK, after=bids_vanish)]
+    await start_engine(engine)
+    market(engine, venue, 60)
+    engine.evaluate()
+    await eventually(lambda: bool(engine.errors), timeout=5, what="the phase failed")
+    assert "PlanError" in engine.errors[0]
+    assert slot_state(engine) is ArbState.UNWINDING  # not stuck in entering
+    market(engine, venue, 60)
+    engine.evaluate()  # picks the unwind up
+    await eventually(lambda: slot_state(engine) is ArbState.CLOSED, timeout=5, what="unwound")
+    assert_books_match(engine, venue)
 
 
 # --------------------------------------------------------------------------- churn, fees
