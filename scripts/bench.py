@@ -129,14 +129,21 @@ class Bench:
         self.runner: Child
         self.ctl: SimControl
         self.record: RunnerRecord
+        self.port = 0
 
     def start_venue_and_runner(self) -> None:
-        port = free_port_pair()
+        port = self.port = free_port_pair()
         log(f"starting the offline Binance venue on ports {port}-{port + 1}")
         self.sim = self.kids.start("sim", ["-m", "benchlib.simproc", "--port-base", str(port)])
         self.sim.wait_for("ready", 60)
         self.ctl = SimControl(f"http://127.0.0.1:{port}")
-        log("starting the runner")
+        self.start_runner()
+
+    def start_runner(self, *extra: str) -> None:
+        """The runner on the venue; its journal (the default SQLite one) in the work dir, never
+        the per-user data dir; ``extra``: more flags (``--no-journal``)."""
+        port = self.port
+        log(f"starting the runner {' '.join(extra)}".rstrip())
         self.runner = self.kids.start(
             "runner",
             [
@@ -151,7 +158,9 @@ class Bench:
                 "BTCUSDT,ETHUSDT",
                 "--log-level",
                 "WARNING",
+                *extra,
             ],
+            env={"TRADEBUS_DATA_DIR": str(self.workdir / "journal")},
         )
         self.record = self._wait_registered(60)
         log(f"runner ready: ROUTER {self.record.router_endpoint}  PUB {self.record.pub_endpoint}")
@@ -511,7 +520,9 @@ def tick_legs(pairs: list[list[int]], trace: list[list[int]]) -> dict[str, Any]:
 # -- main ------------------------------------------------------------------------------------------
 
 
-def run(params: Params, scenarios: tuple[str, ...], workdir: Path, quick: bool) -> dict[str, Any]:
+def run(
+    params: Params, scenarios: tuple[str, ...], workdir: Path, quick: bool, journal_ab: bool = False
+) -> dict[str, Any]:
     started = time.monotonic()
     result: dict[str, Any] = {}
     details: dict[str, Any] = {}
@@ -541,6 +552,16 @@ def run(params: Params, scenarios: tuple[str, ...], workdir: Path, quick: bool) 
             kids.stop(sink)
         runner_status = kids.stop(bench.runner)
         details["runner_exit_status"] = runner_status
+        if journal_ab and "tick" in scenarios:
+            # the same venue, a runner that journals nothing: what the journal adds to tick-to-order
+            bench.start_runner("--no-journal")
+            out = bench.run_tick()
+            details["tick_no_journal"] = out.pop("details")
+            off = out["tick_to_order_us"]
+            result["tick_to_order_no_journal_us"] = off
+            on = result["tick_to_order_us"]
+            result["journal_added_us"] = {q: round(on[q] - off[q], 1) for q in ("p50", "p90", "p99") if q in on}
+            kids.stop(bench.runner)
     result["machine"] = machine_facts()
     result["config"] = {"quick": quick, **asdict(params), "scenarios": list(scenarios)}
     result["details"] = details
@@ -555,6 +576,8 @@ def print_summary(result: dict[str, Any]) -> None:
     lines = []
     for key in (
         "tick_to_order_us",
+        "tick_to_order_no_journal_us",
+        "journal_added_us",
         "ingest_msgs_per_s",
         "rpc_rtt_us",
         "raw_zmq_rtt_us",
@@ -579,6 +602,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rss-messages", type=int, help="messages in the memory run (1000000; quick 60000)")
     parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {','.join(SCENARIOS)}")
     parser.add_argument("--workdir", type=Path, help="where the processes' logs go (default: a temp dir)")
+    parser.add_argument(
+        "--journal-ab",
+        action="store_true",
+        help="tick-to-order again with a runner started --no-journal (same venue, same run): journal_added_us",
+    )
     args = parser.parse_args(argv)
     params = Params.quick() if args.quick else Params()
     if args.load is not None:
@@ -595,7 +623,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     log(f"logs in {workdir}")
     try:
-        result = run(params, scenarios, workdir, args.quick)
+        result = run(params, scenarios, workdir, args.quick, args.journal_ab)
     except ChildFailed as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 1
