@@ -126,6 +126,8 @@ class JournalingPublisher(Publisher):
         self.overflowed = 0  # records that waited for room in the writer's queue
         self._overflow: deque[tuple[JournalRecord, Callable[[], None] | None]] = deque()
         self._wake = asyncio.Event()
+        self._empty = asyncio.Event()
+        self._empty.set()
 
     def publish(
         self, kind: TopicKind, event: Event, key: InstrumentKey | None = None, *, jseq: int = 0, body: bytes = b""
@@ -165,6 +167,7 @@ class JournalingPublisher(Publisher):
                 pass
         self._overflow.append((record, on_commit))
         self.overflowed += 1
+        self._empty.clear()
         self._wake.set()
 
     async def pump(self) -> None:
@@ -176,6 +179,11 @@ class JournalingPublisher(Publisher):
                 record, on_commit = self._overflow[0]
                 await self.journal.append(record, on_commit=on_commit)
                 self._overflow.popleft()
+            self._empty.set()
+
+    async def overflow_drained(self) -> None:
+        """Wait until everything in the overflow deque is in the writer's queue (before a drain)."""
+        await self._empty.wait()
 
     @property
     def overflow_depth(self) -> int:

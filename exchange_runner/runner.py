@@ -267,8 +267,8 @@ class ExchangeRunner:
                 writer = None
                 if self.journal is not None:  # first: the actors' events are appended from their start
                     writer = tg.create_task(self.journal.journal.run_writer(), name="journal.writer")
+                pump = tg.create_task(self.journal.publisher.pump(), name="journal.pump") if self.journal else None
                 tasks = [
-                    *([tg.create_task(self.journal.publisher.pump(), name="journal.pump")] if self.journal else []),
                     tg.create_task(self.prices.run(), name="actor.price"),
                     tg.create_task(self.orders.run(), name="actor.order"),
                     tg.create_task(self.positions.run(), name="actor.position"),
@@ -314,10 +314,18 @@ class ExchangeRunner:
                     t.cancel()
                 if self.journal is not None and writer is not None:
                     try:  # commit (and publish) what is queued, then stop the writer
+                        async with asyncio.timeout(5.0):
+                            await self.journal.publisher.overflow_drained()
                         await self.journal.journal.drain(5.0)
+                    except TimeoutError:
+                        waiting = self.journal.publisher.overflow_depth
+                        logger.error("journal: {} records still wait for the writer", waiting)
+                        writer.cancel()
                     except JournalError as exc:
                         logger.error("{}", exc.line)
                         writer.cancel()
+                if pump is not None:
+                    pump.cancel()
         finally:
             self.server = None
             router.close(linger=0)
