@@ -1,0 +1,137 @@
+#!/usr/bin/env python
+"""What "publish after journaling" adds to an exec event (a script, not a test).
+
+    python scripts/bench_journal_publish.py [--n 2000] [--journal URL] [--json PATH]
+
+In one process: a real journal (default SQLite in a temp dir, or ``--journal postgresql://…``),
+the runner's :class:`~exchange_runner.journaling.JournalingPublisher` on a real XPUB socket and a
+SUB reading it. Each sample publishes one ``exec`` event and waits until the SUB has it; the
+same is done with the plain :class:`~exchange_runner.publisher.Publisher` (no journal),
+interleaved sample by sample. Prints p50/p90/p99 of both (µs) and of their paired difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import zmq  # noqa: E402
+
+from exchange_runner.journaling import JournalingPublisher  # noqa: E402
+from exchange_runner.publisher import Publisher, pub_socket  # noqa: E402
+from strategy_client.journal import Journal, ProcessInfo  # noqa: E402
+from strategy_client.model import (  # noqa: E402
+    Exchange,
+    InstrumentKey,
+    MarketKind,
+    Order,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from strategy_client.wire import OrderEvent, OrderEventKind, TopicKind  # noqa: E402
+
+KEY = InstrumentKey(Exchange.BINANCE, "BTCUSDT", MarketKind.PERP)
+
+
+def pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return round(s[min(len(s) - 1, int(q * len(s)))], 1)
+
+
+def summary(xs: list[float]) -> dict[str, float]:
+    return {"p50": pct(xs, 0.5), "p90": pct(xs, 0.9), "p99": pct(xs, 0.99)}
+
+
+async def main(n: int, url: str | None) -> dict[str, object]:
+    data = tempfile.mkdtemp(prefix="tb-jpub-")
+    if url is not None and url.startswith("postgresql") and "schema=" not in url:
+        url = f"{url}{'&' if '?' in url else '?'}schema=bjp_{uuid.uuid4().hex[:8]}"
+    journal = Journal.open(url, process=ProcessInfo(role="runner", name="binance:bench"), data_dir=data)
+    ctx = zmq.Context.instance()
+    socks = []
+    pubs: list[Publisher] = []
+    subs = []
+    for journaled in (True, False):
+        pub = pub_socket(ctx)
+        pub.setsockopt(zmq.LINGER, 0)
+        port = pub.bind_to_random_port("tcp://127.0.0.1")
+        sub = ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.connect(f"tcp://127.0.0.1:{port}")
+        pub.poll(5000)
+        pub.recv()
+        socks += [pub, sub]
+        subs.append(sub)
+        pubs.append(
+            JournalingPublisher(pub, Exchange.BINANCE, journal) if journaled else Publisher(pub, Exchange.BINANCE)
+        )
+    times: dict[bool, list[float]] = {True: [], False: []}
+    diffs: list[float] = []
+    writer = asyncio.get_running_loop().create_task(journal.run_writer())
+    try:
+        for i in range(n + 100):
+            one: dict[bool, float] = {}
+            for journaled, pub, sub in ((True, pubs[0], subs[0]), (False, pubs[1], subs[1])):
+                order = Order(
+                    key=KEY,
+                    client_id=f"b-{journaled:d}-{i}",
+                    venue_id=str(i),
+                    side=Side.BUY,
+                    type=OrderType.LIMIT,
+                    tif=TimeInForce.GTC,
+                    price=Decimal("100"),
+                    qty=Decimal("0.001"),
+                    status=OrderStatus.NEW,
+                    created_ts_ms=1,
+                    updated_ts_ms=1,
+                )
+                t0 = time.perf_counter()
+                pub.publish(TopicKind.EXECUTION, OrderEvent(kind=OrderEventKind.NEW, order=order), KEY)
+                while True:
+                    try:
+                        sub.recv_multipart(zmq.NOBLOCK)
+                        break
+                    except zmq.Again:
+                        await asyncio.sleep(0)  # let the writer commit and publish
+                one[journaled] = (time.perf_counter() - t0) * 1e6
+            if i >= 100:
+                times[True].append(one[True])
+                times[False].append(one[False])
+                diffs.append(one[True] - one[False])
+    finally:
+        await journal.drain(10)
+        await writer
+        journal.close()
+        for s in socks:
+            s.close(linger=0)
+    return {
+        "journal": url or "sqlite (default)",
+        "n": n,
+        "journaled_us": summary(times[True]),
+        "plain_us": summary(times[False]),
+        "added_us": summary(diffs),
+    }
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--journal", default=None)
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args()
+    out = asyncio.run(main(a.n, a.journal))
+    print(json.dumps(out, indent=2))
+    if a.json:
+        a.json.write_text(json.dumps(out, indent=2) + "\n")
