@@ -58,24 +58,24 @@ async def main(n: int, url: str | None) -> dict[str, object]:
     if url is not None and url.startswith("postgresql") and "schema=" not in url:
         url = f"{url}{'&' if '?' in url else '?'}schema=bjp_{uuid.uuid4().hex[:8]}"
     journal = Journal.open(url, process=ProcessInfo(role="runner", name="binance:bench"), data_dir=data)
-    ctx = zmq.Context.instance()
-    socks = []
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+    socks: list[zmq.Socket[bytes]] = []
     pubs: list[Publisher] = []
-    subs = []
+    subs: list[zmq.Socket[bytes]] = []
     for journaled in (True, False):
-        pub = pub_socket(ctx)
-        pub.setsockopt(zmq.LINGER, 0)
-        port = pub.bind_to_random_port("tcp://127.0.0.1")
-        sub = ctx.socket(zmq.SUB)
+        xpub = pub_socket(ctx)
+        xpub.setsockopt(zmq.LINGER, 0)
+        port = xpub.bind_to_random_port("tcp://127.0.0.1")
+        sub: zmq.Socket[bytes] = ctx.socket(zmq.SUB)
         sub.setsockopt(zmq.LINGER, 0)
         sub.setsockopt(zmq.SUBSCRIBE, b"")
         sub.connect(f"tcp://127.0.0.1:{port}")
-        pub.poll(5000)
-        pub.recv()
-        socks += [pub, sub]
+        xpub.poll(5000)
+        xpub.recv()
+        socks += [xpub, sub]
         subs.append(sub)
         pubs.append(
-            JournalingPublisher(pub, Exchange.BINANCE, journal) if journaled else Publisher(pub, Exchange.BINANCE)
+            JournalingPublisher(xpub, Exchange.BINANCE, journal) if journaled else Publisher(xpub, Exchange.BINANCE)
         )
     times: dict[bool, list[float]] = {True: [], False: []}
     diffs: list[float] = []
@@ -83,7 +83,7 @@ async def main(n: int, url: str | None) -> dict[str, object]:
     try:
         for i in range(n + 100):
             one: dict[bool, float] = {}
-            for journaled, pub, sub in ((True, pubs[0], subs[0]), (False, pubs[1], subs[1])):
+            for journaled, pub, reader in ((True, pubs[0], subs[0]), (False, pubs[1], subs[1])):
                 order = Order(
                     key=KEY,
                     client_id=f"b-{journaled:d}-{i}",
@@ -101,7 +101,7 @@ async def main(n: int, url: str | None) -> dict[str, object]:
                 pub.publish(TopicKind.EXECUTION, OrderEvent(kind=OrderEventKind.NEW, order=order), KEY)
                 while True:
                     try:
-                        sub.recv_multipart(zmq.NOBLOCK)
+                        reader.recv_multipart(zmq.NOBLOCK)
                         break
                     except zmq.Again:
                         await asyncio.sleep(0)  # let the writer commit and publish
