@@ -187,6 +187,8 @@ Msg = (
 
 #: No risk gate configured: the limits and states are not the runner's (``risk`` None).
 NO_RISK_GATE = "this runner has no risk gate"
+#: Statuses of an order resting at the venue (HALTED cancels any that shows up).
+_RESTING = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
 
 
 def new_client_id(prefix: str = "tb") -> str:
@@ -226,6 +228,7 @@ class OrderManager(Actor[Msg]):
         self._submitted_at: dict[str, float] = {}  # client id → perf_counter at submit (metrics only)
         self.risk: RiskGate | None = None  # the pre-trade gate (docs/risk.md); set before run()
         self.risk_tick_s = 1.0
+        self._halt_cancels: set[str] = set()  # client ids with a HALTED cancel under way
         self.journal: RunnerJournal | None = None  # the intent is committed here before sending; set before run()
         self._restored: list[Order] = []  # PENDING/UNKNOWN orders reloaded from the journal: resolved at start
 
@@ -304,6 +307,8 @@ class OrderManager(Actor[Msg]):
             return
         if self.risk is not None:
             self.risk.tally.update(event.order)
+            if self.risk.state is TradingState.HALTED and event.order.status in _RESTING:
+                self._cancel_landed(event.order)
         if self.paper:
             event = msgspec.structs.replace(event, paper=True)
         self.publisher.publish(TopicKind.EXECUTION, event, event.order.key)
@@ -655,6 +660,26 @@ class OrderManager(Actor[Msg]):
             logger.info("order reconcile ({}): {} orders corrected", reason, fixes)
         return len(venue_open)
 
+    def _cancel_landed(self, order: Order) -> None:
+        """HALTED and ``order`` rests at the venue: it was in flight (PENDING, so not in the
+        cancel-all's list) or UNKNOWN when trading stopped, and has landed since. Cancel it."""
+        cid = order.client_id
+        if cid in self._halt_cancels:
+            return
+        self._halt_cancels.add(cid)
+
+        async def run() -> None:
+            try:
+                done = await self.adapter.cancel_order(order.key, client_id=cid)
+                await self.tell(_Result(done, from_reply=False))
+            except xerr.ExchangeError as exc:
+                logger.warning("risk: HALTED, cancelling {} that landed after the cancel-all: {}", cid, exc)
+            finally:
+                self._halt_cancels.discard(cid)
+
+        logger.warning("risk: HALTED; order {} landed at the venue after the cancel-all: cancelling it", cid)
+        self.spawn(run(), f"risk:cancel:{cid}")
+
     # -- risk admin -------------------------------------------------------------------
     def _risk_admin(self, msg: RiskStatusMsg | SetTradingStateMsg | SetRiskLimitMsg) -> Any:
         gate = self.risk
@@ -689,12 +714,17 @@ class OrderManager(Actor[Msg]):
         """Cancel every order that may rest at the venue, UNKNOWN ones included."""
         canceled = 0
         for order in list(self.orders.open_orders()):
+            if order.client_id in self._halt_cancels:
+                continue  # already being cancelled (an order that landed while HALTED)
+            self._halt_cancels.add(order.client_id)
             try:
                 done = await self.adapter.cancel_order(order.key, client_id=order.client_id)
                 await self.tell(_Result(done, from_reply=False))
                 canceled += 1
             except xerr.ExchangeError as exc:
                 logger.warning("cancel-on-exit {}: {}", order.client_id, exc)
+            finally:
+                self._halt_cancels.discard(order.client_id)
         return canceled
 
 

@@ -439,3 +439,32 @@ def test_a_risk_table_for_an_unserved_instrument_stops_the_start(redis_server, t
     assert runner.proc.wait(timeout=60) == 2
     errors = [ln for ln in runner.log.read_text().splitlines() if ln.startswith("runner: error:")]
     assert len(errors) == 1 and "binance:perp:DOGEUSDT is not an instrument this runner serves" in errors[0], errors
+
+
+async def test_orders_in_flight_when_halted_are_cancelled_when_they_land(redis_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Orders still PENDING (sent, not yet acknowledged) when HALTED begins are not in the
+    cancel-all's list; each is cancelled as soon as the venue says it rests."""
+    import asyncio
+
+    url = _db(redis_server.url, 3)
+    runner = start_runner(url, tmp_path, f"inflight-{os.getpid()}")
+    try:
+        runner.record()
+        async with ZmqRouter(url) as router:
+            await router.wait_for(Exchange.BINANCE, timeout_s=30)
+            inst, ref = await _ref(router, BTC)
+            qty = _min_qty(inst, ref)
+            prices = [_passive(ref, Side.BUY, f"0.0{i}", inst.tick_size) for i in range(2, 7)]
+            # the submits reach the order actor before the halt: all are in flight when it lands
+            *orders, reply = await asyncio.gather(
+                *(_limit(router, BTC, Side.BUY, qty, p) for p in prices),
+                router.set_trading_state(Exchange.BINANCE, TradingState.HALTED, reason="in flight"),
+            )
+            assert isinstance(reply, TradingStateReply) and reply.state is TradingState.HALTED
+            assert all(isinstance(o, Order) for o in orders)
+            await eventually(lambda: _no_open(router), timeout=15, what="every landed order cancelled")
+            for o in orders:
+                final = await router.get_order(BTC, client_id=o.client_id)
+                assert final.status is OrderStatus.CANCELED, final
+    finally:
+        runner.stop()
