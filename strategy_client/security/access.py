@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .keys import KeyError_, check_z85, load_public_key
 
-__all__ = ["Role", "AccessEntry", "AccessList", "AccessListError", "required_role", "denied_message"]
+__all__ = ["CLASSED_METHODS", "Role", "AccessEntry", "AccessList", "AccessListError", "required_role", "denied_message"]
 
 
 class Role(IntEnum):
@@ -43,6 +43,7 @@ _READ_METHODS = frozenset(
         "ping",
         "get_order",
         "get_open_orders",
+        "report_gap",
         "replay_events",
         "get_position",
         "get_all_positions",
@@ -56,6 +57,9 @@ _READ_METHODS = frozenset(
     }
 )
 _TRADE_METHODS = frozenset({"submit_order", "cancel_order"})
+#: classed as admin on purpose (anything unlisted is admin too, but unclassed)
+_ADMIN_METHODS = frozenset({"set_leverage", "set_risk_limit", "set_trading_state"})
+CLASSED_METHODS = _READ_METHODS | _TRADE_METHODS | _ADMIN_METHODS
 
 
 def required_role(method: str) -> Role:

@@ -73,6 +73,16 @@ def test_roles_include_each_other_and_unknown_methods_need_admin() -> None:
     assert Role.ADMIN >= Role.TRADE >= Role.READ
 
 
+def test_every_wire_method_is_classed() -> None:
+    """A method added to the wire without a role decision fails here (it would be admin-only)."""
+    from strategy_client.security.access import CLASSED_METHODS
+    from strategy_client.wire.messages import METHODS
+
+    unclassed = METHODS - CLASSED_METHODS
+    assert not unclassed, f"methods without a role decision: {sorted(unclassed)}"
+    assert required_role("report_gap") is Role.READ and required_role("replay_events") is Role.READ
+
+
 def test_allow_list_parsing_comments_key_files_and_errors(tmp_path: Path) -> None:
     pairs = [generate_keypair() for _ in range(3)]
     # a Z85 key may contain '#': only a '#' that starts a word is a comment
