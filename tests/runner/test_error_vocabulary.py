@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from exchange_runner.actors.price import StaleBook
+from exchange_runner.journaling import JournalRefused
 from exchange_runner.refusals import BadParams, ClientIdInUse, NotAvailable
 from exchange_runner.risk import RiskChangeRefused, RiskConfigError, RiskRejected
 from exchange_runner.service import ERROR_TABLE, _Ask, error_reply
@@ -41,6 +42,7 @@ CASES: list[tuple[BaseException, ErrorCode, bool, bool]] = [
     (RiskRejected(_BREACH), E.RISK_REJECTED, False, False),
     (RiskChangeRefused("max_open_orders: loosening at run time is refused"), E.INVALID_PARAMS, False, False),
     (RiskConfigError("risk.max_open_orders: Expected `int` >= 1"), E.INVALID_PARAMS, False, False),
+    (JournalRefused("not sent: its intent could not be journaled: journal … is locked"), E.UNAVAILABLE, True, False),
     (xerr.OrderNotFound("unknown order", venue_code=-2013), E.NOT_FOUND, False, True),
     (xerr.UnknownOutcome("timeout", venue_code=-1007), E.OUTCOME_UNKNOWN, False, True),
     (xerr.IpBanned("banned", venue_code=-1003), E.RATE_LIMITED, False, True),
@@ -199,3 +201,9 @@ def test_binance_dialect_names_every_exec_type() -> None:
 )
 def test_venue_errors_in_the_refusal_vocabulary(exc: xerr.ExchangeError, code: RejectCode) -> None:
     assert xerr.reject_code(exc) is code
+
+
+def test_an_order_the_journal_refused_says_it_was_not_sent() -> None:
+    rep = error_reply(JournalRefused("not sent: its intent could not be journaled: journal x is locked"))
+    assert (rep.code, rep.retryable, rep.reject_code) == (ErrorCode.UNAVAILABLE, True, RejectCode.NOT_SENT)
+    assert rep.message.startswith("not sent:")
