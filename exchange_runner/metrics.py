@@ -264,14 +264,27 @@ class RunnerCollector(Collector):
         yield published
         pub_drop = _counter(
             "tradebus_publish_dropped",
-            "Events not sent: a subscriber of their topic was at its high-water mark (XPUB_NODROP), by topic kind",
+            "Events subscribers did not receive (sequence holes they reported), by topic kind and client kind",
+            ["topic", "client"],
+        )
+        for (kind, client), n in pub.dropped_by_client.items():
+            pub_drop.add_metric([kind, client], n)
+        yield pub_drop
+        gap_reports = _counter("tradebus_gap_reports", "report_gap requests taken (subscribers reporting lost events)")
+        gap_reports.add_metric([], pub.gap_reports)
+        yield gap_reports
+        gap_refused = _counter(
+            "tradebus_gap_ranges_refused", "Reported gap ranges not counted: numbers this runner never published"
+        )
+        gap_refused.add_metric([], pub.gap_ranges_refused)
+        yield gap_refused
+        subs = _gauge(
+            "tradebus_pub_subscriptions",
+            "Subscriptions on the PUB socket now (one per subscriber and prefix)",
             ["topic"],
         )
-        for kind, n in pub.dropped.items():
-            pub_drop.add_metric([kind], n)
-        yield pub_drop
-        subs = _gauge("tradebus_pub_subscriptions", "Topic prefixes subscribed on the PUB socket")
-        subs.add_metric([], len(pub.read_subscriptions()))
+        for kind, n in pub.subscriptions_by_kind().items():
+            subs.add_metric([kind], n)
         yield subs
 
         server = r.server

@@ -1,56 +1,75 @@
-"""The PUB side: topics, per-topic sequence numbers, and counters — including what is lost.
+"""The PUB side: topics, per-topic sequence numbers, counters — and what subscribers lost.
 
-Publishing never blocks the caller. ZeroMQ's PUB drops an event **silently** for a subscriber
-whose queue is at its high-water mark (a slow subscriber once lost 100,123 events while the
-drop counter read 0), so the runner's socket is an **XPUB with ``XPUB_NODROP``**
-(:func:`pub_socket`): a send that would overflow a matching subscriber's queue fails with
-``EAGAIN`` instead, and the publisher counts the event as dropped (``dropped``, by topic kind)
-and goes on. That count is exact — one per event that did not go out — and every subscriber
-concerned sees the hole in the topic's sequence numbers with the next event it gets, and
-resyncs (a book from ``get_book_snapshot``; orders by ``get_order``).
+Publishing never blocks the caller, and one slow subscriber never costs another one an event.
+The runner's socket is an XPUB (:func:`pub_socket`) that drops like a PUB: an event for a
+subscriber whose queue is at its high-water mark is dropped **for that subscriber only**, by
+libzmq, silently — the socket cannot say who lost what (``XPUB_NODROP``, which refuses the
+send instead, refuses it for *every* subscriber of the topic while any one queue is full: a
+paused notebook would stop ``exec``/``pos`` events for every strategy. It was tried and
+removed).
 
-The price (libzmq has no per-subscriber refusal): while one subscriber's queue is full, an
-event on a topic it subscribes to goes to **none** of that topic's subscribers, where a PUB
-would still have sent it to the others. A queue fills only ``SNDHWM`` (100,000 events) behind
-— a process that stopped reading, not a slow one — and ``tradebus_publish_dropped_total``
-says so at once. (Sending the refused event again with ``NODROP`` off would spare the others,
-but the write that fails then parks the full queue outside libzmq's matching until it drains
-by half, and every event it misses meanwhile is dropped silently again: no count.) See
-docs/runner.md (queues) and docs/observability.md (metrics).
+So losses are counted where they are seen: every topic has its own sequence numbers (the
+header's ``seq``), a subscriber that lost events sees the hole, and the client library's
+subscriber reports each hole over the command socket (``report_gap``; coalesced, at most two
+requests a second per subscriber: strategy_client/gap_report.py). :meth:`Publisher.report_gaps`
+checks each range against the numbers this publisher has actually issued and counts the lost
+events by topic kind and client kind — ``tradebus_publish_dropped_total{topic,client}``. The
+count is the sum, over reporting subscribers, of the events each one did not receive; a
+subscriber that does not report (a raw ZeroMQ SUB of a third party) is not in it
+(docs/observability.md).
 
-An XPUB also passes (un)subscriptions up: :meth:`read_subscriptions` reads them (with every
-status event and at each scrape) so they never pile up, and keeps the subscribed prefixes.
+The XPUB is verbose (``XPUB_VERBOSER``): every subscription and unsubscription of every
+subscriber comes up the socket; :meth:`read_subscriptions` reads them (with every status event
+and at each scrape, so they never pile up) and keeps the number of subscribers per prefix
+(``tradebus_pub_subscriptions{topic}``).
 
 This is the market-data hot path (one call per book update), so it does as little as it can:
 the topic of each (kind, instrument) is built once and kept, the three frames go out with three
 calls of the backend's ``send`` (integer flags, copied: for frames this small copying is cheaper
 than ZeroMQ's zero-copy bookkeeping; pyzmq's Python-level ``send``/``send_multipart`` wrappers,
 which only add draft-API options, cost more than the send itself), and the counters are plain
-dict entries.
+dict entries. Nothing of the gap accounting runs per publish.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import zmq
 
 from strategy_client.model import Exchange, InstrumentKey
-from strategy_client.wire import Event, Header, TopicKind, encode, new_message_id, now_ns, topic
+from strategy_client.wire import (
+    Event,
+    GapAck,
+    GapRange,
+    Header,
+    TopicKind,
+    encode,
+    new_message_id,
+    now_ns,
+    topic,
+)
 
-__all__ = ["Publisher", "pub_socket"]
+__all__ = ["Publisher", "pub_socket", "MAX_CLIENT_KINDS"]
 
 _MORE = int(zmq.SNDMORE | zmq.NOBLOCK)
 _LAST = int(zmq.NOBLOCK)
-_NODROP = int(zmq.XPUB_NODROP)
 _send = zmq.backend.Socket.send  # the compiled send under pyzmq's Python wrapper
+
+#: Distinct client kinds kept as label values; later ones are counted as ``other``.
+MAX_CLIENT_KINDS = 16
+_KIND_OF_PREFIX = re.compile(rb"^([a-z]+)\|")
+_KINDS = frozenset(k.value for k in TopicKind)
 
 
 def pub_socket(ctx: zmq.Context[Any]) -> zmq.Socket[bytes]:
-    """The runner's event socket: an XPUB that refuses (``EAGAIN``) instead of dropping silently."""
+    """The runner's event socket: an XPUB that drops per subscriber (as a PUB does) and passes
+    every (un)subscription up, so subscribers can be counted."""
     sock: zmq.Socket[bytes] = ctx.socket(zmq.XPUB)
-    sock.setsockopt(zmq.XPUB_NODROP, 1)
+    sock.setsockopt(zmq.XPUB_VERBOSER, 1)
     return sock
 
 
@@ -60,11 +79,15 @@ class Publisher:
         self.exchange = exchange
         self._seq: dict[bytes, int] = {}
         self._topics: dict[tuple[TopicKind, InstrumentKey | None], bytes] = {}
+        self._kind_of: dict[bytes, TopicKind] = {}
         self._published: dict[TopicKind, int] = dict.fromkeys(TopicKind, 0)
-        self._dropped: dict[TopicKind, int] = dict.fromkeys(TopicKind, 0)
+        self._lost: dict[tuple[str, str], int] = {}  # (topic kind, client kind) → events reported lost
+        self._clients: set[str] = set()  # client kinds seen (label values, bounded)
         self._xpub = socket.getsockopt(zmq.TYPE) == zmq.XPUB
-        self.subscriptions: set[bytes] = set()  # prefixes subscribed (XPUB only)
-        self.send_errors = 0  # sends that failed for another reason (socket closing)
+        self.subscribers: Counter[bytes] = Counter()  # prefix → subscriptions to it now (XPUB only)
+        self.send_errors = 0  # sends that failed (the socket is closing)
+        self.gap_reports = 0  # report_gap requests taken
+        self.gap_ranges_refused = 0  # ranges that named numbers this publisher never issued
 
     @property
     def published(self) -> Counter[str]:
@@ -73,13 +96,22 @@ class Publisher:
 
     @property
     def dropped(self) -> Counter[str]:
-        """Events not sent because a subscriber of their topic had a full queue, by topic kind."""
-        return Counter({kind.value: n for kind, n in self._dropped.items() if n})
+        """Events subscribers reported lost, by topic kind (all client kinds)."""
+        out: Counter[str] = Counter()
+        for (kind, _), n in self._lost.items():
+            out[kind] += n
+        return out
+
+    @property
+    def dropped_by_client(self) -> dict[tuple[str, str], int]:
+        """Events subscribers reported lost, by (topic kind, client kind)."""
+        return dict(self._lost)
 
     def topic_of(self, kind: TopicKind, key: InstrumentKey | None = None) -> bytes:
         t = self._topics.get((kind, key))
         if t is None:
             t = self._topics[(kind, key)] = topic(kind, self.exchange, key)
+            self._kind_of[t] = kind
         return t
 
     def publish(
@@ -96,52 +128,85 @@ class Publisher:
         if not body:
             body = encode(event)
         sock = self._sock
-        part = 0
         try:
             _send(sock, t, _MORE)
-            part = 1
             _send(sock, header, _MORE)
-            part = 2
             _send(sock, body, _LAST)
-        except zmq.Again:  # a subscriber's queue is full: the event is dropped, and counted
-            self._dropped[kind] += 1
-            if part:  # ZeroMQ checks the queues on the first part only; never leave half a message
-                self._finish((t, header, body)[part:])
-            return
-        except zmq.ZMQError:  # the socket is closing (shutdown)
+        except zmq.ZMQError:  # the socket is closing (shutdown); a full queue never raises here
             self.send_errors += 1
             return
         self._published[kind] += 1
         if kind is TopicKind.STATUS:
-            self.read_subscriptions()  # every few seconds: keep the XPUB's queue of them empty
+            self.read_subscriptions()  # every few seconds: keep the XPUB's queue of them short
 
-    def _finish(self, frames: tuple[bytes, ...]) -> None:
-        sock = self._sock
-        try:
-            if self._xpub:
-                sock.setsockopt(_NODROP, 0)
-            last = len(frames) - 1
-            for i, frame in enumerate(frames):
-                _send(sock, frame, _LAST if i == last else _MORE)
-            if self._xpub:
-                sock.setsockopt(_NODROP, 1)
-        except zmq.ZMQError:  # the socket is closing
-            self.send_errors += 1
+    # -- what subscribers lost ----------------------------------------------------------------
+    def report_gaps(self, ranges: Iterable[GapRange], client_kind: str) -> GapAck:
+        """Count the events a subscriber says it lost. A range counts only if it names a topic
+        this publisher has published on and numbers it has issued (``first_missing`` ≤
+        ``last_missing`` ≤ the topic's sequence) and ``lost`` fits in it; otherwise it is refused."""
+        self.gap_reports += 1
+        client = self._client_label(client_kind)
+        counted = refused = 0
+        for r in ranges:
+            kind = self._kind_of.get(r.topic)
+            last_issued = self._seq.get(r.topic, 0)
+            if (
+                kind is None
+                or not r.first_missing <= r.last_missing <= last_issued
+                or r.lost > r.last_missing - r.first_missing + 1
+            ):
+                refused += 1
+                continue
+            label = (kind.value, client)
+            self._lost[label] = self._lost.get(label, 0) + r.lost
+            counted += r.lost
+        self.gap_ranges_refused += refused
+        return GapAck(counted=counted, refused=refused)
+
+    def _client_label(self, client_kind: str) -> str:
+        clients = self._clients
+        if client_kind not in clients:
+            if len(clients) >= MAX_CLIENT_KINDS:
+                return "other"
+            clients.add(client_kind)
+        return client_kind
+
+    # -- who is subscribed ---------------------------------------------------------------------
+    @property
+    def subscriptions(self) -> set[bytes]:
+        """Prefixes subscribed now (as last read)."""
+        return set(self.subscribers)
 
     def read_subscriptions(self) -> set[bytes]:
         """Read the (un)subscriptions the XPUB passed up; the prefixes subscribed now."""
         if not self._xpub:
             return self.subscriptions
         sock = self._sock
+        subs = self.subscribers
         while True:
             try:
                 msg = sock.recv(zmq.NOBLOCK)
             except zmq.ZMQError:  # Again: none left (or the socket is closing)
                 return self.subscriptions
             if msg[:1] == b"\x01":
-                self.subscriptions.add(msg[1:])
+                subs[msg[1:]] += 1
             elif msg[:1] == b"\x00":
-                self.subscriptions.discard(msg[1:])
+                prefix = msg[1:]
+                if subs[prefix] > 1:
+                    subs[prefix] -= 1
+                else:
+                    subs.pop(prefix, None)
+
+    def subscriptions_by_kind(self) -> Counter[str]:
+        """Subscriptions now by the topic kind their prefix selects (``all``: an empty prefix,
+        every topic), read fresh from the socket."""
+        self.read_subscriptions()
+        out: Counter[str] = Counter()
+        for prefix, n in self.subscribers.items():
+            m = _KIND_OF_PREFIX.match(prefix)
+            kind = m.group(1).decode() if m else ""
+            out[kind if kind in _KINDS else ("all" if not prefix else "other")] += n
+        return out
 
     def sequence(self, t: bytes) -> int:
         return self._seq.get(t, 0)

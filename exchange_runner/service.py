@@ -56,6 +56,7 @@ from strategy_client.wire import (
     PriceReply,
     ReplayEvents,
     Reply,
+    ReportGap,
     Request,
     RiskStatusReply,
     SetLeverage,
@@ -359,6 +360,8 @@ class CommandService:
                 return self._check_key(key) or _Ask(r.funding, GetFunding(key), _funding_reply)
             case GetAccountSnapshot(exchange=exchange):
                 return self._check_exchange(exchange) or _Ask(r.account, GetAccount(), _account_reply)
+            case ReportGap(gaps=gaps, client_kind=client_kind):  # a subscriber's lost events: counted
+                return r.publisher.report_gaps(gaps, client_kind)
             case GetRiskStatus():
                 return _Ask(r.orders, RiskStatusMsg(), _as_reply)
             case SetTradingState(state=state, reason=reason, force=force):

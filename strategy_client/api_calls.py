@@ -34,6 +34,8 @@ from .wire import (
     CancelOrder,
     EventsReply,
     FundingReply,
+    GapAck,
+    GapRange,
     GetAccountSnapshot,
     GetAllInstruments,
     GetAllPositions,
@@ -57,6 +59,7 @@ from .wire import (
     ReferencePrice,
     ReplayEvents,
     Reply,
+    ReportGap,
     Request,
     RiskStatusReply,
     SetLeverage,
@@ -235,6 +238,19 @@ class CoreApiCalls(ABC):
         ``more``: ask again from ``next_after`` (docs/journal.md, replay)."""
         req = ReplayEvents(after_seq=after_seq, topic=topic, limit=limit)
         return expect(await self._call(req, as_exchange(exchange), timeout_s), EventsReply, req)
+
+    async def report_gap(
+        self,
+        exchange: ExchangeLike,
+        gaps: Sequence[GapRange],
+        *,
+        client_kind: str = "client",
+        timeout_s: float | None = None,
+    ) -> GapAck:
+        """Tell the runner which events a subscriber lost (holes in topic sequence numbers),
+        counted in its ``tradebus_publish_dropped_total`` (docs/protocol.md, report_gap); role read."""
+        req = ReportGap(gaps=tuple(gaps), client_kind=client_kind)
+        return expect(await self._call(req, as_exchange(exchange), timeout_s), GapAck, req)
 
     # -- the runner's risk gate (docs/risk.md; admin calls beyond the CoreApi protocol) ----
     async def get_risk_status(self, exchange: ExchangeLike, *, timeout_s: float | None = None) -> RiskStatus:

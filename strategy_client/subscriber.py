@@ -32,6 +32,7 @@ from .connection import ConnectionMonitor, fd_of
 from .core_api import CoreApi
 from .errors import CoreApiError, NotFound, RunnerUnavailable
 from .events import EventFilter, EventItem, EventQueue, Gap, Received, Snapshot
+from .gap_report import reporter_for
 from .model import Exchange, FundingRate, InstrumentKey, MarketKind, OrderBook
 from .sequence import SeqTracker, Verdict
 from .wire import ParsedTopic, TopicKind, decode_event, decode_header, parse_topic, topic
@@ -65,8 +66,10 @@ class ZmqEventSubscriber:
         connect_timeout_s: float = 2.0,
         resync_timeout_s: float = 3.0,
         curve: CurveClient | None = None,
+        client_kind: str = "client",
     ) -> None:
-        """``curve``: connect over CURVE with these keys (``strategy_client.security``)."""
+        """``curve``: connect over CURVE with these keys (``strategy_client.security``).
+        ``client_kind``: the label its lost events are counted under at the runner (``losses``)."""
         self.endpoint = endpoint
         self.curve = curve
         self.runner = runner
@@ -106,9 +109,16 @@ class ZmqEventSubscriber:
         self.resync_failures = 0
         self.bad_frames = 0
         self.unknown_events = 0
+        # events lost (sequence holes), counted here and reported to the runner (gap_report.py)
+        self.losses = reporter_for(api, exchange, runner=runner, client_kind=client_kind)
         self.replayed = 0  # events recovered from the runner's journal after a gap (no snapshot needed)
 
     # -- lifecycle ----------------------------------------------------------------------
+    @property
+    def lost(self) -> int:
+        """Events this subscriber did not receive, by the topics' sequence numbers."""
+        return self.losses.lost
+
     @property
     def connected(self) -> bool:
         return self._monitor is not None and self._monitor.up
@@ -122,8 +132,14 @@ class ZmqEventSubscriber:
             sock.setsockopt(zmq.RCVHWM, self.rcvhwm)
             sock.setsockopt(zmq.RECONNECT_IVL, 100)
             sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
-            sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
-            sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
+            # a dead peer is found by TCP keepalive, not ZMTP heartbeats: with a heartbeat, a
+            # subscriber whose receive queue stayed full past the timeout (a paused process) has
+            # its connection killed and libzmq 4.3.5 aborts the process when it reads again
+            # (assertion ``_input_stopped``, zeromq/libzmq#3937; tests/runner/test_pub_drops.py)
+            sock.setsockopt(zmq.TCP_KEEPALIVE, 1)
+            sock.setsockopt(zmq.TCP_KEEPALIVE_IDLE, 2)
+            sock.setsockopt(zmq.TCP_KEEPALIVE_INTVL, 1)
+            sock.setsockopt(zmq.TCP_KEEPALIVE_CNT, 3)
             if self.curve is not None:
                 self.curve.apply(sock)
             for prefix in self.filter.prefixes(self.exchange):
@@ -196,6 +212,7 @@ class ZmqEventSubscriber:
                     pass
             self._sock.close(linger=0)
             self._sock = None
+        await self.losses.close()
         if self._own_sink:
             self.sink.close()
 
@@ -267,6 +284,7 @@ class ZmqEventSubscriber:
         self._pending_snapshot = None
         if reason == "reconnect":
             self._seq.clear()  # a new publisher, or one that may have dropped events: start over
+            self.losses.restart()
         if self.snapshot or reason == "reconnect":
             snap = await self._fetch(self.filter.effective_kinds(), self.filter.keys_of(self.exchange), reason)
             await self.sink.put(snap)
@@ -292,6 +310,7 @@ class ZmqEventSubscriber:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self._bad("header", f"undecodable header on {parsed[0]}: {exc}")
             return
+        self.losses.see(raw_topic, header.seq)
         verdict, expected = self._seq.check(raw_topic, header.seq)
         if verdict is Verdict.STALE:
             self.stale += 1

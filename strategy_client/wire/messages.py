@@ -30,6 +30,7 @@ from ..model import (
 )
 from ..model.order import CLIENT_ID_PATTERN, MAX_CLIENT_ID_LEN
 from .errors import ErrorCode
+from .gaps import GapAck, GapRange, ReportGap
 from .risk import GetRiskStatus, RiskGateEvent, RiskStatusReply, SetRiskLimit, SetTradingState, TradingStateReply
 
 __all__ = [
@@ -53,6 +54,8 @@ __all__ = [
     "SetLeverage",
     "GetBookSnapshot",
     "Ping",
+    "ReportGap",
+    "GapRange",
     "GetRiskStatus",
     "SetTradingState",
     "SetRiskLimit",
@@ -74,6 +77,7 @@ __all__ = [
     "BookSnapshotReply",
     "Pong",
     "ErrorReply",
+    "GapAck",
     "RiskStatusReply",
     "TradingStateReply",
     "EventsReply",
@@ -215,6 +219,7 @@ Request = (
     | SetLeverage
     | GetBookSnapshot
     | Ping
+    | ReportGap
     | GetRiskStatus
     | SetTradingState
     | SetRiskLimit
@@ -356,6 +361,7 @@ Reply = (
     | BookSnapshotReply
     | Pong
     | ErrorReply
+    | GapAck
     | RiskStatusReply
     | TradingStateReply
     | EventsReply
