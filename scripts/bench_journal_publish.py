@@ -55,8 +55,10 @@ def summary(xs: list[float]) -> dict[str, float]:
 
 async def main(n: int, url: str | None) -> dict[str, object]:
     data = tempfile.mkdtemp(prefix="tb-jpub-")
+    own_schema = ""
     if url is not None and url.startswith("postgresql") and "schema=" not in url:
-        url = f"{url}{'&' if '?' in url else '?'}schema=bjp_{uuid.uuid4().hex[:8]}"
+        own_schema = f"bjp_{uuid.uuid4().hex[:8]}"  # a schema of this run, dropped at the end
+        url = f"{url}{'&' if '?' in url else '?'}schema={own_schema}"
     journal = Journal.open(url, process=ProcessInfo(role="runner", name="binance:bench"), data_dir=data)
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
     socks: list[zmq.Socket[bytes]] = []
@@ -116,6 +118,11 @@ async def main(n: int, url: str | None) -> dict[str, object]:
         journal.close()
         for s in socks:
             s.close(linger=0)
+        if own_schema and url is not None:
+            import psycopg
+
+            with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{own_schema}" CASCADE')
     return {
         "journal": url or "sqlite (default)",
         "n": n,
