@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import zmq
 import zmq.asyncio
 
 from strategy_client.command_client import ZmqCommandClient
+from strategy_client.errors import CoreApiError
 from strategy_client.model import Exchange, InstrumentKey, MarketKind, OrderRequest, OrderType, Side
 from strategy_client.wire import (
     CancelOrder,
+    ErrorCode,
     EventsReply,
     GetReferencePrice,
     OrderReply,
@@ -26,7 +29,7 @@ from strategy_client.wire import (
 )
 
 from ..helpers import eventually
-from .conftest import RunnerProc
+from .conftest import RunnerProc, start_runner
 
 PERP = InstrumentKey(Exchange.BINANCE, "BTCUSDT", MarketKind.PERP)
 
@@ -128,3 +131,27 @@ async def test_replay_gives_back_what_pub_sent_byte_for_byte(wired: tuple[ZmqCom
     got = [(e.jseq, e.event) for p in paged for e in p.events]
     want = sorted((j, b) for j, (t, b) in replayed.items() if t == exec_topic)
     assert got == want
+
+
+async def test_a_runner_without_journal_has_nothing_to_replay(redis_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    rp = start_runner(redis_server.url, tmp_path, "jr-nojournal", "--no-journal")
+    try:
+        rec = rp.record()
+        async with ZmqCommandClient(rec.router_endpoint) as cli:
+            with pytest.raises(CoreApiError) as err:
+                await cli.call(ReplayEvents(after_seq=0), timeout_s=10)
+            assert err.value.code is ErrorCode.NOT_FOUND and "--no-journal" in str(err.value)
+            low = await _low(cli)
+            req = OrderRequest(
+                key=PERP, side=Side.BUY, type=OrderType.LIMIT, qty=Decimal("0.002"), price=low, client_id="nj-1"
+            )
+            assert isinstance(await cli.call(SubmitOrder(order=req)), OrderReply)  # orders go, unjournaled
+        assert not (tmp_path / "data").exists() or not list((tmp_path / "data").glob("*.sqlite3"))
+    finally:
+        rp.stop()
+
+
+async def _low(cli: ZmqCommandClient) -> Decimal:
+    bid = await cli.call(GetReferencePrice(key=PERP, source=PriceSource.BID))
+    assert isinstance(bid, PriceReply)
+    return (bid.price.price * Decimal("0.9")).quantize(Decimal("0.1"))
