@@ -8,8 +8,9 @@ key. API keys never live here: they come from the environment
 
 CURVE (docs/security.md): ``curve_key_file`` (the runner's secret certificate, from ``runner keys
 generate``) or ``curve_secret`` (its Z85 secret, from ``TRADEBUS_CURVE_SECRET``; no flag), with
-``allow_file`` (the client keys admitted, with their roles). Binding a non-loopback address without CURVE is refused unless ``insecure``. ``replace``: take over the
-registration of a live runner of the same name.
+``allow_file`` (the client keys admitted, with their roles). Binding a non-loopback address
+without CURVE is refused unless ``insecure``. ``replace``: take over the registration of a live
+runner of the same name.
 """
 
 from __future__ import annotations

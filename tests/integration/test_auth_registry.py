@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +73,10 @@ def _binaries() -> list[str]:
     return out
 
 
+def _up_or_gone(url: str, proc: subprocess.Popen[bytes]) -> Callable[[], bool]:
+    return lambda: _ping(url) or proc.poll() is not None
+
+
 @pytest.fixture(scope="module")
 def auth_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthRedis]:
     binaries = _binaries()
@@ -93,12 +97,7 @@ def auth_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthRedis]:
             args += ["--tls-port", str(tls_port), "--tls-cert-file", str(cert), "--tls-key-file", str(key)]
             args += ["--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no"]
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        started = proc
-
-        def up_or_gone() -> bool:
-            return _ping(plain) or started.poll() is not None
-
-        eventually_sync(up_or_gone, timeout=10, what="redis-server up")
+        eventually_sync(_up_or_gone(plain, proc), timeout=10, what="redis-server up")
         if proc.poll() is None:
             if with_tls and tls is not None:
                 tls_url = f"rediss://:{PASSWORD}@127.0.0.1:{tls_port}/0?ssl_ca_certs={tls[0]}"
