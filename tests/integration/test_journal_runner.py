@@ -259,3 +259,40 @@ async def test_an_intent_that_cannot_be_journaled_refuses_the_order(redis_server
             await eventually(accepted, timeout=15, interval=0.3, what="orders accepted once the journal recovers")
     finally:
         rp.stop()
+
+
+def test_a_corrupt_journal_stops_the_runner_with_one_line(redis_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    name = "jr-corrupt"
+    path = journal_file(f"runner:binance:{name}", tmp_path / "data")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"this is not a database, " * 200)
+    before = path.read_bytes()
+    rp = start_runner(redis_server.url, tmp_path, name)
+    assert rp.proc.wait(timeout=60) == 2
+    errors = [ln for ln in rp.log.read_text().splitlines() if ln.startswith("runner: error:")]
+    assert len(errors) == 1 and "journal" in errors[0] and str(path) in errors[0], rp.log.read_text()[-2000:]
+    assert path.read_bytes() == before  # never overwritten
+
+
+def test_history_vacuum_keeps_what_a_restart_needs(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    j = Journal.open(None, process=ProcessInfo(role="runner", name="binance:jr-vac"), data_dir=data)
+    j.write_intent(
+        OrderRequest(
+            key=PERP, side=Side.BUY, type=OrderType.LIMIT, qty=Decimal("1"), price=Decimal("1"), client_id="v-1"
+        )
+    )
+    j.close()
+    env = {**os.environ, "TRADEBUS_DATA_DIR": str(data)}
+    base = [sys.executable, "-m", "exchange_runner.cli", "history"]
+    out = subprocess.run(
+        [*base, "--vacuum", "--retention-days", "0.00001", "--name", "jr-vac"], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0 and "vacuumed" in out.stdout, out
+    j = Journal.open(None, stream="runner:binance:jr-vac", data_dir=data)
+    try:
+        assert [o.client_id for o in j.unresolved_orders()] == ["v-1"]  # an unanswered intent survives
+    finally:
+        j.close()
+    missing = subprocess.run([*base, "orders", "--name", "nobody"], capture_output=True, text=True, env=env)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no journal" in missing.stderr
