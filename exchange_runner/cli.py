@@ -21,7 +21,7 @@ from .config import DEFAULT_REDIS_URL, ConfigError, RunnerConfig, load_config
 from .history_cli import history
 from .logs import register_runner_secrets, setup_runner_logging
 from .redis_setup import RedisSetupError, resolve_redis
-from .registrar import NameTaken
+from .registrar import NameTaken, check_name
 
 app = typer.Typer(
     add_completion=False,
@@ -69,6 +69,8 @@ def _run_exchange(
         return
     cfg.redis_url = redis_url
     try:
+        if not cfg.replace:
+            check_name(cfg.redis_url, cfg.registration_name)  # refuse before loading the venue
         _run(cfg)
     except ConfigError as exc:
         _fail(str(exc))

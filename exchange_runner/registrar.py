@@ -40,7 +40,7 @@ from strategy_client.wire import (
     runner_key,
 )
 
-__all__ = ["Registrar", "NameTaken"]
+__all__ = ["Registrar", "NameTaken", "check_name"]
 
 # SET only if the key is absent or is ours (ARGV[3] is '"epoch":"<ours>"'); else return what is there
 _OWNED_SET = """
@@ -59,6 +59,36 @@ return 0
 
 class NameTaken(RuntimeError):
     """Another live runner holds this registration name (the message is one line)."""
+
+
+def _taken_message(name: str, other: RunnerRecord, why: str) -> str:
+    age = max(0.0, time.time() - other.heartbeat_ms / 1000) if other.heartbeat_ms else None
+    seen = f", last heartbeat {age:.0f}s ago" if age is not None else ""
+    return (
+        f"runner name {name!r} is held by pid {other.pid} on host {other.host} ({why}{seen}); "
+        "stop it, pick another --name, or pass --replace"
+    )
+
+
+def check_name(redis_url: str, name: str) -> None:
+    """Before starting anything: :class:`NameTaken` if a live runner holds ``name`` (a quick
+    blocking read; :meth:`Registrar.claim` checks again when the runner registers). A Redis
+    that does not answer, or an unreadable record, says nothing here."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    try:
+        raw = client.get(runner_key(name))
+        if not isinstance(raw, bytes):
+            return
+        other = decode_record(raw)
+    except (redis.RedisError, OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return
+    finally:
+        client.close()
+    alive, why = _alive(other)
+    if alive:
+        raise NameTaken(_taken_message(name, other, why))
 
 
 def _alive(other: RunnerRecord) -> tuple[bool, str]:
@@ -132,12 +162,7 @@ class Registrar:
             alive, why = _alive(other)
             held = f"pid {other.pid} on host {other.host}"
             if alive and not self.replace:
-                age = max(0.0, time.time() - other.heartbeat_ms / 1000) if other.heartbeat_ms else None
-                seen = f", last heartbeat {age:.0f}s ago" if age is not None else ""
-                raise NameTaken(
-                    f"runner name {self.record.name!r} is held by {held} ({why}{seen}); "
-                    "stop it, pick another --name, or pass --replace"
-                )
+                raise NameTaken(_taken_message(self.record.name, other, why))
             if alive:
                 logger.warning("--replace: taking runner name {!r} from {}", self.record.name, held)
             else:

@@ -185,6 +185,7 @@ async def test_one_runner_per_name_replace_takes_over_over_redis_auth_and_tls(
             + refusal[0].split(f"on host {socket.gethostname()} ", 1)[1]
         ]
         assert "pass --replace" in refusal[0]
+        assert "simulator" not in b.log.read_text()  # refused before the venue was loaded
         assert a.proc.poll() is None and _record(url) is not None
         assert _record(url).pid == a.proc.pid  # type: ignore[union-attr]
         # --replace: the new one takes the name, the old one stops (and does not write it back)
