@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -30,6 +31,7 @@ import zmq
 from exchange_runner.localredis import LocalRedisServer
 from exchange_runner.ports import free_port, free_port_pair
 from strategy_client.errors import Forbidden, RunnerUnavailable
+from strategy_client.events import Received
 from strategy_client.model import Exchange, InstrumentKey, MarketKind, OrderRequest, OrderType, Side
 from strategy_client.router import ZmqRouter
 from strategy_client.security import ClientSecurity, KeyPair, generate_keypair, write_keypair
@@ -242,6 +244,37 @@ async def test_a_key_taken_out_of_the_allow_list_loses_its_rights_at_once(secure
     finally:
         secure.allow.write_text(original)
         await router.close()
+
+
+async def test_events_reach_an_admitted_key_and_not_a_plaintext_sub(secure: Secure) -> None:
+    rec = secure.record()
+    reader = ZmqRouter(secure.redis_url, security=secure.security(secure.read))
+    await reader.start(wait_for=[NAME], timeout_s=30)
+    try:
+        async with await reader.subscribe(kinds="book", snapshot=False) as events:
+
+            async def a_book() -> bool:
+                return isinstance(await events.get(1.0), Received)
+
+            await eventually(a_book, timeout=20, what="a book event over CURVE")  # type: ignore[arg-type]
+    finally:
+        await reader.close()
+    ctx = zmq.Context()
+    sub = ctx.socket(zmq.SUB)
+    try:
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.connect(rec.pub_endpoint)
+        assert not sub.poll(2000)  # books flow several times a second: a plaintext SUB gets none
+    finally:
+        sub.close(linger=0)
+        ctx.term()
+
+
+def test_sighup_reads_the_allow_list_again(secure: Secure) -> None:
+    secure.proc.send_signal(signal.SIGHUP)
+    eventually_sync(lambda: "read (SIGHUP)" in secure.log.read_text(), what="the SIGHUP reload logged")
+    assert secure.proc.poll() is None  # and the runner keeps running
 
 
 class Attacker:
