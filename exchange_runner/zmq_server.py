@@ -115,6 +115,14 @@ def _method(request: Request) -> str:
     return str(type(request).__struct_config__.tag)
 
 
+def _user_id(frame: zmq.Frame) -> str | None:
+    """The ZAP ``User-Id`` of the connection a frame came on (None if it has none)."""
+    try:
+        return str(frame.get("User-Id"))
+    except zmq.ZMQError:
+        return None
+
+
 def _expire(fut: asyncio.Future[Any]) -> None:
     if not fut.done():
         fut.set_exception(TimeoutError())
@@ -212,8 +220,8 @@ class ZmqServer:
                     frames = sock.recv_multipart(_NOBLOCK)
                 else:  # Frames carry the connection's User-Id (the client key ZAP admitted)
                     parts = sock.recv_multipart(_NOBLOCK, copy=False)
-                    user = parts[-1].get("User-Id")
                     frames = [p.bytes for p in parts]
+                    user = _user_id(parts[-1])
             except zmq.Again:
                 return
             except zmq.ZMQError as exc:  # the socket is closing
