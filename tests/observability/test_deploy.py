@@ -39,6 +39,7 @@ def test_compose_file_validates() -> None:
         check=True,
     ).stdout.split()
     assert set(services) == {
+        "keys",  # one-shot: the CURVE keypairs and the allow-list (docs/security.md)
         "redis",
         "runner-binance",
         "runner-bybit",
