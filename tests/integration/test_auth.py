@@ -183,6 +183,11 @@ def test_unauthenticated_dealers_get_no_answer_and_are_counted(secure: Secure) -
     )
     # and an allow-listed key over the same raw socket is answered
     assert _raw_ping(rec.router_endpoint, (rec.curve_key, secure.read))
+    # the runner's own health ping (an ephemeral key it admits as read) gets through: /readyz is 200
+    eventually_sync(
+        lambda: httpx.get(f"{secure.metrics}/readyz", timeout=5).status_code == 200, what="/readyz 200 over CURVE"
+    )
+    assert secure.metric("tradebus_readiness_check", check="commands_answering") == 1
 
 
 async def test_read_only_key_cannot_submit_trade_key_can(secure: Secure, trader: ZmqRouter) -> None:
