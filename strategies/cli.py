@@ -50,6 +50,23 @@ KeepOpt = Annotated[
     bool, typer.Option("--keep-positions", help="at stop, leave hedged positions open (default: exit them)")
 ]
 LogLevelOpt = Annotated[str, typer.Option("--log-level")]
+DataDirOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--data-dir",
+        help="where the journal lives (default $TRADEBUS_DATA_DIR, else the per-user data dir); "
+        "the same data dir resumes the pairs after a crash",
+    ),
+]
+JournalOpt = Annotated[
+    str | None, typer.Option("--journal", help="journal URL: postgresql://host/db?schema=NAME or a SQLite path")
+]
+AdoptOpt = Annotated[
+    bool,
+    typer.Option(
+        "--adopt", help="take positions on the pair's legs that no journal explains over (default: leave them)"
+    ),
+]
 LogJsonOpt = Annotated[bool, typer.Option("--log-json", help="JSON log lines (for Loki)")]
 
 
@@ -81,7 +98,13 @@ def _overrides(**values: Any) -> dict[str, Any]:
 
 
 def _run(
-    kind: str, config: Path | None, overrides: dict[str, Any], redis_url: str | None, metrics_port: int, keep: bool
+    kind: str,
+    config: Path | None,
+    overrides: dict[str, Any],
+    redis_url: str | None,
+    metrics_port: int,
+    keep: bool,
+    journal: tuple[str | None, str | None, bool] = (None, None, False),
 ) -> None:
     from strategies.arbitrage.config import load_perpperp, load_spotperp
     from strategies.arbitrage.errors import StrategyConfigError
@@ -96,6 +119,7 @@ def _run(
     url = redis_url or cfg.redis_url or os.environ.get("REDIS_URL") or DEFAULT_REDIS
     host = os.environ.get("TRADEBUS_METRICS_BIND") or os.environ.get("TRADEBUS_BIND") or "127.0.0.1"
     opts = RunOptions(redis_url=url, metrics_port=metrics_port, metrics_host=host, close_on_stop=not keep)
+    opts.data_dir, opts.journal, opts.adopt = journal
 
     async def main() -> int:
         return await run_arbitrage(cfg, opts)
@@ -138,6 +162,9 @@ def spotperp(
     redis_url: RedisOpt = None,
     metrics_port: MetricsOpt = None,
     keep_positions: KeepOpt = False,
+    data_dir: DataDirOpt = None,
+    journal: JournalOpt = None,
+    adopt: AdoptOpt = False,
     log_level: LogLevelOpt = "INFO",
     log_json: LogJsonOpt = False,
 ) -> None:
@@ -153,7 +180,15 @@ def spotperp(
         plot=str(plot) if plot else None,
         size=size,
     )
-    _run("spotperp", config, overrides, redis_url, _metrics_port(metrics_port), keep_positions)
+    _run(
+        "spotperp",
+        config,
+        overrides,
+        redis_url,
+        _metrics_port(metrics_port),
+        keep_positions,
+        (data_dir, journal, adopt),
+    )
 
 
 @app.command()
@@ -173,6 +208,9 @@ def perpperp(
     redis_url: RedisOpt = None,
     metrics_port: MetricsOpt = None,
     keep_positions: KeepOpt = False,
+    data_dir: DataDirOpt = None,
+    journal: JournalOpt = None,
+    adopt: AdoptOpt = False,
     log_level: LogLevelOpt = "INFO",
     log_json: LogJsonOpt = False,
 ) -> None:
@@ -189,7 +227,15 @@ def perpperp(
         size=size,
         poll_interval_s=poll,
     )
-    _run("perpperp", config, overrides, redis_url, _metrics_port(metrics_port), keep_positions)
+    _run(
+        "perpperp",
+        config,
+        overrides,
+        redis_url,
+        _metrics_port(metrics_port),
+        keep_positions,
+        (data_dir, journal, adopt),
+    )
 
 
 @app.command()
@@ -208,6 +254,13 @@ def manual(
 
     code = run_manual(exchange=exchange, redis_url=redis_url, runner=runner, history_file=history)
     raise typer.Exit(code)
+
+
+from .history_cli import history as _history  # noqa: E402
+from .history_cli import report as _report  # noqa: E402
+
+app.command("history")(_history)
+app.command("report")(_report)
 
 
 def main() -> None:

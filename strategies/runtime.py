@@ -27,6 +27,7 @@ from loguru import logger
 
 from strategy_client.errors import CoreApiError, DiscoveryError
 from strategy_client.events import Received
+from strategy_client.journal import Journal, JournalError, ProcessInfo
 from strategy_client.model import Exchange, FundingRate, InstrumentKey, OrderBook
 from strategy_client.paper import PaperConfig
 from strategy_client.router import ZmqRouter
@@ -37,9 +38,11 @@ from .arbitrage.config import PerpPerpConfig, SpotPerpConfig
 from .arbitrage.edge import DecisionPolicy
 from .arbitrage.engine import ArbitrageEngine
 from .arbitrage.execution import ExecutionPolicy
+from .arbitrage.journaling import PairJournal
 from .arbitrage.margin import MarginPolicy
 from .arbitrage.oracle import PriceOracle
 from .arbitrage.pair import ArbPair, FeeRates, Leg, LegId, orient_by_funding
+from .arbitrage.resume import adopt, foreign_lines, holdings, load_states, reconcile, restore
 from .arbitrage.state import Transition
 from .paper import PaperExecution
 from .report import build_report, plot_pnl, summary_table, write_json
@@ -60,6 +63,9 @@ class RunOptions:
     out: TextIO = field(default_factory=lambda: sys.stdout)
     status_interval_s: float = 10.0  # log line period when not on a terminal
     wait_runner_s: float = 15.0
+    data_dir: str | None = None  # the journal's data dir (--data-dir / $TRADEBUS_DATA_DIR / per-user)
+    journal: str | None = None  # --journal URL (postgresql://… or a SQLite path)
+    adopt: bool = False  # --adopt: take foreign positions on the pair's legs over
 
 
 @dataclass
@@ -156,7 +162,33 @@ async def run_arbitrage(cfg: SpotPerpConfig | PerpPerpConfig, opts: RunOptions) 
                 insts[key] = await router.get_instrument(key)
             except CoreApiError as exc:
                 raise StrategyError(f"{key}: {exc}") from None
-        return await _Session(cfg, plan, router, insts, metrics, opts, mode).run()
+        journal = open_journal(plan.name, cfg.paper, opts)
+        try:
+            return await _Session(cfg, plan, router, insts, metrics, opts, mode, journal).run()
+        finally:
+            lost = journal.close()
+            if lost:
+                logger.error("{}: {} journal records were never committed", plan.name, lost)
+
+
+def journal_name(strategy: str, paper: bool) -> str:
+    """The journal's process name: a paper run journals into its own stream (and file)."""
+    return f"{strategy}-paper" if paper else strategy
+
+
+def open_journal(strategy: str, paper: bool, opts: RunOptions) -> Journal:
+    from strategy_client import __version__
+
+    try:
+        return Journal.open(
+            opts.journal,
+            process=ProcessInfo(
+                role="strategy", name=journal_name(strategy, paper), strategy=strategy, version=__version__
+            ),
+            data_dir=opts.data_dir,
+        )
+    except JournalError as exc:
+        raise StrategyError(exc.line) from None
 
 
 class _Session:
@@ -169,8 +201,10 @@ class _Session:
         metrics: StrategyMetrics,
         opts: RunOptions,
         mode: str,
+        journal: Journal | None = None,
     ) -> None:
         self.cfg, self.plan, self.router, self.insts = cfg, plan, router, insts
+        self.journal = journal
         self.metrics, self.opts, self.mode = metrics, opts, mode
         self.oracle = PriceOracle(cfg.oracle)
         self.paper: PaperExecution | None = None
@@ -191,6 +225,8 @@ class _Session:
             on_transition=self._on_transition,
             on_market=self._on_market,
         )
+        self.pair_journal = PairJournal(journal, plan.name) if journal is not None else None
+        self.engine.journal = self.pair_journal
         self.stop_reason = ""
         self._stop = asyncio.Event()
         self.tty = opts.out.isatty()
@@ -225,6 +261,7 @@ class _Session:
         if self.paper is not None:
             await self.paper.prepare(plan.keys)
         await self.engine.start([plan.pair_for(self.insts, self.oracle, time.time_ns()) or _any_pair(self)])
+        await self._restore()
         self.metrics.set_ready("started", True)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -241,6 +278,10 @@ class _Session:
             asyncio.create_task(self._consume(sub), name="strategy.events"),
             asyncio.create_task(self._housekeeping(), name="strategy.housekeeping"),
         ]
+        if self.journal is not None and self.pair_journal is not None:
+            tasks.append(asyncio.create_task(self.journal.run_writer(), name="strategy.journal"))
+            tasks.append(asyncio.create_task(self.pair_journal.pump(), name="strategy.journal.pump"))
+        self.engine._start(self._resume())
         if plan.poll_s is not None:
             tasks.append(asyncio.create_task(self._poll(plan.poll_s), name="strategy.poll"))
         try:
@@ -256,6 +297,12 @@ class _Session:
             logger.info("stopping: {} (grace {:g}s)", self.stop_reason, cfg.stop_grace_s)
             # keep consuming events while the engine winds down (fills must still arrive)
             left = await self.engine.stop(close_positions=self.opts.close_on_stop, timeout_s=cfg.stop_grace_s)
+            try:
+                if self.journal is not None and self.pair_journal is not None:
+                    await self.pair_journal.flush(timeout=10.0)
+                    await self.journal.drain(timeout=10.0)
+            except (JournalError, TimeoutError) as exc:
+                logger.error("{}: journal not fully written at stop: {}", self.plan.name, exc)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
@@ -264,6 +311,68 @@ class _Session:
             await asyncio.gather(*tasks, return_exceptions=True)
             await sub.close()
         return self._finish(started_ms, left)
+
+    # -- journal: resume ----------------------------------------------------------------------
+    async def _restore(self) -> None:
+        """The journal's open pairs back into the engine (before any event is consumed)."""
+        self._resumed = 0
+        states = load_states(self.journal, self.plan.name) if self.journal is not None else []
+        if self.journal is not None and self.pair_journal is not None:
+            self.pair_journal.seed_versions(self.journal.pairs(self.plan.name, include_closed=True))
+        prices: dict[str, Decimal] = {}
+        for key in self.plan.keys:
+            try:
+                prices[str(key)] = (await self.router.get_reference_price(key)).price
+            except CoreApiError:
+                pass
+        self._marks = {InstrumentKey.parse(k): v for k, v in prices.items()}
+
+        def pair_of(ka: InstrumentKey, kb: InstrumentKey) -> ArbPair:
+            return ArbPair(
+                a=Leg(id=LegId.A, instrument=self.insts[ka], fees=self.plan.fees[ka]),
+                b=Leg(id=LegId.B, instrument=self.insts[kb], fees=self.plan.fees[kb]),
+            )
+
+        self._pair_of = pair_of
+        if self.paper is not None and states:
+            # a paper pair's fills were local to its process: there is nothing to resume
+            logger.warning("{}: {} paper pair(s) of an earlier run are not resumed", self.plan.name, len(states))
+            return
+        restore(self.engine, states, pair_of, prices)
+        self._resumed = len(states)
+
+    async def _resume(self) -> None:
+        """Runs as the engine's first phase: reconcile the restored pairs, explain the difference."""
+        out = self.opts.out
+        lines: list[str] = []
+        if self._resumed and self.journal is not None:
+            lines.append(f"resuming {self._resumed} pair(s) from the journal at {self.journal.where}")
+            lines += await reconcile(self.engine, self.journal)
+        if self.paper is None:
+            found = await holdings(self.engine, self.plan.keys)
+            diff = {k: v for k, v in found.items() if v[0] != v[1]}
+            if diff or self._resumed:
+                lines += foreign_lines(found, self.opts.adopt)
+            perps = [k for k, (venue, ours) in found.items() if k.kind.value == "perp" and venue != ours]
+            if self.opts.adopt and diff:
+                ka, kb = self.plan.keys
+                slot = adopt(self.engine, found, self._pair_of(ka, kb), self._marks)
+                if slot is None:
+                    lines.append(
+                        "--adopt: nothing adoptable on this pair's legs "
+                        "(a foreign position the wrong way round stays foreign)"
+                    )
+                else:
+                    m = slot.machine
+                    lines.append(f"--adopt: {slot.position_id} now {m.state} a={m.a_base} b={m.b_base}")
+                    found = await holdings(self.engine, self.plan.keys)
+                    perps = [k for k, (venue, ours) in found.items() if k.kind.value == "perp" and venue != ours]
+            self.engine.plain_close_keys = set(perps)
+        if lines:
+            out.write("\n".join(["journal vs venue:"] + lines) + "\n")
+            out.flush()
+            for line in lines:
+                logger.info("resume: {}", line)
 
     async def _consume(self, sub: Any) -> None:
         keys = set(self.plan.keys)

@@ -35,8 +35,9 @@ import random
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import msgspec
 from loguru import logger
 
 from strategy_client.core_api import CoreApi
@@ -48,6 +49,7 @@ from strategy_client.errors import (
     VenueRejected,
 )
 from strategy_client.events import Gap, Received, Snapshot
+from strategy_client.journal import JournalError
 from strategy_client.model import AccountSnapshot, Exchange, Fill, FundingPayment, InstrumentKey, OrderBook, Side
 from strategy_client.wire import (
     AccountEvent,
@@ -67,12 +69,31 @@ from .pair import ArbPair, LegId, PairSize
 from .pnl import PnlLedger
 from .state import ArbState, PositionMachine, Transition
 
+if TYPE_CHECKING:
+    from .journaling import PairJournal
+
 __all__ = ["ArbitrageEngine", "Slot", "REFUSALS"]
 
 ZERO = Decimal(0)
 #: Submit errors that prove nothing was placed: the runner or the venue said no.
 REFUSALS: tuple[type[CoreApiError], ...] = (VenueRejected, InvalidRequest, ProtocolMismatch)
 RESOLVE_POLL_MAX_S = 4.0
+
+
+class OrderSeq:
+    """The order sequence of a position (client ids): ``next()`` like ``itertools.count``, and
+    ``value`` (the next one) so that a resumed position continues after its journaled orders."""
+
+    def __init__(self, start: int = 1) -> None:
+        self.value = start
+
+    def __iter__(self) -> OrderSeq:
+        return self
+
+    def __next__(self) -> int:
+        n = self.value
+        self.value += 1
+        return n
 
 
 class Slot:
@@ -83,10 +104,12 @@ class Slot:
         self.pair = pair
         self.size = size
         self.machine = machine
-        self.seq = itertools.count(1)
+        self.seq = OrderSeq(1)
         self.opened_ms = 0
         self.next_exit_ms = 0  # an abandoned exit is tried again from then on
         self.last_error = ""
+        self.orders: list[LegOrder] = []  # every order sent for it (journaled before it is sent)
+        self.adopted = False  # taken over from a foreign position with --adopt
 
     @property
     def open(self) -> bool:
@@ -143,6 +166,10 @@ class ArbitrageEngine:
         self._reconcile_task: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
         self._run_tag = f"{(time.time_ns() // 1_000_000) % 10**8:x}"
+        self.journal: PairJournal | None = None
+        #: perp keys where a foreign position nets against ours: closing orders go without
+        #: reduce_only there (the venue's net position may be smaller than ours, or opposite)
+        self.plain_close_keys: set[InstrumentKey] = set()
 
     # ------------------------------------------------------------------ setup
     async def start(self, pairs: list[ArbPair]) -> None:
@@ -227,8 +254,13 @@ class ArbitrageEngine:
         if record is None:
             return False
         self.ledger.mark(fill.key, fill.price, fill.ts_ms)
+        if self.journal is not None:
+            self.journal.fill(record, fill.venue_id, ":reconciled:" in fill.trade_id)
         # the exposure the machine tracks is what is held: net of a fee paid in the base asset
+        before = len(slot.machine.history)
         slot.machine.fill(lo.leg, fill.side, abs(record.base_delta), fill.ts_ms)
+        if self.journal is not None and len(slot.machine.history) == before:
+            self.journal.slot_changed(self, slot)  # a transition journals it already
         return True
 
     def _on_funding_payment(self, payment: FundingPayment) -> None:
@@ -240,6 +272,8 @@ class ArbitrageEngine:
             logger.info("{}: funding payment {} on {} not ours (no position)", self.name, payment.amount, payment.key)
             return
         left = payment.amount
+        if self.journal is not None:
+            self.journal.funding(payment)
         for i, (slot, w) in enumerate(weights):
             share = left if i == len(weights) - 1 else payment.amount * w / total
             left -= share
@@ -249,6 +283,8 @@ class ArbitrageEngine:
                     key=payment.key, amount=share, asset=payment.asset, rate=payment.rate, ts_ms=payment.ts_ms
                 ),
             )
+            if self.journal is not None:
+                self.journal.slot_changed(self, slot)
         logger.info("{}: funding {} {} on {}", self.name, payment.amount, payment.asset, payment.key)
 
     # ------------------------------------------------------------------ decisions
@@ -288,6 +324,7 @@ class ArbitrageEngine:
             d = self.decision.evaluate_exit(slot.pair, pos, view)
             self.last_decision = d
             if d.action is Action.EXIT:
+                self._journal_decision(d, slot.position_id, slot.pair)
                 self._start(self._exit(slot, f"{d.reason}: {d.detail}"), slot)
                 return d
         if self.escalated or len(self.open_slots()) >= self.max_positions:
@@ -319,8 +356,13 @@ class ArbitrageEngine:
             if not final.ok:
                 logger.info("{}: entry refused by margin: {}", self.name, "; ".join(final.reasons))
                 return d
+            self._journal_decision(d, "", pair)
             self._start(self._enter(pair, size, route, d))
         return d
+
+    def _journal_decision(self, d: Decision, pair_id: str, pair: ArbPair) -> None:
+        if self.journal is not None:
+            self.journal.decision(d, pair_id, f"{pair.a.key},{pair.b.key}", self._now_ms())
 
     def _start(self, coro: Any, slot: Slot | None = None) -> None:
         self._phase = asyncio.get_running_loop().create_task(self._guard(coro, slot), name=f"{self.name}.phase")
@@ -381,6 +423,9 @@ class ArbitrageEngine:
         )
         if t.to_state is ArbState.UNWINDING and self.execution.config.unwind_attempts <= 0:
             self.escalated = True
+        slot = self.slots.get(t.position_id)
+        if self.journal is not None and slot is not None:
+            self.journal.slot_changed(self, slot)
         if self._user_on_transition is not None:
             self._user_on_transition(t)
 
@@ -602,13 +647,33 @@ class ArbitrageEngine:
 
     # ------------------------------------------------------------------ one order
     async def _run(self, slot: Slot, lo: LegOrder) -> TrackedOrder:
+        """:meth:`_send`, then the order's final state is journaled."""
+        tracked = await self._send(slot, lo)
+        if self.journal is not None and tracked.order is not None:
+            self.journal.order_final(tracked.order, tracked.error)
+        return tracked
+
+    async def _send(self, slot: Slot, lo: LegOrder) -> TrackedOrder:
         """Send one order and follow it to a final state (cancel at its timeout).
 
         Never raises for an order error: a refusal marks the order ``refused``; any other error
         means its outcome is unknown and it is resolved by client id (:meth:`_resolve`) — the
         returned order is final with every fill the venue reported booked."""
+        if lo.request.reduce_only and lo.request.key in self.plain_close_keys:
+            # a foreign position nets against ours here: reduce_only would be refused or cut
+            lo = msgspec.structs.replace(lo, request=msgspec.structs.replace(lo.request, reduce_only=False))
         tracked = self.tracker.track(slot.position_id, lo)
         timeout_s = lo.timeout_ms / 1000
+        slot.orders.append(lo)
+        if self.journal is not None:
+            try:
+                await self.journal.before_send(self, slot, lo)
+            except JournalError as exc:
+                tracked.refused = True
+                tracked.retryable = False
+                self.tracker.fail(tracked, f"not sent: its intent could not be journaled: {exc}")
+                logger.error("{} {}: {} not sent: {}", self.name, slot.position_id, tracked.client_id, exc)
+                return tracked
         tracked.sent_mono = time.monotonic()
         try:
             reply = await self.api.submit_order(lo.request, timeout_s=max(timeout_s, 2.0))
