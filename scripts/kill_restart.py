@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         h.start_runner()
         for _ in range(args.kills):
             proc = h.strategy()
-            wait(lambda: h.started() or proc.poll() is not None, 60, "strategy start")
+            wait(lambda p=proc: h.started() or p.poll() is not None, 60, "strategy start")
             if proc.poll() is not None:
                 raise RuntimeError(f"strategy exited early ({proc.returncode}): {h.log()[-3000:]}")
             mode = h.rng.choice(("run", "run", "stop"))
