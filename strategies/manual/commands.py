@@ -402,6 +402,7 @@ def _parse_order(name: str, side: Side, args: list[str], exchange: Exchange) -> 
     key = _key_arg(name, args, 0, exchange)
     numbers: list[Decimal] = []
     tif: TimeInForce | None = None
+    tif_word = ""  # as typed: the error names the user's words, never the enum's ("post_only")
     reduce_only = False
     client_id = ""
     for token in args[1:]:
@@ -416,8 +417,10 @@ def _parse_order(name: str, side: Side, args: list[str], exchange: Exchange) -> 
                 raise CommandError(f"{name}: {exc}", command=name) from None
         elif low in _TIFS:
             if tif is not None:
-                raise _err(name, f"give at most one of gtc, ioc, fok, post (got {tif.value} and {low})")
-            tif = _TIFS[low]
+                if low == tif_word:
+                    raise _err(name, f"{low!r} given twice")
+                raise _err(name, f"give at most one of gtc, ioc, fok, post (got {tif_word} and {low})")
+            tif, tif_word = _TIFS[low], low
         elif low == "reduce":
             if reduce_only:
                 raise _err(name, "'reduce' given twice")
@@ -438,7 +441,7 @@ def _parse_order(name: str, side: Side, args: list[str], exchange: Exchange) -> 
     qty = numbers[0]
     price = numbers[1] if len(numbers) == 2 else None
     if price is None and tif is not None:
-        raise _err(name, f"{'post' if tif is TimeInForce.POST_ONLY else tif.value} needs a limit price")
+        raise _err(name, f"{tif_word} needs a limit price")
     if reduce_only:
         _perp_only(name, key, "reduce-only")
     return PlaceOrder(
@@ -519,6 +522,8 @@ def parse_line(line: str, exchange: Exchange) -> Command | None:
             _no_more(name, args, 0)
             return Balance()
         case "leverage":
+            if len(args) == 1 and args[0][:1].isdigit():
+                raise _err(name, f"needs the instrument before the leverage {args[0]!r}")
             key = _key_arg(name, args, 0, exchange)
             if len(args) < 2:
                 raise _err(name, "needs the leverage, a whole number")
@@ -526,8 +531,8 @@ def parse_line(line: str, exchange: Exchange) -> Command | None:
             _perp_only(name, key, "leverage")
             try:
                 return Leverage(key, _parse_int(args[1], "leverage", 1, None))
-            except CommandError as exc:
-                raise CommandError(f"{name}: {exc}", command=name) from None
+            except CommandError as exc:  # the field is the command: one 'leverage:' prefix, then the usage
+                raise _err(name, str(exc).removeprefix("leverage: ")) from None
         case "halt":
             return Halt(" ".join(args))
         case "reduce":

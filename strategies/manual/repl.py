@@ -72,6 +72,7 @@ class ManualShell(cmd.Cmd):
         self.use_rawinput = interactive and stdin is sys.stdin and stdout is sys.stdout
         self.prompt = f"{session.exchange.value}> " if interactive else ""
         self.failed = 0
+        self.busy = False  # a command is running (Ctrl-C then abandons a call, not a line being typed)
         self._matches: list[str] = []
         self._order_ids = order_ids or session.open_order_ids
 
@@ -91,7 +92,11 @@ class ManualShell(cmd.Cmd):
                 return False
             if isinstance(command, Quit):
                 return True
-            self.session.execute(command, self.emit)
+            self.busy = True
+            try:
+                self.session.execute(command, self.emit)
+            finally:
+                self.busy = False
         except Exception as exc:  # noqa: BLE001 - every failure is one error line; the loop goes on
             self.failed += 1
             self.emit(f"error: {describe_error(exc)}")
@@ -235,16 +240,17 @@ def run_manual(
 ) -> int:
     """Run the manual-trading REPL against ``exchange``'s runner; return the exit status.
 
-    Options the CLI should expose (``strategy manual``):
+    The options of the CLI (``strategy manual``):
 
     * ``--exchange`` (default ``binance``): the exchange whose runner to trade through;
     * ``--redis-url`` (default ``$REDIS_URL``, else ``redis://127.0.0.1:6379/0``): where runners
       are registered;
     * ``--runner NAME``: the runner to use when several serve the exchange;
-    * ``--history-file PATH`` (default ``~/.tradebus_history``): readline history, interactive
-      sessions only;
-    * ``--timeout SECONDS`` (default 10): the limit for each call to the runner;
-    * ``--wait SECONDS`` (default 5): how long to wait for the runner to be registered.
+    * ``--history PATH`` (default ``~/.tradebus_history``): readline history, interactive
+      sessions only.
+
+    ``timeout_s`` (the limit for each call to the runner) and ``wait_s`` (how long to wait for
+    the runner to be registered) are Python-only.
 
     On a terminal: prompt, banner, line editing, history and Tab completion. When stdin is not
     a terminal: commands are read line by line, nothing but their output is printed, and the
@@ -330,17 +336,23 @@ def _interactive(
         shell.session.instruments()  # for completion; an error here shows up again on first use
     except CoreApiError as exc:
         emit(f"warning: instruments not loaded yet: {describe_error(exc)}")
-    intro: str | None = _banner(exchange, rec, redis_url)
+    intro = _banner(exchange, rec, redis_url)
     try:
         while True:
             try:
                 shell.cmdloop(intro)
                 return EXIT_OK
             except KeyboardInterrupt:
-                # at the prompt: a fresh line; during a call: the call is abandoned (an order's
-                # outcome is then unknown — 'orders' shows it)
-                emit("^C (interrupted; 'orders' shows what is live, 'quit' leaves)")
-                intro = None
+                # at the prompt: the line is dropped and a fresh prompt follows, as in a shell;
+                # during a call: the call is abandoned (an order's outcome is then unknown —
+                # 'orders' shows it)
+                if shell.busy:
+                    shell.busy = False
+                    emit("^C (call abandoned; 'orders' shows what is live)")
+                else:
+                    emit("")
+                # "" and not None: cmd.Cmd.cmdloop(None) prints self.intro — the banner — again
+                intro = ""
     finally:
         if rl is not None:
             try:
