@@ -8,7 +8,7 @@ import string
 from collections.abc import Callable
 
 from exchanges.sim.badinput import BadInput
-from exchanges.sim.engine import ExecType, OrderChanged, SimEvent, SimVenue, SymbolSpec
+from exchanges.sim.engine import ExecType, OrderChanged, SimEvent, SimVenue, SymbolSpec, TradeExecuted
 from exchanges.sim.faults import Faults
 from strategy_client.model import MarketKind
 
@@ -16,6 +16,7 @@ from .api_errors import Product, bad_symbol
 from .auth import Authenticator
 from .options import ACCOUNT_ID, BinanceSimOptions
 from .ratelimit import RateLimiter
+from .ticker24h import Tape24h
 from .vocab import PerpFormat
 
 __all__ = ["BinanceCore", "KIND_OF"]
@@ -48,6 +49,7 @@ class BinanceCore:
         self._cancel_ids: dict[int, str] = {}
         self.order_ids: dict[tuple[MarketKind, str], list[int]] = {}
         self.started_ms = now()
+        self.tape = Tape24h(self.started_ms)
         self._unlisten = venue.listen(self._index_orders)
 
     def now_ms(self) -> int:
@@ -93,6 +95,9 @@ class BinanceCore:
     # -- order index (the engine lists open orders only; allOrders needs every id) -------------
 
     def _index_orders(self, event: SimEvent) -> None:
+        if isinstance(event, TradeExecuted):
+            self.tape.record("spot" if event.kind is MarketKind.SPOT else "futures", event.symbol, event.trade)
+            return
         if isinstance(event, OrderChanged) and event.exec_type is ExecType.NEW and event.account == self.account:
             key = (event.order.kind, event.order.symbol)
             self.order_ids.setdefault(key, []).append(event.order.order_id)

@@ -36,6 +36,7 @@ from .payloads_futures import (
 )
 from .payloads_market import FuturesBookTicker, FuturesDepth, PriceTicker, ServerTime
 from .rest import Call, Endpoint
+from .tickers import futures_ticker
 from .user_streams import UserStreams
 
 __all__ = ["FuturesRest", "render_futures_place", "futures_depth_weight"]
@@ -143,6 +144,14 @@ class FuturesRest:
                 "NONE",
                 lambda p: 1 if p.raw("symbol") else 2,
                 self.price_ticker,
+                sym,
+            ),
+            Endpoint(
+                "GET",
+                f"{_V1}/ticker/24hr",
+                "NONE",
+                lambda p: 1 if p.raw("symbol") else 40,
+                self.ticker_24hr,
                 sym,
             ),
             Endpoint(
@@ -320,6 +329,10 @@ class FuturesRest:
                     lastUpdateId=book.update_id,
                 )
             )
+        return out[0] if call.params.raw("symbol") else out
+
+    def ticker_24hr(self, call: Call) -> object:
+        out = [futures_ticker(self.core, s) for s in self._symbols(call.params)]
         return out[0] if call.params.raw("symbol") else out
 
     def price_ticker(self, call: Call) -> object:

@@ -32,6 +32,7 @@ from .payloads_market import (
     FuturesAggTradeEvent,
     FuturesBookTickerEvent,
     FuturesDepthEvent,
+    FuturesTradeEvent,
     Levels,
     MarkPriceEvent,
     SpotAggTradeEvent,
@@ -40,6 +41,7 @@ from .payloads_market import (
     SpotPartialDepthEvent,
     SpotTradeEvent,
 )
+from .tickers import futures_ticker_event, mini_ticker_event, spot_ticker_event
 
 __all__ = ["MarketStreams", "RenderedBook", "StreamKey"]
 
@@ -213,23 +215,33 @@ class MarketStreams:
                 )
             self._hub.publish(agg_key, data)
         trade_key = ("trade", ev.symbol, 0, 0)
-        if self.product == "spot" and self._hub.has(trade_key):
-            self._hub.publish(
-                trade_key,
-                self._enc.encode(
-                    SpotTradeEvent(
-                        e="trade",
-                        E=now,
-                        s=ev.symbol,
-                        t=t.trade_id,
-                        p=spot(t.price),
-                        q=spot(t.qty),
-                        T=t.ts_ms,
-                        m=t.buyer_is_maker,
-                        M=True,
-                    )
-                ),
+        if not self._hub.has(trade_key):
+            return
+        if self.product == "spot":
+            trade: SpotTradeEvent | FuturesTradeEvent = SpotTradeEvent(
+                e="trade",
+                E=now,
+                s=ev.symbol,
+                t=t.trade_id,
+                p=spot(t.price),
+                q=spot(t.qty),
+                T=t.ts_ms,
+                m=t.buyer_is_maker,
+                M=True,
             )
+        else:
+            trade = FuturesTradeEvent(
+                e="trade",
+                E=now,
+                T=t.ts_ms,
+                s=ev.symbol,
+                t=t.trade_id,
+                p=self._price(ev.symbol, t.price),
+                q=self._qty(ev.symbol, t.qty),
+                X="MARKET",
+                m=t.buyer_is_maker,
+            )
+        self._hub.publish(trade_key, self._enc.encode(trade))
 
     # -- periodic ---------------------------------------------------------------------------
 
@@ -241,6 +253,12 @@ class MarketStreams:
         for key in self._hub.active("depth_partial"):
             if key[3] == speed_ms:
                 self._emit_partial(key)
+        for key in self._hub.active("ticker"):
+            if key[3] == speed_ms:
+                self._emit_ticker(key)
+        for key in self._hub.active("mini_ticker"):
+            if key[3] == speed_ms and key[1] in self._core.specs[self.product]:
+                self._hub.publish(key, self._enc.encode(mini_ticker_event(self._core, self.product, key[1])))
         if self._kind is MarketKind.PERP:
             for key in self._hub.active("mark_price"):
                 if key[3] == speed_ms:
@@ -254,6 +272,18 @@ class MarketStreams:
         for symbol, speed in list(self._pending):
             if not self._hub.has(("depth_diff", symbol, 0, speed)):
                 del self._pending[(symbol, speed)]
+
+    def _emit_ticker(self, key: tuple[str, str, int, int]) -> None:
+        """``<symbol>@ticker``: the rolling 24 h window, sent every period while subscribed
+        (``@miniTicker`` likewise, with fewer fields)."""
+        symbol = key[1]
+        if symbol not in self._core.specs[self.product]:
+            return
+        if self.product == "spot":
+            data = self._enc.encode(spot_ticker_event(self._core, symbol))
+        else:
+            data = self._enc.encode(futures_ticker_event(self._core, symbol))
+        self._hub.publish(key, data)
 
     def _emit_diff(self, key: tuple[str, str, int, int]) -> None:
         symbol, speed = key[1], key[3]

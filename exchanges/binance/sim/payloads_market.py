@@ -20,6 +20,7 @@ __all__ = [
     "SpotAggTradeEvent",
     "FuturesAggTradeEvent",
     "SpotTradeEvent",
+    "FuturesTradeEvent",
     "MarkPriceEvent",
     "ServerShutdownEvent",
     "Levels",
@@ -169,6 +170,20 @@ class SpotTradeEvent(msgspec.Struct, kw_only=True):
     T: int
     m: bool
     M: bool
+
+
+class FuturesTradeEvent(msgspec.Struct, kw_only=True):
+    """USD-M ``<symbol>@trade``: ``X`` is the trade type (always ``MARKET`` here)."""
+
+    e: str
+    E: int
+    T: int
+    s: str
+    t: int
+    p: str
+    q: str
+    X: str
+    m: bool
 
 
 class MarkPriceEvent(msgspec.Struct, kw_only=True):

@@ -26,6 +26,7 @@ from .payloads_spot import (
     order_result,
 )
 from .rest import Call, Endpoint
+from .tickers import spot_mini_ticker, spot_ticker
 
 __all__ = ["SpotRest", "depth_weight", "render_place"]
 
@@ -54,6 +55,17 @@ def _depth_limit(params: Params) -> int:
 
 def _ticker_weight(params: Params) -> int:
     return 2 if params.raw("symbol") else 4
+
+
+def _ticker_24hr_weight(params: Params) -> int:
+    """2 for one symbol or up to 20 ``symbols``, 40 up to 100, 80 above or for all (§4)."""
+    if params.raw("symbol"):
+        return 2
+    raw = params.raw("symbols")
+    if not raw:
+        return 80
+    n = raw.count(",") + 1
+    return 2 if n <= 20 else 40 if n <= 100 else 80
 
 
 def render_place(core: BinanceCore, params: Params) -> object:
@@ -99,6 +111,14 @@ class SpotRest:
                 _ticker_weight,
                 self.price_ticker,
                 frozenset({"symbol", "symbols"}),
+            ),
+            Endpoint(
+                "GET",
+                f"{_P}/ticker/24hr",
+                "NONE",
+                _ticker_24hr_weight,
+                self.ticker_24hr,
+                frozenset({"symbol", "symbols", "type"}),
             ),
             Endpoint("GET", f"{_P}/avgPrice", "NONE", 2, self.avg_price, frozenset({"symbol"})),
             Endpoint("POST", f"{_P}/order", "SIGNED", 1, self.place, SPOT_ORDER_PARAMS, order=True),
@@ -198,6 +218,12 @@ class SpotRest:
 
     def price_ticker(self, call: Call) -> object:
         tickers = [PriceTicker(symbol=s, price=spot(self._last_price(s))) for s in self._symbols(call.params)]
+        return tickers[0] if call.params.raw("symbol") else tickers
+
+    def ticker_24hr(self, call: Call) -> object:
+        kind = call.params.opt_enum("type", ("FULL", "MINI"), BinanceApiError(-1139, "Invalid ticker type."))
+        render = spot_mini_ticker if kind == "MINI" else spot_ticker
+        tickers = [render(self.core, s) for s in self._symbols(call.params)]
         return tickers[0] if call.params.raw("symbol") else tickers
 
     def avg_price(self, call: Call) -> object:

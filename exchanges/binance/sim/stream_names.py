@@ -1,11 +1,15 @@
 """Market stream names Binance serves and what each one means (§6).
 
 Spot: ``<s>@depth<5|10|20>[@100ms]`` (1000 ms default), ``<s>@depth[@100ms]``,
-``<s>@bookTicker``, ``<s>@aggTrade``, ``<s>@trade``.
-USD-M: ``<s>@depth<5|10|20>[@100ms|@250ms|@500ms]`` and ``<s>@depth[...]`` (250 ms default),
-``<s>@bookTicker``, ``<s>@aggTrade``, ``<s>@markPrice[@1s]`` (3 s default),
-``!markPrice@arr[@1s]``. Depth and bookTicker are served under ``/public``, the rest under
-``/market`` (the 2026 path split); the legacy ``/ws`` and ``/stream`` serve all.
+``<s>@bookTicker``, ``<s>@aggTrade``, ``<s>@trade``, ``<s>@ticker`` and ``<s>@miniTicker``
+(every 1000 ms).
+USD-M: ``<s>@depth<5|10|20>[@0ms|@100ms|@250ms|@500ms]`` and ``<s>@depth[...]`` (250 ms
+default; ``@0ms``, Binance's real-time speed, is served at the fastest emission, 100 ms),
+``<s>@bookTicker``, ``<s>@trade``, ``<s>@aggTrade``, ``<s>@ticker`` and ``<s>@miniTicker``
+(every 500 ms),
+``<s>@markPrice[@1s]`` (3 s default), ``!markPrice@arr[@1s]``. Depth, bookTicker and trade are
+served under ``/public``, the rest under ``/market`` (the 2026 path split, as ccxt routes
+them); the legacy ``/ws`` and ``/stream`` serve all.
 Symbols are lower case in stream names; an unknown symbol is accepted and sends nothing, as
 on Binance.
 """
@@ -20,16 +24,28 @@ from .api_errors import Product
 
 __all__ = ["StreamKind", "StreamSpec", "parse_stream", "SPEEDS_MS"]
 
-StreamKind = Literal["depth_diff", "depth_partial", "book_ticker", "agg_trade", "trade", "mark_price", "mark_price_all"]
+StreamKind = Literal[
+    "depth_diff",
+    "depth_partial",
+    "book_ticker",
+    "agg_trade",
+    "trade",
+    "ticker",
+    "mini_ticker",
+    "mark_price",
+    "mark_price_all",
+]
 
 _SYMBOL = r"(?P<sym>[a-z0-9_]{1,30})"
-_DEPTH = re.compile(_SYMBOL + r"@depth(?P<levels>5|10|20)?(?:@(?P<speed>100ms|250ms|500ms|1000ms))?$")
-_SIMPLE = re.compile(_SYMBOL + r"@(?P<what>bookTicker|aggTrade|trade)$")
+_DEPTH = re.compile(_SYMBOL + r"@depth(?P<levels>5|10|20)?(?:@(?P<speed>0ms|100ms|250ms|500ms|1000ms))?$")
+_SIMPLE = re.compile(_SYMBOL + r"@(?P<what>bookTicker|aggTrade|trade|ticker|miniTicker)$")
 _MARK = re.compile(_SYMBOL + r"@markPrice(?P<fast>@1s)?$")
 _MARK_ALL = re.compile(r"!markPrice@arr(?P<fast>@1s)?$")
 
 _SPOT_SPEEDS = {None: 1000, "100ms": 100, "1000ms": 1000}
-_FUTURES_SPEEDS = {None: 250, "100ms": 100, "250ms": 250, "500ms": 500}
+_FUTURES_SPEEDS = {None: 250, "0ms": 100, "100ms": 100, "250ms": 250, "500ms": 500}
+SPOT_TICKER_MS = 1000
+FUTURES_TICKER_MS = 500
 SPEEDS_MS = (100, 250, 500, 1000, 3000)
 
 
@@ -64,10 +80,13 @@ def parse_stream(name: str, product: Product) -> StreamSpec | None:
         what = m.group("what")
         if what == "bookTicker":
             return StreamSpec("book_ticker", m.group("sym").upper(), 0, 0, "public")
-        if what == "trade" and product != "spot":
-            return None
-        kind = "agg_trade" if what == "aggTrade" else "trade"
-        return StreamSpec(kind, m.group("sym").upper(), 0, 0, "market")
+        if what in ("ticker", "miniTicker"):
+            speed_ms = SPOT_TICKER_MS if product == "spot" else FUTURES_TICKER_MS
+            kind = "ticker" if what == "ticker" else "mini_ticker"
+            return StreamSpec(kind, m.group("sym").upper(), 0, speed_ms, "market")
+        if what == "trade":
+            return StreamSpec("trade", m.group("sym").upper(), 0, 0, "public")
+        return StreamSpec("agg_trade", m.group("sym").upper(), 0, 0, "market")
     if product == "futures":
         m = _MARK.match(name)
         if m:

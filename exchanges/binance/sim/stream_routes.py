@@ -1,6 +1,9 @@
 """WebSocket market and user-data stream endpoints (§1, §6, §7).
 
-Spot: ``/ws/<stream>``, ``/ws`` + SUBSCRIBE, ``/stream?streams=a/b`` (combined).
+Spot: ``/ws/<stream>``, ``/ws`` + SUBSCRIBE, ``/stream?streams=a/b`` (combined). A path
+segment without ``@`` (``/ws/0``, as ccxt.pro opens) names no stream and is ignored, so
+``/ws/<anything>`` + SUBSCRIBE works on every route but ``/private`` (and, on futures, the
+legacy ``/ws/<x>``, where such a segment is a listenKey).
 USD-M: ``/public``, ``/market`` and ``/private`` in every form of §1 — ``…/ws/<stream>``,
 ``…/stream?streams=a/b``, ``/private/ws?listenKey=<k>&events=A/B``, ``/private/ws/<k>``,
 ``/private/stream?listenKey=<k1>&listenKey=<k2>`` or ``/private/stream`` + SUBSCRIBE ``<k>`` —
@@ -128,6 +131,10 @@ class StreamServer:
         for name in names:
             if self.product == "futures" and group in ("private", "legacy") and "@" not in name:
                 keys.append(name)
+                continue
+            if "@" not in name and group != "private":
+                # A path tail that names no stream (ccxt.pro opens ``/ws/<index>`` and then
+                # sends SUBSCRIBE): the connection opens with nothing subscribed.
                 continue
             specs.append((name, self._spec(name, group)))
         for key in keys:

@@ -1,0 +1,75 @@
+"""Third-party client check: ccxt (async) and ccxt.pro against the offline Binance venue,
+base URLs changed only: 24 h tickers, ``/ws/<index>`` + SUBSCRIBE, futures ``@trade``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import ccxt.pro as ccxtpro
+import pytest
+
+from exchanges.binance.sim import BinanceSim
+
+from .ccxt_urls import point_at_sim
+
+OPTS: dict[str, Any] = {"fetchCurrencies": False, "fetchMargins": False}
+# ccxt.pro tells a spot stream from a futures one by "/stream" in the URL (stream.binance.com);
+# on any other host a symbol listed on both (BTCUSDT) is filed under the swap. Loading only
+# the spot markets in the spot instance keeps every id unique (a ccxt user setting).
+SPOT_ONLY: dict[str, Any] = {"fetchMarkets": {"types": ["spot"]}}
+
+
+@pytest.fixture
+async def spot_ex(sim: BinanceSim) -> AsyncIterator[Any]:
+    opts = {**OPTS, **SPOT_ONLY}
+    ex = point_at_sim(ccxtpro.binance({"apiKey": sim.api_key, "secret": sim.api_secret, "options": opts}), sim.urls)
+    yield ex
+    await ex.close()
+
+
+@pytest.fixture
+async def usdm_ex(sim: BinanceSim) -> AsyncIterator[Any]:
+    creds = {"apiKey": sim.api_key, "secret": sim.api_secret, "options": dict(OPTS)}
+    ex = point_at_sim(ccxtpro.binanceusdm(creds), sim.urls)
+    yield ex
+    await ex.close()
+
+
+async def test_fetch_ticker_spot_from_own_trades(spot_ex: Any) -> None:
+    before = await spot_ex.fetch_ticker("ETH/USDT")
+    assert before["baseVolume"] == 0 and before["last"] > 0
+    await spot_ex.create_order("ETH/USDT", "market", "buy", 0.5)
+    await spot_ex.create_order("ETH/USDT", "market", "sell", 0.2)
+    after = await spot_ex.fetch_ticker("ETH/USDT")
+    assert after["baseVolume"] == pytest.approx(0.7)
+    assert after["high"] >= after["low"] > 0 and after["bid"] < after["ask"]
+    assert after["quoteVolume"] == pytest.approx(after["vwap"] * 0.7)
+    raw = after["info"]
+    assert int(raw["count"]) == 2 and int(raw["lastId"]) > int(raw["firstId"])
+    assert float(raw["lastQty"]) == pytest.approx(0.2)
+    many = await spot_ex.fetch_tickers(["BTC/USDT", "ETH/USDT"])
+    assert set(many) == {"BTC/USDT", "ETH/USDT"}
+
+
+async def test_fetch_ticker_usdm(usdm_ex: Any) -> None:
+    await usdm_ex.create_order("BTC/USDT:USDT", "market", "buy", 0.01)
+    t = await usdm_ex.fetch_ticker("BTC/USDT:USDT")
+    assert t["baseVolume"] == pytest.approx(0.01) and t["last"] > 0
+    assert "bidPrice" not in t["info"] and int(t["info"]["count"]) == 1
+    every = await usdm_ex.fetch_tickers()
+    assert "ETH/USDT:USDT" in every
+
+
+async def test_watch_ticker_spot_and_futures(spot_ex: Any, usdm_ex: Any) -> None:
+    await spot_ex.create_order("BTC/USDT", "market", "buy", 0.01)
+    mini = await asyncio.wait_for(spot_ex.watch_ticker("BTC/USDT"), 10)  # ccxt's default: @miniTicker
+    assert mini["symbol"] == "BTC/USDT" and mini["baseVolume"] == pytest.approx(0.01) and mini["last"] > 0
+    full = await asyncio.wait_for(spot_ex.watch_ticker("ETH/USDT", {"name": "ticker"}), 10)
+    assert full["symbol"] == "ETH/USDT" and full["bid"] < full["ask"] and full["info"]["e"] == "24hrTicker"
+    await usdm_ex.create_order("ETH/USDT:USDT", "market", "sell", 0.1)
+    f = await asyncio.wait_for(usdm_ex.watch_ticker("ETH/USDT:USDT"), 10)
+    assert f["symbol"] == "ETH/USDT:USDT" and f["baseVolume"] == pytest.approx(0.1)
+    full_f = await asyncio.wait_for(usdm_ex.watch_ticker("ETH/USDT:USDT", {"name": "ticker"}), 10)
+    assert full_f["info"]["e"] == "24hrTicker" and "b" not in full_f["info"] and int(full_f["info"]["n"]) == 1
