@@ -343,9 +343,9 @@ class BinanceAdapter:
         if not CLIENT_ID_RE.match(client_id):
             raise InvalidRequest(f"client id {client_id!r} must match {CLIENT_ID_RE.pattern}", venue="binance")
         if product == "spot":
-            params = spot_order_params(request, client_id)
+            params = spot_order_params(request, client_id, self._instruments.get(request.key))
         else:
-            params = futures_order_params(request, client_id)
+            params = futures_order_params(request, client_id, self._instruments.get(request.key))
         try:
             return await self._ws_or_rest_place(product, params)
         except (UnknownOutcome, DuplicateClientId) as exc:

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from exchanges.base import FundingRateRecord
 from exchanges.errors import InvalidRequest, MalformedPayload
+from exchanges.numbers import venue_decimal
 from strategy_client.model import (
     HOUR_MS,
     AccountSnapshot,
@@ -468,13 +469,22 @@ def _common_params(req: OrderRequest) -> dict[str, str]:
     return {"symbol": req.key.symbol, "side": _SIDE_OUT[req.side]}
 
 
-def _limit_price(req: OrderRequest) -> str:
+def _limit_price(req: OrderRequest, inst: Instrument | None) -> str:
     if req.price is None or req.price <= 0:
         raise InvalidRequest("a limit order needs a positive price")
-    return to_plain(req.price)
+    return venue_decimal(req.price, inst.tick_size if inst is not None else None)
 
 
-def spot_order_params(req: OrderRequest, client_id: str) -> dict[str, str]:
+def _quantity(req: OrderRequest, inst: Instrument | None) -> str:
+    """The quantity in the instrument's precision: Binance counts the decimals of the text and
+    refuses more than the step has (-1111), trailing zeros included (``0.0100`` on 0.001)."""
+    if inst is None:
+        return venue_decimal(req.qty)
+    step = inst.market_filters()[0] if req.type is OrderType.MARKET else inst.step_size
+    return venue_decimal(req.qty, step)
+
+
+def spot_order_params(req: OrderRequest, client_id: str, inst: Instrument | None = None) -> dict[str, str]:
     """``POST /api/v3/order`` params (FULL response) in Binance's documented order."""
     if req.key.kind is not MarketKind.SPOT:
         raise InvalidRequest(f"{req.key} is not a spot instrument")
@@ -487,19 +497,19 @@ def spot_order_params(req: OrderRequest, client_id: str) -> dict[str, str]:
         else:
             params["type"] = "LIMIT"
             params["timeInForce"] = req.tif.value.upper()
-        params["quantity"] = to_plain(req.qty)
-        params["price"] = _limit_price(req)
+        params["quantity"] = _quantity(req, inst)
+        params["price"] = _limit_price(req, inst)
     else:
         if req.tif is TimeInForce.POST_ONLY:
             raise InvalidRequest("a market order cannot be post-only")
         params["type"] = "MARKET"
-        params["quantity"] = to_plain(req.qty)
+        params["quantity"] = _quantity(req, inst)
     params["newClientOrderId"] = client_id
     params["newOrderRespType"] = "FULL"
     return params
 
 
-def futures_order_params(req: OrderRequest, client_id: str) -> dict[str, str]:
+def futures_order_params(req: OrderRequest, client_id: str, inst: Instrument | None = None) -> dict[str, str]:
     """``POST /fapi/v1/order`` params (RESULT response); post-only is ``timeInForce=GTX``."""
     if req.key.kind is not MarketKind.PERP:
         raise InvalidRequest(f"{req.key} is not a perp instrument")
@@ -507,13 +517,13 @@ def futures_order_params(req: OrderRequest, client_id: str) -> dict[str, str]:
     if req.type is OrderType.LIMIT:
         params["type"] = "LIMIT"
         params["timeInForce"] = "GTX" if req.tif is TimeInForce.POST_ONLY else req.tif.value.upper()
-        params["quantity"] = to_plain(req.qty)
-        params["price"] = _limit_price(req)
+        params["quantity"] = _quantity(req, inst)
+        params["price"] = _limit_price(req, inst)
     else:
         if req.tif is TimeInForce.POST_ONLY:
             raise InvalidRequest("a market order cannot be post-only")
         params["type"] = "MARKET"
-        params["quantity"] = to_plain(req.qty)
+        params["quantity"] = _quantity(req, inst)
     if req.reduce_only:
         params["reduceOnly"] = "true"
     params["newClientOrderId"] = client_id

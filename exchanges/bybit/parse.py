@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 
 from exchanges.base import FundingRateRecord
 from exchanges.errors import InvalidRequest, MalformedPayload
+from exchanges.numbers import venue_decimal
 from strategy_client.model import (
     HOUR_MS,
     AccountSnapshot,
@@ -309,7 +310,7 @@ def parse_order(o: OrderItem, key: InstrumentKey) -> Order:
 def _limit_price(req: OrderRequest) -> str:
     if req.price is None or req.price <= 0:
         raise InvalidRequest("a limit order needs a positive price", venue="bybit")
-    return to_plain(req.price)
+    return venue_decimal(req.price)
 
 
 def order_params(req: OrderRequest, native_symbol: str, client_id: str) -> dict[str, object]:
@@ -325,7 +326,7 @@ def order_params(req: OrderRequest, native_symbol: str, client_id: str) -> dict[
         "symbol": native_symbol,
         "side": _SIDE_OUT[req.side],
         "orderType": "Limit" if req.type is OrderType.LIMIT else "Market",
-        "qty": to_plain(req.qty),
+        "qty": venue_decimal(req.qty),
     }
     if req.type is OrderType.LIMIT:
         params["price"] = _limit_price(req)

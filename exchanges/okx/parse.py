@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from exchanges.base import FundingRateRecord
 from exchanges.errors import InvalidRequest, MalformedPayload
+from exchanges.numbers import venue_decimal
 from strategy_client.model import (
     HOUR_MS,
     AccountSnapshot,
@@ -35,7 +36,6 @@ from strategy_client.model import (
     Position,
     Side,
     TimeInForce,
-    to_plain,
 )
 
 from .client_ids import from_okx, to_okx
@@ -323,13 +323,13 @@ def order_body(request: OrderRequest, inst: VenueInstrument, client_id: str) -> 
         "tdMode": "cross" if inst.is_swap else "cash",
         "side": request.side.value,
         "ordType": "market" if request.type is OrderType.MARKET else _ORD_TYPE_OUT[request.tif],
-        "sz": to_plain(inst.to_venue(request.qty)),
+        "sz": venue_decimal(inst.to_venue(request.qty)),
         "clOrdId": cl_ord_id,
     }
     if request.type is OrderType.LIMIT:
         if request.price is None or request.price <= 0:
             raise InvalidRequest(f"{request.key}: a limit order needs a positive price", venue="okx")
-        body["px"] = to_plain(request.price)
+        body["px"] = venue_decimal(request.price)
     elif not inst.is_swap:
         body["tgtCcy"] = "base_ccy"
     if request.reduce_only:

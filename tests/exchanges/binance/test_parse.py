@@ -310,8 +310,8 @@ def test_spot_order_params() -> None:
         "side": "BUY",
         "type": "LIMIT",
         "timeInForce": "GTC",
-        "quantity": "0.01000",
-        "price": "64250.10",
+        "quantity": "0.01",  # no instrument given: exact, no trailing zeros (-1111 on Binance)
+        "price": "64250.1",
         "newClientOrderId": "c1",
         "newOrderRespType": "FULL",
     }
@@ -329,8 +329,8 @@ def test_futures_order_params() -> None:
         "side": "BUY",
         "type": "LIMIT",
         "timeInForce": "GTX",
-        "quantity": "0.01000",
-        "price": "64250.10",
+        "quantity": "0.01",  # no instrument given: exact, no trailing zeros (-1111 on Binance)
+        "price": "64250.1",
         "reduceOnly": "true",
         "newClientOrderId": "c1",
         "newOrderRespType": "RESULT",

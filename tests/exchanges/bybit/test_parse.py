@@ -142,8 +142,8 @@ def test_order_params() -> None:
         "symbol": "BTCUSDT",
         "side": "Buy",
         "orderType": "Limit",
-        "qty": "0.010",
-        "price": "64000.0",
+        "qty": "0.01",  # exact, never trailing zeros
+        "price": "64000",
         "timeInForce": "PostOnly",
         "orderLinkId": "a-1",
         "positionIdx": 0,
