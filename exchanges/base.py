@@ -39,6 +39,7 @@ __all__ = [
     "UserEvent",
     "StreamStatus",
     "ExchangeAdapter",
+    "ResolvesUnknown",
 ]
 
 
@@ -116,9 +117,7 @@ class ExchangeAdapter(Protocol):
     async def get_order(
         self, key: InstrumentKey, *, client_id: str | None = None, venue_id: str | None = None
     ) -> Order: ...
-    async def get_open_orders(
-        self, kind: MarketKind, key: InstrumentKey | None = None
-    ) -> list[Order]: ...
+    async def get_open_orders(self, kind: MarketKind, key: InstrumentKey | None = None) -> list[Order]: ...
 
     async def fetch_account(self) -> AccountSnapshot: ...
     async def fetch_positions(self) -> list[Position]: ...
@@ -131,3 +130,28 @@ class ExchangeAdapter(Protocol):
     def stream_order_books(self, keys: Sequence[InstrumentKey]) -> AsyncIterator[OrderBook]: ...
     def stream_funding(self, keys: Sequence[InstrumentKey]) -> AsyncIterator[FundingRate]: ...
     def stream_user_events(self) -> AsyncIterator[UserEvent]: ...
+
+
+@runtime_checkable
+class ResolvesUnknown(Protocol):
+    """An adapter whose venue documents how a placement with an unknown outcome is settled.
+
+    The runner's order actor stays the single owner of the order's fate: its chase calls
+    :meth:`resolve_unknown` (instead of a plain query by client id) for an UNKNOWN order and
+    applies whatever the venue says. The venue-specific guarantee lives in the adapter only:
+
+    * Bybit: ``orderLinkId`` is the venue's idempotency key (10016 → "retry with the same
+      orderLinkId", 110072/170141 → duplicate). While the original request is young the adapter
+      re-sends the identical request under the same id — placed once, or refused as a duplicate
+      and then found — and past that window it only queries.
+    * OKX: every placement carries an ``expTime`` deadline; after it (plus clock slack) a
+      "not found" by ``clOrdId`` is certain, so the answer is REJECTED, ``not_placed``.
+    """
+
+    async def resolve_unknown(self, request: OrderRequest, first_sent_ms: int) -> Order | None:
+        """The venue's answer for ``request`` (its ``client_id`` set; ``first_sent_ms`` = local
+        wall-clock ms when the runner first handed it to the adapter), or None: still unknown.
+
+        Raises :class:`exchanges.errors.ExchangeError` when the venue could not be asked (the
+        caller asks again later)."""
+        ...

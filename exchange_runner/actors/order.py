@@ -39,7 +39,7 @@ import msgspec
 from loguru import logger
 
 from exchanges import errors as xerr
-from exchanges.base import ExchangeAdapter, OrderUpdate
+from exchanges.base import ExchangeAdapter, OrderUpdate, ResolvesUnknown
 from exchanges.placement import order_matches
 from exchanges.telemetry import request_outcome
 from strategy_client.model import (
@@ -535,7 +535,7 @@ class OrderManager(Actor[Msg]):
                     return
                 self.unknown_queries += 1
                 try:
-                    order = await self.adapter.get_order(key, client_id=client_id)
+                    order = await self._ask_venue(key, known, until_answer)
                 except xerr.OrderNotFound:
                     # not proof of absence: a venue may show an order only after a while
                     not_found += 1
@@ -567,6 +567,27 @@ class OrderManager(Actor[Msg]):
                     )
         finally:
             self._chasing.discard(client_id)
+
+    async def _ask_venue(self, key: InstrumentKey, known: Order, until_answer: bool) -> Order:
+        """One chase step. For an UNKNOWN placement an adapter that knows its venue's guarantee
+        (:class:`~exchanges.base.ResolvesUnknown`) decides what may be concluded; otherwise (and
+        for a cancel) a query by client id. Raises OrderNotFound when the venue has no answer yet."""
+        if not until_answer and isinstance(self.adapter, ResolvesUnknown):
+            request = OrderRequest(
+                key=known.key,
+                side=known.side,
+                type=known.type,
+                qty=known.qty,
+                price=known.price,
+                tif=known.tif,
+                reduce_only=known.reduce_only,
+                client_id=known.client_id,
+            )
+            order = await self.adapter.resolve_unknown(request, known.created_ts_ms)
+            if order is None:
+                raise xerr.OrderNotFound(f"order {known.client_id}: still unknown", venue=self.adapter.exchange.value)
+            return order
+        return await self.adapter.get_order(key, client_id=known.client_id)
 
     def _apply_reply(self, order: Order) -> None:
         """Placement/cancel replies give status; fills are left to the stream (see module doc)."""

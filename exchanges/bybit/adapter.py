@@ -13,7 +13,11 @@
   asked for) → that order; a different live order holds the id → :class:`DuplicateClientId`;
   otherwise :class:`UnknownOutcome` — Bybit documents no guarantee that a request older than
   its recvWindow can no longer be executed, so "not found" is never taken as "not placed".
-  It never resends.
+  ``place_order`` never resends.
+* ``resolve_unknown`` (called by the runner's chase for an UNKNOWN order) re-sends the
+  identical request under the *same* ``orderLinkId`` — Bybit's documented remedy for 10016 —
+  but only within ``resend_window_ms`` of the first send (default recvWindow + 2 s): placed
+  once, or refused as a duplicate and then found. Past the window it only queries.
 """
 
 from __future__ import annotations
@@ -98,6 +102,10 @@ def _b36(n: int) -> str:
             return out
 
 
+#: the re-send window past the request's recvWindow (clock offset, the venue's own latency)
+RESEND_SLACK_MS = 2000
+
+
 class ClientIdFactory:
     """Collision-safe ``orderLinkId``s: ``<prefix>-<session>-<ms base36>-<counter base36>``,
     at most 36 characters of Bybit's alphabet ``[A-Za-z0-9_-]``."""
@@ -133,6 +141,7 @@ class BybitAdapter:
         reconcile_attempts: int = 4,
         reconcile_backoff_s: float = 0.2,
         clock_refresh_s: float = 120.0,
+        resend_window_ms: int | None = None,
         book_depth: int = 5,
         client_ids: Callable[[], str] | None = None,
         on_stream_status: Callable[[StreamStatus], None] | None = None,
@@ -155,6 +164,11 @@ class BybitAdapter:
         self._reconcile_attempts = reconcile_attempts
         self._reconcile_backoff_s = reconcile_backoff_s
         self._clock_refresh_s = clock_refresh_s
+        #: how long after the runner first sent an order an UNKNOWN one may be re-sent under the
+        #: same orderLinkId (default: the request's recvWindow + 2 s, see resolve_unknown)
+        self.resend_window_ms = (
+            resend_window_ms if resend_window_ms is not None else self.rest.recv_window_ms + RESEND_SLACK_MS
+        )
         self._book_depth = book_depth
         self._new_client_id = client_ids or ClientIdFactory()
         self._sleep = sleep
@@ -335,6 +349,39 @@ class BybitAdapter:
         if isinstance(cause, DuplicateClientId) and found.not_found:
             raise cause  # Bybit refused it: orderLinkId is unique per account, not only among open orders
         raise outcome_unknown(client_id, cause, found.last, VENUE)
+
+    async def resolve_unknown(self, request: OrderRequest, first_sent_ms: int) -> Order | None:
+        """Settle an UNKNOWN placement the way Bybit documents (``exchanges.base.ResolvesUnknown``).
+
+        ``orderLinkId`` is Bybit's idempotency key: 10016 says "retry with the same orderLinkId"
+        and a second order under an id already used is refused (110072, spot 170141). So while
+        the original request is young (``resend_window_ms`` after ``first_sent_ms``, local wall
+        clock) the identical request is sent again under the same id: if the original was placed
+        the venue answers "duplicate" and the order is read back; if it was not, this places it —
+        exactly once either way. Past the window it is only queried, so an order is never placed
+        long after it was asked for. None: still unknown (not found, or an answer that proves
+        nothing about the original, e.g. the re-send refused while the original may be in flight).
+        """
+        client_id = request.client_id
+        age_ms = time.time_ns() // 1_000_000 - first_sent_ms
+        if not client_id or age_ms > self.resend_window_ms:
+            return await self._lookup(request, client_id) if client_id else None
+        symbol = self._check(request.key)
+        try:
+            ack = await self.rest.create_order(order_params(request, symbol, client_id))
+        except DuplicateClientId:
+            log.info("bybit order {}: re-send refused as a duplicate: the original holds the id", client_id)
+            return await self._lookup(request, client_id)
+        except UnknownOutcome as exc:
+            log.info("bybit order {}: re-send outcome unknown too ({})", client_id, exc)
+            return await self._lookup(request, client_id)
+        except ExchangeError as exc:
+            log.warning("bybit order {}: re-send refused ({}); the original stays unknown", client_id, exc)
+            return None
+        log.warning(
+            "bybit order {}: re-sent under the same orderLinkId {} ms after the first send; placed", client_id, age_ms
+        )
+        return await self._read_back(request, client_id, ack.orderId)
 
     async def cancel_order(
         self, key: InstrumentKey, *, client_id: str | None = None, venue_id: str | None = None
