@@ -4,6 +4,7 @@ base URLs changed only: 24 h tickers, ``/ws/<index>`` + SUBSCRIBE, futures ``@tr
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,6 +12,8 @@ import ccxt.pro as ccxtpro
 import pytest
 
 from exchanges.binance.sim import BinanceSim
+from exchanges.binance.sim.api_errors import Product
+from tests.helpers import eventually
 
 from .ccxt_urls import point_at_sim
 
@@ -73,3 +76,35 @@ async def test_watch_ticker_spot_and_futures(spot_ex: Any, usdm_ex: Any) -> None
     assert f["symbol"] == "ETH/USDT:USDT" and f["baseVolume"] == pytest.approx(0.1)
     full_f = await asyncio.wait_for(usdm_ex.watch_ticker("ETH/USDT:USDT", {"name": "ticker"}), 10)
     assert full_f["info"]["e"] == "24hrTicker" and "b" not in full_f["info"] and int(full_f["info"]["n"]) == 1
+
+
+def _subscribed(sim: BinanceSim, product: Product, kind: str, symbol: str) -> bool:
+    return sim.dialect.hubs[product].has((kind, symbol, 0, 0))
+
+
+async def test_watch_order_book_and_trades_spot(sim: BinanceSim, spot_ex: Any) -> None:
+    book = await asyncio.wait_for(spot_ex.watch_order_book("BTC/USDT"), 15)
+    assert book["bids"][0][0] < book["asks"][0][0] and book["nonce"] > 0
+    first = asyncio.ensure_future(spot_ex.watch_trades("BTC/USDT"))
+    await eventually(lambda: _subscribed(sim, "spot", "trade", "BTCUSDT"), what="ccxt subscribed to btcusdt@trade")
+    placed = await spot_ex.create_order("BTC/USDT", "market", "buy", 0.01)
+    trades = await asyncio.wait_for(first, 15)
+    assert trades[-1]["symbol"] == "BTC/USDT" and trades[-1]["amount"] == pytest.approx(0.01)
+    assert placed["filled"] == pytest.approx(0.01)
+
+
+async def test_watch_order_book_and_trades_usdm(sim: BinanceSim, usdm_ex: Any) -> None:
+    book = await asyncio.wait_for(usdm_ex.watch_order_book("ETH/USDT:USDT"), 15)
+    assert book["bids"][0][0] < book["asks"][0][0]
+    limited = await asyncio.wait_for(usdm_ex.watch_order_book("BTC/USDT:USDT", 5), 15)
+    assert 0 < len(limited["asks"]) <= 5
+    for name in ("trade", "aggTrade"):
+        waiting = asyncio.ensure_future(usdm_ex.watch_trades("ETH/USDT:USDT", None, None, {"name": name}))
+        kind = "trade" if name == "trade" else "agg_trade"
+        await eventually(
+            functools.partial(_subscribed, sim, "futures", kind, "ETHUSDT"),
+            what=f"subscribed to ethusdt@{name}",
+        )
+        await usdm_ex.create_order("ETH/USDT:USDT", "market", "sell", 0.1)
+        trades = await asyncio.wait_for(waiting, 15)
+        assert trades[-1]["symbol"] == "ETH/USDT:USDT" and trades[-1]["side"] == "sell"
