@@ -5,38 +5,109 @@ prints a running runner's risk limits and usage (docs/risk.md)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
+import tomllib
+from contextlib import AsyncExitStack
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import msgspec
 import typer
 
+from exchanges.errors import TransportError
 from strategy_client.model import Exchange
 from strategy_client.security import redact_url
 from strategy_client.telemetry import TracingConfigError, setup_tracing, shutdown_tracing
 
-from .config import DEFAULT_REDIS_URL, ConfigError, RunnerConfig, load_config
+from .config import DEFAULT_REDIS_URL, ConfigError, RunnerConfig, env_overrides, load_config
 from .history_cli import history
 from .logs import register_runner_secrets, setup_runner_logging
 from .redis_setup import RedisSetupError, resolve_redis
 from .registrar import NameTaken, check_name
 
-app = typer.Typer(
+
+class _App(typer.Typer):
+    """``typer.Typer`` whose --help shows on/off flags as flags: no ``<bool>`` value tag (a flag
+    takes no value)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        command = typer.main.get_command(self)
+        _untag_flags(command)
+        return command(*args, **kwargs)
+
+
+def _untag_flags(command: Any) -> None:
+    from typer._click.core import Context
+
+    for param in command.params:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    help_option = command.get_help_option(Context(command))
+    if help_option is not None:
+        help_option.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _untag_flags(sub)
+
+
+def _version() -> str:
+    from strategy_client import __version__
+
+    return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"runner (tradebus) {_version()}")
+        raise typer.Exit(0)
+
+
+app = _App(
     add_completion=False,
     no_args_is_help=True,
     help="tradebus exchange runner: one process per venue, serving ZeroMQ and registered in Redis.",
 )
 
 
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="print the version and exit"),
+    ] = False,
+) -> None:
+    """tradebus exchange runner: one process per venue, serving ZeroMQ and registered in Redis."""
+
+
+# Exit statuses: 0 done; 2 the runner could not start or the command could not run (bad option,
+# config, symbol, venue or Redis unreachable, port in use) — the usage-error status of click and
+# of `strategy manual`, so a script can tell "fix the command line/setup" apart from 1, a failure
+# while running (and from a traceback, which is a bug).
+EXIT_USAGE = 2
+
+
 def _fail(message: str) -> None:
     typer.echo(f"runner: error: {message}", err=True)
-    raise typer.Exit(2)
+    raise typer.Exit(EXIT_USAGE)
 
 
-VenueOpt = Annotated[str, typer.Option("--venue", help="sim (embedded offline venue, default) | testnet | live")]
-ModeOpt = Annotated[str, typer.Option("--mode", help="live: orders go to the venue; paper: filled locally")]
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+# no default here: a --config file's venue/mode is used unless the flag is given (default sim / live)
+VenueOpt = Annotated[
+    str | None, typer.Option("--venue", help="sim (embedded offline venue, the default) | testnet | live")
+]
+ModeOpt = Annotated[
+    str | None, typer.Option("--mode", help="live (the default): orders go to the venue; paper: filled locally")
+]
 
 
 def _run_exchange(
@@ -74,6 +145,9 @@ def _run_exchange(
         _run(cfg)
     except ConfigError as exc:
         _fail(str(exc))
+    except TransportError as exc:
+        where = f"at {cfg.sim_connect}" if cfg.venue == "sim" and cfg.sim_connect else f"({cfg.venue})"
+        _fail(f"cannot reach the {cfg.exchange.value} venue {where}: {exc}")
     except NameTaken as exc:
         _fail(str(exc))
     except OSError as exc:
@@ -98,7 +172,13 @@ def _run(cfg: RunnerConfig) -> None:
     from .venues import open_venue
 
     async def main() -> None:
-        async with open_venue(cfg) as adapter:
+        async with AsyncExitStack() as stack:
+            try:
+                adapter = await stack.enter_async_context(open_venue(cfg))
+            except ConfigError:
+                raise
+            except ValueError as exc:  # the offline venue refuses an override (e.g. an unknown symbol)
+                raise ConfigError(f"the offline {cfg.exchange.value} venue: {exc}") from None
             runner = ExchangeRunner(cfg, adapter, settle_heap=True)
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -118,13 +198,19 @@ def _run(cfg: RunnerConfig) -> None:
         asyncio.run(main())
 
 
-def _exchange_command(exchange: Exchange, summary: str) -> Any:
+def _exchange_command(exchange: Exchange, summary: str, *, show: bool = False) -> Any:
+    """The options of ``runner <exchange>``; ``show``: print the effective configuration instead
+    of running (``runner config show <exchange> [same options]``)."""
+    prefix = exchange.value.upper()
+    passphrase = f"/{prefix}_API_PASSPHRASE" if exchange is Exchange.OKX else ""
+    secrets_keys = "api_key/api_secret/passphrase" if exchange is Exchange.OKX else "api_key/api_secret"
+
     def command(
-        venue: VenueOpt = "sim",
-        mode: ModeOpt = "live",
-        config: Annotated[
-            Path | None, typer.Option("--config", help="TOML config (see configs/runner.binance.toml)")
-        ] = None,
+        venue: VenueOpt = None,
+        mode: ModeOpt = None,
+        config: Path | None = typer.Option(  # noqa: B008 - default form: the help names this exchange
+            None, "--config", help=f"TOML config (see configs/runner.{exchange.value}.toml)"
+        ),
         symbols: Annotated[str | None, typer.Option("--symbols", help="comma-separated, e.g. BTCUSDT,ETHUSDT")] = None,
         kinds: Annotated[str | None, typer.Option("--kinds", help="comma-separated market kinds: spot,perp")] = None,
         redis_url: Annotated[
@@ -139,7 +225,11 @@ def _exchange_command(exchange: Exchange, summary: str) -> Any:
         cancel_on_exit: Annotated[
             bool, typer.Option("--cancel-on-exit", help="cancel open orders on shutdown")
         ] = False,
-        secrets: Annotated[str | None, typer.Option("--secrets", help="TOML file with api_key/api_secret")] = None,
+        secrets: str | None = typer.Option(  # noqa: B008 - default form: the help names this exchange
+            None,
+            "--secrets",
+            help=f"TOML file with {secrets_keys} (else ${prefix}_API_KEY/{prefix}_API_SECRET{passphrase})",
+        ),
         sim_port_base: Annotated[
             int | None, typer.Option("--sim-port-base", help="embedded simulator's first port (it may use N, N+1)")
         ] = None,
@@ -187,12 +277,14 @@ def _exchange_command(exchange: Exchange, summary: str) -> Any:
         ] = None,
         journal: Annotated[
             str | None,
-            typer.Option("--journal", help="journal URL: postgresql://host/db?schema=NAME (default: SQLite in --data-dir)"),
+            typer.Option(
+                "--journal", help="journal URL: postgresql://host/db?schema=NAME (default: SQLite in --data-dir)"
+            ),
         ] = None,
         no_journal: Annotated[
             bool, typer.Option("--no-journal", help="journal nothing (orders are not recoverable after a restart)")
         ] = False,
-        log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
+        log_level: Annotated[LogLevel, typer.Option("--log-level", case_sensitive=False)] = LogLevel.INFO,
         log_json: Annotated[
             bool,
             typer.Option("--log-json", envvar="TRADEBUS_LOG_JSON", help="JSON lines on stderr (for Loki)"),
@@ -226,9 +318,12 @@ def _exchange_command(exchange: Exchange, summary: str) -> Any:
             overrides["replace"] = True
         overrides["data_dir"] = data_dir
         overrides["journal"] = "off" if no_journal else journal
-        _run_exchange(exchange, overrides, config, log_level, log_json)
+        if show:
+            _show_config(exchange, overrides, config)
+            return
+        _run_exchange(exchange, overrides, config, log_level.value.upper(), log_json)
 
-    command.__doc__ = summary
+    command.__doc__ = summary if not show else f"Print the effective configuration of `runner {exchange.value}`."
     return command
 
 
@@ -242,6 +337,85 @@ for _exchange, _summary in _SUMMARIES.items():
 
 
 app.command("history")(history)
+
+config_app = _App(no_args_is_help=True, help="The runner's configuration.")
+app.add_typer(config_app, name="config")
+show_app = _App(
+    no_args_is_help=True,
+    help="Print the effective configuration (defaults < --config file < TRADEBUS_* env < flags), secrets redacted.",
+)
+config_app.add_typer(show_app, name="show")
+for _exchange, _summary in _SUMMARIES.items():
+    show_app.command(_exchange.value)(_exchange_command(_exchange, _summary, show=True))
+
+
+def _show_config(exchange: Exchange, overrides: dict[str, Any], path: Path | None) -> None:
+    """TOML that ``--config`` reads back, each key with where its value came from; the Redis
+    password, the CURVE secret and API keys are never printed (keys: only whether they are set)."""
+    try:
+        cfg = load_config(path, {**overrides, "exchange": exchange})
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    file_keys: set[str] = set()
+    if path is not None:
+        doc = tomllib.loads(path.read_text())  # load_config read it already
+        file_keys = set(doc.get("runner", doc))
+    env_keys = set(env_overrides())
+    flag_keys = {k for k, v in overrides.items() if v is not None}
+
+    def source(key: str) -> str:
+        if key == "exchange":
+            return "command"
+        if key in flag_keys:
+            return "flag"
+        if key in env_keys:
+            return f"env TRADEBUS_{key.upper()}"
+        if key == "redis_url" and os.environ.get("REDIS_URL") and key not in file_keys:
+            return "env REDIS_URL"
+        return "file" if key in file_keys else "default"
+
+    data = msgspec.to_builtins(cfg)
+    risk = data.pop("risk", {})
+    data["redis_url"] = redact_url(cfg.redis_url)
+    if cfg.curve_secret:
+        data["curve_secret"] = "<redacted>"
+    lines = [f"# runner {exchange.value} (tradebus {_version()}): effective configuration", "[runner]"]
+    for key, value in data.items():
+        lines.append(f"{key} = {_toml_value(value)}  # {source(key)}")
+    prefix = exchange.value.upper()
+    for var in (f"{prefix}_API_KEY", f"{prefix}_API_SECRET", f"{prefix}_API_PASSPHRASE"):
+        lines.append(f"# ${var}: {'set (not shown)' if os.environ.get(var) else 'not set'}")
+    limits = _set_values(risk or {})
+    if limits:
+        lines.append("[risk]")
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in limits.items())
+    typer.echo("\n".join(lines))
+
+
+def _set_values(table: dict[str, Any]) -> dict[str, Any]:
+    """``table`` without its unset (None) entries, nested tables included (TOML has no null)."""
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            value = _set_values(value)
+            if not value:
+                continue
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    return json.dumps(str(value))  # a JSON string is a TOML basic string
 
 
 @app.command("ls")

@@ -28,7 +28,7 @@ from strategy_client.paper import PaperConfig
 
 from .risk import RiskConfigError, parse_risk_section
 
-__all__ = ["RunnerConfig", "ConfigError", "load_config", "DEFAULT_REDIS_URL", "is_loopback"]
+__all__ = ["RunnerConfig", "ConfigError", "load_config", "env_overrides", "DEFAULT_REDIS_URL", "is_loopback"]
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -142,7 +142,8 @@ def is_loopback(host: str) -> bool:
 _ENV_PREFIX = "TRADEBUS_"
 
 
-def _env_overrides() -> dict[str, Any]:
+def env_overrides() -> dict[str, Any]:
+    """The ``TRADEBUS_<FIELD>`` environment variables, as config fields."""
     out: dict[str, Any] = {}
     fields = {f for f in RunnerConfig.__struct_fields__}
     for name, value in os.environ.items():
@@ -167,7 +168,7 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> RunnerConfig:
             raise ConfigError(f"config file {path}: {exc}") from None
         data = doc.get("runner", doc)
         risk_table = doc.get("risk") if "runner" in doc else data.pop("risk", None)
-    data.update(_env_overrides())
+    data.update(env_overrides())
     data.update({k: v for k, v in overrides.items() if v is not None})
     if not data.get("redis_url"):
         data["redis_url"] = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)

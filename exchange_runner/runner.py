@@ -18,6 +18,7 @@ are its venue observer for the whole run (``exchanges.telemetry``).
 from __future__ import annotations
 
 import asyncio
+import difflib
 import os
 import socket
 import time
@@ -35,6 +36,7 @@ from exchanges.telemetry import observing
 from strategy_client import __version__
 from strategy_client.journal import JournalError
 from strategy_client.model import Exchange, Instrument, InstrumentKey, MarketKind
+from strategy_client.security import redact_url
 from strategy_client.wire import (
     PROTOCOL_VERSION,
     FundingPaymentEvent,
@@ -141,6 +143,17 @@ class ExchangeRunner:
     def stop(self) -> None:
         self._stop.set()
 
+    def _ready_line(self) -> str:
+        """The one line saying the runner is registered and where to reach it."""
+        cfg = self.config
+        metrics = self.health.url if self.health is not None else "off"
+        journal = self.journal.journal.where if self.journal is not None else "off"
+        return (
+            f"{self.status}: {self.exchange.value} runner {cfg.registration_name!r} registered in "
+            f"{redact_url(cfg.redis_url)} — ROUTER {self.router_endpoint}  PUB {self.pub_endpoint}  "
+            f"metrics {metrics}  journal {journal}  (mode {cfg.mode}, venue {cfg.venue})"
+        )
+
     # -- lifecycle --------------------------------------------------------------------
     async def run(self) -> None:
         cfg = self.config
@@ -179,7 +192,8 @@ class ExchangeRunner:
         # ① instruments
         wanted_kinds = {MarketKind(k) for k in cfg.kinds}
         wanted = {s.upper() for s in cfg.symbols}
-        for inst in await self.adapter.load_instruments():
+        listed = await self.adapter.load_instruments()
+        for inst in listed:
             if inst.key.kind in wanted_kinds and inst.key.symbol in wanted:
                 self.instruments[inst.key] = inst
         missing = {(s, k.value) for s in wanted for k in wanted_kinds} - {
@@ -188,7 +202,7 @@ class ExchangeRunner:
         if missing:
             logger.warning("instruments not listed by the venue: {}", sorted(missing))
         if not self.instruments:
-            raise RuntimeError(f"the venue lists none of {sorted(wanted)} for {sorted(k.value for k in wanted_kinds)}")
+            raise ConfigError(_no_instruments(wanted, wanted_kinds, listed))
         keys = sorted(self.instruments)
         perps = [k for k in keys if k.kind is MarketKind.PERP]
         logger.info("{} instruments loaded: {}", len(keys), ", ".join(map(str, keys)))
@@ -300,6 +314,7 @@ class ExchangeRunner:
                 await self.registrar.register()
                 self._publish_status()
                 self.started.set()
+                logger.info("{}", self._ready_line())
                 if self.settle_heap:
                     logger.debug("heap settled: {} startup objects frozen", settle_heap())
                 # ⑤ loops
@@ -512,3 +527,14 @@ def _bind(sock: zmq.Socket[Any], host: str, port: int) -> str:
         return endpoint
     chosen = sock.bind_to_random_port(f"tcp://{host}")
     return f"tcp://{host}:{chosen}"
+
+
+def _no_instruments(wanted: set[str], kinds: set[MarketKind], listed: list[Instrument]) -> str:
+    """The bad symbols named, with the venue's closest listed ones."""
+    names = sorted({i.key.symbol for i in listed if i.key.kind in kinds})
+    hints = []
+    for symbol in sorted(wanted):
+        close = difflib.get_close_matches(symbol, names, n=3)
+        hints.append(f"{symbol} (did you mean {', '.join(close)}?)" if close else symbol)
+    kinds_text = ", ".join(sorted(k.value for k in kinds))
+    return f"symbols: the venue lists no {kinds_text} market for {'; '.join(hints)}"
