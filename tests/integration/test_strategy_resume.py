@@ -1,0 +1,206 @@
+"""A live ``strategy spotperp`` (real runner, embedded Binance venue, real strategy processes)
+killed with SIGKILL mid-entry, hedged and mid-exit, restarted on the same journal: it resumes its
+pair, reconciles it with the venue, exits it cleanly, and its ledger equals the venue's fills. A
+foreign position is left alone; ``--adopt`` takes it over. The same against PostgreSQL."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import pytest
+
+from ..journal.conftest import PG_URL, drop_schema, pg_reachable
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("kill_restart", ROOT / "scripts" / "kill_restart.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["kill_restart"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+KR = _script()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def journal_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    if request.param == "sqlite":
+        yield None
+        return
+    reason = pg_reachable()
+    if reason:
+        pytest.skip(reason)
+    schema = "tsr_" + uuid.uuid4().hex[:12]
+    try:
+        yield f"{PG_URL}?schema={schema}"
+    finally:
+        drop_schema(schema)
+
+
+@pytest.fixture()
+def harness(redis_url: str, tmp_path: Path, journal_url: str | None) -> Iterator[Any]:
+    h = KR.Harness(tmp_path, redis_url, journal_url, 1)
+    h.start_runner()
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+def _wait_phase(h: Any, proc: subprocess.Popen[bytes], phase: str, timeout: float = 60) -> None:
+    KR.wait(lambda: phase in h.phase().split(",") or proc.poll() is not None, timeout, f"journaled phase {phase}")
+    assert proc.poll() is None, h.log()[-3000:]
+
+
+def _finish(h: Any) -> str:
+    final = h.strategy("--duration", "2")
+    code = final.wait(120)
+    log = h.log()
+    assert code == 0, log[-4000:]
+    audit = KR.audit(h)
+    assert audit["ok"], json.dumps(audit, indent=1) + log[-3000:]
+    assert audit["venue_orders_filled"] >= 2 and audit["ledger_fills"] >= 2
+    return str(log)
+
+
+def _faults(h: Any, body: dict[str, Any] | None) -> None:
+    url = f"http://127.0.0.1:{h.port_base}/_sim/faults"
+    rep = httpx.post(url, json=body, timeout=5) if body else httpx.delete(url, timeout=5)
+    rep.raise_for_status()
+
+
+def test_kill9_hedged_resumes_and_exits(harness: Any) -> None:
+    h = harness
+    first = h.strategy()
+    _wait_phase(h, first, "hedged")
+    first.kill()
+    first.wait(10)
+    log = _finish(h)
+    assert "resuming 1 pair(s) from the journal" in log and "journal says hedged" in log
+    assert "will keep it hedged and manage it" in log
+    assert "hedged → exiting" in log and "flat after exiting" in log
+
+
+def test_kill9_mid_exit_with_the_answer_out_resumes_and_exits(harness: Any) -> None:
+    """Killed while its exit order is at the venue and the answer is held: the restart asks the
+    venue by client id, books what the venue filled, and finishes the exit."""
+    h = harness
+    first = h.strategy()
+    _wait_phase(h, first, "hedged")
+    _faults(h, {"delay_ms": 4000})
+    first.send_signal(signal.SIGTERM)
+    _wait_phase(h, first, "exiting")
+    first.kill()
+    first.wait(10)
+    _faults(h, None)
+    log = _finish(h)
+    assert "journal says exiting" in log and "interrupted by a restart" in log
+
+
+def test_kill9_mid_entry_resumes_and_exits(harness: Any) -> None:
+    h = harness
+    _faults(h, {"delay_ms": 2500})
+    first = h.strategy()
+    _wait_phase(h, first, "entering", timeout=90)
+    first.kill()
+    first.wait(10)
+    _faults(h, None)
+    log = _finish(h)
+    assert "journal says entering" in log and "interrupted by a restart" in log
+
+
+def _foreign_perp(h: Any, side: str, qty: str) -> None:
+    """An order of someone else's on the account (the manual REPL, scripted)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "strategies.cli", "manual", "--runner", h.runner_name, "--redis-url", h.redis_url],
+        input=f"{side} BTCUSDT {qty}\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env=h.env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _perp_size(h: Any) -> Decimal:
+    total = Decimal(0)
+    for p in h.venue()["positions"]:
+        if "BTCUSDT" in json.dumps(p):
+            for k in ("amount", "qty", "size", "position_amt"):
+                if k in p:
+                    total += Decimal(str(p[k]))
+    return total
+
+
+@pytest.mark.parametrize("journal_url", ["sqlite"], indirect=True)
+def test_foreign_long_is_left_alone_and_the_exit_is_not_refused(harness: Any) -> None:
+    """The issue's case: a leftover 0.01 long on the perp. The strategy shorts 0.01 beside it (the
+    venue nets to 0); its exit must not be a reduce-only order the venue refuses forever."""
+    h = harness
+    _foreign_perp(h, "buy", "0.01")
+    assert _perp_size(h) == Decimal("0.01")
+    run = h.strategy("--duration", "4")
+    code = run.wait(120)
+    log = h.log()
+    assert code == 0, log[-4000:]
+    assert "FOREIGN: left alone" in log and "ReduceOnly" not in log and "NOT CLEAN" not in log
+    assert _perp_size(h) == Decimal("0.01")  # the foreign long, untouched
+
+
+@pytest.mark.parametrize("journal_url", ["sqlite"], indirect=True)
+def test_adopt_takes_a_foreign_short_over_and_exits_it(harness: Any) -> None:
+    h = harness
+    _foreign_perp(h, "sell", "0.01")
+    run = h.strategy("--duration", "3", "--adopt")
+    code = run.wait(120)
+    log = h.log()
+    assert code == 0, log[-4000:]
+    assert "--adopt: " in log and "now hedged" in log, log[-3000:]
+    assert _perp_size(h) == 0
+
+
+@pytest.mark.parametrize("journal_url", ["sqlite"], indirect=True)
+def test_kill_restart_loop(harness: Any, tmp_path: Path) -> None:
+    """scripts/kill_restart.py with a few kills (the script does 50 by default)."""
+    h = harness
+    h.close()
+    out = tmp_path / "kr.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "kill_restart.py"),
+            "--kills",
+            "4",
+            "--seed",
+            "3",
+            "--redis-url",
+            h.redis_url,
+            "--workdir",
+            str(tmp_path / "loop"),
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    summary = json.loads(out.read_text())
+    assert done.returncode == 0 and summary["ok"], done.stdout[-4000:] + done.stderr[-2000:]
+    assert summary["kills"] == 4 and summary["final_exit_status"] == 0
