@@ -10,8 +10,10 @@
   NEW with the venue id; fills and the final state arrive on the ``orders`` channel. After an
   unknown outcome (timeout, 5xx, dropped connection, ``50004``/``50026``/``51149``) or a
   duplicate-id answer (``51016``) it queries the order by ``clOrdId`` a few times: found → that
-  order; still not found → :class:`UnknownOutcome` (OKX documents no deadline after which a
-  lost request can no longer execute). It never resends.
+  order; still not found → :class:`UnknownOutcome`. It never resends. Every placement carries
+  an ``expTime`` (venue clock at send + ``exp_time_ms``, default 5 s): OKX does not process a
+  place request after it, so ``resolve_unknown`` (the runner's chase of an UNKNOWN order) answers
+  REJECTED ``not_placed`` for a "not found" once that deadline + ``exp_slack_ms`` has passed.
 * ``cancel_order`` returns the order as the venue then reports it; ``51400`` (already filled,
   canceled or unknown) is answered with the order's final state when the venue knows it.
 * Market and private streams are delegated to ``market_stream.py`` / ``user_stream.py``; all
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import httpx
@@ -56,6 +58,7 @@ from strategy_client.model import (
     OrderStatus,
     OrderType,
     Position,
+    RejectCode,
 )
 
 from .buffers import Backoff
@@ -86,6 +89,10 @@ from .user_stream import OkxUserStream
 __all__ = ["OkxAdapter"]
 
 
+#: placements whose expTime is remembered (the oldest are forgotten: those stay UNKNOWN if lost)
+MAX_DEADLINES = 100_000
+
+
 class OkxAdapter:
     """OKX spot + USDT-margined swaps as one :class:`exchanges.base.ExchangeAdapter`."""
 
@@ -113,6 +120,8 @@ class OkxAdapter:
         connects_per_s: int = OKX_CONNECTS_PER_S,
         ws_order_timeout_s: float = 5.0,
         ws_connect_timeout_s: float = 5.0,
+        exp_time_ms: int = 5_000,
+        exp_slack_ms: int = 1_000,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -131,6 +140,11 @@ class OkxAdapter:
         self.clock = self.rest.clock
         self._reconcile_attempts = reconcile_attempts
         self._reconcile_backoff_s = reconcile_backoff_s
+        #: each placement's ``expTime`` = the venue clock at send + this (OKX does not process it later)
+        self.exp_time_ms = exp_time_ms
+        #: after expTime + this slack a "not found" by clOrdId is final (clock offset error, latency)
+        self.exp_slack_ms = exp_slack_ms
+        self._deadlines: OrderedDict[str, int] = OrderedDict()  # client id → expTime sent (venue ms)
         self._clock_refresh_s = clock_refresh_s
         self._new_client_id = client_ids or ClientIdFactory()
         self._sleep = sleep
@@ -253,8 +267,13 @@ class OkxAdapter:
         inst = self._inst(request.key)
         client_id = request.client_id or self._new_client_id()
         body = order_body(request, inst, client_id)
+        exp_time = self.clock.now_ms() + self.exp_time_ms
+        self._deadlines[client_id] = exp_time  # the latest send's deadline (a re-placement moves it on)
+        self._deadlines.move_to_end(client_id)
+        while len(self._deadlines) > MAX_DEADLINES:
+            self._deadlines.popitem(last=False)
         try:
-            item = await self._order_op("order", inst, body)
+            item = await self._order_op("order", inst, body, exp_time_ms=exp_time)
         except (UnknownOutcome, DuplicateClientId) as exc:
             log.warning("okx order {}: {} — reconciling by client id", client_id, exc)
             return await self._reconcile_placement(request, client_id, exc)
@@ -274,14 +293,16 @@ class OkxAdapter:
             updated_ts_ms=int(item.ts) if item.ts.isdigit() else now,
         )
 
-    async def _order_op(self, op: str, inst: VenueInstrument, body: dict[str, object]) -> OpItem:
+    async def _order_op(
+        self, op: str, inst: VenueInstrument, body: dict[str, object], *, exp_time_ms: int | None = None
+    ) -> OpItem:
         """``order`` / ``cancel-order`` over the order socket when it is up, else REST."""
         ws = self.private
         if self._use_ws_orders and ws is not None and ws.connected and inst.inst_id_code is not None:
             args = {k: v for k, v in body.items() if k != "instId"}
             args["instIdCode"] = inst.inst_id_code
             try:
-                reply = await ws.request(op, [args], timeout_s=self._ws_order_timeout_s)
+                reply = await ws.request(op, [args], timeout_s=self._ws_order_timeout_s, exp_time_ms=exp_time_ms)
             except TransportError as exc:  # nothing was sent: REST is the first send
                 log.info("okx order socket unavailable ({}); {} over REST", exc, op)
             else:
@@ -293,7 +314,7 @@ class OkxAdapter:
                     raise map_error(200, code, item.sMsg or reply.msg)
                 return item
         if op == "order":
-            return await self.rest.place_order(body)
+            return await self.rest.place_order(body, exp_time_ms=exp_time_ms)
         return await self.rest.cancel_order(body)
 
     async def _lookup(self, request: OrderRequest, client_id: str) -> Order | None:
@@ -308,6 +329,43 @@ class OkxAdapter:
         if order.status.is_open:
             raise DuplicateClientId(detail, venue=VENUE)
         raise UnknownOutcome(detail, venue=VENUE)
+
+    async def resolve_unknown(self, request: OrderRequest, first_sent_ms: int) -> Order | None:
+        """Settle an UNKNOWN placement the way OKX documents (``exchanges.base.ResolvesUnknown``).
+
+        Every placement carries ``expTime``; OKX does not process a place request after it. So a
+        query by ``clOrdId`` that finds the order settles it, and a "not found" once the venue's
+        clock is past that deadline + ``exp_slack_ms`` is final: REJECTED, ``not_placed``. Only
+        the deadline this adapter sent is trusted (kept in memory: after a restart the order is
+        queried but never concluded "not placed"). None: still unknown."""
+        client_id = request.client_id
+        if not client_id:
+            return None
+        deadline = self._deadlines.get(client_id)
+        final = deadline is not None and self.clock.now_ms() >= deadline + self.exp_slack_ms
+        order = await self._lookup(request, client_id)  # looked up after the deadline check
+        if order is not None:
+            return order
+        if not final or deadline is None:
+            return None
+        log.warning("okx order {}: not found after its expTime {} passed; not placed", client_id, deadline)
+        now = self.clock.now_ms()
+        return Order(
+            key=request.key,
+            client_id=client_id,
+            venue_id="",
+            side=request.side,
+            type=request.type,
+            tif=request.tif,
+            price=request.price,
+            qty=request.qty,
+            status=OrderStatus.REJECTED,
+            reduce_only=request.reduce_only,
+            created_ts_ms=first_sent_ms,
+            updated_ts_ms=now,
+            reject_reason=f"not placed: no such order after its expTime ({deadline}) passed on the venue's clock",
+            reject_code=RejectCode.NOT_PLACED,
+        )
 
     async def _reconcile_placement(self, request: OrderRequest, client_id: str, cause: ExchangeError) -> Order:
         """Find the order a placement with an unknown outcome may have created (never resend)."""

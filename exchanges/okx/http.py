@@ -161,19 +161,29 @@ class OkxHttp:
         params: Mapping[str, object] | None = None,
         body: object | None = None,
         signed: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> bytes:
-        """Send one request; the response body when the envelope says ``0`` (or carries items)."""
+        """Send one request; the response body when the envelope says ``0`` (or carries items).
+        ``extra_headers``: unsigned headers such as ``expTime`` (the request's deadline)."""
         with observe_request(VENUE, path, method):
-            return await self._request(method, path, params, body, signed)
+            return await self._request(method, path, params, body, signed, extra_headers)
 
     async def _request(
-        self, method: str, path: str, params: Mapping[str, object] | None, body: object | None, signed: bool
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, object] | None,
+        body: object | None,
+        signed: bool,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> bytes:
         self._check_block(method, path)
         query = encode_query(params or {})
         request_path = f"{path}?{query}" if query else path
         text = msgspec.json.encode(body).decode() if body is not None else ""
         headers = self._headers(method, request_path, text, signed)
+        if extra_headers:
+            headers.update(extra_headers)
         self.requests_sent += 1
         try:
             response = await self._client.request(

@@ -172,17 +172,26 @@ class OkxPrivateSocket:
 
     # -- order operations --------------------------------------------------------------------
 
-    async def request(self, op: str, args: list[dict[str, object]], *, timeout_s: float = 5.0) -> OpReply:
+    async def request(
+        self, op: str, args: list[dict[str, object]], *, timeout_s: float = 5.0, exp_time_ms: int | None = None
+    ) -> OpReply:
+        """One order operation. ``exp_time_ms``: the request's ``expTime`` (OKX does not process
+        it after that time on its clock)."""
         with observe_request(VENUE, f"ws:{op}", "WS"):
-            return await self._request(op, args, timeout_s)
+            return await self._request(op, args, timeout_s, exp_time_ms)
 
-    async def _request(self, op: str, args: list[dict[str, object]], timeout_s: float) -> OpReply:
+    async def _request(
+        self, op: str, args: list[dict[str, object]], timeout_s: float, exp_time_ms: int | None = None
+    ) -> OpReply:
         req_id = f"t{next(self._ids)}"
         fut: asyncio.Future[OpReply] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = fut
         try:
             try:
-                await self.ws.send(msgspec.json.encode({"id": req_id, "op": op, "args": args}))
+                message: dict[str, object] = {"id": req_id, "op": op, "args": args}
+                if exp_time_ms is not None:
+                    message["expTime"] = str(exp_time_ms)
+                await self.ws.send(msgspec.json.encode(message))
             except NotConnected as exc:
                 raise TransportError(f"{op} not sent: {exc}", venue=VENUE) from None
             except Exception as exc:  # the send itself failed: it may have left

@@ -191,6 +191,7 @@ class OkxRestClient:
         body: object | None = None,
         signed: bool = False,
         retry: bool,
+        headers: Mapping[str, str] | None = None,
     ) -> bytes:
         attempt = 0
         resynced = False
@@ -198,7 +199,9 @@ class OkxRestClient:
             try:
                 if signed:
                     await self._ensure_clock()
-                return await self.http.request(method, path, params=params, body=body, signed=signed)
+                return await self.http.request(
+                    method, path, params=params, body=body, signed=signed, extra_headers=headers
+                )
             except TimestampOutOfWindow:
                 if not signed or resynced:
                     raise
@@ -247,9 +250,13 @@ class OkxRestClient:
 
     # ------------------------------------------------------------------ trade
 
-    async def place_order(self, body: Mapping[str, object]) -> OpItem:
-        """``POST /api/v5/trade/order``; never retried (unknown outcome → reconcile)."""
-        raw = await self._call("POST", "/api/v5/trade/order", body=dict(body), signed=True, retry=False)
+    async def place_order(self, body: Mapping[str, object], *, exp_time_ms: int | None = None) -> OpItem:
+        """``POST /api/v5/trade/order``; never retried (unknown outcome → reconcile). ``exp_time_ms``:
+        the ``expTime`` header — OKX does not process the request after that time (venue clock)."""
+        headers = {"expTime": str(exp_time_ms)} if exp_time_ms is not None else None
+        raw = await self._call(
+            "POST", "/api/v5/trade/order", body=dict(body), signed=True, retry=False, headers=headers
+        )
         return _check_item(_decode(OpItem, raw, "order"), "order")
 
     async def cancel_order(self, body: Mapping[str, object]) -> OpItem:

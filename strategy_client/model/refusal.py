@@ -43,4 +43,5 @@ class RejectCode(StrEnum):
     TOO_MANY_ORDERS = "too_many_orders"  # open-order or rate limit on orders
     AUTH = "auth"  # key, signature or permission refused
     NOT_SENT = "not_sent"  # the runner did not send it (e.g. the caller's deadline passed first)
+    NOT_PLACED = "not_placed"  # sent, but the venue's documented deadline passed: it cannot have been placed
     OTHER = "other"  # the venue refused for a reason outside this list (its words say which)

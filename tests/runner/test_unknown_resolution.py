@@ -1,6 +1,6 @@
 """UNKNOWN orders are settled by what the venue documents (issue 12): the order actor's chase asks
-the adapter's ``resolve_unknown``. Real offline Bybit venue, real adapter, real PUB socket; the
-venue's own books (``GET /_sim/orders``) prove how many orders exist."""
+the adapter's ``resolve_unknown``. Real offline Bybit / OKX venues, real adapters, real PUB
+socket; the venue's own books (``GET /_sim/orders``) prove how many orders exist."""
 
 from __future__ import annotations
 
@@ -19,8 +19,20 @@ from exchanges import errors as xerr
 from exchanges.bybit.adapter import BybitAdapter
 from exchanges.bybit.sim import BybitSim
 from exchanges.credentials import Credentials
+from exchanges.okx.adapter import OkxAdapter
+from exchanges.okx.sim import OkxSim, OkxSimOptions
 from exchanges.sim.faults import FaultRequest
-from strategy_client.model import Exchange, InstrumentKey, Order, OrderRequest, OrderStatus, OrderType, Side
+from strategy_client.model import (
+    Exchange,
+    InstrumentKey,
+    MarketKind,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    RejectCode,
+    Side,
+)
 from tests.helpers import eventually, free_port
 
 D = Decimal
@@ -129,3 +141,116 @@ async def test_bybit_past_the_resend_window_is_only_queried(late_rig: Rig) -> No
     await eventually(lambda: late_rig.orders.unknown_not_found >= 4, timeout=10, what="not-found answers")
     assert (await late_rig.get("late-1")).status is OrderStatus.UNKNOWN
     assert await late_rig.venue_orders("late-1") == []
+
+
+# -- OKX: expTime ----------------------------------------------------------------------------
+
+OKX_PERP = InstrumentKey(Exchange.OKX, "BTCUSDT", MarketKind.PERP)
+OKX_PLACE = "/api/v5/trade/order"
+
+
+class LateWire(httpx.AsyncBaseTransport):
+    """The network between the adapter and the venue: when armed, the next place request is held
+    ``delay_s`` on its way in (it reaches the venue late), and the venue's reply is lost on the
+    way back (the client sees a read timeout). The venue's real answer is kept in ``answers``."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.delay_s = delay_s
+        self.armed = False
+        self.answers: list[bytes] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not (self.armed and request.method == "POST" and request.url.path == OKX_PLACE):
+            return await self.inner.handle_async_request(request)
+        self.armed = False
+        await asyncio.sleep(self.delay_s)
+        response = await self.inner.handle_async_request(request)
+        self.answers.append(await response.aread())
+        raise httpx.ReadTimeout("the reply was lost", request=request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class OkxRig:
+    def __init__(self, sim: OkxSim, wire: LateWire, orders: OrderManager) -> None:
+        self.sim, self.wire, self.orders = sim, wire, orders
+
+    async def get(self, client_id: str) -> Order:
+        order: Order = await self.orders.ask(GetOrderMsg(OKX_PERP, client_id), 5)
+        return order
+
+    async def venue_orders(self) -> list[dict[str, Any]]:
+        async with httpx.AsyncClient() as http:
+            books = (await http.get(f"{self.sim.urls.rest}/_sim/orders")).json()
+        return list(books["orders"])
+
+
+@pytest.fixture
+async def okx() -> AsyncIterator[OkxRig]:
+    sim = OkxSim(port=free_port(), seed=13, step_ms=50, options=OkxSimOptions(ws_connects_per_s=0))
+    async with sim:
+        sim.venue.pause(True)
+        wire = LateWire(delay_s=0.6)
+        adapter = OkxAdapter(
+            sim.urls,
+            Credentials(sim.api_key, sim.api_secret, sim.passphrase),
+            transport=wire,
+            use_ws_orders=False,
+            reconcile_attempts=0,  # the actor's chase settles it
+            exp_time_ms=300,
+            exp_slack_ms=200,
+        )
+        await adapter.start()
+        instruments = {i.key: i for i in await adapter.load_instruments()}
+        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
+        sock.bind(f"tcp://127.0.0.1:{free_port()}")
+        orders = OrderManager(
+            adapter, Publisher(sock, Exchange.OKX), instruments, unknown_retry_s=0.05, unknown_slow_s=0.4
+        )
+        task = asyncio.create_task(orders.run())
+        try:
+            yield OkxRig(sim, wire, orders)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            sock.close(linger=0)
+            await adapter.close()
+
+
+def _okx_market(client_id: str) -> OrderRequest:
+    return OrderRequest(key=OKX_PERP, side=Side.BUY, type=OrderType.MARKET, qty=D("0.01"), client_id=client_id)
+
+
+async def test_okx_lost_reply_past_exptime_is_rejected_not_placed(okx: OkxRig) -> None:
+    """The request reached OKX after its expTime (the venue did not process it) and the reply was
+    lost: UNKNOWN, then — once expTime + slack has passed and the venue has no such clOrdId —
+    REJECTED ``not_placed``. Old code: UNKNOWN for ever ("not found" is not "not placed")."""
+    okx.wire.armed = True
+    with pytest.raises(xerr.UnknownOutcome):
+        await okx.orders.ask(Submit(_okx_market("late-okx-1")), 10)
+    assert len(okx.wire.answers) == 1 and b'"50102"' in okx.wire.answers[0]  # the venue honoured expTime
+
+    async def settled() -> bool:
+        return (await okx.get("late-okx-1")).status is OrderStatus.REJECTED
+
+    await eventually(settled, timeout=10, interval=0.05, what="REJECTED not_placed")
+    order = await okx.get("late-okx-1")
+    assert order.reject_code is RejectCode.NOT_PLACED and "expTime" in order.reject_reason
+    assert await okx.venue_orders() == []
+
+
+async def test_okx_an_order_that_was_placed_is_found(okx: OkxRig) -> None:
+    """Placed, then the connection dropped before the reply: UNKNOWN, then found by clOrdId —
+    never REJECTED, however late."""
+    okx.sim.faults.arm(FaultRequest(unknown_next=1, unknown_mode="drop", path_prefix=OKX_PLACE))  # type: ignore[arg-type]
+    with pytest.raises(xerr.UnknownOutcome):
+        await okx.orders.ask(Submit(_okx_market("kept-okx-1")), 10)
+    assert okx.sim.faults.fired.get("unknown_outcome") == 1
+
+    async def filled() -> bool:
+        return (await okx.get("kept-okx-1")).status is OrderStatus.FILLED
+
+    await eventually(filled, timeout=10, interval=0.05, what="the placed order found")
+    assert len(await okx.venue_orders()) == 1

@@ -20,6 +20,8 @@ __all__ = [
     "RATE_LIMITED",
     "NOT_FOUND_CANCEL",
     "NOT_FOUND_QUERY",
+    "EXP_TIME_PATHS",
+    "exp_time_refusal",
 ]
 
 
@@ -112,3 +114,18 @@ def from_reject(
             return param_error("lever")
         case _:
             return ItemError(51000, f"Parameter error: {reject.detail or reject.reason.value}")
+
+
+#: the endpoints OKX applies the ``expTime`` header to (place; amend is not modelled)
+EXP_TIME_PATHS = frozenset({"/api/v5/trade/order", "/api/v5/trade/batch-orders"})
+
+
+def exp_time_refusal(exp_time: str, now_ms: int, *, ws: bool) -> OkxApiError | None:
+    """OKX: a place request carrying ``expTime`` is not processed once the venue's clock is past
+    it. The refusal's code is not documented: 50102 "Timestamp request expired" here (60006 on
+    the WebSocket), like a stale request timestamp — nothing was executed (docs/simulator-okx.md)."""
+    if not exp_time.isdigit():
+        return OkxApiError(50014 if ws else 51000, "Parameter expTime error", 400)
+    if now_ms <= int(exp_time):
+        return None
+    return OkxApiError(60006 if ws else 50102, "Timestamp request expired", 401)

@@ -24,7 +24,7 @@ from aiohttp import web
 from exchanges.sim.engine import SimReject
 from exchanges.sim.faults import FaultRule, HttpFault, UnknownOutcomeMode
 
-from .api_errors import ItemError, OkxApiError, from_reject
+from .api_errors import EXP_TIME_PATHS, ItemError, OkxApiError, exp_time_refusal, from_reject
 from .core import OkxCore
 from .params import Args
 
@@ -183,6 +183,11 @@ class RestHost:
             raw, body = await self._read_body(request)
             if ep.private:
                 core.auth.check_rest(request.headers, request.method, request.raw_path, raw)
+            exp_time = request.headers.get("expTime")
+            if exp_time is not None and request.method == "POST" and request.path in EXP_TIME_PATHS:
+                expired = exp_time_refusal(exp_time, core.now_ms(), ws=False)
+                if expired is not None:
+                    raise expired
             call = Call(request.query, body, ip, core.now_ms(), in_time_us)
             scope = core.options.uid if ep.private else ip
             if ep.per_inst:

@@ -30,6 +30,7 @@ from aiohttp import WSMsgType, web
 
 from exchanges.sim.faults import HttpFault, UnknownOutcomeMode
 
+from .api_errors import exp_time_refusal
 from .auth import LoginError
 from .connection import Channel, WsConn
 from .core import OkxCore
@@ -85,6 +86,7 @@ class _Request(msgspec.Struct):
     op: str
     args: list[object] = msgspec.field(default_factory=list)
     id: str = ""
+    expTime: str = ""  # place/amend: not processed once the venue's clock is past it
 
 
 _decode_request = msgspec.json.Decoder(_Request).decode
@@ -285,6 +287,12 @@ class WsServer:
             if rule is not None:
                 code_, msg_ = (50011, "Too Many Requests") if kind is HttpFault.THROTTLE else _UNAVAILABLE
                 conn.send_reply(encode(OpReply(id=req.id, op=req.op, code=str(code_), msg=msg_, data=[])))
+                return
+        if req.op in ("order", "batch-orders") and req.expTime:
+            expired = exp_time_refusal(req.expTime, self.core.now_ms(), ws=True)
+            if expired is not None:
+                self.core.bad.record(f"ws:{req.op}:{expired.code}", req.expTime)
+                conn.send_reply(encode(OpReply(id=req.id, op=req.op, code=str(expired.code), msg=expired.msg, data=[])))
                 return
         self._pushes.hold()  # the reply goes out before the orders/positions pushes it caused
         try:
