@@ -168,7 +168,9 @@ def main() -> None:
             proc.kill()
     print(
         "\ndone. Next: `runner binance` to keep a runner up, then `strategy spotperp --paper`, "
-        "`strategy manual`, or `import strategy_client` (see README)."
+        "`strategy manual`, or `import strategy_client` (see README).\n"
+        "The run is journaled: `strategy history pairs --paper`, `strategy history fills --paper`, "
+        "`strategy report --paper` read it (docs/strategies.md)."
     )
 
 

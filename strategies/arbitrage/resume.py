@@ -125,7 +125,7 @@ async def _check_order(engine: ArbitrageEngine, journal: Journal, slot: Slot, lo
     order = tracked.order
     if engine.journal is not None and order is not None:
         engine.journal.order_final(order, "after a restart", reconciled=True)
-    venue = f"venue {order.status} filled {order.filled_qty}" if order is not None else "venue: no order"
+    venue = f"venue says {order.status}, filled {order.filled_qty}" if order is not None else "venue: no order"
     if tracked.error and (order is None or order.filled_qty <= 0):
         venue = f"venue: {tracked.error}"
     added = tracked.filled_qty - booked

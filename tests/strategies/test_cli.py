@@ -47,3 +47,32 @@ def test_spotperp_paper_runs_and_writes_a_report(tmp_path: Path, redis_url: str)
         assert total == Decimal(t["total"]) and data["mode"] == "paper"
     finally:
         runner.stop()
+
+
+def test_a_paper_run_journals_into_its_own_stream_and_history_reads_it(tmp_path: Path, redis_url: str) -> None:
+    """The demo's case: a paper run leaves a journal that ``strategy history``/``report`` read,
+    apart from the live one (which it never creates)."""
+    runner = start_runner(redis_url, tmp_path, "cli-bn-j", "--sim-seed", "2")
+    data = tmp_path / "journals"
+    try:
+        runner.record()
+        done = strategy(
+            "spotperp", "--paper", "--duration", "3", "--redis-url", redis_url, "--data-dir", str(data), timeout=90
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    finally:
+        runner.stop()
+    assert (data / "strategy-spotperp-paper.sqlite3").exists()
+    assert not (data / "strategy-spotperp.sqlite3").exists()
+    runs = strategy("history", "runs", "--paper", "--data-dir", str(data), "--json")
+    assert runs.returncode == 0, runs.stderr
+    rows = json.loads(runs.stdout)
+    assert len(rows) == 1 and rows[0]["stream"] == "strategy:spotperp-paper" and rows[0]["stopped_ms"] is not None
+    for what in ("pairs", "fills", "orders", "days", "decisions"):
+        shown = strategy("history", what, "--paper", "--data-dir", str(data), "--csv")
+        assert shown.returncode == 0, shown.stderr
+    rep = strategy("report", "--paper", "--data-dir", str(data), "--json")
+    assert rep.returncode == 0, rep.stderr
+    assert json.loads(rep.stdout)["run"]["run_id"] == rows[0]["run_id"]
+    live = strategy("history", "--data-dir", str(data))
+    assert live.returncode == 2 and live.stderr.count("\n") == 1 and "no journal" in live.stderr
