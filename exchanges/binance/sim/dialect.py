@@ -28,6 +28,7 @@ from .payloads_market import ServerShutdownEvent
 from .probe import LatencyProbe
 from .registry import ConnRegistry
 from .rest import RestHost
+from .sapi import DapiRest, SapiRest
 from .spot_rest import SpotRest
 from .stream_names import SPEEDS_MS
 from .stream_routes import StreamServer
@@ -83,7 +84,10 @@ class BinanceDialect:
     def app(self, product: Product) -> web.Application:
         app = web.Application(client_max_size=1 << 20)
         rest = self.rest[product]
-        endpoints = self.spot_rest.endpoints() if product == "spot" else self.futures_rest.endpoints()
+        if product == "spot":
+            endpoints = self.spot_rest.endpoints() + SapiRest(self.core).endpoints()
+        else:
+            endpoints = self.futures_rest.endpoints() + DapiRest(self.core).endpoints()
         for ep in endpoints:
             app.router.add_route(ep.method, ep.path, rest.handler(ep))
         app.add_routes(self.streams[product].routes())

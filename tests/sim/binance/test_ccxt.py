@@ -1,7 +1,7 @@
 """Third-party client check: ccxt's ``binance`` and ``binanceusdm`` with only URLs changed.
 
-The only options set are user settings that switch off calls to services the venue does not
-have (``fetchCurrencies``/``fetchMargins`` go to ``sapi``) and ``fetchMarkets`` types.
+No options are set: the start-up calls ccxt makes with keys (``/sapi/v1/capital/config/getall``,
+``/dapi/v1/exchangeInfo`` for the default market types) are served.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import pytest
 from exchanges.binance.sim import BinanceSim, ThreadedBinanceSim
 from tests.helpers import free_port_pair
 
+from .ccxt_urls import point_at_sim
+
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[ThreadedBinanceSim]:
@@ -23,20 +25,11 @@ def sim() -> Iterator[ThreadedBinanceSim]:
 
 
 def _spot(sim: ThreadedBinanceSim) -> ccxt.binance:
-    ex = ccxt.binance({"apiKey": sim.api_key, "secret": sim.api_secret, "options": {
-        "fetchCurrencies": False, "fetchMargins": False, "fetchMarkets": {"types": ["spot"]}}})
-    ex.urls["api"]["public"] = f"{sim.urls.spot_rest}/api/v3"
-    ex.urls["api"]["private"] = f"{sim.urls.spot_rest}/api/v3"
-    return ex
+    return point_at_sim(ccxt.binance({"apiKey": sim.api_key, "secret": sim.api_secret}), sim.urls)
 
 
 def _usdm(sim: ThreadedBinanceSim) -> ccxt.binanceusdm:
-    ex = ccxt.binanceusdm({"apiKey": sim.api_key, "secret": sim.api_secret,
-                           "options": {"fetchCurrencies": False, "fetchMargins": False}})
-    for name, url in list(ex.urls["api"].items()):
-        if name.startswith("fapi"):
-            ex.urls["api"][name] = url.replace("https://fapi.binance.com", sim.urls.futures_rest)
-    return ex
+    return point_at_sim(ccxt.binanceusdm({"apiKey": sim.api_key, "secret": sim.api_secret}), sim.urls)
 
 
 def test_ccxt_binance_spot(sim: ThreadedBinanceSim) -> None:

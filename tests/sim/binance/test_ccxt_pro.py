@@ -17,7 +17,7 @@ from tests.helpers import eventually
 
 from .ccxt_urls import point_at_sim
 
-OPTS: dict[str, Any] = {"fetchCurrencies": False, "fetchMargins": False}
+OPTS: dict[str, Any] = {}
 # ccxt.pro tells a spot stream from a futures one by "/stream" in the URL (stream.binance.com);
 # on any other host a symbol listed on both (BTCUSDT) is filed under the swap. Loading only
 # the spot markets in the spot instance keeps every id unique (a ccxt user setting).
