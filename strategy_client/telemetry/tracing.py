@@ -10,7 +10,8 @@ OpenTelemetry packages are never imported and every helper here costs one ``is N
 The rest of the configuration is OpenTelemetry's own: ``OTEL_SERVICE_NAME``,
 ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_TRACES_SAMPLER``/``_ARG``, ``OTEL_BSP_*``, and the OTLP
 exporter's ``OTEL_EXPORTER_OTLP_*`` (endpoint, headers, timeout, protocol; tradebus ships the
-``http/protobuf`` exporter, port 4318).
+``http/protobuf`` exporter, port 4318). A collector that cannot be reached is one WARNING line,
+then at most one a minute with a count (:mod:`.export_noise`), never the library's raw retries.
 
 **Propagation.** The W3C trace context travels in the wire header (``tp`` = ``traceparent``,
 ``tst`` = ``tracestate``, see ``docs/protocol.md``). A strategy wraps each CoreApi call in
@@ -30,6 +31,8 @@ import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+
+from .export_noise import route_otel_logs, unroute_otel_logs
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -179,6 +182,8 @@ def setup_tracing(
     from strategy_client import __version__
 
     shutdown_tracing()
+    if exporter is None:  # the library's export errors: one formatted line, then once a minute
+        route_otel_logs(env)
     attributes = {} if env.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: service_name}
     provider = TracerProvider(resource=Resource.create(attributes))
     for exp in exporters:
@@ -199,6 +204,7 @@ def shutdown_tracing() -> None:
     provider, _state.provider, _state.tracer = _state.provider, None, None
     if provider is not None:
         provider.shutdown()
+    unroute_otel_logs()  # after the last export attempt: its count is reported
 
 
 def set_client_observer(observer: ClientObserver | None) -> None:
