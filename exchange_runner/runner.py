@@ -61,6 +61,7 @@ from .registrar import Registrar
 from .risk import RiskConfigError, RiskGate, StateInputs
 from .security import ServerSecurity
 from .service import CommandService
+from .startup import retry_startup
 from .zmq_server import ZmqServer
 
 __all__ = ["ExchangeRunner"]
@@ -112,6 +113,7 @@ class ExchangeRunner:
         self.epoch = os.urandom(8).hex()  # this instance: in the record and every reply header
         self.security = ServerSecurity.from_config(config)  # None: plaintext (loopback only)
         self.journal: RunnerJournal | None = None  # docs/journal.md; opened by run()
+        self.startup_deadline_s = 120.0  # venue start + instruments retried until then (startup.py)
 
     # -- state ------------------------------------------------------------------------
     @property
@@ -188,11 +190,15 @@ class ExchangeRunner:
 
     async def _run_venue(self) -> None:
         cfg = self.config
-        await self.adapter.start()
+        # startup calls wait out rate limits and outages until the deadline (exchange_runner/startup.py)
+        deadline = asyncio.get_running_loop().time() + self.startup_deadline_s
+        await retry_startup(f"{self.exchange.value} venue start", self.adapter.start, deadline_s=deadline)
         # ① instruments
         wanted_kinds = {MarketKind(k) for k in cfg.kinds}
         wanted = {s.upper() for s in cfg.symbols}
-        listed = await self.adapter.load_instruments()
+        listed = await retry_startup(
+            f"{self.exchange.value} instruments", self.adapter.load_instruments, deadline_s=deadline
+        )
         for inst in listed:
             if inst.key.kind in wanted_kinds and inst.key.symbol in wanted:
                 self.instruments[inst.key] = inst
