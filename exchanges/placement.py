@@ -10,9 +10,12 @@ found" proves differs by venue, so that step stays in each adapter: only a venue
 :class:`UnknownOutcome` and stops.
 
 From then on the runner's order actor (``exchange_runner.actors.order``) is the single owner of
-the order's fate: it marks it UNKNOWN and keeps asking the venue by client id (with backoff, then
-at a slow cadence) until the venue says what happened. Nothing here or there turns an unknown
-outcome into a rejection by a timer.
+the order's fate: it marks it UNKNOWN and keeps asking the venue (with backoff, then at a slow
+cadence) until the venue says what happened — through the adapter's ``resolve_unknown``
+(:class:`exchanges.base.ResolvesUnknown`) when the venue documents how a lost placement is
+settled (Bybit: re-send under the same orderLinkId while young; OKX: "not found" after the
+request's expTime is final), by client id otherwise. Nothing turns an unknown outcome into a
+rejection by a timer alone.
 """
 
 from __future__ import annotations

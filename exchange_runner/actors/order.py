@@ -12,7 +12,10 @@ passed with no word from the venue. UNKNOWN is published on the ``exec`` topic l
 change and is listed by ``get_open_orders``. It is left only when the venue says: the
 placement's late reply, the user stream, a query by client id (the *chase*: backoff from
 ``unknown_retry_s`` doubling up to ``unknown_slow_s``, then at that slow cadence for as long as it
-takes), or a reconcile. No timer ever turns it into REJECTED and nothing is ever resent.
+takes), or a reconcile. Each chase step asks the adapter's ``resolve_unknown`` when it has one
+(:class:`~exchanges.base.ResolvesUnknown`: the venue's documented guarantee — Bybit's re-send under
+the same orderLinkId, OKX's expTime — lives there), otherwise queries by client id. No timer of
+this actor ever turns it into REJECTED and the actor never resends.
 
 With ``metrics`` set (an :class:`OrderObserver`), the manager reports each placement's round
 trip (submit received → venue acknowledgement, or the failure) and each order's fill latency
