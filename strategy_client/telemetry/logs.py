@@ -23,10 +23,13 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any, TextIO
 
 import msgspec
 from loguru import logger
+
+from strategy_client.model.rounding import to_plain
 
 from .tracing import current_trace_ids
 
@@ -38,6 +41,7 @@ __all__ = [
     "clear_secrets",
     "redact",
     "redacting_patcher",
+    "plain_decimals",
 ]
 
 REDACTED = "<redacted>"
@@ -77,8 +81,25 @@ def redact(text: str) -> str:
     return pattern.sub(REDACTED, text)
 
 
+# str(Decimal) as Python prints it in exponent form: 0E-8, 1.5E+3 (a float's is lower-case: 1e-08)
+_DECIMAL_EXPONENT = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?E[+-]\d{1,2}(?![\w.])")
+
+
+def _plain(match: re.Match[str]) -> str:
+    return to_plain(Decimal(match.group()))
+
+
+def plain_decimals(text: str) -> str:
+    """``text`` with every Decimal written in exponent form (``0E-8``) in plain notation
+    (``0.00000000``) — what ``"{}".format(Decimal)`` produces for small or quantized zeros."""
+    return _DECIMAL_EXPONENT.sub(_plain, text) if "E" in text else text
+
+
 def redacting_patcher(record: Any) -> None:
-    """loguru patcher: secrets out of the message and string extras; trace ids in."""
+    """loguru patcher: secrets out of the message and string extras; Decimals in plain notation
+    (docs/contributing.md: no exponents — ``logger.info("{}", qty)`` formats before any hook
+    could see the Decimal, so the message text is rewritten); trace ids in."""
+    record["message"] = plain_decimals(record["message"])
     pattern = _pattern
     if pattern is not None:
         record["message"] = pattern.sub(REDACTED, record["message"])
