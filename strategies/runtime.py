@@ -169,6 +169,8 @@ async def run_arbitrage(cfg: SpotPerpConfig | PerpPerpConfig, opts: RunOptions) 
             lost = journal.close()
             if lost:
                 logger.error("{}: {} journal records were never committed", plan.name, lost)
+            while _LOCKS:
+                _LOCKS.pop().close()
 
 
 def journal_name(strategy: str, paper: bool) -> str:
@@ -176,9 +178,42 @@ def journal_name(strategy: str, paper: bool) -> str:
     return f"{strategy}-paper" if paper else strategy
 
 
+_LOCKS: list[Any] = []  # held for the life of the process (released by the OS on exit or kill -9)
+
+
+def lock_stream(strategy: str, paper: bool, opts: RunOptions) -> None:
+    """One process per strategy journal: a second ``strategy spotperp`` on the same SQLite journal
+    would resume the first one's pairs while it still trades them. An exclusive ``flock`` on
+    ``<journal>.lock`` (a PostgreSQL journal is not locked: give each process its own stream)."""
+    import fcntl
+
+    from strategy_client.journal import resolve_target
+
+    name = journal_name(strategy, paper)
+    try:
+        target = resolve_target(opts.journal, stream=f"strategy:{name}", data_dir=opts.data_dir)
+    except JournalError as exc:
+        raise StrategyError(exc.line) from None
+    if target.dialect != "sqlite":
+        return
+    path = Path(target.path + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = path.open("a")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        raise StrategyError(
+            f"another {name} process is running on the journal {target.path} (locked: {path}); "
+            "stop it, or use another --data-dir/--journal"
+        ) from None
+    _LOCKS.append(fh)
+
+
 def open_journal(strategy: str, paper: bool, opts: RunOptions) -> Journal:
     from strategy_client import __version__
 
+    lock_stream(strategy, paper, opts)
     try:
         return Journal.open(
             opts.journal,

@@ -204,3 +204,18 @@ def test_kill_restart_loop(harness: Any, tmp_path: Path) -> None:
     summary = json.loads(out.read_text())
     assert done.returncode == 0 and summary["ok"], done.stdout[-4000:] + done.stderr[-2000:]
     assert summary["kills"] == 4 and summary["final_exit_status"] == 0
+
+
+@pytest.mark.parametrize("journal_url", ["sqlite"], indirect=True)
+def test_a_second_process_on_the_same_journal_is_refused(harness: Any) -> None:
+    """Found by the kill loop: two strategies on one journal resume each other's pairs."""
+    h = harness
+    first = h.strategy()
+    KR.wait(lambda: h.started() or first.poll() is not None, 60, "first strategy")
+    assert first.poll() is None, h.log()
+    second = h.strategy("--duration", "1")
+    assert second.wait(60) == 1
+    log = h.log()
+    assert "another spotperp process is running on the journal" in log and log.count("strategy: error") == 1
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(60) == 0
