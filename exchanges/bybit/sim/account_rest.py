@@ -16,9 +16,10 @@ import msgspec
 
 from exchanges.sim.engine import IncomeType, SimReject
 
-from .api_errors import BybitApiError, param_error
+from .api_errors import BybitApiError, bad_symbol, param_error
 from .core import BybitCore, parse_category
 from .numbers import money
+from .params import Params
 from .payloads_account import flat_position, position_rest, wallet
 from .payloads_market import ListResult, WalletResult
 from .rest import Call, Endpoint
@@ -324,6 +325,8 @@ class AccountRest:
 
     def positions(self, call: Call) -> ListResult:
         params = call.params
+        if params.opt_str("category") == "inverse":
+            return self._inverse_positions(params)
         category = parse_category(params.opt_str("category"), allow=("linear",))
         symbol = params.opt_str("symbol")
         settle = params.opt_str("settleCoin")
@@ -343,6 +346,14 @@ class AccountRest:
             ]
         chunk, nxt = page(chosen, params, 20, 200)
         return ListResult(category="linear", list=[position_rest(self.core, p) for p in chunk], nextPageCursor=nxt)
+
+    def _inverse_positions(self, params: Params) -> ListResult:
+        """No inverse contract is listed (instruments-info answers an empty list), so the
+        account holds none: an empty list, or the unknown-symbol error when one is named."""
+        symbol = params.opt_str("symbol")
+        if symbol is not None:
+            raise bad_symbol(symbol)
+        return ListResult(category="inverse", list=[], nextPageCursor="")
 
     def set_leverage(self, call: Call) -> dict[str, object]:
         params = call.params

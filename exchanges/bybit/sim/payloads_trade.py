@@ -83,7 +83,7 @@ class OrderItem(msgspec.Struct, kw_only=True, omit_defaults=True):
     triggerPrice: str
     takeProfit: str
     stopLoss: str
-    tpslMode: str
+    tpslMode: str | None = None  # absent on the private stream's spot orders, as Bybit documents
     ocoTriggerBy: str
     tpLimitPrice: str
     slLimitPrice: str
@@ -209,7 +209,7 @@ def order_item(core: BybitCore, category: Category, order: SimOrder, *, with_cat
         triggerPrice="0",
         takeProfit="0",
         stopLoss="0",
-        tpslMode="" if category == "spot" else "UNKNOWN",
+        tpslMode=("" if not with_category else None) if category == "spot" else "UNKNOWN",
         ocoTriggerBy="",
         tpLimitPrice="0",
         slLimitPrice="0",
