@@ -161,3 +161,14 @@ def test_config_file_venue_is_not_overridden_by_a_flag_default(tmp_path: Path) -
     out = run("config", "show", "bybit", "--config", str(cfg))
     assert out.returncode == 0, out.stderr
     assert tomllib.loads(out.stdout)["runner"]["venue"] == "testnet"
+
+
+def test_install_has_no_license_warning() -> None:
+    """`pip install -e .` warned "`project.license` as a TOML table is deprecated": the SPDX
+    string form, with a setuptools new enough to read it (77). Checked on the file: building
+    the package here would fetch setuptools from the index (measured with `pip install --no-deps
+    --dry-run -e .`: no warning)."""
+    doc = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert doc["project"]["license"] == "Apache-2.0"
+    requires = [r for r in doc["build-system"]["requires"] if r.startswith("setuptools")]
+    assert requires and int(re.search(r">=(\d+)", requires[0]).group(1)) >= 77  # type: ignore[union-attr]
