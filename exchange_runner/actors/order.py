@@ -227,6 +227,7 @@ class OrderManager(Actor[Msg]):
         self.unknown_not_found = 0  # ... answered "no such order" (the order stays UNKNOWN)
         self.reconciled_fixes = 0
         self._chasing: set[str] = set()  # client ids with a chase running
+        self._cancel_asked: set[str] = set()  # UNKNOWN orders someone asked to cancel: never re-placed
         self.metrics: OrderObserver | None = None
         self._submitted_at: dict[str, float] = {}  # client id → perf_counter at submit (metrics only)
         self.risk: RiskGate | None = None  # the pre-trade gate (docs/risk.md); set before run()
@@ -570,12 +571,18 @@ class OrderManager(Actor[Msg]):
                     )
         finally:
             self._chasing.discard(client_id)
+            if not until_answer:
+                self._cancel_asked.discard(client_id)
 
     async def _ask_venue(self, key: InstrumentKey, known: Order, until_answer: bool) -> Order:
         """One chase step. For an UNKNOWN placement an adapter that knows its venue's guarantee
-        (:class:`~exchanges.base.ResolvesUnknown`) decides what may be concluded; otherwise (and
-        for a cancel) a query by client id. Raises OrderNotFound when the venue has no answer yet."""
-        if not until_answer and isinstance(self.adapter, ResolvesUnknown):
+        (:class:`~exchanges.base.ResolvesUnknown`, which may re-send it) decides what may be
+        concluded; otherwise — for a cancel, while trading is HALTED, or once someone asked to
+        cancel the order — a query by client id. Raises OrderNotFound when the venue has no
+        answer yet."""
+        halted = self.risk is not None and self.risk.state is TradingState.HALTED
+        may_place = not halted and known.client_id not in self._cancel_asked
+        if not until_answer and may_place and isinstance(self.adapter, ResolvesUnknown):
             request = OrderRequest(
                 key=known.key,
                 side=known.side,
@@ -624,6 +631,9 @@ class OrderManager(Actor[Msg]):
 
     def _cancel(self, msg: Cancel) -> asyncio.Future[Any]:
         cid = self._resolve_cid(msg.client_id, msg.venue_id)
+        known = self.orders.get(cid)
+        if known is not None and known.status is OrderStatus.UNKNOWN:
+            self._cancel_asked.add(cid)  # its chase only queries from now on (no re-send)
 
         async def run() -> Order:
             try:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import zmq
 
-from exchange_runner.actors.order import GetOrderMsg, OrderManager, Submit
+from exchange_runner.actors.order import Cancel, GetOrderMsg, OrderManager, Submit
 from exchange_runner.publisher import Publisher
 from exchanges import errors as xerr
 from exchanges.bybit.adapter import BybitAdapter
@@ -54,7 +54,7 @@ class Rig:
         return [o for o in books["orders"] if o["client_order_id"] == client_id]
 
 
-async def make_rig(resend_window_ms: int | None = None) -> AsyncIterator[Rig]:
+async def make_rig(resend_window_ms: int | None = None, retry_s: float = 0.05) -> AsyncIterator[Rig]:
     sim = BybitSim(port=free_port(), seed=11, step_ms=50)
     async with sim:
         sim.venue.pause(True)
@@ -67,7 +67,7 @@ async def make_rig(resend_window_ms: int | None = None) -> AsyncIterator[Rig]:
         sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
         sock.bind(f"tcp://127.0.0.1:{free_port()}")
         orders = OrderManager(
-            adapter, Publisher(sock, Exchange.BYBIT), instruments, unknown_retry_s=0.05, unknown_slow_s=0.4
+            adapter, Publisher(sock, Exchange.BYBIT), instruments, unknown_retry_s=retry_s, unknown_slow_s=0.4
         )
         task = asyncio.create_task(orders.run())
         try:
@@ -82,6 +82,12 @@ async def make_rig(resend_window_ms: int | None = None) -> AsyncIterator[Rig]:
 @pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
     async for r in make_rig():
+        yield r
+
+
+@pytest.fixture
+async def slow_rig() -> AsyncIterator[Rig]:
+    async for r in make_rig(retry_s=0.5):
         yield r
 
 
@@ -141,6 +147,19 @@ async def test_bybit_past_the_resend_window_is_only_queried(late_rig: Rig) -> No
     await eventually(lambda: late_rig.orders.unknown_not_found >= 4, timeout=10, what="not-found answers")
     assert (await late_rig.get("late-1")).status is OrderStatus.UNKNOWN
     assert await late_rig.venue_orders("late-1") == []
+
+
+async def test_bybit_an_unknown_order_asked_to_cancel_is_never_re_sent(slow_rig: Rig) -> None:
+    """Someone cancels the UNKNOWN order (the venue has none: not found): the chase must not
+    place it afterwards — it only queries."""
+    slow_rig.sim.faults.arm(FaultRequest(fail_next=1, fail_status=503, host="futures", path_prefix=CREATE))
+    with pytest.raises(xerr.UnknownOutcome):
+        await slow_rig.orders.ask(Submit(_limit("cxl-1")), 10)
+    with pytest.raises(xerr.OrderNotFound):
+        await slow_rig.orders.ask(Cancel(PERP, "cxl-1"), 10)
+    await eventually(lambda: slow_rig.orders.unknown_not_found >= 3, timeout=10, what="chase queries")
+    assert (await slow_rig.get("cxl-1")).status is OrderStatus.UNKNOWN
+    assert await slow_rig.venue_orders("cxl-1") == []
 
 
 # -- OKX: expTime ----------------------------------------------------------------------------
