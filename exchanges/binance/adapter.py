@@ -26,6 +26,7 @@ from typing import Protocol
 import httpx
 from loguru import logger as log
 
+from exchanges.account_times import AccountAsOf
 from exchanges.base import FundingRateRecord, StreamStatus, UserEvent
 from exchanges.credentials import Credentials
 from exchanges.errors import (
@@ -526,12 +527,20 @@ class BinanceAdapter:
         return parse_positions(v3, leverage)
 
     async def fetch_account(self) -> AccountSnapshot:
+        return (await self.fetch_account_asof())[0]
+
+    async def fetch_account_asof(self) -> tuple[AccountSnapshot, AccountAsOf]:
+        """The account and the venue's times for it: spot ``updateTime``, futures
+        ``assets[].updateTime`` (``exchanges.account_times``)."""
         if self._credentials is None:
             raise AuthError("fetch_account needs API credentials", venue="binance")
         spot, futures, positions = await asyncio.gather(
             self.rest.spot_account(), self.rest.futures_account(), self.fetch_positions()
         )
-        return parse_account(spot, futures, positions, ts_ms=self.clock.now_ms())
+        asof = AccountAsOf(
+            balances_ms=spot.updateTime, margin_ms={a.asset: a.updateTime for a in futures.assets if a.updateTime}
+        )
+        return parse_account(spot, futures, positions, ts_ms=self.clock.now_ms()), asof
 
     async def set_leverage(self, key: InstrumentKey, leverage: int) -> int:
         if key.kind is not MarketKind.PERP:

@@ -333,7 +333,7 @@ def parse_account_update(msg: AccountUpdateEvent, local_ts_ns: int) -> AccountUp
         margin=margin,
         positions=positions,
         funding=funding,
-        venue_ts_ms=msg.E,
+        venue_ts_ms=msg.T,  # the transaction time: orders the update against REST updateTime
         local_ts_ns=local_ts_ns,
     )
 
@@ -432,6 +432,6 @@ def parse_outbound_account_position(msg: OutboundAccountPosition, local_ts_ns: i
         kind=MarketKind.SPOT,
         reason="account_position",
         balances=tuple(Balance(asset=b.a, free=b.f, locked=b.l) for b in msg.B),
-        venue_ts_ms=msg.E,
+        venue_ts_ms=msg.u,  # the account's last update: orders it against REST updateTime
         local_ts_ns=local_ts_ns,
     )

@@ -310,7 +310,7 @@ def test_outbound_account_position() -> None:
     event = msgspec.json.decode(raw("ws_outbound_account_position.json"), type=SpotUserEvent)
     assert isinstance(event, OutboundAccountPosition)
     update = parse_outbound_account_position(event, RECV_NS)
-    assert update.kind is MarketKind.SPOT and update.venue_ts_ms == 1752148801235
+    assert update.kind is MarketKind.SPOT and update.venue_ts_ms == 1752148801230  # u (last account update), not E
     usdt = update.balances[1]
     assert usdt.asset == "USDT" and usdt.free == D("742.99960000") and usdt.locked == D("385.50060000")
 
