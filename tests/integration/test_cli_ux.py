@@ -161,6 +161,10 @@ def test_config_file_venue_is_not_overridden_by_a_flag_default(tmp_path: Path) -
     out = run("config", "show", "bybit", "--config", str(cfg))
     assert out.returncode == 0, out.stderr
     assert tomllib.loads(out.stdout)["runner"]["venue"] == "testnet"
+    out = run("config", "show", "bybit", "--config", str(cfg), env={"TRADEBUS_MODE": "paper"})
+    assert tomllib.loads(out.stdout)["runner"]["mode"] == "paper" and "# env TRADEBUS_MODE" in out.stdout
+    out = run("config", "show", "bybit", "--config", str(cfg), "--venue", "sim")
+    assert tomllib.loads(out.stdout)["runner"]["venue"] == "sim"
 
 
 def test_install_has_no_license_warning() -> None:
