@@ -28,6 +28,7 @@ from .registry import ConnRegistry
 from .rest import RestHost
 from .tape import Tape
 from .trade_rest import TradeRest
+from .trade_ws import TradeStreams
 
 __all__ = ["BybitDialect"]
 
@@ -47,6 +48,7 @@ class BybitDialect:
         self.public = PublicStreams(self.core, self.tape, self.registry)
         self.private = PrivateStreams(self.core, self.registry)
         self.entry = OrderEntry(self.core, on_killed=self._on_killed)
+        self.trade_ws = TradeStreams(self.core, self.entry, self.registry)
         self.market_rest = MarketRest(self.core, self.tape)
         self.trade_rest = TradeRest(self.core, self.entry)
         self.account_rest = AccountRest(self.core)
@@ -75,6 +77,7 @@ class BybitDialect:
             app.router.add_route(ep.method, ep.path, self.rest.handler(ep))
         app.add_routes(self.public.routes())
         app.add_routes(self.private.routes())
+        app.add_routes(self.trade_ws.routes())
         app.add_routes(admin_routes(self.venue, self.faults, self))
         app.router.add_route("*", "/{tail:.*}", self._not_found())
 
