@@ -2,7 +2,7 @@
 """Kill a live ``strategy spotperp`` with SIGKILL at random points, restart it, then audit.
 
     python scripts/kill_restart.py [--kills 50] [--seed 1] [--workdir DIR] [--redis-url URL]
-                                   [--journal URL] [--json PATH]
+                                   [--journal URL] [--json PATH] [--delay-ms N]
 
 Starts a private Redis (unless ``--redis-url``), a Binance runner with its embedded offline venue,
 and the LIVE strategy (not paper) with a config that enters at once (entry threshold −10 000 bps,
@@ -269,6 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--redis-url")
     ap.add_argument("--journal", help="postgresql://… (default: SQLite in the work dir's data dir)")
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--delay-ms",
+        type=int,
+        default=0,
+        help="hold every venue answer this long (the venue's delay_ms fault) so that more kills land mid-phase",
+    )
     args = ap.parse_args(argv)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="kill-restart-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -279,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     summary: dict[str, Any] = {"workdir": str(work), "kills": 0}
     try:
         h.start_runner()
+        if args.delay_ms:
+            httpx.post(f"http://127.0.0.1:{h.port_base}/_sim/faults", json={"delay_ms": args.delay_ms}, timeout=5)
         for _ in range(args.kills):
             proc = h.strategy()
             wait(lambda p=proc: h.started() or p.poll() is not None, 60, "strategy start")
@@ -296,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
             modes[mode] += 1
             phases[h.phase()] += 1
             summary["kills"] += 1
+        if args.delay_ms:
+            httpx.delete(f"http://127.0.0.1:{h.port_base}/_sim/faults", timeout=5)
         final = h.strategy("--duration", "2")
         code = final.wait(120)
         summary["final_exit_status"] = code
@@ -307,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["kill_modes"] = dict(modes)
     summary["journal_phase_at_kill"] = dict(phases)
     summary["seconds"] = round(time.monotonic() - t0, 1)
+    summary["delay_ms"] = args.delay_ms
     text = json.dumps(summary, indent=2)
     print(text)
     if args.json:

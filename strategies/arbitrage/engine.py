@@ -356,7 +356,6 @@ class ArbitrageEngine:
             if not final.ok:
                 logger.info("{}: entry refused by margin: {}", self.name, "; ".join(final.reasons))
                 return d
-            self._journal_decision(d, "", pair)
             self._start(self._enter(pair, size, route, d))
         return d
 
@@ -438,6 +437,7 @@ class ArbitrageEngine:
     async def _enter(self, pair: ArbPair, size: PairSize, route: Any, d: Decision) -> None:
         assert d.edge is not None
         slot = self._new_slot(pair, size, d.edge.mid_a)
+        self._journal_decision(d, slot.position_id, pair)  # before the entry's first transition
         slot.opened_ms = self._now_ms()
         self.entries += 1
         slot.machine.start_entry(slot.opened_ms, f"net edge {d.edge.net_bps:.2f} bps")

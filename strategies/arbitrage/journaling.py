@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 __all__ = ["SlotState", "PairJournal", "decode_state", "ZERO"]
 
 ZERO = Decimal(0)
+BPS_PLACES = Decimal("0.0001")  # decision terms are kept to 1/10000 bps
 
 
 class SlotState(msgspec.Struct, frozen=True, kw_only=True):
@@ -237,7 +238,7 @@ class PairJournal:
                 reason=d.reason,
                 pair_id=pair_id,
                 keys=keys,
-                terms={k: Decimal(v) for k, v in terms.items()},
+                terms={k: v.quantize(BPS_PLACES) for k, v in terms.items()},
                 detail=d.detail,
             )
         )

@@ -94,6 +94,24 @@ def test_kill9_hedged_resumes_and_exits(harness: Any) -> None:
     assert "resuming 1 pair(s) from the journal" in log and "journal says hedged" in log
     assert "will keep it hedged and manage it" in log
     assert "hedged → exiting" in log and "flat after exiting" in log
+    # the history of the two runs, from the journal
+    journal = ["--data-dir", str(h.data)] + (["--journal", h.journal_url] if h.journal_url else [])
+    decisions = json.loads(_cli("history", "decisions", "--json", *journal))
+    pairs = json.loads(_cli("history", "pairs", "--json", *journal))
+    assert [d["action"] for d in decisions] == ["enter", "exit"] or decisions[0]["action"] == "enter", decisions
+    assert decisions[0]["pair_id"] == pairs[0]["pair_id"] and "net_bps" in decisions[0]["terms"]
+    assert len(pairs) == 1 and pairs[0]["closed"] and pairs[0]["phase"] == "closed"
+    runs = json.loads(_cli("history", "runs", "--json", *journal))
+    assert len(runs) == 2 and runs[0]["stopped_ms"] is None  # the killed run never recorded its end
+    assert "realised PnL = basis" in _cli("report", "--run", runs[0]["run_id"][:8], *journal)
+
+
+def _cli(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "strategies.cli", *args], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def test_kill9_mid_exit_with_the_answer_out_resumes_and_exits(harness: Any) -> None:
