@@ -246,12 +246,14 @@ class TradeStreams:
                 entry["createAt"] = str(self.core.now_ms())
                 results.append(entry)
                 codes.append({"code": 0, "msg": "OK"})
-            except BybitApiError as err:
-                self.core.bad.record(f"ws:trade:{err.code}", raw)
-                results.append(
-                    {"category": category, "symbol": item.get("symbol", ""), "orderId": "", "orderLinkId": ""}
-                )
-                codes.append({"code": err.code, "msg": err.msg})
+            except Exception as exc:  # noqa: BLE001 - each item gets its own typed answer
+                refusal = exc if isinstance(exc, BybitApiError) else BybitApiError(10016, "Internal System Error.")
+                if not isinstance(exc, BybitApiError):
+                    _log.exception("internal error serving %s", op)
+                self.core.bad.record(f"ws:trade:{refusal.code}", raw)
+                symbol = item.get("symbol", "")
+                results.append({"category": category, "symbol": symbol, "orderId": "", "orderLinkId": ""})
+                codes.append({"code": refusal.code, "msg": refusal.msg})
         self._send(
             conn,
             TradeReply(
