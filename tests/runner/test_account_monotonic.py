@@ -13,16 +13,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import zmq
 
 from exchange_runner.actors.account import AccountManager, AccountPatch, RefreshAccount
 from exchange_runner.publisher import Publisher
+from exchanges.account_times import TimedAccountSource
 from exchanges.base import AccountUpdate, StreamStatus
 from exchanges.binance.adapter import BinanceAdapter
 from exchanges.binance.sim import ACCOUNT_ID, BinanceSim, BinanceSimOptions
+from exchanges.bybit.adapter import BybitAdapter
+from exchanges.bybit.sim import ACCOUNT_ID as BYBIT_ACCOUNT
+from exchanges.bybit.sim import BybitSim
 from exchanges.credentials import Credentials
 from exchanges.sim.faults import FaultRequest
 from strategy_client.model import AccountSnapshot, Exchange, MarketKind
@@ -34,7 +40,7 @@ D = Decimal
 
 
 class Rig:
-    def __init__(self, sim: BinanceSim, adapter: BinanceAdapter, account: AccountManager, sub: Sub) -> None:
+    def __init__(self, sim: Any, adapter: Any, account: AccountManager, sub: Sub) -> None:
         self.sim, self.adapter, self.account, self.sub = sim, adapter, account, sub
         self.streams: set[str] = set()
 
@@ -60,38 +66,44 @@ def _usdt_wallet(snap: AccountSnapshot) -> Decimal | None:
     return m.wallet_balance if m is not None else None
 
 
+@asynccontextmanager
+async def _rig(sim: Any, adapter: Any, exchange: Exchange, streams: int) -> AsyncIterator[Rig]:
+    await adapter.start()
+    pub_sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    pub_sock.bind(endpoint)
+    publisher = Publisher(pub_sock, exchange)
+    sub = Sub(endpoint)
+    probe = RunnerStatusEvent(exchange=exchange, status="probe")
+
+    def probed() -> bool:
+        publisher.publish(TopicKind.STATUS, probe)
+        return bool(sub.of(RunnerStatusEvent))
+
+    await eventually(probed, interval=0.02, what="subscriber connected")
+    account = AccountManager(adapter, publisher)
+    r = Rig(sim, adapter, account, sub)
+    tasks = [asyncio.create_task(account.run()), asyncio.create_task(r.forward())]
+    try:
+        await eventually(lambda: len(r.streams) >= streams, timeout=15, what="user streams connected")
+        yield r
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await sub.close()
+        pub_sock.close(0)
+        await adapter.close()
+
+
 @pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
     sim = BinanceSim(port_base=free_port_pair(), seed=5, options=BinanceSimOptions(), step_ms=50)
     async with sim:
         sim.venue.pause(True)
         adapter = BinanceAdapter(sim.urls, Credentials(sim.api_key, sim.api_secret), use_ws_api=False)
-        await adapter.start()
-        pub_sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
-        endpoint = f"tcp://127.0.0.1:{free_port()}"
-        pub_sock.bind(endpoint)
-        publisher = Publisher(pub_sock, Exchange.BINANCE)
-        sub = Sub(endpoint)
-        probe = RunnerStatusEvent(exchange=Exchange.BINANCE, status="probe")
-
-        def probed() -> bool:
-            publisher.publish(TopicKind.STATUS, probe)
-            return bool(sub.of(RunnerStatusEvent))
-
-        await eventually(probed, interval=0.02, what="subscriber connected")
-        account = AccountManager(adapter, publisher)
-        r = Rig(sim, adapter, account, sub)
-        tasks = [asyncio.create_task(account.run()), asyncio.create_task(r.forward())]
-        try:
-            await eventually(lambda: len(r.streams) >= 2, timeout=15, what="spot and futures user streams")
+        async with _rig(sim, adapter, Exchange.BINANCE, 2) as r:
             yield r
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await sub.close()
-            pub_sock.close(0)
-            await adapter.close()
 
 
 def _reads(sim: BinanceSim) -> tuple[object, object]:
@@ -140,3 +152,35 @@ async def test_a_late_rest_answer_does_not_move_the_account_backwards(rig: Rig) 
     sim.venue.deposit(ACCOUNT_ID, MarketKind.SPOT, "ETH", D("0.5"))
     await eventually(lambda: (s := account.snapshot) is not None and _eth(s) == D("10.499"), what="deposit seen")
     assert _eth(await account.ask(RefreshAccount("reconcile"), 10)) == D("10.499")
+
+
+async def test_without_rest_times_a_patch_after_the_fetch_was_sent_wins() -> None:
+    """Bybit's REST wallet-balance has no time of its own: the local-order fallback."""
+    sim = BybitSim(port=free_port(), seed=5)
+    async with sim:
+        sim.venue.pause(True)
+        adapter = BybitAdapter(sim.urls, Credentials(sim.api_key, sim.api_secret))
+        async with _rig(sim, adapter, Exchange.BYBIT, 1) as rig:
+            account = rig.account
+            assert not isinstance(adapter, TimedAccountSource)
+            host = sim.dialect.rest
+            before = host.requests
+            first = await account.ask(RefreshAccount("start"), 10)
+            assert _eth(first) == D("10")
+            reads = host.requests - before  # the requests of one account fetch
+            sim.faults.arm(FaultRequest(delay_ms=1500))
+            before = host.requests
+            refresh = asyncio.create_task(account.ask(RefreshAccount("reconcile"), 10))
+            # a GET is read synchronously once counted: all of the fetch's reads are done
+            await eventually(lambda: host.requests >= before + reads, what="REST reads")
+            sim.venue.deposit(BYBIT_ACCOUNT, MarketKind.SPOT, "ETH", D("-0.001"))
+            await eventually(lambda: (s := account.snapshot) is not None and _eth(s) == D("9.999"), what="stream")
+            merged = await refresh
+            sim.faults.arm(FaultRequest(delay_ms=0))
+            assert _eth(merged) == D("9.999") and account.stale_ignored >= 1
+            eth_said = [_eth(s) for s in rig.published()]
+            assert D("10") not in eth_said[eth_said.index(D("9.999")) :], eth_said
+            # the next reconcile, sent after the patch, takes the venue's value again
+            sim.venue.deposit(BYBIT_ACCOUNT, MarketKind.SPOT, "ETH", D("0.5"))
+            await eventually(lambda: (s := account.snapshot) is not None and _eth(s) == D("10.499"), what="stream")
+            assert _eth(await account.ask(RefreshAccount("reconcile"), 10)) == D("10.499")
