@@ -62,3 +62,12 @@ async def test_fetch_positions_inverse_is_empty_and_linear_lists(ex: Any) -> Non
     await ex.create_order("ETH/USDT:USDT", "market", "buy", 0.2)
     [position] = await ex.fetch_positions()
     assert position["symbol"] == "ETH/USDT:USDT" and position["contracts"] == 0.2
+
+
+async def test_watch_positions_takes_its_snapshot(ex: Any) -> None:
+    """ccxt.pro's position snapshot reads linear and inverse positions (the inverse call failed)."""
+    await ex.load_markets()
+    await ex.create_order("BTC/USDT:USDT", "market", "sell", 0.01)
+    positions = await asyncio.wait_for(ex.watch_positions(), 15)
+    [btc] = [p for p in positions if p["symbol"] == "BTC/USDT:USDT"]
+    assert btc["contracts"] == 0.01 and btc["side"] == "short"
