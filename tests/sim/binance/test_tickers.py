@@ -9,12 +9,47 @@ from exchanges.binance.sim import BinanceSim
 
 from .helpers import Rest, WsClient, json_of
 
-SPOT_FIELDS = ["symbol", "priceChange", "priceChangePercent", "weightedAvgPrice", "prevClosePrice", "lastPrice",
-               "lastQty", "bidPrice", "bidQty", "askPrice", "askQty", "openPrice", "highPrice", "lowPrice", "volume",
-               "quoteVolume", "openTime", "closeTime", "firstId", "lastId", "count"]
-FUTURES_FIELDS = ["symbol", "priceChange", "priceChangePercent", "weightedAvgPrice", "lastPrice", "lastQty",
-                  "openPrice", "highPrice", "lowPrice", "volume", "quoteVolume", "openTime", "closeTime", "firstId",
-                  "lastId", "count"]
+SPOT_FIELDS = [
+    "symbol",
+    "priceChange",
+    "priceChangePercent",
+    "weightedAvgPrice",
+    "prevClosePrice",
+    "lastPrice",
+    "lastQty",
+    "bidPrice",
+    "bidQty",
+    "askPrice",
+    "askQty",
+    "openPrice",
+    "highPrice",
+    "lowPrice",
+    "volume",
+    "quoteVolume",
+    "openTime",
+    "closeTime",
+    "firstId",
+    "lastId",
+    "count",
+]
+FUTURES_FIELDS = [
+    "symbol",
+    "priceChange",
+    "priceChangePercent",
+    "weightedAvgPrice",
+    "lastPrice",
+    "lastQty",
+    "openPrice",
+    "highPrice",
+    "lowPrice",
+    "volume",
+    "quoteVolume",
+    "openTime",
+    "closeTime",
+    "firstId",
+    "lastId",
+    "count",
+]
 
 
 async def test_spot_ticker_24hr_from_own_trades_and_weights(spot: Rest) -> None:
@@ -63,8 +98,9 @@ async def test_ticker_streams_and_ws_index_paths(sim: BinanceSim, spot: Rest, fu
     mkt = await WsClient.connect(f"{sim.urls.futures_ws}/market/ws/2")
     try:
         await s.send({"method": "SUBSCRIBE", "params": ["btcusdt@ticker", "btcusdt@miniTicker"], "id": 1})
-        await pub.send({"method": "SUBSCRIBE", "params": ["btcusdt@trade", "btcusdt@depth5@0ms", "btcusdt@depth@0ms"],
-                        "id": 2})
+        await pub.send(
+            {"method": "SUBSCRIBE", "params": ["btcusdt@trade", "btcusdt@depth5@0ms", "btcusdt@depth@0ms"], "id": 2}
+        )
         await mkt.send({"method": "SUBSCRIBE", "params": ["btcusdt@ticker"], "id": 3})
         assert await s.wait_for(lambda m: m.get("id") == 1) == {"result": None, "id": 1}
         assert await pub.wait_for(lambda m: m.get("id") == 2) == {"result": None, "id": 2}
@@ -72,8 +108,35 @@ async def test_ticker_streams_and_ws_index_paths(sim: BinanceSim, spot: Rest, fu
         await spot.signed("POST", "/api/v3/order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.01")
         await fut.signed("POST", "/fapi/v1/order", symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.02")
         st = await s.wait_for(lambda m: m.get("e") == "24hrTicker" and m["n"] == 1)
-        assert list(st) == ["e", "E", "s", "p", "P", "w", "x", "c", "Q", "b", "B", "a", "A", "o", "h", "l", "v", "q",
-                            "O", "C", "F", "L", "n"] and st["v"] == "0.01000000"
+        assert (
+            list(st)
+            == [
+                "e",
+                "E",
+                "s",
+                "p",
+                "P",
+                "w",
+                "x",
+                "c",
+                "Q",
+                "b",
+                "B",
+                "a",
+                "A",
+                "o",
+                "h",
+                "l",
+                "v",
+                "q",
+                "O",
+                "C",
+                "F",
+                "L",
+                "n",
+            ]
+            and st["v"] == "0.01000000"
+        )
         sm = await s.wait_for(lambda m: m.get("e") == "24hrMiniTicker")
         assert list(sm) == ["e", "E", "s", "c", "o", "h", "l", "v", "q"]
         trade = await pub.wait_for(lambda m: m.get("e") == "trade")

@@ -38,8 +38,15 @@ async def test_wire_protocol(sim: BybitSim) -> None:
     try:
         now = sim.dialect.core.now_ms()
         header = {"X-BAPI-TIMESTAMP": str(now)}
-        order = {"category": "linear", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit", "qty": "0.01",
-                 "price": "50000", "orderLinkId": "ws-1"}
+        order = {
+            "category": "linear",
+            "symbol": "BTCUSDT",
+            "side": "Buy",
+            "orderType": "Limit",
+            "qty": "0.01",
+            "price": "50000",
+            "orderLinkId": "ws-1",
+        }
         await ws.send({"reqId": "early", "header": header, "op": "order.create", "args": [order]})
         early = await ws.wait_for(lambda m: m.get("reqId") == "early")
         assert early["retCode"] == 10003 and early["op"] == "order.create"
@@ -54,24 +61,46 @@ async def test_wire_protocol(sim: BybitSim) -> None:
         assert created["retCode"] == 0 and created["retMsg"] == "OK" and created["data"]["orderLinkId"] == "ws-1"
         assert created["header"]["X-Bapi-Limit"] == "10" and "Traceid" in created["header"]
         assert sim.venue.open_orders(sim.dialect.core.account, MarketKind.PERP, "BTCUSDT")  # the engine holds it
-        await ws.send({"reqId": "a2", "header": header, "op": "order.amend",
-                       "args": [{"category": "linear", "symbol": "BTCUSDT", "orderLinkId": "ws-1", "price": "49000"}]})
+        await ws.send(
+            {
+                "reqId": "a2",
+                "header": header,
+                "op": "order.amend",
+                "args": [{"category": "linear", "symbol": "BTCUSDT", "orderLinkId": "ws-1", "price": "49000"}],
+            }
+        )
         amend = await ws.wait_for(lambda m: m.get("reqId") == "a2")
         assert amend["retCode"] == 10001 and "amend" in amend["retMsg"]
-        await ws.send({"reqId": "x1", "header": header, "op": "order.cancel",
-                       "args": [{"category": "linear", "symbol": "BTCUSDT", "orderLinkId": "ws-1"}]})
+        await ws.send(
+            {
+                "reqId": "x1",
+                "header": header,
+                "op": "order.cancel",
+                "args": [{"category": "linear", "symbol": "BTCUSDT", "orderLinkId": "ws-1"}],
+            }
+        )
         canceled = await ws.wait_for(lambda m: m.get("reqId") == "x1")
         assert canceled["retCode"] == 0 and canceled["data"]["orderId"] == created["data"]["orderId"]
-        await ws.send({"reqId": "x2", "header": header, "op": "order.cancel",
-                       "args": [{"category": "linear", "symbol": "BTCUSDT", "orderLinkId": "ws-1"}]})
+        await ws.send(
+            {
+                "reqId": "x2",
+                "header": header,
+                "op": "order.cancel",
+                "args": [{"category": "linear", "symbol": "BTCUSDT", "orderLinkId": "ws-1"}],
+            }
+        )
         again = await ws.wait_for(lambda m: m.get("reqId") == "x2")
         assert again["retCode"] == 110001  # order does not exist, as on REST
         stale = {"X-BAPI-TIMESTAMP": str(now - 60_000)}
         await ws.send({"reqId": "s1", "header": stale, "op": "order.create", "args": [order]})
         assert (await ws.wait_for(lambda m: m.get("reqId") == "s1"))["retCode"] == 10002
-        batch = {"category": "spot", "request": [
-            {"symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit", "qty": "0.01", "price": "50000"},
-            {"symbol": "NOPEUSDT", "side": "Buy", "orderType": "Limit", "qty": "0.01", "price": "1"}]}
+        batch = {
+            "category": "spot",
+            "request": [
+                {"symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit", "qty": "0.01", "price": "50000"},
+                {"symbol": "NOPEUSDT", "side": "Buy", "orderType": "Limit", "qty": "0.01", "price": "1"},
+            ],
+        }
         await ws.send({"reqId": "b1", "header": header, "op": "order.create-batch", "args": [batch]})
         b = await ws.wait_for(lambda m: m.get("reqId") == "b1")
         assert b["retCode"] == 0 and b["data"]["list"][0]["orderId"] and b["data"]["list"][1]["orderId"] == ""
@@ -106,15 +135,31 @@ def test_pybit_websocket_trading(threaded: ThreadedBybitSim, monkeypatch: pytest
 
     ws = unified_trading.WebSocketTrading(testnet=False, api_key=threaded.api_key, api_secret=threaded.api_secret)
     try:
-        ws.place_order(keep("create"), category="linear", symbol="ETHUSDT", side="Sell", orderType="Limit",
-                       qty="0.1", price="3500", orderLinkId="pybit-ws-1")
+        ws.place_order(
+            keep("create"),
+            category="linear",
+            symbol="ETHUSDT",
+            side="Sell",
+            orderType="Limit",
+            qty="0.1",
+            price="3500",
+            orderLinkId="pybit-ws-1",
+        )
         created = eventually_sync(lambda: replies.get("create"), what="order.create reply")
         assert created["retCode"] == 0 and created["data"]["orderLinkId"] == "pybit-ws-1"
         ws.cancel_order(keep("cancel"), category="linear", symbol="ETHUSDT", orderLinkId="pybit-ws-1")
         canceled = eventually_sync(lambda: replies.get("cancel"), what="order.cancel reply")
         assert canceled["data"]["orderId"] == created["data"]["orderId"]
-        ws.place_order(keep("ok"), keep("refused"), category="spot", symbol="ETHUSDT", side="Buy",
-                       orderType="Limit", qty="1000", price="2000")
+        ws.place_order(
+            keep("ok"),
+            keep("refused"),
+            category="spot",
+            symbol="ETHUSDT",
+            side="Buy",
+            orderType="Limit",
+            qty="1000",
+            price="2000",
+        )
         refused = eventually_sync(lambda: replies.get("refused"), what="error callback")
         assert refused["retCode"] != 0 and "ok" not in replies
     finally:
