@@ -127,9 +127,17 @@ def test_a_configured_key_never_reaches_the_runner_log(
         )  # fmt: skip
         try:
             rp.record()
-            ready = httpx.get(f"http://127.0.0.1:{metrics_port}/readyz", timeout=5).json()
-            assert ready["ready"], ready
-            assert ready["ws_connections"]["binance:spot:user"] and ready["streams"]["user:binance:perp:user"]
+
+            def user_streams_up() -> bool:
+                # the user streams come up only with the right key (they may follow "ready" by a beat)
+                ready = httpx.get(f"http://127.0.0.1:{metrics_port}/readyz", timeout=5).json()
+                return bool(
+                    ready["ready"]
+                    and ready["ws_connections"]["binance:spot:user"]
+                    and ready["streams"]["user:binance:perp:user"]
+                )
+
+            eventually_sync(user_streams_up, timeout=20, what="the runner's user streams with the configured key")
         finally:
             assert rp.stop() == 0
     finally:
