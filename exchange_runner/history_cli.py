@@ -7,28 +7,15 @@ Reads the journal the runner wrote (same ``--data-dir``/``--journal``, stream
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from strategy_client.journal import HistoryFilter, Journal, JournalError, to_csv, to_json, to_table
+from strategy_client.journal import HistoryFilter, Journal, JournalError
+from strategy_client.journal.cli import LEDGER, ledger_rows, render_rows, window_ms
+from strategy_client.journal.cli import vacuum as vacuum_journal
 
 __all__ = ["history"]
-
-_WHAT = ("orders", "fills", "funding")
-
-
-def _ms(text: str | None, flag: str) -> int | None:
-    if not text:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{flag}: {text!r} is not an ISO date/time (2026-12-07 or 2026-12-07T01:00)") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return int(when.timestamp() * 1000)
 
 
 def history(
@@ -58,8 +45,12 @@ def history(
     ] = None,
 ) -> None:
     """Show a runner's journaled orders, fills or funding payments."""
-    if what not in _WHAT:
-        raise typer.BadParameter(f"{what!r} is not one of {', '.join(_WHAT)}")
+    if what not in LEDGER:
+        raise typer.BadParameter(f"{what!r} is not one of {', '.join(LEDGER)}")
+    try:
+        since_ms, until_ms = window_ms(since, until)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     stream = f"runner:{exchange}:{name or exchange}"
     try:
         j = Journal.open(journal, stream=stream, data_dir=data_dir)
@@ -68,23 +59,10 @@ def history(
         raise typer.Exit(2) from None
     try:
         if vacuum:
-            report = j.apply_retention(retention_days)
-            j.vacuum()
-            typer.echo(
-                f"retention: {report if report is not None else 'none set (kept everything)'}; vacuumed {j.where}"
-            )
+            typer.echo(vacuum_journal(j, retention_days))
             return
-        f = HistoryFilter(
-            since_ms=_ms(since, "--since"), until_ms=_ms(until, "--until"), key=instrument, stream=stream, limit=limit
-        )
-        rows: list[Any]
-        if what == "orders":
-            rows = list(j.history_orders(f))
-        elif what == "fills":
-            rows = list(j.history_fills(f))
-        else:
-            rows = list(j.history_funding(f))
-        typer.echo(to_json(rows) if as_json else to_csv(rows) if as_csv else to_table(rows))
+        f = HistoryFilter(since_ms=since_ms, until_ms=until_ms, key=instrument, stream=stream, limit=limit)
+        typer.echo(render_rows(ledger_rows(j, what, f), as_json, as_csv))
     except JournalError as exc:
         typer.echo(f"runner history: error: {exc.line}", err=True)
         raise typer.Exit(2) from None

@@ -20,32 +20,20 @@ from strategy_client.journal import (
     JournalError,
     PairPnlRow,
     Run,
-    to_csv,
-    to_json,
     to_table,
 )
+from strategy_client.journal.cli import LEDGER, ledger_rows, render_rows, window_ms
+from strategy_client.journal.cli import vacuum as vacuum_journal
 
 __all__ = ["history", "report", "RunReport", "run_report"]
 
-_WHAT = ("orders", "fills", "funding", "pairs", "days", "decisions", "runs")
+_WHAT = (*LEDGER, "pairs", "days", "decisions", "runs")
 ZERO = Decimal(0)
 
 StrategyOpt = Annotated[str, typer.Option("--strategy", help="spotperp | perpperp")]
 PaperOpt = Annotated[bool, typer.Option("--paper", help="the journal of the --paper runs")]
 DataDirOpt = Annotated[str | None, typer.Option("--data-dir", help="as given to the strategy")]
 JournalOpt = Annotated[str | None, typer.Option("--journal", help="as given to the strategy (postgresql://…)")]
-
-
-def _ms(text: str | None, flag: str) -> int | None:
-    if not text:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{flag}: {text!r} is not an ISO date/time (2026-12-07 or 2026-12-07T01:00)") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return int(when.timestamp() * 1000)
 
 
 def _stream(strategy: str, paper: bool) -> str:
@@ -60,10 +48,6 @@ def _open(journal: str | None, stream: str, data_dir: str | None, cmd: str) -> J
     except JournalError as exc:
         typer.echo(f"strategy {cmd}: error: {exc.line}", err=True)
         raise typer.Exit(2) from None
-
-
-def _emit(rows: list[Any], as_json: bool, as_csv: bool) -> None:
-    typer.echo(to_json(rows) if as_json else to_csv(rows) if as_csv else to_table(rows))
 
 
 def history(
@@ -94,19 +78,19 @@ def history(
     """A strategy's journaled orders, fills, funding, PnL by pair (pairs) or by UTC day (days), decisions, runs."""
     if what not in _WHAT:
         raise typer.BadParameter(f"{what!r} is not one of {', '.join(_WHAT)}")
+    try:
+        since_ms, until_ms = window_ms(since, until)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     stream = _stream(strategy, paper)
     j = _open(journal, stream, data_dir, "history")
     try:
         if vacuum:
-            pruned = j.apply_retention(retention_days)
-            j.vacuum()
-            typer.echo(
-                f"retention: {pruned if pruned is not None else 'none set (kept everything)'}; vacuumed {j.where}"
-            )
+            typer.echo(vacuum_journal(j, retention_days))
             return
         f = HistoryFilter(
-            since_ms=_ms(since, "--since"),
-            until_ms=_ms(until, "--until"),
+            since_ms=since_ms,
+            until_ms=until_ms,
             key=instrument,
             strategy=strategy if what in ("pairs", "days", "decisions") else "",
             stream=stream,
@@ -114,12 +98,8 @@ def history(
             limit=limit,
         )
         rows: list[Any]
-        if what == "orders":
-            rows = list(j.history_orders(f))
-        elif what == "fills":
-            rows = list(j.history_fills(f))
-        elif what == "funding":
-            rows = list(j.history_funding(f))
+        if what in LEDGER:
+            rows = ledger_rows(j, what, f)
         elif what == "pairs":
             rows = list(j.pnl_by_pair(f))
         elif what == "days":
@@ -128,7 +108,7 @@ def history(
             rows = list(j.decisions(f))
         else:
             rows = list(j.runs(msgspec.structs.replace(f, key="")))
-        _emit(rows, as_json, as_csv)
+        typer.echo(render_rows(rows, as_json, as_csv))
     except JournalError as exc:
         typer.echo(f"strategy history: error: {exc.line}", err=True)
         raise typer.Exit(2) from None
