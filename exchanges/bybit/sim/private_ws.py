@@ -14,13 +14,12 @@ change; funding settlements arrive as ``execution`` items with ``execType`` ``Fu
 
 from __future__ import annotations
 
-import contextlib
 import re
 import secrets
 from decimal import Decimal
 
 import msgspec
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from exchanges.sim.engine import (
     BalanceReason,
@@ -44,6 +43,7 @@ from .payloads_account import flat_position, position_ws, wallet
 from .payloads_trade import ExecutionItem, execution_item, order_item
 from .registry import ConnRegistry
 from .ws_messages import BadRequest, OpReply, PrivatePong, decode_request
+from .ws_serve import serve_ws
 
 __all__ = ["PrivateStreams", "PRIVATE_TOPICS"]
 
@@ -96,42 +96,23 @@ class PrivateStreams:
         except ValueError as exc:
             self.core.bad.record("ws:private:max_active_time", request.path_qs)
             return web.Response(status=400, text=str(exc), content_type="text/plain")
-        ws = web.WebSocketResponse(autoping=False, compress=False, max_msg_size=1 << 20)
-        await ws.prepare(request)
-        conn = WsConn(
-            ws,
+        return await serve_ws(
             request,
+            self.core,
+            self.registry,
             host="private",
             role="user",
-            faults=self.core.faults,
-            market_queue_max=opts.market_queue_max,
-            user_queue_max=opts.user_queue_max,
+            idle_timeout_s=idle_s,
+            on_frame=self._control,
+            on_open=self._open,
+            on_close=self._close,
         )
-        self.registry.add(conn)
-        self._subs[conn] = set()
-        try:
-            await conn.serve(lambda: self._read(conn), idle_s, opts.connection_lifetime_s)
-        finally:
-            self._subs.pop(conn, None)
-            self.registry.remove(conn)
-            with contextlib.suppress(Exception):
-                await ws.close()
-        return ws
 
-    async def _read(self, conn: WsConn) -> None:
-        ws = conn.ws
-        async for msg in ws:
-            conn.touch()
-            if msg.type is WSMsgType.TEXT:
-                self._control(conn, msg.data.encode() if isinstance(msg.data, str) else msg.data)
-            elif msg.type is WSMsgType.BINARY:
-                self._control(conn, msg.data)
-            elif msg.type is WSMsgType.PING:
-                await ws.pong(msg.data)
-            elif msg.type is WSMsgType.PONG:
-                continue
-            else:
-                return
+    def _open(self, conn: WsConn) -> None:
+        self._subs[conn] = set()
+
+    def _close(self, conn: WsConn) -> None:
+        self._subs.pop(conn, None)
 
     # -- control ----------------------------------------------------------------------------
 

@@ -19,13 +19,12 @@ most ``max_args_chars`` characters of topics per connection), ``ping`` → ``pon
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import msgspec
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from exchanges.sim.engine import BookUpdated, MarkUpdated, MarkView, SimEvent, TradeExecuted
 from exchanges.sim.server import Periodic
@@ -39,6 +38,7 @@ from .tape import Tape
 from .tickers import linear_ticker, spot_ticker
 from .topics import DEPTH_PERIOD_MS, Topic, TopicError, parse_topic
 from .ws_messages import BadRequest, OpReply, decode_request
+from .ws_serve import serve_ws
 
 __all__ = ["PublicStreams"]
 
@@ -161,43 +161,20 @@ class PublicStreams:
         return list(self._by_conn.get(conn, {}))
 
     async def serve(self, request: web.Request, category: Category) -> web.StreamResponse:
-        ws = web.WebSocketResponse(autoping=False, compress=False, max_msg_size=1 << 20)
-        await ws.prepare(request)
-        opts = self.core.options
-        conn = WsConn(
-            ws,
+        def opened(conn: WsConn) -> None:
+            self._by_conn[conn] = {}
+
+        return await serve_ws(
             request,
+            self.core,
+            self.registry,
             host=_HOST[category],
             role="streams",
-            faults=self.core.faults,
-            market_queue_max=opts.market_queue_max,
-            user_queue_max=opts.user_queue_max,
+            idle_timeout_s=self.core.options.public_idle_timeout_s,
+            on_frame=lambda conn, raw: self._control(conn, category, raw),
+            on_open=opened,
+            on_close=self._drop,
         )
-        self.registry.add(conn)
-        self._by_conn[conn] = {}
-        try:
-            await conn.serve(lambda: self._read(conn, category), opts.public_idle_timeout_s, opts.connection_lifetime_s)
-        finally:
-            self._drop(conn)
-            self.registry.remove(conn)
-            with contextlib.suppress(Exception):
-                await ws.close()
-        return ws
-
-    async def _read(self, conn: WsConn, category: Category) -> None:
-        ws = conn.ws
-        async for msg in ws:
-            conn.touch()
-            if msg.type is WSMsgType.TEXT:
-                self._control(conn, category, msg.data.encode() if isinstance(msg.data, str) else msg.data)
-            elif msg.type is WSMsgType.BINARY:
-                self._control(conn, category, msg.data)
-            elif msg.type is WSMsgType.PING:
-                await ws.pong(msg.data)
-            elif msg.type is WSMsgType.PONG:
-                continue
-            else:
-                return
 
     # -- control ----------------------------------------------------------------------------
 

@@ -21,14 +21,13 @@ amend (as on REST); a missing or stale ``X-BAPI-TIMESTAMP`` answers 10002 like R
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import secrets
 from collections.abc import Callable
 
 import msgspec
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from exchanges.sim.engine import SimReject
 
@@ -39,6 +38,7 @@ from .core import BybitCore
 from .order_entry import OrderEntry
 from .params import Params
 from .registry import ConnRegistry
+from .ws_serve import serve_ws
 
 __all__ = ["TradeStreams"]
 
@@ -101,41 +101,15 @@ class TradeStreams:
         return [web.get("/v5/trade", self._handle)]
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        opts = self.core.options
-        ws = web.WebSocketResponse(autoping=False, compress=False, max_msg_size=1 << 20)
-        await ws.prepare(request)
-        conn = WsConn(
-            ws,
+        return await serve_ws(
             request,
+            self.core,
+            self.registry,
             host="trade",
             role="user",
-            faults=self.core.faults,
-            market_queue_max=opts.market_queue_max,
-            user_queue_max=opts.user_queue_max,
+            idle_timeout_s=self.core.options.private_idle_timeout_s,
+            on_frame=self._on_frame,
         )
-        self.registry.add(conn)
-        try:
-            await conn.serve(lambda: self._read(conn), opts.private_idle_timeout_s, opts.connection_lifetime_s)
-        finally:
-            self.registry.remove(conn)
-            with contextlib.suppress(Exception):
-                await ws.close()
-        return ws
-
-    async def _read(self, conn: WsConn) -> None:
-        ws = conn.ws
-        async for msg in ws:
-            conn.touch()
-            if msg.type is WSMsgType.TEXT:
-                self._on_frame(conn, msg.data.encode() if isinstance(msg.data, str) else msg.data)
-            elif msg.type is WSMsgType.BINARY:
-                self._on_frame(conn, msg.data)
-            elif msg.type is WSMsgType.PING:
-                await ws.pong(msg.data)
-            elif msg.type is WSMsgType.PONG:
-                continue
-            else:
-                return
 
     # -- frames -----------------------------------------------------------------------------
 
