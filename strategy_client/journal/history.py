@@ -102,6 +102,25 @@ def _strategy_stream(strategy: str) -> str:
     return f"strategy:{strategy}"
 
 
+def _ledger_where(
+    f: HistoryFilter, *, stream: str, key: str, time: str, scale: int = 1, by_origin: bool = False
+) -> _Where:
+    """The filter of a ledger table (orders, intents, fills, funding): stream, strategy, instrument, window.
+
+    A strategy's rows are those of its own stream; with ``by_origin`` also the orders it sent
+    through a runner (``i.origin``, the intent joined as ``i``)."""
+    w = _Where()
+    if f.stream:
+        w.add(f"{stream} = ?", f.stream)
+    if f.strategy and by_origin:
+        w.add(f"({stream} = ? OR i.origin = ?)", _strategy_stream(f.strategy), f.strategy)
+    elif f.strategy:
+        w.add(f"{stream} = ?", _strategy_stream(f.strategy))
+    w.key(key, f.key)
+    w.time(time, f, scale)
+    return w
+
+
 def _limit(rows: list[Any], f: HistoryFilter) -> list[Any]:
     return rows[-f.limit :] if f.limit else rows
 
@@ -267,13 +286,7 @@ def runs(store: Store, f: HistoryFilter) -> list[Run]:
 
 def orders(store: Store, f: HistoryFilter) -> list[OrderRow]:
     """Every order in the window: the venue's last word, or PENDING for an intent it never answered."""
-    w = _Where()
-    if f.stream:
-        w.add("o.stream = ?", f.stream)
-    if f.strategy:
-        w.add("(o.stream = ? OR i.origin = ?)", _strategy_stream(f.strategy), f.strategy)
-    w.key("o.key", f.key)
-    w.time("o.updated_ts_ms", f)
+    w = _ledger_where(f, stream="o.stream", key="o.key", time="o.updated_ts_ms", by_origin=True)
     rows = store.query(
         "SELECT o.stream, o.client_id, o.venue_id, o.key, o.side, o.type, o.tif, o.price, o.qty, o.filled_qty, "
         "o.avg_price, o.status, o.reduce_only, i.ts_ns, o.created_ts_ms, o.updated_ts_ms, o.reject_reason, "
@@ -306,13 +319,7 @@ def orders(store: Store, f: HistoryFilter) -> list[OrderRow]:
         )
         for r in rows
     ]
-    wi = _Where()
-    if f.stream:
-        wi.add("i.stream = ?", f.stream)
-    if f.strategy:
-        wi.add("(i.stream = ? OR i.origin = ?)", _strategy_stream(f.strategy), f.strategy)
-    wi.key("i.key", f.key)
-    wi.time("i.ts_ns", f, 1_000_000)
+    wi = _ledger_where(f, stream="i.stream", key="i.key", time="i.ts_ns", scale=1_000_000, by_origin=True)
     wi.add("o.client_id IS NULL")
     for r in store.query(
         "SELECT i.stream, i.client_id, i.key, i.side, i.type, i.tif, i.price, i.qty, i.reduce_only, i.ts_ns, "
@@ -350,13 +357,7 @@ def orders(store: Store, f: HistoryFilter) -> list[OrderRow]:
 
 
 def fills(store: Store, f: HistoryFilter) -> list[FillRow]:
-    w = _Where()
-    if f.stream:
-        w.add("stream = ?", f.stream)
-    if f.strategy:
-        w.add("stream = ?", _strategy_stream(f.strategy))
-    w.key("key", f.key)
-    w.time("ts_ms", f)
+    w = _ledger_where(f, stream="stream", key="key", time="ts_ms")
     rows = store.query(
         "SELECT stream, ts_ms, key, client_id, venue_id, trade_id, side, price, qty, fee, fee_asset, is_maker, "
         f"realized_pnl, reconciled FROM fills{w.sql()} ORDER BY ts_ms, id",
@@ -385,13 +386,7 @@ def fills(store: Store, f: HistoryFilter) -> list[FillRow]:
 
 
 def funding(store: Store, f: HistoryFilter) -> list[FundingRow]:
-    w = _Where()
-    if f.stream:
-        w.add("stream = ?", f.stream)
-    if f.strategy:
-        w.add("stream = ?", _strategy_stream(f.strategy))
-    w.key("key", f.key)
-    w.time("ts_ms", f)
+    w = _ledger_where(f, stream="stream", key="key", time="ts_ms")
     rows = store.query(
         f"SELECT stream, ts_ms, key, asset, amount, rate, reconciled FROM funding_payments{w.sql()} ORDER BY ts_ms, id",
         w.params,
