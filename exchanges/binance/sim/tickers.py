@@ -8,6 +8,7 @@ price precision, quantities with its quantity precision and ``weightedAvgPrice``
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from strategy_client.model import MarketKind
 
@@ -94,29 +95,7 @@ def spot_mini_ticker(core: BinanceCore, symbol: str) -> SpotMiniTicker24h:
 def spot_ticker_event(core: BinanceCore, symbol: str) -> SpotTickerEvent:
     t = spot_ticker(core, symbol)
     return SpotTickerEvent(
-        e="24hrTicker",
-        E=core.now_ms(),
-        s=symbol,
-        p=t.priceChange,
-        P=t.priceChangePercent,
-        w=t.weightedAvgPrice,
-        x=t.prevClosePrice,
-        c=t.lastPrice,
-        Q=t.lastQty,
-        b=t.bidPrice,
-        B=t.bidQty,
-        a=t.askPrice,
-        A=t.askQty,
-        o=t.openPrice,
-        h=t.highPrice,
-        l=t.lowPrice,
-        v=t.volume,
-        q=t.quoteVolume,
-        O=t.openTime,
-        C=t.closeTime,
-        F=t.firstId,
-        L=t.lastId,
-        n=t.count,
+        **_event_fields(core, t), x=t.prevClosePrice, b=t.bidPrice, B=t.bidQty, a=t.askPrice, A=t.askQty
     )
 
 
@@ -145,27 +124,31 @@ def futures_ticker(core: BinanceCore, symbol: str) -> FuturesTicker24h:
 
 
 def futures_ticker_event(core: BinanceCore, symbol: str) -> FuturesTickerEvent:
-    t = futures_ticker(core, symbol)
-    return FuturesTickerEvent(
-        e="24hrTicker",
-        E=core.now_ms(),
-        s=symbol,
-        p=t.priceChange,
-        P=t.priceChangePercent,
-        w=t.weightedAvgPrice,
-        c=t.lastPrice,
-        Q=t.lastQty,
-        o=t.openPrice,
-        h=t.highPrice,
-        l=t.lowPrice,
-        v=t.volume,
-        q=t.quoteVolume,
-        O=t.openTime,
-        C=t.closeTime,
-        F=t.firstId,
-        L=t.lastId,
-        n=t.count,
-    )
+    return FuturesTickerEvent(**_event_fields(core, futures_ticker(core, symbol)))
+
+
+def _event_fields(core: BinanceCore, t: SpotTicker24h | FuturesTicker24h) -> dict[str, Any]:
+    """The ``@ticker`` event fields spot and futures share, from the REST ticker (same numbers)."""
+    return {
+        "e": "24hrTicker",
+        "E": core.now_ms(),
+        "s": t.symbol,
+        "p": t.priceChange,
+        "P": t.priceChangePercent,
+        "w": t.weightedAvgPrice,
+        "c": t.lastPrice,
+        "Q": t.lastQty,
+        "o": t.openPrice,
+        "h": t.highPrice,
+        "l": t.lowPrice,
+        "v": t.volume,
+        "q": t.quoteVolume,
+        "O": t.openTime,
+        "C": t.closeTime,
+        "F": t.firstId,
+        "L": t.lastId,
+        "n": t.count,
+    }
 
 
 def mini_ticker_event(core: BinanceCore, product: str, symbol: str) -> MiniTickerEvent:
