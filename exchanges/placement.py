@@ -24,11 +24,19 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import NamedTuple, Protocol
 
-from strategy_client.model import InstrumentKey, Order, OrderType, Side
+from strategy_client.model import InstrumentKey, Order, OrderRequest, OrderStatus, OrderType, RejectCode, Side
 
 from .errors import ExchangeError, RateLimited, ServiceUnavailable, TransportError, UnknownOutcome
 
-__all__ = ["TRANSIENT", "Search", "order_matches", "foreign_id_detail", "search_placed", "outcome_unknown"]
+__all__ = [
+    "TRANSIENT",
+    "Search",
+    "order_matches",
+    "foreign_id_detail",
+    "search_placed",
+    "outcome_unknown",
+    "not_placed",
+]
 
 #: Failures of a lookup that say nothing about the order: try again.
 TRANSIENT = (TransportError, UnknownOutcome, ServiceUnavailable, RateLimited)
@@ -62,6 +70,28 @@ def order_matches(order: Order, request: _Asked) -> bool:
     if order.qty != request.qty:
         return False
     return request.type is OrderType.MARKET or order.price == request.price
+
+
+def not_placed(request: OrderRequest, client_id: str, *, reason: str, created_ms: int, now_ms: int) -> Order:
+    """The verdict once a venue guarantee proves the order was never placed: REJECTED with
+    :attr:`RejectCode.NOT_PLACED` (nothing filled, no venue id). Only the adapter knows when
+    that guarantee holds (Binance USD-M recvWindow, OKX expTime); this is the one way to say it."""
+    return Order(
+        key=request.key,
+        client_id=client_id,
+        venue_id="",
+        side=request.side,
+        type=request.type,
+        tif=request.tif,
+        price=request.price,
+        qty=request.qty,
+        status=OrderStatus.REJECTED,
+        reduce_only=request.reduce_only,
+        created_ts_ms=created_ms,
+        updated_ts_ms=now_ms,
+        reject_reason=f"not placed: {reason}",
+        reject_code=RejectCode.NOT_PLACED,
+    )
 
 
 def foreign_id_detail(client_id: str, order: Order) -> str:

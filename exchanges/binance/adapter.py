@@ -41,7 +41,7 @@ from exchanges.errors import (
     UnknownOutcome,
 )
 from exchanges.placement import TRANSIENT as _TRANSIENT
-from exchanges.placement import foreign_id_detail, order_matches, outcome_unknown, search_placed
+from exchanges.placement import foreign_id_detail, not_placed, order_matches, outcome_unknown, search_placed
 from strategy_client.model import (
     AccountSnapshot,
     Exchange,
@@ -52,7 +52,6 @@ from strategy_client.model import (
     Order,
     OrderBook,
     OrderRequest,
-    OrderStatus,
     Position,
 )
 
@@ -410,21 +409,9 @@ class BinanceAdapter:
 
     def _not_placed(self, request: OrderRequest, client_id: str, cause: ExchangeError) -> Order:
         log.warning("binance order {} was not placed (venue has no such order): {}", client_id, cause)
-        return Order(
-            key=request.key,
-            client_id=client_id,
-            venue_id="",
-            side=request.side,
-            type=request.type,
-            tif=request.tif,
-            price=request.price,
-            qty=request.qty,
-            status=OrderStatus.REJECTED,
-            reduce_only=request.reduce_only,
-            created_ts_ms=self.clock.now_ms(),
-            updated_ts_ms=self.clock.now_ms(),
-            reject_reason=f"not placed: no such order after its recvWindow passed ({cause})",
-        )
+        now = self.clock.now_ms()
+        reason = f"no such order after its recvWindow passed ({cause})"
+        return not_placed(request, client_id, reason=reason, created_ms=now, now_ms=now)
 
     async def _send_cancel(self, key: InstrumentKey, client_id: str | None, venue_id: str | None) -> Order:
         product = _product(key)

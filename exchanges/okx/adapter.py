@@ -44,7 +44,7 @@ from exchanges.errors import (
     UnknownOutcome,
 )
 from exchanges.placement import TRANSIENT as _TRANSIENT
-from exchanges.placement import foreign_id_detail, order_matches, outcome_unknown, search_placed
+from exchanges.placement import foreign_id_detail, not_placed, order_matches, outcome_unknown, search_placed
 from strategy_client.model import (
     AccountSnapshot,
     Exchange,
@@ -58,7 +58,6 @@ from strategy_client.model import (
     OrderStatus,
     OrderType,
     Position,
-    RejectCode,
 )
 
 from .buffers import Backoff
@@ -349,22 +348,12 @@ class OkxAdapter:
         if not final or deadline is None:
             return None
         log.warning("okx order {}: not found after its expTime {} passed; not placed", client_id, deadline)
-        now = self.clock.now_ms()
-        return Order(
-            key=request.key,
-            client_id=client_id,
-            venue_id="",
-            side=request.side,
-            type=request.type,
-            tif=request.tif,
-            price=request.price,
-            qty=request.qty,
-            status=OrderStatus.REJECTED,
-            reduce_only=request.reduce_only,
-            created_ts_ms=first_sent_ms,
-            updated_ts_ms=now,
-            reject_reason=f"not placed: no such order after its expTime ({deadline}) passed on the venue's clock",
-            reject_code=RejectCode.NOT_PLACED,
+        return not_placed(
+            request,
+            client_id,
+            reason=f"no such order after its expTime ({deadline}) passed on the venue's clock",
+            created_ms=first_sent_ms,
+            now_ms=self.clock.now_ms(),
         )
 
     async def _reconcile_placement(self, request: OrderRequest, client_id: str, cause: ExchangeError) -> Order:

@@ -25,7 +25,16 @@ from exchanges.errors import (
     UnknownOutcome,
     WouldTakeLiquidity,
 )
-from strategy_client.model import HOUR_MS, MarketKind, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
+from strategy_client.model import (
+    HOUR_MS,
+    MarketKind,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    RejectCode,
+    Side,
+    TimeInForce,
+)
 
 from .test_rest import (
     SPOT_DOC_KEY,
@@ -169,8 +178,7 @@ async def test_invalid_client_id_is_refused_locally() -> None:
         fail(
             400,
             -1007,
-            "Timeout waiting for response from backend server. "
-            "Send status unknown; execution status unknown.",
+            "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
         ),
     ],
 )
@@ -218,6 +226,8 @@ async def test_futures_not_found_after_recv_window_is_certainly_not_placed() -> 
     assert order.status is OrderStatus.REJECTED and order.venue_id == ""
     assert order.client_id == "bot-7f3a-001" and order.qty == D("0.010")
     assert "recvWindow" in order.reject_reason
+    # the same verdict as OKX's expTime: a strategy can tell "certainly not placed" from a venue refusal
+    assert order.reject_code is RejectCode.NOT_PLACED
     assert venue.count("POST", "/fapi/v1/order") == 1
     # the last "not found" came after timestamp + recvWindow (+1 s slack) on the venue clock
     assert t.wall >= failed_at + 5000 + 1000
