@@ -14,6 +14,16 @@ import typer
 from strategy_client.journal import HistoryFilter, Journal, JournalError
 from strategy_client.journal.cli import LEDGER, ledger_rows, render_rows, window_ms
 from strategy_client.journal.cli import vacuum as vacuum_journal
+from strategy_client.journal.cli_options import (
+    CsvOpt,
+    InstrumentOpt,
+    JsonOpt,
+    LimitOpt,
+    RetentionDaysOpt,
+    SinceOpt,
+    UntilOpt,
+    VacuumOpt,
+)
 
 __all__ = ["history"]
 
@@ -26,23 +36,14 @@ def history(
     ] = None,
     data_dir: Annotated[str | None, typer.Option("--data-dir", help="as given to the runner")] = None,
     journal: Annotated[str | None, typer.Option("--journal", help="as given to the runner (postgresql://…)")] = None,
-    since: Annotated[str | None, typer.Option("--since", help="ISO date/time, UTC unless given")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="ISO date/time, UTC unless given")] = None,
-    instrument: Annotated[
-        str, typer.Option("--instrument", help="binance:perp:BTCUSDT, or a bare symbol (any market)")
-    ] = "",
-    limit: Annotated[int | None, typer.Option("--limit", help="the latest N rows")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON rows")] = False,
-    as_csv: Annotated[bool, typer.Option("--csv", help="CSV rows")] = False,
-    vacuum: Annotated[
-        bool, typer.Option("--vacuum", help="prune by the retention setting, then return free space to the disk")
-    ] = False,
-    retention_days: Annotated[
-        float | None,
-        typer.Option(
-            "--retention-days", help="with --vacuum: keep this many days (default $TRADEBUS_JOURNAL_RETENTION_DAYS)"
-        ),
-    ] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    instrument: InstrumentOpt = "",
+    limit: LimitOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    vacuum: VacuumOpt = False,
+    retention_days: RetentionDaysOpt = None,
 ) -> None:
     """Show a runner's journaled orders, fills or funding payments."""
     if what not in LEDGER:

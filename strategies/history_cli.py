@@ -24,6 +24,16 @@ from strategy_client.journal import (
 )
 from strategy_client.journal.cli import LEDGER, ledger_rows, render_rows, window_ms
 from strategy_client.journal.cli import vacuum as vacuum_journal
+from strategy_client.journal.cli_options import (
+    CsvOpt,
+    InstrumentOpt,
+    JsonOpt,
+    LimitOpt,
+    RetentionDaysOpt,
+    SinceOpt,
+    UntilOpt,
+    VacuumOpt,
+)
 
 __all__ = ["history", "report", "RunReport", "run_report"]
 
@@ -56,24 +66,15 @@ def history(
     paper: PaperOpt = False,
     data_dir: DataDirOpt = None,
     journal: JournalOpt = None,
-    since: Annotated[str | None, typer.Option("--since", help="ISO date/time, UTC unless given")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="ISO date/time, UTC unless given")] = None,
-    instrument: Annotated[
-        str, typer.Option("--instrument", help="binance:perp:BTCUSDT, or a bare symbol (any market)")
-    ] = "",
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    instrument: InstrumentOpt = "",
     pair: Annotated[str, typer.Option("--pair", help="one pair id")] = "",
-    limit: Annotated[int | None, typer.Option("--limit", help="the latest N rows")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON rows")] = False,
-    as_csv: Annotated[bool, typer.Option("--csv", help="CSV rows")] = False,
-    vacuum: Annotated[
-        bool, typer.Option("--vacuum", help="prune by the retention setting, then return free space to the disk")
-    ] = False,
-    retention_days: Annotated[
-        float | None,
-        typer.Option(
-            "--retention-days", help="with --vacuum: keep this many days (default $TRADEBUS_JOURNAL_RETENTION_DAYS)"
-        ),
-    ] = None,
+    limit: LimitOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    vacuum: VacuumOpt = False,
+    retention_days: RetentionDaysOpt = None,
 ) -> None:
     """A strategy's journaled orders, fills, funding, PnL by pair (pairs) or by UTC day (days), decisions, runs."""
     if what not in _WHAT:
