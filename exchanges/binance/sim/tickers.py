@@ -10,6 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from strategy_client.model import MarketKind
 
 from .core import BinanceCore
@@ -45,37 +47,31 @@ def _spot_window(core: BinanceCore, symbol: str) -> tuple[Window, Decimal, Decim
 
 
 def spot_ticker(core: BinanceCore, symbol: str) -> SpotTicker24h:
+    """The mini ticker's fields plus the change, averages, last quantity and the top of the book."""
     w, o, h, lo, c, avg = _spot_window(core, symbol)
     book = core.venue.book(MarketKind.SPOT, symbol, 1)
     bp, bq = book.bids[0] if book.bids else _ZERO
     ap, aq = book.asks[0] if book.asks else _ZERO
     return SpotTicker24h(
-        symbol=symbol,
+        **msgspec.structs.asdict(_spot_mini(symbol, w, o, h, lo, c)),
         priceChange=spot(c - o),
         priceChangePercent=fixed(change_percent(o, c), 3),
         weightedAvgPrice=spot(avg),
         prevClosePrice=spot(w.prev_close if w.prev_close is not None else o),
-        lastPrice=spot(c),
         lastQty=spot(w.last_qty),
         bidPrice=spot(bp),
         bidQty=spot(bq),
         askPrice=spot(ap),
         askQty=spot(aq),
-        openPrice=spot(o),
-        highPrice=spot(h),
-        lowPrice=spot(lo),
-        volume=spot(w.volume),
-        quoteVolume=spot(w.quote_volume),
-        openTime=w.open_ms,
-        closeTime=w.close_ms,
-        firstId=w.first_id,
-        lastId=w.last_id,
-        count=w.count,
     )
 
 
 def spot_mini_ticker(core: BinanceCore, symbol: str) -> SpotMiniTicker24h:
     w, o, h, lo, c, _ = _spot_window(core, symbol)
+    return _spot_mini(symbol, w, o, h, lo, c)
+
+
+def _spot_mini(symbol: str, w: Window, o: Decimal, h: Decimal, lo: Decimal, c: Decimal) -> SpotMiniTicker24h:
     return SpotMiniTicker24h(
         symbol=symbol,
         openPrice=spot(o),
