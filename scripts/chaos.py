@@ -261,7 +261,8 @@ def _chaos(
     specs = [s.spec for s in cluster.strategies.values()]
     runner_orders, execs, lots, runner_open = probe.run(_runner_view(probe, venues, specs), 120)
     ends = {
-        name: StrategyEnd(s.spec, s.report, s.exit_status, s.stop_s, s.error) for name, s in cluster.strategies.items()
+        name: StrategyEnd(s.spec, s.report, s.exit_status, s.stop_s, s.error, cluster.journal_fills(name))
+        for name, s in cluster.strategies.items()
     }
     result = audit(venues, runner_orders, execs, ends, lots, runner_open)
     by_kind, by_path = recovery_stats(faults)

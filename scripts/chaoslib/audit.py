@@ -39,6 +39,23 @@ class StrategyEnd:
     exit_status: int | None
     stop_s: float
     error: str = ""
+    # every fill the strategy's journal holds, over all its runs (``strategy history fills
+    # --json``); None when the strategy keeps no journal. A strategy killed and restarted has
+    # booked its earlier fills in the runs before the last, whose report covers only its own.
+    journal_fills: list[dict[str, Any]] | None = None
+
+
+def _journal_trades(end: StrategyEnd) -> list[dict[str, Any]]:
+    """The journal's fills that the final report does not hold, in the report's trade shape."""
+    in_report = {(str(t["client_id"]), str(t["trade_id"])) for t in (end.report or {}).get("trades", [])}
+    out: list[dict[str, Any]] = []
+    for row in end.journal_fills or []:
+        ident = (str(row["client_id"]), str(row["trade_id"]))
+        if ident in in_report:
+            continue
+        venue = str(row["key"]).split(":", 1)[0]
+        out.append({"key": [venue], "client_id": ident[0], "trade_id": ident[1], "qty": row["qty"]})
+    return out
 
 
 @dataclass
@@ -115,7 +132,7 @@ def audit(
     booked_twice = 0
     for name, end in strategies.items():
         seen: set[tuple[str, str]] = set()
-        for t in (end.report or {}).get("trades", []):
+        for t in [*(end.report or {}).get("trades", []), *_journal_trades(end)]:
             venue = str(t["key"][0])
             ledger_qty[(name, venue, str(t["client_id"]))] += Decimal(str(t["qty"]))
             pair = (str(t["client_id"]), str(t["trade_id"]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,22 @@ class Cluster:
         path = self.workdir / "data" / owner
         path.mkdir(parents=True, exist_ok=True)
         return {"TRADEBUS_DATA_DIR": str(path)}
+
+    def journal_fills(self, name: str) -> list[dict[str, Any]] | None:
+        """Every fill strategy ``name`` journaled over all its runs (its ``strategy history fills
+        --json``), or None when it keeps no journal there (or the read failed: said on stderr)."""
+        strategy = self.strategies[name]
+        data = self.workdir / "data" / name
+        if not any(data.glob("strategy-*.sqlite3")):
+            return None
+        argv = [sys.executable, "-m", "strategies.cli", "history", "fills", "--strategy", strategy.spec.kind]
+        argv += ["--data-dir", str(data), "--json"]
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        if out.returncode != 0:
+            print(f"chaos: {name}: strategy history failed: {out.stderr.strip()[-300:]}", file=sys.stderr)
+            return None
+        rows: list[dict[str, Any]] = json.loads(out.stdout or "[]")
+        return rows
 
     # -- Redis -----------------------------------------------------------------------------
 
