@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeVar, overload
 
 from exchange_runner.ports import free_port, free_port_pair
 
@@ -14,8 +14,20 @@ T = TypeVar("T")
 __all__ = ["free_port", "free_port_pair", "eventually", "eventually_sync"]
 
 
+@overload
 async def eventually(
-    check: Callable[[], T | Awaitable[T]],
+    check: Callable[[], Awaitable[T | None]], *, timeout: float = ..., interval: float = ..., what: str = ...
+) -> T: ...
+
+
+@overload
+async def eventually(
+    check: Callable[[], T | None], *, timeout: float = ..., interval: float = ..., what: str = ...
+) -> T: ...
+
+
+async def eventually(
+    check: Callable[[], T | None | Awaitable[T | None]],
     *,
     timeout: float = 10.0,
     interval: float = 0.01,
