@@ -19,6 +19,7 @@ import msgspec
 import typer
 
 from exchanges.errors import TransportError
+from strategy_client.cli_app import FlagApp, version, version_callback
 from strategy_client.model import Exchange
 from strategy_client.security import redact_url
 from strategy_client.telemetry import TracingConfigError, setup_tracing, shutdown_tracing
@@ -29,43 +30,7 @@ from .logs import register_runner_secrets, setup_runner_logging
 from .redis_setup import RedisSetupError, resolve_redis
 from .registrar import NameTaken, check_name
 
-
-class _App(typer.Typer):
-    """``typer.Typer`` whose --help shows on/off flags as flags: no ``<bool>`` value tag (a flag
-    takes no value)."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        command = typer.main.get_command(self)
-        _untag_flags(command)
-        return command(*args, **kwargs)
-
-
-def _untag_flags(command: Any) -> None:
-    from typer._click.core import Context
-
-    for param in command.params:
-        if getattr(param, "is_flag", False):
-            param.metavar = ""
-    help_option = command.get_help_option(Context(command))
-    if help_option is not None:
-        help_option.metavar = ""
-    for sub in getattr(command, "commands", {}).values():
-        _untag_flags(sub)
-
-
-def _version() -> str:
-    from strategy_client import __version__
-
-    return __version__
-
-
-def _print_version(value: bool) -> None:
-    if value:
-        typer.echo(f"runner (tradebus) {_version()}")
-        raise typer.Exit(0)
-
-
-app = _App(
+app = FlagApp(
     add_completion=False,
     no_args_is_help=True,
     help="tradebus exchange runner: one process per venue, serving ZeroMQ and registered in Redis.",
@@ -76,7 +41,9 @@ app = _App(
 def _main(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_print_version, is_eager=True, help="print the version and exit"),
+        typer.Option(
+            "--version", callback=version_callback("runner"), is_eager=True, help="print the version and exit"
+        ),
     ] = False,
 ) -> None:
     """tradebus exchange runner: one process per venue, serving ZeroMQ and registered in Redis."""
@@ -338,9 +305,9 @@ for _exchange, _summary in _SUMMARIES.items():
 
 app.command("history")(history)
 
-config_app = _App(no_args_is_help=True, help="The runner's configuration.")
+config_app = FlagApp(no_args_is_help=True, help="The runner's configuration.")
 app.add_typer(config_app, name="config")
-show_app = _App(
+show_app = FlagApp(
     no_args_is_help=True,
     help="Print the effective configuration (defaults < --config file < TRADEBUS_* env < flags), secrets redacted.",
 )
@@ -380,7 +347,7 @@ def _show_config(exchange: Exchange, overrides: dict[str, Any], path: Path | Non
     data["redis_url"] = redact_url(cfg.redis_url)
     if cfg.curve_secret:
         data["curve_secret"] = "<redacted>"
-    lines = [f"# runner {exchange.value} (tradebus {_version()}): effective configuration", "[runner]"]
+    lines = [f"# runner {exchange.value} (tradebus {version()}): effective configuration", "[runner]"]
     for key, value in data.items():
         lines.append(f"{key} = {_toml_value(value)}  # {source(key)}")
     prefix = exchange.value.upper()

@@ -16,12 +16,27 @@ from typing import Annotated, Any
 
 import typer
 
-app = typer.Typer(
+from strategy_client.cli_app import FlagApp, version_callback
+
+app = FlagApp(
     add_completion=False,
     no_args_is_help=True,
     help="tradebus strategies: spot-perp and perp-perp arbitrage (live or --paper) and a manual trading REPL.",
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=version_callback("strategy"), is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """tradebus strategies: spot-perp and perp-perp arbitrage (live or --paper) and a manual trading REPL."""
+
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 RedisOpt = Annotated[

@@ -76,3 +76,14 @@ def test_a_paper_run_journals_into_its_own_stream_and_history_reads_it(tmp_path:
     assert json.loads(rep.stdout)["run"]["run_id"] == rows[0]["run_id"]
     live = strategy("history", "--data-dir", str(data))
     assert live.returncode == 2 and live.stderr.count("\n") == 1 and "no journal" in live.stderr
+
+
+def test_version_and_flags_without_a_value_tag() -> None:
+    from strategy_client import __version__
+
+    out = strategy("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"strategy (tradebus) {__version__}"
+    for sub in ("spotperp", "perpperp", "history", "report"):
+        help_text = strategy(sub, "--help")
+        assert help_text.returncode == 0, help_text.stderr
+        assert "<bool>" not in help_text.stdout, sub
