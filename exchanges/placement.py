@@ -76,17 +76,10 @@ def not_placed(request: OrderRequest, client_id: str, *, reason: str, created_ms
     """The verdict once a venue guarantee proves the order was never placed: REJECTED with
     :attr:`RejectCode.NOT_PLACED` (nothing filled, no venue id). Only the adapter knows when
     that guarantee holds (Binance USD-M recvWindow, OKX expTime); this is the one way to say it."""
-    return Order(
-        key=request.key,
-        client_id=client_id,
-        venue_id="",
-        side=request.side,
-        type=request.type,
-        tif=request.tif,
-        price=request.price,
-        qty=request.qty,
+    return Order.from_request(
+        request,
+        client_id,
         status=OrderStatus.REJECTED,
-        reduce_only=request.reduce_only,
         created_ts_ms=created_ms,
         updated_ts_ms=now_ms,
         reject_reason=f"not placed: {reason}",

@@ -389,20 +389,7 @@ class OrderManager(Actor[Msg]):
         if self.journal is not None:
             self.journal.write_intent(req)  # JournalRefused: not journaled, so not sent
         now_ms = time.time_ns() // 1_000_000
-        order = Order(
-            key=req.key,
-            client_id=cid,
-            venue_id="",
-            side=req.side,
-            type=req.type,
-            tif=req.tif,
-            price=req.price,
-            qty=req.qty,
-            status=OrderStatus.PENDING,
-            reduce_only=req.reduce_only,
-            created_ts_ms=now_ms,
-            updated_ts_ms=now_ms,
-        )
+        order = Order.from_request(req, cid, status=OrderStatus.PENDING, created_ts_ms=now_ms)
         self.orders.track(order)
         if self.risk is not None:
             self.risk.tally.update(order)

@@ -479,22 +479,7 @@ class Journal:
         ):
             req = _REQUEST_DEC.decode(bytes(blob))
             ms = int(ts_ns) // 1_000_000
-            found.append(
-                Order(
-                    key=req.key,
-                    client_id=str(client_id),
-                    venue_id="",
-                    side=req.side,
-                    type=req.type,
-                    tif=req.tif,
-                    price=req.price,
-                    qty=req.qty,
-                    status=OrderStatus.PENDING,
-                    reduce_only=req.reduce_only,
-                    created_ts_ms=ms,
-                    updated_ts_ms=ms,
-                )
-            )
+            found.append(Order.from_request(req, str(client_id), status=OrderStatus.PENDING, created_ts_ms=ms))
         return found
 
     def order(self, client_id: str, stream: str | None = None) -> Order | None:

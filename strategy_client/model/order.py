@@ -137,6 +137,37 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     #: not refused or when the venue's report says no more than "rejected")
     reject_code: RejectCode | None = None
 
+    @classmethod
+    def from_request(
+        cls,
+        request: OrderRequest,
+        client_id: str,
+        *,
+        status: OrderStatus,
+        created_ts_ms: int,
+        updated_ts_ms: int | None = None,
+        reject_reason: str = "",
+        reject_code: RejectCode | None = None,
+    ) -> Order:
+        """The order ``request`` asked for, before (or without) any venue answer: nothing filled,
+        no venue id — e.g. PENDING as it is sent, or REJECTED when it certainly was not placed."""
+        return cls(
+            key=request.key,
+            client_id=client_id,
+            venue_id="",
+            side=request.side,
+            type=request.type,
+            tif=request.tif,
+            price=request.price,
+            qty=request.qty,
+            status=status,
+            reduce_only=request.reduce_only,
+            created_ts_ms=created_ts_ms,
+            updated_ts_ms=created_ts_ms if updated_ts_ms is None else updated_ts_ms,
+            reject_reason=reject_reason,
+            reject_code=reject_code,
+        )
+
     @property
     def remaining_qty(self) -> Decimal:
         return self.qty - self.filled_qty
