@@ -119,8 +119,8 @@ async def test_queries_in_base_units(client: tuple[ZmqCommandClient, _Sub]) -> N
 
 async def test_streams_flow(client: tuple[ZmqCommandClient, _Sub]) -> None:
     _, sub = client
-    await eventually(lambda: len(sub.of(BookEvent)) >= 5, timeout=10, what="book events")
-    await eventually(lambda: sub.of(FundingEvent), timeout=10, what="funding events")
+    await eventually(lambda: len(sub.of(BookEvent)) >= 5, timeout=30, what="book events")
+    await eventually(lambda: sub.of(FundingEvent), timeout=30, what="funding events")
 
 
 async def test_market_order_fills_and_moves_position(client: tuple[ZmqCommandClient, _Sub]) -> None:
