@@ -133,8 +133,8 @@ def test_a_configured_key_never_reaches_the_runner_log(
                 ready = httpx.get(f"http://127.0.0.1:{metrics_port}/readyz", timeout=5).json()
                 return bool(
                     ready["ready"]
-                    and ready["ws_connections"]["binance:spot:user"]
-                    and ready["streams"]["user:binance:perp:user"]
+                    and ready["ws_connections"].get("binance:spot:user")
+                    and ready["streams"].get("user:binance:perp:user")
                 )
 
             eventually_sync(user_streams_up, timeout=20, what="the runner's user streams with the configured key")
