@@ -94,7 +94,8 @@ async def _replay_all(cli: ZmqCommandClient, after: int, topic: bytes = b"", lim
 
 async def test_replay_gives_back_what_pub_sent_byte_for_byte(wired: tuple[ZmqCommandClient, RawFrames]) -> None:
     cli, raw = wired
-    await asyncio.sleep(0.3)  # the SUB's subscription reaches the runner (ZeroMQ slow joiner); not a result wait
+    # the SUB's subscription has reached the runner (ZeroMQ slow joiner) once any event arrives
+    await eventually(lambda: raw.frames, timeout=10, what="the raw SUB receiving events")
     start = await cli.call(ReplayEvents(after_seq=0, limit=1), timeout_s=10)
     assert isinstance(start, EventsReply)
     first = start.last_seq
