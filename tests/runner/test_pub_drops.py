@@ -202,7 +202,12 @@ async def test_a_stuck_subscriber_loses_only_its_own_events_and_every_loss_is_co
         await publish_until(runner, lambda: slow.seqs and slow.seqs[-1] > last, "the notebook catches up")
         lost = missed(slow.seqs)  # ground truth: the notebook's own sequence numbers
         assert lost > 10_000  # it was stuck far past its queues
-        await eventually(lambda: pub.dropped["status"] == lost, timeout=10, what="the loss reported and counted")
+        # the runner counts the report before its ack reaches the notebook's loop: wait for both
+        await eventually(
+            lambda: pub.dropped["status"] == lost and slow.sub.losses.reported == lost,
+            timeout=10,
+            what="the loss reported, counted and acknowledged",
+        )
         elapsed = time.monotonic() - resumed
         assert slow.sub.lost == lost and slow.sub.gaps >= 1 and slow.sub.losses.reported == lost
         assert pub.dropped_by_client == {("status", "notebook"): lost}  # exact, by sequence, and whose
