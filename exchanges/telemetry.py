@@ -15,6 +15,11 @@ With no observer and tracing off, each hook is one lookup and a ``None`` check.
   gone for good; the runner's readiness uses them.
 * :func:`decode_error` — a venue payload that could not be decoded, by source and kind.
 
+Spans come from a :class:`VenueTracer` installed with :func:`set_tracer` — the runner installs
+one over its OpenTelemetry setup (``exchange_runner/venue_tracing.py``). This package imports
+only ``strategy_client.model`` of the client, so it names what it needs of a span here
+(:class:`RequestSpan`) instead of importing the client's telemetry.
+
 Outcomes are a small fixed set (:func:`request_outcome`), never free text, so label
 cardinality stays bounded.
 """
@@ -29,8 +34,6 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Protocol
 
-from strategy_client.telemetry import SpanScope, child_span, tracing_enabled
-
 from .errors import (
     ExchangeError,
     IpBanned,
@@ -40,6 +43,9 @@ from .errors import (
 )
 
 __all__ = [
+    "RequestSpan",
+    "VenueTracer",
+    "set_tracer",
     "VenueObserver",
     "observing",
     "current_observer",
@@ -63,6 +69,47 @@ class VenueObserver(Protocol):
     def ws_closed(self, stream: str) -> None: ...
 
     def decode_error(self, source: str, kind: str) -> None: ...
+
+
+class RequestSpan(Protocol):
+    """The span of one venue request, entered around it (``SpanScope`` of the client's telemetry)."""
+
+    def set_attribute(self, key: str, value: str) -> None: ...
+
+    def set_error(self, code: str, message: str = "") -> None: ...
+
+    def __enter__(self) -> object: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> object: ...
+
+
+class VenueTracer(Protocol):
+    """Opens request spans while tracing is on; :func:`set_tracer` installs one per process."""
+
+    def enabled(self) -> bool: ...
+
+    def request_span(self, name: str, attributes: dict[str, str]) -> RequestSpan:
+        """A ``kind=client`` span named ``name`` under the current span."""
+        ...
+
+
+class _Installed:
+    """The process's tracer (tracing is per process: one OpenTelemetry provider)."""
+
+    tracer: VenueTracer | None = None
+
+
+def set_tracer(tracer: VenueTracer | None) -> VenueTracer | None:
+    """Install ``tracer`` for every venue request of this process; returns the one it replaces."""
+    previous, _Installed.tracer = _Installed.tracer, tracer
+    return previous
+
+
+def _tracing() -> VenueTracer | None:
+    tracer = _Installed.tracer
+    return tracer if tracer is not None and tracer.enabled() else None
 
 
 _observer: ContextVar[VenueObserver | None] = ContextVar("tradebus_venue_observer", default=None)
@@ -125,22 +172,24 @@ _NOOP = _Noop()
 
 
 class _Observed:
-    __slots__ = ("_obs", "_venue", "_endpoint", "_method", "_t0", "_span")
+    __slots__ = ("_obs", "_tracer", "_venue", "_endpoint", "_method", "_t0", "_span")
 
-    def __init__(self, obs: VenueObserver | None, venue: str, endpoint: str, method: str) -> None:
+    def __init__(
+        self, obs: VenueObserver | None, tracer: VenueTracer | None, venue: str, endpoint: str, method: str
+    ) -> None:
         self._obs = obs
+        self._tracer = tracer
         self._venue = venue
         self._endpoint = endpoint
         self._method = method
         self._t0 = 0.0
-        self._span: SpanScope | None = None
+        self._span: RequestSpan | None = None
 
     def __enter__(self) -> None:
-        if tracing_enabled():
-            self._span = child_span(
+        if self._tracer is not None:
+            self._span = self._tracer.request_span(
                 f"{self._method} {self._endpoint}",
-                kind="client",
-                attributes={
+                {
                     "tradebus.venue": self._venue,
                     "http.request.method": self._method,
                     "url.path": self._endpoint,
@@ -169,9 +218,10 @@ def observe_request(venue: str, endpoint: str, method: str) -> _Observed | _Noop
     """Time one request to ``venue`` (e.g. ``binance-spot``) at ``endpoint`` (a path without its
     query, or ``ws-api:<method>``); see the module doc. Exceptions pass through unchanged."""
     obs = _observer.get()
-    if obs is None and not tracing_enabled():
+    tracer = _tracing()
+    if obs is None and tracer is None:
         return _NOOP
-    return _Observed(obs, venue, endpoint, method)
+    return _Observed(obs, tracer, venue, endpoint, method)
 
 
 def rate_limit_used(venue: str, scope: str, used: float) -> None:
