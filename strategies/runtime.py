@@ -35,7 +35,7 @@ from strategy_client.telemetry.strategy_metrics import StrategyMetrics, serve_st
 from strategy_client.wire import BookEvent
 
 from .arbitrage.config import PerpPerpConfig, SpotPerpConfig
-from .arbitrage.edge import DecisionPolicy
+from .arbitrage.decision import DecisionPolicy
 from .arbitrage.engine import ArbitrageEngine
 from .arbitrage.execution import ExecutionPolicy
 from .arbitrage.journaling import PairJournal

@@ -6,7 +6,7 @@ returns typed results:
 * :mod:`.pair` — the two-leg model (leg A long, leg B short), sizes on both legs' grids;
 * :mod:`.oracle` — :class:`PriceOracle`, latest book/mark/index per key with age and gap flags;
 * :mod:`.funding` — funding normalised across venues and intervals, expected over a horizon;
-* :mod:`.edge` — :class:`DecisionPolicy`, net edge on walked VWAPs, entry/exit decisions;
+* :mod:`.decision` — :class:`DecisionPolicy`, net edge on walked VWAPs, entry/exit decisions;
 * :mod:`.state` — :class:`PositionMachine`, idle → entering → hedged → exiting → closed (+ broken/unwinding);
 * :mod:`.execution` — :class:`ExecutionPolicy`, leg order, order types, hedges and unwinds;
 * :mod:`.margin` — :class:`MarginPolicy`, leverage, margin check, exposure caps, ratio actions;
@@ -36,7 +36,7 @@ How an engine drives them (one arbitrage position; ``now`` from the engine's clo
 """
 
 from .config import PerpPerpConfig, SpotPerpConfig, load_perpperp, load_spotperp, merge_overrides
-from .edge import (
+from .decision import (
     Action,
     Decision,
     DecisionConfig,

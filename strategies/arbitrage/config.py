@@ -25,7 +25,7 @@ import msgspec
 
 from strategy_client.model import Exchange, InstrumentKey, InvalidInstrumentKey, MarketKind
 
-from .edge import DecisionConfig
+from .decision import DecisionConfig
 from .errors import StrategyConfigError
 from .execution import ExecutionConfig
 from .margin import MarginConfig

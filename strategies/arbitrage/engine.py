@@ -60,7 +60,7 @@ from strategy_client.wire import (
     TopicKind,
 )
 
-from .edge import Action, Decision, DecisionPolicy, market_view
+from .decision import Action, Decision, DecisionPolicy, market_view
 from .execution import ExecutionPolicy, LegOrder
 from .margin import MarginAction, MarginPolicy
 from .oracle import PriceOracle

@@ -50,7 +50,7 @@ from .pnl import FundingRecord as LedgerFunding
 from .pnl import TradeRecord
 
 if TYPE_CHECKING:
-    from .edge import Decision
+    from .decision import Decision
     from .engine import ArbitrageEngine, Slot
 
 __all__ = ["SlotState", "PairJournal", "decode_state", "ZERO"]

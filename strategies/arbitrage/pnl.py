@@ -47,7 +47,7 @@ import msgspec
 
 from strategy_client.model import Fill, FundingPayment, InstrumentKey, Side
 
-from .edge import PRECISION, OpenPosition
+from .decision import PRECISION, OpenPosition
 from .errors import LedgerError
 from .pair import ArbPair, LegId
 

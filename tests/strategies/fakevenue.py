@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from strategies.arbitrage.edge import DecisionConfig, DecisionPolicy
+from strategies.arbitrage.decision import DecisionConfig, DecisionPolicy
 from strategies.arbitrage.engine import ArbitrageEngine
 from strategies.arbitrage.execution import ExecutionConfig, ExecutionPolicy, FirstLeg
 from strategies.arbitrage.margin import MarginConfig, MarginPolicy
