@@ -7,8 +7,6 @@ raises :class:`InvalidRequest` naming the argument, before a byte is sent.
 
 from __future__ import annotations
 
-import secrets
-import time
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import TypeAlias, TypeVar
@@ -26,7 +24,7 @@ from .model import (
     Side,
     TimeInForce,
 )
-from .model.order import client_id_problem, order_number_problem
+from .model.order import client_id_problem, new_client_id, order_number_problem
 
 __all__ = [
     "KeyLike",
@@ -36,7 +34,6 @@ __all__ = [
     "as_enum",
     "as_market",
     "check_order",
-    "new_client_id",
 ]
 
 KeyLike: TypeAlias = InstrumentKey | str
@@ -94,11 +91,6 @@ def _decimal(value: object, field: str, *, optional: bool = False) -> Decimal | 
     if problem is not None:
         raise InvalidRequest(f"order.{field}: {problem}, got {value}")
     return result
-
-
-def new_client_id(prefix: str = "tb") -> str:
-    """≤ 36 characters of [A-Za-z0-9-], time-ordered and random (the runner's format)."""
-    return f"{prefix}-{time.time_ns() // 1_000_000:x}-{secrets.token_hex(5)}"
 
 
 def check_order(order: OrderRequest) -> OrderRequest:

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Protocol
 
-from strategy_client.coerce import new_client_id
 from strategy_client.errors import CoreApiError, OutcomeUnknown, RequestTimeout, RunnerUnavailable
 from strategy_client.model import (
     AccountSnapshot,
@@ -38,6 +37,7 @@ from strategy_client.model import (
     TradingState,
     fit_order,
 )
+from strategy_client.model.order import new_client_id
 from strategy_client.wire import BookSnapshotReply, PriceSource, ReferencePrice, TradingStateReply
 from strategy_client.wire.risk import RiskStatus
 

@@ -11,11 +11,14 @@ The client id must be one every venue accepts (:data:`CLIENT_ID_PATTERN`, at mos
 :data:`MAX_CLIENT_ID_LEN` characters; empty = "assign one"): enforced at decode (the field's
 ``msgspec.Meta``) and by ``check_order`` before the client library sends; not at construction,
 so that each venue adapter's own check stays reachable (and tested) as a second line.
+:func:`new_client_id` mints one in that alphabet (the client library and the runner both use it).
 """
 
 from __future__ import annotations
 
 import re
+import secrets
+import time
 from decimal import Decimal
 from typing import Annotated
 
@@ -32,6 +35,7 @@ __all__ = [
     "InvalidOrderRequest",
     "order_number_problem",
     "client_id_problem",
+    "new_client_id",
     "CLIENT_ID_PATTERN",
     "MAX_CLIENT_ID_LEN",
     "MAX_DIGITS",
@@ -82,6 +86,11 @@ def client_id_problem(value: str) -> str | None:
     if not _CLIENT_ID_RE.match(value):
         return "may only hold A-Z a-z 0-9 _ -"
     return None
+
+
+def new_client_id(prefix: str = "tb") -> str:
+    """≤ 36 characters of [A-Za-z0-9-], time-ordered and random: ``tb-<ms hex>-<10 hex>``."""
+    return f"{prefix}-{time.time_ns() // 1_000_000:x}-{secrets.token_hex(5)}"
 
 
 def _shown(value: object) -> str:
