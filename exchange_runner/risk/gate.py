@@ -158,7 +158,7 @@ class RiskGate:
         self._rate_m: SlidingWindow | None = None
         self._clients: ClientThrottle | None = None
         self._total: tuple[SlidingWindow, ...] = ()
-        self._plans: dict[InstrumentKey, _Plan] = {}
+        self._rules: dict[InstrumentKey, _InstrumentRules] = {}
         self._cells = {k: self.tally.cell(k) for k in self.keys}
         self.limits = limits
         self._eff: dict[InstrumentKey, InstrumentLimits] = {}
@@ -183,8 +183,10 @@ class RiskGate:
         self._rate_s = _resized(self._rate_s, limits.orders_per_second, SECOND_NS)
         self._rate_m = _resized(self._rate_m, limits.orders_per_minute, MINUTE_NS)
         self._total = tuple(w for w in (self._rate_s, self._rate_m) if w is not None)
-        self._plans = {
-            k: _Plan(eff[k], self._priced[k], self._cells[k], tuple((o, self._cells[o]) for o in self.keys if o != k))
+        self._rules = {
+            k: _InstrumentRules(
+                eff[k], self._priced[k], self._cells[k], tuple((o, self._cells[o]) for o in self.keys if o != k)
+            )
             for k in self.keys
         }
         ps, pm = limits.client_orders_per_second, limits.client_orders_per_minute
@@ -443,12 +445,12 @@ class RiskGate:
         side = req.side
         qty = req.qty
         buy = side is Side.BUY
-        plan = self._plans.get(key)
-        if plan is None:  # not an instrument of this runner (the runner refuses those first)
-            plan = _Plan(limits.defaults, True, [ZERO, ZERO], tuple(self._cells.items()))
-        lim = plan.limits
+        rules = self._rules.get(key)
+        if rules is None:  # not an instrument of this runner (the runner refuses those first)
+            rules = _InstrumentRules(limits.defaults, True, [ZERO, ZERO], tuple(self._cells.items()))
+        lim = rules.limits
         pos = inputs.position(key)
-        open_same = plan.cell[0] if buy else plan.cell[1]
+        open_same = rules.cell[0] if buy else rules.cell[1]
         if not pos or (pos > 0) == buy:
             reducing = False
         elif req.reduce_only and key.kind is MarketKind.PERP:
@@ -533,7 +535,7 @@ class RiskGate:
         if lim.max_order_qty is not None and qty > lim.max_order_qty:
             raise self._refuse(LimitName.MAX_ORDER_QTY, key, lim.max_order_qty, qty, ZERO, req, client)
         ref: Decimal | None = None
-        if plan.priced:
+        if rules.priced:
             ref = inputs.reference_price(key)
             if ref is None or ref <= 0:
                 raise self._refuse(
@@ -608,7 +610,7 @@ class RiskGate:
                     )
             if limits.max_leverage is not None or lim.max_concentration is not None:
                 assert ref is not None
-                self._exposure(req, client, plan, ref, pos, open_same, qty, buy, equity)
+                self._exposure(req, client, rules, ref, pos, open_same, qty, buy, equity)
 
         # admitted
         if total:
@@ -644,7 +646,7 @@ class RiskGate:
         self,
         req: OrderRequest,
         client: str,
-        plan: _Plan,
+        rules: _InstrumentRules,
         ref: Decimal,
         pos: Decimal,
         open_same: Decimal,
@@ -658,7 +660,7 @@ class RiskGate:
         position = inputs.position
         reference = inputs.reference_price
         other = ZERO
-        for k, cell in plan.others:
+        for k, cell in rules.others:
             p = position(k)
             long_ = p + cell[0]
             short = cell[1] - p
@@ -678,7 +680,7 @@ class RiskGate:
                         "no fresh reference to value exposure",
                     )
                 other += w * r
-        open_other = plan.cell[1] if buy else plan.cell[0]
+        open_other = rules.cell[1] if buy else rules.cell[0]
         if buy:  # the same identity: max(|p + buys|, |p - sells|) = max(p + buys, sells - p)
             far = open_other - pos
             near = pos + open_same
@@ -715,7 +717,7 @@ class RiskGate:
                     client,
                     f"gross exposure {gross}, equity {equity}",
                 )
-        share = plan.limits.max_concentration
+        share = rules.limits.max_concentration
         if share is not None and gross > self.limits.concentration_min_gross and mine > share * gross:
             before_gross = other + w_before * ref
             raise self._refuse(
@@ -800,7 +802,7 @@ class RiskGate:
         )
 
 
-class _Plan:
+class _InstrumentRules:
     """What the order path needs of one instrument, found with one lookup."""
 
     __slots__ = ("limits", "priced", "cell", "others")
