@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies.arbitrage.edge import Action, DecisionConfig, DecisionPolicy, MarketView, OpenPosition, Reason
+from strategies.arbitrage.decision import Action, DecisionConfig, DecisionPolicy, MarketView, OpenPosition, Reason
 from strategies.arbitrage.oracle import BookQuote, Freshness
 from strategies.arbitrage.pair import ArbPair, EntryRoute, FeeRates, LegId, Role
 from strategy_client.model import FundingRate, OrderBook, OrderType
