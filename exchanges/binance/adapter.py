@@ -42,6 +42,7 @@ from exchanges.errors import (
 )
 from exchanges.placement import TRANSIENT as _TRANSIENT
 from exchanges.placement import foreign_id_detail, not_placed, order_matches, outcome_unknown, search_placed
+from exchanges.transport.clock import ServerClock
 from strategy_client.model import (
     AccountSnapshot,
     Exchange,
@@ -55,7 +56,6 @@ from strategy_client.model import (
     Position,
 )
 
-from .clock import ServerClock
 from .errors import Product
 from .funding_income import FundingIncome, with_funding_income
 from .market_stream import BinanceMarketStreams

@@ -1,4 +1,5 @@
-"""One Binance REST host: an ``httpx.AsyncClient``, its rate-limit state and error translation.
+"""One Binance REST host: its rate-limit state and error translation, as the hooks of a
+:class:`~exchanges.transport.http.HttpHost` (which sends, times and classifies delivery failures).
 
 :class:`BinanceHost` sends exactly the query and body it is given (signing happens before, in
 ``rest.py``), so what is signed is what is sent. It:
@@ -7,16 +8,13 @@
 * on 429/418 blocks the host until ``Retry-After`` passes: calls in the meantime fail fast with
   :class:`RateLimited`/:class:`IpBanned` without touching the network (without a
   ``Retry-After``, a 429 waits for the next clock-aligned minute and a 418 for two minutes);
-* translates transport failures by what they imply about delivery: nothing sent
-  (connect failure, pool timeout) → :class:`TransportError`; possibly delivered (read timeout,
-  dropped connection) → :class:`UnknownOutcome`; venue errors go through ``map_error``.
+* translates venue errors through ``map_error``.
 
 It never retries: retry policy belongs to the caller, which knows whether a call is idempotent.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,8 +23,9 @@ import httpx
 import msgspec
 from loguru import logger as log
 
-from exchanges.errors import ExchangeError, IpBanned, RateLimited, TransportError, UnknownOutcome
-from exchanges.telemetry import observe_request, rate_limit_used
+from exchanges.errors import ExchangeError, IpBanned, RateLimited
+from exchanges.telemetry import rate_limit_used
+from exchanges.transport.http import HttpHost, int_header, retry_after_s
 
 from .errors import Product, map_error
 from .rest_schemas import ERROR_DECODER
@@ -55,25 +54,6 @@ class HostUsage:
     requests_sent: int = 0
 
 
-def _int_header(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value.strip())
-    except ValueError:
-        return None
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
-
-
 class BinanceHost:
     """Sends requests to one Binance host and keeps its rate-limit state."""
 
@@ -88,19 +68,15 @@ class BinanceHost:
         server_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
         self.product: Product = product
-        self.base_url = base_url.rstrip("/")
+        self._venue = f"binance-{product}"
         self._monotonic = monotonic
         self._server_ms = server_ms
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            transport=transport,
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-        )
+        self._host = HttpHost(self._venue, base_url, self, transport=transport, timeout_s=timeout_s)
+        self.base_url = self._host.base_url
         self._used_weight: int | None = None
         self._order_counts: dict[str, int] = {}
         self._blocked_until = 0.0
         self._banned = False
-        self._sent = 0
 
     def usage(self) -> HostUsage:
         return HostUsage(
@@ -108,13 +84,14 @@ class BinanceHost:
             order_counts=dict(self._order_counts),
             blocked_for_s=max(0.0, self._blocked_until - self._monotonic()),
             banned=self._banned and self._blocked_until > self._monotonic(),
-            requests_sent=self._sent,
+            requests_sent=self._host.requests_sent,
         )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._host.aclose()
 
-    def _check_block(self, method: str, path: str) -> None:
+    async def before(self, method: str, path: str) -> None:
+        """Fail fast while a 429/418 ``Retry-After`` runs (nothing is sent)."""
         remaining = self._blocked_until - self._monotonic()
         if remaining <= 0:
             return
@@ -123,7 +100,7 @@ class BinanceHost:
             f"{method} {path} not sent: host blocked for {remaining:.1f}s after "
             + ("HTTP 418" if self._banned else "HTTP 429"),
             retry_after_s=remaining,
-            venue=f"binance-{self.product}",
+            venue=self._venue,
         )
 
     def _block(self, status: int, retry_after_s: float | None) -> float:
@@ -137,14 +114,14 @@ class BinanceHost:
         return retry_after_s
 
     def _track(self, headers: httpx.Headers) -> None:
-        venue = f"binance-{self.product}"
-        weight = _int_header(headers.get(_WEIGHT_HEADER))
+        venue = self._venue
+        weight = int_header(headers.get(_WEIGHT_HEADER))
         if weight is not None:
             self._used_weight = weight
             rate_limit_used(venue, "weight_1m", weight)
         for name, value in headers.items():
             if name.lower().startswith(_ORDER_COUNT_PREFIX):
-                count = _int_header(value)
+                count = int_header(value)
                 if count is not None:
                     interval = name.lower()[len(_ORDER_COUNT_PREFIX) :]
                     self._order_counts[interval] = count
@@ -158,7 +135,7 @@ class BinanceHost:
             code, msg = body.code, body.msg
         except (msgspec.DecodeError, msgspec.ValidationError):
             msg = response.text[:200].strip()
-        retry_after = _retry_after(response.headers.get("retry-after"))
+        retry_after = retry_after_s(response.headers.get("retry-after"))
         if response.status_code in (418, 429):
             retry_after = self._block(response.status_code, retry_after)
         return map_error(self.product, response.status_code, code, msg, retry_after)
@@ -173,28 +150,16 @@ class BinanceHost:
         api_key: str | None = None,
     ) -> bytes:
         """Send ``method path?query`` with ``body`` as a form; the response body on 2xx."""
-        with observe_request(f"binance-{self.product}", path, method):
-            return await self._send(method, path, query, body, api_key)
-
-    async def _send(self, method: str, path: str, query: str, body: str, api_key: str | None) -> bytes:
-        self._check_block(method, path)
-        url = f"{path}?{query}" if query else path
         headers: dict[str, str] = dict(_FORM) if body else {}
         if api_key is not None:
             headers["X-MBX-APIKEY"] = api_key
-        venue = f"binance-{self.product}"
-        self._sent += 1
-        try:
-            response = await self._client.request(method, url, content=body.encode() if body else None, headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise TransportError(f"{method} {path} not sent: {exc!r}", venue=venue) from exc
-        except httpx.TimeoutException as exc:
-            raise UnknownOutcome(f"{method} {path} timed out: {exc!r}", venue=venue) from exc
-        except httpx.TransportError as exc:
-            raise UnknownOutcome(f"{method} {path} failed after sending: {exc!r}", venue=venue) from exc
+        return await self._host.send(method, path, query=query, body=body, headers=headers)
+
+    def after(self, method: str, path: str, response: httpx.Response) -> bytes:
+        """Track the usage headers; the body on 2xx, else the mapped error (blocking on 429/418)."""
         self._track(response.headers)
         if 200 <= response.status_code < 300:
             return response.content
         err = self._error(response)
-        log.debug("{} {} {} -> {}", venue, method, path, err)
+        log.debug("{} {} {} -> {}", self._venue, method, path, err)
         raise err

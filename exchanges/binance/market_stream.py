@@ -31,10 +31,14 @@ import msgspec
 from loguru import logger
 
 from exchanges.base import StreamStatus
+from exchanges.transport.backoff import Backoff
+from exchanges.transport.buffer import BoundedBuffer, Overflow
+from exchanges.transport.tally import ErrorTally
+from exchanges.transport.ws import Frame, WsStats
 from strategy_client.model import Exchange, FundingRate, InstrumentKey, MarketKind, OrderBook
 
 from .urls import BinanceUrls
-from .ws import Backoff, BoundedBuffer, ErrorTally, Frame, Overflow, ResilientWs, WsStats
+from .ws import BinanceWs
 from .ws_parse import (
     DEFAULT_FUNDING_INTERVAL_MS,
     PayloadError,
@@ -114,7 +118,7 @@ class BinanceMarketStreams:
         self._idle_timeout_s = idle_timeout_s
         self._speed = f"@{update_speed_ms}ms" if update_speed_ms != 1000 else ""
         self.errors = ErrorTally("binance:market")
-        self._connections: dict[str, ResilientWs] = {}
+        self._connections: dict[str, BinanceWs] = {}
         self._buffers: list[BoundedBuffer[Frame | StreamStatus]] = []
         self._serial = 0
         self._dropped_closed = 0
@@ -249,7 +253,7 @@ class BinanceMarketStreams:
 
     # -- the iterator --------------------------------------------------------------------------
 
-    async def _supervise(self, conns: list[ResilientWs], buffer: BoundedBuffer[Frame | StreamStatus]) -> None:
+    async def _supervise(self, conns: list[BinanceWs], buffer: BoundedBuffer[Frame | StreamStatus]) -> None:
         try:
             async with asyncio.TaskGroup() as tg:
                 for ws in conns:
@@ -262,7 +266,7 @@ class BinanceMarketStreams:
         buffer: BoundedBuffer[Frame | StreamStatus] = BoundedBuffer(self._queue_size, Overflow.DROP_OLDEST)
         parsers = {p.name: p.parse for p in plans}
         conns = [
-            ResilientWs(
+            BinanceWs(
                 p.name,
                 p.url,
                 buffer=buffer,

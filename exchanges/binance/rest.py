@@ -5,18 +5,11 @@ Signed calls follow reference §2: the caller's params in order, then ``recvWind
 ``query + body`` appended last. GET/DELETE send everything in the query, POST/PUT in a form
 body. The API key travels in ``X-MBX-APIKEY``; the secret never leaves :func:`sign_rest`.
 
-Retry policy (one place, :meth:`BinanceRestClient._call`):
-
-* ``-1021``/``-5028`` (timestamp outside recvWindow; the request never reached the engine):
-  re-measure the clock and resend once — for every signed call, orders included.
-* Otherwise only calls marked ``retry=True`` (reads and idempotent writes) are retried, with
-  exponential backoff and jitter, and only for retryable failures (not sent, unknown outcome of
-  a read, service unavailable). Order placement and cancel are never retried here: after an
-  unknown outcome the adapter reconciles by client id.
-* 429/418 are not retried: the host is blocked until ``Retry-After`` passes (see ``http.py``).
-
-The clock is measured at :meth:`start` and again when older than its ``max_age_s``; the adapter
-also refreshes it periodically so an order never waits for a time round trip.
+Retry policy and clock upkeep: :class:`~exchanges.transport.http.RequestLoop` (``-1021``/``-5028``
+re-measure the clock and resend once; ``retry=True`` calls retried for retryable classes; order
+placement and cancel never retried here; 429/418 block the host until ``Retry-After``, see
+``http.py``). The adapter also refreshes the clock periodically so an order never waits for a
+time round trip.
 """
 
 from __future__ import annotations
@@ -34,17 +27,13 @@ from loguru import logger as log
 from exchanges.credentials import Credentials
 from exchanges.errors import (
     AuthError,
-    ExchangeError,
     InvalidRequest,
     ListenKeyExpired,
     MalformedPayload,
-    ServiceUnavailable,
-    TimestampOutOfWindow,
-    TransportError,
-    UnknownOutcome,
 )
+from exchanges.transport.clock import ServerClock
+from exchanges.transport.http import RequestLoop
 
-from .clock import ServerClock
 from .errors import Product
 from .http import BinanceHost, HostUsage
 from .rest_schemas import (
@@ -97,7 +86,6 @@ Params = Mapping[str, object]
 SPOT_DEPTH_LIMIT_MAX = 5000
 FUTURES_DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 _TIME_PATH: dict[Product, str] = {"spot": "/api/v3/time", "futures": "/fapi/v1/time"}
-_RETRYABLE = (TransportError, UnknownOutcome, ServiceUnavailable)
 
 
 def _decode(decoder: msgspec.json.Decoder[T], raw: bytes, what: str) -> T:
@@ -144,13 +132,16 @@ class BinanceRestClient:
         self.clock = clock or ServerClock()
         self.urls = urls
         self._credentials = credentials
-        self._max_retries = max_retries
         self.recv_window_ms = recv_window_ms
-        self._backoff_base_s = backoff_base_s
-        self._backoff_max_s = backoff_max_s
-        self._sleep = sleep
-        self._jitter = jitter
-        self._clock_lock = asyncio.Lock()
+        self._loop = RequestLoop(
+            "binance",
+            self.clock,
+            max_retries=max_retries,
+            backoff_base_s=backoff_base_s,
+            backoff_max_s=backoff_max_s,
+            sleep=sleep,
+            jitter=jitter,
+        )
         hosts: tuple[tuple[Product, str], ...] = (("spot", urls.spot_rest), ("futures", urls.futures_rest))
         self._hosts: dict[Product, BinanceHost] = {
             product: BinanceHost(
@@ -195,9 +186,7 @@ class BinanceRestClient:
         return self._hosts[product].usage().order_counts
 
     def backoff_s(self, attempt: int) -> float:
-        """Equal-jitter exponential backoff: half fixed, half random, capped."""
-        cap = min(self._backoff_max_s, self._backoff_base_s * (2.0**attempt))
-        return cap / 2 + self._jitter() * cap / 2
+        return self._loop.backoff_s(attempt)
 
     # ------------------------------------------------------------------ clock
 
@@ -205,41 +194,16 @@ class BinanceRestClient:
         raw = await self._call(product, "GET", _TIME_PATH[product], retry=True)
         return _decode(SERVER_TIME_DECODER, raw, "serverTime").serverTime
 
+    def _measure(self, product: Product) -> Callable[[], Awaitable[int]]:
+        async def server_ms() -> int:
+            raw = await self._hosts[product].send("GET", _TIME_PATH[product])
+            return _decode(SERVER_TIME_DECODER, raw, "serverTime").serverTime
+
+        return server_ms
+
     async def sync_clock(self, product: Product = "spot") -> int:
         """Measure ``offset = serverTime − (t_send + t_recv) / 2``; returns the offset in ms."""
-        async with self._clock_lock:
-            attempt = 0
-            while True:
-                t_send = self.clock.local_ms()
-                try:
-                    raw = await self._hosts[product].send("GET", _TIME_PATH[product])
-                except _RETRYABLE:
-                    if attempt >= self._max_retries:
-                        raise
-                    await self._sleep(self.backoff_s(attempt))
-                    attempt += 1
-                    continue
-                t_recv = self.clock.local_ms()
-                server = _decode(SERVER_TIME_DECODER, raw, "serverTime").serverTime
-                self.clock.update(server, t_send, t_recv)
-                log.debug(
-                    "binance {} clock offset {} ms (rtt {} ms)",
-                    product,
-                    self.clock.offset_ms,
-                    t_recv - t_send,
-                )
-                return self.clock.offset_ms
-
-    async def _ensure_clock(self, product: Product) -> None:
-        if not self.clock.needs_refresh:
-            return
-        if not self.clock.measured:
-            await self.sync_clock(product)
-            return
-        try:
-            await self.sync_clock(product)
-        except ExchangeError as exc:  # a stale offset is still better than no request
-            log.warning("binance clock refresh failed, keeping offset {} ms: {}", self.clock.offset_ms, exc)
+        return await self._loop.sync_clock(self._measure(product))
 
     # ------------------------------------------------------------------ request core
 
@@ -248,9 +212,7 @@ class BinanceRestClient:
             raise AuthError("this Binance call needs API credentials", venue="binance")
         return self._credentials.api_key
 
-    def signed_payload(
-        self, method: str, params: Params, *, recv_window_ms: int | None = None
-    ) -> tuple[str, str]:
+    def signed_payload(self, method: str, params: Params, *, recv_window_ms: int | None = None) -> tuple[str, str]:
         """(query, body) for a signed call, signature included; the timestamp is taken now."""
         if self._credentials is None:
             raise AuthError("signed Binance call without credentials", venue="binance")
@@ -271,15 +233,13 @@ class BinanceRestClient:
         auth: Auth,
         recv_window_ms: int | None,
     ) -> bytes:
-        host = self._hosts[product]
         if auth == "signed":
-            await self._ensure_clock(product)
             query, body = self.signed_payload(method, params, recv_window_ms=recv_window_ms)
         else:
             encoded = encode_params(params)
             query, body = ("", encoded) if method in ("POST", "PUT") else (encoded, "")
         api_key = self._api_key() if auth != "none" else None
-        return await host.send(method, path, query=query, body=body, api_key=api_key)
+        return await self._hosts[product].send(method, path, query=query, body=body, api_key=api_key)
 
     async def _call(
         self,
@@ -293,24 +253,14 @@ class BinanceRestClient:
         recv_window_ms: int | None = None,
     ) -> bytes:
         """Send one logical call under the retry policy described in the module docstring."""
-        params = _drop_none(params or {})
-        attempt = 0
-        resynced = False
-        while True:
-            try:
-                return await self._send_once(product, method, path, params, auth, recv_window_ms)
-            except TimestampOutOfWindow:
-                if auth != "signed" or resynced:
-                    raise
-                resynced = True
-                log.info("binance {} {}: timestamp outside recvWindow, resyncing clock", product, path)
-                self.clock.invalidate()
-                await self.sync_clock(product)
-            except _RETRYABLE:
-                if not retry or attempt >= self._max_retries:
-                    raise
-                await self._sleep(self.backoff_s(attempt))
-                attempt += 1
+        clean = _drop_none(params or {})
+        return await self._loop.call(
+            lambda: self._send_once(product, method, path, clean, auth, recv_window_ms),
+            what=f"{product} {path}",
+            signed=auth == "signed",
+            retry=retry,
+            server_ms=self._measure(product),
+        )
 
     # ------------------------------------------------------------------ market data
 
@@ -376,9 +326,7 @@ class BinanceRestClient:
         return _decode(SPOT_ORDER_DECODER, raw, "spot order")
 
     async def spot_open_orders(self, symbol: str | None = None) -> list[SpotOrder]:
-        raw = await self._call(
-            "spot", "GET", "/api/v3/openOrders", {"symbol": symbol}, auth="signed", retry=True
-        )
+        raw = await self._call("spot", "GET", "/api/v3/openOrders", {"symbol": symbol}, auth="signed", retry=True)
         return _decode(SPOT_ORDERS_DECODER, raw, "spot openOrders")
 
     async def spot_account(self, *, omit_zero_balances: bool = True) -> SpotAccount:
@@ -408,9 +356,7 @@ class BinanceRestClient:
         return _decode(FUTURES_ORDER_DECODER, raw, "futures order")
 
     async def futures_open_orders(self, symbol: str | None = None) -> list[FuturesOrder]:
-        raw = await self._call(
-            "futures", "GET", "/fapi/v1/openOrders", {"symbol": symbol}, auth="signed", retry=True
-        )
+        raw = await self._call("futures", "GET", "/fapi/v1/openOrders", {"symbol": symbol}, auth="signed", retry=True)
         return _decode(FUTURES_ORDERS_DECODER, raw, "futures openOrders")
 
     async def futures_cancel_all(self, symbol: str) -> CodeMsg:
@@ -426,15 +372,11 @@ class BinanceRestClient:
         return _decode(FUTURES_ACCOUNT_DECODER, raw, "futures account")
 
     async def position_risk_v2(self, symbol: str | None = None) -> list[PositionRiskV2]:
-        raw = await self._call(
-            "futures", "GET", "/fapi/v2/positionRisk", {"symbol": symbol}, auth="signed", retry=True
-        )
+        raw = await self._call("futures", "GET", "/fapi/v2/positionRisk", {"symbol": symbol}, auth="signed", retry=True)
         return _decode(POSITION_RISK_V2_DECODER, raw, "positionRisk v2")
 
     async def position_risk_v3(self, symbol: str | None = None) -> list[PositionRiskV3]:
-        raw = await self._call(
-            "futures", "GET", "/fapi/v3/positionRisk", {"symbol": symbol}, auth="signed", retry=True
-        )
+        raw = await self._call("futures", "GET", "/fapi/v3/positionRisk", {"symbol": symbol}, auth="signed", retry=True)
         return _decode(POSITION_RISK_V3_DECODER, raw, "positionRisk v3")
 
     async def change_leverage(self, symbol: str, leverage: int) -> LeverageResponse:
@@ -477,9 +419,7 @@ class BinanceRestClient:
             return
         current = _decode(LISTEN_KEY_DECODER, raw, "listenKey").listenKey
         if current != key:
-            raise ListenKeyExpired(
-                "keepalive extended a different listenKey: the old one has expired", venue="binance"
-            )
+            raise ListenKeyExpired("keepalive extended a different listenKey: the old one has expired", venue="binance")
 
     async def delete_listen_key(self, key: str) -> None:
         """``DELETE /fapi/v1/listenKey``; a key that is already gone counts as deleted."""

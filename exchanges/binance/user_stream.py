@@ -47,11 +47,14 @@ from loguru import logger
 from exchanges.base import StreamStatus, UserEvent
 from exchanges.credentials import Credentials
 from exchanges.errors import ExchangeError, ListenKeyExpired, UnknownOutcome
-from exchanges.wsutil import ReconnectPacer
+from exchanges.transport.backoff import Backoff, ReconnectPacer
+from exchanges.transport.buffer import BoundedBuffer, Overflow
+from exchanges.transport.clock import ServerClock
+from exchanges.transport.tally import ErrorTally
+from exchanges.transport.ws import Frame, WsStats
 
-from .clock import ServerClock
 from .urls import BinanceUrls
-from .ws import Backoff, BoundedBuffer, ErrorTally, Frame, Overflow, ResilientWs, WsStats
+from .ws import BinanceWs
 from .ws_api import BinanceWsApi, WsApiItem
 from .ws_parse import (
     PayloadError,
@@ -160,7 +163,7 @@ class BinanceUserStreams:
         self.ignored: Counter[str] = Counter()
         self.listen_keys_created = 0
         self._listen_key: str | None = None
-        self._futures_ws: ResilientWs | None = None
+        self._futures_ws: BinanceWs | None = None
         self._spot_api: BinanceWsApi | None = None
         self._spot_need_subscribe = asyncio.Event()
         self._spot_subscriptions = 0
@@ -215,7 +218,7 @@ class BinanceUserStreams:
         try:
             async with asyncio.TaskGroup() as tg:
                 if self._futures:
-                    ws = ResilientWs(
+                    ws = BinanceWs(
                         FUTURES_STREAM,
                         self._futures_url,
                         overflow=Overflow.BLOCK,
@@ -267,7 +270,7 @@ class BinanceUserStreams:
             return f"{base}/{quote(key, safe='')}"
         return f"{base}?listenKey={quote(key, safe='')}&events={'/'.join(self._futures_events)}"
 
-    async def _keepalive(self, ws: ResilientWs) -> None:
+    async def _keepalive(self, ws: BinanceWs) -> None:
         delay = self._keepalive_interval_s
         while True:
             await asyncio.sleep(delay)
@@ -325,7 +328,7 @@ class BinanceUserStreams:
         else:
             self.errors.record(f"{product}:malformed:{event_type or '?'}", data, exc)
 
-    async def _futures_pump(self, ws: ResilientWs, out: BoundedBuffer[UserEvent]) -> None:
+    async def _futures_pump(self, ws: BinanceWs, out: BoundedBuffer[UserEvent]) -> None:
         while True:
             item = await ws.buffer.get()
             if isinstance(item, StreamStatus):
@@ -342,7 +345,7 @@ class BinanceUserStreams:
             if parsed is not None:
                 await out.put(parsed)
 
-    def _translate_futures(self, event: FuturesUserEvent, frame: Frame, ws: ResilientWs) -> UserEvent | None:
+    def _translate_futures(self, event: FuturesUserEvent, frame: Frame, ws: BinanceWs) -> UserEvent | None:
         if isinstance(event, OrderTradeUpdate):
             return parse_order_trade_update(event, frame.recv_ns)
         if isinstance(event, AccountUpdateEvent):

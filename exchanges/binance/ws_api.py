@@ -35,13 +35,16 @@ from exchanges.base import StreamStatus
 from exchanges.credentials import Credentials
 from exchanges.errors import TransportError, UnknownOutcome
 from exchanges.telemetry import observe_request
-from exchanges.wsutil import ReconnectPacer
+from exchanges.transport.backoff import Backoff, ReconnectPacer
+from exchanges.transport.buffer import BoundedBuffer, Overflow
+from exchanges.transport.clock import ServerClock
+from exchanges.transport.tally import ErrorTally
+from exchanges.transport.ws import Frame, NotConnected, WsStats
 from strategy_client.model import to_plain
 
-from .clock import ServerClock
 from .errors import map_error
 from .signing import HmacSigner
-from .ws import Backoff, BoundedBuffer, ErrorTally, Frame, NotConnected, Overflow, ResilientWs, WsStats
+from .ws import BinanceWs
 from .ws_schemas import RetryAfterData, WsApiEnvelope, WsApiRateLimit
 
 __all__ = ["BinanceWsApi", "WsApiItem"]
@@ -95,7 +98,7 @@ class BinanceWsApi:
         self._recv_window_ms = recv_window_ms
         self._sink = event_sink
         self.errors = ErrorTally(self.name)
-        self._ws = ResilientWs(
+        self._ws = BinanceWs(
             self.name,
             url,
             overflow=Overflow.BLOCK,

@@ -48,6 +48,7 @@ from exchanges.errors import (
 )
 from exchanges.placement import TRANSIENT as _TRANSIENT
 from exchanges.placement import foreign_id_detail, order_matches, outcome_unknown, search_placed
+from exchanges.transport.clock import ServerClock
 from strategy_client.model import (
     AccountSnapshot,
     Exchange,
@@ -63,7 +64,6 @@ from strategy_client.model import (
     TimeInForce,
 )
 
-from .clock import ServerClock
 from .errors import VENUE
 from .market_stream import BybitMarketStreams
 from .parse import (

@@ -1,4 +1,5 @@
-"""The Bybit REST host: an ``httpx.AsyncClient``, rate-limit state and error translation.
+"""The Bybit REST host: its rate-limit state and error translation, as the hooks of a
+:class:`~exchanges.transport.http.HttpHost` (which sends, times and classifies delivery failures).
 
 :class:`BybitHttp` sends exactly the query and body it is given (signing happens before, in
 ``rest.py``), so what is signed is what is sent. It:
@@ -9,9 +10,7 @@
   ``max_limit_wait_s``, else it fails fast with :class:`RateLimited` without sending);
 * after 10006 ("Too many visits!") blocks the path until the reset timestamp; after HTTP 403
   (IP limit: Bybit bans the IP for about 10 minutes) blocks the whole host for ``ip_ban_s``;
-* translates transport failures by what they imply about delivery: nothing sent (connect
-  failure, pool timeout) → :class:`TransportError`; possibly delivered (read timeout, dropped
-  connection) → :class:`UnknownOutcome`; envelopes with ``retCode != 0`` through ``map_error``.
+* translates envelopes with ``retCode != 0`` through ``map_error``.
 
 It never retries: retry policy belongs to the caller, which knows whether a call is idempotent.
 """
@@ -27,8 +26,9 @@ import httpx
 import msgspec
 from loguru import logger as log
 
-from exchanges.errors import ExchangeError, IpBanned, RateLimited, TransportError, UnknownOutcome
-from exchanges.telemetry import observe_request, rate_limit_used
+from exchanges.errors import ExchangeError, IpBanned, RateLimited
+from exchanges.telemetry import rate_limit_used
+from exchanges.transport.http import HttpHost, int_header
 
 from .errors import VENUE, map_error
 from .rest_schemas import HEAD_DECODER
@@ -55,18 +55,8 @@ class _HostBlock:
     reason: str = ""
 
 
-def _int(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value.strip())
-    except ValueError:
-        return None
-
-
 @dataclass(slots=True)
 class _Counters:
-    sent: int = 0
     waited: int = 0
     refused_locally: int = 0
     by_path: dict[str, PathUsage] = field(default_factory=dict)
@@ -87,12 +77,8 @@ class BybitHttp:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            transport=transport,
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-        )
+        self._host = HttpHost(VENUE, base_url, self, transport=transport, timeout_s=timeout_s)
+        self.base_url = self._host.base_url
         self._ip_ban_s = ip_ban_s
         self._max_wait_s = max_limit_wait_s
         self._server_ms = server_ms
@@ -104,12 +90,17 @@ class BybitHttp:
     def usage(self, path: str) -> PathUsage:
         return self.stats.by_path.get(path) or PathUsage()
 
+    @property
+    def requests_sent(self) -> int:
+        return self._host.requests_sent
+
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._host.aclose()
 
     # -- limits -----------------------------------------------------------------------------
 
-    async def _respect_limits(self, method: str, path: str) -> None:
+    async def before(self, method: str, path: str) -> None:
+        """Fail fast while the host is banned; wait (briefly) for a spent path window to reset."""
         remaining_s = self._block.until - self._monotonic()
         if remaining_s > 0:
             self.stats.refused_locally += 1
@@ -138,9 +129,9 @@ class BybitHttp:
 
     def _track(self, path: str, headers: httpx.Headers) -> PathUsage:
         usage = self.stats.by_path.setdefault(path, PathUsage())
-        limit = _int(headers.get("x-bapi-limit"))
-        remaining = _int(headers.get("x-bapi-limit-status"))
-        reset = _int(headers.get("x-bapi-limit-reset-timestamp"))
+        limit = int_header(headers.get("x-bapi-limit"))
+        remaining = int_header(headers.get("x-bapi-limit-status"))
+        reset = int_header(headers.get("x-bapi-limit-reset-timestamp"))
         if limit is not None:
             usage.limit = limit
         if remaining is not None:
@@ -161,32 +152,13 @@ class BybitHttp:
         headers: dict[str, str] | None = None,
     ) -> bytes:
         """Send ``method path?query`` (``body`` as JSON); the reply body when ``retCode`` is 0."""
-        with observe_request(VENUE, path, method):
-            return await self._send(method, path, query=query, body=body, headers=headers)
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: str,
-        body: str,
-        headers: dict[str, str] | None,
-    ) -> bytes:
-        await self._respect_limits(method, path)
-        url = f"{path}?{query}" if query else path
         hdrs = dict(headers or {})
         if body:
             hdrs.update(_JSON)
-        self.stats.sent += 1
-        try:
-            response = await self._client.request(method, url, content=body.encode() if body else None, headers=hdrs)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise TransportError(f"{method} {path} not sent: {exc!r}", venue=VENUE) from exc
-        except httpx.TimeoutException as exc:
-            raise UnknownOutcome(f"{method} {path} timed out: {exc!r}", venue=VENUE) from exc
-        except httpx.TransportError as exc:
-            raise UnknownOutcome(f"{method} {path} failed after sending: {exc!r}", venue=VENUE) from exc
+        return await self._host.send(method, path, query=query, body=body, headers=hdrs)
+
+    def after(self, method: str, path: str, response: httpx.Response) -> bytes:
+        """Track the limit headers; the body when ``retCode`` is 0, else the mapped error."""
         usage = self._track(path, response.headers)
         if usage.limit is not None and usage.remaining is not None:
             rate_limit_used(VENUE, path, usage.limit - usage.remaining)

@@ -30,12 +30,16 @@ from loguru import logger
 
 from exchanges.base import StreamStatus
 from exchanges.errors import MalformedPayload
+from exchanges.transport.backoff import Backoff
+from exchanges.transport.buffer import BoundedBuffer, Overflow
+from exchanges.transport.tally import ErrorTally
+from exchanges.transport.ws import Frame, WsStats
 from strategy_client.model import Exchange, FundingRate, InstrumentKey, MarketKind, OrderBook
 
 from .book import Desync, LocalBook
 from .parse import SymbolMap
 from .urls import BybitUrls
-from .ws import Backoff, BoundedBuffer, BybitWs, ErrorTally, Frame, Overflow, WsStats
+from .ws import BybitWs
 from .ws_parse import PayloadError, TickerState, levels
 from .ws_schemas import BOOK_DECODER, TICKER_DECODER
 
@@ -75,7 +79,7 @@ class BybitMarketStreams:
         self._ws_options: dict[str, Any] = {
             "backoff": backoff,
             "ping_interval_s": ping_interval_s,
-            "pong_timeout_s": pong_timeout_s,
+            "ping_timeout_s": pong_timeout_s,
         }
         self._strict = strict_sequence
         self._funding_every_s = funding_every_s
@@ -198,7 +202,7 @@ class BybitMarketStreams:
             self._resync_asked[msg.topic] = now
             self.resyncs[msg.topic] = self.resyncs.get(msg.topic, 0) + 1
             logger.warning("{}: {} — resubscribing for a snapshot", msg.topic, exc.reason)
-            await ws.resubscribe(msg.topic)
+            await ws.resubscribe([msg.topic])
             return None
         self._resync_asked.pop(msg.topic, None)
         bid_levels, ask_levels = book.top(depth)

@@ -5,7 +5,7 @@ order, POST as a compact JSON body; ``X-BAPI-SIGN`` = HMAC of
 ``timestamp + apiKey + recvWindow + (query | body)`` exactly as sent, with the timestamp from
 the server clock. The secret never leaves :func:`exchanges.bybit.signing.sign_rest`.
 
-Retry policy (one place, :meth:`BybitRestClient._call`):
+Retry policy (one place for every venue, :class:`~exchanges.transport.http.RequestLoop`):
 
 * 10002 (timestamp outside recvWindow: the request was refused before processing):
   re-measure the clock and resend once — for every signed call, orders included;
@@ -26,20 +26,16 @@ from typing import TypeVar
 
 import httpx
 import msgspec
-from loguru import logger as log
 
 from exchanges.credentials import Credentials
 from exchanges.errors import (
     AuthError,
     ExchangeError,
     MalformedPayload,
-    ServiceUnavailable,
-    TimestampOutOfWindow,
-    TransportError,
-    UnknownOutcome,
 )
+from exchanges.transport.clock import ServerClock
+from exchanges.transport.http import RequestLoop
 
-from .clock import ServerClock
 from .errors import LEVERAGE_NOT_MODIFIED, VENUE
 from .http import BybitHttp
 from .rest_schemas import (
@@ -68,7 +64,6 @@ T = TypeVar("T")
 Category = str  # "spot" | "linear"
 Params = Mapping[str, object]
 MAX_PAGES = 50
-_RETRYABLE = (TransportError, UnknownOutcome, ServiceUnavailable)
 _TIME_PATH = "/v5/market/time"
 
 
@@ -110,13 +105,16 @@ class BybitRestClient:
     ) -> None:
         self.clock = clock or ServerClock()
         self._credentials = credentials
-        self._max_retries = max_retries
         self.recv_window_ms = recv_window_ms
-        self._backoff_base_s = backoff_base_s
-        self._backoff_max_s = backoff_max_s
-        self._sleep = sleep
-        self._jitter = jitter
-        self._clock_lock = asyncio.Lock()
+        self._loop = RequestLoop(
+            VENUE,
+            self.clock,
+            max_retries=max_retries,
+            backoff_base_s=backoff_base_s,
+            backoff_max_s=backoff_max_s,
+            sleep=sleep,
+            jitter=jitter,
+        )
         self.http = BybitHttp(
             base_url,
             transport=transport,
@@ -140,48 +138,24 @@ class BybitRestClient:
         return self._credentials is not None
 
     def backoff_s(self, attempt: int) -> float:
-        """Equal-jitter exponential backoff: half fixed, half random, capped."""
-        cap = min(self._backoff_max_s, self._backoff_base_s * (2.0**attempt))
-        return cap / 2 + self._jitter() * cap / 2
+        return self._loop.backoff_s(attempt)
 
     # ------------------------------------------------------------------ clock
 
+    async def _server_ms(self) -> int:
+        """One unretried time request (the loop measures around it)."""
+        raw = await self.http.send("GET", _TIME_PATH)
+        result, env_time = _decode(TimeResult, raw, "server time")
+        return env_time or int(result.timeSecond) * 1000
+
     async def sync_clock(self) -> int:
         """Measure ``offset = serverTime − (t_send + t_recv) / 2``; returns the offset in ms."""
-        async with self._clock_lock:
-            attempt = 0
-            while True:
-                t_send = self.clock.local_ms()
-                try:
-                    raw = await self.http.send("GET", _TIME_PATH)
-                except _RETRYABLE:
-                    if attempt >= self._max_retries:
-                        raise
-                    await self._sleep(self.backoff_s(attempt))
-                    attempt += 1
-                    continue
-                t_recv = self.clock.local_ms()
-                result, env_time = _decode(TimeResult, raw, "server time")
-                server = env_time or int(result.timeSecond) * 1000
-                self.clock.update(server, t_send, t_recv)
-                log.debug("bybit clock offset {} ms (rtt {} ms)", self.clock.offset_ms, t_recv - t_send)
-                return self.clock.offset_ms
+        return await self._loop.sync_clock(self._server_ms)
 
     async def server_time_ms(self) -> int:
         raw = await self._call("GET", _TIME_PATH, retry=True)
         result, env_time = _decode(TimeResult, raw, "server time")
         return env_time or int(result.timeSecond) * 1000
-
-    async def _ensure_clock(self) -> None:
-        if not self.clock.needs_refresh:
-            return
-        if not self.clock.measured:
-            await self.sync_clock()
-            return
-        try:
-            await self.sync_clock()
-        except ExchangeError as exc:  # a stale offset is still better than no request
-            log.warning("bybit clock refresh failed, keeping offset {} ms: {}", self.clock.offset_ms, exc)
 
     # ------------------------------------------------------------------ request core
 
@@ -204,10 +178,7 @@ class BybitRestClient:
             query, body = encode_query(params), ""
         else:
             query, body = "", msgspec.json.encode(params).decode()
-        headers: dict[str, str] = {}
-        if signed:
-            await self._ensure_clock()
-            headers = self.signed_headers(query if method == "GET" else body)
+        headers = self.signed_headers(query if method == "GET" else body) if signed else {}
         return await self.http.send(method, path, query=query, body=body, headers=headers)
 
     async def _call(
@@ -215,23 +186,13 @@ class BybitRestClient:
     ) -> bytes:
         """Send one logical call under the retry policy described in the module docstring."""
         clean = _drop_none(params or {})
-        attempt = 0
-        resynced = False
-        while True:
-            try:
-                return await self._send_once(method, path, clean, signed)
-            except TimestampOutOfWindow:
-                if not signed or resynced:
-                    raise
-                resynced = True
-                log.info("bybit {}: timestamp outside recvWindow (10002), resyncing clock", path)
-                self.clock.invalidate()
-                await self.sync_clock()
-            except _RETRYABLE:
-                if not retry or attempt >= self._max_retries:
-                    raise
-                await self._sleep(self.backoff_s(attempt))
-                attempt += 1
+        return await self._loop.call(
+            lambda: self._send_once(method, path, clean, signed),
+            what=path,
+            signed=signed,
+            retry=retry,
+            server_ms=self._server_ms,
+        )
 
     # ------------------------------------------------------------------ market data
 

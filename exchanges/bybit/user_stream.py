@@ -29,13 +29,16 @@ from loguru import logger
 from exchanges.base import AccountUpdate, ExecType, OrderUpdate, StreamStatus, UserEvent
 from exchanges.credentials import Credentials
 from exchanges.errors import MalformedPayload
-from exchanges.wsutil import ReconnectPacer
+from exchanges.transport.backoff import Backoff, ReconnectPacer
+from exchanges.transport.buffer import BoundedBuffer, Overflow
+from exchanges.transport.clock import ServerClock
+from exchanges.transport.tally import ErrorTally
+from exchanges.transport.ws import Frame, WsStats
 from strategy_client.model import Exchange, MarketKind, Order
 
-from .clock import ServerClock
 from .parse import KIND, SymbolMap, dec
 from .signing import ws_auth_signature
-from .ws import Backoff, BoundedBuffer, BybitWs, ErrorTally, Frame, Overflow, WsStats
+from .ws import BybitWs
 from .ws_parse import (
     PayloadError,
     order_after_fill,
@@ -159,8 +162,8 @@ class BybitUserStream:
             buffer=buffer,
             backoff=self._backoff,
             ping_interval_s=self._ping_interval_s,
-            pong_timeout_s=self._pong_timeout_s,
-            auth_timeout_s=self._auth_timeout_s,
+            ping_timeout_s=self._pong_timeout_s,
+            login_timeout_s=self._auth_timeout_s,
             tally=self.errors,
             rng=self._rng,
         )

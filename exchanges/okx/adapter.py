@@ -45,6 +45,8 @@ from exchanges.errors import (
 )
 from exchanges.placement import TRANSIENT as _TRANSIENT
 from exchanges.placement import foreign_id_detail, not_placed, order_matches, outcome_unknown, search_placed
+from exchanges.transport.backoff import Backoff
+from exchanges.transport.clock import ServerClock
 from strategy_client.model import (
     AccountSnapshot,
     Exchange,
@@ -60,9 +62,7 @@ from strategy_client.model import (
     Position,
 )
 
-from .buffers import Backoff
 from .client_ids import ClientIdFactory
-from .clock import ServerClock
 from .errors import VENUE, map_error
 from .gate import OKX_CONNECTS_PER_S, ConnectGate
 from .market_stream import OkxMarketStreams

@@ -1,5 +1,6 @@
-"""The OKX REST host: an ``httpx.AsyncClient``, request signing, rate-limit blocks and error
-translation.
+"""The OKX REST host: request signing, rate-limit blocks and error translation, as the hooks
+of a :class:`~exchanges.transport.http.HttpHost` (which sends, times and classifies delivery
+failures).
 
 :class:`OkxHttp` signs exactly what it sends: the GET query is encoded once and signed as part
 of ``requestPath``; a POST body is serialized once and the same text is signed and sent. It:
@@ -9,9 +10,8 @@ of ``requestPath``; a POST body is serialized once and the same text is signed a
 * on a rate-limit refusal (HTTP 429, ``50011``, ``50061``) blocks *that endpoint* until the
   ``Retry-After`` (default: the 2 s window) passes: calls meanwhile fail fast with
   :class:`RateLimited` without touching the network (OKX sends no usage headers);
-* translates transport failures by what they imply about delivery: nothing sent →
-  :class:`TransportError`; possibly delivered (read timeout, dropped connection) →
-  :class:`UnknownOutcome`; venue errors go through ``errors.map_error``.
+* translates venue errors through ``errors.map_error``; an unreadable 200 reply is an
+  :class:`UnknownOutcome`.
 
 An order operation's envelope with ``code`` ``"1"``/``"2"`` is returned, not raised: the caller
 reads each item's ``sCode``. It never retries: retry policy belongs to the caller.
@@ -19,7 +19,6 @@ reads each item's ``sCode``. It never retries: retry policy belongs to the calle
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping
 from urllib.parse import urlencode
@@ -29,10 +28,10 @@ import msgspec
 from loguru import logger as log
 
 from exchanges.credentials import Credentials
-from exchanges.errors import AuthError, ExchangeError, IpBanned, RateLimited, TransportError, UnknownOutcome
-from exchanges.telemetry import observe_request
+from exchanges.errors import AuthError, ExchangeError, IpBanned, RateLimited, UnknownOutcome
+from exchanges.transport.clock import ServerClock
+from exchanges.transport.http import HttpHost, retry_after_s
 
-from .clock import ServerClock
 from .errors import DEFAULT_RETRY_AFTER_S, VENUE, map_error
 from .rest_schemas import ERROR_DECODER
 from .signing import iso_timestamp, sign_rest
@@ -53,16 +52,6 @@ def encode_query(params: Mapping[str, object]) -> str:
     return urlencode(pairs)
 
 
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
-
-
 def _code(text: str) -> int | None:
     return int(text) if text.lstrip("-").isdigit() else None
 
@@ -81,27 +70,27 @@ class OkxHttp:
         timeout_s: float = 10.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
         self._credentials = credentials
         self._clock = clock
         self._simulated = simulated_trading
         self._monotonic = monotonic
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            transport=transport,
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-        )
+        self._host = HttpHost(VENUE, base_url, self, transport=transport, timeout_s=timeout_s)
+        self.base_url = self._host.base_url
         self._blocked_until: dict[str, tuple[float, bool]] = {}
-        self.requests_sent = 0
+
+    @property
+    def requests_sent(self) -> int:
+        return self._host.requests_sent
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._host.aclose()
 
     def blocked_for_s(self, path: str) -> float:
         until, _ = self._blocked_until.get(path, (0.0, False))
         return max(0.0, until - self._monotonic())
 
-    def _check_block(self, method: str, path: str) -> None:
+    async def before(self, method: str, path: str) -> None:
+        """Fail fast while ``path`` is blocked after a rate-limit refusal (nothing is sent)."""
         until, banned = self._blocked_until.get(path, (0.0, False))
         remaining = until - self._monotonic()
         if remaining <= 0:
@@ -148,7 +137,7 @@ class OkxHttp:
             code, msg = _code(env.code), env.msg
         except (msgspec.DecodeError, msgspec.ValidationError):
             msg = response.text[:200].strip()
-        retry_after = _retry_after(response.headers.get("retry-after"))
+        retry_after = retry_after_s(response.headers.get("retry-after"))
         if response.status_code in (418, 429) or code in (50011, 50061):
             retry_after = self._block(path, response.status_code, retry_after)
         return map_error(response.status_code, code, msg, retry_after)
@@ -165,36 +154,16 @@ class OkxHttp:
     ) -> bytes:
         """Send one request; the response body when the envelope says ``0`` (or carries items).
         ``extra_headers``: unsigned headers such as ``expTime`` (the request's deadline)."""
-        with observe_request(VENUE, path, method):
-            return await self._request(method, path, params, body, signed, extra_headers)
-
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, object] | None,
-        body: object | None,
-        signed: bool,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> bytes:
-        self._check_block(method, path)
         query = encode_query(params or {})
         request_path = f"{path}?{query}" if query else path
         text = msgspec.json.encode(body).decode() if body is not None else ""
         headers = self._headers(method, request_path, text, signed)
         if extra_headers:
             headers.update(extra_headers)
-        self.requests_sent += 1
-        try:
-            response = await self._client.request(
-                method, request_path, content=text.encode() if text else None, headers=headers
-            )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise TransportError(f"{method} {path} not sent: {exc!r}", venue=VENUE) from exc
-        except httpx.TimeoutException as exc:
-            raise UnknownOutcome(f"{method} {path} timed out: {exc!r}", venue=VENUE) from exc
-        except httpx.TransportError as exc:
-            raise UnknownOutcome(f"{method} {path} failed after sending: {exc!r}", venue=VENUE) from exc
+        return await self._host.send(method, path, query=query, body=text, headers=headers)
+
+    def after(self, method: str, path: str, response: httpx.Response) -> bytes:
+        """The body when the envelope says ``0`` (or carries items), else the mapped error."""
         if response.status_code != 200:
             err = self._error(path, response)
             log.debug("okx {} {} -> {}", method, path, err)

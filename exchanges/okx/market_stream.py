@@ -32,16 +32,19 @@ from loguru import logger
 
 from exchanges.base import StreamStatus
 from exchanges.errors import ExchangeError, MalformedPayload
+from exchanges.transport.backoff import Backoff
+from exchanges.transport.buffer import BoundedBuffer, Overflow
+from exchanges.transport.tally import ErrorTally
+from exchanges.transport.ws import Frame, WsStats
 from strategy_client.model import FundingRate, InstrumentKey, MarketKind, OrderBook
 
 from .books import BookError, LocalBook, SnapshotSync
-from .buffers import Backoff, BoundedBuffer, ErrorTally, Frame, Overflow
 from .gate import ConnectGate
 from .parse import dec, parse_book, parse_funding_rate
 from .rest_schemas import BookSnapshot, FundingRateInfo
 from .symbols import SymbolMap, VenueInstrument
 from .urls import OkxUrls
-from .ws import OkxWs, WsStats
+from .ws import OkxWs
 from .ws_schemas import BookData, decode_book, decode_funding, decode_head, decode_index, decode_mark
 
 __all__ = ["OkxMarketStreams", "StatusCallback", "BookFetcher"]
@@ -83,8 +86,8 @@ class OkxMarketStreams:
         self._queue_size = queue_size
         self._ws_options: dict[str, Any] = {
             "backoff": backoff,
-            "ping_after_s": ping_after_s,
-            "pong_timeout_s": pong_timeout_s,
+            "ping_interval_s": ping_after_s,
+            "ping_timeout_s": pong_timeout_s,
             "gate": gate,
         }
         self.errors = ErrorTally("okx:market")

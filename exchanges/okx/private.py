@@ -32,12 +32,14 @@ from exchanges.base import StreamStatus
 from exchanges.credentials import Credentials
 from exchanges.errors import TransportError, UnknownOutcome
 from exchanges.telemetry import observe_request
+from exchanges.transport.backoff import Backoff
+from exchanges.transport.buffer import BoundedBuffer, Overflow
+from exchanges.transport.clock import ServerClock
+from exchanges.transport.ws import Frame, NotConnected, WsStats
 
-from .buffers import Backoff, BoundedBuffer, Frame, Overflow
-from .clock import ServerClock
 from .errors import VENUE, map_error
 from .gate import ConnectGate
-from .ws import NotConnected, OkxWs, WsStats
+from .ws import OkxWs
 from .ws_schemas import OpReply, decode_head, decode_op_reply
 
 __all__ = ["OkxPrivateSocket", "PRIVATE_STREAM"]
@@ -70,8 +72,8 @@ class OkxPrivateSocket:
             credentials=credentials,
             clock=clock,
             backoff=backoff,
-            ping_after_s=ping_after_s,
-            pong_timeout_s=pong_timeout_s,
+            ping_interval_s=ping_after_s,
+            ping_timeout_s=pong_timeout_s,
             login_timeout_s=login_timeout_s,
             gate=gate,
         )

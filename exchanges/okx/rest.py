@@ -1,6 +1,6 @@
 """OKX v5 REST client: signing, clock, retry policy and the endpoints the adapter uses.
 
-Retry policy (one place, :meth:`OkxRestClient._call`):
+Retry policy (one place for every venue, :class:`~exchanges.transport.http.RequestLoop`):
 
 * ``50102`` (timestamp expired; nothing was executed): re-measure the clock and resend once —
   for every signed call, orders included.
@@ -25,19 +25,14 @@ from typing import TypeVar
 
 import httpx
 import msgspec
-from loguru import logger as log
 
 from exchanges.credentials import Credentials
 from exchanges.errors import (
-    ExchangeError,
     MalformedPayload,
-    ServiceUnavailable,
-    TimestampOutOfWindow,
-    TransportError,
-    UnknownOutcome,
 )
+from exchanges.transport.clock import ServerClock
+from exchanges.transport.http import RequestLoop
 
-from .clock import ServerClock
 from .errors import VENUE, map_error
 from .http import OkxHttp
 from .rest_schemas import (
@@ -63,7 +58,6 @@ __all__ = ["OkxRestClient", "BOOK_DEPTH_MAX"]
 
 T = TypeVar("T")
 BOOK_DEPTH_MAX = 400
-_RETRYABLE = (TransportError, UnknownOutcome, ServiceUnavailable)
 _TIME_PATH = "/api/v5/public/time"
 
 
@@ -110,12 +104,15 @@ class OkxRestClient:
         self.clock = clock or ServerClock()
         self.urls = urls
         self._credentials = credentials
-        self._max_retries = max_retries
-        self._backoff_base_s = backoff_base_s
-        self._backoff_max_s = backoff_max_s
-        self._sleep = sleep
-        self._jitter = jitter
-        self._clock_lock = asyncio.Lock()
+        self._loop = RequestLoop(
+            VENUE,
+            self.clock,
+            max_retries=max_retries,
+            backoff_base_s=backoff_base_s,
+            backoff_max_s=backoff_max_s,
+            sleep=sleep,
+            jitter=jitter,
+        )
         self.http = OkxHttp(
             urls.rest,
             credentials,
@@ -139,9 +136,7 @@ class OkxRestClient:
         return self._credentials is not None
 
     def backoff_s(self, attempt: int) -> float:
-        """Equal-jitter exponential backoff: half fixed, half random, capped."""
-        cap = min(self._backoff_max_s, self._backoff_base_s * (2.0**attempt))
-        return cap / 2 + self._jitter() * cap / 2
+        return self._loop.backoff_s(attempt)
 
     # ------------------------------------------------------------------ clock
 
@@ -149,36 +144,14 @@ class OkxRestClient:
         raw = await self._call("GET", _TIME_PATH, retry=True)
         return int(_one(_decode(ServerTime, raw, "time"), "time").ts)
 
+    async def _server_ms(self) -> int:
+        """One unretried time request (the loop measures around it)."""
+        raw = await self.http.request("GET", _TIME_PATH)
+        return int(_one(_decode(ServerTime, raw, "time"), "time").ts)
+
     async def sync_clock(self) -> int:
         """Measure ``offset = server − (t_send + t_recv) / 2``; returns the offset in ms."""
-        async with self._clock_lock:
-            attempt = 0
-            while True:
-                t_send = self.clock.local_ms()
-                try:
-                    raw = await self.http.request("GET", _TIME_PATH)
-                except _RETRYABLE:
-                    if attempt >= self._max_retries:
-                        raise
-                    await self._sleep(self.backoff_s(attempt))
-                    attempt += 1
-                    continue
-                t_recv = self.clock.local_ms()
-                server = int(_one(_decode(ServerTime, raw, "time"), "time").ts)
-                self.clock.update(server, t_send, t_recv)
-                log.debug("okx clock offset {} ms (rtt {} ms)", self.clock.offset_ms, t_recv - t_send)
-                return self.clock.offset_ms
-
-    async def _ensure_clock(self) -> None:
-        if not self.clock.needs_refresh:
-            return
-        if not self.clock.measured:
-            await self.sync_clock()
-            return
-        try:
-            await self.sync_clock()
-        except ExchangeError as exc:  # a stale offset is still better than no request
-            log.warning("okx clock refresh failed, keeping offset {} ms: {}", self.clock.offset_ms, exc)
+        return await self._loop.sync_clock(self._server_ms)
 
     # ------------------------------------------------------------------ request core
 
@@ -193,27 +166,13 @@ class OkxRestClient:
         retry: bool,
         headers: Mapping[str, str] | None = None,
     ) -> bytes:
-        attempt = 0
-        resynced = False
-        while True:
-            try:
-                if signed:
-                    await self._ensure_clock()
-                return await self.http.request(
-                    method, path, params=params, body=body, signed=signed, extra_headers=headers
-                )
-            except TimestampOutOfWindow:
-                if not signed or resynced:
-                    raise
-                resynced = True
-                log.info("okx {}: timestamp expired (50102), resyncing the clock", path)
-                self.clock.invalidate()
-                await self.sync_clock()
-            except _RETRYABLE:
-                if not retry or attempt >= self._max_retries:
-                    raise
-                await self._sleep(self.backoff_s(attempt))
-                attempt += 1
+        return await self._loop.call(
+            lambda: self.http.request(method, path, params=params, body=body, signed=signed, extra_headers=headers),
+            what=path,
+            signed=signed,
+            retry=retry,
+            server_ms=self._server_ms,
+        )
 
     # ------------------------------------------------------------------ public
 

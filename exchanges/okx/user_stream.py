@@ -36,14 +36,15 @@ from loguru import logger
 
 from exchanges.base import AccountUpdate, ExecType, OrderUpdate, StreamStatus, UserEvent
 from exchanges.errors import MalformedPayload
+from exchanges.transport.buffer import BoundedBuffer, Overflow
+from exchanges.transport.tally import ErrorTally
+from exchanges.transport.ws import Frame, WsStats
 from strategy_client.model import Exchange, FundingPayment, MarketKind, OrderStatus, Position
 
-from .buffers import BoundedBuffer, ErrorTally, Frame, Overflow
 from .parse import dec_or, is_system_cancel, parse_balances, parse_fill, parse_margin, parse_order, parse_position
 from .private import PRIVATE_STREAM, OkxPrivateSocket
 from .rest_schemas import OkxOrder, PositionInfo
 from .symbols import SymbolMap
-from .ws import WsStats
 from .ws_schemas import decode_account, decode_head, decode_orders, decode_positions
 
 __all__ = ["OkxUserStream", "USER_STREAM", "USER_SUBSCRIPTIONS"]

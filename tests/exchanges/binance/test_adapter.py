@@ -12,7 +12,6 @@ import pytest
 
 from exchanges.base import ExchangeAdapter
 from exchanges.binance.adapter import CLIENT_ID_RE, BinanceAdapter, ClientIdFactory, WsApiClient
-from exchanges.binance.clock import ServerClock
 from exchanges.binance.errors import Product
 from exchanges.binance.parse import perp_key, spot_key
 from exchanges.credentials import Credentials
@@ -25,6 +24,7 @@ from exchanges.errors import (
     UnknownOutcome,
     WouldTakeLiquidity,
 )
+from exchanges.transport.clock import ServerClock
 from strategy_client.model import (
     HOUR_MS,
     MarketKind,

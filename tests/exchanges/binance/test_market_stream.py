@@ -14,7 +14,7 @@ import pytest
 from exchanges.base import StreamStatus
 from exchanges.binance.market_stream import BinanceMarketStreams
 from exchanges.binance.urls import BinanceUrls
-from exchanges.binance.ws import Backoff
+from exchanges.transport.backoff import Backoff
 from strategy_client.model import Exchange, InstrumentKey, MarketKind, OrderBook
 from tests.helpers import eventually
 

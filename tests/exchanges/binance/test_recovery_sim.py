@@ -27,7 +27,7 @@ from exchanges.binance.rest import BinanceRestClient
 from exchanges.binance.sim import BinanceSim
 from exchanges.binance.user_stream import FUTURES_STREAM, SPOT_STREAM, BinanceUserStreams
 from exchanges.credentials import Credentials
-from exchanges.wsutil import ReconnectPacer
+from exchanges.transport.backoff import ReconnectPacer
 from strategy_client.model import OrderStatus
 from tests.exchanges.binance.test_streams_sim import collect_until, statuses
 from tests.helpers import eventually, free_port_pair

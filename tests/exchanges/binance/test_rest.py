@@ -9,7 +9,6 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from exchanges.binance.clock import ServerClock
 from exchanges.binance.rest import BinanceRestClient
 from exchanges.binance.signing import sign_rest, sign_ws_params
 from exchanges.binance.urls import BinanceUrls
@@ -26,6 +25,7 @@ from exchanges.errors import (
     TransportError,
     UnknownOutcome,
 )
+from exchanges.transport.clock import ServerClock
 
 FIXTURES = Path(__file__).parent / "fixtures"
 URLS = BinanceUrls.sim(18000)

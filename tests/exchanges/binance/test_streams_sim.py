@@ -21,9 +21,9 @@ from exchanges.binance.market_stream import BinanceMarketStreams
 from exchanges.binance.rest import BinanceRestClient
 from exchanges.binance.sim import BinanceSim
 from exchanges.binance.user_stream import FUTURES_STREAM, SPOT_STREAM, BinanceUserStreams
-from exchanges.binance.ws import Backoff
 from exchanges.binance.ws_api import BinanceWsApi
 from exchanges.credentials import Credentials
+from exchanges.transport.backoff import Backoff
 from strategy_client.model import Exchange, InstrumentKey, MarketKind, OrderStatus
 from tests.helpers import eventually, free_port_pair
 

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from exchanges.base import AccountUpdate, ExecType, OrderUpdate, StreamStatus, UserEvent
-from exchanges.binance.clock import ServerClock
 from exchanges.binance.signing import sign_ws_params
 from exchanges.binance.urls import BinanceUrls
 from exchanges.binance.user_stream import FUTURES_STREAM, SPOT_STREAM, BinanceUserStreams
-from exchanges.binance.ws import Backoff
 from exchanges.credentials import Credentials
 from exchanges.errors import ListenKeyExpired
+from exchanges.transport.backoff import Backoff
+from exchanges.transport.clock import ServerClock
 from strategy_client.model import MarketKind
 from tests.helpers import eventually
 

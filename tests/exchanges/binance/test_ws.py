@@ -13,16 +13,11 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from exchanges.base import StreamStatus
-from exchanges.binance.ws import (
-    Backoff,
-    BoundedBuffer,
-    ErrorTally,
-    Frame,
-    NotConnected,
-    Overflow,
-    ResilientWs,
-    redact_url,
-)
+from exchanges.binance.ws import BinanceWs as ResilientWs
+from exchanges.transport.backoff import Backoff
+from exchanges.transport.buffer import BoundedBuffer, Overflow
+from exchanges.transport.tally import ErrorTally
+from exchanges.transport.ws import Frame, NotConnected, redact_url
 from tests.helpers import eventually, free_port
 
 from .ws_fake_server import Conn, FakeWsServer

@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 
 from exchanges.base import StreamStatus
-from exchanges.binance.clock import ServerClock
 from exchanges.binance.signing import sign_ws_params
-from exchanges.binance.ws import Backoff, BoundedBuffer, Frame, Overflow
 from exchanges.binance.ws_api import BinanceWsApi, WsApiItem
 from exchanges.credentials import Credentials
 from exchanges.errors import (
@@ -24,6 +22,10 @@ from exchanges.errors import (
     TransportError,
     UnknownOutcome,
 )
+from exchanges.transport.backoff import Backoff
+from exchanges.transport.buffer import BoundedBuffer, Overflow
+from exchanges.transport.clock import ServerClock
+from exchanges.transport.ws import Frame
 from tests.helpers import eventually, free_port
 
 from .ws_fake_server import Conn, FakeWsServer

@@ -11,7 +11,6 @@ import pytest
 
 from exchanges.base import AccountUpdate, OrderUpdate, StreamStatus, UserEvent
 from exchanges.bybit.adapter import BybitAdapter
-from exchanges.bybit.clock import ServerClock
 from exchanges.bybit.sim import BybitSim, BybitSimOptions
 from exchanges.credentials import Credentials
 from exchanges.errors import (
@@ -24,6 +23,7 @@ from exchanges.errors import (
     WouldTakeLiquidity,
 )
 from exchanges.sim.faults import FaultRequest
+from exchanges.transport.clock import ServerClock
 from strategy_client.model import (
     InstrumentKey,
     MarketKind,

@@ -21,8 +21,8 @@ from exchanges.base import OrderUpdate, StreamStatus, UserEvent
 from exchanges.bybit.adapter import BybitAdapter
 from exchanges.bybit.sim import BybitSim
 from exchanges.bybit.user_stream import USER_STREAM, BybitUserStream
-from exchanges.bybit.ws import Backoff
 from exchanges.credentials import Credentials
+from exchanges.transport.backoff import Backoff
 from strategy_client.model import InstrumentKey, OrderRequest, OrderStatus, OrderType, Side
 from tests.helpers import free_port
 

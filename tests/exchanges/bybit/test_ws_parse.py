@@ -11,9 +11,7 @@ import pytest
 from exchanges.base import AccountUpdate, ExecType, OrderUpdate, StreamStatus
 from exchanges.bybit import ws_schemas as ws
 from exchanges.bybit.book import LocalBook
-from exchanges.bybit.clock import ServerClock
 from exchanges.bybit.user_stream import BybitUserStream
-from exchanges.bybit.ws import Frame
 from exchanges.bybit.ws_parse import (
     PayloadError,
     TickerState,
@@ -26,6 +24,8 @@ from exchanges.bybit.ws_parse import (
     parse_wallet_ws,
 )
 from exchanges.credentials import Credentials
+from exchanges.transport.clock import ServerClock
+from exchanges.transport.ws import Frame
 from strategy_client.model import InstrumentKey, OrderStatus, TimeInForce
 
 FIX = Path(__file__).parent / "fixtures"

@@ -10,11 +10,11 @@ from decimal import Decimal
 import pytest
 from aiohttp import WSMsgType, web
 
-from exchanges.okx.buffers import Backoff
 from exchanges.okx.checksum import book_checksum
 from exchanges.okx.market_stream import OkxMarketStreams
 from exchanges.okx.symbols import SymbolMap, VenueInstrument
 from exchanges.okx.urls import OkxUrls
+from exchanges.transport.backoff import Backoff
 from strategy_client.model import Exchange, InstrumentKey, MarketKind, OrderBook
 from tests.helpers import free_port
 

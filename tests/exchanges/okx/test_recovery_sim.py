@@ -19,8 +19,8 @@ from typing import cast
 from exchanges.base import OrderUpdate, StreamStatus, UserEvent
 from exchanges.credentials import Credentials
 from exchanges.okx.adapter import OkxAdapter
-from exchanges.okx.buffers import Backoff
 from exchanges.okx.sim import OkxSim, OkxSimOptions
+from exchanges.transport.backoff import Backoff
 from strategy_client.model import Exchange, InstrumentKey, MarketKind, OrderRequest, OrderStatus, OrderType, Side
 from tests.helpers import free_port
 

@@ -13,11 +13,11 @@ import pytest
 from exchanges.base import AccountUpdate, OrderUpdate, StreamStatus
 from exchanges.credentials import Credentials
 from exchanges.okx.adapter import OkxAdapter
-from exchanges.okx.buffers import Backoff
-from exchanges.okx.clock import ServerClock
 from exchanges.okx.private import OkxPrivateSocket
 from exchanges.okx.sim import OkxSim, OkxSimOptions
 from exchanges.sim.faults import FaultRequest
+from exchanges.transport.backoff import Backoff
+from exchanges.transport.clock import ServerClock
 from strategy_client.model import (
     Exchange,
     FundingRate,
