@@ -8,13 +8,16 @@ never a traceback.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Annotated, Any, cast
 
 import typer
 
 from exchanges.sim.cliargs import (
+    CLI_TLS,
     CliError,
     StartError,
+    TlsOptions,
     as_cli_errors,
     check_positive,
     config_overrides,
@@ -38,8 +41,22 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
-    """Offline exchange venues. Pick one: ``binance``, ``bybit`` or ``okx``."""
+def _root(
+    tls: Annotated[
+        bool, typer.Option("--tls", help="serve HTTPS/WSS with a local CA's certificate (made on first use)")
+    ] = False,
+    cert: Annotated[Path | None, typer.Option(help="serve HTTPS/WSS with this PEM certificate (with --key)")] = None,
+    key: Annotated[Path | None, typer.Option(help="the PEM private key of --cert")] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="where --tls keeps sim-tls/ca.pem [default: $TRADEBUS_DATA_DIR, else the per-user data dir]"),
+    ] = None,
+) -> None:
+    """Offline exchange venues. Pick one: ``binance``, ``bybit`` or ``okx``; the TLS options
+    go before it (``python -m exchanges.sim --tls okx --port-base 9300``)."""
+    options = TlsOptions(tls=tls, cert=cert, key=key, data_dir=data_dir)
+    options.check()
+    CLI_TLS.set(options)
 
 
 @app.command("binance")
@@ -129,6 +146,7 @@ def run_app(typer_app: typer.Typer, argv: list[str] | None, prog_name: str) -> i
     2 bad arguments (:class:`CliError` or click's own), each error one ``error: ...`` line."""
     command = typer.main.get_command(typer_app)
     click_error, no_args_help = _click_errors(command)
+    CLI_TLS.set(None)  # only this invocation's root options count
     try:
         result = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except typer.Exit as exc:

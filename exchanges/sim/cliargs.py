@@ -10,13 +10,19 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 from exchanges.sim.overrides import ConfigOverrides
+from exchanges.sim.tls import TlsFiles, default_tls_dir, local_tls, own_tls
 
 __all__ = [
+    "CLI_TLS",
     "CliError",
     "StartError",
+    "TlsOptions",
     "as_cli_errors",
     "check_positive",
     "config_overrides",
@@ -33,6 +39,39 @@ class CliError(Exception):
 
 class StartError(CliError):
     """The venue could not run (e.g. its port is taken): one line, exit status 1."""
+
+
+@dataclass(frozen=True, slots=True)
+class TlsOptions:
+    """``--tls``, ``--cert``/``--key`` and ``--data-dir`` as given on the command line."""
+
+    tls: bool = False
+    cert: Path | None = None
+    key: Path | None = None
+    data_dir: Path | None = None
+
+    def check(self) -> None:
+        """CliError when ``--cert`` comes without ``--key`` (or the reverse)."""
+        if (self.cert is None) != (self.key is None):
+            raise CliError("--cert and --key go together")
+
+    def files(self, host: str) -> TlsFiles | None:
+        """The certificate to serve (None: plain): yours, else the local CA's for ``host``
+        (made on first use under ``<data dir>/sim-tls``; a failure to write it is a StartError)."""
+        if self.cert is not None and self.key is not None:
+            with as_cli_errors():
+                return own_tls(self.cert, self.key)
+        if not self.tls:
+            return None
+        folder = default_tls_dir(self.data_dir)
+        try:
+            return local_tls(folder, hosts=[host])
+        except OSError as exc:
+            raise StartError(f"cannot write the TLS certificate under {folder}: {exc.strerror}") from None
+
+
+# Set by ``python -m exchanges.sim``'s root options, read by ``exchanges.sim.serve.run``.
+CLI_TLS: ContextVar[TlsOptions | None] = ContextVar("CLI_TLS", default=None)
 
 
 def parse_balances(text: str, option: str) -> dict[str, Decimal]:

@@ -9,20 +9,26 @@ and serves the dialect's apps on real ports: ``start``/``stop``, ``async with``,
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
 from aiohttp import web
 
 from exchanges.sim.engine import SimClock, SimConfig, SimVenue
 from exchanges.sim.faults import FaultRequest, Faults
 from exchanges.sim.server import BackgroundLoop, Periodic, SimServer
+from exchanges.sim.tls import TlsFiles
 
-__all__ = ["HostedDialect", "SimCredentials", "Stoppable", "SimHost", "ThreadedSim", "client_host"]
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+__all__ = ["HostedDialect", "SimCredentials", "Stoppable", "SimHost", "ThreadedSim", "client_host", "scheme_urls"]
 
 T = TypeVar("T")
+UrlsT = TypeVar("UrlsT", bound="DataclassInstance")
 
 
 class Stoppable(Protocol):
@@ -73,10 +79,12 @@ class SimHost(ABC, Generic[DialectT, OptionsT]):
         config: SimConfig,
         clock: SimClock | None,
         faults: FaultRequest | None,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.host = host
         self.options = options
         self.config = config
+        self.tls = tls
         self.faults = Faults()
         if faults is not None:
             self.faults.arm(faults)
@@ -103,6 +111,13 @@ class SimHost(ABC, Generic[DialectT, OptionsT]):
     def api_secret(self) -> str:
         return self.options.api_secret
 
+    def use_tls(self, tls: TlsFiles | None) -> None:
+        """Serve HTTPS/WSS with ``tls`` (None: plain) from the next :meth:`start` on; the
+        venue's ``urls`` and :meth:`endpoints` follow."""
+        if self._server is not None:
+            raise RuntimeError("use_tls before start")
+        self.tls = tls
+
     async def start(self) -> None:
         if self._server is not None:
             return
@@ -112,6 +127,7 @@ class SimHost(ABC, Generic[DialectT, OptionsT]):
             step=self.venue.step,
             step_interval_ms=self.config.step_interval_ms,
             periodic=self.dialect.periodic(),
+            ssl_context=self.tls.server_context() if self.tls is not None else None,
         )
         self.dialect.stopping = server.stopping
         for rest in self._rest_hosts():
@@ -183,6 +199,20 @@ class ThreadedSim(Generic[SimT]):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def scheme_urls(urls: UrlsT, tls: bool) -> UrlsT:
+    """``urls`` (a dataclass of URL strings) with ``http``/``ws`` made ``https``/``wss`` when ``tls``."""
+    if not tls:
+        return urls
+    secure = {"http://": "https://", "ws://": "wss://"}
+    changes: dict[str, str] = {}
+    for field in dataclasses.fields(urls):
+        value = getattr(urls, field.name)
+        for plain, tls_scheme in secure.items():
+            if isinstance(value, str) and value.startswith(plain):
+                changes[field.name] = tls_scheme + value[len(plain) :]
+    return dataclasses.replace(urls, **changes)
 
 
 def client_host(host: str) -> str:

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from exchanges.sim.cliargs import StartError
+from exchanges.sim.cliargs import CLI_TLS, StartError
 from exchanges.sim.runtime import SimHost
 from exchanges.sim.server import PortInUse
 
@@ -26,7 +26,13 @@ __all__ = ["run", "serve"]
 def run(
     sim: SimHost[Any, Any], *, level: int, venue: str, listening: str, extra: Mapping[str, str] | None = None
 ) -> None:
-    """Log at ``level`` to stderr and :func:`serve` ``sim`` on a new event loop."""
+    """Log at ``level`` to stderr and :func:`serve` ``sim`` on a new event loop (over TLS when
+    the command line's ``--tls``/``--cert`` asked for it)."""
+    options = CLI_TLS.get()
+    tls = options.files(sim.host) if options is not None else None
+    if tls is not None:
+        sim.use_tls(tls)
+        extra = {**(extra or {}), "CA certificate": f"{tls.ca}  (clients: SSL_CERT_FILE / REQUESTS_CA_BUNDLE)"}
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     asyncio.run(serve(sim, venue=venue, listening=listening, extra=extra))
 

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -47,7 +48,9 @@ class Periodic:
 
 
 class SimServer:
-    """One listener per (port, app) on ``host``, plus the step loop and periodic jobs."""
+    """One listener per (port, app) on ``host``, plus the step loop and periodic jobs.
+
+    With ``ssl_context`` every listener speaks TLS (HTTPS and WSS on the same ports)."""
 
     def __init__(
         self,
@@ -58,8 +61,10 @@ class SimServer:
         step_interval_ms: int,
         periodic: list[Periodic] | None = None,
         shutdown_timeout_s: float = 2.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
+        self._ssl_context = ssl_context
         self._apps = apps
         self._step = step
         self._step_interval_s = step_interval_ms / 1000
@@ -77,7 +82,7 @@ class SimServer:
                 runner = web.AppRunner(app, access_log=None, shutdown_timeout=self._shutdown_timeout_s)
                 await runner.setup()
                 self._runners.append(runner)
-                site = web.TCPSite(runner, self.host, port, reuse_address=True)
+                site = web.TCPSite(runner, self.host, port, reuse_address=True, ssl_context=self._ssl_context)
                 try:
                     await site.start()
                 except OSError as exc:

@@ -16,7 +16,8 @@ from exchanges.binance.urls import BinanceUrls
 from exchanges.sim.engine import DEFAULT_SYMBOLS, SimClock, SimConfig
 from exchanges.sim.faults import FaultRequest
 from exchanges.sim.overrides import ConfigOverrides, override_config
-from exchanges.sim.runtime import SimHost, Stoppable, ThreadedSim, client_host
+from exchanges.sim.runtime import SimHost, Stoppable, ThreadedSim, client_host, scheme_urls
+from exchanges.sim.tls import TlsFiles
 
 from .dialect import BinanceDialect
 from .options import BinanceSimOptions
@@ -47,6 +48,7 @@ class BinanceSim(SimHost[BinanceDialect, BinanceSimOptions]):
         options: BinanceSimOptions | None = None,
         clock: SimClock | None = None,
         faults: FaultRequest | None = None,
+        tls: TlsFiles | None = None,
         **overrides: Unpack[ConfigOverrides],
     ) -> None:
         if not 0 < port_base < 65535:
@@ -54,10 +56,15 @@ class BinanceSim(SimHost[BinanceDialect, BinanceSimOptions]):
         self.port_base = port_base
         options = options or BinanceSimOptions()
         super().__init__(
-            host=host, options=options, config=build_config(config, **overrides), clock=clock, faults=faults
+            host=host, options=options, config=build_config(config, **overrides), clock=clock, faults=faults, tls=tls
         )
         self.dialect = BinanceDialect(self.venue, self.options, self.faults, self.config.seed)
-        self.urls = BinanceUrls.sim(port_base, host=client_host(host))
+        self._plain_urls = BinanceUrls.sim(port_base, host=client_host(host))
+
+    @property
+    def urls(self) -> BinanceUrls:
+        """The base URLs (``https``/``wss`` when serving TLS)."""
+        return scheme_urls(self._plain_urls, self.tls is not None)
 
     @property
     def spot_port(self) -> int:

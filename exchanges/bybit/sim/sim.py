@@ -16,7 +16,8 @@ from exchanges.bybit.urls import BybitUrls
 from exchanges.sim.engine import SimClock, SimConfig
 from exchanges.sim.faults import FaultRequest
 from exchanges.sim.overrides import ConfigOverrides, override_config
-from exchanges.sim.runtime import SimHost, Stoppable, ThreadedSim, client_host
+from exchanges.sim.runtime import SimHost, Stoppable, ThreadedSim, client_host, scheme_urls
+from exchanges.sim.tls import TlsFiles
 
 from .dialect import BybitDialect
 from .options import BybitSimOptions
@@ -49,6 +50,7 @@ class BybitSim(SimHost[BybitDialect, BybitSimOptions]):
         options: BybitSimOptions | None = None,
         clock: SimClock | None = None,
         faults: FaultRequest | None = None,
+        tls: TlsFiles | None = None,
         **overrides: Unpack[ConfigOverrides],
     ) -> None:
         if not 0 < port < 65536:
@@ -56,10 +58,15 @@ class BybitSim(SimHost[BybitDialect, BybitSimOptions]):
         self.port = port
         options = options or BybitSimOptions()
         super().__init__(
-            host=host, options=options, config=build_config(config, **overrides), clock=clock, faults=faults
+            host=host, options=options, config=build_config(config, **overrides), clock=clock, faults=faults, tls=tls
         )
         self.dialect = BybitDialect(self.venue, self.options, self.faults, self.config.seed)
-        self.urls = BybitUrls.sim(port, host=client_host(host))
+        self._plain_urls = BybitUrls.sim(port, host=client_host(host))
+
+    @property
+    def urls(self) -> BybitUrls:
+        """The base URLs (``https``/``wss`` when serving TLS)."""
+        return scheme_urls(self._plain_urls, self.tls is not None)
 
     def endpoints(self) -> dict[str, str]:
         """Every URL served, for printing."""

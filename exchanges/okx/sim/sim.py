@@ -23,7 +23,8 @@ from exchanges.okx.urls import OkxUrls
 from exchanges.sim.engine import SimClock, SimConfig
 from exchanges.sim.faults import FaultRequest
 from exchanges.sim.overrides import ConfigOverrides, override_config
-from exchanges.sim.runtime import SimHost, Stoppable, ThreadedSim, client_host
+from exchanges.sim.runtime import SimHost, Stoppable, ThreadedSim, client_host, scheme_urls
+from exchanges.sim.tls import TlsFiles
 
 from .dialect import OkxDialect
 from .instruments import OKX_SYMBOLS
@@ -74,6 +75,7 @@ class OkxSim(SimHost[OkxDialect, OkxSimOptions]):
         options: OkxSimOptions | None = None,
         clock: SimClock | None = None,
         faults: FaultRequest | None = None,
+        tls: TlsFiles | None = None,
         **overrides: Unpack[ConfigOverrides],
     ) -> None:
         if not 0 < port < 65536:
@@ -81,10 +83,15 @@ class OkxSim(SimHost[OkxDialect, OkxSimOptions]):
         self.port = port
         options = options or OkxSimOptions()
         super().__init__(
-            host=host, options=options, config=build_config(config, **overrides), clock=clock, faults=faults
+            host=host, options=options, config=build_config(config, **overrides), clock=clock, faults=faults, tls=tls
         )
         self.dialect = OkxDialect(self.venue, self.options, self.faults)
-        self.urls = OkxUrls.sim(port, host=client_host(host))
+        self._plain_urls = OkxUrls.sim(port, host=client_host(host))
+
+    @property
+    def urls(self) -> OkxUrls:
+        """The base URLs (``https``/``wss`` when serving TLS)."""
+        return scheme_urls(self._plain_urls, self.tls is not None)
 
     @property
     def passphrase(self) -> str:
