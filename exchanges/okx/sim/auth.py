@@ -84,6 +84,10 @@ class Authenticator:
         opts = self._opts
         key, passphrase = args.get("apiKey"), args.get("passphrase")
         timestamp, sign = args.get("timestamp"), args.get("sign")
+        if isinstance(timestamp, int | float) and not isinstance(timestamp, bool):
+            # OKX documents a string; its own SDK (python-okx) sends a JSON number and OKX takes it,
+            # signed over the number's decimal text
+            timestamp = str(timestamp)
         if not all(isinstance(v, str) and v for v in (key, passphrase, timestamp, sign)):
             raise LoginError(60013, "Invalid args")
         assert isinstance(key, str) and isinstance(passphrase, str)
