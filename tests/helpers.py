@@ -27,7 +27,7 @@ async def eventually(
 
 
 async def eventually(
-    check: Callable[[], T | None | Awaitable[T | None]],
+    check: Callable[[], T | Awaitable[T | None] | None],
     *,
     timeout: float = 10.0,
     interval: float = 0.01,

@@ -82,12 +82,14 @@ class OtelLogLimiter(logging.Handler):
             logger.warning("tracing: {} more span export problems with {} were not shown", pending, self.endpoint)
 
 
-_installed: OtelLogLimiter | None = None
+class _Routed:
+    """The limiter the ``opentelemetry`` loggers go through now (None: not routed); process-wide."""
+
+    handler: OtelLogLimiter | None = None
 
 
 def route_otel_logs(env: Mapping[str, str], *, interval_s: float = 60.0) -> OtelLogLimiter:
     """Send the ``opentelemetry`` loggers' records through one :class:`OtelLogLimiter` (only)."""
-    global _installed
     unroute_otel_logs()
     endpoint = (
         env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or "the collector"
@@ -96,13 +98,12 @@ def route_otel_logs(env: Mapping[str, str], *, interval_s: float = 60.0) -> Otel
     otel = logging.getLogger(OTEL_LOGGER)
     otel.addHandler(handler)
     otel.propagate = False  # not also printed by the root (or the last-resort) handler
-    _installed = handler
+    _Routed.handler = handler
     return handler
 
 
 def unroute_otel_logs() -> None:
-    global _installed
-    handler, _installed = _installed, None
+    handler, _Routed.handler = _Routed.handler, None
     if handler is not None:
         handler.flush_pending()
         otel = logging.getLogger(OTEL_LOGGER)

@@ -49,12 +49,16 @@ MIN_SECRET_LEN = 6
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
-_pattern: re.Pattern[str] | None = None
+
+
+class _Redaction:
+    """The one pattern of every registered secret (None: nothing registered); process-wide."""
+
+    pattern: re.Pattern[str] | None = None
 
 
 def register_secret(value: str | None) -> bool:
     """Never show ``value`` in a log again (from now on); False when too short to register."""
-    global _pattern
     if not value or len(value) < MIN_SECRET_LEN:
         return False
     with _lock:
@@ -62,20 +66,19 @@ def register_secret(value: str | None) -> bool:
             _secrets.add(value)
             # longest first, so a secret that contains another is replaced whole
             alternatives = sorted(_secrets, key=len, reverse=True)
-            _pattern = re.compile("|".join(re.escape(s) for s in alternatives))
+            _Redaction.pattern = re.compile("|".join(re.escape(s) for s in alternatives))
     return True
 
 
 def clear_secrets() -> None:
     """Forget every registered value (tests)."""
-    global _pattern
     with _lock:
         _secrets.clear()
-        _pattern = None
+        _Redaction.pattern = None
 
 
 def redact(text: str) -> str:
-    pattern = _pattern
+    pattern = _Redaction.pattern
     if pattern is None:
         return text
     return pattern.sub(REDACTED, text)
@@ -100,7 +103,7 @@ def redacting_patcher(record: Any) -> None:
     (docs/contributing.md: no exponents — ``logger.info("{}", qty)`` formats before any hook
     could see the Decimal, so the message text is rewritten); trace ids in."""
     record["message"] = plain_decimals(record["message"])
-    pattern = _pattern
+    pattern = _Redaction.pattern
     if pattern is not None:
         record["message"] = pattern.sub(REDACTED, record["message"])
         extra = record["extra"]

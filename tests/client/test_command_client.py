@@ -78,7 +78,7 @@ async def test_timeout_then_late_reply_is_counted(endpoint: str) -> None:
     client = ZmqCommandClient(endpoint, name="silent")
     try:
         await client.connect(check_version=False)
-        with pytest.raises(RequestTimeout, match="get_all_positions to runner silent: no reply within 0.2s"):
+        with pytest.raises(RequestTimeout, match=r"get_all_positions to runner silent: no reply within 0.2s"):
             await client.call(GetAllPositions(exchange=Exchange.BINANCE), timeout_s=0.2)
         assert peer.received[0].timeout_ms == 200  # the runner is told how long we wait
         await peer.send_late(encode(PositionsReply(positions=())))
@@ -113,9 +113,9 @@ async def test_peer_gone_mid_call_fails_fast_and_reconnects(endpoint: str) -> No
 async def test_nothing_listening_is_reported_not_waited_for() -> None:
     client = ZmqCommandClient(f"tcp://127.0.0.1:{free_port()}", name="nobody", connect_timeout_s=0.3)
     try:
-        with pytest.raises(RunnerUnavailable, match="no connection within 0.3s"):
+        with pytest.raises(RunnerUnavailable, match=r"no connection within 0.3s"):
             await client.connect()
-        with pytest.raises(RunnerUnavailable, match="nobody .* is not connected"):
+        with pytest.raises(RunnerUnavailable, match=r"nobody .* is not connected"):
             await client.call(Ping(), timeout_s=60)
     finally:
         client.close_now()

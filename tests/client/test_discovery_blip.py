@@ -139,7 +139,7 @@ async def test_registrar_writes_its_record_again_between_heartbeats(private_redi
         await eventually(lambda: listed(url, "reg-1") and reg.redis_ok, timeout=5, what="registered after restart")
         # a clean stop deregisters for good: the between-beats check never writes it back
         await reg.deregister()
-        await eventually(lambda: task.done(), what="heartbeat ended after deregister")
+        await eventually(task.done, what="heartbeat ended after deregister")
         assert not listed(url, "reg-1")
     finally:
         task.cancel()

@@ -30,7 +30,7 @@ def test_doc_example_runs(
     """Plain code (no running loop), like a script; Redis comes from $REDIS_URL as documented."""
     monkeypatch.setenv("REDIS_URL", client_redis)
     source = python_blocks()[index]
-    exec(compile(source, f"{DOC.name}[python block {index}]", "exec"), {"__name__": "__doc_example__"})  # noqa: S102
+    exec(compile(source, f"{DOC.name}[python block {index}]", "exec"), {"__name__": "__doc_example__"})
     out = capsys.readouterr().out
     assert out.strip(), "every example prints what it shows"
 
@@ -40,6 +40,6 @@ def test_readme_example_runs(runner_a: RunnerProc, client_redis: str, monkeypatc
     section = (ROOT / "README.md").read_text().split("## Use from Python / Jupyter", 1)[1]
     source = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
     ns: dict[str, object] = {}
-    exec(compile(source, "README.md[Use from Python / Jupyter]", "exec"), ns)  # noqa: S102
+    exec(compile(source, "README.md[Use from Python / Jupyter]", "exec"), ns)
     rows = ns["rows"]
     assert isinstance(rows, list) and rows[-1]["order.status"] == "filled"

@@ -169,7 +169,7 @@ async def test_second_runner_appears_is_addressed_by_name_and_leaves(
         runner_b_factory.append(b)
         await api.wait_for(b.name, timeout_s=30)
         assert {runner_a.name, b.name} <= set(api.runners())
-        with pytest.raises(AmbiguousRoute, match="router.bind"):
+        with pytest.raises(AmbiguousRoute, match=r"router.bind"):
             await api.get_reference_price(PERP)
         a_api, b_api = api.runner(runner_a.name), api.runner(b.name)
         assert isinstance(b_api, CoreApi)

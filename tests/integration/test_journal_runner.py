@@ -167,7 +167,8 @@ async def test_kill9_restart_resumes_open_and_unknown_orders(  # type: ignore[no
             j.close()
         # runner history reads the same journal
         history_args = ["--journal", journal_url] if journal_url is not None else []
-        out = subprocess.run(
+        out = await asyncio.to_thread(
+            subprocess.run,
             [sys.executable, "-m", "exchange_runner.cli", "history", "orders", "--name", name, "--json", *history_args],
             capture_output=True,
             text=True,
@@ -177,7 +178,8 @@ async def test_kill9_restart_resumes_open_and_unknown_orders(  # type: ignore[no
         assert out.returncode == 0, out.stderr
         rows = json.loads(out.stdout)
         assert {"jr-open", "jr-unk"} <= {r["client_id"] for r in rows}
-        csv_out = subprocess.run(
+        csv_out = await asyncio.to_thread(
+            subprocess.run,
             [sys.executable, "-m", "exchange_runner.cli", "history", "fills", "--name", name, "--csv", *history_args],
             capture_output=True,
             text=True,

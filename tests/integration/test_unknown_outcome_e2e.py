@@ -94,7 +94,7 @@ async def test_the_client_own_timeout_on_a_submit_is_outcome_unknown(
 ) -> None:
     """The client gives up before the runner answers: the runner may have sent it, so it is
     ``OutcomeUnknown`` (never a retryable RequestTimeout); the order is still learned."""
-    cli, sub, admin = client
+    cli, _sub, admin = client
     await _slow_venue(admin, 3000)
     order = OrderRequest(key=PERP, side=Side.SELL, type=OrderType.MARKET, qty=Decimal("0.010"), client_id="e2e-cli-1")
     # the runner waits at least 1 s for any call; the client's own 0.3 s timer fires first

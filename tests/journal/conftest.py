@@ -23,7 +23,7 @@ def pg_reachable() -> str:
 
         with psycopg.connect(PG_URL, connect_timeout=3) as conn:
             conn.execute("SELECT 1")
-    except Exception as exc:  # any failure means: skip, and say why
+    except Exception as exc:  # noqa: BLE001 - any failure means: skip, and say why
         return f"PostgreSQL at {PG_URL} unreachable: {str(exc).strip().splitlines()[0] if str(exc) else exc!r}"
     return ""
 

@@ -4,6 +4,7 @@ the Grafana dashboard only uses metrics the processes export."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from decimal import Decimal
@@ -108,7 +109,7 @@ async def test_counters_move_with_an_order_and_a_bad_frame(metrics_runner: Metri
     assert placed == 1
     assert value(after, "tradebus_venue_rate_limit_used", venue="binance-futures", scope="weight_1m") > 0
     # bounded labels: no client id anywhere in the exposition
-    text = httpx.get(f"{metrics_runner.url}/metrics", timeout=5).text
+    text = (await asyncio.to_thread(httpx.get, f"{metrics_runner.url}/metrics", timeout=5)).text
     assert cid not in text
 
 

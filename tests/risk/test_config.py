@@ -98,7 +98,7 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
         load_risk_file(tmp_path / "nope.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("[risk]\nmax_leverage = \n")
-    with pytest.raises(RiskConfigError, match="bad.toml"):
+    with pytest.raises(RiskConfigError, match=r"bad.toml"):
         load_risk_file(bad)
     typo = tmp_path / "typo.toml"
     typo.write_text("[risk]\nmax_levrage = 3\n")

@@ -117,7 +117,7 @@ def test_drawdown_from_the_days_high_water_mark_trips_on_observe() -> None:
     inp.account_equity = D(105000)
     g.observe()
     assert g.state is TradingState.REDUCING
-    ev = [e for e in g.drain_events() if e.kind is RiskEventKind.STATE][0]
+    ev = next(e for e in g.drain_events() if e.kind is RiskEventKind.STATE)
     assert ev.breach is not None and ev.breach.limit is LimitName.DRAWDOWN and ev.breach.requested == 5000
     # the next day the high-water mark starts again from the equity then
     clocks.advance(12 * 3600)

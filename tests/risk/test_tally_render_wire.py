@@ -37,8 +37,8 @@ def test_tally_matches_a_recount(updates: list[tuple[int, object, Side, int, int
     """Whatever order the updates come in, the tally equals a recount of the latest state of each order."""
     tally = OpenOrderTally()
     latest = {}
-    for cid, key, side, qty, filled, status in updates:
-        filled = min(filled, qty)
+    for cid, key, side, qty, reported, status in updates:
+        filled = min(reported, qty)
         order = open_order(f"c{cid}", key, side, str(qty), filled=str(filled), status=status)  # type: ignore[arg-type]
         tally.update(order)
         latest[order.client_id] = order
@@ -194,13 +194,15 @@ def test_risk_messages_join_the_protocol_unions() -> None:
     from strategy_client.wire import PositionEvent, SubmitOrder
     from strategy_client.wire.risk import GetRiskStatus, SetTradingState
 
-    Req = SubmitOrder | GetRiskStatus | SetTradingState
+    request_type = SubmitOrder | GetRiskStatus | SetTradingState
     raw = msgspec.msgpack.encode(SetTradingState(state=TradingState.HALTED, reason="kill switch"))
-    assert msgspec.msgpack.decode(raw, type=Req) == SetTradingState(state=TradingState.HALTED, reason="kill switch")
-    assert msgspec.msgpack.decode(msgspec.msgpack.encode(GetRiskStatus()), type=Req) == GetRiskStatus()
-    Evt = PositionEvent | RiskGateEvent
+    assert msgspec.msgpack.decode(raw, type=request_type) == SetTradingState(
+        state=TradingState.HALTED, reason="kill switch"
+    )
+    assert msgspec.msgpack.decode(msgspec.msgpack.encode(GetRiskStatus()), type=request_type) == GetRiskStatus()
+    event_type = PositionEvent | RiskGateEvent
     ev = RiskGateEvent(exchange=EX, risk=RiskEvent(kind=RiskEventKind.DAY, state=TradingState.ACTIVE))
-    assert msgspec.msgpack.decode(msgspec.msgpack.encode(ev), type=Evt) == ev
+    assert msgspec.msgpack.decode(msgspec.msgpack.encode(ev), type=event_type) == ev
 
 
 def test_event_one_liners() -> None:

@@ -157,7 +157,7 @@ def test_redact_url() -> None:
 
 
 def test_config_refuses_a_public_bind_without_curve_unless_insecure(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="refusing to bind 0.0.0.0 without CURVE.*--insecure"):
+    with pytest.raises(ConfigError, match=r"refusing to bind 0.0.0.0 without CURVE.*--insecure"):
         load_config(None, {"bind": "0.0.0.0"})
     assert load_config(None, {"bind": "0.0.0.0", "insecure": True}).bind == "0.0.0.0"
     assert load_config(None, {"bind": "127.0.0.1"}).curve is False

@@ -85,7 +85,7 @@ async def test_the_heartbeat_notices_a_takeover_between_beats(redis_url: str) ->
         beat = asyncio.create_task(first.heartbeat())
         await taker.claim()
         await eventually(lambda: stopped, timeout=5, what="the takeover noticed")
-        await eventually(lambda: beat.done(), timeout=5, what="the heartbeat ended")
+        await eventually(beat.done, timeout=5, what="the heartbeat ended")
         assert (await _held(redis_url)).epoch == "dddd"  # type: ignore[union-attr]
     finally:
         await first.close()

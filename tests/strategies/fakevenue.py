@@ -332,7 +332,7 @@ def make_engine(
         b=Leg(id=LegId.B, instrument=instrument(PERP, step="0.001", min_notional="100"), fees=FeeRates()),
     )
     holder: list[ArbitrageEngine] = []
-    venue = FaultyVenue(lambda ev: holder[0].on_event(ev), runner=runner)
+    venue = FaultyVenue(lambda ev: holder[0].on_event(ev), runner=runner)  # noqa: PLW0108 - holder is filled later
     engine = ArbitrageEngine(
         venue,  # type: ignore[arg-type]
         name="fault",

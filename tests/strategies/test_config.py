@@ -60,7 +60,7 @@ def test_bad_values_name_their_field(tmp_path: Path) -> None:
         load_spotperp(None, {"decision.horizon_s": "soon"})
     with pytest.raises(StrategyConfigError, match=r"^exchanges\.1: Invalid enum value 'ftx'"):
         load_perpperp(None, {"exchanges": ["binance", "ftx"]})
-    with pytest.raises(StrategyConfigError, match="^exchanges: need exactly two different"):
+    with pytest.raises(StrategyConfigError, match=r"^exchanges: need exactly two different"):
         load_perpperp(None, {"exchanges": ["binance", "binance"]})
     with pytest.raises(StrategyConfigError, match=r"^decision\.exit_threshold_bps: 20 is above"):
         load_spotperp(None, {"decision.exit_threshold_bps": 20})
@@ -68,13 +68,13 @@ def test_bad_values_name_their_field(tmp_path: Path) -> None:
         load_perpperp(None, {"fees": {"ftx": {"taker": 0.001}}})
     with pytest.raises(StrategyConfigError, match=r"^margin\.leverage: 0 is not between"):
         load_spotperp(None, {"margin.leverage": 0})
-    with pytest.raises(StrategyConfigError, match="^symbol: bad symbol"):
+    with pytest.raises(StrategyConfigError, match=r"^symbol: bad symbol"):
         load_spotperp(None, {"symbol": "BTC USDT"})
     with pytest.raises(StrategyConfigError, match="does not exist"):
         load_spotperp(tmp_path / "missing.toml")
     broken = tmp_path / "broken.toml"
     broken.write_text("size = \n")
-    with pytest.raises(StrategyConfigError, match="^config: config file"):
+    with pytest.raises(StrategyConfigError, match=r"^config: config file"):
         load_spotperp(broken)
 
 

@@ -161,7 +161,7 @@ async def test_paper_mode_trades_and_never_sends_an_order(venue: Venue, session_
 async def test_a_rejected_hedge_unwinds_the_naked_leg(venue: Venue, session_factory: Any) -> None:
     # perp margin far too small: the perp hedge is rejected every time, spot goes first
     cfg = config(paper=True, **{"execution.first_leg": "a", "execution.hedge_retries": 1})
-    session, task = await session_factory(cfg)
+    session, _task = await session_factory(cfg)
     assert session.paper is not None
     for venue_ in session.paper.venues.values():
         venue_.ledger.wallet = Decimal(1)
@@ -194,7 +194,7 @@ class _PermissiveMargin:
 async def test_funding_flip_exits(venue: Venue, session_factory: Any) -> None:
     venue.admin("engine/funding-rate", {"symbol": "BTCUSDT", "rate": "0.0005"})  # shorts receive
     cfg = config(paper=True, **{"decision.stop_loss_bps": 10_000, "decision.exit_threshold_bps": -10_000})
-    session, task = await session_factory(cfg)
+    session, _task = await session_factory(cfg)
     venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": 120})
     await eventually(lambda: ArbState.HEDGED in states(session), timeout=15, what="entry")
     # the carry turns against the short perp: shorts now pay 0.5 % per interval
@@ -264,7 +264,7 @@ async def test_no_churn_when_the_funding_turns_slightly_against_the_carry(venue:
     venue.admin("engine/funding-rate", {"symbol": "BTCUSDT", "rate": "-0.00002"})  # shorts pay 0.025 bps/h
     venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": 120})
     cfg = config(paper=True, **{"decision.funding_flip_bps_per_hour": 0, "decision.min_hold_s": 30})
-    session, task = await session_factory(cfg)
+    session, _task = await session_factory(cfg)
     await eventually(lambda: session.engine.decisions > 250, timeout=30, what="decisions")
     # at most one entry, taken before the pinned rate reached the strategy, and held (min hold);
     # once the rate is known, no entry into a carry that a flip would exit at once

@@ -148,7 +148,7 @@ def make_engine(size: str = "0.05") -> tuple[ArbitrageEngine, ScriptedApi, ArbPa
         b=Leg(id=LegId.B, instrument=instrument(PERP), fees=FeeRates()),
     )
     holder: list[ArbitrageEngine] = []
-    api = ScriptedApi(lambda ev: holder[0].on_event(ev))
+    api = ScriptedApi(lambda ev: holder[0].on_event(ev))  # noqa: PLW0108 - holder is filled later
     engine = ArbitrageEngine(
         api,  # type: ignore[arg-type]
         name="unit",
@@ -213,7 +213,7 @@ async def test_a_runner_lost_mid_entry_is_reconciled_never_resent() -> None:
 
 
 async def test_stop_leaves_no_naked_leg_and_exits_hedged_positions() -> None:
-    engine, api, _ = make_engine("0.05")
+    engine, _api, _ = make_engine("0.05")
     await enter(engine)
     await eventually(lambda: not engine.busy, timeout=10, what="entry settled")
     left = await asyncio.wait_for(engine.stop(close_positions=True), 20)

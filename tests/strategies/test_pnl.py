@@ -126,9 +126,9 @@ def test_bad_records_name_the_field_and_duplicates_are_counted() -> None:
     with pytest.raises(LedgerError, match="position_id"):
         ledger.record_fill("nope", LegId.A, fill(SPOT, Side.BUY, "1", "1", "0"), reference_mid=D(1), purpose="entry")
     ledger.register("p1", PAIR)
-    with pytest.raises(LedgerError, match="^key"):
+    with pytest.raises(LedgerError, match=r"^key"):
         ledger.record_fill("p1", LegId.A, fill(PERP, Side.BUY, "1", "1", "0"), reference_mid=D(1), purpose="entry")
-    with pytest.raises(LedgerError, match="fee_asset.*BNB"):
+    with pytest.raises(LedgerError, match=r"fee_asset.*BNB"):
         ledger.record_fill(
             "p1", LegId.A, fill(SPOT, Side.BUY, "1", "1", "0.01", asset="BNB"), reference_mid=D(1), purpose="entry"
         )

@@ -119,7 +119,7 @@ def test_json_report_round_trips_and_adds_up(tmp_path: Path) -> None:
 
 
 def test_summary_table_lists_positions_and_the_checked_total() -> None:
-    ledger, transitions = _run()
+    ledger, _transitions = _run()
     report = build_report(ledger, strategy="spotperp", mode="paper", started_ms=T0, ended_ms=T0 + 7_200_000)
     text = summary_table(report)
     lines = text.splitlines()

@@ -96,7 +96,7 @@ def test_entry_with_nothing_filled_closes_and_exit_abandoned_stays_hedged() -> N
 
 def test_illegal_events_raise_and_change_nothing() -> None:
     m = PositionMachine("p6")
-    with pytest.raises(IllegalTransition, match="start_exit.*idle"):
+    with pytest.raises(IllegalTransition, match=r"start_exit.*idle"):
         m.start_exit(1)
     with pytest.raises(IllegalTransition):
         m.legs_settled(1)

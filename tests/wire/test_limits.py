@@ -79,7 +79,7 @@ def test_the_client_library_refuses_them_as_invalid_request(text: str) -> None:
     from strategy_client.coerce import check_order
 
     loose = OrderRequest(key=KEY, side=Side.BUY, type=OrderType.MARKET, qty=text)  # type: ignore[arg-type]
-    with pytest.raises(InvalidRequest, match="order.qty"):
+    with pytest.raises(InvalidRequest, match=r"order.qty"):
         check_order(loose)
 
 
@@ -97,7 +97,7 @@ def test_bad_client_ids_are_refused(client_id: str) -> None:
     from strategy_client.coerce import check_order
 
     request = OrderRequest(key=KEY, side=Side.BUY, type=OrderType.MARKET, qty=Decimal(1), client_id=client_id)
-    with pytest.raises(InvalidRequest, match="order.client_id"):  # the client library, before sending
+    with pytest.raises(InvalidRequest, match=r"order.client_id"):  # the client library, before sending
         check_order(request)
 
 
@@ -130,7 +130,7 @@ def test_legit_values_pass(text: str) -> None:
 
 
 # hypothesis: decode(encode(x)) == x for every valid request; refusal for every invalid number
-digits = st.lists(st.integers(0, 9), min_size=1, max_size=MAX_DIGITS).filter(lambda d: any(d))
+digits = st.lists(st.integers(0, 9), min_size=1, max_size=MAX_DIGITS).filter(any)
 valid_numbers = st.builds(lambda ds, exp: Decimal((0, tuple(ds), exp)), digits, st.integers(-18, 17)).filter(
     lambda d: Decimal("1e-18") <= d < Decimal("1e18")
 )

@@ -125,7 +125,7 @@ async def test_orders_account_positions_leverage(sim: BinanceSim, use_ws_api: bo
     adapter = await started(sim, use_ws_api=use_ws_api)
     try:
         for key, side in ((BTC_PERP, Side.BUY), (BTC_SPOT, Side.SELL)):
-            inst, price = await passive_price(adapter, key, side)
+            _inst, price = await passive_price(adapter, key, side)
             placed = await adapter.place_order(
                 OrderRequest(key=key, side=side, type=OrderType.LIMIT, qty=D("0.010"), price=price)
             )

@@ -207,7 +207,7 @@ def test_account_update_order_reason() -> None:
     assert update.funding == ()
 
 
-def test_account_update_funding_fee_cross_uses_a_S() -> None:
+def test_account_update_funding_fee_cross_takes_the_symbol_from_field_a_s() -> None:
     event = msgspec.json.decode(raw("ws_account_update_funding_fee_cross.json"), type=AccountUpdateEvent)
     update = parse_account_update(event, RECV_NS)
     assert update.reason == "funding_fee" and update.positions == ()

@@ -158,7 +158,7 @@ def test_order_bodies() -> None:
     spot = symbols.require(SPOT)
     market = order_body(OrderRequest(key=SPOT, side=Side.BUY, type=OrderType.MARKET, qty=Decimal("0.5")), spot, "x")
     assert market["tgtCcy"] == "base_ccy" and market["sz"] == "0.5" and "px" not in market
-    with pytest.raises(InvalidRequest, match="step 0.0001"):
+    with pytest.raises(InvalidRequest, match=r"step 0.0001"):
         order_body(OrderRequest(key=PERP, side=Side.BUY, type=OrderType.MARKET, qty=Decimal("0.00015")), perp, "x")
     with pytest.raises(InvalidRequest, match="32"):
         order_body(OrderRequest(key=PERP, side=Side.BUY, type=OrderType.MARKET, qty=Decimal("0.01")), perp, "a-" * 12)

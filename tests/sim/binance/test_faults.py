@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from decimal import Decimal
 from typing import Any
@@ -178,7 +179,7 @@ async def test_stream_frame_faults(sim: BinanceSim, fut: Rest) -> None:
 
         def regressions() -> int:
             seen = [m["u"] for m in ws.messages if "u" in m]
-            return sum(1 for a, b in zip(seen, seen[1:], strict=False) if b < a)
+            return sum(1 for a, b in itertools.pairwise(seen) if b < a)
 
         await _admin(fut, "POST", "faults", {"stale_frames": 1})
         await eventually(lambda: regressions() >= 1, what="a stale frame (u going back)")

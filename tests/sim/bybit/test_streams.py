@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
 import aiohttp
@@ -141,7 +142,7 @@ async def test_stale_frame_fault_repeats_an_old_u(sim: BybitSim) -> None:
 
         def repeated() -> bool:
             us = [m["data"]["u"] for m in ws.topic("orderbook.50.BTCUSDT") if m["type"] == "delta"]
-            return any(b <= a for a, b in zip(us, us[1:], strict=False))
+            return any(b <= a for a, b in itertools.pairwise(us))
 
         await eventually(repeated, what="a delta with a u that does not increase")
     finally:

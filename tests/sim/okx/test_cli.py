@@ -35,7 +35,7 @@ def _run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
 def test_register_on_a_fresh_app() -> None:
     command = _fresh_command()
     assert list(command.commands) == ["okx"]
-    with pytest.raises(CliError, match="--port-base must be in 1..65535"):
+    with pytest.raises(CliError, match=r"--port-base must be in 1..65535"):
         command.main(args=["okx", "--port-base", "0"], standalone_mode=False)
 
 
