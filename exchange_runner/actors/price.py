@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -78,6 +79,8 @@ class PriceManager(Actor[Msg]):
         stale_after_s: float = 5.0,
         queue_size: int = 4096,
         fetch_timeout_s: float = 5.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         super().__init__("price")
         self.adapter = adapter
@@ -85,9 +88,11 @@ class PriceManager(Actor[Msg]):
         self.keys = keys
         self.stale_after_s = stale_after_s
         self.fetch_timeout_s = fetch_timeout_s
+        self.monotonic = monotonic  # book arrival and freshness
+        self.wall_ns = wall_ns  # ages of mark prices and books
         self.feed: DropOldestQueue[OrderBook] = DropOldestQueue(queue_size, name="price.feed")
         self._last: dict[InstrumentKey, OrderBook] = {}
-        self._arrived: dict[InstrumentKey, float] = {}  # time.monotonic() when _last[key] arrived
+        self._arrived: dict[InstrumentKey, float] = {}  # self.monotonic() when _last[key] arrived
         self._marks: dict[InstrumentKey, FundingRate] = {}
         self._waiting: dict[InstrumentKey, list[asyncio.Future[BookResult]]] = {}
         self.books_in = 0
@@ -114,7 +119,7 @@ class PriceManager(Actor[Msg]):
             return
         self.books_in += 1
         last[key] = book
-        self._arrived[key] = time.monotonic()
+        self._arrived[key] = self.monotonic()
         self.publisher.publish(TopicKind.BOOK, BookEvent(book=book), key)
         if self._waiting:
             waiting = self._waiting.pop(key, None)
@@ -126,7 +131,7 @@ class PriceManager(Actor[Msg]):
     def _fresh(self, key: InstrumentKey) -> OrderBook | None:
         """The last book of ``key`` if it arrived less than ``stale_after_s`` ago."""
         arrived = self._arrived.get(key)
-        if arrived is None or time.monotonic() - arrived >= self.stale_after_s:
+        if arrived is None or self.monotonic() - arrived >= self.stale_after_s:
             return None
         return self._last.get(key)
 
@@ -137,7 +142,7 @@ class PriceManager(Actor[Msg]):
     def fresh_mark(self, key: InstrumentKey) -> Decimal | None:
         """The last mark price of a perp if younger than ``stale_after_s``, else None (risk gate)."""
         mark = self._marks.get(key)
-        if mark is None or not mark.ts_ms or time.time_ns() / 1e6 - mark.ts_ms > self.stale_after_s * 1000:
+        if mark is None or not mark.ts_ms or self.wall_ns() / 1e6 - mark.ts_ms > self.stale_after_s * 1000:
             return None
         return mark.mark_price
 
@@ -186,7 +191,7 @@ class PriceManager(Actor[Msg]):
             prev = self._last.get(msg.key)
             if prev is None or not prev.sequence or msg.book.sequence >= prev.sequence:
                 self._last[msg.key] = msg.book
-                self._arrived[msg.key] = time.monotonic()
+                self._arrived[msg.key] = self.monotonic()
         waiting = self._waiting.pop(msg.key, [])
         last = self._last.get(msg.key)
         for fut in waiting:
@@ -198,7 +203,7 @@ class PriceManager(Actor[Msg]):
                 fut.set_exception(StaleBook(f"no book for {msg.key}: {msg.error}"))
 
     def _reference(self, key: InstrumentKey, source: PriceSource) -> ReferencePrice | asyncio.Future[ReferencePrice]:
-        now_ns = time.time_ns()
+        now_ns = self.wall_ns()
         if source in (PriceSource.MARK, PriceSource.INDEX):
             mark = self._marks.get(key)
             if mark is None:
@@ -225,7 +230,7 @@ class PriceManager(Actor[Msg]):
                 out.set_exception(f.exception())  # type: ignore[arg-type]
                 return
             try:
-                out.set_result(_price_from_book(f.result(), source, time.time_ns()))
+                out.set_result(_price_from_book(f.result(), source, self.wall_ns()))
             except Exception as exc:  # noqa: BLE001
                 out.set_exception(exc)
 

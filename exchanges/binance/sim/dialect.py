@@ -65,7 +65,7 @@ class BinanceDialect:
             "futures": WsApiServer("futures", self.core, self.users, self.registry, None, self.futures_rest),
         }
         self.probe = LatencyProbe()
-        self.firehose = Firehose(self.core, self.markets, self.ws_api, self.registry, self.probe)
+        self.firehose = Firehose(self.core, self.markets, self.ws_api, self.rest, self.registry, self.probe)
         self._enc = msgspec.json.Encoder()
         self._unlisten = venue.listen(self._on_event)
 

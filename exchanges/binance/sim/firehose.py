@@ -17,7 +17,7 @@ Trigger (``trigger_symbol``): every ``trigger_interval_ms`` one extra frame of t
 book goes out with every price multiplied by ``1 - trigger_pct/100`` (rounded down to the tick)
 — a book that crosses a bench strategy's threshold. The :class:`~.probe.LatencyProbe` records
 when that frame is written and when the order named after it (client id ``tto-<u>``) arrives
-on the WS-API; ``GET /_sim/bench/probe`` returns the pairs.
+on the WS-API or over REST; ``GET /_sim/bench/probe`` returns the pairs.
 
 Routes (both hosts, one firehose):
 
@@ -48,6 +48,7 @@ from .core import BinanceCore
 from .market_streams import MarketStreams, RenderedBook, StreamKey
 from .probe import LatencyProbe
 from .registry import ConnRegistry
+from .rest import RestHost
 from .ws_api import WsApiServer
 
 __all__ = ["Firehose", "FirehoseConfig", "BENCH_PREFIX"]
@@ -90,12 +91,14 @@ class Firehose:
         core: BinanceCore,
         markets: Mapping[Product, MarketStreams],
         ws_api: Mapping[Product, WsApiServer],
+        rest: Mapping[Product, RestHost],
         registry: ConnRegistry,
         probe: LatencyProbe,
     ) -> None:
         self._core = core
         self._markets = markets
         self._ws_api = ws_api
+        self._rest = rest
         self._registry = registry
         self.probe = probe
         self.config: FirehoseConfig | None = None
@@ -126,9 +129,7 @@ class Firehose:
         self.config = cfg
         for market in self._markets.values():
             market.partial_muted = True
-        arrival = self.probe.on_request if cfg.trigger_symbol else None
-        for api in self._ws_api.values():
-            api.arrival_probe = arrival
+        self._attach_arrival_probes(bool(cfg.trigger_symbol))
         if not cfg.trigger_symbol:
             self._detach_sent_probe()
         now = time.monotonic()
@@ -160,9 +161,15 @@ class Firehose:
         self.config = None
         for market in self._markets.values():
             market.partial_muted = False
-        for api in self._ws_api.values():
-            api.arrival_probe = None
+        self._attach_arrival_probes(False)
         self._detach_sent_probe()
+
+    def _attach_arrival_probes(self, on: bool) -> None:
+        """The probe sees orders arriving over the WS-APIs and REST (``on``), or neither."""
+        for api in self._ws_api.values():
+            api.arrival_probe = self.probe.on_request if on else None
+        for rest in self._rest.values():
+            rest.arrival_probe = self.probe.on_form if on else None
 
     def _detach_sent_probe(self) -> None:
         for conn in self._registry.select():

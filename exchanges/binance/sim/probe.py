@@ -8,7 +8,9 @@ Off unless the bench firehose (``firehose.py``) is given a trigger. Then:
   when that frame goes out (the first connection to send it wins);
 * :meth:`on_request` — called by the WS-API reader with every request as read, before it is
   handled — records the arrival time of an order whose client order id is ``<prefix><u>``
-  (the bench strategy names its orders after the book that triggered them).
+  (the bench strategy names its orders after the book that triggered them); :meth:`on_form`
+  does the same for a REST order (``POST /api/v3/order``, ``POST /fapi/v1/order``): its query
+  string and form body, once read, before it is handled.
 
 ``snapshot()`` pairs them up: ``[[u, sent_ns, arrived_ns, sent_wall_ns, arrived_wall_ns], ...]``
 — the monotonic pair is the measurement; the wall-clock pair (``time.time_ns()``, read right
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import quote
 
 __all__ = ["LatencyProbe", "DEFAULT_ORDER_PREFIX"]
 
@@ -32,7 +35,8 @@ class LatencyProbe:
             raise ValueError("order_prefix must be non-empty")
         self.order_prefix = order_prefix
         self.max_samples = max_samples
-        self._needle = b'"' + order_prefix.encode()
+        self._needle = b'"' + order_prefix.encode()  # a JSON string value (WS-API)
+        self._form_needle = b"=" + quote(order_prefix, safe="").encode()  # a form value (REST)
         self._armed: dict[bytes, int] = {}  # raw frame data → u
         self._tails: dict[bytes, int] = {}  # combined-stream frame ending (data + b"}") → u
         self.sent_ns: dict[int, tuple[int, int]] = {}  # u → (monotonic, wall)
@@ -73,13 +77,21 @@ class LatencyProbe:
         self.sent_ns[u] = (now, time.time_ns())
 
     def on_request(self, raw: bytes) -> None:
+        """A WS-API request (JSON) as read."""
+        self._arrived(raw, self._needle, b'"')
+
+    def on_form(self, raw: bytes) -> None:
+        """A REST order's query string and form body (``&``-joined) as read."""
+        self._arrived(raw, self._form_needle, b"&")
+
+    def _arrived(self, raw: bytes, needle: bytes, stop: bytes) -> None:
         now = time.monotonic_ns()
-        i = raw.find(self._needle)
+        i = raw.find(needle)
         if i < 0:
             return
-        start = i + len(self._needle)
-        end = raw.find(b'"', start)
-        digits = raw[start:end] if end > start else b""
+        start = i + len(needle)
+        end = raw.find(stop, start)
+        digits = raw[start:] if end < 0 else raw[start:end]
         if not digits.isdigit():
             self.unmatched_orders += 1
             return

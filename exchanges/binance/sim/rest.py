@@ -92,6 +92,9 @@ class RestHost:
         self._enc = msgspec.json.Encoder()
         self.requests = 0
         self.errors = 0
+        # the latency probe's arrival stamp for orders (None unless the bench firehose sets it):
+        # called with ``query + b"&" + body`` of each order request, read, before it is handled
+        self.arrival_probe: Callable[[bytes], None] | None = None
 
     def handler(self, ep: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
@@ -132,6 +135,9 @@ class RestHost:
 
     async def serve(self, request: web.Request, ep: Endpoint) -> web.StreamResponse:
         self.requests += 1
+        if ep.order and self.arrival_probe is not None:
+            body = await request.read() if request.body_exists else b""  # aiohttp keeps it for _process
+            self.arrival_probe(request.rel_url.raw_query_string.encode() + b"&" + body)
         faults = self.core.faults
         path = request.path
         for kind in (HttpFault.FAIL, HttpFault.THROTTLE):

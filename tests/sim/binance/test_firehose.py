@@ -76,3 +76,38 @@ async def test_probe_pairs_a_trigger_frame_with_the_order_named_after_it(sim: Bi
         finally:
             await stream.close()
             await api.close()
+
+
+async def test_probe_also_sees_orders_sent_over_rest(sim: BinanceSim) -> None:
+    """A REST-order client is measured on the same clock: ``newClientOrderId=tto-<u>`` in the
+    query (futures) or the form body (spot), stamped once read, before it is handled."""
+    stream = await WsClient.connect(sim.urls.futures_ws + "/public/stream?streams=btcusdt@depth5@100ms")
+    async with (
+        httpx.AsyncClient(base_url=sim.urls.futures_rest) as fut,
+        httpx.AsyncClient(base_url=sim.urls.spot_rest) as spot,
+    ):
+        try:
+            await stream.wait_for(lambda m: "u" in m["data"], what="a periodic frame")
+            ask = float(stream.messages[-1]["data"]["a"][0][0])
+            config = {"rate": 100, "trigger_symbol": "btcusdt", "trigger_interval_ms": 20, "trigger_pct": 2.0}
+            assert (await fut.post("/_sim/bench/firehose", json=config)).status_code == 200
+            trigger = await stream.wait_for(
+                lambda m: float(m["data"]["a"][0][0]) < ask * 0.985, what="a trigger frame (ask 2 % lower)"
+            )
+            u = trigger["data"]["u"]
+            # unsigned orders are refused after the stamp: enough for the probe
+            assert (
+                await fut.post("/fapi/v1/order", params={"symbol": "BTCUSDT", "newClientOrderId": f"tto-{u}"})
+            ).status_code >= 400
+            form = {"symbol": "BTCUSDT", "newClientOrderId": "tto-7", "side": "BUY"}
+            assert (await spot.post("/api/v3/order", data=form)).status_code >= 400
+            await fut.get("/fapi/v1/order", params={"newClientOrderId": "tto-8"})  # not an order placement
+            probe = (await fut.get("/_sim/bench/probe")).json()
+            pair = next(p for p in probe["pairs"] if p[0] == u)
+            assert pair[1] < pair[2] and pair[3] <= pair[4]
+            assert probe["orders_arrived"] == 2 and probe["orders_without_trigger"] == 1  # tto-7 had no trigger
+            await fut.delete("/_sim/bench/firehose")
+            await fut.post("/fapi/v1/order", params={"newClientOrderId": "tto-9"})  # firehose off: not probed
+            assert (await fut.get("/_sim/bench/probe")).json()["orders_arrived"] == 2
+        finally:
+            await stream.close()
