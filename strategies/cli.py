@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from strategy_client.cli_app import FlagApp, version_callback
+from strategy_client.security import redact_url
 
 app = FlagApp(
     add_completion=False,
@@ -83,6 +84,14 @@ AdoptOpt = Annotated[
     ),
 ]
 LogJsonOpt = Annotated[bool, typer.Option("--log-json", help="JSON log lines (for Loki)")]
+WaitRunnerOpt = Annotated[
+    float,
+    typer.Option(
+        "--wait-runner",
+        help="how long to wait for the runners to register before giving up, seconds (0 = do not wait)",
+        min=0,
+    ),
+]
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -120,6 +129,7 @@ def _run(
     metrics_port: int,
     keep: bool,
     journal: tuple[str | None, str | None, bool] = (None, None, False),
+    runners: tuple[list[str], float] = ([], 15.0),
 ) -> None:
     from strategies.arbitrage.config import load_perpperp, load_spotperp
     from strategies.arbitrage.errors import StrategyConfigError
@@ -135,6 +145,7 @@ def _run(
     host = os.environ.get("TRADEBUS_METRICS_BIND") or os.environ.get("TRADEBUS_BIND") or "127.0.0.1"
     opts = RunOptions(redis_url=url, metrics_port=metrics_port, metrics_host=host, close_on_stop=not keep)
     opts.data_dir, opts.journal, opts.adopt = journal
+    opts.runners, opts.wait_runner_s = runners
 
     async def main() -> int:
         return await run_arbitrage(cfg, opts)
@@ -149,10 +160,10 @@ def _run(
         except ImportError:
             code = asyncio.run(main())
     except StrategyError as exc:
-        _fail(str(exc), 1)
+        _fail(str(exc))
         return
     except DiscoveryError as exc:
-        _fail(f"Redis unreachable at {url}: {exc}", 1)
+        _fail(f"Redis unreachable at {redact_url(url)}: {exc}")
         return
     except CoreApiError as exc:
         _fail(str(exc), 1)
@@ -167,6 +178,13 @@ def _run(
 def spotperp(
     paper: PaperOpt = False,
     exchange: Annotated[str | None, typer.Option("--exchange", help="binance (default), bybit or okx")] = None,
+    runner: Annotated[
+        str | None,
+        typer.Option(
+            "--runner",
+            help="the runner to trade through, by registration name (needed when several serve the exchange)",
+        ),
+    ] = None,
     symbol: SymbolOpt = None,
     config: ConfigOpt = None,
     duration: DurationOpt = None,
@@ -182,6 +200,7 @@ def spotperp(
     adopt: AdoptOpt = False,
     log_level: LogLevelOpt = "INFO",
     log_json: LogJsonOpt = False,
+    wait_runner: WaitRunnerOpt = 15.0,
 ) -> None:
     """Spot-perp carry on one exchange: long spot / short perp when basis + funding beat the costs (event-driven)."""
     _setup_logging(log_level, log_json)
@@ -203,6 +222,7 @@ def spotperp(
         _metrics_port(metrics_port),
         keep_positions,
         (data_dir, journal, adopt),
+        ([runner] if runner else [], wait_runner),
     )
 
 
@@ -228,6 +248,15 @@ def perpperp(
     adopt: AdoptOpt = False,
     log_level: LogLevelOpt = "INFO",
     log_json: LogJsonOpt = False,
+    wait_runner: WaitRunnerOpt = 15.0,
+    runner: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--runner",
+            help="a runner to trade through, by registration name (needed when several serve one exchange; "
+            "repeat for the other exchange)",
+        ),
+    ] = None,
 ) -> None:
     """Perp-perp funding arbitrage across two exchanges: long the perp paying less funding, short the other (polled)."""
     _setup_logging(log_level, log_json)
@@ -250,6 +279,7 @@ def perpperp(
         _metrics_port(metrics_port),
         keep_positions,
         (data_dir, journal, adopt),
+        (list(runner or []), wait_runner),
     )
 
 

@@ -25,7 +25,7 @@ from typing import Any, TextIO
 import msgspec
 from loguru import logger
 
-from strategy_client.errors import CoreApiError, DiscoveryError
+from strategy_client.errors import CoreApiError
 from strategy_client.events import Received
 from strategy_client.journal import Journal, JournalError, ProcessInfo
 from strategy_client.model import Exchange, FundingRate, InstrumentKey, OrderBook
@@ -44,14 +44,12 @@ from .arbitrage.oracle import PriceOracle
 from .arbitrage.pair import ArbPair, FeeRates, Leg, LegId, orient_by_funding
 from .arbitrage.resume import adopt, foreign_lines, holdings, load_states, reconcile, restore
 from .arbitrage.state import Transition
+from .feeds import FeedReport, FeedWatch
 from .paper import PaperExecution
 from .report import build_report, plot_pnl, summary_table, write_json
+from .startup import StrategyError, connect_runners, size_problem
 
 __all__ = ["RunOptions", "run_arbitrage", "StrategyError"]
-
-
-class StrategyError(Exception):
-    """A one-line reason the strategy cannot run (no runner, unknown instrument...)."""
 
 
 @dataclass
@@ -62,7 +60,8 @@ class RunOptions:
     close_on_stop: bool = True
     out: TextIO = field(default_factory=lambda: sys.stdout)
     status_interval_s: float = 10.0  # log line period when not on a terminal
-    wait_runner_s: float = 15.0
+    wait_runner_s: float = 15.0  # --wait-runner: how long to wait for a runner to register
+    runners: list[str] = field(default_factory=list)  # --runner NAME: which runner serves its exchange
     data_dir: str | None = None  # the journal's data dir (--data-dir / $TRADEBUS_DATA_DIR / per-user)
     journal: str | None = None  # --journal URL (postgresql://… or a SQLite path)
     adopt: bool = False  # --adopt: take foreign positions on the pair's legs over
@@ -82,9 +81,7 @@ class _Plan:
 
 def _spotperp_plan(cfg: SpotPerpConfig) -> _Plan:
     spot, perp = cfg.spot_key, cfg.perp_key
-    spot_fees = cfg.fees.spot
-    if cfg.paper:  # the paper venue charges every fee in the quote asset: no gross-up of spot buys
-        spot_fees = msgspec.structs.replace(spot_fees, buy_fee_in_base=False)
+    spot_fees = cfg.fees.spot  # paper takes a spot buy's fee from the base too, as the venues do
 
     def pair_for(insts: dict[InstrumentKey, Any], oracle: PriceOracle, now_ns: int) -> ArbPair | None:
         return ArbPair(
@@ -149,22 +146,28 @@ async def run_arbitrage(cfg: SpotPerpConfig | PerpPerpConfig, opts: RunOptions) 
         serve_strategy_metrics(metrics, opts.metrics_port, host=opts.metrics_host),
         ZmqRouter(redis_url=opts.redis_url) as router,
     ):
-        for ex in plan.exchanges:
-            try:
-                await router.wait_for(ex, timeout_s=opts.wait_runner_s)
-            except (DiscoveryError, TimeoutError, CoreApiError) as exc:
-                raise StrategyError(
-                    f"no {ex.value} runner registered in {router.redis_url} ({exc}); start one with `runner {ex.value}`"
-                ) from None
+        names = await connect_runners(
+            router, plan.exchanges, opts.runners, timeout_s=opts.wait_runner_s, say=logger.info
+        )
         insts: dict[InstrumentKey, Any] = {}
+        prices: dict[str, Decimal] = {}
         for key in plan.keys:
             try:
                 insts[key] = await router.get_instrument(key)
             except CoreApiError as exc:
                 raise StrategyError(f"{key}: {exc}") from None
+            try:
+                prices[str(key)] = (await router.get_reference_price(key)).price
+            except CoreApiError:
+                pass  # no price yet: the notional minimum is checked by the venue
+        problem = size_problem(_any_pair_of(plan, insts), cfg.size, prices, ExecutionPolicy(cfg.execution))
+        if problem is not None:
+            raise StrategyError(f"{problem}; pass a larger --size")
         journal = open_journal(plan.name, cfg.paper, opts)
         try:
-            return await _Session(cfg, plan, router, insts, metrics, opts, mode, journal).run()
+            session = _Session(cfg, plan, router, insts, metrics, opts, mode, journal)
+            session.runner_names = sorted(set(names.values()))
+            return await session.run()
         finally:
             lost = journal.close()
             if lost:
@@ -242,6 +245,7 @@ class _Session:
         self.journal = journal
         self.metrics, self.opts, self.mode = metrics, opts, mode
         self.oracle = PriceOracle(cfg.oracle)
+        self.feeds = FeedWatch(plan.keys, cfg.oracle.max_book_age_ms)
         self.paper: PaperExecution | None = None
         api: Any = router
         if cfg.paper:
@@ -263,6 +267,7 @@ class _Session:
         self.pair_journal = PairJournal(journal, plan.name) if journal is not None else None
         self.engine.journal = self.pair_journal
         self.stop_reason = ""
+        self.runner_names: list[str] = []  # the runner serving each exchange (subscribed to by name)
         self._stop = asyncio.Event()
         self.tty = opts.out.isatty()
 
@@ -292,7 +297,9 @@ class _Session:
         cfg, plan = self.cfg, self.plan
         started_ms = time.time_ns() // 1_000_000
         kinds = ["book", "funding", "exec", "status"] + ([] if self.paper else ["account"])
-        sub = await self.router.subscribe(kinds=kinds, keys=plan.keys, exchange=plan.exchanges)
+        sub = await self.router.subscribe(
+            kinds=kinds, keys=plan.keys, runners=self.runner_names or None, exchange=plan.exchanges
+        )
         if self.paper is not None:
             await self.paper.prepare(plan.keys)
         await self.engine.start([plan.pair_for(self.insts, self.oracle, time.time_ns()) or _any_pair(self)])
@@ -447,13 +454,32 @@ class _Session:
                     self.engine.ledger.mark(key, book.mid, time.time_ns() // 1_000_000)
             st = self.engine.status()
             self._export(st)
-            line = _status_line(self.plan.name, self.mode, st)
+            feeds = self.feeds.check(self.oracle, time.time_ns())
+            self._feed_notices(feeds)
+            line = _status_line(self.plan.name, self.mode, st, feeds.status(self.plan.keys), bool(feeds.stale))
             if self.tty:
                 self.opts.out.write("\r" + line[:160].ljust(160))
                 self.opts.out.flush()
             elif time.monotonic() - last_log >= self.opts.status_interval_s:
                 last_log = time.monotonic()
                 logger.info("status {}", line)
+
+    def _feed_notices(self, feeds: FeedReport) -> None:
+        """A warning when a leg's data goes stale (repeated every 30 s while it stays so), a line when it recovers."""
+        limit = self.cfg.oracle.max_book_age_ms / 1000
+        for key in feeds.newly_stale + feeds.still_stale:
+            runner = key.exchange.value
+            logger.warning(
+                "{}: market data {} old (threshold {:g}s, {}): no decision until it is fresh again; "
+                "is the {} runner up? (`runner ls`)",
+                key,
+                feeds.age_text(key),
+                limit,
+                feeds.why[key].value,
+                runner,
+            )
+        for key in feeds.recovered:
+            logger.info("{}: market data fresh again ({} old)", key, feeds.age_text(key))
 
     def _export(self, st: dict[str, Any]) -> None:
         m = self.metrics
@@ -502,19 +528,26 @@ def cast_struct(cfg: SpotPerpConfig | PerpPerpConfig) -> msgspec.Struct:
 
 def _any_pair(session: _Session) -> ArbPair:
     """The pair before funding is known (perp-perp orientation is decided per entry)."""
-    ka, kb = session.plan.keys
+    return _any_pair_of(session.plan, session.insts)
+
+
+def _any_pair_of(plan: _Plan, insts: dict[InstrumentKey, Any]) -> ArbPair:
+    ka, kb = plan.keys
     return ArbPair(
-        a=Leg(id=LegId.A, instrument=session.insts[ka], fees=session.plan.fees[ka]),
-        b=Leg(id=LegId.B, instrument=session.insts[kb], fees=session.plan.fees[kb]),
+        a=Leg(id=LegId.A, instrument=insts[ka], fees=plan.fees[ka]),
+        b=Leg(id=LegId.B, instrument=insts[kb], fees=plan.fees[kb]),
     )
 
 
-def _status_line(name: str, mode: str, st: dict[str, Any]) -> str:
+def _status_line(name: str, mode: str, st: dict[str, Any], feed: str = "", stale: bool = False) -> str:
+    """The live status; with a stale leg the last edge is not shown as if it were current."""
     edge = "-" if st["edge_bps"] is None else f"{st['edge_bps']:+.1f}bps"
-    if st.get("edge_terms"):
+    if stale:
+        edge = f"STALE (last {edge})"
+    elif st.get("edge_terms"):
         edge += f" [{st['edge_terms']}]"
     return (
-        f"{name}[{mode}] state={st['state']} edge={edge} pos={st['position_base']} "
+        f"{name}[{mode}] state={st['state']} feed=[{feed}] edge={edge} pos={st['position_base']} "
         f"pnl={st['pnl']:+.2f} (basis {st['basis']:+.2f} funding {st['funding']:+.2f} "
         f"fees {st['fees']:.2f} slip {st['slippage']:.2f}) entries={st['entries']} exits={st['exits']}"
     )

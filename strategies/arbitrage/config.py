@@ -209,6 +209,9 @@ def _explain(exc: msgspec.ValidationError) -> StrategyConfigError:
     if unknown:
         name = f"{path}.{unknown.group('name')}" if path else unknown.group("name")
         return StrategyConfigError(name, "unknown key")
+    if message.startswith("Invalid enum value") and path.split(".")[0] in ("exchange", "exchanges"):
+        value = message.removeprefix("Invalid enum value").strip()
+        message = f"unknown exchange {value} (choose from {', '.join(e.value for e in Exchange)})"
     return StrategyConfigError(path or "config", message)
 
 

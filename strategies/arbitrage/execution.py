@@ -62,6 +62,7 @@ from strategy_client.model import (
     check_order,
     round_down,
     round_price,
+    round_up,
     walk_book,
 )
 
@@ -249,7 +250,7 @@ def min_tradable_base(leg: Leg, price: Decimal, order_type: OrderType, *, reduce
     qty = max(lo, step)
     if inst.min_notional > 0 and price > 0 and not reduce_only:
         needed = inst.min_notional / price
-        qty = max(qty, _round_up_to(needed, step))
+        qty = max(qty, round_up(needed, step) if step > 0 else needed)
     return leg.to_base(qty)
 
 
@@ -270,13 +271,6 @@ def _qty_problems(leg: Leg, order_type: OrderType, qty: Decimal, ref: Decimal, *
     price = round_price(leg.instrument, Side.BUY, ref) if order_type is OrderType.LIMIT else None
     problems = check_order(leg.instrument, order_type, qty, price, reference_price=ref, reduce_only=reduce_only)
     return [p for p in problems if not p.startswith("PRICE_FILTER")]
-
-
-def _round_up_to(value: Decimal, step: Decimal) -> Decimal:
-    if step <= 0:
-        return value
-    units = -(-value // step)
-    return (units * step).quantize(step)
 
 
 class ExecutionPolicy:
