@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 
 import msgspec
+import redis
 import redis.asyncio as aioredis
 from loguru import logger
 
@@ -40,7 +41,7 @@ from strategy_client.wire import (
     runner_key,
 )
 
-__all__ = ["Registrar", "NameTaken", "check_name"]
+__all__ = ["Registrar", "NameTaken", "check_name", "listed_status"]
 
 # SET only if the key is absent or is ours (ARGV[3] is '"epoch":"<ours>"'); else return what is there
 _OWNED_SET = """
@@ -74,8 +75,6 @@ def check_name(redis_url: str, name: str) -> None:
     """Before starting anything: :class:`NameTaken` if a live runner holds ``name`` (a quick
     blocking read; :meth:`Registrar.claim` checks again when the runner registers). A Redis
     that does not answer, or an unreadable record, says nothing here."""
-    import redis
-
     client = redis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
     try:
         raw = client.get(runner_key(name))
@@ -106,6 +105,20 @@ def _alive(other: RunnerRecord) -> tuple[bool, str]:
     return True, "process exists"
 
 
+def listed_status(record: RunnerRecord, now_s: float) -> str:
+    """The status ``runner ls`` shows for a record still in Redis: the record's own, unless its
+    runner is gone — ``dead`` when it names this host and its PID no longer exists (a kill -9),
+    ``stale Ns`` when its heartbeat (every ``HEARTBEAT_S``) is older than two beats (a hung or
+    unreachable runner). Such a record stays listed until its TTL runs out."""
+    if record.host == socket.gethostname() and not _alive(record)[0]:
+        return "dead"
+    if record.heartbeat_ms:
+        silent = now_s - record.heartbeat_ms / 1000
+        if silent > 2 * HEARTBEAT_S:
+            return f"stale {silent:.0f}s"
+    return record.status
+
+
 class Registrar:
     def __init__(
         self,
@@ -117,8 +130,11 @@ class Registrar:
         recheck_s: float = 0.5,
         replace: bool = False,
         on_replaced: Callable[[], None] | None = None,
+        wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
+        """``wall_ms``: the clock of the record's ``heartbeat_ms`` (tests inject one)."""
         self.redis_url = redis_url
+        self.wall_ms = wall_ms
         self.record = record
         self.heartbeat_s = heartbeat_s
         self.ttl_s = ttl_s
@@ -174,7 +190,7 @@ class Registrar:
         else only a key that is absent or ours is written."""
         if self._deregistered:
             return False
-        rec = msgspec.structs.replace(self.record, heartbeat_ms=time.time_ns() // 1_000_000)
+        rec = msgspec.structs.replace(self.record, heartbeat_ms=self.wall_ms())
         try:
             if force or not self._mine:
                 await self._client.set(self.key, encode_record(rec), ex=self.ttl_s)
