@@ -1,33 +1,30 @@
 """``python -m exchanges.sim <venue> ...``: run an offline venue until Ctrl-C / SIGTERM.
 
-One subcommand per venue dialect (``binance`` here; ``bybit`` and ``okx`` register theirs from
-their packages). Bad arguments and a taken port end with a one-line ``error: ...`` and exit status 2 / 1,
-never a traceback.
+One subcommand per venue; each venue package declares its command in
+``exchanges/<venue>/sim/cli.py`` (:mod:`exchanges.sim.venuecli`) and :func:`discover` adds it.
+Bad arguments and a taken port end with a one-line ``error: ...`` and exit status 2 / 1, never
+a traceback.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import pkgutil
 from pathlib import Path
 from typing import Annotated, Any, cast
 
 import typer
 
+import exchanges
 from exchanges.sim.cliargs import (
     CLI_TLS,
     CliError,
     StartError,
     TlsOptions,
-    as_cli_errors,
-    check_positive,
-    config_overrides,
-    given,
     parse_balances,
-    parse_log_level,
     parse_symbols,
 )
-from exchanges.sim.faults import FaultRequest, UnknownOutcomeMode
-from exchanges.sim.serve import run
 
 __all__ = ["app", "main", "run_app", "CliError", "StartError", "parse_balances", "parse_symbols"]
 
@@ -57,75 +54,6 @@ def _root(
     options = TlsOptions(tls=tls, cert=cert, key=key, data_dir=data_dir)
     options.check()
     CLI_TLS.set(options)
-
-
-@app.command("binance")
-def binance(
-    port_base: Annotated[int, typer.Option("--port-base", help="spot on N, USD-M futures on N+1")],
-    seed: Annotated[int, typer.Option(help="random seed of the market model")] = 1,
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    api_key: Annotated[str | None, typer.Option(help="the test account's API key [default: docs key]")] = None,
-    api_secret: Annotated[str | None, typer.Option(help="its secret [default: docs secret]")] = None,
-    symbols: Annotated[str | None, typer.Option(help="comma-separated symbols, e.g. BTCUSDT,ETHUSDT")] = None,
-    funding_interval: Annotated[float | None, typer.Option(help="funding interval in seconds [default: 8 h]")] = None,
-    step_ms: Annotated[int | None, typer.Option(help="engine step (book refresh) period in ms [default: 100]")] = None,
-    balances: Annotated[str | None, typer.Option(help="spot balances, e.g. USDT=100000,BTC=1")] = None,
-    futures_balances: Annotated[str | None, typer.Option(help="futures wallet, e.g. USDT=100000")] = None,
-    listen_key_minutes: Annotated[float, typer.Option(help="listenKey validity in minutes")] = 60.0,
-    no_rate_limits: Annotated[
-        bool, typer.Option("--no-rate-limits", help="count weight but never answer 429/418")
-    ] = False,
-    delay_ms: Annotated[int, typer.Option(help="fault: hold every REST/WS-API reply this long")] = 0,
-    fail_next: Annotated[int, typer.Option(help="fault: next N requests get a 5xx (not executed)")] = 0,
-    fail_status: Annotated[int, typer.Option(help="status for --fail-next: 500, 502, 503 or 504")] = 503,
-    throttle_next: Annotated[int, typer.Option(help="fault: next N requests get 429/418")] = 0,
-    throttle_status: Annotated[int, typer.Option(help="status for --throttle-next: 429 or 418")] = 429,
-    retry_after: Annotated[int, typer.Option(help="Retry-After seconds for --throttle-next")] = 10,
-    unknown_next: Annotated[int, typer.Option(help="fault: next N orders accepted, reply lost")] = 0,
-    unknown_mode: Annotated[UnknownOutcomeMode, typer.Option(help="how the reply is lost")] = UnknownOutcomeMode.ERROR,
-    stale_frames: Annotated[int, typer.Option(help="fault: next N market frames followed by a stale one")] = 0,
-    out_of_order_frames: Annotated[int, typer.Option(help="fault: next N market frames swapped")] = 0,
-    malformed_frames: Annotated[int, typer.Option(help="fault: next N market frames truncated")] = 0,
-    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")] = "INFO",
-) -> None:
-    """Serve Binance spot (port N) and USD-M futures (port N+1) offline."""
-    from exchanges.binance.sim import BinanceSim, BinanceSimOptions
-
-    if not 0 < port_base < 65535:
-        raise CliError(f"--port-base must be in 1..65534 (N and N+1 are used), got {port_base}")
-    level = parse_log_level(log_level)
-    check_positive(funding_interval, "--funding-interval")
-    check_positive(listen_key_minutes, "--listen-key-minutes")
-    faults = FaultRequest(
-        delay_ms=delay_ms,
-        fail_next=fail_next,
-        fail_status=fail_status,
-        throttle_next=throttle_next,
-        throttle_status=throttle_status,
-        retry_after_s=retry_after,
-        unknown_next=unknown_next,
-        unknown_mode=unknown_mode,
-        stale_frames=stale_frames,
-        out_of_order_frames=out_of_order_frames,
-        malformed_frames=malformed_frames,
-    )
-    with as_cli_errors():
-        faults.validate()
-        options = BinanceSimOptions(
-            listen_key_validity_ms=int(listen_key_minutes * 60_000),
-            enforce_rate_limits=not no_rate_limits,
-            **given(api_key=api_key, api_secret=api_secret),  # type: ignore[arg-type]
-        )
-        overrides = config_overrides(
-            seed=seed,
-            symbols=symbols,
-            step_ms=step_ms,
-            funding_interval=funding_interval,
-            balances=balances,
-            futures_balances=futures_balances,
-        )
-        sim = BinanceSim(port_base=port_base, host=host, options=options, faults=faults, **overrides)
-    run(sim, level=level, venue="Binance", listening=f"{host}:{port_base}-{port_base + 1}")
 
 
 def _click_errors(command: object) -> tuple[type[Exception], type[Exception] | None]:
@@ -169,16 +97,27 @@ def run_app(typer_app: typer.Typer, argv: list[str] | None, prog_name: str) -> i
     return int(result) if isinstance(result, int) else 0
 
 
-def _register_dialects() -> None:
-    """Add each other venue's command (they import this module's helpers, so they come last)."""
-    for venue in ("bybit", "okx"):
+def discover(typer_app: typer.Typer) -> list[str]:
+    """Add the command of every venue package with a ``sim/cli.py`` (``exchanges.<venue>.sim.cli``,
+    which has ``register(app)``) to ``typer_app``; the venues' names, sorted.
+
+    The venues register into this CLI, not the other way round: ``exchanges.sim`` never
+    imports a venue package by name (a venue whose simulator is not installed is skipped)."""
+    names = []
+    for found in sorted(pkgutil.iter_modules(exchanges.__path__), key=lambda m: m.name):
+        if not found.ispkg or found.name in _NOT_VENUES:
+            continue
+        spec = f"exchanges.{found.name}.sim.cli"
         try:
-            module: Any = importlib.import_module(f"exchanges.{venue}.sim.cli")
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith(f"exchanges.{venue}"):
-                continue  # that venue's simulator is not installed
-            raise
-        module.register(app)
+            present = importlib.util.find_spec(spec) is not None
+        except ModuleNotFoundError:  # no ``sim`` subpackage
+            present = False
+        if present:
+            module: Any = importlib.import_module(spec)
+            module.register(typer_app)
+            names.append(found.name)
+    return names
 
 
-_register_dialects()
+_NOT_VENUES = frozenset({"sim", "transport"})
+discover(app)

@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from exchanges.sim.overrides import ConfigOverrides
 from exchanges.sim.tls import TlsFiles, default_tls_dir, local_tls, own_tls
@@ -137,8 +138,9 @@ def config_overrides(
     )
 
 
-def given(**values: object) -> dict[str, object]:
-    """The keyword arguments that are not None (options left to their defaults are left out)."""
+def given(**values: Any) -> dict[str, Any]:
+    """The keyword arguments that are not None (options left to their defaults are left out),
+    to pass on as ``**given(...)`` to an options class."""
     return {name: value for name, value in values.items() if value is not None}
 
 
