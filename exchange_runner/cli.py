@@ -28,7 +28,7 @@ from .config import DEFAULT_REDIS_URL, ConfigError, RunnerConfig, env_overrides,
 from .history_cli import history
 from .logs import register_runner_secrets, setup_runner_logging
 from .redis_setup import RedisSetupError, resolve_redis
-from .registrar import NameTaken, check_name
+from .registrar import NameTaken, check_name, listed_status
 
 app = FlagApp(
     add_completion=False,
@@ -423,8 +423,9 @@ def list_runners(
     )
     for r in rows:
         age = now - r.started_at_ms / 1000
+        status = listed_status(r, now)  # a killed or hung runner is not shown `ready` until its TTL runs out
         typer.echo(
-            f"{r.name:<12} {r.exchange.value:<9} {r.mode:<6} {r.venue:<8} {r.status:<9} {_age(age):>7}  "
+            f"{r.name:<12} {r.exchange.value:<9} {r.mode:<6} {r.venue:<8} {status:<9} {_age(age):>7}  "
             f"{r.pid:>7}  {r.router_endpoint} / {r.pub_endpoint}"
         )
 
