@@ -67,6 +67,7 @@ class Received(msgspec.Struct, frozen=True, kw_only=True):
     sent_ns: int  # the runner's clock at publish
     recv_ns: int  # ours at receive
     event: Event
+    jseq: int = 0  # journaled events (exec, pos, acct, funding payments): the runner's journal sequence
 
 
 class Gap(msgspec.Struct, frozen=True, kw_only=True):

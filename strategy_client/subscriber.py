@@ -333,6 +333,7 @@ class ZmqEventSubscriber:
                 sent_ns=header.ts,
                 recv_ns=time.time_ns(),
                 event=event,
+                jseq=header.jseq,
             )
             self.received += 1
         if verdict is Verdict.GAP or verdict is Verdict.RESET:
@@ -451,6 +452,7 @@ class ZmqEventSubscriber:
                     sent_ns=ev.ts_ns,
                     recv_ns=now,
                     event=event,
+                    jseq=ev.jseq,
                 )
             )
         self.replayed += len(events)
