@@ -427,12 +427,14 @@ class RiskGate:
         )
         return RiskRejected(breach)
 
-    def check(self, req: OrderRequest, client: str = "") -> None:  # noqa: C901 - one pass, in order
+    def check(self, req: OrderRequest, client: str = "") -> None:
         """Let ``req`` through (return) or refuse it (:class:`RiskRejected`). ``client`` names the
         sender for the per-client throttle (its ZMQ identity or CURVE key, as text).
 
-        The order path: keep it allocation-light. Decimal comparisons instead of divisions,
-        the reduce rule of :func:`reduces_exposure` inlined (a test holds them equal)."""
+        One pass, in order: drawdown, trading state, rates, open orders, the order itself,
+        exposure; the first limit hit refuses. The order path: keep it allocation-light. Decimal
+        comparisons instead of divisions, the reduce rule of :func:`reduces_exposure` inlined (a
+        test holds them equal)."""
         self.checked += 1
         limits = self.limits
         if not limits.enabled:
@@ -440,16 +442,13 @@ class RiskGate:
             return
         if self._wall_ns() >= self._day_end_ns:
             self._roll(self._wall())
-        inputs = self.inputs
         key = req.key
-        side = req.side
         qty = req.qty
-        buy = side is Side.BUY
+        buy = req.side is Side.BUY
         rules = self._rules.get(key)
         if rules is None:  # not an instrument of this runner (the runner refuses those first)
             rules = _InstrumentRules(limits.defaults, True, [ZERO, ZERO], tuple(self._cells.items()))
-        lim = rules.limits
-        pos = inputs.position(key)
+        pos = self.inputs.position(key)
         open_same = rules.cell[0] if buy else rules.cell[1]
         if not pos or (pos > 0) == buy:
             reducing = False
@@ -457,45 +456,65 @@ class RiskGate:
             reducing = True
         else:
             reducing = qty + open_same <= (pos if pos > 0 else -pos)
+        equity = self._check_drawdown(req, client, reducing)
+        self._check_state(req, client, reducing, pos, open_same)
+        now, mine = self._check_rates(req, client)
+        self._check_open_orders(req, client)
+        ref = self._check_order(req, client, rules)
+        if not reducing:
+            self._check_position(req, client, rules, ref, pos, open_same, equity)
+        # admitted
+        if self._total:
+            admit_all(self._total, now)
+        if mine:
+            admit_all(mine, now)
+        self.passed += 1
 
-        equity: Decimal | None = None
-        if limits.max_drawdown is not None or limits.max_leverage is not None:
-            equity = inputs.equity()
-            hwm = self.high_water_mark
+    def _check_drawdown(self, req: OrderRequest, client: str, reducing: bool) -> Decimal | None:
+        """The account's equity when a limit needs it; refuses while a drawdown trip holds."""
+        limits = self.limits
+        if limits.max_drawdown is None and limits.max_leverage is None:
+            return None
+        equity = self.inputs.equity()
+        hwm = self.high_water_mark
+        if (
+            limits.max_drawdown is not None
+            and equity is not None
+            and (hwm is None or equity > hwm or hwm - equity >= limits.max_drawdown)
+        ):
+            dd = self._drawdown(equity)
             if (
-                limits.max_drawdown is not None
-                and equity is not None
-                and (hwm is None or equity > hwm or hwm - equity >= limits.max_drawdown)
+                dd is not None
+                and self.armed
+                and self.state is not TradingState.ACTIVE
+                and (self.state is TradingState.HALTED or not reducing)
             ):
-                dd = self._drawdown(equity)
-                if (
-                    dd is not None
-                    and self.armed
-                    and self.state is not TradingState.ACTIVE
-                    and (self.state is TradingState.HALTED or not reducing)
-                ):
-                    raise self._refuse(
-                        LimitName.DRAWDOWN, None, dd.limit_value, dd.requested, dd.current, req, client, dd.detail
-                    )
-
-        # 1. trading state
-        state = self.state
-        if state is not TradingState.ACTIVE:
-            if state is TradingState.HALTED:
-                raise self._refuse(LimitName.TRADING_STATE, key, ZERO, qty, ZERO, req, client, "halted")
-            if not reducing:
                 raise self._refuse(
-                    LimitName.TRADING_STATE,
-                    key,
-                    abs(pos),
-                    qty + open_same,
-                    abs(pos),
-                    req,
-                    client,
-                    "reducing: only orders that reduce the position",
+                    LimitName.DRAWDOWN, None, dd.limit_value, dd.requested, dd.current, req, client, dd.detail
                 )
+        return equity
 
-        # 2. rate
+    def _check_state(self, req: OrderRequest, client: str, reducing: bool, pos: Decimal, open_same: Decimal) -> None:
+        """1. trading state: HALTED refuses everything, REDUCING what does not reduce."""
+        state = self.state
+        if state is TradingState.ACTIVE:
+            return
+        if state is TradingState.HALTED:
+            raise self._refuse(LimitName.TRADING_STATE, req.key, ZERO, req.qty, ZERO, req, client, "halted")
+        if not reducing:
+            raise self._refuse(
+                LimitName.TRADING_STATE,
+                req.key,
+                abs(pos),
+                req.qty + open_same,
+                abs(pos),
+                req,
+                client,
+                "reducing: only orders that reduce the position",
+            )
+
+    def _check_rates(self, req: OrderRequest, client: str) -> tuple[int, tuple[SlidingWindow, ...]]:
+        """2. rate: all clients' windows, then the sender's; (now, the sender's windows) to admit."""
         clients = self._clients
         total = self._total
         now = self._mono() if total or clients is not None else 0
@@ -504,26 +523,24 @@ class RiskGate:
             if full is not None:
                 name = LimitName.RATE_PER_SECOND if full.window_ns == SECOND_NS else LimitName.RATE_PER_MINUTE
                 raise self._refuse(name, None, *_full(full, now), req, client)
-        mine: tuple[SlidingWindow, ...] = ()
-        if clients is not None:
-            cw = clients.windows(client, now)
-            if cw is None:
-                n = Decimal(clients.max_clients)
-                raise self._refuse(
-                    LimitName.CLIENT_RATE_PER_MINUTE, None, n, n + 1, n, req, client, "too many active clients"
-                )
-            mine = cw.all
-            full = first_full(mine, now)
-            if full is not None:
-                name = (
-                    LimitName.CLIENT_RATE_PER_SECOND
-                    if full.window_ns == SECOND_NS
-                    else LimitName.CLIENT_RATE_PER_MINUTE
-                )
-                raise self._refuse(name, None, *_full(full, now), req, client)
+        if clients is None:
+            return now, ()
+        cw = clients.windows(client, now)
+        if cw is None:
+            n = Decimal(clients.max_clients)
+            raise self._refuse(
+                LimitName.CLIENT_RATE_PER_MINUTE, None, n, n + 1, n, req, client, "too many active clients"
+            )
+        mine = cw.all
+        full = first_full(mine, now)
+        if full is not None:
+            name = LimitName.CLIENT_RATE_PER_SECOND if full.window_ns == SECOND_NS else LimitName.CLIENT_RATE_PER_MINUTE
+            raise self._refuse(name, None, *_full(full, now), req, client)
+        return now, mine
 
-        # 3. open orders
-        max_open = limits.max_open_orders
+    def _check_open_orders(self, req: OrderRequest, client: str) -> None:
+        """3. open orders."""
+        max_open = self.limits.max_open_orders
         if max_open is not None:
             count = len(self.tally._orders)
             if count >= max_open:
@@ -531,93 +548,103 @@ class RiskGate:
                     LimitName.MAX_OPEN_ORDERS, None, Decimal(max_open), Decimal(count + 1), Decimal(count), req, client
                 )
 
-        # 4. the order itself
+    def _check_order(self, req: OrderRequest, client: str, rules: _InstrumentRules) -> Decimal | None:
+        """4. the order itself: size, then (when a limit is priced) the reference price, the
+        price collar and the notional; the reference price, or None when nothing is priced."""
+        key, qty, lim = req.key, req.qty, rules.limits
         if lim.max_order_qty is not None and qty > lim.max_order_qty:
             raise self._refuse(LimitName.MAX_ORDER_QTY, key, lim.max_order_qty, qty, ZERO, req, client)
-        ref: Decimal | None = None
-        if rules.priced:
-            ref = inputs.reference_price(key)
-            if ref is None or ref <= 0:
+        if not rules.priced:
+            return None
+        inputs = self.inputs
+        ref = inputs.reference_price(key)
+        if ref is None or ref <= 0:
+            raise self._refuse(
+                LimitName.REFERENCE_PRICE, key, ZERO, ZERO, ZERO, req, client, "no fresh reference price"
+            )
+        if req.type is OrderType.MARKET:
+            px = inputs.touch_price(key, req.side)
+            if px is None:
                 raise self._refuse(
-                    LimitName.REFERENCE_PRICE, key, ZERO, ZERO, ZERO, req, client, "no fresh reference price"
+                    LimitName.REFERENCE_PRICE,
+                    key,
+                    ZERO,
+                    ZERO,
+                    ref,
+                    req,
+                    client,
+                    f"no {'ask' if req.side is Side.BUY else 'bid'} on the book for a market {req.side.value}",
                 )
-            if req.type is OrderType.MARKET:
-                px = inputs.touch_price(key, side)
-                if px is None:
-                    raise self._refuse(
-                        LimitName.REFERENCE_PRICE,
-                        key,
-                        ZERO,
-                        ZERO,
-                        ref,
-                        req,
-                        client,
-                        f"no {'ask' if buy else 'bid'} on the book for a market {side.value}",
-                    )
-            elif req.price is None:
+        elif req.price is None:
+            raise self._refuse(
+                LimitName.REFERENCE_PRICE, key, ZERO, ZERO, ref, req, client, "limit order without a price"
+            )
+        else:
+            px = req.price
+        collar = lim.price_collar
+        if collar is not None and abs(px - ref) > ref * collar:
+            edge = ref * (1 + collar) if px > ref else ref * (1 - collar)
+            raise self._refuse(
+                LimitName.PRICE_COLLAR, key, edge, px, ref, req, client, f"band {collar} around the reference"
+            )
+        if lim.max_order_notional is not None:
+            notional = qty * px
+            if notional > lim.max_order_notional:
                 raise self._refuse(
-                    LimitName.REFERENCE_PRICE, key, ZERO, ZERO, ref, req, client, "limit order without a price"
+                    LimitName.MAX_ORDER_NOTIONAL, key, lim.max_order_notional, notional, ZERO, req, client
                 )
-            else:
-                px = req.price
-            collar = lim.price_collar
-            if collar is not None and abs(px - ref) > ref * collar:
-                edge = ref * (1 + collar) if px > ref else ref * (1 - collar)
-                raise self._refuse(
-                    LimitName.PRICE_COLLAR, key, edge, px, ref, req, client, f"band {collar} around the reference"
-                )
-            if lim.max_order_notional is not None:
-                notional = qty * px
-                if notional > lim.max_order_notional:
-                    raise self._refuse(
-                        LimitName.MAX_ORDER_NOTIONAL, key, lim.max_order_notional, notional, ZERO, req, client
-                    )
+        return ref
 
-        # 5. exposure (orders that do not reduce it)
-        if not reducing:
-            if buy:
-                before = abs(pos + open_same)
-                after = abs(pos + open_same + qty)
-            else:
-                before = abs(pos - open_same)
-                after = abs(pos - open_same - qty)
-            if lim.max_position_qty is not None and after > lim.max_position_qty:
-                raise self._refuse(LimitName.MAX_POSITION_QTY, key, lim.max_position_qty, after, before, req, client)
-            if lim.max_position_notional is not None:
-                assert ref is not None
-                if after * ref > lim.max_position_notional:
-                    raise self._refuse(
-                        LimitName.MAX_POSITION_NOTIONAL,
-                        key,
-                        lim.max_position_notional,
-                        after * ref,
-                        before * ref,
-                        req,
-                        client,
-                    )
-            if limits.max_open_positions is not None and not pos:
-                position = inputs.position
-                n_open = sum(1 for k in self.keys if position(k))
-                if n_open >= limits.max_open_positions:
-                    raise self._refuse(
-                        LimitName.MAX_OPEN_POSITIONS,
-                        key,
-                        Decimal(limits.max_open_positions),
-                        Decimal(n_open + 1),
-                        Decimal(n_open),
-                        req,
-                        client,
-                    )
-            if limits.max_leverage is not None or lim.max_concentration is not None:
-                assert ref is not None
-                self._exposure(req, client, rules, ref, pos, open_same, qty, buy, equity)
-
-        # admitted
-        if total:
-            admit_all(total, now)
-        if mine:
-            admit_all(mine, now)
-        self.passed += 1
+    def _check_position(
+        self,
+        req: OrderRequest,
+        client: str,
+        rules: _InstrumentRules,
+        ref: Decimal | None,
+        pos: Decimal,
+        open_same: Decimal,
+        equity: Decimal | None,
+    ) -> None:
+        """5. exposure, for an order that does not reduce it: position size and notional, open
+        positions, leverage and concentration."""
+        key, qty, lim, limits = req.key, req.qty, rules.limits, self.limits
+        buy = req.side is Side.BUY
+        if buy:
+            before = abs(pos + open_same)
+            after = abs(pos + open_same + qty)
+        else:
+            before = abs(pos - open_same)
+            after = abs(pos - open_same - qty)
+        if lim.max_position_qty is not None and after > lim.max_position_qty:
+            raise self._refuse(LimitName.MAX_POSITION_QTY, key, lim.max_position_qty, after, before, req, client)
+        if lim.max_position_notional is not None:
+            assert ref is not None
+            if after * ref > lim.max_position_notional:
+                raise self._refuse(
+                    LimitName.MAX_POSITION_NOTIONAL,
+                    key,
+                    lim.max_position_notional,
+                    after * ref,
+                    before * ref,
+                    req,
+                    client,
+                )
+        if limits.max_open_positions is not None and not pos:
+            position = self.inputs.position
+            n_open = sum(1 for k in self.keys if position(k))
+            if n_open >= limits.max_open_positions:
+                raise self._refuse(
+                    LimitName.MAX_OPEN_POSITIONS,
+                    key,
+                    Decimal(limits.max_open_positions),
+                    Decimal(n_open + 1),
+                    Decimal(n_open),
+                    req,
+                    client,
+                )
+        if limits.max_leverage is not None or lim.max_concentration is not None:
+            assert ref is not None
+            self._exposure(req, client, rules, ref, pos, open_same, qty, buy, equity)
 
     def _state_only(self, req: OrderRequest, client: str) -> None:
         """``enabled = false``: no limits, but the trading state (halt, reduce, kill switch) still holds."""
