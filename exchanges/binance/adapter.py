@@ -43,6 +43,7 @@ from exchanges.errors import (
 from exchanges.placement import TRANSIENT as _TRANSIENT
 from exchanges.placement import foreign_id_detail, not_placed, order_matches, outcome_unknown, search_placed
 from exchanges.transport.clock import ServerClock
+from exchanges.transport.http import keep_clock_fresh
 from strategy_client.model import (
     AccountSnapshot,
     Exchange,
@@ -262,12 +263,7 @@ class BinanceAdapter:
             tg.create_task(self._refresh_clock_forever(), name="binance-clock-refresh")
 
     async def _refresh_clock_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._clock_refresh_s)  # real time: a period, not a backoff
-            try:
-                await self.rest.sync_clock("spot")
-            except ExchangeError as exc:
-                log.warning("binance clock refresh failed: {}", exc)
+        await keep_clock_fresh(lambda: self.rest.sync_clock("spot"), self._clock_refresh_s, "binance")
 
     def _drop(self, kind: str, sample: object) -> None:
         self.dropped[kind] += 1

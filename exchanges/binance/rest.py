@@ -14,11 +14,9 @@ time round trip.
 
 from __future__ import annotations
 
-import asyncio
-import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, Unpack
 
 import httpx
 import msgspec
@@ -32,7 +30,7 @@ from exchanges.errors import (
     MalformedPayload,
 )
 from exchanges.transport.clock import ServerClock
-from exchanges.transport.http import RequestLoop
+from exchanges.transport.http import RequestLoop, RetryOptions
 
 from .errors import Product
 from .http import BinanceHost, HostUsage
@@ -121,27 +119,15 @@ class BinanceRestClient:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: ServerClock | None = None,
         timeout_s: float = 10.0,
-        max_retries: int = 3,
         recv_window_ms: int = 5000,
-        backoff_base_s: float = 0.1,
-        backoff_max_s: float = 2.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
-        jitter: Callable[[], float] = random.random,
+        **retry: Unpack[RetryOptions],
     ) -> None:
         self.clock = clock or ServerClock()
         self.urls = urls
         self._credentials = credentials
         self.recv_window_ms = recv_window_ms
-        self._loop = RequestLoop(
-            "binance",
-            self.clock,
-            max_retries=max_retries,
-            backoff_base_s=backoff_base_s,
-            backoff_max_s=backoff_max_s,
-            sleep=sleep,
-            jitter=jitter,
-        )
+        self._loop = RequestLoop("binance", self.clock, **retry)
         hosts: tuple[tuple[Product, str], ...] = (("spot", urls.spot_rest), ("futures", urls.futures_rest))
         self._hosts: dict[Product, BinanceHost] = {
             product: BinanceHost(

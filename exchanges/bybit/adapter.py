@@ -49,6 +49,7 @@ from exchanges.errors import (
 from exchanges.placement import TRANSIENT as _TRANSIENT
 from exchanges.placement import foreign_id_detail, order_matches, outcome_unknown, search_placed
 from exchanges.transport.clock import ServerClock
+from exchanges.transport.http import keep_clock_fresh
 from strategy_client.model import (
     AccountSnapshot,
     Exchange,
@@ -202,12 +203,7 @@ class BybitAdapter:
         await self.close()
 
     async def _refresh_clock_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._clock_refresh_s)  # real time: a period, not a backoff
-            try:
-                await self.rest.sync_clock()
-            except ExchangeError as exc:
-                log.warning("bybit clock refresh failed: {}", exc)
+        await keep_clock_fresh(self.rest.sync_clock, self._clock_refresh_s, "bybit")
 
     def _drop(self, kind: str, sample: object) -> None:
         self.dropped[kind] += 1

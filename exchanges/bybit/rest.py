@@ -19,10 +19,9 @@ Retry policy (one place for every venue, :class:`~exchanges.transport.http.Reque
 from __future__ import annotations
 
 import asyncio
-import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from typing import TypeVar, Unpack
 
 import httpx
 import msgspec
@@ -34,7 +33,7 @@ from exchanges.errors import (
     MalformedPayload,
 )
 from exchanges.transport.clock import ServerClock
-from exchanges.transport.http import RequestLoop
+from exchanges.transport.http import RequestLoop, RetryOptions
 
 from .errors import LEVERAGE_NOT_MODIFIED, VENUE
 from .http import BybitHttp
@@ -94,27 +93,15 @@ class BybitRestClient:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: ServerClock | None = None,
         timeout_s: float = 10.0,
-        max_retries: int = 3,
         recv_window_ms: int = 5000,
-        backoff_base_s: float = 0.1,
-        backoff_max_s: float = 2.0,
         ip_ban_s: float = 600.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
-        jitter: Callable[[], float] = random.random,
+        **retry: Unpack[RetryOptions],
     ) -> None:
         self.clock = clock or ServerClock()
         self._credentials = credentials
         self.recv_window_ms = recv_window_ms
-        self._loop = RequestLoop(
-            VENUE,
-            self.clock,
-            max_retries=max_retries,
-            backoff_base_s=backoff_base_s,
-            backoff_max_s=backoff_max_s,
-            sleep=sleep,
-            jitter=jitter,
-        )
+        self._loop = RequestLoop(VENUE, self.clock, **retry)
         self.http = BybitHttp(
             base_url,
             transport=transport,
@@ -122,7 +109,7 @@ class BybitRestClient:
             ip_ban_s=ip_ban_s,
             server_ms=self.clock.now_ms,
             monotonic=monotonic,
-            sleep=sleep,
+            sleep=retry.get("sleep", asyncio.sleep),
         )
 
     # ------------------------------------------------------------------ lifecycle

@@ -47,6 +47,7 @@ from exchanges.placement import TRANSIENT as _TRANSIENT
 from exchanges.placement import foreign_id_detail, not_placed, order_matches, outcome_unknown, search_placed
 from exchanges.transport.backoff import Backoff
 from exchanges.transport.clock import ServerClock
+from exchanges.transport.http import keep_clock_fresh
 from strategy_client.model import (
     AccountSnapshot,
     Exchange,
@@ -208,12 +209,7 @@ class OkxAdapter:
                 tg.create_task(self.private.run(), name="okx-private-socket")
 
     async def _refresh_clock_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._clock_refresh_s)  # real time: a period, not a backoff
-            try:
-                await self.rest.sync_clock()
-            except ExchangeError as exc:
-                log.warning("okx clock refresh failed: {}", exc)
+        await keep_clock_fresh(self.rest.sync_clock, self._clock_refresh_s, "okx")
 
     def _drop(self, kind: str, sample: object) -> None:
         self.dropped[kind] += 1

@@ -17,11 +17,9 @@ error of the item's ``sCode`` when it is not ``"0"``.
 
 from __future__ import annotations
 
-import asyncio
-import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from typing import TypeVar, Unpack
 
 import httpx
 import msgspec
@@ -31,7 +29,7 @@ from exchanges.errors import (
     MalformedPayload,
 )
 from exchanges.transport.clock import ServerClock
-from exchanges.transport.http import RequestLoop
+from exchanges.transport.http import RequestLoop, RetryOptions
 
 from .errors import VENUE, map_error
 from .http import OkxHttp
@@ -94,25 +92,13 @@ class OkxRestClient:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: ServerClock | None = None,
         timeout_s: float = 10.0,
-        max_retries: int = 3,
-        backoff_base_s: float = 0.1,
-        backoff_max_s: float = 2.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
-        jitter: Callable[[], float] = random.random,
+        **retry: Unpack[RetryOptions],
     ) -> None:
         self.clock = clock or ServerClock()
         self.urls = urls
         self._credentials = credentials
-        self._loop = RequestLoop(
-            VENUE,
-            self.clock,
-            max_retries=max_retries,
-            backoff_base_s=backoff_base_s,
-            backoff_max_s=backoff_max_s,
-            sleep=sleep,
-            jitter=jitter,
-        )
+        self._loop = RequestLoop(VENUE, self.clock, **retry)
         self.http = OkxHttp(
             urls.rest,
             credentials,

@@ -35,7 +35,7 @@ import asyncio
 import math
 import random
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol
+from typing import Protocol, TypedDict, Unpack
 
 import httpx
 from loguru import logger as log
@@ -50,7 +50,16 @@ from exchanges.errors import (
 from exchanges.telemetry import observe_request
 from exchanges.transport.clock import ServerClock
 
-__all__ = ["HostHooks", "HttpHost", "RequestLoop", "RETRYABLE", "retry_after_s", "int_header"]
+__all__ = [
+    "HostHooks",
+    "HttpHost",
+    "RequestLoop",
+    "RetryOptions",
+    "RETRYABLE",
+    "retry_after_s",
+    "int_header",
+    "keep_clock_fresh",
+]
 
 RETRYABLE: tuple[type[ExchangeError], ...] = (TransportError, UnknownOutcome, ServiceUnavailable)
 """Error classes a ``retry=True`` call is retried for (see the module doc)."""
@@ -136,27 +145,29 @@ class HttpHost:
             return self.hooks.after(method, path, response)
 
 
+class RetryOptions(TypedDict, total=False):
+    """The knobs of :class:`RequestLoop` a venue's REST client passes through (``sleep`` and
+    ``jitter`` are injectable so tests never wait): at most ``max_retries`` resends, backoff
+    from ``backoff_base_s`` doubling up to ``backoff_max_s``."""
+
+    max_retries: int
+    backoff_base_s: float
+    backoff_max_s: float
+    sleep: Callable[[float], Awaitable[None]]
+    jitter: Callable[[], float]
+
+
 class RequestLoop:
     """The retry policy and clock upkeep of one venue's REST client (see the module doc)."""
 
-    def __init__(
-        self,
-        venue: str,
-        clock: ServerClock,
-        *,
-        max_retries: int = 3,
-        backoff_base_s: float = 0.1,
-        backoff_max_s: float = 2.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        jitter: Callable[[], float] = random.random,
-    ) -> None:
+    def __init__(self, venue: str, clock: ServerClock, **options: Unpack[RetryOptions]) -> None:
         self.venue = venue
         self.clock = clock
-        self.max_retries = max_retries
-        self._backoff_base_s = backoff_base_s
-        self._backoff_max_s = backoff_max_s
-        self._sleep = sleep
-        self._jitter = jitter
+        self.max_retries = options.get("max_retries", 3)
+        self._backoff_base_s = options.get("backoff_base_s", 0.1)
+        self._backoff_max_s = options.get("backoff_max_s", 2.0)
+        self._sleep = options.get("sleep", asyncio.sleep)
+        self._jitter = options.get("jitter", random.random)
         self._clock_lock = asyncio.Lock()
 
     def backoff_s(self, attempt: int) -> float:
@@ -226,3 +237,14 @@ class RequestLoop:
                     raise
                 await self._sleep(self.backoff_s(attempt))
                 attempt += 1
+
+
+async def keep_clock_fresh(sync: Callable[[], Awaitable[object]], period_s: float, venue: str) -> None:
+    """Re-measure the clock every ``period_s`` (real time: a period, not a backoff) so an order
+    never waits for a time round trip; a failed measurement is logged and tried next period."""
+    while True:
+        await asyncio.sleep(period_s)
+        try:
+            await sync()
+        except ExchangeError as exc:
+            log.warning("{} clock refresh failed: {}", venue, exc)
