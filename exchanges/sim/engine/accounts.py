@@ -1,12 +1,13 @@
 """Account state: spot wallets (free/locked per asset) and futures accounts (wallet, one-way
-positions, leverage, open-order exposure, income). Pure bookkeeping, no market knowledge."""
+positions, leverage, open-order exposure, income). Pure bookkeeping, no market knowledge; the
+position and exposure arithmetic is the shared ledger core's (``strategy_client.model.ledger``)."""
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from decimal import Decimal
 
-from strategy_client.model import Side
+from strategy_client.model.ledger import Exposure, NetPosition
 
 from .errors import RejectReason, SimReject
 from .views import IncomeRecord, IncomeType
@@ -14,6 +15,9 @@ from .views import IncomeRecord, IncomeType
 __all__ = ["SpotWallet", "Position", "Exposure", "FuturesAccount", "Account"]
 
 ZERO = Decimal(0)
+
+Position = NetPosition
+"""The engine's position is the shared ledger core's (``strategy_client.model.ledger``)."""
 
 
 class SpotWallet:
@@ -57,82 +61,6 @@ class SpotWallet:
     def add(self, asset: str, amount: Decimal) -> None:
         """Credit (or, negative, debit) the free balance without a check."""
         self.free[asset] = self.free.get(asset, ZERO) + amount
-
-
-class Position:
-    """A one-way net position: signed ``size``, volume-weighted ``entry``."""
-
-    __slots__ = ("size", "entry", "realized", "open_fees", "update_ms")
-
-    def __init__(self) -> None:
-        self.size = ZERO
-        self.entry = ZERO
-        self.realized = ZERO
-        self.open_fees = ZERO
-        self.update_ms = 0
-
-    def apply(self, side: Side, qty: Decimal, price: Decimal, fee: Decimal, ts_ms: int) -> Decimal:
-        """Apply a fill; returns the realized PnL (before fees) of the part that reduced."""
-        signed = qty if side is Side.BUY else -qty
-        size = self.size
-        realized = ZERO
-        if size == 0 or (size > 0) == (signed > 0):
-            new = size + signed
-            self.entry = (abs(size) * self.entry + qty * price) / abs(new)
-            self.size = new
-            self.open_fees += fee
-        else:
-            closing = min(qty, abs(size))
-            direction = 1 if size > 0 else -1
-            realized = (price - self.entry) * closing * direction
-            left = abs(size) - closing
-            opening = qty - closing
-            self.open_fees = self.open_fees * left / abs(size)
-            if left > 0:
-                self.size = size + signed
-            elif opening > 0:
-                self.size = opening if signed > 0 else -opening
-                self.entry = price
-                self.open_fees = fee * opening / qty
-            else:
-                self.size = ZERO
-                self.entry = ZERO
-                self.open_fees = ZERO
-        self.realized += realized
-        self.update_ms = ts_ms
-        return realized
-
-    def break_even(self) -> Decimal:
-        if self.size == 0:
-            return ZERO
-        return self.entry + self.open_fees / self.size
-
-
-class Exposure:
-    """Remaining quantity and notional of an account's open orders on one perp, per side."""
-
-    __slots__ = ("buy_qty", "buy_notional", "sell_qty", "sell_notional")
-
-    def __init__(self) -> None:
-        self.buy_qty = ZERO
-        self.buy_notional = ZERO
-        self.sell_qty = ZERO
-        self.sell_notional = ZERO
-
-    def add(self, side: Side, qty: Decimal, price: Decimal) -> None:
-        if side is Side.BUY:
-            self.buy_qty += qty
-            self.buy_notional += qty * price
-        else:
-            self.sell_qty += qty
-            self.sell_notional += qty * price
-
-    def remove(self, side: Side, qty: Decimal, price: Decimal) -> None:
-        self.add(side, -qty, price)
-
-    @property
-    def empty(self) -> bool:
-        return self.buy_qty == 0 and self.sell_qty == 0
 
 
 class FuturesAccount:

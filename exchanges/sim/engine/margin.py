@@ -3,7 +3,8 @@
 * position initial margin = |size| x mark / leverage; maintenance = |size| x mark x mmr;
 * open-order initial margin per symbol (one-way netting): on each side only the quantity that
   would not close the current position needs margin, and the larger side counts
-  (``max(buy, sell)``), each valued at the side's average order price / leverage;
+  (``max(buy, sell)``), each valued at the side's average order price / leverage — the shared
+  ledger core's ``order_initial_margin`` (``strategy_client.model.ledger``), as is the position;
 * available = wallet + unrealized - position IM - open-order IM;
 * liquidation price (cross): the mark at which margin balance = maintenance margin, holding the
   other positions' PnL and maintenance fixed; 0 when there is none.
@@ -15,7 +16,9 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import msgspec
 
-from .accounts import Exposure, FuturesAccount, Position
+from strategy_client.model.ledger import order_initial_margin
+
+from .accounts import FuturesAccount, Position
 from .config import SymbolSpec
 from .views import PositionView
 
@@ -45,36 +48,6 @@ class MarginSummary(msgspec.Struct, frozen=True, kw_only=True):
         return self.margin_balance - self.initial_margin
 
 
-def order_initial_margin(
-    size: Decimal,
-    buy_qty: Decimal,
-    buy_notional: Decimal,
-    sell_qty: Decimal,
-    sell_notional: Decimal,
-    leverage: int,
-) -> Decimal:
-    """Initial margin of the open orders of one symbol given the position ``size``."""
-    buy_im = ZERO
-    sell_im = ZERO
-    if buy_qty > 0:
-        excess = buy_qty - max(ZERO, -size)
-        if excess > 0:
-            buy_im = excess * buy_notional / buy_qty
-    if sell_qty > 0:
-        excess = sell_qty - max(ZERO, size)
-        if excess > 0:
-            sell_im = excess * sell_notional / sell_qty
-    return max(buy_im, sell_im) / leverage
-
-
-def _exposure_im(size: Decimal, exp: Exposure | None, leverage: int) -> Decimal:
-    if exp is None or exp.empty:
-        return ZERO
-    return order_initial_margin(
-        size, exp.buy_qty, exp.buy_notional, exp.sell_qty, exp.sell_notional, leverage
-    )
-
-
 def summarize(
     account: FuturesAccount,
     asset: str,
@@ -101,7 +74,9 @@ def summarize(
             upnl += size * (mark - pos.entry)
             pos_im += notional / lev
             maint += notional * mmr
-        ord_im += _exposure_im(size, account.exposure.get(symbol), lev)
+        exp = exposure.get(symbol)
+        if exp is not None:
+            ord_im += exp.initial_margin(size, lev)
     return MarginSummary(
         asset=asset,
         wallet=account.wallet.get(asset, ZERO),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 from strategy_client.model import MarketKind, Side
+from strategy_client.model.ledger import funding_payment
 
 from .book import Resting
 from .config import SymbolSpec
@@ -116,7 +117,7 @@ class MarketModel:
             pos = futures.positions.get(symbol)
             if pos is None or pos.size == 0:
                 continue
-            amount = -(pos.size * mark * rate)
+            amount = funding_payment(pos.size, mark, rate)
             futures.credit(asset, amount)
             if account.is_market_maker:
                 continue

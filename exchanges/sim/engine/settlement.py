@@ -7,6 +7,9 @@ at once); a MARKET order pays from free funds. Fees are charged in the received 
 collected by the venue (``core.fees``), so every asset's total over all accounts, the market
 maker included, changes only by the fees collected.
 
+The fee, position and PnL rules are the shared ledger core's (``strategy_client.model.ledger``),
+which paper trading uses too.
+
 Perps: a fill moves the one-way position (VWAP entry, realized PnL on reduction), the wallet
 gets realized PnL minus the fee (quote asset), income records are written for REALIZED_PNL
 and COMMISSION. The market maker pays no fees and keeps no income records.
@@ -17,6 +20,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from strategy_client.model import MarketKind, OrderStatus, OrderType, Side
+from strategy_client.model.ledger import fee_amount, spot_deltas
 
 from .accounts import Account
 from .book import MatchingBook, Resting
@@ -113,26 +117,25 @@ def _apply_spot(
     fee_rate: Decimal,
 ) -> tuple[Decimal, str]:
     wallet = account.spot
-    quote_amt = qty * price
+    base_delta, quote_delta, fee, fee_in_base = spot_deltas(side, qty, price, fee_rate)
+    limit = order is not None and order.type is OrderType.LIMIT
     if side is Side.BUY:
-        fee = qty * fee_rate
-        fee_asset = spec.base
-        if order is not None and order.type is OrderType.LIMIT:
-            held = locked_for(order, qty)
+        if limit:
+            assert order is not None
+            held = locked_for(order, qty)  # spent from the lock; a fill below the limit gets the rest back
             wallet.spend_locked(spec.quote, held)
-            if held != quote_amt:
-                wallet.add(spec.quote, held - quote_amt)
+            if held != -quote_delta:
+                wallet.add(spec.quote, held + quote_delta)
         else:
-            wallet.add(spec.quote, -quote_amt)
-        wallet.add(spec.base, qty - fee)
+            wallet.add(spec.quote, quote_delta)
+        wallet.add(spec.base, base_delta)
     else:
-        fee = quote_amt * fee_rate
-        fee_asset = spec.quote
-        if order is not None and order.type is OrderType.LIMIT:
+        if limit:
             wallet.spend_locked(spec.base, qty)
         else:
-            wallet.add(spec.base, -qty)
-        wallet.add(spec.quote, quote_amt - fee)
+            wallet.add(spec.base, base_delta)
+        wallet.add(spec.quote, quote_delta)
+    fee_asset = spec.base if fee_in_base else spec.quote
     if fee:
         fees = core.fees[MarketKind.SPOT]
         fees[fee_asset] = fees.get(fee_asset, ZERO) + fee
@@ -151,7 +154,7 @@ def _apply_perp(
     trade_id: int,
     ts_ms: int,
 ) -> tuple[Decimal, Decimal]:
-    fee = qty * price * fee_rate
+    fee = fee_amount(qty, price, fee_rate)
     futures = account.futures
     realized = futures.position(spec.symbol).apply(side, qty, price, fee, ts_ms)
     asset = spec.quote

@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from strategy_client.model import MarketKind, OrderStatus, OrderType, Side, TimeInForce
+from strategy_client.model.ledger import added_order_margin
 
 from .accounts import Account
 from .book import MatchingBook, Resting
@@ -18,7 +19,6 @@ from .core import EngineCore
 from .errors import RejectReason, SimReject
 from .events import ExecType, OrderChanged
 from .filters import check_notional, check_price, check_qty
-from .margin import order_initial_margin
 from .matching import match, plan
 from .orders import ExpireReason, SimOrder
 from .settlement import finish_order, reduce_only_capacity
@@ -63,19 +63,8 @@ def _check_margin(
     """An order increasing exposure needs initial margin: the open-order margin of the symbol
     with this order added, minus without it, must fit in the available balance."""
     futures = account.futures
-    size = futures.size(spec.symbol)
     lev = core.leverage(account, spec.symbol)
-    exp = futures.exposure.get(spec.symbol)
-    bq = exp.buy_qty if exp else ZERO
-    bn = exp.buy_notional if exp else ZERO
-    sq = exp.sell_qty if exp else ZERO
-    sn = exp.sell_notional if exp else ZERO
-    before = order_initial_margin(size, bq, bn, sq, sn, lev)
-    if side is Side.BUY:
-        after = order_initial_margin(size, bq + qty, bn + qty * price, sq, sn, lev)
-    else:
-        after = order_initial_margin(size, bq, bn, sq + qty, sn + qty * price, lev)
-    need = after - before
+    need = added_order_margin(futures.size(spec.symbol), futures.exposure.get(spec.symbol), side, qty, price, lev)
     if need <= 0:
         return
     summary = core.margin(account, spec.quote)
