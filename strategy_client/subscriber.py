@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
@@ -467,6 +468,19 @@ class ZmqEventSubscriber:
             log.warning("subscriber %s: %s (first of its kind; counted in bad_frames)", self.runner, what)
 
     # -- snapshots -------------------------------------------------------------------------
+    def _seeded_books(self, rep: Any, keys: list[InstrumentKey] | None) -> tuple[OrderBook, ...]:
+        """The snapshot's books of ``keys`` (None: all), each topic seeded with the snapshot's
+        sequence number; a book older than one already delivered is left out."""
+        seqs = {ts.topic: ts.seq for ts in rep.seqs}
+        kept = []
+        for book in rep.books:
+            if keys is not None and book.key not in keys:
+                continue
+            t = topic(TopicKind.BOOK, self.exchange, book.key)
+            if self._seq.seed(t, seqs.get(t, 0)):
+                kept.append(book)
+        return tuple(kept)
+
     async def _fetch(
         self,
         kinds: frozenset[TopicKind],
@@ -508,35 +522,24 @@ class ZmqEventSubscriber:
                     errors.append(f"{name}: {type(exc).__name__}: {exc}")
                     return
 
-        jobs = []
+        one = keys[0] if keys is not None and len(keys) == 1 else None
+        calls: dict[str, Callable[[], Awaitable[Any]]] = {}
         if TopicKind.BOOK in kinds:
-            jobs.append(part("books", lambda: api.get_book_snapshot(tuple(keys) if keys else ex, timeout_s=timeout)))
+            calls["books"] = lambda: api.get_book_snapshot(tuple(keys) if keys else ex, timeout_s=timeout)
         if TopicKind.EXECUTION in kinds:
-            target: Exchange | InstrumentKey = keys[0] if keys is not None and len(keys) == 1 else ex
-            jobs.append(part("orders", lambda: api.get_open_orders(target, timeout_s=timeout)))
+            calls["orders"] = lambda: api.get_open_orders(one if one is not None else ex, timeout_s=timeout)
         if TopicKind.POSITION in kinds:
-            if keys is not None and len(keys) == 1:
-                jobs.append(part("position", lambda: api.get_position(keys[0], timeout_s=timeout)))
+            if one is not None:
+                calls["position"] = lambda: api.get_position(one, timeout_s=timeout)
             else:
-                jobs.append(part("positions", lambda: api.get_all_positions(ex, timeout_s=timeout)))
+                calls["positions"] = lambda: api.get_all_positions(ex, timeout_s=timeout)
         if TopicKind.ACCOUNT in kinds:
-            jobs.append(part("account", lambda: api.get_account_snapshot(ex, timeout_s=timeout)))
+            calls["account"] = lambda: api.get_account_snapshot(ex, timeout_s=timeout)
         if TopicKind.FUNDING in kinds:
-            jobs.append(part("funding", lambda: self._fetch_funding(keys, errors)))
-        await asyncio.gather(*jobs)
+            calls["funding"] = lambda: self._fetch_funding(keys, errors)
+        await asyncio.gather(*(part(name, call) for name, call in calls.items()))
 
-        books: tuple[OrderBook, ...] | None = None
-        if "books" in parts:
-            rep = parts["books"]
-            seqs = {ts.topic: ts.seq for ts in rep.seqs}
-            kept = []
-            for book in rep.books:
-                t = topic(TopicKind.BOOK, ex, book.key)
-                if keys is not None and book.key not in keys:
-                    continue
-                if self._seq.seed(t, seqs.get(t, 0)):
-                    kept.append(book)
-            books = tuple(kept)
+        books = self._seeded_books(parts["books"], keys) if "books" in parts else None
         orders = parts.get("orders")
         if orders is not None and keys is not None:
             orders = tuple(o for o in orders if o.key in keys)
