@@ -81,7 +81,9 @@ class _Plan:
 
 def _spotperp_plan(cfg: SpotPerpConfig) -> _Plan:
     spot, perp = cfg.spot_key, cfg.perp_key
-    spot_fees = cfg.fees.spot  # paper takes a spot buy's fee from the base too, as the venues do
+    spot_fees = cfg.fees.spot
+    if cfg.paper:  # no gross-up of spot buys on paper: the spot leg holds the hedge less the buy fee
+        spot_fees = msgspec.structs.replace(spot_fees, buy_fee_in_base=False)
 
     def pair_for(insts: dict[InstrumentKey, Any], oracle: PriceOracle, now_ns: int) -> ArbPair | None:
         return ArbPair(

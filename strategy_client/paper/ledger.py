@@ -1,9 +1,12 @@
 """The paper account: spot wallet (free/locked per asset) and perp positions on one margin wallet.
 
-Conventions (documented once, used everywhere): fees are paid in the quote asset on spot and in
-the margin asset on perps; a position is one-way and signed (> 0 long); realised PnL on a
-reducing fill is ``(price − entry) × closed × sign(position)``; funding pays
-``−size × mark × rate`` to the position (longs pay shorts when the rate is positive).
+The rules are the shared ledger core's (:mod:`strategy_client.model.ledger`), the same code the
+offline venues' engine settles with: a spot fill pays its fee in the asset it receives (a buy in
+base, a sell in quote), a perp fill in the margin asset; a position is one-way and signed
+(> 0 long), realised PnL on a reducing fill is ``(price − entry) × closed × sign(position)`` and
+a flip opens the rest at the fill price; funding pays ``−size × mark × rate`` to the position
+(longs pay shorts when the rate is positive); open orders' initial margin nets against the
+position per symbol, and ``available`` = wallet + unrealised − initial margin (not floored).
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ from strategy_client.model import (
     Position,
     Side,
 )
+from strategy_client.model.ledger import Exposure, NetPosition, fee_amount, funding_payment, spot_deltas
 
 from .config import PaperConfig
 from .errors import PaperRejected, RejectCode
 
-__all__ = ["Ledger"]
+__all__ = ["Ledger", "SpotSettlement"]
 
 ZERO = Decimal(0)
 
@@ -35,11 +39,13 @@ class _Wallet:
     locked: Decimal = ZERO
 
 
-@dataclass(slots=True)
-class _Perp:
-    size: Decimal = ZERO
-    entry: Decimal = ZERO
-    updated_ms: int = 0
+@dataclass(slots=True, frozen=True)
+class SpotSettlement:
+    """What one spot fill charged: the fee, its asset, and the assets whose balance moved."""
+
+    fee: Decimal
+    fee_asset: str
+    assets: tuple[str, str]
 
 
 class Ledger:
@@ -47,7 +53,7 @@ class Ledger:
         self.config = config
         self.spot: dict[str, _Wallet] = {a: _Wallet(free=v) for a, v in config.balances.items()}
         self.wallet = config.margin_balance  # perp margin wallet (realised PnL, fees, funding)
-        self.perps: dict[InstrumentKey, _Perp] = {}
+        self.perps: dict[InstrumentKey, NetPosition] = {}
         self.leverage: dict[InstrumentKey, int] = {}
         self.marks: dict[InstrumentKey, Decimal] = {}
 
@@ -66,21 +72,20 @@ class Ledger:
         w.free += amount
 
     def spot_fill(
-        self, inst: Instrument, side: Side, qty: Decimal, price: Decimal, fee: Decimal, locked_used: Decimal
-    ) -> tuple[str, ...]:
-        """Settle a spot fill whose cost was locked beforehand (``locked_used`` of the paying asset)."""
+        self, inst: Instrument, side: Side, qty: Decimal, price: Decimal, fee_rate: Decimal, locked_used: Decimal
+    ) -> SpotSettlement:
+        """Settle a spot fill whose cost was locked beforehand (``locked_used`` of the paying
+        asset: quote for a buy, base for a sell); the fee comes out of what is received."""
         base = self.spot.setdefault(inst.base, _Wallet())
         quote = self.spot.setdefault(inst.quote, _Wallet())
-        notional = qty * price
-        if side is Side.BUY:
-            quote.locked -= locked_used
-            quote.free += locked_used - notional - fee
-            base.free += qty
-        else:
-            base.locked -= locked_used
-            base.free += locked_used - qty
-            quote.free += notional - fee
-        return inst.base, inst.quote
+        d = spot_deltas(side, qty, price, fee_rate)
+        pay, pay_delta, get, get_delta = (
+            (quote, d.quote, base, d.base) if side is Side.BUY else (base, d.base, quote, d.quote)
+        )
+        pay.locked -= locked_used
+        pay.free += locked_used + pay_delta
+        get.free += get_delta
+        return SpotSettlement(d.fee, inst.base if d.fee_in_base else inst.quote, (inst.base, inst.quote))
 
     def balances(self, assets: tuple[str, ...] | None = None) -> tuple[Balance, ...]:
         names = assets if assets is not None else tuple(sorted(self.spot))
@@ -97,86 +102,73 @@ class Ledger:
         return self.leverage.get(key, self.config.default_leverage)
 
     def perp_fill(
-        self, key: InstrumentKey, side: Side, qty: Decimal, price: Decimal, fee: Decimal, ts_ms: int
-    ) -> Decimal:
-        """Apply a fill to the position; returns the realised PnL (before fee)."""
-        p = self.perps.setdefault(key, _Perp())
-        signed = qty if side is Side.BUY else -qty
-        realized = ZERO
-        if p.size == 0 or (p.size > 0) == (signed > 0):
-            new_size = p.size + signed
-            p.entry = (abs(p.size) * p.entry + qty * price) / abs(new_size)
-            p.size = new_size
-        else:
-            closed = min(qty, abs(p.size))
-            direction = Decimal(1) if p.size > 0 else Decimal(-1)
-            realized = (price - p.entry) * closed * direction
-            p.size += signed
-            if p.size == 0:
-                p.entry = ZERO
-            elif (p.size > 0) != (direction > 0):  # flipped: the rest opens at this price
-                p.entry = price
-        p.updated_ms = ts_ms
+        self, key: InstrumentKey, side: Side, qty: Decimal, price: Decimal, fee_rate: Decimal, ts_ms: int
+    ) -> tuple[Decimal, Decimal]:
+        """Apply a fill to the position; returns ``(fee, realised PnL before the fee)``."""
+        p = self.perps.get(key)
+        if p is None:
+            p = self.perps[key] = NetPosition()
+        fee = fee_amount(qty, price, fee_rate)
+        realized = p.apply(side, qty, price, fee, ts_ms)
         self.wallet += realized - fee
         self.marks.setdefault(key, price)
         if p.size == 0:
             del self.perps[key]
-        return realized
+        return fee, realized
 
     def apply_funding(self, key: InstrumentKey, rate: Decimal, mark: Decimal, ts_ms: int) -> FundingPayment | None:
         p = self.perps.get(key)
         if p is None or p.size == 0:
             return None
-        amount = -p.size * mark * rate
+        amount = funding_payment(p.size, mark, rate)
         self.wallet += amount
         return FundingPayment(key=key, amount=amount, asset=self.config.margin_asset, rate=rate, ts_ms=ts_ms)
 
-    def unrealized(self, key: InstrumentKey) -> Decimal:
-        p = self.perps.get(key)
-        if p is None:
-            return ZERO
-        mark = self.marks.get(key, p.entry)
-        return (mark - p.entry) * p.size
+    def mark_of(self, key: InstrumentKey, p: NetPosition) -> Decimal:
+        return self.marks.get(key, p.entry)
 
     def position(self, key: InstrumentKey, ts_ms: int = 0) -> Position:
         p = self.perps.get(key)
         lev = self.leverage_of(key)
         if p is None:
             return Position(key=key, size=ZERO, entry_price=ZERO, leverage=lev, updated_ts_ms=ts_ms)
-        mark = self.marks.get(key, p.entry)
+        mark = self.mark_of(key, p)
         return Position(
             key=key,
             size=p.size,
             entry_price=p.entry,
             mark_price=mark,
-            unrealized_pnl=(mark - p.entry) * p.size,
+            unrealized_pnl=p.unrealized(mark),
             leverage=lev,
-            updated_ts_ms=p.updated_ms,
+            updated_ts_ms=p.update_ms,
         )
 
     def positions(self) -> list[Position]:
         return [self.position(k) for k in sorted(self.perps)]
 
-    def position_margin(self) -> Decimal:
-        total = ZERO
-        for key, p in self.perps.items():
-            total += abs(p.size) * self.marks.get(key, p.entry) / self.leverage_of(key)
-        return total
-
-    def margin(self, order_margin: Decimal) -> MarginBalance:
-        unreal = sum((self.unrealized(k) for k in self.perps), ZERO)
-        balance = self.wallet + unreal
-        initial = self.position_margin() + order_margin
-        maint = sum(
-            (abs(p.size) * self.marks.get(k, p.entry) * self.config.maint_margin_rate for k, p in self.perps.items()),
-            ZERO,
+    def order_margin(self, exposures: dict[InstrumentKey, Exposure]) -> Decimal:
+        """Initial margin of the open perp orders, netted against each position."""
+        return sum(
+            (exp.initial_margin(self.position_size(k), self.leverage_of(k)) for k, exp in exposures.items()), ZERO
         )
+
+    def margin(self, exposures: dict[InstrumentKey, Exposure]) -> MarginBalance:
+        unreal = position_im = maint = ZERO
+        for key in sorted(self.perps):  # a fixed order: sums are exact but their exponent is not
+            p = self.perps[key]
+            mark = self.mark_of(key, p)
+            notional = abs(p.size) * mark
+            unreal += p.unrealized(mark)
+            position_im += notional / self.leverage_of(key)
+            maint += notional * self.config.maint_margin_rate
+        balance = self.wallet + unreal
+        initial = position_im + self.order_margin(exposures)
         return MarginBalance(
             asset=self.config.margin_asset,
             wallet_balance=self.wallet,
             unrealized_pnl=unreal,
             margin_balance=balance,
-            available_balance=max(balance - initial, ZERO),
+            available_balance=balance - initial,
             initial_margin=initial,
             maint_margin=maint,
         )

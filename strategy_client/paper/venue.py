@@ -7,11 +7,14 @@
   price, no queue) when a later book shows the opposite side at or through its price, up to
   the quantity shown there. IOC remainders and MARKET remainders beyond the visible depth
   expire; FOK fills completely or expires untouched; POST_ONLY that would cross is rejected.
-* Spot orders lock what they may spend (quote for buys, base for sells); perp orders need
-  initial margin (notional / leverage) from the available margin; reduce-only orders may only
-  shrink a position and are capped at its size.
+* Spot orders lock what they may spend (quote for buys: qty x limit price, or the book walk of
+  a MARKET buy; base for sells); a fill pays its fee out of the asset it receives. Perp orders
+  need the growth of the symbol's open-order initial margin (netted against the position) from
+  the available margin; reduce-only orders may only shrink a position and are capped at its size.
 * Funding settles at each ``next_funding_ts_ms`` the caller reported, with the rate announced
   for it and the latest mark price.
+* Fees, positions, realised PnL, funding and margin follow the shared ledger core
+  (:mod:`strategy_client.model.ledger`), the rules the offline venues' engine settles with.
 
 Nothing here does I/O or reads a clock; every call takes ``now_ms``.
 """
@@ -47,7 +50,9 @@ from strategy_client.model import (
     Side,
     TimeInForce,
     check_order,
+    walk_book,
 )
+from strategy_client.model.ledger import Exposure, added_order_margin
 
 from .config import PaperConfig
 from .errors import PaperRejected, RejectCode
@@ -177,7 +182,7 @@ class PaperVenue:
             return
         update.funding += (pay,)
         update.positions += (self.ledger.position(rate.key),)
-        update.margin = self.ledger.margin(self._order_margin())
+        update.margin = self.ledger.margin(self._exposures())
 
     # -- orders -------------------------------------------------------------------------
     def submit(self, req: OrderRequest, now_ms: int) -> tuple[Order, PaperUpdate]:
@@ -295,7 +300,7 @@ class PaperVenue:
         return AccountSnapshot(
             exchange=self.exchange,
             balances=self.ledger.balances(),
-            margin=(self.ledger.margin(self._order_margin()),),
+            margin=(self.ledger.margin(self._exposures()),),
             positions=tuple(self.ledger.positions()),
             ts_ms=now_ms,
         )
@@ -327,40 +332,55 @@ class PaperVenue:
         return out
 
     def _reserve(self, inst: Instrument, w: _Working, levels: list[BookLevel]) -> None:
+        """Spot: lock what the order may spend (its fee comes out of what it receives). Perp:
+        the order needs the growth of the symbol's open-order initial margin (netted against
+        the position, MARKET valued at its book walk) from the available balance."""
         o = w.order
-        fee_rate = max(
-            self.config.fee_rate(inst.key.kind, maker=False), self.config.fee_rate(inst.key.kind, maker=True)
-        )
         if inst.key.kind is MarketKind.SPOT:
             if o.side is Side.SELL:
                 w.locked_asset, w.locked_left = inst.base, o.qty
+            elif o.type is OrderType.MARKET:
+                w.locked_asset, w.locked_left = inst.quote, walk_book(tuple(levels), o.qty).notional
             else:
-                if o.type is OrderType.MARKET:
-                    cost = _walk_notional(levels, o.qty)
-                else:
-                    assert o.price is not None
-                    cost = o.qty * o.price
-                w.locked_asset, w.locked_left = inst.quote, cost * (1 + fee_rate)
+                assert o.price is not None
+                w.locked_asset, w.locked_left = inst.quote, o.qty * o.price
             self.ledger.lock(w.locked_asset, w.locked_left)
             return
         if o.reduce_only:
             return
-        price = o.price if o.price is not None else (levels[0].price if levels else ZERO)
-        needed = o.qty * price / self.ledger.leverage_of(inst.key) + o.qty * price * fee_rate
-        available = self.ledger.margin(self._order_margin()).available_balance
+        price = o.price
+        if price is None:
+            walk = walk_book(tuple(levels), o.qty)
+            price = walk.notional / walk.filled if walk.filled > 0 else ZERO
+        exposures = self._exposures()
+        needed = added_order_margin(
+            self.ledger.position_size(inst.key),
+            exposures.get(inst.key),
+            o.side,
+            o.qty,
+            price,
+            self.ledger.leverage_of(inst.key),
+        )
+        if needed <= 0:
+            return
+        available = self.ledger.margin(exposures).available_balance
         if needed > available:
             raise PaperRejected(
                 RejectCode.INSUFFICIENT_FUNDS,
                 f"insufficient margin: need {needed:.2f} {self.config.margin_asset}, available {available:.2f}",
             )
 
-    def _order_margin(self) -> Decimal:
-        total = ZERO
+    def _exposures(self) -> dict[InstrumentKey, Exposure]:
+        """Remaining quantity and notional of the open non-reduce-only perp orders, per perp."""
+        out: dict[InstrumentKey, Exposure] = {}
         for w in self.open.values():
             o = w.order
             if o.key.kind is MarketKind.PERP and not o.reduce_only and o.price is not None:
-                total += o.remaining_qty * o.price / self.ledger.leverage_of(o.key)
-        return total
+                exp = out.get(o.key)
+                if exp is None:
+                    exp = out[o.key] = Exposure()
+                exp.add(o.side, o.remaining_qty, o.price)
+        return out
 
     def _take(self, w: _Working, levels: list[BookLevel], now_ms: int, update: PaperUpdate, touched: _Touched) -> None:
         consumed = self._consumed.setdefault(w.order.key, {})
@@ -400,16 +420,18 @@ class PaperVenue:
     ) -> None:
         o = w.order
         inst = self.instruments[o.key]
-        fee = qty * price * self.config.fee_rate(o.key.kind, maker=maker)
+        fee_rate = self.config.fee_rate(o.key.kind, maker=maker)
         realized = ZERO
         if o.key.kind is MarketKind.SPOT:
-            used = qty * price + fee if o.side is Side.BUY else qty
-            used = min(used, w.locked_left)
+            # the lock share of this fill; a buy filled below its limit gets the difference back now
+            share = qty if o.side is Side.SELL else qty * (o.price if o.price is not None else price)
+            used = min(share, w.locked_left)
             w.locked_left -= used
-            touched.assets.update(self.ledger.spot_fill(inst, o.side, qty, price, fee, used))
-            fee_asset = inst.quote
+            spot = self.ledger.spot_fill(inst, o.side, qty, price, fee_rate, used)
+            touched.assets.update(spot.assets)
+            fee, fee_asset = spot.fee, spot.fee_asset
         else:
-            realized = self.ledger.perp_fill(o.key, o.side, qty, price, fee, now_ms)
+            fee, realized = self.ledger.perp_fill(o.key, o.side, qty, price, fee_rate, now_ms)
             touched.perps.add(o.key)
             fee_asset = self.config.margin_asset
         w.notional += qty * price
@@ -456,15 +478,4 @@ class PaperVenue:
             update.balances = self.ledger.balances(tuple(sorted(touched.assets)))
         if touched.perps:
             update.positions += tuple(self.ledger.position(k, now_ms) for k in sorted(touched.perps))
-            update.margin = self.ledger.margin(self._order_margin())
-
-
-def _walk_notional(levels: list[BookLevel], qty: Decimal) -> Decimal:
-    left, total = qty, ZERO
-    for lv in levels:
-        take = min(left, lv.qty)
-        total += take * lv.price
-        left -= take
-        if left <= 0:
-            break
-    return total
+            update.margin = self.ledger.margin(self._exposures())

@@ -84,10 +84,10 @@ def test_market_buy_walks_levels_with_one_fill_per_level_and_taker_fees() -> Non
     assert [(f.price, f.qty) for f in fills] == [(D("100.0"), D("0.5")), (D("100.5"), D("0.5"))]
     assert all(not f.is_maker for f in fills)
     assert order.status is OrderStatus.FILLED and order.avg_price == D("100.25")
-    fee = D("100.25") * D("0.001")
+    assert [(f.fee, f.fee_asset) for f in fills] == [(D("0.0005"), "BTC"), (D("0.0005"), "BTC")]  # received asset
     balances = {b.asset: b for b in upd.balances}
-    assert balances["USDT"].free == D(100_000) - D("100.25") - fee and balances["USDT"].locked == 0
-    assert balances["BTC"].free == D(2)
+    assert balances["USDT"].free == D(100_000) - D("100.25") and balances["USDT"].locked == 0
+    assert balances["BTC"].free == D(2) - D("1.0") * D("0.001")
 
 
 def test_market_order_beyond_visible_depth_fills_what_is_shown_and_expires_the_rest() -> None:
@@ -121,7 +121,7 @@ def test_resting_limit_fills_as_maker_at_its_price_when_the_book_crosses() -> No
     upd = v.on_book(book(SPOT, [("99.0", "1")], [("99.5", "1")], seq=3), 30)
     assert upd.changes[-1].order.status is OrderStatus.FILLED
     assert v.ledger.spot["USDT"].locked == 0
-    assert v.ledger.spot["BTC"].free == D("1.8")
+    assert v.ledger.spot["BTC"].free == D("1.8") - D("0.8") * D("0.0002")  # maker fee out of the base received
 
 
 def test_crossing_limit_takes_up_to_its_price_then_rests() -> None:
@@ -237,7 +237,8 @@ def test_perp_position_realised_pnl_reduce_only_cap_and_funding() -> None:
     )
 )
 def test_spot_wallet_is_conserved_and_never_negative(ops: list[tuple[str, int, int]]) -> None:
-    """quote = start − Σ buy notional + Σ sell notional − Σ fees; base = start + Σ buys − Σ sells; locks match."""
+    """quote = start − Σ buy notional + Σ sell notional − Σ quote fees; base = start + Σ buys − Σ sells − Σ base
+    fees; locks match."""
     v = venue()
     quote, base = D(100_000), D(1)
     seq = 1
@@ -262,8 +263,12 @@ def test_spot_wallet_is_conserved_and_never_negative(ops: list[tuple[str, int, i
         for c in upd.changes:
             if c.fill:
                 sign = 1 if c.fill.side is Side.BUY else -1
-                quote -= sign * c.fill.qty * c.fill.price + c.fill.fee
+                quote -= sign * c.fill.qty * c.fill.price
                 base += sign * c.fill.qty
+                if c.fill.fee_asset == "BTC":
+                    base -= c.fill.fee
+                else:
+                    quote -= c.fill.fee
     w_usdt, w_btc = v.ledger.spot["USDT"], v.ledger.spot["BTC"]
     for w in (w_usdt, w_btc):
         assert w.free >= 0 and w.locked >= 0
