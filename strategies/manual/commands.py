@@ -471,6 +471,58 @@ def _parse_cancel(args: list[str], exchange: Exchange) -> Cancel | CancelAll:
         raise CommandError(f"cancel: {exc}", command="cancel") from None
 
 
+def _parse_book(name: str, args: list[str], exchange: Exchange) -> Book:
+    key = _key_arg(name, args, 0, exchange)
+    _no_more(name, args, 2)
+    depth = DEFAULT_DEPTH
+    if len(args) == 2:
+        try:
+            depth = _parse_int(args[1], "depth", 1, MAX_DEPTH)
+        except CommandError as exc:
+            raise CommandError(f"{name}: {exc}", command=name) from None
+    return Book(key, depth)
+
+
+def _parse_price(name: str, args: list[str], exchange: Exchange) -> Price:
+    key = _key_arg(name, args, 0, exchange)
+    _no_more(name, args, 2)
+    source = PriceSource.MID
+    if len(args) == 2:
+        try:
+            source = PriceSource(args[1].lower())
+        except ValueError:
+            raise _err(name, f"unknown price source {args[1]!r}") from None
+        if source in (PriceSource.MARK, PriceSource.INDEX):
+            _perp_only(name, key, f"the {source.value} price")
+    return Price(key, source)
+
+
+def _parse_leverage(name: str, args: list[str], exchange: Exchange) -> Leverage:
+    if len(args) == 1 and args[0][:1].isdigit():
+        raise _err(name, f"needs the instrument before the leverage {args[0]!r}")
+    key = _key_arg(name, args, 0, exchange)
+    if len(args) < 2:
+        raise _err(name, "needs the leverage, a whole number")
+    _no_more(name, args, 2)
+    _perp_only(name, key, "leverage")
+    try:
+        return Leverage(key, _parse_int(args[1], "leverage", 1, None))
+    except CommandError as exc:  # the field is the command: one 'leverage:' prefix, then the usage
+        raise _err(name, str(exc).removeprefix("leverage: ")) from None
+
+
+def _parse_help(name: str, args: list[str]) -> Help:
+    _no_more(name, args, 1)
+    if not args:
+        return Help()
+    topic = ALIASES.get(args[0].lower(), args[0].lower())
+    if topic not in COMMANDS:
+        guess = suggest_command(topic)
+        hint = f" — did you mean {guess!r}?" if guess else ""
+        raise CommandError(f"help: no command {args[0]!r}{hint}", command=name)
+    return Help(topic)
+
+
 def parse_line(line: str, exchange: Exchange) -> Command | None:
     """Parse one line; ``None`` for a blank line or a ``#`` comment."""
     text = line.strip()
@@ -482,27 +534,9 @@ def parse_line(line: str, exchange: Exchange) -> Command | None:
     name = ALIASES.get(word.lower(), word.lower())
     match name:
         case "book":
-            key = _key_arg(name, args, 0, exchange)
-            _no_more(name, args, 2)
-            depth = DEFAULT_DEPTH
-            if len(args) == 2:
-                try:
-                    depth = _parse_int(args[1], "depth", 1, MAX_DEPTH)
-                except CommandError as exc:
-                    raise CommandError(f"{name}: {exc}", command=name) from None
-            return Book(key, depth)
+            return _parse_book(name, args, exchange)
         case "price":
-            key = _key_arg(name, args, 0, exchange)
-            _no_more(name, args, 2)
-            source = PriceSource.MID
-            if len(args) == 2:
-                try:
-                    source = PriceSource(args[1].lower())
-                except ValueError:
-                    raise _err(name, f"unknown price source {args[1]!r}") from None
-                if source in (PriceSource.MARK, PriceSource.INDEX):
-                    _perp_only(name, key, f"the {source.value} price")
-            return Price(key, source)
+            return _parse_price(name, args, exchange)
         case "funding":
             key = _key_arg(name, args, 0, exchange)
             _no_more(name, args, 1)
@@ -522,17 +556,7 @@ def parse_line(line: str, exchange: Exchange) -> Command | None:
             _no_more(name, args, 0)
             return Balance()
         case "leverage":
-            if len(args) == 1 and args[0][:1].isdigit():
-                raise _err(name, f"needs the instrument before the leverage {args[0]!r}")
-            key = _key_arg(name, args, 0, exchange)
-            if len(args) < 2:
-                raise _err(name, "needs the leverage, a whole number")
-            _no_more(name, args, 2)
-            _perp_only(name, key, "leverage")
-            try:
-                return Leverage(key, _parse_int(args[1], "leverage", 1, None))
-            except CommandError as exc:  # the field is the command: one 'leverage:' prefix, then the usage
-                raise _err(name, str(exc).removeprefix("leverage: ")) from None
+            return _parse_leverage(name, args, exchange)
         case "halt":
             return Halt(" ".join(args))
         case "reduce":
@@ -544,15 +568,7 @@ def parse_line(line: str, exchange: Exchange) -> Command | None:
             _no_more(name, args, 0)
             return Risk()
         case "help":
-            _no_more(name, args, 1)
-            if not args:
-                return Help()
-            topic = ALIASES.get(args[0].lower(), args[0].lower())
-            if topic not in COMMANDS:
-                guess = suggest_command(topic)
-                hint = f" — did you mean {guess!r}?" if guess else ""
-                raise CommandError(f"help: no command {args[0]!r}{hint}", command=name)
-            return Help(topic)
+            return _parse_help(name, args)
         case "quit":
             _no_more(name, args, 0)
             return Quit()

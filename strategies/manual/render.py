@@ -117,7 +117,7 @@ def render_book(book: OrderBook, depth: int) -> str:
         marker = f" spread {dec(book.spread)} ({dec(bps)} bps)  mid {dec(book.mid)} "
     else:
         marker = " one-sided book "
-    width = max(max(len(line) for line in body), len(marker) + 6)
+    width = max(*(len(line) for line in body), len(marker) + 6)
     sep = marker.center(width, "-")
     return "\n".join([head, body[0], *body[1 : 1 + middle], sep, *body[1 + middle :]])
 

@@ -47,7 +47,7 @@ EXIT_INTERRUPTED = 130  # Ctrl-C outside the interactive prompt (a script, or wh
 
 def _readline() -> ModuleType | None:
     try:
-        import readline
+        import readline  # noqa: PLC0415 - absent on Windows: the REPL runs without line editing
     except ImportError:  # pragma: no cover - platforms without readline (Windows)
         return None
     return readline
