@@ -25,7 +25,7 @@ import itertools
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import zmq
 import zmq.asyncio
@@ -35,12 +35,10 @@ from strategy_client.security import CurveClient
 from strategy_client.telemetry.http import MetricsServer, ReadinessReport
 from strategy_client.wire import Header, Ping, Pong, decode_header, decode_reply, encode, now_ns
 
+from .host import RunnerState
 from .metrics import RunnerMetrics
 
-if TYPE_CHECKING:
-    from .runner import ExchangeRunner
-
-__all__ = ["runner_readiness", "RunnerHealth", "SelfPing", "loopback_endpoint"]
+__all__ = ["HealthSource", "runner_readiness", "RunnerHealth", "SelfPing", "loopback_endpoint"]
 
 _PREFIX = "selfping-"
 
@@ -176,7 +174,16 @@ class SelfPing:
         return out
 
 
-def runner_readiness(runner: ExchangeRunner, metrics: RunnerMetrics | None) -> ReadinessReport:
+class HealthSource(RunnerState, Protocol):
+    """What ``/healthz`` and ``/readyz`` read of their runner (``ExchangeRunner`` is one)."""
+
+    @property
+    def credentials_error(self) -> str: ...
+    @property
+    def self_ping(self) -> SelfPing | None: ...
+
+
+def runner_readiness(runner: HealthSource, metrics: RunnerMetrics | None) -> ReadinessReport:
     checks = dict(runner.readiness())
     ws = metrics.ws_connections() if metrics is not None else {}
     down = sorted([name for name, ok in runner.streams.items() if not ok] + [n for n, ok in ws.items() if not ok])
@@ -198,7 +205,7 @@ def runner_readiness(runner: ExchangeRunner, metrics: RunnerMetrics | None) -> R
 class RunnerHealth:
     """Owns the runner's :class:`MetricsServer` (start before the venue is touched, stop last)."""
 
-    def __init__(self, runner: ExchangeRunner, metrics: RunnerMetrics, *, host: str, port: int) -> None:
+    def __init__(self, runner: HealthSource, metrics: RunnerMetrics, *, host: str, port: int) -> None:
         self.runner = runner
         self.metrics = metrics
         self._started = time.monotonic()

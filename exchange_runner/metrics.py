@@ -20,8 +20,8 @@ market kinds, outcomes. Never an order id or a client id.
 from __future__ import annotations
 
 from collections import Counter as CounterDict
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 from prometheus_client import (
     CollectorRegistry,
@@ -37,12 +37,13 @@ from prometheus_client.registry import Collector
 
 from exchanges.telemetry import stream_label
 
+from .host import RunnerInfo, RunnerState
+from .publisher import Publisher
+from .registrar import Registrar
 from .risk import risk_metric_families
+from .zmq_server import ZmqServer
 
-if TYPE_CHECKING:
-    from .runner import ExchangeRunner
-
-__all__ = ["RunnerMetrics", "RunnerCollector", "MAX_ENDPOINTS", "STATUSES"]
+__all__ = ["MetricsSource", "Probe", "RunnerMetrics", "RunnerCollector", "MAX_ENDPOINTS", "STATUSES"]
 
 # no ``*_created`` series: they double the exposition and no dashboard uses them (process-wide)
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -54,10 +55,37 @@ VENUE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2
 FILL_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 
+class Probe(Protocol):
+    """The runner's self-ping (``health.SelfPing``) as the metrics read it."""
+
+    @property
+    def last_rtt_s(self) -> float | None: ...
+    def check(self) -> tuple[bool, str]: ...
+
+
+class MetricsSource(RunnerInfo, RunnerState, Protocol):
+    """What the collector reads of its runner at scrape time (``ExchangeRunner`` is one). The
+    actors (``prices``, ``orders``, ``positions``, ``account``, ``funding``) and ``security``
+    are read when present: a runner has them only once it runs."""
+
+    @property
+    def self_ping(self) -> Probe | None: ...
+    @property
+    def stream_messages(self) -> Mapping[str, int]: ...
+    @property
+    def stream_restarts(self) -> int: ...
+    @property
+    def publisher(self) -> Publisher: ...
+    @property
+    def server(self) -> ZmqServer | None: ...
+    @property
+    def registrar(self) -> Registrar | None: ...
+
+
 class RunnerMetrics:
     """The metrics of one runner; also its ``exchanges.telemetry.VenueObserver``."""
 
-    def __init__(self, runner: ExchangeRunner, *, process_metrics: bool = True) -> None:
+    def __init__(self, runner: MetricsSource, *, process_metrics: bool = True) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.command_duration = Histogram(
@@ -176,7 +204,7 @@ def _counter(name: str, doc: str, labels: Iterable[str] = ()) -> CounterMetricFa
 class RunnerCollector(Collector):
     """Reads the runner's own counters at scrape time (nothing on the hot path)."""
 
-    def __init__(self, runner: ExchangeRunner, metrics: RunnerMetrics) -> None:
+    def __init__(self, runner: MetricsSource, metrics: RunnerMetrics) -> None:
         self._r = runner
         self._m = metrics
 

@@ -1,5 +1,13 @@
 """CoreApi handlers: each request is answered by asking the actor that owns the state.
 
+The dispatch is driven by the command registry (:mod:`strategy_client.wire.commands`): a
+request that an actor declares it answers (its ``ANSWERS``) is routed — the instrument or
+exchange it names must be this runner's — and handed, as it is, to that actor, whose answer is
+the declared reply. Only the requests that need more than that have a handler here (submit and
+cancel: the caller's deadline and "outcome unknown"; the risk gate's admin requests: who sent
+them; ``ping``, instruments, gap reports, leverage, book snapshots, journal replay). The service
+sees the runner through :class:`CommandHost`, not the runner class.
+
 Errors are translated here, at the boundary, by one table (:data:`ERROR_TABLE`): exception
 class → error code, retryable, whether the venue's code and message are carried. The most
 specific class comes first; the first row that matches wins. Only the runner's typed refusals
@@ -15,84 +23,60 @@ order (UNKNOWN) until the venue says what became of it.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
 from exchanges import errors as xerr
-from strategy_client.model import Exchange, InstrumentKey, RejectCode
+from exchanges.base import ExchangeAdapter
+from strategy_client.model import Exchange, Instrument, InstrumentKey, RejectCode
 from strategy_client.model.order import InvalidOrderRequest
 from strategy_client.wire import (
+    COMMANDS,
     PROTOCOL_VERSION,
-    AccountReply,
     BookSnapshotReply,
     CancelOrder,
     ErrorCode,
     ErrorReply,
-    FundingReply,
-    GetAccountSnapshot,
     GetAllInstruments,
-    GetAllPositions,
     GetBookSnapshot,
-    GetFundingRate,
     GetInstrument,
-    GetOpenOrders,
-    GetOrder,
-    GetPosition,
-    GetReferencePrice,
-    GetRiskStatus,
     Header,
     InstrumentReply,
     InstrumentsReply,
     LeverageReply,
     OrderReply,
-    OrdersReply,
     Ping,
     Pong,
-    PositionReply,
-    PositionsReply,
-    PriceReply,
     ReplayEvents,
     Reply,
     ReportGap,
     Request,
-    RiskStatusReply,
+    Routing,
     SetLeverage,
     SetRiskLimit,
     SetTradingState,
     SubmitOrder,
     TopicKind,
     TopicSeq,
-    TradingStateReply,
     topic,
 )
 
-from .actors.account import GetAccount
+from .actors.account import AccountManager
 from .actors.base import Actor
-from .actors.funding import GetFunding
-from .actors.order import (
-    Cancel,
-    GetOpen,
-    GetOrderMsg,
-    RiskStatusMsg,
-    SetRiskLimitMsg,
-    SetTradingStateMsg,
-    Submit,
-    new_client_id,
-)
-from .actors.position import GetAllPositionsMsg, GetPositionMsg
-from .actors.price import GetBooks, GetReferencePriceMsg
-from .journaling import JournalRefused
+from .actors.funding import FundingPoller
+from .actors.order import Admin, OrderManager, Submit, new_client_id
+from .actors.position import PositionManager
+from .actors.price import GetBooks, PriceManager
+from .host import RunnerInfo
+from .journaling import JournalRefused, RunnerJournal
+from .publisher import Publisher
 from .refusals import BadParams, ClientIdInUse, NotAvailable
 from .risk import RiskChangeRefused, RiskConfigError, RiskRejected
 from .zmq_server import PEER, Pending
 
-if TYPE_CHECKING:
-    from .runner import ExchangeRunner
-
-__all__ = ["CommandService", "ERROR_TABLE", "ErrorRow", "error_reply", "unanswered_reply"]
+__all__ = ["CommandHost", "CommandService", "ERROR_TABLE", "ErrorRow", "error_reply", "unanswered_reply"]
 
 
 class ErrorRow(NamedTuple):
@@ -224,9 +208,8 @@ def _peer() -> str:
     return peer if isinstance(peer, str) else peer.hex()
 
 
-def _as_reply(reply: Any) -> Reply:
-    """The actor answered with the reply itself (risk status, trading state)."""
-    assert isinstance(reply, RiskStatusReply | TradingStateReply)
+def _as_is(reply: Reply) -> Reply:
+    """The actor answered with the request's declared reply."""
     return reply
 
 
@@ -234,33 +217,77 @@ def _order_reply(order: Any) -> Reply:
     return OrderReply(order=order)
 
 
-def _orders_reply(orders: Any) -> Reply:
-    return OrdersReply(orders=tuple(orders))
+class CommandHost(RunnerInfo, Protocol):
+    """What the command service reads of its runner (``ExchangeRunner`` is one)."""
+
+    @property
+    def instruments(self) -> Mapping[InstrumentKey, Instrument]: ...
+    @property
+    def adapter(self) -> ExchangeAdapter: ...
+    @property
+    def publisher(self) -> Publisher: ...
+    @property
+    def journal(self) -> RunnerJournal | None: ...
+    @property
+    def orders(self) -> OrderManager: ...
+    @property
+    def positions(self) -> PositionManager: ...
+    @property
+    def prices(self) -> PriceManager: ...
+    @property
+    def funding(self) -> FundingPoller: ...
+    @property
+    def account(self) -> AccountManager: ...
 
 
-def _position_reply(position: Any) -> Reply:
-    return PositionReply(position=position)
+#: How a request answered by an actor is checked before it is handed over (from its routing).
+_KEY, _EXCHANGE, _OPTIONAL_KEY, _NONE = "key", "exchange", "key?", ""
+
+Plan = Reply | _Ask | None
 
 
-def _positions_reply(positions: Any) -> Reply:
-    return PositionsReply(positions=tuple(positions))
-
-
-def _price_reply(price: Any) -> Reply:
-    return PriceReply(price=price)
-
-
-def _funding_reply(funding: Any) -> Reply:
-    return FundingReply(funding=funding)
-
-
-def _account_reply(account: Any) -> Reply:
-    return AccountReply(account=account)
+def _route_check(cls: type) -> str:
+    spec = COMMANDS[cls]
+    if spec.route is Routing.INSTRUMENT:
+        return _KEY
+    if spec.route is Routing.EXCHANGE:
+        return _EXCHANGE
+    if spec.route is Routing.CALLER and "key" in getattr(cls, "__struct_fields__", ()):
+        return _OPTIONAL_KEY  # narrows to one instrument when given (get_open_orders)
+    return _NONE
 
 
 class CommandService:
-    def __init__(self, runner: ExchangeRunner) -> None:
-        self.r = runner
+    def __init__(self, host: CommandHost) -> None:
+        self.r = host
+        #: request class → (the actor that answers it, the route check): the registry's commands
+        #: the actors declare (``ANSWERS``)
+        self._answered: dict[type, tuple[Actor[Any], str]] = {
+            cls: (actor, _route_check(cls))
+            for actor in (host.orders, host.positions, host.prices, host.funding, host.account)
+            for cls in actor.ANSWERS
+        }
+        #: requests that need more than one actor message, answered at once or planned here
+        self._planned: dict[type, Callable[[Any, float], Plan]] = {
+            SubmitOrder: self._submit,
+            CancelOrder: self._cancel,
+            Ping: self._ping,
+            GetInstrument: self._instrument,
+            GetAllInstruments: self._instruments,
+            ReportGap: self._report_gap,
+            SetTradingState: self._admin,
+            SetRiskLimit: self._admin,
+        }
+        #: requests that wait on more than one actor (``handle`` only)
+        self._awaited: dict[type, Callable[[Any, float], Awaitable[Reply]]] = {
+            SetLeverage: self._set_leverage,
+            GetBookSnapshot: self._book_snapshot,
+            ReplayEvents: self._replay,
+        }
+        unserved = set(COMMANDS) - set(self._answered) - set(self._planned) - set(self._awaited)
+        if unserved:
+            names = sorted(COMMANDS[c].method for c in unserved)
+            raise TypeError(f"commands of the wire registry no actor answers: {', '.join(names)}")
 
     def _check_key(self, key: InstrumentKey) -> ErrorReply | None:
         if key.exchange is not self.r.exchange:
@@ -307,71 +334,29 @@ class CommandService:
     def _timeout(self, header: Header) -> float:
         return max(1.0, header.timeout_ms / 1000) if header.timeout_ms else self.r.config.venue_timeout_s
 
-    def _submit(self, req: SubmitOrder, timeout: float) -> Reply | _Ask:
-        order = req.order
-        if (bad := self._check_key(order.key)) is not None:
-            return bad
-        if not order.client_id:  # named now, so that an unanswered submit can say which order it was
-            order = msgspec.structs.replace(order, client_id=new_client_id())
-        # the actor answers a little before the caller's timeout, so that its answer (what the
-        # venue said so far, or UNKNOWN) is what the caller gets, not the server's timer
-        answer_by = time.monotonic() + timeout - min(0.1, timeout / 10)
-        op = f"submit_order {order.client_id}"
-        return _Ask(self.r.orders, Submit(order, answer_by, _peer()), _order_reply, order_op=op)
-
-    def _plan(self, req: Request, timeout: float) -> Reply | _Ask | None:  # noqa: C901 - a dispatch table
+    def _plan(self, req: Request, timeout: float) -> Plan:
         """What a request needs: a reply at once, one actor message (:class:`_Ask`), or None
         (more than that: ``_handle`` does it)."""
-        r = self.r
-        match req:
-            case Ping():
-                return Pong(
-                    exchange=r.exchange,
-                    runner_version=r.version,
-                    protocol_version=PROTOCOL_VERSION,
-                    mode=r.config.mode,
-                    venue=r.config.venue,
-                    ready=r.ready,
-                    queues=r.queue_stats(),
-                )
-            case SubmitOrder():
-                return self._submit(req, timeout)
-            case CancelOrder(key=key, client_id=cid, venue_id=vid):
-                op = f"cancel_order {cid or vid}"
-                return self._check_key(key) or _Ask(r.orders, Cancel(key, cid, vid), _order_reply, order_op=op)
-            case GetOrder(key=key, client_id=cid, venue_id=vid):
-                return self._check_key(key) or _Ask(r.orders, GetOrderMsg(key, cid, vid), _order_reply)
-            case GetOpenOrders(key=key, kind=kind):
-                bad = self._check_key(key) if key is not None else None
-                return bad or _Ask(r.orders, GetOpen(key, kind), _orders_reply)
-            case GetPosition(key=key):
-                return self._check_key(key) or _Ask(r.positions, GetPositionMsg(key), _position_reply)
-            case GetAllPositions(exchange=exchange):
-                return self._check_exchange(exchange) or _Ask(r.positions, GetAllPositionsMsg(), _positions_reply)
-            case GetInstrument(key=key):
-                return self._check_key(key) or InstrumentReply(instrument=r.instruments[key])
-            case GetAllInstruments(exchange=exchange, kind=kind):
-                return self._check_exchange(exchange) or InstrumentsReply(
-                    instruments=tuple(i for i in r.instruments.values() if kind is None or i.key.kind is kind)
-                )
-            case GetReferencePrice(key=key, source=source):
-                return self._check_key(key) or _Ask(r.prices, GetReferencePriceMsg(key, source), _price_reply)
-            case GetFundingRate(key=key):
-                return self._check_key(key) or _Ask(r.funding, GetFunding(key), _funding_reply)
-            case GetAccountSnapshot(exchange=exchange):
-                return self._check_exchange(exchange) or _Ask(r.account, GetAccount(), _account_reply)
-            case ReportGap(gaps=gaps, client_kind=client_kind):  # a subscriber's lost events: counted
-                return r.publisher.report_gaps(gaps, client_kind)
-            case GetRiskStatus():
-                return _Ask(r.orders, RiskStatusMsg(), _as_reply)
-            case SetTradingState(state=state, reason=reason, force=force):
-                return _Ask(r.orders, SetTradingStateMsg(state, reason, force, _peer() or "admin"), _as_reply)
-            case SetRiskLimit(field=field, value=value, instrument=instrument):
-                return _Ask(r.orders, SetRiskLimitMsg(field, value, instrument, _peer() or "admin"), _as_reply)
-        return None
+        cls = type(req)
+        planned = self._planned.get(cls)
+        if planned is not None:
+            return planned(req, timeout)
+        answered = self._answered.get(cls)
+        if answered is None:
+            return None
+        actor, check = answered
+        msg: Any = req  # the route check named the field it has
+        if check is _KEY:
+            bad = self._check_key(msg.key)
+        elif check is _EXCHANGE:
+            bad = self._check_exchange(msg.exchange)
+        elif check is _OPTIONAL_KEY and msg.key is not None:
+            bad = self._check_key(msg.key)
+        else:
+            bad = None
+        return bad or _Ask(actor, req, _as_is)
 
     async def _handle(self, req: Request, header: Header) -> Reply:
-        r = self.r
         timeout = self._timeout(header)
         plan = self._plan(req, timeout)
         if isinstance(plan, _Ask):
@@ -382,28 +367,83 @@ class CommandService:
             return plan.wrap(answer)
         if plan is not None:
             return plan
-        match req:
-            case SetLeverage(key=key, leverage=lev):
-                if (bad := self._check_key(key)) is not None:
-                    return bad
-                if not 1 <= lev <= 125:
-                    return ErrorReply(code=ErrorCode.INVALID_PARAMS, message=f"leverage {lev} outside 1..125")
-                got = await asyncio.wait_for(r.adapter.set_leverage(key, lev), timeout)
-                return LeverageReply(key=key, leverage=got)
-            case GetBookSnapshot(keys=keys):
-                for k in keys:
-                    if (bad := self._check_key(k)) is not None:
-                        return bad
-                # sequence numbers first: a book published after this point has a higher seq
-                seqs = tuple(
-                    TopicSeq(t, r.publisher.sequence(t))
-                    for t in (topic(TopicKind.BOOK, r.exchange, k) for k in (keys or r.instruments))
-                )
-                results = await r.prices.ask(GetBooks(tuple(keys)), timeout)
-                return BookSnapshotReply(books=tuple(b.book for b in results), seqs=seqs)
-            case ReplayEvents(after_seq=after, topic=prefix, limit=limit):
-                if r.journal is None:
-                    why = "this runner journals nothing (--no-journal): nothing to replay"
-                    return ErrorReply(code=ErrorCode.NOT_FOUND, message=why)
-                return await asyncio.wait_for(asyncio.to_thread(r.journal.replay, after, prefix, limit), timeout)
-        return ErrorReply(code=ErrorCode.UNKNOWN_METHOD, message=f"unhandled request {type(req).__name__}")
+        awaited = self._awaited.get(type(req))
+        if awaited is None:
+            return ErrorReply(code=ErrorCode.UNKNOWN_METHOD, message=f"unhandled request {type(req).__name__}")
+        return await awaited(req, timeout)
+
+    # -- requests planned here ------------------------------------------------------------
+    def _submit(self, req: SubmitOrder, timeout: float) -> Plan:
+        order = req.order
+        if (bad := self._check_key(order.key)) is not None:
+            return bad
+        if not order.client_id:  # named now, so that an unanswered submit can say which order it was
+            order = msgspec.structs.replace(order, client_id=new_client_id())
+        # the actor answers a little before the caller's timeout, so that its answer (what the
+        # venue said so far, or UNKNOWN) is what the caller gets, not the server's timer
+        orders = self.r.orders
+        answer_by = orders.monotonic() + timeout - min(0.1, timeout / 10)  # on the actor's clock
+        op = f"submit_order {order.client_id}"
+        return _Ask(orders, Submit(order, answer_by, _peer()), _order_reply, order_op=op)
+
+    def _cancel(self, req: CancelOrder, timeout: float) -> Plan:
+        op = f"cancel_order {req.client_id or req.venue_id}"
+        return self._check_key(req.key) or _Ask(self.r.orders, req, _as_is, order_op=op)
+
+    def _ping(self, req: Ping, timeout: float) -> Plan:
+        r = self.r
+        return Pong(
+            exchange=r.exchange,
+            runner_version=r.version,
+            protocol_version=PROTOCOL_VERSION,
+            mode=r.config.mode,
+            venue=r.config.venue,
+            ready=r.ready,
+            queues=r.queue_stats(),
+        )
+
+    def _instrument(self, req: GetInstrument, timeout: float) -> Plan:
+        return self._check_key(req.key) or InstrumentReply(instrument=self.r.instruments[req.key])
+
+    def _instruments(self, req: GetAllInstruments, timeout: float) -> Plan:
+        kind = req.kind
+        return self._check_exchange(req.exchange) or InstrumentsReply(
+            instruments=tuple(i for i in self.r.instruments.values() if kind is None or i.key.kind is kind)
+        )
+
+    def _report_gap(self, req: ReportGap, timeout: float) -> Plan:
+        """A subscriber's lost events: counted."""
+        return self.r.publisher.report_gaps(req.gaps, req.client_kind)
+
+    def _admin(self, req: SetTradingState | SetRiskLimit, timeout: float) -> Plan:
+        return _Ask(self.r.orders, Admin(req, _peer() or "admin"), _as_is)
+
+    # -- requests awaited here ------------------------------------------------------------
+    async def _set_leverage(self, req: SetLeverage, wait_s: float) -> Reply:
+        key, lev = req.key, req.leverage
+        if (bad := self._check_key(key)) is not None:
+            return bad
+        if not 1 <= lev <= 125:
+            return ErrorReply(code=ErrorCode.INVALID_PARAMS, message=f"leverage {lev} outside 1..125")
+        got = await asyncio.wait_for(self.r.adapter.set_leverage(key, lev), wait_s)
+        return LeverageReply(key=key, leverage=got)
+
+    async def _book_snapshot(self, req: GetBookSnapshot, wait_s: float) -> Reply:
+        r, keys = self.r, req.keys
+        for k in keys:
+            if (bad := self._check_key(k)) is not None:
+                return bad
+        # sequence numbers first: a book published after this point has a higher seq
+        seqs = tuple(
+            TopicSeq(t, r.publisher.sequence(t))
+            for t in (topic(TopicKind.BOOK, r.exchange, k) for k in (keys or r.instruments))
+        )
+        results = await r.prices.ask(GetBooks(tuple(keys)), wait_s)
+        return BookSnapshotReply(books=tuple(b.book for b in results), seqs=seqs)
+
+    async def _replay(self, req: ReplayEvents, wait_s: float) -> Reply:
+        journal = self.r.journal
+        if journal is None:
+            why = "this runner journals nothing (--no-journal): nothing to replay"
+            return ErrorReply(code=ErrorCode.NOT_FOUND, message=why)
+        return await asyncio.wait_for(asyncio.to_thread(journal.replay, req.after_seq, req.topic, req.limit), wait_s)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from typing import TypeVar
 
 from strategy_client.core_api import CoreApi
 from strategy_client.errors import InvalidRequest, NotFound, VenueRejected
@@ -38,12 +39,16 @@ from strategy_client.wire import (
     OrderEvent,
     OrderEventKind,
     PriceSource,
+    Query,
     ReferencePrice,
+    Scope,
+    spec_of,
 )
 
 __all__ = ["PaperExecution", "order_event_kind"]
 
 EventSink = Callable[[Event], None]
+R = TypeVar("R")
 
 
 def order_event_kind(exec_type: str, order: Order) -> OrderEventKind:
@@ -197,6 +202,16 @@ class PaperExecution:
             raise self._translate(exc) from None
 
     # -- market data: the runners ----------------------------------------------------------
+    async def request(
+        self, request: Query[R], route: Exchange | InstrumentKey | None = None, *, timeout_s: float | None = None
+    ) -> R:
+        """A market-data command of the wire registry (``Scope.MARKET``) goes to the runners; the
+        account's commands (orders, positions, balances) are answered here, by the named methods."""
+        spec = spec_of(request)
+        if spec.scope is not Scope.MARKET:
+            raise InvalidRequest(f"{spec.method}: a paper session answers it itself; call its method {spec.method}()")
+        return await self.inner.request(request, route, timeout_s=timeout_s)
+
     async def get_instrument(self, key: InstrumentKey, *, timeout_s: float | None = None) -> Instrument:
         return await self.inner.get_instrument(key, timeout_s=timeout_s)
 

@@ -1,7 +1,9 @@
 """The typed CoreApi methods, written once over one transport hook.
 
 :class:`CoreApiCalls` turns each method into its wire request, hands it to ``_request`` with
-the exchange or key that routes it, and checks the reply type. Subclasses only say how a
+the exchange or key that routes it, and checks the reply against the type the command registry
+(:mod:`strategy_client.wire.commands`) declares; :meth:`CoreApiCalls.request` serves any command
+of the registry the same way, so a new command needs no method here. Subclasses only say how a
 request reaches a runner: :class:`~strategy_client.command_client.ZmqCommandClient` sends it on
 its socket, :class:`~strategy_client.router.ZmqRouter` picks the runner by exchange first.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from .coerce import ExchangeLike, KeyLike, as_enum, as_exchange, as_key, as_market, check_order
 from .errors import BadReply, InvalidRequest
@@ -28,12 +30,11 @@ from .model import (
 )
 from .telemetry.tracing import client_span
 from .wire import (
+    COMMANDS,
     MAX_REPLAY_EVENTS,
-    AccountReply,
     BookSnapshotReply,
     CancelOrder,
     EventsReply,
-    FundingReply,
     GapAck,
     GapRange,
     GetAccountSnapshot,
@@ -47,21 +48,13 @@ from .wire import (
     GetPosition,
     GetReferencePrice,
     GetRiskStatus,
-    InstrumentReply,
-    InstrumentsReply,
-    LeverageReply,
-    OrderReply,
-    OrdersReply,
-    PositionReply,
-    PositionsReply,
-    PriceReply,
     PriceSource,
+    Query,
     ReferencePrice,
     ReplayEvents,
     Reply,
     ReportGap,
     Request,
-    RiskStatusReply,
     SetLeverage,
     SetRiskLimit,
     SetTradingState,
@@ -81,6 +74,14 @@ def expect(reply: Reply, cls: type[R], request: Request) -> R:
         return reply
     method = type(request).__struct_config__.tag
     raise BadReply(f"{method}: expected a {cls.__name__}, the runner sent {type(reply).__name__}")
+
+
+def _checked(reply: Reply, request: Query[R]) -> R:
+    """``reply`` if it is what the registry declares ``request`` is answered with."""
+    spec = COMMANDS[type(request)]
+    if isinstance(reply, spec.reply):
+        return cast(R, reply)
+    raise BadReply(f"{spec.method}: expected a {spec.reply.__name__}, the runner sent {type(reply).__name__}")
 
 
 def _target(value: ExchangeLike | KeyLike, field: str) -> InstrumentKey | Exchange:
@@ -111,39 +112,53 @@ class CoreApiCalls(ABC):
         with client_span(str(request.__struct_config__.tag), peer=exchange.value) as scope:
             return await self._request(request, route, timeout_s, scope.traceparent, scope.tracestate)
 
+    async def request(
+        self, request: Query[R], route: ExchangeLike | KeyLike | None = None, *, timeout_s: float | None = None
+    ) -> R:
+        """Any command of the registry (:mod:`strategy_client.wire.commands`), answered with
+        its declared reply: routed by the instrument or exchange the request names, else by
+        ``route`` (an exchange or a key). The named methods below are this, with coercion."""
+        spec = COMMANDS.get(type(request))
+        if spec is None:
+            raise InvalidRequest(f"{type(request).__name__} is not a command of the wire registry")
+        named = route if route is not None else spec.route_of(request)
+        if named is None:
+            raise InvalidRequest(f"{spec.method}: name the exchange it goes to (route=...)")
+        return _checked(await self._call(cast(Request, request), _target(named, "route"), timeout_s), request)
+
     # -- routed by key -------------------------------------------------------------------
     async def submit_order(self, order: OrderRequest, *, timeout_s: float | None = None) -> Order:
         """Place an order. Without a ``client_id`` one is assigned here (and named in errors)."""
         order = check_order(order)
         req = SubmitOrder(order=order)
-        return expect(await self._call(req, order.key, timeout_s), OrderReply, req).order
+        return _checked(await self._call(req, order.key, timeout_s), req).order
 
     async def get_position(self, key: KeyLike, *, timeout_s: float | None = None) -> Position | None:
         """The position, or ``None`` when flat."""
         req = GetPosition(key=as_key(key))
-        return expect(await self._call(req, req.key, timeout_s), PositionReply, req).position
+        return _checked(await self._call(req, req.key, timeout_s), req).position
 
     async def get_instrument(self, key: KeyLike, *, timeout_s: float | None = None) -> Instrument:
         req = GetInstrument(key=as_key(key))
-        return expect(await self._call(req, req.key, timeout_s), InstrumentReply, req).instrument
+        return _checked(await self._call(req, req.key, timeout_s), req).instrument
 
     async def get_reference_price(
         self, key: KeyLike, source: PriceSource | str = PriceSource.MID, *, timeout_s: float | None = None
     ) -> ReferencePrice:
         """``mid`` (default), ``bid``, ``ask`` from the live book; ``mark``/``index`` for perps."""
         req = GetReferencePrice(key=as_key(key), source=as_enum(PriceSource, source, "source"))
-        return expect(await self._call(req, req.key, timeout_s), PriceReply, req).price
+        return _checked(await self._call(req, req.key, timeout_s), req).price
 
     async def get_funding_rate(self, key: KeyLike, *, timeout_s: float | None = None) -> FundingRate:
         req = GetFundingRate(key=as_key(key))
-        return expect(await self._call(req, req.key, timeout_s), FundingReply, req).funding
+        return _checked(await self._call(req, req.key, timeout_s), req).funding
 
     async def set_leverage(self, key: KeyLike, leverage: int, *, timeout_s: float | None = None) -> int:
         """Set the leverage of a perp; returns what the venue applied."""
         if not isinstance(leverage, int) or isinstance(leverage, bool):
             raise InvalidRequest(f"leverage: expected an int, got {type(leverage).__name__}")
         req = SetLeverage(key=as_key(key), leverage=leverage)
-        return expect(await self._call(req, req.key, timeout_s), LeverageReply, req).leverage
+        return _checked(await self._call(req, req.key, timeout_s), req).leverage
 
     async def get_order(
         self, key: KeyLike, *, client_id: str = "", venue_id: str = "", timeout_s: float | None = None
@@ -152,7 +167,7 @@ class CoreApiCalls(ABC):
         if not client_id and not venue_id:
             raise InvalidRequest("get_order needs client_id or venue_id")
         req = GetOrder(key=as_key(key), client_id=client_id, venue_id=venue_id)
-        return expect(await self._call(req, req.key, timeout_s), OrderReply, req).order
+        return _checked(await self._call(req, req.key, timeout_s), req).order
 
     async def cancel_order(
         self,
@@ -170,7 +185,7 @@ class CoreApiCalls(ABC):
         if not client_id and not venue_id:
             raise InvalidRequest("cancel_order needs client_id or venue_id")
         req = CancelOrder(key=as_key(key), client_id=client_id, venue_id=venue_id)
-        return expect(await self._call(req, req.key, timeout_s), OrderReply, req).order
+        return _checked(await self._call(req, req.key, timeout_s), req).order
 
     # -- explicit exchange ---------------------------------------------------------------
     async def get_open_orders(
@@ -184,23 +199,23 @@ class CoreApiCalls(ABC):
         route = _target(target, "target")
         key = route if isinstance(route, InstrumentKey) else None
         req = GetOpenOrders(key=key, kind=as_market(kind))
-        return expect(await self._call(req, route, timeout_s), OrdersReply, req).orders
+        return _checked(await self._call(req, route, timeout_s), req).orders
 
     async def get_all_positions(
         self, exchange: ExchangeLike, *, timeout_s: float | None = None
     ) -> tuple[Position, ...]:
         req = GetAllPositions(exchange=as_exchange(exchange))
-        return expect(await self._call(req, req.exchange, timeout_s), PositionsReply, req).positions
+        return _checked(await self._call(req, req.exchange, timeout_s), req).positions
 
     async def get_account_snapshot(self, exchange: ExchangeLike, *, timeout_s: float | None = None) -> AccountSnapshot:
         req = GetAccountSnapshot(exchange=as_exchange(exchange))
-        return expect(await self._call(req, req.exchange, timeout_s), AccountReply, req).account
+        return _checked(await self._call(req, req.exchange, timeout_s), req).account
 
     async def get_all_instruments(
         self, exchange: ExchangeLike, *, kind: MarketKind | str | None = None, timeout_s: float | None = None
     ) -> tuple[Instrument, ...]:
         req = GetAllInstruments(exchange=as_exchange(exchange), kind=as_market(kind))
-        return expect(await self._call(req, req.exchange, timeout_s), InstrumentsReply, req).instruments
+        return _checked(await self._call(req, req.exchange, timeout_s), req).instruments
 
     async def get_book_snapshot(
         self,
@@ -222,7 +237,7 @@ class CoreApiCalls(ABC):
                 raise InvalidRequest(f"keys: one exchange per call, got {sorted(e.value for e in exchanges)}")
             route = keys[0]
         req = GetBookSnapshot(keys=keys)
-        return expect(await self._call(req, route, timeout_s), BookSnapshotReply, req)
+        return _checked(await self._call(req, route, timeout_s), req)
 
     async def replay_events(
         self,
@@ -237,7 +252,7 @@ class CoreApiCalls(ABC):
         ``jseq``), on topics starting with ``topic``, each with its wire bytes as published;
         ``more``: ask again from ``next_after`` (docs/journal.md, replay)."""
         req = ReplayEvents(after_seq=after_seq, topic=topic, limit=limit)
-        return expect(await self._call(req, as_exchange(exchange), timeout_s), EventsReply, req)
+        return _checked(await self._call(req, as_exchange(exchange), timeout_s), req)
 
     async def report_gap(
         self,
@@ -250,13 +265,13 @@ class CoreApiCalls(ABC):
         """Tell the runner which events a subscriber lost (holes in topic sequence numbers),
         counted in its ``tradebus_publish_dropped_total`` (docs/protocol.md, report_gap); role read."""
         req = ReportGap(gaps=tuple(gaps), client_kind=client_kind)
-        return expect(await self._call(req, as_exchange(exchange), timeout_s), GapAck, req)
+        return _checked(await self._call(req, as_exchange(exchange), timeout_s), req)
 
     # -- the runner's risk gate (docs/risk.md; admin calls beyond the CoreApi protocol) ----
     async def get_risk_status(self, exchange: ExchangeLike, *, timeout_s: float | None = None) -> RiskStatus:
         """The risk gate's state, limits and usage (what ``runner risk show`` prints); role read."""
         req = GetRiskStatus()
-        return expect(await self._call(req, as_exchange(exchange), timeout_s), RiskStatusReply, req).status
+        return _checked(await self._call(req, as_exchange(exchange), timeout_s), req).status
 
     async def set_trading_state(
         self,
@@ -270,7 +285,7 @@ class CoreApiCalls(ABC):
         """Admin: ACTIVE / REDUCING / HALTED; HALTED cancels every open order before answering
         (``canceled``). Leaving a tripped loss limit needs ``force``."""
         req = SetTradingState(state=as_enum(TradingState, state, "state"), reason=reason, force=force)
-        return expect(await self._call(req, as_exchange(exchange), timeout_s), TradingStateReply, req)
+        return _checked(await self._call(req, as_exchange(exchange), timeout_s), req)
 
     async def set_risk_limit(
         self,
@@ -284,4 +299,4 @@ class CoreApiCalls(ABC):
         """Admin: change one limit at run time (``value`` as TOML text, "" removes it; only
         tightening unless the runner allows loosening). Returns the gate's new status."""
         req = SetRiskLimit(field=field, value=value, instrument=instrument)
-        return expect(await self._call(req, as_exchange(exchange), timeout_s), RiskStatusReply, req).status
+        return _checked(await self._call(req, as_exchange(exchange), timeout_s), req).status

@@ -11,12 +11,15 @@ Implementations: :class:`~strategy_client.command_client.ZmqCommandClient` (one 
 :class:`~strategy_client.router.ZmqRouter` (every discovered runner, routed by exchange) and
 :class:`~strategy_client.router.RunnerApi` (one runner by name, following its restarts).
 Results are domain objects; failures raise the :mod:`strategy_client.errors` tree.
+``request`` sends any command of the wire registry (:mod:`strategy_client.wire.commands`) and
+returns its declared reply, routed by what the request names (else ``route``): a command added
+to the registry is callable at once, with no method of its own.
 Every call takes ``timeout_s`` (``None``: the implementation's default).
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from .model import (
     AccountSnapshot,
@@ -29,13 +32,20 @@ from .model import (
     OrderRequest,
     Position,
 )
-from .wire import BookSnapshotReply, PriceSource, ReferencePrice
+from .wire import BookSnapshotReply, PriceSource, Query, ReferencePrice
 
 __all__ = ["CoreApi"]
+
+R = TypeVar("R")
 
 
 @runtime_checkable
 class CoreApi(Protocol):
+    # -- any command of the wire registry (strategy_client/wire/commands.py) ------------------
+    async def request(
+        self, request: Query[R], route: Exchange | InstrumentKey | None = None, *, timeout_s: float | None = None
+    ) -> R: ...
+
     # -- routed by key -------------------------------------------------------------------
     async def submit_order(self, order: OrderRequest, *, timeout_s: float | None = None) -> Order: ...
 

@@ -52,6 +52,7 @@ from .wire import (
     OrderEvent,
     Pong,
     PriceSource,
+    Query,
     ReferencePrice,
     RunnerRecord,
     TopicKind,
@@ -134,6 +135,13 @@ class SyncApi:
     def _run(self, coro: Coroutine[Any, Any, T], timeout_s: float | None) -> T:
         # the call has its own timeout; this one only guards against a stuck loop
         return self._thread.run(coro, (self.default_timeout_s if timeout_s is None else timeout_s) + 5.0)
+
+    def request(
+        self, request: Query[T], route: ExchangeLike | KeyLike | None = None, *, timeout_s: float | None = None
+    ) -> T:
+        """Any command of the wire registry, answered with its declared reply (see
+        :meth:`~strategy_client.api_calls.CoreApiCalls.request`)."""
+        return self._run(self._api.request(request, route, timeout_s=timeout_s), timeout_s)
 
     def submit_order(self, order: OrderRequest, *, timeout_s: float | None = None) -> Order:
         return self._run(self._api.submit_order(order, timeout_s=timeout_s), timeout_s)

@@ -24,19 +24,17 @@ from loguru import logger
 from exchanges.account_times import AccountAsOf, TimedAccountSource
 from exchanges.base import AccountUpdate, ExchangeAdapter
 from strategy_client.model import AccountSnapshot, Balance, MarginBalance
-from strategy_client.wire import AccountEvent, TopicKind
+from strategy_client.wire import AccountEvent, AccountReply, GetAccountSnapshot, Query, TopicKind
 
 from ..publisher import Publisher
-from .base import Actor
+from .base import Actor, mapped
 
-__all__ = ["AccountManager", "GetAccount", "RefreshAccount", "AccountPatch"]
-
-
-class GetAccount(msgspec.Struct, frozen=True):
-    pass
+__all__ = ["AccountManager", "RefreshAccount", "AccountPatch"]
 
 
-class RefreshAccount(msgspec.Struct, frozen=True):
+class RefreshAccount(Query[AccountSnapshot], frozen=True):
+    """Fetch the venue's account now and merge it: answers the snapshot held after the merge."""
+
     reason: str = "periodic"
 
 
@@ -53,10 +51,16 @@ class _Fetched(msgspec.Struct):
 _Key = tuple[str, str]  # ("balance" | "margin", asset)
 
 
-Msg = GetAccount | RefreshAccount | AccountPatch | _Fetched
+Msg = GetAccountSnapshot | RefreshAccount | AccountPatch | _Fetched
+
+
+def _account_reply(snapshot: AccountSnapshot) -> AccountReply:
+    return AccountReply(account=snapshot)
 
 
 class AccountManager(Actor[Msg]):
+    ANSWERS = (GetAccountSnapshot,)
+
     def __init__(self, adapter: ExchangeAdapter, publisher: Publisher, *, paper: bool = False) -> None:
         super().__init__("account")
         self.adapter = adapter
@@ -71,10 +75,10 @@ class AccountManager(Actor[Msg]):
         self._patches = 0
 
     def _handle(self, msg: Msg) -> Any:
-        if isinstance(msg, GetAccount):
+        if isinstance(msg, GetAccountSnapshot):
             if self.snapshot is not None:
-                return self.snapshot
-            return self._refresh("first use")
+                return AccountReply(account=self.snapshot)
+            return mapped(self._refresh("first use"), _account_reply)
         if isinstance(msg, RefreshAccount):
             return self._refresh(msg.reason)
         if isinstance(msg, AccountPatch):

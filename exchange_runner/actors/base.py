@@ -14,6 +14,11 @@ caller's turn of the event loop, exactly as the loop would handle it next (run t
 order is kept because nothing is queued before it). Otherwise it is queued. This saves the
 command path one turn of the event loop (``docs/performance.md``); the state is still touched
 only by ``_handle``, one message at a time.
+
+:meth:`Actor.ask` is typed by the message: a message is a
+:class:`~strategy_client.wire.Query` of what the actor answers it with — the wire requests of
+the command registry carry their reply type, and an actor that answers one (``ANSWERS``) answers
+with that reply; internal messages say what they answer (``Query[int]``...).
 """
 
 from __future__ import annotations
@@ -21,18 +26,20 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from abc import ABC, abstractmethod
-from collections.abc import Coroutine
-from typing import Any, Generic, TypeVar, cast
+from collections.abc import Callable, Coroutine
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from loguru import logger
 
 from strategy_client.telemetry import capture_context
+from strategy_client.wire import Query
 
 from ..bus import BlockingQueue
 
-__all__ = ["Actor", "Envelope"]
+__all__ = ["Actor", "Envelope", "mapped"]
 
 M = TypeVar("M")
+R = TypeVar("R")
 
 
 class Envelope(Generic[M]):
@@ -54,6 +61,10 @@ class _Continue:
 
 
 class Actor(ABC, Generic[M]):
+    #: The registry's requests this actor answers, each with its declared reply: the runner's
+    #: command service hands such a request, routed and checked, straight to this actor.
+    ANSWERS: ClassVar[tuple[type, ...]] = ()
+
     def __init__(self, name: str, inbox_size: int = 4096) -> None:
         self.name = name
         self.inbox: BlockingQueue[Envelope[M]] = BlockingQueue(inbox_size, name=f"{name}.inbox")
@@ -62,36 +73,36 @@ class Actor(ABC, Generic[M]):
         self.errors = 0
         self.handled_at_once = 0  # messages ask_nowait handled without queueing
 
-    async def ask(self, msg: M, timeout_s: float = 30.0) -> Any:
+    async def ask(self, msg: Query[R], timeout_s: float = 30.0) -> R:
         """Send ``msg`` and wait for the actor's answer; ``TimeoutError`` after ``timeout_s``.
 
         The reply future is awaited directly with a timer beside it (not ``asyncio.wait_for``,
         which in Python 3.11 relays the result through a second future: two more turns of the
         event loop on every command)."""
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
-        await self.inbox.put(Envelope(msg, fut, capture_context()))
+        fut: asyncio.Future[R] = loop.create_future()
+        await self.inbox.put(Envelope(cast(M, msg), fut, capture_context()))
         timer = loop.call_later(timeout_s, _expire, fut)
         try:
             return await fut
         finally:
             timer.cancel()
 
-    def ask_nowait(self, msg: M) -> asyncio.Future[Any] | None:
+    def ask_nowait(self, msg: Query[R]) -> asyncio.Future[R] | None:
         """Hand ``msg`` over without waiting: the future the actor answers through, or None
         when the inbox is full (the caller then uses :meth:`ask`, which waits for room). An
         idle actor handles it at once (see the module doc). The caller owns the timeout."""
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         ctx = capture_context()
         if self._idle and ctx is None and not self.inbox.depth:
             self.handled_at_once += 1
             self._idle = False
             try:
-                self._deliver(msg, fut)
+                self._deliver(cast(M, msg), fut)
             finally:
                 self._idle = not self.inbox.depth
             return fut
-        if not self.inbox.try_put(Envelope(msg, fut, ctx)):
+        if not self.inbox.try_put(Envelope(cast(M, msg), fut, ctx)):
             return None
         return fut
 
@@ -117,6 +128,26 @@ class Actor(ABC, Generic[M]):
         if self._tg is None:
             raise RuntimeError(f"actor {self.name} is not running")
         return self._tg.create_task(self._guard(coro, name), name=f"{self.name}.{name}")
+
+    def _future(self, coro: Coroutine[Any, Any, R], name: str = "call") -> asyncio.Future[R]:
+        """Run ``coro`` as a task of this actor; the future it returns gets its result or its
+        failure (an answer that waits on the venue: return this future from ``_handle``)."""
+        fut: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+
+        async def run() -> None:
+            try:
+                res = await coro
+            except BaseException as exc:  # noqa: BLE001 - delivered to the caller
+                if not fut.done():
+                    fut.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                return
+            if not fut.done():
+                fut.set_result(res)
+
+        self.spawn(run(), name)
+        return fut
 
     async def _guard(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         try:
@@ -167,6 +198,25 @@ class Actor(ABC, Generic[M]):
     @abstractmethod
     def _handle(self, msg: M) -> Any:
         """Apply one message to the actor's state; may return a value, a coroutine or a future."""
+
+
+def mapped(src: asyncio.Future[Any], fn: Callable[[Any], R]) -> asyncio.Future[R]:
+    """A future answered with ``fn`` of ``src``'s result (or ``src``'s failure): how an actor
+    whose answer waits on a fetch answers with the declared reply."""
+    out: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+
+    def done(f: asyncio.Future[Any]) -> None:
+        if out.done():
+            return
+        if f.cancelled():
+            out.cancel()
+        elif (exc := f.exception()) is not None:
+            out.set_exception(exc)
+        else:
+            out.set_result(fn(f.result()))
+
+    src.add_done_callback(done)
+    return out
 
 
 def _expire(fut: asyncio.Future[Any]) -> None:

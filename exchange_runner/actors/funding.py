@@ -7,6 +7,7 @@ to the PriceManager for mark/index reference prices.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -15,17 +16,13 @@ from loguru import logger
 
 from exchanges.base import ExchangeAdapter
 from strategy_client.model import FundingRate, InstrumentKey
-from strategy_client.wire import FundingEvent, TopicKind
+from strategy_client.wire import FundingEvent, FundingReply, GetFundingRate, TopicKind
 
 from ..publisher import Publisher
 from ..refusals import NotAvailable
 from .base import Actor
 
-__all__ = ["FundingPoller", "GetFunding", "FundingUpdate", "PollFunding"]
-
-
-class GetFunding(msgspec.Struct, frozen=True):
-    key: InstrumentKey
+__all__ = ["FundingPoller", "FundingUpdate", "PollFunding"]
 
 
 class FundingUpdate(msgspec.Struct, frozen=True):
@@ -36,10 +33,12 @@ class PollFunding(msgspec.Struct, frozen=True):
     pass
 
 
-Msg = GetFunding | FundingUpdate | PollFunding
+Msg = GetFundingRate | FundingUpdate | PollFunding
 
 
 class FundingPoller(Actor[Msg]):
+    ANSWERS = (GetFundingRate,)
+
     def __init__(
         self,
         adapter: ExchangeAdapter,
@@ -56,31 +55,8 @@ class FundingPoller(Actor[Msg]):
         self.polls = 0
 
     def _handle(self, msg: Msg) -> Any:
-        if isinstance(msg, GetFunding):
-            known = self.rates.get(msg.key)
-            if known is not None:
-                return known
-            if msg.key not in self.perps:
-                raise NotAvailable(f"{msg.key} is not a perpetual of this runner")
-
-            async def fetch() -> FundingRate:
-                rate = await self.adapter.fetch_funding_rate(msg.key)
-                await self.tell(FundingUpdate(rate))
-                return rate
-
-            import asyncio
-
-            fut: asyncio.Future[FundingRate] = asyncio.get_running_loop().create_future()
-
-            async def run() -> None:
-                try:
-                    fut.set_result(await fetch())
-                except Exception as exc:  # noqa: BLE001
-                    if not fut.done():
-                        fut.set_exception(exc)
-
-            self.spawn(run(), f"fetch:{msg.key}")
-            return fut
+        if isinstance(msg, GetFundingRate):
+            return self._rate(msg.key)
         if isinstance(msg, FundingUpdate):
             self._update(msg.funding)
             return None
@@ -88,6 +64,21 @@ class FundingPoller(Actor[Msg]):
             self.spawn(self._poll(), "poll")
             return None
         raise TypeError(f"unexpected message {type(msg).__name__}")
+
+    def _rate(self, key: InstrumentKey) -> FundingReply | asyncio.Future[FundingReply]:
+        """The known rate of ``key``, else one fetched from the venue now."""
+        known = self.rates.get(key)
+        if known is not None:
+            return FundingReply(funding=known)
+        if key not in self.perps:
+            raise NotAvailable(f"{key} is not a perpetual of this runner")
+
+        async def fetch() -> FundingReply:
+            rate = await self.adapter.fetch_funding_rate(key)
+            await self.tell(FundingUpdate(rate))
+            return FundingReply(funding=rate)
+
+        return self._future(fetch(), f"fetch:{key}")
 
     def _update(self, rate: FundingRate) -> None:
         old = self.rates.get(rate.key)

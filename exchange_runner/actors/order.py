@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -48,7 +49,6 @@ from exchanges.telemetry import request_outcome
 from strategy_client.model import (
     Instrument,
     InstrumentKey,
-    MarketKind,
     Order,
     OrderRequest,
     OrderStatus,
@@ -56,7 +56,21 @@ from strategy_client.model import (
     RiskEventKind,
     TradingState,
 )
-from strategy_client.wire import RiskGateEvent, RiskStatusReply, TopicKind, TradingStateReply
+from strategy_client.wire import (
+    CancelOrder,
+    GetOpenOrders,
+    GetOrder,
+    GetRiskStatus,
+    OrderReply,
+    OrdersReply,
+    Query,
+    RiskGateEvent,
+    RiskStatusReply,
+    SetRiskLimit,
+    SetTradingState,
+    TopicKind,
+    TradingStateReply,
+)
 
 from ..bus import BlockingQueue
 from ..journaling import RunnerJournal
@@ -70,10 +84,9 @@ __all__ = [
     "OrderManager",
     "OrderObserver",
     "Submit",
-    "Cancel",
-    "GetOrderMsg",
-    "GetOpen",
+    "Admin",
     "Reconcile",
+    "CancelAll",
     "new_client_id",
     "MAX_TIMED_ORDERS",
 ]
@@ -87,7 +100,7 @@ class OrderObserver(Protocol):
     def order_filled(self, market: str, seconds: float) -> None: ...
 
 
-class Submit(msgspec.Struct, frozen=True):
+class Submit(Query[Order], frozen=True):
     """Place ``request``. ``answer_by`` (``time.monotonic()``; 0 = none) is when the caller
     stops waiting: the actor then answers with what the venue has said so far (e.g. the user
     stream's fill) or, if nothing, marks the order UNKNOWN and answers
@@ -99,51 +112,23 @@ class Submit(msgspec.Struct, frozen=True):
     client: str = ""  # who sent it (CURVE key or ROUTER identity): the risk gate's per-client throttle
 
 
-class Cancel(msgspec.Struct, frozen=True):
-    key: InstrumentKey
-    client_id: str = ""
-    venue_id: str = ""
+class Admin(Query[RiskStatusReply | TradingStateReply], frozen=True):
+    """An admin request on the risk gate and who sent it (CURVE key or ROUTER identity; the
+    gate's events name them): ``SetTradingState`` (HALTED cancels every open order before
+    answering) or ``SetRiskLimit`` (tighten only unless the limits allow loosening)."""
+
+    request: SetTradingState | SetRiskLimit
+    by: str = "admin"
 
 
-class GetOrderMsg(msgspec.Struct, frozen=True):
-    key: InstrumentKey
-    client_id: str = ""
-    venue_id: str = ""
+class Reconcile(Query[int], frozen=True):
+    """Bring the orders in line with the venue; answers how many the venue lists open."""
 
-
-class GetOpen(msgspec.Struct, frozen=True):
-    key: InstrumentKey | None = None
-    kind: MarketKind | None = None
-
-
-class Reconcile(msgspec.Struct, frozen=True):
     reason: str = "periodic"
 
 
-class CancelAll(msgspec.Struct, frozen=True):
-    pass
-
-
-class RiskStatusMsg(msgspec.Struct, frozen=True):
-    """The risk gate's status (``RiskStatusReply``)."""
-
-
-class SetTradingStateMsg(msgspec.Struct, frozen=True):
-    """Admin: switch the gate's trading state; HALTED cancels every open order before answering."""
-
-    state: TradingState
-    reason: str = ""
-    force: bool = False
-    by: str = "admin"
-
-
-class SetRiskLimitMsg(msgspec.Struct, frozen=True):
-    """Admin: change one risk limit (tighten only unless the limits allow loosening)."""
-
-    field: str
-    value: str = ""
-    instrument: str = ""
-    by: str = "admin"
+class CancelAll(Query[int], frozen=True):
+    """Cancel every order that may rest at the venue; answers how many were cancelled."""
 
 
 class _RiskTick(msgspec.Struct, frozen=True):
@@ -174,17 +159,16 @@ class _Deadline:
 
 Msg = (
     Submit
-    | Cancel
-    | GetOrderMsg
-    | GetOpen
+    | CancelOrder
+    | GetOrder
+    | GetOpenOrders
     | Reconcile
     | CancelAll
     | _Result
     | _Lost
     | _Deadline
-    | RiskStatusMsg
-    | SetTradingStateMsg
-    | SetRiskLimitMsg
+    | GetRiskStatus
+    | Admin
     | _RiskTick
 )
 
@@ -194,12 +178,18 @@ NO_RISK_GATE = "this runner has no risk gate"
 _RESTING = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
 
 
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 def new_client_id(prefix: str = "tb") -> str:
     """≤ 36 chars of [A-Za-z0-9-]: time-ordered and random, unique across restarts."""
     return f"{prefix}-{time.time_ns() // 1_000_000:x}-{secrets.token_hex(5)}"
 
 
 class OrderManager(Actor[Msg]):
+    ANSWERS = (GetOrder, GetOpenOrders, GetRiskStatus)
+
     def __init__(
         self,
         adapter: ExchangeAdapter,
@@ -210,9 +200,15 @@ class OrderManager(Actor[Msg]):
         fill_grace_s: float = 2.0,
         unknown_retry_s: float = 0.25,
         unknown_slow_s: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall_ms: Callable[[], int] = _wall_ms,
     ) -> None:
+        """``monotonic`` (the clock of ``Submit.answer_by``) and ``wall_ms`` (order timestamps)
+        are injectable: tests drive the deadlines without sleeping."""
         super().__init__("order")
         self.adapter = adapter
+        self.monotonic = monotonic
+        self.wall_ms = wall_ms
         self.publisher = publisher
         self.instruments = instruments
         self.paper = paper
@@ -321,12 +317,15 @@ class OrderManager(Actor[Msg]):
     def _handle(self, msg: Msg) -> Any:
         if isinstance(msg, Submit):
             return self._submit(msg)
-        if isinstance(msg, Cancel):
+        if isinstance(msg, CancelOrder):
             return self._cancel(msg)
-        if isinstance(msg, GetOrderMsg):
+        if isinstance(msg, GetOrder):
             return self._get(msg)
-        if isinstance(msg, GetOpen):
-            return [o for o in self.orders.open_orders(msg.key) if msg.kind is None or o.key.kind is msg.kind]
+        if isinstance(msg, GetOpenOrders):
+            kind = msg.kind
+            return OrdersReply(
+                orders=tuple(o for o in self.orders.open_orders(msg.key) if kind is None or o.key.kind is kind)
+            )
         if isinstance(msg, _Result):
             if msg.from_reply:
                 self._apply_reply(msg.order)
@@ -349,27 +348,9 @@ class OrderManager(Actor[Msg]):
                 self.risk.observe()
                 self._drain_risk()
             return None
-        if isinstance(msg, RiskStatusMsg | SetTradingStateMsg | SetRiskLimitMsg):
+        if isinstance(msg, GetRiskStatus | Admin):
             return self._risk_admin(msg)
         raise TypeError(f"unexpected message {type(msg).__name__}")
-
-    def _future(self, coro: Any, name: str = "call") -> asyncio.Future[Any]:
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-        async def run() -> None:
-            try:
-                res = await coro
-            except BaseException as exc:  # noqa: BLE001 - delivered to the caller
-                if not fut.done():
-                    fut.set_exception(exc)
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-                return
-            if not fut.done():
-                fut.set_result(res)
-
-        self.spawn(run(), name)
-        return fut
 
     # -- submit -----------------------------------------------------------------------
     def _submit(self, msg: Submit) -> Order | asyncio.Future[Any]:
@@ -388,12 +369,12 @@ class OrderManager(Actor[Msg]):
                 self._drain_risk()
         if self.journal is not None:
             self.journal.write_intent(req)  # JournalRefused: not journaled, so not sent
-        now_ms = time.time_ns() // 1_000_000
+        now_ms = self.wall_ms()
         order = Order.from_request(req, cid, status=OrderStatus.PENDING, created_ts_ms=now_ms)
         self.orders.track(order)
         if self.risk is not None:
             self.risk.tally.update(order)
-        if msg.answer_by and time.monotonic() >= msg.answer_by:
+        if msg.answer_by and self.monotonic() >= msg.answer_by:
             # the caller gave up while this waited in the inbox: it is not sent, and that is certain
             logger.warning("order {}: the caller's deadline passed before it could be sent; not sent", cid)
             not_sent = msgspec.structs.replace(
@@ -415,7 +396,7 @@ class OrderManager(Actor[Msg]):
             return placed
         loop = asyncio.get_running_loop()
         reply: asyncio.Future[Any] = loop.create_future()
-        timer = loop.call_later(max(0.0, msg.answer_by - time.monotonic()), self._deadline_due, cid, reply)
+        timer = loop.call_later(max(0.0, msg.answer_by - self.monotonic()), self._deadline_due, cid, reply)
         reply.add_done_callback(lambda _: timer.cancel())
         placed.add_done_callback(lambda f: _relay(f, reply))
         return reply
@@ -448,7 +429,7 @@ class OrderManager(Actor[Msg]):
         )
 
     def _mark_unknown(self, client_id: str) -> None:
-        event = self.orders.mark_unknown(client_id, time.time_ns() // 1_000_000)
+        event = self.orders.mark_unknown(client_id, self.wall_ms())
         if event is not None:
             self.unknown_outcomes += 1
             logger.warning("order {}: outcome unknown; tracked as UNKNOWN until the venue says", client_id)
@@ -486,7 +467,7 @@ class OrderManager(Actor[Msg]):
                     status=OrderStatus.REJECTED,
                     reject_reason=str(exc),
                     reject_code=xerr.reject_code(exc),
-                    updated_ts_ms=time.time_ns() // 1_000_000,
+                    updated_ts_ms=self.wall_ms(),
                 )
                 await self.tell(_Result(rejected))
             raise
@@ -616,13 +597,13 @@ class OrderManager(Actor[Msg]):
             return self.orders.client_id_for(venue_id) or ""
         raise BadParams("give a client_id or a venue_id")
 
-    def _cancel(self, msg: Cancel) -> asyncio.Future[Any]:
+    def _cancel(self, msg: CancelOrder) -> asyncio.Future[OrderReply]:
         cid = self._resolve_cid(msg.client_id, msg.venue_id)
         known = self.orders.get(cid)
         if known is not None and known.status is OrderStatus.UNKNOWN:
             self._cancel_asked.add(cid)  # its chase only queries from now on (no re-send)
 
-        async def run() -> Order:
+        async def run() -> OrderReply:
             try:
                 order = await self.adapter.cancel_order(msg.key, client_id=cid or None, venue_id=msg.venue_id or None)
             except xerr.UnknownOutcome:
@@ -630,20 +611,20 @@ class OrderManager(Actor[Msg]):
                     self._chase(msg.key, cid, until_answer=True)
                 raise
             await self.tell(_Result(order, from_reply=False))
-            return order
+            return OrderReply(order=order)
 
         return self._future(run(), f"cancel:{cid or msg.venue_id}")
 
-    def _get(self, msg: GetOrderMsg) -> Order | asyncio.Future[Any]:
+    def _get(self, msg: GetOrder) -> OrderReply | asyncio.Future[OrderReply]:
         cid = self._resolve_cid(msg.client_id, msg.venue_id)
         known = self.orders.get(cid) if cid else None
         if known is not None and known.key == msg.key:
-            return known  # PENDING/UNKNOWN included: the runner, not a one-off query, resolves those
+            return OrderReply(order=known)  # PENDING/UNKNOWN included: the runner, not a one-off query, resolves those
 
-        async def run() -> Order:
+        async def run() -> OrderReply:
             order = await self.adapter.get_order(msg.key, client_id=cid or None, venue_id=msg.venue_id or None)
             await self.tell(_Result(order, from_reply=False))
-            return order
+            return OrderReply(order=order)
 
         return self._future(run(), f"get:{cid or msg.venue_id}")
 
@@ -702,25 +683,26 @@ class OrderManager(Actor[Msg]):
         self.spawn(run(), f"risk:cancel:{cid}")
 
     # -- risk admin -------------------------------------------------------------------
-    def _risk_admin(self, msg: RiskStatusMsg | SetTradingStateMsg | SetRiskLimitMsg) -> Any:
+    def _risk_admin(self, msg: GetRiskStatus | Admin) -> Any:
         gate = self.risk
         if gate is None:
             raise NotAvailable(NO_RISK_GATE)
-        if isinstance(msg, RiskStatusMsg):
+        if isinstance(msg, GetRiskStatus):
             return RiskStatusReply(status=gate.status())
-        if isinstance(msg, SetRiskLimitMsg):
+        req, by = msg.request, msg.by
+        if isinstance(req, SetRiskLimit):
             try:
-                gate.set_limit(msg.field, msg.value or None, msg.instrument, by=msg.by)
+                gate.set_limit(req.field, req.value or None, req.instrument, by=by)
             finally:
                 self._drain_risk()
             return RiskStatusReply(status=gate.status())
-        halt_now = msg.state is TradingState.HALTED
+        halt_now = req.state is TradingState.HALTED
         try:
-            previous = gate.set_state(msg.state, msg.reason, force=msg.force, by=msg.by)
+            previous = gate.set_state(req.state, req.reason, force=req.force, by=by)
         finally:
             # a HALTED request cancels below (also when already HALTED: the kill switch means it)
             self._drain_risk(cancel=not halt_now)
-        logger.warning("risk: trading state {} → {} by {}", previous.value, gate.state.value, msg.by)
+        logger.warning("risk: trading state {} → {} by {}", previous.value, gate.state.value, by)
         state = gate.state
         if not halt_now:
             return TradingStateReply(state=state, previous=previous)

@@ -7,6 +7,7 @@ from the store and published as closed; any other change is published as an upse
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -15,23 +16,25 @@ from loguru import logger
 
 from exchanges.base import ExchangeAdapter
 from strategy_client.model import InstrumentKey, Position
-from strategy_client.wire import PositionEvent, TopicKind
+from strategy_client.wire import (
+    GetAllPositions,
+    GetPosition,
+    PositionEvent,
+    PositionReply,
+    PositionsReply,
+    Query,
+    TopicKind,
+)
 
 from ..publisher import Publisher
 from .base import Actor
 
-__all__ = ["PositionManager", "GetPositionMsg", "GetAllPositionsMsg", "SyncPositions", "PositionPatch"]
+__all__ = ["PositionManager", "SyncPositions", "PositionPatch"]
 
 
-class GetPositionMsg(msgspec.Struct, frozen=True):
-    key: InstrumentKey
+class SyncPositions(Query[int], frozen=True):
+    """Fetch the venue's positions and replace the store with them: answers how many there are."""
 
-
-class GetAllPositionsMsg(msgspec.Struct, frozen=True):
-    pass
-
-
-class SyncPositions(msgspec.Struct, frozen=True):
     reason: str = "periodic"
 
 
@@ -39,11 +42,11 @@ class PositionPatch(msgspec.Struct, frozen=True):
     positions: tuple[Position, ...]
 
 
-class _Synced(msgspec.Struct):
+class _Synced(Query[int], frozen=True):
     positions: list[Position]
 
 
-Msg = GetPositionMsg | GetAllPositionsMsg | SyncPositions | PositionPatch | _Synced
+Msg = GetPosition | GetAllPositions | SyncPositions | PositionPatch | _Synced
 
 
 def _material(a: Position, b: Position) -> bool:
@@ -56,6 +59,8 @@ def _material(a: Position, b: Position) -> bool:
 
 
 class PositionManager(Actor[Msg]):
+    ANSWERS = (GetPosition, GetAllPositions)
+
     def __init__(self, adapter: ExchangeAdapter, publisher: Publisher, *, paper: bool = False) -> None:
         super().__init__("position")
         self.adapter = adapter
@@ -65,10 +70,10 @@ class PositionManager(Actor[Msg]):
         self.syncs = 0
 
     def _handle(self, msg: Msg) -> Any:
-        if isinstance(msg, GetPositionMsg):
-            return self.store.get(msg.key)
-        if isinstance(msg, GetAllPositionsMsg):
-            return list(self.store.values())
+        if isinstance(msg, GetPosition):
+            return PositionReply(position=self.store.get(msg.key))
+        if isinstance(msg, GetAllPositions):
+            return PositionsReply(positions=tuple(self.store.values()))
         if isinstance(msg, PositionPatch):
             for p in msg.positions:
                 self._upsert(p)
@@ -86,9 +91,7 @@ class PositionManager(Actor[Msg]):
             return len(self.store)
         raise TypeError(f"unexpected message {type(msg).__name__}")
 
-    def _sync_future(self) -> Any:
-        import asyncio
-
+    def _sync_future(self) -> asyncio.Future[int]:
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
         async def run() -> None:

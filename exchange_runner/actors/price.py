@@ -24,27 +24,14 @@ from loguru import logger
 
 from exchanges.base import ExchangeAdapter
 from strategy_client.model import FundingRate, InstrumentKey, OrderBook
-from strategy_client.wire import BookEvent, PriceSource, ReferencePrice, TopicKind
+from strategy_client.wire import BookEvent, GetReferencePrice, PriceReply, PriceSource, Query, ReferencePrice, TopicKind
 
 from ..bus import DropOldestQueue
 from ..publisher import Publisher
 from ..refusals import NotAvailable
 from .base import Actor
 
-__all__ = ["PriceManager", "GetBook", "GetReferencePriceMsg", "GetBooks", "BookResult", "StaleBook"]
-
-
-class GetBook(msgspec.Struct, frozen=True):
-    key: InstrumentKey
-
-
-class GetBooks(msgspec.Struct, frozen=True):
-    keys: tuple[InstrumentKey, ...] = ()
-
-
-class GetReferencePriceMsg(msgspec.Struct, frozen=True):
-    key: InstrumentKey
-    source: PriceSource
+__all__ = ["PriceManager", "GetBook", "GetBooks", "BookResult", "StaleBook"]
 
 
 class _Fetched(msgspec.Struct):
@@ -66,10 +53,20 @@ class StaleBook(NotAvailable):
     """No book at all for the instrument (the venue did not answer)."""
 
 
-Msg = GetBook | GetBooks | GetReferencePriceMsg | _Fetched | _MarkUpdate
+class GetBook(Query[BookResult], frozen=True):
+    key: InstrumentKey
+
+
+class GetBooks(Query[list[BookResult]], frozen=True):
+    keys: tuple[InstrumentKey, ...] = ()
+
+
+Msg = GetBook | GetBooks | GetReferencePrice | _Fetched | _MarkUpdate
 
 
 class PriceManager(Actor[Msg]):
+    ANSWERS = (GetReferencePrice,)
+
     def __init__(
         self,
         adapter: ExchangeAdapter,
@@ -153,7 +150,7 @@ class PriceManager(Actor[Msg]):
     def _handle(self, msg: Msg) -> Any:
         if isinstance(msg, GetBook):
             return self._get_book(msg.key)
-        if isinstance(msg, GetReferencePriceMsg):
+        if isinstance(msg, GetReferencePrice):
             return self._reference(msg.key, msg.source)
         if isinstance(msg, GetBooks):
             keys = msg.keys or tuple(self._last)
@@ -202,7 +199,7 @@ class PriceManager(Actor[Msg]):
             else:
                 fut.set_exception(StaleBook(f"no book for {msg.key}: {msg.error}"))
 
-    def _reference(self, key: InstrumentKey, source: PriceSource) -> ReferencePrice | asyncio.Future[ReferencePrice]:
+    def _reference(self, key: InstrumentKey, source: PriceSource) -> PriceReply | asyncio.Future[PriceReply]:
         now_ns = self.wall_ns()
         if source in (PriceSource.MARK, PriceSource.INDEX):
             mark = self._marks.get(key)
@@ -210,7 +207,7 @@ class PriceManager(Actor[Msg]):
                 raise StaleBook(f"no mark/index price for {key} (is it a perp?)")
             price = mark.mark_price if source is PriceSource.MARK else mark.index_price
             age_ms = max(0.0, now_ns / 1e6 - mark.ts_ms) if mark.ts_ms else 0.0
-            return ReferencePrice(
+            ref = ReferencePrice(
                 key=key,
                 price=price,
                 source=source,
@@ -218,10 +215,11 @@ class PriceManager(Actor[Msg]):
                 stale=age_ms > self.stale_after_s * 1000,
                 age_ms=age_ms,
             )
+            return PriceReply(price=ref)
         got = self._get_book(key)
         if isinstance(got, BookResult):
             return _price_from_book(got, source, now_ns)
-        out: asyncio.Future[ReferencePrice] = asyncio.get_running_loop().create_future()
+        out: asyncio.Future[PriceReply] = asyncio.get_running_loop().create_future()
 
         def done(f: asyncio.Future[BookResult]) -> None:
             if out.done():
@@ -238,7 +236,7 @@ class PriceManager(Actor[Msg]):
         return out
 
 
-def _price_from_book(res: BookResult, source: PriceSource, now_ns: int) -> ReferencePrice:
+def _price_from_book(res: BookResult, source: PriceSource, now_ns: int) -> PriceReply:
     book = res.book
     price: Decimal | None
     if source is PriceSource.BID:
@@ -249,7 +247,7 @@ def _price_from_book(res: BookResult, source: PriceSource, now_ns: int) -> Refer
         price = book.mid
     if price is None:
         raise StaleBook(f"book for {book.key} has no {source.value} side")
-    return ReferencePrice(
+    ref = ReferencePrice(
         key=book.key,
         price=price,
         source=source,
@@ -257,3 +255,4 @@ def _price_from_book(res: BookResult, source: PriceSource, now_ns: int) -> Refer
         stale=res.stale,
         age_ms=book.age_ms(now_ns),
     )
+    return PriceReply(price=ref)

@@ -2,7 +2,8 @@
 
 Three roles, each including the one before: ``read`` (queries, subscriptions), ``trade``
 (submit and cancel orders), ``admin`` (leverage, risk limits, trading state/kill switch and
-any method not listed here: a new method is admin-only until it is classed).
+any method the command registry does not know). Each command's role is declared with its
+request in the wire registry (``@command(permission=...)``, ``strategy_client/wire/commands.py``).
 
 The allow-list is a text file, one client per line::
 
@@ -21,6 +22,7 @@ import re
 from enum import IntEnum
 from pathlib import Path
 
+from ..wire.commands import BY_METHOD
 from .keys import KeyError_, check_z85, load_public_key
 
 __all__ = ["CLASSED_METHODS", "Role", "AccessEntry", "AccessList", "AccessListError", "required_role", "denied_message"]
@@ -38,36 +40,15 @@ class Role(IntEnum):
 
 _COMMENT = re.compile(r"(^|\s)#.*$")
 
-_READ_METHODS = frozenset(
-    {
-        "ping",
-        "get_order",
-        "get_open_orders",
-        "report_gap",
-        "replay_events",
-        "get_position",
-        "get_all_positions",
-        "get_instrument",
-        "get_all_instruments",
-        "get_reference_price",
-        "get_funding_rate",
-        "get_account_snapshot",
-        "get_book_snapshot",
-        "get_risk_status",
-    }
-)
-_TRADE_METHODS = frozenset({"submit_order", "cancel_order"})
-#: classed as admin on purpose (anything unlisted is admin too, but unclassed)
-_ADMIN_METHODS = frozenset({"set_leverage", "set_risk_limit", "set_trading_state"})
-CLASSED_METHODS = _READ_METHODS | _TRADE_METHODS | _ADMIN_METHODS
+#: Method → role, from the command registry (``strategy_client/wire/commands.py``): each
+#: command declares its permission next to its request.
+_ROLES: dict[str, Role] = {method: Role[spec.permission.name] for method, spec in BY_METHOD.items()}
+CLASSED_METHODS = frozenset(_ROLES)
 
 
 def required_role(method: str) -> Role:
-    if method in _READ_METHODS:
-        return Role.READ
-    if method in _TRADE_METHODS:
-        return Role.TRADE
-    return Role.ADMIN
+    """The role ``method`` needs; a method the registry does not know is admin-only."""
+    return _ROLES.get(method, Role.ADMIN)
 
 
 def denied_message(method: str, role: Role | None, label: str) -> str:

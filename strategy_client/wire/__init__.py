@@ -1,4 +1,4 @@
-"""The tradebus wire protocol (see docs/protocol.md): envelope, messages, topics, codec."""
+"""The tradebus wire protocol (see docs/protocol.md): envelope, messages, the command registry, topics, codec."""
 
 from .codec import (
     FrameError,
@@ -9,6 +9,7 @@ from .codec import (
     decode_request,
     encode,
 )
+from .commands import BY_METHOD, COMMANDS, CommandSpec, Permission, Query, Routing, Scope, command, spec_of
 from .envelope import MAX_FRAME_BYTES, PROTOCOL_VERSION, Header, new_message_id, now_ns
 from .errors import ErrorCode, error_class
 from .messages import *  # noqa: F403
@@ -32,6 +33,15 @@ __all__ = [
     "decode_reply",
     "decode_request",
     "encode",
+    "BY_METHOD",
+    "COMMANDS",
+    "CommandSpec",
+    "Permission",
+    "Query",
+    "Routing",
+    "Scope",
+    "command",
+    "spec_of",
     "MAX_FRAME_BYTES",
     "PROTOCOL_VERSION",
     "Header",

@@ -7,7 +7,7 @@ subscriber reports the holes it sees (coalesced, a few requests a second at most
 and answers :class:`GapAck` (docs/protocol.md, "report_gap").
 
 ``messages.py`` imports these classes into its ``Request`` and ``Reply`` unions (this module
-imports only msgspec, so there is no import cycle); they use the same tag fields.
+imports only msgspec and the registry, so there is no import cycle); they use the same tag fields.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
+
+from .commands import Query, Routing, Scope, command
 
 __all__ = [
     "MAX_GAP_RANGES",
@@ -51,16 +53,17 @@ class GapRange(msgspec.Struct, frozen=True, array_like=True):
     lost: Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
 
 
-class ReportGap(_Req, frozen=True, tag="report_gap"):
-    """Events this subscriber lost since its previous report (role ``read``)."""
-
-    gaps: Annotated[tuple[GapRange, ...], msgspec.Meta(min_length=1, max_length=MAX_GAP_RANGES)]
-    client_kind: Annotated[str, msgspec.Meta(pattern=CLIENT_KIND_PATTERN)] = "client"
-
-
 class GapAck(_Rep, frozen=True, tag="gap_ack"):
     """``counted``: events of the report the runner counted; ``refused``: ranges it did not
     count (a topic it never published, or numbers beyond what it has published)."""
 
     counted: int
     refused: int = 0
+
+
+@command(route=Routing.CALLER, scope=Scope.RUNNER, idempotent=False)  # counted twice if sent twice
+class ReportGap(_Req, Query[GapAck], frozen=True, tag="report_gap"):
+    """Events this subscriber lost since its previous report (role ``read``)."""
+
+    gaps: Annotated[tuple[GapRange, ...], msgspec.Meta(min_length=1, max_length=MAX_GAP_RANGES)]
+    client_kind: Annotated[str, msgspec.Meta(pattern=CLIENT_KIND_PATTERN)] = "client"

@@ -3,6 +3,10 @@
 Requests are tagged by ``method``, replies by ``type``, events by ``event``. Evolution rules:
 a new field always has a default; decoders ignore fields they do not know; a new message
 type is a new tag; removing or retyping a field needs a new protocol version.
+
+Every request is declared a command (``@command``, :mod:`.commands`): its reply type (the
+``Query[...]`` base), routing, permission, idempotency and scope, read by the runner's dispatch,
+the client APIs and the permission check.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from ..model import (
     RejectCode,
 )
 from ..model.order import CLIENT_ID_PATTERN, MAX_CLIENT_ID_LEN
+from .commands import BY_METHOD, Permission, Query, Routing, Scope, command
 from .errors import ErrorCode
 from .gaps import GapAck, GapRange, ReportGap
 from .risk import GetRiskStatus, RiskGateEvent, RiskStatusReply, SetRiskLimit, SetTradingState, TradingStateReply
@@ -100,57 +105,7 @@ __all__ = [
 ]
 
 
-# ----------------------------------------------------------------------------- requests
-
-#: A client order id in a request: what every venue accepts ("" = none; see ``model/order.py``).
-ClientId = Annotated[str, msgspec.Meta(pattern=CLIENT_ID_PATTERN, max_length=MAX_CLIENT_ID_LEN)]
-#: A venue's order id as a client quotes it back (digits, UUIDs, the paper venue's prefixes).
-MAX_VENUE_ID_LEN = 64
-VenueId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:-]{0,64}$", max_length=MAX_VENUE_ID_LEN)]
-#: Instruments one ``get_book_snapshot`` may name.
-MAX_SNAPSHOT_KEYS = 1024
-
-
-class _Req(msgspec.Struct, frozen=True, kw_only=True, tag_field="method"):
-    pass
-
-
-class SubmitOrder(_Req, frozen=True, tag="submit_order"):
-    order: OrderRequest
-
-
-class CancelOrder(_Req, frozen=True, tag="cancel_order"):
-    key: InstrumentKey
-    client_id: ClientId = ""
-    venue_id: VenueId = ""
-
-
-class GetOrder(_Req, frozen=True, tag="get_order"):
-    key: InstrumentKey
-    client_id: ClientId = ""
-    venue_id: VenueId = ""
-
-
-class GetOpenOrders(_Req, frozen=True, tag="get_open_orders"):
-    key: InstrumentKey | None = None
-    kind: MarketKind | None = None
-
-
-class GetPosition(_Req, frozen=True, tag="get_position"):
-    key: InstrumentKey
-
-
-class GetAllPositions(_Req, frozen=True, tag="get_all_positions"):
-    exchange: Exchange
-
-
-class GetInstrument(_Req, frozen=True, tag="get_instrument"):
-    key: InstrumentKey
-
-
-class GetAllInstruments(_Req, frozen=True, tag="get_all_instruments"):
-    exchange: Exchange
-    kind: MarketKind | None = None
+# ----------------------------------------------------------------------------- replies
 
 
 class PriceSource(StrEnum):
@@ -159,80 +114,6 @@ class PriceSource(StrEnum):
     ASK = "ask"
     MARK = "mark"
     INDEX = "index"
-
-
-class GetReferencePrice(_Req, frozen=True, tag="get_reference_price"):
-    key: InstrumentKey
-    source: PriceSource = PriceSource.MID
-
-
-class GetFundingRate(_Req, frozen=True, tag="get_funding_rate"):
-    key: InstrumentKey
-
-
-class GetAccountSnapshot(_Req, frozen=True, tag="get_account_snapshot"):
-    exchange: Exchange
-
-
-class SetLeverage(_Req, frozen=True, tag="set_leverage"):
-    key: InstrumentKey
-    leverage: int
-
-
-class GetBookSnapshot(_Req, frozen=True, tag="get_book_snapshot"):
-    """Current books (all, or ``keys``) plus the per-topic sequence numbers they correspond to."""
-
-    keys: Annotated[tuple[InstrumentKey, ...], msgspec.Meta(max_length=MAX_SNAPSHOT_KEYS)] = ()
-
-
-class Ping(_Req, frozen=True, tag="ping"):
-    pass
-
-
-#: The most events one ``replay_events`` reply carries (it also stops near 48 KB of payload).
-MAX_REPLAY_EVENTS = 1000
-
-
-class ReplayEvents(_Req, frozen=True, tag="replay_events"):
-    """The runner's journaled events (``exec``, ``pos``, ``acct``, funding payments) with journal
-    sequence (the header's ``jseq``) greater than ``after_seq``, oldest first; ``topic`` (a topic
-    or a prefix of one, empty: all) narrows them. A reply holds at most ``limit`` events; when it
-    says ``more``, ask again with ``after_seq = next_after``."""
-
-    after_seq: Annotated[int, msgspec.Meta(ge=0)] = 0
-    topic: Annotated[bytes, msgspec.Meta(max_length=256)] = b""
-    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_REPLAY_EVENTS)] = MAX_REPLAY_EVENTS
-
-
-Request = (
-    SubmitOrder
-    | CancelOrder
-    | GetOrder
-    | GetOpenOrders
-    | GetPosition
-    | GetAllPositions
-    | GetInstrument
-    | GetAllInstruments
-    | GetReferencePrice
-    | GetFundingRate
-    | GetAccountSnapshot
-    | SetLeverage
-    | GetBookSnapshot
-    | Ping
-    | ReportGap
-    | GetRiskStatus
-    | SetTradingState
-    | SetRiskLimit
-    | ReplayEvents
-)
-
-METHODS: frozenset[str] = frozenset(
-    t.__struct_config__.tag
-    for t in Request.__args__  # type: ignore[attr-defined]
-)
-
-
-# ----------------------------------------------------------------------------- replies
 
 
 class _Rep(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
@@ -366,6 +247,143 @@ Reply = (
     | TradingStateReply
     | EventsReply
 )
+
+
+# ----------------------------------------------------------------------------- requests
+
+#: A client order id in a request: what every venue accepts ("" = none; see ``model/order.py``).
+ClientId = Annotated[str, msgspec.Meta(pattern=CLIENT_ID_PATTERN, max_length=MAX_CLIENT_ID_LEN)]
+#: A venue's order id as a client quotes it back (digits, UUIDs, the paper venue's prefixes).
+MAX_VENUE_ID_LEN = 64
+VenueId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:-]{0,64}$", max_length=MAX_VENUE_ID_LEN)]
+#: Instruments one ``get_book_snapshot`` may name.
+MAX_SNAPSHOT_KEYS = 1024
+
+
+class _Req(msgspec.Struct, frozen=True, kw_only=True, tag_field="method"):
+    pass
+
+
+@command(route=Routing.ORDER, scope=Scope.ACCOUNT, permission=Permission.TRADE, idempotent=False)
+class SubmitOrder(_Req, Query[OrderReply], frozen=True, tag="submit_order"):
+    order: OrderRequest
+
+
+@command(route=Routing.INSTRUMENT, scope=Scope.ACCOUNT, permission=Permission.TRADE, idempotent=False)
+class CancelOrder(_Req, Query[OrderReply], frozen=True, tag="cancel_order"):
+    key: InstrumentKey
+    client_id: ClientId = ""
+    venue_id: VenueId = ""
+
+
+@command(route=Routing.INSTRUMENT, scope=Scope.ACCOUNT)
+class GetOrder(_Req, Query[OrderReply], frozen=True, tag="get_order"):
+    key: InstrumentKey
+    client_id: ClientId = ""
+    venue_id: VenueId = ""
+
+
+@command(route=Routing.CALLER, scope=Scope.ACCOUNT)
+class GetOpenOrders(_Req, Query[OrdersReply], frozen=True, tag="get_open_orders"):
+    key: InstrumentKey | None = None
+    kind: MarketKind | None = None
+
+
+@command(route=Routing.INSTRUMENT, scope=Scope.ACCOUNT)
+class GetPosition(_Req, Query[PositionReply], frozen=True, tag="get_position"):
+    key: InstrumentKey
+
+
+@command(route=Routing.EXCHANGE, scope=Scope.ACCOUNT)
+class GetAllPositions(_Req, Query[PositionsReply], frozen=True, tag="get_all_positions"):
+    exchange: Exchange
+
+
+@command(route=Routing.INSTRUMENT, scope=Scope.MARKET)
+class GetInstrument(_Req, Query[InstrumentReply], frozen=True, tag="get_instrument"):
+    key: InstrumentKey
+
+
+@command(route=Routing.EXCHANGE, scope=Scope.MARKET)
+class GetAllInstruments(_Req, Query[InstrumentsReply], frozen=True, tag="get_all_instruments"):
+    exchange: Exchange
+    kind: MarketKind | None = None
+
+
+@command(route=Routing.INSTRUMENT, scope=Scope.MARKET)
+class GetReferencePrice(_Req, Query[PriceReply], frozen=True, tag="get_reference_price"):
+    key: InstrumentKey
+    source: PriceSource = PriceSource.MID
+
+
+@command(route=Routing.INSTRUMENT, scope=Scope.MARKET)
+class GetFundingRate(_Req, Query[FundingReply], frozen=True, tag="get_funding_rate"):
+    key: InstrumentKey
+
+
+@command(route=Routing.EXCHANGE, scope=Scope.ACCOUNT)
+class GetAccountSnapshot(_Req, Query[AccountReply], frozen=True, tag="get_account_snapshot"):
+    exchange: Exchange
+
+
+@command(route=Routing.INSTRUMENT, scope=Scope.ACCOUNT, permission=Permission.ADMIN)
+class SetLeverage(_Req, Query[LeverageReply], frozen=True, tag="set_leverage"):
+    key: InstrumentKey
+    leverage: int
+
+
+@command(route=Routing.CALLER, scope=Scope.MARKET)
+class GetBookSnapshot(_Req, Query[BookSnapshotReply], frozen=True, tag="get_book_snapshot"):
+    """Current books (all, or ``keys``) plus the per-topic sequence numbers they correspond to."""
+
+    keys: Annotated[tuple[InstrumentKey, ...], msgspec.Meta(max_length=MAX_SNAPSHOT_KEYS)] = ()
+
+
+@command(route=Routing.CALLER, scope=Scope.RUNNER)
+class Ping(_Req, Query[Pong], frozen=True, tag="ping"):
+    pass
+
+
+#: The most events one ``replay_events`` reply carries (it also stops near 48 KB of payload).
+MAX_REPLAY_EVENTS = 1000
+
+
+@command(route=Routing.CALLER, scope=Scope.RUNNER)
+class ReplayEvents(_Req, Query[EventsReply], frozen=True, tag="replay_events"):
+    """The runner's journaled events (``exec``, ``pos``, ``acct``, funding payments) with journal
+    sequence (the header's ``jseq``) greater than ``after_seq``, oldest first; ``topic`` (a topic
+    or a prefix of one, empty: all) narrows them. A reply holds at most ``limit`` events; when it
+    says ``more``, ask again with ``after_seq = next_after``."""
+
+    after_seq: Annotated[int, msgspec.Meta(ge=0)] = 0
+    topic: Annotated[bytes, msgspec.Meta(max_length=256)] = b""
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_REPLAY_EVENTS)] = MAX_REPLAY_EVENTS
+
+
+Request = (
+    SubmitOrder
+    | CancelOrder
+    | GetOrder
+    | GetOpenOrders
+    | GetPosition
+    | GetAllPositions
+    | GetInstrument
+    | GetAllInstruments
+    | GetReferencePrice
+    | GetFundingRate
+    | GetAccountSnapshot
+    | SetLeverage
+    | GetBookSnapshot
+    | Ping
+    | ReportGap
+    | GetRiskStatus
+    | SetTradingState
+    | SetRiskLimit
+    | ReplayEvents
+)
+
+#: The methods a runner serves: every command of the registry (``Request`` is the same set).
+METHODS: frozenset[str] = frozenset(BY_METHOD)
 
 
 # ----------------------------------------------------------------------------- events

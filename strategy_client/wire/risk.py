@@ -18,6 +18,7 @@ from decimal import Decimal
 import msgspec
 
 from ..model import Exchange, InstrumentKey, InstrumentLimits, RiskEvent, RiskLimits, TradingState
+from .commands import Permission, Query, Routing, Scope, command
 
 
 class _Req(msgspec.Struct, frozen=True, kw_only=True, tag_field="method"):
@@ -80,11 +81,23 @@ class RiskStatus(msgspec.Struct, frozen=True, kw_only=True):
     ts_ms: int = 0
 
 
-class GetRiskStatus(_Req, frozen=True, tag="get_risk_status"):
+class RiskStatusReply(_Rep, frozen=True, tag="risk_status"):
+    status: RiskStatus
+
+
+class TradingStateReply(_Rep, frozen=True, tag="trading_state"):
+    state: TradingState
+    previous: TradingState
+    canceled: int = 0  # open orders cancelled on the way into HALTED
+
+
+@command(route=Routing.CALLER, scope=Scope.RUNNER)
+class GetRiskStatus(_Req, Query[RiskStatusReply], frozen=True, tag="get_risk_status"):
     pass
 
 
-class SetTradingState(_Req, frozen=True, tag="set_trading_state"):
+@command(route=Routing.CALLER, scope=Scope.RUNNER, permission=Permission.ADMIN)
+class SetTradingState(_Req, Query[TradingStateReply], frozen=True, tag="set_trading_state"):
     """Admin: ACTIVE / REDUCING / HALTED (HALTED also cancels every open order)."""
 
     state: TradingState
@@ -92,7 +105,8 @@ class SetTradingState(_Req, frozen=True, tag="set_trading_state"):
     force: bool = False  # resume although the day's loss or drawdown limit is still breached
 
 
-class SetRiskLimit(_Req, frozen=True, tag="set_risk_limit"):
+@command(route=Routing.CALLER, scope=Scope.RUNNER, permission=Permission.ADMIN)
+class SetRiskLimit(_Req, Query[RiskStatusReply], frozen=True, tag="set_risk_limit"):
     """Admin: change one limit at run time; ``instrument`` empty = account-wide or ``defaults.<field>``.
 
     ``value`` is the TOML value as text ("0.5", "20"); empty = remove the limit (a loosening).
@@ -102,16 +116,6 @@ class SetRiskLimit(_Req, frozen=True, tag="set_risk_limit"):
     field: str
     value: str = ""
     instrument: str = ""
-
-
-class RiskStatusReply(_Rep, frozen=True, tag="risk_status"):
-    status: RiskStatus
-
-
-class TradingStateReply(_Rep, frozen=True, tag="trading_state"):
-    state: TradingState
-    previous: TradingState
-    canceled: int = 0  # open orders cancelled on the way into HALTED
 
 
 class RiskGateEvent(_Evt, frozen=True, tag="risk"):

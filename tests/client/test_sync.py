@@ -94,7 +94,7 @@ def test_connect_without_runners_says_so(redis_server: object, client_redis: str
 def test_sync_methods_mirror_coreapi() -> None:
     """Same names and parameters as the CoreApi protocol (the facade must not drift)."""
     names = [n for n, v in vars(CoreApi).items() if inspect.iscoroutinefunction(v)]
-    assert len(names) == 13
+    assert len(names) == 14
     for name in names:
         want = list(inspect.signature(getattr(CoreApi, name)).parameters)
         got = list(inspect.signature(getattr(SyncApi, name)).parameters)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import zmq
 
-from exchange_runner.actors.order import GetOpen, GetOrderMsg, OrderManager, Submit
+from exchange_runner.actors.order import OrderManager, Submit
 from exchange_runner.publisher import Publisher
 from exchanges import errors as xerr
 from exchanges.base import OrderUpdate, StreamStatus
@@ -23,7 +23,7 @@ from exchanges.binance.sim import BinanceSim, BinanceSimOptions
 from exchanges.credentials import Credentials
 from exchanges.sim.faults import FaultRequest
 from strategy_client.model import Exchange, OrderRequest, OrderStatus, OrderType, RejectCode, Side, TimeInForce
-from strategy_client.wire import OrderEvent, OrderEventKind, RunnerStatusEvent, TopicKind
+from strategy_client.wire import GetOpenOrders, GetOrder, OrderEvent, OrderEventKind, RunnerStatusEvent, TopicKind
 from tests.helpers import eventually, free_port, free_port_pair
 from tests.integration.rawsub import Sub
 
@@ -42,7 +42,7 @@ class Rig:
         return [e for e in self.sub.of(OrderEvent) if isinstance(e, OrderEvent) and e.order.client_id == client_id]
 
     async def get(self, key: Any, client_id: str) -> Any:
-        return await self.orders.ask(GetOrderMsg(key, client_id), 5)
+        return (await self.orders.ask(GetOrder(key=key, client_id=client_id), 5)).order
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ async def test_a_venue_slower_than_the_caller_gives_unknown_then_the_fill(rig: R
         await rig.orders.ask(Submit(req, answer_by=time.monotonic() + 0.3), 5)
     assert time.monotonic() - t0 < 1.0  # answered at the caller's deadline, not the venue's pace
     assert (await rig.get(PERP, "slow-1")).status is OrderStatus.UNKNOWN
-    assert [o.client_id for o in await rig.orders.ask(GetOpen(), 5)] == ["slow-1"]
+    assert [o.client_id for o in (await rig.orders.ask(GetOpenOrders(), 5)).orders] == ["slow-1"]
     await eventually(lambda: rig.events("slow-1"), what="UNKNOWN published")
     assert rig.events("slow-1")[0].kind is OrderEventKind.UNKNOWN
 
@@ -111,7 +111,7 @@ async def test_a_venue_slower_than_the_caller_gives_unknown_then_the_fill(rig: R
     assert statuses[0] is OrderStatus.UNKNOWN and statuses[-1] is OrderStatus.FILLED
     assert OrderStatus.REJECTED not in statuses and OrderStatus.PENDING not in statuses
     assert rig.orders.unknown_outcomes == 1
-    assert await rig.orders.ask(GetOpen(), 5) == []
+    assert (await rig.orders.ask(GetOpenOrders(), 5)).orders == ()
 
 
 async def test_an_order_the_venue_never_saw_stays_unknown(rig: Rig) -> None:
@@ -126,7 +126,7 @@ async def test_an_order_the_venue_never_saw_stays_unknown(rig: Rig) -> None:
     await eventually(lambda: rig.orders.unknown_not_found >= 8, timeout=15, what="repeated not-found answers")
     order = await rig.get(SPOT, "ghost-1")
     assert order.status is OrderStatus.UNKNOWN
-    assert [o.client_id for o in await rig.orders.ask(GetOpen(SPOT), 5)] == ["ghost-1"]
+    assert [o.client_id for o in (await rig.orders.ask(GetOpenOrders(key=SPOT), 5)).orders] == ["ghost-1"]
     assert [e.kind for e in rig.events("ghost-1")] == [OrderEventKind.UNKNOWN]
     assert "ghost-1" in rig.orders._chasing  # still asking, at the slow cadence
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import zmq
 
-from exchange_runner.actors.order import Cancel, GetOrderMsg, OrderManager, Submit
+from exchange_runner.actors.order import OrderManager, Submit
 from exchange_runner.publisher import Publisher
 from exchanges import errors as xerr
 from exchanges.bybit.adapter import BybitAdapter
@@ -33,6 +33,7 @@ from strategy_client.model import (
     RejectCode,
     Side,
 )
+from strategy_client.wire import CancelOrder, GetOrder
 from tests.helpers import eventually, free_port
 
 D = Decimal
@@ -45,7 +46,7 @@ class Rig:
         self.sim, self.adapter, self.orders = sim, adapter, orders
 
     async def get(self, client_id: str) -> Order:
-        order: Order = await self.orders.ask(GetOrderMsg(PERP, client_id), 5)
+        order: Order = (await self.orders.ask(GetOrder(key=PERP, client_id=client_id), 5)).order
         return order
 
     async def venue_orders(self, client_id: str) -> list[dict[str, Any]]:
@@ -156,7 +157,7 @@ async def test_bybit_an_unknown_order_asked_to_cancel_is_never_re_sent(slow_rig:
     with pytest.raises(xerr.UnknownOutcome):
         await slow_rig.orders.ask(Submit(_limit("cxl-1")), 10)
     with pytest.raises(xerr.OrderNotFound):
-        await slow_rig.orders.ask(Cancel(PERP, "cxl-1"), 10)
+        await slow_rig.orders.ask(CancelOrder(key=PERP, client_id="cxl-1"), 10)
     await eventually(lambda: slow_rig.orders.unknown_not_found >= 3, timeout=10, what="chase queries")
     assert (await slow_rig.get("cxl-1")).status is OrderStatus.UNKNOWN
     assert await slow_rig.venue_orders("cxl-1") == []
@@ -197,7 +198,7 @@ class OkxRig:
         self.sim, self.wire, self.orders = sim, wire, orders
 
     async def get(self, client_id: str) -> Order:
-        order: Order = await self.orders.ask(GetOrderMsg(OKX_PERP, client_id), 5)
+        order: Order = (await self.orders.ask(GetOrder(key=OKX_PERP, client_id=client_id), 5)).order
         return order
 
     async def venue_orders(self) -> list[dict[str, Any]]:
