@@ -458,6 +458,9 @@ class _Session:
             self._export(st)
             feeds = self.feeds.check(self.oracle, time.time_ns())
             self._feed_notices(feeds)
+            for key, age_ms in feeds.ages_ms.items():
+                if age_ms is not None:
+                    self.metrics.set_feed_age(str(key), age_ms / 1000)
             line = _status_line(self.plan.name, self.mode, st, feeds.status(self.plan.keys), bool(feeds.stale))
             if self.tty:
                 self.opts.out.write("\r" + line[:160].ljust(160))

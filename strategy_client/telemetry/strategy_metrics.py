@@ -61,6 +61,12 @@ class StrategyMetrics:
             registry=r,
         )
         self.pnl = Gauge("tradebus_strategy_pnl_quote", "PnL by component in quote currency", ["component"], registry=r)
+        self.feed_age = Gauge(
+            "tradebus_strategy_feed_age_seconds",
+            "Age of the newest book the strategy holds per leg (no decision past oracle.max_book_age_ms)",
+            ["instrument"],
+            registry=r,
+        )
         self.actions = Counter(
             "tradebus_strategy_actions", "Decisions taken (open, close, rebalance, ...)", ["pair", "action"], registry=r
         )
@@ -95,6 +101,9 @@ class StrategyMetrics:
 
     def set_exposure(self, instrument: str, quote_value: Decimal | float) -> None:
         self.exposure.labels(instrument).set(_f(quote_value))
+
+    def set_feed_age(self, instrument: str, seconds: float) -> None:
+        self.feed_age.labels(instrument).set(seconds)
 
     def set_pnl(
         self,
