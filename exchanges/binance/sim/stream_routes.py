@@ -1,6 +1,7 @@
 """WebSocket market and user-data stream endpoints (§1, §6, §7).
 
-Spot: ``/ws/<stream>``, ``/ws`` + SUBSCRIBE, ``/stream?streams=a/b`` (combined). A path
+Spot: ``/ws/<stream>``, ``/ws`` + SUBSCRIBE, ``/stream?streams=a/b`` (combined), and
+``/stream/<anything>`` + SUBSCRIBE (combined; see :meth:`StreamServer.routes`). A path
 segment without ``@`` (``/ws/0``, as ccxt.pro opens) names no stream and is ignored, so
 ``/ws/<anything>`` + SUBSCRIBE works on every route but ``/private`` (and, on futures, the
 legacy ``/ws/<x>``, where such a segment is a listenKey).
@@ -95,6 +96,11 @@ class StreamServer:
             web.get("/ws/{tail:.+}", self._route("legacy", False)),
             web.get("/stream", self._route("legacy", True)),
         ]
+        if self.product == "spot":
+            # ``/stream/<anything>`` + SUBSCRIBE: combined payloads, for clients that tell a spot
+            # connection from a futures one by ``/stream`` in its URL (ccxt.pro's is_spot_url,
+            # true on Binance's own host name stream.binance.com) — a simulator choice
+            routes.append(web.get("/stream/{tail:.+}", self._route("legacy", True)))
         if self.product == "futures":
             for group in ("public", "market", "private"):
                 routes += [

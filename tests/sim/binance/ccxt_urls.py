@@ -25,7 +25,8 @@ def point_at_sim(ex: Any, urls: BinanceUrls) -> Any:
                     api[name] = getattr(urls, attr) + url[len(prefix) :]
     ws = api.get("ws")
     if isinstance(ws, dict):
-        ws["spot"] = ws["margin"] = f"{urls.spot_ws}/ws"
+        # ``/stream``: ccxt.pro tells spot messages from futures ones by ``/stream`` in the URL
+        ws["spot"] = ws["margin"] = f"{urls.spot_ws}/stream"
         ws["linear"] = f"{urls.futures_ws}/ws"
         ws["ws-api"]["spot"] = urls.spot_ws_api
         ws["ws-api"]["linear"] = urls.futures_ws_api

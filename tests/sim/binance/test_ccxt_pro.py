@@ -18,16 +18,13 @@ from tests.helpers import eventually
 from .ccxt_urls import point_at_sim
 
 OPTS: dict[str, Any] = {}
-# ccxt.pro tells a spot stream from a futures one by "/stream" in the URL (stream.binance.com);
-# on any other host a symbol listed on both (BTCUSDT) is filed under the swap. Loading only
-# the spot markets in the spot instance keeps every id unique (a ccxt user setting).
-SPOT_ONLY: dict[str, Any] = {"fetchMarkets": {"types": ["spot"]}}
 
 
 @pytest.fixture
 async def spot_ex(sim: BinanceSim) -> AsyncIterator[Any]:
-    opts = {**OPTS, **SPOT_ONLY}
-    ex = point_at_sim(ccxtpro.binance({"apiKey": sim.api_key, "secret": sim.api_secret, "options": opts}), sim.urls)
+    """No options: every market type loaded; the spot streams' URL carries ``/stream`` (as
+    Binance's host name does), which is how ccxt.pro files a BTCUSDT message under the spot market."""
+    ex = point_at_sim(ccxtpro.binance({"apiKey": sim.api_key, "secret": sim.api_secret}), sim.urls)
     yield ex
     await ex.close()
 
