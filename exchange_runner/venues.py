@@ -23,6 +23,7 @@ from exchanges.venue import VenueFactory, venue_factory
 from strategy_client.model import Exchange
 
 from .config import ConfigError, RunnerConfig
+from .paper_adapter import PaperAdapter
 from .ports import free_port_pair
 
 __all__ = ["open_venue", "load_credentials"]
@@ -60,8 +61,6 @@ def _factory(cfg: RunnerConfig) -> VenueFactory:
 async def open_venue(cfg: RunnerConfig) -> AsyncIterator[ExchangeAdapter]:
     async with _open_raw(cfg) as adapter:
         if cfg.mode == "paper":
-            from .paper_adapter import PaperAdapter
-
             logger.info("paper mode: orders are filled locally against the live book; nothing reaches the venue")
             yield PaperAdapter(adapter, cfg.paper_settings(), stale_book_s=cfg.stale_book_s)
         else:

@@ -166,8 +166,8 @@ def read_json(path: Path) -> StrategyReport:
 
 def plot_pnl(points: Sequence[PnlPoint], path: Path, *, title: str = "PnL", currency: str = "USDT") -> None:
     """Cumulative total PnL and its components over time, as a PNG at ``path``."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 - matplotlib loads only to plot
+    from matplotlib.figure import Figure  # noqa: PLC0415 - a heavy import, only to plot
 
     fig = Figure(figsize=(10, 5), dpi=100)
     FigureCanvasAgg(fig)

@@ -42,7 +42,7 @@ from strategy_client.journal import (
     PairState,
     PnlComponents,
 )
-from strategy_client.model import FundingPayment, Order
+from strategy_client.model import Fill, FundingPayment, Order
 
 from .execution import LegOrder
 from .pair import PairSize
@@ -193,8 +193,6 @@ class PairJournal:
         self.put(OrderRecord(order=order, kind=order.status.value, detail=detail, reconciled=reconciled))
 
     def fill(self, trade: TradeRecord, fill_venue_id: str, reconciled: bool) -> None:
-        from strategy_client.model import Fill
-
         self.put(
             FillRecord(
                 fill=Fill(

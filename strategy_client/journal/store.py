@@ -25,6 +25,7 @@ import msgspec
 
 from .errors import (
     DuplicateIntent,
+    JournalClosed,
     JournalCorrupt,
     JournalError,
     JournalFull,
@@ -102,7 +103,7 @@ def open_store(target: JournalTarget, options: StoreOptions) -> Store:
     if target.dialect == "sqlite":
         store = SqliteStore(target, options)
     else:
-        from .pgstore import PostgresStore
+        from .pgstore import PostgresStore  # noqa: PLC0415 - psycopg loads only for a PostgreSQL journal
 
         store = PostgresStore(target, options)
     store.open()
@@ -180,8 +181,6 @@ class SqliteStore(Store):
 
     def _wconn(self) -> sqlite3.Connection:
         if self._w is None:
-            from .errors import JournalClosed
-
             raise JournalClosed(f"journal {self.where} is closed")
         return self._w
 
@@ -238,8 +237,6 @@ class SqliteStore(Store):
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         if self._r is None:
-            from .errors import JournalClosed
-
             raise JournalClosed(f"journal {self.where} is closed")
         with self._rlock:
             try:
