@@ -16,7 +16,14 @@ from loguru import logger
 
 from exchanges.base import ExchangeAdapter
 from strategy_client.model import FundingRate, InstrumentKey
-from strategy_client.wire import FundingEvent, FundingReply, GetFundingRate, TopicKind
+from strategy_client.wire import (
+    FundingEvent,
+    FundingRatesReply,
+    FundingReply,
+    GetFundingRate,
+    GetFundingRates,
+    TopicKind,
+)
 
 from ..publisher import Publisher
 from ..refusals import NotAvailable
@@ -33,11 +40,11 @@ class PollFunding(msgspec.Struct, frozen=True):
     pass
 
 
-Msg = GetFundingRate | FundingUpdate | PollFunding
+Msg = GetFundingRate | GetFundingRates | FundingUpdate | PollFunding
 
 
 class FundingPoller(Actor[Msg]):
-    ANSWERS = (GetFundingRate,)
+    ANSWERS = (GetFundingRate, GetFundingRates)
 
     def __init__(
         self,
@@ -57,6 +64,12 @@ class FundingPoller(Actor[Msg]):
     def _handle(self, msg: Msg) -> Any:
         if isinstance(msg, GetFundingRate):
             return self._rate(msg.key)
+        if isinstance(msg, GetFundingRates):  # what the stream and the poll brought; no venue call
+            known = self.rates
+            return FundingRatesReply(
+                rates=tuple(known[k] for k in self.perps if k in known),
+                missing=tuple(k for k in self.perps if k not in known),
+            )
         if isinstance(msg, FundingUpdate):
             self._update(msg.funding)
             return None

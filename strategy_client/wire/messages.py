@@ -55,6 +55,7 @@ __all__ = [
     "GetAllInstruments",
     "GetReferencePrice",
     "GetFundingRate",
+    "GetFundingRates",
     "GetAccountSnapshot",
     "SetLeverage",
     "GetBookSnapshot",
@@ -77,6 +78,7 @@ __all__ = [
     "InstrumentsReply",
     "PriceReply",
     "FundingReply",
+    "FundingRatesReply",
     "AccountReply",
     "LeverageReply",
     "BookSnapshotReply",
@@ -161,6 +163,14 @@ class FundingReply(_Rep, frozen=True, tag="funding"):
     funding: FundingRate
 
 
+class FundingRatesReply(_Rep, frozen=True, tag="funding_rates"):
+    """``get_funding_rates``: the rate of each perpetual the runner serves, as last received from
+    the venue (mark-price stream or REST poll); ``missing``: perpetuals it has no rate for yet."""
+
+    rates: tuple[FundingRate, ...]
+    missing: tuple[InstrumentKey, ...] = ()
+
+
 class AccountReply(_Rep, frozen=True, tag="account"):
     account: AccountSnapshot
 
@@ -237,6 +247,7 @@ Reply = (
     | InstrumentsReply
     | PriceReply
     | FundingReply
+    | FundingRatesReply
     | AccountReply
     | LeverageReply
     | BookSnapshotReply
@@ -321,6 +332,13 @@ class GetFundingRate(_Req, Query[FundingReply], frozen=True, tag="get_funding_ra
     key: InstrumentKey
 
 
+@command(route=Routing.EXCHANGE, scope=Scope.MARKET)
+class GetFundingRates(_Req, Query[FundingRatesReply], frozen=True, tag="get_funding_rates"):
+    """Every perpetual's current funding rate in one call (a scan across instruments)."""
+
+    exchange: Exchange
+
+
 @command(route=Routing.EXCHANGE, scope=Scope.ACCOUNT)
 class GetAccountSnapshot(_Req, Query[AccountReply], frozen=True, tag="get_account_snapshot"):
     exchange: Exchange
@@ -371,6 +389,7 @@ Request = (
     | GetAllInstruments
     | GetReferencePrice
     | GetFundingRate
+    | GetFundingRates
     | GetAccountSnapshot
     | SetLeverage
     | GetBookSnapshot
