@@ -167,7 +167,7 @@ class NatsSink:
             return
         try:
             await js.update_stream(config)
-        except nats.js.errors.BadRequestError as exc:
+        except (nats.js.errors.BadRequestError, nats.js.errors.ServerError) as exc:  # e.g. another storage type
             await self.close()
             raise SinkConfigError(
                 f"JetStream stream {self.opts.stream} exists with settings this bridge cannot apply: {exc.description}"

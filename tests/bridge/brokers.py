@@ -82,10 +82,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def read_jetstream(stream: str, subject: str, timeout_s: float = 2.0) -> list[tuple[dict[str, str], bytes]]:
-    """Every message of ``stream`` on ``subject`` (wildcards allowed), in stream order."""
+async def read_jetstream(stream: str, subject: str, timeout_s: float = 2.0) -> list[tuple[str, dict[str, str], bytes]]:
+    """Every message of ``stream`` on ``subject`` (wildcards allowed), in stream order:
+    (subject, headers, body)."""
     nc = await nats.connect(NATS_URL)
-    out: list[tuple[dict[str, str], bytes]] = []
+    out: list[tuple[str, dict[str, str], bytes]] = []
     try:
         js = nc.jetstream()
         info = await js.stream_info(stream)
@@ -96,7 +97,7 @@ async def read_jetstream(stream: str, subject: str, timeout_s: float = 2.0) -> l
         with contextlib.suppress(TimeoutError, nats.errors.TimeoutError):
             while True:
                 msg = await sub.next_msg(timeout=timeout_s)
-                out.append((dict(msg.headers or {}), msg.data))
+                out.append((msg.subject, dict(msg.headers or {}), msg.data))
         await sub.unsubscribe()
     finally:
         await nc.close()

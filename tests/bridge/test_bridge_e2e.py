@@ -171,10 +171,10 @@ async def _caught_up(redis_url: str, bridge: str, last: dict[str, int], sinks: i
     return len(st.sinks) == sinks and all(done)
 
 
-def _check_jetstream(msgs: list[tuple[dict[str, str], bytes]], last: dict[str, int]) -> None:
+def _check_jetstream(msgs: list[tuple[str, dict[str, str], bytes]], last: dict[str, int]) -> None:
     by_runner: dict[str, list[int]] = {r: [] for r in last}
     ids: list[str] = []
-    for headers, body in msgs:
+    for _subject, headers, body in msgs:
         env = msgspec.json.decode(body)
         ids.append(headers["Nats-Msg-Id"])
         assert headers["Tradebus-Wire-Version"] == "1" and headers["traceparent"].startswith("00-")

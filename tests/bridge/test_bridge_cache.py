@@ -1,0 +1,136 @@
+"""The bridge in process over one real runner: market data on the documented subjects in
+MessagePack, the overflow policy (a lane of 4 events: journaled events that do not fit come
+back from the runner's journal, in order), and the latest-state cache in Redis with TTLs."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import msgspec
+import nats
+import pytest
+import redis
+
+from bridge import Bridge, BridgeConfig, NatsOptions, PayloadFormat
+from bridge.cache import cache_key
+from strategy_client import ZmqRouter
+from strategy_client.model import InstrumentKey, OrderRequest, OrderType, Side
+
+from ..helpers import eventually
+from ..integration.conftest import RunnerProc, start_runner
+from .brokers import NATS_URL, reachable, read_jetstream
+
+PERP = InstrumentKey.parse("binance:perp:BTCUSDT")
+
+
+@pytest.fixture()
+def runner(redis_url: str, tmp_path: Path) -> Iterator[RunnerProc]:
+    proc = start_runner(redis_url, tmp_path, f"c-{uuid.uuid4().hex[:6]}", "--sim-funding-interval", "5")
+    try:
+        proc.record(timeout=60)
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture()
+async def stream() -> AsyncIterator[str]:
+    if not reachable("127.0.0.1", 4222):
+        pytest.skip("NATS JetStream not reachable at 127.0.0.1:4222")
+    name = f"TBTEST_{uuid.uuid4().hex[:10]}"
+    yield name
+    nc = await nats.connect(NATS_URL)
+    try:
+        await nc.jetstream().delete_stream(name)
+    except nats.js.errors.NotFoundError:
+        pass
+    await nc.close()
+
+
+def _hash(client: redis.Redis, key: str) -> dict[str, str]:
+    raw = client.hgetall(key)
+    assert isinstance(raw, dict)
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+async def test_market_data_overflow_and_cache(runner: RunnerProc, stream: str, redis_url: str, tmp_path: Path) -> None:
+    prefix = stream.lower()
+    config = BridgeConfig(
+        name=f"c-{stream}",
+        redis_url=redis_url,
+        runners=(runner.name,),
+        nats=NatsOptions(url=NATS_URL, stream=stream, prefix=prefix, storage="memory", max_age_s=600),
+        fmt=PayloadFormat.MSGPACK,
+        cache_ttl_md_s=30,
+        cache_ttl_state_s=600,
+        data_dir=str(tmp_path / "bridge"),
+        capacity=4,
+        batch_max=4,
+    )
+    bridge = Bridge(config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(bridge.run(stop))
+    client = redis.Redis.from_url(redis_url)
+    try:
+        async with ZmqRouter(redis_url) as router:
+            await router.wait_for(runner.name, timeout_s=30)
+            api = router.runner(runner.name)
+            for i in range(8):  # a burst: more journaled events than the lane holds
+                side = Side.BUY if i % 2 == 0 else Side.SELL
+                qty = Decimal("0.003") if i == 7 else Decimal("0.002")
+                await api.submit_order(OrderRequest(key=PERP, side=side, type=OrderType.MARKET, qty=qty))
+            last = (await api.replay_events("binance", 0, limit=1)).last_seq
+            lane = await eventually(
+                lambda: (ln := bridge.lanes.get((runner.name, "nats"))) and ln.acked == last and ln,
+                timeout=60,
+                what="the lane to acknowledge every journaled event",
+            )
+            assert lane.skipped_full > 0, lane.status()  # the overflow policy was exercised
+            # the cache: book top, reference price, funding, position, balance — with TTLs
+            book_key = cache_key(runner.name, "book", str(PERP))
+            book = await eventually(lambda: _hash(client, book_key), timeout=30, what="the cached book")
+            assert Decimal(book["bid"]) < Decimal(book["ask"]) and Decimal(book["mid"]) > 0
+            assert 0 < int(client.ttl(book_key)) <= 30  # type: ignore[arg-type]
+            price = _hash(client, cache_key(runner.name, "price", str(PERP)))
+            assert price["mid"] == book["mid"]
+            funding = await eventually(
+                lambda: _hash(client, cache_key(runner.name, "funding", str(PERP))), timeout=30, what="cached funding"
+            )
+            assert "rate" in funding and int(funding["ts_ms"]) > 0
+            pos_key = cache_key(runner.name, "position", str(PERP))
+            pos = await eventually(
+                lambda: (h := _hash(client, pos_key)) and abs(Decimal(h["size"])) == Decimal("0.001") and h,
+                timeout=30,
+                what="the cached position (4 buys of 0.002, 3 sells of 0.002 and one of 0.003: short 0.001)",
+            )
+            assert 0 < int(client.ttl(pos_key)) <= 600  # type: ignore[arg-type]
+            balance = _hash(client, cache_key(runner.name, "balance", "USDT"))
+            assert Decimal(balance["total"]) > 0 and "updated_ms" in balance
+            assert pos
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        client.close()
+    msgs = await read_jetstream(stream, f"{prefix}.>")
+    envelopes = [(subject, h, msgspec.msgpack.decode(body)) for subject, h, body in msgs]
+    jseqs = [env["jseq"] for _, _, env in envelopes if env["jseq"]]
+    assert jseqs == list(range(1, last + 1))
+    assert any(env["replayed"] for _, _, env in envelopes)  # what overflowed came from the journal
+    books = [
+        (subject, h, env) for subject, h, env in envelopes if subject.endswith(".perp.BTCUSDT") and env["kind"] == "ob"
+    ]
+    assert books, "no book reached the stream"
+    subject, headers, env = books[0]
+    assert subject == f"{prefix}.ob.binance.{runner.name}.perp.BTCUSDT"
+    assert headers["Content-Type"] == "application/msgpack"
+    assert (
+        headers["Nats-Msg-Id"] == env["id"] == f"{runner.name}/ob|binance|perp|BTCUSDT|/s{env['seq']}-{env['sent_ns']}"
+    )
+    assert env["key"] == "binance:perp:BTCUSDT" and env["event"]["event"] == "book"
+    assert isinstance(env["event"]["book"]["bids"][0][0], str)  # decimals are strings
+    order_env = next(env for _, _, env in envelopes if env["kind"] == "exec")
+    assert order_env["id"].endswith(f"/j{order_env['jseq']}")
