@@ -259,6 +259,10 @@ class MarketStreams:
         for key in self._hub.active("mini_ticker"):
             if key[3] == speed_ms and key[1] in self._core.specs[self.product]:
                 self._hub.publish(key, self._enc.encode(mini_ticker_event(self._core, self.product, key[1])))
+        for kind in ("ticker_all", "mini_ticker_all"):
+            for key in self._hub.active(kind):
+                if key[3] == speed_ms:
+                    self._emit_all_tickers(key)
         if self._kind is MarketKind.PERP:
             for key in self._hub.active("mark_price"):
                 if key[3] == speed_ms:
@@ -284,6 +288,16 @@ class MarketStreams:
         else:
             data = self._enc.encode(futures_ticker_event(self._core, symbol))
         self._hub.publish(key, data)
+
+    def _emit_all_tickers(self, key: tuple[str, str, int, int]) -> None:
+        """``!ticker@arr`` / ``!miniTicker@arr``: one array of every listed symbol's event, each
+        period (Binance sends only the tickers that changed; the venue sends them all)."""
+        symbols = sorted(self._core.specs[self.product])
+        if key[0] == "mini_ticker_all":
+            events: list[object] = [mini_ticker_event(self._core, self.product, s) for s in symbols]
+        else:
+            events = [futures_ticker_event(self._core, s) for s in symbols]
+        self._hub.publish(key, self._enc.encode(events))
 
     def _emit_diff(self, key: tuple[str, str, int, int]) -> None:
         symbol, speed = key[1], key[3]

@@ -2,12 +2,14 @@
 
 Spot: ``<s>@depth<5|10|20>[@100ms]`` (1000 ms default), ``<s>@depth[@100ms]``,
 ``<s>@bookTicker``, ``<s>@aggTrade``, ``<s>@trade``, ``<s>@ticker`` and ``<s>@miniTicker``
-(every 1000 ms).
+(every 1000 ms), ``!miniTicker@arr`` (every 1000 ms; Binance retired spot ``!ticker@arr``,
+which stays refused as invalid).
 USD-M: ``<s>@depth<5|10|20>[@0ms|@100ms|@250ms|@500ms]`` and ``<s>@depth[...]`` (250 ms
 default; ``@0ms``, Binance's real-time speed, is served at the fastest emission, 100 ms),
 ``<s>@bookTicker``, ``<s>@trade``, ``<s>@aggTrade``, ``<s>@ticker`` and ``<s>@miniTicker``
 (every 500 ms),
-``<s>@markPrice[@1s]`` (3 s default), ``!markPrice@arr[@1s]``. Depth, bookTicker and trade are
+``<s>@markPrice[@1s]`` (3 s default), ``!markPrice@arr[@1s]``, ``!ticker@arr`` and
+``!miniTicker@arr`` (every 1000 ms). Depth, bookTicker and trade are
 served under ``/public``, the rest under ``/market`` (the 2026 path split, as ccxt routes
 them); the legacy ``/ws`` and ``/stream`` serve all.
 Symbols are lower case in stream names; an unknown symbol is accepted and sends nothing, as
@@ -34,6 +36,8 @@ StreamKind = Literal[
     "mini_ticker",
     "mark_price",
     "mark_price_all",
+    "ticker_all",
+    "mini_ticker_all",
 ]
 
 _SYMBOL = r"(?P<sym>[a-z0-9_]{1,30})"
@@ -41,6 +45,8 @@ _DEPTH = re.compile(_SYMBOL + r"@depth(?P<levels>5|10|20)?(?:@(?P<speed>0ms|100m
 _SIMPLE = re.compile(_SYMBOL + r"@(?P<what>bookTicker|aggTrade|trade|ticker|miniTicker)$")
 _MARK = re.compile(_SYMBOL + r"@markPrice(?P<fast>@1s)?$")
 _MARK_ALL = re.compile(r"!markPrice@arr(?P<fast>@1s)?$")
+_TICKERS_ALL = re.compile(r"!(?P<what>ticker|miniTicker)@arr(?:@1000ms)?$")  # python-binance adds @1000ms
+ALL_TICKERS_MS = 1000
 
 _SPOT_SPEEDS = {None: 1000, "100ms": 100, "1000ms": 1000}
 _FUTURES_SPEEDS = {None: 250, "0ms": 100, "100ms": 100, "250ms": 250, "500ms": 500}
@@ -75,6 +81,11 @@ def parse_stream(name: str, product: Product) -> StreamSpec | None:
         levels = int(m.group("levels")) if m.group("levels") else 0
         kind: StreamKind = "depth_partial" if levels else "depth_diff"
         return StreamSpec(kind, m.group("sym").upper(), levels, speeds[speed], "public")
+    m = _TICKERS_ALL.match(name)
+    if m:
+        if m.group("what") == "ticker":
+            return None if product == "spot" else StreamSpec("ticker_all", "", 0, ALL_TICKERS_MS, "market")
+        return StreamSpec("mini_ticker_all", "", 0, ALL_TICKERS_MS, "market")
     m = _SIMPLE.match(name)
     if m:
         what = m.group("what")

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from binance import AsyncClient, BinanceSocketManager
 
@@ -44,3 +45,21 @@ async def test_ticker_sockets(sim: BinanceSim, client: Any) -> None:
         msg = await asyncio.wait_for(fut_socket.recv(), 10)
         data = msg.get("data", msg)
         assert data["e"] == "24hrTicker" and data["s"] == "ETHUSDT" and "b" not in data
+
+
+async def test_all_market_ticker_sockets(sim: BinanceSim, client: Any) -> None:
+    """``!miniTicker@arr`` (spot, python-binance adds ``@1000ms``) and USD-M ``!ticker@arr``: one
+    array of every listed symbol; spot ``!ticker@arr`` is refused, as Binance retired it."""
+    bsm = BinanceSocketManager(client)
+    bsm.STREAM_URL = f"{sim.urls.spot_ws}/"
+    bsm.FSTREAM_URL = f"{sim.urls.futures_ws}/"
+    async with bsm.miniticker_socket() as spot_socket:
+        arr = await asyncio.wait_for(spot_socket.recv(), 10)
+        assert {t["s"] for t in arr} == {"BTCUSDT", "ETHUSDT"} and arr[0]["e"] == "24hrMiniTicker"
+    async with bsm.futures_ticker_socket() as fut_socket:
+        msg = await asyncio.wait_for(fut_socket.recv(), 10)
+        arr = msg.get("data", msg)
+        assert {t["s"] for t in arr} == {"BTCUSDT", "ETHUSDT"} and arr[0]["e"] == "24hrTicker" and "b" not in arr[0]
+    async with aiohttp.ClientSession() as http:
+        resp = await http.get(f"{sim.urls.spot_rest}/ws/!ticker@arr", headers={"Upgrade": "websocket"})
+        assert resp.status == 400
