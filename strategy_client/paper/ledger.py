@@ -23,7 +23,14 @@ from strategy_client.model import (
     Position,
     Side,
 )
-from strategy_client.model.ledger import Exposure, NetPosition, fee_amount, funding_payment, spot_deltas
+from strategy_client.model.ledger import (
+    Exposure,
+    NetPosition,
+    fee_amount,
+    funding_payment,
+    position_margin,
+    spot_deltas,
+)
 
 from .config import PaperConfig
 from .errors import PaperRejected, RejectCode
@@ -78,14 +85,14 @@ class Ledger:
         asset: quote for a buy, base for a sell); the fee comes out of what is received."""
         base = self.spot.setdefault(inst.base, _Wallet())
         quote = self.spot.setdefault(inst.quote, _Wallet())
-        d = spot_deltas(side, qty, price, fee_rate)
+        base_delta, quote_delta, fee, fee_in_base = spot_deltas(side, qty, price, fee_rate)
         pay, pay_delta, get, get_delta = (
-            (quote, d.quote, base, d.base) if side is Side.BUY else (base, d.base, quote, d.quote)
+            (quote, quote_delta, base, base_delta) if side is Side.BUY else (base, base_delta, quote, quote_delta)
         )
         pay.locked -= locked_used
         pay.free += locked_used + pay_delta
         get.free += get_delta
-        return SpotSettlement(d.fee, inst.base if d.fee_in_base else inst.quote, (inst.base, inst.quote))
+        return SpotSettlement(fee, inst.base if fee_in_base else inst.quote, (inst.base, inst.quote))
 
     def balances(self, assets: tuple[str, ...] | None = None) -> tuple[Balance, ...]:
         names = assets if assets is not None else tuple(sorted(self.spot))
@@ -156,11 +163,12 @@ class Ledger:
         unreal = position_im = maint = ZERO
         for key in sorted(self.perps):  # a fixed order: sums are exact but their exponent is not
             p = self.perps[key]
-            mark = self.mark_of(key, p)
-            notional = abs(p.size) * mark
-            unreal += p.unrealized(mark)
-            position_im += notional / self.leverage_of(key)
-            maint += notional * self.config.maint_margin_rate
+            p_upnl, p_im, p_mm = position_margin(
+                p.size, p.entry, self.mark_of(key, p), self.leverage_of(key), self.config.maint_margin_rate
+            )
+            unreal += p_upnl
+            position_im += p_im
+            maint += p_mm
         balance = self.wallet + unreal
         initial = position_im + self.order_margin(exposures)
         return MarginBalance(

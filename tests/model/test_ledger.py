@@ -15,6 +15,7 @@ from strategy_client.model.ledger import (
     fee_amount,
     funding_payment,
     order_initial_margin,
+    position_margin,
     spot_deltas,
 )
 
@@ -96,3 +97,9 @@ def test_an_order_that_only_closes_needs_no_margin() -> None:
     assert added_order_margin(D(1), None, Side.SELL, D(1), D(100), 5) == 0
     assert added_order_margin(D(1), None, Side.SELL, D(3), D(100), 5) == D(40)
     assert added_order_margin(D(0), None, Side.BUY, D(2), D(100), 5) == D(40)
+
+
+def test_position_margin_values_the_position_at_the_mark() -> None:
+    from_short = position_margin(D(-2), D(100), D(110), 5, D("0.004"))
+    assert from_short == (D(-20), D(44), D("0.88"))
+    assert position_margin(D(0), D(0), D(110), 5, D("0.004")) == (0, 0, 0)

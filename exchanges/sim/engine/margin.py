@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import msgspec
 
-from strategy_client.model.ledger import order_initial_margin
+from strategy_client.model.ledger import order_initial_margin, position_margin
 
 from .accounts import FuturesAccount, Position
 from .config import SymbolSpec
@@ -69,11 +69,10 @@ def summarize(
         pos = account.positions.get(symbol)
         size = pos.size if pos is not None else ZERO
         if pos is not None and size != 0:
-            mark = marks[symbol]
-            notional = abs(size) * mark
-            upnl += size * (mark - pos.entry)
-            pos_im += notional / lev
-            maint += notional * mmr
+            p_upnl, p_im, p_mm = position_margin(size, pos.entry, marks[symbol], lev, mmr)
+            upnl += p_upnl
+            pos_im += p_im
+            maint += p_mm
         exp = exposure.get(symbol)
         if exp is not None:
             ord_im += exp.initial_margin(size, lev)
@@ -117,9 +116,7 @@ def position_view(
     size = pos.size if pos is not None else ZERO
     entry = pos.entry if pos is not None else ZERO
     notional = size * mark
-    upnl = size * (mark - entry)
-    im = abs(notional) / leverage
-    mm = abs(notional) * mmr
+    upnl, im, mm = position_margin(size, entry, mark, leverage, mmr)
     cushion = summary.wallet + (summary.unrealized - upnl) - (summary.maint - mm)
     liq = liquidation_price(size, entry, cushion, mmr, spec.tick_size)
     return PositionView(

@@ -19,7 +19,7 @@ from .core import EngineCore
 from .errors import RejectReason, SimReject
 from .events import ExecType, OrderChanged
 from .filters import check_notional, check_price, check_qty
-from .matching import match, plan
+from .matching import Plan, match, plan
 from .orders import ExpireReason, SimOrder
 from .settlement import finish_order, reduce_only_capacity
 
@@ -75,6 +75,119 @@ def _check_margin(
         )
 
 
+def _check_capacity(
+    core: EngineCore, spec: SymbolSpec, account_id: str, type: OrderType, tif: TimeInForce, client_order_id: str
+) -> None:
+    """Duplicate client id among open orders; the open-order count of an order that may rest."""
+    store = core.store
+    kind, symbol = spec.kind, spec.symbol
+    if client_order_id and store.open_with_client_id(account_id, kind, symbol, client_order_id) is not None:
+        raise SimReject(RejectReason.DUPLICATE_CLIENT_ID, client_order_id)
+    rests = type is OrderType.LIMIT and tif in (TimeInForce.GTC, TimeInForce.POST_ONLY)
+    if rests and store.open_count(account_id, kind, symbol) >= spec.max_open_orders:
+        raise SimReject(
+            RejectReason.MAX_OPEN_ORDERS, f"at most {spec.max_open_orders} open orders per symbol"
+        )
+
+
+def _reduce_only_cap(account: Account, symbol: str, side: Side) -> Decimal:
+    """What a reduce-only order may trade now; refused when it could not reduce at all."""
+    size = account.futures.size(symbol)
+    cap = max(ZERO, -size) if side is Side.BUY else max(ZERO, size)
+    if cap <= 0:
+        raise SimReject(RejectReason.REDUCE_ONLY_REJECTED, f"position {size} cannot be reduced by a {side.value}")
+    return cap
+
+
+def _plan_market(
+    core: EngineCore,
+    book: MatchingBook,
+    spec: SymbolSpec,
+    account_id: str,
+    side: Side,
+    qty: Decimal | None,
+    quote_qty: Decimal | None,
+    reduce_only: bool,
+    ro_cap: Decimal | None,
+) -> tuple[Decimal, Plan]:
+    """Filters of a MARKET order and the plan of its book walk: (order quantity, plan)."""
+    if quote_qty is not None:
+        if not quote_qty.is_finite() or quote_qty <= 0:
+            raise SimReject(RejectReason.INVALID_QTY, f"quote_qty {quote_qty} must be positive")
+        if spec.min_notional > 0 and quote_qty < spec.min_notional:
+            raise SimReject(RejectReason.MIN_NOTIONAL, f"quote_qty {quote_qty} below {spec.min_notional}")
+        planned = plan(core, book, account_id, side, None, None, quote_qty, spec.step_size)
+        if planned.qty <= 0:
+            raise SimReject(RejectReason.LOT_SIZE, f"quote_qty {quote_qty} buys less than one step")
+        check_qty(spec, planned.qty, market=True)
+        return planned.qty, planned
+    assert qty is not None
+    check_qty(spec, qty, market=True)
+    check_notional(spec, qty, core.refs[(spec.kind, spec.symbol)], reduce_only=reduce_only)
+    take = qty if ro_cap is None else min(qty, ro_cap)
+    return qty, plan(core, book, account_id, side, None, take, None, spec.step_size)
+
+
+def _check_limit(
+    core: EngineCore,
+    book: MatchingBook,
+    spec: SymbolSpec,
+    account_id: str,
+    side: Side,
+    tif: TimeInForce,
+    qty: Decimal,
+    price: Decimal,
+    reduce_only: bool,
+    ro_cap: Decimal | None,
+) -> None:
+    """Filters of a LIMIT order; post-only that would take; FOK that could not fill."""
+    check_qty(spec, qty, market=False)
+    check_price(spec, side, price, core.refs[(spec.kind, spec.symbol)])
+    check_notional(spec, qty, price, reduce_only=reduce_only)
+    if tif is TimeInForce.POST_ONLY and book.would_cross(side, price):
+        raise SimReject(RejectReason.POST_ONLY_WOULD_TAKE, f"{side.value} at {price} would take liquidity")
+    if tif is TimeInForce.FOK:
+        if ro_cap is not None and ro_cap < qty:
+            raise SimReject(RejectReason.FOK_NOT_FILLABLE, f"reduce-only: position allows {ro_cap}")
+        fillable = plan(core, book, account_id, side, price, qty, None, spec.step_size)
+        if fillable.qty < qty:
+            raise SimReject(RejectReason.FOK_NOT_FILLABLE, f"only {fillable.qty} fillable at {price}")
+
+
+def _check_funds(
+    core: EngineCore,
+    account: Account,
+    spec: SymbolSpec,
+    side: Side,
+    order_qty: Decimal,
+    price: Decimal | None,
+    planned: Plan | None,
+    spend_planned: bool,
+) -> tuple[str, Decimal]:
+    """Spot: the balance the order spends (returns what a LIMIT order locks); perps: the
+    initial margin an order that is not reduce-only needs. ``spend_planned``: a quote-amount
+    MARKET sell spends the planned quantity."""
+    if spec.kind is MarketKind.SPOT:
+        wallet = account.spot
+        if price is not None:
+            lock = (spec.quote, order_qty * price) if side is Side.BUY else (spec.base, order_qty)
+            wallet.require(*lock)
+            return lock
+        assert planned is not None
+        if side is Side.BUY:
+            wallet.require(spec.quote, planned.cost)
+        else:
+            wallet.require(spec.base, planned.qty if spend_planned else order_qty)
+        return "", ZERO
+    if price is not None:
+        est = price
+    else:
+        assert planned is not None
+        est = planned.cost / planned.qty if planned.qty > 0 else core.refs[(spec.kind, spec.symbol)]
+    _check_margin(core, account, spec, side, order_qty, est)
+    return "", ZERO
+
+
 def place_order(
     core: EngineCore,
     account_id: str,
@@ -96,88 +209,27 @@ def place_order(
     spec = core.spec(kind, symbol)
     book = core.books[(kind, symbol)]
     _check_shape(kind, type, tif, qty, price, reduce_only, quote_qty)
-    store = core.store
-    if client_order_id and store.open_with_client_id(account_id, kind, symbol, client_order_id) is not None:
-        raise SimReject(RejectReason.DUPLICATE_CLIENT_ID, client_order_id)
-    rests = type is OrderType.LIMIT and tif in (TimeInForce.GTC, TimeInForce.POST_ONLY)
-    if rests and store.open_count(account_id, kind, symbol) >= spec.max_open_orders:
-        raise SimReject(
-            RejectReason.MAX_OPEN_ORDERS, f"at most {spec.max_open_orders} open orders per symbol"
-        )
-    reference = core.refs[(kind, symbol)]
-    ro_cap: Decimal | None = None
-    if reduce_only:
-        size = account.futures.size(symbol)
-        ro_cap = max(ZERO, -size) if side is Side.BUY else max(ZERO, size)
-        if ro_cap <= 0:
-            raise SimReject(
-                RejectReason.REDUCE_ONLY_REJECTED, f"position {size} cannot be reduced by a {side.value}"
-            )
+    _check_capacity(core, spec, account_id, type, tif, client_order_id)
+    ro_cap = _reduce_only_cap(account, symbol, side) if reduce_only else None
 
     # --- filters and the plan of a taker order ---------------------------------------------
-    planned = None
+    planned: Plan | None = None
     if type is OrderType.MARKET:
-        if quote_qty is not None:
-            if not quote_qty.is_finite() or quote_qty <= 0:
-                raise SimReject(RejectReason.INVALID_QTY, f"quote_qty {quote_qty} must be positive")
-            if spec.min_notional > 0 and quote_qty < spec.min_notional:
-                raise SimReject(RejectReason.MIN_NOTIONAL, f"quote_qty {quote_qty} below {spec.min_notional}")
-            planned = plan(core, book, account_id, side, None, None, quote_qty, spec.step_size)
-            if planned.qty <= 0:
-                raise SimReject(RejectReason.LOT_SIZE, f"quote_qty {quote_qty} buys less than one step")
-            order_qty = planned.qty
-            check_qty(spec, order_qty, market=True)
-        else:
-            assert qty is not None
-            order_qty = qty
-            check_qty(spec, order_qty, market=True)
-            check_notional(spec, order_qty, reference, reduce_only=reduce_only)
-            take = order_qty if ro_cap is None else min(order_qty, ro_cap)
-            planned = plan(core, book, account_id, side, None, take, None, spec.step_size)
+        order_qty, planned = _plan_market(core, book, spec, account_id, side, qty, quote_qty, reduce_only, ro_cap)
     else:
         assert qty is not None and price is not None
         order_qty = qty
-        check_qty(spec, order_qty, market=False)
-        check_price(spec, side, price, reference)
-        check_notional(spec, order_qty, price, reduce_only=reduce_only)
-        if tif is TimeInForce.POST_ONLY and book.would_cross(side, price):
-            raise SimReject(
-                RejectReason.POST_ONLY_WOULD_TAKE, f"{side.value} at {price} would take liquidity"
-            )
-        if tif is TimeInForce.FOK:
-            if ro_cap is not None and ro_cap < order_qty:
-                raise SimReject(RejectReason.FOK_NOT_FILLABLE, f"reduce-only: position allows {ro_cap}")
-            fillable = plan(core, book, account_id, side, price, order_qty, None, spec.step_size)
-            if fillable.qty < order_qty:
-                raise SimReject(RejectReason.FOK_NOT_FILLABLE, f"only {fillable.qty} fillable at {price}")
+        _check_limit(core, book, spec, account_id, side, tif, qty, price, reduce_only, ro_cap)
 
     # --- funds ------------------------------------------------------------------------------
-    lock_asset = ""
-    lock_amount = ZERO
-    if kind is MarketKind.SPOT:
-        wallet = account.spot
-        if type is OrderType.LIMIT:
-            assert price is not None
-            lock_asset, lock_amount = (
-                (spec.quote, order_qty * price) if side is Side.BUY else (spec.base, order_qty)
-            )
-            wallet.require(lock_asset, lock_amount)
-        else:
-            assert planned is not None
-            if side is Side.BUY:
-                wallet.require(spec.quote, planned.cost)
-            else:
-                wallet.require(spec.base, planned.qty if quote_qty is not None else order_qty)
-    elif not reduce_only:
-        if type is OrderType.LIMIT:
-            assert price is not None
-            est = price
-        else:
-            assert planned is not None
-            est = planned.cost / planned.qty if planned.qty > 0 else reference
-        _check_margin(core, account, spec, side, order_qty, est)
+    lock_asset, lock_amount = ("", ZERO)
+    if kind is MarketKind.SPOT or not reduce_only:
+        lock_asset, lock_amount = _check_funds(
+            core, account, spec, side, order_qty, price, planned, quote_qty is not None
+        )
 
     # --- accepted ---------------------------------------------------------------------------
+    store = core.store
     order_id = store.next_order_id()
     order = SimOrder(
         order_id=order_id,

@@ -28,16 +28,18 @@ position it is handed — so it fits the model's "types and pure computation, no
 
 from .fees import SpotDeltas, fee_amount, spot_deltas
 from .funding import funding_payment
-from .margin import Exposure, added_order_margin, order_initial_margin
+from .margin import Exposure, PositionMargin, added_order_margin, order_initial_margin, position_margin
 from .position import NetPosition
 
 __all__ = [
     "Exposure",
     "NetPosition",
+    "PositionMargin",
     "SpotDeltas",
     "added_order_margin",
     "fee_amount",
     "funding_payment",
     "order_initial_margin",
+    "position_margin",
     "spot_deltas",
 ]

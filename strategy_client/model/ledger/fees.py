@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import NamedTuple
 
 from ..enums import Side
 
@@ -15,13 +14,10 @@ def fee_amount(qty: Decimal, price: Decimal, rate: Decimal) -> Decimal:
     return qty * price * rate
 
 
-class SpotDeltas(NamedTuple):
-    """Net change of the account's base and quote totals (free + locked) by one spot fill."""
-
-    base: Decimal
-    quote: Decimal
-    fee: Decimal
-    fee_in_base: bool  # True: the fee is in the base asset (a buy), else in the quote asset
+SpotDeltas = tuple[Decimal, Decimal, Decimal, bool]
+"""``(base, quote, fee, fee_in_base)``: the net change of the account's base and quote totals
+(free + locked) by one spot fill, its fee, and whether that fee is in base (a buy) or quote.
+A plain tuple: the simulator settles every spot fill through it."""
 
 
 def spot_deltas(side: Side, qty: Decimal, price: Decimal, rate: Decimal) -> SpotDeltas:
@@ -31,6 +27,6 @@ def spot_deltas(side: Side, qty: Decimal, price: Decimal, rate: Decimal) -> Spot
     notional = qty * price
     if side is Side.BUY:
         fee = qty * rate
-        return SpotDeltas(qty - fee, -notional, fee, True)
+        return qty - fee, -notional, fee, True
     fee = notional * rate
-    return SpotDeltas(-qty, notional - fee, fee, False)
+    return -qty, notional - fee, fee, False

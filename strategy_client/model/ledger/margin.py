@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from ..enums import Side
 
-__all__ = ["Exposure", "order_initial_margin", "added_order_margin"]
+__all__ = ["Exposure", "PositionMargin", "added_order_margin", "order_initial_margin", "position_margin"]
 
 ZERO = Decimal(0)
 
@@ -82,3 +82,15 @@ def added_order_margin(
     else:
         after = order_initial_margin(size, bq, bn, sq + qty, sn + qty * price, leverage)
     return after - before
+
+
+PositionMargin = tuple[Decimal, Decimal, Decimal]
+"""``(unrealized, initial margin, maintenance margin)`` of one position (a plain tuple: summed
+for every position on every margin summary)."""
+
+
+def position_margin(size: Decimal, entry: Decimal, mark: Decimal, leverage: int, mmr: Decimal) -> PositionMargin:
+    """A position's unrealised PnL ``size × (mark − entry)``, initial margin ``|size| × mark /
+    leverage`` and maintenance margin ``|size| × mark × mmr``."""
+    notional = abs(size) * mark
+    return size * (mark - entry), notional / leverage, notional * mmr
