@@ -34,12 +34,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchlib.machine import machine_facts  # noqa: E402
-from benchlib.procs import ChildFailed, Children  # noqa: E402
-from benchlib.stats import percentile  # noqa: E402
-from chaoslib.audit import StrategyEnd, audit, owner  # noqa: E402
-from chaoslib.cluster import VENUES, Cluster  # noqa: E402
-from chaoslib.faults import (  # noqa: E402
+from benchlib.machine import machine_facts
+from benchlib.procs import ChildFailed, Children
+from benchlib.stats import percentile
+from chaoslib.audit import StrategyEnd, audit, owner
+from chaoslib.cluster import VENUES, Cluster
+from chaoslib.faults import (
     KINDS,
     REQUEST_KINDS,
     Fault,
@@ -49,10 +49,10 @@ from chaoslib.faults import (  # noqa: E402
     request_pending,
     strategy_journal_flag,
 )
-from chaoslib.probe import Probe  # noqa: E402
-from chaoslib.setup import STRATEGIES, MarketDriver, strategy_config  # noqa: E402
+from chaoslib.probe import Probe
+from chaoslib.setup import STRATEGIES, MarketDriver, strategy_config
 
-from strategy_client.model import Exchange, InstrumentKey, MarketKind  # noqa: E402
+from strategy_client.model import Exchange, InstrumentKey, MarketKind
 
 GATE = ("lost", "duplicated", "ledger_mismatches", "naked_legs", "unfinished_exits")
 
@@ -191,16 +191,31 @@ def _pending(f: Fault, cluster: Cluster) -> bool:
         return False
 
 
-def _chaos(
-    args: argparse.Namespace, cluster: Cluster, probe: Probe, driver: MarketDriver, faults: list[Fault]
-) -> dict[str, Any]:
+def _note_crashes(cluster: Cluster, t0: float, runner_crashes: list[dict[str, Any]], *, say: bool = True) -> None:
+    """Runners that exited on their own since the last look (the cluster restarts them)."""
+    for crash in cluster.supervise(time.monotonic()):
+        crash["t"] = round(time.monotonic() - t0, 1)
+        runner_crashes.append(crash)
+        if say:
+            log(f"runner {crash['runner']} exited on its own (status {crash['status']}): {crash['last_line'][:160]}")
+
+
+def _inject_faults(
+    args: argparse.Namespace,
+    cluster: Cluster,
+    probe: Probe,
+    driver: MarketDriver,
+    faults: list[Fault],
+    t0: float,
+    runner_crashes: list[dict[str, Any]],
+) -> tuple[list[tuple[Fault, Any]], dict[str, int]]:
+    """The chaos phase: one fault every ``duration / len(faults)`` seconds while the market
+    moves; (faults with a recovery check pending, strategies that exited meanwhile)."""
     interval = args.duration / max(1, len(faults))
     swap_rng = random.Random(args.seed * 7919 + 1)
     pending: list[tuple[Fault, Any]] = []
-    t0 = time.monotonic()
     nxt = 0
     crashed: dict[str, int] = {}
-    runner_crashes: list[dict[str, Any]] = []
     log(f"injecting: one fault every {interval:.2f}s")
     while time.monotonic() - t0 < args.duration or nxt < len(faults):
         now = time.monotonic()
@@ -216,15 +231,21 @@ def _chaos(
                 pending.append((f, probe.submit(probe.recover(f.checks, f.t0))))
             if nxt % 50 == 0:
                 log(f"{nxt}/{len(faults)} faults injected")
-        for crash in cluster.supervise(now):
-            crash["t"] = round(time.monotonic() - t0, 1)
-            runner_crashes.append(crash)
-            log(f"runner {crash['runner']} exited on its own (status {crash['status']}): {crash['last_line'][:160]}")
+        _note_crashes(cluster, t0, runner_crashes)
         for name, s in cluster.strategies.items():
             if not s.child.alive() and name not in crashed:
                 crashed[name] = s.child.proc.returncode
                 log(f"strategy {name} exited during the run (status {crashed[name]})")
         time.sleep(0.02)
+    return pending, crashed
+
+
+def _chaos(
+    args: argparse.Namespace, cluster: Cluster, probe: Probe, driver: MarketDriver, faults: list[Fault]
+) -> dict[str, Any]:
+    t0 = time.monotonic()
+    runner_crashes: list[dict[str, Any]] = []
+    pending, crashed = _inject_faults(args, cluster, probe, driver, faults, t0, runner_crashes)
     chaos_s = time.monotonic() - t0
     t_end = time.monotonic()
     log("faults done: disarming the venues, flattening the basis, waiting for recoveries")
@@ -238,9 +259,7 @@ def _chaos(
     driver.flatten()
     settle_end = time.monotonic() + args.settle
     while time.monotonic() < settle_end:  # a quiet market: open positions exit on their own
-        for crash in cluster.supervise(time.monotonic()):
-            crash["t"] = round(time.monotonic() - t0, 1)
-            runner_crashes.append(crash)
+        _note_crashes(cluster, t0, runner_crashes, say=False)
         time.sleep(0.1)
     for f, fut in pending:
         try:
@@ -249,10 +268,7 @@ def _chaos(
             f.error = f.error or f"recovery check failed: {exc!r}"
     deadline = time.monotonic() + 60  # every runner up (restarted if it crashes) before the strategies unwind
     while cluster.registered() != set(VENUES) and time.monotonic() < deadline:
-        for crash in cluster.supervise(time.monotonic()):
-            crash["t"] = round(time.monotonic() - t0, 1)
-            runner_crashes.append(crash)
-            log(f"runner {crash['runner']} exited on its own (status {crash['status']}): {crash['last_line'][:160]}")
+        _note_crashes(cluster, t0, runner_crashes)
         time.sleep(0.1)
     log("stopping the strategies (SIGTERM)")
     cluster.stop_strategies(args.stop_grace)

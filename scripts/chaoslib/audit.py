@@ -115,6 +115,9 @@ def _base_delta(order: _Order, fill: dict[str, Any]) -> Decimal:
     return signed
 
 
+Cases = dict[str, list[dict[str, Any]]]
+
+
 def audit(
     venues: dict[str, dict[str, Any]],
     runner_orders: dict[tuple[str, str], dict[str, Any]],
@@ -125,9 +128,59 @@ def audit(
 ) -> dict[str, Any]:
     specs = [s.spec for s in strategies.values()]
     orders = _orders(venues)
-    cases: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    cases: Cases = defaultdict(list)
+    ledger_qty, booked_twice = _booked(strategies, cases)
+    per_venue = {v: {"orders": 0, "fills": 0, "strategy_orders": 0, "open": 0} for v in venues}
+    for o in orders:
+        stats = per_venue[o.venue]
+        stats["orders"] += 1
+        stats["fills"] += len(o.fills)
+        stats["open"] += o.status not in FINAL
 
-    # ledgers: (strategy, venue, client id) → booked qty; booked (client id, trade id) pairs
+    # duplicated: one client id twice at a venue; an intent (position, purpose) filled past size
+    by_cid: dict[tuple[str, str], list[_Order]] = defaultdict(list)
+    legs: dict[tuple[str, str, str, str], list[_Order]] = defaultdict(list)  # (strategy, venue, position, kind)
+    strat_orders: dict[str, list[_Order]] = defaultdict(list)
+    for o in orders:
+        spec = owner(o.cid, o.venue, specs)
+        if spec is None:
+            continue
+        per_venue[o.venue]["strategy_orders"] += 1
+        strat_orders[spec.name].append(o)
+        by_cid[(o.venue, o.cid)].append(o)
+        legs[(spec.name, o.venue, o.cid.rpartition("-")[0], o.kind)].append(o)
+    dup_cid = _client_ids_twice(by_cid, cases)
+    dup_intent = _intents_overfilled(legs, strategies, cases)
+    lost, mismatches, runner_mismatches = _lost_and_mismatched(
+        strat_orders, strategies, ledger_qty, runner_orders, execs, cases
+    )
+    unresolved, open_mismatches = _runner_open_orders(orders, venues, runner_open, specs, by_cid, cases)
+    runner_mismatches += open_mismatches
+    naked, unfinished, strategies_out = _endings(strategies, strat_orders, lots, cases)
+
+    return {
+        "venues": per_venue,
+        "orders_at_venues": sum(v["orders"] for v in per_venue.values()),
+        "fills_at_venues": sum(v["fills"] for v in per_venue.values()),
+        "lost": lost,
+        "duplicated": dup_cid + dup_intent + booked_twice,
+        "duplicated_by_kind": {
+            "client_id_twice": dup_cid,
+            "intent_overfilled": dup_intent,
+            "fill_booked_twice": booked_twice,
+        },
+        "ledger_mismatches": mismatches,
+        "naked_legs": naked,
+        "unfinished_exits": unfinished,
+        "runner_state_mismatches": runner_mismatches,
+        "unresolved_at_end": unresolved,
+        "strategies": strategies_out,
+        "cases": {k: v for k, v in cases.items()},
+    }
+
+
+def _booked(strategies: dict[str, StrategyEnd], cases: Cases) -> tuple[dict[tuple[str, str, str], Decimal], int]:
+    """Each strategy's ledger, (strategy, venue, client id) → booked qty, and the fills booked twice."""
     ledger_qty: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
     booked_twice = 0
     for name, end in strategies.items():
@@ -143,28 +196,11 @@ def audit(
                 )
             seen.add(pair)
 
-    per_venue = {v: {"orders": 0, "fills": 0, "strategy_orders": 0, "open": 0} for v in venues}
-    for o in orders:
-        stats = per_venue[o.venue]
-        stats["orders"] += 1
-        stats["fills"] += len(o.fills)
-        stats["open"] += o.status not in FINAL
+    return ledger_qty, booked_twice
 
-    # duplicated: one client id twice at a venue; an intent (position, purpose) filled past size
-    by_cid: dict[tuple[str, str], list[_Order]] = defaultdict(list)
-    legs: dict[tuple[str, str, str, str], list[_Order]] = defaultdict(list)  # (strategy, venue, position, kind)
-    lost = 0
-    mismatches = 0
-    runner_mismatches = 0
-    strat_orders: dict[str, list[_Order]] = defaultdict(list)
-    for o in orders:
-        spec = owner(o.cid, o.venue, specs)
-        if spec is None:
-            continue
-        per_venue[o.venue]["strategy_orders"] += 1
-        strat_orders[spec.name].append(o)
-        by_cid[(o.venue, o.cid)].append(o)
-        legs[(spec.name, o.venue, o.cid.rpartition("-")[0], o.kind)].append(o)
+
+def _client_ids_twice(by_cid: dict[tuple[str, str], list[_Order]], cases: Cases) -> int:
+    """One client id placed twice at a venue."""
     dup_cid = 0
     for (venue, cid), same in by_cid.items():
         if len(same) > 1:
@@ -172,6 +208,13 @@ def audit(
             cases["duplicated"].append(
                 {"what": "client id placed twice", "venue": venue, "client_id": cid, "orders": len(same)}
             )
+    return dup_cid
+
+
+def _intents_overfilled(
+    legs: dict[tuple[str, str, str, str], list[_Order]], strategies: dict[str, StrategyEnd], cases: Cases
+) -> int:
+    """An intent (position, purpose) filled past its size by several orders."""
     dup_intent = 0
     for (name, venue, pid, kind), group in legs.items():
         size = _size(strategies[name])
@@ -208,7 +251,19 @@ def audit(
                     }
                 )
 
-    # lost fills and ledger mismatches, order by order
+    return dup_intent
+
+
+def _lost_and_mismatched(
+    strat_orders: dict[str, list[_Order]],
+    strategies: dict[str, StrategyEnd],
+    ledger_qty: dict[tuple[str, str, str], Decimal],
+    runner_orders: dict[tuple[str, str], dict[str, Any]],
+    execs: dict[tuple[str, str], Decimal],
+    cases: Cases,
+) -> tuple[int, int, int]:
+    """Lost fills, ledger mismatches and runner-state mismatches, order by order."""
+    lost = mismatches = runner_mismatches = 0
     for name, olist in strat_orders.items():
         end = strategies[name]
         for o in olist:
@@ -270,8 +325,20 @@ def audit(
                     }
                 )
 
-    # the runners' open orders (UNKNOWN and PENDING included) against the venues' open orders
-    unresolved = 0
+    return lost, mismatches, runner_mismatches
+
+
+def _runner_open_orders(
+    orders: list[_Order],
+    venues: dict[str, dict[str, Any]],
+    runner_open: dict[str, list[dict[str, Any]]] | None,
+    specs: list[StrategySpec],
+    by_cid: dict[tuple[str, str], list[_Order]],
+    cases: Cases,
+) -> tuple[int, int]:
+    """The runners' open orders (UNKNOWN and PENDING included) against the venues' open orders:
+    (unresolved at the end, runner-state mismatches)."""
+    unresolved = runner_mismatches = 0
     venue_open = {(o.venue, o.cid) for o in orders if o.status not in FINAL}
     runner_positions = (runner_open or {}).get("_positions")
     if runner_positions is not None:
@@ -299,7 +366,16 @@ def audit(
                     }
                 )
 
-    # naked legs and unfinished exits, strategy by strategy, from the venue's fills
+    return unresolved, runner_mismatches
+
+
+def _endings(
+    strategies: dict[str, StrategyEnd],
+    strat_orders: dict[str, list[_Order]],
+    lots: dict[tuple[str, str], Decimal],
+    cases: Cases,
+) -> tuple[int, int, dict[str, Any]]:
+    """Naked legs and unfinished exits, strategy by strategy, from the venue's fills."""
     naked = 0
     unfinished = 0
     strategies_out: dict[str, Any] = {}
@@ -347,25 +423,7 @@ def audit(
             "notes": (end.report or {}).get("notes", []),
         }
 
-    return {
-        "venues": per_venue,
-        "orders_at_venues": sum(v["orders"] for v in per_venue.values()),
-        "fills_at_venues": sum(v["fills"] for v in per_venue.values()),
-        "lost": lost,
-        "duplicated": dup_cid + dup_intent + booked_twice,
-        "duplicated_by_kind": {
-            "client_id_twice": dup_cid,
-            "intent_overfilled": dup_intent,
-            "fill_booked_twice": booked_twice,
-        },
-        "ledger_mismatches": mismatches,
-        "naked_legs": naked,
-        "unfinished_exits": unfinished,
-        "runner_state_mismatches": runner_mismatches,
-        "unresolved_at_end": unresolved,
-        "strategies": strategies_out,
-        "cases": {k: v for k, v in cases.items()},
-    }
+    return naked, unfinished, strategies_out
 
 
 def _plain_symbol(symbol: str) -> str:

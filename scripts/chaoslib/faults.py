@@ -100,6 +100,7 @@ def strategy_journal_flag() -> str | None:
     try:
         out = subprocess.run(
             [sys.executable, "-m", "strategies.cli", "spotperp", "--help"],
+            check=False,
             cwd=ROOT,
             env=child_env({"COLUMNS": "200"}),
             capture_output=True,
