@@ -97,8 +97,16 @@ class ServiceUnavailable(ExchangeError):
 class RateLimited(ExchangeError):
     retryable = True
 
-    def __init__(self, message: str, *, retry_after_s: float | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_s: float | None = None,
+        venue_code: int | str | None = None,
+        http_status: int | None = None,
+        venue: str = "",
+    ) -> None:
+        super().__init__(message, venue_code=venue_code, http_status=http_status, venue=venue)
         self.retry_after_s = retry_after_s
 
 

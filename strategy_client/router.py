@@ -149,7 +149,7 @@ class ZmqRouter(CoreApiCalls):
                 await self.refresh()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - the watch must outlive any one bad poll
+            except Exception:  # the watch must outlive any one bad poll (logged with its traceback)
                 self.watch_errors += 1
                 log.exception("router: discovery poll failed; retrying")
 

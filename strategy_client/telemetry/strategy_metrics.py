@@ -34,7 +34,7 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 PNL_COMPONENTS = ("realized", "unrealized", "fees", "funding", "total")
 
 # no ``*_created`` series: they double the exposition and no dashboard uses them (process-wide)
-disable_created_metrics()  # type: ignore[no-untyped-call]
+disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
 
 
 def _f(value: Decimal | float | int) -> float:

@@ -133,7 +133,7 @@ def _env_exporters(env: Mapping[str, str]) -> list[SpanExporter]:
                 out.append(OTLPSpanExporter())
             elif protocol == "grpc":
                 try:
-                    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found]
+                    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found]  # optional, not a dependency
                         OTLPSpanExporter as GrpcExporter,
                     )
                 except ImportError:

@@ -78,7 +78,7 @@ def check_nesting(data: bytes, what: str = "frame", limit: int = MAX_DEPTH) -> N
         raise FrameError(ErrorCode.DECODE_ERROR, f"{what}: maps/arrays nested deeper than {limit} levels")
 
 
-def _depth_exceeds(data: bytes, limit: int) -> bool:  # noqa: C901 - one MessagePack walk
+def _depth_exceeds(data: bytes, limit: int) -> bool:  # one MessagePack walk
     n = len(data)
     pos = 0
     stack: list[int] = []  # values left in each enclosing container
