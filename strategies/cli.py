@@ -19,6 +19,8 @@ import typer
 from strategy_client.cli_app import FlagApp, version_callback
 from strategy_client.security import redact_url
 
+from .alerts import TELEGRAM_TOKEN_ENV, WEBHOOK_ENV, Alert, AlertConfig, Alerter, AlertKind, parse_kinds
+
 app = FlagApp(
     add_completion=False,
     no_args_is_help=True,
@@ -84,6 +86,36 @@ AdoptOpt = Annotated[
     ),
 ]
 LogJsonOpt = Annotated[bool, typer.Option("--log-json", help="JSON log lines (for Loki)")]
+AlertWebhookOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--alert-webhook",
+        help="post alerts (fills, entries/exits, risk, runner or stream down, stale feed, UNKNOWN orders) to this "
+        f"URL as Slack/Discord-compatible JSON; repeatable; also ${WEBHOOK_ENV} (comma-separated)",
+    ),
+]
+AlertChatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--alert-telegram-chat",
+        help=f"send alerts to this Telegram chat id through the bot whose token is in ${TELEGRAM_TOKEN_ENV}",
+    ),
+]
+AlertTelegramUrlOpt = Annotated[
+    str, typer.Option("--alert-telegram-url", help="the Telegram bot API's base URL (a compatible relay)")
+]
+AlertKindsOpt = Annotated[
+    str,
+    typer.Option(
+        "--alerts",
+        help="which alerts: all, or a comma-separated list of "
+        f"{', '.join(k.value for k in AlertKind if k is not AlertKind.TEST)}",
+    ),
+]
+AlertRateOpt = Annotated[
+    float, typer.Option("--alert-rate", help="at most this many alerts a minute after a burst of 5", min=0.1)
+]
+TELEGRAM_URL = "https://api.telegram.org"
 WaitRunnerOpt = Annotated[
     float,
     typer.Option(
@@ -97,6 +129,26 @@ WaitRunnerOpt = Annotated[
 def _fail(message: str, code: int = 2) -> None:
     typer.echo(f"strategy: error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def _alert_config(
+    webhooks: list[str] | None, chat: str | None, url: str, kinds: str, rate: float, source: str
+) -> AlertConfig:
+    """The alert settings from the flags (and the environment); a bad one is one line, exit 2."""
+    try:
+        cfg = AlertConfig(
+            webhooks=list(webhooks or []),
+            telegram_chat=chat or "",
+            telegram_url=url,
+            kinds=parse_kinds(kinds),
+            per_minute=rate,
+            source=source,
+        )
+        cfg.sinks()
+    except ValueError as exc:
+        _fail(f"alerts: {exc}")
+        raise  # _fail exits
+    return cfg
 
 
 def _setup_logging(level: str, json_lines: bool) -> None:
@@ -130,6 +182,7 @@ def _run(
     keep: bool,
     journal: tuple[str | None, str | None, bool] = (None, None, False),
     runners: tuple[list[str], float] = ([], 15.0),
+    alerts: AlertConfig | None = None,
 ) -> None:
     from strategies.arbitrage.config import load_perpperp, load_spotperp
     from strategies.arbitrage.errors import StrategyConfigError
@@ -146,6 +199,7 @@ def _run(
     opts = RunOptions(redis_url=url, metrics_port=metrics_port, metrics_host=host, close_on_stop=not keep)
     opts.data_dir, opts.journal, opts.adopt = journal
     opts.runners, opts.wait_runner_s = runners
+    opts.alerts = alerts
 
     async def main() -> int:
         return await run_arbitrage(cfg, opts)
@@ -201,6 +255,11 @@ def spotperp(
     log_level: LogLevelOpt = "INFO",
     log_json: LogJsonOpt = False,
     wait_runner: WaitRunnerOpt = 15.0,
+    alert_webhook: AlertWebhookOpt = None,
+    alert_telegram_chat: AlertChatOpt = None,
+    alert_telegram_url: AlertTelegramUrlOpt = TELEGRAM_URL,
+    alerts: AlertKindsOpt = "all",
+    alert_rate: AlertRateOpt = 20.0,
 ) -> None:
     """Spot-perp carry on one exchange: long spot / short perp when basis + funding beat the costs (event-driven)."""
     _setup_logging(log_level, log_json)
@@ -223,6 +282,9 @@ def spotperp(
         keep_positions,
         (data_dir, journal, adopt),
         ([runner] if runner else [], wait_runner),
+        _alert_config(
+            alert_webhook, alert_telegram_chat, alert_telegram_url, alerts, alert_rate, "spotperp" + paper * "-paper"
+        ),
     )
 
 
@@ -257,6 +319,11 @@ def perpperp(
             "repeat for the other exchange)",
         ),
     ] = None,
+    alert_webhook: AlertWebhookOpt = None,
+    alert_telegram_chat: AlertChatOpt = None,
+    alert_telegram_url: AlertTelegramUrlOpt = TELEGRAM_URL,
+    alerts: AlertKindsOpt = "all",
+    alert_rate: AlertRateOpt = 20.0,
 ) -> None:
     """Perp-perp funding arbitrage across two exchanges: long the perp paying less funding, short the other (polled)."""
     _setup_logging(log_level, log_json)
@@ -280,6 +347,9 @@ def perpperp(
         keep_positions,
         (data_dir, journal, adopt),
         (list(runner or []), wait_runner),
+        _alert_config(
+            alert_webhook, alert_telegram_chat, alert_telegram_url, alerts, alert_rate, "perpperp" + paper * "-paper"
+        ),
     )
 
 
@@ -299,6 +369,32 @@ def manual(
 
     code = run_manual(exchange=exchange, redis_url=redis_url, runner=runner, history_file=history)
     raise typer.Exit(code)
+
+
+alerts_app = typer.Typer(no_args_is_help=True, help="alert notifications (docs/strategies.md): send a test alert")
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.command("test")
+def alerts_test(
+    alert_webhook: AlertWebhookOpt = None,
+    alert_telegram_chat: AlertChatOpt = None,
+    alert_telegram_url: AlertTelegramUrlOpt = TELEGRAM_URL,
+    message: Annotated[str, typer.Option("--message", help="the text to send")] = "test alert: alerts reach you",
+) -> None:
+    """Send one test alert to every configured destination now and print what each answered
+    (exit 0 when all took it, 1 when one failed, 2 when none is configured)."""
+    cfg = _alert_config(alert_webhook, alert_telegram_chat, alert_telegram_url, "all", 60.0, "strategy alerts test")
+    sinks = cfg.sinks()
+    if not sinks:
+        _fail(
+            "alerts: no destination: pass --alert-webhook URL or --alert-telegram-chat ID "
+            f"(the bot token in ${TELEGRAM_TOKEN_ENV}), or set ${WEBHOOK_ENV}"
+        )
+    results = asyncio.run(Alerter(sinks).send_now(Alert(AlertKind.TEST, message, cfg.source)))
+    for result in results:
+        typer.echo(f"{result.sink}: {'ok' if result.ok else 'FAILED'} ({result.detail})")
+    raise typer.Exit(0 if all(r.ok for r in results) else 1)
 
 
 from .history_cli import history as _history  # noqa: E402

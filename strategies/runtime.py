@@ -34,6 +34,8 @@ from strategy_client.router import ZmqRouter
 from strategy_client.telemetry.strategy_metrics import StrategyMetrics, serve_strategy_metrics
 from strategy_client.wire import BookEvent
 
+from .alert_events import StrategyAlerts
+from .alerts import AlertConfig, Alerter
 from .arbitrage.config import PerpPerpConfig, SpotPerpConfig
 from .arbitrage.decision import DecisionPolicy
 from .arbitrage.engine import ArbitrageEngine
@@ -62,6 +64,7 @@ class RunOptions:
     status_interval_s: float = 10.0  # log line period when not on a terminal
     wait_runner_s: float = 15.0  # --wait-runner: how long to wait for a runner to register
     runners: list[str] = field(default_factory=list)  # --runner NAME: which runner serves its exchange
+    alerts: AlertConfig | None = None  # --alert-webhook / --alert-telegram-chat: where alerts go
     data_dir: str | None = None  # the journal's data dir (--data-dir / $TRADEBUS_DATA_DIR / per-user)
     journal: str | None = None  # --journal URL (postgresql://… or a SQLite path)
     adopt: bool = False  # --adopt: take foreign positions on the pair's legs over
@@ -266,6 +269,8 @@ class _Session:
             on_transition=self._on_transition,
             on_market=self._on_market,
         )
+        self.alerter = Alerter.from_config(opts.alerts) if opts.alerts is not None else Alerter([])
+        self.alerts = StrategyAlerts(self.alerter.notify, self._owns, plan.name)
         self.pair_journal = PairJournal(journal, plan.name) if journal is not None else None
         self.engine.journal = self.pair_journal
         self.stop_reason = ""
@@ -276,6 +281,10 @@ class _Session:
     # -- plumbing --------------------------------------------------------------------------
     def _on_paper_event(self, event: Any) -> None:
         self.engine.on_event(event)
+        self.alerts.on_item(event)
+
+    def _owns(self, client_id: str) -> bool:
+        return client_id in self.engine.tracker.orders
 
     def _on_market(self, item: OrderBook | FundingRate) -> None:
         if self.paper is None:
@@ -288,6 +297,7 @@ class _Session:
     def _on_transition(self, t: Transition) -> None:
         self.metrics.set_state(self.plan.name, t.to_state.value)
         self.metrics.count_action(self.plan.name, t.event.value)
+        self.alerts.on_transition(t)
 
     def request_stop(self, reason: str) -> None:
         if not self._stop.is_set():
@@ -298,7 +308,7 @@ class _Session:
     async def run(self) -> int:
         cfg, plan = self.cfg, self.plan
         started_ms = time.time_ns() // 1_000_000
-        kinds = ["book", "funding", "exec", "status"] + ([] if self.paper else ["account"])
+        kinds = ["book", "funding", "exec", "status", "risk"] + ([] if self.paper else ["account"])
         sub = await self.router.subscribe(
             kinds=kinds, keys=plan.keys, runners=self.runner_names or None, exchange=plan.exchanges
         )
@@ -328,6 +338,8 @@ class _Session:
         self.engine._start(self._resume())
         if plan.poll_s is not None:
             tasks.append(asyncio.create_task(self._poll(plan.poll_s), name="strategy.poll"))
+        if self.alerter.enabled:
+            tasks.append(asyncio.create_task(self.alerter.run(), name="strategy.alerts"))
         try:
             if cfg.duration_s > 0:
                 try:
@@ -347,6 +359,8 @@ class _Session:
                     await self.journal.drain(timeout=10.0)
             except (JournalError, TimeoutError) as exc:
                 logger.error("{}: journal not fully written at stop: {}", self.plan.name, exc)
+            if self.alerter.enabled:
+                await self.alerter.drain(timeout_s=5.0)  # the exit alerts go out before the senders stop
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
@@ -423,6 +437,7 @@ class _Session:
         last_eval = 0.0
         async for item in sub:
             self.engine.on_event(item)
+            self.alerts.on_item(item)
             if (
                 self.plan.poll_s is None
                 and isinstance(item, Received)
@@ -472,6 +487,7 @@ class _Session:
     def _feed_notices(self, feeds: FeedReport) -> None:
         """A warning when a leg's data goes stale (repeated every 30 s while it stays so), a line when it recovers."""
         limit = self.cfg.oracle.max_book_age_ms / 1000
+        self.alerts.on_feeds(feeds, limit)
         for key in feeds.newly_stale + feeds.still_stale:
             runner = key.exchange.value
             logger.warning(

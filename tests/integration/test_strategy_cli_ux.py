@@ -23,6 +23,7 @@ from exchange_runner.localredis import LocalRedisServer
 from strategy_client.model import Exchange
 from strategy_client.wire import PROTOCOL_VERSION, RunnerRecord, encode_record, runner_key
 
+from ..strategies.receiver import Receiver
 from .conftest import ROOT, RunnerProc, start_runner
 
 STRATEGY = shutil.which("strategy", path=str(Path(sys.executable).parent)) or "strategy"
@@ -174,9 +175,12 @@ def test_stopped_market_data_is_warned_and_the_edge_not_shown_as_current(
     """The runner frozen (SIGSTOP): its books stop; the strategy warns per leg within seconds and
     the status line says STALE with the feed ages instead of the last edge; SIGCONT: recovered."""
     log = tmp_path / "strategy.log"
+    receiver = Receiver().start()  # the stale feed is alerted too, to a webhook
+    hook = receiver.url + "/hook"
     with log.open("w") as fh:
         proc = subprocess.Popen(
-            [STRATEGY, "spotperp", "--paper", "--redis-url", own_redis.url, "--duration", "60", "--stop-grace", "5"],
+            [STRATEGY, "spotperp", "--paper", "--redis-url", own_redis.url, "--duration", "60", "--stop-grace", "5"]
+            + ["--alert-webhook", hook],
             cwd=ROOT,
             stdout=fh,
             stderr=subprocess.STDOUT,
@@ -192,9 +196,13 @@ def test_stopped_market_data_is_warned_and_the_edge_not_shown_as_current(
         finally:
             live_runner.proc.send_signal(signal.SIGCONT)
         wait_for_text(log, "market data fresh again", 30)
+        stale = receiver.wait_for("binance:perp:BTCUSDT market data")
+        assert stale.body["kind"] == "stale_feed" and "threshold 2s" in stale.body["text"], stale.body
+        receiver.wait_for("binance:perp:BTCUSDT market data fresh again")
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
+        receiver.stop()
     text = log.read_text()
     warning = next(line for line in text.splitlines() if "binance:perp:BTCUSDT: market data" in line)
     assert "WARNING" in warning and "threshold 2s" in warning and "runner ls" in warning, warning
