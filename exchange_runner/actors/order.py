@@ -73,6 +73,7 @@ from strategy_client.wire import (
 )
 
 from ..bus import BlockingQueue
+from ..eager import start_eager
 from ..journaling import RunnerJournal
 from ..publisher import Publisher
 from ..refusals import BadParams, ClientIdInUse, NotAvailable
@@ -391,7 +392,8 @@ class OrderManager(Actor[Msg]):
             if len(self._submitted_at) >= MAX_TIMED_ORDERS:
                 self._submitted_at.pop(next(iter(self._submitted_at)))
             self._submitted_at[cid] = t0
-        placed = self._future(self._place(req, t0), f"place:{cid}")
+        # sent in this turn of the loop, not the next (exchange_runner/eager.py)
+        placed = start_eager(self.spawn, self._place(req, t0), f"place:{cid}")
         if not msg.answer_by:
             return placed
         loop = asyncio.get_running_loop()
