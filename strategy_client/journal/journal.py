@@ -63,7 +63,7 @@ from .records import (
     Run,
 )
 from .rows import RowBuilder
-from .store import Stmt, Store, StoreOptions, open_store
+from .store import SqliteStore, Stmt, Store, StoreOptions
 
 __all__ = ["Journal", "RestartState", "DEFAULT_QUEUE_CAPACITY", "DEFAULT_MAX_BATCH", "RETENTION_ENV"]
 
@@ -78,6 +78,19 @@ _STOP: Any = object()
 ANY = HistoryFilter()  # no filter
 RETENTION_ENV = "TRADEBUS_JOURNAL_RETENTION_DAYS"
 _FINAL = tuple(s.value for s in (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED))
+
+
+def open_store(target: JournalTarget, options: StoreOptions) -> Store:
+    """The store of ``target``'s dialect, opened."""
+    store: Store
+    if target.dialect == "sqlite":
+        store = SqliteStore(target, options)
+    else:
+        from .pgstore import PostgresStore  # noqa: PLC0415 - psycopg loads only for a PostgreSQL journal
+
+        store = PostgresStore(target, options)
+    store.open()
+    return store
 
 
 class RestartState(msgspec.Struct, frozen=True, kw_only=True):

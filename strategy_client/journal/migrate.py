@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import JournalError, JournalSchemaTooNew, JournalUnavailable
 from .paths import JournalTarget
+from .sql import VERSION_TABLE
 
 __all__ = ["HEAD", "KNOWN_REVISIONS", "MIGRATIONS_DIR", "VERSION_TABLE", "check_revision", "upgrade"]
 
@@ -20,7 +21,6 @@ __all__ = ["HEAD", "KNOWN_REVISIONS", "MIGRATIONS_DIR", "VERSION_TABLE", "check_
 KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002")
 HEAD = KNOWN_REVISIONS[-1]
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-VERSION_TABLE = "alembic_version"
 
 
 def check_revision(found: str | None, where: str) -> bool:

@@ -24,9 +24,8 @@ from .errors import (
     JournalUnavailable,
     JournalWriteFailed,
 )
-from .migrate import VERSION_TABLE
 from .paths import JournalTarget
-from .sql import TABLES
+from .sql import TABLES, VERSION_TABLE
 from .store import Stmt, Store, StoreOptions
 
 __all__ = ["PostgresStore", "pg_error"]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "VERSION_TABLE",
     "INSERT_RUN",
     "STOP_RUN",
     "INSERT_INTENT",
@@ -19,6 +20,9 @@ __all__ = [
     "ORDER_COLUMNS",
     "TABLES",
 ]
+
+#: alembic's table of the schema revision (read by the stores, written by the migrations)
+VERSION_TABLE = "alembic_version"
 
 TABLES = (
     "runs",

@@ -33,10 +33,10 @@ from .errors import (
     JournalUnavailable,
     JournalWriteFailed,
 )
-from .migrate import VERSION_TABLE
 from .paths import JournalTarget
+from .sql import VERSION_TABLE
 
-__all__ = ["Stmt", "Store", "SqliteStore", "StoreOptions", "open_store"]
+__all__ = ["Stmt", "Store", "SqliteStore", "StoreOptions"]
 
 
 class Stmt(msgspec.Struct, frozen=True, array_like=True):
@@ -96,18 +96,6 @@ class Store(ABC):
     def sql(self, text: str) -> str:
         """Statements are written with ``?`` placeholders; PostgreSQL's driver wants ``%s``."""
         return text
-
-
-def open_store(target: JournalTarget, options: StoreOptions) -> Store:
-    store: Store
-    if target.dialect == "sqlite":
-        store = SqliteStore(target, options)
-    else:
-        from .pgstore import PostgresStore  # noqa: PLC0415 - psycopg loads only for a PostgreSQL journal
-
-        store = PostgresStore(target, options)
-    store.open()
-    return store
 
 
 # ----------------------------------------------------------------------------- SQLite
