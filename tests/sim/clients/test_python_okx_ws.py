@@ -5,12 +5,15 @@ defaults plus certifi), so the venue runs with ``tls`` and the CA is trusted thr
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
 
 import okx.PublicData as PublicData
 import pytest
+from websockets.exceptions import ConnectionClosed
 from okx.websocket.WsPrivateAsync import WsPrivateAsync
 from okx.websocket.WsPublicAsync import WsPublicAsync
 
@@ -31,11 +34,19 @@ def _pushes(raw: list[str], channel: str) -> list[dict[str, Any]]:
     return out
 
 
+async def _stop(ws: Any, consume: asyncio.Task[Any]) -> None:
+    """Close the SDK's socket and wait for its reader task (the SDK leaves it running)."""
+    await ws.stop()
+    consume.cancel()
+    with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):  # the reader ends with the socket
+        await consume
+
+
 async def test_public_books_tickers_trades_funding(okx_tls: Any, trust_env: Path) -> None:
     assert okx_tls.urls.ws_public.startswith("wss://")
     raw: list[str] = []
     ws = WsPublicAsync(url=okx_tls.urls.ws_public)
-    await ws.start()
+    consume = await ws.start()  # the SDK's reader task
     try:
         args = [
             {"channel": "books5", "instId": SWAP},
@@ -50,7 +61,7 @@ async def test_public_books_tickers_trades_funding(okx_tls: Any, trust_env: Path
         assert book["bids"] and book["asks"] and book["instId"] == SWAP
         assert _pushes(raw, "funding-rate")[0]["data"][0]["fundingRate"]
     finally:
-        await ws.stop()
+        await _stop(ws, consume)
 
 
 async def test_private_login_orders_positions_and_ws_order_entry(okx_tls: Any, trust_env: Path) -> None:
@@ -62,7 +73,7 @@ async def test_private_login_orders_positions_and_ws_order_entry(okx_tls: Any, t
         url=okx_tls.urls.ws_private,
         useServerTime=False,
     )
-    await ws.start()
+    consume = await ws.start()  # the SDK's reader task
     try:
         channels = [{"channel": "orders", "instType": "ANY"}, {"channel": "positions", "instType": "ANY"}]
         await ws.subscribe(channels + [{"channel": "account"}], callback=raw.append)  # logs in first
@@ -97,4 +108,4 @@ async def test_private_login_orders_positions_and_ws_order_entry(okx_tls: Any, t
         logins = [m for m in map(json.loads, filter(lambda t: t.startswith("{"), raw)) if m.get("event") == "login"]
         assert logins and logins[0]["code"] == "0"
     finally:
-        await ws.stop()
+        await _stop(ws, consume)
