@@ -13,9 +13,9 @@ from typing import Any
 
 import okx.PublicData as PublicData
 import pytest
-from websockets.exceptions import ConnectionClosed
 from okx.websocket.WsPrivateAsync import WsPrivateAsync
 from okx.websocket.WsPublicAsync import WsPublicAsync
+from websockets.exceptions import ConnectionClosed
 
 from tests.helpers import eventually
 
