@@ -1,8 +1,12 @@
 """PositionManager: the venue's derivatives positions.
 
 Patches come from account updates (Binance ACCOUNT_UPDATE ``P``); a REST sync at start and
-every ``sync_interval_s`` corrects anything missed. A position whose size reaches 0 is removed
-from the store and published as closed; any other change is published as an upsert.
+every ``sync_interval_s`` corrects anything missed. A patch without a leverage (Binance's carries
+no leverage, mark or liquidation price) keeps the stored position's leverage and mark (and its
+liquidation price while the side is the same), and the positions are read again over REST
+``PATCH_RESYNC_S`` later (one read pending at a time) for the venue's current figures. A position
+whose size reaches 0 is removed from the store and published as closed; any other change is
+published as an upsert.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from strategy_client.wire import (
 from ..publisher import Publisher
 from .base import Actor
 
-__all__ = ["PositionManager", "SyncPositions", "PositionPatch"]
+__all__ = ["PositionManager", "SyncPositions", "PositionPatch", "PATCH_RESYNC_S"]
+
+PATCH_RESYNC_S = 0.5
 
 
 class SyncPositions(Query[int], frozen=True):
@@ -47,6 +53,24 @@ class _Synced(Query[int], frozen=True):
 
 
 Msg = GetPosition | GetAllPositions | SyncPositions | PositionPatch | _Synced
+
+
+def _incomplete(p: Position) -> bool:
+    """A patch that lacks what only the venue's REST position carries (leverage, liquidation price)."""
+    return p.size != 0 and p.leverage == 0
+
+
+def _carry(old: Position | None, new: Position) -> Position:
+    """``new`` with the leverage and mark it lacks from ``old`` (and the liquidation price, same side only)."""
+    if old is None or old.size == 0:
+        return new
+    same_side = (old.size > 0) == (new.size > 0)
+    return msgspec.structs.replace(
+        new,
+        leverage=old.leverage,
+        mark_price=new.mark_price or old.mark_price,
+        liquidation_price=new.liquidation_price or (old.liquidation_price if same_side else Decimal(0)),
+    )
 
 
 def _material(a: Position, b: Position) -> bool:
@@ -68,6 +92,7 @@ class PositionManager(Actor[Msg]):
         self.paper = paper
         self.store: dict[InstrumentKey, Position] = {}
         self.syncs = 0
+        self._resync_pending = False
 
     def _handle(self, msg: Msg) -> Any:
         if isinstance(msg, GetPosition):
@@ -76,6 +101,9 @@ class PositionManager(Actor[Msg]):
             return PositionsReply(positions=tuple(self.store.values()))
         if isinstance(msg, PositionPatch):
             for p in msg.positions:
+                if _incomplete(p):
+                    p = _carry(self.store.get(p.key), p)
+                    self._resync_soon()
                 self._upsert(p)
             return None
         if isinstance(msg, SyncPositions):
@@ -90,6 +118,18 @@ class PositionManager(Actor[Msg]):
                 self._upsert(msgspec.structs.replace(self.store[key], size=Decimal(0)))
             return len(self.store)
         raise TypeError(f"unexpected message {type(msg).__name__}")
+
+    def _resync_soon(self) -> None:
+        if self._resync_pending:
+            return
+        self._resync_pending = True
+
+        async def run() -> None:
+            await asyncio.sleep(PATCH_RESYNC_S)
+            self._resync_pending = False
+            await self.tell(SyncPositions("a patch without leverage or liquidation price"))
+
+        self.spawn(run(), "resync")
 
     def _sync_future(self) -> asyncio.Future[int]:
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Protocol
 
+import msgspec
+
 from strategy_client.errors import CoreApiError, OutcomeUnknown, RequestTimeout, RunnerUnavailable
 from strategy_client.model import (
     AccountSnapshot,
@@ -216,7 +218,8 @@ class ManualSession:
                     self.instrument(key)
                 emit(render.render_orders(self.api.get_open_orders(key or self.exchange, timeout_s=self.timeout_s)))
             case Positions():
-                emit(render.render_positions(self.api.get_all_positions(self.exchange, timeout_s=self.timeout_s)))
+                positions = self.api.get_all_positions(self.exchange, timeout_s=self.timeout_s)
+                emit(render.render_positions([self._marked(p) for p in positions]))
             case Balance():
                 emit(render.render_balance(self.api.get_account_snapshot(self.exchange, timeout_s=self.timeout_s)))
             case Leverage(key, leverage):
@@ -235,6 +238,20 @@ class ManualSession:
                 emit(help_text(topic))
             case Quit():
                 pass
+
+    def _marked(self, position: Position) -> Position:
+        """The position at the runner's current mark price, its unrealised PnL recomputed from it
+        (``size × (mark − entry)``, linear contracts): the position the runner holds carries the
+        mark and PnL of the venue's last report, which can be seconds to minutes old. Without a
+        mark price (none received yet) the position is shown as the venue reported it."""
+        if position.is_flat:
+            return position
+        try:
+            mark = self.api.get_reference_price(position.key, PriceSource.MARK, timeout_s=self.timeout_s).price
+        except CoreApiError:
+            return position
+        pnl = position.size * (mark - position.entry_price)
+        return msgspec.structs.replace(position, mark_price=mark, unrealized_pnl=pnl)
 
     def _set_state(self, state: TradingState, reason: str, force: bool, emit: Callable[[str], None]) -> None:
         reply = self.api.set_trading_state(self.exchange, state, reason=reason, force=force, timeout_s=self.timeout_s)
