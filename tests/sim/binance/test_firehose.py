@@ -50,19 +50,25 @@ async def test_bad_config_is_refused_and_changes_nothing(sim: BinanceSim) -> Non
         assert (await http.get("/_sim/bench/firehose")).json()["running"] is False
 
 
+async def _trigger(stream: WsClient, http: httpx.AsyncClient) -> int:
+    """Start the firehose with a trigger every 20 ms (prices 2 % lower) and return the update id
+    ``u`` of the first trigger frame ``stream`` (BTCUSDT depth5) receives."""
+    await stream.wait_for(lambda m: "u" in m["data"], what="a periodic frame")
+    ask = float(stream.messages[-1]["data"]["a"][0][0])
+    config = {"rate": 100, "trigger_symbol": "btcusdt", "trigger_interval_ms": 20, "trigger_pct": 2.0}
+    assert (await http.post("/_sim/bench/firehose", json=config)).status_code == 200
+    trigger = await stream.wait_for(
+        lambda m: float(m["data"]["a"][0][0]) < ask * 0.985, what="a trigger frame (ask 2 % lower)"
+    )
+    return int(trigger["data"]["u"])
+
+
 async def test_probe_pairs_a_trigger_frame_with_the_order_named_after_it(sim: BinanceSim) -> None:
     stream = await WsClient.connect(sim.urls.futures_ws + "/public/stream?streams=btcusdt@depth5@100ms")
     api = await WsClient.connect(sim.urls.futures_ws_api)
     async with httpx.AsyncClient(base_url=sim.urls.futures_rest) as http:
         try:
-            await stream.wait_for(lambda m: "u" in m["data"], what="a periodic frame")
-            ask = float(stream.messages[-1]["data"]["a"][0][0])
-            config = {"rate": 100, "trigger_symbol": "btcusdt", "trigger_interval_ms": 20, "trigger_pct": 2.0}
-            assert (await http.post("/_sim/bench/firehose", json=config)).status_code == 200
-            trigger = await stream.wait_for(
-                lambda m: float(m["data"]["a"][0][0]) < ask * 0.985, what="a trigger frame (ask 2 % lower)"
-            )
-            u = trigger["data"]["u"]
+            u = await _trigger(stream, http)
             # the probe stamps arrival before the request is handled: an unsigned order is enough
             reply = await api.request("order.place", {"symbol": "BTCUSDT", "newClientOrderId": f"tto-{u}"})
             assert reply["status"] >= 400
@@ -87,14 +93,7 @@ async def test_probe_also_sees_orders_sent_over_rest(sim: BinanceSim) -> None:
         httpx.AsyncClient(base_url=sim.urls.spot_rest) as spot,
     ):
         try:
-            await stream.wait_for(lambda m: "u" in m["data"], what="a periodic frame")
-            ask = float(stream.messages[-1]["data"]["a"][0][0])
-            config = {"rate": 100, "trigger_symbol": "btcusdt", "trigger_interval_ms": 20, "trigger_pct": 2.0}
-            assert (await fut.post("/_sim/bench/firehose", json=config)).status_code == 200
-            trigger = await stream.wait_for(
-                lambda m: float(m["data"]["a"][0][0]) < ask * 0.985, what="a trigger frame (ask 2 % lower)"
-            )
-            u = trigger["data"]["u"]
+            u = await _trigger(stream, fut)
             # unsigned orders are refused after the stamp: enough for the probe
             assert (
                 await fut.post("/fapi/v1/order", params={"symbol": "BTCUSDT", "newClientOrderId": f"tto-{u}"})
