@@ -93,6 +93,14 @@ _INSTRUMENT_CAPS = tuple(InstrumentLimits.__struct_fields__)
 _PRICED = ("max_order_notional", "max_position_notional", "price_collar", "max_concentration")
 
 
+def _sets_nothing(limits: RiskLimits, eff: dict[InstrumentKey, InstrumentLimits]) -> bool:
+    """True when no account-wide or instrument limit is set: :meth:`RiskGate.check` then has
+    only the trading state to apply (the six steps would each find their limit unset)."""
+    if any(getattr(limits, f) is not None for f in _ACCOUNT_CAPS):
+        return False
+    return all(getattr(lim, f) is None for lim in eff.values() for f in _INSTRUMENT_CAPS)
+
+
 def _cap_loosened(old: Any, new: Any) -> bool:
     """A cap (None = no limit) is loosened when removed or raised."""
     return old is not None and (new is None or new > old)
@@ -163,6 +171,7 @@ class RiskGate:
         self.limits = limits
         self._eff: dict[InstrumentKey, InstrumentLimits] = {}
         self._priced: dict[InstrumentKey, bool] = {}
+        self._unlimited = False  # no limit set: check() applies the trading state only
         self._apply_limits(limits)
         now = self._wall()
         off = limits.day_start_offset_ms
@@ -201,6 +210,7 @@ class RiskGate:
                     if nw is not None:
                         nw.replace(_resized(w.second, ps, SECOND_NS), _resized(w.minute, pm, MINUTE_NS))
             self._clients = fresh
+        self._unlimited = _sets_nothing(limits, eff)
 
     def effective_limits(self, key: InstrumentKey) -> InstrumentLimits:
         return self._eff.get(key) or self.limits.defaults
@@ -442,6 +452,9 @@ class RiskGate:
             return
         if self._wall_ns() >= self._day_end_ns:
             self._roll(self._wall())
+        if self._unlimited:  # no limit set (no [risk] table: every runner's default): the state only
+            self._state_only(req, client)
+            return
         key = req.key
         qty = req.qty
         buy = req.side is Side.BUY
