@@ -2,7 +2,7 @@
 """Benchmark the journal's write costs (a script, not a test).
 
     .venv/bin/python scripts/bench_journal.py [--intents 5000] [--repeats 3] [--appends 20000]
-        [--pg postgresql://127.0.0.1:5432/test] [--json PATH]
+        [--paced 300] [--pace-ms 40] [--only-paced] [--pg postgresql://127.0.0.1:5432/test] [--json PATH]
 
 Cases, each call timed on its own with ``perf_counter_ns`` (p50/p99/mean in µs, best p50 of the
 repeats reported with its p99):
@@ -17,10 +17,17 @@ repeats reported with its p99):
   journal's added cost over the floor;
 * ``sqlite_write_intent_writer_busy``: ``write_intent`` while the writer commits a fill per
   intent in the background (the intent shares SQLite's one write connection with the writer);
-* ``*_writer``: records per second through the writer task (``append`` of fills, then ``flush``).
+* ``*_writer``: records per second through the writer task (``append`` of fills, then ``flush``);
+* ``sqlite_raw_floor_paced``, ``sqlite_write_intent_paced``, ``pg_write_intent_paced``: the same
+  calls one every ``--pace-ms`` (40: the tick-to-order bench's trigger interval), as the order path
+  makes them — between two orders the process sleeps and its caches go cold, so a call costs
+  several times its back-to-back figure (``docs/performance.md``). ``--no-journal`` skips
+  ``write_intent`` and nothing else on the order path, so the paced ``write_intent`` p50 is the
+  journal's added cost per order measured in-process.
 
-The first 200 calls of each run warm up and are not counted. PostgreSQL schemas are created and
-dropped by the script; without a reachable server those cases are skipped and say why.
+The first 200 calls of each run (20 of a paced run) warm up and are not counted. PostgreSQL
+schemas are created and dropped by the script; without a reachable server those cases are
+skipped and say why.
 """
 
 from __future__ import annotations
@@ -38,10 +45,13 @@ import time
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psycopg  # noqa: E402
 
 from strategy_client.journal import FillRecord, Journal, ProcessInfo, StoreOptions  # noqa: E402
 from strategy_client.model import Fill, InstrumentKey, OrderRequest, OrderType, Side  # noqa: E402
@@ -64,14 +74,18 @@ def requests(n: int, tag: str) -> list[OrderRequest]:
     ]
 
 
-def timed(calls: list[Callable[[], Any]]) -> dict[str, float]:
+def timed(calls: list[Callable[[], Any]], pace_s: float = 0.0, warmup: int = WARMUP) -> dict[str, float]:
+    """Each call timed on its own; ``pace_s``: sleep that long before each (not timed), as an
+    order path waits between orders (its code and data go cold meanwhile)."""
     ns: list[int] = []
     clock = time.perf_counter_ns
     for i, call in enumerate(calls):
+        if pace_s:
+            time.sleep(pace_s)
         t0 = clock()
         call()
         dt = clock() - t0
-        if i >= WARMUP:
+        if i >= warmup:
             ns.append(dt)
     ns.sort()
     return {
@@ -106,7 +120,7 @@ def _floor_db(tmp: Path) -> sqlite3.Connection:
     return con
 
 
-def raw_floor(tmp: Path, n: int) -> dict[str, float]:
+def raw_floor(tmp: Path, n: int, pace_s: float = 0.0, warmup: int = WARMUP) -> dict[str, float]:
     con = _floor_db(tmp)
     blob = b"\x00" * 90
     rows = [
@@ -128,7 +142,7 @@ def raw_floor(tmp: Path, n: int) -> dict[str, float]:
         for i in range(n)
     ]
     try:
-        return timed([lambda r=r: con.execute(_FLOOR_SQL, r) for r in rows])
+        return timed([partial(con.execute, _FLOOR_SQL, r) for r in rows], pace_s, warmup)
     finally:
         con.close()
 
@@ -176,10 +190,41 @@ def paired(tmp: Path, journal: Journal, n: int) -> dict[str, float]:
     }
 
 
-def journal_intents(journal: Journal, n: int) -> dict[str, float]:
+def journal_intents(journal: Journal, n: int, pace_s: float = 0.0, warmup: int = WARMUP) -> dict[str, float]:
     reqs = requests(n, uuid.uuid4().hex[:8])
     write = journal.write_intent
-    return timed([lambda r=r: write(r) for r in reqs])
+    return timed([partial(write, r) for r in reqs], pace_s, warmup)
+
+
+PACED_WARMUP = 20
+
+
+def paced_cases(tmp: Path, pg: str | None, n: int, pace_ms: float) -> dict[str, Any]:
+    """The order path's regime: one intent every ``pace_ms`` (the tick-to-order bench triggers
+    every 40 ms), bare insert and write_intent alternated run by run. With ``--no-journal`` the
+    runner skips write_intent and nothing else, so its paced p50 is the journal's cost per order."""
+    pace_s = pace_ms / 1000
+    out: dict[str, Any] = {}
+    floors, intents, pgs = [], [], []
+    schema = "bench_" + uuid.uuid4().hex[:10]
+    try:
+        for r in range(2):
+            floors.append(raw_floor(tmp, n + PACED_WARMUP, pace_s, PACED_WARMUP))
+            j = Journal.open(process=ProcessInfo(role="bench", name=f"sqlite-paced-{r}"), data_dir=tmp)
+            intents.append(journal_intents(j, n + PACED_WARMUP, pace_s, PACED_WARMUP))
+            j.close()
+            if pg is not None:
+                j = Journal.open(f"{pg}?schema={schema}", process=ProcessInfo(role="bench", name=f"pg-paced-{r}"))
+                pgs.append(journal_intents(j, n + PACED_WARMUP, pace_s, PACED_WARMUP))
+                j.close()
+    finally:
+        if pg is not None:
+            drop_schema(pg, schema)
+    out["sqlite_raw_floor_paced"] = best(floors)
+    out["sqlite_write_intent_paced"] = best(intents)
+    if pgs:
+        out["pg_write_intent_paced"] = best(pgs)
+    return out
 
 
 def writer_rate(journal: Journal, n: int) -> dict[str, float]:
@@ -261,18 +306,14 @@ def intents_under_writer(journal: Journal, n: int) -> dict[str, float]:
 
 def pg_reachable(url: str) -> str:
     try:
-        import psycopg
-
         with psycopg.connect(url, connect_timeout=3) as conn:
             conn.execute("SELECT 1")
-    except Exception as exc:
+    except (psycopg.Error, OSError) as exc:
         return f"PostgreSQL at {url} unreachable: {exc}"
     return ""
 
 
 def drop_schema(url: str, schema: str) -> None:
-    import psycopg
-
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
@@ -285,6 +326,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--pg", default=os.environ.get("TRADEBUS_TEST_PG", "postgresql://127.0.0.1:5432/test"))
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument(
+        "--paced", type=int, default=300, help="paced write_intent calls per run, one every --pace-ms (0: none)"
+    )
+    parser.add_argument("--pace-ms", type=float, default=40.0, help="pause before each paced call (40)")
+    parser.add_argument("--only-paced", action="store_true", help="the paced cases only")
     args = parser.parse_args()
 
     result: dict[str, Any] = {
@@ -295,6 +341,16 @@ def main() -> None:
         "cases": {},
     }
     cases: dict[str, Any] = result["cases"]
+    reason = pg_reachable(args.pg)
+    if args.paced:
+        result["pace_ms"] = args.pace_ms
+        with tempfile.TemporaryDirectory(prefix="bench-journal-") as tmpdir:
+            cases.update(paced_cases(Path(tmpdir), None if reason else args.pg, args.paced, args.pace_ms))
+    if args.only_paced:
+        if reason:
+            cases["pg_skipped"] = reason
+        report(result, args.json)
+        return
     with tempfile.TemporaryDirectory(prefix="bench-journal-") as tmpdir:
         tmp = Path(tmpdir)
         floors, intents = [], []
@@ -319,7 +375,6 @@ def main() -> None:
         cases["sqlite_write_intent_writer_busy"] = {**busy, "p50_us_runs": [round(busy["p50_us"], 2)]}
         j.close()
 
-    reason = pg_reachable(args.pg)
     if reason:
         cases["pg_skipped"] = reason
     else:
@@ -342,8 +397,11 @@ def main() -> None:
                     j.close()
             finally:
                 drop_schema(args.pg, schema)
+    report(result, args.json)
 
-    for name, value in cases.items():
+
+def report(result: dict[str, Any], path: Path | None) -> None:
+    for name, value in result["cases"].items():
         if isinstance(value, dict) and "p50_us" in value:
             print(
                 f"{name:32s} p50 {value['p50_us']:9.2f} µs   p99 {value['p99_us']:9.2f} µs"
@@ -361,10 +419,10 @@ def main() -> None:
             )
         else:
             print(f"{name:32s} {value}")
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":
