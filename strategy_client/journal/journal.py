@@ -361,21 +361,30 @@ class Journal:
                     stop = True
                 else:
                     batch.append(first)
-                while not stop and len(batch) < self._max_batch:
-                    try:
-                        nxt = self._queue.get_nowait()
-                    except asyncio.QueueEmpty:
-                        break
-                    if nxt is _STOP:
-                        stop = True
-                    else:
-                        batch.append(nxt)
+                    stop = self._fill(batch)
+                if batch and not stop and len(batch) <= self._inline_max:
+                    # an inline commit holds the loop: let what is already due run first (a
+                    # command's reply, the next order's send), then take what came meanwhile
+                    await asyncio.sleep(0)
+                    stop = self._fill(batch)
                 if batch:
                     await self._commit(batch)
         finally:
             self._writer_running = False
             stopped.set()
             self._notify_closed()
+
+    def _fill(self, batch: list[_Item]) -> bool:
+        """Add what is queued to ``batch`` (up to the batch size); True when the stop mark came."""
+        while len(batch) < self._max_batch:
+            try:
+                nxt = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return False
+            if nxt is _STOP:
+                return True
+            batch.append(nxt)
+        return False
 
     def _notify_closed(self) -> None:
         for target, fut in self._waiters:
