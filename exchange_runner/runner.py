@@ -1,7 +1,8 @@
 """ExchangeRunner: wires the adapter, the actors, the ZeroMQ sockets and the registration.
 
 Startup order (after the blueprint): ① load instruments → ② spawn actors → ③ ZMQ server and
-stream forwarders → ④ register in Redis → ⑤ reconcile and funding loops. Shutdown: status
+venue streams (books pushed by the adapter straight into the price actor's feed) → ④ register
+in Redis → ⑤ reconcile and funding loops. Shutdown: status
 ``stopping``, deregister, optionally cancel open orders, stop tasks, close sockets.
 
 Credentials are checked once the venue is loaded (one signed read, ``fetch_account``): a key
@@ -23,19 +24,19 @@ import os
 import socket
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import zmq
 import zmq.asyncio
 from loguru import logger
 
-from exchanges.base import AccountUpdate, ExchangeAdapter, OrderUpdate, StreamStatus
+from exchanges.base import AccountUpdate, ExchangeAdapter, OrderUpdate, PushesBooks, StreamStatus
 from exchanges.errors import AuthError
 from exchanges.telemetry import observing
 from strategy_client import __version__
 from strategy_client.journal import JournalError
-from strategy_client.model import Exchange, Instrument, InstrumentKey, MarketKind
+from strategy_client.model import Exchange, Instrument, InstrumentKey, MarketKind, OrderBook
 from strategy_client.security import redact_url
 from strategy_client.wire import (
     PROTOCOL_VERSION,
@@ -296,10 +297,7 @@ class ExchangeRunner:
                     tg.create_task(self.funding.run(), name="actor.funding"),
                     tg.create_task(self.server.serve(), name="zmq.router"),
                     *([tg.create_task(self.self_ping.run(), name="zmq.selfping")] if self.self_ping else []),
-                    tg.create_task(
-                        self._forward("books", lambda: self.adapter.stream_order_books(keys), self._on_book),
-                        name="fwd.books",
-                    ),
+                    tg.create_task(self._books(keys), name="venue.books"),
                     tg.create_task(
                         self._forward("user", self.adapter.stream_user_events, self._on_user), name="fwd.user"
                     ),
@@ -426,34 +424,62 @@ class ExchangeRunner:
             except Exception as exc:  # noqa: BLE001
                 logger.error("cancel-on-exit failed: {}", exc)
 
-    # -- forwarders -------------------------------------------------------------------
-    async def _forward(
-        self, name: str, open_stream: Callable[[], AsyncIterator[Any]], sink: Callable[[Any], Any]
-    ) -> None:
+    # -- venue streams ----------------------------------------------------------------
+    async def _keep_running(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        """Run one venue stream until cancelled; restart it (backoff 0.2 s doubling to 10 s,
+        back to 0.2 s once it delivered something) when it fails."""
         backoff = 0.2
         counts = self.stream_messages
-        sink_is_async = asyncio.iscoroutinefunction(sink)
         while True:
             self.streams[name] = True
+            seen = counts[name]
             try:
-                async for item in open_stream():
-                    counts[name] += 1
-                    if sink_is_async:
-                        await sink(item)
-                    else:
-                        sink(item)
-                    backoff = 0.2
+                await run()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a stream failure must not stop the runner
                 logger.warning("stream {} failed: {}; restarting in {:.1f}s", name, exc, backoff)
+            if counts[name] > seen:
+                backoff = 0.2
             self.streams[name] = False
             self.stream_restarts += 1
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 10.0)
 
-    def _on_book(self, book: Any) -> None:
-        self.prices.feed.put_nowait(book)
+    async def _forward(
+        self, name: str, open_stream: Callable[[], AsyncIterator[Any]], sink: Callable[[Any], Any]
+    ) -> None:
+        """Drain an adapter's iterator into ``sink`` (user events, funding)."""
+        counts = self.stream_messages
+        sink_is_async = asyncio.iscoroutinefunction(sink)
+
+        async def drain() -> None:
+            async for item in open_stream():
+                counts[name] += 1
+                if sink_is_async:
+                    await sink(item)
+                else:
+                    sink(item)
+
+        await self._keep_running(name, drain)
+
+    async def _books(self, keys: list[InstrumentKey]) -> None:
+        """Books into the price actor's feed, the one bounded drop-oldest queue (counted drops)
+        between the venue and the actor: pushed by the adapter from its socket reader when it
+        can (:class:`~exchanges.base.PushesBooks`: no relay task, no second queue), else
+        drained from its iterator."""
+        adapter = self.adapter
+        put = self.prices.feed.put_nowait
+        if not isinstance(adapter, PushesBooks):
+            await self._forward("books", lambda: adapter.stream_order_books(keys), put)
+            return
+        counts = self.stream_messages
+
+        def sink(book: OrderBook) -> None:
+            counts["books"] += 1
+            put(book)
+
+        await self._keep_running("books", lambda: adapter.run_order_books(keys, sink))
 
     async def _on_funding(self, rate: Any) -> None:
         await self.funding.tell(FundingUpdate(rate))

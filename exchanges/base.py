@@ -7,7 +7,7 @@ venue's payloads into the domain model (``strategy_client.model``) and the venue
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -39,6 +39,8 @@ __all__ = [
     "UserEvent",
     "StreamStatus",
     "ExchangeAdapter",
+    "BookSink",
+    "PushesBooks",
     "ResolvesUnknown",
 ]
 
@@ -130,6 +132,22 @@ class ExchangeAdapter(Protocol):
     def stream_order_books(self, keys: Sequence[InstrumentKey]) -> AsyncIterator[OrderBook]: ...
     def stream_funding(self, keys: Sequence[InstrumentKey]) -> AsyncIterator[FundingRate]: ...
     def stream_user_events(self) -> AsyncIterator[UserEvent]: ...
+
+
+BookSink = Callable[[OrderBook], None]
+"""Where a pushing adapter puts each book: the consumer's one bounded drop-oldest queue."""
+
+
+@runtime_checkable
+class PushesBooks(Protocol):
+    """An adapter that pushes books into its consumer's queue from the socket reader: one
+    bounded queue between the venue and the price actor, no relay task (the runner uses
+    :meth:`ExchangeAdapter.stream_order_books` for an adapter without it)."""
+
+    async def run_order_books(self, keys: Sequence[InstrumentKey], sink: BookSink) -> None:
+        """Keep the book streams of ``keys`` running until cancelled, calling ``sink(book)``
+        (quick, never raising) for every book; stream status goes where the adapter reports it."""
+        ...
 
 
 @runtime_checkable

@@ -27,7 +27,7 @@ import httpx
 from loguru import logger as log
 
 from exchanges.account_times import AccountAsOf
-from exchanges.base import FundingRateRecord, StreamStatus, UserEvent
+from exchanges.base import BookSink, FundingRateRecord, StreamStatus, UserEvent
 from exchanges.credentials import Credentials
 from exchanges.errors import (
     AuthError,
@@ -570,6 +570,10 @@ class BinanceAdapter:
     def stream_order_books(self, keys: Sequence[InstrumentKey]) -> AsyncIterator[OrderBook]:
         """Top-5 books from ``@depth5@100ms`` (spot and perps), as ``market_stream`` yields them."""
         return self.market.order_books(keys)
+
+    async def run_order_books(self, keys: Sequence[InstrumentKey], sink: BookSink) -> None:
+        """The same books pushed into ``sink`` from the socket reader (see ``PushesBooks``)."""
+        await self.market.run_order_books(keys, sink)
 
     def stream_funding(self, keys: Sequence[InstrumentKey]) -> AsyncIterator[FundingRate]:
         """Funding from ``@markPrice@1s``, with each symbol's interval from fundingInfo."""

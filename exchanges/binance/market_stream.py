@@ -15,6 +15,10 @@ Connection changes are reported as :class:`~exchanges.base.StreamStatus` to
 ``on_status`` (the runner flags staleness with it). Bad frames are counted by kind in
 ``errors``, the first of each kind logged with a sample, and skipped.
 
+``run_order_books(keys, sink)`` is the push mode the runner uses: no buffer and no iterator —
+each depth frame is parsed in the socket reader and the book handed to ``sink`` (the price
+actor's drop-oldest feed: the one queue a book crosses).
+
 The iterator owns one supervisor task whose ``asyncio.TaskGroup`` owns every connection
 task; closing the iterator (``aclose()``, leaving ``async with aclosing(...)``, or garbage
 collection) cancels the supervisor and waits for it.
@@ -30,7 +34,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 from loguru import logger
 
-from exchanges.base import StreamStatus
+from exchanges.base import BookSink, StreamStatus
 from exchanges.transport.backoff import Backoff
 from exchanges.transport.buffer import BoundedBuffer, Overflow
 from exchanges.transport.tally import ErrorTally
@@ -88,6 +92,28 @@ class _Plan(Generic[T]):
     idle_watch: bool = True
 
 
+class _Push(Generic[T]):
+    """The push-mode sink of one set of connections: parse each frame in the reader, hand what
+    parses to ``emit``; statuses to ``on_status``."""
+
+    __slots__ = ("_parsers", "_emit", "status")
+
+    def __init__(
+        self,
+        parsers: dict[str, Callable[[Frame], T | None]],
+        emit: Callable[[T], None],
+        on_status: Callable[[StreamStatus], None],
+    ) -> None:
+        self._parsers = parsers
+        self._emit = emit
+        self.status = on_status
+
+    def frame(self, frame: Frame) -> None:
+        parsed = self._parsers[frame.source](frame)
+        if parsed is not None:
+            self._emit(parsed)
+
+
 class BinanceMarketStreams:
     """Public market data for Binance spot and USD-M perps (see the module doc)."""
 
@@ -141,6 +167,14 @@ class BinanceMarketStreams:
     # -- public iterators ----------------------------------------------------------------------
 
     def order_books(self, keys: Sequence[InstrumentKey], depth: int = 5) -> AsyncGenerator[OrderBook, None]:
+        return self._iterate(self._book_plans(keys, depth))
+
+    async def run_order_books(self, keys: Sequence[InstrumentKey], sink: BookSink, depth: int = 5) -> None:
+        """The books of :meth:`order_books`, pushed: each parsed in the socket reader and handed
+        to ``sink`` (no buffer, no iterator); runs until cancelled."""
+        await self._push(self._book_plans(keys, depth), sink)
+
+    def _book_plans(self, keys: Sequence[InstrumentKey], depth: int) -> list[_Plan[OrderBook]]:
         if depth not in DEPTHS:
             raise ValueError(f"depth must be one of {DEPTHS}, not {depth}")
         suffix = f"@depth{depth}{self._speed}"
@@ -149,7 +183,7 @@ class BinanceMarketStreams:
             "depth", spot, suffix, self._urls.spot_ws + "/stream", self._parse_spot_depth
         )
         plans += self._plans("depth", perp, suffix, self._urls.futures_ws + "/public/stream", self._parse_futures_depth)
-        return self._iterate(plans)
+        return plans
 
     def book_tickers(self, keys: Sequence[InstrumentKey]) -> AsyncGenerator[OrderBook, None]:
         """Best bid/ask as one-level books. Sent only on change, so a quiet symbol is not
@@ -262,22 +296,32 @@ class BinanceMarketStreams:
             buffer.fail(exc if isinstance(exc, Exception) else RuntimeError(f"market stream stopped: {exc!r}"))
             raise
 
-    async def _iterate(self, plans: list[_Plan[T]]) -> AsyncGenerator[T, None]:
-        buffer: BoundedBuffer[Frame | StreamStatus] = BoundedBuffer(self._queue_size, Overflow.DROP_OLDEST)
-        parsers = {p.name: p.parse for p in plans}
+    def _connect(self, plans: list[_Plan[T]], **where: Any) -> list[BinanceWs]:
         conns = [
             BinanceWs(
                 p.name,
                 p.url,
-                buffer=buffer,
                 tally=self.errors,
                 idle_timeout_s=self._idle_timeout_s if p.idle_watch else None,
+                **where,
                 **self._ws_options,
             )
             for p in plans
         ]
         for ws in conns:
             self._connections[ws.name] = ws
+        return conns
+
+    async def _push(self, plans: list[_Plan[T]], emit: Callable[[T], None]) -> None:
+        sink = _Push({p.name: p.parse for p in plans}, emit, self._on_status)
+        async with asyncio.TaskGroup() as tg:
+            for ws in self._connect(plans, sink=sink):
+                tg.create_task(ws.run(), name=ws.name)
+
+    async def _iterate(self, plans: list[_Plan[T]]) -> AsyncGenerator[T, None]:
+        buffer: BoundedBuffer[Frame | StreamStatus] = BoundedBuffer(self._queue_size, Overflow.DROP_OLDEST)
+        parsers = {p.name: p.parse for p in plans}
+        conns = self._connect(plans, buffer=buffer)
         self._buffers.append(buffer)
         supervisor = asyncio.create_task(self._supervise(conns, buffer), name="binance:market:supervisor")
         try:

@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 import httpx
 from loguru import logger as log
 
-from exchanges.base import FundingRateRecord, StreamStatus, UserEvent
+from exchanges.base import BookSink, FundingRateRecord, StreamStatus, UserEvent
 from exchanges.credentials import Credentials
 from exchanges.errors import (
     AuthError,
@@ -502,6 +502,12 @@ class BybitAdapter:
         for key in keys:
             self._check(key)
         return self.market.order_books(keys, levels=self._book_depth)
+
+    async def run_order_books(self, keys: Sequence[InstrumentKey], sink: BookSink) -> None:
+        """The same books pushed into ``sink`` from the socket reader (see ``PushesBooks``)."""
+        for key in keys:
+            self._check(key)
+        await self.market.run_order_books(keys, sink, self._book_depth)
 
     def stream_funding(self, keys: Sequence[InstrumentKey]) -> AsyncIterator[FundingRate]:
         """Funding from the linear ``tickers`` stream (snapshot + merged deltas)."""

@@ -13,8 +13,10 @@
 Frames go through one bounded buffer per iterator with the market-data policy (oldest frames
 dropped when the consumer falls behind — a book that then sees a gap resyncs). Connection
 changes are reported to ``on_status``. Bad frames are counted by kind in ``errors`` and skipped.
-The iterator owns one supervisor task whose ``asyncio.TaskGroup`` owns every connection;
-closing the iterator cancels it and waits.
+``run_order_books(keys, sink)`` is the push mode the runner uses: no buffer and no iterator —
+each frame is applied in the socket reader and a changed book handed to ``sink``; a resubscribe
+runs as a task of its own. The iterator owns one supervisor task whose ``asyncio.TaskGroup``
+owns every connection; closing the iterator cancels it and waits.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 import msgspec
 from loguru import logger
 
-from exchanges.base import StreamStatus
+from exchanges.base import BookSink, StreamStatus
 from exchanges.errors import MalformedPayload
 from exchanges.transport.backoff import Backoff
 from exchanges.transport.buffer import BoundedBuffer, Overflow
@@ -113,9 +115,7 @@ class BybitMarketStreams:
             out.setdefault(key.kind, []).append(key)
         return out
 
-    def _connection(
-        self, what: str, kind: MarketKind, topics: list[str], buffer: BoundedBuffer[Frame | StreamStatus]
-    ) -> BybitWs:
+    def _connection(self, what: str, kind: MarketKind, topics: list[str], **where: Any) -> BybitWs:
         self._serial += 1
         spot = kind is MarketKind.SPOT
         name = f"bybit:{kind.value}:{what}#{self._serial}"
@@ -124,9 +124,9 @@ class BybitMarketStreams:
             name,
             url,
             topics=topics,
-            buffer=buffer,
             max_args=_SPOT_ARGS if spot else _LINEAR_ARGS,
             tally=self.errors,
+            **where,
             **self._ws_options,
         )
         return ws
@@ -134,52 +134,67 @@ class BybitMarketStreams:
     # -- order books ---------------------------------------------------------------------------
 
     def order_books(self, keys: Sequence[InstrumentKey], levels: int = 5) -> AsyncGenerator[OrderBook, None]:
+        return self._books(self._book_kinds(keys, levels), levels)
+
+    async def run_order_books(self, keys: Sequence[InstrumentKey], sink: BookSink, levels: int = 5) -> None:
+        """The books of :meth:`order_books`, pushed: each frame applied in the socket reader and
+        a changed book handed to ``sink`` (no buffer, no iterator); runs until cancelled."""
+        by_kind = self._book_kinds(keys, levels)
+        conns: list[BybitWs] = []
+        try:
+            async with asyncio.TaskGroup() as tg:
+                state = _BookState(self, levels, sink, lambda ws, topic: tg.create_task(ws.resubscribe([topic])))
+                conns = self._book_connections(by_kind, state, sink=state)
+                for ws in conns:
+                    self._connections[ws.name] = ws
+                    tg.create_task(ws.run(), name=ws.name)
+        finally:
+            for ws in conns:
+                self._connections.pop(ws.name, None)
+
+    def _book_kinds(self, keys: Sequence[InstrumentKey], levels: int) -> dict[MarketKind, list[InstrumentKey]]:
         if not 1 <= levels <= BOOK_TOPIC_DEPTH:
             raise ValueError(f"levels must be in 1..{BOOK_TOPIC_DEPTH}, not {levels}")
-        by_kind = self._split(keys)
-        return self._books(by_kind, levels)
+        return self._split(keys)
+
+    def _book_connections(
+        self, by_kind: dict[MarketKind, list[InstrumentKey]], state: _BookState, **where: Any
+    ) -> list[BybitWs]:
+        for kind, keys in by_kind.items():
+            topics = [f"orderbook.{BOOK_TOPIC_DEPTH}.{self._symbols.native(k)}" for k in keys]
+            ws = self._connection("books", kind, topics, **where)
+            state.conns[ws.name] = (ws, kind)
+        return [ws for ws, _ in state.conns.values()]
 
     async def _books(
         self, by_kind: dict[MarketKind, list[InstrumentKey]], depth: int
     ) -> AsyncGenerator[OrderBook, None]:
         buffer: BoundedBuffer[Frame | StreamStatus] = BoundedBuffer(self._queue_size, Overflow.DROP_OLDEST)
-        conns: dict[str, tuple[BybitWs, MarketKind]] = {}
-        for kind, keys in by_kind.items():
-            topics = [f"orderbook.{BOOK_TOPIC_DEPTH}.{self._symbols.native(k)}" for k in keys]
-            ws = self._connection("books", kind, topics, buffer)
-            conns[ws.name] = (ws, kind)
-        books: dict[tuple[MarketKind, str], LocalBook] = {}
-        last_top: dict[tuple[MarketKind, str], tuple[object, object]] = {}
-        async with self._running([ws for ws, _ in conns.values()], buffer):
+        out: list[OrderBook] = []
+        resyncs: list[tuple[BybitWs, str]] = []
+        state = _BookState(self, depth, out.append, lambda ws, topic: resyncs.append((ws, topic)))
+        conns = self._book_connections(by_kind, state, buffer=buffer)
+        async with self._running(conns, buffer):
             while True:
                 item = await buffer.get()
                 if isinstance(item, StreamStatus):
-                    if not item.connected:  # a new connection starts every book with a snapshot
-                        kind = conns[item.stream][1]
-                        for (k, _), book in books.items():
-                            if k is kind:
-                                book.reset()
-                    self._on_status(item)
+                    state.status(item)
                     continue
-                ws, kind = conns[item.source]
-                parsed = await self._apply_book(item, ws, kind, books, depth)
-                if parsed is None:
-                    continue
-                top = (parsed.bids, parsed.asks)
-                key = (kind, parsed.key.symbol)
-                if last_top.get(key) == top:
-                    continue
-                last_top[key] = top
-                yield parsed
+                state.frame(item)
+                while resyncs:
+                    ws, topic = resyncs.pop(0)
+                    await ws.resubscribe([topic])
+                while out:
+                    yield out.pop(0)
 
-    async def _apply_book(
+    def _apply_book(
         self,
         frame: Frame,
-        ws: BybitWs,
         kind: MarketKind,
         books: dict[tuple[MarketKind, str], LocalBook],
         depth: int,
-    ) -> OrderBook | None:
+    ) -> OrderBook | str | None:
+        """The book after ``frame``; a topic (str) to resubscribe for a snapshot; or None."""
         try:
             msg = BOOK_DECODER.decode(frame.data)
             bids = levels(msg.data.b, f"{msg.topic} bids")
@@ -202,8 +217,7 @@ class BybitMarketStreams:
             self._resync_asked[msg.topic] = now
             self.resyncs[msg.topic] = self.resyncs.get(msg.topic, 0) + 1
             logger.warning("{}: {} — resubscribing for a snapshot", msg.topic, exc.reason)
-            await ws.resubscribe([msg.topic])
-            return None
+            return msg.topic
         self._resync_asked.pop(msg.topic, None)
         bid_levels, ask_levels = book.top(depth)
         return OrderBook(
@@ -235,7 +249,8 @@ class BybitMarketStreams:
 
     async def _funding(self, keys: list[InstrumentKey]) -> AsyncGenerator[FundingRate, None]:
         buffer: BoundedBuffer[Frame | StreamStatus] = BoundedBuffer(self._queue_size, Overflow.DROP_OLDEST)
-        ws = self._connection("tickers", MarketKind.PERP, [f"tickers.{self._symbols.native(k)}" for k in keys], buffer)
+        topics = [f"tickers.{self._symbols.native(k)}" for k in keys]
+        ws = self._connection("tickers", MarketKind.PERP, topics, buffer=buffer)
         states: dict[str, TickerState] = {}
         sent: dict[str, tuple[Decimal, int, int, float]] = {}
         async with self._running([ws], buffer):
@@ -277,6 +292,49 @@ class BybitMarketStreams:
 
     def _running(self, conns: list[BybitWs], buffer: BoundedBuffer[Frame | StreamStatus]) -> _Supervised:
         return _Supervised(self, conns, buffer)
+
+
+class _BookState:
+    """The local books of one ``order_books``/``run_order_books`` call: a frame in, a book out
+    when its top changed (``emit``), a topic to resubscribe on a desync (``resubscribe``)."""
+
+    def __init__(
+        self,
+        owner: BybitMarketStreams,
+        depth: int,
+        emit: Callable[[OrderBook], None],
+        resubscribe: Callable[[BybitWs, str], object],
+    ) -> None:
+        self._owner = owner
+        self._depth = depth
+        self._emit = emit
+        self._resubscribe = resubscribe
+        self.conns: dict[str, tuple[BybitWs, MarketKind]] = {}
+        self._books: dict[tuple[MarketKind, str], LocalBook] = {}
+        self._last_top: dict[tuple[MarketKind, str], tuple[object, object]] = {}
+
+    def status(self, status: StreamStatus) -> None:
+        if not status.connected:  # a new connection starts every book with a snapshot
+            kind = self.conns[status.stream][1]
+            for (k, _), book in self._books.items():
+                if k is kind:
+                    book.reset()
+        self._owner._on_status(status)
+
+    def frame(self, frame: Frame) -> None:
+        ws, kind = self.conns[frame.source]
+        parsed = self._owner._apply_book(frame, kind, self._books, self._depth)
+        if parsed is None:
+            return
+        if isinstance(parsed, str):
+            self._resubscribe(ws, parsed)
+            return
+        top = (parsed.bids, parsed.asks)
+        key = (kind, parsed.key.symbol)
+        if self._last_top.get(key) == top:
+            return
+        self._last_top[key] = top
+        self._emit(parsed)
 
 
 class _Supervised:

@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 import httpx
 from loguru import logger as log
 
-from exchanges.base import FundingRateRecord, StreamStatus, UserEvent
+from exchanges.base import BookSink, FundingRateRecord, StreamStatus, UserEvent
 from exchanges.credentials import Credentials
 from exchanges.errors import (
     AuthError,
@@ -479,6 +479,10 @@ class OkxAdapter:
     def stream_order_books(self, keys: Sequence[InstrumentKey]) -> AsyncIterator[OrderBook]:
         """Books from the ``books`` channel, kept in sync by ``seqId`` and checksum."""
         return self.market.order_books(keys)
+
+    async def run_order_books(self, keys: Sequence[InstrumentKey], sink: BookSink) -> None:
+        """The same books pushed into ``sink`` from the socket reader (see ``PushesBooks``)."""
+        await self.market.run_order_books(keys, sink)
 
     def stream_funding(self, keys: Sequence[InstrumentKey]) -> AsyncIterator[FundingRate]:
         """Funding from ``funding-rate`` + ``mark-price`` + ``index-tickers``."""

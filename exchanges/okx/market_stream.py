@@ -15,7 +15,10 @@
 Frames go through one bounded buffer per iterator with the market-data policy (drop oldest,
 counted in ``dropped``; a lost book update is then caught as a gap and resynced). Connection
 changes are reported to ``on_status``. Bad frames are counted by kind in ``errors`` and
-skipped. Closing the iterator cancels its connection task and waits for it.
+skipped. ``run_order_books(keys, sink)`` is the push mode the runner uses: no buffer and no
+iterator — each frame is applied in the socket reader and the book handed to ``sink``; a
+resubscribe or a REST snapshot sync runs as a task of its own meanwhile. Closing the iterator
+cancels its connection task and waits for it.
 """
 
 from __future__ import annotations
@@ -23,14 +26,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Sequence
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 from loguru import logger
 
-from exchanges.base import StreamStatus
+from exchanges.base import BookSink, StreamStatus
 from exchanges.errors import ExchangeError, MalformedPayload
 from exchanges.transport.backoff import Backoff
 from exchanges.transport.buffer import BoundedBuffer, Overflow
@@ -140,20 +143,23 @@ class OkxMarketStreams:
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _open(self, what: str, args: list[dict[str, str]]) -> tuple[OkxWs, BoundedBuffer[Frame | StreamStatus]]:
+    def _ws(self, what: str, args: list[dict[str, str]], **where: Any) -> OkxWs:
         self._serial += 1
-        buffer: BoundedBuffer[Frame | StreamStatus] = BoundedBuffer(self._queue_size, Overflow.DROP_OLDEST)
         ws = OkxWs(
             f"okx:public:{what}#{self._serial}",
             self._urls.ws_public,
-            buffer=buffer,
             subscriptions=args,
             tally=self.errors,
+            **where,
             **self._ws_options,
         )
         self._connections[ws.name] = ws
+        return ws
+
+    def _open(self, what: str, args: list[dict[str, str]]) -> tuple[OkxWs, BoundedBuffer[Frame | StreamStatus]]:
+        buffer: BoundedBuffer[Frame | StreamStatus] = BoundedBuffer(self._queue_size, Overflow.DROP_OLDEST)
         self._buffers.append(buffer)
-        return ws, buffer
+        return self._ws(what, args, buffer=buffer), buffer
 
     async def _run(self, ws: OkxWs, buffer: BoundedBuffer[Frame | StreamStatus]) -> None:
         try:
@@ -175,107 +181,41 @@ class OkxMarketStreams:
 
     async def _books(self, insts: list[VenueInstrument], args: list[dict[str, str]]) -> AsyncGenerator[OrderBook, None]:
         ws, buffer = self._open("books", args)
-        by_id = {i.inst_id: i for i in insts}
-        books = {i.inst_id: LocalBook(verify_checksum=self._verify) for i in insts}
-        waiting: dict[str, SnapshotSync] = {}
-        # updates seen per book while a WS snapshot is expected (after (re)subscribing)
-        expecting: dict[str, int] = dict.fromkeys(by_id, 0)
+        out: list[OrderBook] = []
+        work: list[Coroutine[Any, Any, None]] = []
+        state = _Books(self, ws, insts, out.append, work.append)
         task = asyncio.create_task(self._run(ws, buffer), name=f"{ws.name}:connection")
         try:
             while True:
                 item = await buffer.get()
                 if isinstance(item, StreamStatus):
-                    if not item.connected:
-                        for book in books.values():
-                            book.reset()
-                        waiting.clear()
-                        expecting = dict.fromkeys(by_id, 0)
-                    self._on_status(item)
+                    state.status(item)
                     continue
-                try:
-                    msg = decode_book(item.data)
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    self.errors.record("books:malformed", item.data, exc)
-                    await self._resync_unknown(ws, item.data, books, by_id, expecting)
-                    continue
-                inst = by_id.get(msg.arg.instId)
-                if inst is None or msg.arg.channel != "books" or not msg.data:
-                    self.errors.record("books:unexpected", item.data)
-                    continue
-                book = books[inst.inst_id]
-                if msg.action == "snapshot":
-                    expecting.pop(inst.inst_id, None)
-                elif inst.inst_id in expecting and not book.synced:
-                    expecting[inst.inst_id] += 1
-                    if expecting[inst.inst_id] <= self._snapshot_grace:
-                        continue  # an update of the old subscription, or the snapshot is on its way
-                    expecting.pop(inst.inst_id)  # no snapshot is coming: sync from REST
-                try:
-                    applied = await self._apply(msg.action, msg.data[0], book, inst, waiting)
-                except BookError as exc:
-                    await self._resync(ws, inst, book, waiting, exc)
-                    expecting[inst.inst_id] = 0
-                    continue
-                except ExchangeError as exc:
-                    logger.warning("okx books {}: REST snapshot failed ({}); resubscribing", inst.inst_id, exc)
-                    await self._resync(ws, inst, book, waiting, BookError(str(exc)))
-                    expecting[inst.inst_id] = 0
-                    continue
-                if applied:
-                    yield self._snapshot(inst, book, item.recv_ns)
+                state.frame(item)
+                while work:  # a resubscribe or a REST sync, in order, before the next frame
+                    await work.pop(0)
+                while out:
+                    yield out.pop(0)
         finally:
+            for pending in work:
+                pending.close()
             await self._close(ws, buffer, task)
 
-    async def _apply(
-        self, action: str, data: BookData, book: LocalBook, inst: VenueInstrument, waiting: dict[str, SnapshotSync]
-    ) -> bool:
-        if action == "snapshot":
-            waiting.pop(inst.inst_id, None)
-            book.load(data)
-            return True
-        if book.synced:
-            return book.apply(data)
-        # no snapshot from the venue: buffer, load the REST book, join on seqId
-        sync = waiting.setdefault(inst.inst_id, SnapshotSync())
-        sync.add(data)
-        if self._fetch_book is None:
-            raise BookError("update before any snapshot and no REST book to sync from")
-        rest = await self._fetch_book(inst.inst_id)
-        if rest.seqId is None:
-            raise BookError("the REST book carries no seqId to sync with")
-        snapshot = BookData(asks=rest.asks, bids=rest.bids, ts=rest.ts, seqId=rest.seqId)
-        sync.replay(book, snapshot)
-        waiting.pop(inst.inst_id, None)
-        return True
-
-    async def _resync(
-        self, ws: OkxWs, inst: VenueInstrument, book: LocalBook, waiting: dict[str, SnapshotSync], exc: Exception
-    ) -> None:
-        kind = "checksum" if "checksum" in str(exc) else "gap"
-        self.resyncs[kind] += 1
-        logger.warning("okx books {}: {} ({}); resubscribing for a new snapshot", inst.inst_id, kind, exc)
-        book.reset()
-        waiting.pop(inst.inst_id, None)
-        await ws.resubscribe([{"channel": "books", "instId": inst.inst_id}])
-
-    async def _resync_unknown(
-        self,
-        ws: OkxWs,
-        data: bytes,
-        books: dict[str, LocalBook],
-        by_id: dict[str, VenueInstrument],
-        expecting: dict[str, int],
-    ) -> None:
-        """A frame that could not be read: if it names a book, that book may now miss an update."""
+    async def run_order_books(self, keys: Sequence[InstrumentKey], sink: BookSink) -> None:
+        """The books of :meth:`order_books`, pushed: each frame applied in the socket reader and
+        the book handed to ``sink`` (no buffer, no iterator); a resubscribe or a REST sync runs
+        as a task of its own meanwhile. Runs until cancelled."""
+        insts = self._insts(keys)
+        args = [{"channel": "books", "instId": i.inst_id} for i in insts]
+        ws: OkxWs | None = None
         try:
-            head = decode_head(data)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            head = None
-        inst_id = head.arg.instId if head is not None and head.arg is not None else ""
-        targets = [by_id[inst_id]] if inst_id in by_id else []
-        for inst in targets:
-            await self._resync(ws, inst, books[inst.inst_id], {}, BookError("unreadable frame"))
-            expecting[inst.inst_id] = 0
+            async with asyncio.TaskGroup() as tg:
+                state = _Books(self, None, insts, sink, lambda coro: tg.create_task(coro))
+                ws = state.ws = self._ws("books", args, sink=state)
+                tg.create_task(ws.run(), name=f"{ws.name}:connection")
+        finally:
+            if ws is not None:
+                self._connections.pop(ws.name, None)
 
     def _snapshot(self, inst: VenueInstrument, book: LocalBook, recv_ns: int) -> OrderBook:
         bids, asks = book.top(self._depth)
@@ -360,3 +300,128 @@ class OkxMarketStreams:
         else:
             self.errors.record(f"funding:unexpected:{channel}", data)
         return None
+
+
+class _Books:
+    """The local books of one ``order_books``/``run_order_books`` call (see the module doc): a
+    frame in, a book out (``emit``); async work — a resubscribe, a REST snapshot to sync from —
+    handed to ``schedule`` (a task in push mode; awaited before the next frame by the iterator)."""
+
+    def __init__(
+        self,
+        owner: OkxMarketStreams,
+        ws: OkxWs | None,
+        insts: list[VenueInstrument],
+        emit: Callable[[OrderBook], None],
+        schedule: Callable[[Coroutine[Any, Any, None]], object],
+    ) -> None:
+        self._owner = owner
+        self.ws = ws
+        self._emit = emit
+        self._schedule = schedule
+        self._by_id = {i.inst_id: i for i in insts}
+        self._books = {i.inst_id: LocalBook(verify_checksum=owner._verify) for i in insts}
+        self._waiting: dict[str, SnapshotSync] = {}
+        # updates seen per book while a WS snapshot is expected (after (re)subscribing)
+        self._expecting: dict[str, int] = dict.fromkeys(self._by_id, 0)
+
+    def status(self, status: StreamStatus) -> None:
+        if not status.connected:
+            for book in self._books.values():
+                book.reset()
+            self._waiting.clear()
+            self._expecting = dict.fromkeys(self._by_id, 0)
+        self._owner._on_status(status)
+
+    def frame(self, frame: Frame) -> None:
+        owner = self._owner
+        try:
+            msg = decode_book(frame.data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            owner.errors.record("books:malformed", frame.data, exc)
+            self._resync_unknown(frame.data)
+            return
+        inst = self._by_id.get(msg.arg.instId)
+        if inst is None or msg.arg.channel != "books" or not msg.data:
+            owner.errors.record("books:unexpected", frame.data)
+            return
+        book = self._books[inst.inst_id]
+        expecting = self._expecting
+        if msg.action == "snapshot":
+            expecting.pop(inst.inst_id, None)
+        elif inst.inst_id in expecting and not book.synced:
+            expecting[inst.inst_id] += 1
+            if expecting[inst.inst_id] <= owner._snapshot_grace:
+                return  # an update of the old subscription, or the snapshot is on its way
+            expecting.pop(inst.inst_id)  # no snapshot is coming: sync from REST
+        self._apply(msg.action, msg.data[0], book, inst, frame.recv_ns)
+
+    def _apply(self, action: str, data: BookData, book: LocalBook, inst: VenueInstrument, recv_ns: int) -> None:
+        try:
+            if action == "snapshot":
+                self._waiting.pop(inst.inst_id, None)
+                book.load(data)
+                applied = True
+            elif book.synced:
+                applied = book.apply(data)
+            else:
+                self._sync_from_rest(inst, book, data)
+                return
+        except BookError as exc:
+            self._resync(inst, book, exc)
+            return
+        if applied:
+            self._emit(self._owner._snapshot(inst, book, recv_ns))
+
+    def _sync_from_rest(self, inst: VenueInstrument, book: LocalBook, data: BookData) -> None:
+        """No snapshot from the venue: buffer the update, load the REST book, join on seqId."""
+        sync = self._waiting.get(inst.inst_id)
+        if sync is not None:  # a REST fetch is on its way: it replays this update too
+            sync.add(data)
+            return
+        if self._owner._fetch_book is None:
+            raise BookError("update before any snapshot and no REST book to sync from")
+        sync = self._waiting[inst.inst_id] = SnapshotSync()
+        sync.add(data)
+        self._schedule(self._fetch(self._owner._fetch_book, inst, book, sync))
+
+    async def _fetch(self, fetch: BookFetcher, inst: VenueInstrument, book: LocalBook, sync: SnapshotSync) -> None:
+        try:
+            rest = await fetch(inst.inst_id)
+        except ExchangeError as exc:
+            if self._waiting.get(inst.inst_id) is sync:
+                logger.warning("okx books {}: REST snapshot failed ({}); resubscribing", inst.inst_id, exc)
+                self._resync(inst, book, BookError(str(exc)))
+            return
+        if self._waiting.get(inst.inst_id) is not sync:
+            return  # superseded meanwhile (a reconnect or a resync)
+        try:
+            if rest.seqId is None:
+                raise BookError("the REST book carries no seqId to sync with")
+            sync.replay(book, BookData(asks=rest.asks, bids=rest.bids, ts=rest.ts, seqId=rest.seqId))
+        except BookError as exc:
+            self._resync(inst, book, exc)
+            return
+        self._waiting.pop(inst.inst_id, None)
+        self._emit(self._owner._snapshot(inst, book, 0))
+
+    def _resync(self, inst: VenueInstrument, book: LocalBook, exc: Exception) -> None:
+        kind = "checksum" if "checksum" in str(exc) else "gap"
+        self._owner.resyncs[kind] += 1
+        logger.warning("okx books {}: {} ({}); resubscribing for a new snapshot", inst.inst_id, kind, exc)
+        book.reset()
+        self._waiting.pop(inst.inst_id, None)
+        self._expecting[inst.inst_id] = 0
+        assert self.ws is not None
+        self._schedule(self.ws.resubscribe([{"channel": "books", "instId": inst.inst_id}]))
+
+    def _resync_unknown(self, data: bytes) -> None:
+        """A frame that could not be read: if it names a book, that book may now miss an update."""
+        try:
+            head = decode_head(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return
+        inst_id = head.arg.instId if head.arg is not None else ""
+        inst = self._by_id.get(inst_id)
+        if inst is not None:
+            self._resync(inst, self._books[inst_id], BookError("unreadable frame"))

@@ -22,16 +22,20 @@
   dialect's server-shutdown or notice frames). A planned reconnect happens at once, unless the
   venue keeps asking right after connecting (then it backs off);
 - puts every data frame, as a :class:`Frame`, and a :class:`~exchanges.base.StreamStatus` on
-  each connect and disconnect into its :class:`~exchanges.transport.buffer.BoundedBuffer`.
+  each connect and disconnect into its :class:`~exchanges.transport.buffer.BoundedBuffer` —
+  or, given a :class:`FrameSink` (push mode, market data), hands them to it from the reader
+  without any queue in between: the sink parses and pushes into the one bounded queue its
+  consumer owns (the runner's price feed).
 
 ``connected`` is true once the connection is usable (logged in). Counters live in
 :class:`WsStats`, bad payloads in an :class:`~exchanges.transport.tally.ErrorTally` shared
 with the parsers that read the frames.
 
-Hot path: the reader does one dialect call (``on_message``) and one buffer ``put`` per frame;
-no copies (text frames arrive as bytes, ``decode_text=False``, ready for msgspec). Why aiohttp:
-its frame reader is compiled, and receiving a market-data frame costs about a third of what the
-pure-Python ``websockets`` client costs (``docs/performance.md``).
+Hot path: the reader does one dialect call (``on_message``) and one buffer ``put`` (push
+mode: one ``sink.frame`` call, no await) per frame; no copies (text frames arrive as bytes,
+``decode_text=False``, ready for msgspec). Why aiohttp: its frame reader is compiled, and
+receiving a market-data frame costs about a third of what the pure-Python ``websockets``
+client costs (``docs/performance.md``).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -64,6 +68,7 @@ __all__ = [
     "LoginRefused",
     "Keepalive",
     "WsDialect",
+    "FrameSink",
     "ResilientWs",
     "UrlSource",
     "redact_url",
@@ -121,6 +126,16 @@ class Keepalive:
     at_open: bool = False
     after_silence: bool = False
     any_traffic: bool = True
+
+
+class FrameSink(Protocol):
+    """Where a push-mode stream hands its items, from the reader and without a queue: ``frame``
+    for every data frame, ``status`` on connect and disconnect, in the order they happen. Both
+    must be quick and never raise (bad payloads are tallied, not raised)."""
+
+    def frame(self, frame: Frame) -> None: ...
+
+    def status(self, status: StreamStatus) -> None: ...
 
 
 class WsDialect(Generic[S]):
@@ -210,6 +225,7 @@ class ResilientWs(Generic[S]):
         *,
         subscriptions: Iterable[S] = (),
         buffer: BoundedBuffer[Frame | StreamStatus] | None = None,
+        sink: FrameSink | None = None,
         overflow: Overflow = Overflow.DROP_OLDEST,
         queue_size: int = 10_000,
         backoff: Backoff | None = None,
@@ -230,6 +246,7 @@ class ResilientWs(Generic[S]):
         self.name = name
         self._url = url
         self.dialect = dialect
+        self.sink = sink
         self.buffer: BoundedBuffer[Frame | StreamStatus] = (
             buffer if buffer is not None else BoundedBuffer(queue_size, overflow)
         )
@@ -404,7 +421,7 @@ class ResilientWs(Generic[S]):
         if loud:
             telemetry.ws_state(self.name, False)
             logger.info("{}: disconnected ({})", self.name, reason)
-            await self.buffer.put(self._status(False, reason))
+            await self._put_status(self._status(False, reason))
             return
         self.stats.connect_failures += 1
         if self.stats.connect_failures % 10 == 0:
@@ -412,6 +429,12 @@ class ResilientWs(Generic[S]):
 
     def _status(self, connected: bool, reason: str) -> StreamStatus:
         return StreamStatus(stream=self.name, connected=connected, reason=reason, ts_ns=time.time_ns())
+
+    async def _put_status(self, status: StreamStatus) -> None:
+        if self.sink is not None:
+            self.sink.status(status)
+        else:
+            await self.buffer.put(status)
 
     async def _serve(self, conn: _Conn, url: str, is_reconnect: bool) -> str:
         loop = asyncio.get_running_loop()
@@ -465,7 +488,7 @@ class ResilientWs(Generic[S]):
             self.stats.reconnects += 1
         logger.info("{}: connected to {} (#{})", self.name, redact_url(url), self._generation)
         telemetry.ws_state(self.name, True, is_reconnect)
-        await self.buffer.put(
+        await self._put_status(
             self._status(True, "reconnected: events may have been missed" if is_reconnect else "connected")
         )
         if self._subs:
@@ -563,6 +586,7 @@ class ResilientWs(Generic[S]):
         loop = asyncio.get_running_loop()
         stats = self.stats
         put = self.buffer.put
+        push = self.sink.frame if self.sink is not None else None
         on_message = self.dialect.on_message
         source, generation = self.name, self._generation
         receive = conn.receive
@@ -580,7 +604,10 @@ class ResilientWs(Generic[S]):
                 stats.messages += 1
                 if on_message(data):
                     continue
-                await put(Frame(source, data, recv_ns, generation), droppable=True)
+                if push is not None:
+                    push(Frame(source, data, recv_ns, generation))
+                else:
+                    await put(Frame(source, data, recv_ns, generation), droppable=True)
             elif kind is WSMsgType.PING:
                 try:
                     await conn.pong(msg.data)

@@ -100,6 +100,27 @@ async def test_order_books_merge_spot_and_perp_connections() -> None:
         assert streams.stats() == {}
 
 
+async def test_run_order_books_pushes_parsed_books_into_the_sink_with_statuses_in_order() -> None:
+    """Push mode: each frame parsed in the socket reader and handed to the sink — no buffer."""
+    async with FakeWsServer(on_connect=lambda c: publish(c, 1)) as server:
+        statuses: list[StreamStatus] = []
+        streams = BinanceMarketStreams(
+            urls(server), backoff=Backoff(initial_s=0.01, max_s=0.05), on_status=statuses.append
+        )
+        got: list[OrderBook] = []
+        task = asyncio.create_task(streams.run_order_books([SPOT_BTC, PERP_BTC], got.append))
+        try:
+            await eventually(lambda: {b.key for b in got} == {SPOT_BTC, PERP_BTC}, what="both books pushed")
+            assert streams._buffers == [] and streams.dropped == 0  # no frame buffer in push mode
+            assert [s.connected for s in statuses] == [True, True]
+            server.abort_all()
+            await eventually(lambda: sum(s.reason.startswith("reconnected") for s in statuses) == 2, what="back")
+            await eventually(lambda: len(got) >= 4, what="books after the reconnect")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_depth_choice_and_validation() -> None:
     async with FakeWsServer(on_connect=lambda c: publish(c, 1)) as server:
         streams = fast_streams(server)
@@ -112,9 +133,7 @@ async def test_depth_choice_and_validation() -> None:
     with pytest.raises(ValueError):
         BinanceMarketStreams(BinanceUrls.live()).order_books([])
     with pytest.raises(ValueError):
-        BinanceMarketStreams(BinanceUrls.live()).order_books(
-            [InstrumentKey(Exchange.OKX, "BTC-USDT", MarketKind.SPOT)]
-        )
+        BinanceMarketStreams(BinanceUrls.live()).order_books([InstrumentKey(Exchange.OKX, "BTC-USDT", MarketKind.SPOT)])
 
 
 async def test_funding_from_mark_price_on_the_market_path() -> None:
@@ -134,11 +153,7 @@ async def test_book_tickers_spot_and_perp() -> None:
     async def publish_tickers(conn: Conn) -> None:
         for stream in streams_of(conn):
             symbol = stream.split("@")[0].upper()
-            name = (
-                "ws_futures_book_ticker.json"
-                if conn.path.startswith("/public")
-                else "ws_spot_book_ticker.json"
-            )
+            name = "ws_futures_book_ticker.json" if conn.path.startswith("/public") else "ws_spot_book_ticker.json"
             await conn.send({"stream": stream, "data": {**fixture(name), "s": symbol}})
 
     async with FakeWsServer(on_connect=publish_tickers) as server:

@@ -117,6 +117,28 @@ async def test_a_gap_resubscribes_for_a_new_snapshot() -> None:
             assert again.bids[0].price == Decimal("64210.45")
 
 
+async def test_push_mode_books_and_gap_resubscribe_from_the_reader() -> None:
+    statuses: list[StreamStatus] = []
+    async with FakeWsServer(on_message=ack) as server:
+        market = streams(server, statuses)
+        got: list[OrderBook] = []
+        task = asyncio.create_task(market.run_order_books([PERP], got.append))
+        try:
+            await eventually(lambda: server.conns and requests(server.conns[0], "subscribe"), what="subscribe")
+            conn = server.conns[0]
+            await conn.send(fixture("ws_orderbook_snapshot.json"))
+            await conn.send(delta(18521289))
+            await conn.send(delta(18521289))  # stale: dropped, resubscribed by a task of its own
+            await eventually(lambda: len(requests(conn, "subscribe")) == 2, what="subscribed again")
+            assert requests(conn, "unsubscribe") and market.resyncs == {"orderbook.50.BTCUSDT": 1}
+            assert [b.bids[0].price for b in got] == [Decimal("64210.40"), Decimal("64210.30")]
+            assert statuses[0].connected and market.stats()
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        assert market.stats() == {}
+
+
 async def test_reconnect_replays_the_topics_and_reports_the_gap() -> None:
     statuses: list[StreamStatus] = []
     async with FakeWsServer(on_message=ack) as server:

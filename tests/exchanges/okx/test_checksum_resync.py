@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -16,7 +17,7 @@ from exchanges.okx.symbols import SymbolMap, VenueInstrument
 from exchanges.okx.urls import OkxUrls
 from exchanges.transport.backoff import Backoff
 from strategy_client.model import Exchange, InstrumentKey, MarketKind, OrderBook
-from tests.helpers import free_port
+from tests.helpers import eventually, free_port
 
 PERP = InstrumentKey(Exchange.OKX, "BTCUSDT", MarketKind.PERP)
 INST = VenueInstrument(
@@ -84,4 +85,18 @@ async def test_checksum_mismatch_resubscribes(server: tuple[Script, int]) -> Non
     # snapshot (good) → update (bad checksum: dropped, resubscribed) → snapshot → update
     assert [b.sequence for b in books] == [10, 10, 11]
     assert books[-1].bids[0].qty == Decimal("0.05")  # 5 contracts of 0.01 BTC
+    assert streams.resyncs["checksum"] == 1 and script.ops == ["subscribe", "unsubscribe", "subscribe"]
+
+
+async def test_checksum_mismatch_resubscribes_in_push_mode(server: tuple[Script, int]) -> None:
+    script, port = server
+    streams = OkxMarketStreams(OkxUrls.sim(port), lambda: SymbolMap([INST]), backoff=Backoff(0.05, 0.1))
+    books: list[OrderBook] = []
+    task = asyncio.create_task(streams.run_order_books([PERP], books.append))
+    try:
+        await eventually(lambda: len(books) >= 3, what="snapshot, snapshot again, update")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [b.sequence for b in books[:3]] == [10, 10, 11]
     assert streams.resyncs["checksum"] == 1 and script.ops == ["subscribe", "unsubscribe", "subscribe"]

@@ -108,6 +108,34 @@ async def test_books_without_venue_snapshot_sync_from_rest() -> None:
         await sim.stop()
 
 
+async def test_pushed_books_without_venue_snapshot_sync_from_rest() -> None:
+    """Push mode: frames applied in the socket reader; the REST snapshot is fetched by a task
+    of its own while updates are buffered, then joined on seqId."""
+    sim = await _sim(book_snapshot=False)
+    ad = await _adapter(sim)
+    try:
+        got: list[OrderBook] = []
+
+        def sink(book: OrderBook) -> None:
+            got.append(book)
+            sim.venue.move_index("BTC", 0.01)
+
+        task = asyncio.create_task(ad.run_order_books([PERP, SPOT], sink))
+        try:
+            async with asyncio.timeout(20):
+                while {b.key for b in got} != {PERP, SPOT} or len(got) < 6:
+                    await asyncio.sleep(0.05)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        perp = [b.sequence for b in got if b.key == PERP]
+        assert perp == sorted(perp) and perp[0] > 0
+        assert ad.market.resyncs.total() == 0 and ad.market.stats() == {}
+    finally:
+        await ad.close()
+        await sim.stop()
+
+
 async def test_funding_stream(venue: tuple[OkxSim, OkxAdapter]) -> None:
     sim, ad = venue
     sim.venue.set_funding_rate("BTCUSDT", Decimal("0.0004"))

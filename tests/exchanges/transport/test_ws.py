@@ -121,15 +121,15 @@ async def test_subscriptions_are_replayed_on_every_reconnect_and_control_frames_
 
 
 async def test_backoff_resets_when_a_connection_proves_healthy() -> None:
-    async def hello_then_drop(conn: Conn) -> None:
+    async def hello(conn: Conn) -> None:
         await conn.send('{"data":"hello"}')
-        await asyncio.sleep(0.05)
-        conn.abort()
 
-    async with FakeWsServer(on_connect=hello_then_drop) as server:
+    async with FakeWsServer(on_connect=hello) as server:
         ws = ResilientWs("t", server.url, JsonDialect(), backoff=Backoff(initial_s=0.01, max_s=5), ping_interval_s=None)
         async with running(ws):
-            await eventually(lambda: len(server.conns) >= 4, what="four connections", timeout=20)
+            for _ in range(4):
+                await next_frame(ws)  # the client read a good message: healthy
+                server.abort_all()
     attempts = [attempt for attempt, _ in ws.pacer.history]
     assert attempts[:3] == [0, 0, 0]  # every connection was healthy: the shortest delay each time
     assert ws.pacer.resets >= 3
@@ -226,3 +226,40 @@ async def test_block_overflow_never_drops_frames() -> None:
             got = [json.loads((await next_frame(ws)).data)["data"] for _ in range(20)]
             assert got == list(range(20)) and ws.buffer.dropped == 0
             assert server.live
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.items: list[Frame | StreamStatus] = []
+
+    def frame(self, frame: Frame) -> None:
+        self.items.append(frame)
+
+    def status(self, status: StreamStatus) -> None:
+        self.items.append(status)
+
+
+async def test_push_mode_hands_frames_and_statuses_to_the_sink_in_order_without_the_buffer() -> None:
+    async def two(conn: Conn) -> None:
+        await conn.send('{"data":1}')
+        await conn.send('{"op":"ack"}')
+        await conn.send('{"data":2}')
+
+    async with FakeWsServer(on_connect=two) as server:
+        sink = Sink()
+        ws = ResilientWs("t", server.url, JsonDialect(), sink=sink, backoff=FAST, ping_interval_s=None)
+        async with running(ws):
+            await eventually(lambda: len(sink.items) == 3, what="status and two frames")
+            server.abort_all()
+            await eventually(lambda: len(sink.items) == 7, what="down, up, two frames")
+        kinds = [("s", i.connected) if isinstance(i, StreamStatus) else ("f", i.data) for i in sink.items]
+        assert kinds == [
+            ("s", True),
+            ("f", b'{"data":1}'),
+            ("f", b'{"data":2}'),
+            ("s", False),
+            ("s", True),
+            ("f", b'{"data":1}'),
+            ("f", b'{"data":2}'),
+        ]
+        assert len(ws.buffer) == 0 and ws.buffer.dropped == 0
