@@ -2,6 +2,7 @@
 """End-to-end benchmarks of tradebus on the offline Binance venue (a script, not a test).
 
     python scripts/bench.py [--quick] --json PATH [--load 1000] [--only tick,ingest,rtt,rss]
+        [--journal-ab] [--journal postgresql://127.0.0.1:5432/test]
 
 Every scenario runs against real processes on this machine: a Redis server
 (``LocalRedisServer``), the offline Binance venue (``python -m benchlib.simproc``), one runner
@@ -33,10 +34,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine
+import uuid
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -45,6 +49,7 @@ from typing import Any, TypeVar
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import psycopg  # noqa: E402
 import redis  # noqa: E402
 from bench_rpc import coreapi_roundtrip, echo_server, raw_roundtrip  # noqa: E402
 from benchlib.machine import machine_facts  # noqa: E402
@@ -131,13 +136,13 @@ class Bench:
         self.record: RunnerRecord
         self.port = 0
 
-    def start_venue_and_runner(self) -> None:
+    def start_venue_and_runner(self, *extra: str) -> None:
         port = self.port = free_port_pair()
         log(f"starting the offline Binance venue on ports {port}-{port + 1}")
         self.sim = self.kids.start("sim", ["-m", "benchlib.simproc", "--port-base", str(port)])
         self.sim.wait_for("ready", 60)
         self.ctl = SimControl(f"http://127.0.0.1:{port}")
-        self.start_runner()
+        self.start_runner(*extra)
 
     def start_runner(self, *extra: str) -> None:
         """The runner on the venue; its journal (the default SQLite one) in the work dir, never
@@ -521,14 +526,20 @@ def tick_legs(pairs: list[list[int]], trace: list[list[int]]) -> dict[str, Any]:
 
 
 def run(
-    params: Params, scenarios: tuple[str, ...], workdir: Path, quick: bool, journal_ab: bool = False
+    params: Params,
+    scenarios: tuple[str, ...],
+    workdir: Path,
+    quick: bool,
+    journal_ab: bool = False,
+    journal_url: str = "",
 ) -> dict[str, Any]:
     started = time.monotonic()
     result: dict[str, Any] = {}
     details: dict[str, Any] = {}
+    journal_on: tuple[str, ...] = ("--journal", journal_url) if journal_url else ()
     with LocalRedisServer() as server, Children(workdir) as kids:
         bench = Bench(params, workdir, server.url, kids)
-        bench.start_venue_and_runner()
+        bench.start_venue_and_runner(*journal_on)
         steps: list[tuple[str, Callable[[], dict[str, Any]]]] = []
         if "rtt" in scenarios:
             steps.append(("rtt", bench.run_rtt))
@@ -557,7 +568,7 @@ def run(
             # the first "on" round above): the machine's drift hits both modes alike
             rounds: dict[str, list[dict[str, Any]]] = {"on": [result["tick_to_order_us"]], "off": []}
             for mode in ("off", "on", "off"):
-                bench.start_runner(*(("--no-journal",) if mode == "off" else ()))
+                bench.start_runner(*(("--no-journal",) if mode == "off" else journal_on))
                 out = bench.run_tick()
                 details.setdefault(f"tick_journal_{mode}", []).append(out.pop("details"))
                 rounds[mode].append(out["tick_to_order_us"])
@@ -576,11 +587,34 @@ def run(
                 q: round(median_of("on", q) - median_of("off", q), 1) for q in ("p50", "p90", "p99")
             }
             details["journal_ab_rounds"] = rounds
+            details["journal"] = redact_url(journal_url) if journal_url else "sqlite (the default, in the work dir)"
     result["machine"] = machine_facts()
     result["config"] = {"quick": quick, **asdict(params), "scenarios": list(scenarios)}
     result["details"] = details
     result["elapsed_s"] = round(time.monotonic() - started, 1)
     return result
+
+
+@contextmanager
+def own_schema(url: str) -> Iterator[str]:
+    """A PostgreSQL journal URL gets a schema of its own for the run, dropped after; anything
+    else passes through unchanged."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        yield url
+        return
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}schema={schema}"
+    finally:
+        base = url.split("?", 1)[0]
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def redact_url(url: str) -> str:
+    """``url`` without a password."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
 def print_summary(result: dict[str, Any]) -> None:
@@ -617,6 +651,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {','.join(SCENARIOS)}")
     parser.add_argument("--workdir", type=Path, help="where the processes' logs go (default: a temp dir)")
     parser.add_argument(
+        "--journal",
+        default="",
+        metavar="URL",
+        help="the runner's journal: postgresql://host/db (the bench makes its own schema and drops it after); "
+        "default: SQLite in the work dir",
+    )
+    parser.add_argument(
         "--journal-ab",
         action="store_true",
         help="tick-to-order in 4 rounds, runners alternately with the journal and --no-journal (same venue, same "
@@ -638,7 +679,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     log(f"logs in {workdir}")
     try:
-        result = run(params, scenarios, workdir, args.quick, args.journal_ab)
+        with own_schema(args.journal) as journal_url:
+            result = run(params, scenarios, workdir, args.quick, args.journal_ab, journal_url)
     except ChildFailed as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 1
