@@ -1,4 +1,5 @@
-"""Order placement and cancel from Bybit parameters (``/v5/order/create``, ``/v5/order/cancel``).
+"""Order placement, amend and cancel from Bybit parameters (``/v5/order/create``,
+``/v5/order/amend``, ``/v5/order/cancel``).
 
 Validation follows Bybit's rules (reference §5): mandatory fields and enums (10001), then the
 instrument's filters with the category's codes — linear quantities are truncated to the step
@@ -222,6 +223,46 @@ class OrderEntry:
         if link_id is not None and order.client_order_id != link_id:
             raise order_not_exists(category)
         return order
+
+    # -- amend ------------------------------------------------------------------------------
+
+    def amend(self, params: Params) -> OrderAck:
+        """A resting Limit order's new total ``qty`` and/or ``price`` (the engine keeps the
+        queue place on a size cut); 110001 when it is not open, 10001 when nothing changes."""
+        core = self.core
+        category = parse_category(params.opt_str("category"))
+        symbol = params.req_str("symbol")
+        spec = core.spec(category, symbol)
+        for name in ("triggerPrice", "takeProfit", "stopLoss"):
+            if params.has(name):
+                raise param_error(f"params error: {name} is not supported by this venue")
+        order = self.find(category, symbol, params)
+        if not order.is_open:
+            raise order_not_exists(category)
+        qty = params.opt_decimal("qty")
+        price = params.opt_decimal("price")
+        if qty is None and price is None:
+            raise param_error("params error: qty or price is required")
+        new_qty = self._qty(category, spec, qty, quote=False) if qty is not None else None
+        new_price = self._price(category, spec, price) if price is not None else None
+
+        def attempt() -> SimOrder:
+            return core.venue.amend_order(
+                core.account, KIND_OF[category], symbol, order_id=order.order_id, qty=new_qty, price=new_price
+            )
+
+        pool_asset = spec.settle if category == "linear" else (spec.quote if order.side is Side.BUY else "")
+        try:
+            with_pooled_funds(core, KIND_OF[category], pool_asset, attempt) if pool_asset else attempt()
+        except SimReject as exc:
+            if exc.reason is RejectReason.UNKNOWN_ORDER:
+                raise order_not_exists(category) from None
+            if exc.reason is RejectReason.INVALID_ORDER:
+                raise param_error(
+                    "The order remains unchanged as the parameters entered match the existing ones."
+                ) from None
+            raise from_reject(category, exc) from None
+        return OrderAck(orderId=core.order_id(category, order.order_id), orderLinkId=core.link_id_of(order))
 
     # -- cancel -----------------------------------------------------------------------------
 

@@ -63,6 +63,7 @@ class TradeRest:
     def endpoints(self) -> list[Endpoint]:
         return [
             Endpoint("POST", "/v5/order/create", True, self.create, order=True, per_category_limit=True),
+            Endpoint("POST", "/v5/order/amend", True, self.amend, per_category_limit=True),
             Endpoint("POST", "/v5/order/cancel", True, self.cancel, per_category_limit=True),
             Endpoint("POST", "/v5/order/cancel-all", True, self.cancel_all, per_category_limit=True),
             Endpoint("GET", "/v5/order/realtime", True, self.realtime),
@@ -74,6 +75,9 @@ class TradeRest:
 
     def create(self, call: Call) -> OrderAck:
         return self.entry.place(call.params)
+
+    def amend(self, call: Call) -> OrderAck:
+        return self.entry.amend(call.params)
 
     def cancel(self, call: Call) -> OrderAck:
         return self.entry.cancel(call.params)

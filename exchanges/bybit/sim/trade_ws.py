@@ -13,8 +13,8 @@ rules; fills and order updates arrive on ``/v5/private`` as for REST orders.
 Choices where Bybit's documentation is silent: an order op before ``auth`` answers retCode
 10003 "Request not authorized"; ``auth`` failures answer 10003 (unknown key), 10004 (bad
 signature) or 10001 (malformed/expired), and a second ``auth`` 10001 "Repeat auth";
-``order.amend`` answers 10001 "amend is not supported by this venue" because the engine has no
-amend (as on REST); a missing or stale ``X-BAPI-TIMESTAMP`` answers 10002 like REST; an unknown
+``order.amend`` is the REST amend (a resting Limit order's new total ``qty`` and/or ``price``);
+a missing or stale ``X-BAPI-TIMESTAMP`` answers 10002 like REST; an unknown
 ``op`` answers 10001. ``ping`` answers ``{"retCode":0,"retMsg":"OK","op":"pong","data":
 ["<ms>"],"connId"}``. The idle cut-off is the private stream's.
 """
@@ -191,7 +191,7 @@ class TradeStreams:
         elif op == "order.cancel":
             action = self.entry.cancel
         else:
-            raise param_error("params error: amend is not supported by this venue")
+            action = self.entry.amend
         try:
             return action(params)
         except SimReject as exc:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from strategy_client.model import MarketKind, OrderType, Side, TimeInForce
 
 from .accounts import Account, FuturesAccount, SpotWallet
+from .amend import amend_order
 from .clock import SimClock, WallClock
 from .config import SimConfig, SymbolSpec
 from .core import MARKET_MAKER, EngineCore
@@ -185,6 +186,26 @@ class SimVenue:
         now = core.clock.now_ms()
         try:
             return cancel_order(core, account, kind, symbol, order_id, client_order_id, now).snapshot()
+        finally:
+            core.commit(now)
+
+    def amend_order(
+        self,
+        account: str,
+        kind: MarketKind,
+        symbol: str,
+        *,
+        order_id: int | None = None,
+        client_order_id: str | None = None,
+        qty: Decimal | None = None,
+        price: Decimal | None = None,
+    ) -> SimOrder:
+        """A resting LIMIT order's new total ``qty`` and/or ``price`` (None keeps it), same id;
+        see ``amend.py`` for queue priority and crossing."""
+        core = self._core
+        now = core.clock.now_ms()
+        try:
+            return amend_order(core, account, kind, symbol, order_id, client_order_id, qty, price, now).snapshot()
         finally:
             core.commit(now)
 

@@ -70,7 +70,9 @@ async def test_wire_protocol(sim: BybitSim) -> None:
             }
         )
         amend = await ws.wait_for(lambda m: m.get("reqId") == "a2")
-        assert amend["retCode"] == 10001 and "amend" in amend["retMsg"]
+        assert amend["retCode"] == 0 and amend["data"]["orderId"] == created["data"]["orderId"]
+        [resting] = sim.venue.open_orders(sim.dialect.core.account, MarketKind.PERP, "BTCUSDT")
+        assert resting.price == 49000 and resting.client_order_id == "ws-1"
         await ws.send(
             {
                 "reqId": "x1",
@@ -147,6 +149,9 @@ def test_pybit_websocket_trading(threaded: ThreadedBybitSim, monkeypatch: pytest
         )
         created = eventually_sync(lambda: replies.get("create"), what="order.create reply")
         assert created["retCode"] == 0 and created["data"]["orderLinkId"] == "pybit-ws-1"
+        ws.amend_order(keep("amend"), category="linear", symbol="ETHUSDT", orderLinkId="pybit-ws-1", qty="0.05")
+        amended = eventually_sync(lambda: replies.get("amend"), what="order.amend reply")
+        assert amended["retCode"] == 0 and amended["data"]["orderLinkId"] == "pybit-ws-1"
         ws.cancel_order(keep("cancel"), category="linear", symbol="ETHUSDT", orderLinkId="pybit-ws-1")
         canceled = eventually_sync(lambda: replies.get("cancel"), what="order.cancel reply")
         assert canceled["data"]["orderId"] == created["data"]["orderId"]
@@ -177,6 +182,13 @@ async def test_ccxt_pro_create_order_ws(sim: BybitSim) -> None:
         order = await asyncio.wait_for(ex.create_order_ws("BTC/USDT:USDT", "limit", "buy", 0.01, 50000), 15)
         assert order["id"]
         assert [o["id"] for o in await ex.fetch_open_orders("BTC/USDT:USDT")] == [order["id"]]
+        edited = await asyncio.wait_for(ex.edit_order_ws(order["id"], "BTC/USDT:USDT", "limit", "buy", 0.02, 49900), 15)
+        assert edited["id"] == order["id"]  # order.amend keeps the order id
+        [now] = await ex.fetch_open_orders("BTC/USDT:USDT")
+        assert now["price"] == 49900 and now["amount"] == 0.02
+        rest_edit = await ex.edit_order(order["id"], "BTC/USDT:USDT", "limit", "buy", 0.01, 49800)  # /v5/order/amend
+        assert rest_edit["id"] == order["id"]
+        assert (await ex.fetch_open_orders("BTC/USDT:USDT"))[0]["price"] == 49800
         canceled = await asyncio.wait_for(ex.cancel_order_ws(order["id"], "BTC/USDT:USDT"), 15)
         assert canceled["id"] == order["id"]
         assert await ex.fetch_open_orders("BTC/USDT:USDT") == []
