@@ -67,7 +67,8 @@ from .oracle import PriceOracle
 from .orders import OrderTracker, TrackedOrder
 from .pair import ArbPair, LegId, PairSize
 from .pnl import PnlLedger
-from .state import ArbState, PositionMachine, Transition
+from .slot import Slot
+from .state import ArbState, Transition
 
 if TYPE_CHECKING:
     from .journaling import PairJournal
@@ -78,42 +79,6 @@ ZERO = Decimal(0)
 #: Submit errors that prove nothing was placed: the runner or the venue said no.
 REFUSALS: tuple[type[CoreApiError], ...] = (VenueRejected, InvalidRequest, ProtocolMismatch)
 RESOLVE_POLL_MAX_S = 4.0
-
-
-class OrderSeq:
-    """The order sequence of a position (client ids): ``next()`` like ``itertools.count``, and
-    ``value`` (the next one) so that a resumed position continues after its journaled orders."""
-
-    def __init__(self, start: int = 1) -> None:
-        self.value = start
-
-    def __iter__(self) -> OrderSeq:
-        return self
-
-    def __next__(self) -> int:
-        n = self.value
-        self.value += 1
-        return n
-
-
-class Slot:
-    """One arbitrage position: its pair, size, state machine and order sequence."""
-
-    def __init__(self, position_id: str, pair: ArbPair, size: PairSize, machine: PositionMachine) -> None:
-        self.position_id = position_id
-        self.pair = pair
-        self.size = size
-        self.machine = machine
-        self.seq = OrderSeq(1)
-        self.opened_ms = 0
-        self.next_exit_ms = 0  # an abandoned exit is tried again from then on
-        self.last_error = ""
-        self.orders: list[LegOrder] = []  # every order sent for it (journaled before it is sent)
-        self.adopted = False  # taken over from a foreign position with --adopt
-
-    @property
-    def open(self) -> bool:
-        return self.machine.state is not ArbState.CLOSED
 
 
 class ArbitrageEngine:

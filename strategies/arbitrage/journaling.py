@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 from loguru import logger
@@ -47,13 +47,24 @@ from strategy_client.model import Fill, FundingPayment, Order
 from .execution import LegOrder
 from .pair import PairSize
 from .pnl import FundingRecord as LedgerFunding
-from .pnl import TradeRecord
+from .pnl import PnlLedger, TradeRecord
+from .slot import Slot
 
 if TYPE_CHECKING:
     from .decision import Decision
-    from .engine import ArbitrageEngine, Slot
 
-__all__ = ["SlotState", "PairJournal", "decode_state", "ZERO"]
+__all__ = ["SlotState", "PairJournal", "EngineView", "decode_state", "ZERO"]
+
+
+class EngineView(Protocol):
+    """What the journal reads of the engine (its ledger and clock), so that it needs no import
+    of the engine, which imports it."""
+
+    @property
+    def ledger(self) -> PnlLedger: ...
+
+    def _now_ms(self) -> int: ...
+
 
 ZERO = Decimal(0)
 BPS_PLACES = Decimal("0.0001")  # decision terms are kept to 1/10000 bps
@@ -134,7 +145,7 @@ class PairJournal:
         await self.journal.flush(timeout)
 
     # ------------------------------------------------------------------ records
-    def pair_state(self, engine: ArbitrageEngine, slot: Slot) -> PairState:
+    def pair_state(self, engine: EngineView, slot: Slot) -> PairState:
         ledger = engine.ledger
         trades = [t for t in ledger.trades if t.position_id == slot.position_id]
         funding = [f for f in ledger.funding if f.position_id == slot.position_id]
@@ -180,10 +191,10 @@ class PairJournal:
             state=_ENC.encode(blob),
         )
 
-    def slot_changed(self, engine: ArbitrageEngine, slot: Slot) -> None:
+    def slot_changed(self, engine: EngineView, slot: Slot) -> None:
         self.put(self.pair_state(engine, slot))
 
-    async def before_send(self, engine: ArbitrageEngine, slot: Slot, lo: LegOrder) -> None:
+    async def before_send(self, engine: EngineView, slot: Slot, lo: LegOrder) -> None:
         """The pair state listing ``lo`` committed, then its intent: raises JournalError → do not send."""
         self.put(self.pair_state(engine, slot))
         await self.flush()

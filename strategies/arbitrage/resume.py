@@ -24,10 +24,11 @@ from strategy_client.errors import CoreApiError
 from strategy_client.journal import Journal
 from strategy_client.model import Fill, InstrumentKey, MarketKind, Side
 
-from .engine import ArbitrageEngine, OrderSeq, Slot
+from .engine import ArbitrageEngine
 from .execution import LegOrder
 from .journaling import SlotState, decode_state
 from .pair import ArbPair, LegId, PairSize
+from .slot import OrderSeq, Slot
 from .state import ArbState
 
 __all__ = ["restore", "reconcile", "holdings", "adopt", "load_states"]
