@@ -35,13 +35,16 @@ from .api_calls import CoreApiCalls, Route, expect
 from .connection import ConnectionMonitor, fd_of
 from .errors import BadReply, CoreApiError, OutcomeUnknown, ProtocolMismatch, RequestTimeout, RunnerUnavailable
 from .wire import (
+    BY_METHOD,
     PROTOCOL_VERSION,
     ErrorReply,
     Header,
+    Permission,
     Ping,
     Pong,
     Reply,
     Request,
+    Scope,
     SubmitOrder,
     decode_header,
     decode_reply,
@@ -62,10 +65,15 @@ _send = zmq.backend.Socket.send
 _MORE = int(zmq.SNDMORE | zmq.NOBLOCK)
 _NOBLOCK = int(zmq.NOBLOCK)
 
-_MUTATING = ("submit_order", "cancel_order", "set_leverage")
+#: Commands that change the account at the venue (the registry's ``ACCOUNT`` commands beyond
+#: role read: orders, leverage): unanswered, the error says how to learn what happened.
+_MUTATING = frozenset(
+    m for m, c in BY_METHOD.items() if c.scope is Scope.ACCOUNT and c.permission is not Permission.READ
+)
 #: Sent and then unanswered, these have an unknown outcome (:class:`OutcomeUnknown`, never
 #: retried); other calls unanswered are :class:`RequestTimeout` / :class:`RunnerUnavailable`.
-_ORDER_COMMANDS = ("submit_order", "cancel_order")
+#: The order commands: role trade in the registry.
+_ORDER_COMMANDS = frozenset(m for m, c in BY_METHOD.items() if c.permission is Permission.TRADE)
 
 
 def _method(request: Request) -> str:

@@ -18,6 +18,7 @@ from exchange_runner.actors.position import PositionManager
 from exchange_runner.actors.price import PriceManager
 from strategies.paper import PaperExecution
 from strategy_client.api_calls import CoreApiCalls, Route
+from strategy_client.command_client import _MUTATING, _ORDER_COMMANDS
 from strategy_client.core_api import CoreApi
 from strategy_client.errors import BadReply, InvalidRequest
 from strategy_client.model import Exchange, FundingRate, InstrumentKey, MarketKind, OrderRequest, OrderType, Side
@@ -87,6 +88,13 @@ def test_roles_come_from_the_registry() -> None:
     for method, role in ROLES_BEFORE.items():  # the registry kept every role as it was
         assert required_role(method) is role, method
     assert required_role("not_a_command") is Role.ADMIN
+
+
+def test_which_unanswered_commands_have_an_unknown_outcome() -> None:
+    """The command client's "outcome unknown" classes, read from the registry: the order
+    commands (role trade), and everything that changes the account at the venue."""
+    assert {"submit_order", "cancel_order"} == _ORDER_COMMANDS
+    assert {"submit_order", "cancel_order", "set_leverage"} == _MUTATING
 
 
 def test_declaring_badly_is_refused_at_import() -> None:
