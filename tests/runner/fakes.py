@@ -5,6 +5,7 @@ network (the publisher's PUB socket is bound to an ``inproc://`` address)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
@@ -14,6 +15,7 @@ import msgspec
 import zmq
 
 from exchange_runner.actors.account import AccountManager
+from exchange_runner.actors.base import Actor
 from exchange_runner.actors.funding import FundingPoller
 from exchange_runner.actors.order import OrderManager
 from exchange_runner.actors.position import PositionManager
@@ -21,6 +23,8 @@ from exchange_runner.actors.price import PriceManager
 from exchange_runner.config import RunnerConfig
 from exchange_runner.journaling import RunnerJournal
 from exchange_runner.publisher import Publisher
+from exchange_runner.service import CommandService
+from exchange_runner.zmq_server import Pending
 from exchanges import errors as xerr
 from exchanges.base import FundingRateRecord, UserEvent
 from strategy_client.model import (
@@ -38,7 +42,7 @@ from strategy_client.model import (
     OrderStatus,
     Position,
 )
-from strategy_client.wire import QueueStat, TopicKind
+from strategy_client.wire import Header, QueueStat, Reply, Request, TopicKind
 
 D = Decimal
 SPOT = InstrumentKey(exchange=Exchange.BINANCE, symbol="BTCUSDT", kind=MarketKind.SPOT)
@@ -229,3 +233,37 @@ class FakeHost:
 
     def actors(self) -> tuple[Any, ...]:
         return (self.prices, self.orders, self.positions, self.account, self.funding)
+
+
+@contextlib.asynccontextmanager
+async def running(*actors: Actor[Any]) -> AsyncIterator[None]:
+    """The actors' loops run as tasks for the block, and are cancelled after it."""
+    tasks = [asyncio.create_task(a.run()) for a in actors]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def fake_host(clock: FakeClock | None = None) -> AsyncIterator[FakeHost]:
+    """A :class:`FakeHost` (actors not started) on a ZeroMQ context of its own."""
+    ctx: zmq.Context[Any] = zmq.Context()
+    host = FakeHost(clock or FakeClock(), ctx)
+    try:
+        yield host
+    finally:
+        host.publisher.close()
+        ctx.term()
+
+
+async def served(service: CommandService, req: Request, timeout_ms: int = 2000) -> Reply:
+    """``req`` down the ``ZmqServer`` fast path: a reply now, or the actor's future finished."""
+    got = service.start(req, Header(timeout_ms=timeout_ms))
+    if isinstance(got, Pending):
+        await asyncio.wait([got.future], timeout=got.timeout_s)
+        return got.finish(got.future)
+    assert got is not None, f"{type(req).__name__} is left to handle()"
+    return got

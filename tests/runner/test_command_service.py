@@ -6,14 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
 import pytest
-import zmq
 
 from exchange_runner.actors.funding import FundingPoller
 from exchange_runner.service import CommandService
-from exchange_runner.zmq_server import Pending
 from strategy_client.model import (
     Exchange,
     FundingRate,
@@ -62,7 +59,7 @@ from strategy_client.wire import (
     SetTradingState,
     SubmitOrder,
 )
-from tests.runner.fakes import PERP, SPOT, FakeClock, FakeHost
+from tests.runner.fakes import PERP, SPOT, FakeHost, fake_host, running, served
 
 D = Decimal
 BYBIT_PERP = InstrumentKey(exchange=Exchange.BYBIT, symbol="BTCUSDT", kind=MarketKind.PERP)
@@ -70,19 +67,13 @@ UNLISTED = InstrumentKey(exchange=Exchange.BINANCE, symbol="ETHUSDT", kind=Marke
 
 
 class Rig:
-    def __init__(self, host: FakeHost, clock: FakeClock) -> None:
+    def __init__(self, host: FakeHost) -> None:
         self.host = host
-        self.clock = clock
+        self.clock = host.adapter.clock
         self.service = CommandService(host)
 
     async def start(self, req: Request, timeout_ms: int = 2000) -> Reply:
-        """The ``ZmqServer`` fast path: a reply now, or the actor's future finished."""
-        got = self.service.start(req, Header(timeout_ms=timeout_ms))
-        if isinstance(got, Pending):
-            await asyncio.wait([got.future], timeout=got.timeout_s)
-            return got.finish(got.future)
-        assert got is not None, f"{type(req).__name__} left to handle()"
-        return got
+        return await served(self.service, req, timeout_ms)
 
     async def handle(self, req: Request, timeout_ms: int = 2000) -> Reply:
         return await self.service.handle(req, Header(timeout_ms=timeout_ms))
@@ -90,18 +81,8 @@ class Rig:
 
 @pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
-    clock = FakeClock()
-    ctx: zmq.Context[Any] = zmq.Context()
-    host = FakeHost(clock, ctx)
-    tasks = [asyncio.create_task(a.run()) for a in host.actors()]
-    try:
-        yield Rig(host, clock)
-    finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        host.publisher.close()
-        ctx.term()
+    async with fake_host() as host, running(*host.actors()):
+        yield Rig(host)
 
 
 def _error(reply: Reply) -> ErrorReply:

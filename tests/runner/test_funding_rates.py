@@ -4,17 +4,13 @@ with no handler of its own in the service and no method of its own in the client
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
 import pytest
-import zmq
 
 from exchange_runner.actors.funding import FundingUpdate
 from exchange_runner.service import CommandService
-from exchange_runner.zmq_server import Pending
 from strategies.paper import PaperExecution
 from strategy_client.api_calls import CoreApiCalls, Route
 from strategy_client.model import Exchange, FundingRate, InstrumentKey, MarketKind
@@ -26,12 +22,11 @@ from strategy_client.wire import (
     ErrorReply,
     FundingRatesReply,
     GetFundingRates,
-    Header,
     Reply,
     Request,
     Scope,
 )
-from tests.runner.fakes import PERP, FakeClock, FakeHost
+from tests.runner.fakes import PERP, FakeHost, fake_host, running, served
 
 ETH = InstrumentKey(exchange=Exchange.BINANCE, symbol="ETHUSDT", kind=MarketKind.PERP)
 
@@ -45,41 +40,25 @@ def _rate(key: InstrumentKey, rate: str) -> FundingRate:
 
 @pytest.fixture
 async def host() -> AsyncIterator[FakeHost]:
-    ctx: zmq.Context[Any] = zmq.Context()
-    host = FakeHost(FakeClock(), ctx)
-    host.funding.perps = [PERP, ETH]
-    task = asyncio.create_task(host.funding.run())
-    try:
-        yield host
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        host.publisher.close()
-        ctx.term()
-
-
-async def _start(service: CommandService, req: Request) -> Reply:
-    got = service.start(req, Header(timeout_ms=2000))
-    if isinstance(got, Pending):
-        await asyncio.wait([got.future], timeout=got.timeout_s)
-        return got.finish(got.future)
-    assert got is not None
-    return got
+    async with fake_host() as host:
+        host.funding.perps = [PERP, ETH]
+        async with running(host.funding):
+            yield host
 
 
 async def test_every_known_rate_in_one_call_and_the_perps_not_known_yet(host: FakeHost) -> None:
     service = CommandService(host)
-    empty = await _start(service, GetFundingRates(exchange=Exchange.BINANCE))
+    empty = await served(service, GetFundingRates(exchange=Exchange.BINANCE))
     assert empty == FundingRatesReply(rates=(), missing=(PERP, ETH))
     await host.funding.tell(FundingUpdate(_rate(PERP, "0.0001")))
-    got = await _start(service, GetFundingRates(exchange=Exchange.BINANCE))
+    got = await served(service, GetFundingRates(exchange=Exchange.BINANCE))
     assert isinstance(got, FundingRatesReply)
     assert [(r.key, r.rate) for r in got.rates] == [(PERP, Decimal("0.0001"))] and got.missing == (ETH,)
     assert host.adapter.funding == {}  # answered from the cache: no venue call
 
 
 async def test_another_exchange_is_refused_and_the_role_is_read(host: FakeHost) -> None:
-    reply = await _start(CommandService(host), GetFundingRates(exchange=Exchange.OKX))
+    reply = await served(CommandService(host), GetFundingRates(exchange=Exchange.OKX))
     assert isinstance(reply, ErrorReply) and reply.code is ErrorCode.UNKNOWN_INSTRUMENT
     assert required_role("get_funding_rates") is Role.READ
     assert BY_METHOD["get_funding_rates"].scope is Scope.MARKET

@@ -26,7 +26,7 @@ from strategy_client.model import (
 )
 from strategy_client.wire import GetOpenOrders, GetOrder, OrderEvent, OrderEventKind, TopicKind
 from tests.helpers import eventually
-from tests.runner.fakes import PERP, SPOT, FakeAdapter, FakeClock, RecordingPublisher, instrument
+from tests.runner.fakes import PERP, SPOT, FakeAdapter, FakeClock, RecordingPublisher, instrument, running
 
 D = Decimal
 
@@ -60,12 +60,10 @@ async def rig() -> AsyncIterator[Rig]:
     clock = FakeClock()
     publisher = RecordingPublisher(ctx)
     rig = Rig(clock, FakeAdapter(clock), publisher)
-    task = asyncio.create_task(rig.orders.run())
     try:
-        yield rig
+        async with running(rig.orders):
+            yield rig
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
         publisher.close()
         ctx.term()
 
