@@ -31,7 +31,7 @@ from ..publisher import Publisher
 from ..refusals import NotAvailable
 from .base import Actor
 
-__all__ = ["PriceManager", "GetBook", "GetBooks", "BookResult", "StaleBook"]
+__all__ = ["PriceManager", "GetBook", "GetBooks", "BookResult", "NoMarketData"]
 
 
 class _Fetched(msgspec.Struct):
@@ -49,8 +49,10 @@ class BookResult(msgspec.Struct, frozen=True):
     stale: bool
 
 
-class StaleBook(NotAvailable):
-    """No book at all for the instrument (the venue did not answer)."""
+class NoMarketData(NotAvailable):
+    """Nothing to answer from: no book at all for the instrument (none streamed and the venue
+    did not answer), no mark/index price, or no side of the book asked for. A book that is only
+    old is served, flagged ``stale`` — never this."""
 
 
 class GetBook(Query[BookResult], frozen=True):
@@ -197,14 +199,14 @@ class PriceManager(Actor[Msg]):
             if last is not None:
                 fut.set_result(BookResult(last, self._fresh(msg.key) is None))
             else:
-                fut.set_exception(StaleBook(f"no book for {msg.key}: {msg.error}"))
+                fut.set_exception(NoMarketData(f"no book for {msg.key}: {msg.error}"))
 
     def _reference(self, key: InstrumentKey, source: PriceSource) -> PriceReply | asyncio.Future[PriceReply]:
         now_ns = self.wall_ns()
         if source in (PriceSource.MARK, PriceSource.INDEX):
             mark = self._marks.get(key)
             if mark is None:
-                raise StaleBook(f"no mark/index price for {key} (is it a perp?)")
+                raise NoMarketData(f"no mark/index price for {key} (is it a perp?)")
             price = mark.mark_price if source is PriceSource.MARK else mark.index_price
             age_ms = max(0.0, now_ns / 1e6 - mark.ts_ms) if mark.ts_ms else 0.0
             ref = ReferencePrice(
@@ -246,7 +248,7 @@ def _price_from_book(res: BookResult, source: PriceSource, now_ns: int) -> Price
     else:
         price = book.mid
     if price is None:
-        raise StaleBook(f"book for {book.key} has no {source.value} side")
+        raise NoMarketData(f"book for {book.key} has no {source.value} side")
     ref = ReferencePrice(
         key=book.key,
         price=price,

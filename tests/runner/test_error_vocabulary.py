@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from exchange_runner.actors.price import StaleBook
+from exchange_runner.actors.price import NoMarketData
 from exchange_runner.journaling import JournalRefused
 from exchange_runner.refusals import BadParams, ClientIdInUse, NotAvailable
 from exchange_runner.risk import RiskChangeRefused, RiskConfigError, RiskRejected
@@ -35,7 +35,7 @@ _BREACH = RiskBreach(
 # (exception, code, retryable, venue fields carried)
 CASES: list[tuple[BaseException, ErrorCode, bool, bool]] = [
     (NotAvailable("no such thing"), E.NOT_FOUND, False, False),
-    (StaleBook("no book"), E.NOT_FOUND, False, False),
+    (NoMarketData("no book"), E.NOT_FOUND, False, False),
     (BadParams("give a client_id"), E.INVALID_PARAMS, False, False),
     (ClientIdInUse("client id x is already live"), E.INVALID_PARAMS, False, False),
     (InvalidOrderRequest("order.qty is not finite"), E.INVALID_PARAMS, False, False),

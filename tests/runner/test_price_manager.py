@@ -11,7 +11,7 @@ from typing import Any, cast
 import pytest
 import zmq
 
-from exchange_runner.actors.price import BookResult, GetBook, GetBooks, PriceManager, StaleBook
+from exchange_runner.actors.price import BookResult, GetBook, GetBooks, NoMarketData, PriceManager
 from exchange_runner.publisher import Publisher
 from exchanges.base import ExchangeAdapter
 from strategy_client.model import BookLevel, Exchange, FundingRate, InstrumentKey, MarketKind, OrderBook
@@ -164,7 +164,7 @@ async def test_a_failed_fetch_serves_the_old_book_flagged_stale(rig: Rig) -> Non
 
 async def test_no_book_at_all_is_an_error_naming_the_instrument(rig: Rig) -> None:
     rig.rest.fail = ConnectionError("refused")
-    with pytest.raises(StaleBook, match="no book for binance:perp:ETHUSDT: refused"):
+    with pytest.raises(NoMarketData, match="no book for binance:perp:ETHUSDT: refused"):
         await rig.prices.ask(GetBook(ETH))
 
 
