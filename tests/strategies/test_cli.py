@@ -26,8 +26,9 @@ def test_bad_config_and_arguments_get_one_line_errors(tmp_path: Path, redis_url:
     assert unknown.returncode == 2 and "sizee" in unknown.stderr and "Traceback" not in unknown.stderr
     neg = strategy("spotperp", "--size", "-1")
     assert neg.returncode == 2 and "size" in neg.stderr
-    nobody = strategy("spotperp", "--paper", "--redis-url", redis_url)
-    assert nobody.returncode == 1 and "no binance runner" in nobody.stderr and "runner binance" in nobody.stderr
+    nobody = strategy("spotperp", "--paper", "--redis-url", redis_url, "--wait-runner", "1")
+    # a start problem: exit 2 like `strategy manual` (issue 21; it was 1)
+    assert nobody.returncode == 2 and "no binance runner" in nobody.stderr and "runner binance" in nobody.stderr
     assert strategy("--help").returncode == 0
 
 
