@@ -14,10 +14,11 @@ import pytest
 from exchange_runner.config import RunnerConfig
 from exchange_runner.ports import free_port_pair
 from exchange_runner.runner import ExchangeRunner
-from exchange_runner.venues import open_venue
 from exchanges.base import PushesBooks
 from exchanges.binance.adapter import BinanceAdapter
 from tests.helpers import eventually
+
+from .inprocess import in_process_runner
 
 
 @pytest.fixture()
@@ -28,18 +29,8 @@ async def runner(redis_url: str) -> AsyncIterator[ExchangeRunner]:
         symbols=["BTCUSDT", "ETHUSDT"],
         sim_port_base=free_port_pair(),
     )
-    cfg.validate()
-    async with open_venue(cfg) as adapter:
-        r = ExchangeRunner(cfg, adapter)
-        task = asyncio.create_task(r.run(), name="runner")
-        try:
-            await eventually(lambda: r.started.is_set() or task.done(), timeout=30, what="runner started")
-            if task.done():
-                task.result()
-            yield r
-        finally:
-            r.stop()
-            await asyncio.wait_for(task, 20)
+    async with in_process_runner(cfg) as r:
+        yield r
 
 
 async def test_books_are_pushed_from_the_socket_reader_into_the_price_feed(runner: ExchangeRunner) -> None:

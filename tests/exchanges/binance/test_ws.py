@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,8 +14,6 @@ from aiohttp import WSMsgType, web
 from exchanges.base import StreamStatus
 from exchanges.binance.ws import BinanceWs as ResilientWs
 from exchanges.transport.backoff import Backoff
-from exchanges.transport.buffer import BoundedBuffer, Overflow
-from exchanges.transport.tally import ErrorTally
 from exchanges.transport.ws import Frame, NotConnected, redact_url
 from tests.helpers import eventually, free_port
 
@@ -109,9 +106,7 @@ async def test_reconnects_after_drop_and_replays_subscriptions() -> None:
 
 async def test_control_error_is_counted_not_forwarded() -> None:
     async def reject(conn: Conn, message: str | bytes) -> None:
-        await conn.send(
-            {"code": 2, "msg": "Invalid request: unknown stream", "id": json.loads(message)["id"]}
-        )
+        await conn.send({"code": 2, "msg": "Invalid request: unknown stream", "id": json.loads(message)["id"]})
 
     async with FakeWsServer(on_message=reject) as server:
         ws = ResilientWs("t", server.url, backoff=FAST, subscriptions=["bad@@stream"])
@@ -232,10 +227,7 @@ async def test_requested_reconnect_and_send() -> None:
             generation = await ws.wait_connected()
             await ws.send(b'{"hello":1}', generation=generation)
             await eventually(
-                lambda: (
-                    server.conns[0].received == [b'{"hello":1}']
-                    or server.conns[0].received == ['{"hello":1}']
-                ),
+                lambda: server.conns[0].received == [b'{"hello":1}'] or server.conns[0].received == ['{"hello":1}'],
                 what="message received",
             )
             ws.request_reconnect("listenKeyExpired")
@@ -281,65 +273,8 @@ async def test_url_factory_is_called_before_every_connect() -> None:
 def test_redact_url_hides_listen_keys() -> None:
     assert redact_url("ws://h:1/private/ws?listenKey=abc&events=X") == "ws://h:1/private/ws"
     assert (
-        redact_url("wss://fstream.binance.com/private/ws/abcdef")
-        == "wss://fstream.binance.com/private/ws/<listenKey>"
+        redact_url("wss://fstream.binance.com/private/ws/abcdef") == "wss://fstream.binance.com/private/ws/<listenKey>"
     )
 
 
 # -- BoundedBuffer ------------------------------------------------------------------------------
-
-
-def _frame(n: int) -> Frame:
-    return Frame("s", str(n).encode(), n, 1)
-
-
-async def test_drop_oldest_discards_oldest_frames_and_keeps_statuses() -> None:
-    buf: BoundedBuffer[Frame | StreamStatus] = BoundedBuffer(3, Overflow.DROP_OLDEST)
-    status = StreamStatus(stream="s", connected=True)
-    await buf.put(status)
-    for n in range(5):
-        await buf.put(_frame(n), droppable=True)
-    assert buf.dropped == 3 and len(buf) == 3
-    assert await buf.get() == status
-    assert [(await buf.get()).data for _ in range(2)] == [b"3", b"4"]  # type: ignore[union-attr]
-
-
-async def test_block_policy_applies_backpressure_and_never_drops() -> None:
-    buf: BoundedBuffer[int] = BoundedBuffer(2, Overflow.BLOCK)
-    await buf.put(1)
-    await buf.put(2)
-    producer = asyncio.create_task(buf.put(3))
-    await asyncio.sleep(0)
-    assert not producer.done() and len(buf) == 2
-    assert await buf.get() == 1
-    await asyncio.wait_for(producer, 1)
-    assert [await buf.get(), await buf.get()] == [2, 3] and buf.dropped == 0
-
-
-async def test_failed_buffer_raises_after_draining() -> None:
-    buf: BoundedBuffer[int] = BoundedBuffer(2, Overflow.BLOCK)
-    await buf.put(1)
-    buf.fail(RuntimeError("producer died"))
-    assert await buf.get() == 1
-    with pytest.raises(RuntimeError, match="producer died"):
-        await buf.get()
-    with pytest.raises(ValueError):
-        BoundedBuffer(0, Overflow.BLOCK)
-
-
-def test_backoff_grows_caps_and_jitters() -> None:
-    rng = random.Random(7)
-    backoff = Backoff(initial_s=0.5, max_s=8.0, factor=2.0, jitter=0.5)
-    for attempt, base in enumerate([0.5, 1, 2, 4, 8, 8, 8]):
-        delays = {backoff.delay(attempt, rng) for _ in range(20)}
-        assert all(base * 0.5 <= d <= base for d in delays)
-        assert len(delays) > 1
-    assert Backoff(jitter=0).delay(1000, rng) == 30.0
-
-
-def test_error_tally_counts_by_kind() -> None:
-    tally = ErrorTally("t")
-    tally.record("a", b"x" * 2000, ValueError("bad"))
-    tally.record("a", b"y")
-    tally.record("b", "text sample")
-    assert tally.counts == {"a": 2, "b": 1} and tally.total == 3
