@@ -20,7 +20,7 @@ import msgspec
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from strategy_client import Received, Snapshot, Subscription, ZmqRouter
+from strategy_client import EventItem, Received, Snapshot, Subscription, ZmqRouter
 from strategy_client.discovery import DEFAULT_REDIS_URL
 
 from .cache import StateCache
@@ -36,6 +36,7 @@ log = logging.getLogger("bridge")
 
 STATUS_PREFIX = "tradebus:bridge"
 STATUS_TTL_S = 10
+_PUMP_BATCH = 64  # items taken from the subscription before the lanes get a turn
 
 
 def status_key(name: str) -> str:
@@ -58,7 +59,7 @@ class BridgeConfig(msgspec.Struct, kw_only=True):
     data_dir: str | None = None
     checkpoint: str | None = None  # the checkpoint file (default <data dir>/bridge-<name>.sqlite3)
     start: str = "earliest"  # with no checkpoint yet: earliest (the whole journal) | latest (from now)
-    capacity: int = 10_000  # events queued per lane
+    capacity: int = 2_000  # events queued per lane (market data beyond it: newest-only)
     batch_max: int = 256
     replay_timeout_s: float = 5.0
     status_interval_s: float = 1.0
@@ -113,6 +114,7 @@ class Bridge:
         self._sub: Subscription | None = None
         self.ready = asyncio.Event()
         self._lane_tasks: list[asyncio.Task[None]] = []
+        self._lanes_of: dict[str, list[Lane]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set."""
@@ -189,28 +191,37 @@ class Bridge:
             await asyncio.sleep(0.5)
 
     async def _pump(self, sub: Subscription, tg: asyncio.TaskGroup) -> None:
-        lanes_of: dict[str, list[Lane]] = {}
-        cache = self.cache
-        n = len(self.handles)
         while True:
             item = await sub.get()
             if item is None:
                 return
-            if isinstance(item, Snapshot):
-                if cache is not None:
-                    cache.take(item)
-                continue
-            if not isinstance(item, Received):
-                continue  # a Gap: journaled topics are repaired by the lanes from the journal
+            self._take(item, tg)
+            for _ in range(_PUMP_BATCH - 1):
+                item = sub.get_nowait()
+                if item is None:
+                    break
+                self._take(item, tg)
+            # the queue's get() does not suspend while items wait: yield, or the lanes would only
+            # publish when the firehose pauses
+            await asyncio.sleep(0)
+
+    def _take(self, item: EventItem, tg: asyncio.TaskGroup) -> None:
+        cache = self.cache
+        if isinstance(item, Snapshot):
             if cache is not None:
                 cache.take(item)
-            lanes = lanes_of.get(item.runner)
-            if lanes is None or len(lanes) < n:
-                lanes = lanes_of[item.runner] = self._lane(item.runner, tg)
-            if lanes:
-                out = outgoing_from_received(item)
-                for lane in lanes:
-                    lane.offer(out)
+            return
+        if not isinstance(item, Received):
+            return  # a Gap: journaled topics are repaired by the lanes from the journal
+        if cache is not None:
+            cache.take(item)
+        lanes = self._lanes_of.get(item.runner)
+        if lanes is None or len(lanes) < len(self.handles):
+            lanes = self._lanes_of[item.runner] = self._lane(item.runner, tg)
+        if lanes:
+            out = outgoing_from_received(item)
+            for lane in lanes:
+                lane.offer(out)
 
     # -- status -------------------------------------------------------------------------------
     def status(self) -> BridgeStatus:

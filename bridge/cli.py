@@ -20,6 +20,7 @@ import typer
 
 from strategy_client.cli_app import FlagApp, version_callback
 from strategy_client.discovery import DEFAULT_REDIS_URL
+from strategy_client.errors import DiscoveryError
 
 from .app import Bridge, BridgeConfig, BridgeStatus, status_key
 from .checkpoint import CheckpointStore, checkpoint_path
@@ -131,7 +132,7 @@ def run(
     ] = "earliest",
     buffer: Annotated[
         int, typer.Option("--buffer", help="events queued per runner and sink before the overflow policy")
-    ] = 10_000,
+    ] = 2_000,
     batch: Annotated[int, typer.Option("--batch", help="messages per acknowledged batch")] = 256,
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG | INFO | WARNING")] = "INFO",
 ) -> None:
@@ -183,6 +184,8 @@ def run(
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
     try:
         asyncio.run(_serve(config))
+    except DiscoveryError as exc:
+        _fail(str(exc))
     except ExceptionGroup as group:
         refused = group.subgroup(SinkConfigError)
         if refused is None:
@@ -228,7 +231,10 @@ def status(
         return
     for s in st.sinks:
         state = "UP" if s.up else f"DOWN ({s.last_error})"
-        typer.echo(f"sink {s.name}: {state}; published {s.published}, outages {s.outages}, duplicates {s.duplicates}")
+        typer.echo(
+            f"sink {s.name}: {state}; published {s.published}, outages {s.outages}, duplicates {s.duplicates}, "
+            f"unroutable {s.unroutable}"
+        )
     for lane in st.lanes:
         typer.echo(
             f"  {lane.runner} → {lane.sink}: acked jseq {lane.acked_jseq}, head {lane.head_jseq}, lag {lane.lag}, "

@@ -30,6 +30,7 @@ __all__ = [
     "Outgoing",
     "PayloadFormat",
     "encode_payload",
+    "encoded",
     "headers_for",
     "message_id",
     "routing_key",
@@ -73,6 +74,15 @@ class Outgoing(msgspec.Struct, kw_only=True):
     jseq: int
     topic: str
     recv_ns: int  # when the bridge took it (for the added-latency measure)
+    encoded: dict[str, tuple[bytes, dict[str, str]]] = {}  # format → (payload, headers): encoded once for every sink
+
+
+def encoded(out: Outgoing, fmt: PayloadFormat) -> tuple[bytes, dict[str, str]]:
+    """The payload and headers of ``out`` in ``fmt``, computed once however many sinks send it."""
+    hit = out.encoded.get(fmt)
+    if hit is None:
+        hit = out.encoded[fmt] = (encode_payload(out.envelope, fmt), headers_for(out, fmt))
+    return hit
 
 
 def _token(text: str) -> str:

@@ -30,6 +30,7 @@ class SinkStatus(msgspec.Struct, kw_only=True):
     last_error: str
     published: int
     duplicates: int  # messages the broker reported as already stored (JetStream dedup)
+    unroutable: int  # confirmed but routed to no queue (RabbitMQ: bind a queue for the key)
     batches: int
 
 
@@ -152,5 +153,6 @@ class SinkHandle:
             last_error=self.last_error,
             published=self.published,
             duplicates=self.duplicates,
+            unroutable=self.sink.unroutable,
             batches=self.batches,
         )

@@ -88,7 +88,7 @@ class Lane:
         handle: SinkHandle,
         store: CheckpointStore,
         *,
-        capacity: int = 10_000,
+        capacity: int = 2_000,
         batch_max: int = 256,
         start: str = "earliest",
     ) -> None:
@@ -125,7 +125,7 @@ class Lane:
                     self.skipped_full += 1
                 self._wake.set()
                 return
-        elif full:
+        elif full or out.topic in self.conflated_md:  # a topic once newest-only stays so until sent: order
             prev = self.conflated_md.get(out.topic)
             self.conflated_md[out.topic] = (out, prev[1] + 1 if prev is not None else 0)
             self.conflated += 1
@@ -141,7 +141,7 @@ class Lane:
                 if self._catchup or self.head > self.acked and not self._next_in_queue():
                     await self._catch_up()
                     continue
-                if not await self._publish_conflated() and not await self._publish_queued():
+                if not await self._publish_queued() and not await self._publish_conflated():
                     self._wake.clear()
                     try:
                         await asyncio.wait_for(self._wake.wait(), 1.0)
@@ -166,13 +166,19 @@ class Lane:
         await asyncio.sleep(1.0)
 
     async def _publish_conflated(self) -> bool:
-        if not self.conflated_md or len(self.queue) >= self.capacity:
+        """The newest-only market data, once the queue (older events) is empty: per topic, an
+        event is never published after a newer one."""
+        if not self.conflated_md or self.queue:
             return False
-        items, self.conflated_md = list(self.conflated_md.values()), {}
-        batch = [_with_conflated(out, skipped) for out, skipped in items]
-        for i in range(0, len(batch), self.batch_max):
-            await self.handle.publish(batch[i : i + self.batch_max])
-            self.published += len(batch[i : i + self.batch_max])
+        topics = list(self.conflated_md)[: self.batch_max]
+        items = [(t, *self.conflated_md.pop(t)) for t in topics]
+        try:
+            await self.handle.publish([_with_conflated(out, skipped) for _, out, skipped in items])
+        except SinkDown:
+            for t, out, skipped in items:  # kept for the next try, unless a newer one came meanwhile
+                self.conflated_md.setdefault(t, (out, skipped))
+            raise
+        self.published += len(items)
         return True
 
     async def _publish_queued(self) -> bool:
@@ -202,10 +208,12 @@ class Lane:
         return True
 
     def _keep_market_data(self, batch: list[Outgoing]) -> None:
-        for out in batch:
-            if not out.jseq:
-                prev = self.conflated_md.get(out.topic)
-                self.conflated_md[out.topic] = (out, prev[1] if prev is not None else 0)
+        """A failed batch's market data: the newest of each topic is kept newest-only, unless a
+        newer event of the topic is already queued or kept (order per topic)."""
+        queued = {out.topic for out in self.queue}
+        for out in reversed(batch):
+            if not out.jseq and out.topic not in queued and out.topic not in self.conflated_md:
+                self.conflated_md[out.topic] = (out, 0)
 
     def _ack(self, jseq: int, topic: str) -> None:
         if jseq > self.acked:
@@ -317,4 +325,5 @@ class Lane:
 def _with_conflated(out: Outgoing, skipped: int) -> Outgoing:
     if not skipped:
         return out
-    return msgspec.structs.replace(out, envelope=msgspec.structs.replace(out.envelope, conflated=skipped))
+    env = msgspec.structs.replace(out.envelope, conflated=skipped)
+    return msgspec.structs.replace(out, envelope=env, encoded={})

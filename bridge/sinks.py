@@ -14,17 +14,19 @@ from typing import Any, Protocol
 
 import aio_pika
 import aiormq
+import aiormq.abc
 import msgspec
 import nats
 import nats.errors
 import nats.js.errors
+import pamqp.commands
 import pamqp.exceptions
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
-from .envelope import Outgoing, PayloadFormat, encode_payload, headers_for
+from .envelope import Outgoing, PayloadFormat, encoded
 
 __all__ = [
     "NatsOptions",
@@ -63,6 +65,7 @@ class Sink(Protocol):
     name: str
     fmt: PayloadFormat
     on_lost: Callable[[str], None] | None  # the handle's: the connection dropped while idle
+    unroutable: int  # acknowledged but delivered nowhere (RabbitMQ: no queue bound for the key)
 
     def describe(self) -> str: ...
 
@@ -77,7 +80,7 @@ class Sink(Protocol):
 
 
 def _payloads(batch: Sequence[Outgoing], fmt: PayloadFormat) -> list[tuple[Outgoing, bytes, dict[str, str]]]:
-    return [(out, encode_payload(out.envelope, fmt), headers_for(out, fmt)) for out in batch]
+    return [(out, *encoded(out, fmt)) for out in batch]
 
 
 # -- NATS JetStream ---------------------------------------------------------------------------
@@ -95,7 +98,7 @@ class NatsOptions(msgspec.Struct, frozen=True, kw_only=True):
     duplicate_window_s: float = 120.0
     replicas: int = 1
     connect_timeout_s: float = 2.0
-    ack_timeout_s: float = 5.0
+    ack_timeout_s: float = 30.0  # a lost connection is seen at once (on_lost); this bounds a hung broker
 
 
 class NatsSink:
@@ -106,6 +109,7 @@ class NatsSink:
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
         self.on_lost: Callable[[str], None] | None = None
+        self.unroutable = 0  # never: every subject is the stream's
         self._closing = False
 
     def describe(self) -> str:
@@ -208,7 +212,7 @@ class RabbitOptions(msgspec.Struct, frozen=True, kw_only=True):
     exchange: str = "tradebus.events"
     queues: tuple[tuple[str, str], ...] = ()  # (queue name, binding pattern): declared durable and bound
     connect_timeout_s: float = 2.0
-    confirm_timeout_s: float = 5.0
+    confirm_timeout_s: float = 30.0
 
 
 def parse_queue_binding(text: str) -> tuple[str, str]:
@@ -228,7 +232,9 @@ class RabbitSink:
         self._conn: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
+        self._raw: aiormq.Channel | None = None
         self.on_lost: Callable[[str], None] | None = None
+        self.unroutable = 0
         self._closing = False
 
     def describe(self) -> str:
@@ -250,34 +256,48 @@ class RabbitSink:
             await self.close()
             raise SinkDown(self.name, f"cannot set up {_redact(o.url)}: {type(exc).__name__}: {exc}") from None
         self._channel, self._exchange = channel, exchange
+        raw = await channel.get_underlay_channel()
+        if not isinstance(raw, aiormq.Channel):
+            await self.close()
+            raise SinkConfigError(f"aio-pika gave a {type(raw).__name__}, not an aiormq.Channel")
+        self._raw = raw
 
     async def publish(self, batch: Sequence[Outgoing]) -> int:
-        exchange = self._exchange
-        if exchange is None:
+        channel = self._raw
+        if channel is None:
             raise SinkDown(self.name, "not connected")
         content_type = "application/json" if self.fmt is PayloadFormat.JSON else "application/msgpack"
-        messages = [
-            (
-                out.key,
-                aio_pika.Message(
-                    body,
+        exchange = self.opts.exchange
+        # aiormq directly, wait=False: each publish queues its frames without waiting for the
+        # writer (aio-pika's publish waits per message, one event-loop turn each); the
+        # confirmations are awaited together
+        pending = [
+            channel.basic_publish(
+                body,
+                exchange=exchange,
+                routing_key=out.key,
+                properties=pamqp.commands.Basic.Properties(
+                    content_type=content_type,
+                    delivery_mode=2,  # persistent
                     message_id=out.id,
                     headers=dict(hdrs),
-                    content_type=content_type,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    type=hdrs["Tradebus-Event"],
+                    message_type=hdrs["Tradebus-Event"],
                     app_id="tradebus-bridge",
                 ),
+                mandatory=True,
+                wait=False,
             )
             for out, body, hdrs in _payloads(batch, self.fmt)
         ]
         try:
-            await asyncio.wait_for(
-                asyncio.gather(*(exchange.publish(msg, routing_key=key) for key, msg in messages)),
-                self.opts.confirm_timeout_s,
-            )
-        except (*_AMQP_ERRORS, aio_pika.exceptions.DeliveryError) as exc:
+            results = await asyncio.wait_for(asyncio.gather(*pending), self.opts.confirm_timeout_s)
+        except _AMQP_ERRORS as exc:
             raise SinkDown(self.name, f"publish failed: {type(exc).__name__}: {exc}") from None
+        nacked = sum(1 for r in results if isinstance(r, pamqp.commands.Basic.Nack))
+        if nacked:
+            raise SinkDown(self.name, f"the broker refused {nacked} of {len(results)} messages (nack)")
+        # confirmed either way; a returned (mandatory) message found no queue bound for its key
+        self.unroutable += sum(1 for r in results if isinstance(r, aiormq.abc.DeliveredMessage))
         return 0
 
     def _lost(self, _conn: Any, exc: BaseException | None = None) -> None:
@@ -286,6 +306,7 @@ class RabbitSink:
 
     async def close(self) -> None:
         conn, self._conn, self._channel, self._exchange = self._conn, None, None, None
+        self._raw = None
         if conn is not None and not conn.is_closed:
             self._closing = True
             try:

@@ -5,6 +5,7 @@ back from the runner's journal, in order), and the latest-state cache in Redis w
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
@@ -17,8 +18,14 @@ import redis
 
 from bridge import Bridge, BridgeConfig, NatsOptions, PayloadFormat
 from bridge.cache import cache_key
-from strategy_client import ZmqRouter
-from strategy_client.model import InstrumentKey, OrderRequest, OrderType, Side
+from bridge.checkpoint import CheckpointStore
+from bridge.envelope import Outgoing, outgoing_from_received
+from bridge.health import SinkHandle
+from bridge.lane import Lane, ReplaySource
+from bridge.sinks import NatsSink
+from strategy_client import Received, ZmqRouter
+from strategy_client.model import Exchange, InstrumentKey, OrderRequest, OrderType, Side
+from strategy_client.wire import RunnerStatusEvent, TopicKind
 
 from ..helpers import eventually
 from ..integration.conftest import RunnerProc, start_runner
@@ -120,6 +127,11 @@ async def test_market_data_overflow_and_cache(runner: RunnerProc, stream: str, r
     jseqs = [env["jseq"] for _, _, env in envelopes if env["jseq"]]
     assert jseqs == list(range(1, last + 1))
     assert any(env["replayed"] for _, _, env in envelopes)  # what overflowed came from the journal
+    last_seq: dict[str, int] = {}
+    for _, _, env in envelopes:  # market data: per topic, never an older event after a newer one
+        if not env["jseq"]:
+            assert env["seq"] > last_seq.get(env["topic"], 0), (env["topic"], env["seq"], last_seq.get(env["topic"]))
+            last_seq[env["topic"]] = env["seq"]
     books = [
         (subject, h, env) for subject, h, env in envelopes if subject.endswith(".perp.BTCUSDT") and env["kind"] == "ob"
     ]
@@ -134,3 +146,49 @@ async def test_market_data_overflow_and_cache(runner: RunnerProc, stream: str, r
     assert isinstance(env["event"]["book"]["bids"][0][0], str)  # decimals are strings
     order_env = next(env for _, _, env in envelopes if env["kind"] == "exec")
     assert order_env["id"].endswith(f"/j{order_env['jseq']}")
+
+
+def _status_event(runner: str, seq: int) -> Outgoing:
+    event = RunnerStatusEvent(exchange=Exchange.BINANCE, status="ready", detail=f"n{seq}")
+    rec = Received(
+        runner=runner,
+        topic="status|binance|",
+        kind=TopicKind.STATUS,
+        exchange=Exchange.BINANCE,
+        key=None,
+        seq=seq,
+        sent_ns=seq,
+        recv_ns=time.time_ns(),
+        event=event,
+    )
+    return outgoing_from_received(rec)
+
+
+async def test_newest_only_market_data_never_goes_backwards(
+    runner: RunnerProc, stream: str, redis_url: str, tmp_path: Path
+) -> None:
+    """Ten events of one market-data topic offered to a lane of 3 before it runs: 1-3 are
+    queued, 4-10 kept newest-only; the stream gets 1, 2, 3, then 10 with ``conflated`` 6."""
+    prefix = stream.lower()
+    async with ZmqRouter(redis_url) as router:
+        rec = await router.wait_for(runner.name, timeout_s=30)
+        handle = SinkHandle(NatsSink(NatsOptions(url=NATS_URL, stream=stream, prefix=prefix, storage="memory")))
+        store = CheckpointStore(tmp_path / "cp.sqlite3")
+        source = ReplaySource(router.runner(runner.name), rec.exchange)
+        lane = Lane(runner.name, source, handle, store, capacity=3, batch_max=2, start="latest")
+        keeper = asyncio.create_task(handle.run())
+        try:
+            await eventually(lambda: handle.up, timeout=30, what="the sink")
+            for seq in range(1, 11):
+                lane.offer(_status_event(runner.name, seq))
+            assert len(lane.queue) == 3 and lane.conflated == 7
+            relay = asyncio.create_task(lane.run())
+            await eventually(lambda: lane.published == 4, timeout=30, what="four messages published")
+            relay.cancel()
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+            store.close()
+    msgs = await read_jetstream(stream, f"{prefix}.status.>")
+    got = [(env["seq"], env["conflated"]) for env in (msgspec.json.decode(body) for _, _, body in msgs)]
+    assert got == [(1, 0), (2, 0), (3, 0), (10, 6)]

@@ -281,6 +281,17 @@ async def test_three_runners_in_order_after_outages_and_kill9(
             await rabbit_proxy.restore()
             last = await _last_seqs(router, runner_names)
             await eventually(lambda: _caught_up(redis_url, names.bridge, last, 2), timeout=60, what="catch-up (3)")
+            shown = subprocess.run(
+                [sys.executable, "-m", "bridge.cli", "status", "--name", names.bridge, "--redis-url", redis_url],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                cwd=ROOT,
+            )
+            assert shown.returncode == 0, shown.stderr
+            assert "sink nats: UP" in shown.stdout and "sink rabbitmq: UP" in shown.stdout
+            for name in runner_names:
+                assert f"{name} → nats: acked jseq {last[name]}, head {last[name]}, lag 0" in shown.stdout
         except AssertionError as exc:
             raise AssertionError(f"{exc}\nbridge log:\n{bridge.log.read_text()[-4000:]}") from exc
         finally:

@@ -83,6 +83,9 @@ async def test_the_docs_consumers_read_every_order_event(runner: RunnerProc, red
             timeout=60,
             what="both sinks to acknowledge every event",
         )
+        sinks = {st.name: st for st in bridge.status().sinks}
+        assert sinks["rabbitmq"].unroutable > 0  # acct events: no queue is bound for acct.#
+        assert sinks["nats"].unroutable == 0
         nats_code = nats_block.replace('STREAM = "TRADEBUS"', f'STREAM = "{stream}"')
         nats_code = nats_code.replace('"tradebus.exec.>"', f'"{prefix}.exec.>"')
         rabbit_code = rabbit_block.replace('"tradebus.events"', f'"{exchange}"').replace(

@@ -31,6 +31,7 @@ from strategy_client.events import Received
 from strategy_client.model import Exchange, InstrumentKey, Order, OrderStatus, OrderType, Side, TimeInForce
 from strategy_client.wire import OrderEvent, OrderEventKind, TopicKind, encode
 
+from ..helpers import free_port
 from ..integration.conftest import ROOT
 from .brokers import NATS_URL, reachable
 
@@ -149,6 +150,10 @@ def test_cli_refusals_are_one_line_exit_2(tmp_path: Path) -> None:
     assert bad_queue.returncode == 2 and "expected NAME=PATTERN" in bad_queue.stderr
     missing = _cli("acks", "--name", "nobody", "--data-dir", str(tmp_path))
     assert missing.returncode == 2 and "no checkpoint" in missing.stderr
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    no_redis = _cli("run", "--redis-url", dead, "--no-cache", "--nats", NATS_URL, "--data-dir", str(tmp_path))
+    assert no_redis.returncode == 2 and "bridge: error: cannot read the runner directory" in no_redis.stderr
+    assert "Traceback" not in no_redis.stderr
 
 
 def test_help_names_every_command_and_every_documented_option() -> None:
