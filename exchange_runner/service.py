@@ -31,7 +31,7 @@ import msgspec
 from exchanges import errors as xerr
 from exchanges.base import ExchangeAdapter
 from strategy_client.model import Exchange, Instrument, InstrumentKey, RejectCode
-from strategy_client.model.order import InvalidOrderRequest
+from strategy_client.model.order import InvalidOrderRequest, new_client_id
 from strategy_client.wire import (
     COMMANDS,
     PROTOCOL_VERSION,
@@ -66,7 +66,7 @@ from strategy_client.wire import (
 from .actors.account import AccountManager
 from .actors.base import Actor
 from .actors.funding import FundingPoller
-from .actors.order import Admin, OrderManager, Submit, new_client_id
+from .actors.order import Admin, OrderManager, Submit
 from .actors.position import PositionManager
 from .actors.price import GetBooks, PriceManager
 from .host import RunnerInfo

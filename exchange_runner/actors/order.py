@@ -33,7 +33,6 @@ every open order.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -56,6 +55,7 @@ from strategy_client.model import (
     RiskEventKind,
     TradingState,
 )
+from strategy_client.model.order import new_client_id
 from strategy_client.wire import (
     CancelOrder,
     GetOpenOrders,
@@ -88,7 +88,6 @@ __all__ = [
     "Admin",
     "Reconcile",
     "CancelAll",
-    "new_client_id",
     "MAX_TIMED_ORDERS",
 ]
 
@@ -181,11 +180,6 @@ _RESTING = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
 
 def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def new_client_id(prefix: str = "tb") -> str:
-    """≤ 36 chars of [A-Za-z0-9-]: time-ordered and random, unique across restarts."""
-    return f"{prefix}-{time.time_ns() // 1_000_000:x}-{secrets.token_hex(5)}"
 
 
 class OrderManager(Actor[Msg]):
