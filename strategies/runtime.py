@@ -48,6 +48,7 @@ from .arbitrage.resume import adopt, foreign_lines, holdings, load_states, recon
 from .arbitrage.state import Transition
 from .feeds import FeedReport, FeedWatch
 from .paper import PaperExecution
+from .progress import Progress
 from .report import build_report, plot_pnl, summary_table, write_json
 from .startup import StrategyError, connect_runners, size_problem
 
@@ -405,7 +406,10 @@ class _Session:
         lines: list[str] = []
         if self._resumed and self.journal is not None:
             lines.append(f"resuming {self._resumed} pair(s) from the journal at {self.journal.where}")
-            lines += await reconcile(self.engine, self.journal)
+            orders = sum(len(slot.orders) for slot in self.engine.slots.values())
+            progress = Progress("reconciling after a restart: orders checked", orders, out, tty=self.tty)
+            lines += await reconcile(self.engine, self.journal, progress.step)
+            progress.finish()
         if self.paper is None:
             found = await holdings(self.engine, self.plan.keys)
             diff = {k: v for k, v in found.items() if v[0] != v[1]}

@@ -84,8 +84,9 @@ def restore(engine: ArbitrageEngine, states: list[SlotState], pair_for: PairFor,
         engine.ledger.funding.extend(st.funding)
 
 
-async def reconcile(engine: ArbitrageEngine, journal: Journal) -> list[str]:
-    """Check every restored pair with the venue (see the module docs); returns the report lines."""
+async def reconcile(engine: ArbitrageEngine, journal: Journal, step: Callable[[str], None] | None = None) -> list[str]:
+    """Check every restored pair with the venue (see the module docs); returns the report lines.
+    ``step(client_id)`` is called after each order is checked (a progress display)."""
     lines: list[str] = []
     for slot in list(engine.slots.values()):
         m = slot.machine
@@ -96,6 +97,8 @@ async def reconcile(engine: ArbitrageEngine, journal: Journal) -> list[str]:
         )
         for lo in slot.orders:
             lines.append("  " + await _check_order(engine, journal, slot, lo))
+            if step is not None:
+                step(lo.request.client_id)
         if m.state in (ArbState.ENTERING, ArbState.EXITING):
             m.legs_settled(engine._now_ms(), f"{m.state} interrupted by a restart")
         m = slot.machine

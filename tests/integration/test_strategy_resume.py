@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -93,6 +94,9 @@ def test_kill9_hedged_resumes_and_exits(harness: Any) -> None:
     log = _finish(h)
     assert "resuming 1 pair(s) from the journal" in log and "journal says hedged" in log
     assert "will keep it hedged and manage it" in log
+    # the reconcile after the restart shows its progress (log lines: the output is not a terminal)
+    assert re.search(r"reconciling after a restart: orders checked: (\d+) to do", log), log[-3000:]
+    assert re.search(r"reconciling after a restart: orders checked: (\d+)/\1 done in \d+\.\ds", log), log[-3000:]
     assert "hedged → exiting" in log and "flat after exiting" in log
     # the history of the two runs, from the journal
     journal = ["--data-dir", str(h.data)] + (["--journal", h.journal_url] if h.journal_url else [])
