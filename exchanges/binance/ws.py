@@ -15,12 +15,12 @@ What is Binance's own:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal, Unpack
 
 import msgspec
 from loguru import logger
 
-from exchanges.transport.ws import Keepalive, ResilientWs, UrlSource, WsDialect
+from exchanges.transport.ws import Keepalive, ResilientWs, UrlSource, WsDialect, WsOptions
 
 from .ws_schemas import ControlReply, EventTag, UserEventEnvelope
 
@@ -109,9 +109,7 @@ class BinanceWs(ResilientWs[str]):
         url: UrlSource,
         *,
         subscriptions: list[str] | tuple[str, ...] = (),
-        max_lifetime_s: float | None = _LIFETIME_S,
-        **options: Any,
+        **options: Unpack[WsOptions],
     ) -> None:
-        super().__init__(
-            name, url, BinanceDialect(), subscriptions=subscriptions, max_lifetime_s=max_lifetime_s, **options
-        )
+        options.setdefault("max_lifetime_s", _LIFETIME_S)
+        super().__init__(name, url, BinanceDialect(), subscriptions=subscriptions, **options)

@@ -17,12 +17,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from typing import Literal, Unpack
 
 import msgspec
 from loguru import logger
 
-from exchanges.transport.ws import Keepalive, LoginRefused, ResilientWs, Send, WsDialect
+from exchanges.transport.ws import Keepalive, LoginRefused, ResilientWs, Send, WsDialect, WsOptions
 
 __all__ = ["BybitDialect", "BybitWs", "AuthArgs"]
 
@@ -125,6 +125,6 @@ class BybitWs(ResilientWs[str]):
         topics: Iterable[str] = (),
         auth: AuthArgs | None = None,
         max_args: int = 10,
-        **options: Any,
+        **options: Unpack[WsOptions],
     ) -> None:
         super().__init__(name, url, BybitDialect(auth, max_args), subscriptions=topics, **options)

@@ -23,14 +23,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Literal, Unpack
 
 import msgspec
 from loguru import logger
 
 from exchanges.credentials import Credentials
 from exchanges.transport.clock import ServerClock
-from exchanges.transport.ws import Keepalive, LoginRefused, ResilientWs, Send, WsDialect
+from exchanges.transport.ws import Keepalive, LoginRefused, ResilientWs, Send, WsDialect, WsOptions
 
 from .gate import ConnectGate
 from .signing import sign_ws_login
@@ -169,14 +169,9 @@ class OkxWs(ResilientWs[Arg]):
         clock: ServerClock | None = None,
         gate: ConnectGate | None = None,
         subscriptions: Iterable[Arg] = (),
-        max_message_bytes: int = 8 * 1024 * 1024,
-        **options: Any,
+        **options: Unpack[WsOptions],
     ) -> None:
+        options.setdefault("max_message_bytes", 8 * 1024 * 1024)
         super().__init__(
-            name,
-            url,
-            OkxDialect(credentials, clock, gate),
-            subscriptions=[dict(a) for a in subscriptions],
-            max_message_bytes=max_message_bytes,
-            **options,
+            name, url, OkxDialect(credentials, clock, gate), subscriptions=[dict(a) for a in subscriptions], **options
         )

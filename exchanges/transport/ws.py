@@ -45,7 +45,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import Generic, Literal, Protocol, TypedDict, TypeVar, Unpack
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -69,6 +69,7 @@ __all__ = [
     "Keepalive",
     "WsDialect",
     "FrameSink",
+    "WsOptions",
     "ResilientWs",
     "UrlSource",
     "redact_url",
@@ -214,6 +215,37 @@ class _Ping:
     sent_at: float | None = None
 
 
+class WsOptions(TypedDict, total=False):
+    """The knobs of :class:`ResilientWs`, each with its default (see the module doc).
+
+    ``buffer`` (a new one of ``queue_size`` [10 000] with ``overflow`` [DROP_OLDEST]) or
+    ``sink`` (push mode); ``backoff`` [Backoff()]; ``stable_after_s`` [10]: up that long, a
+    planned reconnect is not "quick"; ``ping_interval_s`` / ``ping_timeout_s`` [20 / 20, None:
+    no pings of ours]; ``open_timeout_s`` [10], ``close_timeout_s`` [2], ``login_timeout_s``
+    [10]; ``max_lifetime_s`` / ``idle_timeout_s`` [None]; ``max_message_bytes`` [4 MiB];
+    ``busy`` / ``drain_timeout_s`` [5]: in-flight work a lifetime reconnect waits for;
+    ``tally`` [its own]: where bad payloads are counted; ``rng``: backoff jitter."""
+
+    buffer: BoundedBuffer[Frame | StreamStatus] | None
+    sink: FrameSink | None
+    overflow: Overflow
+    queue_size: int
+    backoff: Backoff | None
+    stable_after_s: float
+    ping_interval_s: float | None
+    ping_timeout_s: float | None
+    open_timeout_s: float
+    close_timeout_s: float
+    login_timeout_s: float
+    max_lifetime_s: float | None
+    idle_timeout_s: float | None
+    max_message_bytes: int
+    busy: Callable[[], bool] | None
+    drain_timeout_s: float
+    tally: ErrorTally | None
+    rng: random.Random | None
+
+
 class ResilientWs(Generic[S]):
     """One self-healing WebSocket stream feeding a bounded buffer (see the module doc)."""
 
@@ -224,46 +256,33 @@ class ResilientWs(Generic[S]):
         dialect: WsDialect[S],
         *,
         subscriptions: Iterable[S] = (),
-        buffer: BoundedBuffer[Frame | StreamStatus] | None = None,
-        sink: FrameSink | None = None,
-        overflow: Overflow = Overflow.DROP_OLDEST,
-        queue_size: int = 10_000,
-        backoff: Backoff | None = None,
-        stable_after_s: float = 10.0,
-        ping_interval_s: float | None = 20.0,
-        ping_timeout_s: float | None = 20.0,
-        open_timeout_s: float = 10.0,
-        close_timeout_s: float = 2.0,
-        login_timeout_s: float = 10.0,
-        max_lifetime_s: float | None = None,
-        idle_timeout_s: float | None = None,
-        max_message_bytes: int = 4 * 1024 * 1024,
-        busy: Callable[[], bool] | None = None,
-        drain_timeout_s: float = 5.0,
-        tally: ErrorTally | None = None,
-        rng: random.Random | None = None,
+        **options: Unpack[WsOptions],
     ) -> None:
         self.name = name
         self._url = url
         self.dialect = dialect
-        self.sink = sink
+        self.sink = options.get("sink")
+        buffer = options.get("buffer")
         self.buffer: BoundedBuffer[Frame | StreamStatus] = (
-            buffer if buffer is not None else BoundedBuffer(queue_size, overflow)
+            buffer
+            if buffer is not None
+            else BoundedBuffer(options.get("queue_size", 10_000), options.get("overflow", Overflow.DROP_OLDEST))
         )
-        self._stable_after_s = stable_after_s
-        self._ping_interval_s = ping_interval_s
-        self._ping_timeout_s = ping_timeout_s
-        self._open_timeout_s = open_timeout_s
-        self._close_timeout_s = close_timeout_s
-        self._login_timeout_s = login_timeout_s
-        self._max_lifetime_s = max_lifetime_s
-        self._idle_timeout_s = idle_timeout_s
-        self._max_message_bytes = max_message_bytes
-        self._busy = busy
-        self._drain_timeout_s = drain_timeout_s
+        self._stable_after_s = options.get("stable_after_s", 10.0)
+        self._ping_interval_s = options.get("ping_interval_s", 20.0)
+        self._ping_timeout_s = options.get("ping_timeout_s", 20.0)
+        self._open_timeout_s = options.get("open_timeout_s", 10.0)
+        self._close_timeout_s = options.get("close_timeout_s", 2.0)
+        self._login_timeout_s = options.get("login_timeout_s", 10.0)
+        self._max_lifetime_s = options.get("max_lifetime_s")
+        self._idle_timeout_s = options.get("idle_timeout_s")
+        self._max_message_bytes = options.get("max_message_bytes", 4 * 1024 * 1024)
+        self._busy = options.get("busy")
+        self._drain_timeout_s = options.get("drain_timeout_s", 5.0)
         self._draining = False
         self._subs: dict[str, S] = {dialect.key(s): s for s in subscriptions}
-        self.pacer = ReconnectPacer(backoff or Backoff(), rng or random.Random())
+        self.pacer = ReconnectPacer(options.get("backoff") or Backoff(), options.get("rng") or random.Random())
+        tally = options.get("tally")
         self.stats = WsStats(decode_errors=tally if tally is not None else ErrorTally(name))
         self._conn: _Conn | None = None
         self._usable = False
