@@ -10,7 +10,16 @@ from strategy_client.model import MarketKind
 from .api_errors import BinanceApiError, from_reject
 from .core import BinanceCore
 from .exchange_info import futures_exchange_info
-from .order_entry import FUTURES_ORDER_PARAMS, ID_PARAMS, cancel_all, cancel_order, place_futures, query_order
+from .order_entry import (
+    FUTURES_ORDER_PARAMS,
+    ID_PARAMS,
+    MODIFY_PARAMS,
+    cancel_all,
+    cancel_order,
+    modify_futures,
+    place_futures,
+    query_order,
+)
 from .params import Params
 from .payloads_futures import (
     MAX_NOTIONAL,
@@ -163,6 +172,7 @@ class FuturesRest:
                 sym,
             ),
             Endpoint("POST", f"{_V1}/order", "SIGNED", 0, self.place, FUTURES_ORDER_PARAMS, order=True),
+            Endpoint("PUT", f"{_V1}/order", "SIGNED", 1, self.modify, MODIFY_PARAMS),
             Endpoint("DELETE", f"{_V1}/order", "SIGNED", 1, self.cancel, ID_PARAMS),
             Endpoint("GET", f"{_V1}/order", "SIGNED", 1, self.query, ID_PARAMS),
             Endpoint(
@@ -350,6 +360,10 @@ class FuturesRest:
 
     def cancel(self, call: Call) -> object:
         order, _ = cancel_order(self.core, "futures", call.params)
+        return order_object(order, self.core.fmt(order.symbol))
+
+    def modify(self, call: Call) -> object:
+        order = modify_futures(self.core, call.params)
         return order_object(order, self.core.fmt(order.symbol))
 
     def query(self, call: Call) -> object:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from exchanges.sim.engine import SimOrder, SimReject, SymbolSpec
+from exchanges.sim.engine import RejectReason, SimOrder, SimReject, SymbolSpec
 from strategy_client.model import MarketKind, OrderType, Side, TimeInForce
 
 from .api_errors import BinanceApiError, Product, from_reject, illegal_chars
@@ -26,6 +26,8 @@ __all__ = [
     "place_spot",
     "place_futures",
     "cancel_order",
+    "modify_futures",
+    "MODIFY_PARAMS",
     "query_order",
     "cancel_all",
 ]
@@ -76,6 +78,7 @@ FUTURES_ORDER_PARAMS = frozenset(
     }
 )
 ID_PARAMS = frozenset({"symbol", "orderId", "origClientOrderId"})
+MODIFY_PARAMS = ID_PARAMS | {"side", "quantity", "price", "priceMatch", "origType"}
 
 _SPOT_CLIENT_ID = re.compile(r"^[a-zA-Z0-9-_]{1,36}$")
 _FUTURES_CLIENT_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
@@ -330,6 +333,28 @@ def cancel_order(core: BinanceCore, product: Product, params: Params) -> tuple[S
         if target_id is not None:
             core.pop_cancel_id(target_id)
     return order, cancel_cid
+
+
+def modify_futures(core: BinanceCore, params: Params) -> SimOrder:
+    """``PUT /fapi/v1/order`` / WS-API ``order.modify``: a LIMIT order's new ``quantity`` (total)
+    and ``price``, both mandatory, same ``orderId``; -5027 when neither changes."""
+    symbol = params.req_str("symbol")
+    side = _side(params)
+    if params.opt_str("priceMatch") is not None:
+        raise BinanceApiError(-1106, "Parameter 'priceMatch' sent when not required.")
+    qty = params.req_decimal("quantity")
+    price = params.req_decimal("price")
+    target = query_order(core, "futures", params)
+    if target.side is not side:
+        raise BinanceApiError(-1102, "Parameter 'side' does not match the order.")
+    try:
+        return core.venue.amend_order(
+            core.account, MarketKind.PERP, symbol, order_id=target.order_id, qty=qty, price=price
+        )
+    except SimReject as exc:
+        if exc.reason is RejectReason.INVALID_ORDER and target.is_open and target.type is OrderType.LIMIT:
+            raise BinanceApiError(-5027, "No need to modify the order.") from None
+        raise from_reject("futures", exc) from None
 
 
 def query_order(core: BinanceCore, product: Product, params: Params) -> SimOrder:

@@ -33,7 +33,7 @@ from .api_errors import BinanceApiError, Product, from_reject
 from .connection import WsConn
 from .core import BinanceCore
 from .futures_rest import FuturesRest, render_futures_place
-from .order_entry import FUTURES_ORDER_PARAMS, ID_PARAMS, SPOT_ORDER_PARAMS
+from .order_entry import FUTURES_ORDER_PARAMS, ID_PARAMS, MODIFY_PARAMS, SPOT_ORDER_PARAMS
 from .params import Params
 from .ratelimit import RateLimitInfo
 from .registry import ConnRegistry
@@ -204,6 +204,7 @@ class WsApiServer:
                 "SIGNED", 0, lambda c: render_futures_place(core, c.params), FUTURES_ORDER_PARAMS, order=True
             ),
             "order.cancel": Method("SIGNED", 1, lambda c: rest.cancel(c.rest()), ID_PARAMS),
+            "order.modify": Method("SIGNED", 1, lambda c: rest.modify(c.rest()), MODIFY_PARAMS),
             "order.status": Method("SIGNED", 1, lambda c: rest.query(c.rest()), ID_PARAMS),
             "account.status": Method("SIGNED", 5, lambda c: rest.account_v2(c.rest())),
             "v2/account.status": Method("SIGNED", 5, lambda c: rest.account_v3(c.rest())),

@@ -18,6 +18,7 @@ __all__ = [
     "no_instrument",
     "from_reject",
     "RATE_LIMITED",
+    "NOT_FOUND_AMEND",
     "NOT_FOUND_CANCEL",
     "NOT_FOUND_QUERY",
     "EXP_TIME_PATHS",
@@ -47,6 +48,7 @@ class ItemError(Exception):
 
 
 RATE_LIMITED = (50011, "Too Many Requests")
+NOT_FOUND_AMEND = (51503, "Order modification failed as the order has been filled, canceled or does not exist.")
 NOT_FOUND_CANCEL = (51400, "Order cancellation failed as the order has been filled, canceled or does not exist.")
 NOT_FOUND_QUERY = (51603, "Order does not exist")
 
@@ -116,8 +118,15 @@ def from_reject(
             return ItemError(51000, f"Parameter error: {reject.detail or reject.reason.value}")
 
 
-#: the endpoints OKX applies the ``expTime`` header to (place; amend is not modelled)
-EXP_TIME_PATHS = frozenset({"/api/v5/trade/order", "/api/v5/trade/batch-orders"})
+#: the endpoints OKX applies the ``expTime`` header to (place and amend)
+EXP_TIME_PATHS = frozenset(
+    {
+        "/api/v5/trade/order",
+        "/api/v5/trade/batch-orders",
+        "/api/v5/trade/amend-order",
+        "/api/v5/trade/amend-batch-orders",
+    }
+)
 
 
 def exp_time_refusal(exp_time: str, now_ms: int, *, ws: bool) -> OkxApiError | None:

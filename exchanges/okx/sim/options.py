@@ -35,6 +35,8 @@ def _default_limits() -> dict[str, tuple[int, int]]:
     return {
         "order": (60, 2000),
         "cancel": (60, 2000),
+        "amend": (60, 2000),
+        "batch-amend": (300, 2000),
         "batch-orders": (300, 2000),
         "batch-cancel": (300, 2000),
         "order-query": (60, 2000),

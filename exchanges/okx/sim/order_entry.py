@@ -1,11 +1,14 @@
-"""Placing and canceling orders the way OKX does (reference §5, §7), for REST and WebSocket.
+"""Placing, amending and canceling orders the way OKX does (reference §5, §7), for REST and
+WebSocket.
 
 ``ordType`` → engine order: ``limit`` GTC, ``post_only``, ``ioc``, ``fok``, ``market`` and
 (swaps) ``optimal_limit_ioc`` → MARKET. Swap ``sz`` is in contracts (``× ctVal`` → base);
 a spot market buy is sized in quote currency unless ``tgtCcy=base_ccy`` (sell: base unless
 ``quote_ccy``). Refusals become item errors (``sCode``), except the two cases OKX accepts and
 then cancels at once: a ``post_only`` that would take (``cancelSource`` 31) and a ``fok`` that
-cannot fill completely (13) — those get an ``ordId`` and end ``canceled``.
+cannot fill completely (13) — those get an ``ordId`` and end ``canceled``. ``amend-order``:
+``newSz`` (the new total, filled part included) and/or ``newPx`` of a live limit order, same
+``ordId``; 51503 when it is no longer live.
 """
 
 from __future__ import annotations
@@ -17,15 +20,15 @@ from decimal import Decimal
 from exchanges.sim.engine import RejectReason, SimOrder, SimReject
 from strategy_client.model import OrderStatus, OrderType, Side, TimeInForce
 
-from .api_errors import ItemError, from_reject, no_instrument, param_empty, param_error
+from .api_errors import NOT_FOUND_AMEND, ItemError, from_reject, no_instrument, param_empty, param_error
 from .core import OkxCore
 from .instruments import OkxInstrument
 from .numbers import num
 from .orders import OrderMeta, ord_id
 from .params import Args
-from .payloads_trade import CancelResult, PlaceResult
+from .payloads_trade import AmendResult, CancelResult, PlaceResult
 
-__all__ = ["place", "cancel", "resolve_inst", "AutoCancelSink", "ORD_TYPES"]
+__all__ = ["place", "amend", "cancel", "resolve_inst", "AutoCancelSink", "ORD_TYPES"]
 
 _CL_ORD_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 _TAG = re.compile(r"^[A-Za-z0-9]{0,16}$")
@@ -217,4 +220,43 @@ def cancel(core: OkxCore, raw: dict[str, object], *, ws: bool) -> tuple[CancelRe
     return (
         CancelResult(clOrdId=shown, ordId=ord_id(canceled.order_id), ts=str(core.now_ms()), sCode="0", sMsg=""),
         canceled,
+    )
+
+
+def _amend_values(inst: OkxInstrument, args: Args) -> tuple[Decimal | None, Decimal | None]:
+    """``newSz`` (in the instrument's units) → engine quantity, and ``newPx``; one is needed."""
+    new_sz = args.decimal("newSz", required=False)
+    new_px = args.decimal("newPx", required=False)
+    if new_sz is None and new_px is None:
+        raise param_empty("newSz")
+    if new_sz is not None:
+        _check_size(inst, new_sz)
+    if new_px is not None and (new_px <= 0 or new_px % inst.tick_sz != 0):
+        raise param_error("newPx")
+    return (inst.to_base(new_sz) if new_sz is not None else None), new_px
+
+
+def amend(core: OkxCore, raw: dict[str, object], *, ws: bool) -> AmendResult:
+    """Amend one live limit order (``ordId`` preferred over ``clOrdId``); raises :class:`ItemError`."""
+    args = Args(raw)
+    inst = resolve_inst(core, args, ws=ws)
+    oid, cid = args.text("ordId"), _client_id(args)
+    if not oid and not cid:
+        raise param_empty("ordId")
+    req_id = args.text("reqId")
+    qty, price = _amend_values(inst, args)
+    try:
+        order = core.find_order(inst, oid or None, cid or None)
+    except SimReject:
+        raise ItemError(*NOT_FOUND_AMEND) from None
+    try:
+        core.venue.amend_order(core.account, inst.kind, inst.symbol, order_id=order.order_id, qty=qty, price=price)
+    except SimReject as exc:
+        if exc.reason is RejectReason.UNKNOWN_ORDER:
+            raise ItemError(*NOT_FOUND_AMEND) from None
+        raise _refusal(core, inst, exc, order.side, False) from None
+    meta = core.orders.meta(order.order_id)
+    shown = meta.cl_ord_id if meta is not None else order.client_order_id
+    return AmendResult(
+        clOrdId=shown, ordId=ord_id(order.order_id), ts=str(core.now_ms()), reqId=req_id, sCode="0", sMsg=""
     )

@@ -92,6 +92,17 @@ class PlaceResult(msgspec.Struct, kw_only=True):
     subCode: str = ""
 
 
+class AmendResult(msgspec.Struct, kw_only=True):
+    """One ``amend-order`` item's result."""
+
+    clOrdId: str
+    ordId: str
+    ts: str
+    reqId: str
+    sCode: str
+    sMsg: str
+
+
 class CancelResult(msgspec.Struct, kw_only=True):
     clOrdId: str
     ordId: str

@@ -10,14 +10,14 @@ from strategy_client.model import MarketKind
 from .api_errors import ItemError, OkxApiError, from_reject, param_error
 from .core import OkxCore
 from .instruments import OkxInstrument
-from .order_entry import AutoCancelSink, cancel, place
+from .order_entry import AutoCancelSink, amend, cancel, place
 from .orders import AUTO_BASE, ORD_BASE
 from .params import Args
-from .payloads_trade import CancelResult, PlaceResult
+from .payloads_trade import AmendResult, CancelResult, PlaceResult
 from .render import fill_item, ord_type_of, order_item, order_state
 from .rest import Call, Endpoint, OpResult
 
-__all__ = ["TradeRest", "place_items", "cancel_items", "MAX_BATCH"]
+__all__ = ["TradeRest", "place_items", "amend_items", "cancel_items", "MAX_BATCH"]
 
 _V5 = "/api/v5/trade"
 MAX_BATCH = 20
@@ -70,6 +70,27 @@ def cancel_items(core: OkxCore, items: list[dict[str, object]], *, ws: bool) -> 
     return OpResult(out, ok)
 
 
+def amend_items(core: OkxCore, items: list[dict[str, object]], *, ws: bool) -> OpResult:
+    out: list[object] = []
+    ok = 0
+    for raw in items:
+        try:
+            out.append(amend(core, raw, ws=ws))
+            ok += 1
+        except ItemError as err:
+            out.append(
+                AmendResult(
+                    clOrdId=str(raw.get("clOrdId") or ""),
+                    ordId=str(raw.get("ordId") or ""),
+                    ts=str(core.now_ms()),
+                    reqId=str(raw.get("reqId") or ""),
+                    sCode=str(err.code),
+                    sMsg=err.msg,
+                )
+            )
+    return OpResult(out, ok)
+
+
 def _ord_num(order: SimOrder) -> int:
     return order.order_id if order.order_id >= AUTO_BASE else ORD_BASE + order.order_id
 
@@ -88,6 +109,17 @@ class TradeRest:
                 True,
                 "batch-orders",
                 self.batch_place,
+                per_inst=True,
+                order_op=True,
+                weight=_batch_weight,
+            ),
+            Endpoint("POST", f"{_V5}/amend-order", True, "amend", self.amend, per_inst=True, order_op=True),
+            Endpoint(
+                "POST",
+                f"{_V5}/amend-batch-orders",
+                True,
+                "batch-amend",
+                self.batch_amend,
                 per_inst=True,
                 order_op=True,
                 weight=_batch_weight,
@@ -119,6 +151,12 @@ class TradeRest:
 
     def batch_place(self, call: Call) -> OpResult:
         return place_items(self.core, call.items(MAX_BATCH), ws=False, sink=self._sink)
+
+    def amend(self, call: Call) -> OpResult:
+        return amend_items(self.core, [dict(call.args().values)], ws=False)
+
+    def batch_amend(self, call: Call) -> OpResult:
+        return amend_items(self.core, call.items(MAX_BATCH), ws=False)
 
     def cancel(self, call: Call) -> OpResult:
         args = call.args()

@@ -2,7 +2,8 @@
 
 ``/ws/v5/public`` (market channels), ``/ws/v5/private`` (login, then ``orders``,
 ``positions``, ``account``, ``balance_and_position`` and the order operations ``order``,
-``batch-orders``, ``cancel-order``, ``batch-cancel-orders``), ``/ws/v5/business`` (login
+``batch-orders``, ``amend-order``, ``batch-amend-orders``, ``cancel-order``,
+``batch-cancel-orders``), ``/ws/v5/business`` (login
 only: candles and algo channels are not simulated).
 
 Text ``ping`` → ``pong``. Requests are JSON ``{"id"?, "op", "args": [...]}``; a malformed one
@@ -36,14 +37,21 @@ from .connection import Channel, WsConn
 from .core import OkxCore
 from .order_entry import AutoCancelSink
 from .registry import ConnRegistry
-from .trade_rest import MAX_BATCH, cancel_items, place_items
+from .trade_rest import MAX_BATCH, amend_items, cancel_items, place_items
 from .ws_protocol import ErrorEvent, LoginEvent, OpReply, SubscribeEvent, encode
 
 __all__ = ["WsServer", "WsError", "ChannelHandler"]
 
 _log = logging.getLogger("exchanges.okx.sim.ws")
 _ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
-_ORDER_OPS = ("order", "batch-orders", "cancel-order", "batch-cancel-orders")
+_ORDER_OPS = (
+    "order",
+    "batch-orders",
+    "amend-order",
+    "batch-amend-orders",
+    "cancel-order",
+    "batch-cancel-orders",
+)
 _HOUR = 3600.0
 _UNAVAILABLE = (50001, "Service temporarily unavailable. Try again later")
 _TIMEOUT = (
@@ -273,7 +281,7 @@ class WsServer:
             conn.send_reply(encode(OpReply(id=req.id, op=req.op, code="60011", msg="Please log in", data=[])))
             return
         items = [a for a in req.args if isinstance(a, dict)]
-        single = req.op in ("order", "cancel-order")
+        single = req.op in ("order", "amend-order", "cancel-order")
         bad_shape = not items or len(items) != len(req.args) or (single and len(items) != 1)
         if bad_shape or len(items) > MAX_BATCH:
             self.core.bad.record(f"ws:{req.op}:60013", str(req.args)[:200])
@@ -288,7 +296,7 @@ class WsServer:
                 code_, msg_ = (50011, "Too Many Requests") if kind is HttpFault.THROTTLE else _UNAVAILABLE
                 conn.send_reply(encode(OpReply(id=req.id, op=req.op, code=str(code_), msg=msg_, data=[])))
                 return
-        if req.op in ("order", "batch-orders") and req.expTime:
+        if req.op in ("order", "batch-orders", "amend-order", "batch-amend-orders") and req.expTime:
             expired = exp_time_refusal(req.expTime, self.core.now_ms(), ws=True)
             if expired is not None:
                 self.core.bad.record(f"ws:{req.op}:{expired.code}", req.expTime)
@@ -298,6 +306,8 @@ class WsServer:
         try:
             if req.op in ("order", "batch-orders"):
                 result = place_items(self.core, [dict(i) for i in items], ws=True, sink=self._on_auto_cancel)
+            elif req.op in ("amend-order", "batch-amend-orders"):
+                result = amend_items(self.core, [dict(i) for i in items], ws=True)
             else:
                 result = cancel_items(self.core, [dict(i) for i in items], ws=True)
             if result.ok:

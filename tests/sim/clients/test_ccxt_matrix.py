@@ -72,6 +72,12 @@ async def test_rest_sync_and_async(venue_sim: tuple[str, Any]) -> None:
         # bybit's fetchOrder asks the caller to acknowledge its 500-order window
         ack = {"acknowledged": True} if venue == "bybit" else {}
         assert (await async_ex.fetch_order(placed["id"], PERP, ack))["status"] == "open"
+        # edit_order: Binance PUT /fapi/v1/order, Bybit /v5/order/amend, OKX amend-order; same id
+        new_price = round(book["bids"][0][0] * 0.8, 1)
+        edited = await async_ex.edit_order(placed["id"], PERP, "limit", "buy", 2 * PERP_QTY[venue], new_price)
+        assert edited["id"] == placed["id"]
+        now = await async_ex.fetch_order(placed["id"], PERP, ack)
+        assert (now["price"], now["amount"], now["status"]) == (new_price, 2 * PERP_QTY[venue], "open")
         await async_ex.cancel_order(placed["id"], PERP)
         assert (await async_ex.fetch_balance())["USDT"]["total"] > 0
     finally:
@@ -138,5 +144,27 @@ async def test_pro_spot_private_watches(venue_sim: tuple[str, Any]) -> None:
         assert results["watch_orders"][-1]["symbol"] == SPOT
         assert results["watch_my_trades"][-1]["symbol"] == SPOT
         assert results["watch_balance"]["BTC"]["total"] > 0
+    finally:
+        await ex.close()
+
+
+async def test_pro_edit_order_ws(venue_sim: tuple[str, Any]) -> None:
+    """``edit_order_ws``: Binance WS-API ``order.modify``, Bybit ``order.amend`` on ``/v5/trade``,
+    OKX ``amend-order`` on the private socket — the same order id, a new price and size."""
+    venue, sim = venue_sim
+    ex = point(getattr(ccxtpro, venue)(_config(sim, venue)), sim)
+    try:
+        await ex.load_markets()
+        assert ex.has.get("editOrderWs")
+        bid = (await ex.fetch_order_book(PERP))["bids"][0][0]
+        qty = PERP_QTY[venue]
+        placed = await asyncio.wait_for(ex.create_order_ws(PERP, "limit", "buy", qty, round(bid * 0.9, 1)), 15)
+        edited = await asyncio.wait_for(
+            ex.edit_order_ws(placed["id"], PERP, "limit", "buy", 3 * qty, round(bid * 0.85, 1)), 15
+        )
+        assert edited["id"] == placed["id"]
+        ack = {"acknowledged": True} if venue == "bybit" else {}
+        now = await ex.fetch_order(placed["id"], PERP, ack)
+        assert (now["price"], now["amount"]) == (round(bid * 0.85, 1), 3 * qty)
     finally:
         await ex.close()

@@ -103,6 +103,17 @@ async def test_private_login_orders_positions_and_ws_order_entry(okx_tls: Any, t
             what="filled order push",
         )
         assert filled[0]["clOrdId"] == "sdkws1" and filled[0]["accFillSz"] == "2"
+        resting = {"instIdCode": code, "tdMode": "cross", "side": "buy", "ordType": "limit", "px": "40000", "sz": "1"}
+        await ws.place_order([{**resting, "clOrdId": "sdkws2"}], id="p2")
+        await ws.amend_order([{"instIdCode": code, "clOrdId": "sdkws2", "newPx": "40100", "newSz": "3"}], id="a1")
+        amended = await eventually(
+            lambda: [
+                d for m in _pushes(raw, "orders") for d in m["data"] if d["clOrdId"] == "sdkws2" and d["px"] == "40100"
+            ],
+            timeout=30,
+            what="the amended order's push",
+        )
+        assert amended[0]["sz"] == "3" and amended[0]["state"] == "live"
         await eventually(lambda: _pushes(raw, "positions"), timeout=30, what="positions push")
         await eventually(lambda: _pushes(raw, "account"), timeout=30, what="account push")
         logins = [m for m in map(json.loads, filter(lambda t: t.startswith("{"), raw)) if m.get("event") == "login"]

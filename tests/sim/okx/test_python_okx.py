@@ -41,6 +41,13 @@ def test_sdk_trade_and_account(sim: ThreadedOkxSim, flag: str) -> None:
     assert placed["code"] == "0" and placed["data"][0]["sCode"] == "0"
     got = trade.get_order(instId="BTC-USDT-SWAP", clOrdId=cid)
     assert got["data"][0]["state"] == "live" and got["data"][0]["sz"] == "1"
+    amended = trade.amend_order(instId="BTC-USDT-SWAP", clOrdId=cid, newSz="2", newPx="49900", reqId="r1")
+    assert amended["code"] == "0" and amended["data"][0]["reqId"] == "r1"
+    assert amended["data"][0]["ordId"] == placed["data"][0]["ordId"]  # same order
+    got = trade.get_order(instId="BTC-USDT-SWAP", clOrdId=cid)["data"][0]
+    assert (got["sz"], got["px"], got["state"]) == ("2", "49900", "live")
+    gone = trade.amend_order(instId="BTC-USDT-SWAP", ordId="999999", newSz="3")
+    assert gone["code"] == "1" and gone["data"][0]["sCode"] == "51503"
     assert cid in {o["clOrdId"] for o in trade.get_order_list(instType="SWAP")["data"]}
     assert trade.cancel_order(instId="BTC-USDT-SWAP", clOrdId=cid)["code"] == "0"
     assert trade.get_order(instId="BTC-USDT-SWAP", clOrdId=cid)["data"][0]["state"] == "canceled"
