@@ -16,6 +16,7 @@ firehose stops; with the firehose never used the offset is 0 and nothing changes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import msgspec
@@ -41,6 +42,7 @@ from .payloads_market import (
     SpotPartialDepthEvent,
     SpotTradeEvent,
 )
+from .stream_names import StreamKind
 from .tickers import futures_ticker_event, mini_ticker_event, spot_ticker_event
 
 __all__ = ["MarketStreams", "RenderedBook", "StreamKey"]
@@ -247,30 +249,29 @@ class MarketStreams:
 
     def tick(self, speed_ms: int) -> None:
         """Emit every stream whose update speed is ``speed_ms``."""
-        for key in self._hub.active("depth_diff"):
-            if key[3] == speed_ms:
-                self._emit_diff(key)
-        for key in self._hub.active("depth_partial"):
-            if key[3] == speed_ms:
-                self._emit_partial(key)
-        for key in self._hub.active("ticker"):
-            if key[3] == speed_ms:
-                self._emit_ticker(key)
-        for key in self._hub.active("mini_ticker"):
-            if key[3] == speed_ms and key[1] in self._core.specs[self.product]:
-                self._hub.publish(key, self._enc.encode(mini_ticker_event(self._core, self.product, key[1])))
-        for kind in ("ticker_all", "mini_ticker_all"):
+        for kind, emit in self._periodic():
             for key in self._hub.active(kind):
                 if key[3] == speed_ms:
-                    self._emit_all_tickers(key)
-        if self._kind is MarketKind.PERP:
-            for key in self._hub.active("mark_price"):
-                if key[3] == speed_ms:
-                    self._emit_mark(key)
-            for key in self._hub.active("mark_price_all"):
-                if key[3] == speed_ms:
-                    self._emit_mark_all(key)
+                    emit(key)
         self._forget_unused()
+
+    def _periodic(self) -> list[tuple[StreamKind, Callable[[StreamKey], None]]]:
+        """The periodic stream kinds of this product and what emits each."""
+        out: list[tuple[StreamKind, Callable[[StreamKey], None]]] = [
+            ("depth_diff", self._emit_diff),
+            ("depth_partial", self._emit_partial),
+            ("ticker", self._emit_ticker),
+            ("mini_ticker", self._emit_mini_ticker),
+            ("ticker_all", self._emit_all_tickers),
+            ("mini_ticker_all", self._emit_all_tickers),
+        ]
+        if self._kind is MarketKind.PERP:
+            out += [("mark_price", self._emit_mark), ("mark_price_all", self._emit_mark_all)]
+        return out
+
+    def _emit_mini_ticker(self, key: StreamKey) -> None:
+        if key[1] in self._core.specs[self.product]:
+            self._hub.publish(key, self._enc.encode(mini_ticker_event(self._core, self.product, key[1])))
 
     def _forget_unused(self) -> None:
         for symbol, speed in list(self._pending):
