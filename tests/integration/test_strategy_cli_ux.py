@@ -30,20 +30,21 @@ STRATEGY = shutil.which("strategy", path=str(Path(sys.executable).parent)) or "s
 LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} (DEBUG|INFO|WARNING) ")
 
 
-@pytest.fixture(scope="module")
-def own_redis() -> Iterator[LocalRedisServer]:
-    """A Redis of this module only: its fake records must not reach other tests' runners."""
-    server = LocalRedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+OWN_DB = 12  # this module's database of the suite's Redis: its fake records reach no other test's runner
 
 
 @pytest.fixture(scope="module")
-def live_runner(own_redis: LocalRedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunnerProc]:
-    rp = start_runner(own_redis.url, tmp_path_factory.mktemp("runner"), f"bnux-{os.getpid()}", "--no-journal")
+def own_redis(redis_server: LocalRedisServer) -> str:
+    return f"redis://{redis_server.host}:{redis_server.port}/{OWN_DB}"
+
+
+def other_db(url: str, db: int) -> str:
+    return url.rsplit("/", 1)[0] + f"/{db}"
+
+
+@pytest.fixture(scope="module")
+def live_runner(own_redis: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunnerProc]:
+    rp = start_runner(own_redis, tmp_path_factory.mktemp("runner"), f"bnux-{os.getpid()}", "--no-journal")
     try:
         rp.record(timeout=60)
         yield rp
@@ -105,8 +106,8 @@ def drop_record(url: str, name: str) -> None:
         client.close()
 
 
-def test_no_runner_is_said_while_waiting_then_one_line_with_the_command(own_redis: LocalRedisServer) -> None:
-    url = own_redis.url.rsplit("/", 1)[0] + "/3"  # an empty database: no runner at all
+def test_no_runner_is_said_while_waiting_then_one_line_with_the_command(own_redis: str) -> None:
+    url = other_db(own_redis, 13)  # an empty database: no runner at all
     started = time.monotonic()
     out = strategy("spotperp", "--paper", "--redis-url", url, "--wait-runner", "1", "--duration", "2")
     line = one_error(out, "no binance runner registered", f"start one with `runner binance --redis-url {url}`")
@@ -124,8 +125,8 @@ def test_unknown_exchange_lists_the_valid_ones() -> None:
     one_error(strategy("perpperp", "--paper", "--exchanges", "binance,kraken"), "choose from binance, bybit, okx")
 
 
-def test_several_runners_on_one_exchange_ask_for_runner(own_redis: LocalRedisServer) -> None:
-    url = own_redis.url.rsplit("/", 1)[0] + "/4"
+def test_several_runners_on_one_exchange_ask_for_runner(own_redis: str) -> None:
+    url = other_db(own_redis, 14)
     fake_record(url, "bn-live", Exchange.BINANCE)
     fake_record(url, "bn-paper", Exchange.BINANCE)
     fake_record(url, "by-one", Exchange.BYBIT)
@@ -144,11 +145,11 @@ def test_several_runners_on_one_exchange_ask_for_runner(own_redis: LocalRedisSer
             drop_record(url, name)
 
 
-def test_runner_flag_trades_through_the_named_runner(own_redis: LocalRedisServer, live_runner: RunnerProc) -> None:
+def test_runner_flag_trades_through_the_named_runner(own_redis: str, live_runner: RunnerProc) -> None:
     """A live runner and a second registration on the same exchange: --runner picks the live one."""
-    fake_record(own_redis.url, "bn-other", Exchange.BINANCE)
+    fake_record(own_redis, "bn-other", Exchange.BINANCE)
     try:
-        args = ("--paper", "--redis-url", own_redis.url, "--runner", live_runner.name, "--duration", "2")
+        args = ("--paper", "--redis-url", own_redis, "--runner", live_runner.name, "--duration", "2")
         out = strategy("spotperp", *args, "--stop-grace", "5")
         assert out.returncode == 0, out.stderr[-3000:]
         assert "spotperp paper on binance" in out.stderr and "TOTAL" in out.stdout
@@ -156,12 +157,12 @@ def test_runner_flag_trades_through_the_named_runner(own_redis: LocalRedisServer
         pp = strategy("perpperp", *args[:3], "--runner", live_runner.name, "--wait-runner", "1")
         one_error(pp, "no bybit runner registered", "`runner bybit --redis-url")
     finally:
-        drop_record(own_redis.url, "bn-other")
+        drop_record(own_redis, "bn-other")
 
 
-def test_size_below_the_minimum_is_refused_up_front(own_redis: LocalRedisServer, live_runner: RunnerProc) -> None:
+def test_size_below_the_minimum_is_refused_up_front(own_redis: str, live_runner: RunnerProc) -> None:
     started = time.monotonic()
-    out = strategy("spotperp", "--paper", "--redis-url", own_redis.url, "--size", "0.00001", "--duration", "20")
+    out = strategy("spotperp", "--paper", "--redis-url", own_redis, "--size", "0.00001", "--duration", "20")
     line = one_error(out, "size 0.00001", "below the smallest size this pair trades", "binance:perp:BTCUSDT")
     # the Binance perp: min qty 0.001 and a 100 USDT minimum notional, at a price in the tens of thousands
     assert re.search(r"trades: 0\.00[2-9]\d* BTC", line), line
@@ -170,7 +171,7 @@ def test_size_below_the_minimum_is_refused_up_front(own_redis: LocalRedisServer,
 
 
 def test_stopped_market_data_is_warned_and_the_edge_not_shown_as_current(
-    own_redis: LocalRedisServer, live_runner: RunnerProc, tmp_path: Path
+    own_redis: str, live_runner: RunnerProc, tmp_path: Path
 ) -> None:
     """The runner frozen (SIGSTOP): its books stop; the strategy warns per leg within seconds and
     the status line says STALE with the feed ages instead of the last edge; SIGCONT: recovered."""
@@ -179,7 +180,7 @@ def test_stopped_market_data_is_warned_and_the_edge_not_shown_as_current(
     hook = receiver.url + "/hook"
     with log.open("w") as fh:
         proc = subprocess.Popen(
-            [STRATEGY, "spotperp", "--paper", "--redis-url", own_redis.url, "--duration", "60", "--stop-grace", "5"]
+            [STRATEGY, "spotperp", "--paper", "--redis-url", own_redis, "--duration", "60", "--stop-grace", "5"]
             + ["--alert-webhook", hook],
             cwd=ROOT,
             stdout=fh,
