@@ -26,6 +26,7 @@ from .filters import check_notional, check_price, check_qty
 from .matching import match
 from .orders import SimOrder
 from .settlement import locked_for
+from .trading import after_match
 
 __all__ = ["amend_order"]
 
@@ -119,18 +120,6 @@ def _release(core: EngineCore, book: MatchingBook, order: SimOrder, entry: Resti
         core.touch_spot(account, asset)
 
 
-def _rest(core: EngineCore, book: MatchingBook, order: SimOrder) -> None:
-    """Put the order's remainder at the back of its price level, with its exposure."""
-    assert order.price is not None
-    remaining = order.qty - order.executed_qty
-    entry = Resting(order.account, order, order.side, order.price, remaining)
-    book.side(order.side).add(entry)
-    core.touch_book(book)
-    core.store.resting[order.order_id] = entry
-    if order.kind is MarketKind.PERP:
-        core.accounts[order.account].futures.exposure_of(order.symbol).add(order.side, remaining, order.price)
-
-
 def _lock(core: EngineCore, spec: SymbolSpec, order: SimOrder) -> None:
     if spec.kind is not MarketKind.SPOT:
         return
@@ -174,5 +163,5 @@ def amend_order(
     account = core.accounts[account_id]
     match(core, book, spec, account, order, order.side, new_price, new_qty - order.executed_qty, ts_ms)
     if order.is_open:
-        _rest(core, book, order)
+        after_match(core, account, book, order, ts_ms)  # rest what is left (a reduce-only may expire)
     return order

@@ -260,12 +260,13 @@ def place_order(
         )
     match(core, book, spec, account, order, side, price, order_qty, ts_ms)
     if order.is_open:
-        _after_match(core, account, book, order, ts_ms)
+        after_match(core, account, book, order, ts_ms)
     return order
 
 
-def _after_match(core: EngineCore, account: Account, book: MatchingBook, order: SimOrder, ts_ms: int) -> None:
-    """The order is still open after taking: rest it, or expire what is left."""
+def after_match(core: EngineCore, account: Account, book: MatchingBook, order: SimOrder, ts_ms: int) -> None:
+    """The order is still open after taking: rest it, or expire what is left (also after an
+    amend that traded, ``amend.py``)."""
     if order.reduce_only and reduce_only_capacity(account, order) <= 0:
         finish_order(core, order, OrderStatus.EXPIRED, ExpireReason.REDUCE_ONLY, ts_ms)
         return
