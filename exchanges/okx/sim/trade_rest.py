@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from exchanges.sim.engine import SimOrder, SimReject
 from strategy_client.model import MarketKind
@@ -38,57 +38,56 @@ def _place_error(raw: dict[str, object], err: ItemError, now: int) -> PlaceResul
     )
 
 
+def _each(
+    items: list[dict[str, object]],
+    op: Callable[[dict[str, object]], object],
+    refused: Callable[[dict[str, object], ItemError], object],
+) -> OpResult:
+    """``op`` on every item; a refused item gets ``refused``'s result in its place."""
+    out: list[object] = []
+    ok = 0
+    for raw in items:
+        try:
+            out.append(op(raw))
+            ok += 1
+        except ItemError as err:
+            out.append(refused(raw, err))
+    return OpResult(out, ok)
+
+
 def place_items(core: OkxCore, items: list[dict[str, object]], *, ws: bool, sink: AutoCancelSink) -> OpResult:
-    out: list[object] = []
-    ok = 0
-    for raw in items:
-        try:
-            out.append(place(core, raw, ws=ws, on_auto_cancel=sink))
-            ok += 1
-        except ItemError as err:
-            out.append(_place_error(raw, err, core.now_ms()))
-    return OpResult(out, ok)
-
-
-def cancel_items(core: OkxCore, items: list[dict[str, object]], *, ws: bool) -> OpResult:
-    out: list[object] = []
-    ok = 0
-    for raw in items:
-        try:
-            out.append(cancel(core, raw, ws=ws)[0])
-            ok += 1
-        except ItemError as err:
-            out.append(
-                CancelResult(
-                    clOrdId=str(raw.get("clOrdId") or ""),
-                    ordId=str(raw.get("ordId") or ""),
-                    ts=str(core.now_ms()),
-                    sCode=str(err.code),
-                    sMsg=err.msg,
-                )
-            )
-    return OpResult(out, ok)
+    return _each(
+        items,
+        lambda raw: place(core, raw, ws=ws, on_auto_cancel=sink),
+        lambda raw, err: _place_error(raw, err, core.now_ms()),
+    )
 
 
 def amend_items(core: OkxCore, items: list[dict[str, object]], *, ws: bool) -> OpResult:
-    out: list[object] = []
-    ok = 0
-    for raw in items:
-        try:
-            out.append(amend(core, raw, ws=ws))
-            ok += 1
-        except ItemError as err:
-            out.append(
-                AmendResult(
-                    clOrdId=str(raw.get("clOrdId") or ""),
-                    ordId=str(raw.get("ordId") or ""),
-                    ts=str(core.now_ms()),
-                    reqId=str(raw.get("reqId") or ""),
-                    sCode=str(err.code),
-                    sMsg=err.msg,
-                )
-            )
-    return OpResult(out, ok)
+    def refused(raw: dict[str, object], err: ItemError) -> AmendResult:
+        return AmendResult(
+            clOrdId=str(raw.get("clOrdId") or ""),
+            ordId=str(raw.get("ordId") or ""),
+            ts=str(core.now_ms()),
+            reqId=str(raw.get("reqId") or ""),
+            sCode=str(err.code),
+            sMsg=err.msg,
+        )
+
+    return _each(items, lambda raw: amend(core, raw, ws=ws), refused)
+
+
+def cancel_items(core: OkxCore, items: list[dict[str, object]], *, ws: bool) -> OpResult:
+    def refused(raw: dict[str, object], err: ItemError) -> CancelResult:
+        return CancelResult(
+            clOrdId=str(raw.get("clOrdId") or ""),
+            ordId=str(raw.get("ordId") or ""),
+            ts=str(core.now_ms()),
+            sCode=str(err.code),
+            sMsg=err.msg,
+        )
+
+    return _each(items, lambda raw: cancel(core, raw, ws=ws)[0], refused)
 
 
 def _ord_num(order: SimOrder) -> int:
