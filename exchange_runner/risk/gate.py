@@ -661,25 +661,13 @@ class RiskGate:
 
     def _state_only(self, req: OrderRequest, client: str) -> None:
         """``enabled = false``: no limits, but the trading state (halt, reduce, kill switch) still holds."""
-        state = self.state
-        if state is not TradingState.ACTIVE:
+        if self.state is not TradingState.ACTIVE:
             key = req.key
-            if state is TradingState.HALTED:
-                raise self._refuse(LimitName.TRADING_STATE, key, ZERO, req.qty, ZERO, req, client, "halted")
             pos = self.inputs.position(key)
             cell = self._cells.get(key) or [ZERO, ZERO]
             open_same = cell[0] if req.side is Side.BUY else cell[1]
-            if not reduces_exposure(key.kind, pos, req.side, req.qty, req.reduce_only, open_same):
-                raise self._refuse(
-                    LimitName.TRADING_STATE,
-                    key,
-                    abs(pos),
-                    req.qty + open_same,
-                    abs(pos),
-                    req,
-                    client,
-                    "reducing: only orders that reduce the position",
-                )
+            reducing = reduces_exposure(key.kind, pos, req.side, req.qty, req.reduce_only, open_same)
+            self._check_state(req, client, reducing, pos, open_same)
         self.passed += 1
 
     def _exposure(
