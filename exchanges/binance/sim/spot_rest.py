@@ -30,6 +30,14 @@ from .tickers import spot_mini_ticker, spot_ticker
 
 __all__ = ["SpotRest", "depth_weight", "render_place"]
 
+# cancelReplace: its cancel's parameters under their DELETE /order names
+_CANCEL_FIELDS = {
+    "cancelOrderId": "orderId",
+    "cancelOrigClientOrderId": "origClientOrderId",
+    "cancelNewClientOrderId": "newClientOrderId",
+}
+CANCEL_REPLACE_PARAMS = SPOT_ORDER_PARAMS | set(_CANCEL_FIELDS) | {"cancelReplaceMode", "cancelRestrictions"}
+
 _P = "/api/v3"
 
 
@@ -139,6 +147,9 @@ class SpotRest:
                 ID_PARAMS | {"newClientOrderId", "cancelRestrictions"},
             ),
             Endpoint("GET", f"{_P}/order", "SIGNED", 4, self.query, ID_PARAMS),
+            Endpoint(
+                "POST", f"{_P}/order/cancelReplace", "SIGNED", 1, self.cancel_replace, CANCEL_REPLACE_PARAMS, order=True
+            ),
             Endpoint(
                 "GET",
                 f"{_P}/openOrders",
@@ -255,6 +266,44 @@ class SpotRest:
 
     def query(self, call: Call) -> object:
         return order_query(query_order(self.core, "spot", call.params))
+
+    def cancel_replace(self, call: Call) -> object:
+        """``POST /api/v3/order/cancelReplace``: cancel an order, then place a new one (a new
+        ``orderId``). ``STOP_ON_FAILURE``: a failed cancel places nothing (-2022);
+        ``ALLOW_FAILURE``: the new order is placed anyway. Failures answer the code alone (Binance
+        adds a ``data`` object with both halves' results)."""
+        params = call.params
+        mode = params.req_enum(
+            "cancelReplaceMode", ("STOP_ON_FAILURE", "ALLOW_FAILURE"), BinanceApiError(-1100, "Illegal mode.")
+        )
+        symbol = params.req_str("symbol")
+        cancel_values = {"symbol": symbol}
+        for name, as_name in _CANCEL_FIELDS.items():
+            value = params.raw(name)
+            if value is not None:
+                cancel_values[as_name] = value
+        new_values = {n: v for n in params.names() if n in SPOT_ORDER_PARAMS and (v := params.raw(n)) is not None}
+        cancel_result: object
+        try:
+            order, cancel_cid = cancel_order(self.core, "spot", Params(cancel_values))
+            cancel_result, canceled = order_cancel(order, cancel_cid, call.now_ms), "SUCCESS"
+        except BinanceApiError as err:
+            if mode == "STOP_ON_FAILURE":
+                raise BinanceApiError(-2022, "Order cancel-replace failed.") from None
+            cancel_result, canceled = {"code": err.code, "msg": err.msg}, "FAILURE"
+        try:
+            placed = render_place(self.core, Params(new_values))
+        except BinanceApiError:
+            code = -2021 if canceled == "SUCCESS" else -2022
+            raise BinanceApiError(
+                code, "Order cancel-replace partially failed." if code == -2021 else "Order cancel-replace failed."
+            ) from None
+        return {
+            "cancelResult": canceled,
+            "newOrderResult": "SUCCESS",
+            "cancelResponse": cancel_result,
+            "newOrderResponse": placed,
+        }
 
     def open_orders(self, call: Call) -> object:
         symbol = call.params.opt_str("symbol")

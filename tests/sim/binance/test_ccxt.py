@@ -76,3 +76,19 @@ def test_ccxt_binanceusdm(sim: ThreadedBinanceSim) -> None:
     assert rate["fundingRate"] is not None and rate["markPrice"] > 0
     with pytest.raises(ccxt.InvalidOrder):
         ex.create_order("BTC/USDT:USDT", "limit", "buy", 0.0001, 50000)
+
+
+def test_ccxt_binance_spot_edit_order_is_cancel_replace(sim: ThreadedBinanceSim) -> None:
+    """ccxt edits a spot order with ``POST /api/v3/order/cancelReplace``: the old order canceled,
+    a new one (new id) placed; a cancel that fails places nothing (STOP_ON_FAILURE, -2022)."""
+    ex = _spot(sim)
+    ex.load_markets()
+    first = ex.create_order("BTC/USDT", "limit", "buy", 0.01, 50000)
+    edited = ex.edit_order(first["id"], "BTC/USDT", "limit", "buy", 0.02, 49000)
+    assert edited["id"] != first["id"] and edited["price"] == 49000 and edited["amount"] == 0.02
+    assert ex.fetch_order(first["id"], "BTC/USDT")["status"] == "canceled"
+    assert [o["id"] for o in ex.fetch_open_orders("BTC/USDT")] == [edited["id"]]
+    with pytest.raises(ccxt.BaseError, match="-2022"):
+        ex.edit_order(first["id"], "BTC/USDT", "limit", "buy", 0.03, 48000)  # already canceled
+    assert [o["id"] for o in ex.fetch_open_orders("BTC/USDT")] == [edited["id"]]
+    ex.cancel_order(edited["id"], "BTC/USDT")
