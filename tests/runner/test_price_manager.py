@@ -1,5 +1,5 @@
-"""PriceManager, unit by unit: a scripted venue (its REST book only) and an injected clock — no
-process, no network. Freshness is moved by the clock, never by sleeping."""
+"""PriceManager, unit by unit: a scripted venue (its REST book only) and an injected clock
+(tests/runner/fakes.py) — no process, no network. Freshness is moved by the clock, never by sleeping."""
 
 from __future__ import annotations
 
@@ -12,32 +12,16 @@ import pytest
 import zmq
 
 from exchange_runner.actors.price import BookResult, GetBook, GetBooks, NoMarketData, PriceManager
-from exchange_runner.publisher import Publisher
 from exchanges.base import ExchangeAdapter
 from strategy_client.model import BookLevel, Exchange, FundingRate, InstrumentKey, MarketKind, OrderBook
-from strategy_client.wire import BookEvent, Event, TopicKind
+from strategy_client.wire import BookEvent, TopicKind
 from tests.helpers import eventually
+from tests.runner.fakes import FakeClock, RecordingPublisher, running
 
 D = Decimal
 BTC = InstrumentKey(Exchange.BINANCE, "BTCUSDT", MarketKind.PERP)
 ETH = InstrumentKey(Exchange.BINANCE, "ETHUSDT", MarketKind.PERP)
 WALL_NS = 1_700_000_000_000 * 1_000_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.mono = 1000.0
-        self.wall = WALL_NS
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def wall_ns(self) -> int:
-        return self.wall
-
-    def advance(self, seconds: float) -> None:
-        self.mono += seconds
-        self.wall += int(seconds * 1e9)
 
 
 def book(key: InstrumentKey, bid: str, seq: int) -> OrderBook:
@@ -70,20 +54,8 @@ class RestBooks:
         return self.books[key]
 
 
-class KeptPublisher(Publisher):
-    """A real publisher (inproc PUB) that also keeps what it published."""
-
-    def __init__(self, sock: zmq.Socket[bytes]) -> None:
-        super().__init__(sock, Exchange.BINANCE)
-        self.kept: list[tuple[TopicKind, Event]] = []
-
-    def publish(self, kind: TopicKind, event: Event, key: InstrumentKey | None = None, **kw: Any) -> None:
-        self.kept.append((kind, event))
-        super().publish(kind, event, key, **kw)
-
-
 class Rig:
-    def __init__(self, prices: PriceManager, rest: RestBooks, clock: Clock, publisher: KeptPublisher) -> None:
+    def __init__(self, prices: PriceManager, rest: RestBooks, clock: FakeClock, publisher: RecordingPublisher) -> None:
         self.prices = prices
         self.rest = rest
         self.clock = clock
@@ -98,10 +70,8 @@ class Rig:
 @pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
     ctx: zmq.Context[Any] = zmq.Context()
-    sock: zmq.Socket[bytes] = ctx.socket(zmq.PUB)
-    sock.bind("inproc://price-manager-test")
-    clock, rest = Clock(), RestBooks()
-    publisher = KeptPublisher(sock)
+    clock, rest = FakeClock(wall_ms=WALL_NS // 1_000_000), RestBooks()
+    publisher = RecordingPublisher(ctx)
     prices = PriceManager(
         cast(ExchangeAdapter, rest),
         publisher,
@@ -109,21 +79,19 @@ async def rig() -> AsyncIterator[Rig]:
         stale_after_s=5.0,
         fetch_timeout_s=5.0,
         monotonic=clock.monotonic,
-        wall_ns=clock.wall_ns,
+        wall_ns=lambda: clock.wall_ms() * 1_000_000,
     )
-    task = asyncio.create_task(prices.run())
     try:
-        yield Rig(prices, rest, clock, publisher)
+        async with running(prices):
+            yield Rig(prices, rest, clock, publisher)
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        sock.close(linger=0)
+        publisher.close()
         ctx.term()
 
 
 async def test_a_streamed_book_is_published_and_served_fresh_without_rest(rig: Rig) -> None:
     await rig.feed(book(BTC, "100", seq=1))
-    assert rig.publisher.kept == [(TopicKind.BOOK, BookEvent(book=book(BTC, "100", seq=1)))]
+    assert rig.publisher.events == [(TopicKind.BOOK, BookEvent(book=book(BTC, "100", seq=1)))]
     got = await rig.prices.ask(GetBook(BTC))
     assert got == BookResult(book(BTC, "100", seq=1), stale=False)
     assert rig.rest.calls == [] and rig.prices.fetches == 0
@@ -135,7 +103,7 @@ async def test_an_older_sequence_is_dropped_and_counted(rig: Rig) -> None:
     await rig.feed(book(BTC, "99", seq=4))
     assert rig.prices.out_of_order == 1 and rig.prices.books_in == 1
     assert (await rig.prices.ask(GetBook(BTC))).book.sequence == 5
-    assert len(rig.publisher.kept) == 1  # the late book was not published either
+    assert len(rig.publisher.events) == 1  # the late book was not published either
 
 
 async def test_a_book_goes_stale_by_the_clock_and_one_rest_fetch_serves_every_waiter(rig: Rig) -> None:
