@@ -85,9 +85,9 @@ class _Plan:
 
 def _spotperp_plan(cfg: SpotPerpConfig) -> _Plan:
     spot, perp = cfg.spot_key, cfg.perp_key
+    # paper takes a spot buy's fee from the base received, as the venues do (strategy_client.model.ledger):
+    # the buy is grossed up the same way, or the spot leg would hold the hedge less the fee (a broken entry)
     spot_fees = cfg.fees.spot
-    if cfg.paper:  # no gross-up of spot buys on paper: the spot leg holds the hedge less the buy fee
-        spot_fees = msgspec.structs.replace(spot_fees, buy_fee_in_base=False)
 
     def pair_for(insts: dict[InstrumentKey, Any], oracle: PriceOracle, now_ns: int) -> ArbPair | None:
         return ArbPair(
