@@ -15,6 +15,7 @@ the payload of one runner event (docs/bus.md).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from enum import StrEnum
@@ -89,6 +90,7 @@ def _token(text: str) -> str:
     return _BAD_TOKEN.sub("_", text) or "_"
 
 
+@functools.lru_cache(maxsize=8192)  # one per (runner, topic): the regex costs ~15 µs an event otherwise
 def routing_key(runner: str, topic_text: str) -> str:
     """``<kind>.<exchange>.<runner>[.<market>.<SYMBOL>]`` from a ZeroMQ topic."""
     parts = [p for p in topic_text.split("|") if p]

@@ -12,8 +12,9 @@ bound, persistent messages, publisher confirms). Reported:
 * ``published_per_s``: events the broker acknowledged per second (sustained, after a warm-up);
 * ``conflated``: book events skipped by the newest-only policy because the sink was behind;
 * ``added_us``: the bridge's own receive → broker acknowledgement, p50/p90/p99/max (µs);
-* ``raw``: a bare client (nats-py / aio-pika) publishing the same payload in the same batch
-  size with acknowledgements, in this process: msgs/s and publish → ack p50/p99 — the floor.
+* ``raw``: a bare client (nats-py / aio-pika) in this process publishing payloads the size of a
+  real book envelope (read back from the stream), in batches of the same size, acknowledged:
+  msgs/s and batch publish → acks p50/p99 — the floor.
 
 Needs NATS (JetStream) at 127.0.0.1:4222 and RabbitMQ at 127.0.0.1:5672 (guest/guest); names are
 unique per run and deleted after. Prints a table and writes JSON with ``--json``.
@@ -86,6 +87,7 @@ class Run:
         self.rds = redis.Redis.from_url(redis_url)
         self.port = free_port_pair()
         self.ctl = SimControl(f"http://127.0.0.1:{self.port}")
+        self.payload_bytes = 0  # a real book envelope's size, for the raw floor
 
     def start_venue_and_runner(self) -> None:
         sim = self.kids.start("sim", ["-m", "benchlib.simproc", "--port-base", str(self.port)])
@@ -130,6 +132,8 @@ class Run:
         finally:
             self.kids.stop(bridge)
         assert st0 is not None and st1 is not None and st2 is not None
+        if sink == "nats":
+            self.payload_bytes = max(self.payload_bytes, asyncio.run(last_payload_size(f"TBBENCH_{tag}")))
         dt = t1 - t0
         lane0, lane1 = st0.lanes[0], st1.lanes[0]
         return {
@@ -144,17 +148,29 @@ class Run:
         }
 
 
-def sample_payload(size: int = 420) -> bytes:
-    return b'{"v":1,"event":{"event":"book","pad":"' + b"x" * size + b'"}}'
+async def last_payload_size(stream: str) -> int:
+    nc = await nats.connect(NATS_URL)
+    try:
+        info = await nc.jetstream().stream_info(stream)
+        msg = await nc.jetstream().get_msg(stream, info.state.last_seq)
+        return len(msg.data or b"")
+    finally:
+        await nc.close()
 
 
-async def raw_nats(n: int, batch: int) -> dict[str, Any]:
+def sample_payload(size: int) -> bytes:
+    """A JSON body of ``size`` bytes (the raw floor publishes what the bridge published)."""
+    head, tail = b'{"v":1,"event":{"event":"book","pad":"', b'"}}'
+    return head + b"x" * max(0, size - len(head) - len(tail)) + tail
+
+
+async def raw_nats(n: int, batch: int, size: int) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:8]
     stream, subject = f"TBBENCH_RAW_{tag}", f"tbbench_raw_{tag}.ob"
     nc = await nats.connect(NATS_URL)
     js = nc.jetstream()
     await js.add_stream(name=stream, subjects=[f"tbbench_raw_{tag}.>"], duplicate_window=120, max_age=300)
-    body = sample_payload()
+    body = sample_payload(size)
     lat: list[int] = []
     try:
         t0 = time.perf_counter()
@@ -174,14 +190,14 @@ async def raw_nats(n: int, batch: int) -> dict[str, Any]:
     return {"msgs_per_s": round(n / dt), "batch_ack_us": summary_us(lat)}
 
 
-async def raw_rabbit(n: int, batch: int) -> dict[str, Any]:
+async def raw_rabbit(n: int, batch: int, size: int) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:8]
     conn = await aio_pika.connect(RABBIT_URL)
     channel = await conn.channel(publisher_confirms=True)
     exchange = await channel.declare_exchange(f"tbbench.raw.{tag}", aio_pika.ExchangeType.TOPIC, durable=True)
     queue = await channel.declare_queue(f"tbbench.raw.{tag}.q", durable=True)
     await queue.bind(exchange, routing_key="#")
-    body = sample_payload()
+    body = sample_payload(size)
     lat: list[int] = []
     try:
         t0 = time.perf_counter()
@@ -260,11 +276,12 @@ def main() -> int:
             server.stop()
             if run is not None:
                 cleanup(sinks, run.uid, rates)
-    log("raw floor: bare clients, same payload size and batch")
+    size = results["payload_bytes"] = (run.payload_bytes if run is not None else 0) or 1000
+    log(f"raw floor: bare clients, same batch, payloads of {size} bytes")
     if "nats" in sinks:
-        results["raw"]["nats"] = asyncio.run(raw_nats(args.raw_msgs, args.batch))
+        results["raw"]["nats"] = asyncio.run(raw_nats(args.raw_msgs, args.batch, size))
     if "rabbitmq" in sinks:
-        results["raw"]["rabbitmq"] = asyncio.run(raw_rabbit(args.raw_msgs, args.batch))
+        results["raw"]["rabbitmq"] = asyncio.run(raw_rabbit(args.raw_msgs, args.batch, size))
     print(f"{'sink':9} {'offered/s':>10} {'published/s':>12} {'conflated':>10} {'p50 µs':>9} {'p99 µs':>9}")
     for r in results["bridge"]:
         a = r["added_us"]
