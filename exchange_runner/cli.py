@@ -192,7 +192,7 @@ def _exchange_command(exchange: Exchange, summary: str, *, show: bool = False) -
         cancel_on_exit: Annotated[
             bool, typer.Option("--cancel-on-exit", help="cancel open orders on shutdown")
         ] = False,
-        secrets: str | None = typer.Option(  # noqa: B008 - default form: the help names this exchange
+        secrets: str | None = typer.Option(  # the default form: the help names this exchange
             None,
             "--secrets",
             help=f"TOML file with {secrets_keys} (else ${prefix}_API_KEY/{prefix}_API_SECRET{passphrase})",
@@ -365,10 +365,10 @@ def _set_values(table: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in table.items():
         if isinstance(value, dict):
-            value = _set_values(value)
-            if not value:
-                continue
-        if value is not None:
+            nested = _set_values(value)
+            if nested:
+                out[key] = nested
+        elif value is not None:
             out[key] = value
     return out
 
@@ -444,14 +444,14 @@ def keys_generate(
     role: Annotated[str, typer.Option("--role", help="role in --allow-file: read | trade | admin")] = "read",
 ) -> None:
     """Write a new CURVE keypair (files mode 0600; an existing key is never overwritten)."""
-    from strategy_client.security import KeyError_, Role, write_keypair
+    from strategy_client.security import CurveKeyError, Role, write_keypair
 
     if role.upper() not in Role.__members__:
         _fail(f"--role {role!r} is not one of read, trade, admin")
         return
     try:
         public_path, secret_path = write_keypair(directory, name)
-    except KeyError_ as exc:
+    except CurveKeyError as exc:
         _fail(str(exc))
         return
     from strategy_client.security import load_public_key
@@ -468,11 +468,11 @@ def keys_generate(
 @keys_app.command("show")
 def keys_show(path: Annotated[Path, typer.Argument(help="a .key or .key_secret file")]) -> None:
     """Print the public key of a key file (never the secret)."""
-    from strategy_client.security import KeyError_, load_public_key
+    from strategy_client.security import CurveKeyError, load_public_key
 
     try:
         typer.echo(load_public_key(path))
-    except KeyError_ as exc:
+    except CurveKeyError as exc:
         _fail(str(exc))
 
 

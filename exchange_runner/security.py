@@ -36,7 +36,7 @@ from strategy_client.security import (
     AccessList,
     AccessListError,
     CurveClient,
-    KeyError_,
+    CurveKeyError,
     KeyPair,
     Role,
     denied_message,
@@ -96,7 +96,7 @@ class ServerSecurity:
                 keys = load_keypair(Path(cfg.curve_key_file))
             else:
                 keys = KeyPair.from_secret(cfg.curve_secret)
-        except KeyError_ as exc:
+        except CurveKeyError as exc:
             where = "--curve-key" if cfg.curve_key_file else "$TRADEBUS_CURVE_SECRET"
             raise ConfigError(f"{where}: {exc}") from None
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .access import AccessEntry, AccessList, AccessListError, Role, denied_message, required_role
 from .client import ClientSecurity, CurveClient, SecurityConfigError, TrustStore
-from .keys import KeyError_, KeyPair, generate_keypair, load_keypair, load_public_key, write_keypair
+from .keys import CurveKeyError, KeyError_, KeyPair, generate_keypair, load_keypair, load_public_key, write_keypair
 from .redact import redact_url
 
 __all__ = [
@@ -17,7 +17,8 @@ __all__ = [
     "AccessListError",
     "ClientSecurity",
     "CurveClient",
-    "KeyError_",
+    "CurveKeyError",
+    "KeyError_",  # CurveKeyError's old name, for code that imports it
     "KeyPair",
     "Role",
     "SecurityConfigError",

@@ -23,7 +23,7 @@ from enum import IntEnum
 from pathlib import Path
 
 from ..wire.commands import BY_METHOD
-from .keys import KeyError_, check_z85, load_public_key
+from .keys import CurveKeyError, check_z85, load_public_key
 
 __all__ = ["CLASSED_METHODS", "Role", "AccessEntry", "AccessList", "AccessListError", "required_role", "denied_message"]
 
@@ -132,7 +132,7 @@ class AccessList:
                 ) from None
             try:
                 public = check_z85(key, "key") if len(key) == 40 else load_public_key(self.path.parent / key)
-            except KeyError_ as exc:
+            except CurveKeyError as exc:
                 self.reload_errors += 1
                 raise AccessListError(f"allow-list {self.path} line {n}: {exc}") from None
             entries[public] = AccessEntry(role, public, parts[2].strip() if len(parts) > 2 else "")

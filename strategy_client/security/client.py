@@ -31,7 +31,7 @@ import zmq
 
 from ..telemetry.logs import register_secret
 from ..wire import RunnerRecord
-from .keys import KeyError_, KeyPair, check_z85, load_keypair, load_public_key
+from .keys import CurveKeyError, KeyPair, check_z85, load_keypair, load_public_key
 
 __all__ = ["ClientSecurity", "CurveClient", "TrustStore", "SecurityConfigError"]
 
@@ -89,13 +89,13 @@ class TrustStore:
             for file in files:
                 try:
                     by_name.setdefault(file.stem, set()).add(load_public_key(file))
-                except KeyError_ as exc:
+                except CurveKeyError as exc:
                     raise SecurityConfigError(f"trusted runner keys: {exc}") from None
         anyk: frozenset[str] = frozenset()
         if pinned:
             try:
                 anyk = frozenset({check_z85(pinned, f"${ENV_RUNNER_KEY}")})
-            except KeyError_ as exc:
+            except CurveKeyError as exc:
                 raise SecurityConfigError(str(exc)) from None
         return cls({k: frozenset(v) for k, v in by_name.items()}, anyk)
 
@@ -146,7 +146,7 @@ class ClientSecurity:
                 keys = KeyPair.from_secret(env[ENV_SECRET].strip())
             else:
                 keys = None
-        except KeyError_ as exc:
+        except CurveKeyError as exc:
             raise SecurityConfigError(f"client key: {exc}") from None
         trusted_path = trusted or env.get(ENV_TRUSTED) or None
         if trusted_path is not None and not Path(trusted_path).exists():

@@ -13,20 +13,31 @@ from pathlib import Path
 
 import zmq
 
-__all__ = ["KeyError_", "KeyPair", "generate_keypair", "write_keypair", "load_keypair", "load_public_key", "check_z85"]
+__all__ = [
+    "CurveKeyError",
+    "KeyPair",
+    "generate_keypair",
+    "write_keypair",
+    "load_keypair",
+    "load_public_key",
+    "check_z85",
+]
 
 _Z85_KEY = re.compile(r"^[0-9a-zA-Z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}$")
 _LINE = re.compile(r'^\s*(public-key|secret-key)\s*=\s*"([^"]*)"\s*$')
 
 
-class KeyError_(ValueError):  # noqa: N801 - KeyError is a builtin with another meaning
+class CurveKeyError(ValueError):
     """A key or key file that cannot be used (one line, never the secret itself)."""
 
 
+KeyError_ = CurveKeyError  # its name until the lint rules came in: code that imports it keeps working
+
+
 def check_z85(text: str, what: str) -> str:
-    """``text`` if it is a Z85 CURVE key (40 characters), else :class:`KeyError_`."""
+    """``text`` if it is a Z85 CURVE key (40 characters), else :class:`CurveKeyError`."""
     if not _Z85_KEY.match(text):
-        raise KeyError_(f"{what} is not a Z85-encoded CURVE key (40 characters)")
+        raise CurveKeyError(f"{what} is not a Z85-encoded CURVE key (40 characters)")
     return text
 
 
@@ -39,7 +50,7 @@ class KeyPair:
         self.public = check_z85(public, "public key")
         self.secret = check_z85(secret, "secret key") if secret else ""
         if secret and zmq.curve_public(secret.encode()).decode() != public:
-            raise KeyError_("the public key does not belong to the secret key")
+            raise CurveKeyError("the public key does not belong to the secret key")
 
     @classmethod
     def from_secret(cls, secret: str) -> KeyPair:
@@ -74,15 +85,15 @@ def _write_new(path: Path, text: str, mode: int) -> None:
 
 def write_keypair(directory: Path, name: str, pair: KeyPair | None = None) -> tuple[Path, Path]:
     """Write ``<name>.key`` (public) and ``<name>.key_secret`` (both keys), both mode 0600;
-    an existing file is never overwritten (:class:`KeyError_`). Returns (public, secret) paths."""
+    an existing file is never overwritten (:class:`CurveKeyError`). Returns (public, secret) paths."""
     if not re.match(r"^[A-Za-z0-9_.-]+$", name):
-        raise KeyError_(f"key name {name!r}: use letters, digits, '.', '_' or '-'")
+        raise CurveKeyError(f"key name {name!r}: use letters, digits, '.', '_' or '-'")
     pair = pair or generate_keypair()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     public, secret = directory / f"{name}.key", directory / f"{name}.key_secret"
     for path in (public, secret):
         if path.exists():
-            raise KeyError_(f"{path} exists; not overwriting a key (remove it first)")
+            raise CurveKeyError(f"{path} exists; not overwriting a key (remove it first)")
     _write_new(secret, _cert(pair, with_secret=True, comment=f"{name}: SECRET - keep this file private"), 0o600)
     _write_new(public, _cert(pair, with_secret=False, comment=f"{name}: public key"), 0o600)
     return public, secret
@@ -92,7 +103,7 @@ def _read_cert(path: Path) -> dict[str, str]:
     try:
         text = path.read_text()
     except OSError as exc:
-        raise KeyError_(f"cannot read key file {path}: {exc.strerror or exc}") from None
+        raise CurveKeyError(f"cannot read key file {path}: {exc.strerror or exc}") from None
     found: dict[str, str] = {}
     for line in text.splitlines():
         m = _LINE.match(line)
@@ -102,7 +113,7 @@ def _read_cert(path: Path) -> dict[str, str]:
         stripped = text.strip()
         if _Z85_KEY.match(stripped):  # a bare Z85 key on one line
             return {"public-key": stripped}
-        raise KeyError_(f"{path} holds no CURVE key (expected a ZeroMQ certificate)")
+        raise CurveKeyError(f"{path} holds no CURVE key (expected a ZeroMQ certificate)")
     return found
 
 
@@ -111,11 +122,11 @@ def load_keypair(path: Path) -> KeyPair:
     found = _read_cert(path)
     secret = found.get("secret-key", "")
     if not secret:
-        raise KeyError_(f"{path} holds no secret key (is it the public .key file?)")
+        raise CurveKeyError(f"{path} holds no secret key (is it the public .key file?)")
     try:
         return KeyPair.from_secret(secret) if "public-key" not in found else KeyPair(found["public-key"], secret)
-    except KeyError_ as exc:
-        raise KeyError_(f"{path}: {exc}") from None
+    except CurveKeyError as exc:
+        raise CurveKeyError(f"{path}: {exc}") from None
 
 
 def load_public_key(path: Path) -> str:
@@ -124,6 +135,6 @@ def load_public_key(path: Path) -> str:
     if "public-key" in found:
         try:
             return check_z85(found["public-key"], f"{path}: public key")
-        except KeyError_:
+        except CurveKeyError:
             raise
     return KeyPair.from_secret(found["secret-key"]).public

@@ -15,7 +15,7 @@ from strategy_client.security import (
     AccessList,
     AccessListError,
     ClientSecurity,
-    KeyError_,
+    CurveKeyError,
     KeyPair,
     Role,
     SecurityConfigError,
@@ -40,9 +40,9 @@ def test_keypair_files_are_0600_never_overwritten_and_round_trip(tmp_path: Path)
     assert load_public_key(public) == load_public_key(secret) == pair.public
     # pyzmq reads them as ZeroMQ certificates
     assert zmq.auth.load_certificate(str(secret)) == (pair.public.encode(), pair.secret.encode())
-    with pytest.raises(KeyError_, match="exists; not overwriting"):
+    with pytest.raises(CurveKeyError, match="exists; not overwriting"):
         write_keypair(tmp_path / "k", "alice")
-    with pytest.raises(KeyError_, match="holds no secret key"):
+    with pytest.raises(CurveKeyError, match="holds no secret key"):
         load_keypair(public)
 
 
@@ -55,10 +55,10 @@ def test_a_secret_never_shows_in_repr() -> None:
 
 
 def test_bad_keys_are_refused() -> None:
-    with pytest.raises(KeyError_, match="not a Z85"):
+    with pytest.raises(CurveKeyError, match="not a Z85"):
         KeyPair("short")
     a, b = generate_keypair(), generate_keypair()
-    with pytest.raises(KeyError_, match="does not belong"):
+    with pytest.raises(CurveKeyError, match="does not belong"):
         KeyPair(a.public, b.secret)
 
 
