@@ -79,7 +79,7 @@ from ..publisher import Publisher
 from ..refusals import BadParams, ClientIdInUse, NotAvailable
 from ..risk import RiskGate
 from .base import Actor
-from .order_state import OrderBook_
+from .order_state import OrderTable
 
 __all__ = [
     "OrderManager",
@@ -207,7 +207,7 @@ class OrderManager(Actor[Msg]):
         self.publisher = publisher
         self.instruments = instruments
         self.paper = paper
-        self.orders = OrderBook_()
+        self.orders = OrderTable()
         self.executions: BlockingQueue[OrderUpdate] = BlockingQueue(65_536, name="order.executions")
         self.fill_grace_s = fill_grace_s
         self.unknown_retry_s = unknown_retry_s

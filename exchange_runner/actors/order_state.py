@@ -22,7 +22,7 @@ from exchanges.base import ExecType, OrderUpdate
 from strategy_client.model import Fill, InstrumentKey, Order, OrderStatus
 from strategy_client.wire import OrderEvent, OrderEventKind
 
-__all__ = ["OrderBook_", "merge_order", "event_kind"]
+__all__ = ["OrderTable", "merge_order", "event_kind"]
 
 _RANK = {
     OrderStatus.PENDING: 0,
@@ -82,7 +82,7 @@ def _maybe_live(order: Order) -> bool:
     return order.status.is_open or order.status is OrderStatus.UNKNOWN
 
 
-class OrderBook_:  # noqa: N801 - "book of orders", not a market order book
+class OrderTable:
     """Orders by client id; active ones indexed, final ones kept in a bounded LRU."""
 
     def __init__(self, keep_final: int = 10_000) -> None:

@@ -6,7 +6,7 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exchange_runner.actors.order_state import OrderBook_, merge_order
+from exchange_runner.actors.order_state import OrderTable, merge_order
 from exchanges.base import ExecType
 from strategy_client.model import (
     FINAL_STATUSES,
@@ -58,7 +58,7 @@ def fill(tid: str, qty: str) -> Fill:
 
 
 def test_lifecycle_events_in_order() -> None:
-    book = OrderBook_()
+    book = OrderTable()
     book.track(order(OrderStatus.PENDING, vid=""))
     ev = book.apply(order(OrderStatus.NEW))
     assert ev is not None and ev.kind is OrderEventKind.NEW
@@ -74,7 +74,7 @@ def test_lifecycle_events_in_order() -> None:
 
 
 def test_stale_updates_never_move_an_order_back() -> None:
-    book = OrderBook_()
+    book = OrderTable()
     book.apply(order(OrderStatus.PARTIALLY_FILLED, "0.5"))
     assert book.apply(order(OrderStatus.NEW)) is None
     book.apply(order(OrderStatus.CANCELED, "0.5"))
@@ -92,7 +92,7 @@ statuses = st.sampled_from(list(OrderStatus))
 
 @given(st.lists(st.tuples(statuses, st.integers(0, 10)), max_size=30))
 def test_any_update_sequence_is_monotonic(updates: list[tuple[OrderStatus, int]]) -> None:
-    book = OrderBook_()
+    book = OrderTable()
     last_filled = D(0)
     final_seen: OrderStatus | None = None
     for status, tenths in updates:
@@ -108,7 +108,7 @@ def test_any_update_sequence_is_monotonic(updates: list[tuple[OrderStatus, int]]
 
 
 def test_final_orders_are_bounded() -> None:
-    book = OrderBook_(keep_final=3)
+    book = OrderTable(keep_final=3)
     for i in range(10):
         book.apply(msgspec.structs.replace(order(OrderStatus.FILLED, "1"), client_id=f"c{i}", venue_id=str(i)))
     assert len(book.final) == 3 and book.get("c0") is None and book.get("c9") is not None
@@ -116,7 +116,7 @@ def test_final_orders_are_bounded() -> None:
 
 
 def test_unknown_is_left_only_for_what_the_venue_says() -> None:
-    book = OrderBook_()
+    book = OrderTable()
     book.track(order(OrderStatus.PENDING, vid=""))
     assert book.open_orders() == []  # a placement in flight is not listed
     ev = book.mark_unknown("c1", 5)
