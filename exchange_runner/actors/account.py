@@ -9,7 +9,10 @@ a REST snapshot replaces an asset only when its venue time (:class:`AccountAsOf`
 that is a :class:`TimedAccountSource`) is not older than the held one. A REST snapshot without
 venue times (paper, Bybit, OKX adapters) does not replace an asset a stream patch changed after
 the fetch was sent: the patch may be newer than the read. Ignored values are counted
-(``stale_ignored``).
+(``stale_ignored``). A margin patch that carries the wallet balance only (Binance's
+ACCOUNT_UPDATE: no margin balance, available, initial or maintenance margin) is followed by a
+REST read ``PATCH_REFRESH_S`` later (one pending at a time), so those figures follow a fill within
+a second instead of waiting for the next reconcile.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from strategy_client.wire import AccountEvent, AccountReply, GetAccountSnapshot,
 from ..publisher import Publisher
 from .base import Actor, mapped
 
-__all__ = ["AccountManager", "RefreshAccount", "AccountPatch"]
+__all__ = ["AccountManager", "RefreshAccount", "AccountPatch", "PATCH_REFRESH_S"]
+
+PATCH_REFRESH_S = 0.5
 
 
 class RefreshAccount(Query[AccountSnapshot], frozen=True):
@@ -73,6 +78,7 @@ class AccountManager(Actor[Msg]):
         self._asof: dict[_Key, int] = {}  # venue time (ms) of the value held, per asset
         self._patched: dict[_Key, int] = {}  # patch counter when a stream patch last set the asset
         self._patches = 0
+        self._refresh_pending = False
 
     def _handle(self, msg: Msg) -> Any:
         if isinstance(msg, GetAccountSnapshot):
@@ -83,6 +89,8 @@ class AccountManager(Actor[Msg]):
             return self._refresh(msg.reason)
         if isinstance(msg, AccountPatch):
             self._patch(msg.update)
+            if any(m.margin_balance == 0 for m in msg.update.margin):
+                self._refresh_soon()  # wallet only: the margin figures come from REST
             return None
         if isinstance(msg, _Fetched):
             snap = self._merge_fetched(msg)
@@ -93,6 +101,18 @@ class AccountManager(Actor[Msg]):
             self._pending.clear()
             return None
         raise TypeError(f"unexpected message {type(msg).__name__}")
+
+    def _refresh_soon(self) -> None:
+        if self._refresh_pending:
+            return
+        self._refresh_pending = True
+
+        async def run() -> None:
+            await asyncio.sleep(PATCH_REFRESH_S)
+            self._refresh_pending = False
+            await self.tell(RefreshAccount("a margin patch without margin figures"))
+
+        self.spawn(run(), "refresh-soon")
 
     def _refresh(self, reason: str) -> asyncio.Future[AccountSnapshot]:
         fut: asyncio.Future[AccountSnapshot] = asyncio.get_running_loop().create_future()

@@ -2,7 +2,9 @@
 real console script: right after a fill the position shows its leverage (Binance's user-stream
 patch carries none: the runner keeps the one it knew and re-reads the position at once) and a
 mark, and its uPnL is the position marked at the runner's current mark price — not the figure
-of the venue's last report (it stayed at -0.031 while the real one was ≈ +1.0)."""
+of the venue's last report (it stayed at -0.031 while the real one was ≈ +1.0); `balance` shows
+the margin the position takes (initial, maintenance, less available) within seconds, not at the
+next reconcile."""
 
 from __future__ import annotations
 
@@ -62,4 +64,16 @@ def test_positions_show_leverage_mark_and_a_current_upnl(manual_runner: RunnerPr
     assert again is not None
     current = Decimal(next(line for line in lines if line.startswith(f"{KEY} mark ")).split()[2])
     assert abs(Decimal(again["mark"]) - current) / current < Decimal("0.002"), (again, current)
+    # the account's margin figures follow the fill too (the user stream's patch carries the wallet only)
+    margin = None
+    while time.monotonic() < deadline + 10:
+        lines = repl("balance\n", manual_redis, manual_runner.name)
+        section = lines[lines.index("futures margin") :] if "futures margin" in lines else []
+        usdt = next((line.split() for line in section if line.startswith("USDT ")), None)
+        if usdt is not None:
+            margin = dict(zip(["asset", "wallet", "upnl", "margin", "available", "init", "maint"], usdt, strict=True))
+            if Decimal(margin["init"]) > 0:
+                break
+    assert margin is not None and Decimal(margin["init"]) > 0 and Decimal(margin["maint"]) > 0, margin
+    assert Decimal(margin["available"]) < Decimal(margin["margin"]), margin
     repl(f"sell {KEY} 0.5 reduce\n", manual_redis, manual_runner.name)
