@@ -8,7 +8,10 @@
 * on 429/418 blocks the host until ``Retry-After`` passes: calls in the meantime fail fast with
   :class:`RateLimited`/:class:`IpBanned` without touching the network (without a
   ``Retry-After``, a 429 waits for the next clock-aligned minute and a 418 for two minutes);
-* translates venue errors through ``map_error``.
+* translates venue errors through ``map_error``;
+* with a shared budget (``exchanges.transport.ratelimit``, installed by the runner) reserves each
+  request's weight and order count before sending, feeds it the usage headers, and turns a
+  429/418 into a ban every process of the scope observes.
 
 It never retries: retry policy belongs to the caller, which knows whether a call is idempotent.
 """
@@ -26,9 +29,11 @@ from loguru import logger as log
 from exchanges.errors import ExchangeError, IpBanned, RateLimited
 from exchanges.telemetry import rate_limit_used
 from exchanges.transport.http import HttpHost, int_header, retry_after_s
+from exchanges.transport.ratelimit import BINANCE_DEFAULT_WINDOWS, SharedBudget, Window, active_budgets
 
 from .errors import Product, map_error
 from .rest_schemas import ERROR_DECODER
+from .weights import request_cost
 
 __all__ = ["HostUsage", "BinanceHost", "BAN_DEFAULT_S"]
 
@@ -66,6 +71,7 @@ class BinanceHost:
         timeout_s: float = 10.0,
         monotonic: Callable[[], float] = time.monotonic,
         server_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        account: str = "default",
     ) -> None:
         self.product: Product = product
         self._venue = f"binance-{product}"
@@ -77,6 +83,17 @@ class BinanceHost:
         self._order_counts: dict[str, int] = {}
         self._blocked_until = 0.0
         self._banned = False
+        registry = active_budgets.get()
+        self.budget: SharedBudget | None = (
+            registry.get(self._venue, BINANCE_DEFAULT_WINDOWS[product], account=account, now_ms=server_ms)
+            if registry is not None
+            else None
+        )
+
+    def use_windows(self, windows: list[Window]) -> None:
+        """The venue's own limits (its exchangeInfo ``rateLimits``) for the shared budget."""
+        if self.budget is not None and windows:
+            self.budget.set_windows(windows)
 
     def usage(self) -> HostUsage:
         return HostUsage(
@@ -119,6 +136,8 @@ class BinanceHost:
         if weight is not None:
             self._used_weight = weight
             rate_limit_used(venue, "weight_1m", weight)
+            if self.budget is not None:
+                self.budget.observe("weight_1m", weight)
         for name, value in headers.items():
             if name.lower().startswith(_ORDER_COUNT_PREFIX):
                 count = int_header(value)
@@ -126,6 +145,8 @@ class BinanceHost:
                     interval = name.lower()[len(_ORDER_COUNT_PREFIX) :]
                     self._order_counts[interval] = count
                     rate_limit_used(venue, f"orders_{interval}", count)
+                    if self.budget is not None:
+                        self.budget.observe(f"orders_{interval}", count)
 
     def _error(self, response: httpx.Response) -> ExchangeError:
         code: int | None = None
@@ -153,7 +174,17 @@ class BinanceHost:
         headers: dict[str, str] = dict(_FORM) if body else {}
         if api_key is not None:
             headers["X-MBX-APIKEY"] = api_key
-        return await self._host.send(method, path, query=query, body=body, headers=headers)
+        budget = self.budget
+        if budget is None:
+            return await self._host.send(method, path, query=query, body=body, headers=headers)
+        cost = request_cost(self.product, method, path, query or body)
+        await budget.acquire(cost.weight, order=cost.order, urgent=cost.urgent)
+        try:
+            return await self._host.send(method, path, query=query, body=body, headers=headers)
+        except RateLimited as exc:  # IpBanned included: every process of the scope stops
+            if exc.http_status in (418, 429) and exc.retry_after_s:
+                await budget.ban(exc.retry_after_s, status=exc.http_status)
+            raise
 
     def after(self, method: str, path: str, response: httpx.Response) -> bytes:
         """Track the usage headers; the body on 2xx, else the mapped error (blocking on 429/418)."""

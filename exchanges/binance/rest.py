@@ -14,6 +14,7 @@ time round trip.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Literal, TypeVar, Unpack
@@ -31,6 +32,7 @@ from exchanges.errors import (
 )
 from exchanges.transport.clock import ServerClock
 from exchanges.transport.http import RequestLoop, RetryOptions
+from exchanges.transport.ratelimit import Window, binance_windows
 
 from .errors import Product
 from .http import BinanceHost, HostUsage
@@ -67,6 +69,7 @@ from .rest_schemas import (
     PositionRiskV2,
     PositionRiskV3,
     PremiumIndex,
+    RateLimit,
     SpotAccount,
     SpotExchangeInfo,
     SpotOrder,
@@ -99,6 +102,17 @@ def _query_params(symbol: str, order_id: int | str | None, client_id: str | None
     if client_id:
         return {"symbol": symbol, "origClientOrderId": client_id}
     raise InvalidRequest("an order query needs order_id or client_id", venue="binance")
+
+
+def _account_id(credentials: Credentials | None) -> str:
+    """Who the ORDERS windows count for: a digest of the API key (never the key itself)."""
+    if credentials is None:
+        return "anonymous"
+    return hashlib.sha256(credentials.api_key.encode()).hexdigest()[:12]
+
+
+def _windows(limits: Sequence[RateLimit]) -> list[Window]:
+    return binance_windows((r.rateLimitType, r.interval, r.intervalNum, r.limit) for r in limits)
 
 
 def _drop_none(params: Mapping[str, object]) -> dict[str, object]:
@@ -137,6 +151,7 @@ class BinanceRestClient:
                 timeout_s=timeout_s,
                 monotonic=monotonic,
                 server_ms=self.clock.now_ms,
+                account=_account_id(credentials),
             )
             for product, base in hosts
         }
@@ -255,11 +270,15 @@ class BinanceRestClient:
         if symbols:
             params["symbols"] = msgspec.json.encode(list(symbols)).decode()
         raw = await self._call("spot", "GET", "/api/v3/exchangeInfo", params, retry=True)
-        return _decode(SPOT_EXCHANGE_INFO_DECODER, raw, "spot exchangeInfo")
+        info = _decode(SPOT_EXCHANGE_INFO_DECODER, raw, "spot exchangeInfo")
+        self._hosts["spot"].use_windows(_windows(info.rateLimits))
+        return info
 
     async def futures_exchange_info(self) -> FuturesExchangeInfo:
         raw = await self._call("futures", "GET", "/fapi/v1/exchangeInfo", retry=True)
-        return _decode(FUTURES_EXCHANGE_INFO_DECODER, raw, "futures exchangeInfo")
+        info = _decode(FUTURES_EXCHANGE_INFO_DECODER, raw, "futures exchangeInfo")
+        self._hosts["futures"].use_windows(_windows(info.rateLimits))
+        return info
 
     async def depth(self, product: Product, symbol: str, limit: int = 100) -> Depth:
         """Order book snapshot; futures ``limit`` must be one of ``FUTURES_DEPTH_LIMITS``."""

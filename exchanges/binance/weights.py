@@ -1,0 +1,69 @@
+"""What one Binance REST request costs against the shared budget (``exchanges.transport.ratelimit``).
+
+Binance publishes its limits in ``exchangeInfo.rateLimits`` but not each endpoint's weight; the
+weights below are the documented ones of the endpoints ``rest.py`` calls (anything else counts 1).
+An estimate that is off is corrected by the usage headers the venue returns with every response.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+from urllib.parse import parse_qs
+
+from .errors import Product
+
+__all__ = ["Cost", "request_cost"]
+
+
+class Cost(NamedTuple):
+    weight: int
+    order: bool  # counts in the ORDERS windows (a new order)
+    urgent: bool  # order placement or cancel: may use the order reserve, refused rather than queued
+
+
+_ORDER_PATHS = frozenset({"/api/v3/order", "/fapi/v1/order"})
+_CANCEL_PATHS = _ORDER_PATHS | {"/fapi/v1/allOpenOrders", "/api/v3/openOrders"}
+
+# (method, path) -> weight; (weight with symbol, weight without) for the symbol-optional lists
+_WEIGHTS: dict[tuple[str, str], int] = {
+    ("GET", "/api/v3/exchangeInfo"): 20,
+    ("GET", "/api/v3/account"): 20,
+    ("GET", "/api/v3/order"): 4,
+    ("GET", "/fapi/v1/order"): 1,
+    ("POST", "/fapi/v1/order"): 0,
+    ("GET", "/fapi/v3/account"): 5,
+    ("GET", "/fapi/v2/positionRisk"): 5,
+    ("GET", "/fapi/v3/positionRisk"): 5,
+    ("GET", "/fapi/v1/income"): 30,
+    ("GET", "/fapi/v1/fundingInfo"): 0,
+}
+_LISTS: dict[tuple[str, str], tuple[int, int]] = {
+    ("GET", "/api/v3/openOrders"): (6, 80),
+    ("GET", "/fapi/v1/openOrders"): (1, 40),
+    ("GET", "/fapi/v1/premiumIndex"): (1, 10),
+}
+
+
+def _depth_weight(product: Product, limit: int) -> int:
+    if product == "futures":
+        return 2 if limit <= 50 else {100: 5, 500: 10}.get(limit, 20)
+    if limit <= 100:
+        return 5
+    return 25 if limit <= 500 else 50 if limit <= 1000 else 250
+
+
+def request_cost(product: Product, method: str, path: str, params: str) -> Cost:
+    """The cost of ``method path`` with the URL-encoded ``params`` (query or form body)."""
+    order = method == "POST" and path in _ORDER_PATHS
+    urgent = order or (method == "DELETE" and path in _CANCEL_PATHS)
+    known = _WEIGHTS.get((method, path))
+    if known is not None:
+        return Cost(known, order, urgent)
+    fields = parse_qs(params) if params else {}
+    pair = _LISTS.get((method, path))
+    if pair is not None:
+        return Cost(pair[0] if "symbol" in fields else pair[1], order, urgent)
+    if path.endswith("/depth"):
+        limit = int(fields.get("limit", ["100"])[0])
+        return Cost(_depth_weight(product, limit), order, urgent)
+    return Cost(1, order, urgent)

@@ -1,0 +1,491 @@
+"""One rate-limit budget per venue scope, shared by every process through Redis.
+
+A venue counts requests per IP or per account, not per process: several runners on one machine
+share one quota. :class:`SharedBudget` is that quota for one *scope* (Binance: ``binance-spot``,
+``binance-futures`` — request weight per IP and order count per account, each product apart):
+
+* **windows** (:class:`Window`) are the venue's own — clock-aligned fixed windows on the server
+  clock, loaded from its exchange info where it publishes them (Binance ``rateLimits``,
+  :func:`binance_windows`); documented defaults only until then;
+* **reservation**: before a request, the weight (and for an order, one order count) is taken
+  from every window it counts in, atomically for all of them in one Lua script (``_RESERVE``);
+* **local lease**: a process reserves a small chunk (``lease``) and spends it locally, so most
+  requests — the order path included — pay no Redis round trip; a lease lives for its window and
+  at most ``lease_ttl_s`` (so a ban another process saw is noticed within that time);
+* **reconciliation**: the venue's usage headers are fed to :meth:`observe`; the next reservation
+  raises the shared counter to what the venue reported (never lowers it), so drift from other
+  clients of the IP is corrected;
+* **priority**: requests other than orders and cancels may fill a weight window only up to
+  ``1 − order_reserve`` of its limit; the rest is kept for orders and cancels;
+* **bans are global**: :meth:`ban` (a 429 with ``Retry-After`` or a 418) writes ``banned until``
+  to Redis; every process's next reservation of the scope is refused until then;
+* **refusal**: an order (``urgent``) that does not fit gets :class:`~exchanges.errors.RateLimited`
+  with the time to wait (the ``rate_limited`` refusal of the runner); other requests wait for the
+  window to reset, at most ``max_wait_s``, then get the same error — nothing blocks forever;
+* **Redis down**: each process falls back to ``fallback_share`` of every limit, counted locally
+  (said once in the log), and tries Redis again every ``redis_retry_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Literal
+
+import redis.asyncio as aioredis
+from loguru import logger as log
+from redis.exceptions import RedisError
+
+from exchanges.errors import IpBanned, RateLimited
+from exchanges.telemetry import rate_limit_used
+
+__all__ = [
+    "BudgetOptions",
+    "SharedBudget",
+    "Window",
+    "binance_windows",
+    "BINANCE_DEFAULT_WINDOWS",
+    "BudgetRegistry",
+    "active_budgets",
+]
+
+Kind = Literal["weight", "orders"]
+
+_INTERVAL_MS = {"SECOND": 1_000, "MINUTE": 60_000, "HOUR": 3_600_000, "DAY": 86_400_000}
+_UNIT = {"SECOND": "s", "MINUTE": "m", "HOUR": "h", "DAY": "d"}
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One of the venue's counting windows: ``limit`` units per clock-aligned ``interval_ms``."""
+
+    name: str  # "weight_1m", "orders_10s", "orders_1d": the suffix of the venue's usage header
+    kind: Kind
+    interval_ms: int
+    limit: int
+
+    def start(self, now_ms: int) -> int:
+        return now_ms - now_ms % self.interval_ms
+
+
+def binance_windows(rate_limits: Iterable[tuple[str, str, int, int]]) -> list[Window]:
+    """Windows from Binance ``rateLimits`` entries ``(rateLimitType, interval, intervalNum,
+    limit)``: ``REQUEST_WEIGHT`` and ``ORDERS``; ``RAW_REQUESTS`` is not tracked."""
+    out: list[Window] = []
+    for kind, interval, num, limit in rate_limits:
+        if interval not in _INTERVAL_MS or limit <= 0 or num <= 0:
+            continue
+        suffix = f"{num}{_UNIT[interval]}"
+        if kind == "REQUEST_WEIGHT":
+            out.append(Window(f"weight_{suffix}", "weight", num * _INTERVAL_MS[interval], limit))
+        elif kind == "ORDERS":
+            out.append(Window(f"orders_{suffix}", "orders", num * _INTERVAL_MS[interval], limit))
+    return out
+
+
+BINANCE_DEFAULT_WINDOWS: dict[str, list[Window]] = {
+    # documented limits, used only until exchangeInfo has been read
+    "spot": binance_windows([("REQUEST_WEIGHT", "MINUTE", 1, 6000), ("ORDERS", "SECOND", 10, 100)]),
+    "futures": binance_windows([("REQUEST_WEIGHT", "MINUTE", 1, 2400), ("ORDERS", "SECOND", 10, 300)]),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetOptions:
+    """The runner's ``[rate_limit]`` knobs (see docs/runner.md)."""
+
+    prefix: str = "tradebus:rl"
+    order_reserve: float = 0.2  # share of each weight window only orders/cancels may use
+    fallback_share: float = 0.25  # share of each limit a process uses alone while Redis is down
+    lease_fraction: float = 0.05  # a lease is this share of a window's limit (at least 1 unit)
+    lease_ttl_s: float = 1.0
+    max_wait_s: float = 65.0
+    redis_retry_s: float = 5.0
+    redis_timeout_s: float = 0.25
+
+    def __post_init__(self) -> None:
+        for name in ("order_reserve", "fallback_share", "lease_fraction"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0 or (name == "fallback_share" and value == 0.0):
+                raise ValueError(f"rate_limit.{name} must be in (0, 1), got {value}")
+        if self.lease_ttl_s <= 0 or self.max_wait_s < 0 or self.redis_retry_s <= 0 or self.redis_timeout_s <= 0:
+            raise ValueError("rate_limit: lease_ttl_s, redis_retry_s, redis_timeout_s > 0 and max_wait_s >= 0")
+
+
+# KEYS[1] = ban key, KEYS[2..] = one counter per window (its current window start in the name)
+# ARGV[1] = now_ms, then per window: need, want, cap, ttl_ms, observed (-1: none)
+# returns {1, g1, u1, g2, u2...}  granted per window (need <= g <= want), count after
+#         {0, i, used}      window i cannot give ``need`` (nothing taken)
+#         {-1, until_ms * 1000 + http_status}    the scope is banned
+_RESERVE = """
+local now = tonumber(ARGV[1])
+local ban = tonumber(redis.call('GET', KEYS[1]) or '0')
+if math.floor(ban / 1000) > now then return {-1, ban} end
+local n = #KEYS - 1
+local grants = {}
+for i = 1, n do
+  local b = 1 + (i - 1) * 5
+  local need, want, cap = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+  local ttl, obs = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
+  local used = tonumber(redis.call('GET', KEYS[i + 1]) or '0')
+  if obs > used then
+    redis.call('SET', KEYS[i + 1], obs, 'PX', ttl)
+    used = obs
+  end
+  if used + need > cap then return {0, i, used} end
+  grants[i] = math.min(want, cap - used)
+end
+local out = {1}
+for i = 1, n do
+  local b = 1 + (i - 1) * 5
+  redis.call('INCRBY', KEYS[i + 1], grants[i])
+  redis.call('PEXPIRE', KEYS[i + 1], tonumber(ARGV[b + 4]))
+  out[2 * i] = grants[i]
+  out[2 * i + 1] = tonumber(redis.call('GET', KEYS[i + 1]))
+end
+return out
+"""
+
+# KEYS[1] = ban key; ARGV = until_ms * 1000 + http_status, now_ms: extend a ban, never shorten it
+_BAN = """
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+local untl = tonumber(ARGV[1])
+if untl > cur then
+  redis.call('SET', KEYS[1], untl, 'PX', math.max(1, math.floor(untl / 1000) - tonumber(ARGV[2])))
+  return 1
+end
+return 0
+"""
+
+
+@dataclass(slots=True)
+class _Lease:
+    start: int = -1  # window start the lease belongs to
+    left: int = 0
+    taken_at: float = 0.0
+    observed: int = -1  # the venue's latest count for this window (usage header)
+    observed_start: int = -1
+    used: int = 0  # shared count after the last reservation (for headroom)
+
+
+@dataclass(slots=True)
+class _Need:
+    window: Window
+    lease: _Lease
+    need: int
+    cap: int
+
+
+@dataclass(slots=True)
+class _State:
+    leases: dict[str, _Lease] = field(default_factory=dict)
+    banned_until_ms: int = 0
+    ban_was_418: bool = False
+    redis_down_since: float | None = None
+
+
+class SharedBudget:
+    """The rate-limit budget of one venue scope (see the module doc)."""
+
+    def __init__(
+        self,
+        scope: str,
+        windows: Sequence[Window],
+        redis_client: aioredis.Redis | None,
+        *,
+        options: BudgetOptions | None = None,
+        account: str = "default",
+        now_ms: Callable[[], int] = _wall_ms,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.scope = scope
+        self.options = options or BudgetOptions()
+        self.account = account
+        self._redis = redis_client
+        self._now_ms = now_ms
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._st = _State()
+        self.windows: list[Window] = []
+        self.refused = 0
+        self.reservations = 0  # Redis round trips (or local fallback refills)
+        self._reserve = redis_client.register_script(_RESERVE) if redis_client is not None else None
+        self._ban_script = redis_client.register_script(_BAN) if redis_client is not None else None
+        self.set_windows(windows)
+
+    # ------------------------------------------------------------------ configuration
+
+    def set_windows(self, windows: Sequence[Window]) -> None:
+        """Use the venue's windows (from its exchange info); current leases are dropped."""
+        self.windows = list(windows)
+        self._st.leases = {w.name: _Lease() for w in self.windows}
+
+    @property
+    def shared(self) -> bool:
+        """True while the budget is counted in Redis (False: local fallback share)."""
+        return self._redis is not None and self._st.redis_down_since is None
+
+    def _key(self, w: Window, start: int) -> str:
+        who = self.account if w.kind == "orders" else "ip"
+        return f"{self.options.prefix}:{self.scope}:{who}:{w.name}:{start}"
+
+    def _ban_key(self) -> str:
+        return f"{self.options.prefix}:{self.scope}:ban"
+
+    def _cap(self, w: Window, urgent: bool) -> int:
+        share = 1.0 if self.shared else self.options.fallback_share
+        cap = w.limit * share
+        if w.kind == "weight" and not urgent:
+            cap *= 1.0 - self.options.order_reserve
+        return max(1, int(cap))
+
+    def _lease_size(self, w: Window) -> int:
+        return max(1, int(w.limit * self.options.lease_fraction))
+
+    # ------------------------------------------------------------------ the hot path
+
+    def try_take(self, weight: int, *, order: bool) -> bool:
+        """Take ``weight`` (and one order count if ``order``) from the local leases; False when a
+        lease is missing, stale or short (then :meth:`acquire` goes to Redis)."""
+        now = self._now_ms()
+        if now < self._st.banned_until_ms:
+            return False
+        fresh = self._monotonic() - self.options.lease_ttl_s
+        for w in self.windows:
+            if w.kind == "orders" and not order:
+                continue
+            lease = self._st.leases[w.name]
+            n = weight if w.kind == "weight" else 1
+            if lease.start != w.start(now) or lease.left < n or lease.taken_at < fresh:
+                return False
+        for w in self.windows:
+            if w.kind == "weight":
+                self._st.leases[w.name].left -= weight
+            elif order:
+                self._st.leases[w.name].left -= 1
+        return True
+
+    async def acquire(self, weight: int, *, order: bool = False, urgent: bool = False) -> None:
+        """Reserve ``weight`` (and one order count if ``order``) before a request; ``urgent``
+        (orders and cancels) may use the order reserve and is refused at once rather than wait."""
+        if self.try_take(weight, order=order):
+            return
+        waited = 0.0
+        while True:
+            wait_s = await self._refill(weight, order=order, urgent=urgent)
+            if wait_s is None and self.try_take(weight, order=order):
+                return
+            wait_s = wait_s if wait_s is not None else 0.0
+            if urgent or waited + wait_s > self.options.max_wait_s:
+                self.refused += 1
+                raise self._refusal(wait_s)
+            await self._sleep(wait_s)
+            waited += wait_s
+
+    def _refusal(self, wait_s: float) -> RateLimited:
+        now = self._now_ms()
+        if now < self._st.banned_until_ms:
+            cls = IpBanned if self._st.ban_was_418 else RateLimited
+            return cls(
+                f"{self.scope}: every process paused by the venue for {wait_s:.1f}s",
+                retry_after_s=wait_s,
+                venue=self.scope,
+            )
+        return RateLimited(
+            f"{self.scope}: rate-limit budget spent, next window in {wait_s:.1f}s",
+            retry_after_s=wait_s,
+            venue=self.scope,
+        )
+
+    # ------------------------------------------------------------------ reservation
+
+    def _needs(self, weight: int, order: bool, urgent: bool, now: int) -> list[_Need]:
+        out: list[_Need] = []
+        for w in self.windows:
+            if w.kind == "orders" and not order:
+                continue
+            lease = self._st.leases[w.name]
+            if lease.start != w.start(now):
+                lease.start, lease.left, lease.used = w.start(now), 0, 0
+            n = weight if w.kind == "weight" else 1
+            out.append(_Need(w, lease, max(0, n - lease.left), self._cap(w, urgent)))
+        return out
+
+    async def _refill(self, weight: int, *, order: bool, urgent: bool) -> float | None:
+        """Top up the leases this request needs; None when done, else seconds to wait."""
+        now = self._now_ms()
+        if now < self._st.banned_until_ms:
+            return (self._st.banned_until_ms - now) / 1000.0
+        needs = self._needs(weight, order, urgent, now)
+        self.reservations += 1
+        if self._redis_usable():
+            try:
+                return await self._refill_shared(needs, now)
+            except RedisError as exc:
+                self._redis_lost(exc)
+        return self._refill_local(needs, now)
+
+    def _redis_usable(self) -> bool:
+        if self._reserve is None:
+            return False
+        down = self._st.redis_down_since
+        if down is None:
+            return True
+        return self._monotonic() - down >= self.options.redis_retry_s
+
+    def _redis_lost(self, exc: RedisError) -> None:
+        if self._st.redis_down_since is None:
+            log.warning(
+                "{}: Redis unreachable ({}); rate-limit budget falls back to this process's local share of {:.0%}",
+                self.scope,
+                exc,
+                self.options.fallback_share,
+            )
+        self._st.redis_down_since = self._monotonic()
+
+    async def _refill_shared(self, needs: list[_Need], now: int) -> float | None:
+        assert self._reserve is not None
+        keys = [self._ban_key()]
+        args: list[int] = [now]
+        for nd in needs:
+            w, lease = nd.window, nd.lease
+            keys.append(self._key(w, lease.start))
+            want = max(nd.need, self._lease_size(w) - lease.left)  # top up, never pile up
+            obs = lease.observed if lease.observed_start == lease.start else -1
+            args += [nd.need, want, nd.cap, w.interval_ms + 5_000, obs]
+        reply = await self._reserve(keys=keys, args=args)
+        if self._st.redis_down_since is not None:
+            log.info("{}: Redis back; rate-limit budget shared again", self.scope)
+            self._st.redis_down_since = None
+        status = int(reply[0])
+        if status == -1:
+            until, http_status = divmod(int(reply[1]), 1000)
+            self._note_ban(until, http_status)
+            return (until - now) / 1000.0
+        if status == 0:
+            nd = needs[int(reply[1]) - 1]
+            nd.lease.used = int(reply[2])
+            self._report(nd.window, nd.lease)
+            return max(0.001, (nd.lease.start + nd.window.interval_ms - now) / 1000.0)
+        taken_at = self._monotonic()
+        for i, nd in enumerate(needs):
+            nd.lease.left += int(reply[1 + 2 * i])
+            nd.lease.used = int(reply[2 + 2 * i])
+            nd.lease.taken_at = taken_at
+            self._report(nd.window, nd.lease)
+        return None
+
+    def _refill_local(self, needs: list[_Need], now: int) -> float | None:
+        """The fallback: this process's share of each window, counted here only."""
+        for nd in needs:
+            if nd.lease.used + nd.need > nd.cap:
+                return max(0.001, (nd.lease.start + nd.window.interval_ms - now) / 1000.0)
+        taken_at = self._monotonic()
+        for nd in needs:
+            nd.lease.used += nd.need
+            nd.lease.left += nd.need
+            nd.lease.taken_at = taken_at
+            self._report(nd.window, nd.lease)
+        return None
+
+    # ------------------------------------------------------------------ venue feedback
+
+    def observe(self, name: str, count: int) -> None:
+        """The venue's usage header for window ``name`` (``weight_1m``, ``orders_10s``...): the
+        next reservation raises the shared counter to it."""
+        lease = self._st.leases.get(name)
+        if lease is None:
+            return
+        for w in self.windows:
+            if w.name == name:
+                start = w.start(self._now_ms())
+                if lease.observed_start != start or count > lease.observed:
+                    lease.observed, lease.observed_start = count, start
+                if not self.shared and lease.start == start:
+                    lease.used = max(lease.used, count)
+                return
+
+    async def ban(self, retry_after_s: float, *, status: int) -> None:
+        """A 429 (``Retry-After``) or 418 seen by this process: every process of the scope stops
+        until then (written to Redis; locally in any case)."""
+        until = self._now_ms() + int(retry_after_s * 1000)
+        first = self._note_ban(until, status, seen_here=True)
+        if self._ban_script is not None and self.shared:
+            try:
+                await self._ban_script(keys=[self._ban_key()], args=[until * 1000 + status, self._now_ms()])
+            except RedisError as exc:
+                self._redis_lost(exc)
+        if first:
+            log.warning(
+                "{}: venue answered HTTP {}; every process of this scope paused for {:.1f}s",
+                self.scope,
+                status,
+                retry_after_s,
+            )
+            rate_limit_used(self.scope, "ban_s", retry_after_s)
+
+    def _note_ban(self, until_ms: int, status: int, *, seen_here: bool = False) -> bool:
+        """Record a ban locally; True when it is news to this process."""
+        if until_ms <= self._st.banned_until_ms:
+            return False
+        news = self._st.banned_until_ms < self._now_ms()
+        self._st.banned_until_ms = until_ms
+        self._st.ban_was_418 = status == 418 or (not news and self._st.ban_was_418)
+        for lease in self._st.leases.values():
+            lease.left = 0
+        if not seen_here and news:
+            rate_limit_used(self.scope, "ban_s", (until_ms - self._now_ms()) / 1000.0)
+        return news
+
+    # ------------------------------------------------------------------ visibility
+
+    def _report(self, w: Window, lease: _Lease) -> None:
+        rate_limit_used(self.scope, f"headroom_{w.name}", float(w.limit - lease.used))
+
+    def headroom(self) -> dict[str, int]:
+        """Units left per window as last seen (shared count, else the local fallback count)."""
+        now = self._now_ms()
+        out: dict[str, int] = {}
+        for w in self.windows:
+            lease = self._st.leases[w.name]
+            used = max(lease.used, lease.observed if lease.observed_start == w.start(now) else 0)
+            out[w.name] = w.limit - (used if lease.start == w.start(now) else 0)
+        return out
+
+    def banned_for_s(self) -> float:
+        return max(0.0, (self._st.banned_until_ms - self._now_ms()) / 1000.0)
+
+
+class BudgetRegistry:
+    """The budgets of one process, one per scope and account, over one Redis client (None:
+    local shares only). A venue's REST host takes its budget from :data:`active_budgets`."""
+
+    def __init__(self, redis_client: aioredis.Redis | None, options: BudgetOptions | None = None) -> None:
+        self.redis = redis_client
+        self.options = options or BudgetOptions()
+        self.budgets: dict[tuple[str, str], SharedBudget] = {}
+
+    def get(
+        self, scope: str, windows: Sequence[Window], *, account: str = "default", now_ms: Callable[[], int] = _wall_ms
+    ) -> SharedBudget:
+        key = (scope, account)
+        budget = self.budgets.get(key)
+        if budget is None:
+            budget = SharedBudget(scope, windows, self.redis, options=self.options, account=account, now_ms=now_ms)
+            self.budgets[key] = budget
+        return budget
+
+    def headroom(self) -> dict[str, dict[str, int]]:
+        return {scope: b.headroom() for (scope, _), b in self.budgets.items()}
+
+
+active_budgets: ContextVar[BudgetRegistry | None] = ContextVar("tradebus_rate_budgets", default=None)
+"""Set by the runner (``[rate_limit]``) before it opens the venue; None: no shared budget."""

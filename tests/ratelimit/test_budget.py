@@ -1,0 +1,218 @@
+"""SharedBudget against a real private redis-server, on a fake clock (no waiting)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+from loguru import logger
+
+from exchange_runner.localredis import LocalRedisServer
+from exchanges.binance.weights import request_cost
+from exchanges.errors import IpBanned, RateLimited
+from exchanges.transport.ratelimit import BudgetOptions, SharedBudget, Window, binance_windows
+
+WEIGHT = Window("weight_1m", "weight", 60_000, 100)
+ORDERS = Window("orders_10s", "orders", 10_000, 10)
+T0 = 1_700_000_040_000  # a minute boundary
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.ms = T0
+        self.slept: list[float] = []
+
+    def now_ms(self) -> int:
+        return self.ms
+
+    def monotonic(self) -> float:
+        return self.ms / 1000.0
+
+    async def sleep(self, s: float) -> None:
+        self.slept.append(s)
+        self.ms += int(s * 1000) + 1
+
+
+@pytest.fixture()
+async def client(private_redis: LocalRedisServer) -> AsyncIterator[aioredis.Redis]:
+    c = aioredis.Redis.from_url(private_redis.url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    yield c
+    await c.aclose()
+
+
+def _budget(client: aioredis.Redis | None, clock: Clock, **opts: float) -> SharedBudget:
+    return SharedBudget(
+        "binance-spot",
+        [WEIGHT, ORDERS],
+        client,
+        options=BudgetOptions(lease_fraction=0.05, **opts),  # type: ignore[arg-type]
+        now_ms=clock.now_ms,
+        sleep=clock.sleep,
+        monotonic=clock.monotonic,
+    )
+
+
+async def _take_until_refused(budget: SharedBudget, *, order: bool = False, urgent: bool = False) -> int:
+    taken = 0
+    while True:
+        try:
+            await budget.acquire(1, order=order, urgent=urgent)
+        except RateLimited:
+            return taken
+        taken += 1
+
+
+async def test_two_processes_share_one_window_and_orders_keep_their_reserve(client: aioredis.Redis) -> None:
+    clock = Clock()
+    a, b = _budget(client, clock, max_wait_s=0), _budget(client, clock, max_wait_s=0)
+    reads = await _take_until_refused(a) + await _take_until_refused(b)
+    # reads stop at 80% of the limit for both processes together (not 80 each)
+    assert 70 <= reads <= 80
+    urgent = await _take_until_refused(a, urgent=True) + await _take_until_refused(b, urgent=True)
+    assert reads + urgent <= 100 and urgent >= 10
+    raw = await client.get(f"tradebus:rl:binance-spot:ip:weight_1m:{T0}")
+    assert raw is not None and int(raw) <= 100
+
+
+async def test_the_lease_saves_round_trips(client: aioredis.Redis) -> None:
+    clock = Clock()
+    reads = _budget(client, clock)
+    for _ in range(38):
+        await reads.acquire(1)
+    assert reads.reservations == 8  # one Redis call per 5 units (2 left)
+    clock.ms += 1_001  # past lease_ttl_s: the lease is checked (ban) and topped up, not doubled
+    await reads.acquire(1)
+    assert reads.reservations == 9
+    raw = await client.get(f"tradebus:rl:binance-spot:ip:weight_1m:{T0}")
+    assert raw is not None and int(raw) == 43  # reserved = used (39) + what is left of one lease (4)
+
+
+async def test_an_order_over_the_order_window_is_refused_with_the_wait(client: aioredis.Redis) -> None:
+    clock = Clock()
+    budget = _budget(client, clock)
+    for _ in range(10):
+        await budget.acquire(1, order=True, urgent=True)
+    clock.ms += 2_500
+    with pytest.raises(RateLimited) as info:
+        await budget.acquire(1, order=True, urgent=True)
+    assert info.value.retry_after_s == pytest.approx(7.5)
+    assert clock.slept == []  # an order is never parked
+
+
+async def test_a_read_waits_for_the_next_window_then_goes(client: aioredis.Redis) -> None:
+    clock = Clock()
+    budget = _budget(client, clock)
+    for _ in range(80):
+        await budget.acquire(1)
+    clock.ms += 30_000
+    await budget.acquire(1)
+    assert clock.slept == [pytest.approx(30.0)]
+    assert budget.headroom()["weight_1m"] >= 90  # a fresh window
+
+
+async def test_a_read_never_waits_longer_than_max_wait(client: aioredis.Redis) -> None:
+    clock = Clock()
+    budget = _budget(client, clock, max_wait_s=5)
+    for _ in range(80):
+        await budget.acquire(1)
+    with pytest.raises(RateLimited):
+        await budget.acquire(1)
+    assert clock.slept == []
+
+
+async def test_the_venue_headers_raise_the_shared_count(client: aioredis.Redis) -> None:
+    clock = Clock()
+    a, b = _budget(client, clock, max_wait_s=0), _budget(client, clock, max_wait_s=0)
+    await a.acquire(1)
+    a.observe("weight_1m", 78)  # another client of the IP used most of the window
+    a.observe("weight_1m", 60)  # an older header never lowers it
+    await a.acquire(5)
+    with pytest.raises(RateLimited):
+        await b.acquire(5)
+    assert b.headroom()["weight_1m"] <= 100 - 78
+
+
+async def test_a_ban_seen_by_one_process_stops_the_other(client: aioredis.Redis) -> None:
+    clock = Clock()
+    a, b = _budget(client, clock), _budget(client, clock)
+    await b.acquire(1)
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="WARNING")
+    try:
+        await a.ban(30.0, status=418)
+        await a.ban(30.0, status=418)  # the same ban again: no second line
+    finally:
+        logger.remove(sink)
+    assert len([x for x in lines if "HTTP 418" in x]) == 1
+    clock.ms += 1_001  # b's lease is older than lease_ttl_s: it asks Redis
+    with pytest.raises(IpBanned) as info:
+        await b.acquire(1, order=True, urgent=True)
+    assert 28.0 <= (info.value.retry_after_s or 0) <= 29.0
+    await b.acquire(1)  # a read waits the ban out
+    assert clock.slept and clock.slept[0] == pytest.approx(29.0, abs=0.01)
+    assert b.banned_for_s() == 0.0
+
+
+async def test_redis_down_falls_back_to_a_local_share_said_once(private_redis: LocalRedisServer) -> None:
+    clock = Clock()
+    client = aioredis.Redis.from_url(private_redis.url, socket_timeout=0.2, socket_connect_timeout=0.2)
+    try:
+        budget = _budget(client, clock, max_wait_s=0, fallback_share=0.25)
+        await budget.acquire(1)
+        private_redis.stop()
+        clock.ms += 60_000  # next window
+        lines: list[str] = []
+        sink = logger.add(lambda m: lines.append(str(m)), level="WARNING")
+        try:
+            taken = await _take_until_refused(budget)
+        finally:
+            logger.remove(sink)
+        assert not budget.shared
+        assert taken == 20  # 25% of 100, minus the order reserve (20%)
+        assert len([x for x in lines if "falls back" in x]) == 1
+        private_redis.start()
+        clock.ms += 60_000 + 5_000
+        await budget.acquire(1)
+        assert budget.shared
+    finally:
+        await client.aclose()
+
+
+async def test_no_redis_at_all_uses_the_local_share() -> None:
+    clock = Clock()
+    budget = _budget(None, clock, max_wait_s=0, fallback_share=0.5)
+    assert await _take_until_refused(budget) == 40
+
+
+def test_binance_windows_from_exchange_info() -> None:
+    ws = binance_windows(
+        [
+            ("REQUEST_WEIGHT", "MINUTE", 1, 6000),
+            ("ORDERS", "SECOND", 10, 100),
+            ("ORDERS", "DAY", 1, 200000),
+            ("RAW_REQUESTS", "MINUTE", 5, 61000),
+        ]
+    )
+    assert [(w.name, w.kind, w.interval_ms, w.limit) for w in ws] == [
+        ("weight_1m", "weight", 60_000, 6000),
+        ("orders_10s", "orders", 10_000, 100),
+        ("orders_1d", "orders", 86_400_000, 200000),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("product", "method", "path", "params", "expected"),
+    [
+        ("spot", "POST", "/api/v3/order", "symbol=BTCUSDT", (1, True, True)),
+        ("spot", "DELETE", "/api/v3/order", "symbol=BTCUSDT", (1, False, True)),
+        ("spot", "GET", "/api/v3/openOrders", "", (80, False, False)),
+        ("spot", "GET", "/api/v3/openOrders", "symbol=BTCUSDT", (6, False, False)),
+        ("spot", "GET", "/api/v3/depth", "symbol=BTCUSDT&limit=1000", (50, False, False)),
+        ("futures", "POST", "/fapi/v1/order", "symbol=BTCUSDT", (0, True, True)),
+        ("futures", "GET", "/fapi/v1/depth", "symbol=BTCUSDT&limit=20", (2, False, False)),
+        ("futures", "GET", "/fapi/v1/time", "", (1, False, False)),
+    ],
+)
+def test_request_cost(product: str, method: str, path: str, params: str, expected: tuple[int, bool, bool]) -> None:
+    assert tuple(request_cost(product, method, path, params)) == expected  # type: ignore[arg-type]
