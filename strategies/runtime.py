@@ -72,7 +72,7 @@ class RunOptions:
 
 
 @dataclass
-class _Plan:
+class _StrategyPlan:
     """What differs between spot-perp and perp-perp."""
 
     name: str
@@ -83,7 +83,7 @@ class _Plan:
     pair_for: Callable[[dict[InstrumentKey, Any], PriceOracle, int], ArbPair | None]
 
 
-def _spotperp_plan(cfg: SpotPerpConfig) -> _Plan:
+def _spotperp_plan(cfg: SpotPerpConfig) -> _StrategyPlan:
     spot, perp = cfg.spot_key, cfg.perp_key
     # paper takes a spot buy's fee from the base received, as the venues do (strategy_client.model.ledger):
     # the buy is grossed up the same way, or the spot leg would hold the hedge less the fee (a broken entry)
@@ -95,7 +95,7 @@ def _spotperp_plan(cfg: SpotPerpConfig) -> _Plan:
             b=Leg(id=LegId.B, instrument=insts[perp], fees=cfg.fees.perp),
         )
 
-    return _Plan(
+    return _StrategyPlan(
         name="spotperp",
         exchanges=[cfg.exchange],
         keys=[spot, perp],
@@ -105,7 +105,7 @@ def _spotperp_plan(cfg: SpotPerpConfig) -> _Plan:
     )
 
 
-def _perpperp_plan(cfg: PerpPerpConfig) -> _Plan:
+def _perpperp_plan(cfg: PerpPerpConfig) -> _StrategyPlan:
     ka, kb = (cfg.perp_key(ex) for ex in cfg.exchanges)
 
     def pair_for(insts: dict[InstrumentKey, Any], oracle: PriceOracle, now_ns: int) -> ArbPair | None:
@@ -118,7 +118,7 @@ def _perpperp_plan(cfg: PerpPerpConfig) -> _Plan:
             return None  # never decide without both venues' funding
         return orient_by_funding(base, fa, fb)
 
-    return _Plan(
+    return _StrategyPlan(
         name="perpperp",
         exchanges=list(cfg.exchanges),
         keys=[ka, kb],
@@ -128,7 +128,7 @@ def _perpperp_plan(cfg: PerpPerpConfig) -> _Plan:
     )
 
 
-def _paper_configs(plan: _Plan) -> dict[Exchange, PaperConfig]:
+def _paper_configs(plan: _StrategyPlan) -> dict[Exchange, PaperConfig]:
     out: dict[Exchange, PaperConfig] = {}
     for ex in plan.exchanges:
         perp = next((f for k, f in plan.fees.items() if k.exchange is ex and k.kind.value == "perp"), FeeRates())
@@ -239,7 +239,7 @@ class _Session:
     def __init__(
         self,
         cfg: SpotPerpConfig | PerpPerpConfig,
-        plan: _Plan,
+        plan: _StrategyPlan,
         router: ZmqRouter,
         insts: dict[InstrumentKey, Any],
         metrics: StrategyMetrics,
@@ -556,7 +556,7 @@ def _any_pair(session: _Session) -> ArbPair:
     return _any_pair_of(session.plan, session.insts)
 
 
-def _any_pair_of(plan: _Plan, insts: dict[InstrumentKey, Any]) -> ArbPair:
+def _any_pair_of(plan: _StrategyPlan, insts: dict[InstrumentKey, Any]) -> ArbPair:
     ka, kb = plan.keys
     return ArbPair(
         a=Leg(id=LegId.A, instrument=insts[ka], fees=plan.fees[ka]),

@@ -83,7 +83,7 @@ def _log_status(status: StreamStatus) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Plan(Generic[T]):
+class _ConnectionPlan(Generic[T]):
     """One connection to open: its stream name, URL and frame parser."""
 
     name: str
@@ -174,12 +174,12 @@ class BinanceMarketStreams:
         to ``sink`` (no buffer, no iterator); runs until cancelled."""
         await self._push(self._book_plans(keys, depth), sink)
 
-    def _book_plans(self, keys: Sequence[InstrumentKey], depth: int) -> list[_Plan[OrderBook]]:
+    def _book_plans(self, keys: Sequence[InstrumentKey], depth: int) -> list[_ConnectionPlan[OrderBook]]:
         if depth not in DEPTHS:
             raise ValueError(f"depth must be one of {DEPTHS}, not {depth}")
         suffix = f"@depth{depth}{self._speed}"
         spot, perp = self._split(keys)
-        plans: list[_Plan[OrderBook]] = self._plans(
+        plans: list[_ConnectionPlan[OrderBook]] = self._plans(
             "depth", spot, suffix, self._urls.spot_ws + "/stream", self._parse_spot_depth
         )
         plans += self._plans("depth", perp, suffix, self._urls.futures_ws + "/public/stream", self._parse_futures_depth)
@@ -190,7 +190,7 @@ class BinanceMarketStreams:
         taken for a dead connection (no idle watchdog here; pings still detect dead links)."""
         spot, perp = self._split(keys)
         spot_url, perp_url = self._urls.spot_ws + "/stream", self._urls.futures_ws + "/public/stream"
-        plans: list[_Plan[OrderBook]] = self._plans(
+        plans: list[_ConnectionPlan[OrderBook]] = self._plans(
             "bookTicker", spot, "@bookTicker", spot_url, self._parse_spot_ticker, idle_watch=False
         )
         plans += self._plans("bookTicker", perp, "@bookTicker", perp_url, self._parse_futures_ticker, idle_watch=False)
@@ -228,14 +228,16 @@ class BinanceMarketStreams:
         parse: Callable[[Frame], T | None],
         *,
         idle_watch: bool = True,
-    ) -> list[_Plan[T]]:
-        plans: list[_Plan[T]] = []
+    ) -> list[_ConnectionPlan[T]]:
+        plans: list[_ConnectionPlan[T]] = []
         kind = keys[0].kind.value if keys else ""
         for i in range(0, len(keys), STREAMS_PER_CONNECTION):
             chunk = keys[i : i + STREAMS_PER_CONNECTION]
             streams = "/".join(k.symbol.lower() + suffix for k in chunk)
             self._serial += 1
-            plans.append(_Plan(f"binance:{kind}:{what}#{self._serial}", f"{base}?streams={streams}", parse, idle_watch))
+            plans.append(
+                _ConnectionPlan(f"binance:{kind}:{what}#{self._serial}", f"{base}?streams={streams}", parse, idle_watch)
+            )
         return plans
 
     # -- frame parsers (decode at the edge; bad frames counted and skipped) --------------------
@@ -296,7 +298,7 @@ class BinanceMarketStreams:
             buffer.fail(exc if isinstance(exc, Exception) else RuntimeError(f"market stream stopped: {exc!r}"))
             raise
 
-    def _connect(self, plans: list[_Plan[T]], **where: Any) -> list[BinanceWs]:
+    def _connect(self, plans: list[_ConnectionPlan[T]], **where: Any) -> list[BinanceWs]:
         conns = [
             BinanceWs(
                 p.name,
@@ -312,13 +314,13 @@ class BinanceMarketStreams:
             self._connections[ws.name] = ws
         return conns
 
-    async def _push(self, plans: list[_Plan[T]], emit: Callable[[T], None]) -> None:
+    async def _push(self, plans: list[_ConnectionPlan[T]], emit: Callable[[T], None]) -> None:
         sink = _Push({p.name: p.parse for p in plans}, emit, self._on_status)
         async with asyncio.TaskGroup() as tg:
             for ws in self._connect(plans, sink=sink):
                 tg.create_task(ws.run(), name=ws.name)
 
-    async def _iterate(self, plans: list[_Plan[T]]) -> AsyncGenerator[T, None]:
+    async def _iterate(self, plans: list[_ConnectionPlan[T]]) -> AsyncGenerator[T, None]:
         buffer: BoundedBuffer[Frame | StreamStatus] = BoundedBuffer(self._queue_size, Overflow.DROP_OLDEST)
         parsers = {p.name: p.parse for p in plans}
         conns = self._connect(plans, buffer=buffer)
