@@ -1,0 +1,249 @@
+"""The recorder: runner market data → Parquet (docs/market-data.md#recording).
+
+One merged ``strategy_client`` subscription (books and funding of every selected runner, also
+runners that register later) feeds per-partition buffers; a buffer is sealed when it holds
+``flush_rows`` rows or is ``flush_seconds`` old, and a writer task writes each sealed buffer as one
+complete Parquet file (in a worker thread), renamed into place when it is whole.
+
+Bounds and the overflow policy: at most ``max_buffer_rows`` rows wait in open buffers (beyond it
+the largest buffer is sealed early) and at most ``max_sealed`` sealed buffers wait for the writer.
+When the writer is that far behind, the recorder stops reading; the subscription's own bounded
+queue (``queue_size``) then drops the oldest book/funding events (counted), and whatever is lost
+shows as a hole in the topic's sequence numbers, which is recorded in the ``gaps`` channel. So a
+recording is never silently incomplete: every missing event is inside a recorded gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import msgspec
+
+from strategy_client import EventItem, Received, Subscription, ZmqRouter
+from strategy_client.discovery import DEFAULT_REDIS_URL
+from strategy_client.model import InstrumentKey
+from strategy_client.wire import BookEvent, FundingEvent, TopicKind
+
+from .rows import BOOK, FUNDING, GAPS, SCHEMAS, Part, Row, book_row, day_of, funding_row, gap_row, instrument_dir
+from .store import ParquetStore
+
+__all__ = ["Recorder", "RecorderConfig", "RecorderStats"]
+
+log = logging.getLogger("recorder")
+
+_CHANNEL = {TopicKind.BOOK: BOOK, TopicKind.FUNDING: FUNDING}
+_PUMP_BATCH = 256  # items taken before the writer and the ticker get a turn
+_RETRY_S = 1.0
+
+
+class RecorderConfig(msgspec.Struct, kw_only=True):
+    out: str  # an fsspec URL or a local path
+    redis_url: str | None = None  # runner discovery (default: $REDIS_URL, else the local default)
+    runners: tuple[str, ...] = ()  # empty: every runner, including those that register later
+    flush_rows: int = 100_000  # rows per file (and per row group)
+    flush_seconds: float = 60.0  # a buffer older than this is written even if smaller
+    max_buffer_rows: int = 1_000_000  # rows in open buffers, all partitions together
+    max_sealed: int = 8  # sealed buffers waiting for the writer before the recorder stops reading
+    queue_size: int = 100_000  # the subscription's queue (its overflow: oldest book/funding dropped)
+    compression: str = "zstd"
+
+
+@dataclass
+class RecorderStats:
+    rows: int = 0  # rows written to complete files
+    files: int = 0
+    bytes: int = 0
+    gaps: int = 0  # holes and resets recorded
+    lost: int = 0  # events inside recorded holes
+    skipped: int = 0  # events of the subscribed topics that are not recorded (funding payments)
+    write_errors: int = 0
+    temp_removed: int = 0  # temporary files of a crashed run deleted at start
+    by_channel: dict[str, int] = field(default_factory=dict)
+
+
+class _Buffer:
+    __slots__ = ("part", "day", "rows", "opened", "first_ns")
+
+    def __init__(self, part: Part, day: str, first_ns: int) -> None:
+        self.part = part
+        self.day = day
+        self.rows: list[Row] = []
+        self.opened = time.monotonic()
+        self.first_ns = first_ns
+
+
+class Recorder:
+    def __init__(self, config: RecorderConfig) -> None:
+        if config.flush_rows < 1 or config.flush_seconds <= 0 or config.max_buffer_rows < config.flush_rows:
+            raise ValueError("flush_rows ≥ 1, flush_seconds > 0 and max_buffer_rows ≥ flush_rows")
+        self.config = config
+        self.redis_url = config.redis_url or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+        self.store = ParquetStore(config.out, compression=config.compression, row_group_rows=config.flush_rows)
+        self.stats = RecorderStats()
+        self.ready = asyncio.Event()
+        self._buffers: dict[tuple[str, str, str], _Buffer] = {}
+        self._parts: dict[tuple[str, str, str], Part] = {}
+        self._buffered = 0
+        self._sealed: deque[_Buffer] = deque()
+        self._wake = asyncio.Event()
+        self._room = asyncio.Event()
+        self._closing = False
+        self._last_seq: dict[tuple[str, str], int] = {}
+        self.subscription: Subscription | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Record until ``stop`` is set; then write everything received and return."""
+        self.stats.temp_removed = await asyncio.to_thread(self.store.open)
+        if self.stats.temp_removed:
+            log.warning("recorder: deleted %d unfinished file(s) of an earlier run", self.stats.temp_removed)
+        async with ZmqRouter(self.redis_url) as router:
+            sub = await router.subscribe(
+                kinds=("book", "funding"),
+                runners=list(self.config.runners) or None,
+                snapshot=False,
+                queue_size=self.config.queue_size,
+                wait=False,
+            )
+            self.subscription = sub
+            async with sub, asyncio.TaskGroup() as tg:
+                writer = tg.create_task(self._write_loop(), name="recorder.writer")
+                pump = tg.create_task(self._pump(sub), name="recorder.pump")
+                ticker = tg.create_task(self._tick(), name="recorder.ticker")
+                self.ready.set()
+                await stop.wait()
+                pump.cancel()
+                ticker.cancel()
+                await asyncio.wait({pump, ticker})
+                self._drain(sub)
+                self._seal_all()
+                self._closing = True
+                self._wake.set()
+                await writer
+
+    # -- intake -------------------------------------------------------------------------------
+    async def _pump(self, sub: Subscription) -> None:
+        while True:
+            while len(self._sealed) >= self.config.max_sealed:
+                self._room.clear()
+                await self._room.wait()
+            item = await sub.get()
+            if item is None:
+                return
+            self.take(item)
+            for _ in range(_PUMP_BATCH - 1):
+                more = sub.get_nowait()
+                if more is None:
+                    break
+                self.take(more)
+            await asyncio.sleep(0)
+
+    def _drain(self, sub: Subscription) -> None:
+        while (item := sub.get_nowait()) is not None:
+            self.take(item)
+
+    def take(self, item: EventItem) -> None:
+        """One item of the subscription. Gaps and snapshots are not written as such: holes are
+        found from the recorded events' own sequence numbers (which also covers events the
+        subscription's queue dropped)."""
+        if not isinstance(item, Received) or item.key is None:
+            return
+        event = item.event
+        if isinstance(event, BookEvent):
+            self._check_seq(item, item.key, BOOK)
+            self._add(item, BOOK, book_row(item, event.book, event.stale))
+        elif isinstance(event, FundingEvent):
+            self._check_seq(item, item.key, FUNDING)
+            self._add(item, FUNDING, funding_row(item, event.funding))
+        else:
+            self.stats.skipped += 1
+
+    def _check_seq(self, item: Received, key: InstrumentKey, channel: str) -> None:
+        k = (item.runner, item.topic)
+        last = self._last_seq.get(k)
+        self._last_seq[k] = item.seq
+        if last is None or item.seq == last + 1:
+            return
+        self.stats.gaps += 1
+        self.stats.lost += max(0, item.seq - last - 1)
+        self._add(item, GAPS, gap_row(item, key, channel, last + 1))
+
+    def _add(self, item: Received, channel: str, row: Row) -> None:
+        day = day_of(item.sent_ns)
+        bkey = (item.topic if channel != GAPS else "gaps|" + item.topic, item.runner, day)
+        buf = self._buffers.get(bkey)
+        if buf is None:
+            buf = self._buffers[bkey] = _Buffer(self._part(item, channel), day, item.sent_ns)
+        buf.rows.append(row)
+        self._buffered += 1
+        if len(buf.rows) >= self.config.flush_rows:
+            self._seal(bkey)
+        elif self._buffered > self.config.max_buffer_rows:
+            self._seal(max(self._buffers, key=lambda b: len(self._buffers[b].rows)))
+
+    def _part(self, item: Received, channel: str) -> Part:
+        pkey = (item.runner, item.topic, channel)
+        part = self._parts.get(pkey)
+        if part is None:
+            assert item.key is not None
+            part = self._parts[pkey] = Part(item.runner, item.exchange.value, instrument_dir(item.key), channel)
+        return part
+
+    # -- flushing -----------------------------------------------------------------------------
+    def _seal(self, bkey: tuple[str, str, str]) -> None:
+        buf = self._buffers.pop(bkey)
+        self._buffered -= len(buf.rows)
+        self._sealed.append(buf)
+        self._wake.set()
+
+    def _seal_all(self) -> None:
+        for bkey in list(self._buffers):
+            self._seal(bkey)
+
+    async def _tick(self) -> None:
+        period = min(1.0, self.config.flush_seconds / 4)
+        while True:
+            await asyncio.sleep(period)
+            deadline = time.monotonic() - self.config.flush_seconds
+            for bkey in [k for k, b in self._buffers.items() if b.opened <= deadline]:
+                self._seal(bkey)
+
+    async def _write_loop(self) -> None:
+        failing = False
+        while True:
+            if not self._sealed:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            buf = self._sealed[0]
+            try:
+                path, size = await asyncio.to_thread(
+                    self.store.write, buf.part, buf.day, SCHEMAS[buf.part.channel], buf.rows, buf.first_ns
+                )
+            except OSError as exc:
+                self.stats.write_errors += 1
+                if not failing:
+                    log.error("recorder: cannot write to %s: %s (retrying every %.0f s)", self.store.url, exc, _RETRY_S)
+                failing = True
+                await asyncio.sleep(_RETRY_S)
+                continue
+            if failing:
+                log.warning("recorder: writing to %s again", self.store.url)
+                failing = False
+            self._sealed.popleft()
+            self._room.set()
+            self._written(buf, size)
+            log.debug("recorder: %s (%d rows)", path, len(buf.rows))
+
+    def _written(self, buf: _Buffer, size: int) -> None:
+        st = self.stats
+        st.rows += len(buf.rows)
+        st.files += 1
+        st.bytes += size
+        st.by_channel[buf.part.channel] = st.by_channel.get(buf.part.channel, 0) + len(buf.rows)
