@@ -11,7 +11,6 @@ import signal
 import time
 import tomllib
 from contextlib import AsyncExitStack
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +18,7 @@ import msgspec
 import typer
 
 from exchanges.errors import TransportError
-from strategy_client.cli_app import FlagApp, version, version_callback
+from strategy_client.cli_app import FlagApp, LogLevel, version, version_callback
 from strategy_client.model import Exchange
 from strategy_client.security import redact_url
 from strategy_client.telemetry import TracingConfigError, setup_tracing, shutdown_tracing
@@ -59,13 +58,6 @@ EXIT_USAGE = 2
 def _fail(message: str) -> None:
     typer.echo(f"runner: error: {message}", err=True)
     raise typer.Exit(EXIT_USAGE)
-
-
-class LogLevel(StrEnum):
-    DEBUG = "debug"
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
 
 
 # no default here: a --config file's venue/mode is used unless the flag is given (default sim / live)

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from strategy_client.cli_app import FlagApp, version_callback
+from strategy_client.cli_app import FlagApp, LogLevel, version_callback
 from strategy_client.security import redact_url
 
 from .alerts import TELEGRAM_TOKEN_ENV, WEBHOOK_ENV, Alert, AlertConfig, Alerter, AlertKind, parse_kinds
@@ -67,7 +67,7 @@ MetricsOpt = Annotated[int | None, typer.Option("--metrics-port", help="serve /m
 KeepOpt = Annotated[
     bool, typer.Option("--keep-positions", help="at stop, leave hedged positions open (default: exit them)")
 ]
-LogLevelOpt = Annotated[str, typer.Option("--log-level")]
+LogLevelOpt = Annotated[LogLevel, typer.Option("--log-level", case_sensitive=False)]
 DataDirOpt = Annotated[
     str | None,
     typer.Option(
@@ -151,7 +151,7 @@ def _alert_config(
     return cfg
 
 
-def _setup_logging(level: str, json_lines: bool) -> None:
+def _setup_logging(level: LogLevel, json_lines: bool) -> None:
     from strategy_client.telemetry.logs import setup_logging
 
     try:
@@ -252,7 +252,7 @@ def spotperp(
     data_dir: DataDirOpt = None,
     journal: JournalOpt = None,
     adopt: AdoptOpt = False,
-    log_level: LogLevelOpt = "INFO",
+    log_level: LogLevelOpt = LogLevel.INFO,
     log_json: LogJsonOpt = False,
     wait_runner: WaitRunnerOpt = 15.0,
     alert_webhook: AlertWebhookOpt = None,
@@ -308,7 +308,7 @@ def perpperp(
     data_dir: DataDirOpt = None,
     journal: JournalOpt = None,
     adopt: AdoptOpt = False,
-    log_level: LogLevelOpt = "INFO",
+    log_level: LogLevelOpt = LogLevel.INFO,
     log_json: LogJsonOpt = False,
     wait_runner: WaitRunnerOpt = 15.0,
     runner: Annotated[

@@ -7,11 +7,21 @@ Only the console scripts import this module (it imports typer); ``import strateg
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any
 
 import typer
 
-__all__ = ["FlagApp", "version", "version_callback"]
+__all__ = ["FlagApp", "LogLevel", "version", "version_callback"]
+
+
+class LogLevel(StrEnum):
+    """``--log-level``: typer lists these as its choices and refuses anything else."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
 
 
 class FlagApp(typer.Typer):

@@ -217,3 +217,11 @@ def wait_for_text(path: Path, needle: str, timeout: float) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"{needle!r} not seen in {timeout}s: {path.read_text()[-3000:]}")
+
+
+def test_log_level_lists_its_choices() -> None:
+    for command in ("spotperp", "perpperp"):
+        helped = strategy(command, "--help")
+        assert helped.returncode == 0 and "<debug|info|warning|error>" in helped.stdout, helped.stdout
+    bad = strategy("spotperp", "--log-level", "LOUD")
+    assert bad.returncode == 2 and "'LOUD' is not one of 'debug'" in bad.stderr, bad.stderr
