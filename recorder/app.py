@@ -120,7 +120,7 @@ class Recorder:
                 ticker.cancel()
                 await asyncio.wait({pump, ticker})
                 self._drain(sub)
-                self._seal_all()
+                self.seal_all()
                 self._closing = True
                 self._wake.set()
                 await writer
@@ -200,9 +200,29 @@ class Recorder:
         self._sealed.append(buf)
         self._wake.set()
 
-    def _seal_all(self) -> None:
+    def seal_all(self) -> None:
+        """Hand every open buffer to the writer (the stop does this)."""
         for bkey in list(self._buffers):
             self._seal(bkey)
+
+    @property
+    def buffered(self) -> int:
+        """Rows in open buffers."""
+        return self._buffered
+
+    @property
+    def sealed(self) -> int:
+        """Sealed buffers waiting for the writer."""
+        return len(self._sealed)
+
+    def write_sealed(self) -> None:
+        """Write every sealed buffer now, in this thread (for callers without the writer task:
+        tools, tests); an OSError propagates and the buffer stays queued."""
+        while self._sealed:
+            buf = self._sealed[0]
+            _, size = self.store.write(buf.part, buf.day, SCHEMAS[buf.part.channel], buf.rows, buf.first_ns)
+            self._sealed.popleft()
+            self._written(buf, size)
 
     async def _tick(self) -> None:
         period = min(1.0, self.config.flush_seconds / 4)

@@ -80,7 +80,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     GAPS: pa.schema(
         [
             *_KEY_FIELDS,
-            ("channel", _STR),
+            ("on_channel", _STR),  # the channel of the topic with the hole (book, funding)
             ("topic", _STR),
             ("reason", _STR),
             ("expected", _I64),

@@ -112,7 +112,7 @@ def check_complete(rows: list[dict[str, Any]], out: Path) -> dict[str, tuple[int
         seqs.setdefault(topic_of(row), []).append(row["seq"])
     lost: dict[str, int] = {}
     for g in gaps_of(out):
-        if g["channel"] == "book":
+        if g["on_channel"] == "book":
             lost[g["topic"]] = lost.get(g["topic"], 0) + g["lost"]
     spans = {}
     for topic, got in seqs.items():
