@@ -28,7 +28,7 @@ from .payloads_spot import (
 from .rest import Call, Endpoint
 from .tickers import spot_mini_ticker, spot_ticker
 
-__all__ = ["SpotRest", "depth_weight", "render_place"]
+__all__ = ["CANCEL_REPLACE_PARAMS", "SpotRest", "depth_weight", "render_place"]
 
 # cancelReplace: its cancel's parameters under their DELETE /order names
 _CANCEL_FIELDS = {

@@ -38,7 +38,7 @@ from .params import Params
 from .ratelimit import RateLimitInfo
 from .registry import ConnRegistry
 from .rest import Call, Security, failure_error, unknown_error
-from .spot_rest import SpotRest, depth_weight, render_place
+from .spot_rest import CANCEL_REPLACE_PARAMS, SpotRest, depth_weight, render_place
 from .user_streams import UserStreams
 
 __all__ = ["WsApiServer", "Method"]
@@ -160,6 +160,9 @@ class WsApiServer:
                 1,
                 lambda c: rest.cancel(c.rest()),
                 ID_PARAMS | {"newClientOrderId", "cancelRestrictions"},
+            ),
+            "order.cancelReplace": Method(
+                "SIGNED", 1, lambda c: rest.cancel_replace(c.rest()), CANCEL_REPLACE_PARAMS, order=True
             ),
             "order.status": Method("SIGNED", 4, lambda c: rest.query(c.rest()), ID_PARAMS),
             "openOrders.status": Method(

@@ -168,3 +168,23 @@ async def test_pro_edit_order_ws(venue_sim: tuple[str, Any]) -> None:
         assert (now["price"], now["amount"]) == (round(bid * 0.85, 1), 3 * qty)
     finally:
         await ex.close()
+
+
+async def test_pro_binance_spot_edit_order_ws_is_cancel_replace() -> None:
+    """ccxt.pro edits a Binance spot order over the WS-API with ``order.cancelReplace``."""
+    async with _make_sim("binance") as sim:
+        config = _config(sim, "binance")
+        config.pop("options")
+        ex = point(ccxtpro.binance(config), sim)
+        try:
+            await ex.load_markets()
+            bid = (await ex.fetch_order_book(SPOT))["bids"][0][0]
+            placed = await asyncio.wait_for(ex.create_order_ws(SPOT, "limit", "buy", 0.01, round(bid * 0.9, 2)), 15)
+            edited = await asyncio.wait_for(
+                ex.edit_order_ws(placed["id"], SPOT, "limit", "buy", 0.02, round(bid * 0.85, 2)), 15
+            )
+            assert edited["id"] != placed["id"] and edited["amount"] == 0.02
+            assert (await ex.fetch_order(placed["id"], SPOT))["status"] == "canceled"
+            assert [o["id"] for o in await ex.fetch_open_orders(SPOT)] == [edited["id"]]
+        finally:
+            await ex.close()
