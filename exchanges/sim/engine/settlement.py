@@ -33,11 +33,17 @@ from .views import IncomeRecord, IncomeType, PublicTrade
 __all__ = ["settle_trade", "finish_order", "reduce_only_capacity", "knock_out_reduce_only", "locked_for"]
 
 ZERO = Decimal(0)
+# Enum members as module constants: ``Side.BUY`` is a class attribute lookup that costs ~0.13 µs
+# on Python 3.11, and this module runs for both sides of every trade.
+_BUY = Side.BUY
+_SPOT = MarketKind.SPOT
+_PERP = MarketKind.PERP
+_LIMIT = OrderType.LIMIT
 
 
 def locked_for(order: SimOrder, qty: Decimal) -> Decimal:
     """What a spot LIMIT order locks for ``qty`` of its quantity (quote for buys, base for sells)."""
-    if order.side is Side.BUY:
+    if order.side is _BUY:
         assert order.price is not None
         return qty * order.price
     return qty
@@ -46,7 +52,7 @@ def locked_for(order: SimOrder, qty: Decimal) -> Decimal:
 def reduce_only_capacity(account: Account, order: SimOrder) -> Decimal:
     """How much of a reduce-only order can still trade without increasing or flipping."""
     size = account.futures.size(order.symbol)
-    return max(ZERO, -size) if order.side is Side.BUY else max(ZERO, size)
+    return max(ZERO, -size) if order.side is _BUY else max(ZERO, size)
 
 
 def _emit_order(
@@ -75,11 +81,11 @@ def finish_order(
         book = core.books[(order.kind, order.symbol)]
         book.cancel(entry)
         core.touch_book(book)
-        if order.kind is MarketKind.PERP:
+        if order.kind is _PERP:
             account.futures.exposure_of(order.symbol).remove(order.side, remaining, order.price or ZERO)
-    if order.kind is MarketKind.SPOT and order.type is OrderType.LIMIT and remaining > 0:
+    if order.kind is _SPOT and order.type is _LIMIT and remaining > 0:
         spec = core.specs[(order.kind, order.symbol)]
-        asset = spec.quote if order.side is Side.BUY else spec.base
+        asset = spec.quote if order.side is _BUY else spec.base
         account.spot.unlock(asset, locked_for(order, remaining))
         core.touch_spot(account, asset)
     if order.reduce_only:
@@ -118,26 +124,22 @@ def _apply_spot(
 ) -> tuple[Decimal, str]:
     wallet = account.spot
     base_delta, quote_delta, fee, fee_in_base = spot_deltas(side, qty, price, fee_rate)
-    limit = order is not None and order.type is OrderType.LIMIT
-    if side is Side.BUY:
-        if limit:
-            assert order is not None
-            held = locked_for(order, qty)  # spent from the lock; a fill below the limit gets the rest back
-            wallet.spend_locked(spec.quote, held)
-            if held != -quote_delta:
-                wallet.add(spec.quote, held + quote_delta)
-        else:
-            wallet.add(spec.quote, quote_delta)
+    if order is None or order.type is not _LIMIT:
+        wallet.add(spec.quote, quote_delta)
+        wallet.add(spec.base, base_delta)
+    elif side is _BUY:
+        held = locked_for(order, qty)  # spent from the lock; a fill below the limit gets the rest back
+        wallet.spend_locked(spec.quote, held)
+        refund = held + quote_delta
+        if refund:
+            wallet.add(spec.quote, refund)
         wallet.add(spec.base, base_delta)
     else:
-        if limit:
-            wallet.spend_locked(spec.base, qty)
-        else:
-            wallet.add(spec.base, base_delta)
+        wallet.spend_locked(spec.base, qty)
         wallet.add(spec.quote, quote_delta)
     fee_asset = spec.base if fee_in_base else spec.quote
     if fee:
-        fees = core.fees[MarketKind.SPOT]
+        fees = core.fees[_SPOT]
         fees[fee_asset] = fees.get(fee_asset, ZERO) + fee
     core.touch_spot(account, spec.base, spec.quote)
     return fee, fee_asset
@@ -160,7 +162,7 @@ def _apply_perp(
     asset = spec.quote
     futures.credit(asset, realized - fee)
     if fee:
-        fees = core.fees[MarketKind.PERP]
+        fees = core.fees[_PERP]
         fees[asset] = fees.get(asset, ZERO) + fee
     if futures.record_income:
         if realized:
@@ -209,12 +211,12 @@ def _apply_side(
     cfg = core.config
     if account.is_market_maker:
         fee_rate = ZERO
-    elif spec.kind is MarketKind.SPOT:
+    elif spec.kind is _SPOT:
         fee_rate = cfg.maker_fee_spot if is_maker else cfg.taker_fee_spot
     else:
         fee_rate = cfg.maker_fee_perp if is_maker else cfg.taker_fee_perp
     realized = ZERO
-    if spec.kind is MarketKind.SPOT:
+    if spec.kind is _SPOT:
         fee, fee_asset = _apply_spot(core, spec, account, order, side, qty, price, fee_rate)
     else:
         fee, realized = _apply_perp(core, spec, account, side, qty, price, fee_rate, trade_id, ts_ms)
@@ -283,7 +285,7 @@ def settle_trade(
         trade_id=trade_id,
         price=price,
         qty=qty,
-        buyer_is_maker=maker.side is Side.BUY,
+        buyer_is_maker=maker.side is _BUY,
         maker_order_id=maker_order.order_id if maker_order is not None else 0,
         taker_order_id=taker_order.order_id if taker_order is not None else 0,
         ts_ms=ts_ms,
@@ -296,7 +298,7 @@ def settle_trade(
     if taker_order is not None and taker_fill is not None:
         # the taker reaches FILLED here only if fully done; it was never resting
         _after_fill(core, taker_order, taker_fill, ts_ms)
-    if spec.kind is MarketKind.PERP:
+    if spec.kind is _PERP:
         if not maker_account.is_market_maker:
             knock_out_reduce_only(core, maker_account, spec.symbol, ts_ms)
         if not taker_account.is_market_maker:

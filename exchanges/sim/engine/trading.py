@@ -26,6 +26,17 @@ from .settlement import finish_order, reduce_only_capacity
 __all__ = ["place_order", "cancel_order", "cancel_all"]
 
 ZERO = Decimal(0)
+# Enum members as module constants: a class attribute lookup such as ``Side.BUY`` costs ~0.13 µs
+# on Python 3.11, and order entry makes a dozen of them per order.
+_BUY = Side.BUY
+_SPOT = MarketKind.SPOT
+_PERP = MarketKind.PERP
+_LIMIT = OrderType.LIMIT
+_MARKET = OrderType.MARKET
+_GTC = TimeInForce.GTC
+_IOC = TimeInForce.IOC
+_FOK = TimeInForce.FOK
+_POST_ONLY = TimeInForce.POST_ONLY
 
 
 def _check_shape(
@@ -37,7 +48,7 @@ def _check_shape(
     reduce_only: bool,
     quote_qty: Decimal | None,
 ) -> None:
-    if type is OrderType.LIMIT:
+    if type is _LIMIT:
         if price is None:
             raise SimReject(RejectReason.INVALID_PRICE, "a LIMIT order needs a price")
         if qty is None:
@@ -47,13 +58,13 @@ def _check_shape(
     else:
         if price is not None:
             raise SimReject(RejectReason.INVALID_ORDER, "a MARKET order takes no price")
-        if tif is TimeInForce.POST_ONLY:
+        if tif is _POST_ONLY:
             raise SimReject(RejectReason.INVALID_ORDER, "a MARKET order cannot be post-only")
         if (qty is None) == (quote_qty is None):
             raise SimReject(RejectReason.INVALID_QTY, "a MARKET order needs exactly one of qty and quote_qty")
-        if quote_qty is not None and kind is not MarketKind.SPOT:
+        if quote_qty is not None and kind is not _SPOT:
             raise SimReject(RejectReason.INVALID_ORDER, "quote_qty is for spot MARKET orders")
-    if reduce_only and kind is not MarketKind.PERP:
+    if reduce_only and kind is not _PERP:
         raise SimReject(RejectReason.REDUCE_ONLY_REJECTED, "reduce-only applies to perps")
 
 
@@ -83,7 +94,7 @@ def _check_capacity(
     kind, symbol = spec.kind, spec.symbol
     if client_order_id and store.open_with_client_id(account_id, kind, symbol, client_order_id) is not None:
         raise SimReject(RejectReason.DUPLICATE_CLIENT_ID, client_order_id)
-    rests = type is OrderType.LIMIT and tif in (TimeInForce.GTC, TimeInForce.POST_ONLY)
+    rests = type is _LIMIT and tif in (_GTC, _POST_ONLY)
     if rests and store.open_count(account_id, kind, symbol) >= spec.max_open_orders:
         raise SimReject(
             RejectReason.MAX_OPEN_ORDERS, f"at most {spec.max_open_orders} open orders per symbol"
@@ -93,7 +104,7 @@ def _check_capacity(
 def _reduce_only_cap(account: Account, symbol: str, side: Side) -> Decimal:
     """What a reduce-only order may trade now; refused when it could not reduce at all."""
     size = account.futures.size(symbol)
-    cap = max(ZERO, -size) if side is Side.BUY else max(ZERO, size)
+    cap = max(ZERO, -size) if side is _BUY else max(ZERO, size)
     if cap <= 0:
         raise SimReject(RejectReason.REDUCE_ONLY_REJECTED, f"position {size} cannot be reduced by a {side.value}")
     return cap
@@ -144,9 +155,9 @@ def _check_limit(
     check_qty(spec, qty, market=False)
     check_price(spec, side, price, core.refs[(spec.kind, spec.symbol)])
     check_notional(spec, qty, price, reduce_only=reduce_only)
-    if tif is TimeInForce.POST_ONLY and book.would_cross(side, price):
+    if tif is _POST_ONLY and book.would_cross(side, price):
         raise SimReject(RejectReason.POST_ONLY_WOULD_TAKE, f"{side.value} at {price} would take liquidity")
-    if tif is TimeInForce.FOK:
+    if tif is _FOK:
         if ro_cap is not None and ro_cap < qty:
             raise SimReject(RejectReason.FOK_NOT_FILLABLE, f"reduce-only: position allows {ro_cap}")
         fillable = plan(core, book, account_id, side, price, qty, None, spec.step_size)
@@ -167,14 +178,14 @@ def _check_funds(
     """Spot: the balance the order spends (returns what a LIMIT order locks); perps: the
     initial margin an order that is not reduce-only needs. ``spend_planned``: a quote-amount
     MARKET sell spends the planned quantity."""
-    if spec.kind is MarketKind.SPOT:
+    if spec.kind is _SPOT:
         wallet = account.spot
         if price is not None:
-            lock = (spec.quote, order_qty * price) if side is Side.BUY else (spec.base, order_qty)
+            lock = (spec.quote, order_qty * price) if side is _BUY else (spec.base, order_qty)
             wallet.require(*lock)
             return lock
         assert planned is not None
-        if side is Side.BUY:
+        if side is _BUY:
             wallet.require(spec.quote, planned.cost)
         else:
             wallet.require(spec.base, planned.qty if spend_planned else order_qty)
@@ -214,7 +225,7 @@ def place_order(
 
     # --- filters and the plan of a taker order ---------------------------------------------
     planned: Plan | None = None
-    if type is OrderType.MARKET:
+    if type is _MARKET:
         order_qty, planned = _plan_market(core, book, spec, account_id, side, qty, quote_qty, reduce_only, ro_cap)
     else:
         assert qty is not None and price is not None
@@ -223,7 +234,7 @@ def place_order(
 
     # --- funds ------------------------------------------------------------------------------
     lock_asset, lock_amount = ("", ZERO)
-    if kind is MarketKind.SPOT or not reduce_only:
+    if kind is _SPOT or not reduce_only:
         lock_asset, lock_amount = _check_funds(
             core, account, spec, side, order_qty, price, planned, quote_qty is not None
         )
@@ -270,7 +281,7 @@ def after_match(core: EngineCore, account: Account, book: MatchingBook, order: S
     if order.reduce_only and reduce_only_capacity(account, order) <= 0:
         finish_order(core, order, OrderStatus.EXPIRED, ExpireReason.REDUCE_ONLY, ts_ms)
         return
-    if order.type is OrderType.MARKET:
+    if order.type is _MARKET:
         reason = (
             ExpireReason.BOOK_EXHAUSTED
             if book.opposite(order.side).best_price() is None
@@ -278,7 +289,7 @@ def after_match(core: EngineCore, account: Account, book: MatchingBook, order: S
         )
         finish_order(core, order, OrderStatus.EXPIRED, reason, ts_ms)
         return
-    if order.tif is TimeInForce.IOC or order.tif is TimeInForce.FOK:
+    if order.tif is _IOC or order.tif is _FOK:
         finish_order(core, order, OrderStatus.EXPIRED, ExpireReason.IOC_REMAINDER, ts_ms)
         return
     assert order.price is not None
@@ -287,7 +298,7 @@ def after_match(core: EngineCore, account: Account, book: MatchingBook, order: S
     book.side(order.side).add(entry)
     core.touch_book(book)
     core.store.resting[order.order_id] = entry
-    if order.kind is MarketKind.PERP:
+    if order.kind is _PERP:
         account.futures.exposure_of(order.symbol).add(order.side, remaining, order.price)
         if order.reduce_only:
             key = (order.account, order.symbol)

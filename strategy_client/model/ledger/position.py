@@ -8,6 +8,8 @@ from ..enums import Side
 
 __all__ = ["NetPosition"]
 
+_BUY = Side.BUY  # a module constant: enum attribute access is slow on Python 3.11, and this is per fill
+
 ZERO = Decimal(0)
 
 
@@ -30,7 +32,7 @@ class NetPosition:
         Adding: VWAP entry. Reducing: ``(price − entry) × closed × sign(size)``, entry kept.
         Flipping: the old position closes as above and the rest opens at ``price`` (its share
         of the fee becomes the new open fees)."""
-        signed = qty if side is Side.BUY else -qty
+        signed = qty if side is _BUY else -qty
         size = self.size
         realized = ZERO
         if size == 0 or (size > 0) == (signed > 0):
