@@ -17,9 +17,22 @@ from typing import Annotated, Any
 import typer
 
 from strategy_client.cli_app import FlagApp, LogLevel, version_callback
+from strategy_client.errors import CoreApiError, DiscoveryError
 from strategy_client.security import redact_url
+from strategy_client.telemetry.logs import setup_logging
 
 from .alerts import TELEGRAM_TOKEN_ENV, WEBHOOK_ENV, Alert, AlertConfig, Alerter, AlertKind, parse_kinds
+from .arbitrage.config import load_perpperp, load_spotperp
+from .arbitrage.errors import StrategyConfigError
+from .manual import run_manual
+from .runtime import RunOptions, StrategyError, run_arbitrage
+
+if sys.platform != "win32":  # uvloop is installed everywhere but Windows (pyproject)
+    import uvloop
+
+    _run_main = uvloop.run
+else:  # pragma: no cover
+    _run_main = asyncio.run
 
 app = FlagApp(
     add_completion=False,
@@ -152,8 +165,6 @@ def _alert_config(
 
 
 def _setup_logging(level: LogLevel, json_lines: bool) -> None:
-    from strategy_client.telemetry.logs import setup_logging
-
     try:
         setup_logging(level=level.upper(), json=json_lines)
     except (TypeError, ValueError) as exc:
@@ -184,11 +195,6 @@ def _run(
     runners: tuple[list[str], float] = ([], 15.0),
     alerts: AlertConfig | None = None,
 ) -> None:
-    from strategies.arbitrage.config import load_perpperp, load_spotperp
-    from strategies.arbitrage.errors import StrategyConfigError
-
-    from .runtime import RunOptions, StrategyError, run_arbitrage
-
     try:
         cfg: Any = (load_spotperp if kind == "spotperp" else load_perpperp)(config, overrides)
     except StrategyConfigError as exc:
@@ -204,15 +210,8 @@ def _run(
     async def main() -> int:
         return await run_arbitrage(cfg, opts)
 
-    from strategy_client.errors import CoreApiError, DiscoveryError
-
     try:
-        try:
-            import uvloop
-
-            code = uvloop.run(main())
-        except ImportError:
-            code = asyncio.run(main())
+        code = _run_main(main())
     except StrategyError as exc:
         _fail(str(exc))
         return
@@ -365,8 +364,6 @@ def manual(
     """Interactive trading REPL (book, price, funding, buy/sell, cancel, orders, positions, balance, leverage).
 
     Reads commands line by line when stdin is not a terminal, so it can be scripted."""
-    from .manual import run_manual
-
     code = run_manual(exchange=exchange, redis_url=redis_url, runner=runner, history_file=history)
     raise typer.Exit(code)
 

@@ -13,6 +13,7 @@ an unwind or exit not finished) is listed with its reason and the exit status is
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import signal
 import sys
 import time
@@ -25,9 +26,10 @@ from typing import Any, TextIO
 import msgspec
 from loguru import logger
 
+from strategy_client import __version__
 from strategy_client.errors import CoreApiError
 from strategy_client.events import Received
-from strategy_client.journal import Journal, JournalError, ProcessInfo
+from strategy_client.journal import Journal, JournalError, ProcessInfo, resolve_target
 from strategy_client.model import Exchange, FundingRate, InstrumentKey, OrderBook
 from strategy_client.paper import PaperConfig
 from strategy_client.router import ZmqRouter
@@ -194,10 +196,6 @@ def lock_stream(strategy: str, paper: bool, opts: RunOptions) -> None:
     """One process per strategy journal: a second ``strategy spotperp`` on the same SQLite journal
     would resume the first one's pairs while it still trades them. An exclusive ``flock`` on
     ``<journal>.lock`` (a PostgreSQL journal is not locked: give each process its own stream)."""
-    import fcntl
-
-    from strategy_client.journal import resolve_target
-
     name = journal_name(strategy, paper)
     try:
         target = resolve_target(opts.journal, stream=f"strategy:{name}", data_dir=opts.data_dir)
@@ -220,8 +218,6 @@ def lock_stream(strategy: str, paper: bool, opts: RunOptions) -> None:
 
 
 def open_journal(strategy: str, paper: bool, opts: RunOptions) -> Journal:
-    from strategy_client import __version__
-
     lock_stream(strategy, paper, opts)
     try:
         return Journal.open(
@@ -329,39 +325,13 @@ class _Session:
             cfg.symbol,
             cfg.size,
         )
-        tasks = [
-            asyncio.create_task(self._consume(sub), name="strategy.events"),
-            asyncio.create_task(self._housekeeping(), name="strategy.housekeeping"),
-        ]
-        if self.journal is not None and self.pair_journal is not None:
-            tasks.append(asyncio.create_task(self.journal.run_writer(), name="strategy.journal"))
-            tasks.append(asyncio.create_task(self.pair_journal.pump(), name="strategy.journal.pump"))
-        self.engine._start(self._resume())
-        if plan.poll_s is not None:
-            tasks.append(asyncio.create_task(self._poll(plan.poll_s), name="strategy.poll"))
-        if self.alerter.enabled:
-            tasks.append(asyncio.create_task(self.alerter.run(), name="strategy.alerts"))
+        tasks = self._start_tasks(sub)
         try:
-            if cfg.duration_s > 0:
-                try:
-                    await asyncio.wait_for(self._stop.wait(), cfg.duration_s)
-                except TimeoutError:
-                    self.request_stop(f"duration {cfg.duration_s:g}s reached")
-            else:
-                await self._stop.wait()
-            if self.tty:
-                self.opts.out.write("\n")
+            await self._until_stop()
             logger.info("stopping: {} (grace {:g}s)", self.stop_reason, cfg.stop_grace_s)
             # keep consuming events while the engine winds down (fills must still arrive)
             left = await self.engine.stop(close_positions=self.opts.close_on_stop, timeout_s=cfg.stop_grace_s)
-            try:
-                if self.journal is not None and self.pair_journal is not None:
-                    await self.pair_journal.flush(timeout=10.0)
-                    await self.journal.drain(timeout=10.0)
-            except (JournalError, TimeoutError) as exc:
-                logger.error("{}: journal not fully written at stop: {}", self.plan.name, exc)
-            if self.alerter.enabled:
-                await self.alerter.drain(timeout_s=5.0)  # the exit alerts go out before the senders stop
+            await self._flush_at_stop()
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
@@ -370,6 +340,46 @@ class _Session:
             await asyncio.gather(*tasks, return_exceptions=True)
             await sub.close()
         return self._finish(started_ms, left)
+
+    def _start_tasks(self, sub: Any) -> list[asyncio.Task[Any]]:
+        """The session's tasks (cancelled together at the end of :meth:`run`); the resume phase first."""
+        tasks = [
+            asyncio.create_task(self._consume(sub), name="strategy.events"),
+            asyncio.create_task(self._housekeeping(), name="strategy.housekeeping"),
+        ]
+        if self.journal is not None and self.pair_journal is not None:
+            tasks.append(asyncio.create_task(self.journal.run_writer(), name="strategy.journal"))
+            tasks.append(asyncio.create_task(self.pair_journal.pump(), name="strategy.journal.pump"))
+        self.engine._start(self._resume())
+        if self.plan.poll_s is not None:
+            tasks.append(asyncio.create_task(self._poll(self.plan.poll_s), name="strategy.poll"))
+        if self.alerter.enabled:
+            tasks.append(asyncio.create_task(self.alerter.run(), name="strategy.alerts"))
+        return tasks
+
+    async def _until_stop(self) -> None:
+        """Until the duration ends or a signal asks to stop."""
+        duration = self.cfg.duration_s
+        if duration > 0:
+            try:
+                await asyncio.wait_for(self._stop.wait(), duration)
+            except TimeoutError:
+                self.request_stop(f"duration {duration:g}s reached")
+        else:
+            await self._stop.wait()
+        if self.tty:
+            self.opts.out.write("\n")
+
+    async def _flush_at_stop(self) -> None:
+        """The journal written and the last alerts (the exits) sent before the tasks end."""
+        try:
+            if self.journal is not None and self.pair_journal is not None:
+                await self.pair_journal.flush(timeout=10.0)
+                await self.journal.drain(timeout=10.0)
+        except (JournalError, TimeoutError) as exc:
+            logger.error("{}: journal not fully written at stop: {}", self.plan.name, exc)
+        if self.alerter.enabled:
+            await self.alerter.drain(timeout_s=5.0)
 
     # -- journal: resume ----------------------------------------------------------------------
     async def _restore(self) -> None:
