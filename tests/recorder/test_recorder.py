@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -193,6 +194,7 @@ async def test_kill_9_leaves_readable_files_and_a_restart_records_on(
     rec = RecordProc(out, redis_url, runner.name, log, *flags)
     try:
         await eventually(lambda: read_books(out).num_rows >= 60, timeout=60, what="60 books in files")
+        killed_ns = time.time_ns()
         rec.stop(signal.SIGKILL)
     finally:
         rec.stop(signal.SIGKILL)
@@ -202,6 +204,10 @@ async def test_kill_9_leaves_readable_files_and_a_restart_records_on(
     rows_before = read_books(out).num_rows
     assert rows_before >= 60
     check_complete(read_books(out).to_pylist(), out)
+    # at most the unflushed window is lost: with --flush-seconds 0.5 the newest recorded book is
+    # recent at the kill (5 s: room for a loaded machine, far less than the 10+ s recorded)
+    newest = max(r["recv_ns"] for r in read_books(out).to_pylist())
+    assert killed_ns - newest < 5 * 10**9, (killed_ns - newest) / 1e9
     # what a kill in the middle of a write leaves: half a file under its temporary name
     part = before[0].parent
     half = part / f".{runner.name}-0-deadbeef{TEMP_SUFFIX}"
@@ -212,7 +218,7 @@ async def test_kill_9_leaves_readable_files_and_a_restart_records_on(
     try:
         await eventually(lambda: "deleted" in log.read_text(), timeout=30, what="the restart to clean up")
         await eventually(lambda: len(parquet_files(out)) > len(before) + 2, timeout=60, what="new files")
-        assert rec2.stop() == 0, log.read_text()
+        assert rec2.stop(signal.SIGINT) == 0, log.read_text()
     finally:
         rec2.stop(signal.SIGKILL)
     assert not half.exists()
@@ -259,5 +265,7 @@ def test_help() -> None:
         [sys.executable, "-m", "recorder.cli", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=60
     )
     assert proc.returncode == 0
-    for flag in ("--out", "--runner", "--flush-rows", "--flush-seconds", "--max-buffer-rows"):
+    doc = (ROOT / "docs" / "market-data.md").read_text()
+    for flag in ("--out", "--runner", "--flush-rows", "--flush-seconds", "--max-buffer-rows", "--redis-url"):
         assert flag in proc.stdout
+        assert f"| `{flag}" in doc, f"{flag} is not in the flags table of docs/market-data.md"
