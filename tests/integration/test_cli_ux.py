@@ -33,10 +33,11 @@ def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> s
     )
 
 
-def assert_one_line_error(out: subprocess.CompletedProcess[str], *needles: str) -> str:
+def assert_one_line_error(out: subprocess.CompletedProcess[str], *needles: str, prog: str = "runner") -> str:
+    """Exit 2, one ``PROG: error: …`` line holding every needle, and besides it only log lines."""
     assert out.returncode == 2, (out.returncode, out.stderr[-3000:])
     assert "Traceback" not in out.stderr and "Traceback" not in out.stdout, out.stderr[-3000:]
-    errors = [line for line in out.stderr.splitlines() if line.startswith("runner: error:")]
+    errors = [line for line in out.stderr.splitlines() if line.startswith(f"{prog}: error:")]
     assert len(errors) == 1, out.stderr
     # besides it only the runner's own log lines of what it did before (no dump of any kind)
     others = [line for line in out.stderr.splitlines() if not LOG_LINE.match(line) and line not in errors]

@@ -25,9 +25,9 @@ from strategy_client.wire import PROTOCOL_VERSION, RunnerRecord, encode_record, 
 
 from ..strategies.receiver import Receiver
 from .conftest import ROOT, RunnerProc, start_runner
+from .test_cli_ux import assert_one_line_error
 
 STRATEGY = shutil.which("strategy", path=str(Path(sys.executable).parent)) or "strategy"
-LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} (DEBUG|INFO|WARNING) ")
 
 
 OWN_DB = 12  # this module's database of the suite's Redis: its fake records reach no other test's runner
@@ -65,15 +65,7 @@ def strategy(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str
 
 
 def one_error(out: subprocess.CompletedProcess[str], *needles: str) -> str:
-    assert out.returncode == 2, (out.returncode, out.stdout[-2000:], out.stderr[-3000:])
-    assert "Traceback" not in out.stderr, out.stderr[-3000:]
-    errors = [line for line in out.stderr.splitlines() if line.startswith("strategy: error:")]
-    assert len(errors) == 1, out.stderr
-    others = [line for line in out.stderr.splitlines() if not LOG_LINE.match(line) and line not in errors]
-    assert others == [], out.stderr
-    for needle in needles:
-        assert needle in errors[0], errors[0]
-    return errors[0]
+    return assert_one_line_error(out, *needles, prog="strategy")
 
 
 def fake_record(url: str, name: str, exchange: Exchange) -> None:
