@@ -174,7 +174,10 @@ async def test_a_rejected_hedge_unwinds_the_naked_leg(venue: Venue, session_fact
     assert ArbState.BROKEN in seen and ArbState.UNWINDING in seen
     assert slot.machine.flat  # the spot bought was sold back
     net = session.engine.ledger.net_base(slot.position_id)
-    assert all(v == 0 for v in net.values())
+    # a spot buy's fee comes out of the base bought (paper does as the venues do): what the buy
+    # grossed up for the fee leaves at most sub-step dust once the spot is sold back
+    steps = {k: i.step_size for v in session.paper.venues.values() for k, i in v.instruments.items()}
+    assert all(0 <= v < steps[k] for k, v in net.items()), net
 
 
 class _PermissiveMargin:
