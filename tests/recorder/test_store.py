@@ -22,6 +22,20 @@ DAY_NS = 86_400 * 10**9
 T0 = 1_796_601_600 * 10**9  # 2026-12-07 00:00:00 UTC
 
 
+def received(kind: TopicKind, key: InstrumentKey, seq: int, ns: int, event: BookEvent | FundingEvent) -> Received:
+    return Received(
+        runner="bn",
+        topic=topic(kind, key.exchange, key).decode(),
+        kind=kind,
+        exchange=key.exchange,
+        key=key,
+        seq=seq,
+        sent_ns=ns,
+        recv_ns=ns + 1,
+        event=event,
+    )
+
+
 def book_item(key: InstrumentKey, seq: int, *, bid: str = "64250.10", ask: str = "64250.20", ns: int = T0) -> Received:
     book = OrderBook(
         key=key,
@@ -31,17 +45,7 @@ def book_item(key: InstrumentKey, seq: int, *, bid: str = "64250.10", ask: str =
         local_ts_ns=ns,
         sequence=1000 + seq,
     )
-    return Received(
-        runner="bn",
-        topic=topic(TopicKind.BOOK, key.exchange, key).decode(),
-        kind=TopicKind.BOOK,
-        exchange=key.exchange,
-        key=key,
-        seq=seq,
-        sent_ns=ns,
-        recv_ns=ns + 1,
-        event=BookEvent(book=book),
-    )
+    return received(TopicKind.BOOK, key, seq, ns, BookEvent(book=book))
 
 
 def funding_item(seq: int) -> Received:
@@ -54,17 +58,7 @@ def funding_item(seq: int) -> Received:
         index_price=Decimal("64249.9"),
         ts_ms=T0 // 10**6,
     )
-    return Received(
-        runner="bn",
-        topic=topic(TopicKind.FUNDING, Exchange.BINANCE, PERP).decode(),
-        kind=TopicKind.FUNDING,
-        exchange=Exchange.BINANCE,
-        key=PERP,
-        seq=seq,
-        sent_ns=T0,
-        recv_ns=T0 + 1,
-        event=FundingEvent(funding=rate),
-    )
+    return received(TopicKind.FUNDING, PERP, seq, T0, FundingEvent(funding=rate))
 
 
 def recorder(out: str, **kw: int) -> Recorder:
