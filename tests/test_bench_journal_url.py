@@ -13,17 +13,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 from bench import own_schema, redact_url  # noqa: E402
+from bench_journal import pg_reachable  # noqa: E402
 
 PG = "postgresql://127.0.0.1:5432/test"
-
-
-def _reachable() -> str:
-    try:
-        with psycopg.connect(PG, connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except (psycopg.Error, OSError) as exc:
-        return f"PostgreSQL at {PG} unreachable: {exc}"
-    return ""
 
 
 def _schemas(conn: psycopg.Connection[tuple[object, ...]], name: str) -> int:
@@ -32,7 +24,7 @@ def _schemas(conn: psycopg.Connection[tuple[object, ...]], name: str) -> int:
 
 
 def test_a_postgresql_journal_gets_its_own_schema_dropped_after() -> None:
-    if why := _reachable():
+    if why := pg_reachable(PG):
         pytest.skip(why)
     with own_schema(PG) as url:
         assert url.startswith(PG + "?schema=bench_")
