@@ -102,4 +102,4 @@ def test_an_order_that_only_closes_needs_no_margin() -> None:
 def test_position_margin_values_the_position_at_the_mark() -> None:
     from_short = position_margin(D(-2), D(100), D(110), 5, D("0.004"))
     assert from_short == (D(-20), D(44), D("0.88"))
-    assert position_margin(D(0), D(0), D(110), 5, D("0.004")) == (0, 0, 0)
+    assert position_margin(D(0), D(0), D(110), 5, D("0.004")) == (D(0), D(0), D(0))
