@@ -660,7 +660,7 @@ class RiskGate:
             self._exposure(req, client, rules, ref, pos, open_same, qty, buy, equity)
 
     def _state_only(self, req: OrderRequest, client: str) -> None:
-        """``enabled = false``: no limits, but the trading state (halt, reduce, kill switch) still holds."""
+        """``enabled = false`` or no limit set: only the trading state (halt, reduce, kill switch) holds."""
         if self.state is not TradingState.ACTIVE:
             key = req.key
             pos = self.inputs.position(key)
