@@ -38,6 +38,8 @@ __all__ = ["Lane", "LaneStatus", "ReplaySource"]
 
 log = logging.getLogger("bridge.lane")
 
+_IDLE_CHECK_S = 1.0  # a lane with nothing to do reads the journal's end this often
+
 
 class Replayer(Protocol):
     async def replay_events(
@@ -144,9 +146,11 @@ class Lane:
                 if not await self._publish_queued() and not await self._publish_conflated():
                     self._wake.clear()
                     try:
-                        await asyncio.wait_for(self._wake.wait(), 1.0)
+                        await asyncio.wait_for(self._wake.wait(), _IDLE_CHECK_S)
                     except TimeoutError:
-                        pass
+                        # idle: ask the journal anyway — an event published while the live
+                        # subscription was (re)connecting reaches the lane only this way
+                        self._catchup = True
             except SinkDown:
                 self._catchup = True  # what the failed batch held comes back from the journal
             except CoreApiError as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -167,7 +168,7 @@ async def _caught_up(redis_url: str, bridge: str, last: dict[str, int], sinks: i
     if st is None:
         return False
     acked = {(lane.runner, lane.sink): lane.acked_jseq for lane in st.lanes}
-    done = [acked.get((r, s.name)) == seq for r, seq in last.items() for s in st.sinks]
+    done = [acked.get((r, s.name), 0) >= seq for r, seq in last.items() for s in st.sinks]
     return len(st.sinks) == sinks and all(done)
 
 
@@ -182,7 +183,10 @@ def _check_jetstream(msgs: list[tuple[str, dict[str, str], bytes]], last: dict[s
             by_runner[env["runner"]].append(env["jseq"])
     assert len(ids) == len(set(ids)), "JetStream holds a message id twice"
     for runner, seqs in by_runner.items():
-        assert seqs == list(range(1, last[runner] + 1)), f"{runner}: {seqs[:5]}… ({len(seqs)} of {last[runner]})"
+        # 1, 2, 3 … with no gap and no repeat, through at least the acknowledged point
+        assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= last[runner], (
+            f"{runner}: {seqs} vs {last[runner]}"
+        )
 
 
 def _check_queue(msgs: list[tuple[str, dict[str, Any], bytes]], last: dict[str, int]) -> int:
@@ -200,7 +204,10 @@ def _check_queue(msgs: list[tuple[str, dict[str, Any], bytes]], last: dict[str, 
         if env["jseq"] and env["runner"] in by_runner:
             by_runner[env["runner"]].append(env["jseq"])
     for runner, seqs in by_runner.items():
-        assert seqs == list(range(1, last[runner] + 1)), f"{runner}: {seqs[:5]}… ({len(seqs)} of {last[runner]})"
+        # 1, 2, 3 … with no gap and no repeat, through at least the acknowledged point
+        assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= last[runner], (
+            f"{runner}: {seqs} vs {last[runner]}"
+        )
     return repeats
 
 
@@ -291,9 +298,15 @@ async def test_three_runners_in_order_after_outages_and_kill9(
             assert shown.returncode == 0, shown.stderr
             assert "sink nats: UP" in shown.stdout and "sink rabbitmq: UP" in shown.stdout
             for name in runner_names:
-                assert f"{name} → nats: acked jseq {last[name]}, head {last[name]}, lag 0" in shown.stdout
+                assert re.search(rf"{name} → nats: acked jseq (\d+), head \1, lag 0", shown.stdout), shown.stdout
+            final = read_status(redis_url, names.bridge)
+            assert final is not None
+            # what the bridge acknowledged in the end (runners may journal more, e.g. account updates)
+            acked = {lane.runner: lane.acked_jseq for lane in final.lanes if lane.sink == "nats"}
+            assert all(acked[r] >= last[r] for r in last), (acked, last)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}\nbridge log:\n{bridge.log.read_text()[-4000:]}") from exc
+            st = read_status(redis_url, names.bridge)
+            raise AssertionError(f"{exc}\nstatus: {st}\nbridge log:\n{bridge.log.read_text()[-4000:]}") from exc
         finally:
             code = bridge.stop()
             await nats_proxy.cut()
@@ -301,8 +314,8 @@ async def test_three_runners_in_order_after_outages_and_kill9(
     assert code == 0, bridge.log.read_text()[-3000:]
     log = bridge.log.read_text()
     assert all(n > 5 for n in last.values()), last
-    _check_jetstream(await read_jetstream(names.stream, f"{names.prefix}.>"), last)
-    repeats = _check_queue(await read_queue(names.queue), last)
+    _check_jetstream(await read_jetstream(names.stream, f"{names.prefix}.>"), acked)
+    repeats = _check_queue(await read_queue(names.queue), acked)
     # one warning per outage and sink: down at start (run 1), cut mid-run (run 2)
     assert log.count("sink nats DOWN") == 2, log
     assert log.count("sink rabbitmq DOWN") == 2, log
