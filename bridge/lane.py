@@ -38,7 +38,7 @@ __all__ = ["Lane", "LaneStatus", "ReplaySource"]
 
 log = logging.getLogger("bridge.lane")
 
-_IDLE_CHECK_S = 1.0  # a lane with nothing to do reads the journal's end this often
+_JOURNAL_CHECK_S = 1.0  # a lane reads the journal's end at least this often
 
 
 class Replayer(Protocol):
@@ -108,6 +108,7 @@ class Lane:
         self.head = self.acked
         self._wake = asyncio.Event()
         self._catchup = True  # always read the journal from the checkpoint first
+        self._checked = 0.0  # monotonic time of the last complete read of the journal's end
         self.journal = "ok"
         self.published = 0
         self.replayed = 0
@@ -140,21 +141,28 @@ class Lane:
         while True:
             await self.handle.wait_up()
             try:
-                if self._catchup or self.head > self.acked and not self._next_in_queue():
+                if self._catch_up_due():
                     await self._catch_up()
                     continue
                 if not await self._publish_queued() and not await self._publish_conflated():
                     self._wake.clear()
                     try:
-                        await asyncio.wait_for(self._wake.wait(), _IDLE_CHECK_S)
+                        await asyncio.wait_for(self._wake.wait(), _JOURNAL_CHECK_S)
                     except TimeoutError:
-                        # idle: ask the journal anyway — an event published while the live
-                        # subscription was (re)connecting reaches the lane only this way
-                        self._catchup = True
+                        pass
             except SinkDown:
                 self._catchup = True  # what the failed batch held comes back from the journal
             except CoreApiError as exc:
                 await self._runner_unreachable(exc)
+
+    def _catch_up_due(self) -> bool:
+        """Read the journal now: asked to, a hole before the queue's next journaled event, or a
+        second since the last look — an event published while the live subscription was
+        (re)connecting (ZeroMQ delivers nothing before the connection is up) is found this way,
+        busy or idle."""
+        if self._catchup or time.monotonic() - self._checked >= _JOURNAL_CHECK_S:
+            return True
+        return self.head > self.acked and not self._next_in_queue()
 
     def _next_in_queue(self) -> bool:
         """The queue holds the next journaled event (``acked + 1``) before any later one."""
@@ -251,6 +259,7 @@ class Lane:
                 await self._publish_replayed(rep)
             if not rep.more:
                 self._catchup = False
+                self._checked = time.monotonic()
                 return
             after = max(rep.next_after, self.acked)
 
@@ -292,6 +301,7 @@ class Lane:
             )
         self.journal = "none"
         self._catchup = False
+        self._checked = time.monotonic()
         self._ack(self.head, "")
 
     def _journal_reset(self, last_seq: int) -> None:

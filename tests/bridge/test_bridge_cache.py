@@ -192,3 +192,45 @@ async def test_newest_only_market_data_never_goes_backwards(
     msgs = await read_jetstream(stream, f"{prefix}.status.>")
     got = [(env["seq"], env["conflated"]) for env in (msgspec.json.decode(body) for _, _, body in msgs)]
     assert got == [(1, 0), (2, 0), (3, 0), (10, 6)]
+
+
+async def test_a_runner_without_journal_is_relayed_live(stream: str, redis_url: str, tmp_path: Path) -> None:
+    """``--no-journal``: nothing to replay; the lane says so (journal "none") and relays live."""
+    proc = start_runner(redis_url, tmp_path, f"nj-{uuid.uuid4().hex[:6]}", "--no-journal")
+    prefix = stream.lower()
+    try:
+        proc.record(timeout=60)
+        config = BridgeConfig(
+            name=f"nj-{stream}",
+            redis_url=redis_url,
+            runners=(proc.name,),
+            kinds=("exec",),
+            nats=NatsOptions(url=NATS_URL, stream=stream, prefix=prefix, storage="memory"),
+            cache=False,
+            data_dir=str(tmp_path / "bridge"),
+        )
+        bridge = Bridge(config)
+        stop = asyncio.Event()
+        task = asyncio.create_task(bridge.run(stop))
+        try:
+            lane = await eventually(
+                lambda: (ln := bridge.lanes.get((proc.name, "nats"))) and ln.journal == "none" and ln,
+                timeout=30,
+                what="the lane to find no journal",
+            )
+            async with ZmqRouter(redis_url) as router:
+                await router.wait_for(proc.name, timeout_s=30)
+                await router.runner(proc.name).submit_order(
+                    OrderRequest(key=PERP, side=Side.BUY, type=OrderType.MARKET, qty=Decimal("0.002"))
+                )
+            await eventually(lambda: lane.published >= 2, timeout=30, what="the order's events relayed live")
+            replays = lane.status().replayed
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+    finally:
+        proc.stop()
+    assert replays == 0
+    msgs = await read_jetstream(stream, f"{prefix}.exec.>")
+    kinds = [msgspec.json.decode(body)["event"]["kind"] for _, _, body in msgs]
+    assert kinds[:1] == ["new"] and "fill" in kinds
