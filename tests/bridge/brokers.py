@@ -12,6 +12,8 @@ import msgspec
 import nats
 from nats.js.api import DeliverPolicy
 
+from ..helpers import free_port
+
 __all__ = ["NATS_URL", "RABBIT_URL", "CutProxy", "reachable", "read_jetstream", "read_queue"]
 
 NATS_URL = "nats://127.0.0.1:4222"
@@ -33,7 +35,7 @@ class CutProxy:
 
     def __init__(self, target_host: str, target_port: int, port: int = 0) -> None:
         self.target = (target_host, target_port)
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self._server: asyncio.Server | None = None
         self._conns: set[asyncio.StreamWriter] = set()
         self.accepted = 0
@@ -74,12 +76,6 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         pass
     finally:
         writer.transport.abort()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def read_jetstream(stream: str, subject: str, timeout_s: float = 2.0) -> list[tuple[str, dict[str, str], bytes]]:
