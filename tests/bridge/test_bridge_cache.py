@@ -101,7 +101,7 @@ async def test_market_data_overflow_and_cache(runner: RunnerProc, stream: str, r
             book_key = cache_key(runner.name, "book", str(PERP))
             book = await eventually(lambda: _hash(client, book_key), timeout=30, what="the cached book")
             assert Decimal(book["bid"]) < Decimal(book["ask"]) and Decimal(book["mid"]) > 0
-            assert 0 < int(client.ttl(book_key)) <= 30  # type: ignore[arg-type]
+            assert 0 < int(client.ttl(book_key)) <= 30
             price = _hash(client, cache_key(runner.name, "price", str(PERP)))
             assert price["mid"] == book["mid"]
             funding = await eventually(
@@ -114,7 +114,7 @@ async def test_market_data_overflow_and_cache(runner: RunnerProc, stream: str, r
                 timeout=30,
                 what="the cached position (4 buys of 0.002, 3 sells of 0.002 and one of 0.003: short 0.001)",
             )
-            assert 0 < int(client.ttl(pos_key)) <= 600  # type: ignore[arg-type]
+            assert 0 < int(client.ttl(pos_key)) <= 600
             balance = _hash(client, cache_key(runner.name, "balance", "USDT"))
             assert Decimal(balance["total"]) > 0 and "updated_ms" in balance
             assert pos
