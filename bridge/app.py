@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import msgspec
 import redis.asyncio as aioredis
 import redis.exceptions
+from prometheus_client import start_http_server
 
 from strategy_client import EventItem, Received, Snapshot, Subscription, ZmqRouter
 from strategy_client.discovery import DEFAULT_REDIS_URL
@@ -26,9 +27,11 @@ from strategy_client.discovery import DEFAULT_REDIS_URL
 from .cache import StateCache
 from .checkpoint import CheckpointStore, checkpoint_path
 from .envelope import PayloadFormat, outgoing_from_received
-from .health import SinkHandle, SinkStatus
-from .lane import Lane, LaneStatus, ReplaySource
+from .health import SinkHandle
+from .lane import Lane, ReplaySource
+from .metrics import registry_for
 from .sinks import NatsOptions, NatsSink, RabbitOptions, RabbitSink, Sink
+from .status import BridgeStatus, CacheStatus
 
 __all__ = ["Bridge", "BridgeConfig", "BridgeStatus", "STATUS_PREFIX", "status_key"]
 
@@ -63,27 +66,8 @@ class BridgeConfig(msgspec.Struct, kw_only=True):
     batch_max: int = 256
     replay_timeout_s: float = 5.0
     status_interval_s: float = 1.0
-
-
-class CacheStatus(msgspec.Struct, kw_only=True):
-    up: bool
-    writes: int
-    errors: int
-    last_error: str
-
-
-class BridgeStatus(msgspec.Struct, kw_only=True):
-    name: str
-    pid: int
-    host: str
-    started_ms: int
-    ts_ms: int
-    checkpoint: str
-    sinks: list[SinkStatus]
-    lanes: list[LaneStatus]
-    cache: CacheStatus | None
-    latency_us: dict[str, dict[str, float]]  # sink → p50/p90/p99/max of bridge receive → broker ack
-    subscription: dict[str, int]
+    metrics_port: int = 0  # serve Prometheus /metrics on this port (0: off)
+    metrics_bind: str = "127.0.0.1"
 
 
 class Bridge:
@@ -115,17 +99,33 @@ class Bridge:
         self.ready = asyncio.Event()
         self._lane_tasks: list[asyncio.Task[None]] = []
         self._lanes_of: dict[str, list[Lane]] = {}
+        self.last_status: BridgeStatus | None = None  # the status loop's latest (the metrics read it)
+        self.metrics_port = 0  # the bound port while serving
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set."""
         self.store = CheckpointStore(self.path)
         log.info("bridge %s: checkpoint %s", self.config.name, self.path)
+        server = None
+        if self.config.metrics_port:
+            registry = registry_for(lambda: self.last_status)
+            server, _thread = start_http_server(self.config.metrics_port, self.config.metrics_bind, registry=registry)
+            self.metrics_port = int(server.server_address[1])
+            log.info(
+                "bridge %s: metrics on http://%s:%d/metrics",
+                self.config.name,
+                self.config.metrics_bind,
+                self.metrics_port,
+            )
         try:
             async with ZmqRouter(self.redis_url) as router:
                 self._router = router
                 await self._run_tasks(router, stop)
         finally:
             self.store.close()
+            if server is not None:
+                server.shutdown()
+                server.server_close()
 
     async def _run_tasks(self, router: ZmqRouter, stop: asyncio.Event) -> None:
         cfg = self.config
@@ -247,8 +247,9 @@ class Bridge:
         key = status_key(self.config.name)
         try:
             while True:
+                self.last_status = status = self.status()
                 try:
-                    await client.set(key, msgspec.json.encode(self.status()), ex=STATUS_TTL_S)
+                    await client.set(key, msgspec.json.encode(status), ex=STATUS_TTL_S)
                 except (redis.exceptions.RedisError, OSError):
                     pass  # discovery Redis down: the router says so; the status comes back with it
                 await asyncio.sleep(self.config.status_interval_s)

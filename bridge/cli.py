@@ -134,6 +134,12 @@ def run(
         int, typer.Option("--buffer", help="events queued per runner and sink before the overflow policy")
     ] = 2_000,
     batch: Annotated[int, typer.Option("--batch", help="messages per acknowledged batch")] = 256,
+    metrics_port: Annotated[
+        int, typer.Option("--metrics-port", help="serve Prometheus /metrics on this port (0 = off)")
+    ] = 0,
+    metrics_bind: Annotated[
+        str, typer.Option("--metrics-bind", help="address the metrics port binds to")
+    ] = "127.0.0.1",
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG | INFO | WARNING")] = "INFO",
 ) -> None:
     """Relay events until SIGINT/SIGTERM. At least one of --nats, --rabbit, --cache."""
@@ -174,6 +180,8 @@ def run(
         start=start,
         capacity=buffer,
         batch_max=batch,
+        metrics_port=metrics_port,
+        metrics_bind=metrics_bind,
     )
     logging.basicConfig(
         level=getattr(logging, log_level.upper(), logging.INFO),

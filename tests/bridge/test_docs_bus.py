@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import aio_pika
+import httpx
 import nats
 import pytest
 
@@ -19,7 +20,7 @@ from bridge import Bridge, BridgeConfig, NatsOptions, RabbitOptions
 from strategy_client import ZmqRouter
 from strategy_client.model import InstrumentKey, OrderRequest, OrderType, Side
 
-from ..helpers import eventually
+from ..helpers import eventually, free_port
 from ..integration.conftest import ROOT, RunnerProc, start_runner
 from .brokers import NATS_URL, RABBIT_URL, reachable
 
@@ -65,6 +66,7 @@ async def test_the_docs_consumers_read_every_order_event(runner: RunnerProc, red
         rabbit=RabbitOptions(url=RABBIT_URL, exchange=exchange, queues=((queue, "exec.#"),)),
         cache=False,
         data_dir=str(tmp_path / "bridge"),
+        metrics_port=free_port(),
     )
     bridge = Bridge(config)
     stop = asyncio.Event()
@@ -79,10 +81,21 @@ async def test_the_docs_consumers_read_every_order_event(runner: RunnerProc, red
             rep = await api.replay_events("binance", 0, topic=b"exec|")
             execs = [ev.jseq for ev in rep.events]
         await eventually(
-            lambda: all(lane.acked == last for lane in bridge.lanes.values()) and len(bridge.lanes) == 2,
+            lambda: all(lane.acked >= last for lane in bridge.lanes.values()) and len(bridge.lanes) == 2,
             timeout=60,
             what="both sinks to acknowledge every event",
         )
+        # Prometheus: the sinks up, the acknowledged point per runner and sink
+        url = f"http://127.0.0.1:{bridge.metrics_port}/metrics"
+        acked = re.compile(rf'tradebus_bridge_acked_jseq{{runner="{runner.name}",sink="rabbitmq"}} ([0-9.]+)')
+        metrics = await eventually(
+            lambda: (m := acked.search(text := httpx.get(url, timeout=5).text)) and float(m[1]) >= last and text,
+            timeout=30,
+            what="the metrics",
+        )
+        assert 'tradebus_bridge_sink_up{sink="nats"} 1.0' in metrics
+        assert 'tradebus_bridge_sink_outages_total{sink="rabbitmq"} 0.0' in metrics
+        assert 'tradebus_bridge_published_total{sink="nats"}' in metrics
         sinks = {st.name: st for st in bridge.status().sinks}
         assert sinks["rabbitmq"].unroutable > 0  # acct events: no queue is bound for acct.#
         assert sinks["nats"].unroutable == 0
