@@ -1,5 +1,5 @@
 """The bridge in process over one real runner: market data on the documented subjects in
-MessagePack, the overflow policy (a lane of 4 events: journaled events that do not fit come
+MessagePack, the overflow policy (a lane of 2 events: journaled events that do not fit come
 back from the runner's journal, in order), and the latest-state cache in Redis with TTLs."""
 
 from __future__ import annotations
@@ -75,8 +75,8 @@ async def test_market_data_overflow_and_cache(runner: RunnerProc, stream: str, r
         cache_ttl_md_s=30,
         cache_ttl_state_s=600,
         data_dir=str(tmp_path / "bridge"),
-        capacity=4,
-        batch_max=4,
+        capacity=2,
+        batch_max=1,
     )
     bridge = Bridge(config)
     stop = asyncio.Event()
@@ -86,10 +86,16 @@ async def test_market_data_overflow_and_cache(runner: RunnerProc, stream: str, r
         async with ZmqRouter(redis_url) as router:
             await router.wait_for(runner.name, timeout_s=30)
             api = router.runner(runner.name)
-            for i in range(8):  # a burst: more journaled events than the lane holds
-                side = Side.BUY if i % 2 == 0 else Side.SELL
-                qty = Decimal("0.003") if i == 7 else Decimal("0.002")
-                await api.submit_order(OrderRequest(key=PERP, side=side, type=OrderType.MARKET, qty=qty))
+            orders = [  # at once: a burst of journaled events, far more than the lane holds
+                OrderRequest(
+                    key=PERP,
+                    side=Side.BUY if i % 2 == 0 else Side.SELL,
+                    type=OrderType.MARKET,
+                    qty=Decimal("0.003") if i == 7 else Decimal("0.002"),
+                )
+                for i in range(8)
+            ]
+            await asyncio.gather(*(api.submit_order(o) for o in orders))
             last = (await api.replay_events("binance", 0, limit=1)).last_seq
             lane = await eventually(
                 lambda: (ln := bridge.lanes.get((runner.name, "nats"))) and ln.acked == last and ln,

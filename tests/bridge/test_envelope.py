@@ -201,7 +201,18 @@ async def _acli(*args: str) -> tuple[int, str]:
     return proc.returncode or 0, err.decode()
 
 
-_ALLOWED = {"strategy_client", "bridge", "msgspec", "nats", "aio_pika", "aiormq", "pamqp", "redis", "typer"}
+_ALLOWED = {
+    "strategy_client",
+    "bridge",
+    "msgspec",
+    "nats",
+    "aio_pika",
+    "aiormq",
+    "pamqp",
+    "redis",
+    "typer",
+    "prometheus_client",
+}
 
 
 def test_bridge_imports_only_strategy_client_of_tradebus() -> None:
