@@ -17,7 +17,7 @@ import nats
 import pytest
 
 from bridge import Bridge, BridgeConfig, NatsOptions, RabbitOptions
-from strategy_client import ZmqRouter
+from strategy_client import Received, ZmqRouter
 from strategy_client.model import InstrumentKey, OrderRequest, OrderType, Side
 
 from ..helpers import eventually, free_port
@@ -75,11 +75,16 @@ async def test_the_docs_consumers_read_every_order_event(runner: RunnerProc, red
         async with ZmqRouter(redis_url) as router:
             await router.wait_for(runner.name, timeout_s=30)
             api = router.runner(runner.name)
+            live = await router.subscribe(kinds="exec", runners=runner.name, snapshot=False)
             for side in (Side.BUY, Side.SELL):
                 await api.submit_order(OrderRequest(key=PERP, side=side, type=OrderType.MARKET, qty=Decimal("0.002")))
             last = (await api.replay_events("binance", 0, limit=1)).last_seq
             rep = await api.replay_events("binance", 0, topic=b"exec|")
             execs = [ev.jseq for ev in rep.events]
+            # the live subscription's items carry the journal sequence the bridge keys on
+            got = [await live.get(10) for _ in execs]
+            assert [item.jseq if isinstance(item, Received) else None for item in got] == execs
+            await live.close()
         await eventually(
             lambda: all(lane.acked >= last for lane in bridge.lanes.values()) and len(bridge.lanes) == 2,
             timeout=60,
