@@ -2,7 +2,8 @@
 
 One SQLite file per bridge, ``<data dir>/bridge-<name>.sqlite3`` (the data dir as the journal
 resolves it: ``--data-dir``, ``$TRADEBUS_DATA_DIR``, the per-user data dir). One row per
-(sink, runner): the highest journal sequence ``jseq`` such that every journaled event of that
+(sink, runner) — the sink as ``nats:<stream>`` / ``rabbitmq:<exchange>`` — the highest journal
+sequence ``jseq`` such that every journaled event of that
 runner up to it was acknowledged by the sink, with the topic of that event. WAL mode with
 ``synchronous=NORMAL``: a commit survives ``kill -9`` of the bridge.
 """

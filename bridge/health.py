@@ -42,6 +42,7 @@ class SinkHandle:
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
         self.name = sink.name
+        self.key = sink.checkpoint_key  # what the checkpoint rows are kept under
         sink.on_lost = self.mark_down
         self._up = asyncio.Event()
         self._down = asyncio.Event()

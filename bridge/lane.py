@@ -103,7 +103,7 @@ class Lane:
         self.start = start
         self.queue: deque[Outgoing] = deque()
         self.conflated_md: dict[str, tuple[Outgoing, int]] = {}
-        self.acked = store.get(handle.name, runner)
+        self.acked = store.get(handle.key, runner)
         self._fresh = self.acked == 0  # no checkpoint yet: ``start`` decides where to begin
         self.head = self.acked
         self._wake = asyncio.Event()
@@ -230,7 +230,7 @@ class Lane:
     def _ack(self, jseq: int, topic: str) -> None:
         if jseq > self.acked:
             self.acked = jseq
-            self.store.set(self.handle.name, self.runner, jseq, topic)
+            self.store.set(self.handle.key, self.runner, jseq, topic)
 
     async def _catch_up(self) -> None:
         """Publish the journal's events after ``acked`` until it has no more."""
@@ -315,7 +315,7 @@ class Lane:
         )
         self.acked = 0
         self.head = last_seq
-        self.store.set(self.handle.name, self.runner, 0, "")
+        self.store.set(self.handle.key, self.runner, 0, "")
 
     def status(self) -> LaneStatus:
         return LaneStatus(

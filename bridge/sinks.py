@@ -67,6 +67,12 @@ class Sink(Protocol):
     on_lost: Callable[[str], None] | None  # the handle's: the connection dropped while idle
     unroutable: int  # acknowledged but delivered nowhere (RabbitMQ: no queue bound for the key)
 
+    @property
+    def checkpoint_key(self) -> str:
+        """The destination's identity in the checkpoint (kind and stream / exchange): pointing a
+        bridge at another stream starts that stream from the beginning, not from the old one's point."""
+        ...
+
     def describe(self) -> str: ...
 
     async def connect(self) -> None: ...
@@ -111,6 +117,10 @@ class NatsSink:
         self.on_lost: Callable[[str], None] | None = None
         self.unroutable = 0  # never: every subject is the stream's
         self._closing = False
+
+    @property
+    def checkpoint_key(self) -> str:
+        return f"{self.name}:{self.opts.stream}"
 
     def describe(self) -> str:
         return f"JetStream {self.opts.url} stream {self.opts.stream} subjects {self.opts.prefix}.>"
@@ -236,6 +246,10 @@ class RabbitSink:
         self.on_lost: Callable[[str], None] | None = None
         self.unroutable = 0
         self._closing = False
+
+    @property
+    def checkpoint_key(self) -> str:
+        return f"{self.name}:{self.opts.exchange}"
 
     def describe(self) -> str:
         return f"RabbitMQ {_redact(self.opts.url)} topic exchange {self.opts.exchange}"

@@ -17,6 +17,7 @@ import nats
 import pytest
 
 from bridge import Bridge, BridgeConfig, NatsOptions, RabbitOptions
+from bridge.checkpoint import CheckpointStore
 from strategy_client import Received, ZmqRouter
 from strategy_client.model import InstrumentKey, OrderRequest, OrderType, Side
 
@@ -118,6 +119,11 @@ async def test_the_docs_consumers_read_every_order_event(runner: RunnerProc, red
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
+        # the checkpoint names each destination, so another stream or exchange starts afresh
+        store = CheckpointStore(bridge.path)
+        keys = {(a.sink, a.runner) for a in store.all()}
+        store.close()
+        assert keys == {(f"nats:{stream}", runner.name), (f"rabbitmq:{exchange}", runner.name)}
         nc = await nats.connect(NATS_URL)
         await nc.jetstream().delete_stream(stream)
         await nc.close()
