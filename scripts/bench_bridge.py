@@ -96,7 +96,7 @@ class Run:
         args += ["--redis-url", self.redis_url, "--name", RUNNER, "--symbols", "BTCUSDT,ETHUSDT"]
         args += ["--log-level", "WARNING"]
         self.kids.start("runner", args, env={"TRADEBUS_DATA_DIR": str(self.workdir / "journal")})
-        wait_until(lambda: self._runner_ready(), 60, "the runner to register")
+        wait_until(self._runner_ready, 60, "the runner to register")
         self.ctl.firehose(rate=0)  # periodic frames paused: the bridge sees firehose frames only
 
     def _runner_ready(self) -> bool:

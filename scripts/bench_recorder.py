@@ -69,7 +69,7 @@ async def record(redis_url: str, out: Path, ctl: SimControl, rate: int, seconds:
     await rec.ready.wait()
     sub = rec.subscription
     assert sub is not None
-    while not sub.stats()["runners"]:
+    while not sub.stats()["runners"]:  # noqa: ASYNC110 - polls the subscription's own counters
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.5)  # the SUB socket's subscriptions reach the runner
     received0 = sub.stats()["received"]

@@ -441,7 +441,7 @@ class _Session:
                     perps = [k for k, (venue, ours) in found.items() if k.kind.value == "perp" and venue != ours]
             self.engine.plain_close_keys = set(perps)
         if lines:
-            out.write("\n".join(["journal vs venue:"] + lines) + "\n")
+            out.write("\n".join(["journal vs venue:", *lines]) + "\n")
             out.flush()
             for line in lines:
                 logger.info("resume: {}", line)

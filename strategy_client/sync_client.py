@@ -69,7 +69,7 @@ _MARKET = (TopicKind.BOOK, TopicKind.FUNDING)
 
 def _new_loop() -> asyncio.AbstractEventLoop:
     try:
-        import uvloop
+        import uvloop  # noqa: PLC0415 - not on every platform
     except ImportError:  # pragma: no cover - uvloop is a dependency where it exists
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()

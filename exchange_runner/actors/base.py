@@ -137,7 +137,7 @@ class Actor(ABC, Generic[M]):
         async def run() -> None:
             try:
                 res = await coro
-            except BaseException as exc:  # noqa: BLE001 - delivered to the caller
+            except BaseException as exc:  # delivered to the caller (re-raised if a cancellation)
                 if not fut.done():
                     fut.set_exception(exc)
                 if isinstance(exc, asyncio.CancelledError):
@@ -154,7 +154,7 @@ class Actor(ABC, Generic[M]):
             await coro
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception:  # noqa: BLE001 - one task fails alone: logged, counted, the actor runs on
             self.errors += 1
             logger.exception("{}: task {} failed", self.name, name)
 

@@ -100,9 +100,10 @@ class PositionManager(Actor[Msg]):
         if isinstance(msg, GetAllPositions):
             return PositionsReply(positions=tuple(self.store.values()))
         if isinstance(msg, PositionPatch):
-            for p in msg.positions:
-                if _incomplete(p):
-                    p = _carry(self.store.get(p.key), p)
+            for reported in msg.positions:
+                p = reported
+                if _incomplete(reported):
+                    p = _carry(self.store.get(reported.key), reported)
                     self._resync_soon()
                 self._upsert(p)
             return None

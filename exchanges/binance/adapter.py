@@ -234,7 +234,7 @@ class BinanceAdapter:
                         await client.start()
                 except TimeoutError:
                     log.warning("binance {} WS-API not connected yet; orders use REST meanwhile", product)
-                except Exception as exc:  # the WS-API is an optimisation: REST still works
+                except Exception as exc:  # noqa: BLE001 - the WS-API is an optimisation: REST still works
                     log.warning("binance {} WS-API failed to start ({!r}); orders use REST", product, exc)
         self._supervisor = asyncio.create_task(self._supervise(), name="binance-adapter")
 
@@ -246,7 +246,7 @@ class BinanceAdapter:
         for client in self.ws_api.values():
             try:
                 await client.close()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - closing: one client's failure must not keep the other open
                 log.warning("closing WS-API: {!r}", exc)
         self.ws_api.clear()
         await self.rest.close()

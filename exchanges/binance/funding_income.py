@@ -100,5 +100,6 @@ async def with_funding_income(events: AsyncIterator[UserEvent], income: FundingI
                 logger.warning("binance funding payments: income history not read ({}); asking at the next one", exc)
             else:
                 if payments:
-                    ev = msgspec.structs.replace(ev, funding=payments)
+                    yield msgspec.structs.replace(ev, funding=payments)
+                    continue
         yield ev

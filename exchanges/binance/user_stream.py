@@ -291,7 +291,7 @@ class BinanceUserStreams:
                 else:
                     logger.warning("{}: listenKey keepalive failed: {}", FUTURES_STREAM, exc)
                     delay = self._keepalive_retry_s
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the keepalive loop outlives any one failure: retried
                 logger.warning("{}: listenKey keepalive failed: {!r}", FUTURES_STREAM, exc)
                 delay = self._keepalive_retry_s
 
@@ -302,7 +302,7 @@ class BinanceUserStreams:
         try:
             async with asyncio.timeout(3.0):
                 await self._rest.delete_listen_key(key)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - best effort on the way out: the key expires anyway
             logger.debug("{}: could not delete listenKey: {!r}", FUTURES_STREAM, exc)
 
     def _decode_futures_event(self, data: bytes) -> FuturesUserEvent | None:

@@ -32,7 +32,7 @@ class BinanceVenueFactory:
     async def _embedded(
         self, port_base: int, seed: int, symbols: Sequence[str], funding_interval_ms: int | None
     ) -> AsyncIterator[ExchangeAdapter]:
-        from .sim import BinanceSim
+        from .sim import BinanceSim  # noqa: PLC0415 - the offline venue loads only when asked for
 
         async with BinanceSim(
             port_base=port_base, seed=seed, symbols=list(symbols), funding_interval_ms=funding_interval_ms
@@ -41,7 +41,7 @@ class BinanceVenueFactory:
             yield BinanceAdapter(sim.urls, Credentials(sim.api_key, sim.api_secret))
 
     def external_sim(self, host: str, port: int, credentials: Credentials | None) -> ExchangeAdapter:
-        from .sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
+        from .sim import DEFAULT_API_KEY, DEFAULT_API_SECRET  # noqa: PLC0415 - as above
 
         urls = BinanceUrls.sim(port, host=host)
         logger.info("external offline Binance venue: spot {}  futures {}", urls.spot_rest, urls.futures_rest)

@@ -36,7 +36,7 @@ class BybitVenueFactory:
     async def _embedded(
         self, port_base: int, seed: int, symbols: Sequence[str], funding_interval_ms: int | None
     ) -> AsyncIterator[ExchangeAdapter]:
-        from .sim import BybitSim
+        from .sim import BybitSim  # noqa: PLC0415 - the offline venue loads only when asked for
 
         async with BybitSim(
             port=port_base, seed=seed, symbols=list(symbols), funding_interval_ms=funding_interval_ms
@@ -45,7 +45,7 @@ class BybitVenueFactory:
             yield BybitAdapter(sim.urls, Credentials(sim.api_key, sim.api_secret))
 
     def external_sim(self, host: str, port: int, credentials: Credentials | None) -> ExchangeAdapter:
-        from .sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
+        from .sim import DEFAULT_API_KEY, DEFAULT_API_SECRET  # noqa: PLC0415 - as above
 
         urls = BybitUrls.sim(port, host=host)
         logger.info("external offline Bybit venue: REST {}", urls.rest)

@@ -210,7 +210,7 @@ class OkxMarketStreams:
         ws: OkxWs | None = None
         try:
             async with asyncio.TaskGroup() as tg:
-                state = _Books(self, None, insts, sink, lambda coro: tg.create_task(coro))
+                state = _Books(self, None, insts, sink, tg.create_task)
                 ws = state.ws = self._ws("books", args, sink=state)
                 tg.create_task(ws.run(), name=f"{ws.name}:connection")
         finally:

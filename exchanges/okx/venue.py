@@ -32,7 +32,7 @@ class OkxVenueFactory:
     async def _embedded(
         self, port_base: int, seed: int, symbols: Sequence[str], funding_interval_ms: int | None
     ) -> AsyncIterator[ExchangeAdapter]:
-        from .sim import OkxSim
+        from .sim import OkxSim  # noqa: PLC0415 - the offline venue loads only when asked for
 
         async with OkxSim(
             port=port_base, seed=seed, symbols=list(symbols), funding_interval_ms=funding_interval_ms
@@ -41,7 +41,7 @@ class OkxVenueFactory:
             yield OkxAdapter(sim.urls, Credentials(sim.api_key, sim.api_secret, sim.passphrase))
 
     def external_sim(self, host: str, port: int, credentials: Credentials | None) -> ExchangeAdapter:
-        from .sim import DEFAULT_API_KEY, DEFAULT_API_SECRET, DEFAULT_PASSPHRASE
+        from .sim import DEFAULT_API_KEY, DEFAULT_API_SECRET, DEFAULT_PASSPHRASE  # noqa: PLC0415 - as above
 
         urls = OkxUrls.sim(port, host=host)
         logger.info("external offline OKX venue: {}", urls.rest)

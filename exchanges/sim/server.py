@@ -108,7 +108,7 @@ class SimServer:
         for runner in reversed(runners):
             try:
                 await runner.cleanup()
-            except Exception:
+            except Exception:  # noqa: BLE001 - stopping: every listener gets its cleanup
                 _log.exception("error while stopping a listener")
 
     async def _run(self) -> None:
@@ -132,7 +132,7 @@ class SimServer:
             await asyncio.sleep(delay)
             try:
                 fn()
-            except Exception:
+            except Exception:  # noqa: BLE001 - a periodic job's failure is counted, the server runs on
                 count = self.job_errors.get(name, 0) + 1
                 self.job_errors[name] = count
                 if count == 1:

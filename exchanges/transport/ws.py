@@ -598,7 +598,7 @@ class ResilientWs(Generic[S]):
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._drain_timeout_s
-        while self._busy() and loop.time() < deadline:
+        while self._busy() and loop.time() < deadline:  # noqa: ASYNC110 - busy() is the venue's predicate: nothing signals it
             await asyncio.sleep(0.02)
 
     async def _read(self, conn: _Conn) -> str:

@@ -25,7 +25,7 @@ from .registry import (
 )
 from .topics import DELIM, ParsedTopic, TopicKind, parse_topic, topic, topic_prefix
 
-__all__ = [
+__all__ = [  # noqa: PLE0604 - the messages' names are spliced in (*_messages_all)
     "FrameError",
     "classify_request_error",
     "decode_event",

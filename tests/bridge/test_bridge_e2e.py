@@ -288,7 +288,8 @@ async def test_three_runners_in_order_after_outages_and_kill9(
             await rabbit_proxy.restore()
             last = await _last_seqs(router, runner_names)
             await eventually(lambda: _caught_up(redis_url, names.bridge, last, 2), timeout=60, what="catch-up (3)")
-            shown = subprocess.run(
+            shown = await asyncio.to_thread(
+                subprocess.run,
                 [sys.executable, "-m", "bridge.cli", "status", "--name", names.bridge, "--redis-url", redis_url],
                 capture_output=True,
                 text=True,

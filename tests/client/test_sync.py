@@ -35,7 +35,7 @@ async def test_notebook_runs_as_written(
     monkeypatch.setenv("REDIS_URL", client_redis)
     ns: dict[str, object] = {}
     for i, source in enumerate(code_cells(NOTEBOOK)):
-        exec(compile(source, f"{NOTEBOOK.name}[{i}]", "exec"), ns)  # noqa: S102 - the notebook is ours
+        exec(compile(source, f"{NOTEBOOK.name}[{i}]", "exec"), ns)  # the notebook is ours: running it is the test
     client = ns["client"]
     assert isinstance(client, Client) and "closed" in repr(client)
     assert ns["canceled"].status is OrderStatus.CANCELED  # type: ignore[attr-defined]
@@ -87,7 +87,7 @@ def test_sync_facade_from_plain_code(runner_a: RunnerProc, client_redis: str) ->
 
 def test_connect_without_runners_says_so(redis_server: object, client_redis: str) -> None:
     empty = client_redis.rsplit("/", 1)[0] + "/10"
-    with pytest.raises(RunnerUnavailable, match="no runner is registered .* start one with `runner binance`"):
+    with pytest.raises(RunnerUnavailable, match=r"no runner is registered .* start one with `runner binance`"):
         strategy_client.connect(empty, timeout_s=0.5)
 
 

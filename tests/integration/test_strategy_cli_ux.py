@@ -172,8 +172,19 @@ def test_stopped_market_data_is_warned_and_the_edge_not_shown_as_current(
     hook = receiver.url + "/hook"
     with log.open("w") as fh:
         proc = subprocess.Popen(
-            [STRATEGY, "spotperp", "--paper", "--redis-url", own_redis, "--duration", "60", "--stop-grace", "5"]
-            + ["--alert-webhook", hook],
+            [
+                STRATEGY,
+                "spotperp",
+                "--paper",
+                "--redis-url",
+                own_redis,
+                "--duration",
+                "60",
+                "--stop-grace",
+                "5",
+                "--alert-webhook",
+                hook,
+            ],
             cwd=ROOT,
             stdout=fh,
             stderr=subprocess.STDOUT,

@@ -126,7 +126,7 @@ def test_resting_limit_fills_as_maker_at_its_price_when_the_book_crosses() -> No
 
 def test_crossing_limit_takes_up_to_its_price_then_rests() -> None:
     v = venue()
-    order, upd = v.submit(req(SPOT, Side.BUY, "1.0", "100.2"), 10)
+    order, _upd = v.submit(req(SPOT, Side.BUY, "1.0", "100.2"), 10)
     assert order.status is OrderStatus.PARTIALLY_FILLED and order.filled_qty == D("0.5")
     assert [o.client_id for o in v.open_orders(SPOT)] == [order.client_id]
 

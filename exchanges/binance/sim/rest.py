@@ -188,7 +188,7 @@ class RestHost:
             return self._refuse(request, from_reject(self.product, exc), limiter.headers(ip, account)), False
         except BinanceApiError as err:
             return self._refuse(request, err, limiter.headers(ip, account)), False
-        except Exception:
+        except Exception:  # noqa: BLE001 - a simulator bug answers -1000 (as Binance does), the venue serves on
             self.errors += 1
             core.bad.record(f"rest:{self.product}:internal", f"{request.method} {request.path_qs}")
             _log.exception("internal error serving %s %s", request.method, request.path)

@@ -47,6 +47,25 @@ def _killed_reason(reason: RejectReason) -> str | None:
     return None
 
 
+def _check_supported(params: Params, category: Category) -> None:
+    """Refuse what this venue does not offer: conditional and TP/SL orders, order filters,
+    hedge-mode positions, reduce-only or margin trading on spot."""
+    for name in _UNSUPPORTED:
+        if params.has(name) and params.raw(name) not in ("0", 0):
+            raise param_error(f"params error: {name} is not supported by this venue")
+    order_filter = params.opt_str("orderFilter")
+    if order_filter not in (None, "Order"):
+        raise param_error(f"params error: orderFilter {order_filter} is not supported by this venue")
+    position_idx = params.opt_int("positionIdx") or 0
+    if position_idx != 0:
+        raise param_error("position idx not match position mode")
+    if category == "spot":
+        if params.opt_bool("reduceOnly"):
+            raise param_error("params error: reduceOnly is not supported for spot")
+        if params.opt_int("isLeverage") not in (None, 0):
+            raise param_error("params error: margin trading (isLeverage=1) is not supported by this venue")
+
+
 class OrderEntry:
     def __init__(self, core: BybitCore, on_killed: KilledListener | None = None) -> None:
         self.core = core
@@ -90,6 +109,15 @@ class OrderEntry:
 
     # -- place ------------------------------------------------------------------------------
 
+    def _check_link_id(self, category: Category, link_id: str) -> None:
+        """A well-formed orderLinkId not used before in ``category`` (spot and linear word it apart)."""
+        if not _LINK_ID.match(link_id):
+            raise param_error("params error: orderLinkId must be 1-36 chars of [A-Za-z0-9_-]")
+        if self.core.link_id_used(category, link_id):
+            if category == "spot":
+                raise BybitApiError(170141, "Duplicate clientOrderId.")
+            raise BybitApiError(110072, "OrderLinkedID is duplicate")
+
     def place(self, params: Params) -> OrderAck:
         core = self.core
         category = parse_category(params.opt_str("category"))
@@ -101,29 +129,11 @@ class OrderEntry:
         if qty is None:
             raise param_error("params error: qty is required")
         tif = params.opt_enum("timeInForce", TIFS) or TimeInForce.GTC
-        for name in _UNSUPPORTED:
-            if params.has(name) and params.raw(name) not in ("0", 0):
-                raise param_error(f"params error: {name} is not supported by this venue")
-        order_filter = params.opt_str("orderFilter")
-        if order_filter not in (None, "Order"):
-            raise param_error(f"params error: orderFilter {order_filter} is not supported by this venue")
-        position_idx = params.opt_int("positionIdx") or 0
-        if position_idx != 0:
-            raise param_error("position idx not match position mode")
+        _check_supported(params, category)
         reduce_only = bool(params.opt_bool("reduceOnly"))
-        if category == "spot":
-            if reduce_only:
-                raise param_error("params error: reduceOnly is not supported for spot")
-            if params.opt_int("isLeverage") not in (None, 0):
-                raise param_error("params error: margin trading (isLeverage=1) is not supported by this venue")
         link_id = params.opt_str("orderLinkId") or ""
         if link_id:
-            if not _LINK_ID.match(link_id):
-                raise param_error("params error: orderLinkId must be 1-36 chars of [A-Za-z0-9_-]")
-            if core.link_id_used(category, link_id):
-                if category == "spot":
-                    raise BybitApiError(170141, "Duplicate clientOrderId.")
-                raise BybitApiError(110072, "OrderLinkedID is duplicate")
+            self._check_link_id(category, link_id)
         quote_qty: Decimal | None = None
         price: Decimal | None = None
         if otype is OrderType.MARKET:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from exchanges.sim.engine import SymbolSpec
+from exchanges.sim.engine import DEFAULT_SYMBOLS, SymbolSpec
 from strategy_client.model import MarketKind
 
 __all__ = ["OkxInstrument", "Catalog", "OKX_SYMBOLS", "INSTRUMENTS", "inst_type_of"]
@@ -164,8 +164,6 @@ INSTRUMENTS: tuple[OkxInstrument, ...] = (
 
 
 def _okx_symbols() -> tuple[SymbolSpec, ...]:
-    from exchanges.sim.engine import DEFAULT_SYMBOLS
-
     templates = {(s.kind, s.symbol): s for s in DEFAULT_SYMBOLS}
     return tuple(inst.spec(templates[(inst.kind, inst.symbol)]) for inst in INSTRUMENTS)
 

@@ -57,7 +57,7 @@ class EventBus:
                 for listener in tuple(self._listeners):
                     try:
                         listener(event)
-                    except Exception as exc:  # a listener's bug must not corrupt the engine
+                    except Exception as exc:  # noqa: BLE001 - a listener's bug must not corrupt the engine
                         self.listener_errors += 1
                         if type(exc) not in self._logged:
                             self._logged.add(type(exc))

@@ -96,7 +96,7 @@ async def venue_api() -> AsyncIterator[tuple[FakeWsServer, Venue, BinanceWsApi]]
 
 
 async def test_signed_request_returns_raw_result(venue_api: tuple[FakeWsServer, Venue, BinanceWsApi]) -> None:
-    server, venue, api = venue_api
+    server, _venue, api = venue_api
     assert api.connected and server.conns[0].path == "/ws-api/v3"
     raw = await api.request(
         "echo",

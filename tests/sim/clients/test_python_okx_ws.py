@@ -76,7 +76,7 @@ async def test_private_login_orders_positions_and_ws_order_entry(okx_tls: Any, t
     consume = await ws.start()  # the SDK's reader task
     try:
         channels = [{"channel": "orders", "instType": "ANY"}, {"channel": "positions", "instType": "ANY"}]
-        await ws.subscribe(channels + [{"channel": "account"}], callback=raw.append)  # logs in first
+        await ws.subscribe([*channels, {"channel": "account"}], callback=raw.append)  # logs in first
         # OKX's WS order ops name the instrument by instIdCode (from instruments, over HTTPS: python-okx's
         # httpx client trusts SSL_CERT_FILE)
         public = PublicData.PublicAPI(flag="0", domain=okx_tls.urls.rest, debug=False)

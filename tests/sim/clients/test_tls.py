@@ -56,7 +56,7 @@ def test_own_certificate_and_bad_files(tmp_path: Path, tls: TlsFiles) -> None:
     assert mine.cert == tls.cert and mine.ca == tls.ca
     assert own_tls(tls.cert, tls.key).ca == tls.cert  # a self-signed one is its own CA
     (tmp_path / "junk.pem").write_text("junk")
-    with pytest.raises(ValueError, match="junk.pem"):
+    with pytest.raises(ValueError, match=r"junk\.pem"):
         own_tls(tmp_path / "junk.pem", tls.key)
 
 
