@@ -49,17 +49,17 @@ from typing import Any, TypeVar
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import psycopg  # noqa: E402
-import redis  # noqa: E402
-from bench_rpc import coreapi_roundtrip, echo_server, raw_roundtrip  # noqa: E402
-from benchlib.machine import machine_facts  # noqa: E402
-from benchlib.procs import Child, ChildFailed, Children  # noqa: E402
-from benchlib.simctl import SimControl  # noqa: E402
-from benchlib.stats import summary_us  # noqa: E402
+import psycopg
+import redis
+from bench_rpc import coreapi_roundtrip, echo_server, raw_roundtrip
+from benchlib.machine import machine_facts
+from benchlib.procs import Child, ChildFailed, Children
+from benchlib.simctl import SimControl
+from benchlib.stats import summary_us
 
-from exchange_runner.localredis import LocalRedisServer  # noqa: E402
-from exchange_runner.ports import free_port_pair  # noqa: E402
-from strategy_client.wire import RunnerRecord, decode_record, runner_key  # noqa: E402
+from exchange_runner.localredis import LocalRedisServer
+from exchange_runner.ports import free_port_pair
+from strategy_client.wire import RunnerRecord, decode_record, runner_key
 
 T = TypeVar("T")
 SCENARIOS = ("rtt", "tick", "rss", "ingest")

@@ -36,19 +36,19 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import aio_pika  # noqa: E402
-import msgspec  # noqa: E402
-import nats  # noqa: E402
-import redis  # noqa: E402
-from benchlib.machine import machine_facts  # noqa: E402
-from benchlib.procs import Child, Children  # noqa: E402
-from benchlib.simctl import SimControl  # noqa: E402
-from benchlib.stats import summary_us  # noqa: E402
+import aio_pika
+import msgspec
+import nats
+import redis
+from benchlib.machine import machine_facts
+from benchlib.procs import Child, Children
+from benchlib.simctl import SimControl
+from benchlib.stats import summary_us
 
-from bridge import BridgeStatus, status_key  # noqa: E402
-from exchange_runner.localredis import LocalRedisServer  # noqa: E402
-from exchange_runner.ports import free_port_pair  # noqa: E402
-from strategy_client.wire import decode_record, runner_key  # noqa: E402
+from bridge import BridgeStatus, status_key
+from exchange_runner.localredis import LocalRedisServer
+from exchange_runner.ports import free_port_pair
+from strategy_client.wire import decode_record, runner_key
 
 NATS_URL = "nats://127.0.0.1:4222"
 RABBIT_URL = "amqp://guest:guest@127.0.0.1:5672/"

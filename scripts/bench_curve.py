@@ -25,14 +25,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import redis  # noqa: E402
+import redis
 
-from exchange_runner.localredis import LocalRedisServer  # noqa: E402
-from exchange_runner.ports import free_port_pair  # noqa: E402
-from strategy_client.model import Exchange, InstrumentKey, MarketKind  # noqa: E402
-from strategy_client.router import ZmqRouter  # noqa: E402
-from strategy_client.security import ClientSecurity, generate_keypair, write_keypair  # noqa: E402
-from strategy_client.wire import decode_record, runner_key  # noqa: E402
+from exchange_runner.localredis import LocalRedisServer
+from exchange_runner.ports import free_port_pair
+from strategy_client.model import Exchange, InstrumentKey, MarketKind
+from strategy_client.router import ZmqRouter
+from strategy_client.security import ClientSecurity, generate_keypair, write_keypair
+from strategy_client.wire import decode_record, runner_key
 
 KEY = InstrumentKey(Exchange.BINANCE, "BTCUSDT", MarketKind.PERP)
 ROOT = Path(__file__).resolve().parents[1]

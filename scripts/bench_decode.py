@@ -31,10 +31,10 @@ import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from exchanges.binance.parse import parse_depth, perp_key, spot_key  # noqa: E402
-from exchanges.binance.rest_schemas import DEPTH_DECODER  # noqa: E402
-from exchanges.binance.ws_parse import parse_futures_depth, parse_spot_depth  # noqa: E402
-from exchanges.binance.ws_schemas import Combined, FuturesDepth, SpotDepthPartial  # noqa: E402
+from exchanges.binance.parse import parse_depth, perp_key, spot_key
+from exchanges.binance.rest_schemas import DEPTH_DECODER
+from exchanges.binance.ws_parse import parse_futures_depth, parse_spot_depth
+from exchanges.binance.ws_schemas import Combined, FuturesDepth, SpotDepthPartial
 
 
 def levels(mid: Decimal, tick: Decimal, n: int, side: int, qty_places: int) -> list[list[str]]:

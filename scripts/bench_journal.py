@@ -51,10 +51,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psycopg  # noqa: E402
+import psycopg
 
-from strategy_client.journal import FillRecord, Journal, ProcessInfo, StoreOptions  # noqa: E402
-from strategy_client.model import Fill, InstrumentKey, OrderRequest, OrderType, Side  # noqa: E402
+from strategy_client.journal import FillRecord, Journal, ProcessInfo, StoreOptions
+from strategy_client.model import Fill, InstrumentKey, OrderRequest, OrderType, Side
 
 KEY = InstrumentKey.parse("binance:perp:BTCUSDT")
 WARMUP = 200

@@ -24,12 +24,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import zmq  # noqa: E402
+import zmq
 
-from exchange_runner.journaling import JournalingPublisher  # noqa: E402
-from exchange_runner.publisher import Publisher, pub_socket  # noqa: E402
-from strategy_client.journal import Journal, ProcessInfo  # noqa: E402
-from strategy_client.model import (  # noqa: E402
+from exchange_runner.journaling import JournalingPublisher
+from exchange_runner.publisher import Publisher, pub_socket
+from strategy_client.journal import Journal, ProcessInfo
+from strategy_client.model import (
     Exchange,
     InstrumentKey,
     MarketKind,
@@ -39,7 +39,7 @@ from strategy_client.model import (  # noqa: E402
     Side,
     TimeInForce,
 )
-from strategy_client.wire import OrderEvent, OrderEventKind, TopicKind  # noqa: E402
+from strategy_client.wire import OrderEvent, OrderEventKind, TopicKind
 
 KEY = InstrumentKey(Exchange.BINANCE, "BTCUSDT", MarketKind.PERP)
 

@@ -50,31 +50,31 @@ import zmq.asyncio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from opentelemetry.sdk.trace import ReadableSpan  # noqa: E402
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult  # noqa: E402
-from prometheus_client import generate_latest  # noqa: E402
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from prometheus_client import generate_latest
 
-from exchange_runner.actors.base import Actor  # noqa: E402
-from exchange_runner.actors.price import PriceManager  # noqa: E402
-from exchange_runner.config import RunnerConfig  # noqa: E402
-from exchange_runner.localredis import LocalRedisServer  # noqa: E402
-from exchange_runner.metrics import RunnerMetrics  # noqa: E402
-from exchange_runner.ports import free_port, free_port_pair  # noqa: E402
-from exchange_runner.publisher import Publisher  # noqa: E402
-from exchange_runner.runner import ExchangeRunner  # noqa: E402
-from exchange_runner.venues import open_venue  # noqa: E402
-from exchange_runner.zmq_server import ZmqServer  # noqa: E402
-from exchanges.base import ExchangeAdapter  # noqa: E402
-from exchanges.telemetry import observe_request, observing  # noqa: E402
-from strategy_client.command_client import ZmqCommandClient  # noqa: E402
-from strategy_client.model import BookLevel, Exchange, InstrumentKey, MarketKind, OrderBook  # noqa: E402
-from strategy_client.telemetry import (  # noqa: E402
+from exchange_runner.actors.base import Actor
+from exchange_runner.actors.price import PriceManager
+from exchange_runner.config import RunnerConfig
+from exchange_runner.localredis import LocalRedisServer
+from exchange_runner.metrics import RunnerMetrics
+from exchange_runner.ports import free_port, free_port_pair
+from exchange_runner.publisher import Publisher
+from exchange_runner.runner import ExchangeRunner
+from exchange_runner.venues import open_venue
+from exchange_runner.zmq_server import ZmqServer
+from exchanges.base import ExchangeAdapter
+from exchanges.telemetry import observe_request, observing
+from strategy_client.command_client import ZmqCommandClient
+from strategy_client.model import BookLevel, Exchange, InstrumentKey, MarketKind, OrderBook
+from strategy_client.telemetry import (
     client_span,
     server_span,
     setup_tracing,
     shutdown_tracing,
 )
-from strategy_client.wire import (  # noqa: E402
+from strategy_client.wire import (
     PROTOCOL_VERSION,
     GetReferencePrice,
     Header,

@@ -38,22 +38,22 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pyarrow.compute as pc  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-import redis  # noqa: E402
-from bench import run_loop  # noqa: E402
-from bench_bridge import wait_until  # noqa: E402
-from benchlib.machine import machine_facts  # noqa: E402
-from benchlib.procs import Children  # noqa: E402
-from benchlib.simctl import SimControl  # noqa: E402
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import redis
+from bench import run_loop
+from bench_bridge import wait_until
+from benchlib.machine import machine_facts
+from benchlib.procs import Children
+from benchlib.simctl import SimControl
 
-from exchange_runner.localredis import LocalRedisServer  # noqa: E402
-from exchange_runner.ports import free_port_pair  # noqa: E402
-from recorder import SCHEMAS, ParquetStore, Recorder, RecorderConfig, open_channel  # noqa: E402
-from recorder.rows import Part  # noqa: E402
-from strategy_client import Received  # noqa: E402
-from strategy_client.model import BookLevel, Exchange, InstrumentKey, MarketKind, OrderBook  # noqa: E402
-from strategy_client.wire import BookEvent, TopicKind, decode_record, runner_key  # noqa: E402
+from exchange_runner.localredis import LocalRedisServer
+from exchange_runner.ports import free_port_pair
+from recorder import SCHEMAS, ParquetStore, Recorder, RecorderConfig, open_channel
+from recorder.rows import Part
+from strategy_client import Received
+from strategy_client.model import BookLevel, Exchange, InstrumentKey, MarketKind, OrderBook
+from strategy_client.wire import BookEvent, TopicKind, decode_record, runner_key
 
 RUNNER = "bench-recorder"
 

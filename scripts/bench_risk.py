@@ -42,7 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from exchange_runner.risk import (  # noqa: E402
+from exchange_runner.risk import (
     MemoryInputs,
     OpenOrderTally,
     RiskGate,
@@ -50,7 +50,7 @@ from exchange_runner.risk import (  # noqa: E402
     StateInputs,
     parse_risk_section,
 )
-from strategy_client.model import (  # noqa: E402
+from strategy_client.model import (
     AccountSnapshot,
     Balance,
     BookLevel,

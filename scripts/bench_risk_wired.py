@@ -40,9 +40,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from exchange_runner.localredis import LocalRedisServer  # noqa: E402
-from strategy_client.errors import RiskRejected  # noqa: E402
-from strategy_client.model import (  # noqa: E402
+from exchange_runner.localredis import LocalRedisServer
+from strategy_client.errors import RiskRejected
+from strategy_client.model import (
     Exchange,
     InstrumentKey,
     MarketKind,
@@ -51,7 +51,7 @@ from strategy_client.model import (  # noqa: E402
     Side,
     TimeInForce,
 )
-from strategy_client.router import ZmqRouter  # noqa: E402
+from strategy_client.router import ZmqRouter
 
 ALL_LIMITS = """
 [risk]

@@ -50,11 +50,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from exchange_runner.localredis import LocalRedisServer  # noqa: E402
-from exchange_runner.ports import free_port_pair  # noqa: E402
-from strategy_client import ZmqCommandClient, ZmqRouter, connect  # noqa: E402
-from strategy_client.model import InstrumentKey  # noqa: E402
-from strategy_client.wire import (  # noqa: E402
+from exchange_runner.localredis import LocalRedisServer
+from exchange_runner.ports import free_port_pair
+from strategy_client import ZmqCommandClient, ZmqRouter, connect
+from strategy_client.model import InstrumentKey
+from strategy_client.wire import (
     GetReferencePrice,
     Header,
     RunnerRecord,

@@ -33,8 +33,8 @@ import msgspec
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from exchanges.binance.signing import encode_params, sign_rest, sign_ws_params  # noqa: E402
-from exchanges.binance.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET  # noqa: E402
+from exchanges.binance.signing import encode_params, sign_rest, sign_ws_params
+from exchanges.binance.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
 SPOT_STREAMS = [
     "btcusdt@depth20@100ms",

@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from exchanges.sim.engine import ManualClock, SimConfig, SimEvent, SimVenue  # noqa: E402
-from strategy_client.model import MarketKind, OrderType, Side, TimeInForce  # noqa: E402
+from exchanges.sim.engine import ManualClock, SimConfig, SimEvent, SimVenue
+from strategy_client.model import MarketKind, OrderType, Side, TimeInForce
 
 SPOT, PERP = MarketKind.SPOT, MarketKind.PERP
 

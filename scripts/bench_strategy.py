@@ -41,8 +41,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from strategy_client import CoreApiError, Received, ZmqRouter  # noqa: E402
-from strategy_client.model import (  # noqa: E402
+from strategy_client import CoreApiError, Received, ZmqRouter
+from strategy_client.model import (
     Instrument,
     InstrumentKey,
     OrderBook,
@@ -51,7 +51,7 @@ from strategy_client.model import (  # noqa: E402
     Side,
     TimeInForce,
 )
-from strategy_client.wire import BookEvent  # noqa: E402
+from strategy_client.wire import BookEvent
 
 __all__ = ["ThresholdStrategy", "main"]
 

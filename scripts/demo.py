@@ -27,9 +27,9 @@ import zmq.asyncio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from strategy_client.command_client import ZmqCommandClient  # noqa: E402
-from strategy_client.model import InstrumentKey  # noqa: E402
-from strategy_client.wire import (  # noqa: E402
+from strategy_client.command_client import ZmqCommandClient
+from strategy_client.model import InstrumentKey
+from strategy_client.wire import (
     BookEvent,
     FundingReply,
     GetFundingRate,

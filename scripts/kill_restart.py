@@ -44,8 +44,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from strategies.arbitrage.journaling import decode_state  # noqa: E402
-from strategy_client.journal import Journal, JournalError  # noqa: E402
+from strategies.arbitrage.journaling import decode_state
+from strategy_client.journal import Journal, JournalError
 
 CONFIG = """\
 size = 0.01

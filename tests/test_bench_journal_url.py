@@ -12,8 +12,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from bench import own_schema, redact_url  # noqa: E402
-from bench_journal import pg_reachable  # noqa: E402
+from bench import own_schema, redact_url
+from bench_journal import pg_reachable
 
 PG = "postgresql://127.0.0.1:5432/test"
 
