@@ -4,11 +4,14 @@
   ``--journal postgresql://…`` for a server, ``--no-journal`` (config ``journal = "off"``) for none.
   Any fault at open — unreachable server, corrupt or locked file, full disk, a schema newer
   than this code — is one line (:class:`~exchange_runner.config.ConfigError`; the CLI exits 2).
-* **The intent** (:meth:`RunnerJournal.write_intent`): the order actor commits it after the
-  instrument, client-id and risk checks and before the order is tracked and sent. A journal
-  fault — the commit failed, or the writer cannot commit what the runner publishes — refuses
-  the order with :class:`JournalRefused` (``unavailable``, retryable, reject code ``not_sent``):
-  nothing was sent.
+* **The intent** (:meth:`RunnerJournal.write_intent`): the order actor makes it durable after
+  the instrument, client-id and risk checks and before the order is tracked and sent — on the
+  default SQLite journal into the memory-mapped intent log (no system call; the writer inserts
+  it into SQLite), else committed synchronously (docs/journal.md, "The intent log"). A journal
+  fault — the intent could not be made durable, or the writer cannot commit what the runner
+  publishes — refuses the order with :class:`JournalRefused` (``unavailable``, retryable, reject
+  code ``not_sent``): nothing was sent. A client id the journal already holds (this run's or
+  an earlier one's) is refused before anything is written (:class:`ClientIdInUse`).
 * **Publish after commit** (:class:`JournalingPublisher`): every ``exec``, ``pos`` and ``acct``
   event and every funding *payment* gets the next journal sequence (runner-wide, continued
   after ``last_seq()`` on restart), is appended to the writer and published on PUB from its
@@ -261,6 +264,9 @@ class RunnerJournal:
             "committed": s.committed,
             "queue_depth": s.queue_depth + self.publisher.overflow_depth,
             "fault": s.fault,
+            "intent_log": s.intent_log,  # "" when intents are committed synchronously
+            "intent_log_fallback": s.intent_log_fallback,  # why not, when the log could not be used
+            "intents_recovered": s.intents_recovered,
         }
 
 

@@ -2,10 +2,12 @@
 
 Write path::
 
-    journal.write_intent(request)          # synchronous: committed before the order leaves
+    journal.write_intent(request)          # synchronous: durable before the order leaves
     await journal.append(EventRecord(...), on_commit=publish)   # queued; committed in batches
 
-``write_intent`` is the one synchronous write. Everything else goes through a bounded queue to
+``write_intent`` is the one synchronous write: on SQLite with synchronous=normal and the writer
+running it goes into the memory-mapped intent log (:mod:`.intent_log`; no system call) and the
+writer inserts it; otherwise it is committed on the spot. Everything else goes through a bounded queue to
 one writer task (:meth:`run_writer`, owned by the caller's TaskGroup, or :meth:`running`), which
 commits batches in a worker thread. Overflow policy: **never drop** — when the queue is full
 ``append`` waits (backpressure on the caller); ``append_nowait`` raises :class:`JournalBusy`.
@@ -35,6 +37,7 @@ from ..model import Order, OrderRequest, OrderStatus, Position
 from ..wire import codec
 from . import history, sql
 from .errors import (
+    DuplicateIntent,
     InvalidRecord,
     JournalBusy,
     JournalClosed,
@@ -42,8 +45,9 @@ from .errors import (
     JournalUnavailable,
     JournalWriteFailed,
 )
+from .intent_log import IntentLog, IntentLogError
 from .migrate import check_revision, upgrade
-from .paths import JournalTarget, resolve_target
+from .paths import JournalTarget, resolve_target, stream_file_name
 from .records import (
     BalanceRow,
     DayPnlRow,
@@ -73,8 +77,13 @@ DEFAULT_QUEUE_CAPACITY = 10_000
 DEFAULT_MAX_BATCH = 64  # bounds how long an intent can wait for a batch on the shared SQLite connection
 INLINE_MAX_BATCH = 8  # SQLite batches up to this size are committed on the event loop (see Journal.__init__)
 _REQUEST = msgspec.msgpack.Encoder(decimal_format="string")
+_LOG = _REQUEST  # the intent log's payloads: the same encoding
 _REQUEST_DEC = msgspec.msgpack.Decoder(OrderRequest)
 _STOP: Any = object()
+# an intent as the intent log holds it: (run_id, client_id, ts_ns, origin, request) — one encode
+# on the order path; the row (sql.INSERT_INTENT's parameters) is derived by the writer (_intent_row)
+_Logged = tuple[str, str, int, str, OrderRequest]
+_LOG_DEC = msgspec.msgpack.Decoder(_Logged)
 ANY = HistoryFilter()  # no filter
 RETENTION_ENV = "TRADEBUS_JOURNAL_RETENTION_DAYS"
 _FINAL = tuple(s.value for s in (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED))
@@ -106,6 +115,34 @@ class RestartState(msgspec.Struct, frozen=True, kw_only=True):
 class _Item(msgspec.Struct):
     stmts: list[Stmt]
     on_commit: Callable[[], None] | None
+    log_end: int = 0  # an intent from the intent log: the log's offset after it
+    intent: tuple[str, int, str, OrderRequest] | None = None  # its (client_id, ts_ns, origin, request)
+
+
+def _intent_row(
+    stream: str, run_id: str, client_id: str, ts_ns: int, origin: str, request: OrderRequest
+) -> tuple[Any, ...]:
+    """sql.INSERT_INTENT's parameters."""
+    return (
+        stream,
+        run_id,
+        client_id,
+        ts_ns,
+        str(request.key),
+        request.side.value,
+        request.type.value,
+        request.tif.value,
+        str(request.qty),
+        None if request.price is None else str(request.price),
+        request.reduce_only,
+        origin,
+        _REQUEST.encode(request),
+    )
+
+
+def intent_log_path(target: JournalTarget, stream: str) -> Path:
+    """``<journal file>.<stream>.intents``: next to the SQLite file, one per writing stream."""
+    return Path(f"{target.path}.{stream_file_name(stream).removesuffix('.sqlite3')}.intents")
 
 
 class Journal:
@@ -136,6 +173,15 @@ class Journal:
         self._capacity = queue_capacity
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=queue_capacity)
         self._sql_intent = store.sql(sql.INSERT_INTENT)
+        self._sql_intent_import = store.sql(sql.INSERT_INTENT + " ON CONFLICT (stream, client_id) DO NOTHING")
+        # the intent log (SQLite, synchronous=normal): see write_intent and docs/journal.md
+        self._ilog: IntentLog | None = None
+        self._ilog_fallback = ""
+        self._known: set[str] = set()  # client ids journaled on this stream (while the log is on)
+        self._recovered = 0
+        self._torn = 0
+        self._corrupt = 0
+        self._logged = 0
         self._rows = RowBuilder.for_store(stream, "", store.sql)
         self._closed = False
         self._writer_running = False
@@ -191,6 +237,9 @@ class Journal:
             self = cls(store, target, process=process, stream=name, queue_capacity=queue_capacity, max_batch=max_batch)
             if process is not None:
                 self._start_run(process, now_ms if now_ms is not None else int(time.time() * 1000))
+                self._attach_intent_log(options or StoreOptions())
+            elif target.dialect == "sqlite":
+                self._import_orphan_log()
         except BaseException:
             store.close()
             raise
@@ -222,6 +271,80 @@ class Journal:
         self.run_id = run_id
         self._rows.run_id = run_id
 
+    def _attach_intent_log(self, options: StoreOptions) -> None:
+        """Open the intent log, import what a killed process left in it, load the stream's client
+        ids. Without it (PostgreSQL, synchronous=full, turned off, or it cannot be created) every
+        intent is committed synchronously."""
+        if self.dialect != "sqlite" or options.synchronous.lower() != "normal" or not options.intent_log:
+            return
+        try:
+            ilog = IntentLog.open(intent_log_path(self.target, self.stream), options.intent_log_size)
+        except IntentLogError as exc:
+            self._ilog_fallback = f"{exc}: order intents are committed to SQLite synchronously"
+            log.warning("journal %s: %s", self.where, self._ilog_fallback)
+            return
+        try:
+            self._import_log(ilog)
+            ilog.touch()
+            rows = self._store.query("SELECT client_id FROM order_intents WHERE stream = ?", (self.stream,))
+        except BaseException:
+            ilog.close()
+            raise
+        self._known = {str(r[0]) for r in rows}
+        self._ilog = ilog
+
+    def _import_orphan_log(self) -> None:
+        """Opened for reading: import the intent log a killed writer left (the log's lock is
+        free), so history shows its intents; a live writer holds the lock and keeps its log."""
+        path = intent_log_path(self.target, self.stream)
+        if not path.exists():
+            return
+        try:
+            ilog = IntentLog.open(path)
+        except IntentLogError:
+            return  # in use by its writer (or unreadable: the writer's next open reports it)
+        try:
+            if ilog.pending():
+                self._import_log(ilog)
+        finally:
+            ilog.close()
+
+    def _import_log(self, ilog: IntentLog) -> int:
+        """Insert (or ignore) the intents past the log's imported offset, then empty the log; a
+        damaged log's valid prefix is imported and the file is copied aside. Returns how many."""
+        found = ilog.recover()
+        rows: list[tuple[Any, ...]] = []
+        for payload in found.payloads:
+            try:
+                rows.append(_intent_row(self.stream, *_LOG_DEC.decode(payload)))
+            except msgspec.DecodeError:
+                found.corrupt += len(found.payloads) - len(rows)
+                break
+        if rows:
+            self._store.maintenance(
+                [(self._sql_intent_import, row) for row in rows],
+                f"the intents in {ilog.path} are not imported (they stay in the log)",
+            )
+            log.info("journal %s: %d order intents imported from %s", self.where, len(rows), ilog.path)
+        self._recovered += len(rows)
+        if found.torn:
+            self._torn += found.torn
+            log.warning("journal %s: a torn last record in %s ignored (its order was not sent)", self.where, ilog.path)
+        if found.corrupt:
+            self._corrupt += found.corrupt
+            aside = ilog.set_aside()
+            log.error(
+                "journal %s: intent log %s is damaged: %d intents imported, %d records not (copy kept at %s)",
+                self.where,
+                ilog.path,
+                len(rows),
+                found.corrupt,
+                aside,
+            )
+        else:
+            ilog.reset()
+        return len(rows)
+
     @property
     def dialect(self) -> str:
         return self._store.dialect
@@ -235,7 +358,7 @@ class Journal:
         were never committed (0 after a clean :meth:`drain`); they are lost, and logged."""
         if self._closed:
             return 0
-        lost = self._appended - self._committed
+        lost = self._appended - self._committed - self._close_intent_log()
         if lost:
             log.error("journal %s closed with %d records not journaled (%s)", self.where, lost, self._fault_line())
         try:
@@ -255,36 +378,66 @@ class Journal:
 
     # ------------------------------------------------------------------------- the intent (synchronous)
 
+    def _close_intent_log(self) -> int:
+        """Import what the writer did not (records queued behind a drain); returns how many."""
+        ilog, self._ilog = self._ilog, None
+        if ilog is None:
+            return 0
+        try:
+            return self._import_log(ilog) if ilog.pending() else 0
+        except JournalError as exc:
+            log.error("journal %s: %s; the next open imports them", self.where, exc.line)
+            return 0
+        finally:
+            ilog.close()
+
     def write_intent(self, request: OrderRequest, *, ts_ns: int | None = None, origin: str = "") -> None:
-        """Commit an order's intent before it is sent. Raises a :class:`JournalError` when it could
-        not be committed — then **the order must not be sent**."""
+        """Make an order's intent durable before it is sent. Raises a :class:`JournalError` when
+        it could not — then **the order must not be sent** (:class:`DuplicateIntent`: the client
+        id was used before).
+
+        With the intent log (SQLite, synchronous=normal, the writer running) the intent is
+        written into the memory-mapped log — durable across a crash of the process, as a
+        synchronous=normal commit is, with no system call — and queued for the writer, which
+        inserts it into SQLite and advances the log. Otherwise it is committed here."""
         if not self.run_id or self._closed:
             raise JournalClosed(f"journal {self.where} is {'closed' if self._closed else 'open for reading only'}")
-        if not request.client_id:
+        client_id = request.client_id
+        if not client_id:
             raise InvalidRecord("an order intent needs a client id (it makes the order findable after a restart)")
-        try:
-            self._store.insert_intent(
-                self._sql_intent,
-                (
-                    self.stream,
-                    self.run_id,
-                    request.client_id,
-                    time.time_ns() if ts_ns is None else ts_ns,
-                    str(request.key),
-                    request.side.value,
-                    request.type.value,
-                    request.tif.value,
-                    str(request.qty),
-                    None if request.price is None else str(request.price),
-                    request.reduce_only,
-                    origin,
-                    _REQUEST.encode(request),
-                ),
-            )
-        except JournalError:
+        if client_id in self._known:
             self._intent_errors += 1
-            raise
+            raise DuplicateIntent(
+                f"order intent {client_id!r} is already journaled in {self.where}: a client id is used once"
+            )
+        ts = time.time_ns() if ts_ns is None else ts_ns
+        if not self._log_intent(client_id, ts, origin, request):
+            try:
+                self._store.insert_intent(
+                    self._sql_intent, _intent_row(self.stream, self.run_id, client_id, ts, origin, request)
+                )
+            except JournalError:
+                self._intent_errors += 1
+                raise
+        if self._ilog is not None:
+            self._known.add(client_id)
         self._intents += 1
+
+    def _log_intent(self, client_id: str, ts_ns: int, origin: str, request: OrderRequest) -> bool:
+        """Write the intent into the log and queue it for the writer; False when it cannot (no
+        log, no writer, the queue or the log full): then it is committed synchronously. Only
+        what makes the intent durable happens here (one encode, one copy); the writer derives
+        the row (:func:`_intent_row`)."""
+        ilog = self._ilog
+        if ilog is None or not self._writer_running or self._queue.full():
+            return False
+        end = ilog.append(_LOG.encode((self.run_id, client_id, ts_ns, origin, request)))
+        if end < 0:
+            return False
+        self._queue.put_nowait(_Item([], None, end, (client_id, ts_ns, origin, request)))
+        self._appended += 1
+        self._logged += 1
+        return True
 
     # ------------------------------------------------------------------------- appends (queued)
 
@@ -393,7 +546,7 @@ class Journal:
 
     async def _commit(self, batch: list[_Item]) -> None:
         delay = 0.05
-        groups = [item.stmts for item in batch]
+        groups = [item.stmts if item.intent is None else self._intent_stmts(item.intent) for item in batch]
         while True:
             try:
                 if len(groups) <= self._inline_max:
@@ -412,10 +565,16 @@ class Journal:
         if self._fault is not None:
             log.warning("journal %s: writes recovered", self.where)
         self._fault = None
+        self._committed_batch(batch, dups)
+
+    def _committed_batch(self, batch: list[_Item], dups: dict[str, int]) -> None:
         for name, n in dups.items():
             self._dups[name] = self._dups.get(name, 0) + n
         self._committed += len(batch)
         self._batches += 1
+        ends = [item.log_end for item in batch if item.log_end]
+        if ends and self._ilog is not None:
+            self._ilog.mark_imported(ends[-1])  # these intents are in SQLite now
         for item in batch:
             if item.on_commit is not None:
                 try:
@@ -424,6 +583,10 @@ class Journal:
                     self._callback_errors += 1
                     log.exception("journal on_commit callback failed")
         self._notify()
+
+    def _intent_stmts(self, intent: tuple[str, int, str, OrderRequest]) -> list[Stmt]:
+        row = _intent_row(self.stream, self.run_id, *intent)
+        return [Stmt(self._sql_intent_import, row, "intents")]
 
     async def drain(self, timeout: float | None = 10.0) -> None:
         """Stop the writer after it committed everything queued. Raises
@@ -477,6 +640,12 @@ class Journal:
             write_errors=self._write_errors,
             callback_errors=self._callback_errors,
             fault=self._fault.line if self._fault is not None else "",
+            intent_log=str(self._ilog.path) if self._ilog is not None else "",
+            intent_log_fallback=self._ilog_fallback,
+            intents_logged=self._logged,
+            intents_recovered=self._recovered,
+            intents_torn=self._torn,
+            intents_corrupt=self._corrupt,
         )
 
     # ------------------------------------------------------------------------- restart reads

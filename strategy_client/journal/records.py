@@ -347,6 +347,12 @@ class JournalStats(msgspec.Struct, frozen=True, kw_only=True):
     write_errors: int
     callback_errors: int
     fault: str
+    intent_log: str = ""  # the intent log's path; "" when intents are committed synchronously
+    intent_log_fallback: str = ""  # why the intent log could not be used ("" when it is, or is not wanted)
+    intents_logged: int = 0  # intents written to the log (the rest were committed synchronously)
+    intents_recovered: int = 0  # intents imported from the log at open (a killed process's) or at close
+    intents_torn: int = 0  # torn last records ignored at open
+    intents_corrupt: int = 0  # records of a damaged log not imported (the file was copied aside)
 
 
 class PruneReport(msgspec.Struct, frozen=True, kw_only=True):

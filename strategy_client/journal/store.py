@@ -33,6 +33,7 @@ from .errors import (
     JournalUnavailable,
     JournalWriteFailed,
 )
+from .intent_log import DEFAULT_LOG_SIZE
 from .paths import JournalTarget
 from .sql import VERSION_TABLE
 
@@ -57,6 +58,10 @@ class StoreOptions(msgspec.Struct, frozen=True, kw_only=True):
     # PostgreSQL synchronous_commit for the journal's sessions: "on" waits for the WAL flush at every
     # commit; "off" may lose the last few hundred ms of commits if the *server* crashes (never corrupts)
     pg_synchronous_commit: str = "on"
+    # SQLite with synchronous=normal: order intents go to a memory-mapped log first (no system
+    # call on the order path) and the writer task inserts them; False commits each synchronously
+    intent_log: bool = True
+    intent_log_size: int = DEFAULT_LOG_SIZE  # bytes (a multiple of the page size)
 
 
 class Store(ABC):
