@@ -4,26 +4,33 @@
     .venv/bin/python scripts/bench_journal.py [--intents 5000] [--repeats 3] [--appends 20000]
         [--paced 300] [--pace-ms 40] [--only-paced] [--pg postgresql://127.0.0.1:5432/test] [--json PATH]
 
-Cases, each call timed on its own with ``perf_counter_ns`` (p50/p99/mean in µs, best p50 of the
-repeats reported with its p99):
+Cases, each call timed on its own with ``perf_counter_ns`` (p50/p90/p99/mean in µs, best p50 of
+the repeats reported with its p90/p99):
 
 * ``sqlite_raw_floor``: a bare ``sqlite3`` INSERT + COMMIT of the same row into a table of the
   same shape (WAL, synchronous=NORMAL, autocommit: one statement is one transaction) — the floor;
-* ``sqlite_write_intent``: :meth:`Journal.write_intent` on the default SQLite journal;
+* ``sqlite_write_intent``: :meth:`Journal.write_intent` on the default SQLite journal with no
+  writer running — the synchronous commit (the path of synchronous=full, of a journal whose
+  intent log could not be created, and of every intent before the intent log);
 * ``pg_write_intent`` / ``pg_write_intent_async_commit``: the same on PostgreSQL
   (synchronous_commit on, the default; and off);
 * ``sqlite_paired``: one bare insert and one ``write_intent`` alternately, call by call, so
   both see the same load (this machine is shared): the median per-pair difference is the
   journal's added cost over the floor;
 * ``sqlite_write_intent_writer_busy``: ``write_intent`` while the writer commits a fill per
-  intent in the background (the intent shares SQLite's one write connection with the writer);
+  intent in the background (the writer runs: the intent goes through the intent log);
 * ``*_writer``: records per second through the writer task (``append`` of fills, then ``flush``);
 * ``sqlite_raw_floor_paced``, ``sqlite_write_intent_paced``, ``pg_write_intent_paced``: the same
   calls one every ``--pace-ms`` (40: the tick-to-order bench's trigger interval), as the order path
   makes them — between two orders the process sleeps and its caches go cold, so a call costs
   several times its back-to-back figure (``docs/performance.md``). ``--no-journal`` skips
   ``write_intent`` and nothing else on the order path, so the paced ``write_intent`` p50 is the
-  journal's added cost per order measured in-process.
+  journal's added cost per order measured in-process. ``sqlite_write_intent_paced`` is the
+  synchronous commit (``StoreOptions(intent_log=False)``);
+* ``sqlite_write_intent_log_paced``: ``write_intent`` one every ``--pace-ms`` with the writer
+  running (a task of the same loop, importing each intent during the pause): the intent log's
+  path, the runner's default; ``mmap_memcpy_floor_paced``: its raw floor, the same-size copy
+  into a pre-touched shared mapping plus the length word, paced the same way.
 
 The first 200 calls of each run (20 of a paced run) warm up and are not counted. PostgreSQL
 schemas are created and dropped by the script; without a reachable server those cases are
@@ -35,10 +42,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import mmap
 import os
 import platform
 import sqlite3
 import statistics
+import struct
 import sys
 import tempfile
 import time
@@ -87,9 +96,14 @@ def timed(calls: list[Callable[[], Any]], pace_s: float = 0.0, warmup: int = WAR
         dt = clock() - t0
         if i >= warmup:
             ns.append(dt)
-    ns.sort()
+    return summary(ns)
+
+
+def summary(ns: list[int]) -> dict[str, float]:
+    ns = sorted(ns)
     return {
         "p50_us": ns[len(ns) // 2] / 1000,
+        "p90_us": ns[int(len(ns) * 0.90)] / 1000,
         "p99_us": ns[int(len(ns) * 0.99)] / 1000,
         "mean_us": statistics.fmean(ns) / 1000,
         "n": len(ns),
@@ -199,19 +213,72 @@ def journal_intents(journal: Journal, n: int, pace_s: float = 0.0, warmup: int =
 PACED_WARMUP = 20
 
 
+def logged_intents(journal: Journal, n: int, pace_s: float, warmup: int) -> dict[str, float]:
+    """write_intent through the intent log: the writer runs (a task of the same loop) and imports
+    each intent into SQLite during the pause, as in a runner; only write_intent is timed."""
+    reqs = requests(n, uuid.uuid4().hex[:8])
+
+    async def run() -> dict[str, float]:
+        ns: list[int] = []
+        clock = time.perf_counter_ns
+        write = journal.write_intent
+        async with journal.running():
+            for i, req in enumerate(reqs):
+                await asyncio.sleep(pace_s)
+                t0 = clock()
+                write(req)
+                dt = clock() - t0
+                if i >= warmup:
+                    ns.append(dt)
+            await journal.flush()
+        if journal.stats.intents_logged != n:
+            raise SystemExit(f"{journal.stats.intents_logged} of {n} intents went through the log: {journal.stats}")
+        return summary(ns)
+
+    return asyncio.run(run())
+
+
+def mmap_floor(tmp: Path, n: int, pace_s: float, warmup: int) -> dict[str, float]:
+    """The raw floor of the intent log: copy an intent-sized payload into a pre-touched shared
+    mapping and write its length word (what IntentLog.append does, without encoding or CRC)."""
+    path = tmp / f"floor-{uuid.uuid4().hex}.map"
+    path.write_bytes(b"\0" * (4 << 20))
+    fd = os.open(path, os.O_RDWR)
+    try:
+        mm = mmap.mmap(fd, 4 << 20)
+        payload = b"\x5a" * 230  # an encoded intent row is about this size
+        size = len(payload)
+
+        def copy() -> None:
+            mm[4108 : 4108 + size] = payload
+            struct.pack_into("<I", mm, 4096, size)
+
+        try:
+            return timed([copy] * n, pace_s, warmup)
+        finally:
+            mm.close()
+    finally:
+        os.close(fd)
+
+
 def paced_cases(tmp: Path, pg: str | None, n: int, pace_ms: float) -> dict[str, Any]:
     """The order path's regime: one intent every ``pace_ms`` (the tick-to-order bench triggers
     every 40 ms), bare insert and write_intent alternated run by run. With ``--no-journal`` the
     runner skips write_intent and nothing else, so its paced p50 is the journal's cost per order."""
     pace_s = pace_ms / 1000
     out: dict[str, Any] = {}
-    floors, intents, pgs = [], [], []
+    floors, intents, pgs, logged, copies = [], [], [], [], []
     schema = "bench_" + uuid.uuid4().hex[:10]
+    sync = StoreOptions(intent_log=False)
     try:
         for r in range(2):
             floors.append(raw_floor(tmp, n + PACED_WARMUP, pace_s, PACED_WARMUP))
-            j = Journal.open(process=ProcessInfo(role="bench", name=f"sqlite-paced-{r}"), data_dir=tmp)
+            j = Journal.open(process=ProcessInfo(role="bench", name=f"sqlite-paced-{r}"), data_dir=tmp, options=sync)
             intents.append(journal_intents(j, n + PACED_WARMUP, pace_s, PACED_WARMUP))
+            j.close()
+            copies.append(mmap_floor(tmp, n + PACED_WARMUP, pace_s, PACED_WARMUP))
+            j = Journal.open(process=ProcessInfo(role="bench", name=f"sqlite-log-paced-{r}"), data_dir=tmp)
+            logged.append(logged_intents(j, n + PACED_WARMUP, pace_s, PACED_WARMUP))
             j.close()
             if pg is not None:
                 j = Journal.open(f"{pg}?schema={schema}", process=ProcessInfo(role="bench", name=f"pg-paced-{r}"))
@@ -222,6 +289,8 @@ def paced_cases(tmp: Path, pg: str | None, n: int, pace_ms: float) -> dict[str, 
             drop_schema(pg, schema)
     out["sqlite_raw_floor_paced"] = best(floors)
     out["sqlite_write_intent_paced"] = best(intents)
+    out["mmap_memcpy_floor_paced"] = best(copies)
+    out["sqlite_write_intent_log_paced"] = best(logged)
     if pgs:
         out["pg_write_intent_paced"] = best(pgs)
     return out
@@ -264,7 +333,8 @@ def writer_rate(journal: Journal, n: int) -> dict[str, float]:
 
 def intents_under_writer(journal: Journal, n: int) -> dict[str, float]:
     """write_intent while another task keeps the writer busy appending fills (one per intent):
-    on SQLite the intent may wait for the batch being committed (at most one batch)."""
+    the writer runs, so the intent goes through the intent log and the writer inserts it with
+    the fills."""
     reqs = requests(n, uuid.uuid4().hex[:8])
 
     async def run() -> dict[str, float]:
@@ -293,13 +363,7 @@ def intents_under_writer(journal: Journal, n: int) -> dict[str, float]:
                 journal.write_intent(req)
                 ns.append(clock() - t0)
                 await asyncio.sleep(0)  # let the writer hand its batch to the thread
-            ns = sorted(ns[WARMUP:])
-            return {
-                "p50_us": ns[len(ns) // 2] / 1000,
-                "p99_us": ns[int(len(ns) * 0.99)] / 1000,
-                "mean_us": statistics.fmean(ns) / 1000,
-                "n": len(ns),
-            }
+            return summary(ns[WARMUP:])
 
     return asyncio.run(run())
 
@@ -404,7 +468,8 @@ def report(result: dict[str, Any], path: Path | None) -> None:
     for name, value in result["cases"].items():
         if isinstance(value, dict) and "p50_us" in value:
             print(
-                f"{name:32s} p50 {value['p50_us']:9.2f} µs   p99 {value['p99_us']:9.2f} µs"
+                f"{name:32s} p50 {value['p50_us']:9.2f} µs   p90 {value.get('p90_us', 0):9.2f} µs"
+                f"   p99 {value['p99_us']:9.2f} µs"
                 f"   (p50 runs {value['p50_us_runs']})"
             )
         elif isinstance(value, dict) and "added_p50_us" in value:
