@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from exchanges.transport.ratelimit import BudgetOptions
 from strategy_client.model import Exchange, RiskLimits
 from strategy_client.paper import PaperConfig
 
@@ -82,6 +83,11 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     data_dir: str = ""  # "" = $TRADEBUS_DATA_DIR (read here as this field's override), else the per-user dir
     # the pre-trade risk gate (docs/risk.md): the TOML's [risk] section; absent = no limit
     risk: RiskLimits = msgspec.field(default_factory=RiskLimits)
+    # the venue's rate limits, shared with every process through Redis (docs/runner.md)
+    rate_limit_shared: bool = True
+    rate_limit_order_reserve: float = 0.2
+    rate_limit_fallback_share: float = 0.25
+    rate_limit_max_wait_s: float = 65.0
 
     def __repr__(self) -> str:  # the Z85 secret, if any, stays out of every repr and log line
         fields = (f"{f}={getattr(self, f)!r}" for f in self.__struct_fields__ if f != "curve_secret")
@@ -107,6 +113,7 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 raise ConfigError(f"{port_name}: {port} is not a port number")
         if self.reconcile_interval_s <= 0 or self.venue_timeout_s <= 0 or self.stale_book_s <= 0:
             raise ConfigError("intervals and timeouts must be positive")
+        self.budget_options()
         if self.curve and not self.allow_file:
             raise ConfigError("CURVE is on but no allow_file (--allow) names the client keys it admits")
         if self.allow_file and not self.curve:
@@ -116,6 +123,17 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 f"refusing to bind {self.bind} without CURVE: anyone who reaches the port could trade; "
                 "give --curve-key and --allow (docs/security.md) or pass --insecure"
             )
+
+    def budget_options(self) -> BudgetOptions:
+        """The shared rate-limit budget's knobs; ConfigError names a bad one."""
+        try:
+            return BudgetOptions(
+                order_reserve=self.rate_limit_order_reserve,
+                fallback_share=self.rate_limit_fallback_share,
+                max_wait_s=self.rate_limit_max_wait_s,
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     def paper_settings(self) -> PaperConfig:
         """The paper venue's settings (``--mode paper``); ConfigError names a bad field."""

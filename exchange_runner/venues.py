@@ -15,10 +15,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import redis.asyncio as aioredis
 from loguru import logger
 
 from exchanges.base import ExchangeAdapter
 from exchanges.credentials import Credentials
+from exchanges.transport.ratelimit import BudgetRegistry, active_budgets
 from exchanges.venue import VenueFactory, venue_factory
 from strategy_client.model import Exchange
 
@@ -59,12 +61,32 @@ def _factory(cfg: RunnerConfig) -> VenueFactory:
 
 @asynccontextmanager
 async def open_venue(cfg: RunnerConfig) -> AsyncIterator[ExchangeAdapter]:
-    async with _open_raw(cfg) as adapter:
+    async with _shared_budgets(cfg), _open_raw(cfg) as adapter:
         if cfg.mode == "paper":
             logger.info("paper mode: orders are filled locally against the live book; nothing reaches the venue")
             yield PaperAdapter(adapter, cfg.paper_settings(), stale_book_s=cfg.stale_book_s)
         else:
             yield adapter
+
+
+@asynccontextmanager
+async def _shared_budgets(cfg: RunnerConfig) -> AsyncIterator[BudgetRegistry | None]:
+    """The venue's rate-limit budget shared through the runner's Redis while the adapter is
+    built (``exchanges.transport.ratelimit``); ``rate_limit_shared = false``: none."""
+    if not cfg.rate_limit_shared:
+        yield None
+        return
+    options = cfg.budget_options()
+    client = aioredis.Redis.from_url(
+        cfg.redis_url, socket_timeout=options.redis_timeout_s, socket_connect_timeout=options.redis_timeout_s
+    )
+    registry = BudgetRegistry(client, options)
+    token = active_budgets.set(registry)
+    try:
+        yield registry
+    finally:
+        active_budgets.reset(token)
+        await client.aclose()
 
 
 @asynccontextmanager

@@ -161,6 +161,13 @@ class BinanceHost:
             retry_after = self._block(response.status_code, retry_after)
         return map_error(self.product, response.status_code, code, msg, retry_after)
 
+    async def reserve(self, method: str, path: str, params: str) -> None:
+        """Take the request's cost from the shared budget (waiting or refusing as it says);
+        called before signing, so a wait never makes the signed timestamp stale."""
+        if self.budget is not None:
+            cost = request_cost(self.product, method, path, params)
+            await self.budget.acquire(cost.weight, order=cost.order, urgent=cost.urgent)
+
     async def send(
         self,
         method: str,
@@ -177,8 +184,6 @@ class BinanceHost:
         budget = self.budget
         if budget is None:
             return await self._host.send(method, path, query=query, body=body, headers=headers)
-        cost = request_cost(self.product, method, path, query or body)
-        await budget.acquire(cost.weight, order=cost.order, urgent=cost.urgent)
         try:
             return await self._host.send(method, path, query=query, body=body, headers=headers)
         except RateLimited as exc:  # IpBanned included: every process of the scope stops

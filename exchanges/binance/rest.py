@@ -197,6 +197,7 @@ class BinanceRestClient:
 
     def _measure(self, product: Product) -> Callable[[], Awaitable[int]]:
         async def server_ms() -> int:
+            await self._hosts[product].reserve("GET", _TIME_PATH[product], "")
             raw = await self._hosts[product].send("GET", _TIME_PATH[product])
             return _decode(SERVER_TIME_DECODER, raw, "serverTime").serverTime
 
@@ -234,13 +235,15 @@ class BinanceRestClient:
         auth: Auth,
         recv_window_ms: int | None,
     ) -> bytes:
+        host = self._hosts[product]
+        await host.reserve(method, path, encode_params(params))
         if auth == "signed":
             query, body = self.signed_payload(method, params, recv_window_ms=recv_window_ms)
         else:
             encoded = encode_params(params)
             query, body = ("", encoded) if method in ("POST", "PUT") else (encoded, "")
         api_key = self._api_key() if auth != "none" else None
-        return await self._hosts[product].send(method, path, query=query, body=body, api_key=api_key)
+        return await host.send(method, path, query=query, body=body, api_key=api_key)
 
     async def _call(
         self,

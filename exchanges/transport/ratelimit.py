@@ -109,14 +109,20 @@ class BudgetOptions:
     max_wait_s: float = 65.0
     redis_retry_s: float = 5.0
     redis_timeout_s: float = 0.25
+    edge_guard_s: float = 1.0  # our clock vs the venue's: a request this close to a boundary counts in both windows
 
     def __post_init__(self) -> None:
         for name in ("order_reserve", "fallback_share", "lease_fraction"):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0 or (name == "fallback_share" and value == 0.0):
                 raise ValueError(f"rate_limit.{name} must be in (0, 1), got {value}")
-        if self.lease_ttl_s <= 0 or self.max_wait_s < 0 or self.redis_retry_s <= 0 or self.redis_timeout_s <= 0:
-            raise ValueError("rate_limit: lease_ttl_s, redis_retry_s, redis_timeout_s > 0 and max_wait_s >= 0")
+        if (
+            min(self.lease_ttl_s, self.redis_retry_s, self.redis_timeout_s) <= 0
+            or min(self.max_wait_s, self.edge_guard_s) < 0
+        ):
+            raise ValueError(
+                "rate_limit: lease_ttl_s, redis_retry_s, redis_timeout_s > 0; max_wait_s, edge_guard_s >= 0"
+            )
 
 
 # KEYS[1] = ban key, KEYS[2..] = one counter per window (its current window start in the name)
@@ -177,10 +183,17 @@ class _Lease:
 
 @dataclass(slots=True)
 class _Need:
+    """One counter a reservation touches: the request's own window (``lease`` set: the grant
+    tops up its lease) or, within ``edge_guard_s`` of a boundary, the adjacent window too
+    (``lease`` None: charged ``need`` exactly)."""
+
     window: Window
-    lease: _Lease
+    start: int
+    lease: _Lease | None
     need: int
+    want: int
     cap: int
+    observed: int = -1
 
 
 @dataclass(slots=True)
@@ -214,6 +227,7 @@ class SharedBudget:
         self._sleep = sleep
         self._monotonic = monotonic
         self._st = _State()
+        self._guard_ms = int(self.options.edge_guard_s * 1000)
         self.windows: list[Window] = []
         self.refused = 0
         self.reservations = 0  # Redis round trips (or local fallback refills)
@@ -252,20 +266,25 @@ class SharedBudget:
 
     # ------------------------------------------------------------------ the hot path
 
-    def try_take(self, weight: int, *, order: bool) -> bool:
+    def try_take(self, weight: int, *, order: bool, granted: bool = False) -> bool:
         """Take ``weight`` (and one order count if ``order``) from the local leases; False when a
-        lease is missing, stale or short (then :meth:`acquire` goes to Redis)."""
+        lease is missing, stale or short, or the time is near a window's edge (then
+        :meth:`acquire` goes to Redis). ``granted``: spend what a reservation just granted."""
         now = self._now_ms()
         if now < self._st.banned_until_ms:
             return False
-        fresh = self._monotonic() - self.options.lease_ttl_s
+        fresh = -1.0 if granted else self._monotonic() - self.options.lease_ttl_s
+        guard = -1 if granted else self._guard_ms
         for w in self.windows:
             if w.kind == "orders" and not order:
                 continue
             lease = self._st.leases[w.name]
             n = weight if w.kind == "weight" else 1
-            if lease.start != w.start(now) or lease.left < n or lease.taken_at < fresh:
+            start = w.start(now)
+            if lease.start != start or lease.left < n or lease.taken_at < fresh:
                 return False
+            if now - start < guard or start + w.interval_ms - now <= guard:
+                return False  # near an edge every request goes through Redis (charged twice)
         for w in self.windows:
             if w.kind == "weight":
                 self._st.leases[w.name].left -= weight
@@ -281,9 +300,10 @@ class SharedBudget:
         waited = 0.0
         while True:
             wait_s = await self._refill(weight, order=order, urgent=urgent)
-            if wait_s is None and self.try_take(weight, order=order):
-                return
-            wait_s = wait_s if wait_s is not None else 0.0
+            if wait_s is None:
+                if self.try_take(weight, order=order, granted=True):
+                    return
+                continue  # the window turned while Redis answered: ask again for the new one
             if urgent or waited + wait_s > self.options.max_wait_s:
                 self.refused += 1
                 raise self._refusal(wait_s)
@@ -309,14 +329,23 @@ class SharedBudget:
 
     def _needs(self, weight: int, order: bool, urgent: bool, now: int) -> list[_Need]:
         out: list[_Need] = []
+        guard = self._guard_ms
         for w in self.windows:
             if w.kind == "orders" and not order:
                 continue
             lease = self._st.leases[w.name]
-            if lease.start != w.start(now):
-                lease.start, lease.left, lease.used = w.start(now), 0, 0
+            start = w.start(now)
+            if lease.start != start:
+                lease.start, lease.left, lease.used = start, 0, 0
             n = weight if w.kind == "weight" else 1
-            out.append(_Need(w, lease, max(0, n - lease.left), self._cap(w, urgent)))
+            cap = self._cap(w, urgent)
+            need = max(0, n - lease.left)
+            obs = lease.observed if lease.observed_start == start else -1
+            out.append(_Need(w, start, lease, need, max(need, self._lease_size(w) - lease.left), cap, obs))
+            if now - start < guard:  # the venue may still be in the previous window
+                out.append(_Need(w, start - w.interval_ms, None, n, n, cap))
+            elif start + w.interval_ms - now <= guard:  # ... or already in the next one
+                out.append(_Need(w, start + w.interval_ms, None, n, n, cap))
         return out
 
     async def _refill(self, weight: int, *, order: bool, urgent: bool) -> float | None:
@@ -356,11 +385,8 @@ class SharedBudget:
         keys = [self._ban_key()]
         args: list[int] = [now]
         for nd in needs:
-            w, lease = nd.window, nd.lease
-            keys.append(self._key(w, lease.start))
-            want = max(nd.need, self._lease_size(w) - lease.left)  # top up, never pile up
-            obs = lease.observed if lease.observed_start == lease.start else -1
-            args += [nd.need, want, nd.cap, w.interval_ms + 5_000, obs]
+            keys.append(self._key(nd.window, nd.start))
+            args += [nd.need, nd.want, nd.cap, 2 * nd.window.interval_ms + 5_000, nd.observed]
         reply = await self._reserve(keys=keys, args=args)
         if self._st.redis_down_since is not None:
             log.info("{}: Redis back; rate-limit budget shared again", self.scope)
@@ -372,24 +398,36 @@ class SharedBudget:
             return (until - now) / 1000.0
         if status == 0:
             nd = needs[int(reply[1]) - 1]
-            nd.lease.used = int(reply[2])
-            self._report(nd.window, nd.lease)
-            return max(0.001, (nd.lease.start + nd.window.interval_ms - now) / 1000.0)
+            if nd.lease is not None and nd.lease.start == nd.start:
+                nd.lease.used = int(reply[2])
+                self._report(nd.window, nd.lease)
+            return self._wait_s(nd, now)
         taken_at = self._monotonic()
         for i, nd in enumerate(needs):
-            nd.lease.left += int(reply[1 + 2 * i])
-            nd.lease.used = int(reply[2 + 2 * i])
-            nd.lease.taken_at = taken_at
-            self._report(nd.window, nd.lease)
+            lease = nd.lease
+            if lease is None or lease.start != nd.start:
+                continue  # an edge charge, or the window turned while Redis answered: dropped
+            lease.left += int(reply[1 + 2 * i])
+            lease.used = int(reply[2 + 2 * i])
+            lease.taken_at = taken_at
+            self._report(nd.window, lease)
         return None
 
+    def _wait_s(self, nd: _Need, now: int) -> float:
+        """Until the refused window has ended and the next is past the edge guard."""
+        return max(0.001, (nd.start + nd.window.interval_ms + self._guard_ms - now) / 1000.0)
+
     def _refill_local(self, needs: list[_Need], now: int) -> float | None:
-        """The fallback: this process's share of each window, counted here only."""
-        for nd in needs:
+        """The fallback: this process's share of each window, counted here only (its own
+        window; the edge charges are for the shared count)."""
+        own = [nd for nd in needs if nd.lease is not None]
+        for nd in own:
+            assert nd.lease is not None
             if nd.lease.used + nd.need > nd.cap:
-                return max(0.001, (nd.lease.start + nd.window.interval_ms - now) / 1000.0)
+                return self._wait_s(nd, now)
         taken_at = self._monotonic()
-        for nd in needs:
+        for nd in own:
+            assert nd.lease is not None
             nd.lease.used += nd.need
             nd.lease.left += nd.need
             nd.lease.taken_at = taken_at

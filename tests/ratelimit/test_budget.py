@@ -46,7 +46,7 @@ def _budget(client: aioredis.Redis | None, clock: Clock, **opts: float) -> Share
         "binance-spot",
         [WEIGHT, ORDERS],
         client,
-        options=BudgetOptions(lease_fraction=0.05, **opts),  # type: ignore[arg-type]
+        options=BudgetOptions(**{"lease_fraction": 0.05, "edge_guard_s": 0.0, **opts}),  # type: ignore[arg-type]
         now_ms=clock.now_ms,
         sleep=clock.sleep,
         monotonic=clock.monotonic,
@@ -216,3 +216,22 @@ def test_binance_windows_from_exchange_info() -> None:
 )
 def test_request_cost(product: str, method: str, path: str, params: str, expected: tuple[int, bool, bool]) -> None:
     assert tuple(request_cost(product, method, path, params)) == expected  # type: ignore[arg-type]
+
+
+async def test_near_a_window_edge_a_request_counts_in_both_windows(client: aioredis.Redis) -> None:
+    """Our clock and the venue's differ by up to ``edge_guard_s``: a request sent just after our
+    boundary may land in the venue's previous window (and just before it, in its next one)."""
+    clock = Clock()
+    budget = _budget(client, clock, edge_guard_s=0.5, max_wait_s=120)
+    clock.ms = T0 - 30_000
+    for _ in range(80):
+        await budget.acquire(1)  # the previous window's read share is spent
+    clock.ms = T0 + 200  # our new window, but within the guard: the venue may still be in the old one
+    await budget.acquire(1)
+    assert clock.slept == [pytest.approx(0.3, abs=0.002)]  # parked until the guard has passed
+    before_edge = T0 + 60_000 - 100
+    clock.ms = before_edge
+    await budget.acquire(3)
+    nxt = await client.get(f"tradebus:rl:binance-spot:ip:weight_1m:{T0 + 60_000}")
+    assert nxt is not None and int(nxt) == 3  # charged to the next window too, exactly (no lease)
+    assert not budget.try_take(1, order=False)  # no lease spending near an edge

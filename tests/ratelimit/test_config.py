@@ -1,0 +1,24 @@
+"""The runner's rate-limit settings: defaults, environment, refusal of bad values."""
+
+from __future__ import annotations
+
+import pytest
+
+from exchange_runner.config import ConfigError, load_config
+
+
+def test_defaults_share_the_budget() -> None:
+    opts = load_config(None, {"redis_url": "redis://127.0.0.1:1/0"}).budget_options()
+    assert (opts.order_reserve, opts.fallback_share, opts.max_wait_s) == (0.2, 0.25, 65.0)
+
+
+def test_environment_sets_the_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADEBUS_RATE_LIMIT_FALLBACK_SHARE", "0.5")
+    cfg = load_config(None, {"redis_url": "redis://127.0.0.1:1/0"})
+    assert cfg.budget_options().fallback_share == 0.5
+
+
+@pytest.mark.parametrize("field", ["rate_limit_fallback_share", "rate_limit_order_reserve"])
+def test_a_share_outside_0_1_is_refused(field: str) -> None:
+    with pytest.raises(ConfigError, match=field.removeprefix("rate_limit_")):
+        load_config(None, {"redis_url": "redis://127.0.0.1:1/0", field: 1.5})
