@@ -46,7 +46,7 @@ from .zmq_server import ZmqServer
 __all__ = ["MetricsSource", "Probe", "RunnerMetrics", "RunnerCollector", "MAX_ENDPOINTS", "STATUSES"]
 
 # no ``*_created`` series: they double the exposition and no dashboard uses them (process-wide)
-disable_created_metrics()  # type: ignore[no-untyped-call]
+disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
 
 MAX_ENDPOINTS = 64
 STATUSES = ("starting", "ready", "degraded", "auth_failed", "stopping")

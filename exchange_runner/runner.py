@@ -421,7 +421,7 @@ class ExchangeRunner:
             try:
                 n = await self.orders.ask(CancelAll(), self.config.venue_timeout_s)
                 logger.info("cancel-on-exit: {} orders canceled", n)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - shutting down: the failure is logged, the stop goes on
                 logger.error("cancel-on-exit failed: {}", exc)
 
     # -- venue streams ----------------------------------------------------------------

@@ -24,6 +24,8 @@ from strategy_client.telemetry.logs import setup_logging
 from .alerts import TELEGRAM_TOKEN_ENV, WEBHOOK_ENV, Alert, AlertConfig, Alerter, AlertKind, parse_kinds
 from .arbitrage.config import load_perpperp, load_spotperp
 from .arbitrage.errors import StrategyConfigError
+from .history_cli import history as _history
+from .history_cli import report as _report
 from .manual import run_manual
 from .runtime import RunOptions, StrategyError, run_arbitrage
 
@@ -393,9 +395,6 @@ def alerts_test(
         typer.echo(f"{result.sink}: {'ok' if result.ok else 'FAILED'} ({result.detail})")
     raise typer.Exit(0 if all(r.ok for r in results) else 1)
 
-
-from .history_cli import history as _history  # noqa: E402
-from .history_cli import report as _report  # noqa: E402
 
 app.command("history")(_history)
 app.command("report")(_report)

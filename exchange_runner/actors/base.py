@@ -230,8 +230,8 @@ def _chain(src: asyncio.Future[Any], dst: asyncio.Future[Any]) -> None:
             return
         if f.cancelled():
             dst.cancel()
-        elif f.exception() is not None:
-            dst.set_exception(f.exception())  # type: ignore[arg-type]
+        elif (failure := f.exception()) is not None:
+            dst.set_exception(failure)
         else:
             dst.set_result(f.result())
 

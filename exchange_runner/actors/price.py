@@ -226,12 +226,12 @@ class PriceManager(Actor[Msg]):
         def done(f: asyncio.Future[BookResult]) -> None:
             if out.done():
                 return
-            if f.exception() is not None:
-                out.set_exception(f.exception())  # type: ignore[arg-type]
+            if (failure := f.exception()) is not None:
+                out.set_exception(failure)
                 return
             try:
                 out.set_result(_price_from_book(f.result(), source, self.wall_ns()))
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - whatever pricing the book raised is the caller's answer
                 out.set_exception(exc)
 
         got.add_done_callback(done)

@@ -160,7 +160,7 @@ def add_command(app: typer.Typer, command: SimCommand) -> None:
         command.serve(values)
 
     params = command.parameters()
-    serve.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    serve.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]  # typer reads the signature set here
     serve.__annotations__ = {p.name: p.annotation for p in params}
     serve.__doc__ = command.doc
     app.command(command.name)(serve)

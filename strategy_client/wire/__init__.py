@@ -12,7 +12,7 @@ from .codec import (
 from .commands import BY_METHOD, COMMANDS, CommandSpec, Permission, Query, Routing, Scope, command, spec_of
 from .envelope import MAX_FRAME_BYTES, PROTOCOL_VERSION, Header, new_message_id, now_ns
 from .errors import ErrorCode, error_class
-from .messages import *  # noqa: F403
+from .messages import *  # noqa: F403 - every name in messages.__all__ is the wire's (re-exported below)
 from .messages import __all__ as _messages_all
 from .registry import (
     HEARTBEAT_S,

@@ -8,7 +8,7 @@ both on ``host``; ``sim.urls`` gives every base URL a client needs. For synchron
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Unpack
+from typing import Any, Unpack
 
 from aiohttp import web
 
@@ -107,8 +107,8 @@ class ThreadedBinanceSim(ThreadedSim[BinanceSim]):
         sim.call(lambda s: s.venue.move_index("BTC", 1.0))
     """
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(lambda: BinanceSim(**kwargs), thread_name="binance-sim")  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:  # the simulator's own keyword arguments, passed through
+        super().__init__(lambda: BinanceSim(**kwargs), thread_name="binance-sim")
 
     @property
     def urls(self) -> BinanceUrls:

@@ -170,7 +170,7 @@ def _common(core: BybitCore, p: PositionView, seq: int) -> dict[str, object]:
 
 def position_rest(core: BybitCore, p: PositionView) -> PositionRest:
     fmt = core.fmt("linear", p.symbol)
-    return PositionRest(avgPrice=fmt.price(p.entry_price) if p.size else "0", **_common(core, p, -1))  # type: ignore[arg-type]
+    return PositionRest(avgPrice=fmt.price(p.entry_price) if p.size else "0", **_common(core, p, -1))  # type: ignore[arg-type]  # shared fields as one dict
 
 
 def position_ws(core: BybitCore, p: PositionView) -> PositionWs:
@@ -179,7 +179,7 @@ def position_ws(core: BybitCore, p: PositionView) -> PositionWs:
         category="linear",
         entryPrice=fmt.price(p.entry_price) if p.size else "0",
         tpslMode="Full",
-        **_common(core, p, core.next_seq()),  # type: ignore[arg-type]
+        **_common(core, p, core.next_seq()),  # type: ignore[arg-type]  # shared fields as one dict
     )
 
 

@@ -8,7 +8,7 @@ For synchronous code, :meth:`BybitSim.in_thread` runs the same server on a backg
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Unpack
+from typing import Any, Unpack
 
 from aiohttp import web
 
@@ -99,8 +99,8 @@ class ThreadedBybitSim(ThreadedSim[BybitSim]):
         sim.call(lambda s: s.venue.move_index("BTC", 1.0))
     """
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(lambda: BybitSim(**kwargs), thread_name="bybit-sim")  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:  # the simulator's own keyword arguments, passed through
+        super().__init__(lambda: BybitSim(**kwargs), thread_name="bybit-sim")
 
     @property
     def urls(self) -> BybitUrls:

@@ -143,4 +143,4 @@ BYBIT_MARKET: dict[str, object] = {
 
 def bybit_config(**overrides: object) -> SimConfig:
     """``SimConfig`` with Bybit's instruments and knobs; ``overrides`` win."""
-    return SimConfig(**{**BYBIT_MARKET, **overrides})  # type: ignore[arg-type]
+    return SimConfig(**{**BYBIT_MARKET, **overrides})  # type: ignore[arg-type]  # a table of keyword values

@@ -107,7 +107,7 @@ def _order_fields(core: OkxCore, order: SimOrder, meta: OrderMeta | None) -> dic
 
 
 def order_item(core: OkxCore, order: SimOrder) -> OrderItem:
-    return OrderItem(**_order_fields(core, order, core.meta(order)))  # type: ignore[arg-type]
+    return OrderItem(**_order_fields(core, order, core.meta(order)))  # type: ignore[arg-type]  # shared fields as a dict
 
 
 def order_push(core: OkxCore, order: SimOrder, fill: SimFill | None) -> OrderPush:
@@ -133,7 +133,7 @@ def order_push(core: OkxCore, order: SimOrder, fill: SimFill | None) -> OrderPus
         fields.update(fillPx="", fillSz="0", tradeId="", fillTime="")
         extra = {"fillFee": "0", "fillFeeCcy": "", "fillPnl": "0", "execType": "", "lastPx": ""}
     fields["notionalUsd"] = money(order.qty * (order.price or order.avg_price or ZERO))
-    return OrderPush(**fields, **extra)  # type: ignore[arg-type]
+    return OrderPush(**fields, **extra)  # type: ignore[arg-type]  # shared fields as a dict
 
 
 def fill_item(core: OkxCore, order: SimOrder, fill: SimFill) -> FillItem:

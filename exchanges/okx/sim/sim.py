@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Unpack
+from typing import Any, Unpack
 
 from aiohttp import web
 
@@ -128,8 +128,8 @@ class ThreadedOkxSim(ThreadedSim[OkxSim]):
         sim.call(lambda s: s.venue.move_index("BTC", 1.0))
     """
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(lambda: OkxSim(**kwargs), thread_name="okx-sim")  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:  # the simulator's own keyword arguments, passed through
+        super().__init__(lambda: OkxSim(**kwargs), thread_name="okx-sim")
 
     @property
     def urls(self) -> OkxUrls:
