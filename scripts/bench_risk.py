@@ -107,7 +107,7 @@ CONFIG = {
 # the same without the two limits that sweep every instrument (leverage, concentration)
 NO_EXPOSURE_SWEEP = {
     **{k: v for k, v in CONFIG.items() if k not in ("max_leverage", "defaults")},
-    "defaults": {k: v for k, v in CONFIG["defaults"].items() if k != "max_concentration"},  # type: ignore[attr-defined]
+    "defaults": {k: v for k, v in CONFIG["defaults"].items() if k != "max_concentration"},  # type: ignore[attr-defined]  # a dict
 }
 
 

@@ -224,7 +224,7 @@ def audit(h: Harness) -> dict[str, Any]:
         for t in st.trades:
             if t.purpose == "adopt":
                 continue
-            booked[t.client_id] += t.qty  # type: ignore[assignment]
+            booked[t.client_id] += t.qty  # type: ignore[assignment]  # this Counter holds Decimal quantities
             fills += 1
     venue = h.venue()
     executed: dict[str, Decimal] = {}

@@ -384,7 +384,7 @@ def _endings(
         for o in strat_orders.get(name, []):
             for fill in o.fills:
                 net[f"{o.venue}:{o.kind}"] += _base_delta(o, fill)
-        lot = max((lots.get(tuple(k.split(":")), Decimal("0.001")) for k in net), default=Decimal("0.001"))  # type: ignore[arg-type]
+        lot = max((lots.get(tuple(k.split(":")), Decimal("0.001")) for k in net), default=Decimal("0.001"))  # type: ignore[arg-type]  # k is "venue:kind"
         exposure = sum(net.values(), ZERO)
         is_naked = abs(exposure) >= lot
         if is_naked:

@@ -20,6 +20,7 @@ event, for the audit). A recovery check is a task on that loop that polls every
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
 from collections.abc import Coroutine
@@ -104,10 +105,9 @@ class Probe:
     def run(self, coro: Coroutine[Any, Any, T], timeout_s: float) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout_s)
 
-    def submit(self, coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Start ``coro`` on the probe loop; the returned future is thread-safe to poll."""
-        cf = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        return cf  # type: ignore[return-value]
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
     def stop(self) -> None:
         try:
