@@ -399,7 +399,8 @@ class Journal:
         With the intent log (SQLite, synchronous=normal, the writer running) the intent is
         written into the memory-mapped log — durable across a crash of the process, as a
         synchronous=normal commit is, with no system call — and queued for the writer, which
-        inserts it into SQLite and advances the log. Otherwise it is committed here."""
+        inserts it into SQLite and advances the log. Otherwise it is committed here. With the
+        writer running, call it on the writer's event loop (it queues to the writer)."""
         if not self.run_id or self._closed:
             raise JournalClosed(f"journal {self.where} is {'closed' if self._closed else 'open for reading only'}")
         client_id = request.client_id
