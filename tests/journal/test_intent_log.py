@@ -378,3 +378,20 @@ async def test_sqlite_locked_the_intent_waits_in_the_log_and_the_writer_reports_
     finally:
         j.close()
     assert _intents(tmp_path) == ["during-lock"]
+
+
+def test_a_log_with_a_damaged_header_is_kept_aside_and_started_over(tmp_path: Path) -> None:
+    _killed_child(tmp_path, 2)
+    path = _log_path(tmp_path)
+    with path.open("r+b") as f:
+        f.write(b"garbage!")  # the magic
+    j = Journal.open(process=RUNNER, data_dir=tmp_path)
+    try:
+        assert j.stats.intents_corrupt == 1 and j.stats.intents_recovered == 0
+        [aside] = tmp_path.glob("*.intents.corrupt-*")
+        assert aside.read_bytes()[:8] == b"garbage!"
+        assert j._ilog is not None and not j._ilog.pending()
+        j.write_intent(request("after"))
+        assert _intents(tmp_path) == ["before", "after"]
+    finally:
+        j.close()
