@@ -202,6 +202,7 @@ class _State:
     banned_until_ms: int = 0
     ban_was_418: bool = False
     redis_down_since: float | None = None
+    reads_full_until_ms: int = 0  # a read was refused: other reads wait here without asking Redis
 
 
 class SharedBudget:
@@ -353,14 +354,22 @@ class SharedBudget:
         now = self._now_ms()
         if now < self._st.banned_until_ms:
             return (self._st.banned_until_ms - now) / 1000.0
+        if not urgent and now < self._st.reads_full_until_ms:
+            return (self._st.reads_full_until_ms - now) / 1000.0  # no herd of parked reads on Redis
         needs = self._needs(weight, order, urgent, now)
         self.reservations += 1
+        wait_s: float | None = None
         if self._redis_usable():
             try:
-                return await self._refill_shared(needs, now)
+                wait_s = await self._refill_shared(needs, now)
             except RedisError as exc:
                 self._redis_lost(exc)
-        return self._refill_local(needs, now)
+                wait_s = self._refill_local(needs, now)
+        else:
+            wait_s = self._refill_local(needs, now)
+        if wait_s is not None and not urgent:
+            self._st.reads_full_until_ms = max(self._st.reads_full_until_ms, now + int(wait_s * 1000))
+        return wait_s
 
     def _redis_usable(self) -> bool:
         if self._reserve is None:

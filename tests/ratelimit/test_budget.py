@@ -235,3 +235,18 @@ async def test_near_a_window_edge_a_request_counts_in_both_windows(client: aiore
     nxt = await client.get(f"tradebus:rl:binance-spot:ip:weight_1m:{T0 + 60_000}")
     assert nxt is not None and int(nxt) == 3  # charged to the next window too, exactly (no lease)
     assert not budget.try_take(1, order=False)  # no lease spending near an edge
+
+
+async def test_once_a_read_is_refused_other_reads_wait_without_asking_redis(client: aioredis.Redis) -> None:
+    """Parked reads of a process must not all hit Redis when they wake (a herd delays the
+    requests that were granted, past the window they were counted in)."""
+    clock = Clock()
+    budget = _budget(client, clock, max_wait_s=0)
+    for _ in range(80):
+        await budget.acquire(1)
+    calls = budget.reservations
+    for _ in range(5):
+        with pytest.raises(RateLimited):
+            await budget.acquire(1)
+    assert budget.reservations == calls + 1
+    await budget.acquire(1, order=True, urgent=True)  # orders still ask (and get the reserve)
