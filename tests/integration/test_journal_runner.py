@@ -221,7 +221,11 @@ def test_an_unreachable_postgresql_journal_stops_the_runner_with_one_line(redis_
     assert len(errors) == 1 and "journal" in errors[0].lower(), rp.log.read_text()[-2000:]
 
 
-async def test_an_intent_that_cannot_be_journaled_refuses_the_order(redis_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_locked_journal_refuses_orders_once_reported_and_loses_no_intent(redis_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """SQLite locked by another process. An order's intent goes to the memory-mapped intent log
+    (durable across a crash, as a synchronous=normal commit) and the order may leave; once the
+    writer reports the lock, orders are refused before anything is sent, market data flows on;
+    when the lock clears every logged intent is in SQLite and orders are accepted again."""
     name = "jr-locked"
     rp = start_runner(redis_server.url, tmp_path, name)
     try:
@@ -235,19 +239,31 @@ async def test_an_intent_that_cannot_be_journaled_refuses_the_order(redis_server
                     key=PERP, side=Side.BUY, type=OrderType.LIMIT, qty=Decimal("0.002"), price=low, client_id=cid
                 )
 
+            sent: list[str] = []
+            refused: list[str] = []
+
+            async def refused_now() -> bool:
+                cid = f"jr-locked-{len(sent) + len(refused)}"
+                try:
+                    await cli.call(SubmitOrder(order=order(cid)), timeout_s=10)
+                except CoreApiError as exc:
+                    assert exc.code is ErrorCode.UNAVAILABLE and exc.retryable, exc
+                    assert "not sent" in str(exc) and "journal" in str(exc), exc
+                    refused.append(cid)
+                    return True
+                sent.append(cid)
+                return False
+
             locker = sqlite3.connect(path, timeout=0, isolation_level=None)
             try:
                 locker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
-                with pytest.raises(CoreApiError) as err:
-                    await cli.call(SubmitOrder(order=order("jr-refused")), timeout_s=10)
-                assert err.value.code is ErrorCode.UNAVAILABLE and err.value.retryable, err.value
-                assert "not sent" in str(err.value) and "journal" in str(err.value)
+                await eventually(refused_now, timeout=30, interval=0.3, what="orders refused once the lock is reported")
                 # market data keeps flowing meanwhile
                 assert isinstance(await cli.call(GetReferencePrice(key=PERP, source=PriceSource.BID)), PriceReply)
             finally:
                 locker.execute("ROLLBACK")
                 locker.close()
-            assert _venue_orders(rp.sim_port_base, "jr-refused") == []
+            assert _venue_orders(rp.sim_port_base, refused[0]) == []
 
             async def accepted() -> bool:
                 try:
@@ -259,6 +275,16 @@ async def test_an_intent_that_cannot_be_journaled_refuses_the_order(redis_server
                 return isinstance(rep, OrderReply) and rep.order.status is OrderStatus.NEW
 
             await eventually(accepted, timeout=15, interval=0.3, what="orders accepted once the journal recovers")
+        j = _journal(tmp_path / "data", name)
+        try:
+
+            def all_logged() -> bool:
+                return all(j.intent(cid) is not None for cid in [*sent, "jr-after"])
+
+            await eventually(all_logged, timeout=15, what="every intent of an order that left is in SQLite")
+            assert all(j.intent(cid) is None for cid in refused)
+        finally:
+            j.close()
     finally:
         rp.stop()
 
