@@ -18,11 +18,14 @@ __all__ = ["Cost", "request_cost"]
 class Cost(NamedTuple):
     weight: int
     order: bool  # counts in the ORDERS windows (a new order)
-    urgent: bool  # order placement or cancel: may use the order reserve, refused rather than queued
+    urgent: bool  # order placement, cancel or the user-data key: may use the order reserve, refused rather than queued
 
 
 _ORDER_PATHS = frozenset({"/api/v3/order", "/fapi/v1/order"})
 _CANCEL_PATHS = _ORDER_PATHS | {"/fapi/v1/allOpenOrders", "/api/v3/openOrders"}
+# The user-data stream's key (create, keep alive): orders' fates arrive on that stream, so it is as
+# urgent as an order — a key parked behind reconciliation reads left the stream down for a window.
+_USER_STREAM_PATHS = frozenset({"/api/v3/userDataStream", "/fapi/v1/listenKey"})
 
 # (method, path) -> weight; (weight with symbol, weight without) for the symbol-optional lists
 _WEIGHTS: dict[tuple[str, str], int] = {
@@ -55,7 +58,11 @@ def _depth_weight(product: Product, limit: int) -> int:
 def request_cost(product: Product, method: str, path: str, params: str) -> Cost:
     """The cost of ``method path`` with the URL-encoded ``params`` (query or form body)."""
     order = method == "POST" and path in _ORDER_PATHS
-    urgent = order or (method == "DELETE" and path in _CANCEL_PATHS)
+    urgent = (
+        order
+        or (method == "DELETE" and path in _CANCEL_PATHS)
+        or (method in ("POST", "PUT") and path in _USER_STREAM_PATHS)
+    )
     known = _WEIGHTS.get((method, path))
     if known is not None:
         return Cost(known, order, urgent)

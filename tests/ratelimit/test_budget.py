@@ -212,6 +212,10 @@ def test_binance_windows_from_exchange_info() -> None:
         ("futures", "POST", "/fapi/v1/order", "symbol=BTCUSDT", (0, True, True)),
         ("futures", "GET", "/fapi/v1/depth", "symbol=BTCUSDT&limit=20", (2, False, False)),
         ("futures", "GET", "/fapi/v1/time", "", (1, False, False)),
+        # the user-data key is as urgent as an order (issue 12's recovery bound held only so)
+        ("futures", "POST", "/fapi/v1/listenKey", "", (1, False, True)),
+        ("futures", "PUT", "/fapi/v1/listenKey", "", (1, False, True)),
+        ("spot", "POST", "/api/v3/userDataStream", "", (1, False, True)),
     ],
 )
 def test_request_cost(product: str, method: str, path: str, params: str, expected: tuple[int, bool, bool]) -> None:
