@@ -61,9 +61,7 @@ _PARAM_CODES = frozenset({-1013, -1014, -1020, -1099})
 _FUTURES_NOT_EXECUTED_503 = ("service unavailable", "internal error")
 
 
-def _make(
-    cls: type[ExchangeError], msg: str, product: Product, status: int | None, code: int | None
-) -> ExchangeError:
+def _make(cls: type[ExchangeError], msg: str, product: Product, status: int | None, code: int | None) -> ExchangeError:
     return cls(msg, venue_code=code, http_status=status, venue=f"binance-{product}")
 
 
@@ -124,23 +122,15 @@ def map_error(
     text = msg or (f"HTTP {http_status}" if http_status is not None else "error")
     venue = f"binance-{product}"
     if http_status == 418:
-        return IpBanned(
-            text, retry_after_s=retry_after_s, venue_code=code, http_status=http_status, venue=venue
-        )
+        return IpBanned(text, retry_after_s=retry_after_s, venue_code=code, http_status=http_status, venue=venue)
     if http_status == 429 or (code is not None and code in _RATE_CODES):
-        return RateLimited(
-            text, retry_after_s=retry_after_s, venue_code=code, http_status=http_status, venue=venue
-        )
+        return RateLimited(text, retry_after_s=retry_after_s, venue_code=code, http_status=http_status, venue=venue)
     if code is not None:
         cls = _class_for_code(product, code, text)
         if cls is not None:
             return _make(cls, text, product, http_status, code)
     if http_status is not None and http_status >= 500:
-        if (
-            product == "futures"
-            and http_status == 503
-            and text.strip().lower().startswith(_FUTURES_NOT_EXECUTED_503)
-        ):
+        if product == "futures" and http_status == 503 and text.strip().lower().startswith(_FUTURES_NOT_EXECUTED_503):
             return _make(ServiceUnavailable, text, product, http_status, code)
         return _make(UnknownOutcome, text, product, http_status, code)
     if http_status == 408:

@@ -189,9 +189,7 @@ def _instrument(
 
 
 def parse_spot_instrument(sym: SpotSymbol) -> Instrument:
-    return _instrument(
-        spot_key(sym.symbol), sym.baseAsset, sym.quoteAsset, sym.quoteAsset, sym.status, sym.filters
-    )
+    return _instrument(spot_key(sym.symbol), sym.baseAsset, sym.quoteAsset, sym.quoteAsset, sym.status, sym.filters)
 
 
 def parse_perp_instrument(sym: FuturesSymbol) -> Instrument | None:
@@ -347,9 +345,7 @@ def parse_futures_order(o: FuturesOrder) -> Order:
 def parse_spot_balances(acct: SpotAccount) -> tuple[Balance, ...]:
     """Non-zero spot balances."""
     return tuple(
-        Balance(asset=b.asset, free=b.free, locked=b.locked)
-        for b in acct.balances
-        if b.free != 0 or b.locked != 0
+        Balance(asset=b.asset, free=b.free, locked=b.locked) for b in acct.balances if b.free != 0 or b.locked != 0
     )
 
 

@@ -352,12 +352,7 @@ class TradeLite(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="TRADE
 
 
 FuturesUserEvent = (
-    OrderTradeUpdate
-    | AccountUpdateEvent
-    | ListenKeyExpiredEvent
-    | MarginCallEvent
-    | AccountConfigUpdate
-    | TradeLite
+    OrderTradeUpdate | AccountUpdateEvent | ListenKeyExpiredEvent | MarginCallEvent | AccountConfigUpdate | TradeLite
 )
 
 #: Event types the futures stream may send that we deliberately do not translate.
@@ -412,9 +407,7 @@ class SpotBalance(msgspec.Struct, frozen=True, gc=False):
     l: Decimal  # noqa: E741  (Binance's name: locked)
 
 
-class OutboundAccountPosition(
-    msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="outboundAccountPosition"
-):
+class OutboundAccountPosition(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="outboundAccountPosition"):
     E: int
     u: int
     B: tuple[SpotBalance, ...]
@@ -429,9 +422,7 @@ class BalanceUpdate(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="b
     T: int
 
 
-class EventStreamTerminated(
-    msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="eventStreamTerminated"
-):
+class EventStreamTerminated(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="eventStreamTerminated"):
     E: int
 
 
@@ -439,9 +430,7 @@ class ServerShutdown(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="
     E: int = 0
 
 
-SpotUserEvent = (
-    ExecutionReport | OutboundAccountPosition | BalanceUpdate | EventStreamTerminated | ServerShutdown
-)
+SpotUserEvent = ExecutionReport | OutboundAccountPosition | BalanceUpdate | EventStreamTerminated | ServerShutdown
 
 #: Spot event types we deliberately do not translate.
 SPOT_IGNORED_EVENTS = frozenset({"listStatus", "externalLockUpdate"})
