@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -575,14 +575,18 @@ def _any_pair_of(plan: _StrategyPlan, insts: dict[InstrumentKey, Any]) -> ArbPai
 
 
 def _status_line(name: str, mode: str, st: dict[str, Any], feed: str = "", stale: bool = False) -> str:
-    """The live status; with a stale leg the last edge is not shown as if it were current."""
-    edge = "-" if st["edge_bps"] is None else f"{st['edge_bps']:+.1f}bps"
-    if stale:
-        edge = f"STALE (last {edge})"
-    elif st.get("edge_terms"):
-        edge += f" [{st['edge_terms']}]"
-    return (
-        f"{name}[{mode}] state={st['state']} feed=[{feed}] edge={edge} pos={st['position_base']} "
-        f"pnl={st['pnl']:+.2f} (basis {st['basis']:+.2f} funding {st['funding']:+.2f} "
-        f"fees {st['fees']:.2f} slip {st['slippage']:.2f}) entries={st['entries']} exits={st['exits']}"
-    )
+    """The live status; with a stale leg the last edge is not shown as if it were current.
+
+    Formatted in a default decimal context (half-even), not the thread's: a library in the same
+    process may change that one (ccxt sets ROUND_HALF_UP on every price it rounds)."""
+    with localcontext(Context()):
+        edge = "-" if st["edge_bps"] is None else f"{st['edge_bps']:+.1f}bps"
+        if stale:
+            edge = f"STALE (last {edge})"
+        elif st.get("edge_terms"):
+            edge += f" [{st['edge_terms']}]"
+        return (
+            f"{name}[{mode}] state={st['state']} feed=[{feed}] edge={edge} pos={st['position_base']} "
+            f"pnl={st['pnl']:+.2f} (basis {st['basis']:+.2f} funding {st['funding']:+.2f} "
+            f"fees {st['fees']:.2f} slip {st['slippage']:.2f}) entries={st['entries']} exits={st['exits']}"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Iterator
 
 import pytest
@@ -28,6 +29,15 @@ def _journal_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
         os.environ.pop("TRADEBUS_DATA_DIR", None)
     else:
         os.environ["TRADEBUS_DATA_DIR"] = before
+
+
+@pytest.fixture(autouse=True)
+def _default_decimal_context() -> Iterator[None]:
+    """Every test starts in Python's default decimal context: the third-party clients some tests
+    drive change the thread's (ccxt sets ROUND_HALF_UP and traps Underflow on every price it
+    rounds), which made a later test in the same worker format 3.25 as 3.3."""
+    decimal.setcontext(decimal.Context())
+    yield
 
 
 @pytest.fixture(scope="session")

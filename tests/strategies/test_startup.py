@@ -3,7 +3,7 @@ command named for a missing runner, per-leg market-data age and the status line.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 import pytest
 
@@ -105,3 +105,7 @@ def test_status_line_does_not_show_a_stale_edge_as_current() -> None:
     assert "feed=[binance 0.1s bybit 0.2s] edge=+3.2bps [basis +1.0]" in live
     frozen = _status_line("perpperp", "paper", st, "binance 0.1s bybit 35.0s STALE", True)
     assert "feed=[binance 0.1s bybit 35.0s STALE] edge=STALE (last +3.2bps)" in frozen
+    # a library in the process (ccxt) switched the thread's decimal context to half-up: same line
+    with localcontext() as ctx:
+        ctx.rounding = ROUND_HALF_UP
+        assert _status_line("perpperp", "paper", st, "binance 0.1s bybit 0.2s", False) == live
