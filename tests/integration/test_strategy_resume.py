@@ -233,11 +233,16 @@ def test_a_second_process_on_the_same_journal_is_refused(harness: Any) -> None:
     """Found by the kill loop: two strategies on one journal resume each other's pairs."""
     h = harness
     first = h.strategy()
-    KR.wait(lambda: h.started() or first.poll() is not None, 60, "first strategy")
-    assert first.poll() is None, h.log()
-    second = h.strategy("--duration", "1")
-    assert second.wait(60) == 2  # a start problem: exit 2, as every strategy start refusal
-    log = h.log()
-    assert "another spotperp process is running on the journal" in log and log.count("strategy: error") == 1
-    first.send_signal(signal.SIGTERM)
-    assert first.wait(60) == 0
+    try:
+        KR.wait(lambda: h.started() or first.poll() is not None, 60, "first strategy")
+        assert first.poll() is None, h.log()
+        second = h.strategy("--duration", "1")
+        assert second.wait(60) == 2  # a start problem: exit 2, as every strategy start refusal
+        log = h.log()
+        assert "another spotperp process is running on the journal" in log and log.count("strategy: error") == 1
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(60) == 0
+    finally:  # a failed assertion leaves no strategy process behind
+        if first.poll() is None:
+            first.kill()
+            first.wait(10)
