@@ -21,6 +21,7 @@ a missing or stale ``X-BAPI-TIMESTAMP`` answers 10002 like REST; an unknown
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -116,7 +117,12 @@ class TradeStreams:
     def _send(self, conn: WsConn, reply: TradeReply) -> None:
         if reply.retCode != 0:
             self.errors += 1
-        conn.send_reply(self._enc.encode(reply))
+        frame = self._enc.encode(reply)
+        delay_ms = self.core.faults.delay_ms
+        if delay_ms and reply.op in _OPS:  # the ``delay_ms`` fault holds order replies, as on REST
+            asyncio.get_running_loop().call_later(delay_ms / 1000, conn.send_reply, frame)
+            return
+        conn.send_reply(frame)
 
     def _error(self, conn: WsConn, req_id: str, op: str, code: int, msg: str, raw: bytes) -> None:
         self.core.bad.record(f"ws:trade:{code}", raw)

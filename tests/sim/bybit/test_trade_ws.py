@@ -15,6 +15,7 @@ import pytest
 from pybit import _websocket_trading, unified_trading
 
 from exchanges.bybit.sim import BybitSim, ThreadedBybitSim
+from exchanges.sim.faults import FaultRequest
 from strategy_client.model import MarketKind
 from tests.helpers import eventually_sync, free_port
 from tests.sim.binance.helpers import WsClient
@@ -135,6 +136,10 @@ def test_pybit_websocket_trading(threaded: ThreadedBybitSim, monkeypatch: pytest
 
         return callback
 
+    # pybit sends an order request and only then registers its reply callback: a venue that
+    # answers before that line runs (a local one, the test thread descheduled under load) has its
+    # reply dropped as "unregistered reqId". Bybit itself is milliseconds away; so is this venue here.
+    threaded.call(lambda s: s.faults.arm(FaultRequest(delay_ms=20)))
     ws = unified_trading.WebSocketTrading(testnet=False, api_key=threaded.api_key, api_secret=threaded.api_secret)
     try:
         ws.place_order(
@@ -169,6 +174,7 @@ def test_pybit_websocket_trading(threaded: ThreadedBybitSim, monkeypatch: pytest
         assert refused["retCode"] != 0 and "ok" not in replies
     finally:
         ws.exit()
+        threaded.call(lambda s: s.faults.clear())
 
 
 async def test_ccxt_pro_create_order_ws(sim: BybitSim) -> None:
