@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
 import msgspec
@@ -85,7 +86,13 @@ class BinanceHost:
         self._banned = False
         registry = active_budgets.get()
         self.budget: SharedBudget | None = (
-            registry.get(self._venue, BINANCE_DEFAULT_WINDOWS[product], account=account, now_ms=server_ms)
+            registry.get(
+                self._venue,
+                BINANCE_DEFAULT_WINDOWS[product],
+                account=account,
+                endpoint=urlsplit(str(self.base_url)).netloc,
+                now_ms=server_ms,
+            )
             if registry is not None
             else None
         )

@@ -216,6 +216,7 @@ class SharedBudget:
         *,
         options: BudgetOptions | None = None,
         account: str = "default",
+        endpoint: str = "",
         now_ms: Callable[[], int] = _wall_ms,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
@@ -223,6 +224,9 @@ class SharedBudget:
         self.scope = scope
         self.options = options or BudgetOptions()
         self.account = account
+        # ``endpoint``: the host the requests go to (``api.binance.com``; a testnet or an offline
+        # venue on another port has quotas of its own, so its counters are not the production's)
+        self._ns = f"{self.options.prefix}:{scope}@{endpoint}" if endpoint else f"{self.options.prefix}:{scope}"
         self._redis = redis_client
         self._now_ms = now_ms
         self._sleep = sleep
@@ -250,10 +254,10 @@ class SharedBudget:
 
     def _key(self, w: Window, start: int) -> str:
         who = self.account if w.kind == "orders" else "ip"
-        return f"{self.options.prefix}:{self.scope}:{who}:{w.name}:{start}"
+        return f"{self._ns}:{who}:{w.name}:{start}"
 
     def _ban_key(self) -> str:
-        return f"{self.options.prefix}:{self.scope}:ban"
+        return f"{self._ns}:ban"
 
     def _cap(self, w: Window, urgent: bool) -> int:
         share = 1.0 if self.shared else self.options.fallback_share
@@ -518,20 +522,28 @@ class BudgetRegistry:
     def __init__(self, redis_client: aioredis.Redis | None, options: BudgetOptions | None = None) -> None:
         self.redis = redis_client
         self.options = options or BudgetOptions()
-        self.budgets: dict[tuple[str, str], SharedBudget] = {}
+        self.budgets: dict[tuple[str, str, str], SharedBudget] = {}
 
     def get(
-        self, scope: str, windows: Sequence[Window], *, account: str = "default", now_ms: Callable[[], int] = _wall_ms
+        self,
+        scope: str,
+        windows: Sequence[Window],
+        *,
+        account: str = "default",
+        endpoint: str = "",
+        now_ms: Callable[[], int] = _wall_ms,
     ) -> SharedBudget:
-        key = (scope, account)
+        key = (scope, account, endpoint)
         budget = self.budgets.get(key)
         if budget is None:
-            budget = SharedBudget(scope, windows, self.redis, options=self.options, account=account, now_ms=now_ms)
+            budget = SharedBudget(
+                scope, windows, self.redis, options=self.options, account=account, endpoint=endpoint, now_ms=now_ms
+            )
             self.budgets[key] = budget
         return budget
 
     def headroom(self) -> dict[str, dict[str, int]]:
-        return {scope: b.headroom() for (scope, _), b in self.budgets.items()}
+        return {scope: b.headroom() for (scope, _, _), b in self.budgets.items()}
 
 
 active_budgets: ContextVar[BudgetRegistry | None] = ContextVar("tradebus_rate_budgets", default=None)

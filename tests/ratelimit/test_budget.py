@@ -75,6 +75,30 @@ async def test_two_processes_share_one_window_and_orders_keep_their_reserve(clie
     assert raw is not None and int(raw) <= 100
 
 
+async def test_each_venue_host_has_a_budget_of_its_own(client: aioredis.Redis) -> None:
+    """Production and a testnet (or two offline venues) are different quotas: spending one leaves
+    the other whole; processes sending to one host still share it."""
+    clock = Clock()
+
+    def at(endpoint: str) -> SharedBudget:
+        return SharedBudget(
+            "binance-spot",
+            [WEIGHT, ORDERS],
+            client,
+            options=BudgetOptions(lease_fraction=0.05, edge_guard_s=0.0, max_wait_s=0),
+            endpoint=endpoint,
+            now_ms=clock.now_ms,
+            sleep=clock.sleep,
+            monotonic=clock.monotonic,
+        )
+
+    spent = await _take_until_refused(at("api.binance.com")) + await _take_until_refused(at("api.binance.com"))
+    assert 70 <= spent <= 80  # two processes, one host: one budget
+    assert 70 <= await _take_until_refused(at("testnet.binance.vision")) <= 80
+    raw = await client.get(f"tradebus:rl:binance-spot@api.binance.com:ip:weight_1m:{T0}")
+    assert raw is not None and int(raw) <= 100
+
+
 async def test_the_lease_saves_round_trips(client: aioredis.Redis) -> None:
     clock = Clock()
     reads = _budget(client, clock)

@@ -24,7 +24,6 @@ from tests.helpers import eventually_sync, free_port_pair
 from tests.integration.conftest import RunnerProc, start_runner
 
 LIMIT = 600
-BAN_KEY = "tradebus:rl:binance-spot:ban"
 BUSY = {"TRADEBUS_RECONCILE_INTERVAL_S": "1", "TRADEBUS_SYMBOLS": "BTCUSDT", "TRADEBUS_KINDS": "spot"}
 
 
@@ -111,15 +110,17 @@ def test_a_418_seen_by_one_runner_pauses_every_runner_until_the_ban_ends(
 ) -> None:
     with _venue_and_runners(private_redis.url, tmp_path, 3, BinanceSimOptions()) as (_, admin, runners):
         r = redis.Redis.from_url(private_redis.url)
+        # the budget's keys name the venue host the runners send to (its spot port here)
+        ban_key = f"tradebus:rl:binance-spot@127.0.0.1:{admin.base_url.port}:ban"
         try:
             eventually_sync(lambda: _spot_requests(admin) > 0, timeout=30, what="spot traffic")
             armed = {"throttle_next": 1, "throttle_status": 418, "retry_after_s": 6, "host": "spot"}
             assert admin.post("/_sim/faults", json=armed).status_code == 200
-            eventually_sync(lambda: r.exists(BAN_KEY), timeout=30, what="the ban recorded in Redis")
+            eventually_sync(lambda: r.exists(ban_key), timeout=30, what="the ban recorded in Redis")
             # every process's lease is at most lease_ttl_s (1 s) old: after that nothing is sent
-            eventually_sync(lambda: 0 < r.pttl(BAN_KEY) < 4_500, timeout=10, what="1.5 s into the ban")
+            eventually_sync(lambda: 0 < r.pttl(ban_key) < 4_500, timeout=10, what="1.5 s into the ban")
             during = _spot_requests(admin)
-            eventually_sync(lambda: r.pttl(BAN_KEY) < 300, timeout=10, what="the ban's end")
+            eventually_sync(lambda: r.pttl(ban_key) < 300, timeout=10, what="the ban's end")
             assert _spot_requests(admin) == during, "a runner sent a spot request during the ban"
             eventually_sync(lambda: _spot_requests(admin) > during + 3, timeout=30, what="traffic resumed")
             logs = _logs(runners)
