@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any
+from time import perf_counter_ns
 
 import zmq
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from strategy_client import __version__
 from strategy_client.journal import (
@@ -63,6 +64,7 @@ from strategy_client.wire import (
 )
 
 from .config import ConfigError, RunnerConfig
+from .latency_ring import LatencyRing
 from .publisher import Publisher
 from .refusals import ClientIdInUse
 
@@ -200,6 +202,7 @@ class RunnerJournal:
         self.journal = journal
         self.publisher = publisher
         self.refused = 0
+        self.intent_ns = LatencyRing()  # wall time of each successful intent write, in the runner
 
     def write_intent(self, request: OrderRequest, origin: str = "") -> None:
         """Commit ``request``'s intent, or raise :class:`JournalRefused` (do not send it)."""
@@ -207,6 +210,7 @@ class RunnerJournal:
         if fault:
             self.refused += 1
             raise JournalRefused(f"not sent: the journal cannot record what this order would do: {fault}")
+        t0 = perf_counter_ns()
         try:
             self.journal.write_intent(request, origin=origin)
         except DuplicateIntent:
@@ -216,6 +220,7 @@ class RunnerJournal:
         except JournalError as exc:
             self.refused += 1
             raise JournalRefused(f"not sent: its intent could not be journaled: {exc.line}") from None
+        self.intent_ns.add(perf_counter_ns() - t0)  # what the intent added to this order's path
 
     def restart_orders(self) -> list[Order]:
         """Open, PENDING and UNKNOWN orders the journal holds (PENDING: an intent with no answer)."""
@@ -254,20 +259,39 @@ class RunnerJournal:
         last = self.journal.last_seq()
         return EventsReply(events=tuple(out), more=more and cursor < last, next_after=cursor, last_seq=last)
 
-    def stats(self) -> dict[str, Any]:
+    def metric_families(self) -> Iterator[Metric]:
+        """The journal as Prometheus reads it at scrape time (exchange_runner/metrics.py)."""
         s = self.journal.stats
-        return {
-            "where": self.journal.where,
-            "jseq": self.publisher.jseq,
-            "intents": s.intents,
-            "refused": self.refused,
-            "committed": s.committed,
-            "queue_depth": s.queue_depth + self.publisher.overflow_depth,
-            "fault": s.fault,
-            "intent_log": s.intent_log,  # "" when intents are committed synchronously
-            "intent_log_fallback": s.intent_log_fallback,  # why not, when the log could not be used
-            "intents_recovered": s.intents_recovered,
-        }
+        intents = CounterMetricFamily("tradebus_journal_intents", "Order intents made durable before sending")
+        intents.add_metric([], s.intents)
+        yield intents
+        refused = CounterMetricFamily(
+            "tradebus_journal_refused", "Orders not sent because their intent could not be journaled"
+        )
+        refused.add_metric([], self.refused)
+        yield refused
+        committed = CounterMetricFamily("tradebus_journal_committed", "Records the journal's writer committed")
+        committed.add_metric([], s.committed)
+        yield committed
+        depth = GaugeMetricFamily("tradebus_journal_queue_depth", "Records waiting for the journal's writer")
+        depth.add_metric([], s.queue_depth + self.publisher.overflow_depth)
+        yield depth
+        fault = GaugeMetricFamily("tradebus_journal_fault", "1 while the journal refuses orders (a write failed)")
+        fault.add_metric([], 1 if s.fault else 0)
+        yield fault
+        held = self.intent_ns.quantiles(INTENT_QUANTILES)
+        if held:
+            cost = GaugeMetricFamily(
+                "tradebus_journal_intent_seconds",
+                "Wall time the intent write added to each order in this runner (the last 1,024 orders)",
+                labels=["quantile"],
+            )
+            for q, ns in held.items():
+                cost.add_metric([str(q)], ns / 1e9)
+            yield cost
+
+
+INTENT_QUANTILES = (0.5, 0.9, 0.99)
 
 
 def unresolved(order: Order) -> bool:

@@ -366,3 +366,6 @@ class RunnerCollector(Collector):
         security = getattr(r, "security", None)
         if security is not None:
             yield from security.metric_families()
+        journal = getattr(r, "journal", None)
+        if journal is not None:  # docs/journal.md
+            yield from journal.metric_families()

@@ -98,6 +98,10 @@ async def test_counters_move_with_an_order_and_a_bad_frame(metrics_runner: Metri
     assert delta("tradebus_order_round_trip_seconds_count", market="perp", outcome="ok") == 1
     assert delta("tradebus_order_fill_latency_seconds_count", market="perp") == 1
     assert delta("tradebus_orders_submitted_total") == 1
+    # the journal: the order's intent made durable before it left, and what that cost in this runner
+    assert delta("tradebus_journal_intents_total") == 1
+    assert 0 < value(after, "tradebus_journal_intent_seconds", quantile="0.5") < 1
+    assert value(after, "tradebus_journal_fault") == 0
     assert delta("tradebus_decode_errors_total", source="zmq", kind="decode_error") == 1
     assert delta("tradebus_events_published_total", topic="exec") >= 2  # new + fill
     # the placement went to the venue over WS-API (or REST when the WS-API is down): one request
