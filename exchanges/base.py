@@ -29,6 +29,8 @@ from strategy_client.model import (
     OrderBook,
     OrderRequest,
     Position,
+    Ticker,
+    Trade,
 )
 
 __all__ = [
@@ -41,6 +43,8 @@ __all__ = [
     "ExchangeAdapter",
     "BookSink",
     "PushesBooks",
+    "MarketSink",
+    "PushesMarketData",
     "ResolvesUnknown",
 ]
 
@@ -147,6 +151,24 @@ class PushesBooks(Protocol):
     async def run_order_books(self, keys: Sequence[InstrumentKey], sink: BookSink) -> None:
         """Keep the book streams of ``keys`` running until cancelled, calling ``sink(book)``
         (quick, never raising) for every book; stream status goes where the adapter reports it."""
+        ...
+
+
+MarketSink = Callable[[Trade | Ticker], None]
+"""Where a pushing adapter puts each public trade and 24 h ticker (quick, never raising)."""
+
+
+@runtime_checkable
+class PushesMarketData(Protocol):
+    """An adapter that streams public trades and 24 h tickers (docs/market-data.md, "Channels"):
+    each frame parsed in the socket reader and the items handed to ``sink``."""
+
+    async def run_market_data(
+        self, trades: Sequence[InstrumentKey], tickers: Sequence[InstrumentKey], sink: MarketSink
+    ) -> None:
+        """Keep the trade streams of ``trades`` and the ticker streams of ``tickers`` running
+        until cancelled (either may be empty, not both); stream status goes where the adapter
+        reports it."""
         ...
 
 

@@ -27,7 +27,7 @@ import httpx
 from loguru import logger as log
 
 from exchanges.account_times import AccountAsOf
-from exchanges.base import BookSink, FundingRateRecord, StreamStatus, UserEvent
+from exchanges.base import BookSink, FundingRateRecord, MarketSink, StreamStatus, UserEvent
 from exchanges.credentials import Credentials
 from exchanges.errors import (
     AuthError,
@@ -44,6 +44,7 @@ from exchanges.placement import TRANSIENT as _TRANSIENT
 from exchanges.placement import foreign_id_detail, not_placed, order_matches, outcome_unknown, search_placed
 from exchanges.transport.clock import ServerClock
 from exchanges.transport.http import keep_clock_fresh
+from exchanges.transport.push import log_status, run_connections
 from strategy_client.model import (
     AccountSnapshot,
     Exchange,
@@ -77,6 +78,7 @@ from .parse import (
 )
 from .rest import FUTURES_DEPTH_LIMITS, SPOT_DEPTH_LIMIT_MAX, BinanceRestClient
 from .rest_schemas import FUTURES_ORDER_DECODER, SPOT_ORDER_DECODER, FuturesOrder, SpotOrder
+from .tape import BinanceTape
 from .urls import BinanceUrls
 from .user_stream import BinanceUserStreams
 from .ws_api import BinanceWsApi
@@ -213,6 +215,7 @@ class BinanceAdapter:
         self._funding_loaded_at: float | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self.market = BinanceMarketStreams(urls, on_status=on_stream_status)
+        self.tape = BinanceTape(urls, on_status=on_stream_status or log_status)
         self.dropped: Counter[str] = Counter()
 
     # ------------------------------------------------------------------ lifecycle
@@ -228,6 +231,8 @@ class BinanceAdapter:
             )
             for product, url in endpoints:
                 client = self._ws_api_factory(url, self._credentials, self.clock, product)
+                if isinstance(client, BinanceWsApi):  # one quota with REST: the host's budget counts both
+                    client.budget = self.rest.budget(product)
                 self.ws_api[product] = client
                 try:
                     async with asyncio.timeout(self._ws_api_connect_timeout_s):
@@ -574,6 +579,12 @@ class BinanceAdapter:
     async def run_order_books(self, keys: Sequence[InstrumentKey], sink: BookSink) -> None:
         """The same books pushed into ``sink`` from the socket reader (see ``PushesBooks``)."""
         await self.market.run_order_books(keys, sink)
+
+    async def run_market_data(
+        self, trades: Sequence[InstrumentKey], tickers: Sequence[InstrumentKey], sink: MarketSink
+    ) -> None:
+        """Trades (``@aggTrade``) and 24 h tickers (``@ticker``) pushed into ``sink`` (``tape.py``)."""
+        await run_connections(self.tape.connections(trades, tickers, sink))
 
     def stream_funding(self, keys: Sequence[InstrumentKey]) -> AsyncIterator[FundingRate]:
         """Funding from ``@markPrice@1s``, with each symbol's interval from fundingInfo."""

@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 import httpx
 from loguru import logger as log
 
-from exchanges.base import BookSink, FundingRateRecord, StreamStatus, UserEvent
+from exchanges.base import BookSink, FundingRateRecord, MarketSink, StreamStatus, UserEvent
 from exchanges.credentials import Credentials
 from exchanges.errors import (
     AuthError,
@@ -50,6 +50,7 @@ from exchanges.placement import TRANSIENT as _TRANSIENT
 from exchanges.placement import foreign_id_detail, order_matches, outcome_unknown, search_placed
 from exchanges.transport.clock import ServerClock
 from exchanges.transport.http import keep_clock_fresh
+from exchanges.transport.push import log_status, run_connections
 from strategy_client.model import (
     AccountSnapshot,
     Exchange,
@@ -84,6 +85,7 @@ from .parse import (
 )
 from .rest import BybitRestClient
 from .rest_schemas import OrderItem
+from .tape import BybitTape
 from .urls import BybitUrls
 from .user_stream import BybitUserStream
 
@@ -178,6 +180,7 @@ class BybitAdapter:
         self._funding_intervals: dict[str, int] = {}
         self._supervisor: asyncio.Task[None] | None = None
         self.market = BybitMarketStreams(urls, self.symbols, on_status=on_stream_status)
+        self.tape = BybitTape(urls, self.symbols, on_status=on_stream_status or log_status)
         self.dropped: Counter[str] = Counter()
 
     # ------------------------------------------------------------------ lifecycle
@@ -508,6 +511,14 @@ class BybitAdapter:
         for key in keys:
             self._check(key)
         await self.market.run_order_books(keys, sink, self._book_depth)
+
+    async def run_market_data(
+        self, trades: Sequence[InstrumentKey], tickers: Sequence[InstrumentKey], sink: MarketSink
+    ) -> None:
+        """Trades (``publicTrade``) and 24 h tickers (``tickers``) pushed into ``sink`` (``tape.py``)."""
+        for key in (*trades, *tickers):
+            self._check(key)
+        await run_connections(self.tape.connections(trades, tickers, sink))
 
     def stream_funding(self, keys: Sequence[InstrumentKey]) -> AsyncIterator[FundingRate]:
         """Funding from the linear ``tickers`` stream (snapshot + merged deltas)."""

@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 import httpx
 from loguru import logger as log
 
-from exchanges.base import BookSink, FundingRateRecord, StreamStatus, UserEvent
+from exchanges.base import BookSink, FundingRateRecord, MarketSink, StreamStatus, UserEvent
 from exchanges.credentials import Credentials
 from exchanges.errors import (
     AuthError,
@@ -48,6 +48,7 @@ from exchanges.placement import foreign_id_detail, not_placed, order_matches, ou
 from exchanges.transport.backoff import Backoff
 from exchanges.transport.clock import ServerClock
 from exchanges.transport.http import keep_clock_fresh
+from exchanges.transport.push import log_status, run_connections
 from strategy_client.model import (
     AccountSnapshot,
     Exchange,
@@ -83,6 +84,7 @@ from .private import OkxPrivateSocket
 from .rest import BOOK_DEPTH_MAX, OkxRestClient
 from .rest_schemas import BookSnapshot, OpItem
 from .symbols import SymbolMap, VenueInstrument
+from .tape import OkxTape
 from .urls import OkxUrls
 from .user_stream import OkxUserStream
 
@@ -162,6 +164,7 @@ class OkxAdapter:
             backoff=ws_backoff,
             gate=self.gate,
         )
+        self.tape = OkxTape(urls, lambda: self._symbols, on_status=on_stream_status or log_status, gate=self.gate)
         self.user: OkxUserStream | None = None
         self.private: OkxPrivateSocket | None = None
         if credentials is not None:
@@ -483,6 +486,12 @@ class OkxAdapter:
     async def run_order_books(self, keys: Sequence[InstrumentKey], sink: BookSink) -> None:
         """The same books pushed into ``sink`` from the socket reader (see ``PushesBooks``)."""
         await self.market.run_order_books(keys, sink)
+
+    async def run_market_data(
+        self, trades: Sequence[InstrumentKey], tickers: Sequence[InstrumentKey], sink: MarketSink
+    ) -> None:
+        """Trades (``trades``) and 24 h tickers (``tickers``) pushed into ``sink`` (``tape.py``)."""
+        await run_connections(self.tape.connections(trades, tickers, sink))
 
     def stream_funding(self, keys: Sequence[InstrumentKey]) -> AsyncIterator[FundingRate]:
         """Funding from ``funding-rate`` + ``mark-price`` + ``index-tickers``."""

@@ -15,6 +15,16 @@ from .enums import (
 from .funding import HOUR_MS, FundingPayment, FundingRate
 from .instrument import Instrument
 from .key import InstrumentKey, InvalidInstrumentKey
+from .market import (
+    BAR_INTERVALS_S,
+    AverageKind,
+    Bar,
+    BarSource,
+    MarketChannel,
+    MovingAverage,
+    Ticker,
+    Trade,
+)
 from .order import Fill, Order, OrderRequest
 from .refusal import ExecType, RejectCode
 from .risk import (
@@ -88,4 +98,13 @@ __all__ = [
     "round_up",
     "to_plain",
     "walk_book",
+    # public market data (market.py)
+    "MarketChannel",
+    "Trade",
+    "Ticker",
+    "Bar",
+    "BarSource",
+    "AverageKind",
+    "MovingAverage",
+    "BAR_INTERVALS_S",
 ]
