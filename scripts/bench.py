@@ -49,6 +49,7 @@ from typing import Any, TypeVar
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import httpx
 import psycopg
 import redis
 from bench_rpc import coreapi_roundtrip, echo_server, raw_roundtrip
@@ -58,7 +59,7 @@ from benchlib.simctl import SimControl
 from benchlib.stats import summary_us
 
 from exchange_runner.localredis import LocalRedisServer
-from exchange_runner.ports import free_port_pair
+from exchange_runner.ports import free_port, free_port_pair
 from strategy_client.wire import RunnerRecord, decode_record, runner_key
 
 T = TypeVar("T")
@@ -149,6 +150,7 @@ class Bench:
         the per-user data dir; ``extra``: more flags (``--no-journal``)."""
         port = self.port
         log(f"starting the runner {' '.join(extra)}".rstrip())
+        self.metrics_url = f"http://127.0.0.1:{free_port()}"
         self.runner = self.kids.start(
             "runner",
             [
@@ -163,6 +165,8 @@ class Bench:
                 "BTCUSDT,ETHUSDT",
                 "--log-level",
                 "WARNING",
+                "--metrics-port",
+                self.metrics_url.rsplit(":", 1)[1],
                 *extra,
             ],
             env={"TRADEBUS_DATA_DIR": str(self.workdir / "journal")},
@@ -186,6 +190,14 @@ class Bench:
         finally:
             client.close()
         raise ChildFailed(f"runner not registered as ready within {timeout_s:.0f}s:\n{self.runner.log_tail()}")
+
+    def journal_intent_us(self) -> dict[str, float]:
+        """What the runner measured its journal intent write add to each order (its own clock,
+        the last 1,024 orders: ``tradebus_journal_intent_seconds``); empty without a journal."""
+        text = httpx.get(f"{self.metrics_url}/metrics", timeout=5).text
+        found = re.findall(r'^tradebus_journal_intent_seconds\{quantile="([0-9.]+)"\} (\S+)$', text, re.MULTILINE)
+        names = {"0.5": "p50", "0.9": "p90", "0.99": "p99"}
+        return {names[q]: round(float(v) * 1e6, 1) for q, v in found if q in names}
 
     def cpu(self, *children: Child) -> dict[str, float]:
         return {c.name: c.cpu_seconds() for c in children if c.alive()}
@@ -270,6 +282,7 @@ class Bench:
         probe = ctl.probe()
         stats = strategy.request("stats")
         trace = strategy.request("trace")["trace"]
+        intent = self.journal_intent_us()
         self.kids.stop(strategy)
         pairs = sorted(probe["pairs"])[p.tick_warmup :]
         summary = summary_us([arrived - sent for _, sent, arrived, _, _ in pairs])
@@ -286,6 +299,7 @@ class Bench:
                 "orders_arrived": probe["orders_arrived"],
                 "triggers_without_order": probe["triggers_sent"] - len(pairs),
                 "strategy": stats,
+                "journal_intent_in_runner_us": intent,
                 "cpu_cores": self.cpu_share(cpu0, cpu1, seconds),
                 "path": "venue writes the book frame → runner (WS → parse → price actor → PUB) → strategy "
                 "(SUB → decode → threshold → submit_order on DEALER) → runner (ROUTER → order actor → "
@@ -586,6 +600,10 @@ def run(
             result["journal_added_us"] = {
                 q: round(median_of("on", q) - median_of("off", q), 1) for q in ("p50", "p90", "p99")
             }
+            in_runner = [d["journal_intent_in_runner_us"] for d in [details["tick"], *details["tick_journal_on"]]]
+            result["journal_intent_in_runner_us"] = {
+                q: sorted(r[q] for r in in_runner)[len(in_runner) // 2] for q in ("p50", "p90", "p99")
+            }
             details["journal_ab_rounds"] = rounds
             details["journal"] = redact_url(journal_url) if journal_url else "sqlite (the default, in the work dir)"
     result["machine"] = machine_facts()
@@ -626,6 +644,7 @@ def print_summary(result: dict[str, Any]) -> None:
         "tick_to_order_us",
         "tick_to_order_no_journal_us",
         "journal_added_us",
+        "journal_intent_in_runner_us",
         "ingest_msgs_per_s",
         "rpc_rtt_us",
         "raw_zmq_rtt_us",
