@@ -33,6 +33,7 @@ every open order.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -56,6 +57,7 @@ from strategy_client.model import (
     TradingState,
 )
 from strategy_client.model.order import new_client_id
+from strategy_client.progress import Progress
 from strategy_client.wire import (
     CancelOrder,
     GetOpenOrders,
@@ -92,6 +94,7 @@ __all__ = [
 ]
 
 MAX_TIMED_ORDERS = 10_000
+RESTART_PROGRESS = "reconciling after a restart: orders checked"
 
 
 class OrderObserver(Protocol):
@@ -638,8 +641,14 @@ class OrderManager(Actor[Msg]):
                 venue_open[order.client_id] = order
         for order in venue_open.values():
             await self.tell(_Result(order, from_reply=False))
-        for cid, order in list(self.orders.active.items()):
-            if cid in venue_open or order.status is OrderStatus.PENDING:
+        checks = [(cid, o) for cid, o in self.orders.active.items() if cid not in venue_open]
+        # after a restart the journal's open and UNKNOWN orders are each asked for: on a terminal a
+        # line counts them, otherwise log lines (a restart with many orders takes a while)
+        progress = Progress(RESTART_PROGRESS, len(checks), sys.stderr) if reason == "start" and checks else None
+        for cid, order in checks:
+            if progress is not None:
+                progress.step(cid)
+            if order.status is OrderStatus.PENDING:
                 continue  # PENDING: its placement is still out and will answer
             try:
                 fresh = await self.adapter.get_order(order.key, client_id=cid)
@@ -653,6 +662,8 @@ class OrderManager(Actor[Msg]):
             if fresh.status != order.status or fresh.filled_qty != order.filled_qty:
                 fixes += 1
             await self.tell(_Result(fresh, from_reply=False))
+        if progress is not None:
+            progress.finish()
         self.reconciled_fixes += fixes
         if fixes:
             logger.info("order reconcile ({}): {} orders corrected", reason, fixes)

@@ -130,6 +130,13 @@ async def test_kill9_restart_resumes_open_and_unknown_orders(  # type: ignore[no
         second = start_runner(redis_server.url, tmp_path, name, *args, sim_port_base=port_base)
         rec2 = second.record()
         assert rec2.pid != rec.pid
+        # not a terminal: the reconcile's progress is log lines, from its count to its end
+        # (jr-open is in the venue's open orders; jr-unk is asked for on its own)
+        await eventually(
+            lambda: "reconciling after a restart: orders checked: 1/1 done in" in second.log.read_text(),
+            what="the restart reconcile's progress logged",
+        )
+        assert "reconciling after a restart: orders checked: 1 to do" in second.log.read_text()
         async with ZmqCommandClient(rec2.router_endpoint) as cli:
             still = await cli.call(GetOrder(key=PERP, client_id="jr-open"))
             assert isinstance(still, OrderReply) and still.order.status is OrderStatus.NEW
