@@ -32,7 +32,7 @@ from exchanges.errors import (
 )
 from exchanges.transport.clock import ServerClock
 from exchanges.transport.http import RequestLoop, RetryOptions
-from exchanges.transport.ratelimit import Window, binance_windows
+from exchanges.transport.ratelimit import SharedBudget, Window, binance_windows
 
 from .errors import Product
 from .http import BinanceHost, HostUsage
@@ -179,6 +179,11 @@ class BinanceRestClient:
     def usage(self, product: Product) -> HostUsage:
         """Used weight, order counts and any Retry-After block of ``product``'s host."""
         return self._hosts[product].usage()
+
+    def budget(self, product: Product) -> SharedBudget | None:
+        """The shared rate-limit budget of ``product``'s host (None: none installed); the
+        WS-API of the product counts in it too."""
+        return self._hosts[product].budget
 
     def used_weight(self, product: Product) -> int | None:
         return self._hosts[product].usage().used_weight_1m

@@ -1,4 +1,6 @@
-"""What one Binance REST request costs against the shared budget (``exchanges.transport.ratelimit``).
+"""What one Binance REST or WS-API request costs against the shared budget
+(``exchanges.transport.ratelimit``). The WS-API shares REQUEST_WEIGHT and ORDERS with REST (one
+quota per IP and account): a WS-API method costs what its REST twin costs (:data:`_WS_TWINS`).
 
 Binance publishes its limits in ``exchangeInfo.rateLimits`` but not each endpoint's weight; the
 weights below are the documented ones of the endpoints ``rest.py`` calls (anything else counts 1).
@@ -7,12 +9,13 @@ An estimate that is off is corrected by the usage headers the venue returns with
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import NamedTuple
 from urllib.parse import parse_qs
 
 from .errors import Product
 
-__all__ = ["Cost", "request_cost"]
+__all__ = ["Cost", "request_cost", "ws_api_cost"]
 
 
 class Cost(NamedTuple):
@@ -57,6 +60,12 @@ def _depth_weight(product: Product, limit: int) -> int:
 
 def request_cost(product: Product, method: str, path: str, params: str) -> Cost:
     """The cost of ``method path`` with the URL-encoded ``params`` (query or form body)."""
+    fields = parse_qs(params) if params else {}
+    limit = fields.get("limit", ["100"])[0]
+    return _cost(product, method, path, fields, int(limit) if limit.isdigit() else 100)
+
+
+def _cost(product: Product, method: str, path: str, fields: Container[str], depth_limit: int) -> Cost:
     order = method == "POST" and path in _ORDER_PATHS
     urgent = (
         order
@@ -66,11 +75,35 @@ def request_cost(product: Product, method: str, path: str, params: str) -> Cost:
     known = _WEIGHTS.get((method, path))
     if known is not None:
         return Cost(known, order, urgent)
-    fields = parse_qs(params) if params else {}
     pair = _LISTS.get((method, path))
     if pair is not None:
         return Cost(pair[0] if "symbol" in fields else pair[1], order, urgent)
     if path.endswith("/depth"):
-        limit = int(fields.get("limit", ["100"])[0])
-        return Cost(_depth_weight(product, limit), order, urgent)
+        return Cost(_depth_weight(product, depth_limit), order, urgent)
     return Cost(1, order, urgent)
+
+
+# WS-API method -> its REST twin (method, spot path, futures path); "" = no such method there
+_WS_TWINS: dict[str, tuple[str, str, str]] = {
+    "order.place": ("POST", "/api/v3/order", "/fapi/v1/order"),
+    "order.cancel": ("DELETE", "/api/v3/order", "/fapi/v1/order"),
+    "order.status": ("GET", "/api/v3/order", "/fapi/v1/order"),
+    "openOrders.status": ("GET", "/api/v3/openOrders", "/fapi/v1/openOrders"),
+    "openOrders.cancelAll": ("DELETE", "/api/v3/openOrders", ""),
+    "account.status": ("GET", "/api/v3/account", "/fapi/v3/account"),
+    "v2/account.status": ("GET", "", "/fapi/v3/account"),
+    "depth": ("GET", "/api/v3/depth", "/fapi/v1/depth"),
+    "exchangeInfo": ("GET", "/api/v3/exchangeInfo", ""),
+}
+_WS_URGENT = frozenset({"order.modify", "order.cancelReplace", "userDataStream.start", "userDataStream.ping"})
+
+
+def ws_api_cost(product: Product, method: str, params: dict[str, object]) -> Cost:
+    """The cost of the WS-API request ``method`` with ``params`` (what its REST twin costs;
+    an amend or cancel-replace is urgent, the replace one new order; anything else counts 1)."""
+    twin = _WS_TWINS.get(method)
+    path = "" if twin is None else twin[1] if product == "spot" else twin[2]
+    if twin is not None and path:
+        limit = params.get("limit", 100)
+        return _cost(product, twin[0], path, params, limit if isinstance(limit, int) else 100)
+    return Cost(1, method == "order.cancelReplace", method in _WS_URGENT)

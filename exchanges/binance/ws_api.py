@@ -14,7 +14,12 @@ but ``signature`` sorted by name (§2). Outcomes:
   :class:`~exchanges.errors.UnknownOutcome`. The request is **never** resent: for orders, the
   caller reconciles by client order id.
 
-``rateLimits`` of every reply are kept in :attr:`BinanceWsApi.rate_limits`. User-data events
+``rateLimits`` of every reply are kept in :attr:`BinanceWsApi.rate_limits`. With a shared budget
+(:attr:`BinanceWsApi.budget`, the REST host's: Binance counts WS-API and REST requests in one
+REQUEST_WEIGHT and ORDERS quota) each request's cost (``weights.ws_api_cost``) is reserved before
+it is sent, exactly as over REST — an order that does not fit is refused with ``RateLimited``
+and never sent — the replies' ``rateLimits`` counts reconcile it as REST's usage headers do, and
+a 429/418 reply pauses every process of the scope. User-data events
 (``{"subscriptionId", "event"}``) and connection statuses go to ``event_sink`` when one is
 given (never dropped: the sink blocks); otherwise events are counted and discarded.
 """
@@ -33,17 +38,19 @@ from loguru import logger
 
 from exchanges.base import StreamStatus
 from exchanges.credentials import Credentials
-from exchanges.errors import TransportError, UnknownOutcome
+from exchanges.errors import RateLimited, TransportError, UnknownOutcome
 from exchanges.telemetry import observe_request
 from exchanges.transport.backoff import Backoff, ReconnectPacer
 from exchanges.transport.buffer import BoundedBuffer, Overflow
 from exchanges.transport.clock import ServerClock
+from exchanges.transport.ratelimit import SharedBudget, binance_window_name
 from exchanges.transport.tally import ErrorTally
 from exchanges.transport.ws import Frame, NotConnected, WsStats
 from strategy_client.model import to_plain
 
 from .errors import map_error
 from .signing import HmacSigner
+from .weights import ws_api_cost
 from .ws import BinanceWs
 from .ws_schemas import RetryAfterData, WsApiEnvelope, WsApiRateLimit
 
@@ -89,8 +96,10 @@ class BinanceWsApi:
         ping_timeout_s: float | None = 20.0,
         max_lifetime_s: float | None = 23.5 * 3600,
         recv_window_ms: int | None = None,
+        budget: SharedBudget | None = None,
     ) -> None:
         self.product: Literal["spot", "futures"] = product
+        self.budget = budget  # the REST host's shared rate-limit budget (one quota per IP/account)
         self.name = name or f"binance:{product}:ws-api"
         self._credentials = credentials
         self._signer = HmacSigner(credentials.api_secret)
@@ -221,6 +230,12 @@ class BinanceWsApi:
             return await self._request(method, params, signed, timeout_s)
 
     async def _request(self, method: str, params: dict[str, object], signed: bool, timeout_s: float) -> bytes:
+        if not self._ws.connected:
+            raise TransportError(f"{method}: WS-API not connected", venue=self.name)
+        budget = self.budget
+        if budget is not None:  # before signing: a wait never makes the signed timestamp stale
+            cost = ws_api_cost(self.product, method, params)
+            await budget.acquire(cost.weight, order=cost.order, urgent=cost.urgent)
         wire = {k: _wire_value(v) for k, v in params.items() if v is not None}
         if signed:
             wire = self._signed(wire)
@@ -229,6 +244,16 @@ class BinanceWsApi:
         generation = self._ws.generation
         if not self._ws.connected:
             raise TransportError(f"{method}: WS-API not connected", venue=self.name)
+        if budget is None:
+            return await self._exchange(method, request_id, payload, generation, timeout_s)
+        try:
+            return await self._exchange(method, request_id, payload, generation, timeout_s)
+        except RateLimited as exc:  # IpBanned included: every process of the scope stops
+            if exc.http_status in (418, 429) and exc.retry_after_s:
+                await budget.ban(exc.retry_after_s, status=exc.http_status)
+            raise
+
+    async def _exchange(self, method: str, request_id: int, payload: bytes, generation: int, timeout_s: float) -> bytes:
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = _Pending(future, method, generation)
         try:
@@ -274,9 +299,17 @@ class BinanceWsApi:
                     self.events_discarded += 1
                 continue
             if msg.rateLimits:
-                for limit in msg.rateLimits:
-                    self._rate_limits[(limit.rateLimitType, limit.interval, limit.intervalNum)] = limit
+                self._note_limits(msg.rateLimits)
             self._resolve(msg, item.data)
+
+    def _note_limits(self, limits: list[WsApiRateLimit]) -> None:
+        budget = self.budget
+        for limit in limits:
+            self._rate_limits[(limit.rateLimitType, limit.interval, limit.intervalNum)] = limit
+            if budget is not None:
+                name = binance_window_name(limit.rateLimitType, limit.interval, limit.intervalNum)
+                if name is not None:
+                    budget.observe(name, limit.count)
 
     def _resolve(self, msg: WsApiEnvelope, raw: bytes) -> None:
         if not isinstance(msg.id, int):

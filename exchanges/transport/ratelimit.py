@@ -47,6 +47,7 @@ __all__ = [
     "SharedBudget",
     "Window",
     "binance_windows",
+    "binance_window_name",
     "BINANCE_DEFAULT_WINDOWS",
     "BudgetRegistry",
     "active_budgets",
@@ -75,18 +76,26 @@ class Window:
         return now_ms - now_ms % self.interval_ms
 
 
+_BINANCE_KINDS: dict[str, Kind] = {"REQUEST_WEIGHT": "weight", "ORDERS": "orders"}
+
+
+def binance_window_name(rate_limit_type: str, interval: str, num: int) -> str | None:
+    """The window a Binance ``rateLimits`` entry (exchangeInfo, a WS-API reply) names —
+    ``weight_1m``, ``orders_10s`` — or None for one the budget does not track."""
+    kind = _BINANCE_KINDS.get(rate_limit_type)
+    if kind is None or interval not in _UNIT or num <= 0:
+        return None
+    return f"{kind}_{num}{_UNIT[interval]}"
+
+
 def binance_windows(rate_limits: Iterable[tuple[str, str, int, int]]) -> list[Window]:
     """Windows from Binance ``rateLimits`` entries ``(rateLimitType, interval, intervalNum,
     limit)``: ``REQUEST_WEIGHT`` and ``ORDERS``; ``RAW_REQUESTS`` is not tracked."""
     out: list[Window] = []
     for kind, interval, num, limit in rate_limits:
-        if interval not in _INTERVAL_MS or limit <= 0 or num <= 0:
-            continue
-        suffix = f"{num}{_UNIT[interval]}"
-        if kind == "REQUEST_WEIGHT":
-            out.append(Window(f"weight_{suffix}", "weight", num * _INTERVAL_MS[interval], limit))
-        elif kind == "ORDERS":
-            out.append(Window(f"orders_{suffix}", "orders", num * _INTERVAL_MS[interval], limit))
+        name = binance_window_name(kind, interval, num)
+        if name is not None and limit > 0:
+            out.append(Window(name, _BINANCE_KINDS[kind], num * _INTERVAL_MS[interval], limit))
     return out
 
 
