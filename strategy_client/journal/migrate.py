@@ -37,15 +37,22 @@ def check_revision(found: str | None, where: str) -> bool:
     )
 
 
-def _engine(target: JournalTarget) -> Any:
+def engine(target: JournalTarget, *, pooled: bool = False) -> Any:
+    """A SQLAlchemy engine on ``target`` (PostgreSQL: the schema first on the search path).
+    ``pooled``: keep connections (a long-lived reader/writer such as the gateway's store)."""
+    return _engine(target, pooled=pooled)
+
+
+def _engine(target: JournalTarget, *, pooled: bool = False) -> Any:
     import sqlalchemy as sa
     from sqlalchemy.pool import NullPool
 
+    pool: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if target.dialect == "sqlite":
-        return sa.create_engine(target.sqlalchemy_url, poolclass=NullPool)
+        return sa.create_engine(target.sqlalchemy_url, **pool)
     return sa.create_engine(
         target.sqlalchemy_url,
-        poolclass=NullPool,
+        **pool,
         connect_args={"options": f"-csearch_path={target.schema}", "connect_timeout": 5},
     )
 
@@ -67,15 +74,24 @@ def _translate(orig: BaseException | None, target: JournalTarget) -> JournalErro
     return JournalUnavailable(f"journal {target.describe()}: migration failed: {first}")
 
 
-def upgrade(target: JournalTarget, revision: str = HEAD) -> None:
-    """Bring the journal at ``target`` up to ``revision`` (default: the head)."""
+def upgrade(
+    target: JournalTarget,
+    revision: str = HEAD,
+    *,
+    script_location: Path = MIGRATIONS_DIR,
+    version_table: str = VERSION_TABLE,
+    lock_name: str = "tradebus-journal",
+) -> None:
+    """Bring the journal at ``target`` up to ``revision`` (default: the head). Another set of
+    tables kept beside a journal (the gateway's) passes its own revisions' ``script_location``,
+    ``version_table`` and ``lock_name``."""
     import sqlalchemy as sa
     from alembic.config import Config
     from alembic.runtime.environment import EnvironmentContext
     from alembic.script import ScriptDirectory
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("script_location", str(script_location))
     script = ScriptDirectory.from_config(cfg)
 
     def steps(rev: Any, _context: Any) -> Any:
@@ -88,10 +104,10 @@ def upgrade(target: JournalTarget, revision: str = HEAD) -> None:
             if target.dialect == "postgresql":
                 schema = target.schema
                 # two processes opening one empty schema at once: the second waits, then finds it current
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": "tradebus-journal:" + schema})
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": f"{lock_name}:{schema}"})
                 conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             with EnvironmentContext(cfg, script, fn=steps, destination_rev=revision) as env:
-                env.configure(connection=conn, version_table=VERSION_TABLE, version_table_schema=schema)
+                env.configure(connection=conn, version_table=version_table, version_table_schema=schema)
                 with env.begin_transaction():
                     env.run_migrations()
     except JournalError:

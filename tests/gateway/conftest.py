@@ -1,0 +1,111 @@
+"""A real gateway process (``tradebus gateway run``) next to a real runner on the offline Binance
+venue, sharing the suite's Redis and one data directory (the runner's journal, the gateway's
+database); one of each per test module."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.models import Role
+from gateway.store import GatewayStore
+from tests.helpers import free_port
+from tests.integration.conftest import ROOT, RunnerProc, start_runner
+
+
+@dataclass
+class GatewayProc:
+    proc: subprocess.Popen[bytes]
+    url: str
+    data_dir: Path
+    log: Path
+    redis_url: str
+    keys: dict[str, str] = field(default_factory=dict)  # role → key text
+
+    def client(self, role: str | None = "admin", **kw: Any) -> httpx.Client:
+        headers = {"X-API-Key": self.keys[role]} if role else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=15.0, **kw)
+
+    def wait_ready(self, runners: int = 1, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"gateway exited: {self.log.read_text()[-3000:]}")
+            try:
+                r = httpx.get(self.url + "/api/v1/health", timeout=2.0)
+                if r.status_code == 200 and r.json()["runners"] >= runners:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"gateway not ready in {timeout}s: {self.log.read_text()[-3000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                return self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                return self.proc.wait(timeout=5)
+        return self.proc.returncode
+
+
+def start_gateway(redis_url: str, data_dir: Path, log: Path, *extra: str, env: dict[str, str] | None = None) -> GatewayProc:
+    port = free_port()
+    args = [
+        sys.executable, "-m", "gateway.umbrella", "gateway", "run",
+        "--port", str(port), "--redis-url", redis_url, "--data-dir", str(data_dir), *extra,
+    ]  # fmt: skip
+    fh = log.open("ab")
+    proc = subprocess.Popen(
+        args,
+        stdout=fh,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+    fh.close()
+    return GatewayProc(proc, f"http://127.0.0.1:{port}", data_dir, log, redis_url)
+
+
+def make_keys(data_dir: Path) -> dict[str, str]:
+    store = GatewayStore.open(None, data_dir)
+    try:
+        return {r.value: store.create_key(r, f"test-{r.value}")[1] for r in Role}
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def runner(redis_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunnerProc]:  # type: ignore[no-untyped-def]
+    tmp = tmp_path_factory.mktemp("gw-runner")
+    rp = start_runner(redis_server.url, tmp, f"gw-bn-{os.getpid()}")
+    try:
+        rp.record()
+        yield rp
+    finally:
+        rp.stop()
+
+
+@pytest.fixture(scope="module")
+def gw(runner: RunnerProc) -> Iterator[GatewayProc]:
+    data_dir = runner.log.parent / "data"  # the runner's journal is there too
+    keys = make_keys(data_dir)
+    g = start_gateway(runner.redis_url, data_dir, runner.log.parent / "gateway.log")
+    g.keys = keys
+    try:
+        g.wait_ready()
+        yield g
+    finally:
+        g.stop()
