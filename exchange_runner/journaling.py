@@ -206,7 +206,7 @@ class RunnerJournal:
 
     def write_intent(self, request: OrderRequest, origin: str = "") -> None:
         """Commit ``request``'s intent, or raise :class:`JournalRefused` (do not send it)."""
-        fault = self.journal.stats.fault
+        fault = self.journal.fault
         if fault:
             self.refused += 1
             raise JournalRefused(f"not sent: the journal cannot record what this order would do: {fault}")

@@ -626,6 +626,13 @@ class Journal:
         return self._fault.line if self._fault is not None else "no write error"
 
     @property
+    def fault(self) -> str:
+        """The writer's unrecovered write error, "" while it commits (asked on every order: one
+        attribute read, not the :attr:`stats` snapshot)."""
+        fault = self._fault
+        return fault.line if fault is not None else ""
+
+    @property
     def stats(self) -> JournalStats:
         return JournalStats(
             intents=self._intents,
