@@ -30,6 +30,7 @@ from strategy_client.model import (
     InvalidInstrumentKey,
     MarketKind,
     Order,
+    OrderType,
     Position,
 )
 from strategy_client.wire import GetFundingRates, PriceSource, ReferencePrice
@@ -477,6 +478,8 @@ def _check_order(ticket: OrderTicket) -> None:
         order_request(ticket)
     except (ValueError, InvalidInstrumentKey) as exc:
         raise ApiError("bad_params", str(exc)) from None
+    if ticket.type is OrderType.LIMIT and ticket.price is None:
+        raise ApiError("bad_params", "price: a limit order needs a price")
 
 
 def _validate(kind: str, call: Call) -> None:
@@ -803,16 +806,40 @@ def authorize(ctx: Ctx, request: web.Request, principal: Principal, role: Role, 
         )
 
 
+def _float_at(value: Any, path: str = "") -> str | None:
+    """The path of the first JSON float in ``value`` (money is written as strings)."""
+    if isinstance(value, float):
+        return path or "body"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = _float_at(v, f"{path}.{k}" if path else str(k))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _float_at(v, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
 async def _body(route: Route, request: web.Request) -> tuple[Any, bytes]:
+    """The body decoded and validated into the route's Struct. Floats are refused: every number
+    of money is a decimal string (as on the wire), a float is not exact."""
     if route.body is None:
         return None, b""
     raw = await request.read()
     try:
-        return msgspec.json.decode(raw or b"{}", type=route.body), raw
-    except msgspec.ValidationError as exc:
-        raise ApiError("bad_params", str(exc)) from None
+        tree = msgspec.json.decode(raw or b"{}")
     except msgspec.DecodeError as exc:
         raise ApiError("bad_json", f"the body is not JSON: {exc}") from None
+    where = _float_at(tree)
+    if where is not None:
+        raise ApiError("bad_params", f"{where}: floats are not exact; write decimals as strings")
+    try:
+        return msgspec.convert(tree, route.body), raw
+    except msgspec.ValidationError as exc:
+        raise ApiError("bad_params", str(exc)) from None
     except ValueError as exc:  # a struct's own check (OrderRequest numbers)
         raise ApiError("bad_params", str(exc)) from None
 

@@ -1,6 +1,7 @@
 """A real gateway process (``tradebus gateway run``) next to a real runner on the offline Binance
 venue, sharing the suite's Redis and one data directory (the runner's journal, the gateway's
-database); one of each per test module."""
+database); one of each per test session (worker), shared by the modules here — a test that
+changes the runner's state (a halt) puts it back."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +63,9 @@ class GatewayProc:
         return self.proc.returncode
 
 
-def start_gateway(redis_url: str, data_dir: Path, log: Path, *extra: str, env: dict[str, str] | None = None) -> GatewayProc:
+def start_gateway(
+    redis_url: str, data_dir: Path, log: Path, *extra: str, env: dict[str, str] | None = None
+) -> GatewayProc:
     port = free_port()
     args = [
         sys.executable, "-m", "gateway.umbrella", "gateway", "run",
@@ -79,6 +83,16 @@ def start_gateway(redis_url: str, data_dir: Path, log: Path, *extra: str, env: d
     return GatewayProc(proc, f"http://127.0.0.1:{port}", data_dir, log, redis_url)
 
 
+BTC = "binance:perp:BTCUSDT"
+
+
+def resting_price(g: GatewayProc, key: str = BTC) -> str:
+    """A limit price 10 % under the bid: the order rests."""
+    with g.client("read") as c:
+        bid = c.get(f"/api/v1/prices/{key}", params={"source": "bid"}).json()["price"]
+    return str((Decimal(bid) * Decimal("0.9")).quantize(Decimal("0.1")))
+
+
 def make_keys(data_dir: Path) -> dict[str, str]:
     store = GatewayStore.open(None, data_dir)
     try:
@@ -87,7 +101,7 @@ def make_keys(data_dir: Path) -> dict[str, str]:
         store.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def runner(redis_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunnerProc]:  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("gw-runner")
     rp = start_runner(redis_server.url, tmp, f"gw-bn-{os.getpid()}")
@@ -98,7 +112,7 @@ def runner(redis_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[R
         rp.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def gw(runner: RunnerProc) -> Iterator[GatewayProc]:
     data_dir = runner.log.parent / "data"  # the runner's journal is there too
     keys = make_keys(data_dir)

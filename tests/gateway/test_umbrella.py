@@ -11,7 +11,6 @@ import pytest
 
 from tests.integration.conftest import ROOT
 
-
 SCRIPT = Path(sys.executable).with_name("tradebus")  # the console script (pip install -e .)
 
 
