@@ -1,0 +1,175 @@
+// The web UI's entry point: login, the first loads, the live stream, periodic refreshes.
+
+import * as api from "./api.js";
+import { $, toast } from "./dom.js";
+import * as store from "./store.js";
+import { initAccount } from "./panels/account.js";
+import { initBook } from "./panels/book.js";
+import { initHeader } from "./panels/header.js";
+import { initRunners } from "./panels/runners.js";
+import { initStrategies } from "./panels/strategies.js";
+import { initTicket } from "./panels/ticket.js";
+
+const { state, changed, on } = store;
+
+const stream = new api.Stream({
+  onMessage,
+  onState(s, detail) {
+    state.stream.state = s;
+    state.stream.detail = detail;
+    changed("stream");
+  },
+});
+
+function onMessage(msg) {
+  state.stream.received += 1;
+  switch (msg.type) {
+    case "event":
+      store.applyEvent(msg.runner, msg.event, msg);
+      break;
+    case "snapshot":
+    case "gap":
+      // the snapshot's parts sit under `snapshot` (books, orders, positions, funding, account)
+      if (msg.snapshot) store.applySnapshot({ ...msg.snapshot, runner: msg.runner });
+      else refreshAccount();
+      break;
+    case "subscribed":
+      state.stream.runners = msg.runners || {};
+      changed("stream");
+      break;
+    case "dropped":
+      state.stream.dropped = (state.stream.dropped || 0) + (msg.count || 0);
+      break;
+    case "error":
+      console.warn("stream:", (msg.problem && msg.problem.detail) || msg);
+      break;
+    default:
+      break;
+  }
+}
+
+// ------------------------------------------------------------------ loads
+
+const settle = async (p, apply) => {
+  try {
+    apply(await p);
+  } catch (err) {
+    if (err.status !== 401) console.warn(err.message);
+  }
+};
+
+function refreshAccount() {
+  return Promise.all([
+    settle(api.openOrders(), store.setOpenOrders),
+    settle(api.positions(), store.setPositions),
+    settle(api.balances(), store.setBalances),
+  ]);
+}
+
+function refreshStatus() {
+  return Promise.all([
+    settle(api.runners(), store.setRunners),
+    settle(api.tradingStates(), store.setTradingStates),
+    settle(api.strategies(), store.setStrategies),
+  ]);
+}
+
+async function loadAll() {
+  await Promise.all([
+    refreshStatus(),
+    settle(api.instruments(), store.setInstruments),
+    settle(api.fundingRates(), store.setFunding),
+    refreshAccount(),
+    settle(api.orderHistory(), store.setHistory),
+    settle(api.fillHistory(), store.setFills),
+    settle(api.fundingHistory(), store.setFundingPayments),
+    settle(api.risk(), store.setRisk),
+  ]);
+}
+
+let debounce = null;
+on("refresh-orders", () => {
+  clearTimeout(debounce);
+  debounce = setTimeout(refreshAccount, 300);
+});
+on("refresh-risk", () => setTimeout(refreshStatus, 300));
+
+// ------------------------------------------------------------------ session
+
+function showLogin() {
+  stream.close();
+  state.session = null;
+  changed("session");
+  const dlg = $("#login");
+  if (!dlg.open) dlg.showModal();
+  $("#login-key").focus();
+}
+
+async function start() {
+  dlgClose();
+  await loadAll();
+  stream.connect();
+}
+
+function dlgClose() {
+  const dlg = $("#login");
+  if (dlg.open) dlg.close();
+}
+
+async function onLogin(ev) {
+  ev.preventDefault();
+  const input = $("#login-key");
+  const err = $("#login-error");
+  err.hidden = true;
+  $("#login-submit").disabled = true;
+  try {
+    state.session = await api.login(input.value.trim());
+    input.value = "";
+    changed("session");
+    await start();
+  } catch (e) {
+    err.textContent = e.status === 401 ? "this key is not valid (unknown or revoked)" : e.message;
+    err.hidden = false;
+  } finally {
+    $("#login-submit").disabled = false;
+  }
+}
+
+async function onLogout() {
+  try {
+    await api.logout();
+  } catch (err) {
+    toast(`log out: ${err.message}`, "err");
+  }
+  showLogin();
+}
+
+async function boot() {
+  initHeader({ onLogout });
+  initRunners();
+  initBook();
+  initTicket();
+  initAccount();
+  initStrategies();
+  api.setUnauthorizedHandler(showLogin);
+  $("#login-form").addEventListener("submit", onLogin);
+  $("#login").addEventListener("cancel", (e) => e.preventDefault()); // no way around the login
+  document.addEventListener("order-update", (e) => store.applyEvent(state.orderRunner.get(store.orderId(e.detail)) || "", { event: "order", order: e.detail }));
+  setInterval(() => {
+    if (state.stream.state !== "idle" && state.stream.state !== "closed") refreshStatus();
+  }, 5000);
+  try {
+    state.session = (await api.session()) || { key_id: "", label: "signed in", role: "" };
+    changed("session");
+  } catch (err) {
+    if (err.status === 401) showLogin();
+    else toast(`gateway: ${err.message}`, "err");
+    return;
+  }
+  await start();
+}
+
+// for people debugging in the console and for the browser tests
+window.tradebus = { state, stream, api };
+
+boot();

@@ -1,0 +1,157 @@
+// Strategies from their journals: lifecycle state, pairs, edge terms, realised PnL by component,
+// and the PnL-over-time chart of the selected one.
+
+import * as api from "../api.js";
+import { $, h, renderTable } from "../dom.js";
+import { add, ago, dec, keyText, num, signClass, signedFixed, sub } from "../fmt.js";
+import { LineChart } from "../chart.js";
+import { on, state } from "../store.js";
+
+// Journals keep fees and slippage as costs (total = basis + funding − fees − slippage): they are
+// shown and plotted negated, so the parts add up to the total on screen too.
+const COMPONENTS = [
+  ["total", "--c1", 2.2, 1, "total"],
+  ["basis", "--c2", 1.2, 1, "basis"],
+  ["funding", "--c3", 1.2, 1, "funding"],
+  ["fees", "--c4", 1.2, -1, "− fees"],
+  ["slippage", "--c5", 1.2, -1, "− slippage"],
+];
+const SIGN = Object.fromEntries(COMPONENTS.map(([name, , , sign]) => [name, sign]));
+const LABEL = Object.fromEntries(COMPONENTS.map(([name, , , , label]) => [name, label]));
+
+/** A component as it adds to the total (costs negated). */
+const part = (terms, name) => (terms && terms[name] !== undefined ? (SIGN[name] < 0 ? sub("0", terms[name]) : dec(terms[name])) : "");
+
+let chart = null;
+let selected = "";
+let pairs = [];
+let series = [];
+
+const money = (v) => signedFixed(v, 4);
+
+function pnlCell(field) {
+  return { title: LABEL[field], num: true, id: field, cls: (s) => signClass(part(s.realized, field)), cell: (s) => (s.realized ? money(part(s.realized, field)) : "") };
+}
+
+function renderStrategies() {
+  const rows = state.strategies;
+  if (!selected && rows.length) select(rows[0].name);
+  renderTable(
+    $("#strategies-table"),
+    [
+      { title: "strategy", id: "name", cell: (s) => s.name },
+      { title: "state", id: "state", cell: (s) => s.lifecycle || (s.last_run_stopped_ms ? "stopped" : "running") },
+      { title: "pairs", num: true, help: "open / closed", cell: (s) => `${s.open_pairs}/${s.closed_pairs}` },
+      pnlCell("basis"),
+      pnlCell("funding"),
+      pnlCell("fees"),
+      pnlCell("slippage"),
+      pnlCell("total"),
+      { title: "last run", cell: (s) => (s.last_run_started_ms ? ago(s.last_run_started_ms) + " ago" : "") },
+    ],
+    rows,
+    { rowId: (s) => s.name, onRow: (s) => select(s.name), selected, empty: "no strategy journal found (run: strategy spotperp --paper)" },
+  );
+  renderTable(
+    $("#pairs-table"),
+    [
+      { title: "pair", cell: (p) => p.pair_id || p.id || "" },
+      { title: "legs", cell: (p) => [p.leg_a, p.leg_b].map(keyText).filter(Boolean).join(" / ") },
+      { title: "phase", id: "phase", cell: (p) => p.phase + (p.closed ? " (closed)" : "") },
+      { title: "edge terms", id: "terms", cell: (p) => termsText(p.terms) },
+      ...["basis", "funding", "fees", "total"].map((name) => ({
+        title: LABEL[name],
+        num: true,
+        cls: (p) => signClass(part(realised(p), name)),
+        cell: (p) => money(part(realised(p), name)),
+      })),
+    ],
+    pairs,
+    { rowId: (p) => p.pair_id || p.id, empty: "" },
+  );
+}
+
+/** A pair's realised components: nested (PairState.realized) or flat (PnL rows). */
+const realised = (p) => p.realized || p;
+
+function termsText(terms) {
+  if (!terms || typeof terms !== "object") return "";
+  return Object.entries(terms)
+    .map(([k, v]) => `${k} ${dec(v)}`)
+    .join("  ");
+}
+
+/** PnL rows → cumulative series per component: rows with `ts_ms` are points already; rows with
+ * `day` (PnL by UTC day, per pair) are summed per day and accumulated. */
+export function toSeries(rows) {
+  const out = Object.fromEntries(COMPONENTS.map(([name]) => [name, []]));
+  if (!Array.isArray(rows) || rows.length === 0) return out;
+  if (rows[0].ts_ms !== undefined) {
+    const sorted = rows.slice().sort((a, b) => a.ts_ms - b.ts_ms);
+    for (const r of sorted) for (const [name] of COMPONENTS) out[name].push([r.ts_ms, num(part(r, name))]);
+    return out;
+  }
+  const byDay = new Map();
+  for (const r of rows) {
+    const d = byDay.get(r.day) || Object.fromEntries(COMPONENTS.map(([name]) => [name, "0"]));
+    for (const [name] of COMPONENTS) d[name] = add(d[name], r[name] || "0");
+    byDay.set(r.day, d);
+  }
+  const acc = Object.fromEntries(COMPONENTS.map(([name]) => [name, "0"]));
+  const days = Array.from(byDay.keys()).sort();
+  const start = Date.parse(days[0] + "T00:00:00Z"); // from zero at the start of the first day
+  for (const [name] of COMPONENTS) out[name].push([start, 0]);
+  for (const day of days) {
+    const t = Date.parse(day + "T00:00:00Z") + 86400000; // booked by the end of the day
+    for (const [name] of COMPONENTS) {
+      acc[name] = add(acc[name], byDay.get(day)[name]);
+      out[name].push([Math.min(t, Date.now()), num(part(acc, name))]);
+    }
+  }
+  return out;
+}
+
+function drawChart() {
+  if (!chart) return;
+  const by = toSeries(series);
+  chart.setSeries(
+    COMPONENTS.map(([name, color, width]) => ({ name: LABEL[name], color, width, points: by[name] })),
+    selected ? `no PnL history for ${selected} yet` : "no strategy selected",
+  );
+  $("#chart-title").textContent = selected ? `${selected} — realised PnL over time` : "PnL over time";
+  $("#chart-legend").replaceChildren(
+    ...COMPONENTS.map(([name, color]) => h("span", null, h("i", { style: `background:var(${color})` }), LABEL[name])),
+  );
+}
+
+async function loadSelected() {
+  if (!selected) return;
+  const name = selected;
+  const [p, s] = await Promise.allSettled([api.strategyPairs(name), api.strategyPnl(name)]);
+  if (name !== selected) return;
+  pairs = p.status === "fulfilled" && Array.isArray(p.value) ? p.value : pairs;
+  if (s.status === "fulfilled") {
+    const v = s.value;
+    series = Array.isArray(v) ? v : (v && (v.points || v.days || v.rows)) || [];
+  }
+  renderStrategies();
+  drawChart();
+}
+
+function select(name) {
+  if (selected === name) return;
+  selected = name;
+  pairs = [];
+  series = [];
+  drawChart();
+  loadSelected();
+}
+
+export function initStrategies() {
+  chart = new LineChart($("#pnl-chart"));
+  on("strategies", renderStrategies);
+  on("theme", drawChart);
+  setInterval(loadSelected, 10000);
+  drawChart();
+  renderStrategies();
+}

@@ -1,0 +1,214 @@
+"""The web UI in headless Chromium over a real gateway + runner (the offline Binance venue):
+the dashboard loads live, the book ticks, an order placed from the ticket shows in open orders
+and is cancelled from there, a strategy's PnL chart draws, and the stream resumes after a drop.
+
+The tests share one browser page and run in file order (each leaves the page usable for the next).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, TypeVar
+
+import pytest
+
+from tests.helpers import eventually_sync
+
+from .conftest import PERP, STRATEGY, Stack
+
+T = TypeVar("T")
+pytestmark = pytest.mark.timeout(90)
+
+
+def wait(check: Callable[[], T], what: str, timeout: float = 15.0) -> T:
+    return eventually_sync(check, timeout=timeout, interval=0.1, what=what)
+
+
+def js(d: Any, script: str, *args: Any) -> Any:
+    return d.execute_script(script, *args)
+
+
+def text(d: Any, css: str) -> str:
+    got = js(d, "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;", css)
+    return "" if got is None else str(got)
+
+
+def shot(d: Any, stack: Stack, name: str) -> None:
+    d.save_screenshot(str(stack.shots / f"{name}.png"))
+
+
+def severe_console_errors(d: Any) -> list[str]:
+    """Browser console errors since the last call (the page fixture drains the expected 401s
+    of the checks before the login)."""
+    return [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def passive_buy(stack: Stack, below: Decimal, lots: int) -> tuple[Decimal, Decimal]:
+    """A buy price on the perp's tick at ``below`` × the best bid (it rests) and ``lots`` × min qty."""
+    inst = stack.api("GET", f"/instruments/{PERP}")
+    bid = Decimal(stack.api("GET", f"/books/{PERP}", params={"depth": 1})["book"]["bids"][0][0])
+    tick = Decimal(inst["tick_size"])
+    return (bid * below / tick).to_integral_value(ROUND_DOWN) * tick, Decimal(inst["min_qty"]) * lots
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any, stack: Stack) -> Any:
+    """The dashboard, signed in with a pasted API key."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(stack.url + "/")
+    wait(lambda: js(browser, "return document.getElementById('login').open"), "the login dialog")
+    browser.find_element(By.ID, "login-key").send_keys(stack.key)
+    browser.find_element(By.ID, "login-submit").click()
+    wait(lambda: not js(browser, "return document.getElementById('login').open"), "the login to close")
+    severe_console_errors(browser)  # the 401s that showed the login
+    return browser
+
+
+def test_the_dashboard_loads_live(page: Any, stack: Stack) -> None:
+    name = stack.runner.name
+    wait(lambda: text(page, f'#runners tr[data-row-id="{name}"] [data-col="status"]') == "ready", "the runner, ready")
+    wait(lambda: js(page, "return document.getElementById('conn').dataset.state") == "live", "the stream to go live")
+    wait(lambda: page.find_elements("css selector", f'#markets tr[data-row-id="{PERP}"]'), "the markets")
+    assert text(page, "#whoami").endswith("admin")
+    assert text(page, "#trading-state") == "ACTIVE"
+    shot(page, stack, "01-dashboard")
+    assert severe_console_errors(page) == []
+
+
+def test_the_book_ticks(page: Any, stack: Stack) -> None:
+    page.find_element("css selector", f'#markets tr[data-row-id="{PERP}"]').click()
+    wait(lambda: text(page, "#book-key") == PERP, "the perp selected")
+    first = wait(lambda: text(page, '[data-testid="book-best-bid"]'), "a best bid")
+    first_ask = text(page, '[data-testid="book-best-ask"]')
+    assert Decimal(first) < Decimal(first_ask)
+    wait(
+        lambda: (
+            (text(page, '[data-testid="book-best-bid"]'), text(page, '[data-testid="book-best-ask"]'))
+            != (first, first_ask)
+        ),
+        "a best price to change (live book events)",
+        timeout=20,
+    )
+    wait(lambda: text(page, "#book-refs div:nth-child(2) span") not in ("", "—"), "the mark price")
+    shot(page, stack, "02-book")
+
+
+def test_an_order_from_the_ticket_is_placed_and_cancelled(page: Any, stack: Stack) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    price, qty = passive_buy(stack, Decimal("0.97"), 3)
+    before = {o["client_id"] for o in stack.api("GET", "/orders")}
+
+    Select(page.find_element(By.ID, "ticket-key")).select_by_value(PERP)
+    page.find_element(By.CSS_SELECTOR, '#ticket button[data-side="buy"]').click()
+    page.find_element(By.CSS_SELECTOR, '#ticket button[data-type="limit"]').click()
+    for field, value in (("ticket-qty", qty), ("ticket-price", price)):
+        el = page.find_element(By.ID, field)
+        el.clear()
+        el.send_keys(str(value))
+    verdict = wait(
+        lambda: js(
+            page, "const v = document.querySelector('#ticket-preview [data-verdict]'); return v && v.dataset.verdict"
+        ),
+        "the preview's verdict",
+    )
+    assert verdict == "ok", text(page, "#ticket-preview")
+    assert Decimal(text(page, "#ticket-preview dl dd:nth-of-type(3)")) == price  # the price as it would be sent
+    wait(lambda: page.find_element(By.ID, "ticket-submit").is_enabled(), "send enabled")
+    page.find_element(By.ID, "ticket-submit").click()
+
+    # the runner has it, and the open-orders tab shows it
+    def placed() -> str | None:
+        new = [o for o in stack.api("GET", "/orders") if o["client_id"] not in before]
+        return new[0]["client_id"] if new else None
+
+    client_id = wait(placed, "the order at the runner")
+    page.find_element(By.CSS_SELECTOR, '#account-tabs button[data-tab="orders"]').click()
+    row = f'#orders tr[data-row-id="{PERP}|{client_id}"]'
+    wait(lambda: page.find_elements(By.CSS_SELECTOR, row), "the order in open orders")
+    assert Decimal(text(page, f'{row} [data-col="price"]')) == price
+    assert Decimal(text(page, f'{row} [data-col="qty"]')) == qty
+    assert text(page, f'{row} [data-col="status"]') == "new"
+    shot(page, stack, "03-open-order")
+
+    page.find_element(By.CSS_SELECTOR, f"{row} button.cancel").click()
+    wait(lambda: not page.find_elements(By.CSS_SELECTOR, row), "the order to leave open orders")
+    order = stack.api("GET", f"/orders/{PERP}/{client_id}")
+    assert order["status"] == "canceled"
+    assert client_id not in {o["client_id"] for o in stack.api("GET", "/orders")}
+    page.find_element(By.CSS_SELECTOR, '#account-tabs button[data-tab="history"]').click()
+    wait(
+        lambda: text(page, f'#history tr[data-row-id="{PERP}|{client_id}"] [data-col="status"]') == "canceled",
+        "the order in history",
+    )
+    shot(page, stack, "04-cancelled")
+
+
+def test_a_strategys_pnl_chart_draws(page: Any, stack: Stack) -> None:
+    wait(lambda: page.find_elements("css selector", f'#strategies tr[data-row-id="{STRATEGY}"]'), "the strategy")
+    # realised total of the seeded journal: 3.10 + 2.44 - 1.04 - 0.15
+    assert text(page, f'#strategies tr[data-row-id="{STRATEGY}"] [data-col="total"]') == "+4.3500"
+    wait(
+        lambda: int(js(page, "return document.getElementById('pnl-chart').dataset.points || '0'")) > 0,
+        "the chart's points",
+    )
+    # pixels of the total line's colour (the empty chart draws only muted text and no such pixel)
+    count = js(
+        page,
+        """
+        const c = document.getElementById('pnl-chart');
+        const probe = document.createElement('canvas').getContext('2d');
+        probe.fillStyle = getComputedStyle(document.documentElement).getPropertyValue('--c1').trim();
+        probe.fillRect(0, 0, 1, 1);
+        const [r, g, b] = probe.getImageData(0, 0, 1, 1).data;
+        const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        const near = (i) => Math.abs(px[i] - r) < 24 && Math.abs(px[i + 1] - g) < 24 && Math.abs(px[i + 2] - b) < 24;
+        for (let i = 0; i < px.length; i += 4) if (px[i + 3] > 200 && near(i)) n++;
+        return n;
+        """,
+    )
+    assert count > 200, f"{count} pixels of the total line"
+    shot(page, stack, "05-strategy-chart")
+
+
+def test_the_stream_resumes_from_its_last_sequence_after_a_drop(page: Any, stack: Stack) -> None:
+    """An order placed while the page's stream is down arrives by the runner's journal replay."""
+    name = stack.runner.name
+    stream = "window.tradebus.stream"
+    replayed = js(page, f"return {stream}.replayed")
+    js(page, f"{stream}.close()")
+    wait(lambda: js(page, "return document.getElementById('conn').dataset.state") == "closed", "the stream closed")
+    price, qty = passive_buy(stack, Decimal("0.95"), 2)
+    ticket = {"key": PERP, "side": "buy", "type": "limit", "qty": str(qty), "price": str(price)}
+    cmd = stack.api("POST", "/orders", params={"wait": 10}, json=ticket)
+    cmd = cmd.get("command", cmd)
+    assert cmd["status"] == "succeeded", cmd
+    client_id = cmd["client_id"]
+
+    js(page, f"{stream}.connect()")
+    wait(lambda: js(page, "return document.getElementById('conn').dataset.state") == "live", "the stream back")
+    assert js(page, f"return {stream}.lastSubscribe.since[arguments[0]]", name) > 0  # resumed, not restarted
+    row = f'#orders tr[data-row-id="{PERP}|{client_id}"]'
+    page.find_element("css selector", '#account-tabs button[data-tab="orders"]').click()
+    wait(lambda: page.find_elements("css selector", row), "the order placed during the drop")
+    assert js(page, f"return {stream}.replayed") > replayed
+    shot(page, stack, "06-resumed")
+
+    stack.api("POST", "/orders/cancel", params={"wait": 10}, json={"key": PERP, "client_id": client_id})
+    wait(lambda: not page.find_elements("css selector", row), "the cancel to arrive live")
+    first = text(page, '[data-testid="book-best-bid"]')
+    wait(lambda: text(page, '[data-testid="book-best-bid"]') != first, "the book ticking again", timeout=20)
+
+
+def test_the_theme_toggles_and_no_console_errors(page: Any, stack: Stack) -> None:
+    page.find_element("css selector", "#theme-toggle").click()
+    assert js(page, "return document.documentElement.dataset.theme") == "light"
+    assert js(page, "return localStorage.getItem('tradebus.theme')") == "light"
+    shot(page, stack, "07-light")
+    page.find_element("css selector", "#theme-toggle").click()
+    assert js(page, "return document.documentElement.dataset.theme") == "dark"
+    assert severe_console_errors(page) == []
