@@ -172,6 +172,12 @@ class Client:
         self.offer(_enc.encode(value), droppable=False)
 
     async def writer(self) -> None:
+        try:
+            await self._write()
+        except ConnectionResetError:
+            pass  # the client is gone; the reader ends too
+
+    async def _write(self) -> None:
         ws = self.ws
         while not ws.closed:
             await self.wake.wait()
@@ -285,17 +291,19 @@ class Hub:
     async def serve(self, ws: web.WebSocketResponse, key_id: str) -> None:
         client = Client(ws, key_id, self.capacity)
         self.clients.add(client)
+        tasks: list[asyncio.Task[None]] = []
         try:
             async with asyncio.TaskGroup() as tg:
-                writer = tg.create_task(client.writer())
-                await self._read(client, tg)
-                writer.cancel()
+                tasks.append(tg.create_task(client.writer()))
+                await self._read(client, tg, tasks)
+                for t in tasks:  # the client left: its writer and any replay still running
+                    t.cancel()
         finally:
             self.clients.discard(client)
             if client.closing:
                 self.disconnected_slow += 1
 
-    async def _read(self, client: Client, tg: asyncio.TaskGroup) -> None:
+    async def _read(self, client: Client, tg: asyncio.TaskGroup, tasks: list[asyncio.Task[None]]) -> None:
         async for msg in client.ws:
             if msg.type is not WSMsgType.TEXT:
                 if msg.type in (WSMsgType.BINARY,):
@@ -316,12 +324,9 @@ class Hub:
                 except (msgspec.ValidationError, ValueError) as exc:
                     client.send_json(_problem("bad_params", str(exc)))
                     continue
-                tg.create_task(self._subscribe(client, flt, sub.since or {}))
+                tasks.append(tg.create_task(self._subscribe(client, flt, sub.since or {})))
             else:
                 client.send_json(_problem("bad_params", f"unknown op {op!r} (subscribe, ping)"))
-        if client.ws.close_code is None or client.closing:
-            return
-        client.wake.set()
 
     async def _subscribe(self, client: Client, flt: Filter, since: dict[str, int]) -> None:
         runners = self.router.runners()
