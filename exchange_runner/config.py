@@ -24,9 +24,11 @@ from typing import Any
 import msgspec
 
 from exchanges.transport.ratelimit import BudgetOptions
-from strategy_client.model import Exchange, RiskLimits
+from strategy_client.model import Exchange, InstrumentKey, MarketChannel, MarketKind, RiskLimits
 from strategy_client.paper import PaperConfig
 
+from .bars import BarsConfig
+from .quality import QualityConfig
 from .risk import RiskConfigError, parse_risk_section
 
 __all__ = ["RunnerConfig", "ConfigError", "load_config", "env_overrides", "DEFAULT_REDIS_URL", "is_loopback"]
@@ -56,6 +58,13 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     stale_book_s: float = 5.0
     venue_timeout_s: float = 10.0
     book_queue_size: int = 4096
+    # market data (docs/market-data.md): channels of every instrument, per-instrument channels
+    # ("perp:BTCUSDT" or "BTCUSDT" → channels), quality control, bars
+    channels: list[str] = msgspec.field(default_factory=lambda: ["book", "funding"])
+    instrument_channels: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    quality: QualityConfig = msgspec.field(default_factory=QualityConfig)
+    bars: BarsConfig = msgspec.field(default_factory=BarsConfig)
+    market_queue_size: int = 16_384
     # observability: /metrics, /healthz, /readyz on one HTTP port (0 = off)
     metrics_port: int = 0
     metrics_bind: str = ""  # defaults to ``bind``
@@ -114,6 +123,7 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         if self.reconcile_interval_s <= 0 or self.venue_timeout_s <= 0 or self.stale_book_s <= 0:
             raise ConfigError("intervals and timeouts must be positive")
         self.budget_options()
+        self._validate_market_data()
         if self.curve and not self.allow_file:
             raise ConfigError("CURVE is on but no allow_file (--allow) names the client keys it admits")
         if self.allow_file and not self.curve:
@@ -123,6 +133,37 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 f"refusing to bind {self.bind} without CURVE: anyone who reaches the port could trade; "
                 "give --curve-key and --allow (docs/security.md) or pass --insecure"
             )
+
+    def _validate_market_data(self) -> None:
+        names = {c.value for c in MarketChannel} | {"bars"}
+        for where, chosen in (("channels", self.channels), *self.instrument_channels.items()):
+            bad = [c for c in chosen if c not in names]
+            if bad:
+                raise ConfigError(f"channels of {where}: {bad[0]!r} is not one of {', '.join(sorted(names))}")
+        for name in self.instrument_channels:
+            kind, _, symbol = name.rpartition(":")
+            if kind not in ("", "spot", "perp") or not symbol:
+                raise ConfigError(f"instrument_channels: {name!r} is not SYMBOL, spot:SYMBOL or perp:SYMBOL")
+        if self.market_queue_size <= 0:
+            raise ConfigError("market_queue_size must be positive")
+        try:
+            self.quality.validate()
+            self.bars.validate()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def channels_of(self, key: InstrumentKey) -> frozenset[str]:
+        """The channels ``key`` gets: ``instrument_channels`` of ``kind:SYMBOL``, else of
+        ``SYMBOL``, else ``channels``; books always, funding always for a perpetual."""
+        chosen = self.instrument_channels.get(f"{key.kind.value}:{key.symbol}")
+        if chosen is None:
+            chosen = self.instrument_channels.get(key.symbol, self.channels)
+        out = {*chosen, MarketChannel.BOOK.value}
+        if key.kind is MarketKind.PERP:
+            out.add(MarketChannel.FUNDING.value)
+        else:
+            out.discard(MarketChannel.FUNDING.value)
+        return frozenset(out)
 
     def budget_options(self) -> BudgetOptions:
         """The shared rate-limit budget's knobs; ConfigError names a bad one."""
@@ -170,7 +211,7 @@ def env_overrides() -> dict[str, Any]:
         field = name[len(_ENV_PREFIX) :].lower()
         if field not in fields or field == "exchange":
             continue
-        out[field] = value.split(",") if field in ("symbols", "kinds") else value
+        out[field] = value.split(",") if field in ("symbols", "kinds", "channels") else value
     return out
 
 

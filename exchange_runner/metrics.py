@@ -201,6 +201,30 @@ def _counter(name: str, doc: str, labels: Iterable[str] = ()) -> CounterMetricFa
     return CounterMetricFamily(name, doc, labels=list(labels))
 
 
+def _market_families(market: Any) -> Iterable[Metric]:
+    """Quality control and bars (docs/market-data.md): items checked and rejected, by check."""
+    if market is None:
+        return
+    qc = market.quality
+    checked = _counter("tradebus_quality_checked", "Market-data items quality control checked, by item", ["item"])
+    for item, n in qc.checked.items():
+        checked.add_metric([item], n)
+    rejected = _counter(
+        "tradebus_quality_rejected",
+        "Market-data items quality control dropped, by instrument, item and check",
+        ["instrument", "item", "check"],
+    )
+    for (key, item, check), n in qc.rejected.items():
+        rejected.add_metric([str(key), item, check], n)
+    rebased = _counter("tradebus_quality_rebased", "Runs of rejections ended by taking the new level as the reference")
+    rebased.add_metric([], qc.rebased)
+    bars = _counter("tradebus_bars_closed", "Bars closed and published")
+    bars.add_metric([], market.bars_out)
+    late = _counter("tradebus_bars_late_items", "Trades (or mids) older than their instrument's open bar: in no bar")
+    late.add_metric([], market.bars.late if market.bars is not None else 0)
+    yield from (checked, rejected, rebased, bars, late)
+
+
 class RunnerCollector(Collector):
     """Reads the runner's own counters at scrape time (nothing on the hot path)."""
 
@@ -343,7 +367,7 @@ class RunnerCollector(Collector):
 
         actor_errors = _counter("tradebus_actor_errors", "Failures inside an actor (it kept running)", ["actor"])
         orders = getattr(r, "orders", None)
-        for actor in (getattr(r, a, None) for a in ("prices", "orders", "positions", "account", "funding")):
+        for actor in (getattr(r, a, None) for a in ("prices", "orders", "positions", "account", "funding", "market")):
             if actor is not None:
                 actor_errors.add_metric([actor.name], actor.errors)
         yield actor_errors
@@ -363,6 +387,7 @@ class RunnerCollector(Collector):
         ooo = _counter("tradebus_books_out_of_order", "Books older than the one already held (ignored)")
         ooo.add_metric([], prices.out_of_order if prices else 0)
         yield ooo
+        yield from _market_families(getattr(r, "market", None))
         security = getattr(r, "security", None)
         if security is not None:
             yield from security.metric_families()

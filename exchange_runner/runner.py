@@ -31,12 +31,12 @@ import zmq
 import zmq.asyncio
 from loguru import logger
 
-from exchanges.base import AccountUpdate, ExchangeAdapter, OrderUpdate, PushesBooks, StreamStatus
+from exchanges.base import AccountUpdate, ExchangeAdapter, OrderUpdate, PushesBooks, PushesMarketData, StreamStatus
 from exchanges.errors import AuthError
 from exchanges.telemetry import observing
 from strategy_client import __version__
 from strategy_client.journal import JournalError
-from strategy_client.model import Exchange, Instrument, InstrumentKey, MarketKind, OrderBook
+from strategy_client.model import BarSource, Exchange, Instrument, InstrumentKey, MarketKind, OrderBook, Ticker, Trade
 from strategy_client.security import redact_url
 from strategy_client.wire import (
     PROTOCOL_VERSION,
@@ -49,15 +49,18 @@ from strategy_client.wire import (
 
 from .actors.account import AccountManager, AccountPatch, RefreshAccount
 from .actors.funding import FundingPoller, FundingUpdate, PollFunding
+from .actors.market import MarketDataManager, log_rejections
 from .actors.order import CancelAll, OrderManager, Reconcile
 from .actors.position import PositionManager, PositionPatch, SyncPositions
 from .actors.price import PriceManager
+from .bars import BarAggregator
 from .config import ConfigError, RunnerConfig
 from .gctune import settle_heap
 from .health import RunnerHealth, SelfPing
 from .journaling import JournalingPublisher, RunnerJournal, open_runner_journal
 from .metrics import RunnerMetrics
 from .publisher import Publisher, pub_socket
+from .quality import QualityControl
 from .registrar import Registrar
 from .risk import RiskConfigError, RiskGate, StateInputs
 from .security import ServerSecurity
@@ -107,6 +110,8 @@ class ExchangeRunner:
         self.positions: PositionManager
         self.account: AccountManager
         self.funding: FundingPoller
+        self.market: MarketDataManager  # trades, tickers, bars, quality stats (docs/market-data.md)
+        self.warnings: list[str] = []  # in the status event (quality-control bursts)
         self.registrar: Registrar | None = None
         self.server: ZmqServer | None = None
         self.self_ping: SelfPing | None = None  # /readyz commands_answering (with metrics on)
@@ -135,8 +140,9 @@ class ExchangeRunner:
             return {}
         queues: list[Any] = [
             self.prices.feed,
+            self.market.feed,
             self.orders.executions,
-            *(a.inbox for a in (self.prices, self.orders, self.positions, self.account, self.funding)),
+            *(a.inbox for a in (self.prices, self.orders, self.positions, self.account, self.funding, self.market)),
         ]
         paper_events = getattr(self.adapter, "events", None)
         if paper_events is not None:
@@ -227,6 +233,7 @@ class ExchangeRunner:
         self.positions = PositionManager(self.adapter, self.publisher, paper=self._paper)
         self.account = AccountManager(self.adapter, self.publisher, paper=self._paper)
         self.funding = FundingPoller(self.adapter, self.publisher, perps, on_mark=self.prices.update_mark)
+        self.market = self._market_actor(keys)
         self.orders.metrics = self.metrics
         self.orders.risk = self._risk_gate(keys)
         if self.journal is not None:
@@ -295,6 +302,8 @@ class ExchangeRunner:
                     tg.create_task(self.positions.run(), name="actor.position"),
                     tg.create_task(self.account.run(), name="actor.account"),
                     tg.create_task(self.funding.run(), name="actor.funding"),
+                    tg.create_task(self.market.run(), name="actor.market"),
+                    tg.create_task(self._market_data(keys), name="venue.market"),
                     tg.create_task(self.server.serve(), name="zmq.router"),
                     *([tg.create_task(self.self_ping.run(), name="zmq.selfping")] if self.self_ping else []),
                     tg.create_task(self._books(keys), name="venue.books"),
@@ -481,6 +490,50 @@ class ExchangeRunner:
 
         await self._keep_running("books", lambda: adapter.run_order_books(keys, sink))
 
+    def _market_actor(self, keys: list[InstrumentKey]) -> MarketDataManager:
+        """Quality control (shared with the price actor, which checks the books), bars of the
+        instruments with the ``bars`` channel — of their trades if they have the ``trades``
+        channel, else of the book's mid — and the actor that owns them (docs/market-data.md)."""
+        cfg = self.config
+        ticks = {k: i.tick_size for k, i in self.instruments.items()}
+        quality = QualityControl(cfg.quality, ticks)
+        self.prices.quality = quality if quality.enabled else None
+        sources = {
+            k: BarSource.TRADES if "trades" in cfg.channels_of(k) else BarSource.MID
+            for k in keys
+            if "bars" in cfg.channels_of(k)
+        }
+        bars = BarAggregator(cfg.bars, sources) if cfg.bars.enabled and sources else None
+        market = MarketDataManager(self.exchange, self.publisher, quality, bars, queue_size=cfg.market_queue_size)
+        mids = frozenset(k for k, s in sources.items() if s is BarSource.MID)
+        if bars is not None and mids:
+            self.prices.mid_keys = mids
+            self.prices.mid_sink = market.feed.put_nowait
+        return market
+
+    async def _market_data(self, keys: list[InstrumentKey]) -> None:
+        """Public trades and 24 h tickers of the instruments whose channels ask for them, pushed
+        by the adapter into the market actor's feed; nothing to run if none does."""
+        trades = [k for k in keys if "trades" in self.config.channels_of(k)]
+        tickers = [k for k in keys if "tickers" in self.config.channels_of(k)]
+        adapter = self.adapter
+        if not trades and not tickers:
+            return
+        if not isinstance(adapter, PushesMarketData):
+            logger.warning("the {} adapter streams no trades or tickers; channels ignored", self.exchange.value)
+            return
+        put = self.market.feed.put_nowait
+        counts = self.stream_messages
+
+        def sink(item: Trade | Ticker) -> None:
+            counts["market"] += 1
+            put(item)
+
+        try:
+            await self._keep_running("market", lambda: adapter.run_market_data(trades, tickers, sink))
+        finally:
+            log_rejections(self.market.quality, keys)
+
     async def _on_funding(self, rate: Any) -> None:
         await self.funding.tell(FundingUpdate(rate))
 
@@ -532,8 +585,20 @@ class ExchangeRunner:
                 if self.registrar:
                     self.registrar.set_status(status)
                 self._publish_status()
-            elif ticks % 5 == 0:
+            elif self._warnings_changed() or ticks % 5 == 0:
                 self._publish_status()
+
+    def _warnings_changed(self) -> bool:
+        """Re-read the quality control's burst warnings; log each new one; True on a change."""
+        market = getattr(self, "market", None)
+        now = market.quality.warnings(time.time_ns() // 1_000_000) if market is not None else []
+        if now == self.warnings:
+            return False
+        for line in now:
+            if line not in self.warnings:
+                logger.warning("{}", line)
+        self.warnings = now
+        return True
 
     def _publish_status(self) -> None:
         detail = ", ".join(k for k, ok in self.readiness().items() if not ok)
@@ -548,6 +613,7 @@ class ExchangeRunner:
                 streams=dict(self.streams),
                 redis_ok=bool(self.registrar and self.registrar.redis_ok),
                 queues=self.queue_stats(),
+                warnings=tuple(self.warnings),
             ),
         )
 

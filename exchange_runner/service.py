@@ -66,6 +66,7 @@ from strategy_client.wire import (
 from .actors.account import AccountManager
 from .actors.base import Actor
 from .actors.funding import FundingPoller
+from .actors.market import MarketDataManager
 from .actors.order import Admin, OrderManager, Submit
 from .actors.position import PositionManager
 from .actors.price import GetBooks, PriceManager
@@ -238,6 +239,8 @@ class CommandHost(RunnerInfo, Protocol):
     def funding(self) -> FundingPoller: ...
     @property
     def account(self) -> AccountManager: ...
+    @property
+    def market(self) -> MarketDataManager: ...
 
 
 #: How a request answered by an actor is checked before it is handed over (from its routing).
@@ -264,7 +267,7 @@ class CommandService:
         #: the actors declare (``ANSWERS``)
         self._answered: dict[type, tuple[Actor[Any], str]] = {
             cls: (actor, _route_check(cls))
-            for actor in (host.orders, host.positions, host.prices, host.funding, host.account)
+            for actor in (host.orders, host.positions, host.prices, host.funding, host.account, host.market)
             for cls in actor.ANSWERS
         }
         #: requests that need more than one actor message, answered at once or planned here

@@ -28,6 +28,7 @@ from strategy_client.wire import BookEvent, GetReferencePrice, PriceReply, Price
 
 from ..bus import DropOldestQueue
 from ..publisher import Publisher
+from ..quality import DUPLICATE, QualityControl
 from ..refusals import NotAvailable
 from .base import Actor
 
@@ -80,6 +81,7 @@ class PriceManager(Actor[Msg]):
         fetch_timeout_s: float = 5.0,
         monotonic: Callable[[], float] = time.monotonic,
         wall_ns: Callable[[], int] = time.time_ns,
+        quality: QualityControl | None = None,
     ) -> None:
         super().__init__("price")
         self.adapter = adapter
@@ -97,6 +99,13 @@ class PriceManager(Actor[Msg]):
         self.books_in = 0
         self.fetches = 0
         self.out_of_order = 0
+        # quality control (docs/market-data.md): a book it rejects is dropped; a duplicate still
+        # says the stream is alive (its arrival time is kept fresh)
+        self.quality = quality if quality is not None and quality.enabled else None
+        self.rejected = 0
+        # books whose mid goes into mid bars (the market actor's feed), if any
+        self.mid_keys: frozenset[InstrumentKey] = frozenset()
+        self.mid_sink: Callable[[OrderBook], None] | None = None
 
     # -- inputs -----------------------------------------------------------------------
     def on_start(self) -> None:
@@ -112,14 +121,25 @@ class PriceManager(Actor[Msg]):
     def _apply(self, book: OrderBook) -> None:
         key = book.key
         last = self._last
-        prev = last.get(key)
-        if prev is not None and book.sequence and prev.sequence and book.sequence < prev.sequence:
-            self.out_of_order += 1
-            return
+        qc = self.quality
+        if qc is not None:
+            failed = qc.check_book(book, self.wall_ns() // 1_000_000)
+            if failed is not None:
+                self.rejected += 1
+                if failed == DUPLICATE and key in last:
+                    self._arrived[key] = self.monotonic()
+                return
+        else:
+            prev = last.get(key)
+            if prev is not None and book.sequence and prev.sequence and book.sequence < prev.sequence:
+                self.out_of_order += 1
+                return
         self.books_in += 1
         last[key] = book
         self._arrived[key] = self.monotonic()
         self.publisher.publish(TopicKind.BOOK, BookEvent(book=book), key)
+        if key in self.mid_keys and self.mid_sink is not None:
+            self.mid_sink(book)
         if self._waiting:
             waiting = self._waiting.pop(key, None)
             if waiting:

@@ -36,6 +36,17 @@ from ..model.order import CLIENT_ID_PATTERN, MAX_CLIENT_ID_LEN
 from .commands import BY_METHOD, Permission, Query, Routing, Scope, command
 from .errors import ErrorCode
 from .gaps import GapAck, GapRange, ReportGap
+from .market import (
+    BarEvent,
+    BarsReply,
+    GetBars,
+    GetQualityStats,
+    QualityRejects,
+    QualityStats,
+    QualityStatsReply,
+    TickerEvent,
+    TradeEvent,
+)
 from .risk import GetRiskStatus, RiskGateEvent, RiskStatusReply, SetRiskLimit, SetTradingState, TradingStateReply
 
 __all__ = [
@@ -67,6 +78,8 @@ __all__ = [
     "SetRiskLimit",
     "ReplayEvents",
     "MAX_REPLAY_EVENTS",
+    "GetQualityStats",
+    "GetBars",
     "Request",
     "METHODS",
     # replies
@@ -89,6 +102,10 @@ __all__ = [
     "TradingStateReply",
     "EventsReply",
     "ReplayedEvent",
+    "QualityStatsReply",
+    "QualityStats",
+    "QualityRejects",
+    "BarsReply",
     "Reply",
     "PriceSource",
     "ReferencePrice",
@@ -103,6 +120,9 @@ __all__ = [
     "AccountEvent",
     "RunnerStatusEvent",
     "RiskGateEvent",
+    "TradeEvent",
+    "TickerEvent",
+    "BarEvent",
     "Event",
 ]
 
@@ -257,6 +277,8 @@ Reply = (
     | RiskStatusReply
     | TradingStateReply
     | EventsReply
+    | QualityStatsReply
+    | BarsReply
 )
 
 
@@ -399,6 +421,8 @@ Request = (
     | SetTradingState
     | SetRiskLimit
     | ReplayEvents
+    | GetQualityStats
+    | GetBars
 )
 
 #: The methods a runner serves: every command of the registry (``Request`` is the same set).
@@ -462,6 +486,7 @@ class RunnerStatusEvent(_Evt, frozen=True, tag="runner_status"):
     streams: dict[str, bool] = {}
     redis_ok: bool = True
     queues: dict[str, QueueStat] = {}
+    warnings: tuple[str, ...] = ()  # e.g. a burst of market data the quality control rejects
 
 
 Event = (
@@ -473,4 +498,7 @@ Event = (
     | AccountEvent
     | RunnerStatusEvent
     | RiskGateEvent
+    | TradeEvent
+    | TickerEvent
+    | BarEvent
 )

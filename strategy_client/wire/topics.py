@@ -27,9 +27,22 @@ class TopicKind(StrEnum):
     ACCOUNT = "acct"
     STATUS = "status"
     RISK = "risk"  # the risk gate's events (RiskGateEvent); per runner, like STATUS
+    TRADE = "trade"  # public trades (TradeEvent)
+    TICKER = "tick"  # 24 h tickers (TickerEvent)
+    BAR = "bar"  # closed bars and moving averages (BarEvent)
 
 
-INSTRUMENT_TOPICS = frozenset({TopicKind.BOOK, TopicKind.EXECUTION, TopicKind.POSITION, TopicKind.FUNDING})
+INSTRUMENT_TOPICS = frozenset(
+    {
+        TopicKind.BOOK,
+        TopicKind.EXECUTION,
+        TopicKind.POSITION,
+        TopicKind.FUNDING,
+        TopicKind.TRADE,
+        TopicKind.TICKER,
+        TopicKind.BAR,
+    }
+)
 
 
 class ParsedTopic(msgspec.Struct, frozen=True):

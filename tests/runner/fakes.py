@@ -17,12 +17,15 @@ import zmq
 from exchange_runner.actors.account import AccountManager
 from exchange_runner.actors.base import Actor
 from exchange_runner.actors.funding import FundingPoller
+from exchange_runner.actors.market import MarketDataManager
 from exchange_runner.actors.order import OrderManager
 from exchange_runner.actors.position import PositionManager
 from exchange_runner.actors.price import PriceManager
+from exchange_runner.bars import BarAggregator, BarsConfig
 from exchange_runner.config import RunnerConfig
 from exchange_runner.journaling import RunnerJournal
 from exchange_runner.publisher import Publisher
+from exchange_runner.quality import QualityConfig, QualityControl
 from exchange_runner.service import CommandService
 from exchange_runner.zmq_server import Pending
 from exchanges import errors as xerr
@@ -227,12 +230,15 @@ class FakeHost:
         self.positions = PositionManager(self.adapter, self.publisher)
         self.account = AccountManager(self.adapter, self.publisher)
         self.funding = FundingPoller(self.adapter, self.publisher, [PERP])
+        self.market = MarketDataManager(
+            Exchange.BINANCE, self.publisher, QualityControl(QualityConfig()), BarAggregator(BarsConfig(), {})
+        )
 
     def queue_stats(self) -> dict[str, QueueStat]:
         return {}
 
     def actors(self) -> tuple[Any, ...]:
-        return (self.prices, self.orders, self.positions, self.account, self.funding)
+        return (self.prices, self.orders, self.positions, self.account, self.funding, self.market)
 
 
 @contextlib.asynccontextmanager

@@ -13,6 +13,7 @@ import pytest
 
 from exchange_runner.actors.account import AccountManager
 from exchange_runner.actors.funding import FundingPoller
+from exchange_runner.actors.market import MarketDataManager
 from exchange_runner.actors.order import OrderManager
 from exchange_runner.actors.position import PositionManager
 from exchange_runner.actors.price import PriceManager
@@ -131,7 +132,7 @@ def test_routes() -> None:
 
 
 def test_the_actors_answer_only_declared_commands() -> None:
-    for actor in (OrderManager, PositionManager, PriceManager, FundingPoller, AccountManager):
+    for actor in (OrderManager, PositionManager, PriceManager, FundingPoller, AccountManager, MarketDataManager):
         for cls in actor.ANSWERS:
             assert cls in COMMANDS, (actor.__name__, cls.__name__)
 
