@@ -246,21 +246,35 @@ class Bench:
     # -- tick to order --------------------------------------------------------------------------
 
     def run_tick(self) -> dict[str, Any]:
-        p = self.p
-        ctl = self.ctl
-        ctl.firehose_off()
-        ctl.probe_clear()
         strategy = self.kids.start(
             "strategy",
             ["scripts/bench_strategy.py", "--redis-url", self.redis_url, "--key", PERP_KEY, "--drop-pct", "1.0"],
         )
+        return self.tick_round(strategy, self.runner)
+
+    def run_peer_tick(self, orders: str) -> dict[str, Any]:
+        """The same round with the single-process ccxt.pro script (``benchlib.ccxt_peer``) in
+        place of runner + strategy; ``orders``: ``ws`` (``create_order_ws``) or ``rest``."""
+        peer = self.kids.start(
+            f"ccxt-{orders}", ["-m", "benchlib.ccxt_peer", "--port-base", str(self.port), "--orders", orders]
+        )
+        return self.tick_round(peer, None)
+
+    def tick_round(self, strategy: Child, runner: Child | None) -> dict[str, Any]:
+        """One tick-to-order round with ``strategy`` (it prints ``ready`` once subscribed and
+        answers ``stats`` and ``trace``); ``runner``: the runner it goes through, if any."""
+        p = self.p
+        ctl = self.ctl
+        ctl.firehose_off()
+        ctl.probe_clear()
         strategy.wait_for("ready", 60)
         want = p.tick_samples + p.tick_warmup
         log(
-            f"tick-to-order: {want} triggers every {p.tick_interval_ms} ms under {p.load} book updates/s "
-            f"(about {want * p.tick_interval_ms / 1000:.0f} s)"
+            f"tick-to-order ({strategy.name}): {want} triggers every {p.tick_interval_ms} ms under {p.load} book "
+            f"updates/s (about {want * p.tick_interval_ms / 1000:.0f} s)"
         )
-        cpu0 = self.cpu(self.sim, self.runner, strategy)
+        procs = (self.sim, strategy) if runner is None else (self.sim, runner, strategy)
+        cpu0 = self.cpu(*procs)
         t0 = time.monotonic()
         ctl.firehose(
             rate=p.load,
@@ -277,18 +291,20 @@ class Bench:
         fh = ctl.firehose_state()
         ctl.firehose_off()
         seconds = time.monotonic() - t0
-        cpu1 = self.cpu(self.sim, self.runner, strategy)
+        cpu1 = self.cpu(*procs)
         time.sleep(0.3)  # orders still in flight arrive
         probe = ctl.probe()
         stats = strategy.request("stats")
         trace = strategy.request("trace")["trace"]
-        intent = self.journal_intent_us()
+        intent = self.journal_intent_us() if runner is not None else {}
         self.kids.stop(strategy)
         pairs = sorted(probe["pairs"])[p.tick_warmup :]
-        summary = summary_us([arrived - sent for _, sent, arrived, _, _ in pairs])
+        samples = [arrived - sent for _, sent, arrived, _, _ in pairs]
+        summary = summary_us(samples)
         legs = tick_legs(pairs, trace)
         return {
             "tick_to_order_us": summary,
+            "samples_ns": samples,
             "details": {
                 "load_msgs_per_s": p.load,
                 "achieved_load_msgs_per_s": fh.get("achieved_rate"),
@@ -536,6 +552,61 @@ def tick_legs(pairs: list[list[int]], trace: list[list[int]]) -> dict[str, Any]:
     return out
 
 
+# -- peers ---------------------------------------------------------------------------------------
+
+PEERS = {"ccxt_pro_ws": "ws", "ccxt_pro_rest": "rest"}
+
+
+def run_peers(bench: Bench, first_tick: list[int], rounds: int) -> dict[str, Any]:
+    """Tick-to-order rounds interleaved on one venue: tradebus (the first round is the one the
+    ``tick`` scenario just ran), the ccxt.pro script with WS-API orders, the same with REST
+    orders, tradebus again, … ``rounds`` times; each client's samples pooled over its rounds.
+    The runner is stopped during the peers' rounds (the firehose then feeds the peer alone)."""
+    samples: dict[str, list[int]] = {"tradebus": list(first_tick), **{name: [] for name in PEERS}}
+    per_round: list[dict[str, Any]] = []
+    for i in range(rounds):
+        if i > 0:
+            bench.start_runner()
+            out = bench.run_tick()
+            bench.kids.stop(bench.runner)
+            samples["tradebus"] += out["samples_ns"]
+            per_round.append({"round": i + 1, "client": "tradebus", **out["tick_to_order_us"]})
+        else:
+            per_round.append({"round": 1, "client": "tradebus", **summary_us(first_tick)})
+        for name, orders in PEERS.items():
+            out = bench.run_peer_tick(orders)
+            samples[name] += out["samples_ns"]
+            stats = out["details"]["strategy"]
+            per_round.append(
+                {"round": i + 1, "client": name, **out["tick_to_order_us"], "orders_ok": stats["orders_ok"]}
+            )
+    tick = {name: summary_us(values) for name, values in samples.items()}
+    ratios = {
+        name: {
+            q: round(tick["tradebus"][q] / tick[name][q], 2) if tick[name][q] else None for q in ("p50", "p90", "p99")
+        }
+        for name in PEERS
+    }
+    return {
+        "tick_to_order_us": tick,
+        "ratio_tradebus_over_peer": ratios,
+        "rounds": per_round,
+        "method": "one venue, one load; rounds interleaved tradebus, ccxt_pro_ws, ccxt_pro_rest, …; each "
+        "client's samples pooled; the venue's probe clock (frame written → order read) for every client; "
+        "peer: scripts/benchlib/ccxt_peer.py (ccxt.pro binanceusdm, depth5@100ms on BTCUSDT and ETHUSDT "
+        "perpetuals, enableRateLimit False, orders awaited inline)",
+    }
+
+
+def print_peers(peers: dict[str, Any]) -> None:
+    print("  tick-to-order, same run (µs)      p50      p90      p99   tradebus ÷ peer (p50 / p90 / p99)")
+    ratios = peers["ratio_tradebus_over_peer"]
+    for name, s in peers["tick_to_order_us"].items():
+        r = ratios.get(name)
+        ratio = " / ".join(f"{r[q]}" for q in ("p50", "p90", "p99")) if r else ""
+        print(f"    {name:<30} {s['p50']:>8} {s['p90']:>8} {s['p99']:>8}   {ratio}  (n {s['n']})", flush=True)
+
+
 # -- main ------------------------------------------------------------------------------------------
 
 
@@ -546,6 +617,8 @@ def run(
     quick: bool,
     journal_ab: bool = False,
     journal_url: str = "",
+    peers: bool = False,
+    peer_rounds: int = 2,
 ) -> dict[str, Any]:
     started = time.monotonic()
     result: dict[str, Any] = {}
@@ -560,9 +633,12 @@ def run(
         if "tick" in scenarios:
             steps.append(("tick", bench.run_tick))
         sink: Child | None = None
+        first_tick: list[int] = []
         for name, fn in steps:
             out = fn()
             details[name] = out.pop("details")
+            if name == "tick":
+                first_tick = out.pop("samples_ns")
             result.update(out)
         if "rss" in scenarios or "ingest" in scenarios:
             sink = bench._start_sink()
@@ -577,6 +653,8 @@ def run(
             kids.stop(sink)
         runner_status = kids.stop(bench.runner)
         details["runner_exit_status"] = runner_status
+        if peers and "tick" in scenarios:
+            result["peers"] = run_peers(bench, first_tick, peer_rounds)
         if journal_ab and "tick" in scenarios:
             # the same venue, runners alternately without and with the journal (off, on, off after
             # the first "on" round above): the machine's drift hits both modes alike
@@ -584,6 +662,7 @@ def run(
             for mode in ("off", "on", "off"):
                 bench.start_runner(*(("--no-journal",) if mode == "off" else journal_on))
                 out = bench.run_tick()
+                out.pop("samples_ns")
                 details.setdefault(f"tick_journal_{mode}", []).append(out.pop("details"))
                 rounds[mode].append(out["tick_to_order_us"])
                 kids.stop(bench.runner)
@@ -658,6 +737,8 @@ def print_summary(result: dict[str, Any]) -> None:
     lines.append(f"  machine              {m['cores_logical']} cores, {m['cpu_model']}, Python {m['python']}")
     lines.append(f"  elapsed              {result['elapsed_s']} s")
     print("\n".join(lines), flush=True)
+    if "peers" in result:
+        print_peers(result["peers"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -682,6 +763,13 @@ def main(argv: list[str] | None = None) -> int:
         help="tick-to-order in 4 rounds, runners alternately with the journal and --no-journal (same venue, same "
         "run): journal_added_us = median p50/p90/p99 with minus without",
     )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="tick-to-order also with a single-process ccxt.pro script (WS-API and REST orders), rounds "
+        "interleaved with tradebus on the same venue; prints the same-run table and ratios",
+    )
+    parser.add_argument("--peer-rounds", type=int, help="rounds of tradebus, ccxt_pro_ws, ccxt_pro_rest (2; quick 1)")
     args = parser.parse_args(argv)
     params = Params.quick() if args.quick else Params()
     if args.load is not None:
@@ -699,7 +787,8 @@ def main(argv: list[str] | None = None) -> int:
     log(f"logs in {workdir}")
     try:
         with own_schema(args.journal) as journal_url:
-            result = run(params, scenarios, workdir, args.quick, args.journal_ab, journal_url)
+            rounds = args.peer_rounds or (1 if args.quick else 2)
+            result = run(params, scenarios, workdir, args.quick, args.journal_ab, journal_url, args.peers, rounds)
     except ChildFailed as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 1

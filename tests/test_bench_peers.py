@@ -1,0 +1,38 @@
+"""``scripts/bench.py --quick --only tick --peers`` runs the ccxt.pro peer beside tradebus and
+writes the same-run table (keys only: a harness check, not a timed test)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIENTS = {"tradebus", "ccxt_pro_ws", "ccxt_pro_rest"}
+
+
+def test_peers_round_writes_the_table(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, "scripts/bench.py", "--quick", "--only", "tick", "--peers", "--samples", "30"]
+    proc = subprocess.run(
+        [*cmd, "--json", str(out), "--workdir", str(tmp_path / "logs")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    peers = json.loads(out.read_text())["peers"]
+
+    tick = peers["tick_to_order_us"]
+    assert set(tick) == CLIENTS
+    for summary in tick.values():
+        assert set(summary) == {"p50", "p90", "p99", "max", "n"}
+        assert summary["n"] > 0 and 0 < summary["p50"] <= summary["p90"] <= summary["p99"] <= summary["max"]
+    ratios = peers["ratio_tradebus_over_peer"]
+    assert set(ratios) == CLIENTS - {"tradebus"}
+    assert all(set(r) == {"p50", "p90", "p99"} and all(v > 0 for v in r.values()) for r in ratios.values())
+    assert [r["client"] for r in peers["rounds"]] == ["tradebus", "ccxt_pro_ws", "ccxt_pro_rest"]
+    assert all(r["orders_ok"] > 0 for r in peers["rounds"][1:])
+    assert "ccxt_pro_ws" in proc.stdout and "tradebus ÷ peer" in proc.stdout
