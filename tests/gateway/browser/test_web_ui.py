@@ -212,3 +212,37 @@ def test_the_theme_toggles_and_no_console_errors(page: Any, stack: Stack) -> Non
     page.find_element("css selector", "#theme-toggle").click()
     assert js(page, "return document.documentElement.dataset.theme") == "dark"
     assert severe_console_errors(page) == []
+
+
+def test_the_kill_switch_asks_first_then_halts_and_the_badge_resumes(page: Any, stack: Stack) -> None:
+    def states() -> set[str]:
+        return {t["state"] for t in stack.api("GET", "/trading-state")}
+
+    def dialog_open() -> bool:
+        return bool(js(page, "return document.getElementById('confirm').open"))
+
+    page.find_element("css selector", "#kill-switch").click()
+    wait(dialog_open, "the confirm dialog")
+    page.find_element("css selector", '#confirm button[value="cancel"]').click()
+    wait(lambda: not dialog_open(), "the dialog to close")
+    assert states() == {"active"}  # cancelled: nothing sent
+
+    page.find_element("css selector", "#kill-switch").click()
+    wait(dialog_open, "the confirm dialog")
+    page.find_element("css selector", "#confirm-ok").click()
+    wait(lambda: text(page, "#trading-state") == "HALTED", "the badge to show HALTED")
+    assert states() == {"halted"}
+    name = stack.runner.name
+    wait(lambda: text(page, f'#runners tr[data-row-id="{name}"] [data-col="state"]') == "HALTED", "the runner HALTED")
+    # the ticket (still holding the earlier order) asks again: the gate now refuses it
+    verdict = "const v = document.querySelector('#ticket-preview [data-verdict]'); return v && v.dataset.verdict"
+    wait(lambda: js(page, verdict) == "refused", "the ticket's verdict to turn refused")
+    assert not page.find_element("css selector", "#ticket-submit").is_enabled()
+    shot(page, stack, "08-halted")
+
+    page.find_element("css selector", "#trading-state").click()  # resume, after a confirm
+    wait(dialog_open, "the resume dialog")
+    page.find_element("css selector", "#confirm-ok").click()
+    wait(lambda: text(page, "#trading-state") == "ACTIVE", "the badge back to ACTIVE")
+    assert states() == {"active"}
+    assert severe_console_errors(page) == []

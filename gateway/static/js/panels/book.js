@@ -2,7 +2,7 @@
 
 import * as api from "../api.js";
 import { $, h } from "../dom.js";
-import { add, ago, fixed, num, pct, sub, until } from "../fmt.js";
+import { add, ago, fixed, mul, num, pct, sub, until } from "../fmt.js";
 import { on, setBook, state } from "../store.js";
 import { placesFor } from "./runners.js";
 
@@ -91,7 +91,7 @@ function renderRefs() {
   const b = entry && entry.book;
   const bid = b && b.bids && b.bids[0] ? b.bids[0][0] : "";
   const ask = b && b.asks && b.asks[0] ? b.asks[0][0] : "";
-  const mid = bid && ask ? fixed(String((num(bid) + num(ask)) / 2), places.px + 1) : "";
+  const mid = bid && ask ? fixed(mul(add(bid, ask), "0.5"), places.px + 1) : "";
   const age = b && b.venue_ts_ms ? ago(b.venue_ts_ms) : "";
   const cells = [
     ref("mid", mid, { "data-testid": "ref-mid" }),

@@ -198,6 +198,18 @@ export function initTicket() {
     build();
   });
   on("session", renderPreview);
+  // the verdict depends on the runner's trading state and the reference price: ask again when the
+  // state changes, and every few seconds while a complete ticket sits there
+  let states = "";
+  on("trading-state", () => {
+    const now = JSON.stringify(Array.from(state.tradingState));
+    if (now === states) return;
+    states = now;
+    if (ready()) runPreview();
+  });
+  setInterval(() => {
+    if (ready() && !sending && document.visibilityState === "visible") runPreview();
+  }, 5000);
   document.addEventListener("instrument-selected", (e) => {
     if (t.key === e.detail) return;
     t.key = e.detail;
