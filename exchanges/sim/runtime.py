@@ -19,6 +19,8 @@ from aiohttp import web
 
 from exchanges.sim.engine import SimClock, SimConfig, SimVenue
 from exchanges.sim.faults import FaultRequest, Faults
+from exchanges.sim.recording import Recording
+from exchanges.sim.replay import ReplayClock, ReplayMarket, ReplayPacer, replay_routes
 from exchanges.sim.server import BackgroundLoop, Periodic, SimServer
 from exchanges.sim.tls import TlsFiles
 
@@ -89,6 +91,7 @@ class SimHost(ABC, Generic[DialectT, OptionsT]):
         if faults is not None:
             self.faults.arm(faults)
         self.venue = SimVenue(config, clock=clock)
+        self.replay: ReplayPacer | None = None
         self._server: SimServer | None = None
 
     @abstractmethod
@@ -118,16 +121,32 @@ class SimHost(ABC, Generic[DialectT, OptionsT]):
             raise RuntimeError("use_tls before start")
         self.tls = tls
 
+    def use_replay(self, recording: Recording, *, speed: float | None, hold: bool = False) -> ReplayPacer:
+        """Serve ``recording`` as the market from the next :meth:`start` on (exchanges/sim/replay.py):
+        ``speed`` × real time, None = as fast as the consumer keeps up; ``hold``: step only when granted."""
+        if self._server is not None:
+            raise RuntimeError("use_replay before start")
+        clock = ReplayClock(recording.start_ms)
+        market = self.venue.use_market(lambda core, now: ReplayMarket(core, now, recording), clock)
+        self.replay = ReplayPacer(self.venue, clock, market, step_ms=self.config.step_interval_ms, speed=speed)
+        self.replay.hold = hold
+        return self.replay
+
     async def start(self) -> None:
         if self._server is not None:
             return
+        apps = self._apps()
+        if self.replay is not None:
+            for _, app in apps:
+                replay_routes(app, self.replay)
         server = SimServer(
             host=self.host,
-            apps=self._apps(),
+            apps=apps,
             step=self.venue.step,
             step_interval_ms=self.config.step_interval_ms,
             periodic=self.dialect.periodic(),
             ssl_context=self.tls.server_context() if self.tls is not None else None,
+            step_loop=self.replay.run if self.replay is not None else None,
         )
         self.dialect.stopping = server.stopping
         for rest in self._rest_hosts():
@@ -152,6 +171,8 @@ class SimHost(ABC, Generic[DialectT, OptionsT]):
 
     @property
     def steps(self) -> int:
+        if self.replay is not None:
+            return self.replay.steps
         return self._server.steps if self._server is not None else 0
 
 

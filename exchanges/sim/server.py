@@ -62,8 +62,10 @@ class SimServer:
         periodic: list[Periodic] | None = None,
         shutdown_timeout_s: float = 2.0,
         ssl_context: ssl.SSLContext | None = None,
+        step_loop: Callable[[], Coroutine[Any, Any, None]] | None = None,
     ) -> None:
         self.host = host
+        self._step_loop = step_loop  # runs instead of the step timer (a replay's pacer)
         self._ssl_context = ssl_context
         self._apps = apps
         self._step = step
@@ -113,7 +115,10 @@ class SimServer:
 
     async def _run(self) -> None:
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._every("step", self._step_interval_s, self._do_step), name="sim-step")
+            if self._step_loop is not None:
+                tg.create_task(self._step_loop(), name="sim-step")
+            else:
+                tg.create_task(self._every("step", self._step_interval_s, self._do_step), name="sim-step")
             for job in self._periodic:
                 tg.create_task(self._every(job.name, job.interval_s, job.fn), name=f"sim-{job.name}")
 

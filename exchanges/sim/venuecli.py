@@ -19,9 +19,18 @@ from typing import Annotated, Any
 
 import typer
 
-from exchanges.sim.cliargs import CliError, as_cli_errors, check_positive, config_overrides, parse_log_level
+from exchanges.sim.cliargs import (
+    CliError,
+    as_cli_errors,
+    check_positive,
+    config_overrides,
+    parse_log_level,
+    parse_symbols,
+)
 from exchanges.sim.faults import FaultRequest, UnknownOutcomeMode
 from exchanges.sim.overrides import ConfigOverrides
+from exchanges.sim.recording import Recording
+from exchanges.sim.replay import parse_speed
 from exchanges.sim.runtime import SimHost
 from exchanges.sim.serve import run
 
@@ -48,6 +57,11 @@ _COMMON: tuple[tuple[str, Any, Any, str], ...] = (
     ("step_ms", int | None, None, "engine step (book refresh) period in ms [default: 100]"),
     ("balances", str | None, None, "spot balances, e.g. USDT=100000,BTC=1"),
     ("futures_balances", str | None, None, "futures wallet, e.g. USDT=100000"),
+)
+_REPLAY: tuple[tuple[str, Any, Any, str], ...] = (
+    ("replay", str | None, None, "a recording (`record --out` directory or fsspec URL) as the market"),
+    ("speed", str, "1", "with --replay: N × real time, or 'max' (as fast as the consumer keeps up)"),
+    ("hold", bool, False, "with --replay: step only when POST /_sim/replay grants it (backtests)"),
 )
 _LIMITS = ("no_rate_limits", bool, False, "count requests but never refuse")
 _FAULTS: tuple[tuple[str, Any, Any, str], ...] = (
@@ -110,7 +124,7 @@ class SimCommand:
             return out
 
         port = option("port_base", Annotated[int, typer.Option("--port-base", help=self.port_help)])
-        return [port, *table(_COMMON), *self.options, *table((_LIMITS, *_FAULTS, _LOG_LEVEL))]
+        return [port, *table(_COMMON), *table(_REPLAY), *self.options, *table((_LIMITS, *_FAULTS, _LOG_LEVEL))]
 
     def serve(self, values: dict[str, Any]) -> None:
         """Check the options, build the simulator, serve it until SIGINT/SIGTERM."""
@@ -126,8 +140,14 @@ class SimCommand:
             retry_after_s=values.pop("retry_after"),
         )
         common = {name: values.pop(name) for name, *_ in _COMMON}
+        replay_url, speed_text, hold = (values.pop(name) for name, *_ in _REPLAY)
         with as_cli_errors():
             faults.validate()
+            recording = None
+            if replay_url is not None:
+                speed = parse_speed(speed_text)
+                recording = Recording.open(replay_url, self.name)
+                common["symbols"] = _replay_symbols(common["symbols"], recording)
             overrides = config_overrides(
                 seed=common["seed"],
                 symbols=common["symbols"],
@@ -147,10 +167,32 @@ class SimCommand:
                 own=values,
             )
             sim = self.build(args)
+            if recording is not None:
+                sim.use_replay(recording, speed=speed, hold=hold)
         host = common["host"]
         ports = f"{port_base}-{port_base + 1}" if self.ports == 2 else f"{port_base}"
         extra = self.extra(sim) if self.extra is not None else None
+        if recording is not None:
+            extra = {**(extra or {}), "replay": _replay_line(recording, speed_text, hold)}
         run(sim, level=level, venue=self.venue, listening=f"{host}:{ports}", extra=extra)
+
+
+def _replay_symbols(given: str | None, recording: Recording) -> str:
+    """The symbols to list: the recording's (``--symbols``, when given, must be among them)."""
+    recorded = recording.symbols
+    if given:
+        missing = [s for s in parse_symbols(given) if s not in recorded]
+        if missing:
+            raise CliError(f"--symbols: {', '.join(missing)} not in the recording (it has {', '.join(recorded)})")
+        return given
+    return ",".join(recorded)
+
+
+def _replay_line(recording: Recording, speed: str, hold: bool) -> str:
+    span_s = (recording.end_ms - recording.start_ms) / 1000
+    pace = "held (POST /_sim/replay grants steps)" if hold else f"speed {speed}"
+    rows = ", ".join(f"{n} {channel}" for channel, n in recording.channels.items())
+    return f"{recording.url}: {span_s:.1f}s recorded ({rows}), {pace}"
 
 
 def add_command(app: typer.Typer, command: SimCommand) -> None:

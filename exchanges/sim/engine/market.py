@@ -173,7 +173,6 @@ class MarketModel:
         cross resting user orders trade with them first (the users are makers)."""
         core = self.core
         spec = core.specs[key]
-        book = core.books[key]
         cfg = core.config
         ladder = quote_ladder(
             self.process.fair(spec),
@@ -186,19 +185,27 @@ class MarketModel:
             max_price=spec.max_price,
         )
         qty = ladder.qty
+        self.apply_ladder(key, {p: qty for p in ladder.bids}, {p: qty for p in ladder.asks})
+
+    def apply_ladder(self, key: BookId, bids: dict[Decimal, Decimal], asks: dict[Decimal, Decimal]) -> None:
+        """Make the market maker's levels of one book exactly ``bids``/``asks`` (price → qty).
+        Levels at unchanged prices keep their queue place and are topped up or cut; new levels
+        that cross resting user orders trade with them first (the users are makers)."""
+        core = self.core
+        spec = core.specs[key]
+        book = core.books[key]
         mm = core.accounts[MARKET_MAKER]
         ts = self.now_ms
-        for side, prices in ((Side.BUY, ladder.bids), (Side.SELL, ladder.asks)):
-            wanted = set(prices)
+        for side, wanted in ((Side.BUY, bids), (Side.SELL, asks)):
             entries = book.mm_entries(side)
             for price, entry in list(entries.items()):
                 if price not in wanted:
                     book.cancel(entry)
                     core.touch_book(book)
-        for side, prices in ((Side.BUY, ladder.bids), (Side.SELL, ladder.asks)):
+        for side, wanted in ((Side.BUY, bids), (Side.SELL, asks)):
             entries = book.mm_entries(side)
             book_side = book.side(side)
-            for price in prices:
+            for price, qty in wanted.items():
                 kept = entries.get(price)
                 if kept is not None:
                     if kept.qty < qty:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import TypeVar
 
 from strategy_client.model import MarketKind, OrderType, Side, TimeInForce
 
@@ -38,6 +39,7 @@ from .views import (
 __all__ = ["SimVenue", "MARKET_MAKER"]
 
 ZERO = Decimal(0)
+M = TypeVar("M", bound=MarketModel)
 
 
 class SimVenue:
@@ -61,6 +63,20 @@ class SimVenue:
         core.commit(now)
 
     # --- set-up ----------------------------------------------------------------------------
+
+    def use_market(self, make: Callable[[EngineCore, int], M], clock: SimClock | None = None) -> M:
+        """Replace the market model (and the clock) before anyone trades: ``make(core, now)``
+        builds it (a replay's ``ReplayMarket``, exchanges/sim/replay.py); its books are quoted now."""
+        core = self._core
+        if clock is not None:
+            core.clock = clock
+        now = core.clock.now_ms()
+        self._market = market = make(core, now)
+        try:
+            market.requote_all()
+        finally:
+            core.commit(now)
+        return market
 
     @property
     def config(self) -> SimConfig:
