@@ -205,14 +205,16 @@ class RunnerJournal:
         self.intent_ns = LatencyRing()  # wall time of each successful intent write, in the runner
 
     def write_intent(self, request: OrderRequest, origin: str = "") -> None:
-        """Commit ``request``'s intent, or raise :class:`JournalRefused` (do not send it)."""
+        """Make ``request``'s intent durable, or raise :class:`JournalRefused` (do not send it).
+        The intent is held from the writer until :meth:`release_intents` (called once the order
+        is sent), or the next journaled event, whichever comes first."""
         fault = self.journal.fault
         if fault:
             self.refused += 1
             raise JournalRefused(f"not sent: the journal cannot record what this order would do: {fault}")
         t0 = perf_counter_ns()
         try:
-            self.journal.write_intent(request, origin=origin)
+            self.journal.write_intent(request, origin=origin, hold=True)
         except DuplicateIntent:
             raise ClientIdInUse(
                 f"client id {request.client_id} was used before (its intent is journaled): use a new one"
@@ -221,6 +223,10 @@ class RunnerJournal:
             self.refused += 1
             raise JournalRefused(f"not sent: its intent could not be journaled: {exc.line}") from None
         self.intent_ns.add(perf_counter_ns() - t0)  # what the intent added to this order's path
+
+    def release_intents(self) -> None:
+        """After the order left: the writer may take its intent (held out of the order's path)."""
+        self.journal.release_intents()
 
     def restart_orders(self) -> list[Order]:
         """Open, PENDING and UNKNOWN orders the journal holds (PENDING: an intent with no answer)."""

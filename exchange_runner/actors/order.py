@@ -391,6 +391,8 @@ class OrderManager(Actor[Msg]):
             self._submitted_at[cid] = t0
         # sent in this turn of the loop, not the next (exchange_runner/eager.py)
         placed = start_eager(self.spawn, self._place(req, t0), f"place:{cid}")
+        if self.journal is not None:
+            self.journal.release_intents()  # the writer takes the intent now the order is out
         if not msg.answer_by:
             return placed
         loop = asyncio.get_running_loop()

@@ -191,6 +191,7 @@ class Journal:
         self._intents = 0
         self._intent_errors = 0
         self._appended = 0
+        self._held: list[_Item] = []  # intents logged with hold=True, not yet queued (release_intents)
         self._committed = 0
         self._batches = 0
         self._dups: dict[str, int] = {}
@@ -391,7 +392,9 @@ class Journal:
         finally:
             ilog.close()
 
-    def write_intent(self, request: OrderRequest, *, ts_ns: int | None = None, origin: str = "") -> None:
+    def write_intent(
+        self, request: OrderRequest, *, ts_ns: int | None = None, origin: str = "", hold: bool = False
+    ) -> None:
         """Make an order's intent durable before it is sent. Raises a :class:`JournalError` when
         it could not — then **the order must not be sent** (:class:`DuplicateIntent`: the client
         id was used before).
@@ -400,7 +403,12 @@ class Journal:
         written into the memory-mapped log — durable across a crash of the process, as a
         synchronous=normal commit is, with no system call — and queued for the writer, which
         inserts it into SQLite and advances the log. Otherwise it is committed here. With the
-        writer running, call it on the writer's event loop (it queues to the writer)."""
+        writer running, call it on the writer's event loop (it queues to the writer).
+
+        ``hold``: an intent written into the log is handed to the writer later — by
+        :meth:`release_intents` (the order path calls it once the order is sent) or the next
+        append, drain or close, whichever comes first — so waking the writer is not on the order's
+        path. It is durable either way: the log holds it."""
         if not self.run_id or self._closed:
             raise JournalClosed(f"journal {self.where} is {'closed' if self._closed else 'open for reading only'}")
         client_id = request.client_id
@@ -412,7 +420,7 @@ class Journal:
                 f"order intent {client_id!r} is already journaled in {self.where}: a client id is used once"
             )
         ts = time.time_ns() if ts_ns is None else ts_ns
-        if not self._log_intent(client_id, ts, origin, request):
+        if not self._log_intent(client_id, ts, origin, request, hold):
             try:
                 self._store.insert_intent(
                     self._sql_intent, _intent_row(self.stream, self.run_id, client_id, ts, origin, request)
@@ -424,33 +432,52 @@ class Journal:
             self._known.add(client_id)
         self._intents += 1
 
-    def _log_intent(self, client_id: str, ts_ns: int, origin: str, request: OrderRequest) -> bool:
+    def _log_intent(self, client_id: str, ts_ns: int, origin: str, request: OrderRequest, hold: bool) -> bool:
         """Write the intent into the log and queue it for the writer; False when it cannot (no
         log, no writer, the queue or the log full): then it is committed synchronously. Only
         what makes the intent durable happens here (one encode, one copy); the writer derives
         the row (:func:`_intent_row`)."""
         ilog = self._ilog
-        if ilog is None or not self._writer_running or self._queue.full():
+        queue = self._queue
+        if ilog is None or not self._writer_running or queue.qsize() + len(self._held) >= self._capacity:
             return False
         end = ilog.append(_LOG.encode((self.run_id, client_id, ts_ns, origin, request)))
         if end < 0:
             return False
-        self._queue.put_nowait(_Item([], None, end, (client_id, ts_ns, origin, request)))
+        item = _Item([], None, end, (client_id, ts_ns, origin, request))
+        if hold:
+            self._held.append(item)
+        else:
+            self.release_intents()  # in log order
+            queue.put_nowait(item)
         self._appended += 1
         self._logged += 1
         return True
+
+    def release_intents(self) -> None:
+        """Hand the intents written with ``hold`` to the writer, in the order they were logged.
+        Room for them was counted when they were written, and every append releases them first,
+        so the queue takes them."""
+        held = self._held
+        if held:
+            put = self._queue.put_nowait
+            for item in held:
+                put(item)
+            held.clear()
 
     # ------------------------------------------------------------------------- appends (queued)
 
     async def append(self, record: JournalRecord, *, on_commit: Callable[[], None] | None = None) -> None:
         """Queue ``record`` for the writer; waits while the queue is full (never drops)."""
         item = self._item(record, on_commit)
+        self.release_intents()  # an intent before anything appended after it
         await self._queue.put(item)
         self._appended += 1  # counted once queued: a put cancelled while waiting appended nothing
 
     def append_nowait(self, record: JournalRecord, *, on_commit: Callable[[], None] | None = None) -> None:
         """Queue ``record`` without waiting; raises :class:`JournalBusy` when the queue is full."""
         item = self._item(record, on_commit)
+        self.release_intents()  # an intent before anything appended after it
         try:
             self._queue.put_nowait(item)
         except asyncio.QueueFull:
@@ -471,6 +498,7 @@ class Journal:
     async def flush(self, timeout: float | None = None) -> None:
         """Wait until everything appended so far is committed. Raises the writer's fault (a
         :class:`JournalError`) if a commit is failing, :class:`TimeoutError` after ``timeout``."""
+        self.release_intents()
         target = self._appended
         if self._committed >= target:
             return
@@ -596,6 +624,7 @@ class Journal:
         if not self._writer_running or self._writer_stopped is None:
             return
         stopped = self._writer_stopped
+        self.release_intents()
         try:
             async with asyncio.timeout(timeout):
                 await self._queue.put(_STOP)

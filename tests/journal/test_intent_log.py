@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from strategy_client.journal import DuplicateIntent, Journal, ProcessInfo, StoreOptions, journal_file
+from strategy_client.journal import DuplicateIntent, Journal, OrderRecord, ProcessInfo, StoreOptions, journal_file
 from strategy_client.journal.intent_log import DATA, IntentLog
 from strategy_client.journal.journal import intent_log_path
 
 from ..helpers import eventually
 from ..integration.conftest import ROOT
-from .factories import request
+from .factories import order, request
 
 RUNNER = ProcessInfo(role="runner", name="binance:main")
 STREAM = RUNNER.stream
@@ -92,6 +92,31 @@ async def test_write_intent_makes_no_system_call_and_the_writer_imports_it(tmp_p
         j.close()
 
 
+async def test_a_held_intent_reaches_the_writer_on_release_or_before_the_next_append(tmp_path: Path) -> None:
+    """``hold``: the intent is durable in the log at once, but the writer is not woken on the
+    order's path — it takes the intent when the order path releases it, or before anything
+    appended after it (so the journal's order of records holds), or at flush."""
+    j = Journal.open(process=RUNNER, data_dir=tmp_path)
+    try:
+        async with j.running():
+            j.write_intent(request("h-0"), hold=True)
+            assert j.stats.queue_depth == 0 and j.stats.intents_logged == 1  # logged, not queued
+            j.release_intents()
+            assert j.stats.queue_depth == 1
+            await j.flush()
+            assert _intents(tmp_path) == ["h-0"]
+            j.write_intent(request("h-1"), hold=True)
+            j.write_intent(request("h-2"), hold=True)
+            j.append_nowait(OrderRecord(order=order("h-1"), kind="new"))  # the held intents queue before it
+            assert j.stats.queue_depth == 3
+            j.write_intent(request("h-3"), hold=True)
+            await asyncio.wait_for(j.flush(), 30)  # flush takes what is held too
+            assert _intents(tmp_path) == ["h-0", "h-1", "h-2", "h-3"]
+            assert j.order("h-1") is not None
+    finally:
+        j.close()
+
+
 async def test_the_probe_sees_the_synchronous_commit(tmp_path: Path) -> None:
     """The same measurement on the synchronous path (the code before the log) sees its writes."""
     j = Journal.open(process=RUNNER, data_dir=tmp_path, options=StoreOptions(intent_log=False))
@@ -117,8 +142,8 @@ async def main():
     async with j.running():
         j.write_intent(request("before"))
         await j.flush()
-        for i in range(n):
-            j.write_intent(request(f"k-{i}"))
+        for i in range(n):  # every other one held from the writer (as the runner's order path does)
+            j.write_intent(request(f"k-{i}"), hold=i % 2 == 0)
         assert j.stats.committed == 1, j.stats  # the writer has not run since
         os.kill(os.getpid(), signal.SIGKILL)
 
