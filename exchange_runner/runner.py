@@ -57,6 +57,7 @@ from .bars import BarAggregator
 from .config import ConfigError, RunnerConfig
 from .gctune import settle_heap
 from .health import RunnerHealth, SelfPing
+from .ipc import IpcEndpoints
 from .journaling import JournalingPublisher, RunnerJournal, open_runner_journal
 from .metrics import RunnerMetrics
 from .publisher import Publisher, pub_socket
@@ -94,6 +95,7 @@ class ExchangeRunner:
         self.ctx = zmq.asyncio.Context()
         self.pub_endpoint = ""
         self.router_endpoint = ""
+        self.ipc = IpcEndpoints(config.registration_name)  # the same sockets on ipc:// (exchange_runner/ipc.py)
         self.streams: dict[str, bool] = {}
         self.status = "starting"
         self.started = asyncio.Event()
@@ -256,6 +258,7 @@ class ExchangeRunner:
             self.security.start()
         self.pub_endpoint = _bind(self._pub_sock, cfg.bind, cfg.pub_port)
         self.router_endpoint = _bind(router, cfg.bind, cfg.router_port)
+        router_ipc, pub_ipc = self.ipc.bind(router, self._pub_sock)
         service = CommandService(self)
         self.server = ZmqServer(
             router,
@@ -286,9 +289,11 @@ class ExchangeRunner:
             symbols=tuple(map(str, keys)),
             curve_key=self.security.keys.public if self.security is not None else "",
             epoch=self.epoch,
+            router_ipc=router_ipc,
+            pub_ipc=pub_ipc,
         )
         self.registrar = Registrar(cfg.redis_url, record, replace=cfg.replace, on_replaced=self.stop)
-        logger.info("PUB {}  ROUTER {}", self.pub_endpoint, self.router_endpoint)
+        logger.info("PUB {}  ROUTER {}  ipc {}", self.pub_endpoint, self.router_endpoint, self.ipc.dir or "none")
         try:
             await self.registrar.claim()  # a live runner of this name: NameTaken (unless --replace)
             async with asyncio.TaskGroup() as tg:
@@ -358,6 +363,7 @@ class ExchangeRunner:
             self.server = None
             router.close(linger=0)
             self._pub_sock.close(linger=0)
+            self.ipc.close()
             if self.security is not None:
                 self.security.stop()
             if self.registrar is not None:

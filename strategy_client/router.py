@@ -13,6 +13,9 @@
   when that time runs out without the record coming back. ``spin_us`` is passed to every command client
   (see :class:`ZmqCommandClient`). A runner with another protocol version is kept
   out, and calls routed to it raise :class:`ProtocolMismatch` naming both versions.
+* Transport: a runner on this host is reached over its ``ipc://`` endpoints, others over
+  ``tcp://`` (``transport="tcp"`` or ``$TRADEBUS_TRANSPORT=tcp`` forces ``tcp://``; see
+  :mod:`strategy_client.endpoints`).
 * Events: :meth:`subscribe` merges the matching runners' PUB streams into one
   :class:`Subscription` that the discovery keeps current.
 """
@@ -30,6 +33,7 @@ from .api_calls import CoreApiCalls, Route, expect
 from .coerce import ExchangeLike, KeyLike, as_exchange
 from .command_client import ZmqCommandClient
 from .discovery import RunnerChanges, RunnerWatch, check_version, select_runner
+from .endpoints import resolve_transport, router_endpoint
 from .errors import AmbiguousRoute, CoreApiError, ProtocolMismatch, RunnerUnavailable
 from .events import EventFilter, KindLike
 from .model import Exchange, InstrumentKey, TradingState
@@ -83,6 +87,7 @@ class ZmqRouter(CoreApiCalls):
         keep_unlisted_s: float = REGISTRATION_TTL_S,
         verify_timeout_s: float = 0.5,
         security: ClientSecurity | None = None,
+        transport: str | None = None,
     ) -> None:
         # this client's CURVE key and the runner keys it trusts (default: the environment);
         # records it cannot trust are skipped by the watch (docs/security.md)
@@ -90,6 +95,7 @@ class ZmqRouter(CoreApiCalls):
         self._watch = RunnerWatch(redis_url, keep_unlisted_s=keep_unlisted_s, accept=self.security.check)
         self.verify_timeout_s = verify_timeout_s
         self.spin_us = spin_us
+        self.transport = resolve_transport(transport)  # "auto": ipc:// to a runner on this host
         self.redis_url = self._watch.redis_url
         self.poll_s = poll_s
         self.default_timeout_s = default_timeout_s
@@ -195,7 +201,7 @@ class ZmqRouter(CoreApiCalls):
                 log.info("router: runner %s restarted (pid %d → %d)", new.name, old.pid, new.pid)
                 client = self._clients.get(new.name)
                 if client is not None:
-                    client.retarget(new.router_endpoint, self.security.curve_for(new))
+                    client.retarget(router_endpoint(new, self.transport), self.security.curve_for(new))
         for rec in changes.added:
             self._add(rec)
         self.records = dict(self._watch.records)
@@ -218,9 +224,10 @@ class ZmqRouter(CoreApiCalls):
             self._incompatible[rec.name] = rec
             log.warning("router: %s; not using it", exc)
             return
-        log.info("router: runner %s (%s) at %s", rec.name, rec.exchange.value, rec.router_endpoint)
+        endpoint = router_endpoint(rec, self.transport)
+        log.info("router: runner %s (%s) at %s", rec.name, rec.exchange.value, endpoint)
         client = ZmqCommandClient(
-            rec.router_endpoint,
+            endpoint,
             name=rec.name,
             context=self._ctx,
             default_timeout_s=self.default_timeout_s,
@@ -390,6 +397,7 @@ class ZmqRouter(CoreApiCalls):
             on_close=self._subs.discard,
         )
         sub.curve_for = self.security.curve_for
+        sub.transport = self.transport
         self._subs.add(sub)
         for rec in self.records.values():
             if rec.name not in self._incompatible:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import zmq
 
 from .core_api import CoreApi
+from .endpoints import Transport, pub_endpoint
 from .events import EventFilter, EventItem, EventQueue
 from .model import Exchange
 from .subscriber import ZmqEventSubscriber
@@ -53,6 +54,7 @@ class Subscription:
         self._on_close = on_close
         self._closed = False
         self.curve_for: Callable[[RunnerRecord], CurveClient | None] | None = None  # set by the router
+        self.transport: Transport = "auto"  # set by the router (strategy_client/endpoints.py)
 
     def wants(self, rec: RunnerRecord) -> bool:
         if self.runner_names is not None and rec.name not in self.runner_names:
@@ -68,11 +70,12 @@ class Subscription:
             return
         sub = self.subscribers.get(rec.name)
         curve = self.curve_for(rec) if self.curve_for is not None else None
+        endpoint = pub_endpoint(rec, self.transport)
         if sub is not None:
-            sub.retarget(rec.pub_endpoint, curve)
+            sub.retarget(endpoint, curve)
             return
         sub = ZmqEventSubscriber(
-            rec.pub_endpoint,
+            endpoint,
             runner=rec.name,
             exchange=rec.exchange,
             filter=self.filter,

@@ -48,6 +48,11 @@ class RunnerRecord(msgspec.Struct, frozen=True, kw_only=True):
     curve_key: str = ""
     #: random id of this runner instance (also in every reply header, ``ep``)
     epoch: str = ""
+    #: the same ROUTER and PUB on ``ipc://`` (a socket file on ``host``); "" = none. A client on
+    #: ``host`` that can reach the file uses them (strategy_client/endpoints.py); older clients
+    #: ignore the fields
+    router_ipc: str = ""
+    pub_ipc: str = ""
 
 
 def runner_key(name: str) -> str:
