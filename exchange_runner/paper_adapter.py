@@ -15,7 +15,16 @@ import time
 from collections.abc import AsyncIterator, Sequence
 
 from exchanges import errors as xerr
-from exchanges.base import AccountUpdate, ExchangeAdapter, ExecType, FundingRateRecord, OrderUpdate, UserEvent
+from exchanges.base import (
+    AccountUpdate,
+    ExchangeAdapter,
+    ExecType,
+    FundingRateRecord,
+    MarketSink,
+    OrderUpdate,
+    PushesMarketData,
+    UserEvent,
+)
 from strategy_client.model import (
     AccountSnapshot,
     FundingRate,
@@ -90,6 +99,14 @@ class PaperAdapter:
             if not update.empty:
                 await self._emit(update)
             yield book
+
+    async def run_market_data(
+        self, trades: Sequence[InstrumentKey], tickers: Sequence[InstrumentKey], sink: MarketSink
+    ) -> None:
+        """Public trades and tickers are the venue's, as in live mode (``PushesMarketData``)."""
+        if not isinstance(self.inner, PushesMarketData):
+            raise NotImplementedError(f"the {self.exchange.value} adapter streams no trades or tickers")
+        await self.inner.run_market_data(trades, tickers, sink)
 
     async def stream_funding(self, keys: Sequence[InstrumentKey]) -> AsyncIterator[FundingRate]:
         async for rate in self.inner.stream_funding(keys):

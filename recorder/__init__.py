@@ -1,4 +1,4 @@
-"""The recorder: runner market data (books, funding) to Parquet under any fsspec URL.
+"""The recorder: runner market data (books, funding, trades, tickers, bars) to Parquet under any fsspec URL.
 
 ``record --out PATH`` (recorder/cli.py) runs it; docs/market-data.md#recording describes the
 layout, the schemas and what a crash can lose. Imports only ``strategy_client`` of ours.
@@ -6,12 +6,15 @@ layout, the schemas and what a crash can lose. Imports only ``strategy_client`` 
 
 from .app import Recorder, RecorderConfig, RecorderStats
 from .read import channel_files, open_channel
-from .rows import BOOK, FUNDING, GAPS, SCHEMAS
+from .rows import BARS, BOOK, FUNDING, GAPS, SCHEMAS, TICKERS, TRADES
 from .store import ParquetStore, StoreError
 
 __all__ = [
     "BOOK",
     "FUNDING",
+    "TRADES",
+    "TICKERS",
+    "BARS",
     "GAPS",
     "SCHEMAS",
     "ParquetStore",

@@ -27,16 +27,40 @@ import msgspec
 from strategy_client import EventItem, Received, Subscription, ZmqRouter
 from strategy_client.discovery import DEFAULT_REDIS_URL
 from strategy_client.model import InstrumentKey
-from strategy_client.wire import BookEvent, FundingEvent, TopicKind
+from strategy_client.wire import BarEvent, BookEvent, FundingEvent, TickerEvent, TopicKind, TradeEvent
 
-from .rows import BOOK, FUNDING, GAPS, SCHEMAS, Part, Row, book_row, day_of, funding_row, gap_row, instrument_dir
+from .rows import (
+    BARS,
+    BOOK,
+    FUNDING,
+    GAPS,
+    SCHEMAS,
+    TICKERS,
+    TRADES,
+    Part,
+    Row,
+    bar_row,
+    book_row,
+    day_of,
+    funding_row,
+    gap_row,
+    instrument_dir,
+    ticker_row,
+    trade_row,
+)
 from .store import ParquetStore
 
 __all__ = ["Recorder", "RecorderConfig", "RecorderStats"]
 
 log = logging.getLogger("recorder")
 
-_CHANNEL = {TopicKind.BOOK: BOOK, TopicKind.FUNDING: FUNDING}
+_CHANNEL = {
+    TopicKind.BOOK: BOOK,
+    TopicKind.FUNDING: FUNDING,
+    TopicKind.TRADE: TRADES,
+    TopicKind.TICKER: TICKERS,
+    TopicKind.BAR: BARS,
+}
 _PUMP_BATCH = 256  # items taken before the writer and the ticker get a turn
 _RETRY_S = 1.0
 
@@ -103,7 +127,7 @@ class Recorder:
             log.warning("recorder: deleted %d unfinished file(s) of an earlier run", self.stats.temp_removed)
         async with ZmqRouter(self.redis_url) as router:
             sub = await router.subscribe(
-                kinds=("book", "funding"),
+                kinds=tuple(_CHANNEL),
                 runners=list(self.config.runners) or None,
                 snapshot=False,
                 queue_size=self.config.queue_size,
@@ -159,6 +183,15 @@ class Recorder:
         elif isinstance(event, FundingEvent):
             self._check_seq(item, item.key, FUNDING)
             self._add(item, FUNDING, funding_row(item, event.funding))
+        elif isinstance(event, TradeEvent):
+            self._check_seq(item, item.key, TRADES)
+            self._add(item, TRADES, trade_row(item, event.trade))
+        elif isinstance(event, TickerEvent):
+            self._check_seq(item, item.key, TICKERS)
+            self._add(item, TICKERS, ticker_row(item, event.ticker))
+        elif isinstance(event, BarEvent):
+            self._check_seq(item, item.key, BARS)
+            self._add(item, BARS, bar_row(item, event.bar, event.averages))
         else:
             self.stats.skipped += 1
 

@@ -17,7 +17,8 @@ __all__ = ["channel_files", "open_channel"]
 
 
 def channel_files(url: str, channel: str) -> list[str]:
-    """The complete files of ``channel`` (``book``, ``funding``, ``gaps``) under ``url``, sorted."""
+    """The complete files of ``channel`` (``book``, ``funding``, ``trades``, ``tickers``, ``bars``,
+    ``gaps``) under ``url``, sorted."""
     if channel not in SCHEMAS:
         raise ValueError(f"unknown channel {channel!r} (known: {', '.join(SCHEMAS)})")
     fs, root = fsspec.core.url_to_fs(url)

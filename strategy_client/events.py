@@ -109,6 +109,13 @@ _ALIASES: dict[str, TopicKind] = {
     "account": TopicKind.ACCOUNT,
     "status": TopicKind.STATUS,
     "risk": TopicKind.RISK,
+    "trade": TopicKind.TRADE,
+    "trades": TopicKind.TRADE,
+    "tick": TopicKind.TICKER,
+    "ticker": TopicKind.TICKER,
+    "tickers": TopicKind.TICKER,
+    "bar": TopicKind.BAR,
+    "bars": TopicKind.BAR,
 }
 
 KindLike = TopicKind | str

@@ -157,4 +157,4 @@ def test_store_refuses_what_it_cannot_write(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="Protocol not known"):
         ParquetStore("nosuch://x")
     with pytest.raises(ValueError, match="unknown channel"):
-        channel_files(str(tmp_path), "trades")
+        channel_files(str(tmp_path), "orders")  # not market data: never recorded

@@ -4,10 +4,12 @@ get_quality_stats answer through the client's registry; a bad trade is dropped a
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,7 @@ from exchange_runner.bars import BarsConfig
 from exchange_runner.config import RunnerConfig
 from exchange_runner.ports import free_port_pair
 from exchange_runner.runner import ExchangeRunner
+from recorder import BARS, TICKERS, TRADES, Recorder, RecorderConfig, open_channel
 from strategy_client.model import BarSource, InstrumentKey, OrderRequest, OrderType, Side, Trade
 from strategy_client.router import ZmqRouter
 from strategy_client.wire import BarEvent, BookEvent, GetBars, GetQualityStats, TickerEvent, TradeEvent
@@ -43,11 +46,16 @@ async def runner(redis_url: str) -> AsyncIterator[ExchangeRunner]:
         yield r
 
 
-async def test_trades_tickers_and_bars_on_their_topics(runner: ExchangeRunner, redis_url: str) -> None:
+async def test_trades_tickers_and_bars_on_their_topics(runner: ExchangeRunner, redis_url: str, tmp_path: Path) -> None:
     sub = Sub(runner.pub_endpoint)
     router = ZmqRouter(redis_url)
+    recorder = Recorder(RecorderConfig(out=str(tmp_path), redis_url=redis_url, runners=(runner.config.name,)))
+    stop = asyncio.Event()
+    recording = asyncio.create_task(recorder.run(stop))
     try:
+        await asyncio.wait_for(recorder.ready.wait(), 10)
         await eventually(lambda: sub.of(BookEvent), timeout=15, what="books reach the subscriber")
+        await eventually(lambda: recorder.buffered > 0, timeout=15, what="books reach the recorder")
         await runner.adapter.place_order(
             OrderRequest(key=PERP, side=Side.BUY, type=OrderType.MARKET, qty=Decimal("0.01"))
         )
@@ -94,7 +102,17 @@ async def test_trades_tickers_and_bars_on_their_topics(runner: ExchangeRunner, r
             for r in reply.stats.rejected
         )
         assert reply.stats.checked["book"] > 0 and reply.stats.thresholds["max_deviation_bps"] == "500.0"
+
+        # the recorder wrote the new channels (what it received by now)
+        stop.set()
+        await asyncio.wait_for(recording, 20)
+        recorded = open_channel(str(tmp_path), TRADES).to_table().to_pylist()
+        assert any(r["trade_id"] == trade.trade.trade_id and Decimal(r["price"]) == trade.trade.price for r in recorded)
+        assert open_channel(str(tmp_path), TICKERS).to_table().num_rows >= 1
+        assert {r["source"] for r in open_channel(str(tmp_path), BARS).to_table().to_pylist()} == {"trades", "mid"}
     finally:
+        stop.set()
+        await asyncio.gather(recording, return_exceptions=True)
         await router.close()
         await sub.close()
 
