@@ -111,9 +111,10 @@ export function time(ms) {
   return d.toISOString().slice(11, 19);
 }
 
+/** "12-07 08:01:10" (UTC, no year): dense enough for the tables. */
 export function dateTime(ms) {
   if (!ms) return "";
-  return new Date(Number(ms)).toISOString().replace("T", " ").slice(0, 19);
+  return new Date(Number(ms)).toISOString().replace("T", " ").slice(5, 19);
 }
 
 export function ago(ms) {

@@ -7,8 +7,9 @@ The tests share one browser page and run in file order (each leaves the page usa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 import pytest
@@ -52,6 +53,44 @@ def passive_buy(stack: Stack, below: Decimal, lots: int) -> tuple[Decimal, Decim
     return (bid * below / tick).to_integral_value(ROUND_DOWN) * tick, Decimal(inst["min_qty"]) * lots
 
 
+VERDICT = "const v = document.querySelector('#ticket-preview [data-verdict]'); return v && v.dataset.verdict"
+
+
+def fill_ticket(page: Any, side: str, qty: Decimal, price: Decimal | None = None, *, reduce_only: bool = False) -> str:
+    """Fill the ticket for the perp (limit when ``price``, else market); the preview's verdict."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    Select(page.find_element(By.ID, "ticket-key")).select_by_value(PERP)
+    page.find_element(By.CSS_SELECTOR, f'#ticket button[data-side="{side}"]').click()
+    page.find_element(By.CSS_SELECTOR, f'#ticket button[data-type="{"market" if price is None else "limit"}"]').click()
+    for field, value in (("ticket-qty", qty), ("ticket-price", price)):
+        if value is not None:
+            el = page.find_element(By.ID, field)
+            el.clear()
+            el.send_keys(str(value))
+    if page.find_element(By.ID, "ticket-reduce").is_selected() != reduce_only:
+        page.find_element(By.ID, "ticket-reduce").click()
+
+    def previewed() -> str | None:  # the verdict once the preview shows this ticket
+        sent = (text(page, "#ticket-preview dl dd:nth-of-type(2)"), text(page, "#ticket-preview dl dd:nth-of-type(3)"))
+        verdict = js(page, VERDICT)
+        if not verdict or verdict == "error":
+            return verdict or None
+        try:
+            same = Decimal(sent[0]) == qty and (sent[1] == "market" if price is None else Decimal(sent[1]) == price)
+        except InvalidOperation:
+            same = verdict == "invalid"  # no order to show: the filters refused it
+        return verdict if same else None
+
+    return wait(previewed, "the preview of this ticket")
+
+
+def send_ticket(page: Any) -> None:
+    wait(lambda: page.find_element("id", "ticket-submit").is_enabled(), "send enabled")
+    page.find_element("id", "ticket-submit").click()
+
+
 @pytest.fixture(scope="module")
 def page(browser: Any, stack: Stack) -> Any:
     """The dashboard, signed in with a pasted API key."""
@@ -80,45 +119,33 @@ def test_the_dashboard_loads_live(page: Any, stack: Stack) -> None:
 def test_the_book_ticks(page: Any, stack: Stack) -> None:
     page.find_element("css selector", f'#markets tr[data-row-id="{PERP}"]').click()
     wait(lambda: text(page, "#book-key") == PERP, "the perp selected")
-    first = wait(lambda: text(page, '[data-testid="book-best-bid"]'), "a best bid")
-    first_ask = text(page, '[data-testid="book-best-ask"]')
-    assert Decimal(first) < Decimal(first_ask)
-    wait(
-        lambda: (
-            (text(page, '[data-testid="book-best-bid"]'), text(page, '[data-testid="book-best-ask"]'))
-            != (first, first_ask)
-        ),
-        "a best price to change (live book events)",
-        timeout=20,
-    )
+
+    def best() -> tuple[str, str] | None:
+        got = js(
+            page,
+            "const bid = document.querySelector('[data-testid=book-best-bid]');"
+            " const ask = document.querySelector('[data-testid=book-best-ask]');"
+            " return bid && ask ? [bid.textContent, ask.textContent] : null;",
+        )
+        return (got[0], got[1]) if got else None
+
+    first = wait(best, "the best bid and ask")
+    assert Decimal(first[0]) < Decimal(first[1])  # one render: bid below ask
+    wait(lambda: best() != first, "a best price to change (live book events)", timeout=20)
     wait(lambda: text(page, "#book-refs div:nth-child(2) span") not in ("", "—"), "the mark price")
     shot(page, stack, "02-book")
 
 
 def test_an_order_from_the_ticket_is_placed_and_cancelled(page: Any, stack: Stack) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
 
     price, qty = passive_buy(stack, Decimal("0.97"), 3)
     before = {o["client_id"] for o in stack.api("GET", "/orders")}
 
-    Select(page.find_element(By.ID, "ticket-key")).select_by_value(PERP)
-    page.find_element(By.CSS_SELECTOR, '#ticket button[data-side="buy"]').click()
-    page.find_element(By.CSS_SELECTOR, '#ticket button[data-type="limit"]').click()
-    for field, value in (("ticket-qty", qty), ("ticket-price", price)):
-        el = page.find_element(By.ID, field)
-        el.clear()
-        el.send_keys(str(value))
-    verdict = wait(
-        lambda: js(
-            page, "const v = document.querySelector('#ticket-preview [data-verdict]'); return v && v.dataset.verdict"
-        ),
-        "the preview's verdict",
-    )
+    verdict = fill_ticket(page, "buy", qty, price)
     assert verdict == "ok", text(page, "#ticket-preview")
     assert Decimal(text(page, "#ticket-preview dl dd:nth-of-type(3)")) == price  # the price as it would be sent
-    wait(lambda: page.find_element(By.ID, "ticket-submit").is_enabled(), "send enabled")
-    page.find_element(By.ID, "ticket-submit").click()
+    send_ticket(page)
 
     # the runner has it, and the open-orders tab shows it
     def placed() -> str | None:
@@ -147,6 +174,28 @@ def test_an_order_from_the_ticket_is_placed_and_cancelled(page: Any, stack: Stac
     shot(page, stack, "04-cancelled")
 
 
+def test_a_market_order_fills_into_a_position_and_a_reduce_only_one_closes_it(page: Any, stack: Stack) -> None:
+    _, qty = passive_buy(stack, Decimal(1), 2)
+    page.find_element("css selector", '#account-tabs button[data-tab="positions"]').click()
+    row = f'#positions tr[data-row-id="{PERP}"]'
+    assert fill_ticket(page, "buy", qty) == "ok"
+    send_ticket(page)
+    wait(lambda: text(page, f'{row} [data-col="size"]') == f"+{qty}", "the long position")
+    wait(lambda: text(page, f'{row} [data-col="mark"]') != "", "its mark")
+    upnl = wait(lambda: text(page, f'{row} [data-col="upnl"]'), "its unrealised PnL")
+    assert re.fullmatch(r"[+-]?\d+\.\d{4}", upnl), upnl  # size × (mark − entry), 4 places, signed
+    (pos,) = [p for p in stack.api("GET", "/positions") if p["key"] == ["binance", "BTCUSDT", "perp"]]
+    assert Decimal(pos["size"]) == qty
+    page.find_element("css selector", '#account-tabs button[data-tab="fills"]').click()
+    wait(lambda: "BUY" in text(page, "#fills tbody"), "the fill in fills")
+    shot(page, stack, "05-position")
+
+    page.find_element("css selector", '#account-tabs button[data-tab="positions"]').click()
+    assert fill_ticket(page, "sell", qty, reduce_only=True) == "ok"
+    send_ticket(page)
+    wait(lambda: not page.find_elements("css selector", row), "the position to close")
+
+
 def test_a_strategys_pnl_chart_draws(page: Any, stack: Stack) -> None:
     wait(lambda: page.find_elements("css selector", f'#strategies tr[data-row-id="{STRATEGY}"]'), "the strategy")
     # realised total of the seeded journal: 3.10 + 2.44 - 1.04 - 0.15
@@ -172,7 +221,7 @@ def test_a_strategys_pnl_chart_draws(page: Any, stack: Stack) -> None:
         """,
     )
     assert count > 200, f"{count} pixels of the total line"
-    shot(page, stack, "05-strategy-chart")
+    shot(page, stack, "06-strategy-chart")
 
 
 def test_the_stream_resumes_from_its_last_sequence_after_a_drop(page: Any, stack: Stack) -> None:
@@ -196,7 +245,7 @@ def test_the_stream_resumes_from_its_last_sequence_after_a_drop(page: Any, stack
     page.find_element("css selector", '#account-tabs button[data-tab="orders"]').click()
     wait(lambda: page.find_elements("css selector", row), "the order placed during the drop")
     assert js(page, f"return {stream}.replayed") > replayed
-    shot(page, stack, "06-resumed")
+    shot(page, stack, "07-resumed")
 
     stack.api("POST", "/orders/cancel", params={"wait": 10}, json={"key": PERP, "client_id": client_id})
     wait(lambda: not page.find_elements("css selector", row), "the cancel to arrive live")
@@ -204,14 +253,20 @@ def test_the_stream_resumes_from_its_last_sequence_after_a_drop(page: Any, stack
     wait(lambda: text(page, '[data-testid="book-best-bid"]') != first, "the book ticking again", timeout=20)
 
 
-def test_the_theme_toggles_and_no_console_errors(page: Any, stack: Stack) -> None:
+def test_the_theme_and_the_session_survive_a_reload(page: Any, stack: Stack) -> None:
     page.find_element("css selector", "#theme-toggle").click()
     assert js(page, "return document.documentElement.dataset.theme") == "light"
-    assert js(page, "return localStorage.getItem('tradebus.theme')") == "light"
-    shot(page, stack, "07-light")
+    assert severe_console_errors(page) == []
+    page.refresh()  # the session cookie and the saved theme: no login, light from the first paint
+    wait(lambda: js(page, "return document.getElementById('conn').dataset.state") == "live", "the stream live again")
+    assert not js(page, "return document.getElementById('login').open")
+    assert js(page, "return document.documentElement.dataset.theme") == "light"
+    assert text(page, "#whoami").endswith("admin")  # the role is still known
+    wait(lambda: text(page, '[data-testid="book-best-bid"]'), "the book")
+    shot(page, stack, "08-light")
     page.find_element("css selector", "#theme-toggle").click()
     assert js(page, "return document.documentElement.dataset.theme") == "dark"
-    assert severe_console_errors(page) == []
+    assert [e for e in severe_console_errors(page) if "/api/v1/session" not in e] == []  # 404: no GET /session
 
 
 def test_the_kill_switch_asks_first_then_halts_and_the_badge_resumes(page: Any, stack: Stack) -> None:
@@ -221,6 +276,8 @@ def test_the_kill_switch_asks_first_then_halts_and_the_badge_resumes(page: Any, 
     def dialog_open() -> bool:
         return bool(js(page, "return document.getElementById('confirm').open"))
 
+    price, qty = passive_buy(stack, Decimal("0.97"), 3)
+    assert fill_ticket(page, "buy", qty, price) == "ok"
     page.find_element("css selector", "#kill-switch").click()
     wait(dialog_open, "the confirm dialog")
     page.find_element("css selector", '#confirm button[value="cancel"]').click()
@@ -234,11 +291,10 @@ def test_the_kill_switch_asks_first_then_halts_and_the_badge_resumes(page: Any, 
     assert states() == {"halted"}
     name = stack.runner.name
     wait(lambda: text(page, f'#runners tr[data-row-id="{name}"] [data-col="state"]') == "HALTED", "the runner HALTED")
-    # the ticket (still holding the earlier order) asks again: the gate now refuses it
-    verdict = "const v = document.querySelector('#ticket-preview [data-verdict]'); return v && v.dataset.verdict"
-    wait(lambda: js(page, verdict) == "refused", "the ticket's verdict to turn refused")
+    # a ticket filled before the halt asks again: the gate now refuses it
+    wait(lambda: js(page, VERDICT) == "refused", "the ticket's verdict to turn refused")
     assert not page.find_element("css selector", "#ticket-submit").is_enabled()
-    shot(page, stack, "08-halted")
+    shot(page, stack, "09-halted")
 
     page.find_element("css selector", "#trading-state").click()  # resume, after a confirm
     wait(dialog_open, "the resume dialog")

@@ -47,7 +47,8 @@ function instrumentSelect() {
 }
 
 function input(id, field, placeholder, disabled) {
-  const el = h("input", { id, name: field, inputmode: "decimal", placeholder, value: t[field], disabled, spellcheck: "false" });
+  const value = disabled ? "" : t[field]; // a market order's price field shows "market", not a stale price
+  const el = h("input", { id, name: field, inputmode: "decimal", placeholder, value, disabled, spellcheck: "false" });
   el.addEventListener("input", () => {
     t[field] = el.value.trim();
     schedulePreview();
