@@ -21,6 +21,7 @@ from strategy_client.errors import CoreApiError, DiscoveryError
 from strategy_client.security import redact_url
 from strategy_client.telemetry.logs import setup_logging
 
+from . import lifecycle_cli as _lifecycle
 from .alerts import TELEGRAM_TOKEN_ENV, WEBHOOK_ENV, Alert, AlertConfig, Alerter, AlertKind, parse_kinds
 from .arbitrage.config import load_perpperp, load_spotperp
 from .arbitrage.errors import StrategyConfigError
@@ -398,6 +399,11 @@ def alerts_test(
 
 app.command("history")(_history)
 app.command("report")(_report)
+app.command("ls")(_lifecycle.ls)
+app.command("pause")(_lifecycle.pause)
+app.command("resume")(_lifecycle.resume)
+app.command("stop")(_lifecycle.stop)
+app.command("archive")(_lifecycle.archive)
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import fcntl
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, localcontext
 from pathlib import Path
@@ -30,7 +30,9 @@ from strategy_client import __version__
 from strategy_client.errors import CoreApiError
 from strategy_client.events import Received
 from strategy_client.journal import Journal, JournalError, ProcessInfo, resolve_target
+from strategy_client.journal.lifecycle import LifecycleEvent
 from strategy_client.model import Exchange, FundingRate, InstrumentKey, OrderBook
+from strategy_client.model.lifecycle import LifecycleState
 from strategy_client.paper import PaperConfig
 from strategy_client.router import ZmqRouter
 from strategy_client.telemetry.strategy_metrics import StrategyMetrics, serve_strategy_metrics
@@ -49,6 +51,7 @@ from .arbitrage.pair import ArbPair, FeeRates, Leg, LegId, orient_by_funding
 from .arbitrage.resume import adopt, foreign_lines, holdings, load_states, reconcile, restore
 from .arbitrage.state import Transition
 from .feeds import FeedReport, FeedWatch
+from .lifecycle import EventPublisher, Lifecycle, LifecycleRefused
 from .paper import PaperExecution
 from .progress import Progress
 from .report import build_report, plot_pnl, summary_table, write_json
@@ -71,6 +74,10 @@ class RunOptions:
     data_dir: str | None = None  # the journal's data dir (--data-dir / $TRADEBUS_DATA_DIR / per-user)
     journal: str | None = None  # --journal URL (postgresql://… or a SQLite path)
     adopt: bool = False  # --adopt: take foreign positions on the pair's legs over
+    # a backtest (strategies/backtest.py): the recording's clock, and the task that steps the venue
+    # (it evaluates once per step instead of on every book, and marks inventory in recorded time)
+    clock_ns: Callable[[], int] = time.time_ns
+    drive: Callable[[Any], Coroutine[Any, Any, None]] | None = None
 
 
 @dataclass
@@ -172,16 +179,57 @@ async def run_arbitrage(cfg: SpotPerpConfig | PerpPerpConfig, opts: RunOptions) 
         if problem is not None:
             raise StrategyError(f"{problem}; pass a larger --size")
         journal = open_journal(plan.name, cfg.paper, opts)
+        publisher = EventPublisher(router.redis_url)
+        lifecycle = Lifecycle(journal, name=journal_name(plan.name, cfg.paper), strategy=plan.name, paper=cfg.paper)
+        failure: list[Exception] = []  # raised outside the task group, unwrapped (StrategyError → exit 2)
+        code = 1
         try:
-            session = _Session(cfg, plan, router, insts, metrics, opts, mode, journal)
-            session.runner_names = sorted(set(names.values()))
-            return await session.run()
+            async with asyncio.TaskGroup() as tg:
+                pub_task = tg.create_task(publisher.run(), name="strategy.lifecycle.publish")
+                try:
+                    session = _Session(cfg, plan, router, insts, metrics, opts, mode, journal)
+                    session.runner_names = sorted(set(names.values()))
+                    code = await _run_session(session, lifecycle, publisher)
+                except Exception as exc:  # noqa: BLE001 - re-raised below, outside the group
+                    failure.append(exc)
+                finally:
+                    await publisher.drain(timeout_s=1.0)
+                    pub_task.cancel()
+            if failure:
+                raise failure[0]
+            return code
         finally:
             lost = journal.close()
             if lost:
                 logger.error("{}: {} journal records were never committed", plan.name, lost)
             while _LOCKS:
                 _LOCKS.pop().close()
+
+
+async def _run_session(session: _Session, lifecycle: Lifecycle, publish: Callable[[LifecycleEvent], None]) -> int:
+    """The session between the lifecycle's Validating and its Stopped (docs/strategies.md, "Lifecycle")."""
+
+    def on_event(ev: LifecycleEvent) -> None:
+        session.on_lifecycle(ev)
+        publish(ev)
+
+    session.lifecycle = lifecycle
+    lifecycle.on_event = on_event
+    try:
+        lifecycle.begin()
+    except (LifecycleRefused, JournalError) as exc:
+        raise StrategyError(str(exc)) from None
+    reason = "ended"
+    try:
+        code = await session.run()
+        reason = session.stop_reason or reason
+        return code
+    except BaseException as exc:
+        reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else f"{type(exc).__name__}: {exc}"
+        lifecycle.failed(reason)
+        raise
+    finally:
+        lifecycle.stopped(reason)
 
 
 def journal_name(strategy: str, paper: bool) -> str:
@@ -265,6 +313,7 @@ class _Session:
             margin=MarginPolicy(cfg.margin),
             on_transition=self._on_transition,
             on_market=self._on_market,
+            clock_ns=opts.clock_ns,
         )
         self.alerter = Alerter.from_config(opts.alerts) if opts.alerts is not None else Alerter([])
         self.alerts = StrategyAlerts(self.alerter.notify, self._owns, plan.name)
@@ -274,6 +323,7 @@ class _Session:
         self.runner_names: list[str] = []  # the runner serving each exchange (subscribed to by name)
         self._stop = asyncio.Event()
         self.tty = opts.out.isatty()
+        self.lifecycle: Lifecycle | None = None  # set by run_arbitrage (the instance's lifecycle)
 
     # -- plumbing --------------------------------------------------------------------------
     def _on_paper_event(self, event: Any) -> None:
@@ -296,6 +346,10 @@ class _Session:
         self.metrics.count_action(self.plan.name, t.event.value)
         self.alerts.on_transition(t)
 
+    def on_lifecycle(self, ev: LifecycleEvent) -> None:
+        """A lifecycle transition: paused opens nothing (open pairs are still managed)."""
+        self.engine.paused = ev.to_state is LifecycleState.PAUSED
+
     def request_stop(self, reason: str) -> None:
         if not self._stop.is_set():
             self.stop_reason = reason
@@ -304,7 +358,7 @@ class _Session:
     # -- main ------------------------------------------------------------------------------
     async def run(self) -> int:
         cfg, plan = self.cfg, self.plan
-        started_ms = time.time_ns() // 1_000_000
+        started_ms = self.opts.clock_ns() // 1_000_000
         kinds = ["book", "funding", "exec", "status", "risk"] + ([] if self.paper else ["account"])
         sub = await self.router.subscribe(
             kinds=kinds, keys=plan.keys, runners=self.runner_names or None, exchange=plan.exchanges
@@ -313,6 +367,8 @@ class _Session:
             await self.paper.prepare(plan.keys)
         await self.engine.start([plan.pair_for(self.insts, self.oracle, time.time_ns()) or _any_pair(self)])
         await self._restore()
+        if self.lifecycle is not None:
+            self.lifecycle.running()
         self.metrics.set_ready("started", True)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -355,6 +411,11 @@ class _Session:
             tasks.append(asyncio.create_task(self._poll(self.plan.poll_s), name="strategy.poll"))
         if self.alerter.enabled:
             tasks.append(asyncio.create_task(self.alerter.run(), name="strategy.alerts"))
+        if self.opts.drive is not None:
+            tasks.append(asyncio.create_task(self.opts.drive(self), name="strategy.backtest"))
+        if self.lifecycle is not None:
+            watch = self.lifecycle.watch(lambda: len(self.engine.open_slots()), self.request_stop)
+            tasks.append(asyncio.create_task(watch, name="strategy.lifecycle"))
         return tasks
 
     async def _until_stop(self) -> None:
@@ -454,6 +515,7 @@ class _Session:
             self.alerts.on_item(item)
             if (
                 self.plan.poll_s is None
+                and self.opts.drive is None
                 and isinstance(item, Received)
                 and isinstance(item.event, BookEvent)
                 and item.event.book.key in keys
@@ -479,7 +541,7 @@ class _Session:
                 self.paper.tick()
             if tick % 5 == 0:
                 await self.engine.refresh_accounts(set(self.plan.exchanges))
-            for key in self.plan.keys:
+            for key in self.plan.keys if self.opts.drive is None else ():
                 book = self.oracle.quote(key, time.time_ns()).book
                 if book is not None and book.mid is not None:
                     self.engine.ledger.mark(key, book.mid, time.time_ns() // 1_000_000)
@@ -490,7 +552,8 @@ class _Session:
             for key, age_ms in feeds.ages_ms.items():
                 if age_ms is not None:
                     self.metrics.set_feed_age(str(key), age_ms / 1000)
-            line = _status_line(self.plan.name, self.mode, st, feeds.status(self.plan.keys), bool(feeds.stale))
+            mode = f"{self.mode},PAUSED" if self.engine.paused else self.mode
+            line = _status_line(self.plan.name, mode, st, feeds.status(self.plan.keys), bool(feeds.stale))
             if self.tty:
                 self.opts.out.write("\r" + line[:160].ljust(160))
                 self.opts.out.flush()
@@ -541,7 +604,7 @@ class _Session:
             strategy=self.plan.name,
             mode=self.mode,
             started_ms=started_ms,
-            ended_ms=time.time_ns() // 1_000_000,
+            ended_ms=self.opts.clock_ns() // 1_000_000,
             transitions=self.engine.transitions,
             config=cast_struct(cfg),
             notes=notes,

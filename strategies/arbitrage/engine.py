@@ -120,6 +120,7 @@ class ArbitrageEngine:
         self.exits = 0
         self.errors: list[str] = []
         self.stopping = False
+        self.paused = False  # the lifecycle's Paused: no new entries; open pairs are still managed
         self.escalated = False
         self.retries = 0  # sends after a retryable failure
         self.unknown_outcomes = 0  # submits whose outcome had to be resolved by client id
@@ -130,7 +131,7 @@ class ArbitrageEngine:
         self._phase: asyncio.Task[None] | None = None
         self._reconcile_task: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
-        self._run_tag = f"{(time.time_ns() // 1_000_000) % 10**8:x}"
+        self._run_tag = f"{(clock_ns() // 1_000_000) % 10**8:x}"  # a backtest's: the recording's start
         self.journal: PairJournal | None = None
         #: perp keys where a foreign position nets against ours: closing orders go without
         #: reduce_only there (the venue's net position may be smaller than ours, or opposite)
@@ -292,7 +293,7 @@ class ArbitrageEngine:
                 self._journal_decision(d, slot.position_id, slot.pair)
                 self._start(self._exit(slot, f"{d.reason}: {d.detail}"), slot)
                 return d
-        if self.escalated or len(self.open_slots()) >= self.max_positions:
+        if self.escalated or self.paused or len(self.open_slots()) >= self.max_positions:
             return self.last_decision
         cooldown_ms = int(self.decision.config.reentry_cooldown_s * 1000)
         if self.last_closed_ms and now_ms - self.last_closed_ms < cooldown_ms:
@@ -433,8 +434,8 @@ class ArbitrageEngine:
 
     def _entry_still_stands(self, pair: ArbPair, size: PairSize, route: Any) -> str | None:
         """Before an entry is sent again: None if the decision still says enter, else why not."""
-        if self.stopping:
-            return "stopping"
+        if self.stopping or self.paused:
+            return "stopping" if self.stopping else "paused"
         view = market_view(self.oracle, pair, self.clock_ns())
         d = self.decision.evaluate_entry(pair, size, view, route, order_type=self.execution.taker_type)
         return None if d.action is Action.ENTER else f"{d.reason}: {d.detail}"

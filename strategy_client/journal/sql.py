@@ -36,6 +36,9 @@ TABLES = (
     "balance_snapshots",
     "pair_states",
     "decisions",
+    "strategy_instances",
+    "lifecycle_events",
+    "signal_orders",
 )
 
 INSERT_RUN = (

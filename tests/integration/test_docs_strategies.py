@@ -40,6 +40,8 @@ def test_every_documented_option_exists() -> None:
         ("strategy", "perpperp"),
         ("strategy", "history"),
         ("strategy", "report"),
+        ("strategy", "ls"),
+        ("strategy", "stop"),
         ("strategy", "alerts", "test"),
         ("runner", "binance"),
     ):
