@@ -155,14 +155,27 @@ class GatewayStore:
         try:
             if target.dialect == "sqlite":
                 Path(target.path).parent.mkdir(parents=True, exist_ok=True)
-            upgrade(target, HEAD, script_location=MIGRATIONS, version_table=VERSION_TABLE, lock_name="tradebus-gateway")
-        except JournalError as exc:
-            raise StoreError(exc.line) from exc
         except OSError as exc:
             raise StoreError(f"gateway database {self.where}: {exc}") from exc
         self.engine: Any = journal_engine(target, pooled=True)
         if target.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        if self._revision() != HEAD:  # empty or older: alembic creates or upgrades the tables
+            try:
+                upgrade(
+                    target, HEAD, script_location=MIGRATIONS, version_table=VERSION_TABLE, lock_name="tradebus-gateway"
+                )
+            except JournalError as exc:
+                self.engine.dispose()
+                raise StoreError(exc.line) from exc
+
+    def _revision(self) -> str | None:
+        """The schema's revision (None: no tables yet) — one query, no alembic import."""
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()  # type: ignore[no-any-return]
+        except sa.exc.SQLAlchemyError:
+            return None
 
     @classmethod
     def open(cls, journal: str | None, data_dir: str | os.PathLike[str] | None, name: str = "gateway") -> GatewayStore:

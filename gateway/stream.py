@@ -66,6 +66,7 @@ class StreamEvent(msgspec.Struct, kw_only=True, tag="event", tag_field="type"):
     kind: str
     seq: int
     jseq: int
+    sent_ns: int = 0  # the runner's clock when it published (0: replayed from its journal)
     replayed: bool = False
     event: Event
 
@@ -269,6 +270,7 @@ class Hub:
                 kind=item.kind.value,
                 seq=item.seq,
                 jseq=item.jseq,
+                sent_ns=item.sent_ns,
                 event=item.event,
             )
         )

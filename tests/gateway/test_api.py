@@ -340,6 +340,9 @@ def test_keys_cli_create_list_revoke(gw: GatewayProc, tmp_path: Path) -> None:
     assert key.split("_", 2)[2] not in listed.stdout  # never the secret
     assert cli("create", "--role", "boss").returncode == 2
     revoked = cli("revoke", key_id)
-    assert revoked.returncode == 0 and "REVOKED" in cli("list").stdout
+    assert revoked.returncode == 0 and revoked.stdout.strip() == f"revoked {key_id}"
     problem(httpx.get(gw.url + "/api/v1/runners", headers={"X-API-Key": key}), 401, "unauthorized")
+    with gw.client("admin") as c:
+        (row,) = [k for k in c.get("/api/v1/keys").json() if k["key_id"] == key_id]
+        assert row["revoked_ms"] and row["role"] == "read"
     assert cli("revoke", key_id).returncode == 2

@@ -21,6 +21,7 @@ DOC = ROOT / "docs" / "gateway.md"
 def _blocks(lang: str) -> list[str]:
     text = DOC.read_text()
     examples = text[text.index("## Examples") :]
+    examples = examples[: examples.find("\n## ", 1)]  # up to the next section
     return re.findall(rf"```{lang}\n(.*?)```", examples, re.S)
 
 
