@@ -264,6 +264,7 @@ export class Stream {
     this.closed = true;
     clearTimeout(this.timer);
     clearInterval(this.pingTimer);
-    if (this.ws) this.ws.close(1000, "bye");
+    if (this.ws) this.ws.close(1000, "bye"); // its onclose reports "closed"
+    else this.onState("closed", "");
   }
 }

@@ -18,6 +18,10 @@ const stream = new api.Stream({
     state.stream.state = s;
     state.stream.detail = detail;
     changed("stream");
+    // A gateway restart forgets its sessions: the WebSocket upgrade is then refused with a plain
+    // HTTP 401 the browser does not show us. A REST read after a failed connect tells (its 401
+    // opens the login); anything else just keeps the reconnects going.
+    if (s === "down" && stream.attempt >= 2) api.runners().catch(() => {});
   },
 });
 
@@ -39,6 +43,7 @@ function onMessage(msg) {
       break;
     case "dropped":
       state.stream.dropped = (state.stream.dropped || 0) + (msg.count || 0);
+      changed("stream");
       break;
     case "error":
       console.warn("stream:", (msg.problem && msg.problem.detail) || msg);

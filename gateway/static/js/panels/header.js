@@ -41,7 +41,8 @@ function renderConn() {
   const el = $("#conn");
   el.dataset.state = state.stream.state;
   $("#conn-text").textContent = { live: "live", connecting: "connecting", down: "reconnecting", closed: "offline", idle: "offline" }[state.stream.state] || state.stream.state;
-  el.title = state.stream.detail || "live stream";
+  const dropped = state.stream.dropped ? `\n${state.stream.dropped} market-data messages dropped (slow reader)` : "";
+  el.title = (state.stream.detail || "live stream") + dropped;
 }
 
 function renderWho() {
