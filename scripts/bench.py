@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 import psycopg
 import redis
-from bench_rpc import coreapi_roundtrip, echo_server, raw_roundtrip
+from bench_rpc import coreapi_roundtrip, echo_endpoints, echo_server, raw_roundtrip
 from benchlib.machine import machine_facts
 from benchlib.procs import Child, ChildFailed, Children
 from benchlib.simctl import SimControl
@@ -60,6 +60,7 @@ from benchlib.stats import summary_us
 
 from exchange_runner.localredis import LocalRedisServer
 from exchange_runner.ports import free_port, free_port_pair
+from strategy_client.endpoints import TRANSPORT_ENV
 from strategy_client.wire import RunnerRecord, decode_record, runner_key
 
 T = TypeVar("T")
@@ -88,6 +89,7 @@ class Params:
     rss_messages: int = 1_000_000
     rss_rate: int = 20_000
     rss_warmup_pct: float = 5.0
+    ipc_ab_rounds: int = 2  # --ipc-ab: tick-to-order rounds per transport
 
     @classmethod
     def quick(cls) -> Params:
@@ -106,6 +108,7 @@ class Params:
             confirm_window_s=0.0,
             rss_messages=60_000,
             rss_rate=30_000,
+            ipc_ab_rounds=1,
         )
 
 
@@ -245,12 +248,49 @@ class Bench:
 
     # -- tick to order --------------------------------------------------------------------------
 
-    def run_tick(self) -> dict[str, Any]:
+    def run_tick(self, transport: str = "auto") -> dict[str, Any]:
+        """``transport``: the strategy's (``auto``: ipc:// to the runner on this host; ``tcp``)."""
         strategy = self.kids.start(
             "strategy",
             ["scripts/bench_strategy.py", "--redis-url", self.redis_url, "--key", PERP_KEY, "--drop-pct", "1.0"],
+            env={TRANSPORT_ENV: transport},
         )
         return self.tick_round(strategy, self.runner)
+
+    def run_ipc_ab(self) -> dict[str, Any]:
+        """ipc:// against tcp:// in one run: the raw DEALER↔ROUTER floor on both (one echo process
+        bound on both), CoreApi round trips with the router's transport ``tcp`` and ``auto``
+        (ipc://), all interleaved; then tick-to-order rounds alternated tcp, ipc, tcp, ipc (quick:
+        tcp, ipc)."""
+        p = self.p
+        per_round = max(1, p.rtt_calls // p.rtt_rounds)
+        rtt: dict[str, list[int]] = {"raw_tcp": [], "raw_ipc": [], "rpc_tcp": [], "rpc_ipc": []}
+        log(f"ipc vs tcp round trips: {p.rtt_rounds} rounds of {per_round} per case, interleaved")
+        with echo_endpoints() as echo:
+            for i in range(p.rtt_rounds):
+                warm = 300 if i == 0 else 50
+                for transport in ("tcp", "ipc"):
+                    rtt[f"raw_{transport}"] += raw_roundtrip(echo[transport], per_round, warmup=warm)
+                    call = partial(
+                        coreapi_roundtrip,
+                        self.redis_url,
+                        self.record.name,
+                        per_round,
+                        warm,
+                        transport="tcp" if transport == "tcp" else "auto",
+                    )
+                    rtt[f"rpc_{transport}"] += run_loop(call)
+        tick: dict[str, list[int]] = {"tcp": [], "ipc": []}
+        rounds: list[dict[str, Any]] = []
+        for transport in ("tcp", "ipc") * p.ipc_ab_rounds:
+            out = self.run_tick("tcp" if transport == "tcp" else "auto")
+            tick[transport] += out["samples_ns"]
+            rounds.append({"transport": transport, **out["tick_to_order_us"], "legs_us": out["details"]["legs_us"]})
+        return {
+            "rtt_us": {k: summary_us(v) for k, v in rtt.items()},
+            "tick_to_order_us": {k: summary_us(v) for k, v in tick.items()},
+            "tick_rounds": rounds,
+        }
 
     def run_peer_tick(self, orders: str) -> dict[str, Any]:
         """The same round with the single-process ccxt.pro script (``benchlib.ccxt_peer``) in
@@ -619,6 +659,7 @@ def run(
     journal_url: str = "",
     peers: bool = False,
     peer_rounds: int = 2,
+    ipc_ab: bool = False,
 ) -> dict[str, Any]:
     started = time.monotonic()
     result: dict[str, Any] = {}
@@ -651,6 +692,8 @@ def run(
                 details["ingest"] = out.pop("details")
                 result.update(out)
             kids.stop(sink)
+        if ipc_ab:
+            result["ipc_ab"] = bench.run_ipc_ab()
         runner_status = kids.stop(bench.runner)
         details["runner_exit_status"] = runner_status
         if peers and "tick" in scenarios:
@@ -737,6 +780,10 @@ def print_summary(result: dict[str, Any]) -> None:
     lines.append(f"  machine              {m['cores_logical']} cores, {m['cpu_model']}, Python {m['python']}")
     lines.append(f"  elapsed              {result['elapsed_s']} s")
     print("\n".join(lines), flush=True)
+    if "ipc_ab" in result:
+        for group in ("rtt_us", "tick_to_order_us"):
+            for name, s in result["ipc_ab"][group].items():
+                print(f"  ipc_ab {group} {name:<8} p50 {s['p50']}, p90 {s['p90']}, p99 {s['p99']} (n {s['n']})")
     if "peers" in result:
         print_peers(result["peers"])
 
@@ -770,6 +817,12 @@ def main(argv: list[str] | None = None) -> int:
         "interleaved with tradebus on the same venue; prints the same-run table and ratios",
     )
     parser.add_argument("--peer-rounds", type=int, help="rounds of tradebus, ccxt_pro_ws, ccxt_pro_rest (2; quick 1)")
+    parser.add_argument(
+        "--ipc-ab",
+        action="store_true",
+        help="ipc:// against tcp:// in the same run: raw DEALER↔ROUTER floor and CoreApi round trips "
+        "(interleaved), tick-to-order rounds alternated tcp, ipc, tcp, ipc",
+    )
     args = parser.parse_args(argv)
     params = Params.quick() if args.quick else Params()
     if args.load is not None:
@@ -788,7 +841,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with own_schema(args.journal) as journal_url:
             rounds = args.peer_rounds or (1 if args.quick else 2)
-            result = run(params, scenarios, workdir, args.quick, args.journal_ab, journal_url, args.peers, rounds)
+            result = run(
+                params, scenarios, workdir, args.quick, args.journal_ab, journal_url, args.peers, rounds, args.ipc_ab
+            )
     except ChildFailed as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 1

@@ -32,10 +32,12 @@ import asyncio
 import contextlib
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -70,6 +72,7 @@ __all__ = [
     "stats",
     "bench_runner",
     "echo_server",
+    "echo_endpoints",
     "raw_roundtrip",
     "raw_asyncio_roundtrip",
     "runner_floor",
@@ -93,6 +96,18 @@ while True:
     if frames[-1] == b"stop":
         break
     sock.send_multipart(frames)
+"""
+
+
+ECHO_SERVER_BOTH = """
+import sys, zmq
+sock = zmq.Context().socket(zmq.ROUTER)
+sock.setsockopt(zmq.LINGER, 0)
+port = sock.bind_to_random_port("tcp://127.0.0.1")
+sock.bind(sys.argv[1])
+print(port, flush=True)
+while True:
+    sock.send_multipart(sock.recv_multipart())
 """
 
 
@@ -157,6 +172,22 @@ def echo_server(code: str = ECHO_SERVER) -> Iterator[str]:
     finally:
         proc.kill()
         proc.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def echo_endpoints() -> Iterator[dict[str, str]]:
+    """One ROUTER echo process bound on tcp:// and ipc://; yields ``{"tcp": ..., "ipc": ...}``."""
+    directory = tempfile.mkdtemp(prefix="echo-")
+    ipc = f"ipc://{directory}/echo"
+    proc = subprocess.Popen([sys.executable, "-c", ECHO_SERVER_BOTH, ipc], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        yield {"tcp": f"tcp://127.0.0.1:{port}", "ipc": ipc}
+    finally:
+        proc.kill()
+        proc.wait(timeout=5)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def raw_roundtrip(endpoint: str, calls: int, warmup: int = 300) -> list[int]:
@@ -233,9 +264,12 @@ async def client_roundtrip(endpoint: str, calls: int, warmup: int = 300, spin_us
         await client.close()
 
 
-async def coreapi_roundtrip(redis_url: str, runner: str, calls: int, warmup: int = 300, spin_us: int = 0) -> list[int]:
-    """``ZmqRouter.get_reference_price`` one call at a time; ns per call."""
-    async with ZmqRouter(redis_url, spin_us=spin_us) as api:
+async def coreapi_roundtrip(
+    redis_url: str, runner: str, calls: int, warmup: int = 300, spin_us: int = 0, transport: str | None = None
+) -> list[int]:
+    """``ZmqRouter.get_reference_price`` one call at a time; ns per call. ``transport``: the
+    router's (``auto``: ipc:// to a runner on this host; ``tcp``)."""
+    async with ZmqRouter(redis_url, spin_us=spin_us, transport=transport) as api:
         await api.wait_for(runner)
         out: list[int] = []
         for i in range(warmup + calls):

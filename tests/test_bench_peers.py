@@ -1,5 +1,6 @@
-"""``scripts/bench.py --quick --only tick --peers`` runs the ccxt.pro peer beside tradebus and
-writes the same-run table (keys only: a harness check, not a timed test)."""
+"""``scripts/bench.py --quick --only tick --peers --ipc-ab`` runs the ccxt.pro peer beside
+tradebus and writes the same-run table, and the ipc:// against tcp:// rounds (keys only: a
+harness check, not a timed test)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = {"tradebus", "ccxt_pro_ws", "ccxt_pro_rest"}
 
 
-def test_peers_round_writes_the_table(tmp_path: Path) -> None:
+def test_peers_and_ipc_rounds_write_their_tables(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    cmd = [sys.executable, "scripts/bench.py", "--quick", "--only", "tick", "--peers", "--samples", "30"]
+    cmd = [sys.executable, "scripts/bench.py", "--quick", "--only", "tick", "--peers", "--ipc-ab", "--samples", "30"]
     proc = subprocess.run(
         [*cmd, "--json", str(out), "--workdir", str(tmp_path / "logs")],
         cwd=ROOT,
@@ -36,3 +37,9 @@ def test_peers_round_writes_the_table(tmp_path: Path) -> None:
     assert [r["client"] for r in peers["rounds"]] == ["tradebus", "ccxt_pro_ws", "ccxt_pro_rest"]
     assert all(r["orders_ok"] > 0 for r in peers["rounds"][1:])
     assert "ccxt_pro_ws" in proc.stdout and "tradebus ÷ peer" in proc.stdout
+
+    ipc = json.loads(out.read_text())["ipc_ab"]
+    assert set(ipc["rtt_us"]) == {"raw_tcp", "raw_ipc", "rpc_tcp", "rpc_ipc"}
+    assert set(ipc["tick_to_order_us"]) == {"tcp", "ipc"}
+    assert all(s["n"] > 0 and s["p50"] > 0 for g in ("rtt_us", "tick_to_order_us") for s in ipc[g].values())
+    assert [r["transport"] for r in ipc["tick_rounds"]] == ["tcp", "ipc"]
