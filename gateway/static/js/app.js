@@ -76,6 +76,7 @@ function refreshStatus() {
     settle(api.runners(), store.setRunners),
     settle(api.tradingStates(), store.setTradingStates),
     settle(api.strategies(), store.setStrategies),
+    settle(api.risk(), store.setRisk),
   ]);
 }
 
@@ -88,7 +89,6 @@ async function loadAll() {
     settle(api.orderHistory(), store.setHistory),
     settle(api.fillHistory(), store.setFills),
     settle(api.fundingHistory(), store.setFundingPayments),
-    settle(api.risk(), store.setRisk),
   ]);
 }
 

@@ -133,6 +133,7 @@ export function setBalances(list) {
 }
 
 export function setRisk(list) {
+  state.risk.clear(); // the whole list each time
   for (const r of list || []) {
     const name = r.runner || runnerOfExchange(r.exchange) || r.exchange;
     state.risk.set(name, r.status || r);

@@ -291,6 +291,9 @@ def test_the_kill_switch_asks_first_then_halts_and_the_badge_resumes(page: Any, 
     assert states() == {"halted"}
     name = stack.runner.name
     wait(lambda: text(page, f'#runners tr[data-row-id="{name}"] [data-col="state"]') == "HALTED", "the runner HALTED")
+    page.find_element("css selector", '#account-tabs button[data-tab="risk"]').click()
+    risk_state = f'#risk-runners tr[data-row-id="{name}"] [data-col="state"]'
+    wait(lambda: text(page, risk_state) == "HALTED", "the risk tab's state")
     # a ticket filled before the halt asks again: the gate now refuses it
     wait(lambda: js(page, VERDICT) == "refused", "the ticket's verdict to turn refused")
     assert not page.find_element("css selector", "#ticket-submit").is_enabled()

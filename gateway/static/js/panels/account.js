@@ -190,6 +190,58 @@ function renderFunding() {
   );
 }
 
+/** A decimal or "—" for a missing (null) value. */
+const opt = (v) => (v === null || v === undefined ? "—" : dec(v));
+
+function renderRisk() {
+  const rows = Array.from(state.risk, ([runner, r]) => ({ runner, ...r }));
+  renderTable(
+    $("#risk-runners"),
+    [
+      { title: "runner", cell: (r) => r.runner },
+      { title: "state", id: "state", cls: (r) => (r.state === "active" ? "pos" : r.state === "halted" ? "neg" : "warn"), cell: (r) => String(r.state || "").toUpperCase() },
+      { title: "reason", cell: (r) => r.state_reason || "" },
+      { title: "day realised", num: true, cls: (r) => signClass(r.day_realized_pnl), cell: (r) => signed(r.day_realized_pnl) },
+      { title: "equity", num: true, cell: (r) => opt(r.equity) },
+      { title: "high-water", num: true, cell: (r) => opt(r.high_water_mark) },
+      { title: "gross exposure", num: true, cell: (r) => opt(r.gross_exposure) },
+      { title: "orders / pos.", num: true, cell: (r) => `${r.open_orders}/${r.open_positions}` },
+      { title: "orders/min", num: true, cell: (r) => r.orders_last_minute },
+      { title: "checked", num: true, cell: (r) => r.checked },
+      {
+        title: "refused",
+        num: true,
+        help: "orders the gate refused, by limit",
+        cell: (r) => {
+          const by = Object.entries(r.refused || {});
+          const n = by.reduce((a, [, c]) => a + c, 0);
+          return h("span", { title: by.map(([k, c]) => `${k}: ${c}`).join("\n") || undefined, class: n ? "warn" : undefined }, String(n));
+        },
+      },
+      { title: "limits", cell: (r) => (r.enabled ? "on" : "off") },
+    ],
+    rows,
+    { rowId: (r) => r.runner, empty: "no risk status (runners without a risk gate answer nothing here)" },
+  );
+  const inst = rows.flatMap((r) => (r.instruments || []).map((i) => ({ runner: r.runner, ...i })));
+  renderTable(
+    $("#risk-instruments"),
+    [
+      { title: "instrument", cell: (i) => keyText(i.key) },
+      { title: "position", num: true, cls: (i) => signClass(i.position), cell: (i) => signed(i.position) },
+      { title: "open buy", num: true, cell: (i) => dec(i.open_buy_qty) },
+      { title: "open sell", num: true, cell: (i) => dec(i.open_sell_qty) },
+      { title: "reference", num: true, cell: (i) => px(i.key, i.reference_price) },
+      { title: "worst exposure", num: true, cell: (i) => opt(i.exposure) },
+      { title: "max qty", num: true, cell: (i) => opt(i.limits && i.limits.max_position_qty) },
+      { title: "max notional", num: true, cell: (i) => opt(i.limits && i.limits.max_position_notional) },
+      { title: "collar", num: true, cell: (i) => (i.limits && i.limits.price_collar ? pct(i.limits.price_collar, 2) : "—") },
+    ],
+    inst,
+    { rowId: (i) => `${i.runner}|${keyText(i.key)}`, empty: "" },
+  );
+}
+
 function selectTab(name) {
   for (const b of $$("#account-tabs button")) b.setAttribute("aria-selected", String(b.dataset.tab === name));
   for (const p of $$(".p-account [data-pane]")) p.hidden = p.dataset.pane !== name;
@@ -209,12 +261,14 @@ export function initAccount() {
   on("history", renderHistory);
   on("balances", renderBalances);
   on("funding-payments", renderFunding);
+  on("risk", renderRisk);
   renderPositions();
   renderOrders();
   renderFills();
   renderHistory();
   renderBalances();
   renderFunding();
+  renderRisk();
 }
 
 export { selectTab };
