@@ -40,7 +40,8 @@ else:  # pragma: no cover
 app = FlagApp(
     add_completion=False,
     no_args_is_help=True,
-    help="tradebus strategies: spot-perp and perp-perp arbitrage (live or --paper) and a manual trading REPL.",
+    help="tradebus strategies: spot-perp and perp-perp arbitrage (live or --paper), signals → orders, and a manual "
+    "trading REPL.",
     pretty_exceptions_enable=False,
 )
 
@@ -197,6 +198,7 @@ def _run(
     journal: tuple[str | None, str | None, bool] = (None, None, False),
     runners: tuple[list[str], float] = ([], 15.0),
     alerts: AlertConfig | None = None,
+    backtest: tuple[str | None, str] = (None, "max"),
 ) -> None:
     try:
         cfg: Any = (load_spotperp if kind == "spotperp" else load_perpperp)(config, overrides)
@@ -211,6 +213,12 @@ def _run(
     opts.alerts = alerts
 
     async def main() -> int:
+        if backtest[0] is not None:  # strategies/backtest.py: a replaying venue and a runner of its own
+            from .backtest import parse_speed, run_backtest
+
+            if cfg.paper:
+                raise StrategyError("--backtest trades on the replaying venue: leave out --paper")
+            return await run_backtest(cfg, opts, backtest[0], parse_speed(backtest[1]))
         return await run_arbitrage(cfg, opts)
 
     try:
@@ -262,6 +270,11 @@ def spotperp(
     alert_telegram_url: AlertTelegramUrlOpt = TELEGRAM_URL,
     alerts: AlertKindsOpt = "all",
     alert_rate: AlertRateOpt = 20.0,
+    backtest: Annotated[
+        str | None,
+        typer.Option("--backtest", help="a recording (`record --out` dir): run against its replay, to its end"),
+    ] = None,
+    speed: Annotated[str, typer.Option("--speed", help="with --backtest: N × real time, or max")] = "max",
 ) -> None:
     """Spot-perp carry on one exchange: long spot / short perp when basis + funding beat the costs (event-driven)."""
     _setup_logging(log_level, log_json)
@@ -287,6 +300,7 @@ def spotperp(
         _alert_config(
             alert_webhook, alert_telegram_chat, alert_telegram_url, alerts, alert_rate, "spotperp" + paper * "-paper"
         ),
+        (backtest, speed),
     )
 
 
@@ -368,6 +382,120 @@ def manual(
 
     Reads commands line by line when stdin is not a terminal, so it can be scripted."""
     code = run_manual(exchange=exchange, redis_url=redis_url, runner=runner, history_file=history)
+    raise typer.Exit(code)
+
+
+@app.command()
+def signals(
+    rabbit: Annotated[
+        str | None, typer.Option("--rabbit", help="take signals from RabbitMQ (amqp://guest:guest@127.0.0.1:5672/)")
+    ] = None,
+    nats: Annotated[
+        str | None, typer.Option("--nats", help="take signals from NATS JetStream (nats://127.0.0.1:4222)")
+    ] = None,
+    queue: Annotated[
+        str, typer.Option("--queue", help="the RabbitMQ queue / NATS subject the signals arrive on")
+    ] = "model-service.trading_signals",
+    dlq: Annotated[str, typer.Option("--dlq", help="where poison messages are parked (default <queue>.dlq)")] = "",
+    events_exchange: Annotated[
+        str, typer.Option("--events-exchange", help="RabbitMQ topic exchange of the events")
+    ] = "tradebus.events",
+    events_queue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--events-queue",
+            help="RabbitMQ: declare and bind a queue for the events, NAME=PATTERN "
+            "(e.g. order-manager.order_events=signals.#); repeatable",
+        ),
+    ] = None,
+    stream: Annotated[str, typer.Option("--stream", help="NATS stream of the signal subject")] = "SIGNALS",
+    durable: Annotated[str, typer.Option("--durable", help="NATS durable consumer (default strategy-<name>)")] = "",
+    subject_prefix: Annotated[
+        str, typer.Option("--subject-prefix", help="NATS subject prefix of the events")
+    ] = "tradebus",
+    events_stream: Annotated[
+        str, typer.Option("--events-stream", help="NATS stream created for the events when none captures them")
+    ] = "SIGNAL_EVENTS",
+    prefetch: Annotated[int, typer.Option("--prefetch", help="unacknowledged signals at most", min=1)] = 64,
+    name: Annotated[str, typer.Option("--name", help="the instance's name (its journal, `strategy ls`)")] = "signals",
+    tight_spread_bps: Annotated[
+        str, typer.Option("--tight-spread-bps", help="urgency normal, no limit price: market at or below this spread")
+    ] = "5",
+    risk_budget: Annotated[
+        str | None,
+        typer.Option("--risk-budget", help="quote lost at the stop-loss per signal of strength 1 (sizes it)"),
+    ] = None,
+    default_notional: Annotated[
+        str | None, typer.Option("--default-notional", help="quote per signal of strength 1 without a size")
+    ] = None,
+    min_confidence: Annotated[float, typer.Option("--min-confidence", help="reject signals below", min=0, max=1)] = 0.0,
+    duration: DurationOpt = None,
+    stop_grace: Annotated[
+        float, typer.Option("--stop-grace", help="at stop, seconds for the orders in flight to end")
+    ] = 10.0,
+    redis_url: RedisOpt = None,
+    data_dir: DataDirOpt = None,
+    journal: JournalOpt = None,
+    log_level: LogLevelOpt = LogLevel.INFO,
+    log_json: LogJsonOpt = False,
+) -> None:
+    """Signals → orders: take trading signals from RabbitMQ or NATS, place and follow their orders, publish
+    enriched order events (docs/bus.md, "Signals")."""
+    from decimal import Decimal, InvalidOperation
+
+    from .signals.bus import BusOptions
+    from .signals.plan import PlanConfig
+    from .signals.runtime import SignalOptions, run_signals
+
+    _setup_logging(log_level, log_json)
+    bindings: list[tuple[str, str]] = []
+    for item in events_queue or []:
+        qname, sep, pattern = item.partition("=")
+        if not sep or not qname or not pattern:
+            _fail(f"--events-queue {item!r}: write NAME=PATTERN, e.g. order-manager.order_events=signals.#")
+        bindings.append((qname, pattern))
+    try:
+        plan = PlanConfig(
+            tight_spread_bps=Decimal(tight_spread_bps),
+            risk_budget=Decimal(risk_budget) if risk_budget else None,
+            default_notional=Decimal(default_notional) if default_notional else None,
+            min_confidence=min_confidence,
+        )
+    except InvalidOperation:
+        _fail("--tight-spread-bps, --risk-budget, --default-notional: decimal numbers")
+        return
+    bus = BusOptions(
+        rabbit=rabbit or "",
+        nats=nats or "",
+        queue=queue,
+        dlq=dlq,
+        exchange=events_exchange,
+        events_queues=bindings,
+        stream=stream,
+        durable=durable,
+        prefix=subject_prefix,
+        events_stream=events_stream,
+        prefetch=prefetch,
+    )
+    url = redis_url or os.environ.get("REDIS_URL") or DEFAULT_REDIS
+    opts = SignalOptions(
+        bus=bus,
+        plan=plan,
+        instance=name,
+        redis_url=url,
+        data_dir=data_dir,
+        journal=journal,
+        duration_s=duration or 0.0,
+        stop_grace_s=stop_grace,
+    )
+    try:
+        code = _run_main(run_signals(opts))
+    except StrategyError as exc:
+        _fail(str(exc))
+        return
+    except DiscoveryError as exc:
+        _fail(f"Redis unreachable at {redact_url(url)}: {exc}")
+        return
     raise typer.Exit(code)
 
 

@@ -42,6 +42,7 @@ def test_every_documented_option_exists() -> None:
         ("strategy", "report"),
         ("strategy", "ls"),
         ("strategy", "stop"),
+        ("strategy", "signals"),
         ("strategy", "alerts", "test"),
         ("runner", "binance"),
     ):
