@@ -29,6 +29,24 @@ let series = [];
 
 const money = (v) => signedFixed(v, 4);
 
+// Lifecycle states (strategy_client/model/lifecycle.py) in which the strategy's process runs.
+const RUNNING_STATES = /^(validating|backtesting|paper_trading|active|paused)$/;
+
+/** The lifecycle state when the journal has one (why in the tooltip; "no process" when a state
+ * that needs one has none alive), else what the runs say. */
+function stateCell(s) {
+  const text = s.lifecycle || (s.last_run_stopped_ms ? "stopped" : "running");
+  const gone = s.alive === false && RUNNING_STATES.test(s.lifecycle || "") ? " (no process)" : "";
+  return h("span", { title: s.lifecycle_reason || undefined }, text + gone);
+}
+
+function stateClass(s) {
+  const text = s.lifecycle || "";
+  if (/failed/.test(text) || (s.alive === false && RUNNING_STATES.test(text))) return "neg";
+  if (text === "active" || text === "paper_trading") return "pos";
+  return /paused|validating|backtesting|ready_for_live/.test(text) ? "warn" : "";
+}
+
 function pnlCell(field) {
   return { title: LABEL[field], num: true, id: field, cls: (s) => signClass(part(s.realized, field)), cell: (s) => (s.realized ? money(part(s.realized, field)) : "") };
 }
@@ -40,7 +58,8 @@ function renderStrategies() {
     $("#strategies-table"),
     [
       { title: "strategy", id: "name", cell: (s) => s.name },
-      { title: "state", id: "state", cell: (s) => s.lifecycle || (s.last_run_stopped_ms ? "stopped" : "running") },
+      { title: "state", id: "state", cls: stateClass, cell: stateCell },
+      { title: "mode", cell: (s) => s.mode || "" },
       { title: "pairs", num: true, help: "open / closed", cell: (s) => `${s.open_pairs}/${s.closed_pairs}` },
       pnlCell("basis"),
       pnlCell("funding"),
