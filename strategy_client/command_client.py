@@ -26,13 +26,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import zmq
 
 from .api_calls import CoreApiCalls, Route, expect
-from .connection import ConnectionMonitor, fd_of
+from .connection import ConnectionMonitor, fd_of, readable, recv_frames
 from .errors import BadReply, CoreApiError, OutcomeUnknown, ProtocolMismatch, RequestTimeout, RunnerUnavailable
 from .wire import (
     BY_METHOD,
@@ -302,7 +302,7 @@ class ZmqCommandClient(CoreApiCalls):
         self.calls += 1
         if self.spin_us and len(self._pending) == 1:
             self._spin(fut, sock)
-        if cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:  # the send may have eaten the fd's wake-up
+        if readable(sock):  # the send may have eaten the fd's wake-up
             loop.call_soon(self._on_readable)
         if fut.done():
             self.spin_hits += 1
@@ -323,7 +323,7 @@ class ZmqCommandClient(CoreApiCalls):
         """Busy-read for up to ``spin_us`` before yielding to the loop (see ``spin_us``)."""
         deadline = time.perf_counter_ns() + self.spin_us * 1000
         while not fut.done() and time.perf_counter_ns() < deadline:
-            if cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+            if readable(sock):
                 self._on_readable()
 
     async def _await_connection(self, request: Request) -> None:
@@ -352,8 +352,8 @@ class ZmqCommandClient(CoreApiCalls):
         if sock is None:
             return
         try:
-            while cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
-                self._on_frames(sock.recv_multipart(zmq.NOBLOCK))
+            while readable(sock):
+                self._on_frames(recv_frames(sock))
         except zmq.Again:
             return
         except zmq.ZMQError as exc:

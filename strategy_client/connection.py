@@ -23,7 +23,7 @@ from typing import Any, cast
 
 import zmq
 
-__all__ = ["ConnectionMonitor", "fd_of"]
+__all__ = ["ConnectionMonitor", "fd_of", "readable", "recv_frames"]
 
 log = logging.getLogger("strategy_client.connection")
 
@@ -43,6 +43,27 @@ StateCallback = Callable[[bool, str], None]
 
 def fd_of(sock: zmq.Socket[Any]) -> int:
     return cast(int, sock.getsockopt(zmq.FD))
+
+
+# The compiled calls under pyzmq's Python wrappers, with integer flags: per event, the wrappers
+# (``recv_multipart``, ``getsockopt``, the enum flag arithmetic) and a ``zmq.Again`` raised at
+# the end of every read-out cost more than libzmq's reads themselves (docs/performance.md).
+_recv = zmq.backend.Socket.recv
+_get = zmq.backend.Socket.get
+_EVENTS, _POLLIN, _RCVMORE, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.RCVMORE), int(zmq.NOBLOCK)
+
+
+def readable(sock: zmq.Socket[Any]) -> bool:
+    """A whole message is queued on ``sock`` (``EVENTS & POLLIN``; resets the fd's edge)."""
+    return bool(cast(int, _get(sock, _EVENTS)) & _POLLIN)
+
+
+def recv_frames(sock: zmq.Socket[Any]) -> list[bytes]:
+    """The next message's frames, without blocking (``zmq.Again`` when none is queued)."""
+    frames: list[bytes] = [_recv(sock, _NOBLOCK)]
+    while _get(sock, _RCVMORE):
+        frames.append(_recv(sock, _NOBLOCK))
+    return frames
 
 
 class ConnectionMonitor:

@@ -24,12 +24,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import zmq
 
-from .connection import ConnectionMonitor, fd_of
+from .connection import ConnectionMonitor, fd_of, readable, recv_frames
 from .core_api import CoreApi
 from .errors import CoreApiError, NotFound, RunnerUnavailable
 from .events import EventFilter, EventItem, EventQueue, Gap, Received, Snapshot
@@ -242,7 +242,7 @@ class ZmqEventSubscriber:
         if sock is None:
             return
         try:
-            if cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+            if readable(sock):
                 self._wake.set()
         except zmq.ZMQError:
             return
@@ -265,11 +265,13 @@ class ZmqEventSubscriber:
                 await self._on_connected(self._pending_snapshot)
             n = 0
             while n < _BATCH and self._pending_snapshot is None and self._hold != "hold":
-                try:
-                    frames = sock.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
+                if not readable(sock):  # asked, not raised: a zmq.Again per read-out costs more
                     if self._hold == "drain":
                         self._hold = "hold"
+                    break
+                try:
+                    frames = recv_frames(sock)
+                except zmq.Again:
                     break
                 n += 1
                 await self._handle(frames)
@@ -277,7 +279,7 @@ class ZmqEventSubscriber:
                 await asyncio.sleep(0)
                 continue
             self._wake.clear()
-            if self._hold != "hold" and cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+            if self._hold != "hold" and readable(sock):
                 continue
             await self._wake.wait()
 
