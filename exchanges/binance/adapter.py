@@ -607,4 +607,5 @@ class BinanceAdapter:
         if self._credentials is None:
             raise AuthError("user streams need API credentials", venue="binance")
         events = BinanceUserStreams(self.rest, self.urls, self._credentials, self.clock).events()
-        return with_funding_income(events, FundingIncome(self.rest))  # cross-margin FUNDING_FEE names no symbol
+        # cross-margin FUNDING_FEE names no symbol: the income history does, read on the venue's clock
+        return with_funding_income(events, FundingIncome(self.rest, now_ms=self.clock.now_ms))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from typing import Protocol
 
@@ -52,9 +52,15 @@ class IncomeApi(Protocol):
 class FundingIncome:
     """The FUNDING_FEE income records not yet reported, as :class:`FundingPayment` values."""
 
-    def __init__(self, rest: IncomeApi, *, since_ms: int | None = None) -> None:
+    def __init__(
+        self, rest: IncomeApi, *, since_ms: int | None = None, now_ms: Callable[[], int] | None = None
+    ) -> None:
+        """``now_ms``: the venue's clock (the adapter's server clock; default the local one) — the
+        history is read from ``OVERLAP_MS`` before it at start, on the venue's time (a replaying
+        venue's clock is the recording's, far from ours)."""
         self.rest = rest
-        self.since_ms = since_ms if since_ms is not None else int(time.time() * 1000) - OVERLAP_MS
+        clock = now_ms or (lambda: int(time.time() * 1000))
+        self.since_ms = since_ms if since_ms is not None else clock() - OVERLAP_MS
         self._seen: deque[int] = deque(maxlen=_SEEN_MAX)
         self._seen_set: set[int] = set()
         self.queries = 0

@@ -46,6 +46,7 @@ from .engine.liquidity import to_tick
 from .engine.market import MarketModel
 from .engine.views import MarkView, PublicTrade
 from .recording import BookRow, FundingRow, Recording, RecordingError, TradeRow
+from .server import Periodic
 
 __all__ = ["ReplayClock", "ReplayMarket", "ReplayPacer", "RecordingError", "parse_speed", "replay_routes"]
 
@@ -250,20 +251,62 @@ class ReplayPacer:
         self.step_ms = step_ms
         self.speed = speed
         self.steps = 0
+        self.jobs: list[tuple[Periodic, int]] = []  # (job, interval ms): run in recorded time
+        self._due: list[int] = []
+        self.pushed_ms: dict[int, int] = {}  # interval ms → the recorded time its jobs last ran
+        self.job_errors: dict[str, int] = {}
         self.hold = False
         self._granted_until = 0  # held: steps are taken while the clock is below this
         self._wake = asyncio.Event()
+        self._stepped = asyncio.Event()
         self._anchor: tuple[float, int] | None = None  # speed N: (wall time, steps) the pace counts from
         self.done = asyncio.Event()  # set once the recording's end has been replayed
 
+    def add_jobs(self, jobs: list[Periodic]) -> None:
+        """The dialect's periodic jobs (stream pushes, sweeps), run after each step whose recorded
+        time reached their next due time — so a 100 ms stream pushes once per 100 ms of recording
+        whatever the speed; due times are multiples of the interval from the replay's start."""
+        start = self.clock.now_ms()
+        for job in jobs:
+            interval = max(1, round(job.interval_s * 1000))
+            self.jobs.append((job, interval))
+            self._due.append(start + interval)
+
     def step(self) -> None:
-        """One step now: the clock moves ``step_ms`` (not past the recording's end) and the venue steps."""
+        """One step now: the clock moves ``step_ms`` (not past the recording's end), the venue
+        steps, the jobs due run."""
         end = self.market.recording.end_ms
         self.clock.set(min(self.clock.now_ms() + self.step_ms, max(end, self.clock.now_ms())))
         self.venue.step()
         self.steps += 1
+        self._run_jobs(self.clock.now_ms())
         if self.market.finished and self.clock.now_ms() >= end:
             self.done.set()
+        self._stepped.set()
+
+    def _run_jobs(self, now: int) -> None:
+        for i, (job, interval) in enumerate(self.jobs):
+            if now < self._due[i]:
+                continue
+            self._due[i] += ((now - self._due[i]) // interval + 1) * interval
+            self.pushed_ms[interval] = now
+            self._run_job(job)
+
+    def _run_job(self, job: Periodic) -> None:
+        try:
+            job.fn()
+        except Exception:  # noqa: BLE001 - a periodic job's failure is counted, the replay goes on
+            count = self.job_errors.get(job.name, 0) + 1
+            self.job_errors[job.name] = count
+            if count == 1:
+                _log.exception("periodic job %s failed (logged once)", job.name)
+
+    async def advance(self, *, steps: int = 0, until_ms: int | None = None) -> None:
+        """Held mode: grant, then wait until the granted steps are taken (or the recording ended)."""
+        self.grant(steps=steps, until_ms=until_ms)
+        while self.clock.now_ms() < self._granted_until and not self.done.is_set():
+            self._stepped.clear()
+            await self._stepped.wait()
 
     def grant(self, *, steps: int = 0, until_ms: int | None = None) -> None:
         """Held mode: allow ``steps`` more steps, or steps until the clock reaches ``until_ms``."""
@@ -298,10 +341,30 @@ class ReplayPacer:
                 await asyncio.sleep(0)
             self.step()
         _log.info("replay finished: %s", self.market.status())
-        await asyncio.Event().wait()
+        await self._after_end()
+
+    async def _after_end(self) -> None:
+        """The recording's end is held: the jobs go on in wall time (streams keep pushing the last state)."""
+        if not self.jobs:
+            await asyncio.Event().wait()
+        tick_s = min(interval for _, interval in self.jobs) / 1000
+        last = [time.monotonic()] * len(self.jobs)
+        while True:
+            await asyncio.sleep(tick_s)
+            now = time.monotonic()
+            for i, (job, interval) in enumerate(self.jobs):
+                if now - last[i] >= interval / 1000 - 1e-3:
+                    last[i] = now
+                    self._run_job(job)
 
     def status(self) -> dict[str, Any]:
+        """Where the replay is: recorded time, rows applied, each book's update id (``kind:SYMBOL``)
+        and when the jobs of each interval last pushed (recorded ms)."""
         speed: float | str = self.speed if self.speed is not None else "max"
+        books = {
+            f"{spec.kind.value}:{spec.symbol}": self.venue.book(spec.kind, spec.symbol, 1).update_id
+            for spec in self.venue.config.symbols
+        }
         return {
             **self.market.status(),
             "speed": speed,
@@ -309,6 +372,8 @@ class ReplayPacer:
             "steps": self.steps,
             "hold": self.hold,
             "granted_until_ms": self._granted_until,
+            "books": books,
+            "pushed_ms": {str(k): v for k, v in sorted(self.pushed_ms.items())},
         }
 
 
@@ -316,6 +381,7 @@ class _Control(msgspec.Struct, forbid_unknown_fields=True):
     hold: bool | None = None
     advance: int | None = None
     until_ms: int | None = None
+    wait: bool = False  # answer once the granted steps are taken
 
 
 _control = msgspec.json.Decoder(_Control)
@@ -323,7 +389,7 @@ _control = msgspec.json.Decoder(_Control)
 
 def replay_routes(app: web.Application, pacer: ReplayPacer) -> None:
     """``GET /_sim/replay`` (where the replay is) and ``POST /_sim/replay`` (``{"hold": bool}``,
-    ``{"advance": steps}``, ``{"until_ms": T}``) on ``app``."""
+    ``{"advance": steps}``, ``{"until_ms": T}``; ``"wait": true`` answers once they are taken) on ``app``."""
 
     async def get(_: web.Request) -> web.Response:
         return web.json_response(pacer.status())
@@ -340,7 +406,10 @@ def replay_routes(app: web.Application, pacer: ReplayPacer) -> None:
         if body.hold is not None:
             pacer.set_hold(body.hold)
         if body.advance is not None or body.until_ms is not None:
-            pacer.grant(steps=body.advance or 0, until_ms=body.until_ms)
+            if body.wait:
+                await pacer.advance(steps=body.advance or 0, until_ms=body.until_ms)
+            else:
+                pacer.grant(steps=body.advance or 0, until_ms=body.until_ms)
         return web.json_response(pacer.status())
 
     app.router.add_get("/_sim/replay", get)

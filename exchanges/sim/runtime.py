@@ -136,15 +136,18 @@ class SimHost(ABC, Generic[DialectT, OptionsT]):
         if self._server is not None:
             return
         apps = self._apps()
+        periodic = self.dialect.periodic()
         if self.replay is not None:
             for _, app in apps:
                 replay_routes(app, self.replay)
+            self.replay.add_jobs(periodic)  # stream pushes and sweeps in recorded time
+            periodic = []
         server = SimServer(
             host=self.host,
             apps=apps,
             step=self.venue.step,
             step_interval_ms=self.config.step_interval_ms,
-            periodic=self.dialect.periodic(),
+            periodic=periodic,
             ssl_context=self.tls.server_context() if self.tls is not None else None,
             step_loop=self.replay.run if self.replay is not None else None,
         )
