@@ -25,6 +25,7 @@ from strategy_client.journal import (
     journal_files,
     resolve_target,
 )
+from strategy_client.journal.lifecycle import InstanceRow, list_instances
 
 from .models import PnlTerms, StrategyView
 
@@ -80,11 +81,14 @@ class JournalReader:
         return out[-f.limit :] if f.limit else out
 
     def strategies(self) -> list[StrategyView]:
+        """Every strategy journal's pairs and PnL, with its lifecycle state when it has one
+        (:func:`strategy_client.journal.lifecycle.list_instances`, the one read for other tools)."""
+        instances = {r.stream: r for r in list_instances(self.journal if self.shared else None, self.data_dir)}
         views = []
         for stream, where in self.streams("strategy"):
             j = self._open(stream, where)
             try:
-                views.append(_strategy_view(j, stream, where))
+                views.append(_strategy_view(j, stream, where, instances.get(stream)))
             finally:
                 j.close()
         return views
@@ -129,18 +133,7 @@ def _sqlite_streams(path: Path) -> list[str]:
         conn.close()
 
 
-def _lifecycle(j: Journal, stream: str) -> tuple[str | None, int | None]:
-    """The strategy's lifecycle state when its journal has one (``strategy_instances``)."""
-    try:
-        rows = j._store.query("SELECT state, since_ms FROM strategy_instances WHERE stream = ?", (stream,))
-    except JournalError:
-        return None, None
-    if not rows:
-        return None, None
-    return str(rows[0][0]), int(rows[0][1])
-
-
-def _strategy_view(j: Journal, stream: str, where: str) -> StrategyView:
+def _strategy_view(j: Journal, stream: str, where: str, instance: InstanceRow | None) -> StrategyView:
     pairs = j.pairs(include_closed=True)
     terms = {"basis": ZERO, "funding": ZERO, "fees": ZERO, "slippage": ZERO, "total": ZERO}
     accrued = ZERO
@@ -154,13 +147,15 @@ def _strategy_view(j: Journal, stream: str, where: str) -> StrategyView:
         if not p.closed:
             accrued += p.funding_accrued
     runs = j.runs(HistoryFilter(stream=stream))
-    state, since = _lifecycle(j, stream)
     return StrategyView(
         name=stream.split(":", 1)[1],
         stream=stream,
         journal=where,
-        lifecycle=state,
-        lifecycle_since_ms=since,
+        lifecycle=None if instance is None else instance.state.value,
+        lifecycle_since_ms=None if instance is None else instance.since_ms,
+        lifecycle_reason="" if instance is None else instance.reason,
+        mode=None if instance is None else instance.mode,
+        alive=None if instance is None else instance.alive,
         strategies=tuple(sorted({p.strategy for p in pairs})),
         open_pairs=sum(1 for p in pairs if not p.closed),
         closed_pairs=sum(1 for p in pairs if p.closed),

@@ -156,8 +156,11 @@ class StrategyView(msgspec.Struct, kw_only=True):
     name: str
     stream: str
     journal: str
-    lifecycle: str | None = None  # the lifecycle state when the journal has one
+    lifecycle: str | None = None  # the lifecycle state when the journal has one (docs/strategies.md)
     lifecycle_since_ms: int | None = None
+    lifecycle_reason: str = ""
+    mode: str | None = None  # live | paper (from the lifecycle row)
+    alive: bool | None = None  # its process is running (heartbeat fresh)
     strategies: tuple[str, ...] = ()
     open_pairs: int = 0
     closed_pairs: int = 0

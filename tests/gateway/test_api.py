@@ -274,6 +274,8 @@ def test_strategies_from_their_journals(gw: GatewayProc) -> None:
     import asyncio
 
     from strategy_client.journal import Journal, PairState, PnlComponents, ProcessInfo
+    from strategy_client.journal.lifecycle import LifecycleStore
+    from strategy_client.model.lifecycle import LifecycleState
 
     async def write() -> None:
         j = Journal.open(None, process=ProcessInfo(role="strategy", name="gwtest"), data_dir=gw.data_dir)
@@ -290,6 +292,15 @@ def test_strategies_from_their_journals(gw: GatewayProc) -> None:
                             ),
                         )
                     )  # fmt: skip
+            store = LifecycleStore(j)  # the strategy lifecycle (strategy ls/pause/resume/stop)
+            row = store.register(stream="strategy:gwtest", name="gwtest", strategy="spotperp", mode="paper")
+            row = (
+                store.get(row.stream)
+                if store.transition(row, LifecycleState.VALIDATING, reason="t", actor="t")
+                else row
+            )
+            assert row is not None
+            store.transition(row, LifecycleState.PAPER_TRADING, reason="test run", actor="test", take_over=True)
         finally:
             j.close()
 
@@ -299,6 +310,7 @@ def test_strategies_from_their_journals(gw: GatewayProc) -> None:
         v = views["gwtest"]
         assert v["open_pairs"] == 1 and v["realized"]["basis"] == "1.5" and v["realized"]["fees"] == "0.1"
         assert v["strategies"] == ["spotperp"]
+        assert v["lifecycle"] == "paper_trading" and v["mode"] == "paper" and v["lifecycle_reason"] == "test run"
         pairs = c.get("/api/v1/strategies/gwtest/pairs").json()
         assert [(p["pair_id"], p["phase"]) for p in pairs] == [("p1", "hedged")]
         assert isinstance(c.get("/api/v1/strategies/gwtest/pnl").json(), list)
