@@ -31,7 +31,15 @@ import zmq
 import zmq.asyncio
 from loguru import logger
 
-from exchanges.base import AccountUpdate, ExchangeAdapter, OrderUpdate, PushesBooks, PushesMarketData, StreamStatus
+from exchanges.base import (
+    AccountUpdate,
+    ExchangeAdapter,
+    OrderUpdate,
+    PushesBooks,
+    PushesDepthBooks,
+    PushesMarketData,
+    StreamStatus,
+)
 from exchanges.errors import AuthError
 from exchanges.telemetry import observing
 from strategy_client import __version__
@@ -311,7 +319,10 @@ class ExchangeRunner:
                     tg.create_task(self._market_data(keys), name="venue.market"),
                     tg.create_task(self.server.serve(), name="zmq.router"),
                     *([tg.create_task(self.self_ping.run(), name="zmq.selfping")] if self.self_ping else []),
-                    tg.create_task(self._books(keys), name="venue.books"),
+                    tg.create_task(
+                        self._books([k for k in keys if k not in self._depth_keys(keys)]), name="venue.books"
+                    ),
+                    tg.create_task(self._depth_books(self._depth_keys(keys)), name="venue.depth"),
                     tg.create_task(
                         self._forward("user", self.adapter.stream_user_events, self._on_user), name="fwd.user"
                     ),
@@ -485,6 +496,8 @@ class ExchangeRunner:
         drained from its iterator."""
         adapter = self.adapter
         put = self.prices.feed.put_nowait
+        if not keys:
+            return  # every book is a full-depth one (_depth_books)
         if not isinstance(adapter, PushesBooks):
             await self._forward("books", lambda: adapter.stream_order_books(keys), put)
             return
@@ -495,6 +508,27 @@ class ExchangeRunner:
             put(book)
 
         await self._keep_running("books", lambda: adapter.run_order_books(keys, sink))
+
+    def _depth_keys(self, keys: list[InstrumentKey]) -> list[InstrumentKey]:
+        """The instruments whose book is kept full-depth (the ``depth`` channel), when the adapter
+        can (:class:`~exchanges.base.PushesDepthBooks`; Bybit and OKX books are already kept from
+        a snapshot and sequenced deltas)."""
+        wanted = [k for k in keys if "depth" in self.config.channels_of(k)]
+        return wanted if isinstance(self.adapter, PushesDepthBooks) else []
+
+    async def _depth_books(self, keys: list[InstrumentKey]) -> None:
+        """Full-depth books into the price actor's feed, as ``_books`` does for the others."""
+        adapter = self.adapter
+        if not keys or not isinstance(adapter, PushesDepthBooks):
+            return
+        put = self.prices.feed.put_nowait
+        counts = self.stream_messages
+
+        def sink(book: OrderBook) -> None:
+            counts["depth"] += 1
+            put(book)
+
+        await self._keep_running("depth", lambda: adapter.run_depth_books(keys, sink))
 
     def _market_actor(self, keys: list[InstrumentKey]) -> MarketDataManager:
         """Quality control (shared with the price actor, which checks the books), bars of the

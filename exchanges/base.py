@@ -45,6 +45,7 @@ __all__ = [
     "PushesBooks",
     "MarketSink",
     "PushesMarketData",
+    "PushesDepthBooks",
     "ResolvesUnknown",
 ]
 
@@ -169,6 +170,17 @@ class PushesMarketData(Protocol):
         """Keep the trade streams of ``trades`` and the ticker streams of ``tickers`` running
         until cancelled (either may be empty, not both); stream status goes where the adapter
         reports it."""
+        ...
+
+
+@runtime_checkable
+class PushesDepthBooks(Protocol):
+    """An adapter that keeps full-depth books from the venue's diff stream and REST snapshots with
+    sequence checks (Binance ``@depth@100ms``; docs/market-data.md, "Channels": ``depth``)."""
+
+    async def run_depth_books(self, keys: Sequence[InstrumentKey], sink: BookSink) -> None:
+        """Keep the books of ``keys`` until cancelled, calling ``sink(book)`` (its top levels)
+        for every change; a gap resynchronises the book from a new snapshot."""
         ...
 
 

@@ -58,6 +58,7 @@ from strategy_client.model import (
     Position,
 )
 
+from .depth_stream import BinanceDepthBooks
 from .errors import Product
 from .funding_income import FundingIncome, with_funding_income
 from .market_stream import BinanceMarketStreams
@@ -77,7 +78,7 @@ from .parse import (
     spot_order_params,
 )
 from .rest import FUTURES_DEPTH_LIMITS, SPOT_DEPTH_LIMIT_MAX, BinanceRestClient
-from .rest_schemas import FUTURES_ORDER_DECODER, SPOT_ORDER_DECODER, FuturesOrder, SpotOrder
+from .rest_schemas import FUTURES_ORDER_DECODER, SPOT_ORDER_DECODER, Depth, FuturesOrder, SpotOrder
 from .tape import BinanceTape
 from .urls import BinanceUrls
 from .user_stream import BinanceUserStreams
@@ -216,6 +217,7 @@ class BinanceAdapter:
         self._supervisor: asyncio.Task[None] | None = None
         self.market = BinanceMarketStreams(urls, on_status=on_stream_status)
         self.tape = BinanceTape(urls, on_status=on_stream_status or log_status)
+        self.depth = BinanceDepthBooks(urls, self._depth_snapshot, on_status=on_stream_status or log_status)
         self.dropped: Counter[str] = Counter()
 
     # ------------------------------------------------------------------ lifecycle
@@ -579,6 +581,17 @@ class BinanceAdapter:
     async def run_order_books(self, keys: Sequence[InstrumentKey], sink: BookSink) -> None:
         """The same books pushed into ``sink`` from the socket reader (see ``PushesBooks``)."""
         await self.market.run_order_books(keys, sink)
+
+    async def run_depth_books(self, keys: Sequence[InstrumentKey], sink: BookSink) -> None:
+        """Full-depth books from ``@depth@100ms`` + REST snapshots, their top 20 levels pushed
+        into ``sink`` (``depth_stream.py``; ``PushesDepthBooks``)."""
+        await self.depth.run(keys, sink)
+
+    async def _depth_snapshot(self, kind: MarketKind, symbol: str, limit: int) -> Depth:
+        product: Product = "spot" if kind is MarketKind.SPOT else "futures"
+        if product == "futures":
+            limit = next((n for n in FUTURES_DEPTH_LIMITS if n >= limit), FUTURES_DEPTH_LIMITS[-1])
+        return await self.rest.depth(product, symbol, min(limit, SPOT_DEPTH_LIMIT_MAX))
 
     async def run_market_data(
         self, trades: Sequence[InstrumentKey], tickers: Sequence[InstrumentKey], sink: MarketSink

@@ -45,6 +45,7 @@ class MarketChannel(StrEnum):
     FUNDING = "funding"  # perpetuals only: rate, mark and index price
     TRADES = "trades"
     TICKERS = "tickers"
+    DEPTH = "depth"  # the book kept full-depth from the diff stream + snapshots (Binance), top levels published
 
 
 def _finite(*values: Decimal | None) -> None:

@@ -38,7 +38,7 @@ async def runner(redis_url: str) -> AsyncIterator[ExchangeRunner]:
         name=f"mdata-{os.getpid()}",
         symbols=["BTCUSDT", "ETHUSDT"],
         sim_port_base=free_port_pair(),
-        instrument_channels={"perp:BTCUSDT": ["trades", "tickers", "bars"], "spot:BTCUSDT": ["bars"]},
+        instrument_channels={"perp:BTCUSDT": ["trades", "tickers", "bars"], "spot:BTCUSDT": ["bars", "depth"]},
         bars=BarsConfig(intervals_s=[1], sma=[2], ema=[3], grace_ms=200),
         journal="off",
     )
@@ -73,6 +73,10 @@ async def test_trades_tickers_and_bars_on_their_topics(runner: ExchangeRunner, r
         topics = {topic for topic, _, _ in sub.events}
         assert b"trade|binance|perp|BTCUSDT|" in topics and b"tick|binance|perp|BTCUSDT|" in topics
         assert not any(t.startswith((b"trade|", b"tick|", b"bar|")) and b"ETHUSDT" in t for t in topics)
+        # the spot book is kept full-depth (the depth channel: 20 levels), the perp's is the top-5 stream
+        depth = {len(e.book.bids) for e in sub.of(BookEvent) if isinstance(e, BookEvent) and e.book.key == SPOT}
+        top5 = {len(e.book.bids) for e in sub.of(BookEvent) if isinstance(e, BookEvent) and e.book.key == PERP}
+        assert depth == {20} and top5 == {5} and runner.stream_messages["depth"] > 0
         by_source = {e.bar.source for e in sub.of(BarEvent) if isinstance(e, BarEvent)}
         assert by_source == {BarSource.TRADES, BarSource.MID}
 

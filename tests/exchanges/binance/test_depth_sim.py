@@ -1,0 +1,61 @@
+"""Full-depth books (``run_depth_books``) against the offline Binance venue: the diff stream and
+REST snapshots under Binance's procedure; a frame out of order is caught as a gap and the book
+resynchronises; the kept book equals the venue's own ``GET depth``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from exchanges.binance.adapter import BinanceAdapter
+from exchanges.binance.sim import BinanceSim
+from exchanges.credentials import Credentials
+from exchanges.sim.faults import FaultRequest
+from strategy_client.model import InstrumentKey, OrderBook
+from tests.helpers import eventually, free_port_pair
+
+SPOT = InstrumentKey.parse("binance:spot:BTCUSDT")
+PERP = InstrumentKey.parse("binance:perp:BTCUSDT")
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[BinanceSim]:
+    async with BinanceSim(port_base=free_port_pair(), seed=5, step_ms=50) as venue:
+        yield venue
+
+
+async def test_full_depth_books_follow_the_diff_stream_and_resync_on_a_gap(sim: BinanceSim) -> None:
+    adapter = BinanceAdapter(sim.urls, Credentials(sim.api_key, sim.api_secret), use_ws_api=False)
+    await adapter.start()
+    books: list[OrderBook] = []
+    task = asyncio.create_task(adapter.run_depth_books([SPOT, PERP], books.append))
+    try:
+        await eventually(
+            lambda: {b.key for b in books if len(b.bids) == 20 and len(b.asks) == 20} == {SPOT, PERP},
+            timeout=15,
+            what="20-level books of both markets",
+        )
+        for key in (SPOT, PERP):
+            seqs = [b.sequence for b in books if b.key == key]
+            assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), key
+        assert adapter.depth.snapshots >= 2 and not adapter.depth.resyncs
+
+        sim.faults.arm(FaultRequest(out_of_order_frames=1, host="futures"))
+        await eventually(lambda: adapter.depth.resyncs[str(PERP)] >= 1, timeout=15, what="the gap caught")
+        seen = len(books)
+        await eventually(lambda: any(b.key == PERP for b in books[seen:]), timeout=15, what="the book back")
+
+        sim.venue.pause(True)  # the price stops; the kept book must be the venue's book
+
+        async def same_as_the_venue() -> bool:
+            last = [b for b in books if b.key == PERP][-1]
+            venue = await adapter.fetch_order_book(PERP, 20)
+            return (last.bids, last.asks) == (venue.bids, venue.asks)
+
+        await eventually(same_as_the_venue, timeout=15, interval=0.2, what="the kept book equals GET depth")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await adapter.close()
