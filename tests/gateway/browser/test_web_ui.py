@@ -116,6 +116,29 @@ def test_the_dashboard_loads_live(page: Any, stack: Stack) -> None:
     assert severe_console_errors(page) == []
 
 
+def test_money_is_shown_exactly_as_the_decimal_strings(page: Any) -> None:
+    """fmt.js (every number the UI shows) in the page itself: no float ever touches money."""
+    got = page.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        import('/static/js/fmt.js').then((f) => done({
+          dec: [f.dec('50000.10000000'), f.dec('0E-8'), f.dec('1E-8'), f.dec('-1.5E+3'), f.dec('-0.000')],
+          fixed: [f.fixed('9.999', 2), f.fixed('1.235', 2), f.fixed('-0.001', 2), f.fixed('5', 3)],
+          exact: [f.add('0.1', '0.2'), f.sub('1', '1.000000000000000001'), f.mul('123456789.123456789', '-0.001')],
+          signed: [f.signedFixed('4.35', 4), f.signedFixed('-0.00001', 4), f.signed('2.50')],
+          key: f.keyText(['binance', 'BTCUSDT', 'perp']),
+        })).catch((e) => done(String(e)));
+        """
+    )
+    assert got == {
+        "dec": ["50000.1", "0", "0.00000001", "-1500", "0"],
+        "fixed": ["10.00", "1.24", "0.00", "5.000"],
+        "exact": ["0.3", "-0.000000000000000001", "-123456.789123456789"],
+        "signed": ["+4.3500", "0.0000", "+2.5"],
+        "key": "binance:perp:BTCUSDT",
+    }
+
+
 def test_the_book_ticks(page: Any, stack: Stack) -> None:
     page.find_element("css selector", f'#markets tr[data-row-id="{PERP}"]').click()
     wait(lambda: text(page, "#book-key") == PERP, "the perp selected")
@@ -174,7 +197,7 @@ def test_an_order_from_the_ticket_is_placed_and_cancelled(page: Any, stack: Stac
     shot(page, stack, "04-cancelled")
 
 
-def test_a_market_order_fills_into_a_position_and_a_reduce_only_one_closes_it(page: Any, stack: Stack) -> None:
+def test_a_market_order_fills_into_a_position_and_a_click_on_it_closes_it(page: Any, stack: Stack) -> None:
     _, qty = passive_buy(stack, Decimal(1), 2)
     page.find_element("css selector", '#account-tabs button[data-tab="positions"]').click()
     row = f'#positions tr[data-row-id="{PERP}"]'
@@ -191,7 +214,10 @@ def test_a_market_order_fills_into_a_position_and_a_reduce_only_one_closes_it(pa
     shot(page, stack, "05-position")
 
     page.find_element("css selector", '#account-tabs button[data-tab="positions"]').click()
-    assert fill_ticket(page, "sell", qty, reduce_only=True) == "ok"
+    page.find_element("css selector", row).click()  # a ticket that closes it
+    wait(lambda: "Sell" in text(page, "#ticket-submit") and js(page, VERDICT) == "ok", "the closing ticket")
+    assert page.find_element("id", "ticket-reduce").is_selected()
+    assert Decimal(page.find_element("id", "ticket-qty").get_attribute("value")) == qty
     send_ticket(page)
     wait(lambda: not page.find_elements("css selector", row), "the position to close")
 

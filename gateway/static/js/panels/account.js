@@ -31,7 +31,7 @@ function renderPositions() {
   renderTable(
     $("#positions"),
       [
-        { title: "instrument", cell: (p) => keyText(p.key) },
+        { title: "instrument", cell: (p) => h("span", { title: "click: a ticket that closes it (reduce-only market)" }, keyText(p.key)) },
         { title: "size", num: true, id: "size", cls: (p) => signClass(p.size), cell: (p) => signed(p.size) },
         { title: "entry", num: true, cell: (p) => px(p.key, p.entry_price) },
         { title: "mark", num: true, id: "mark", cell: (p) => px(p.key, markOf(p)) },
@@ -42,7 +42,7 @@ function renderPositions() {
         { title: "updated", cell: (p) => time(p.updated_ts_ms) },
       ],
       rows,
-      { rowId: (p) => keyText(p.key), empty: "no open position" },
+      { rowId: (p) => keyText(p.key), empty: "no open position", onRow: (p) => document.dispatchEvent(new CustomEvent("ticket-close", { detail: p })) },
   );
 }
 

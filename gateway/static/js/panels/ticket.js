@@ -4,7 +4,7 @@
 
 import * as api from "../api.js";
 import { $, h, toast } from "../dom.js";
-import { dec } from "../fmt.js";
+import { dec, isZero, keyText } from "../fmt.js";
 import { changed, on, state } from "../store.js";
 import { selectInstrument } from "./runners.js";
 
@@ -67,6 +67,7 @@ function build() {
   form.replaceChildren(
     h("label", { for: "ticket-key" }, "instrument"),
     instrumentSelect(),
+    h("div.full.muted.filters", { id: "ticket-filters" }, filtersText()),
     h("label", null, "side"),
     seg("side", [["buy", "Buy"], ["sell", "Sell"]], t.side, ""),
     h("label", null, "type"),
@@ -84,6 +85,16 @@ function build() {
   );
   for (const b of form.querySelectorAll('.seg button[data-side]')) b.className = b.dataset.side === "buy" ? "b" : "s";
   renderPreview();
+}
+
+/** The instrument's filters the preview fits the order to. */
+function filtersText() {
+  const i = state.instruments.get(t.key);
+  if (!i) return "";
+  const parts = [`tick ${dec(i.tick_size)}`, `step ${dec(i.step_size)}`, `min ${dec(i.min_qty)}`];
+  if (i.min_notional && !isZero(i.min_notional)) parts.push(`min notional ${dec(i.min_notional)}`);
+  if (i.contract_size && dec(i.contract_size) !== "1") parts.push(`contract ${dec(i.contract_size)}`);
+  return parts.join(" · ");
 }
 
 /** "Buy 0.012 BTCUSDT perp @ 49000": the ticket as typed, or as the preview fitted it. */
@@ -214,6 +225,17 @@ export function initTicket() {
   document.addEventListener("instrument-selected", (e) => {
     if (t.key === e.detail) return;
     t.key = e.detail;
+    lastPreview = null;
+    build();
+    schedulePreview();
+  });
+  // a click on a position: a reduce-only market order that closes it
+  document.addEventListener("ticket-close", (e) => {
+    const p = e.detail;
+    const size = dec(p.size);
+    Object.assign(t, { key: keyText(p.key), side: size.startsWith("-") ? "buy" : "sell", type: "market", qty: size.replace(/^-/, ""), reduce_only: true });
+    if (t.tif === "post_only") t.tif = "gtc";
+    selectInstrument(t.key);
     lastPreview = null;
     build();
     schedulePreview();
