@@ -12,15 +12,26 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 
 from exchange_runner.bars import BarsConfig
 from exchange_runner.config import RunnerConfig
+from exchange_runner.metrics import RunnerMetrics
 from exchange_runner.ports import free_port_pair
+from exchange_runner.quality import QualityConfig
 from exchange_runner.runner import ExchangeRunner
 from recorder import BARS, TICKERS, TRADES, Recorder, RecorderConfig, open_channel
 from strategy_client.model import BarSource, InstrumentKey, OrderRequest, OrderType, Side, Trade
 from strategy_client.router import ZmqRouter
-from strategy_client.wire import BarEvent, BookEvent, GetBars, GetQualityStats, TickerEvent, TradeEvent
+from strategy_client.wire import (
+    BarEvent,
+    BookEvent,
+    GetBars,
+    GetQualityStats,
+    RunnerStatusEvent,
+    TickerEvent,
+    TradeEvent,
+)
 from tests.helpers import eventually
 from tests.integration.rawsub import Sub
 
@@ -40,6 +51,7 @@ async def runner(redis_url: str) -> AsyncIterator[ExchangeRunner]:
         sim_port_base=free_port_pair(),
         instrument_channels={"perp:BTCUSDT": ["trades", "tickers", "bars"], "spot:BTCUSDT": ["bars", "depth"]},
         bars=BarsConfig(intervals_s=[1], sma=[2], ema=[3], grace_ms=200),
+        quality=QualityConfig(burst_rejects=3),
         journal="off",
     )
     async with in_process_runner(cfg) as r:
@@ -106,6 +118,21 @@ async def test_trades_tickers_and_bars_on_their_topics(runner: ExchangeRunner, r
             for r in reply.stats.rejected
         )
         assert reply.stats.checked["book"] > 0 and reply.stats.thresholds["max_deviation_bps"] == "500.0"
+
+        # a burst of rejections (3 here) is a warning in the runner's status; Prometheus counts them
+        for _ in range(3):
+            runner.market.feed.put_nowait(dup)
+        warned = await eventually(
+            lambda: [e for e in sub.of(RunnerStatusEvent) if isinstance(e, RunnerStatusEvent) and e.warnings],
+            timeout=5,
+            what="a status event with the burst",
+        )
+        assert warned[0].warnings == (f"quality: 4 items of {PERP} rejected in the last 10s",)
+        scrape = generate_latest(RunnerMetrics(runner, process_metrics=False).registry).decode()
+        assert (
+            'tradebus_quality_rejected_total{check="duplicate",instrument="binance:perp:BTCUSDT",item="trade"} 4.0'
+            in scrape
+        )
 
         # the recorder wrote the new channels (what it received by now)
         stop.set()
