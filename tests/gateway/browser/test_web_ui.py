@@ -254,15 +254,22 @@ def test_the_stream_resumes_from_its_last_sequence_after_a_drop(page: Any, stack
     """An order placed while the page's stream is down arrives by the runner's journal replay."""
     name = stack.runner.name
     stream = "window.tradebus.stream"
+    price, qty = passive_buy(stack, Decimal("0.95"), 2)
+    ticket = {"key": PERP, "side": "buy", "type": "limit", "qty": str(qty), "price": str(price)}
+
+    def place() -> str:
+        cmd = stack.api("POST", "/orders", params={"wait": 10}, json=ticket)
+        cmd = cmd.get("command", cmd)
+        assert cmd["status"] == "succeeded", cmd
+        return str(cmd["client_id"])
+
+    if not js(page, f"return {stream}.since[arguments[0]]", name):  # nothing journaled seen yet (run alone)
+        stack.api("POST", "/orders/cancel", params={"wait": 10}, json={"key": PERP, "client_id": place()})
+        wait(lambda: js(page, f"return {stream}.since[arguments[0]]", name), "a journaled event on the stream")
     replayed = js(page, f"return {stream}.replayed")
     js(page, f"{stream}.close()")
     wait(lambda: js(page, "return document.getElementById('conn').dataset.state") == "closed", "the stream closed")
-    price, qty = passive_buy(stack, Decimal("0.95"), 2)
-    ticket = {"key": PERP, "side": "buy", "type": "limit", "qty": str(qty), "price": str(price)}
-    cmd = stack.api("POST", "/orders", params={"wait": 10}, json=ticket)
-    cmd = cmd.get("command", cmd)
-    assert cmd["status"] == "succeeded", cmd
-    client_id = cmd["client_id"]
+    client_id = place()
 
     js(page, f"{stream}.connect()")
     wait(lambda: js(page, "return document.getElementById('conn').dataset.state") == "live", "the stream back")
