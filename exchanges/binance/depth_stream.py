@@ -32,13 +32,13 @@ from strategy_client.model import Exchange, InstrumentKey, MarketKind, OrderBook
 
 from .depth_book import Desync, Diff, DiffBook
 from .rest_schemas import Depth
+from .tape import combined_streams
 from .urls import BinanceUrls
 from .ws import BinanceWs
 from .ws_schemas import Combined, FuturesDepth, SpotDepthDiff
 
-__all__ = ["BinanceDepthBooks", "SnapshotFetcher", "STREAMS_PER_CONNECTION"]
+__all__ = ["BinanceDepthBooks", "SnapshotFetcher"]
 
-STREAMS_PER_CONNECTION = 200
 SnapshotFetcher = Callable[[MarketKind, str, int], Awaitable[Depth]]
 
 _spot = msgspec.json.Decoder(Combined[SpotDepthDiff]).decode
@@ -144,28 +144,22 @@ class BinanceDepthBooks:
 
     def connections(self, keys: Sequence[InstrumentKey], state: _Sink) -> list[BinanceWs]:
         conns: list[BinanceWs] = []
-        for kind in (MarketKind.SPOT, MarketKind.PERP):
-            chosen = [k for k in dict.fromkeys(keys) if k.kind is kind]
-            spot = kind is MarketKind.SPOT
-            base = self._urls.spot_ws + "/stream" if spot else self._urls.futures_ws + "/public/stream"
-            for i in range(0, len(chosen), STREAMS_PER_CONNECTION):
-                chunk = chosen[i : i + STREAMS_PER_CONNECTION]
-                for key in chunk:
-                    state.books[key] = DiffBook(futures=not spot)
-                self._serial += 1
-                name = f"binance:{kind.value}:depthdiff#{self._serial}"
-                state.kinds[name] = kind
-                streams = "/".join(f"{k.symbol.lower()}@depth@100ms" for k in chunk)
-                conns.append(
-                    BinanceWs(
-                        name,
-                        f"{base}?streams={streams}",
-                        tally=self.errors,
-                        sink=state,
-                        idle_timeout_s=60.0,
-                        ping_interval_s=self._ping_interval_s,
-                    )
+        for kind, chunk, url in combined_streams(self._urls, keys, "depth@100ms", "public"):
+            for key in chunk:
+                state.books[key] = DiffBook(futures=kind is MarketKind.PERP)
+            self._serial += 1
+            name = f"binance:{kind.value}:depthdiff#{self._serial}"
+            state.kinds[name] = kind
+            conns.append(
+                BinanceWs(
+                    name,
+                    url,
+                    tally=self.errors,
+                    sink=state,
+                    idle_timeout_s=60.0,
+                    ping_interval_s=self._ping_interval_s,
                 )
+            )
         return conns
 
     async def _sync(self, state: _Sink, key: InstrumentKey) -> None:

@@ -14,7 +14,7 @@ the runner's market feed is the one drop-oldest queue). Bad frames are counted b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 
 import msgspec
@@ -30,9 +30,31 @@ from .ws import BinanceWs
 from .ws_parse import PayloadError
 from .ws_schemas import Combined
 
-__all__ = ["AggTrade", "Ticker24h", "parse_agg_trade", "parse_ticker", "BinanceTape", "STREAMS_PER_CONNECTION"]
+__all__ = [
+    "AggTrade",
+    "Ticker24h",
+    "parse_agg_trade",
+    "parse_ticker",
+    "BinanceTape",
+    "combined_streams",
+    "STREAMS_PER_CONNECTION",
+]
 
 STREAMS_PER_CONNECTION = 200
+
+
+def combined_streams(
+    urls: BinanceUrls, keys: Sequence[InstrumentKey], suffix: str, futures_group: str
+) -> Iterator[tuple[MarketKind, list[InstrumentKey], str]]:
+    """The combined-stream connections for ``<symbol>@<suffix>`` of ``keys``: (market, the
+    instruments, the URL) per chunk of ``STREAMS_PER_CONNECTION`` — spot on ``/stream``, USD-M on
+    ``/<futures_group>/stream`` (``public``: depth, bookTicker; ``market``: the rest)."""
+    for kind in (MarketKind.SPOT, MarketKind.PERP):
+        chosen = [k for k in dict.fromkeys(keys) if k.kind is kind]
+        base = urls.spot_ws + "/stream" if kind is MarketKind.SPOT else f"{urls.futures_ws}/{futures_group}/stream"
+        for i in range(0, len(chosen), STREAMS_PER_CONNECTION):
+            chunk = chosen[i : i + STREAMS_PER_CONNECTION]
+            yield kind, chunk, f"{base}?streams=" + "/".join(f"{k.symbol.lower()}@{suffix}" for k in chunk)
 
 
 class AggTrade(msgspec.Struct, frozen=True, gc=False):
@@ -147,23 +169,9 @@ class BinanceTape:
         push: ParsingSink[Trade | Ticker] = ParsingSink(sink, self._on_status)
         conns: list[BinanceWs] = []
         for what, keys in (("aggTrade", trades), ("ticker", tickers)):
-            for kind in (MarketKind.SPOT, MarketKind.PERP):
-                chosen = [k for k in dict.fromkeys(keys) if k.kind is kind]
-                spot = kind is MarketKind.SPOT
-                base = self._urls.spot_ws + "/stream" if spot else self._urls.futures_ws + "/market/stream"
-                for i in range(0, len(chosen), STREAMS_PER_CONNECTION):
-                    chunk = chosen[i : i + STREAMS_PER_CONNECTION]
-                    streams = "/".join(f"{k.symbol.lower()}@{what}" for k in chunk)
-                    self._serial += 1
-                    name = f"binance:{kind.value}:{what}#{self._serial}"
-                    push.parsers[name] = self._parser(what, kind)
-                    conns.append(
-                        BinanceWs(
-                            name,
-                            f"{base}?streams={streams}",
-                            tally=self.errors,
-                            sink=push,
-                            ping_interval_s=self._ping_interval_s,
-                        )
-                    )
+            for kind, _chunk, url in combined_streams(self._urls, keys, what, "market"):
+                self._serial += 1
+                name = f"binance:{kind.value}:{what}#{self._serial}"
+                push.parsers[name] = self._parser(what, kind)
+                conns.append(BinanceWs(name, url, tally=self.errors, sink=push, ping_interval_s=self._ping_interval_s))
         return conns

@@ -141,21 +141,25 @@ class OkxTape:
             if msg.arg is None:
                 return ()
             symbols = self._symbols()
-            if msg.arg.channel == "trades":
-                out: list[Trade | Ticker] = []
-                for t in _trades(msg.data):
-                    inst = symbols.by_id(t.instId)
-                    if inst is not None:
-                        out.append(parse_trade(t, inst, frame.recv_ns))
-                return out
-            if msg.arg.channel == "tickers":
-                tickers: list[Trade | Ticker] = []
-                for x in _tickers(msg.data):
-                    inst = symbols.by_id(x.instId)
-                    if inst is not None:
-                        tickers.append(parse_ticker(x, inst, frame.recv_ns))
-                return tickers
-            self.errors.record(f"tape:unexpected:{msg.arg.channel}", frame.data)
+            channel = msg.arg.channel
+            items: list[TradeItem] | list[TickerItem]
+            if channel == "trades":
+                items = _trades(msg.data)
+            elif channel == "tickers":
+                items = _tickers(msg.data)
+            else:
+                self.errors.record(f"tape:unexpected:{channel}", frame.data)
+                return ()
+            out: list[Trade | Ticker] = []
+            for item in items:
+                inst = symbols.by_id(item.instId)
+                if inst is not None:
+                    out.append(
+                        parse_trade(item, inst, frame.recv_ns)
+                        if isinstance(item, TradeItem)
+                        else parse_ticker(item, inst, frame.recv_ns)
+                    )
+            return out
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self.errors.record("tape:malformed", frame.data, exc)
         except (MalformedPayload, ValueError) as exc:
