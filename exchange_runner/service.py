@@ -49,6 +49,8 @@ from strategy_client.wire import (
     OrderReply,
     Ping,
     Pong,
+    ReconcileNow,
+    ReconcileReply,
     ReplayEvents,
     Reply,
     ReportGap,
@@ -63,12 +65,12 @@ from strategy_client.wire import (
     topic,
 )
 
-from .actors.account import AccountManager
+from .actors.account import AccountManager, RefreshAccount
 from .actors.base import Actor
 from .actors.funding import FundingPoller
 from .actors.market import MarketDataManager
-from .actors.order import Admin, OrderManager, Submit
-from .actors.position import PositionManager
+from .actors.order import Admin, OrderManager, Reconcile, Submit
+from .actors.position import PositionManager, SyncPositions
 from .actors.price import GetBooks, PriceManager
 from .host import RunnerInfo
 from .journaling import JournalRefused, RunnerJournal
@@ -286,6 +288,7 @@ class CommandService:
             SetLeverage: self._set_leverage,
             GetBookSnapshot: self._book_snapshot,
             ReplayEvents: self._replay,
+            ReconcileNow: self._reconcile,
         }
         unserved = set(COMMANDS) - set(self._answered) - set(self._planned) - set(self._awaited)
         if unserved:
@@ -443,6 +446,16 @@ class CommandService:
         )
         results = await r.prices.ask(GetBooks(tuple(keys)), wait_s)
         return BookSnapshotReply(books=tuple(b.book for b in results), seqs=seqs)
+
+    async def _reconcile(self, req: ReconcileNow, wait_s: float) -> Reply:
+        """``reconcile`` (admin): the periodic reconcile now — account, positions, then orders."""
+        if (bad := self._check_exchange(req.exchange)) is not None:
+            return bad
+        r = self.r
+        await r.account.ask(RefreshAccount("manual"), wait_s)
+        positions = await r.positions.ask(SyncPositions("manual"), wait_s)
+        open_orders = await r.orders.ask(Reconcile(reason="manual"), wait_s)
+        return ReconcileReply(positions=positions, open_orders=open_orders)
 
     async def _replay(self, req: ReplayEvents, wait_s: float) -> Reply:
         journal = self.r.journal

@@ -28,8 +28,9 @@ from typing import Any
 import msgspec
 
 from strategy_client import ZmqRouter
-from strategy_client.errors import CoreApiError, NotFound, OutcomeUnknown
+from strategy_client.errors import CoreApiError, ErrorCode, NotFound, OutcomeUnknown
 from strategy_client.model import FINAL_STATUSES, Exchange, InstrumentKey, Order, OrderRequest, OrderStatus, RejectCode
+from strategy_client.wire import ReconcileNow
 
 from .db import Db
 from .models import (
@@ -282,7 +283,15 @@ class Processor:
 
     async def _sync(self, cmd: CommandView) -> Any:
         t = msgspec.convert(cmd.request, SyncTicket)
-        raise ApiError("not_implemented", f"runner {t.runner}: the runners serve no reconcile command yet", status=501)
+        api = self.router.runner(t.runner)
+        try:
+            return await api.request(ReconcileNow(exchange=self._exchange_of(t.runner)), timeout_s=self.timeout_s)
+        except CoreApiError as exc:
+            if exc.code is ErrorCode.UNKNOWN_METHOD:
+                raise ApiError(
+                    "not_implemented", f"runner {t.runner} predates the reconcile command: upgrade it", status=501
+                ) from exc
+            raise
 
 
 def _plain(value: Any) -> Any:

@@ -77,6 +77,7 @@ __all__ = [
     "SetTradingState",
     "SetRiskLimit",
     "ReplayEvents",
+    "ReconcileNow",
     "MAX_REPLAY_EVENTS",
     "GetQualityStats",
     "GetBars",
@@ -101,6 +102,7 @@ __all__ = [
     "RiskStatusReply",
     "TradingStateReply",
     "EventsReply",
+    "ReconcileReply",
     "ReplayedEvent",
     "QualityStatsReply",
     "QualityStats",
@@ -249,6 +251,14 @@ class EventsReply(_Rep, frozen=True, tag="events"):
     last_seq: int = 0
 
 
+class ReconcileReply(_Rep, frozen=True, tag="reconciled"):
+    """``reconcile``: the runner asked the venue now — ``positions`` the positions it holds,
+    ``open_orders`` the orders the venue lists open (the runner's state follows both)."""
+
+    positions: int = 0
+    open_orders: int = 0
+
+
 class ErrorReply(_Rep, frozen=True, tag="error"):
     code: ErrorCode
     message: str
@@ -277,6 +287,7 @@ Reply = (
     | RiskStatusReply
     | TradingStateReply
     | EventsReply
+    | ReconcileReply
     | QualityStatsReply
     | BarsReply
 )
@@ -400,6 +411,14 @@ class ReplayEvents(_Req, Query[EventsReply], frozen=True, tag="replay_events"):
     limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_REPLAY_EVENTS)] = MAX_REPLAY_EVENTS
 
 
+@command(route=Routing.EXCHANGE, scope=Scope.RUNNER, permission=Permission.ADMIN)
+class ReconcileNow(_Req, Query[ReconcileReply], frozen=True, tag="reconcile"):
+    """Reconcile with the venue now (admin; what the runner does every ``reconcile_interval_s``):
+    the account, the positions, then every open or unresolved order, each from the venue."""
+
+    exchange: Exchange
+
+
 Request = (
     SubmitOrder
     | CancelOrder
@@ -421,6 +440,7 @@ Request = (
     | SetTradingState
     | SetRiskLimit
     | ReplayEvents
+    | ReconcileNow
     | GetQualityStats
     | GetBars
 )

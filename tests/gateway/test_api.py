@@ -266,7 +266,9 @@ def test_leverage_trading_state_kill_switch_and_sync(gw: GatewayProc) -> None:
         assert c.get("/api/v1/trading-state").json()[0]["state"] == "active"
         name = c.get("/api/v1/runners").json()[0]["name"]
         r = c.post(f"/api/v1/runners/{name}/sync", params={"wait": 10}, json={})
-        assert r.status_code in (200, 202), r.text
+        assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
+        result = r.json()["result"]
+        assert result["type"] == "reconciled" and result["open_orders"] == 0 and result["positions"] >= 0
         problem(c.post("/api/v1/runners/ghost/sync", json={}), 404, "not_found")
 
 
