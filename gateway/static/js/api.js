@@ -105,6 +105,7 @@ export const strategyPnl = (name) => call("GET", `/strategies/${enc(name)}/pnl`)
 export const risk = () => call("GET", "/risk");
 export const tradingStates = () => call("GET", "/trading-state");
 export const command = (id) => call("GET", `/commands/${enc(id)}`);
+export const commands = (limit = 50) => call("GET", "/commands", { query: { limit } });
 
 // ------------------------------------------------------------------ the order ticket and changes
 

@@ -68,6 +68,7 @@ function refreshAccount() {
     settle(api.openOrders(), store.setOpenOrders),
     settle(api.positions(), store.setPositions),
     settle(api.balances(), store.setBalances),
+    settle(api.commands(), store.setCommands),
   ]);
 }
 
@@ -77,6 +78,7 @@ function refreshStatus() {
     settle(api.tradingStates(), store.setTradingStates),
     settle(api.strategies(), store.setStrategies),
     settle(api.risk(), store.setRisk),
+    settle(api.commands(), store.setCommands),
   ]);
 }
 

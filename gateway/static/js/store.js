@@ -22,6 +22,7 @@ export const state = {
   risk: new Map(), // runner → RiskStatus
   tradingState: new Map(), // runner → {state, reason}
   strategies: [], // StrategyView
+  commands: [], // CommandView, newest first
   selected: "", // the instrument the book and ticket show
   stream: { state: "idle", detail: "", received: 0 },
 };
@@ -144,6 +145,11 @@ export function setRisk(list) {
 export function setTradingStates(list) {
   for (const t of list || []) state.tradingState.set(t.runner, { state: t.state, reason: t.reason || "", error: t.error || "" });
   changed("trading-state");
+}
+
+export function setCommands(list) {
+  state.commands = (list || []).slice().sort((a, b) => (b.created_ms || 0) - (a.created_ms || 0));
+  changed("commands");
 }
 
 export function setStrategies(list) {

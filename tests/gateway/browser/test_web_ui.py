@@ -195,6 +195,18 @@ def test_an_order_from_the_ticket_is_placed_and_cancelled(page: Any, stack: Stac
         "the order in history",
     )
     shot(page, stack, "04-cancelled")
+    # both went through the command flow: the Commands tab shows their fate
+    page.find_element(By.CSS_SELECTOR, '#account-tabs button[data-tab="commands"]').click()
+
+    def fates() -> set[tuple[str, str]]:
+        got = js(
+            page,
+            "return Array.from(document.querySelectorAll('#commands tbody tr'), (r) =>"
+            " [r.querySelector('[data-col=kind]').textContent, r.querySelector('[data-col=status]').textContent]);",
+        )
+        return {(k, st) for k, st in got}
+
+    wait(lambda: {("submit_order", "succeeded"), ("cancel_order", "succeeded")} <= fates(), "the commands' fates")
 
 
 def test_a_market_order_fills_into_a_position_and_a_click_on_it_closes_it(page: Any, stack: Stack) -> None:

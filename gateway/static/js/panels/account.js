@@ -242,6 +242,35 @@ function renderRisk() {
   );
 }
 
+const COMMAND_CLASS = { succeeded: "pos", failed: "neg", unknown: "warn", running: "warn", accepted: "warn" };
+
+/** What a command was about, in a few words ("buy 0.003 binance:perp:BTCUSDT @ 58000"). */
+function commandWhat(c) {
+  const r = c.request || {};
+  if (r.side) return `${r.side} ${dec(r.qty)} ${r.key}${r.price ? " @ " + dec(r.price) : ""}${r.reduce_only ? " RO" : ""}`;
+  if (r.client_id || r.venue_id) return `${r.key} ${r.client_id || r.venue_id}`;
+  if (r.state) return `${r.state}${r.reason ? " — " + r.reason : ""}`;
+  return r.reason || r.key || r.runner || "";
+}
+
+function renderCommands() {
+  renderTable(
+    $("#commands"),
+    [
+      { title: "time", cell: (c) => time(c.created_ms) },
+      { title: "command", id: "kind", cell: (c) => c.kind },
+      { title: "what", cell: commandWhat },
+      { title: "status", id: "status", cls: (c) => COMMAND_CLASS[c.status] || "", cell: (c) => c.status },
+      { title: "error", cell: (c) => (c.error ? c.error.detail || c.error.title : "") },
+      { title: "ms", num: true, help: "accepted → last update", cell: (c) => (c.updated_ms && c.created_ms ? c.updated_ms - c.created_ms : "") },
+      { title: "key", cell: (c) => c.key_id },
+      { title: "id", cell: (c) => shortId(c.id) },
+    ],
+    state.commands,
+    { rowId: (c) => c.id, empty: "no command yet" },
+  );
+}
+
 function selectTab(name) {
   for (const b of $$("#account-tabs button")) b.setAttribute("aria-selected", String(b.dataset.tab === name));
   for (const p of $$(".p-account [data-pane]")) p.hidden = p.dataset.pane !== name;
@@ -262,6 +291,7 @@ export function initAccount() {
   on("balances", renderBalances);
   on("funding-payments", renderFunding);
   on("risk", renderRisk);
+  on("commands", renderCommands);
   renderPositions();
   renderOrders();
   renderFills();
@@ -269,6 +299,7 @@ export function initAccount() {
   renderBalances();
   renderFunding();
   renderRisk();
+  renderCommands();
 }
 
 export { selectTab };
