@@ -9,7 +9,8 @@ item kind and check.
 The checks, in the order they run:
 
 =============== ==================================================================================
-``future``      the venue's timestamp is more than ``max_future_ms`` ahead of our clock
+``future``      the venue's timestamp is more than ``max_future_ms`` ahead of the venue's clock as
+                we know it (ours + ``clock_offset_ms``, the adapter's measured offset)
 ``stale``       the venue's timestamp is more than ``max_age_ms`` behind it (0: off)
 ``out_of_order`` an update id (book ``sequence``, numeric trade id) or ticker time below the last
                 accepted one; trades with non-numeric ids (Bybit): a time below the last one
@@ -192,6 +193,9 @@ class QualityControl:
         self.tickers_checked = 0
         self.rejected: Counter[tuple[InstrumentKey, str, str]] = Counter()
         self.rebased = 0
+        # the venue's clock minus ours, as the adapter measured it (the runner keeps it current):
+        # venue times are compared with the venue's clock, so a skewed host drops nothing
+        self.clock_offset_ms = 0
         self._future = config.max_future_ms
         self._age = config.max_age_ms
         self._dev = config.max_deviation_bps
@@ -239,9 +243,10 @@ class QualityControl:
 
     def _time(self, ts: int, now_ms: int) -> str | None:
         if ts:
-            if ts > now_ms + self._future:
+            venue_now = now_ms + self.clock_offset_ms
+            if ts > venue_now + self._future:
                 return FUTURE
-            if self._age and ts < now_ms - self._age:
+            if self._age and ts < venue_now - self._age:
                 return STALE
         return None
 
@@ -270,8 +275,10 @@ class QualityControl:
         key = book.key
         st = self._states.get(key) or self._state(key)
         ts = book.venue_ts_ms
-        if ts and (ts > now_ms + self._future or (self._age and ts < now_ms - self._age)):
-            return self._reject(st, key, "book", FUTURE if ts > now_ms else STALE, now_ms)
+        if ts:
+            venue_now = now_ms + self.clock_offset_ms
+            if ts > venue_now + self._future or (self._age and ts < venue_now - self._age):
+                return self._reject(st, key, "book", FUTURE if ts > venue_now else STALE, now_ms)
         seq = book.sequence
         if seq and st.book_seq:
             if seq < st.book_seq:

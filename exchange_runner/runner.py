@@ -537,6 +537,7 @@ class ExchangeRunner:
         cfg = self.config
         ticks = {k: i.tick_size for k, i in self.instruments.items()}
         quality = QualityControl(cfg.quality, ticks)
+        quality.clock_offset_ms = self._venue_clock_offset_ms()
         self.prices.quality = quality if quality.enabled else None
         sources = {
             k: BarSource.TRADES if "trades" in cfg.channels_of(k) else BarSource.MID
@@ -625,12 +626,22 @@ class ExchangeRunner:
                 if self.registrar:
                     self.registrar.set_status(status)
                 self._publish_status()
-            elif self._warnings_changed() or ticks % 5 == 0:
+            elif self._quality_upkeep() or ticks % 5 == 0:
                 self._publish_status()
 
-    def _warnings_changed(self) -> bool:
-        """Re-read the quality control's burst warnings; log each new one; True on a change."""
+    def _venue_clock_offset_ms(self) -> int:
+        """The venue's clock minus ours as the adapter (or a paper adapter's venue) measured it."""
+        adapter: Any = self.adapter
+        clock = getattr(adapter, "clock", None) or getattr(getattr(adapter, "inner", None), "clock", None)
+        offset = getattr(clock, "offset_ms", 0)
+        return offset if isinstance(offset, int) else 0
+
+    def _quality_upkeep(self) -> bool:
+        """Every second: hand quality control the venue's clock offset; re-read its burst
+        warnings, logging each new one; True when the warnings changed."""
         market = getattr(self, "market", None)
+        if market is not None:
+            market.quality.clock_offset_ms = self._venue_clock_offset_ms()
         now = market.quality.warnings(time.time_ns() // 1_000_000) if market is not None else []
         if now == self.warnings:
             return False

@@ -226,3 +226,13 @@ def test_rejections_counted_and_a_burst_warns_until_its_window_passes() -> None:
     assert q.rejected[(KEY, "book", "duplicate")] == 5 and q.checked["book"] == 6
     assert q.warnings(NOW + 1) == [f"quality: 5 items of {KEY} rejected in the last 10s"]
     assert q.warnings(NOW + 11_000) == []
+
+
+def test_times_are_held_against_the_venue_clock_not_a_skewed_host() -> None:
+    q = qc(**OFF)
+    venue_now = NOW + 90_000  # the host clock is 90 s behind the venue
+    assert q.check_book(book("99", "101", 1, ts=venue_now), NOW) == "future"
+    q.clock_offset_ms = 90_000  # what the adapter measured
+    assert q.check_book(book("99", "101", 2, ts=venue_now), NOW) is None
+    assert q.check_trade(trade("1", ts=venue_now - 1_000), NOW) is None
+    assert q.check_book(book("99", "101", 3, ts=NOW), NOW) == "stale"  # 90 s behind the venue
