@@ -21,6 +21,7 @@ import pytest
 
 from gateway.models import Role
 from gateway.store import GatewayStore
+from strategy_client.security import generate_keypair, write_keypair
 from tests.helpers import free_port
 from tests.integration.conftest import ROOT, RunnerProc, start_runner
 
@@ -84,6 +85,7 @@ def start_gateway(
 
 
 BTC = "binance:perp:BTCUSDT"
+RUNNER_NAME = f"gw-bn-{os.getpid()}"
 
 
 def resting_price(g: GatewayProc, key: str = BTC) -> str:
@@ -102,21 +104,50 @@ def make_keys(data_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def runner(redis_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunnerProc]:  # type: ignore[no-untyped-def]
+def curve(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """CURVE for the session's runner (docs/security.md): its keypair, an allow-list admitting
+    the gateway's client key as admin; returned: the gateway's environment (its key, the runner
+    key it trusts) — every gateway here talks to the runner over CURVE."""
+    tmp = tmp_path_factory.mktemp("gw-curve")
+    runner_pair, client = generate_keypair(), generate_keypair()
+    write_keypair(tmp / "keys", RUNNER_NAME, runner_pair)
+    (tmp / "allow.txt").write_text(f"admin {client.public} gateway\n")
+    return {
+        "TRADEBUS_CURVE_SECRET": runner_pair.secret,  # the runner's (not passed to gateways)
+        "allow": str(tmp / "allow.txt"),
+        "TRADEBUS_CLIENT_SECRET": client.secret,
+        "TRADEBUS_TRUSTED_RUNNERS": str(tmp / "keys"),
+    }
+
+
+def gateway_env(curve: dict[str, str]) -> dict[str, str]:
+    return {k: curve[k] for k in ("TRADEBUS_CLIENT_SECRET", "TRADEBUS_TRUSTED_RUNNERS")}
+
+
+@pytest.fixture(scope="session")
+def runner(redis_server, tmp_path_factory: pytest.TempPathFactory, curve: dict[str, str]) -> Iterator[RunnerProc]:  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("gw-runner")
-    rp = start_runner(redis_server.url, tmp, f"gw-bn-{os.getpid()}")
+    before = os.environ.get("TRADEBUS_CURVE_SECRET")
+    os.environ["TRADEBUS_CURVE_SECRET"] = curve["TRADEBUS_CURVE_SECRET"]  # start_runner passes os.environ
     try:
-        rp.record()
+        rp = start_runner(redis_server.url, tmp, RUNNER_NAME, "--allow", curve["allow"])
+    finally:
+        if before is None:
+            os.environ.pop("TRADEBUS_CURVE_SECRET")
+        else:
+            os.environ["TRADEBUS_CURVE_SECRET"] = before
+    try:
+        assert rp.record().curve_key  # CURVE on
         yield rp
     finally:
         rp.stop()
 
 
 @pytest.fixture(scope="session")
-def gw(runner: RunnerProc) -> Iterator[GatewayProc]:
+def gw(runner: RunnerProc, curve: dict[str, str]) -> Iterator[GatewayProc]:
     data_dir = runner.log.parent / "data"  # the runner's journal is there too
     keys = make_keys(data_dir)
-    g = start_gateway(runner.redis_url, data_dir, runner.log.parent / "gateway.log")
+    g = start_gateway(runner.redis_url, data_dir, runner.log.parent / "gateway.log", env=gateway_env(curve))
     g.keys = keys
     try:
         g.wait_ready()

@@ -7,12 +7,12 @@ import httpx
 from exchanges.sim.tls import local_tls
 from gateway.models import Role
 from gateway.store import GatewayStore
-from tests.gateway.conftest import start_gateway
+from tests.gateway.conftest import gateway_env, start_gateway
 from tests.helpers import eventually_sync
 from tests.integration.conftest import RunnerProc, start_runner
 
 
-def test_tls_and_a_runner_that_comes_and_goes(runner: RunnerProc) -> None:
+def test_tls_and_a_runner_that_comes_and_goes(runner: RunnerProc, curve: dict[str, str]) -> None:
     tmp = runner.log.parent
     tls = local_tls(tmp / "tls")
     store = GatewayStore.open(None, tmp / "data", "tls")
@@ -21,6 +21,7 @@ def test_tls_and_a_runner_that_comes_and_goes(runner: RunnerProc) -> None:
     g = start_gateway(
         runner.redis_url, tmp / "data", tmp / "gateway-tls.log", "--name", "tls",
         "--tls-cert", str(tls.cert), "--tls-key", str(tls.key), "--rate", "1000", "--burst", "1000",
+        env={**gateway_env(curve), "TRADEBUS_ALLOW_PLAINTEXT": "1"},  # the CURVE runner and a plaintext one
     )  # fmt: skip
     url = g.url.replace("http://", "https://").replace("127.0.0.1", "localhost")
     okx: RunnerProc | None = None

@@ -11,16 +11,16 @@ import pytest
 from gateway.models import Role
 from gateway.processor import HOLD_ENV
 from gateway.store import GatewayStore
-from tests.gateway.conftest import BTC, GatewayProc, resting_price, start_gateway
+from tests.gateway.conftest import BTC, GatewayProc, gateway_env, resting_price, start_gateway
 from tests.helpers import eventually_sync
 from tests.integration.conftest import RunnerProc
 
 
-def _gateway(runner: RunnerProc, name: str, *extra: str, hold: str = "") -> GatewayProc:
+def _gateway(runner: RunnerProc, env: dict[str, str], name: str, *extra: str, hold: str = "") -> GatewayProc:
     data_dir = runner.log.parent / "data"
     g = start_gateway(
         runner.redis_url, data_dir, runner.log.parent / f"gateway-{name}.log", "--name", name, *extra,
-        env={HOLD_ENV: hold},
+        env={**env, HOLD_ENV: hold},
     )  # fmt: skip
     g.wait_ready()
     return g
@@ -40,10 +40,13 @@ def _orders_with(gw: GatewayProc, client_id: str) -> list[dict]:  # type: ignore
 
 
 @pytest.mark.parametrize("hold", ["accepted", "sent"])
-def test_kill_9_between_accept_and_finish_runs_the_command_once(runner: RunnerProc, gw: GatewayProc, hold: str) -> None:
+def test_kill_9_between_accept_and_finish_runs_the_command_once(
+    runner: RunnerProc, gw: GatewayProc, curve: dict[str, str], hold: str
+) -> None:
+    env = gateway_env(curve)
     name = f"kill-{hold}"
     key = _admin_key(runner, name)
-    first = _gateway(runner, name, hold=hold)
+    first = _gateway(runner, env, name, hold=hold)
     first.keys = {"admin": key}
     body = {"key": BTC, "side": "buy", "type": "limit", "qty": "0.01", "price": resting_price(gw)}
     try:
@@ -60,7 +63,7 @@ def test_kill_9_between_accept_and_finish_runs_the_command_once(runner: RunnerPr
                 assert c.get(f"/api/v1/commands/{cmd['id']}").json()["status"] == "running"
     finally:
         assert first.stop(signal.SIGKILL) == -signal.SIGKILL
-    second = _gateway(runner, name, "--rate", "2", "--burst", "6")
+    second = _gateway(runner, env, name, "--rate", "2", "--burst", "6")
     second.keys = {"admin": key}
     try:
         with second.client("admin") as c:
