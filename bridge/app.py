@@ -29,6 +29,7 @@ from .checkpoint import CheckpointStore, checkpoint_path
 from .envelope import PayloadFormat, outgoing_from_received
 from .health import SinkHandle
 from .lane import Lane, ReplaySource
+from .lifecycle import LifecycleRelay
 from .metrics import registry_for
 from .sinks import NatsOptions, NatsSink, RabbitOptions, RabbitSink, Sink
 from .status import BridgeStatus, CacheStatus
@@ -101,6 +102,7 @@ class Bridge:
         self._lanes_of: dict[str, list[Lane]] = {}
         self.last_status: BridgeStatus | None = None  # the status loop's latest (the metrics read it)
         self.metrics_port = 0  # the bound port while serving
+        self.lifecycle: LifecycleRelay | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set."""
@@ -144,6 +146,9 @@ class Bridge:
             tasks.append(tg.create_task(self._pump(sub, tg), name="pump"))
             tasks.append(tg.create_task(self._watch(router, tg), name="watch"))
             tasks.append(tg.create_task(self._status_loop(), name="status"))
+            if self.handles:  # strategies' lifecycle transitions (Redis pub/sub) → the brokers
+                self.lifecycle = LifecycleRelay(self.redis_url, cfg.nats, cfg.rabbit)
+                tasks.append(tg.create_task(self.lifecycle.run(), name="lifecycle"))
             self.ready.set()
             await stop.wait()
             log.info("bridge %s: stopping", cfg.name)
