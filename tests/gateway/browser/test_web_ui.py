@@ -156,6 +156,12 @@ def test_the_book_ticks(page: Any, stack: Stack) -> None:
     assert Decimal(first[0]) < Decimal(first[1])  # one render: bid below ask
     wait(lambda: best() != first, "a best price to change (live book events)", timeout=20)
     wait(lambda: text(page, "#book-refs div:nth-child(2) span") not in ("", "—"), "the mark price")
+    # a click on a level puts its price in the ticket (read and clicked in one turn: the book ticks)
+    clicked = js(
+        page, "const r = document.querySelector('#book .lv.bid[data-level=\"1\"]'); r.click(); return r.dataset.price;"
+    )
+    wait(lambda: page.find_element("id", "ticket-price").get_attribute("value") != "", "the ticket's price")
+    assert Decimal(page.find_element("id", "ticket-price").get_attribute("value")) == Decimal(clicked)
     shot(page, stack, "02-book")
 
 

@@ -2,7 +2,7 @@
 
 import * as api from "../api.js";
 import { $, h } from "../dom.js";
-import { add, ago, fixed, mul, num, pct, sub, until } from "../fmt.js";
+import { add, ago, dec, fixed, keyText, mul, num, pct, sub, until } from "../fmt.js";
 import { on, setBook, state } from "../store.js";
 import { placesFor } from "./runners.js";
 
@@ -19,18 +19,72 @@ function cumulative(levels) {
   });
 }
 
-function levelRow(side, [px, qty, total], places, maxTotal, level) {
-  const bar = h("span.bar", { style: `width:${Math.min(100, (num(total) / maxTotal) * 100).toFixed(1)}%` });
-  const row = h(
-    "div.lv",
-    { class: side, dataset: { side, level: String(level), price: px } },
-    bar,
-    h("span.px", null, fixed(px, places.px)),
-    h("span.qty", null, fixed(qty, places.qty)),
-    h("span.tot", null, fixed(total, places.qty)),
-  );
-  row.addEventListener("click", () => document.dispatchEvent(new CustomEvent("ticket-price", { detail: px })));
+/** My open orders' quantities by price on one instrument ("50000.1" → "0.003"). */
+function myOrders(k) {
+  const out = new Map();
+  for (const o of state.orders.values()) {
+    if (keyText(o.key) !== k || o.price === null || o.price === undefined) continue;
+    const p = dec(o.price);
+    out.set(p, add(out.get(p) || "0", sub(o.qty, o.filled_qty || "0")));
+  }
+  return out;
+}
+
+// The ladder's rows are made once per size and updated in place on each tick (a row replaced
+// between mousedown and mouseup would swallow the click that puts its price in the ticket).
+let pool = null; // {fit, head, spread, asks: [row], bids: [row]} (asks[0] is the best ask)
+
+function makeRow(side) {
+  const row = h("div.lv", { class: side, dataset: { side } }, h("span.bar"), h("span.px"), h("span.qty"), h("span.tot"));
+  row.addEventListener("click", () => {
+    if (row.dataset.price) document.dispatchEvent(new CustomEvent("ticket-price", { detail: row.dataset.price }));
+  });
   return row;
+}
+
+function ensureRows(box, fit) {
+  if (pool && pool.fit === fit && pool.head.parentNode === box) return pool;
+  pool = {
+    fit,
+    head: h("div.lv.head", null, h("span", null, "price"), h("span", null, "size"), h("span", null, "total")),
+    spread: h("div.spread"),
+    asks: Array.from({ length: fit }, () => makeRow("ask")),
+    bids: Array.from({ length: fit }, () => makeRow("bid")),
+  };
+  pool.asks[0].querySelector(".px").dataset.testid = "book-best-ask";
+  pool.bids[0].querySelector(".px").dataset.testid = "book-best-bid";
+  box.replaceChildren(pool.head, ...pool.asks.slice().reverse(), pool.spread, ...pool.bids);
+  return pool;
+}
+
+const setText = (el, text) => {
+  if (el.textContent !== text) el.textContent = text;
+};
+
+function fillRow(row, lv, places, maxTotal, level, mine) {
+  if (!lv) {
+    row.style.visibility = "hidden";
+    row.dataset.price = "";
+    return;
+  }
+  const [px, qty, total] = lv;
+  row.style.visibility = "";
+  row.dataset.price = px;
+  row.dataset.level = String(level);
+  row.firstChild.style.width = `${Math.min(100, (num(total) / maxTotal) * 100).toFixed(1)}%`;
+  setText(row.children[1], fixed(px, places.px));
+  setText(row.children[2], fixed(qty, places.qty));
+  setText(row.children[3], fixed(total, places.qty));
+  const own = mine.get(dec(px));
+  row.classList.toggle("mine", !!own);
+  if (own) row.title = `my open orders here: ${own}`;
+  else row.removeAttribute("title");
+}
+
+function flash(el) {
+  el.classList.remove("flash");
+  void el.offsetWidth; // restart the animation
+  el.classList.add("flash");
 }
 
 function renderBook() {
@@ -39,17 +93,19 @@ function renderBook() {
   const box = $("#book");
   const entry = state.books.get(k);
   if (!entry) {
+    pool = null;
     box.replaceChildren(h("div.empty", null, k ? "waiting for the book…" : "select an instrument"));
     return;
   }
   const places = placesFor(k);
   const fit = Math.max(3, Math.min(DEPTH, Math.floor((box.clientHeight - 2.5 * ROW_PX) / ROW_PX / 2)));
+  const rows = ensureRows(box, fit);
   const asks = cumulative((entry.book.asks || []).slice(0, fit));
   const bids = cumulative((entry.book.bids || []).slice(0, fit));
   const maxTotal = Math.max(num(asks.length ? asks[asks.length - 1][2] : 0), num(bids.length ? bids[bids.length - 1][2] : 0), 1e-18);
-  const head = h("div.lv.head", null, h("span", null, "price"), h("span", null, "size"), h("span", null, "total"));
-  const askRows = asks.map((lv, i) => levelRow("ask", lv, places, maxTotal, i)).reverse();
-  const bidRows = bids.map((lv, i) => levelRow("bid", lv, places, maxTotal, i));
+  const mine = myOrders(k);
+  rows.asks.forEach((row, i) => fillRow(row, asks[i], places, maxTotal, i, mine));
+  rows.bids.forEach((row, i) => fillRow(row, bids[i], places, maxTotal, i, mine));
   const bestBid = bids.length ? bids[0][0] : "";
   const bestAsk = asks.length ? asks[0][0] : "";
   let spreadText = "—";
@@ -57,21 +113,12 @@ function renderBook() {
     const mid = (num(bestBid) + num(bestAsk)) / 2;
     spreadText = `spread ${fixed(sub(bestAsk, bestBid), places.px)} (${(((num(bestAsk) - num(bestBid)) / mid) * 1e4).toFixed(2)} bps)`;
   }
-  const spread = h(
-    "div.spread",
-    { title: `book seq ${entry.book.sequence || entry.seq || ""}` },
-    spreadText,
-    entry.stale ? h("span.warn", null, "  STALE") : null,
-  );
-  box.replaceChildren(head, ...askRows, spread, ...bidRows);
-  // the best levels carry test ids; a changed best price flashes
-  const bidEl = bidRows[0];
-  const askEl = askRows[askRows.length - 1];
-  if (bidEl) bidEl.querySelector(".px").dataset.testid = "book-best-bid";
-  if (askEl) askEl.querySelector(".px").dataset.testid = "book-best-ask";
+  setText(rows.spread, spreadText + (entry.stale ? "  STALE" : ""));
+  rows.spread.classList.toggle("warn", !!entry.stale);
+  rows.spread.title = `book seq ${entry.book.sequence || entry.seq || ""}`;
   if (shown === k) {
-    if (bidEl && bestBid !== last.bid) bidEl.querySelector(".px").classList.add("flash");
-    if (askEl && bestAsk !== last.ask) askEl.querySelector(".px").classList.add("flash");
+    if (bestBid !== last.bid) flash(rows.bids[0].children[1]);
+    if (bestAsk !== last.ask) flash(rows.asks[0].children[1]);
   }
   shown = k;
   last = { bid: bestBid, ask: bestAsk };
@@ -131,6 +178,7 @@ export function initBook() {
     loadBook(e.detail);
   });
   on("book-refs", renderRefs);
+  on("orders", () => renderBook()); // my orders' markers
   if (typeof ResizeObserver !== "undefined") new ResizeObserver(() => renderBook()).observe($("#book"));
   on("funding-rates", renderRefs);
   setInterval(renderRefs, 1000); // countdowns and ages
