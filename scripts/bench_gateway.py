@@ -40,7 +40,7 @@ import aiohttp
 import msgspec
 import redis
 from benchlib.machine import machine_facts
-from benchlib.procs import Child, Children
+from benchlib.procs import Child, Children, wait_until
 from benchlib.simctl import SimControl
 from benchlib.stats import summary_us
 
@@ -65,16 +65,6 @@ READS = (
 
 def log(msg: str) -> None:
     print(f"[bench_gateway] {msg}", file=sys.stderr, flush=True)
-
-
-def wait_until(check: Any, timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise RuntimeError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 class Stamp(msgspec.Struct):

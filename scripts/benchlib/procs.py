@@ -23,7 +23,7 @@ from typing import Any
 
 import psutil
 
-__all__ = ["ROOT", "SCRIPTS", "Child", "Children", "ChildFailed", "child_env"]
+__all__ = ["ROOT", "SCRIPTS", "Child", "Children", "ChildFailed", "child_env", "wait_until"]
 
 SCRIPTS = Path(__file__).resolve().parents[1]
 ROOT = SCRIPTS.parent
@@ -31,6 +31,17 @@ ROOT = SCRIPTS.parent
 
 class ChildFailed(RuntimeError):
     pass
+
+
+def wait_until(check: Any, timeout_s: float, what: str) -> Any:
+    """Poll ``check`` every 0.1 s until it returns something truthy (returned); RuntimeError after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise RuntimeError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:

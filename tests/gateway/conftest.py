@@ -6,7 +6,6 @@ changes the runner's state (a halt) puts it back."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -53,15 +52,7 @@ class GatewayProc:
             time.sleep(0.05)
         raise AssertionError(f"gateway not ready in {timeout}s: {self.log.read_text()[-3000:]}")
 
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                return self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                return self.proc.wait(timeout=5)
-        return self.proc.returncode
+    stop = RunnerProc.stop  # the same SIGTERM, wait, SIGKILL
 
 
 def start_gateway(

@@ -3,7 +3,6 @@ the command outbox with idempotency and atomic claims, the audit log."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +10,9 @@ import pytest
 
 from gateway.models import CommandStatus, Problem, Role
 from gateway.store import GatewayStore, IdempotencyConflict, NewCommand
-from tests.journal.conftest import PG_URL, drop_schema, pg_reachable
+from tests.journal.conftest import PG_URL, pg_schema
+
+__all__ = ["pg_schema"]  # the journal tests' fixture: a schema of our own, dropped after
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -23,19 +24,12 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GatewaySto
         finally:
             s.close()
         return
-    reason = pg_reachable()
-    if reason:
-        print(reason)
-        pytest.skip(reason)
-    schema = "tgw_" + uuid.uuid4().hex[:12]
+    schema = request.getfixturevalue("pg_schema")  # skips with the reason when unreachable; dropped after
+    s = GatewayStore.open(f"{PG_URL}?schema={schema}", None, "t")
     try:
-        s = GatewayStore.open(f"{PG_URL}?schema={schema}", None, "t")
-        try:
-            yield s
-        finally:
-            s.close()
+        yield s
     finally:
-        drop_schema(schema)
+        s.close()
 
 
 def test_keys_are_hashed_and_revocable(store: GatewayStore) -> None:
