@@ -204,6 +204,7 @@ def _metrics(ctx: Ctx) -> str:
         f"tradebus_gateway_commands_executed_total {proc.executed}",
         f"tradebus_gateway_commands_recovered_total {proc.recovered}",
         f"tradebus_gateway_command_pushes_dropped_total {proc.pushes_dropped}",
+        f"tradebus_gateway_command_store_errors_total {proc.store_errors}",
         f"tradebus_gateway_runners {len(ctx.router.runners())}",
     ]
     return "\n".join(lines) + "\n"

@@ -47,7 +47,7 @@ from .models import (
 )
 from .problems import ApiError, from_core
 from .routing import runner_for, runners_matching
-from .store import GatewayStore
+from .store import GatewayStore, StoreError
 
 __all__ = ["Processor", "HOLD_ENV", "order_request"]
 
@@ -94,6 +94,7 @@ class Processor:
         self.pushes_dropped = 0
         self.executed = 0
         self.recovered = 0
+        self.store_errors = 0
         self._executors: dict[str, Callable[[CommandView], Awaitable[Any]]] = {
             "submit_order": self._submit,
             "cancel_order": self._cancel,
@@ -128,14 +129,22 @@ class Processor:
         if self.hold == "accepted":
             log.warning("gateway: %s=accepted: the command processor runs nothing (tests only)", HOLD_ENV)
             await asyncio.Event().wait()
-        await self._poll()  # what a previous run accepted or was running
+        due = True  # at start: what a previous run accepted or was running
         while True:
             try:
+                if due:
+                    await self._poll()
+                due = False
                 async with asyncio.timeout(self.poll_s):
                     command_id = await self._push.get()
                 await self._run_one(command_id, CommandStatus.ACCEPTED)
             except TimeoutError:
-                await self._poll()
+                due = True
+            except StoreError as exc:  # the database is down: the outbox keeps the commands
+                self.store_errors += 1
+                log.error("gateway: command processor: %s; polling again in %.0f s", exc, self.poll_s)
+                await asyncio.sleep(self.poll_s)
+                due = True
 
     async def _poll(self) -> None:
         for cmd in await self.db.call(self.store.open_commands):
@@ -163,8 +172,8 @@ class Processor:
             status, problem = CommandStatus.FAILED, err.problem
         except CoreApiError as exc:
             status, problem = CommandStatus.FAILED, from_core(exc).problem
-        except KeyError:
-            status, problem = CommandStatus.FAILED, ApiError("internal", f"unknown command kind {cmd.kind!r}").problem
+        except (KeyError, msgspec.ValidationError) as exc:  # an outbox row this code cannot read
+            status, problem = CommandStatus.FAILED, ApiError("internal", f"command {cmd.kind!r}: {exc}").problem
         if self.hold == "sent":
             log.warning("gateway: %s=sent: command %s answered, outbox not updated (tests only)", HOLD_ENV, cmd.id)
             await asyncio.Event().wait()
