@@ -248,23 +248,27 @@ def test_a_strategys_pnl_chart_draws(page: Any, stack: Stack) -> None:
         lambda: int(js(page, "return document.getElementById('pnl-chart').dataset.points || '0'")) > 0,
         "the chart's points",
     )
-    # pixels of the total line's colour (the empty chart draws only muted text and no such pixel)
-    count = js(
+    # pixels of each series' colour (an empty chart draws only muted text and no such pixel)
+    counts = js(
         page,
         """
         const c = document.getElementById('pnl-chart');
-        const probe = document.createElement('canvas').getContext('2d');
-        probe.fillStyle = getComputedStyle(document.documentElement).getPropertyValue('--c1').trim();
-        probe.fillRect(0, 0, 1, 1);
-        const [r, g, b] = probe.getImageData(0, 0, 1, 1).data;
         const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        let n = 0;
-        const near = (i) => Math.abs(px[i] - r) < 24 && Math.abs(px[i + 1] - g) < 24 && Math.abs(px[i + 2] - b) < 24;
-        for (let i = 0; i < px.length; i += 4) if (px[i + 3] > 200 && near(i)) n++;
-        return n;
+        const probe = document.createElement('canvas').getContext('2d');
+        return ['--c1', '--c2', '--c3', '--c4', '--c5'].map((v) => {
+          probe.fillStyle = getComputedStyle(document.documentElement).getPropertyValue(v).trim();
+          probe.fillRect(0, 0, 1, 1);
+          const [r, g, b] = probe.getImageData(0, 0, 1, 1).data;
+          const near = (i) => Math.abs(px[i] - r) < 24 && Math.abs(px[i + 1] - g) < 24 && Math.abs(px[i + 2] - b) < 24;
+          let n = 0;
+          for (let i = 0; i < px.length; i += 4) if (px[i + 3] > 200 && near(i)) n++;
+          return n;
+        });
         """,
     )
-    assert count > 200, f"{count} pixels of the total line"
+    total, *parts = counts
+    assert total > 200, f"{counts}: pixels of the total (line), basis, funding, fees, slippage"
+    assert sum(n > 50 for n in parts) >= 3, f"{counts}: the components drawn"  # basis, funding, fees (slippage small)
     shot(page, stack, "06-strategy-chart")
 
 

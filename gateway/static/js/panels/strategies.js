@@ -100,15 +100,24 @@ function termsText(terms) {
     .join("  ");
 }
 
-/** PnL rows → cumulative series per component: rows with `ts_ms` are points already; rows with
- * `day` (PnL by UTC day, per pair) are summed per day and accumulated. */
-export function toSeries(rows) {
-  const out = Object.fromEntries(COMPONENTS.map(([name]) => [name, []]));
-  if (!Array.isArray(rows) || rows.length === 0) return out;
+const DAY_MS = 86400000;
+
+/** PnL rows → the chart. Rows with `ts_ms` (a time series of cumulative components) are lines,
+ * one per component. Rows with `day` (realised PnL by UTC day, per pair) are each day's parts as
+ * stacked bars (basis and funding up, fees and slippage down when they cost) under the running
+ * total as a line. Decimals are summed exactly; only the plotted values are numbers. */
+export function pnlChart(rows) {
+  const empty = { series: COMPONENTS.map(([name, color, width]) => ({ name: LABEL[name], color, width, points: [] })), opts: {}, mode: "" };
+  if (!Array.isArray(rows) || rows.length === 0) return empty;
   if (rows[0].ts_ms !== undefined) {
     const sorted = rows.slice().sort((a, b) => a.ts_ms - b.ts_ms);
-    for (const r of sorted) for (const [name] of COMPONENTS) out[name].push([r.ts_ms, num(part(r, name))]);
-    return out;
+    const series = COMPONENTS.map(([name, color, width]) => ({
+      name: LABEL[name],
+      color,
+      width,
+      points: sorted.map((r) => [r.ts_ms, num(part(r, name))]),
+    }));
+    return { series, opts: {}, mode: "points" };
   }
   const byDay = new Map();
   for (const r of rows) {
@@ -116,28 +125,33 @@ export function toSeries(rows) {
     for (const [name] of COMPONENTS) d[name] = add(d[name], r[name] || "0");
     byDay.set(r.day, d);
   }
-  const acc = Object.fromEntries(COMPONENTS.map(([name]) => [name, "0"]));
   const days = Array.from(byDay.keys()).sort();
-  const start = Date.parse(days[0] + "T00:00:00Z"); // from zero at the start of the first day
-  for (const [name] of COMPONENTS) out[name].push([start, 0]);
+  const mid = (day) => Date.parse(day + "T00:00:00Z") + DAY_MS / 2;
+  let running = "0";
+  const total = [[Date.parse(days[0] + "T00:00:00Z"), 0]]; // from zero at the first day's start
   for (const day of days) {
-    const t = Date.parse(day + "T00:00:00Z") + 86400000; // booked by the end of the day
-    for (const [name] of COMPONENTS) {
-      acc[name] = add(acc[name], byDay.get(day)[name]);
-      out[name].push([Math.min(t, Date.now()), num(part(acc, name))]);
-    }
+    running = add(running, byDay.get(day).total);
+    total.push([mid(day), num(running)]);
   }
-  return out;
+  const [, totalColour, totalWidth] = COMPONENTS[0];
+  const series = [
+    { name: "total (running)", color: totalColour, width: totalWidth, points: total, hold: false },
+    ...COMPONENTS.slice(1).map(([name, color]) => ({
+      name: LABEL[name] + " (day)",
+      color,
+      type: "bar",
+      points: days.map((day) => [mid(day), num(part(byDay.get(day), name))]),
+    })),
+  ];
+  return { series, opts: { barMs: DAY_MS, days: true }, mode: "days" };
 }
 
 function drawChart() {
   if (!chart) return;
-  const by = toSeries(series);
-  chart.setSeries(
-    COMPONENTS.map(([name, color, width]) => ({ name: LABEL[name], color, width, points: by[name] })),
-    selected ? `no PnL history for ${selected} yet` : "no strategy selected",
-  );
-  $("#chart-title").textContent = selected ? `${selected} — realised PnL over time` : "PnL over time";
+  const { series: lines, opts, mode } = pnlChart(series);
+  chart.setSeries(lines, selected ? `no PnL history for ${selected} yet` : "no strategy selected", opts);
+  const how = mode === "days" ? "realised PnL by UTC day (bars) and running total" : "realised PnL over time";
+  $("#chart-title").textContent = selected ? `${selected} — ${how}` : "PnL over time";
   $("#chart-legend").replaceChildren(
     ...COMPONENTS.map(([name, color]) => h("span", null, h("i", { style: `background:var(${color})` }), LABEL[name])),
   );
