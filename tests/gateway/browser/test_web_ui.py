@@ -360,3 +360,20 @@ def test_the_kill_switch_asks_first_then_halts_and_the_badge_resumes(page: Any, 
     wait(lambda: text(page, "#trading-state") == "ACTIVE", "the badge back to ACTIVE")
     assert states() == {"active"}
     assert severe_console_errors(page) == []
+
+
+def test_a_read_only_key_sees_everything_and_can_trade_nothing(page: Any, stack: Stack) -> None:
+    page.find_element("css selector", "#logout").click()
+    wait(lambda: js(page, "return document.getElementById('login').open"), "the login after log out")
+    assert stack.gw.keys["read"] != stack.key
+    page.find_element("id", "login-key").send_keys(stack.gw.keys["read"])
+    page.find_element("id", "login-submit").click()
+    wait(lambda: text(page, "#whoami").endswith("read"), "signed in with the read key")
+    wait(lambda: js(page, "return document.getElementById('conn').dataset.state") == "live", "the stream live")
+    severe_console_errors(page)  # the reads in flight at the log out answered 401
+    assert not page.find_element("id", "kill-switch").is_enabled()
+    price, qty = passive_buy(stack, Decimal("0.97"), 3)
+    assert fill_ticket(page, "buy", qty, price) == "ok"  # a preview is a read
+    assert not page.find_element("id", "ticket-submit").is_enabled()
+    shot(page, stack, "10-read-only")
+    assert severe_console_errors(page) == []
