@@ -221,12 +221,14 @@ class SignalEngine:
         ask = book.best_ask.price if book is not None and book.best_ask is not None else None
         return plan_order(sig, inst, bid, ask, self.cfg)
 
-    async def _reject(self, d: Delivery, sig: Signal | None, rej: SignalRejected) -> None:
+    async def _reject(self, d: Delivery, sig: Signal | None, rej: SignalRejected, *, record: bool = True) -> None:
+        """Count, journal (a redelivery finds it), publish; park a poison message; acknowledge.
+        ``record``: False when the signal's entry link already says why (a refused order)."""
         reason = rej.reason
         self.counters.rejected[reason.value] = self.counters.rejected.get(reason.value, 0) + 1
         sid = sig.id if sig is not None else ""
         logger.info("signal {}: rejected: {}", sid or f"(message {d.message_id or '?'})", rej)
-        if sig is not None:
+        if sig is not None and record:
             link = SignalLink(signal_id=sig.id, role="rejected", client_id="", status=reason.value, detail=rej.detail)
             await asyncio.to_thread(self.links.record, link)
         ref = sid or d.message_id or f"msg{self.counters.received}"
@@ -313,27 +315,7 @@ class SignalEngine:
         await asyncio.to_thread(self.links.update, sig.id, "entry", rej.reason.value, rej.detail)
         if t is not None:
             t.final = True
-        await self._publish_rejection(d, sig, rej)
-
-    async def _publish_rejection(self, d: Delivery, sig: Signal, rej: SignalRejected) -> None:
-        reason = rej.reason
-        self.counters.rejected[reason.value] = self.counters.rejected.get(reason.value, 0) + 1
-        logger.info("signal {}: rejected: {}", sig.id, rej)
-        ev = SignalRejectedEvent(
-            id=f"{self.instance}/{sig.id}/rejected",
-            instance=self.instance,
-            signal_id=sig.id,
-            reason=reason.value,
-            detail=rej.detail,
-            dead_lettered=False,
-            instrument=sig.instrument,
-            source=sig.source,
-            message_id=d.message_id,
-            redelivered=d.redelivered,
-            ts_ms=time.time_ns() // 1_000_000,
-        )
-        await self._emit(routing_key("rejected", self.instance), ENCODER.encode(ev), ev.id, "rejected", sig.id)
-        await d.ack()
+        await self._reject(d, sig, rej, record=False)
 
     # -- the runners' events -------------------------------------------------------------------
     async def on_item(self, item: Any) -> None:
@@ -472,11 +454,14 @@ class SignalEngine:
         held.closing = role
         perp = held.inst.key.kind is MarketKind.PERP
         req = close_request(held.inst, sig.side, held.qty, client_id(sig.id, role), perp)
+        if req is None:  # dust below one step: nothing a venue would take
+            self.held.pop(sig.id, None)
+            return
         why = f"{role}: reference {mid} reached {sig.stop_loss if role == 'stop_loss' else sig.take_profit}"
         t = Tracked(
             sig, role, held.inst, req, sig.stop_loss if role == "stop_loss" else sig.take_profit, why, time.time_ns()
         )
-        if req.qty <= 0 or not await self._journal(t):
+        if not await self._journal(t):
             self.held.pop(sig.id, None)
             return
         self._track(t)
@@ -492,22 +477,29 @@ class SignalEngine:
 
     # -- housekeeping: expiry, unknown outcomes --------------------------------------------------
     async def housekeeping(self, every_s: float = 0.1) -> None:
-        last_resolve = 0.0
+        """Expiry cancels, fill settling and unknown outcomes, every ``every_s``."""
+        last_resolve = [0.0]
         while True:
             await asyncio.sleep(every_s)
-            now_ms = time.time_ns() // 1_000_000
-            for t in list(self.tracked.values()):
-                if _resting_entry(t) and t.signal.expires_ms < now_ms:
-                    await self._cancel(t)
-            for t in [t for t in self.tracked.values() if t.ended_ns and not t.final]:
-                if time.monotonic_ns() - t.ended_ns >= FILL_SETTLE_S * 1e9 and t.order is not None:
-                    t.final = True  # the fill events never came: settled with what the venue's order says
-                    await self._publish_order(t, t.order, None, "settled", True)
-                    await self._finished(t, t.order)
-            if time.monotonic() - last_resolve >= 1.0:
-                last_resolve = time.monotonic()
-                for t in [t for t in self.tracked.values() if t.unknown]:
-                    await self._resolve(t)
+            try:
+                await self._housekeeping_once(last_resolve)
+            except Exception as exc:  # noqa: BLE001 - the next round tries again; the task must not die
+                logger.exception("{}: housekeeping: {}", self.instance, exc)
+
+    async def _housekeeping_once(self, last_resolve: list[float]) -> None:
+        now_ms = time.time_ns() // 1_000_000
+        for t in list(self.tracked.values()):
+            if _resting_entry(t) and t.signal.expires_ms < now_ms:
+                await self._cancel(t)
+        for t in [t for t in self.tracked.values() if t.ended_ns and not t.final]:
+            if time.monotonic_ns() - t.ended_ns >= FILL_SETTLE_S * 1e9 and t.order is not None:
+                t.final = True  # the fill events never came: settled with what the venue's order says
+                await self._publish_order(t, t.order, None, "settled", True)
+                await self._finished(t, t.order)
+        if time.monotonic() - last_resolve[0] >= 1.0:
+            last_resolve[0] = time.monotonic()
+            for t in [t for t in self.tracked.values() if t.unknown]:
+                await self._resolve(t)
 
     async def _cancel(self, t: Tracked) -> None:
         t.cancel_sent = True

@@ -35,6 +35,7 @@ from strategy_client.model import (
     Side,
     TimeInForce,
     fit_order,
+    round_qty,
     to_plain,
 )
 
@@ -139,15 +140,17 @@ def plan_order(sig: Signal, inst: Instrument, bid: Decimal | None, ask: Decimal 
     return OrderPlan(request=req, why=why, reference=sig.price or mid or at)
 
 
-def close_request(inst: Instrument, side: Side, qty: Decimal, cid: str, perp: bool) -> OrderRequest:
-    """The reduce-only market order that closes what a signal's entry filled (stop-loss / take-profit)."""
-    step = inst.market_filters()[0] or inst.step_size
-    q = (qty / step).to_integral_value(rounding="ROUND_FLOOR") * step if step > 0 else qty
+def close_request(inst: Instrument, side: Side, qty: Decimal, cid: str, perp: bool) -> OrderRequest | None:
+    """The reduce-only market order that closes what a signal's entry filled (stop-loss /
+    take-profit); None when that rounds to nothing (dust below one step)."""
+    fitted = round_qty(inst, qty, OrderType.MARKET)
+    if fitted <= 0:
+        return None
     return OrderRequest(
         key=inst.key,
         side=Side.SELL if side is Side.BUY else Side.BUY,
         type=OrderType.MARKET,
-        qty=q.quantize(step) if step > 0 else q,
+        qty=fitted,
         reduce_only=perp,
         client_id=cid,
     )

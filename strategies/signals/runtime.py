@@ -170,7 +170,10 @@ class _Run:
 
     async def _events(self, sub: Any) -> None:
         async for item in sub:
-            await self.engine.on_item(item)
+            try:
+                await self.engine.on_item(item)
+            except Exception as exc:  # noqa: BLE001 - one event must not stop following the orders
+                logger.exception("{}: a runner event could not be handled: {}", self.opts.instance, exc)
 
     def _finish(self, left: list[str]) -> int:
         summary = {

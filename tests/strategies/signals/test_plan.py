@@ -102,6 +102,7 @@ def test_client_ids_are_the_signal_ids_and_fit_every_venue() -> None:
     assert a == client_id("model-7-000123", "entry") and a != b
     assert len(a) <= 32 and a.endswith("-en") and client_id("x" * 64, "take_profit").endswith("-ta")
     close = close_request(PERP, Side.BUY, D("0.0025"), client_id("s", "stop_loss"), perp=True)
+    assert close is not None and close_request(PERP, Side.BUY, D("0.0009"), "x", perp=True) is None
     assert (close.side, close.qty, close.reduce_only, close.type) == (Side.SELL, D("0.002"), True, OrderType.MARKET)
     assert slippage_bps(Side.BUY, D("60006"), D("60000")) == D("1.00")
     assert slippage_bps(Side.SELL, D("60006"), D("60000")) == D("-1.00")

@@ -182,6 +182,9 @@ async def test_rabbitmq_signals_become_orders_and_events_come_back(
         # 3. a take-profit already reached: filled, then closed reduce-only at once
         tp = f"tp-{uuid.uuid4().hex[:8]}"
         await _publish(n["queue"], _signal(tp, take_profit="1000"))
+        # a post-only buy resting below the market: cancelled when the signal expires
+        rest = f"rest-{uuid.uuid4().hex[:6]}"
+        await _publish(n["queue"], _signal(rest, urgency="low", limit_price="58500", ttl_ms=1500))
         # 4. poison: expired, unknown instrument, malformed
         old = f"old-{uuid.uuid4().hex[:6]}"
         await _publish(n["queue"], _signal(old, ts_ms=time.time_ns() // 1_000_000 - 60_000, ttl_ms=1000))
@@ -204,6 +207,12 @@ async def test_rabbitmq_signals_become_orders_and_events_come_back(
         close = venue_orders(runner, client_id(tp, "take_profit"))[0]
         assert close["side"] == "sell" and close["reduce_only"] and close["status"] == "filled"
         assert len(venue_orders(runner, cid)) == 1  # the redelivery placed nothing
+        rested = await eventually(
+            lambda: [o for o in venue_orders(runner, client_id(rest, "entry")) if o["status"] == "canceled"],
+            timeout=20,
+            what="the resting order cancelled at the signal's expiry",
+        )
+        assert rested[0]["tif"] == "post_only" and rested[0]["price"] == "58500.0"
         # 5. the lifecycle from another shell: paused, a signal is refused (not parked); stop ends it
         assert "active → paused" in sig.cli("pause")
         paused = f"p-{uuid.uuid4().hex[:6]}"
@@ -213,7 +222,8 @@ async def test_rabbitmq_signals_become_orders_and_events_come_back(
         assert sig.proc.wait(30) == 0, sig.text()[-3000:]
         assert venue_orders(runner, client_id(paused, "entry")) == []
         summary = json.loads(sig.text().split("signals: ", 1)[1].splitlines()[0])
-        assert summary["duplicates"] == 1 and summary["dead_lettered"] == 3 and summary["orders"] == 3, summary
+        assert summary["duplicates"] == 1 and summary["dead_lettered"] == 3 and summary["orders"] == 4, summary
+        assert summary["cancels_at_expiry"] == 1
         assert summary["rejected"] == {"expired": 1, "unknown_instrument": 1, "malformed": 1, "paused": 1}
         events = [json.loads(body) for _, _, body in await read_queue(n["events"], timeout_s=0.5)]
         rejected = {e["reason"]: e for e in events if e["event"] == "rejected"}
@@ -225,6 +235,8 @@ async def test_rabbitmq_signals_become_orders_and_events_come_back(
         final = [e for e in orders if e["final"] and e["role"] == "entry"][-1]
         assert final["filled_qty"] == "0.002" and final["fees"] and final["avg_price"]
         assert final["slippage_bps"] is not None and final["latency"]["received_to_ack_us"] > 0
+        ended = [e for e in events if e["event"] == "order" and e["signal_id"] == rest and e["final"]]
+        assert ended and ended[-1]["kind"] == "cancel" and ended[-1]["why"] == "urgency low: post-only at our touch"
         lifecycle = [(e["lifecycle"]["from"], e["lifecycle"]["to"]) for e in events if e["event"] == "lifecycle"]
         # (the docs' reader took the first ones)
         assert ("active", "paused") in lifecycle and ("paused", "stopped") in lifecycle
