@@ -211,16 +211,18 @@ export function applyEvent(runner, ev, meta = {}) {
 
 function applyOrder(runner, order, fill) {
   const id = orderId(order);
-  state.orderRunner.set(id, runner);
   if (isOpen(order)) {
+    if (runner) state.orderRunner.set(id, runner);
     state.orders.set(id, order);
   } else {
+    state.orderRunner.delete(id); // kept for open orders only (bounded like them)
     state.orders.delete(id);
     const row = { ...order, key: keyText(order.key), stream: runner };
     state.history = [row, ...state.history.filter((h) => `${keyText(h.key)}|${h.client_id || h.venue_id}` !== id)].slice(0, HISTORY_CAP);
     changed("history");
   }
-  if (fill) {
+  const fid = fill && `${keyText(fill.key)}|${fill.trade_id}`;
+  if (fill && !state.fills.some((f) => `${keyText(f.key)}|${f.trade_id}` === fid)) {
     state.fills.unshift({ ...fill, key: keyText(fill.key), stream: runner });
     state.fills.length = Math.min(state.fills.length, FILL_CAP);
     changed("fills");
@@ -244,5 +246,5 @@ export function applySnapshot(msg) {
     for (const p of msg.positions) state.positions.set(keyText(p.key), p);
   }
   if (msg.account) state.balances.set(runner, msg.account);
-  changed("orders", "positions", "balances", "markets", "book-refs");
+  changed("orders", "positions", "balances", "markets", "book-refs", "funding-rates");
 }
