@@ -88,6 +88,10 @@ def run(
     name: NameOpt = "gateway",
     rate: Annotated[float, typer.Option("--rate", help="requests per second per API key")] = 20.0,
     burst: Annotated[float, typer.Option("--burst", help="burst per API key")] = 40.0,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", help="seconds a runner call may take (an order's: then its outcome is unknown)"),
+    ] = 10.0,
     insecure: Annotated[bool, typer.Option("--insecure", help="allow a non-loopback --host without TLS")] = False,
     log_level: Annotated[LogLevel, typer.Option("--log-level", case_sensitive=False)] = LogLevel.INFO,
 ) -> None:
@@ -100,6 +104,8 @@ def run(
         _fail("give both --tls-cert and --tls-key")
     if not 0 <= port <= 65535:
         _fail(f"--port {port} is not a port")
+    if not 0.1 <= timeout <= 120:
+        _fail(f"--timeout {timeout:g}: between 0.1 and 120 s")
     if rate <= 0 or burst < 1:
         _fail("--rate must be > 0 and --burst >= 1")
     if host not in ("127.0.0.1", "localhost", "::1") and tls_cert is None and not insecure:
@@ -123,6 +129,7 @@ def run(
         tls_key=tls_key,
         rate=rate,
         burst=burst,
+        timeout_s=timeout,
     )
     store = _store(journal, data_dir, name)
     try:

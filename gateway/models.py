@@ -89,8 +89,8 @@ class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
     status: int
     detail: str = ""
     code: str
+    retryable: bool  # always present: whether the same request may simply be sent again
     instance: str = ""
-    retryable: bool = False
     reject_code: str | None = None
     venue_code: str = ""
     venue_message: str = ""

@@ -36,6 +36,7 @@ from strategy_client.model import Exchange, InstrumentKey, InvalidInstrumentKey
 from strategy_client.wire import Event, GetFundingRates, TopicKind, decode_event, parse_topic
 
 from .models import Subscribe
+from .problems import ApiError
 
 __all__ = ["Hub", "Client", "TOPIC_NAMES", "CLOSE_SLOW", "CLOSE_UNAUTHORIZED", "CLOSE_FORBIDDEN"]
 
@@ -309,7 +310,7 @@ class Hub:
         async for msg in client.ws:
             if msg.type is not WSMsgType.TEXT:
                 if msg.type in (WSMsgType.BINARY,):
-                    client.send_json(_problem("bad_message", "send JSON text messages"))
+                    client.send_json(_problem("bad_params", "send JSON text messages"))
                 continue
             try:
                 raw = msgspec.json.decode(msg.data)
@@ -449,13 +450,5 @@ class _CannotReplay(Exception):
 
 
 def _problem(code: str, detail: str) -> dict[str, Any]:
-    return {
-        "type": "error",
-        "problem": {
-            "type": f"https://tradebus.dev/problems/{code}",
-            "title": code.replace("_", " "),
-            "status": 400,
-            "code": code,
-            "detail": detail,
-        },
-    }
+    """An ``error`` message: the problem document the REST API would answer."""
+    return {"type": "error", "problem": ApiError(code, detail).problem}

@@ -22,7 +22,7 @@ def problem(r: httpx.Response, status: int, code: str) -> dict:  # type: ignore[
     assert r.headers["content-type"].startswith(PROBLEM), r.headers
     doc = r.json()
     assert doc["status"] == status and doc["code"] == code, doc
-    assert doc["type"].endswith("/" + code) and doc["title"] and "detail" in doc
+    assert doc["type"].endswith("/" + code) and doc["title"] and "detail" in doc and isinstance(doc["retryable"], bool)
     return doc  # type: ignore[no-any-return]
 
 

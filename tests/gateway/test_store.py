@@ -66,7 +66,12 @@ def test_outbox_idempotency_and_claims(store: GatewayStore) -> None:
     assert store.claim(first.id, CommandStatus.ACCEPTED) and not store.claim(first.id, CommandStatus.ACCEPTED)
     assert store.get(first.id).status is CommandStatus.RUNNING  # type: ignore[union-attr]
     assert store.claim(first.id, CommandStatus.RUNNING)  # a re-run after a crash counts an attempt
-    store.finish(first.id, CommandStatus.FAILED, None, Problem(type="t", title="x", status=422, code="venue_rejected"))
+    store.finish(
+        first.id,
+        CommandStatus.FAILED,
+        None,
+        Problem(type="t", title="x", status=422, code="venue_rejected", retryable=False),
+    )
     done = store.get(first.id)
     assert done is not None and done.attempts == 2 and done.error is not None and done.error.code == "venue_rejected"
     assert [c.id for c in store.open_commands()] == [other.id]
