@@ -122,12 +122,18 @@ async def test_trades_tickers_and_bars_on_their_topics(runner: ExchangeRunner, r
         # a burst of rejections (3 here) is a warning in the runner's status; Prometheus counts them
         for _ in range(3):
             runner.market.feed.put_nowait(dup)
-        warned = await eventually(
-            lambda: [e for e in sub.of(RunnerStatusEvent) if isinstance(e, RunnerStatusEvent) and e.warnings],
-            timeout=5,
-            what="a status event with the burst",
-        )
-        assert warned[0].warnings == (f"quality: 4 items of {PERP} rejected in the last 10s",)
+
+        def burst() -> list[str]:
+            return [
+                line
+                for e in sub.of(RunnerStatusEvent)
+                if isinstance(e, RunnerStatusEvent)
+                for line in e.warnings
+                if f"of {PERP} rejected in the last 10s" in line
+            ]
+
+        warned = await eventually(burst, timeout=5, what="a status event with the burst")
+        assert warned[0].startswith("quality: ") and int(warned[0].split()[1]) >= 4  # (books may add some)
         scrape = generate_latest(RunnerMetrics(runner, process_metrics=False).registry).decode()
         assert (
             'tradebus_quality_rejected_total{check="duplicate",instrument="binance:perp:BTCUSDT",item="trade"} 4.0'
