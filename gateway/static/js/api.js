@@ -143,6 +143,10 @@ export const cancelAll = (filter = {}, wait = 5) =>
 export const killSwitch = (reason, wait = 10) =>
   call("POST", "/kill-switch", { body: { reason }, query: { wait }, headers: { "Idempotency-Key": newIdempotencyKey() } });
 
+/** Ask a runner to reconcile orders, positions and balances with its venue now (admin). */
+export const syncRunner = (name, wait = 15) =>
+  call("POST", `/runners/${enc(name)}/sync`, { body: {}, query: { wait }, headers: { "Idempotency-Key": newIdempotencyKey() } });
+
 export const setTradingState = (state, reason = "", wait = 10) =>
   call("POST", "/trading-state", { body: { state, reason, force: false }, query: { wait }, headers: { "Idempotency-Key": newIdempotencyKey() } });
 

@@ -362,6 +362,18 @@ def test_the_kill_switch_asks_first_then_halts_and_the_badge_resumes(page: Any, 
     assert severe_console_errors(page) == []
 
 
+def test_a_manual_sync_from_the_runners_table(page: Any, stack: Stack) -> None:
+    name = stack.runner.name
+    page.find_element("css selector", f'#runners tr[data-row-id="{name}"] button.sync').click()
+    page.find_element("css selector", '#account-tabs button[data-tab="commands"]').click()
+    kinds = (
+        "return Array.from(document.querySelectorAll('#commands tbody tr'), (r) =>"
+        " r.querySelector('[data-col=kind]').textContent + ' ' + r.querySelector('[data-col=status]').textContent);"
+    )
+    wait(lambda: "sync succeeded" in js(page, kinds), "the sync command to succeed", timeout=30)
+    assert severe_console_errors(page) == []
+
+
 def test_a_read_only_key_sees_everything_and_can_trade_nothing(page: Any, stack: Stack) -> None:
     page.find_element("css selector", "#logout").click()
     wait(lambda: js(page, "return document.getElementById('login').open"), "the login after log out")

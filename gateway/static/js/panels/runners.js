@@ -1,8 +1,9 @@
 // Runners and their health; the markets list (best bid/ask, mark, funding per instrument).
 
-import { $, h, renderTable } from "../dom.js";
+import * as api from "../api.js";
+import { $, h, renderTable, toast } from "../dom.js";
 import { ago, fixed, pct, placesOf } from "../fmt.js";
-import { on, state } from "../store.js";
+import { changed, on, state } from "../store.js";
 import { runnerStatus } from "./header.js";
 
 function statusCell(r) {
@@ -26,10 +27,29 @@ function renderRunners() {
         { title: "state", id: "state", cell: (r) => ((state.tradingState.get(r.name) || {}).state || "").toUpperCase() },
         { title: "hb", num: true, help: "heartbeat age", cell: (r) => ago(r.heartbeat_ms) },
         { title: "pid", num: true, cell: (r) => r.pid || "" },
+        {
+          title: "",
+          id: "sync",
+          cell: (r) =>
+            h("button.small.sync", { type: "button", disabled: !isAdmin(), title: "reconcile orders, positions and balances with the venue now (admin)", onclick: () => sync(r.name) }, "sync"),
+        },
       ],
       rows,
       { rowId: (r) => r.name, empty: "no runner registered — start one: runner binance" },
   );
+}
+
+const isAdmin = () => !state.session || !state.session.role || state.session.role === "admin";
+
+async function sync(name) {
+  try {
+    const r = await api.syncRunner(name);
+    const cmd = r.command || r;
+    toast(`sync ${name}: ${cmd.status}${cmd.error ? " — " + (cmd.error.detail || cmd.error.title) : ""}`, cmd.status === "failed" ? "err" : "ok");
+  } catch (err) {
+    toast(`sync ${name} failed: ${err.message}`, "err");
+  }
+  changed("refresh-orders");
 }
 
 /** Decimals for an instrument's prices and sizes (from its tick and step). */
@@ -50,7 +70,7 @@ function renderMarkets() {
   renderTable(
     $("#markets"),
       [
-        { title: "instrument", id: "key", cell: (k) => k },
+        { title: "instrument", id: "key", cls: (k) => (tradingStatus(k) === "trading" ? "" : "warn"), cell: instrumentCell },
         { title: "bid", num: true, id: "bid", cls: () => "pos", cell: (k) => best(k, "bids") },
         { title: "ask", num: true, id: "ask", cls: () => "neg", cell: (k) => best(k, "asks") },
         { title: "mark", num: true, cell: (k) => fmtPx(k, (state.funding.get(k) || {}).mark_price) },
@@ -59,6 +79,13 @@ function renderMarkets() {
       keys,
       { rowId: (k) => k, onRow: selectInstrument, selected: state.selected, empty: "no instruments" },
   );
+}
+
+const tradingStatus = (k) => (state.instruments.get(k) || {}).status || "trading";
+
+function instrumentCell(k) {
+  const st = tradingStatus(k);
+  return st === "trading" ? k : h("span", { title: `instrument status: ${st}` }, `${k} (${st})`);
 }
 
 function fmtPx(k, v) {
@@ -74,6 +101,7 @@ function best(k, side) {
 export function initRunners() {
   on("runners", renderRunners);
   on("trading-state", renderRunners);
+  on("session", renderRunners);
   on("instruments", renderMarkets);
   on("markets", renderMarkets);
   on("selected", renderMarkets);
