@@ -14,7 +14,9 @@ The checks, in the order they run:
 ``stale``       the venue's timestamp is more than ``max_age_ms`` behind it (0: off)
 ``out_of_order`` an update id (book ``sequence``, numeric trade id) or ticker time below the last
                 accepted one; trades with non-numeric ids (Bybit): a time below the last one
-``duplicate``   the same update id / trade id / ticker time again (trade ids: the last 4096 kept)
+``duplicate``   the same update id / trade id / ticker time again (trade ids: the last 4096 kept);
+                a book repeating the held book's id *with the same levels* is a refresh, not a
+                duplicate (Binance re-sends its partial depth every 100 ms): it passes
 ``crossed``     best bid ≥ best ask (a book; a ticker's bid/ask)
 ``range``       a price or size ≤ 0, a ticker whose high is below its low, a spread wider than
                 ``max_spread_bps`` (0: off)
@@ -141,6 +143,7 @@ class _State:
     """One instrument's last accepted items and windows."""
 
     __slots__ = (
+        "book",
         "book_seq",
         "mid",
         "mid_ms",
@@ -161,6 +164,7 @@ class _State:
     )
 
     def __init__(self, window: int, tick: Decimal | None) -> None:
+        self.book: OrderBook | None = None  # the last accepted book
         self.book_seq = 0
         self.mid = 0.0  # last accepted book mid
         self.mid_ms = 0  # our clock when it was accepted
@@ -284,6 +288,11 @@ class QualityControl:
             if seq < st.book_seq:
                 return self._reject(st, key, "book", OUT_OF_ORDER, now_ms)
             if seq == st.book_seq:
+                held = st.book
+                if held is not None and book.bids == held.bids and book.asks == held.asks:
+                    st.mid_ms = now_ms  # the venue re-sent the held book (a refresh): it passes
+                    st.book = book
+                    return None
                 return self._reject(st, key, "book", DUPLICATE, now_ms)
         bids = book.bids
         asks = book.asks
@@ -308,6 +317,7 @@ class QualityControl:
                 if side and (side[0].price <= _ZERO or side[0].qty <= _ZERO):
                     return self._reject(st, key, "book", RANGE, now_ms)
         st.book_streak = 0
+        st.book = book
         if seq:
             st.book_seq = seq
         if mid:

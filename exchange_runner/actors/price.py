@@ -28,7 +28,7 @@ from strategy_client.wire import BookEvent, GetReferencePrice, PriceReply, Price
 
 from ..bus import DropOldestQueue
 from ..publisher import Publisher
-from ..quality import DUPLICATE, QualityControl
+from ..quality import QualityControl
 from ..refusals import NotAvailable
 from .base import Actor
 
@@ -99,8 +99,8 @@ class PriceManager(Actor[Msg]):
         self.books_in = 0
         self.fetches = 0
         self.out_of_order = 0
-        # quality control (docs/market-data.md): a book it rejects is dropped; a duplicate still
-        # says the stream is alive (its arrival time is kept fresh)
+        # quality control (docs/market-data.md): a book it rejects is dropped (a venue's re-sent
+        # identical book passes: it says the stream is alive)
         self.quality = quality if quality is not None and quality.enabled else None
         self.rejected = 0
         # books whose mid goes into mid bars (the market actor's feed), if any
@@ -126,8 +126,6 @@ class PriceManager(Actor[Msg]):
             failed = qc.check_book(book, self.wall_ns() // 1_000_000)
             if failed is not None:
                 self.rejected += 1
-                if failed == DUPLICATE and key in last:
-                    self._arrived[key] = self.monotonic()
                 return
         else:
             prev = last.get(key)

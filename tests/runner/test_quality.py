@@ -66,7 +66,8 @@ def test_book_sequence_out_of_order_duplicate_and_forward(first: int, back: int,
     q = qc(**OFF)
     assert q.check_book(book("99", "101", first), NOW) is None
     assert q.check_book(book("99", "101", max(1, first - back)), NOW) == "out_of_order"
-    assert q.check_book(book("99", "101", first), NOW) == "duplicate"
+    assert q.check_book(book("99", "101", first, qty="2"), NOW) == "duplicate"  # same id, other levels
+    assert q.check_book(book("99", "101", first), NOW) is None  # the held book re-sent: a refresh
     assert q.check_book(book("99", "101", first + forward), NOW) is None
 
 
@@ -222,7 +223,7 @@ def test_rejections_counted_and_a_burst_warns_until_its_window_passes() -> None:
     q = qc(burst_rejects=5, burst_window_s=10.0, **OFF)
     q.check_book(book("99", "101", 10), NOW)
     for _ in range(5):
-        assert q.check_book(book("99", "101", 10), NOW) == "duplicate"
+        assert q.check_book(book("99", "101", 10, qty="3"), NOW) == "duplicate"
     assert q.rejected[(KEY, "book", "duplicate")] == 5 and q.checked["book"] == 6
     assert q.warnings(NOW + 1) == [f"quality: 5 items of {KEY} rejected in the last 10s"]
     assert q.warnings(NOW + 11_000) == []
