@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from strategy_client.journal import Journal, ProcessInfo
-from strategy_client.journal.lifecycle import LifecycleStore, StaleState, list_instances
+from strategy_client.journal.lifecycle import LifecycleStore, StaleState, list_instances, open_instance_journal
 from strategy_client.model.lifecycle import (
     TRANSITIONS,
     IllegalTransition,
@@ -21,6 +22,8 @@ from strategy_client.model.lifecycle import (
     check_transition,
     is_legal,
 )
+
+from ...journal.conftest import PG_URL, drop_schema, pg_reachable
 
 S = LifecycleState
 SEED = {
@@ -123,3 +126,43 @@ def test_a_stale_row_is_refused_and_requests_are_answered(tmp_path: Path) -> Non
         ]
     finally:
         j.close()
+
+
+@pytest.fixture()
+def pg_url() -> Iterator[str]:
+    reason = pg_reachable()
+    if reason:
+        pytest.skip(reason)
+    schema = "tlc_" + uuid.uuid4().hex[:12]
+    try:
+        yield f"{PG_URL}?schema={schema}"
+    finally:
+        drop_schema(schema)
+
+
+def test_instances_in_one_postgresql_schema_are_listed_and_controlled(pg_url: str) -> None:
+    url = pg_url
+    writers = [Journal.open(url, process=ProcessInfo(role="strategy", name=n)) for n in ("pga", "pgb-paper")]
+    try:
+        for j, mode in zip(writers, ("live", "paper"), strict=True):
+            store = LifecycleStore(j)
+            row = store.register(stream=j.stream, name=j.stream[9:], strategy="spotperp", mode=mode)
+            store.transition(row, S.VALIDATING, reason="start", actor="test", take_over=True)
+        rows = list_instances(url)
+        assert [(r.name, r.state, r.mode, r.alive) for r in rows] == [
+            ("pga", S.VALIDATING, "live", True),
+            ("pgb-paper", S.VALIDATING, "paper", True),
+        ]
+        control = open_instance_journal("pga", url)
+        try:
+            store = LifecycleStore(control)
+            now = store.get("strategy:pga")
+            assert now is not None
+            rid = store.request(now, S.STOPPED, "other shell")
+            req = LifecycleStore(writers[0]).pending_request("strategy:pga", 0)
+            assert req is not None and (req.request_id, req.state) == (rid, S.STOPPED)
+        finally:
+            control.close()
+    finally:
+        for j in writers:
+            j.close()
