@@ -209,9 +209,21 @@ export function applyEvent(runner, ev, meta = {}) {
   }
 }
 
+/** Whether we already hold a newer state of this order (a command's reply can arrive after the
+ * stream told of a fill or a cancel: an older "new" must not reopen it). */
+function outdated(id, order) {
+  const ts = order.updated_ts_ms || 0;
+  const open = state.orders.get(id);
+  if (open && (open.updated_ts_ms || 0) > ts) return true;
+  const done = state.history.find((h) => `${keyText(h.key)}|${h.client_id || h.venue_id}` === id);
+  return !!done && isOpen(order) && (done.updated_ts_ms || 0) >= ts;
+}
+
 function applyOrder(runner, order, fill) {
   const id = orderId(order);
-  if (isOpen(order)) {
+  if (outdated(id, order)) {
+    if (!fill) return;
+  } else if (isOpen(order)) {
     if (runner) state.orderRunner.set(id, runner);
     state.orders.set(id, order);
   } else {
