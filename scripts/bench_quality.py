@@ -4,7 +4,8 @@
 
 Each round builds ``--n`` five-level books of a random walk (short decimals, as venues send them)
 and times, one call at a time with ``perf_counter_ns``, right after the item is built (hot in the
-cache, as in the runner where the adapter has just parsed it):
+cache, as in the runner where the adapter has just parsed it; the previous item is released after
+the timed call, as the price actor releases the book it held when it keeps the new one):
 
 * ``qc_book``: ``QualityControl.check_book`` with the default thresholds (every check on);
 * ``qc_trade``: ``QualityControl.check_trade`` on trades of the same walk;
@@ -73,6 +74,7 @@ def _timed(n: int, make: Callable[[int, float], Any], call: Callable[[Any, int],
     px = 60_000.0
     out: list[int] = []
     clock = time.perf_counter_ns
+    held: Any = None  # the runner's price actor holds the last book: the previous one is freed there
     for i in range(n):
         px *= 1 + rng.gauss(0, 1e-5)
         item = make(i, px)
@@ -80,6 +82,8 @@ def _timed(n: int, make: Callable[[int, float], Any], call: Callable[[Any, int],
         t0 = clock()
         call(item, now)
         out.append(clock() - t0)
+        held = item
+    del held
     return out
 
 
