@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from decimal import Decimal
-from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -335,28 +335,30 @@ def test_session_cookie(gw: GatewayProc) -> None:
         problem(c.get("/api/v1/runners"), 401, "unauthorized")
 
 
-def test_keys_cli_create_list_revoke(gw: GatewayProc, tmp_path: Path) -> None:
-    import subprocess
-    import sys
+def test_keys_cli_create_list_revoke(gw: GatewayProc) -> None:
+    """``tradebus gateway keys …`` in process (typer's runner: the same commands, no interpreter
+    start per call) on the running gateway's database."""
+    from typer.testing import CliRunner
 
-    from tests.integration.conftest import ROOT
+    from gateway.cli import app
 
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "gateway.umbrella", "gateway", "keys", *args, "--data-dir", str(gw.data_dir)]
-        return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    runner = CliRunner()
+
+    def cli(*args: str) -> Any:
+        return runner.invoke(app, ["keys", *args, "--data-dir", str(gw.data_dir)])
 
     made = cli("create", "--role", "read", "--label", "cli-test")
-    assert made.returncode == 0, made.stderr
-    key = made.stdout.strip()
+    assert made.exit_code == 0, made.output
+    key = made.stdout.strip().splitlines()[0]
     key_id = key.split("_")[1]
     listed = cli("list")
     assert f"{key_id}\tread" in listed.stdout and "cli-test" in listed.stdout
     assert key.split("_", 2)[2] not in listed.stdout  # never the secret
-    assert cli("create", "--role", "boss").returncode == 2
+    assert cli("create", "--role", "boss").exit_code == 2
     revoked = cli("revoke", key_id)
-    assert revoked.returncode == 0 and revoked.stdout.strip() == f"revoked {key_id}"
+    assert revoked.exit_code == 0 and revoked.stdout.strip() == f"revoked {key_id}"
     problem(httpx.get(gw.url + "/api/v1/runners", headers={"X-API-Key": key}), 401, "unauthorized")
     with gw.client("admin") as c:
         (row,) = [k for k in c.get("/api/v1/keys").json() if k["key_id"] == key_id]
         assert row["revoked_ms"] and row["role"] == "read"
-    assert cli("revoke", key_id).returncode == 2
+    assert cli("revoke", key_id).exit_code == 2

@@ -18,7 +18,7 @@ def test_a_lost_answer_is_unknown_then_settled(runner: RunnerProc, gw: GatewayPr
     key = store.create_key(Role.TRADE, "unknown-test")[1]
     store.close()
     g = start_gateway(
-        runner.redis_url, tmp / "data", tmp / "gateway-unk.log", "--name", "unk", "--timeout", "1",
+        runner.redis_url, tmp / "data", tmp / "gateway-unk.log", "--name", "unk", "--timeout", "0.5",
         env=gateway_env(curve),
     )  # fmt: skip
     g.keys = {"trade": key}
@@ -26,7 +26,7 @@ def test_a_lost_answer_is_unknown_then_settled(runner: RunnerProc, gw: GatewayPr
     body = {"key": BTC, "side": "buy", "type": "limit", "qty": "0.01", "price": resting_price(gw)}
     try:
         g.wait_ready()
-        assert faults.post("faults", json={"delay_ms": 3000, "host": "futures"}).status_code == 200
+        assert faults.post("faults", json={"delay_ms": 1500, "host": "futures"}).status_code == 200
         # the user stream must not tell the runner first: killed as the order goes
         assert faults.post("ws/kill", json={"host": "futures", "target": "user"}).status_code == 200
         with g.client("trade") as c:
