@@ -23,7 +23,16 @@ from aiohttp import web
 
 from strategy_client import ZmqRouter
 from strategy_client.errors import CoreApiError
-from strategy_client.journal import DayPnlRow, FillRow, FundingRow, HistoryFilter, JournalError, OrderRow, PairState
+from strategy_client.journal import (
+    DayPnlRow,
+    DecisionRow,
+    FillRow,
+    FundingRow,
+    HistoryFilter,
+    JournalError,
+    OrderRow,
+    PairState,
+)
 from strategy_client.model import (
     Instrument,
     InstrumentKey,
@@ -398,6 +407,17 @@ async def strategy_pnl(call: Call) -> list[DayPnlRow]:
     return rows
 
 
+async def strategy_decisions(call: Call) -> list[DecisionRow]:
+    name = call.request.match_info["name"]
+    try:
+        rows = await call.ctx.db.call(call.ctx.journals.decisions, name, _history_filter(call))
+    except JournalError as exc:
+        raise ApiError("unavailable", exc.line) from None
+    if rows is None:
+        raise ApiError("not_found", f"no journal of strategy {name!r}")
+    return rows
+
+
 async def risk(call: Call) -> list[RiskStatus]:
     t = call.ctx.timeout_s
     got = await _each(call, lambda n, ex: call.ctx.router.runner(n).get_risk_status(ex, timeout_s=t))
@@ -630,6 +650,15 @@ ROUTES: Sequence[Route] = (
     ),
     Route(
         "GET", "/strategies/{name}/pnl", strategy_pnl, R.READ, "a strategy's PnL by UTC day", response=list[DayPnlRow]
+    ),
+    Route(
+        "GET",
+        "/strategies/{name}/decisions",
+        strategy_decisions,
+        R.READ,
+        "a strategy's decisions and edge terms",
+        response=list[DecisionRow],
+        query=("key", "since", "until", "limit"),
     ),
     Route(
         "GET", "/risk", risk, R.READ, "each runner's risk gate", response=list[RiskStatus], query=("exchange", "runner")

@@ -18,6 +18,7 @@ import msgspec
 
 from strategy_client.journal import (
     DayPnlRow,
+    DecisionRow,
     HistoryFilter,
     Journal,
     JournalError,
@@ -106,6 +107,17 @@ class JournalReader:
         j = self._open(*found)
         try:
             return [p for p in j.pairs(include_closed=include_closed)]
+        finally:
+            j.close()
+
+    def decisions(self, name: str, f: HistoryFilter) -> list[DecisionRow] | None:
+        """The strategy's decisions with the edge terms each was made on (newest last)."""
+        found = self.find_strategy(name)
+        if found is None:
+            return None
+        j = self._open(*found)
+        try:
+            return j.decisions(msgspec.structs.replace(f, stream=found[0]))
         finally:
             j.close()
 

@@ -275,7 +275,7 @@ def test_leverage_trading_state_kill_switch_and_sync(gw: GatewayProc) -> None:
 def test_strategies_from_their_journals(gw: GatewayProc) -> None:
     import asyncio
 
-    from strategy_client.journal import Journal, PairState, PnlComponents, ProcessInfo
+    from strategy_client.journal import Decision, Journal, PairState, PnlComponents, ProcessInfo
     from strategy_client.journal.lifecycle import LifecycleStore
     from strategy_client.model.lifecycle import LifecycleState
 
@@ -294,6 +294,13 @@ def test_strategies_from_their_journals(gw: GatewayProc) -> None:
                             ),
                         )
                     )  # fmt: skip
+                await j.append(
+                    Decision(
+                        strategy="spotperp", ts_ms=now, action="enter", reason="edge", pair_id="p1",
+                        keys=f"binance:spot:BTCUSDT,{BTC}",
+                        terms={"edge_bps": Decimal("12.5"), "fees_bps": Decimal("-4")},
+                    )
+                )  # fmt: skip
             store = LifecycleStore(j)  # the strategy lifecycle (strategy ls/pause/resume/stop)
             row = store.register(stream="strategy:gwtest", name="gwtest", strategy="spotperp", mode="paper")
             row = (
@@ -316,6 +323,8 @@ def test_strategies_from_their_journals(gw: GatewayProc) -> None:
         pairs = c.get("/api/v1/strategies/gwtest/pairs").json()
         assert [(p["pair_id"], p["phase"]) for p in pairs] == [("p1", "hedged")]
         assert isinstance(c.get("/api/v1/strategies/gwtest/pnl").json(), list)
+        (d,) = c.get("/api/v1/strategies/gwtest/decisions").json()
+        assert d["action"] == "enter" and d["terms"] == {"edge_bps": "12.5", "fees_bps": "-4"}
         problem(c.get("/api/v1/strategies/nobody/pairs"), 404, "not_found")
 
 
