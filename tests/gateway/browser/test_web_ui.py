@@ -139,6 +139,29 @@ def test_money_is_shown_exactly_as_the_decimal_strings(page: Any) -> None:
     }
 
 
+def test_the_store_keeps_the_newest_order_state_and_each_fill_once(page: Any) -> None:
+    """store.js (a fresh instance of the module) fed a command's late reply and a replayed fill."""
+    got = page.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        import('/static/js/store.js?fresh').then((s) => {
+          const key = ['binance', 'BTCUSDT', 'perp'];
+          const order = (status, ts, filled) => ({ key, client_id: 'c1', venue_id: '9', side: 'buy', type: 'limit',
+            tif: 'gtc', price: '100', qty: '2', filled_qty: filled, status, updated_ts_ms: ts });
+          const fill = { key, client_id: 'c1', venue_id: '9', trade_id: 't1', side: 'buy', price: '100', qty: '2',
+            fee: '0.1', fee_asset: 'USDT', is_maker: true, ts_ms: 3 };
+          s.applyEvent('r1', { event: 'order', order: order('new', 1, '0') });
+          s.applyEvent('r1', { event: 'order', kind: 'fill', order: order('filled', 3, '2'), fill });
+          s.applyEvent('r1', { event: 'order', kind: 'fill', order: order('filled', 3, '2'), fill });  // replayed
+          s.applyEvent('', { event: 'order', order: order('new', 1, '0') });  // the submit's reply, late
+          const st = s.state;
+          done({ open: st.orders.size, history: st.history.map((o) => o.status), fills: st.fills.length });
+        }).catch((e) => done(String(e)));
+        """
+    )
+    assert got == {"open": 0, "history": ["filled"], "fills": 1}
+
+
 def test_the_book_ticks(page: Any, stack: Stack) -> None:
     page.find_element("css selector", f'#markets tr[data-row-id="{PERP}"]').click()
     wait(lambda: text(page, "#book-key") == PERP, "the perp selected")
