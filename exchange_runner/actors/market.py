@@ -72,6 +72,7 @@ class MarketDataManager(Actor[Msg]):
         self.trades_in = 0
         self.tickers_in = 0
         self.bars_out = 0
+        self.bar_ticks = 0  # runs of the bar timer
 
     def on_start(self) -> None:
         self.spawn(self._consume_feed(), "feed")
@@ -115,7 +116,9 @@ class MarketDataManager(Actor[Msg]):
         assert self.bars is not None
         while True:
             await asyncio.sleep(self.bar_tick_s)
-            self._publish_bars(self.bars.close_due(self.wall_ns() // 1_000_000))
+            self.bar_ticks += 1
+            # bars are in venue time: their ends are held against the venue's clock as we know it
+            self._publish_bars(self.bars.close_due(self.wall_ns() // 1_000_000 + self.quality.clock_offset_ms))
 
     # -- inbox ---------------------------------------------------------------------------
 
