@@ -15,8 +15,9 @@ the strategy has acted on the last one: grant a step (``POST /_sim/replay {"adva
 "wait": true}``), wait until the strategy holds the books the venue now has (each book's update
 id) and the funding the step pushed, evaluate once, wait until no phase (orders, hedges, exits) is
 in flight, grant the next. Orders therefore reach the venue at the same recorded step in every
-run, and the same recording gives the same fills and PnL. ``--speed N`` paces the steps at
-most N × real time; ``max`` (the default) as fast as the strategy, runner and venue go.
+run, and the same recording gives the same fills and PnL. ``--speed N`` (passed to the venue, which
+paces held steps too) keeps it at most N × real time; ``max`` (the default) as fast as the
+strategy, runner and venue go. A bad recording or ``--speed`` is the venue's one line (exit 2).
 Funding is applied as recorded: the venue settles it at the recorded times and rates, and the
 payments reach the strategy as on a live venue. The engine's decision throttle (50/s) is
 replaced by the one evaluation per step, and inventory is marked every 5 s of recorded time.
@@ -49,27 +50,15 @@ from .arbitrage.config import SpotPerpConfig
 from .runtime import RunOptions, run_arbitrage
 from .startup import StrategyError
 
-__all__ = ["BacktestError", "Lockstep", "parse_speed", "run_backtest"]
+__all__ = ["BacktestError", "Lockstep", "run_backtest"]
 
 MARK_EVERY_MS = 5_000
 _WAIT_S = 5.0  # the most one step waits for the strategy to receive what the venue pushed
+_LATE_IN_A_ROW = 3  # steps in a row that waited that long: the backtest ends, with the reason
 
 
 class BacktestError(StrategyError):
     """The backtest could not start (a bad recording, the venue or runner did not come up): exit 2."""
-
-
-def parse_speed(text: str) -> float | None:
-    """``--speed``: ``max`` → None, else a positive factor (BacktestError otherwise)."""
-    if text.strip().lower() == "max":
-        return None
-    try:
-        speed = float(text)
-    except ValueError:
-        speed = 0.0
-    if not 0 < speed < float("inf"):
-        raise BacktestError(f"--speed must be a positive number or 'max', got {text!r}")
-    return speed
 
 
 @dataclass
@@ -77,12 +66,14 @@ class Lockstep:
     """Drives the replaying venue one step at a time behind the strategy (see the module doc)."""
 
     venue_url: str
-    speed: float | None
     keys: list[InstrumentKey]
     now_ms: int = 0
     steps: int = 0
     late: int = 0  # steps whose pushes did not all reach the strategy within _WAIT_S
     status: dict[str, Any] = field(default_factory=dict)
+    error: str = ""  # why the backtest stopped before the recording's end
+    wall_s: float = 0.0  # wall time from the first step to the recording's end
+    recorded_ms: int = 0  # recorded time stepped through
 
     def clock_ns(self) -> int:
         """The strategy's clock: the recording's time at the current step."""
@@ -105,17 +96,24 @@ class Lockstep:
     async def drive(self, session: Any) -> None:
         """The session's driver task: step until the recording ends, then ask the session to stop."""
         wall0 = time.monotonic()
-        next_mark = self.now_ms
+        next_mark = start_ms = self.now_ms
+        late_in_row = 0
         async with aiohttp.ClientSession() as http:
             status = await self._call(http)
             while not status["finished"]:
-                if self.speed is not None:
-                    due = wall0 + self.steps * status["step_ms"] / 1000 / self.speed
-                    await asyncio.sleep(max(0.0, due - time.monotonic()))
-                status = await self._call(http, {"advance": 1, "wait": True})
+                status = await self._call(http, {"advance": 1, "wait": True})  # the venue paces --speed
                 self.steps += 1
-                if not await self._received(session, status):
+                if await self._received(session, status):
+                    late_in_row = 0
+                else:
                     self.late += 1
+                    late_in_row += 1
+                    if late_in_row >= _LATE_IN_A_ROW:
+                        self.error = (
+                            f"the strategy stopped receiving the venue's books ({late_in_row} steps in a row "
+                            f"waited {_WAIT_S:g}s each); see the runner's log"
+                        )
+                        break
                 if self.now_ms >= next_mark:
                     self._mark(session)
                     next_mark = self.now_ms + MARK_EVERY_MS
@@ -123,11 +121,19 @@ class Lockstep:
                 while session.engine.busy:  # noqa: ASYNC110 - the engine says busy; it has no event for idle
                     await asyncio.sleep(0.001)
         self._mark(session)
+        self.wall_s, self.recorded_ms = time.monotonic() - wall0, self.now_ms - start_ms
+        logger.info(
+            "backtest: {:.1f}s of recording in {:.1f}s, {} steps ({:.2f} recorded hours per wall-clock minute)",
+            self.recorded_ms / 1000,
+            self.wall_s,
+            self.steps,
+            self.recorded_ms / 3_600_000 / max(self.wall_s / 60, 1e-9),
+        )
         if self.late:
             logger.warning(
                 "backtest: {} of {} steps went on before the strategy had all their data", self.late, self.steps
             )
-        session.request_stop(f"recording ended after {self.steps} steps")
+        session.request_stop(self.error or f"recording ended after {self.steps} steps")
 
     async def _received(self, session: Any, status: dict[str, Any]) -> bool:
         """Wait until the strategy holds each book at the venue's update id and, when the step
@@ -211,8 +217,8 @@ async def _venue_ready(procs: _Procs, proc: subprocess.Popen[bytes], url: str) -
             if proc.poll() is not None:
                 lines = procs.log_tail("venue").splitlines()
                 error = next((ln for ln in reversed(lines) if ln.startswith("error: ")), "")
-                if error:
-                    raise BacktestError(f"--backtest: {error.removeprefix('error: ')}")
+                if error:  # a bad recording or --speed: the venue's own line
+                    raise BacktestError(error.removeprefix("error: "))
                 raise BacktestError(f"the replaying venue did not start:\n{procs.log_tail('venue')}")
             with contextlib.suppress(aiohttp.ClientError):
                 async with http.get(f"{url}/_sim/replay") as resp:
@@ -236,7 +242,7 @@ def _workdir(keep: str | None) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-async def run_backtest(cfg: SpotPerpConfig, opts: RunOptions, recording: str, speed: float | None) -> int:
+async def run_backtest(cfg: SpotPerpConfig, opts: RunOptions, recording: str, speed: str = "max") -> int:
     """Run ``cfg`` against ``recording`` (see the module doc); the exit status of the run."""
     exchange = cfg.exchange.value
     with _workdir(os.environ.get("TRADEBUS_BACKTEST_DIR")) as work:
@@ -246,23 +252,34 @@ async def run_backtest(cfg: SpotPerpConfig, opts: RunOptions, recording: str, sp
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "TRADEBUS_DATA_DIR": str(work / "runner")}
         try:
             venue_args = [sys.executable, "-m", "exchanges.sim", exchange, "--port-base", str(port)]
-            venue_args += ["--replay", recording, "--hold", "--no-rate-limits", "--symbols", cfg.symbol]
+            venue_args += [
+                "--replay",
+                recording,
+                "--speed",
+                speed,
+                "--hold",
+                "--no-rate-limits",
+                "--symbols",
+                cfg.symbol,
+            ]
             if exchange == "binance":  # a listenKey outlives any recording replayed faster than real time
                 venue_args += ["--listen-key-minutes", "100000000"]
             venue = procs.start("venue", venue_args, env)
             await _venue_ready(procs, venue, venue_url)
             name = f"backtest-{exchange}-{uuid.uuid4().hex[:6]}"
             runner_cfg = work / "runner.toml"
-            # the recording's times are its own (in the past): no quality-control age bound; funding
-            # comes from the venue's streams in recorded time, never from a wall-clock REST poll
+            # quality control off: the recording passed it when it was recorded, and its time checks
+            # would compare recorded times, moving faster than real time, with an estimate of the
+            # venue's clock measured once a second; funding comes from the venue's streams in
+            # recorded time, never from a wall-clock REST poll
             runner_cfg.write_text(
-                "[runner]\nfunding_poll_interval_s = 100000000.0\n\n[runner.quality]\nmax_age_ms = 0\n"
+                "[runner]\nfunding_poll_interval_s = 100000000.0\n\n[runner.quality]\nenabled = false\n"
             )
             runner_args = [sys.executable, "-m", "exchange_runner.cli", exchange, "--sim-connect", f"127.0.0.1:{port}"]
             runner_args += ["--redis-url", opts.redis_url or "", "--name", name, "--symbols", cfg.symbol]
             runner_args += ["--no-journal", "--config", str(runner_cfg)]
             procs.start("runner", runner_args, env)
-            lockstep = Lockstep(venue_url, speed, [cfg.spot_key, cfg.perp_key])
+            lockstep = Lockstep(venue_url, [cfg.spot_key, cfg.perp_key])
             await lockstep.prime()
             opts.runners = [name]
             opts.wait_runner_s = max(opts.wait_runner_s, 60.0)
@@ -273,6 +290,10 @@ async def run_backtest(cfg: SpotPerpConfig, opts: RunOptions, recording: str, sp
             logger.info(
                 "backtest: {} on {} (venue {}, runner {}; logs in {})", recording, exchange, venue_url, name, work
             )
-            return await run_arbitrage(cfg, opts)
+            code = await run_arbitrage(cfg, opts)
+            if lockstep.error:
+                logger.error("backtest: {} (logs in {})", lockstep.error, work)
+                return max(code, 1)
+            return code
         finally:
             procs.stop()

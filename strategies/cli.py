@@ -214,11 +214,11 @@ def _run(
 
     async def main() -> int:
         if backtest[0] is not None:  # strategies/backtest.py: a replaying venue and a runner of its own
-            from .backtest import parse_speed, run_backtest
+            from .backtest import run_backtest
 
             if cfg.paper:
                 raise StrategyError("--backtest trades on the replaying venue: leave out --paper")
-            return await run_backtest(cfg, opts, backtest[0], parse_speed(backtest[1]))
+            return await run_backtest(cfg, opts, backtest[0], backtest[1])
         return await run_arbitrage(cfg, opts)
 
     try:

@@ -46,7 +46,7 @@ from .engine.liquidity import to_tick
 from .engine.market import MarketModel
 from .engine.views import MarkView, PublicTrade
 from .recording import BookRow, FundingRow, Recording, RecordingError, TradeRow
-from .server import Periodic
+from .server import Periodic, run_job
 
 __all__ = ["ReplayClock", "ReplayMarket", "ReplayPacer", "RecordingError", "parse_speed", "replay_routes"]
 
@@ -293,13 +293,7 @@ class ReplayPacer:
             self._run_job(job)
 
     def _run_job(self, job: Periodic) -> None:
-        try:
-            job.fn()
-        except Exception:  # noqa: BLE001 - a periodic job's failure is counted, the replay goes on
-            count = self.job_errors.get(job.name, 0) + 1
-            self.job_errors[job.name] = count
-            if count == 1:
-                _log.exception("periodic job %s failed (logged once)", job.name)
+        run_job(job.name, job.fn, self.job_errors)
 
     async def advance(self, *, steps: int = 0, until_ms: int | None = None) -> None:
         """Held mode: grant, then wait until the granted steps are taken (or the recording ended)."""
@@ -324,19 +318,16 @@ class ReplayPacer:
     async def run(self) -> None:
         """Step until stopped (at the recording's end the venue keeps serving its last state)."""
         while not self.done.is_set():
-            if self.hold:
-                if self.clock.now_ms() >= self._granted_until:
-                    self._wake.clear()
-                    await self._wake.wait()
-                    continue
-            elif self.speed is not None:
+            if self.hold and self.clock.now_ms() >= self._granted_until:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if self.speed is not None:  # held or not: at most speed × real time
                 if self._anchor is None:
                     self._anchor = (time.monotonic(), self.steps)
                 wall0, steps0 = self._anchor
                 due = wall0 + (self.steps - steps0 + 1) * self.step_ms / 1000 / self.speed
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
-                if self.hold:
-                    continue
             else:
                 await asyncio.sleep(0)
             self.step()

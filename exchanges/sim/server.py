@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-__all__ = ["PortInUse", "Periodic", "SimServer", "BackgroundLoop"]
+__all__ = ["PortInUse", "Periodic", "SimServer", "BackgroundLoop", "run_job"]
 
 _log = logging.getLogger("exchanges.sim.server")
 T = TypeVar("T")
@@ -135,13 +135,18 @@ class SimServer:
                 next_at = time.monotonic()
                 delay = 0
             await asyncio.sleep(delay)
-            try:
-                fn()
-            except Exception:  # noqa: BLE001 - a periodic job's failure is counted, the server runs on
-                count = self.job_errors.get(name, 0) + 1
-                self.job_errors[name] = count
-                if count == 1:
-                    _log.exception("periodic job %s failed (logged once)", name)
+            run_job(name, fn, self.job_errors)
+
+
+def run_job(name: str, fn: Callable[[], None], errors: dict[str, int]) -> None:
+    """Call a periodic job; a failure is counted in ``errors[name]`` and logged once."""
+    try:
+        fn()
+    except Exception:  # noqa: BLE001 - a periodic job's failure is counted, the server runs on
+        count = errors.get(name, 0) + 1
+        errors[name] = count
+        if count == 1:
+            _log.exception("periodic job %s failed (logged once)", name)
 
 
 class BackgroundLoop:

@@ -165,17 +165,50 @@ def test_bad_recordings_are_one_clear_error(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="--speed must be a positive number or 'max'"):
             parse_speed(text)
     assert parse_speed("max") is None and parse_speed("2.5") == 2.5
-    # the CLI: one line on stderr, exit status 2, before listening anywhere
-    for args, line in (
-        (["--replay", str(tmp_path / "nowhere")], f"error: no recording at '{tmp_path / 'nowhere'}' (not a directory)"),
-        (["--replay", str(broken)], f"error: {victim}: not a readable Parquet file"),
-    ):
-        proc = subprocess.run(
-            [sys.executable, "-m", "exchanges.sim", "bybit", "--port-base", "1", *args],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=60,
-        )
-        assert proc.returncode == 2, proc.stderr
-        assert proc.stderr.strip().splitlines()[-1].startswith(line), proc.stderr
+    # the CLI: one line on stderr, exit status 2, before listening anywhere (a missing path: the backtest's test)
+    proc = subprocess.run(
+        [sys.executable, "-m", "exchanges.sim", "bybit", "--port-base", "1", "--replay", str(broken)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"error: {victim}: not a readable Parquet file"), proc.stderr
+
+
+def test_recorded_trades_go_on_the_public_tape(tmp_path: Path) -> None:
+    """A recording with the recorder's ``trades`` channel: each trade reaches the tape at its time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from recorder.rows import SCHEMAS, TRADES
+
+    rec = tmp_path / "rec"
+    shutil.copytree(FIXTURE / "venue=binance", rec / "venue=binance")
+    start = Recording.open(str(rec), "binance").start_ms
+    rows = [
+        ("r", "binance", "perp", "BTCUSDT", i + 1, str(900 + i), f"6000{i}.5", "0.01" + str(i), side, 1, ts, 0, 0, 0)
+        for i, (side, ts) in enumerate([("buy", start + 5_000), ("sell", start + 5_000), ("sell", start + 9_000)])
+    ]
+    part = rec / "venue=binance/instrument=perp.BTCUSDT/channel=trades/date=2026-12-07"
+    part.mkdir(parents=True)
+    schema = SCHEMAS[TRADES]
+    pq.write_table(
+        pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows], schema), part / "t.parquet"
+    )
+    recording = Recording.open(str(rec), "binance")
+    assert recording.channels["trades"] == 3
+    sim = BinanceSim(port_base=20000, symbols=recording.symbols)
+    pacer = sim.use_replay(recording, speed=None, hold=True)
+    while sim.venue.clock.now_ms() < start + 6_000:
+        pacer.step()
+    tape = sim.venue.recent_trades(MarketKind.PERP, "BTCUSDT")
+    assert [(t.price, t.qty, t.buyer_is_maker, t.ts_ms) for t in tape] == [
+        (Decimal("60000.5"), Decimal("0.010"), False, start + 5_000),
+        (Decimal("60001.5"), Decimal("0.011"), True, start + 5_000),
+    ]
+    while not pacer.done.is_set():
+        pacer.step()
+    assert len(sim.venue.recent_trades(MarketKind.PERP, "BTCUSDT")) == 3
+    assert pacer.status()["trades_applied"] == 3

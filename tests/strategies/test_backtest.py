@@ -96,7 +96,7 @@ async def test_a_bad_recording_is_one_line_and_exit_2(redis_server: LocalRedisSe
     missing = tmp_path / "nowhere"
     code, stdout, stderr = await backtest(redis_server.url, tmp_path, "--backtest", str(missing))
     assert code == 2, stdout + stderr
-    line = f"strategy: error: --backtest: no recording at '{missing}' (not a directory)"
+    line = f"strategy: error: no recording at '{missing}' (not a directory)"
     assert stderr.strip().splitlines()[-1] == line
     code, _, stderr = await backtest(redis_server.url, tmp_path, "--backtest", str(FIXTURE), "--speed", "fast")
     assert code == 2
