@@ -63,36 +63,32 @@ const settle = async (p, apply) => {
   }
 };
 
-function refreshAccount() {
-  return Promise.all([
-    settle(api.openOrders(), store.setOpenOrders),
-    settle(api.positions(), store.setPositions),
-    settle(api.balances(), store.setBalances),
-    settle(api.commands(), store.setCommands),
-  ]);
-}
+/** Fetch each read and hand its answer to the store (a failed read leaves that part as it was). */
+const load = (reads) => Promise.all(reads.map(([read, apply]) => settle(read(), apply)));
 
-function refreshStatus() {
-  return Promise.all([
-    settle(api.runners(), store.setRunners),
-    settle(api.tradingStates(), store.setTradingStates),
-    settle(api.strategies(), store.setStrategies),
-    settle(api.risk(), store.setRisk),
-    settle(api.commands(), store.setCommands),
-  ]);
-}
+const ACCOUNT = [
+  [api.openOrders, store.setOpenOrders],
+  [api.positions, store.setPositions],
+  [api.balances, store.setBalances],
+  [api.commands, store.setCommands],
+];
+const STATUS = [
+  [api.runners, store.setRunners],
+  [api.tradingStates, store.setTradingStates],
+  [api.strategies, store.setStrategies],
+  [api.risk, store.setRisk],
+];
+const ONCE = [
+  [api.instruments, store.setInstruments],
+  [api.fundingRates, store.setFunding],
+  [api.orderHistory, store.setHistory],
+  [api.fillHistory, store.setFills],
+  [api.fundingHistory, store.setFundingPayments],
+];
 
-async function loadAll() {
-  await Promise.all([
-    refreshStatus(),
-    settle(api.instruments(), store.setInstruments),
-    settle(api.fundingRates(), store.setFunding),
-    refreshAccount(),
-    settle(api.orderHistory(), store.setHistory),
-    settle(api.fillHistory(), store.setFills),
-    settle(api.fundingHistory(), store.setFundingPayments),
-  ]);
-}
+const refreshAccount = () => load(ACCOUNT);
+const refreshStatus = () => load([...STATUS, [api.commands, store.setCommands]]);
+const loadAll = () => load([...STATUS, ...ACCOUNT, ...ONCE]);
 
 let debounce = null;
 on("refresh-orders", () => {
