@@ -202,18 +202,24 @@ def _selected(call: Call) -> list[str]:
 async def _each(call: Call, fn: Callable[[str, Any], Awaitable[Any]]) -> list[tuple[str, Any]]:
     """``fn(name, exchange)`` on every selected runner at once; runners that fail are left out
     (logged), unless every one failed (then the first error is the answer)."""
-    names = _selected(call)
-    router = call.ctx.router
-    records = router.runners()
-    results = await asyncio.gather(*(fn(n, records[n].exchange) for n in names if n in records), return_exceptions=True)
+    records = call.ctx.router.runners()
+    names = [n for n in _selected(call) if n in records]
+
+    async def one(name: str) -> Any:
+        try:
+            return await fn(name, records[name].exchange)
+        except (CoreApiError, ApiError) as exc:  # that runner's answer: the others still count
+            return exc
+
+    async with asyncio.TaskGroup() as tg:
+        tasks = [tg.create_task(one(n)) for n in names]
     out: list[tuple[str, Any]] = []
     errors: list[BaseException] = []
-    for name, res in zip(names, results, strict=False):
+    for name, task in zip(names, tasks, strict=True):
+        res = task.result()
         if isinstance(res, CoreApiError | ApiError):
             log.info("gateway: %s %s: runner %s: %s", call.request.method, call.request.path, name, res)
             errors.append(res)
-        elif isinstance(res, BaseException):
-            raise res
         else:
             out.append((name, res))
     if errors and not out:

@@ -118,6 +118,7 @@ def run(
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin lines when it creates the tables
     config = GatewayConfig(
         host=host,
         port=port,
@@ -134,10 +135,26 @@ def run(
     store = _store(journal, data_dir, name)
     try:
         asyncio.run(_serve(Gateway(config, store)))
-    except DiscoveryError as exc:
-        _fail(str(exc))
-    except OSError as exc:
-        _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}")
+    except (DiscoveryError, OSError, ExceptionGroup) as exc:
+        cause = _start_failure(exc)
+        if cause is None:
+            raise
+        if isinstance(cause, OSError) and not isinstance(cause, DiscoveryError):
+            _fail(f"cannot serve on {host}:{port}: {cause.strerror or cause}")
+        _fail(str(cause))
+
+
+def _start_failure(exc: BaseException) -> BaseException | None:
+    """What stopped the start (Redis unreadable, the port taken), also out of a task group."""
+    from strategy_client.errors import DiscoveryError
+
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _start_failure(inner)
+            if found is not None:
+                return found
+        return None
+    return exc if isinstance(exc, DiscoveryError | OSError) else None
 
 
 async def _serve(gateway: object) -> None:
@@ -148,14 +165,17 @@ async def _serve(gateway: object) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    task = asyncio.create_task(gateway.run(stop))
-    ready = asyncio.create_task(gateway.ready.wait())
-    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-    if ready.done():
+
+    async def announce() -> None:
+        await gateway.ready.wait()
         print(f"gateway: serving {gateway.url}/ (API {gateway.url}/api/v1/, docs/gateway.md)", flush=True)
-    else:
-        ready.cancel()
-    await task
+
+    async with asyncio.TaskGroup() as tg:
+        said = tg.create_task(announce())
+        try:
+            await gateway.run(stop)
+        finally:
+            said.cancel()
 
 
 @keys_app.command("create")
