@@ -112,6 +112,12 @@ class Ctx:
         self.responses: Counter[tuple[str, int]] = Counter()
         self.rate_limited = 0
 
+    def bad_input(self, kind: str, sample: str) -> None:
+        """Count bad input (``bad_json``, ``bad_params``, ``stream_*``); log the first of each kind."""
+        self.bad_requests[kind] += 1
+        if self.bad_requests[kind] == 1:
+            log.warning("gateway: bad input (%s), e.g. %s; more are counted, not logged", kind, sample[:300])
+
 
 @dataclass
 class Call:
@@ -900,7 +906,7 @@ def wrap(route: Route, ctx: Ctx) -> Callable[[web.Request], Awaitable[web.Stream
             outcome = "ok"
         except ApiError as err:
             if err.code in ("bad_params", "bad_json"):
-                ctx.bad_requests[err.code] += 1
+                ctx.bad_input(err.code, f"{request.method} {request.path}: {err.problem.detail}")
             resp, outcome = problem_response(err, request.path), f"{err.code}: {err.problem.detail}"
         except CoreApiError as exc:
             core = from_core(exc)

@@ -122,6 +122,7 @@ class Gateway:
                     tls=bool(cfg.tls_cert),
                     timeout_s=cfg.timeout_s,
                 )
+                hub.on_bad_input = ctx.bad_input
                 runner = web.AppRunner(self.build_app(ctx), access_log=None, handle_signals=False)
                 await runner.setup()
                 try:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -203,8 +203,16 @@ class Client:
 class Hub:
     """The runners' events → the clients."""
 
-    def __init__(self, router: ZmqRouter, *, capacity: int = DEFAULT_CAPACITY, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        router: ZmqRouter,
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        timeout_s: float = 10.0,
+        on_bad_input: Callable[[str, str], None] | None = None,
+    ) -> None:
         self.router = router
+        self.on_bad_input = on_bad_input or (lambda _kind, _sample: None)
         self.capacity = capacity
         self.timeout_s = timeout_s
         self.clients: set[Client] = set()
@@ -310,12 +318,14 @@ class Hub:
         async for msg in client.ws:
             if msg.type is not WSMsgType.TEXT:
                 if msg.type in (WSMsgType.BINARY,):
+                    self.on_bad_input("stream_bad_params", "a binary message")
                     client.send_json(_problem("bad_params", "send JSON text messages"))
                 continue
             try:
                 raw = msgspec.json.decode(msg.data)
                 op = raw.get("op") if isinstance(raw, dict) else None
             except msgspec.DecodeError as exc:
+                self.on_bad_input("stream_bad_json", f"{msg.data[:100]!r}: {exc}")
                 client.send_json(_problem("bad_json", f"not JSON: {exc}"))
                 continue
             if op == "ping":
@@ -325,10 +335,12 @@ class Hub:
                     sub = msgspec.convert(raw, Subscribe)
                     flt = parse_subscribe(sub)
                 except (msgspec.ValidationError, ValueError) as exc:
+                    self.on_bad_input("stream_bad_params", str(exc))
                     client.send_json(_problem("bad_params", str(exc)))
                     continue
                 tasks.append(tg.create_task(self._subscribe(client, flt, sub.since or {})))
             else:
+                self.on_bad_input("stream_bad_params", f"op {op!r}")
                 client.send_json(_problem("bad_params", f"unknown op {op!r} (subscribe, ping)"))
 
     async def _subscribe(self, client: Client, flt: Filter, since: dict[str, int]) -> None:

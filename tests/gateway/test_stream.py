@@ -9,6 +9,7 @@ import json
 import time
 from typing import Any
 
+import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
@@ -95,7 +96,16 @@ def test_live_events_then_resume_after_disconnect_without_gap(gw: GatewayProc) -
         c.post("/api/v1/orders/cancel-all", params={"wait": 10}, json={"key": BTC})
 
 
+def _bad(gw: GatewayProc, kind: str) -> int:
+    text = httpx.get(gw.url + "/metrics").text
+    line = next(
+        (x for x in text.splitlines() if x.startswith(f'tradebus_gateway_bad_requests_total{{kind="{kind}"}}')), ""
+    )
+    return int(line.split()[-1]) if line else 0
+
+
 def test_bad_messages_are_problems_and_the_connection_stays(gw: GatewayProc) -> None:
+    before = _bad(gw, "stream_bad_json"), _bad(gw, "stream_bad_params")
     with ws(gw) as conn:
         conn.send("{nope")
         assert json.loads(conn.recv(timeout=5))["problem"]["code"] == "bad_json"
@@ -108,6 +118,7 @@ def test_bad_messages_are_problems_and_the_connection_stays(gw: GatewayProc) -> 
         assert json.loads(conn.recv(timeout=5))["problem"]["code"] == "bad_params"
         conn.send(json.dumps({"op": "ping"}))
         assert json.loads(conn.recv(timeout=5)) == {"type": "pong"}
+    assert (_bad(gw, "stream_bad_json") - before[0], _bad(gw, "stream_bad_params") - before[1]) == (1, 3)  # counted
 
 
 class _Ws:
