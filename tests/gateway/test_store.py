@@ -87,3 +87,29 @@ def test_outbox_idempotency_and_claims(store: GatewayStore) -> None:
     )
     (row,) = store.audit_rows()
     assert row.command_id == first.id and row.status == 202
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+async def test_journal_reader_finds_strategies(request: pytest.FixtureRequest, tmp_path: Path, dialect: str) -> None:
+    """The gateway's journal reads on one SQLite file per process and on a shared PostgreSQL schema."""
+    from gateway.journals import JournalReader
+    from strategy_client.journal import Decision, HistoryFilter, Journal, PairState, ProcessInfo
+
+    url = None if dialect == "sqlite" else f"{PG_URL}?schema={request.getfixturevalue('pg_schema')}"
+    j = Journal.open(url, process=ProcessInfo(role="strategy", name="rd"), data_dir=tmp_path)
+    try:
+        async with j.running():
+            await j.append(
+                PairState(strategy="spotperp", pair_id="p", version=1, ts_ms=1, phase="hedged", leg_a="a", leg_b="b")
+            )
+            await j.append(Decision(strategy="spotperp", ts_ms=2, action="enter"))
+    finally:
+        j.close()
+    reader = JournalReader(url, tmp_path)
+    assert reader.shared is (dialect == "postgresql")
+    (view,) = reader.strategies()
+    assert view.name == "rd" and view.open_pairs == 1 and view.lifecycle is None
+    assert [p.pair_id for p in reader.pairs("rd", True) or []] == ["p"]
+    assert [d.action for d in reader.decisions("rd", HistoryFilter()) or []] == ["enter"]
+    assert reader.rows("strategy", "orders", HistoryFilter(limit=10)) == []
+    assert reader.pairs("nobody", True) is None
