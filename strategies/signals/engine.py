@@ -46,7 +46,7 @@ from strategy_client.errors import (
     VenueRejected,
 )
 from strategy_client.events import Received, Snapshot
-from strategy_client.journal import DuplicateIntent, Journal
+from strategy_client.journal import DuplicateIntent, Journal, JournalError
 from strategy_client.journal.lifecycle import LifecycleEvent
 from strategy_client.journal.signals import SignalLink, SignalLinkStore
 from strategy_client.model import (
@@ -61,6 +61,7 @@ from strategy_client.model import (
     OrderRequest,
     OrderStatus,
     Side,
+    to_plain,
 )
 from strategy_client.wire import BookEvent, OrderEvent
 
@@ -82,6 +83,9 @@ ZERO = Decimal(0)
 #: events waiting for the broker; when full the chain waits (never drops an event): consumption
 #: slows down, the broker keeps the signals
 OUTBOX_CAPACITY = 10_000
+SIGNAL_JSON = msgspec.json.Encoder(decimal_format="string")
+#: a link's status while its order has not ended (it is updated when the order ends or is refused)
+IN_FLIGHT = "submitting"
 #: an order the venue called final gets this long for its fill events before it is settled without them
 FILL_SETTLE_S = 2.0
 
@@ -112,7 +116,6 @@ class Tracked:
     ack_wall_ms: int = 0
     order: Order | None = None
     fills: list[Fill] = field(default_factory=list)
-    n: int = 0
     final: bool = False
     unknown: bool = False
     cancel_sent: bool = False
@@ -279,6 +282,7 @@ class SignalEngine:
             qty=req.qty,
             status="submitting",
             detail=t.why,
+            signal=SIGNAL_JSON.encode(t.signal).decode(),
         )
         if not await asyncio.to_thread(self.links.record, link):
             return False
@@ -316,6 +320,55 @@ class SignalEngine:
         if t is not None:
             t.final = True
         await self._reject(d, sig, rej, record=False)
+
+    # -- after a restart -------------------------------------------------------------------------
+    async def resume(self) -> list[str]:
+        """At start, before any new signal: the orders an earlier run placed and did not see end
+        are looked up by client id and followed to their end (expiry cancels, events, links);
+        a filled entry whose stop-loss/take-profit was never placed is watched again."""
+        links = await asyncio.to_thread(self.links.links)
+        roles: dict[str, set[str]] = {}
+        for link in links:
+            roles.setdefault(link.signal_id, set()).add(link.role)
+        lines: list[str] = []
+        for link in links:
+            watch_again = (
+                link.role == "entry" and link.status == OrderStatus.FILLED.value and len(roles[link.signal_id]) == 1
+            )
+            if link.status != IN_FLIGHT and not watch_again:
+                continue
+            try:
+                line = await self._resume_link(link, watch_again)
+            except (SignalRejected, CoreApiError, JournalError) as exc:
+                line = f"signal {link.signal_id}: {link.role} {link.client_id} not resumed: {exc}"
+            if line:
+                lines.append(line)
+                logger.info("resume: {}", line)
+        return lines
+
+    async def _resume_link(self, link: SignalLink, watch_again: bool) -> str:
+        sig = decode_signal(link.signal.encode())
+        if watch_again and sig.stop_loss is None and sig.take_profit is None:
+            return ""
+        inst = await self.api.get_instrument(InstrumentKey.parse(link.key))
+        try:
+            order = await self.api.get_order(inst.key, client_id=link.client_id)
+        except NotFound:
+            await asyncio.to_thread(
+                self.links.update, sig.id, link.role, "never_sent", "not at the venue after a restart"
+            )
+            return f"signal {sig.id}: {link.role} {link.client_id} never reached the venue (not sent again)"
+        if watch_again:
+            if order.filled_qty > 0:
+                self.held[sig.id] = Held(sig, inst, order.filled_qty)
+            return f"signal {sig.id}: {order.filled_qty} held, its stop-loss/take-profit watched again"
+        intent = await asyncio.to_thread(self.journal.intent, link.client_id)
+        request = intent.request if intent is not None else _request_of(order)
+        t = Tracked(sig, link.role, inst, request, sig.price, link.detail, time.time_ns())
+        t.ack_ns, t.ack_wall_ms = time.time_ns(), time.time_ns() // 1_000_000
+        self._track(t)
+        await self._update(t, order, None, "resumed")
+        return f"signal {sig.id}: {link.role} {link.client_id} {order.status.value}: followed to its end"
 
     # -- the runners' events -------------------------------------------------------------------
     async def on_item(self, item: Any) -> None:
@@ -397,7 +450,6 @@ class SignalEngine:
         return max(filled, ZERO)
 
     async def _publish_order(self, t: Tracked, order: Order, fill: Fill | None, kind: str, final: bool) -> None:
-        t.n += 1
         fees: dict[str, Decimal] = {}
         for f in t.fills:
             fees[f.fee_asset] = fees.get(f.fee_asset, ZERO) + f.fee
@@ -412,7 +464,9 @@ class SignalEngine:
             received_to_ack_us=(t.ack_ns - t.received_ns) // 1000 if t.ack_ns else None,
         )
         ev = SignalOrderEvent(
-            id=f"{self.instance}/{t.signal.id}/{t.role}/{t.n}",
+            # the order's state names the event: a restarted run republishing a state it cannot know
+            # was sent repeats its id (JetStream drops it), a new state never does
+            id=f"{self.instance}/{t.signal.id}/{t.role}/{kind}/{to_plain(order.filled_qty)}",
             instance=self.instance,
             signal_id=t.signal.id,
             source=t.signal.source,
@@ -563,6 +617,20 @@ class SignalEngine:
             await asyncio.wait_for(self.outbox.join(), timeout_s)
         except TimeoutError:
             logger.warning("{}: {} events not published at stop", self.instance, self.outbox.qsize())
+
+
+def _request_of(order: Order) -> OrderRequest:
+    """The request an order answers (its intent was not found)."""
+    return OrderRequest(
+        key=order.key,
+        side=order.side,
+        type=order.type,
+        qty=order.qty,
+        price=order.price,
+        tif=order.tif,
+        reduce_only=order.reduce_only,
+        client_id=order.client_id,
+    )
 
 
 def _resting_entry(t: Tracked) -> bool:

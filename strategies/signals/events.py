@@ -48,7 +48,7 @@ class Latency(msgspec.Struct, frozen=True, kw_only=True):
 class SignalOrderEvent(msgspec.Struct, frozen=True, kw_only=True):
     v: int = 1
     event: str = "order"
-    id: str  # the message id: <instance>/<signal id>/<role>/<n>
+    id: str  # the message id: <instance>/<signal id>/<role>/<kind>/<filled qty> (one per state of the order)
     instance: str
     signal_id: str
     source: str

@@ -98,6 +98,7 @@ class _Run:
             self.lifecycle.failed(str(exc))
             self.lifecycle.stopped(str(exc))
             raise StrategyError(str(exc)) from None
+        await self.engine.resume()  # the orders of the run before, before any new signal
         self.lifecycle.running()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -18,7 +18,7 @@ from .sql import VERSION_TABLE
 __all__ = ["HEAD", "KNOWN_REVISIONS", "MIGRATIONS_DIR", "VERSION_TABLE", "check_revision", "upgrade"]
 
 #: Every revision this code understands, oldest first; the last is the head.
-KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002", "0003")
+KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004")
 HEAD = KNOWN_REVISIONS[-1]
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 

@@ -28,9 +28,10 @@ class SignalLink(msgspec.Struct, frozen=True, kw_only=True):
     qty: Decimal = Decimal(0)
     status: str = ""  # submitting | new | partially_filled | filled | canceled | rejected | expired | …
     detail: str = ""
+    signal: str = ""  # the signal as received (JSON): a restarted process follows its orders with it
 
 
-_COLS = "signal_id, role, client_id, ts_ms, key, side, qty, status, detail"
+_COLS = "signal_id, role, client_id, ts_ms, key, side, qty, status, detail, signal"
 
 
 def _link(r: tuple[object, ...]) -> SignalLink:
@@ -44,6 +45,7 @@ def _link(r: tuple[object, ...]) -> SignalLink:
         qty=Decimal(str(r[6])),
         status=str(r[7]),
         detail=str(r[8]),
+        signal=str(r[9]),
     )
 
 
@@ -58,7 +60,7 @@ class SignalLinkStore:
         counts = self._store.maintenance(
             [
                 (
-                    f"INSERT INTO signal_orders (stream, {_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    f"INSERT INTO signal_orders (stream, {_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (stream, signal_id, role) DO NOTHING",
                     (
                         self.stream,
@@ -71,6 +73,7 @@ class SignalLinkStore:
                         str(link.qty),
                         link.status,
                         link.detail,
+                        link.signal,
                     ),
                 )
             ],

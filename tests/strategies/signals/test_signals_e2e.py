@@ -6,7 +6,8 @@ and reads the enriched events back; the same signal published again (a redeliver
 nothing; a take-profit already reached is closed reduce-only; expired, unknown-instrument and
 malformed messages are rejected with their reason and parked in the dead-letter queue; the
 lifecycle's transitions reach the broker; SIGTERM ends it cleanly. NATS: the docs example, a
-redelivery (same signal, a new message id) and a malformed one (dead-letter subject)."""
+redelivery (same signal, a new message id), a malformed one (dead-letter subject), and a kill -9
+with an order resting: the next run follows it to its end."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ import pytest
 
 from strategies.signals.plan import client_id
 
-from ...bridge.brokers import NATS_URL, RABBIT_URL, reachable, read_queue
+from ...bridge.brokers import NATS_URL, RABBIT_URL, reachable, read_jetstream, read_queue
 from ...helpers import eventually
 from ...integration.conftest import ROOT, RunnerProc, start_runner
 
@@ -61,9 +62,9 @@ def runner(redis_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 class Signals:
-    def __init__(self, runner: RunnerProc, tmp: Path, *args: str) -> None:
-        self.name = f"sig{uuid.uuid4().hex[:6]}"
-        self.log = tmp / f"{self.name}.log"
+    def __init__(self, runner: RunnerProc, tmp: Path, *args: str, name: str = "") -> None:
+        self.name = name or f"sig{uuid.uuid4().hex[:6]}"
+        self.log = tmp / f"{self.name}-{uuid.uuid4().hex[:4]}.log"
         self.data = tmp / "data"
         fh = self.log.open("wb")
         self.proc = subprocess.Popen(
@@ -249,20 +250,9 @@ async def test_nats_signal_redelivery_and_dead_letter(runner: RunnerProc, tmp_pa
         pytest.skip("NATS not reachable at 127.0.0.1:4222")
     uid = uuid.uuid4().hex[:8]
     stream, subject, prefix, events = f"TBSIG_{uid}", f"tbsig_{uid}.in", f"tbsig_{uid}", f"TBSIGEV_{uid}"
-    sig = Signals(
-        runner,
-        tmp_path,
-        "--nats",
-        NATS_URL,
-        "--queue",
-        subject,
-        "--stream",
-        stream,
-        "--subject-prefix",
-        prefix,
-        "--events-stream",
-        events,
-    )
+    flags = ("--nats", NATS_URL, "--queue", subject, "--stream", stream, "--subject-prefix", prefix)
+    flags += ("--events-stream", events)
+    sig = Signals(runner, tmp_path, *flags)
     nc = await nats.connect(NATS_URL)
     try:
         await eventually(sig.taking, timeout=60, what="strategy signals taking signals")
@@ -285,7 +275,24 @@ async def test_nats_signal_redelivery_and_dead_letter(runner: RunnerProc, tmp_pa
         assert msg.headers["Tradebus-Reason-Code"] == "malformed"
         await eventually(lambda: "taken before" in sig.text(), timeout=20, what="the redelivery seen")
         assert len(venue_orders(runner, cid)) == 1
+        # kill -9 with an order resting at the venue: the next run follows it to its end (cancelled at expiry)
+        rest = f"rest-{uid}"
+        await js.publish(subject, _signal(rest, urgency="low", limit_price="58500", ttl_ms=2000))
+        rest_cid = client_id(rest, "entry")
+        await eventually(lambda: venue_orders(runner, rest_cid), timeout=20, what="the resting order")
+        sig.proc.kill()
+        sig.proc.wait(10)
+        sig = Signals(runner, tmp_path, *flags, name=sig.name)
+        await eventually(sig.taking, timeout=60, what="the restarted strategy signals")
+        await eventually(
+            lambda: venue_orders(runner, rest_cid)[0]["status"] == "canceled", timeout=20, what="cancel at expiry"
+        )
         assert sig.stop() == 0, sig.text()[-3000:]
+        text = sig.text()
+        assert "ended without stopping" in text and f"resume: signal {rest}: entry {rest_cid} new" in text, text
+        evs = [json.loads(body) for _, _, body in await read_jetstream(events, f"{prefix}.signals.order.>")]
+        last = [e for e in evs if e["signal_id"] == rest][-1]
+        assert last["final"] and last["kind"] == "cancel" and last["order"]["status"] == "canceled", json.dumps(last)
     finally:
         sig.stop()
         js = nc.jetstream()
