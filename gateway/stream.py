@@ -402,12 +402,13 @@ class Hub:
                         droppable=False,
                     )
                 if not reply.more:
-                    return max(last, reply.last_seq)
+                    return last  # held live events after it follow (not last_seq: one committed since is held)
                 last = reply.next_after
         except (CoreApiError, _CannotReplay, ValueError, msgspec.DecodeError) as exc:
             log.info("gateway: stream resume of %s after jseq %d: %s; a snapshot instead", name, after, exc)
+            mark = self.last_jseq.get(name, last)  # what the snapshot reflects: events up to here
             await self._snapshot(client, name, "resume")
-            return self.last_jseq.get(name, last)
+            return mark
 
     async def _snapshot(self, client: Client, name: str, reason: str) -> None:
         rec = self.router.runners().get(name)
