@@ -102,6 +102,7 @@ export const fundingHistory = (limit = 200) => call("GET", "/history/funding", {
 export const strategies = () => call("GET", "/strategies");
 export const strategyPairs = (name) => call("GET", `/strategies/${enc(name)}/pairs`, { query: { include_closed: true } });
 export const strategyPnl = (name) => call("GET", `/strategies/${enc(name)}/pnl`);
+export const strategyDecisions = (name, limit = 200) => call("GET", `/strategies/${enc(name)}/decisions`, { query: { limit } });
 export const risk = () => call("GET", "/risk");
 export const tradingStates = () => call("GET", "/trading-state");
 export const command = (id) => call("GET", `/commands/${enc(id)}`);

@@ -267,6 +267,9 @@ def test_a_strategys_pnl_chart_draws(page: Any, stack: Stack) -> None:
     wait(lambda: page.find_elements("css selector", f'#strategies tr[data-row-id="{STRATEGY}"]'), "the strategy")
     # realised total of the seeded journal: 3.10 + 2.44 - 1.04 - 0.15
     assert text(page, f'#strategies tr[data-row-id="{STRATEGY}"] [data-col="total"]') == "+4.3500"
+    # the pair's edge terms and action from its latest decision (GET …/decisions)
+    wait(lambda: "basis_bps 6.2" in text(page, '#pairs-table tr[data-row-id="p1"] [data-col="terms"]'), "edge terms")
+    assert text(page, '#pairs-table tr[data-row-id="p1"] [data-col="decision"]').startswith("enter ")
     wait(
         lambda: int(js(page, "return document.getElementById('pnl-chart').dataset.points || '0'")) > 0,
         "the chart's points",

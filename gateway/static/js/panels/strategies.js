@@ -3,7 +3,7 @@
 
 import * as api from "../api.js";
 import { $, h, renderTable } from "../dom.js";
-import { add, ago, dec, keyText, num, signClass, signedFixed, sub } from "../fmt.js";
+import { add, ago, dec, keyText, num, signClass, signedFixed, sub, time } from "../fmt.js";
 import { LineChart } from "../chart.js";
 import { on, state } from "../store.js";
 
@@ -26,6 +26,7 @@ let chart = null;
 let selected = "";
 let pairs = [];
 let series = [];
+let decisions = new Map(); // pair id ("" = the strategy's own) → its latest decision
 
 const money = (v) => signedFixed(v, 4);
 
@@ -77,7 +78,8 @@ function renderStrategies() {
       { title: "pair", cell: (p) => p.pair_id || p.id || "" },
       { title: "legs", cell: (p) => [p.leg_a, p.leg_b].map(keyText).filter(Boolean).join(" / ") },
       { title: "phase", id: "phase", cell: (p) => p.phase + (p.closed ? " (closed)" : "") },
-      { title: "edge terms", id: "terms", cell: (p) => termsText(p.terms) },
+      { title: "last decision", id: "decision", cell: (p) => decisionText(decisions.get(p.pair_id)) },
+      { title: "edge terms", id: "terms", cell: (p) => termsText(p.terms || (decisions.get(p.pair_id) || {}).terms) },
       ...["basis", "funding", "fees", "total"].map((name) => ({
         title: LABEL[name],
         num: true,
@@ -88,10 +90,30 @@ function renderStrategies() {
     pairs,
     { rowId: (p) => p.pair_id || p.id, empty: "" },
   );
+  // the strategy's own latest decision (one about no pair: a skipped entry and why)
+  const own = decisions.get("");
+  $("#strategy-decision").textContent = own
+    ? `last decision: ${own.action} at ${time(own.ts_ms)}${own.reason ? " — " + own.reason : ""}${own.terms ? "  " + termsText(own.terms) : ""}`
+    : "";
 }
 
 /** A pair's realised components: nested (PairState.realized) or flat (PnL rows). */
 const realised = (p) => p.realized || p;
+
+/** Each pair's latest decision (DecisionRow: ts_ms, action, reason, terms). */
+function latestDecisions(rows) {
+  const out = new Map();
+  for (const r of rows) {
+    const prev = out.get(r.pair_id || "");
+    if (!prev || (r.ts_ms || 0) >= (prev.ts_ms || 0)) out.set(r.pair_id || "", r);
+  }
+  return out;
+}
+
+function decisionText(d) {
+  if (!d) return "";
+  return h("span", { title: [d.reason, d.detail].filter(Boolean).join("\n") || undefined }, `${d.action} ${time(d.ts_ms)}`);
+}
 
 function termsText(terms) {
   if (!terms || typeof terms !== "object") return "";
@@ -160,9 +182,10 @@ function drawChart() {
 async function loadSelected() {
   if (!selected) return;
   const name = selected;
-  const [p, s] = await Promise.allSettled([api.strategyPairs(name), api.strategyPnl(name)]);
+  const [p, s, d] = await Promise.allSettled([api.strategyPairs(name), api.strategyPnl(name), api.strategyDecisions(name)]);
   if (name !== selected) return;
   pairs = p.status === "fulfilled" && Array.isArray(p.value) ? p.value : pairs;
+  if (d.status === "fulfilled" && Array.isArray(d.value)) decisions = latestDecisions(d.value);
   if (s.status === "fulfilled") {
     const v = s.value;
     series = Array.isArray(v) ? v : (v && (v.points || v.days || v.rows)) || [];
@@ -176,6 +199,7 @@ function select(name) {
   selected = name;
   pairs = [];
   series = [];
+  decisions = new Map();
   drawChart();
   loadSelected();
 }
