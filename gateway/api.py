@@ -478,6 +478,7 @@ async def session_open(call: Call) -> web.Response:
     row = await _verify(call.ctx, body.api_key)
     if row is None:
         raise ApiError("unauthorized", "unknown or revoked API key")
+    call.request["audit_key_id"] = row.key_id
     token, expires = call.ctx.sessions.open(Principal(row.key_id, row.role, row.label, "key"))
     view = SessionView(key_id=row.key_id, role=row.role, label=row.label, expires_ms=int(expires * 1000))
     resp = web.Response(body=msgspec.json.encode(view), content_type="application/json")
@@ -496,6 +497,8 @@ async def session_open(call: Call) -> web.Response:
 async def session_close(call: Call) -> web.Response:
     token = call.request.cookies.get(COOKIE)
     if token:
+        ended = call.ctx.sessions.get(token)
+        call.request["audit_key_id"] = ended.key_id if ended else ""
         call.ctx.sessions.close(token)
     resp = web.Response(status=204)
     resp.del_cookie(COOKIE, path="/")
@@ -914,11 +917,16 @@ def wrap(route: Route, ctx: Ctx) -> Callable[[web.Request], Awaitable[web.Stream
         except StoreError as exc:
             resp, outcome = problem_response(ApiError("unavailable", str(exc)), request.path), str(exc)
         ctx.responses[(route.path, resp.status)] += 1
-        if changes:
-            await _audit(ctx, request, principal, raw, resp.status, outcome)
+        if changes or route.path == "/session":  # state-changing: written down, refused ones too
+            await _audit(ctx, request, principal, _redacted(route, raw), resp.status, outcome)
         return resp
 
     return handler
+
+
+def _redacted(route: Route, raw: bytes) -> bytes:
+    """The body as audited: never an API key (the session request carries one)."""
+    return b'{"api_key":"***"}' if route.body is SessionRequest else raw
 
 
 async def _audit(
@@ -927,7 +935,7 @@ async def _audit(
     try:
         await ctx.db.call(
             ctx.store.audit,
-            key_id=principal.key_id if principal else "",
+            key_id=principal.key_id if principal else request.get("audit_key_id", ""),
             method=request.method,
             path=request.path_qs,
             body=raw.decode(errors="replace"),

@@ -342,6 +342,12 @@ def test_session_cookie(gw: GatewayProc) -> None:
         assert c.delete("/api/v1/session").status_code == 204
         c.cookies.clear()
         problem(c.get("/api/v1/runners"), 401, "unauthorized")
+    with gw.client("admin") as c:
+        logins = [a for a in c.get("/api/v1/audit", params={"limit": 30}).json() if a["path"] == "/api/v1/session"]
+        assert {(a["method"], a["status"]) for a in logins} >= {("POST", 401), ("POST", 200), ("DELETE", 204)}
+        assert all(gw.keys["trade"] not in a["body"] and "tbk_x_y" not in a["body"] for a in logins)
+        trade_id = gw.keys["trade"].split("_")[1]
+        assert trade_id in {a["key_id"] for a in logins if a["status"] in (200, 204)}
 
 
 def test_keys_cli_create_list_revoke(gw: GatewayProc) -> None:
