@@ -16,7 +16,10 @@ from typing import Any
 
 import pytest
 import redis
+from click.testing import Result
+from typer.testing import CliRunner
 
+from strategies.cli import app
 from strategy_client.journal import JournalError
 from strategy_client.journal.lifecycle import InstanceRow, LifecycleStore
 from strategy_client.model.lifecycle import LifecycleState
@@ -55,7 +58,8 @@ def harness(redis_url: str, tmp_path: Path) -> Iterator[Any]:
         h.close()
 
 
-def cli(h: Any, *args: str) -> subprocess.CompletedProcess[str]:
+def shell(h: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    """``strategy …`` from another shell (a process of its own)."""
     return subprocess.run(
         [sys.executable, "-m", "strategies.cli", *args, "--data-dir", str(h.data)],
         capture_output=True,
@@ -63,6 +67,11 @@ def cli(h: Any, *args: str) -> subprocess.CompletedProcess[str]:
         cwd=ROOT,
         timeout=60,
     )
+
+
+def cli(h: Any, *args: str) -> Result:
+    """The same command in this test's process (no interpreter start: the suite's time)."""
+    return CliRunner().invoke(app, [*args, "--data-dir", str(h.data)])
 
 
 def row(h: Any) -> InstanceRow | None:
@@ -94,7 +103,7 @@ def test_pause_resume_stop_from_another_shell(harness: Any) -> None:
         # its first pair: open and hedged
         eventually_sync(lambda: h.phase() == "hedged" or proc.poll() is not None, timeout=30, what="hedged")
         assert proc.poll() is None, h.log()[-3000:]
-        done = cli(h, "pause", "spotperp")
+        done = shell(h, "pause", "spotperp")
         assert done.returncode == 0, done.stderr
         assert "spotperp: active → paused" in done.stdout
         first = pairs(h)[0].pair_id
@@ -106,28 +115,28 @@ def test_pause_resume_stop_from_another_shell(harness: Any) -> None:
         eventually_sync(lambda: (r := row(h)) is not None and r.heartbeat_ms >= beat.heartbeat_ms + 2000, timeout=10)
         assert [p.pair_id for p in pairs(h)] == [first], "a paused strategy opened a pair"
         listing = cli(h, "ls")
-        assert listing.returncode == 0, listing.stderr
+        assert listing.exit_code == 0, listing.output
         header, line = listing.stdout.splitlines()
         assert header.split()[:5] == ["NAME", "MODE", "STATE", "SINCE", "(UTC)"]
         assert line.split()[:3] == ["spotperp", "live", "paused"] and f" {proc.pid} " in line and " yes " in line
         # illegal: pausing a paused instance
         again = cli(h, "pause", "spotperp")
-        assert again.returncode == 2
+        assert again.exit_code == 2
         assert "cannot go from paused to paused (from paused the lifecycle allows: active, paper_trading, stopped)" in (
             again.stderr
         )
         done = cli(h, "resume", "spotperp")
-        assert done.returncode == 0 and "paused → active" in done.stdout, done.stderr
+        assert done.exit_code == 0 and "paused → active" in done.stdout, done.output
         eventually_sync(lambda: len(pairs(h)) == 2, timeout=20, what="a new entry after resume")
         rows = json.loads(cli(h, "ls", "--json").stdout)
         assert rows[0]["state"] == "active" and rows[0]["pid"] == proc.pid
         done = cli(h, "stop", "spotperp")
-        assert done.returncode == 0, done.stderr
+        assert done.exit_code == 0, done.output
         assert "stopping" in done.stdout and "spotperp: stopped (stop requested by `strategy stop`)" in done.stdout
         assert proc.wait(30) == 0, h.log()[-3000:]
         refused = cli(h, "resume", "spotperp")
-        assert refused.returncode == 2 and "cannot go from stopped to active" in refused.stderr
-        assert cli(h, "pause", "nosuch").returncode == 2
+        assert refused.exit_code == 2 and "cannot go from stopped to active" in refused.stderr
+        assert cli(h, "pause", "nosuch").exit_code == 2
     finally:
         if proc.poll() is None:
             proc.kill()

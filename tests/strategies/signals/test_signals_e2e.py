@@ -28,7 +28,9 @@ import httpx
 import nats
 import nats.js.errors
 import pytest
+from typer.testing import CliRunner
 
+from strategies.cli import app
 from strategies.signals.plan import client_id
 
 from ...bridge.brokers import NATS_URL, RABBIT_URL, reachable, read_jetstream, read_queue
@@ -79,14 +81,9 @@ class Signals:
         return ["--name", self.name, "--data-dir", str(self.data), *args]
 
     def cli(self, command: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "strategies.cli", command, self.name, "--data-dir", str(self.data)],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stderr
+        """``strategy pause|stop NAME`` (run in this process: no interpreter start)."""
+        done = CliRunner().invoke(app, [command, self.name, "--data-dir", str(self.data)])
+        assert done.exit_code == 0, done.output
         return done.stdout
 
     def text(self) -> str:
