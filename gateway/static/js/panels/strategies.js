@@ -76,16 +76,22 @@ function renderStrategies() {
     $("#pairs-table"),
     [
       { title: "pair", cell: (p) => p.pair_id || p.id || "" },
-      { title: "legs", cell: (p) => [p.leg_a, p.leg_b].map(keyText).filter(Boolean).join(" / ") },
+      { title: "legs", cell: legsCell },
       { title: "phase", id: "phase", cell: (p) => p.phase + (p.closed ? " (closed)" : "") },
       { title: "last decision", id: "decision", cell: (p) => decisionText(decisions.get(p.pair_id)) },
       { title: "edge terms", id: "terms", cell: (p) => termsText(p.terms || (decisions.get(p.pair_id) || {}).terms) },
-      ...["basis", "funding", "fees", "total"].map((name) => ({
-        title: LABEL[name],
+      {
+        title: "realised",
         num: true,
-        cls: (p) => signClass(part(realised(p), name)),
-        cell: (p) => money(part(realised(p), name)),
-      })),
+        id: "total",
+        cls: (p) => signClass(part(realised(p), "total")),
+        cell: (p) =>
+          h(
+            "span",
+            { title: COMPONENTS.map(([name]) => `${LABEL[name]} ${money(part(realised(p), name))}`).join("\n") },
+            money(part(realised(p), "total")),
+          ),
+      },
     ],
     pairs,
     { rowId: (p) => p.pair_id || p.id, empty: "" },
@@ -99,6 +105,14 @@ function renderStrategies() {
 
 /** A pair's realised components: nested (PairState.realized) or flat (PnL rows). */
 const realised = (p) => p.realized || p;
+
+/** "binance spot:BTCUSDT / perp:BTCUSDT" (the exchange once when both legs share it). */
+function legsCell(p) {
+  const legs = [p.leg_a, p.leg_b].map(keyText).filter(Boolean);
+  const exchanges = new Set(legs.map((k) => k.split(":")[0]));
+  const short = exchanges.size === 1 ? `${[...exchanges][0]} ${legs.map((k) => k.split(":").slice(1).join(":")).join(" / ")}` : legs.join(" / ");
+  return h("span", { title: legs.join(" / ") }, short);
+}
 
 /** Each pair's latest decision (DecisionRow: ts_ms, action, reason, terms). */
 function latestDecisions(rows) {
