@@ -12,18 +12,12 @@ import pytest
 
 from strategies.signals.plan import PlanConfig, client_id, close_request, plan_order, slippage_bps
 from strategies.signals.schema import RejectReason, SignalRejected, decode_signal
-from strategy_client.model import Instrument, InstrumentKey, OrderType, Side, TimeInForce
+from strategy_client.model import OrderType, Side, TimeInForce
 
-PERP = Instrument(
-    key=InstrumentKey.parse("binance:perp:BTCUSDT"),
-    base="BTC",
-    quote="USDT",
-    settle="USDT",
-    tick_size=D("0.1"),
-    step_size=D("0.001"),
-    min_qty=D("0.001"),
-    min_notional=D("100"),
-)
+from ..builders import PERP as PERP_KEY
+from ..builders import instrument
+
+PERP = instrument(PERP_KEY, min_notional="100")
 BID, ASK = D("60000.0"), D("60001.0")  # 0.17 bps
 
 
