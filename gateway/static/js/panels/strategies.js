@@ -222,7 +222,7 @@ export function initStrategies() {
   chart = new LineChart($("#pnl-chart"));
   on("strategies", renderStrategies);
   on("theme", drawChart);
-  setInterval(loadSelected, 10000);
+  setInterval(() => state.session && loadSelected(), 10000); // signed in only
   drawChart();
   renderStrategies();
 }

@@ -220,7 +220,7 @@ export function initTicket() {
     if (ready()) runPreview();
   });
   setInterval(() => {
-    if (ready() && !sending && document.visibilityState === "visible") runPreview();
+    if (state.session && ready() && !sending && document.visibilityState === "visible") runPreview();
   }, 5000);
   document.addEventListener("instrument-selected", (e) => {
     if (t.key === e.detail) return;
