@@ -209,19 +209,25 @@ class Processor:
             raise
 
     async def _settle_unknown(self, cmd: CommandView) -> None:
-        """An ``unknown`` order command: settle it once the runner knows the order's fate."""
-        if cmd.kind != "submit_order":
+        """An ``unknown`` order command: settled once the runner knows the order's fate — a
+        submit when the order is no longer PENDING/UNKNOWN, a cancel when the order is final."""
+        if cmd.kind == "submit_order":
+            t: OrderTicket | CancelTicket = msgspec.convert(cmd.request, OrderTicket)
+            client_id, venue_id = cmd.client_id, ""
+        elif cmd.kind == "cancel_order":
+            t = msgspec.convert(cmd.request, CancelTicket)
+            client_id, venue_id = t.client_id, t.venue_id
+        else:
             return
-        ticket = msgspec.convert(cmd.request, OrderTicket)
-        key = InstrumentKey.parse(ticket.key)
+        key = InstrumentKey.parse(t.key)
         try:
-            api = self.router.runner(runner_for(self.router, key.exchange, ticket.runner))
-            order = await api.get_order(key, client_id=cmd.client_id, timeout_s=self.timeout_s)
-        except NotFound:
-            return  # not (yet) known at the venue: stays unknown
-        except CoreApiError:
-            return
+            api = self.router.runner(runner_for(self.router, key.exchange, t.runner))
+            order = await api.get_order(key, client_id=client_id, venue_id=venue_id, timeout_s=self.timeout_s)
+        except (CoreApiError, ApiError):
+            return  # not known (yet), or the runner is away: it stays unknown, asked again at the next poll
         if order.status in (OrderStatus.UNKNOWN, OrderStatus.PENDING):
+            return
+        if cmd.kind == "cancel_order" and order.status not in FINAL_STATUSES:
             return
         await self.db.call(self.store.finish, cmd.id, CommandStatus.SUCCEEDED, _plain(order), None)
 
