@@ -494,6 +494,14 @@ async def session_open(call: Call) -> web.Response:
     return resp
 
 
+async def session_who(call: Call) -> SessionView:
+    """Who is asking: the session's key (or the ``X-API-Key``'s), its role, when the session ends."""
+    assert call.principal is not None
+    p = call.principal
+    expires = call.ctx.sessions.expires(call.request.cookies.get(COOKIE, "")) if p.via == "session" else 0.0
+    return SessionView(key_id=p.key_id, role=p.role, label=p.label, expires_ms=int(expires * 1000))
+
+
 async def session_close(call: Call) -> web.Response:
     token = call.request.cookies.get(COOKIE)
     if token:
@@ -711,6 +719,7 @@ ROUTES: Sequence[Route] = (
         body=SessionRequest,
         response=SessionView,
     ),
+    Route("GET", "/session", session_who, R.READ, "who is asking (the session or the key)", response=SessionView),
     Route("DELETE", "/session", session_close, None, "end the session", status=204),
     Route(
         "POST",

@@ -103,6 +103,11 @@ class Sessions:
             return None
         return principal
 
+    def expires(self, token: str) -> float:
+        """When the session ends (epoch seconds; 0 when there is none)."""
+        found = self._by_token.get(token)
+        return found[1] if found is not None else 0.0
+
     def close(self, token: str) -> None:
         self._by_token.pop(token, None)
 

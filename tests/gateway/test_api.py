@@ -336,6 +336,8 @@ def test_session_cookie(gw: GatewayProc) -> None:
         cookie = r.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
         assert c.get("/api/v1/runners").status_code == 200  # the cookie authenticates
+        who = c.get("/api/v1/session").json()
+        assert who["role"] == "trade" and who["expires_ms"] > time.time() * 1000
         problem(c.post("/api/v1/leverage", json={"key": BTC, "leverage": 2}), 403, "forbidden")  # its role
         body = {"key": BTC, "side": "buy", "type": "limit", "qty": "0.01", "price": "1000"}
         problem(c.post("/api/v1/orders", json=body, headers={"Origin": "http://evil.example"}), 403, "forbidden")
