@@ -10,6 +10,7 @@ the command outbox (202 + the command) and are written to the audit log, refused
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -54,6 +55,7 @@ from .models import (
     BookView,
     CancelAllTicket,
     CancelTicket,
+    CommandStatus,
     CommandView,
     FundingRate,
     HealthView,
@@ -84,6 +86,7 @@ log = logging.getLogger("gateway.api")
 
 API = "/api/v1"
 MAX_WAIT_S = 30.0
+OPEN = (CommandStatus.ACCEPTED, CommandStatus.RUNNING)
 
 Handler = Callable[["Call"], Awaitable[Any]]
 
@@ -562,11 +565,16 @@ def command_handler(kind: str) -> Handler:
         if created:
             ctx.processor.push(view.id)
         wait = _q_float(call, "wait", 0.0, 0.0, MAX_WAIT_S)
-        if wait and view.status.value in ("accepted", "running"):
-            await ctx.processor.wait_done(view.id, wait)
-            latest = await ctx.db.call(ctx.store.get, view.id)
+        if wait and view.status in OPEN:
+            finished = ctx.processor.watch(view.id)
+            latest = await ctx.db.call(ctx.store.get, view.id)  # it may have finished meanwhile
+            if latest is not None and latest.status in OPEN:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await finished.wait()
+                latest = await ctx.db.call(ctx.store.get, view.id)
             view = latest if latest is not None else view
-        done = view.status.value not in ("accepted", "running")
+        done = view.status not in OPEN
         resp = web.Response(
             body=msgspec.json.encode(view),
             status=200 if done else 202,

@@ -55,6 +55,7 @@ log = logging.getLogger("gateway.processor")
 
 HOLD_ENV = "TRADEBUS_GATEWAY_TEST_HOLD"
 PUSH_CAPACITY = 1024
+MAX_WATCHED = 4096  # commands a ?wait= may be waiting on at once
 
 
 class _Unknown(Exception):
@@ -114,16 +115,14 @@ class Processor:
         except asyncio.QueueFull:
             self.pushes_dropped += 1  # the poll runs it
 
-    async def wait_done(self, command_id: str, timeout_s: float) -> None:
-        ev = self._done.setdefault(command_id, asyncio.Event())
-        try:
-            async with asyncio.timeout(timeout_s):
-                await ev.wait()
-        except TimeoutError:
-            pass
-        finally:
-            if not ev.is_set():
-                self._done.pop(command_id, None)
+    def watch(self, command_id: str) -> asyncio.Event:
+        """An event set when the processor finishes ``command_id`` (``?wait=``). Watch first,
+        then read the command's status: a command that finished in between is not missed.
+        Bounded: past ``MAX_WATCHED`` the oldest watches are forgotten (their waiters time out)."""
+        if len(self._done) >= MAX_WATCHED and command_id not in self._done:
+            for stale in list(self._done)[: MAX_WATCHED // 2]:
+                del self._done[stale]
+        return self._done.setdefault(command_id, asyncio.Event())
 
     async def run(self) -> None:
         if self.hold == "accepted":
