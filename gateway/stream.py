@@ -139,6 +139,7 @@ class Client:
         self.dropped = 0  # market data dropped since the last ``dropped`` notice
         self.dropped_total = 0
         self.wake = asyncio.Event()
+        self.drained = asyncio.Event()  # set by the writer when the journaled lane is half empty
         self.closing: str = ""
         # runner → events held while its replay runs (live events with their jseq)
         self.holding: dict[str, list[tuple[int, bytes]]] = {}
@@ -173,6 +174,13 @@ class Client:
     def send_json(self, value: Any) -> None:
         self.offer(_enc.encode(value), droppable=False)
 
+    async def room(self) -> None:
+        """Wait until the journaled lane is at most half full: a replay (which could hold more
+        events than the lane) goes at the client's pace instead of overflowing it."""
+        while len(self.durable) >= self.capacity // 2 and not self.closing and not self.ws.closed:
+            self.drained.clear()
+            await self.drained.wait()
+
     async def writer(self) -> None:
         try:
             await self._write()
@@ -193,6 +201,8 @@ class Client:
                     await ws.send_str(f'{{"type":"dropped","count":{count}}}')
                 data = self.durable.popleft() if self.durable else self.market.popleft()
                 await ws.send_frame(data, WSMsgType.TEXT)
+                if len(self.durable) < self.capacity // 2:
+                    self.drained.set()
                 if self.closing:
                     break
             if self.closing:
@@ -387,6 +397,7 @@ class Hub:
                         continue
                     event = decode_event(ev.event)
                     self.replayed += 1
+                    await client.room()
                     client.offer(
                         _enc.encode(
                             StreamEvent(

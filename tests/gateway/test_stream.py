@@ -5,6 +5,7 @@ slow-client policy."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -125,6 +126,13 @@ def test_bad_messages_are_problems_and_the_connection_stays(gw: GatewayProc) -> 
 class _Ws:
     closed = False
 
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    async def send_frame(self, data: bytes, _opcode: object) -> None:
+        self.sent.append(data)
+        await asyncio.sleep(0)
+
 
 def test_slow_client_policy() -> None:
     """Market data: the oldest is dropped and counted. Journaled events: never dropped — the
@@ -167,3 +175,22 @@ def test_resume_while_orders_keep_coming_has_every_jseq_once(gw: GatewayProc) ->
     jseqs = [m["jseq"] for m in got if m["type"] == "event" and m["jseq"]]
     assert jseqs == list(range(last + 1, last + 1 + len(jseqs))), jseqs  # consecutive: no hole, no repeat
     assert any(m["replayed"] for m in got if m["type"] == "event")
+
+
+async def test_a_replay_waits_for_room_instead_of_overflowing() -> None:
+    """A replay longer than the client's lane goes at the writer's pace (no 4008 for a backlog)."""
+    fake = _Ws()
+    c = Client(fake, "k", capacity=4)  # type: ignore[arg-type]
+
+    async def replay() -> None:
+        for i in range(20):
+            await c.room()
+            c.offer(b"ev%d" % i, droppable=False)
+
+    async with asyncio.TaskGroup() as tg:
+        writer = tg.create_task(c.writer())
+        await asyncio.wait_for(replay(), 5)
+        while c.durable:
+            await asyncio.sleep(0.01)
+        writer.cancel()
+    assert not c.closing and fake.sent == [b"ev%d" % i for i in range(20)]
