@@ -383,10 +383,12 @@ def list_runners(
         str | None, typer.Option("--redis-url", help=f"default: $REDIS_URL, else {DEFAULT_REDIS_URL}")
     ] = None,
 ) -> None:
-    """List the runners registered in Redis."""
+    """List the runners registered in Redis, with the rate-limit headroom of their venue budgets."""
     import redis
 
     from strategy_client.wire import KEY_PREFIX, decode_record
+
+    from .headroom import headroom_cell
 
     url = redis_url or os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
     client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
@@ -401,6 +403,7 @@ def list_runners(
                 rows.append(decode_record(raw if isinstance(raw, bytes) else raw.encode()))
             except Exception:  # noqa: BLE001 - a foreign or corrupt record is shown, not fatal
                 typer.echo(f"{key.decode()}: unreadable record", err=True)
+        headroom = {r.name: headroom_cell(client, r.rate_scopes, r.exchange.value) for r in rows}
     except (redis.RedisError, OSError) as exc:
         _fail(f"Redis unreachable at {redact_url(url)} ({exc})")
         return
@@ -410,15 +413,17 @@ def list_runners(
         typer.echo(f"no runners registered in {redact_url(url)}")
         return
     now = time.time()
+    width = max(len("HEADROOM"), *(len(cell) for cell in headroom.values()))
     typer.echo(
-        f"{'NAME':<12} {'EXCHANGE':<9} {'MODE':<6} {'VENUE':<8} {'STATUS':<9} {'AGE':>7}  {'PID':>7}  ROUTER / PUB"
+        f"{'NAME':<12} {'EXCHANGE':<9} {'MODE':<6} {'VENUE':<8} {'STATUS':<9} {'AGE':>7}  {'PID':>7}  "
+        f"{'HEADROOM':<{width}}  ROUTER / PUB"
     )
     for r in rows:
         age = now - r.started_at_ms / 1000
         status = listed_status(r, now)  # a killed or hung runner is not shown `ready` until its TTL runs out
         typer.echo(
             f"{r.name:<12} {r.exchange.value:<9} {r.mode:<6} {r.venue:<8} {status:<9} {_age(age):>7}  "
-            f"{r.pid:>7}  {r.router_endpoint} / {r.pub_endpoint}"
+            f"{r.pid:>7}  {headroom[r.name]:<{width}}  {r.router_endpoint} / {r.pub_endpoint}"
         )
 
 

@@ -20,7 +20,7 @@ market kinds, outcomes. Never an order id or a client id.
 from __future__ import annotations
 
 from collections import Counter as CounterDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from prometheus_client import (
@@ -36,6 +36,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from exchanges.telemetry import stream_label
+from exchanges.transport.ratelimit import BudgetRegistry
 
 from .host import RunnerInfo, RunnerState
 from .publisher import Publisher
@@ -201,6 +202,32 @@ def _counter(name: str, doc: str, labels: Iterable[str] = ()) -> CounterMetricFa
     return CounterMetricFamily(name, doc, labels=list(labels))
 
 
+def _budget_families(registry: object) -> Iterator[Metric]:
+    """The shared rate-limit budgets (``exchanges.transport.ratelimit``), when the runner has them."""
+    if not isinstance(registry, BudgetRegistry):
+        return
+    headroom = _gauge(
+        "tradebus_rate_limit_headroom_ratio",
+        "Share of each venue rate-limit window left, as this runner last counted it (shared count, or "
+        "its local share while Redis is down)",
+        ["scope", "window"],
+    )
+    shared = _gauge(
+        "tradebus_rate_limit_shared", "1 while the budget is shared through Redis, 0 on the local share", ["scope"]
+    )
+    banned = _gauge(
+        "tradebus_rate_limit_banned_seconds", "Seconds left of a venue ban (429/418) of the scope", ["scope"]
+    )
+    refused = _counter("tradebus_rate_limit_refused", "Requests the budget refused (rate_limited), by scope", ["scope"])
+    for budget in registry.budgets.values():
+        for window, share in budget.shares().items():
+            headroom.add_metric([budget.scope, window], share)
+        shared.add_metric([budget.scope], 1 if budget.shared else 0)
+        banned.add_metric([budget.scope], budget.banned_for_s())
+        refused.add_metric([budget.scope], budget.refused)
+    yield from (headroom, shared, banned, refused)
+
+
 def _market_families(market: Any) -> Iterable[Metric]:
     """Quality control and bars (docs/market-data.md): items checked and rejected, by check."""
     if market is None:
@@ -290,6 +317,7 @@ class RunnerCollector(Collector):
         for (venue, scope), used in m.rate_limits.items():
             limits.add_metric([venue, scope], used)
         yield limits
+        yield from _budget_families(getattr(r, "budgets", None))
         msgs = _counter("tradebus_stream_messages", "Items received from each venue stream", ["stream"])
         for name, n in r.stream_messages.items():
             msgs.add_metric([name], n)

@@ -42,6 +42,7 @@ from exchanges.base import (
 )
 from exchanges.errors import AuthError
 from exchanges.telemetry import observing
+from exchanges.transport.ratelimit import HeadroomWatch, active_budgets
 from strategy_client import __version__
 from strategy_client.journal import JournalError
 from strategy_client.model import BarSource, Exchange, Instrument, InstrumentKey, MarketKind, OrderBook, Ticker, Trade
@@ -97,6 +98,9 @@ class ExchangeRunner:
         self.credentials_error = ""  # the venue's one-line reason while it refuses our key/secret
         self.settle_heap = settle_heap
         self.adapter = adapter
+        # the venue's shared rate-limit budgets (installed by open_venue while the adapter was built)
+        self.budgets = active_budgets.get()
+        self.headroom = HeadroomWatch(config.budget_options().warn_below)
         self.exchange = config.exchange
         self.version = __version__
         self.instruments: dict[InstrumentKey, Instrument] = {}
@@ -299,6 +303,7 @@ class ExchangeRunner:
             epoch=self.epoch,
             router_ipc=router_ipc,
             pub_ipc=pub_ipc,
+            rate_scopes=self.budgets.namespaces() if self.budgets is not None else (),
         )
         self.registrar = Registrar(cfg.redis_url, record, replace=cfg.replace, on_replaced=self.stop)
         logger.info("PUB {}  ROUTER {}  ipc {}", self.pub_endpoint, self.router_endpoint, self.ipc.dir or "none")
@@ -617,6 +622,8 @@ class ExchangeRunner:
         while True:
             await asyncio.sleep(1.0)
             ticks += 1
+            if self.budgets is not None:  # one line per crossing of low headroom
+                self.headroom.check(self.budgets.budgets.values())
             redis_ok = bool(self.registrar and self.registrar.redis_ok)
             streams_ok = all(self.streams.values())
             healthy = "ready" if streams_ok and redis_ok else "degraded"

@@ -4,7 +4,7 @@
 :class:`BinanceHost` sends exactly the query and body it is given (signing happens before, in
 ``rest.py``), so what is signed is what is sent. It:
 
-* tracks ``X-MBX-USED-WEIGHT-1M`` and ``X-MBX-ORDER-COUNT-*`` from every response;
+* tracks ``X-MBX-USED-WEIGHT-*`` and ``X-MBX-ORDER-COUNT-*`` from every response;
 * on 429/418 blocks the host until ``Retry-After`` passes: calls in the meantime fail fast with
   :class:`RateLimited`/:class:`IpBanned` without touching the network (without a
   ``Retry-After``, a 429 waits for the next clock-aligned minute and a 418 for two minutes);
@@ -30,7 +30,7 @@ from loguru import logger as log
 from exchanges.errors import ExchangeError, IpBanned, RateLimited
 from exchanges.telemetry import rate_limit_used
 from exchanges.transport.http import HttpHost, int_header, retry_after_s
-from exchanges.transport.ratelimit import BINANCE_DEFAULT_WINDOWS, SharedBudget, Window, active_budgets
+from exchanges.transport.ratelimit import BINANCE_DEFAULT_WINDOWS, SharedBudget, Window, active_budgets, pause_scope
 
 from .errors import Product, map_error
 from .rest_schemas import ERROR_DECODER
@@ -41,6 +41,7 @@ __all__ = ["HostUsage", "BinanceHost", "BAN_DEFAULT_S"]
 
 BAN_DEFAULT_S = 120.0  # shortest documented IP ban
 _ORDER_COUNT_PREFIX = "x-mbx-order-count-"
+_WEIGHT_PREFIX = "x-mbx-used-weight-"  # one per REQUEST_WEIGHT window: -1m (Binance's), -10s ...
 _WEIGHT_HEADER = "x-mbx-used-weight-1m"
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -142,18 +143,23 @@ class BinanceHost:
         weight = int_header(headers.get(_WEIGHT_HEADER))
         if weight is not None:
             self._used_weight = weight
-            rate_limit_used(venue, "weight_1m", weight)
-            if self.budget is not None:
-                self.budget.observe("weight_1m", weight)
         for name, value in headers.items():
-            if name.lower().startswith(_ORDER_COUNT_PREFIX):
-                count = int_header(value)
-                if count is not None:
-                    interval = name.lower()[len(_ORDER_COUNT_PREFIX) :]
-                    self._order_counts[interval] = count
-                    rate_limit_used(venue, f"orders_{interval}", count)
-                    if self.budget is not None:
-                        self.budget.observe(f"orders_{interval}", count)
+            lower = name.lower()
+            if lower.startswith(_ORDER_COUNT_PREFIX):
+                prefix, kind = _ORDER_COUNT_PREFIX, "orders"
+            elif lower.startswith(_WEIGHT_PREFIX):
+                prefix, kind = _WEIGHT_PREFIX, "weight"
+            else:
+                continue
+            count = int_header(value)
+            if count is None:
+                continue
+            interval = lower[len(prefix) :]
+            if kind == "orders":
+                self._order_counts[interval] = count
+            rate_limit_used(venue, f"{kind}_{interval}", count)
+            if self.budget is not None:
+                self.budget.observe(f"{kind}_{interval}", count)
 
     def _error(self, response: httpx.Response) -> ExchangeError:
         code: int | None = None
@@ -188,14 +194,10 @@ class BinanceHost:
         headers: dict[str, str] = dict(_FORM) if body else {}
         if api_key is not None:
             headers["X-MBX-APIKEY"] = api_key
-        budget = self.budget
-        if budget is None:
-            return await self._host.send(method, path, query=query, body=body, headers=headers)
         try:
             return await self._host.send(method, path, query=query, body=body, headers=headers)
         except RateLimited as exc:  # IpBanned included: every process of the scope stops
-            if exc.http_status in (418, 429) and exc.retry_after_s:
-                await budget.ban(exc.retry_after_s, status=exc.http_status)
+            await pause_scope(self.budget, exc)
             raise
 
     def after(self, method: str, path: str, response: httpx.Response) -> bytes:

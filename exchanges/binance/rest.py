@@ -14,7 +14,6 @@ time round trip.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Literal, TypeVar, Unpack
@@ -32,7 +31,7 @@ from exchanges.errors import (
 )
 from exchanges.transport.clock import ServerClock
 from exchanges.transport.http import RequestLoop, RetryOptions
-from exchanges.transport.ratelimit import SharedBudget, Window, binance_windows
+from exchanges.transport.ratelimit import SharedBudget, Window, account_key, binance_windows
 
 from .errors import Product
 from .http import BinanceHost, HostUsage
@@ -104,13 +103,6 @@ def _query_params(symbol: str, order_id: int | str | None, client_id: str | None
     raise InvalidRequest("an order query needs order_id or client_id", venue="binance")
 
 
-def _account_id(credentials: Credentials | None) -> str:
-    """Who the ORDERS windows count for: a digest of the API key (never the key itself)."""
-    if credentials is None:
-        return "anonymous"
-    return hashlib.sha256(credentials.api_key.encode()).hexdigest()[:12]
-
-
 def _windows(limits: Sequence[RateLimit]) -> list[Window]:
     return binance_windows((r.rateLimitType, r.interval, r.intervalNum, r.limit) for r in limits)
 
@@ -151,7 +143,7 @@ class BinanceRestClient:
                 timeout_s=timeout_s,
                 monotonic=monotonic,
                 server_ms=self.clock.now_ms,
-                account=_account_id(credentials),
+                account=account_key(credentials),
             )
             for product, base in hosts
         }

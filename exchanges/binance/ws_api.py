@@ -43,7 +43,7 @@ from exchanges.telemetry import observe_request
 from exchanges.transport.backoff import Backoff, ReconnectPacer
 from exchanges.transport.buffer import BoundedBuffer, Overflow
 from exchanges.transport.clock import ServerClock
-from exchanges.transport.ratelimit import SharedBudget, binance_window_name
+from exchanges.transport.ratelimit import SharedBudget, binance_window_name, pause_scope
 from exchanges.transport.tally import ErrorTally
 from exchanges.transport.ws import Frame, NotConnected, WsStats
 from strategy_client.model import to_plain
@@ -244,13 +244,10 @@ class BinanceWsApi:
         generation = self._ws.generation
         if not self._ws.connected:
             raise TransportError(f"{method}: WS-API not connected", venue=self.name)
-        if budget is None:
-            return await self._exchange(method, request_id, payload, generation, timeout_s)
         try:
             return await self._exchange(method, request_id, payload, generation, timeout_s)
         except RateLimited as exc:  # IpBanned included: every process of the scope stops
-            if exc.http_status in (418, 429) and exc.retry_after_s:
-                await budget.ban(exc.retry_after_s, status=exc.http_status)
+            await pause_scope(budget, exc)
             raise
 
     async def _exchange(self, method: str, request_id: int, payload: bytes, generation: int, timeout_s: float) -> bytes:

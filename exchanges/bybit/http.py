@@ -10,7 +10,12 @@
   ``max_limit_wait_s``, else it fails fast with :class:`RateLimited` without sending);
 * after 10006 ("Too many visits!") blocks the path until the reset timestamp; after HTTP 403
   (IP limit: Bybit bans the IP for about 10 minutes) blocks the whole host for ``ip_ban_s``;
-* translates envelopes with ``retCode != 0`` through ``map_error``.
+* translates envelopes with ``retCode != 0`` through ``map_error``;
+* with a shared budget (``exchanges.transport.ratelimit``, installed by the runner; the table in
+  ``limits.py``) reserves each call — one request of the IP's 600 per 5 s, one of its per-UID
+  key — before it is signed, feeds the budget the ``X-Bapi-Limit*`` headers (cap and used) and a
+  10006 (the key spent) or 10018 (the IP's window spent), and turns a 403 into a pause of every
+  process of the scope.
 
 It never retries: retry policy belongs to the caller, which knows whether a call is idempotent.
 """
@@ -19,8 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
 import msgspec
@@ -29,14 +36,19 @@ from loguru import logger as log
 from exchanges.errors import ExchangeError, IpBanned, RateLimited
 from exchanges.telemetry import rate_limit_used
 from exchanges.transport.http import HttpHost, int_header
+from exchanges.transport.ratelimit import SharedBudget, active_budgets, pause_scope
 
 from .errors import VENUE, map_error
+from .limits import DEFAULT_UID_LIMIT, IP_WINDOW, bybit_route, bybit_windows, uid_window
 from .rest_schemas import HEAD_DECODER
 
 __all__ = ["BybitHttp", "PathUsage"]
 
 _JSON = {"Content-Type": "application/json"}
 RATE_CODE = 10006
+IP_RATE_CODE = 10018
+# the per-UID limit key of the call this task is sending (the reply's X-Bapi-Limit headers are its)
+_sending_key: ContextVar[str] = ContextVar("bybit_limit_key", default="")
 
 
 @dataclass(slots=True)
@@ -76,9 +88,18 @@ class BybitHttp:
         server_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        account: str = "anonymous",
     ) -> None:
         self._host = HttpHost(VENUE, base_url, self, transport=transport, timeout_s=timeout_s)
         self.base_url = self._host.base_url
+        registry = active_budgets.get()
+        self.budget: SharedBudget | None = (
+            registry.get(
+                VENUE, bybit_windows(), account=account, endpoint=urlsplit(str(self.base_url)).netloc, now_ms=server_ms
+            )
+            if registry is not None
+            else None
+        )
         self._ip_ban_s = ip_ban_s
         self._max_wait_s = max_limit_wait_s
         self._server_ms = server_ms
@@ -140,6 +161,28 @@ class BybitHttp:
             usage.reset_ms = reset
         return usage
 
+    async def reserve(self, path: str, params: Mapping[str, object], *, signed: bool) -> None:
+        """Take the call's cost from the shared budget (waiting or refusing as it says); called
+        before signing, so a wait never makes the signed timestamp stale."""
+        budget = self.budget
+        if budget is None:
+            return
+        route = bybit_route(path, params, signed=signed)
+        if route.group and budget.window(route.group) is None:
+            budget.add_window(uid_window(route.group, DEFAULT_UID_LIMIT))
+        await budget.take(route)
+
+    def _reconcile(self, key: str, usage: PathUsage, ret_code: int | None) -> None:
+        budget = self.budget
+        if budget is None:
+            return
+        if key and usage.limit is not None:
+            budget.learn_limit(key, usage.limit)
+            if usage.remaining is not None:
+                budget.observe(key, usage.limit - usage.remaining)
+        if ret_code == IP_RATE_CODE:
+            budget.observe(IP_WINDOW.name, IP_WINDOW.limit)
+
     # -- sending ----------------------------------------------------------------------------
 
     async def send(
@@ -150,18 +193,26 @@ class BybitHttp:
         query: str = "",
         body: str = "",
         headers: dict[str, str] | None = None,
+        key: str = "",
     ) -> bytes:
-        """Send ``method path?query`` (``body`` as JSON); the reply body when ``retCode`` is 0."""
+        """Send ``method path?query`` (``body`` as JSON); the reply body when ``retCode`` is 0.
+        ``key``: the call's per-UID limit key (``limits.limit_key``), for the reply's headers."""
         hdrs = dict(headers or {})
         if body:
             hdrs.update(_JSON)
-        return await self._host.send(method, path, query=query, body=body, headers=hdrs)
+        _sending_key.set(key)
+        try:
+            return await self._host.send(method, path, query=query, body=body, headers=hdrs)
+        except IpBanned as exc:  # HTTP 403: the IP is banned for every process of the scope
+            await pause_scope(self.budget, exc, (403,))
+            raise
 
     def after(self, method: str, path: str, response: httpx.Response) -> bytes:
         """Track the limit headers; the body when ``retCode`` is 0, else the mapped error."""
         usage = self._track(path, response.headers)
         if usage.limit is not None and usage.remaining is not None:
             rate_limit_used(VENUE, path, usage.limit - usage.remaining)
+        key = _sending_key.get()
         if response.status_code == 403:
             self._block.until = self._monotonic() + self._ip_ban_s
             self._block.reason = "HTTP 403: IP rate limit"
@@ -172,6 +223,7 @@ class BybitHttp:
             err: ExchangeError = map_error(response.status_code, None, response.text[:200].strip())
             log.debug("bybit {} {} -> HTTP {} {}", method, path, response.status_code, err)
             raise err from None
+        self._reconcile(key, usage, head.retCode)
         if head.retCode == 0 and response.status_code == 200:
             return response.content
         retry_after: float | None = None

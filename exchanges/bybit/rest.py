@@ -34,9 +34,11 @@ from exchanges.errors import (
 )
 from exchanges.transport.clock import ServerClock
 from exchanges.transport.http import RequestLoop, RetryOptions
+from exchanges.transport.ratelimit import account_key
 
 from .errors import LEVERAGE_NOT_MODIFIED, VENUE
 from .http import BybitHttp
+from .limits import limit_key
 from .rest_schemas import (
     FundingHistory,
     LinearInstrument,
@@ -110,6 +112,7 @@ class BybitRestClient:
             server_ms=self.clock.now_ms,
             monotonic=monotonic,
             sleep=retry.get("sleep", asyncio.sleep),
+            account=account_key(credentials),
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -161,12 +164,14 @@ class BybitRestClient:
         }
 
     async def _send_once(self, method: str, path: str, params: dict[str, object], signed: bool) -> bytes:
+        await self.http.reserve(path, params, signed=signed)  # before signing: a wait never stales it
         if method == "GET":
             query, body = encode_query(params), ""
         else:
             query, body = "", msgspec.json.encode(params).decode()
         headers = self.signed_headers(query if method == "GET" else body) if signed else {}
-        return await self.http.send(method, path, query=query, body=body, headers=headers)
+        key = limit_key(path, params) if signed else ""
+        return await self.http.send(method, path, query=query, body=body, headers=headers, key=key)
 
     async def _call(
         self, method: str, path: str, params: Params | None = None, *, signed: bool = False, retry: bool

@@ -40,6 +40,7 @@ from exchanges.errors import (
     InvalidRequest,
     MalformedPayload,
     OrderNotFound,
+    RateLimited,
     TransportError,
     UnknownOutcome,
 )
@@ -299,10 +300,15 @@ class OkxAdapter:
         if self._use_ws_orders and ws is not None and ws.connected and inst.inst_id_code is not None:
             args = {k: v for k, v in body.items() if k != "instId"}
             args["instIdCode"] = inst.inst_id_code
+            # the socket's order operations count on their REST twins' limits (one budget)
+            group = await self.rest.http.reserve("POST", f"/api/v5/trade/{op}", None, body)
             try:
                 reply = await ws.request(op, [args], timeout_s=self._ws_order_timeout_s, exp_time_ms=exp_time_ms)
             except TransportError as exc:  # nothing was sent: REST is the first send
                 log.info("okx order socket unavailable ({}); {} over REST", exc, op)
+            except RateLimited as exc:
+                self.rest.http.spent(group, exc.venue_code if isinstance(exc.venue_code, int) else None)
+                raise
             else:
                 if not reply.data:
                     raise UnknownOutcome(f"{op} reply without items", venue=VENUE)

@@ -11,7 +11,11 @@ of ``requestPath``; a POST body is serialized once and the same text is signed a
   ``Retry-After`` (default: the 2 s window) passes: calls meanwhile fail fast with
   :class:`RateLimited` without touching the network (OKX sends no usage headers);
 * translates venue errors through ``errors.map_error``; an unreadable 200 reply is an
-  :class:`UnknownOutcome`.
+  :class:`UnknownOutcome`;
+* with a shared budget (``exchanges.transport.ratelimit``, installed by the runner; the rules in
+  ``limits.py``) reserves each call on its rule's window (per user ID, IP, instrument) and a new
+  order or amend on the sub-account's 1,000 per 2 s, before signing; a ``50011`` marks the rule's
+  window full and a ``50061`` the sub-account's, for every process.
 
 An order operation's envelope with ``code`` ``"1"``/``"2"`` is returned, not raised: the caller
 reads each item's ``sCode``. It never retries: retry policy belongs to the caller.
@@ -21,7 +25,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from urllib.parse import urlencode
+from contextvars import ContextVar
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import msgspec
@@ -31,12 +36,17 @@ from exchanges.credentials import Credentials
 from exchanges.errors import AuthError, ExchangeError, IpBanned, RateLimited, UnknownOutcome
 from exchanges.transport.clock import ServerClock
 from exchanges.transport.http import HttpHost, retry_after_s
+from exchanges.transport.ratelimit import SharedBudget, account_key, active_budgets
 
 from .errors import DEFAULT_RETRY_AFTER_S, VENUE, map_error
+from .limits import ORDERS_WINDOW, okx_route, okx_windows
 from .rest_schemas import ERROR_DECODER
 from .signing import iso_timestamp, sign_rest
 
 __all__ = ["OkxHttp", "encode_query"]
+
+# the rule window of the call this task is sending (a refusal in its reply marks it full)
+_sending_group: ContextVar[str] = ContextVar("okx_limit_group", default="")
 
 _JSON = {"Content-Type": "application/json"}
 _ITEM_CODES = ("1", "2")
@@ -77,6 +87,18 @@ class OkxHttp:
         self._host = HttpHost(VENUE, base_url, self, transport=transport, timeout_s=timeout_s)
         self.base_url = self._host.base_url
         self._blocked_until: dict[str, tuple[float, bool]] = {}
+        registry = active_budgets.get()
+        self.budget: SharedBudget | None = (
+            registry.get(
+                VENUE,
+                okx_windows(),
+                account=account_key(credentials),
+                endpoint=urlsplit(str(self.base_url)).netloc,
+                now_ms=clock.now_ms,
+            )
+            if registry is not None
+            else None
+        )
 
     @property
     def requests_sent(self) -> int:
@@ -140,7 +162,35 @@ class OkxHttp:
         retry_after = retry_after_s(response.headers.get("retry-after"))
         if response.status_code in (418, 429) or code in (50011, 50061):
             retry_after = self._block(path, response.status_code, retry_after)
+            self._spent(_sending_group.get(), code)
         return map_error(response.status_code, code, msg, retry_after)
+
+    async def reserve(self, method: str, path: str, params: Mapping[str, object] | None, body: object) -> str:
+        """Take the call's cost from the shared budget (waiting or refusing as it says) — a REST
+        call, or an order operation on the WebSocket, which shares its REST twin's limits; the
+        rule window it counted in ("" none), for :meth:`spent`."""
+        if self.budget is None:
+            return ""
+        route, window = okx_route(method, path, params or {}, body)
+        if window is not None:
+            self.budget.add_window(window)
+        await self.budget.take(route)
+        return route.group
+
+    def spent(self, group: str, code: int | None) -> None:
+        """The venue refused with ``code`` (50011: ``group``'s window, 50061: the account's
+        orders): that window is full, for every process (next reservation)."""
+        self._spent(group, code)
+
+    def _spent(self, group: str, code: int | None) -> None:
+        """A refusal: the window the venue counted is full, for every process (next reservation)."""
+        budget = self.budget
+        if budget is None:
+            return
+        name = ORDERS_WINDOW.name if code == 50061 else group
+        window = budget.window(name) if name else None
+        if window is not None:
+            budget.observe(name, window.limit)
 
     async def request(
         self,
@@ -154,6 +204,7 @@ class OkxHttp:
     ) -> bytes:
         """Send one request; the response body when the envelope says ``0`` (or carries items).
         ``extra_headers``: unsigned headers such as ``expTime`` (the request's deadline)."""
+        _sending_group.set(await self.reserve(method, path, params, body))  # before signing
         query = encode_query(params or {})
         request_path = f"{path}?{query}" if query else path
         text = msgspec.json.encode(body).decode() if body is not None else ""

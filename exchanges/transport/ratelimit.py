@@ -29,6 +29,7 @@ share one quota. :class:`SharedBudget` is that quota for one *scope* (Binance: `
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
@@ -39,8 +40,11 @@ import redis.asyncio as aioredis
 from loguru import logger as log
 from redis.exceptions import RedisError
 
+from exchanges.credentials import Credentials
 from exchanges.errors import IpBanned, RateLimited
 from exchanges.telemetry import rate_limit_used
+
+from .ratelimit_keys import DEFAULT_PREFIX, WINDOWS_REFRESH_S, ScopeHeadroom, read_headroom, windows_key
 
 __all__ = [
     "BudgetOptions",
@@ -50,10 +54,16 @@ __all__ = [
     "binance_window_name",
     "BINANCE_DEFAULT_WINDOWS",
     "BudgetRegistry",
+    "HeadroomWatch",
+    "Route",
+    "account_key",
+    "pause_scope",
+    "ScopeHeadroom",
     "active_budgets",
+    "read_headroom",
 ]
 
-Kind = Literal["weight", "orders"]
+Kind = Literal["weight", "orders", "calls"]
 
 _INTERVAL_MS = {"SECOND": 1_000, "MINUTE": 60_000, "HOUR": 3_600_000, "DAY": 86_400_000}
 _UNIT = {"SECOND": "s", "MINUTE": "m", "HOUR": "h", "DAY": "d"}
@@ -68,12 +78,36 @@ class Window:
     """One of the venue's counting windows: ``limit`` units per clock-aligned ``interval_ms``."""
 
     name: str  # "weight_1m", "orders_10s", "orders_1d": the suffix of the venue's usage header
-    kind: Kind
+    kind: Kind  # weight: every request, its weight; orders: one per new order; calls: one per call of ``group``
     interval_ms: int
     limit: int
+    group: str = ""  # kind "calls": the venue's limit group of the endpoints it counts
+    per: Literal["", "ip", "account"] = ""  # who the venue counts it for ("": weight per IP, the rest per account)
 
     def start(self, now_ms: int) -> int:
         return now_ms - now_ms % self.interval_ms
+
+    def units(self, weight: int, order: bool, group: str) -> int:
+        """What a request (its weight, a new order or not, its limit group) costs in this window."""
+        if self.kind == "weight":
+            return weight
+        if self.kind == "orders":
+            return 1 if order else 0
+        return 1 if group == self.group else 0
+
+    @property
+    def per_account(self) -> bool:
+        return self.per == "account" or (not self.per and self.kind != "weight")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """An endpoint's place in a venue's limits (the venues' tables map their endpoints to these)."""
+
+    weight: int = 1
+    group: str = ""  # the per-endpoint limit group it counts in ("": none)
+    order: bool = False  # a new order (counts in the "orders" windows)
+    urgent: bool = False  # placement, cancel, amend: may use the order reserve; refused, never parked
 
 
 _BINANCE_KINDS: dict[str, Kind] = {"REQUEST_WEIGHT": "weight", "ORDERS": "orders"}
@@ -110,7 +144,7 @@ BINANCE_DEFAULT_WINDOWS: dict[str, list[Window]] = {
 class BudgetOptions:
     """The runner's ``[rate_limit]`` knobs (see docs/runner.md)."""
 
-    prefix: str = "tradebus:rl"
+    prefix: str = DEFAULT_PREFIX
     order_reserve: float = 0.2  # share of each weight window only orders/cancels may use
     fallback_share: float = 0.25  # share of each limit a process uses alone while Redis is down
     lease_fraction: float = 0.05  # a lease is this share of a window's limit (at least 1 unit)
@@ -118,12 +152,13 @@ class BudgetOptions:
     max_wait_s: float = 65.0
     redis_retry_s: float = 5.0
     redis_timeout_s: float = 0.25
+    warn_below: float = 0.25  # HeadroomWatch: a window with less of its limit left is "low"
     edge_guard_s: float = 1.0  # our clock vs the venue's: a request this close to a boundary counts in both windows
 
     def __post_init__(self) -> None:
-        for name in ("order_reserve", "fallback_share", "lease_fraction"):
+        for name in ("order_reserve", "fallback_share", "lease_fraction", "warn_below"):
             value = getattr(self, name)
-            if not 0.0 <= value < 1.0 or (name == "fallback_share" and value == 0.0):
+            if not 0.0 <= value < 1.0 or (name in ("fallback_share", "warn_below") and value == 0.0):
                 raise ValueError(f"rate_limit.{name} must be in (0, 1), got {value}")
         if (
             min(self.lease_ttl_s, self.redis_retry_s, self.redis_timeout_s) <= 0
@@ -135,18 +170,27 @@ class BudgetOptions:
 
 
 # KEYS[1] = ban key, KEYS[2..] = one counter per window (its current window start in the name)
-# ARGV[1] = now_ms, then per window: need, want, cap, ttl_ms, observed (-1: none)
+# ARGV[1] = now_ms, then per window: need, want, cap, ttl_ms, observed (-1: none), spent (units this
+#           process took on its local share while Redis was away: added first, whatever the outcome)
 # returns {1, g1, u1, g2, u2...}  granted per window (need <= g <= want), count after
 #         {0, i, used}      window i cannot give ``need`` (nothing taken)
 #         {-1, until_ms * 1000 + http_status}    the scope is banned
 _RESERVE = """
 local now = tonumber(ARGV[1])
+local n = #KEYS - 1
+for i = 1, n do
+  local b = 1 + (i - 1) * 6
+  local spent = tonumber(ARGV[b + 6])
+  if spent > 0 then
+    redis.call('INCRBY', KEYS[i + 1], spent)
+    redis.call('PEXPIRE', KEYS[i + 1], tonumber(ARGV[b + 4]))
+  end
+end
 local ban = tonumber(redis.call('GET', KEYS[1]) or '0')
 if math.floor(ban / 1000) > now then return {-1, ban} end
-local n = #KEYS - 1
 local grants = {}
 for i = 1, n do
-  local b = 1 + (i - 1) * 5
+  local b = 1 + (i - 1) * 6
   local need, want, cap = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
   local ttl, obs = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
   local used = tonumber(redis.call('GET', KEYS[i + 1]) or '0')
@@ -159,7 +203,7 @@ for i = 1, n do
 end
 local out = {1}
 for i = 1, n do
-  local b = 1 + (i - 1) * 5
+  local b = 1 + (i - 1) * 6
   redis.call('INCRBY', KEYS[i + 1], grants[i])
   redis.call('PEXPIRE', KEYS[i + 1], tonumber(ARGV[b + 4]))
   out[2 * i] = grants[i]
@@ -188,6 +232,10 @@ class _Lease:
     observed: int = -1  # the venue's latest count for this window (usage header)
     observed_start: int = -1
     used: int = 0  # shared count after the last reservation (for headroom)
+    own: int = 0  # units this process took in the window (shared grants and local share)
+    unshared: int = 0  # of ``own``, taken on the local share while Redis was away: not yet in Redis
+    carried: int = 0  # taken alone near the end of the window before: may count in this one too
+    carried_to: int = -1  # the window start ``carried`` is for
 
 
 @dataclass(slots=True)
@@ -212,6 +260,9 @@ class _State:
     ban_was_418: bool = False
     redis_down_since: float | None = None
     reads_full_until_ms: int = 0  # a read was refused: other reads wait here without asking Redis
+    windows_written_at: float | None = None  # the windows' limits written to Redis for `runner ls`
+    settle_until: float = 0.0  # Redis just came back: own share still capped until then (monotonic)
+    asked_at: float = 0.0  # the last reservation Redis answered (monotonic): bans seen up to then
 
 
 class SharedBudget:
@@ -255,32 +306,65 @@ class SharedBudget:
         """Use the venue's windows (from its exchange info); current leases are dropped."""
         self.windows = list(windows)
         self._st.leases = {w.name: _Lease() for w in self.windows}
+        self._st.windows_written_at = None
+
+    def add_window(self, window: Window) -> None:
+        """A window met on the way (OKX's per-instrument limits); nothing if it is known."""
+        if window.name not in self._st.leases:
+            self.windows.append(window)
+            self._st.leases[window.name] = _Lease()
+            self._st.windows_written_at = None
+
+    def learn_limit(self, name: str, limit: int) -> None:
+        """The venue says window ``name`` allows ``limit`` (Bybit's ``X-Bapi-Limit``): use it."""
+        for i, w in enumerate(self.windows):
+            if w.name == name and w.limit != limit and limit > 0:
+                self.windows[i] = Window(w.name, w.kind, w.interval_ms, limit, w.group, w.per)
+                self._st.windows_written_at = None
+                return
+
+    def window(self, name: str) -> Window | None:
+        return next((w for w in self.windows if w.name == name), None)
+
+    @property
+    def namespace(self) -> str:
+        """The budget's Redis name without the prefix: ``binance-spot@api.binance.com``."""
+        return self._ns[len(self.options.prefix) + 1 :]
 
     @property
     def shared(self) -> bool:
         """True while the budget is counted in Redis (False: local fallback share)."""
         return self._redis is not None and self._st.redis_down_since is None
 
+    def _counter(self, w: Window) -> str:
+        who = self.account if w.per_account else "ip"
+        return f"{self._ns}:{who}:{w.name}"
+
     def _key(self, w: Window, start: int) -> str:
-        who = self.account if w.kind == "orders" else "ip"
-        return f"{self._ns}:{who}:{w.name}:{start}"
+        return f"{self._counter(w)}:{start}"
 
     def _ban_key(self) -> str:
         return f"{self._ns}:ban"
 
-    def _cap(self, w: Window, urgent: bool) -> int:
-        share = 1.0 if self.shared else self.options.fallback_share
+    def _cap(self, w: Window, urgent: bool, *, local: bool = False) -> int:
+        share = self.options.fallback_share if local else 1.0  # the shared cap, even while asking Redis again
         cap = w.limit * share
         if w.kind == "weight" and not urgent:
             cap *= 1.0 - self.options.order_reserve
         return max(1, int(cap))
+
+    def _guard(self, w: Window) -> int:
+        """A window's edge guard: ``edge_guard_s``, at most half the window — with half, a request
+        counted in its own and the nearer neighbouring window can never let a rolling window of the
+        same length (Bybit's per-UID second) hold more than the limit."""
+        return min(self._guard_ms, w.interval_ms // 2)
 
     def _lease_size(self, w: Window) -> int:
         return max(1, int(w.limit * self.options.lease_fraction))
 
     # ------------------------------------------------------------------ the hot path
 
-    def try_take(self, weight: int, *, order: bool, granted: bool = False) -> bool:
+    def try_take(self, weight: int, *, order: bool, granted: bool = False, group: str = "") -> bool:
         """Take ``weight`` (and one order count if ``order``) from the local leases; False when a
         lease is missing, stale or short, or the time is near a window's edge (then
         :meth:`acquire` goes to Redis). ``granted``: spend what a reservation just granted."""
@@ -288,34 +372,34 @@ class SharedBudget:
         if now < self._st.banned_until_ms:
             return False
         fresh = -1.0 if granted else self._monotonic() - self.options.lease_ttl_s
-        guard = -1 if granted else self._guard_ms
+        if self._st.asked_at < fresh and not any(w.units(weight, order, group) for w in self.windows):
+            return False  # a request counted nowhere still learns of a ban at least every lease_ttl_s
         for w in self.windows:
-            if w.kind == "orders" and not order:
+            n = w.units(weight, order, group)
+            if not n:
                 continue
             lease = self._st.leases[w.name]
-            n = weight if w.kind == "weight" else 1
             start = w.start(now)
             if lease.start != start or lease.left < n or lease.taken_at < fresh:
                 return False
+            guard = -1 if granted else self._guard(w)
             if now - start < guard or start + w.interval_ms - now <= guard:
                 return False  # near an edge every request goes through Redis (charged twice)
         for w in self.windows:
-            if w.kind == "weight":
-                self._st.leases[w.name].left -= weight
-            elif order:
-                self._st.leases[w.name].left -= 1
+            self._st.leases[w.name].left -= w.units(weight, order, group)
         return True
 
-    async def acquire(self, weight: int, *, order: bool = False, urgent: bool = False) -> None:
-        """Reserve ``weight`` (and one order count if ``order``) before a request; ``urgent``
-        (orders and cancels) may use the order reserve and is refused at once rather than wait."""
-        if self.try_take(weight, order=order):
+    async def acquire(self, weight: int, *, order: bool = False, urgent: bool = False, group: str = "") -> None:
+        """Reserve ``weight`` (one order count if ``order``, one call of ``group``) before a
+        request; ``urgent`` (orders and cancels) may use the order reserve and is refused at once
+        rather than wait."""
+        if self.try_take(weight, order=order, group=group):
             return
         waited = 0.0
         while True:
-            wait_s = await self._refill(weight, order=order, urgent=urgent)
+            wait_s = await self._refill(weight, order=order, urgent=urgent, group=group)
             if wait_s is None:
-                if self.try_take(weight, order=order, granted=True):
+                if self.try_take(weight, order=order, granted=True, group=group):
                     return
                 continue  # the window turned while Redis answered: ask again for the new one
             if urgent or waited + wait_s > self.options.max_wait_s:
@@ -323,6 +407,10 @@ class SharedBudget:
                 raise self._refusal(wait_s)
             await self._sleep(wait_s)
             waited += wait_s
+
+    async def take(self, route: Route) -> None:
+        """:meth:`acquire` for one endpoint of a venue's table."""
+        await self.acquire(route.weight, order=route.order, urgent=route.urgent, group=route.group)
 
     def _refusal(self, wait_s: float) -> RateLimited:
         now = self._now_ms()
@@ -341,45 +429,51 @@ class SharedBudget:
 
     # ------------------------------------------------------------------ reservation
 
-    def _needs(self, weight: int, order: bool, urgent: bool, now: int) -> list[_Need]:
+    def _needs(self, weight: int, order: bool, urgent: bool, now: int, group: str = "") -> list[_Need]:
         out: list[_Need] = []
-        guard = self._guard_ms
+        # just back from an outage (or about to find out): no lease beyond the request
+        settling = self._rejoining()
         for w in self.windows:
-            if w.kind == "orders" and not order:
+            n = w.units(weight, order, group)
+            if not n:
                 continue
             lease = self._st.leases[w.name]
             start = w.start(now)
             if lease.start != start:
-                lease.start, lease.left, lease.used = start, 0, 0
-            n = weight if w.kind == "weight" else 1
+                carried = lease.carried if lease.carried_to == start else 0
+                lease.start, lease.left, lease.used, lease.own, lease.unshared = start, 0, carried, carried, carried
+            guard = self._guard(w)
             cap = self._cap(w, urgent)
             need = max(0, n - lease.left)
             obs = lease.observed if lease.observed_start == start else -1
-            out.append(_Need(w, start, lease, need, max(need, self._lease_size(w) - lease.left), cap, obs))
+            want = need if settling else max(need, self._lease_size(w) - lease.left)
+            out.append(_Need(w, start, lease, need, want, cap, obs))
             if now - start < guard:  # the venue may still be in the previous window
                 out.append(_Need(w, start - w.interval_ms, None, n, n, cap))
             elif start + w.interval_ms - now <= guard:  # ... or already in the next one
                 out.append(_Need(w, start + w.interval_ms, None, n, n, cap))
         return out
 
-    async def _refill(self, weight: int, *, order: bool, urgent: bool) -> float | None:
+    async def _refill(self, weight: int, *, order: bool, urgent: bool, group: str = "") -> float | None:
         """Top up the leases this request needs; None when done, else seconds to wait."""
         now = self._now_ms()
         if now < self._st.banned_until_ms:
             return (self._st.banned_until_ms - now) / 1000.0
         if not urgent and now < self._st.reads_full_until_ms:
             return (self._st.reads_full_until_ms - now) / 1000.0  # no herd of parked reads on Redis
-        needs = self._needs(weight, order, urgent, now)
+        needs = self._needs(weight, order, urgent, now, group)
         self.reservations += 1
         wait_s: float | None = None
-        if self._redis_usable():
+        if not self._redis_usable():
+            wait_s = self._refill_local(needs, now, urgent)
+        elif self._rejoining() and (wait_s := self._own_share_wait(needs, now, urgent)):
+            pass  # coming back: this process keeps to its own share until every process is back
+        else:
             try:
                 wait_s = await self._refill_shared(needs, now)
             except RedisError as exc:
                 self._redis_lost(exc)
-                wait_s = self._refill_local(needs, now)
-        else:
-            wait_s = self._refill_local(needs, now)
+                wait_s = self._refill_local(needs, now, urgent)
         if wait_s is not None and not urgent:
             self._st.reads_full_until_ms = max(self._st.reads_full_until_ms, now + int(wait_s * 1000))
         return wait_s
@@ -401,6 +495,7 @@ class SharedBudget:
                 self.options.fallback_share,
             )
         self._st.redis_down_since = self._monotonic()
+        self._st.windows_written_at = None  # a restarted Redis is empty
 
     async def _refill_shared(self, needs: list[_Need], now: int) -> float | None:
         assert self._reserve is not None
@@ -408,11 +503,27 @@ class SharedBudget:
         args: list[int] = [now]
         for nd in needs:
             keys.append(self._key(nd.window, nd.start))
-            args += [nd.need, nd.want, nd.cap, 2 * nd.window.interval_ms + 5_000, nd.observed]
+            spent = nd.lease.unshared if nd.lease is not None else 0
+            args += [nd.need, nd.want, nd.cap, 2 * nd.window.interval_ms + 5_000, nd.observed, spent]
         reply = await self._reserve(keys=keys, args=args)
+        self._st.asked_at = self._monotonic()
+        for nd in needs:
+            if nd.lease is not None:
+                nd.lease.unshared = 0  # now in the shared count
         if self._st.redis_down_since is not None:
-            log.info("{}: Redis back; rate-limit budget shared again", self.scope)
+            # Other processes may still count on their local shares (each retries Redis within
+            # redis_retry_s): until all are back, this one keeps to its own share too.
+            self._st.settle_until = self._monotonic() + self.options.redis_retry_s + self.options.lease_ttl_s
+            log.info(
+                "{}: Redis back; rate-limit budget shared again (this process's own share until the others are "
+                "back, {:.0f}s)",
+                self.scope,
+                self.options.redis_retry_s + self.options.lease_ttl_s,
+            )
             self._st.redis_down_since = None
+        written = self._st.windows_written_at
+        if written is None or self._monotonic() - written >= WINDOWS_REFRESH_S:
+            await self._write_windows()
         status = int(reply[0])
         if status == -1:
             until, http_status = divmod(int(reply[1]), 1000)
@@ -430,27 +541,61 @@ class SharedBudget:
             if lease is None or lease.start != nd.start:
                 continue  # an edge charge, or the window turned while Redis answered: dropped
             lease.left += int(reply[1 + 2 * i])
+            lease.own += int(reply[1 + 2 * i])
             lease.used = int(reply[2 + 2 * i])
             lease.taken_at = taken_at
             self._report(nd.window, lease)
         return None
 
+    async def _write_windows(self) -> None:
+        """The windows' limits and counter names, for readers of the shared count (``runner ls``,
+        :func:`read_headroom`); rewritten every minute and after Redis came back empty."""
+        assert self._redis is not None
+        fields = {w.name: f"{w.interval_ms} {w.limit} {self._counter(w)}" for w in self.windows}
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.delete(windows_key(self._ns))
+        pipe.hset(windows_key(self._ns), mapping=fields)  # type: ignore[arg-type]
+        pipe.pexpire(windows_key(self._ns), int(WINDOWS_REFRESH_S * 3000))
+        await pipe.execute()
+        self._st.windows_written_at = self._monotonic()
+
     def _wait_s(self, nd: _Need, now: int) -> float:
         """Until the refused window has ended and the next is past the edge guard."""
-        return max(0.001, (nd.start + nd.window.interval_ms + self._guard_ms - now) / 1000.0)
+        return max(0.001, (nd.start + nd.window.interval_ms + self._guard(nd.window) - now) / 1000.0)
 
-    def _refill_local(self, needs: list[_Need], now: int) -> float | None:
-        """The fallback: this process's share of each window, counted here only (its own
-        window; the edge charges are for the shared count)."""
+    def _rejoining(self) -> bool:
+        """Asking Redis again after an outage, or just back: the others may still count alone."""
+        return self._st.redis_down_since is not None or self._monotonic() < self._st.settle_until
+
+    def _own_share_wait(self, needs: list[_Need], now: int, urgent: bool) -> float | None:
+        """Just back from an outage: the wait when this process's own takings of a window (``own``)
+        would pass its local share; None when they fit."""
+        for nd in needs:
+            if nd.lease is not None and nd.lease.own + nd.need > self._cap(nd.window, urgent, local=True):
+                return self._wait_s(nd, now)
+        return None
+
+    def _refill_local(self, needs: list[_Need], now: int, urgent: bool) -> float | None:
+        """The fallback: this process's share of each window, counted here only; a request near
+        the end of a window counts in the next one's share too (it may arrive there). What it
+        takes is added to the shared count when Redis answers again (``unshared``)."""
         own = [nd for nd in needs if nd.lease is not None]
         for nd in own:
             assert nd.lease is not None
-            if nd.lease.used + nd.need > nd.cap:
+            if nd.lease.used + nd.need > self._cap(nd.window, urgent, local=True):
                 return self._wait_s(nd, now)
+        for nd in needs:
+            if nd.lease is None and nd.start > now:  # the next window's edge charge
+                lease = self._st.leases[nd.window.name]
+                if lease.carried_to != nd.start:
+                    lease.carried, lease.carried_to = 0, nd.start
+                lease.carried += nd.need
         taken_at = self._monotonic()
         for nd in own:
             assert nd.lease is not None
             nd.lease.used += nd.need
+            nd.lease.own += nd.need
+            nd.lease.unshared += nd.need
             nd.lease.left += nd.need
             nd.lease.taken_at = taken_at
             self._report(nd.window, nd.lease)
@@ -498,7 +643,7 @@ class SharedBudget:
             return False
         news = self._st.banned_until_ms < self._now_ms()
         self._st.banned_until_ms = until_ms
-        self._st.ban_was_418 = status == 418 or (not news and self._st.ban_was_418)
+        self._st.ban_was_418 = status in _BAN_STATUSES or (not news and self._st.ban_was_418)
         for lease in self._st.leases.values():
             lease.left = 0
         if not seen_here and news:
@@ -520,8 +665,31 @@ class SharedBudget:
             out[w.name] = w.limit - (used if lease.start == w.start(now) else 0)
         return out
 
+    def shares(self) -> dict[str, float]:
+        """The share of each window's limit left (0..1), as :meth:`headroom`."""
+        limits = {w.name: w.limit for w in self.windows}
+        return {name: max(0.0, left / limits[name]) for name, left in self.headroom().items()}
+
     def banned_for_s(self) -> float:
         return max(0.0, (self._st.banned_until_ms - self._now_ms()) / 1000.0)
+
+
+def account_key(credentials: Credentials | None) -> str:
+    """Who a venue's per-account windows count for: a digest of the API key (never the key)."""
+    if credentials is None:
+        return "anonymous"
+    return hashlib.sha256(credentials.api_key.encode()).hexdigest()[:12]
+
+
+_BAN_STATUSES = (418, 403)  # an IP ban (Binance 418, Bybit 403), not a window's back-pressure
+
+
+async def pause_scope(budget: SharedBudget | None, exc: RateLimited, statuses: Sequence[int] = (418, 429)) -> None:
+    """A venue's refusal of the whole scope seen here (Binance 429/418 with ``Retry-After``,
+    Bybit's 403): every process of the scope pauses until it ends."""
+    status = exc.http_status
+    if budget is not None and status is not None and status in statuses and exc.retry_after_s:
+        await budget.ban(exc.retry_after_s, status=status)
 
 
 class BudgetRegistry:
@@ -554,6 +722,64 @@ class BudgetRegistry:
     def headroom(self) -> dict[str, dict[str, int]]:
         return {scope: b.headroom() for (scope, _, _), b in self.budgets.items()}
 
+    def namespaces(self) -> tuple[str, ...]:
+        """Every budget's Redis name (``binance-spot@host``), for the runner's record."""
+        return tuple(sorted({b.namespace for b in self.budgets.values()}))
+
 
 active_budgets: ContextVar[BudgetRegistry | None] = ContextVar("tradebus_rate_budgets", default=None)
 """Set by the runner (``[rate_limit]``) before it opens the venue; None: no shared budget."""
+
+
+class HeadroomWatch:
+    """One log line per crossing of low headroom, with hysteresis: a window of a scope is *low*
+    when less than ``warn_below`` of its limit is left; it is *back* once more than
+    ``clear_above`` has been left for a whole window interval (a burst that fills every window
+    is one warning, not two lines a window)."""
+
+    def __init__(
+        self, warn_below: float, clear_above: float | None = None, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        if not 0.0 < warn_below < 1.0:
+            raise ValueError(f"rate_limit.warn_below must be in (0, 1), got {warn_below}")
+        self.warn_below = warn_below
+        self.clear_above = min(0.99, 2 * warn_below) if clear_above is None else clear_above
+        self._monotonic = monotonic
+        self._low: dict[tuple[str, str], float | None] = {}  # low (scope, window) -> above clear since
+        self.warnings = 0
+
+    @property
+    def low(self) -> list[tuple[str, str]]:
+        return sorted(self._low)
+
+    def check(self, budgets: Iterable[SharedBudget]) -> None:
+        now = self._monotonic()
+        for budget in budgets:
+            intervals = {w.name: w.interval_ms / 1000.0 for w in budget.windows}
+            for name, share in budget.shares().items():
+                self._one(budget, name, share, intervals.get(name, 0.0), now)
+
+    def _one(self, budget: SharedBudget, name: str, share: float, interval_s: float, now: float) -> None:
+        key = (budget.scope, name)
+        if key not in self._low:
+            if share < self.warn_below:
+                self._low[key] = None
+                self.warnings += 1
+                log.warning(
+                    "{}: rate-limit headroom low — {} has {:.0%} of its limit left (warns below {:.0%}); "
+                    "reads wait, orders use the reserve",
+                    budget.scope,
+                    name,
+                    share,
+                    self.warn_below,
+                )
+            return
+        if share <= self.clear_above:
+            self._low[key] = None
+            return
+        since = self._low[key]
+        if since is None:
+            self._low[key] = now
+        elif now - since >= interval_s:
+            del self._low[key]
+            log.info("{}: rate-limit headroom back — {} has {:.0%} of its limit left", budget.scope, name, share)

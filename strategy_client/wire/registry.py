@@ -53,6 +53,9 @@ class RunnerRecord(msgspec.Struct, frozen=True, kw_only=True):
     #: ignore the fields
     router_ipc: str = ""
     pub_ipc: str = ""
+    #: the venue rate-limit budgets the runner spends, by Redis name (``binance-spot@host``):
+    #: ``runner ls`` shows their headroom (docs/runner.md)
+    rate_scopes: tuple[str, ...] = ()
 
 
 def runner_key(name: str) -> str:

@@ -28,7 +28,7 @@ COVERS = {
     "feed staleness": {"TradebusFeedStale", "TradebusStrategyFeedStale"},
     "sequence gaps": {"TradebusSequenceGaps"},
     "PUB drops": {"TradebusPubDrops"},
-    "rate-limit headroom": {"TradebusRateLimitHeadroomLow"},
+    "rate-limit headroom": {"TradebusRateLimitHeadroomLow", "TradebusRateLimitBudgetLow"},
     "leg imbalance": {"TradebusLegImbalance"},
     "UNKNOWN orders": {"TradebusUnknownOrders"},
     "readiness": {"TradebusRunnerNotReady"},

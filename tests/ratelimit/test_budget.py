@@ -178,6 +178,20 @@ async def test_a_ban_seen_by_one_process_stops_the_other(client: aioredis.Redis)
     assert b.banned_for_s() == 0.0
 
 
+async def test_a_request_counted_in_no_window_still_learns_of_a_ban(client: aioredis.Redis) -> None:
+    """Binance's weight-0 endpoints (a futures order's IP weight, fundingInfo), an OKX endpoint on
+    no rule: nothing to reserve, but a ban another process saw stops them too (within 1 s)."""
+    clock = Clock()
+    a, b = _budget(client, clock), _budget(client, clock)
+    await b.acquire(0)
+    await b.acquire(0)  # asked Redis a moment ago: no round trip
+    assert b.reservations == 1
+    await a.ban(30.0, status=418)
+    clock.ms += 1_001
+    with pytest.raises(IpBanned):
+        await b.acquire(0, urgent=True)
+
+
 async def test_redis_down_falls_back_to_a_local_share_said_once(private_redis: LocalRedisServer) -> None:
     clock = Clock()
     client = aioredis.Redis.from_url(private_redis.url, socket_timeout=0.2, socket_connect_timeout=0.2)
@@ -278,3 +292,76 @@ async def test_once_a_read_is_refused_other_reads_wait_without_asking_redis(clie
             await budget.acquire(1)
     assert budget.reservations == calls + 1
     await budget.acquire(1, order=True, urgent=True)  # orders still ask (and get the reserve)
+
+
+async def test_redis_back_empty_counts_what_each_process_took_alone(private_redis: LocalRedisServer) -> None:
+    """Three processes on their local shares while Redis is away, then Redis back with nothing in
+    it: what each took alone is added to the shared count as it comes back, and a process keeps to
+    its own share until the others are back — the window never holds more than the limit
+    (without that, the first one back would see an empty window and take all of it again)."""
+    clock = Clock()
+    client = aioredis.Redis.from_url(private_redis.url, socket_timeout=0.2, socket_connect_timeout=0.2)
+    try:
+        a, b, c = (_budget(client, clock, max_wait_s=0, fallback_share=0.25) for _ in range(3))
+        for budget in (a, b, c):
+            await budget.acquire(1)
+        private_redis.stop()
+        clock.ms += 60_000  # the next window, all three on their local shares
+        alone = [await _take_until_refused(p) for p in (a, b, c)]
+        assert alone == [20, 20, 20]
+        private_redis.start()
+        clock.ms += 5_001  # past redis_retry_s
+        for budget in (a, b, c):
+            await budget.acquire(1, urgent=True)  # back (an order: reads wait for the next window)
+            assert budget.shared
+        window = T0 + 60_000
+        raw = await client.get(f"tradebus:rl:binance-spot:ip:weight_1m:{window}")
+        assert raw is not None and int(raw) == 63  # each added what it took alone
+        # until the others are back, its own share (25 for orders): 4 more, though Redis has room
+        assert await _take_until_refused(a, urgent=True) == 4
+        clock.ms += 6_001
+        after = await _take_until_refused(a, urgent=True)
+        assert sum(alone) + 3 + 4 + after == 100  # the whole limit, never more
+    finally:
+        await client.aclose()
+
+
+async def test_the_first_request_back_from_an_outage_keeps_to_the_local_share(
+    private_redis: LocalRedisServer,
+) -> None:
+    """A process that spent its local share while Redis was away does not take more from the
+    shared count the moment Redis answers again (the others may still be counting alone)."""
+    clock = Clock()
+    client = aioredis.Redis.from_url(private_redis.url, socket_timeout=0.2, socket_connect_timeout=0.2)
+    try:
+        budget = _budget(client, clock, max_wait_s=0, fallback_share=0.25)
+        await budget.acquire(1)
+        private_redis.stop()
+        clock.ms += 60_000
+        assert await _take_until_refused(budget, urgent=True) == 25  # the whole local share
+        private_redis.start()
+        clock.ms += 5_001
+        with pytest.raises(RateLimited):
+            await budget.acquire(1, urgent=True)
+        assert await client.get(f"tradebus:rl:binance-spot:ip:weight_1m:{T0 + 60_000}") is None
+    finally:
+        await client.aclose()
+
+
+async def test_alone_a_request_near_a_windows_end_counts_in_the_next_one_too() -> None:
+    """On the local share (no Redis) a request just before a boundary may arrive in the next
+    window: it counts in that window's share too."""
+    clock = Clock()
+    budget = SharedBudget(
+        "binance-spot",
+        [WEIGHT],
+        None,
+        options=BudgetOptions(max_wait_s=0, fallback_share=0.25, edge_guard_s=1.0),
+        now_ms=clock.now_ms,
+        sleep=clock.sleep,
+        monotonic=clock.monotonic,
+    )
+    clock.ms += 59_500  # half a second before the minute
+    assert await _take_until_refused(budget) == 20
+    clock.ms += 1_600  # the next minute, past its edge guard
+    assert await _take_until_refused(budget) == 0  # those 20 may have landed here

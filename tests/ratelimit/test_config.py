@@ -18,7 +18,13 @@ def test_environment_sets_the_share(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cfg.budget_options().fallback_share == 0.5
 
 
-@pytest.mark.parametrize("field", ["rate_limit_fallback_share", "rate_limit_order_reserve"])
+def test_environment_sets_the_warning_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADEBUS_RATE_LIMIT_WARN_BELOW", "0.1")
+    cfg = load_config(None, {"redis_url": "redis://127.0.0.1:1/0"})
+    assert cfg.budget_options().warn_below == 0.1
+
+
+@pytest.mark.parametrize("field", ["rate_limit_fallback_share", "rate_limit_order_reserve", "rate_limit_warn_below"])
 def test_a_share_outside_0_1_is_refused(field: str) -> None:
     with pytest.raises(ConfigError, match=field.removeprefix("rate_limit_")):
         load_config(None, {"redis_url": "redis://127.0.0.1:1/0", field: 1.5})

@@ -106,10 +106,9 @@ class FuturesExchangeInfo(msgspec.Struct, kw_only=True):
 
 
 def _limits(limiter: RateLimiter) -> list[RateLimitDef]:
-    out = [RateLimitDef(rateLimitType="REQUEST_WEIGHT", interval="MINUTE", intervalNum=1, limit=limiter.weight.limit)]
-    out += [
+    out = [
         RateLimitDef(rateLimitType=b.kind, interval=b.interval, intervalNum=b.interval_num, limit=b.limit)
-        for b in limiter.orders
+        for b in (limiter.weight, *limiter.orders)
     ]
     if limiter.product == "spot":
         out.append(RateLimitDef(rateLimitType="RAW_REQUESTS", interval="MINUTE", intervalNum=5, limit=61000))

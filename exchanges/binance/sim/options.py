@@ -44,6 +44,10 @@ class BinanceSimOptions:
     futures_orders_per_10s: int = 300
     futures_orders_per_min: int = 1200
     funding_info_per_5min: int = 500
+    # the REQUEST_WEIGHT window (Binance: 1 minute); tests shorten it, and ``*_weight_per_min`` is
+    # then the limit per that window. exchangeInfo ``rateLimits`` and the usage header
+    # (``X-MBX-USED-WEIGHT-10S``) name it, as Binance names each of its weight windows.
+    weight_window_s: int = 60
     ban_after_violations: int = 3
     ban_seconds: int = 120
     # faults
@@ -59,3 +63,5 @@ class BinanceSimOptions:
             raise ValueError("api_key and api_secret must not contain whitespace")
         if self.listen_key_validity_ms <= 0:
             raise ValueError("listen_key_validity_ms must be positive")
+        if self.weight_window_s <= 0 or (self.weight_window_s > 60 and self.weight_window_s % 60):
+            raise ValueError("weight_window_s must be positive: whole seconds up to 60, else whole minutes")

@@ -76,6 +76,13 @@ class Bucket:
         )
 
 
+def _weight_bucket(options: BinanceSimOptions, limit: int) -> Bucket:
+    seconds = options.weight_window_s
+    if seconds % 60 == 0:
+        return Bucket("REQUEST_WEIGHT", "MINUTE", seconds // 60, seconds * 1000, limit)
+    return Bucket("REQUEST_WEIGHT", "SECOND", seconds, seconds * 1000, limit)
+
+
 class RateLimiter:
     """Weight, order and funding-info buckets of one product, with bans."""
 
@@ -86,13 +93,13 @@ class RateLimiter:
         self._ban_after = options.ban_after_violations
         self._ban_seconds = options.ban_seconds
         if product == "spot":
-            self.weight = Bucket("REQUEST_WEIGHT", "MINUTE", 1, 60_000, options.spot_weight_per_min)
+            self.weight = _weight_bucket(options, options.spot_weight_per_min)
             self.orders = [
                 Bucket("ORDERS", "SECOND", 10, 10_000, options.spot_orders_per_10s),
                 Bucket("ORDERS", "DAY", 1, 86_400_000, options.spot_orders_per_day),
             ]
         else:
-            self.weight = Bucket("REQUEST_WEIGHT", "MINUTE", 1, 60_000, options.futures_weight_per_min)
+            self.weight = _weight_bucket(options, options.futures_weight_per_min)
             self.orders = [
                 Bucket("ORDERS", "SECOND", 10, 10_000, options.futures_orders_per_10s),
                 Bucket("ORDERS", "MINUTE", 1, 60_000, options.futures_orders_per_min),
@@ -142,11 +149,13 @@ class RateLimiter:
         if self.product == "spot":
             msg = (
                 f"Too much request weight used; current limit is {self.weight.limit} request weight per "
-                "1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API."
+                f"{self.weight.interval_num} {self.weight.interval}. Please use WebSocket Streams for live "
+                "updates to avoid polling the API."
             )
         else:
+            per = "minute" if self.weight.interval_ms == 60_000 else f"{self.weight.interval_ms // 1000} seconds"
             msg = (
-                f"Too many requests; current limit is {self.weight.limit} requests per minute. "
+                f"Too many requests; current limit is {self.weight.limit} requests per {per}. "
                 "Please use the websocket for live updates to avoid polling the API."
             )
         retry = self.weight.seconds_to_reset(now_ms)
@@ -204,7 +213,7 @@ class RateLimiter:
     def headers(self, ip: str, account: str | None) -> dict[str, str]:
         now = self._now_ms()
         used = str(self.weight.count(ip, now))
-        headers = {"X-MBX-USED-WEIGHT-1M": used, "X-MBX-USED-WEIGHT": used}
+        headers = {f"X-MBX-USED-WEIGHT-{self.weight.header_suffix()}": used, "X-MBX-USED-WEIGHT": used}
         if account is not None:
             for bucket in self.orders:
                 headers[f"X-MBX-ORDER-COUNT-{bucket.header_suffix()}"] = str(bucket.count(account, now))

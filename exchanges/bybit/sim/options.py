@@ -9,33 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from exchanges.bybit.limits import UID_LIMITS
+
 __all__ = ["BybitSimOptions", "DEFAULT_API_KEY", "DEFAULT_API_SECRET", "ACCOUNT_ID", "DEFAULT_UID_LIMITS"]
 
 DEFAULT_API_KEY = "tBsimXk7Qe2RvN9pLa"
 DEFAULT_API_SECRET = "Sm4xq8VYwK2hT9cRjL6fN1bZpD3gE7uHaQ0v"
 ACCOUNT_ID = "bybit-sim-1"
 
-#: Per-UID requests per rolling second, by limit key (``<path>`` or ``<path>:<category>``), §4.
-DEFAULT_UID_LIMITS: dict[str, int] = {
-    "/v5/order/create:linear": 10,
-    "/v5/order/create:spot": 20,
-    "/v5/order/cancel:linear": 10,
-    "/v5/order/cancel:spot": 20,
-    "/v5/order/cancel-all:linear": 10,
-    "/v5/order/cancel-all:spot": 20,
-    "/v5/order/amend": 10,
-    "/v5/order/realtime": 50,
-    "/v5/order/history": 50,
-    "/v5/execution/list": 50,
-    "/v5/position/list": 50,
-    "/v5/position/set-leverage": 10,
-    "/v5/position/switch-mode": 10,
-    "/v5/account/wallet-balance": 50,
-    "/v5/account/info": 50,
-    "/v5/account/fee-rate": 10,
-    "/v5/account/transaction-log": 30,
-    "/v5/user/query-api": 10,
-}
+#: Per-UID requests per rolling second, by limit key (``<path>`` or ``<path>:<category>``), §4:
+#: Bybit's documented table, the one the client's budget starts from (``exchanges/bybit/limits.py``).
+DEFAULT_UID_LIMITS: dict[str, int] = dict(UID_LIMITS)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,6 +18,7 @@ __all__ = [
     "no_instrument",
     "from_reject",
     "RATE_LIMITED",
+    "SUB_ACCOUNT_RATE_LIMITED",
     "NOT_FOUND_AMEND",
     "NOT_FOUND_CANCEL",
     "NOT_FOUND_QUERY",
@@ -48,6 +49,7 @@ class ItemError(Exception):
 
 
 RATE_LIMITED = (50011, "Too Many Requests")
+SUB_ACCOUNT_RATE_LIMITED = (50061, "Sub-account rate limit exceeded")
 NOT_FOUND_AMEND = (51503, "Order modification failed as the order has been filled, canceled or does not exist.")
 NOT_FOUND_CANCEL = (51400, "Order cancellation failed as the order has been filled, canceled or does not exist.")
 NOT_FOUND_QUERY = (51603, "Order does not exist")

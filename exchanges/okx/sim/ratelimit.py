@@ -4,14 +4,16 @@ Each endpoint belongs to a rule (``OkxSimOptions.limits``: requests per window) 
 scope key — the caller's IP for public endpoints, the user id for private ones, and also the
 instrument where OKX counts per ``instId`` (orders, cancels, order queries). Windows are
 clock-aligned (``now // window``). Over the limit the request is refused with ``50011 Too Many
-Requests`` (HTTP 429) and nothing is executed. OKX sends no usage headers, so neither do we.
+Requests`` (HTTP 429) and nothing is executed. New orders and amends of the account also count in
+``sub-account-orders`` (1,000 per 2 s across every instrument): over it ``50061 Sub-account rate
+limit exceeded`` (HTTP 200). OKX sends no usage headers, so neither do we.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from .api_errors import RATE_LIMITED, OkxApiError
+from .api_errors import RATE_LIMITED, SUB_ACCOUNT_RATE_LIMITED, OkxApiError
 from .options import OkxSimOptions
 
 __all__ = ["RateLimiter"]
@@ -25,7 +27,11 @@ class RateLimiter:
         self.refused = 0
         self.charged = 0
 
-    def charge(self, rule: str, scope: str, weight: int = 1) -> None:
+    def charge_new_orders(self, uid: str, count: int) -> None:
+        """Count ``count`` new orders or amends of the account; raise 50061 when over."""
+        self.charge("sub-account-orders", uid, count, refusal=OkxApiError(*SUB_ACCOUNT_RATE_LIMITED, 200))
+
+    def charge(self, rule: str, scope: str, weight: int = 1, *, refusal: OkxApiError | None = None) -> None:
         """Count ``weight`` requests of ``rule`` for ``scope``; raise 50011 when over."""
         limit = self._opts.limits.get(rule)
         if limit is None:
@@ -36,7 +42,7 @@ class RateLimiter:
         used = self._counts.get(key, 0) + weight
         if used > count and self._opts.enforce_rate_limits:
             self.refused += 1
-            raise OkxApiError(*RATE_LIMITED, 429)  # OKX documents no Retry-After: none is sent
+            raise refusal or OkxApiError(*RATE_LIMITED, 429)  # OKX documents no Retry-After: none is sent
         self._counts[key] = used
         self.charged += weight
         if len(self._counts) > 10_000:

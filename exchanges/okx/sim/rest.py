@@ -89,6 +89,7 @@ class Endpoint:
     per_inst: bool = False
     order_op: bool = False
     weight: Callable[[Call], int] | None = None
+    new_orders: bool = False  # places or amends: counts in the account's 1,000 per 2 s (50061)
 
 
 class _Envelope(msgspec.Struct, omit_defaults=True):
@@ -192,7 +193,10 @@ class RestHost:
             scope = core.options.uid if ep.private else ip
             if ep.per_inst:
                 scope += "/" + _inst_scope(call)
-            core.limits.charge(ep.rule, scope, ep.weight(call) if ep.weight is not None else 1)
+            weight = ep.weight(call) if ep.weight is not None else 1
+            core.limits.charge(ep.rule, scope, weight)
+            if ep.new_orders:
+                core.limits.charge_new_orders(core.options.uid, weight)
             result = ep.handler(call)
         except OkxApiError as err:
             return self._refuse(request, err), False

@@ -101,7 +101,7 @@ class TradeRest:
 
     def endpoints(self) -> list[Endpoint]:
         return [
-            Endpoint("POST", f"{_V5}/order", True, "order", self.place, per_inst=True, order_op=True),
+            Endpoint("POST", f"{_V5}/order", True, "order", self.place, per_inst=True, order_op=True, new_orders=True),
             Endpoint(
                 "POST",
                 f"{_V5}/batch-orders",
@@ -111,8 +111,11 @@ class TradeRest:
                 per_inst=True,
                 order_op=True,
                 weight=_batch_weight,
+                new_orders=True,
             ),
-            Endpoint("POST", f"{_V5}/amend-order", True, "amend", self.amend, per_inst=True, order_op=True),
+            Endpoint(
+                "POST", f"{_V5}/amend-order", True, "amend", self.amend, per_inst=True, order_op=True, new_orders=True
+            ),
             Endpoint(
                 "POST",
                 f"{_V5}/amend-batch-orders",
@@ -122,6 +125,7 @@ class TradeRest:
                 per_inst=True,
                 order_op=True,
                 weight=_batch_weight,
+                new_orders=True,
             ),
             Endpoint("POST", f"{_V5}/cancel-order", True, "cancel", self.cancel, per_inst=True, order_op=True),
             Endpoint(

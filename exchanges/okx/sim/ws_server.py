@@ -31,7 +31,7 @@ from aiohttp import WSMsgType, web
 
 from exchanges.sim.faults import HttpFault, UnknownOutcomeMode
 
-from .api_errors import exp_time_refusal
+from .api_errors import OkxApiError, exp_time_refusal
 from .auth import LoginError
 from .connection import Channel, WsConn
 from .core import OkxCore
@@ -39,6 +39,17 @@ from .order_entry import AutoCancelSink
 from .registry import ConnRegistry
 from .trade_rest import MAX_BATCH, amend_items, cancel_items, place_items
 from .ws_protocol import ErrorEvent, LoginEvent, OpReply, SubscribeEvent, encode
+
+# a WS order operation's REST rule (ratelimit.py), and which count as new orders or amends
+_WS_RULES = {
+    "order": "order",
+    "batch-orders": "batch-orders",
+    "amend-order": "amend",
+    "batch-amend-orders": "batch-amend",
+    "cancel-order": "cancel",
+    "batch-cancel-orders": "batch-cancel",
+}
+_NEW_ORDER_OPS = frozenset({"order", "batch-orders", "amend-order", "batch-amend-orders"})
 
 __all__ = ["WsServer", "WsError", "ChannelHandler"]
 
@@ -302,6 +313,10 @@ class WsServer:
                 self.core.bad.record(f"ws:{req.op}:{expired.code}", req.expTime)
                 conn.send_reply(encode(OpReply(id=req.id, op=req.op, code=str(expired.code), msg=expired.msg, data=[])))
                 return
+        refused = self._charge(req.op, items)
+        if refused is not None:  # REST and WS share the per-instrument and account limits (§4)
+            conn.send_reply(encode(OpReply(id=req.id, op=req.op, code=str(refused.code), msg=refused.msg, data=[])))
+            return
         self._pushes.hold()  # the reply goes out before the orders/positions pushes it caused
         try:
             if req.op in ("order", "batch-orders"):
@@ -321,6 +336,23 @@ class WsServer:
             conn.send_reply(encode(reply))
         finally:
             self._pushes.release()
+
+    def _charge(self, op: str, items: list[dict[str, object]]) -> OkxApiError | None:
+        """Count the operation on the same rules as its REST twin (per user and instrument; new
+        orders and amends also on the account's 1,000 per 2 s); the refusal, if over."""
+        code = items[0].get("instIdCode")
+        inst = self.core.catalog.by_code(int(code)) if isinstance(code, int | str) and str(code).isdigit() else None
+        scope = f"{self.core.options.uid}/{inst.inst_id if inst is not None else ''}"
+        rule = _WS_RULES.get(op)
+        if rule is None:
+            return None
+        try:
+            self.core.limits.charge(rule, scope, len(items))
+            if op in _NEW_ORDER_OPS:
+                self.core.limits.charge_new_orders(self.core.options.uid, len(items))
+        except OkxApiError as err:
+            return err
+        return None
 
     def _fault_host(self, item: dict[str, object]) -> str:
         code = item.get("instIdCode")
