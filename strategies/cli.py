@@ -417,6 +417,9 @@ def signals(
         str, typer.Option("--events-stream", help="NATS stream created for the events when none captures them")
     ] = "SIGNAL_EVENTS",
     prefetch: Annotated[int, typer.Option("--prefetch", help="unacknowledged signals at most", min=1)] = 64,
+    ack_wait: Annotated[
+        float, typer.Option("--ack-wait", help="NATS: seconds before an unacknowledged signal is redelivered", min=0.5)
+    ] = 30.0,
     name: Annotated[str, typer.Option("--name", help="the instance's name (its journal, `strategy ls`)")] = "signals",
     tight_spread_bps: Annotated[
         str, typer.Option("--tight-spread-bps", help="urgency normal, no limit price: market at or below this spread")
@@ -476,6 +479,7 @@ def signals(
         prefix=subject_prefix,
         events_stream=events_stream,
         prefetch=prefetch,
+        ack_wait_s=ack_wait,
     )
     url = redis_url or os.environ.get("REDIS_URL") or DEFAULT_REDIS
     opts = SignalOptions(

@@ -248,7 +248,7 @@ async def test_nats_signal_redelivery_and_dead_letter(runner: RunnerProc, tmp_pa
     uid = uuid.uuid4().hex[:8]
     stream, subject, prefix, events = f"TBSIG_{uid}", f"tbsig_{uid}.in", f"tbsig_{uid}", f"TBSIGEV_{uid}"
     flags = ("--nats", NATS_URL, "--queue", subject, "--stream", stream, "--subject-prefix", prefix)
-    flags += ("--events-stream", events)
+    flags += ("--events-stream", events, "--ack-wait", "2")
     sig = Signals(runner, tmp_path, *flags)
     nc = await nats.connect(NATS_URL)
     try:
@@ -272,21 +272,34 @@ async def test_nats_signal_redelivery_and_dead_letter(runner: RunnerProc, tmp_pa
         assert msg.headers["Tradebus-Reason-Code"] == "malformed"
         await eventually(lambda: "taken before" in sig.text(), timeout=20, what="the redelivery seen")
         assert len(venue_orders(runner, cid)) == 1
-        # kill -9 with an order resting at the venue: the next run follows it to its end (cancelled at expiry)
-        rest = f"rest-{uid}"
-        await js.publish(subject, _signal(rest, urgency="low", limit_price="58500", ttl_ms=2000))
-        rest_cid = client_id(rest, "entry")
+        # kill -9 with an order resting at the venue, and another placed whose answer the venue holds
+        # (its signal not acknowledged yet): the next run follows the resting one to its end, and the
+        # signal JetStream redelivers places nothing
+        rest, slow = f"rest-{uid}", f"slow-{uid}"
+        await js.publish(subject, _signal(rest, urgency="low", limit_price="58500", ttl_ms=3000))
+        rest_cid, slow_cid = client_id(rest, "entry"), client_id(slow, "entry")
         await eventually(lambda: venue_orders(runner, rest_cid), timeout=20, what="the resting order")
-        sig.proc.kill()
-        sig.proc.wait(10)
+        faults = f"http://127.0.0.1:{runner.sim_port_base}/_sim/faults"
+        (await asyncio.to_thread(httpx.post, faults, json={"delay_ms": 3000}, timeout=5)).raise_for_status()
+        try:
+            await js.publish(subject, _signal(slow))
+            await eventually(lambda: venue_orders(runner, slow_cid), timeout=20, what="the held order at the venue")
+            sig.proc.kill()
+            sig.proc.wait(10)
+        finally:
+            (await asyncio.to_thread(httpx.delete, faults, timeout=5)).raise_for_status()
         sig = Signals(runner, tmp_path, *flags, name=sig.name)
         await eventually(sig.taking, timeout=60, what="the restarted strategy signals")
         await eventually(
             lambda: venue_orders(runner, rest_cid)[0]["status"] == "canceled", timeout=20, what="cancel at expiry"
         )
+        redelivered = f"signal {slow}: taken before"
+        await eventually(lambda: redelivered in sig.text(), timeout=20, what="the redelivery")
+        assert len(venue_orders(runner, slow_cid)) == 1
         assert sig.stop() == 0, sig.text()[-3000:]
         text = sig.text()
         assert "ended without stopping" in text and f"resume: signal {rest}: entry {rest_cid} new" in text, text
+        assert "(redelivered): acknowledged, nothing placed" in text.split(redelivered, 1)[1].splitlines()[0], text
         evs = [json.loads(body) for _, _, body in await read_jetstream(events, f"{prefix}.signals.order.>")]
         last = [e for e in evs if e["signal_id"] == rest][-1]
         assert last["final"] and last["kind"] == "cancel" and last["order"]["status"] == "canceled", json.dumps(last)
