@@ -73,17 +73,8 @@ export function newIdempotencyKey() {
 export const login = (apiKey) => call("POST", "/session", { body: { api_key: apiKey } });
 export const logout = () => call("DELETE", "/session");
 
-/** The session of the cookie (SessionView), or null when the gateway cannot say which (older
- * gateways have no GET /session: a read that succeeds proves the session). 401 → ApiError. */
-export async function session() {
-  try {
-    return await call("GET", "/session");
-  } catch (err) {
-    if (err.status !== 404 && err.status !== 405) throw err;
-  }
-  await call("GET", "/runners");
-  return null;
-}
+/** The session of the cookie (SessionView: key id, role, label, expiry); 401 → ApiError. */
+export const session = () => call("GET", "/session");
 export const health = () => call("GET", "/health");
 
 // ------------------------------------------------------------------ reads

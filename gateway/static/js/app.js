@@ -99,32 +99,9 @@ on("refresh-risk", () => setTimeout(refreshStatus, 300));
 
 // ------------------------------------------------------------------ session
 
-// The SessionView of the sign-in (key id, role, label — no secret) kept for this tab, so a
-// reload still knows the role where the gateway has no GET /api/v1/session.
-const SESSION_ITEM = "tradebus.session";
-
-function rememberSession(view) {
-  try {
-    if (view) sessionStorage.setItem(SESSION_ITEM, JSON.stringify(view));
-    else sessionStorage.removeItem(SESSION_ITEM);
-  } catch (_) {
-    /* storage blocked: the role is unknown after a reload (the gateway still enforces it) */
-  }
-}
-
-function rememberedSession() {
-  try {
-    const view = JSON.parse(sessionStorage.getItem(SESSION_ITEM) || "null");
-    return view && view.expires_ms > Date.now() ? view : null;
-  } catch (_) {
-    return null;
-  }
-}
-
 function showLogin() {
   stream.close();
   state.session = null;
-  rememberSession(null);
   changed("session");
   const dlg = $("#login");
   if (!dlg.open) dlg.showModal();
@@ -150,7 +127,6 @@ async function onLogin(ev) {
   $("#login-submit").disabled = true;
   try {
     state.session = await api.login(input.value.trim());
-    rememberSession(state.session);
     input.value = "";
     changed("session");
     await start();
@@ -186,7 +162,7 @@ async function boot() {
     if (state.stream.state !== "idle" && state.stream.state !== "closed") refreshStatus();
   }, 5000);
   try {
-    state.session = (await api.session()) || rememberedSession() || { key_id: "", label: "signed in", role: "" };
+    state.session = await api.session();
     changed("session");
   } catch (err) {
     if (err.status === 401) showLogin();
