@@ -2,7 +2,7 @@
 """End-to-end benchmarks of tradebus on the offline Binance venue (a script, not a test).
 
     python scripts/bench.py [--quick] --json PATH [--load 1000] [--only tick,ingest,rtt,rss]
-        [--journal-ab] [--journal postgresql://127.0.0.1:5432/test]
+        [--journal-ab] [--journal postgresql://127.0.0.1:5432/test] [--peers] [--ipc-ab]
 
 Every scenario runs against real processes on this machine: a Redis server
 (``LocalRedisServer``), the offline Binance venue (``python -m benchlib.simproc``), one runner
@@ -22,6 +22,11 @@ It prints the numbers and writes one JSON object (microseconds unless the name s
   interleaved with it in the same run;
 * ``rss_mb_start``, ``rss_mb_end``, ``rss_growth_pct`` — the runner's resident memory over a
   long stream (1,000,000 depth updates; 60,000 with ``--quick``), from the end of a 5 % warm-up;
+* ``peers`` (``--peers``) — tick-to-order of a single-process ccxt.pro script
+  (``benchlib/ccxt_peer.py``, WS-API and REST orders) on the same venue, load and probe clock,
+  rounds interleaved with tradebus, and the ratios tradebus ÷ peer;
+* ``ipc_ab`` (``--ipc-ab``) — the raw round trip and CoreApi round trips on ``ipc://`` and
+  ``tcp://`` interleaved, and tick-to-order rounds alternated between the two;
 * ``machine`` — cores, CPU, Python and library versions; ``details`` — everything behind
   each number (CPU used by each process, drops by place, the ingest ramp step by step).
 

@@ -33,13 +33,14 @@ import gc
 import json
 import signal
 import sys
-import threading
 import time
 from collections import Counter
 from decimal import ROUND_UP, Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchlib.childio import run_async, serve_stdin
 
 from strategy_client import CoreApiError, Received, ZmqRouter
 from strategy_client.model import (
@@ -152,21 +153,7 @@ async def run(args: argparse.Namespace) -> None:
         strategy = ThresholdStrategy(
             api, instrument, Decimal(str(args.drop_pct)), args.prefix, order_tasks=args.order_tasks
         )
-
-        def command(line: str) -> None:
-            if line == "stats":
-                print(json.dumps(strategy.stats()), flush=True)
-            elif line == "trace":
-                print(json.dumps({"trace": strategy.trace}), flush=True)
-            elif line == "quit":
-                stop.set()
-
-        def read_stdin() -> None:
-            for line in sys.stdin:
-                loop.call_soon_threadsafe(command, line.strip())
-            loop.call_soon_threadsafe(stop.set)
-
-        threading.Thread(target=read_stdin, name="commands", daemon=True).start()
+        serve_stdin(loop, stop, {"stats": strategy.stats, "trace": lambda: {"trace": strategy.trace}})
         async with await api.subscribe(kinds="book", keys=key, snapshot=False) as sub:
             gc.collect()
             gc.freeze()  # startup heap out of the collector's way: shorter GC pauses on the hot path
@@ -193,13 +180,7 @@ def main() -> None:
     parser.add_argument("--prefix", default="tto-", help="client id prefix (the simulator's probe matches it)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the runner")
     parser.add_argument("--order-tasks", action="store_true", help="submit each order from its own task")
-    args = parser.parse_args()
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(run(args))
-    else:
-        uvloop.run(run(args))
+    run_async(run(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -43,3 +43,10 @@ def test_peers_and_ipc_rounds_write_their_tables(tmp_path: Path) -> None:
     assert set(ipc["tick_to_order_us"]) == {"tcp", "ipc"}
     assert all(s["n"] > 0 and s["p50"] > 0 for g in ("rtt_us", "tick_to_order_us") for s in ipc[g].values())
     assert [r["transport"] for r in ipc["tick_rounds"]] == ["tcp", "ipc"]
+
+
+def test_readout_bench_runs() -> None:
+    cmd = [sys.executable, "scripts/bench_readout.py", "--events", "20", "--rounds", "1", "--pace-ms", "0"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert {line.split()[0] for line in proc.stdout.splitlines()} == {"wrappers", "compiled"}

@@ -34,8 +34,6 @@ import gc
 import json
 import math
 import signal
-import sys
-import threading
 from collections import Counter
 from typing import Any
 
@@ -45,6 +43,8 @@ from ccxt.base.errors import BaseError
 from exchanges.binance.sim.options import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from exchanges.binance.urls import BinanceUrls
 from tests.sim.binance.ccxt_urls import point_at_sim
+
+from .childio import run_async, serve_stdin
 
 __all__ = ["PartialDepthBinance", "Peer", "main"]
 
@@ -166,21 +166,7 @@ async def run(args: argparse.Namespace) -> None:
     try:
         await ex.load_markets()
         peer = Peer(ex, args.orders, args.drop_pct, args.prefix)
-
-        def command(line: str) -> None:
-            if line == "stats":
-                print(json.dumps(peer.stats()), flush=True)
-            elif line == "trace":
-                print(json.dumps({"trace": []}), flush=True)
-            elif line == "quit":
-                stop.set()
-
-        def read_stdin() -> None:
-            for line in sys.stdin:
-                loop.call_soon_threadsafe(command, line.strip())
-            loop.call_soon_threadsafe(stop.set)
-
-        threading.Thread(target=read_stdin, name="commands", daemon=True).start()
+        serve_stdin(loop, stop, {"stats": peer.stats, "trace": lambda: {"trace": []}})
         ready = asyncio.Event()
         async with asyncio.TaskGroup() as tg:
             watchers = [tg.create_task(peer.watch(s, ready)) for s in SYMBOLS]
@@ -202,13 +188,7 @@ def main() -> None:
     parser.add_argument("--orders", choices=("ws", "rest"), default="ws", help="create_order_ws or create_order")
     parser.add_argument("--drop-pct", type=float, default=1.0, help="act when the ask falls this far (percent)")
     parser.add_argument("--prefix", default="tto-", help="client id prefix (the venue's probe matches it)")
-    args = parser.parse_args()
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(run(args))
-    else:
-        uvloop.run(run(args))
+    run_async(run(parser.parse_args()))
 
 
 if __name__ == "__main__":
