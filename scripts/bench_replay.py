@@ -74,7 +74,7 @@ def engine_floor(path: str) -> dict[str, Any]:
 async def venue_lockstep(path: str) -> dict[str, Any]:
     port = free_port_pair()
     args = [sys.executable, "-m", "exchanges.sim", "binance", "--port-base", str(port), "--replay", path]
-    args += ["--hold", "--no-rate-limits", "--log-level", "WARNING"]
+    args += ["--speed", "max", "--hold", "--no-rate-limits", "--log-level", "WARNING"]
     proc = await asyncio.create_subprocess_exec(
         *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, cwd=ROOT
     )
