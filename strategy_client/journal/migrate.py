@@ -7,7 +7,10 @@ alembic nor SQLAlchemy; only an empty or older journal brings them in to upgrade
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +88,7 @@ def upgrade(
     """Bring the journal at ``target`` up to ``revision`` (default: the head). Another set of
     tables kept beside a journal (the gateway's) passes its own revisions' ``script_location``,
     ``version_table`` and ``lock_name``."""
-    import sqlalchemy as sa
     from alembic.config import Config
-    from alembic.runtime.environment import EnvironmentContext
     from alembic.script import ScriptDirectory
 
     cfg = Config()
@@ -96,6 +97,32 @@ def upgrade(
 
     def steps(rev: Any, _context: Any) -> Any:
         return script._upgrade_revs(revision, rev)
+
+    with _sqlite_migration_lock(target):
+        _run_upgrade(target, cfg, script, steps, revision, version_table, lock_name)
+
+
+@contextlib.contextmanager
+def _sqlite_migration_lock(target: JournalTarget) -> Iterator[None]:
+    """Two processes opening one empty SQLite journal at once (a strategy starting while
+    ``strategy ls`` reads its file): the second waits for the first's migration, then finds the
+    schema current (PostgreSQL takes an advisory lock instead). A ``flock`` on ``<file>.migrate``."""
+    if target.dialect != "sqlite":
+        yield
+        return
+    with open(target.path + ".migrate", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run_upgrade(
+    target: JournalTarget, cfg: Any, script: Any, steps: Any, revision: str, version_table: str, lock_name: str
+) -> None:
+    import sqlalchemy as sa
+    from alembic.runtime.environment import EnvironmentContext
 
     engine = _engine(target)
     try:

@@ -97,9 +97,15 @@ def test_pause_resume_stop_from_another_shell(harness: Any) -> None:
     h = harness
     sub = redis.Redis.from_url(h.redis_url).pubsub()
     sub.subscribe("tradebus:strategy:lifecycle")
-    proc = h.strategy()
+    proc = h.strategy("--wait-runner", "60")  # the runner registers late on a loaded machine
     try:
-        eventually_sync(lambda: (r := row(h)) is not None and r.state is S.ACTIVE, timeout=60, what="active")
+
+        def active() -> bool:
+            if proc.poll() is not None:  # not an AssertionError: eventually_sync would keep waiting
+                raise RuntimeError(f"the strategy exited: {h.log()[-3000:]}")
+            return (r := row(h)) is not None and r.state is S.ACTIVE
+
+        eventually_sync(active, timeout=90, what="active")
         # its first pair: open and hedged
         eventually_sync(lambda: h.phase() == "hedged" or proc.poll() is not None, timeout=30, what="hedged")
         assert proc.poll() is None, h.log()[-3000:]
