@@ -119,6 +119,8 @@ _ALIASES: dict[str, TopicKind] = {
 }
 
 KindLike = TopicKind | str
+#: What a filter by instruments alone selects (the trade, tick and bar topics are asked for by kind)
+_KEY_KINDS = frozenset({TopicKind.BOOK, TopicKind.EXECUTION, TopicKind.POSITION, TopicKind.FUNDING})
 
 
 def as_kinds(kinds: KindLike | Iterable[KindLike] | None) -> frozenset[TopicKind] | None:
@@ -141,7 +143,8 @@ class EventFilter(msgspec.Struct, frozen=True):
     """Which topics to receive: ``kinds`` (None = all) × ``keys`` (None = every instrument).
 
     With keys given and no kinds, only the instrument kinds (book, exec, pos, funding) are
-    selected; account and status topics come only when their kind is asked for.
+    selected; account and status topics, and the market-data kinds a runner publishes only when
+    configured to (trade, tick, bar), come only when their kind is asked for.
     """
 
     kinds: frozenset[TopicKind] | None = None
@@ -161,7 +164,7 @@ class EventFilter(msgspec.Struct, frozen=True):
     def effective_kinds(self) -> frozenset[TopicKind]:
         if self.kinds is not None:
             return self.kinds
-        return frozenset(INSTRUMENT_TOPICS) if self.keys is not None else frozenset(TopicKind)
+        return _KEY_KINDS if self.keys is not None else frozenset(TopicKind)
 
     def keys_of(self, exchange: Exchange) -> list[InstrumentKey] | None:
         return None if self.keys is None else sorted(k for k in self.keys if k.exchange is exchange)

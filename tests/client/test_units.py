@@ -151,12 +151,15 @@ def test_filters_make_prefix_subscriptions() -> None:
     everything = EventFilter.of()
     assert everything.prefixes(Exchange.BINANCE) == [
         b"acct|binance|",
+        b"bar|binance|",
         b"exec|binance|",
         b"fund|binance|",
         b"ob|binance|",
         b"pos|binance|",
         b"risk|binance|",
         b"status|binance|",
+        b"tick|binance|",
+        b"trade|binance|",
     ]
     one = EventFilter.of(keys="binance:perp:BTCUSDT")
     assert one.prefixes(Exchange.BINANCE) == [
@@ -170,8 +173,9 @@ def test_filters_make_prefix_subscriptions() -> None:
     assert acct.prefixes(Exchange.BINANCE) == [b"acct|binance|", b"exec|binance|perp|BTCUSDT|"]
     assert acct.wants(TopicKind.EXECUTION, PERP) and not acct.wants(TopicKind.EXECUTION, SPOT)
     assert not acct.wants(TopicKind.BOOK, PERP)
-    with pytest.raises(InvalidRequest, match="kinds: unknown event kind 'trades'"):
-        as_kinds("trades")
+    with pytest.raises(InvalidRequest, match="kinds: unknown event kind 'candles'"):
+        as_kinds("candles")
+    assert as_kinds(["trades", "tick", "bars"]) == {TopicKind.TRADE, TopicKind.TICKER, TopicKind.BAR}
 
 
 def test_records_are_flat_and_keep_decimals_exact() -> None:
