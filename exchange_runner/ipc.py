@@ -6,6 +6,9 @@ in a directory of this runner's own, ``<base>/<name>-<random>/`` with ``router``
 it, created mode 0700 (only this user may connect) and removed when the runner stops. ``<base>``
 is ``$TRADEBUS_IPC_DIR``, else ``$XDG_RUNTIME_DIR/tradebus``, else ``<tmp>/tradebus-<uid>``
 (created 0700; one owned by another user, or open to others, is refused: no ``ipc://``).
+A runner killed with SIGKILL cannot remove its directory; the next runner to bind in the same
+base removes every directory whose ``router`` socket file nobody listens on any more (a connect
+is refused), or that has none a minute after it was made.
 
 No ``ipc://`` where libzmq has none (Windows) or the path would not fit a Unix socket address;
 the runner then advertises ``tcp://`` only (one log line). CURVE options are set on the socket
@@ -16,18 +19,21 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import zmq
 from loguru import logger
 
-__all__ = ["IPC_DIR_ENV", "IpcEndpoints", "ipc_base"]
+__all__ = ["IPC_DIR_ENV", "IpcEndpoints", "ipc_base", "sweep_stale"]
 
 IPC_DIR_ENV = "TRADEBUS_IPC_DIR"
 MAX_PATH = 100  # a Unix socket path: 108 bytes on Linux, 104 on macOS, with room for the name
+UNBOUND_GRACE_S = 60.0  # a directory without its router socket this long is a runner that never bound
 
 
 def ipc_base() -> Path:
@@ -51,6 +57,38 @@ def _private_dir(base: Path) -> str | None:
     return str(base)
 
 
+def _stale(directory: str) -> bool:
+    """Nobody listens on ``directory``'s router socket (a runner killed without cleaning up)."""
+    path = os.path.join(directory, "router")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.setblocking(False)  # a live runner's full backlog answers EAGAIN: not stale
+    try:
+        probe.connect(path)
+    except FileNotFoundError:
+        try:
+            return time.time() - os.stat(directory).st_mtime > UNBOUND_GRACE_S
+        except OSError:
+            return False
+    except ConnectionRefusedError:
+        return True
+    except OSError:  # not a socket we may reach: leave it
+        return False
+    finally:
+        probe.close()
+    return False
+
+
+def sweep_stale(base: str) -> int:
+    """Remove the directories of dead runners in ``base``; how many."""
+    removed = 0
+    with os.scandir(base) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False) and _stale(entry.path):
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed += 1
+    return removed
+
+
 class IpcEndpoints:
     """Binds a ROUTER and a PUB on ``ipc://`` in a fresh private directory; :meth:`close` removes it."""
 
@@ -69,6 +107,8 @@ class IpcEndpoints:
             base = _private_dir(self.base)
             if base is None:
                 return "", ""
+            if swept := sweep_stale(base):
+                logger.info("ipc: removed {} directories of runners that are gone from {}", swept, base)
             self.dir = tempfile.mkdtemp(prefix=f"{self.name[:40]}-", dir=base)  # mode 0700
         except OSError as exc:
             logger.warning("ipc: cannot create a directory in {} ({}); tcp:// only", self.base, exc)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 import zmq
 
 from exchange_runner.config import RunnerConfig
+from exchange_runner.ipc import IPC_DIR_ENV
 from exchange_runner.ports import free_port_pair
 from exchange_runner.runner import ExchangeRunner
 from strategy_client.endpoints import TRANSPORT_ENV, pub_endpoint, resolve_transport, router_endpoint
@@ -99,11 +101,28 @@ def _listing(directory: str) -> list[str] | None:
     return sorted(os.listdir(directory)) if os.path.isdir(directory) else None
 
 
-async def test_the_runner_removes_its_ipc_directory_at_exit(redis_url: str) -> None:
+def _dead_runner_dir(base: Path) -> Path:
+    """What a runner killed with SIGKILL leaves: its directory and a socket file nobody listens on."""
+    base.mkdir(mode=0o700, exist_ok=True)
+    dead = base / "killed-runner-x1"
+    dead.mkdir(mode=0o700)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(dead / "router"))
+    sock.close()  # the file stays, as after a kill
+    return dead
+
+
+async def test_the_runner_removes_its_ipc_directory_at_exit(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = Path(tempfile.mkdtemp(prefix="tb-ipc-"))  # short: a Unix socket path has ~100 bytes
+    monkeypatch.setenv(IPC_DIR_ENV, str(base))
+    dead = _dead_runner_dir(base)
     async with in_process_runner(_config(redis_url, f"ipc-exit-{os.getpid()}")) as r:
+        assert _listing(str(dead)) is None  # swept when the runner bound its own
         ipc_dir = r.ipc.dir
         assert ipc_dir is not None and _listing(ipc_dir) == ["pub", "router"]
     assert _listing(ipc_dir) is None
+    assert _listing(str(base)) == []
+    os.rmdir(base)
 
 
 def _record(host: str, router_ipc: str, pub_ipc: str) -> RunnerRecord:
