@@ -15,12 +15,15 @@ import asyncio
 import logging
 import signal
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from strategy_client.cli_app import FlagApp, LogLevel, version_callback
 from strategy_client.discovery import DEFAULT_REDIS_URL
+
+if TYPE_CHECKING:
+    from .store import GatewayStore
 
 __all__ = ["app", "main"]
 
@@ -58,12 +61,12 @@ def _main(
     pass
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"gateway: error: {message}", err=True)
     raise typer.Exit(2)
 
 
-def _store(journal: str | None, data_dir: str | None, name: str):  # type: ignore[no-untyped-def]
+def _store(journal: str | None, data_dir: str | None, name: str) -> GatewayStore:
     from .store import GatewayStore, StoreError
 
     try:

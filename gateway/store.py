@@ -173,7 +173,8 @@ class GatewayStore:
         """The schema's revision (None: no tables yet) — one query, no alembic import."""
         try:
             with self.engine.connect() as conn:
-                return conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()  # type: ignore[no-any-return]
+                found = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+                return None if found is None else str(found)
         except sa.exc.SQLAlchemyError:
             return None
 

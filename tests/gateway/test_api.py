@@ -17,20 +17,20 @@ from tests.helpers import eventually_sync
 PROBLEM = "application/problem+json"
 
 
-def problem(r: httpx.Response, status: int, code: str) -> dict:  # type: ignore[type-arg]
+def problem(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith(PROBLEM), r.headers
     doc = r.json()
     assert doc["status"] == status and doc["code"] == code, doc
     assert doc["type"].endswith("/" + code) and doc["title"] and "detail" in doc and isinstance(doc["retryable"], bool)
-    return doc  # type: ignore[no-any-return]
+    return doc
 
 
-def order(gw: GatewayProc, c: httpx.Client, *, qty: str = "0.01", **extra: object) -> dict:  # type: ignore[type-arg]
+def order(gw: GatewayProc, c: httpx.Client, *, qty: str = "0.01", **extra: object) -> dict[str, Any]:
     body = {"key": BTC, "side": "buy", "type": "limit", "qty": qty, "price": resting_price(gw), **extra}
     r = c.post("/api/v1/orders", params={"wait": 10}, json=body)
     assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
+    return r.json()
 
 
 def test_reads(gw: GatewayProc) -> None:

@@ -37,7 +37,10 @@ def test_tls_and_a_runner_that_comes_and_goes(runner: RunnerProc, curve: dict[st
             eventually_sync(up, timeout=30, what="the TLS gateway")
             session = c.post("/api/v1/session", json={"api_key": key})
             assert "Secure" in session.headers["set-cookie"]
-            names = lambda: {r["name"]: r["exchange"] for r in c.get("/api/v1/runners").json()}  # noqa: E731
+
+            def names() -> dict[str, str]:
+                return {r["name"]: r["exchange"] for r in c.get("/api/v1/runners").json()}
+
             assert names() == {runner.name: "binance"}
             okx = start_runner(runner.redis_url, tmp, f"gw-okx-{runner.proc.pid}", exchange="okx")
             okx.record()

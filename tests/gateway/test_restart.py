@@ -4,6 +4,7 @@ command runs exactly once — never lost, never a second order. Also the per-key
 from __future__ import annotations
 
 import signal
+from typing import Any
 
 import httpx
 import pytest
@@ -34,7 +35,7 @@ def _admin_key(runner: RunnerProc, name: str) -> str:
         store.close()
 
 
-def _orders_with(gw: GatewayProc, client_id: str) -> list[dict]:  # type: ignore[type-arg]
+def _orders_with(gw: GatewayProc, client_id: str) -> list[dict[str, Any]]:
     with gw.client("read") as c:
         return [o for o in c.get("/api/v1/orders", params={"key": BTC}).json() if o["client_id"] == client_id]
 

@@ -64,7 +64,8 @@ def test_outbox_idempotency_and_claims(store: GatewayStore) -> None:
     assert created and other.id != first.id  # idempotency keys are per API key
     assert [c.id for c in store.open_commands()] == [first.id, other.id]
     assert store.claim(first.id, CommandStatus.ACCEPTED) and not store.claim(first.id, CommandStatus.ACCEPTED)
-    assert store.get(first.id).status is CommandStatus.RUNNING  # type: ignore[union-attr]
+    running = store.get(first.id)
+    assert running is not None and running.status is CommandStatus.RUNNING
     assert store.claim(first.id, CommandStatus.RUNNING)  # a re-run after a crash counts an attempt
     store.finish(
         first.id,
