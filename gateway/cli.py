@@ -15,6 +15,7 @@ import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -66,11 +67,15 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def _store(journal: str | None, data_dir: str | None, name: str) -> GatewayStore:
-    from .store import GatewayStore, StoreError
+def _store(journal: str | None, data_dir: str | None, name: str, *, create: bool = True) -> GatewayStore:
+    from .store import GatewayStore, StoreError, gateway_target
+
+    target = gateway_target(journal, data_dir, name)
+    if not create and target.dialect == "sqlite" and not Path(target.path).exists():
+        _fail(f"no gateway database at {target.path} (no key was created with this --data-dir/--name)")
 
     try:
-        return GatewayStore.open(journal, data_dir, name)
+        return GatewayStore(target)
     except StoreError as exc:
         _fail(str(exc))
 
@@ -213,7 +218,7 @@ def keys_list(data_dir: DataDirOpt = None, journal: JournalOpt = None, name: Nam
     """Every key: id, role, label, created, revoked."""
     import datetime as dt
 
-    store = _store(journal, data_dir, name)
+    store = _store(journal, data_dir, name, create=False)
     try:
         keys = store.list_keys()
     finally:
@@ -232,7 +237,7 @@ def keys_revoke(
     name: NameOpt = "gateway",
 ) -> None:
     """Revoke a key (a running gateway refuses it within 5 s)."""
-    store = _store(journal, data_dir, name)
+    store = _store(journal, data_dir, name, create=False)
     try:
         done = store.revoke_key(key_id)
     finally:

@@ -379,3 +379,5 @@ def test_keys_cli_create_list_revoke(gw: GatewayProc) -> None:
         (row,) = [k for k in c.get("/api/v1/keys").json() if k["key_id"] == key_id]
         assert row["revoked_ms"] and row["role"] == "read"
     assert cli("revoke", key_id).exit_code == 2
+    nowhere = runner.invoke(app, ["keys", "list", "--data-dir", str(gw.data_dir / "nowhere")])
+    assert nowhere.exit_code == 2 and not (gw.data_dir / "nowhere").exists()  # a read never creates one
