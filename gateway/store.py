@@ -198,17 +198,23 @@ class GatewayStore:
     # -- API keys ---------------------------------------------------------------------------
     def create_key(self, role: Role, label: str = "") -> tuple[ApiKeyInfo, str]:
         """A new key: its row and the key text (shown once; only its hash is stored)."""
-        key_id = secrets.token_hex(4)
         secret = secrets.token_urlsafe(32)  # 256 bits
         now = _now_ms()
-        self._run(
-            lambda c: c.execute(
-                api_keys.insert().values(
-                    key_id=key_id, role=role.value, label=label, secret_hash=_hash(secret), created_ms=now
-                )
-            )
-        )
-        return ApiKeyInfo(key_id=key_id, role=role, label=label, created_ms=now), f"{KEY_PREFIX}_{key_id}_{secret}"
+        for _ in range(5):  # the 32-bit id is public and short: a collision takes another
+            key_id = secrets.token_hex(4)
+            row = {
+                "key_id": key_id,
+                "role": role.value,
+                "label": label,
+                "secret_hash": _hash(secret),
+                "created_ms": now,
+            }
+            try:
+                self._run(lambda c, row=row: c.execute(api_keys.insert().values(**row)))
+            except sa.exc.IntegrityError:
+                continue
+            return ApiKeyInfo(key_id=key_id, role=role, label=label, created_ms=now), f"{KEY_PREFIX}_{key_id}_{secret}"
+        raise StoreError(f"gateway database {self.where}: no free key id after 5 tries")
 
     def list_keys(self) -> list[ApiKeyInfo]:
         rows = self._run(lambda c: c.execute(api_keys.select().order_by(api_keys.c.created_ms)).all())
