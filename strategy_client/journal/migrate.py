@@ -18,7 +18,7 @@ from .errors import JournalError, JournalSchemaTooNew, JournalUnavailable
 from .paths import JournalTarget
 from .sql import VERSION_TABLE
 
-__all__ = ["HEAD", "KNOWN_REVISIONS", "MIGRATIONS_DIR", "VERSION_TABLE", "check_revision", "upgrade"]
+__all__ = ["HEAD", "KNOWN_REVISIONS", "MIGRATIONS_DIR", "VERSION_TABLE", "check_revision", "engine", "upgrade"]
 
 #: Every revision this code understands, oldest first; the last is the head.
 KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004")
