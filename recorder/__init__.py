@@ -8,6 +8,7 @@ from .app import Recorder, RecorderConfig, RecorderStats
 from .read import channel_files, open_channel
 from .rows import BARS, BOOK, FUNDING, GAPS, SCHEMAS, TICKERS, TRADES
 from .store import ParquetStore, StoreError
+from .timeseries import TimeseriesError, TimeseriesSink
 
 __all__ = [
     "BOOK",
@@ -22,6 +23,8 @@ __all__ = [
     "RecorderConfig",
     "RecorderStats",
     "StoreError",
+    "TimeseriesError",
+    "TimeseriesSink",
     "channel_files",
     "open_channel",
 ]

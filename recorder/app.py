@@ -49,6 +49,7 @@ from .rows import (
     trade_row,
 )
 from .store import ParquetStore
+from .timeseries import TIMESERIES_CHANNELS, TimeseriesError, TimeseriesSink
 
 __all__ = ["Recorder", "RecorderConfig", "RecorderStats"]
 
@@ -75,6 +76,8 @@ class RecorderConfig(msgspec.Struct, kw_only=True):
     max_sealed: int = 8  # sealed buffers waiting for the writer before the recorder stops reading
     queue_size: int = 100_000  # the subscription's queue (its overflow: oldest book/funding dropped)
     compression: str = "zstd"
+    timeseries: str | None = None  # postgresql://… : trades and bars into PostgreSQL too (timeseries.py)
+    max_timeseries_pending: int = 64  # written buffers waiting for PostgreSQL (beyond it: the oldest dropped)
 
 
 @dataclass
@@ -87,6 +90,9 @@ class RecorderStats:
     skipped: int = 0  # events of the subscribed topics that are not recorded (funding payments)
     write_errors: int = 0
     temp_removed: int = 0  # temporary files of a crashed run deleted at start
+    timeseries_rows: int = 0  # trades and bars upserted into PostgreSQL
+    timeseries_errors: int = 0  # failed PostgreSQL writes (each buffer retried)
+    timeseries_dropped: int = 0  # rows not sent to PostgreSQL: its backlog was full (they are in Parquet)
     by_channel: dict[str, int] = field(default_factory=dict)
 
 
@@ -108,6 +114,11 @@ class Recorder:
         self.config = config
         self.redis_url = config.redis_url or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
         self.store = ParquetStore(config.out, compression=config.compression, row_group_rows=config.flush_rows)
+        self.timeseries = TimeseriesSink(config.timeseries) if config.timeseries else None
+        # written to Parquet, waiting for PostgreSQL; overflow: the oldest buffer is dropped and
+        # counted (its rows are in the Parquet files), so an outage never stops the recording
+        self._ts_pending: deque[_Buffer] = deque()
+        self._ts_wake = asyncio.Event()
         self.stats = RecorderStats()
         self.ready = asyncio.Event()
         self._buffers: dict[tuple[str, str, str], _Buffer] = {}
@@ -125,6 +136,8 @@ class Recorder:
         self.stats.temp_removed = await asyncio.to_thread(self.store.open)
         if self.stats.temp_removed:
             log.warning("recorder: deleted %d unfinished file(s) of an earlier run", self.stats.temp_removed)
+        if self.timeseries is not None:
+            await asyncio.to_thread(self.timeseries.open)
         async with ZmqRouter(self.redis_url) as router:
             sub = await router.subscribe(
                 kinds=tuple(_CHANNEL),
@@ -136,6 +149,7 @@ class Recorder:
             self.subscription = sub
             async with sub, asyncio.TaskGroup() as tg:
                 writer = tg.create_task(self._write_loop(), name="recorder.writer")
+                ts_writer = tg.create_task(self._timeseries_loop(), name="recorder.timeseries")
                 pump = tg.create_task(self._pump(sub), name="recorder.pump")
                 ticker = tg.create_task(self._tick(), name="recorder.ticker")
                 self.ready.set()
@@ -148,6 +162,8 @@ class Recorder:
                 self._closing = True
                 self._wake.set()
                 await writer
+                self._ts_wake.set()
+                await ts_writer
 
     # -- intake -------------------------------------------------------------------------------
     async def _pump(self, sub: Subscription) -> None:
@@ -300,3 +316,55 @@ class Recorder:
         st.files += 1
         st.bytes += size
         st.by_channel[buf.part.channel] = st.by_channel.get(buf.part.channel, 0) + len(buf.rows)
+        if self.timeseries is not None and buf.part.channel in TIMESERIES_CHANNELS:
+            pending = self._ts_pending
+            if len(pending) >= self.config.max_timeseries_pending:
+                dropped = pending.popleft()
+                if not st.timeseries_dropped:
+                    log.error("recorder: PostgreSQL backlog full: the oldest buffers go to Parquet only (counted)")
+                st.timeseries_dropped += len(dropped.rows)
+            pending.append(buf)
+            self._ts_wake.set()
+
+    def write_timeseries(self) -> None:
+        """Send every pending buffer to PostgreSQL now, in this thread (tools, tests); a
+        :class:`TimeseriesError` propagates and the buffer stays pending."""
+        sink = self.timeseries
+        while sink is not None and self._ts_pending:
+            buf = self._ts_pending[0]
+            self.stats.timeseries_rows += sink.write(buf.part.channel, buf.rows)
+            self._ts_pending.popleft()
+
+    async def _timeseries_loop(self) -> None:
+        """Buffers already in Parquet → PostgreSQL, in order; a failure is retried every second
+        (logged once per outage); at the end, what is pending is tried once more."""
+        sink = self.timeseries
+        failing = False
+        while sink is not None:
+            if not self._ts_pending:
+                if self._closing:
+                    return
+                self._ts_wake.clear()
+                await self._ts_wake.wait()
+                continue
+            buf = self._ts_pending[0]
+            try:
+                self.stats.timeseries_rows += await asyncio.to_thread(sink.write, buf.part.channel, buf.rows)
+            except TimeseriesError as exc:
+                self.stats.timeseries_errors += 1
+                if not failing:
+                    log.error("recorder: %s (retrying every %.0f s)", exc, _RETRY_S)
+                failing = True
+                if self._closing:
+                    return  # stopping: the rows are in Parquet; the pending count says what PostgreSQL lacks
+                await asyncio.sleep(_RETRY_S)
+                continue
+            if failing:
+                log.warning("recorder: writing to %s again", sink.where)
+                failing = False
+            self._ts_pending.popleft()
+
+    @property
+    def timeseries_pending(self) -> int:
+        """Rows written to Parquet that PostgreSQL does not have yet."""
+        return sum(len(b.rows) for b in self._ts_pending)

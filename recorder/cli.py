@@ -1,6 +1,6 @@
 """``record``: runner market data (books, funding) → Parquet. See docs/market-data.md#recording.
 
-    record --out PATH [--runner NAME ...] [--flush-rows N] [--flush-seconds S]
+    record --out PATH [--runner NAME ...] [--flush-rows N] [--flush-seconds S] [--timeseries postgresql://…]
 
 Runs until SIGINT/SIGTERM, then writes everything received and exits 0. Bad arguments or an
 output it cannot write: one line on stderr, exit 2.
@@ -23,6 +23,7 @@ from strategy_client.errors import DiscoveryError
 
 from .app import Recorder, RecorderConfig
 from .store import StoreError
+from .timeseries import TimeseriesError
 
 __all__ = ["app", "main"]
 
@@ -59,6 +60,14 @@ def record(
     redis_url: Annotated[
         str | None, typer.Option("--redis-url", help=f"runner discovery; default: $REDIS_URL, else {DEFAULT_REDIS_URL}")
     ] = None,
+    timeseries: Annotated[
+        str | None,
+        typer.Option(
+            "--timeseries",
+            help="also upsert trades and bars into PostgreSQL: postgresql://host/db[?schema=NAME] "
+            "(tables md_trades, md_bars; docs/market-data.md#timeseries)",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG | INFO | WARNING")] = "INFO",
     version: Annotated[
         bool, typer.Option("--version", callback=version_callback("record"), is_eager=True, help="print the version")
@@ -79,11 +88,12 @@ def record(
         flush_rows=flush_rows,
         flush_seconds=flush_seconds,
         max_buffer_rows=max_buffer_rows,
+        timeseries=timeseries,
     )
     try:
         recorder = Recorder(config)
         asyncio.run(_serve(recorder))
-    except (StoreError, DiscoveryError) as exc:
+    except (StoreError, DiscoveryError, TimeseriesError) as exc:
         _fail(str(exc))
 
 
@@ -110,6 +120,14 @@ async def _serve(recorder: Recorder) -> None:
         st.lost,
         st.write_errors,
     )
+    if recorder.timeseries is not None:
+        log.info(
+            "PostgreSQL: %d trade/bar rows upserted, %d not sent (in Parquet only), %d write errors",
+            st.timeseries_rows,
+            recorder.timeseries_pending + st.timeseries_dropped,
+            st.timeseries_errors,
+        )
+        recorder.timeseries.close()
 
 
 def main() -> None:
