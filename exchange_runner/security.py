@@ -240,6 +240,14 @@ class ServerSecurity:
                 logger.warning("auth: a handshake on the {} socket {} failed ({})", name, frames[1].decode(), reason)
 
     # -- per request --------------------------------------------------------------------
+    def who(self, user: str) -> str:
+        """A client key as people read it in events and logs: its allow-list label and the key's
+        first characters (``desk-ui (rq:rM>Ua…)``); the key alone when it has no label."""
+        entry = self.access.lookup(user)
+        if entry is None or not entry.label:
+            return user
+        return f"{entry.label} ({user[:8]}…)"
+
     def authorize(self, user: str | None, method: str) -> str | None:
         """None if the key ``user`` may call ``method``; else the ``forbidden`` message (counted)."""
         entry = self.access.lookup(user) if user else None

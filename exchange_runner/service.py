@@ -422,7 +422,11 @@ class CommandService:
         return self.r.publisher.report_gaps(req.gaps, req.client_kind)
 
     def _admin(self, req: SetTradingState | SetRiskLimit, timeout: float) -> Plan:
-        return _Ask(self.r.orders, Admin(req, _peer() or "admin"), _as_is)
+        who = _peer()
+        security = getattr(self.r, "security", None)  # CURVE on: name the key by its allow-list label
+        if who and security is not None:
+            who = security.who(who)
+        return _Ask(self.r.orders, Admin(req, who or "admin"), _as_is)
 
     # -- requests awaited here ------------------------------------------------------------
     async def _set_leverage(self, req: SetLeverage, wait_s: float) -> Reply:

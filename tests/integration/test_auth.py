@@ -216,6 +216,12 @@ async def test_read_only_key_cannot_submit_trade_key_can(secure: Secure, trader:
     await admin.start(wait_for=[NAME], timeout_s=30)
     try:
         assert await admin.set_leverage(PERP, 3) == 3
+        # an admin call is named after the key's allow-list label (not the raw Z85 key) in the
+        # trading state's reason, the status and the gate's events
+        await admin.set_trading_state("binance", "reducing", reason="desk check")
+        status = await admin.get_risk_status("binance")
+        assert status.state_reason == f"admin-key ({secure.admin.public[:8]}…): desk check", status.state_reason
+        await admin.set_trading_state("binance", "active", reason="back")
     finally:
         await admin.close()
 
