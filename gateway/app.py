@@ -100,6 +100,7 @@ class Gateway:
 
             app.router.add_get("/", root)
             app.router.add_static("/static/", STATIC_DIR)
+            app.on_response_prepare.append(_revalidate_ui)
         return app
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -209,3 +210,10 @@ def _metrics(ctx: Ctx) -> str:
         f"tradebus_gateway_runners {len(ctx.router.runners())}",
     ]
     return "\n".join(lines) + "\n"
+
+
+async def _revalidate_ui(request: web.Request, response: web.StreamResponse) -> None:
+    """The UI's files are revalidated on every load (``no-cache``: a conditional GET, answered 304
+    while unchanged), so a new release's JavaScript is never replaced by a heuristically cached copy."""
+    if request.path == "/" or request.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-cache"

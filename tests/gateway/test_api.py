@@ -136,6 +136,16 @@ def test_bad_json_and_params_are_problem_documents(gw: GatewayProc) -> None:
     assert httpx.get(gw.url + "/api/v1/health").status_code == 200  # still serving
 
 
+def test_the_ui_is_served_and_revalidated(gw: GatewayProc) -> None:
+    page = httpx.get(gw.url + "/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert page.headers["cache-control"] == "no-cache"  # a new release's files are fetched, not a stale copy
+    script = next(part.split('"')[0] for part in page.text.split('src="')[1:] if part.startswith("/static/"))
+    js = httpx.get(gw.url + script)
+    assert js.status_code == 200 and js.headers["cache-control"] == "no-cache"
+    assert "cache-control" not in httpx.get(gw.url + "/api/v1/openapi.json").headers
+
+
 def test_openapi_is_generated_from_the_models(gw: GatewayProc) -> None:
     doc = httpx.get(gw.url + "/api/v1/openapi.json").json()
     assert doc["openapi"] == "3.1.0"
