@@ -79,6 +79,7 @@ ZERO = Decimal(0)
 #: Submit errors that prove nothing was placed: the runner or the venue said no.
 REFUSALS: tuple[type[CoreApiError], ...] = (VenueRejected, InvalidRequest, ProtocolMismatch)
 RESOLVE_POLL_MAX_S = 4.0
+SETUP_RETRY_S = 60.0  # how long the start's idempotent setup calls (leverage) are retried
 
 
 class ArbitrageEngine:
@@ -145,9 +146,27 @@ class ArbitrageEngine:
             for key, leverage in self.margin.leverage_requests(pair):
                 if key not in seen:
                     seen.add(key)
-                    got = await self.api.set_leverage(key, leverage)
+                    got = await self._set_leverage(key, leverage)
                     logger.info("{}: leverage {} on {}", self.name, got, key)
         await self.refresh_accounts({leg.key.exchange for pair in pairs for leg in pair.legs})
+
+    async def _set_leverage(self, key: InstrumentKey, leverage: int) -> int:
+        """Setting leverage is idempotent: a retryable failure at start (a runner restarting, its
+        venue's rate-limit budget parking the request, a venue pause) is asked again with backoff
+        for up to :data:`SETUP_RETRY_S`, each retry logged; then the error stands."""
+        deadline = time.monotonic() + SETUP_RETRY_S
+        delay = 0.5
+        while True:
+            try:
+                return await self.api.set_leverage(key, leverage)
+            except CoreApiError as exc:
+                if not exc.retryable or time.monotonic() + delay > deadline:
+                    raise
+                logger.warning(
+                    "{}: leverage on {} not set yet ({}); asking again in {:.1f}s", self.name, key, exc, delay
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     async def refresh_accounts(self, exchanges: set[Exchange]) -> None:
         for ex in exchanges:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
+import pytest
 
 from strategies.arbitrage.decision import DecisionConfig, DecisionPolicy
 from strategies.arbitrage.engine import ArbitrageEngine
@@ -21,7 +22,7 @@ from strategies.arbitrage.margin import MarginConfig, MarginPolicy
 from strategies.arbitrage.oracle import OracleConfig, PriceOracle
 from strategies.arbitrage.pair import ArbPair, FeeRates, Leg, LegId
 from strategies.arbitrage.state import ArbState
-from strategy_client.errors import NotFound, RunnerUnavailable
+from strategy_client.errors import NotFound, RequestTimeout, RunnerUnavailable, VenueRejected
 from strategy_client.model import (
     AccountSnapshot,
     Balance,
@@ -221,3 +222,28 @@ async def test_stop_leaves_no_naked_leg_and_exits_hedged_positions() -> None:
     (slot,) = engine.slots.values()
     assert slot.machine.state is ArbState.CLOSED and slot.machine.flat
     assert msgspec.to_builtins(engine.ledger.breakdown())["total"] is not None
+
+
+async def test_leverage_at_start_is_asked_again_while_the_failure_is_retryable(monkeypatch: Any) -> None:
+    """A runner restarting (or its rate-limit budget parking the call) at the strategy's start:
+    setting leverage is idempotent, so a retryable failure is asked again; a refusal stands."""
+    monkeypatch.setattr("strategies.arbitrage.engine.asyncio.sleep", _no_sleep)
+    engine, api, pair = make_engine()
+    answers: list[Exception | int] = [RequestTimeout("no reply"), RunnerUnavailable("restarting"), 3]
+
+    async def flaky(key: Any, leverage: int, *, timeout_s: float | None = None) -> int:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(api, "set_leverage", flaky)
+    await engine.start([pair])
+    assert answers == []  # two retries, then the answer
+    answers[:] = [VenueRejected("leverage not allowed")]
+    with pytest.raises(VenueRejected):
+        await engine.start([pair])
+
+
+async def _no_sleep(_s: float) -> None:
+    return None
