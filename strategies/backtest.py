@@ -45,6 +45,7 @@ import msgspec
 from loguru import logger
 
 from strategy_client.model import InstrumentKey
+from strategy_client.progress import Progress
 
 from .arbitrage.config import SpotPerpConfig
 from .runtime import RunOptions, run_arbitrage
@@ -100,9 +101,13 @@ class Lockstep:
         late_in_row = 0
         async with aiohttp.ClientSession() as http:
             status = await self._call(http)
+            # a redrawn line on a terminal, log lines otherwise (strategy_client.progress)
+            left_ms = max(0, int(status["end_ms"]) - self.now_ms)
+            progress = Progress("backtest: recorded steps", max(1, -(-left_ms // int(status["step_ms"]))), sys.stderr)
             while not status["finished"]:
                 status = await self._call(http, {"advance": 1, "wait": True})  # the venue paces --speed
                 self.steps += 1
+                progress.step()
                 if await self._received(session, status):
                     late_in_row = 0
                 else:
@@ -120,6 +125,7 @@ class Lockstep:
                 session.engine.evaluate()
                 while session.engine.busy:  # noqa: ASYNC110 - the engine says busy; it has no event for idle
                     await asyncio.sleep(0.001)
+        progress.finish()
         self._mark(session)
         self.wall_s, self.recorded_ms = time.monotonic() - wall0, self.now_ms - start_ms
         logger.info(

@@ -62,6 +62,10 @@ async def test_a_backtest_on_the_fixture_adds_up_and_is_identical_twice(
     for code, stdout, stderr in results:
         assert code == 0, stdout + stderr[-4000:]
         assert "stopped: recording ended after" in stdout
+        # not a terminal: the replay's progress is log lines, from its count to its end
+        said = stderr.split("backtest: recorded steps: ", 1)
+        assert len(said) == 2 and said[1].split("\n", 1)[0].endswith(" to do"), stderr[-2000:]
+        assert "backtest: recorded steps: " in said[1] and " done in " in said[1], stderr[-2000:]
     first, second = (json.loads((out / "report.json").read_text()) for out in runs)
     assert economics(first) == economics(second)
     assert all((out / "pnl.png").read_bytes().startswith(b"\x89PNG") for out in runs)
