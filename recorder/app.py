@@ -18,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TextIO
 
 import msgspec
 
@@ -78,6 +80,7 @@ class RecorderConfig(msgspec.Struct, kw_only=True):
     compression: str = "zstd"
     timeseries: str | None = None  # postgresql://… : trades and bars into PostgreSQL too (timeseries.py)
     max_timeseries_pending: int = 64  # written buffers waiting for PostgreSQL (beyond it: the oldest dropped)
+    status_every_s: float = 10.0  # a progress line this often: redrawn on a terminal, logged otherwise (0: none)
 
 
 @dataclass
@@ -152,11 +155,13 @@ class Recorder:
                 ts_writer = tg.create_task(self._timeseries_loop(), name="recorder.timeseries")
                 pump = tg.create_task(self._pump(sub), name="recorder.pump")
                 ticker = tg.create_task(self._tick(), name="recorder.ticker")
+                status = tg.create_task(self._status(sys.stderr), name="recorder.status")
                 self.ready.set()
                 await stop.wait()
                 pump.cancel()
                 ticker.cancel()
-                await asyncio.wait({pump, ticker})
+                status.cancel()
+                await asyncio.wait({pump, ticker, status})
                 self._drain(sub)
                 self.seal_all()
                 self._closing = True
@@ -272,6 +277,39 @@ class Recorder:
             _, size = self.store.write(buf.part, buf.day, SCHEMAS[buf.part.channel], buf.rows, buf.first_ns)
             self._sealed.popleft()
             self._written(buf, size)
+
+    def status_line(self, elapsed_s: float) -> str:
+        st = self.stats
+        rate = st.rows / elapsed_s if elapsed_s > 0 else 0.0
+        line = (
+            f"recording: {st.rows} rows in {st.files} files ({rate:.0f} rows/s), {self._buffered} buffered, "
+            f"{st.gaps} gaps ({st.lost} lost)"
+        )
+        if self.timeseries is not None:
+            line += f", PostgreSQL {st.timeseries_rows} rows ({self.timeseries_pending} waiting)"
+        return line
+
+    async def _status(self, out: TextIO) -> None:
+        """How the recording goes, every ``status_every_s``: a line redrawn in place on a terminal,
+        a log line otherwise (a recording runs for hours; this says it is alive and how fast)."""
+        every = self.config.status_every_s
+        if every <= 0:
+            return
+        tty = out.isatty()
+        started = time.monotonic()
+        try:
+            while True:
+                await asyncio.sleep(every)
+                line = self.status_line(time.monotonic() - started)
+                if tty:
+                    out.write("\r" + line + "\x1b[K")
+                    out.flush()
+                else:
+                    log.info("%s", line)
+        finally:
+            if tty:
+                out.write("\n")
+                out.flush()
 
     async def _tick(self) -> None:
         period = min(1.0, self.config.flush_seconds / 4)

@@ -68,6 +68,12 @@ def record(
             "(tables md_trades, md_bars; docs/market-data.md#timeseries)",
         ),
     ] = None,
+    status_every: Annotated[
+        float,
+        typer.Option(
+            "--status-every", min=0, help="a progress line this often, seconds: redrawn on a terminal, logged otherwise"
+        ),
+    ] = 10.0,
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG | INFO | WARNING")] = "INFO",
     version: Annotated[
         bool, typer.Option("--version", callback=version_callback("record"), is_eager=True, help="print the version")
@@ -89,6 +95,7 @@ def record(
         flush_seconds=flush_seconds,
         max_buffer_rows=max_buffer_rows,
         timeseries=timeseries,
+        status_every_s=status_every,
     )
     try:
         recorder = Recorder(config)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -133,11 +134,26 @@ async def test_clean_stop_records_what_a_subscriber_saw(runner: RunnerProc, redi
     # 40 rows per file: some files are written by size; the long flush time keeps the tail of
     # every partition in memory until the stop, which must write it
     rec = RecordProc(
-        out, redis_url, runner.name, tmp_path / "record.log", "--flush-rows", "40", "--flush-seconds", "600"
+        out,
+        redis_url,
+        runner.name,
+        tmp_path / "record.log",
+        "--flush-rows",
+        "40",
+        "--flush-seconds",
+        "600",
+        "--status-every",
+        "0.5",
     )
     try:
         await eventually(lambda: "recording to" in rec.text(), timeout=30, what="the recorder to start")
         await eventually(lambda: len(parquet_files(out, "book")) >= 3, timeout=60, what="three book files")
+        # not a terminal: its progress is log lines (rows, files, rate, buffered, gaps)
+        await eventually(
+            lambda: re.search(r"recording: [1-9]\d* rows in [1-9]\d* files \(\d+ rows/s\), \d+ buffered", rec.text()),
+            timeout=30,
+            what="a progress line",
+        )
         # the books advance together: stop half-way to the next 40 rows, so every partition has a tail
         n = len(parallel.books)
         await eventually(lambda: len(parallel.books) >= n + 40, timeout=60, what="40 more books")
