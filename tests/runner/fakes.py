@@ -93,6 +93,7 @@ class FakeAdapter:
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
         self.orders: dict[str, Order] = {}
+        self.open_order_queries: list[tuple[MarketKind, InstrumentKey | None]] = []  # (kind, key) asked
         self.placed: list[OrderRequest] = []
         self.books: dict[InstrumentKey, OrderBook] = {}
         self.funding: dict[InstrumentKey, FundingRate] = {}
@@ -158,7 +159,8 @@ class FakeAdapter:
         raise xerr.OrderNotFound("no such order", venue="binance", venue_code="-2013")
 
     async def get_open_orders(self, kind: MarketKind, key: InstrumentKey | None = None) -> list[Order]:
-        return [o for o in self.orders.values() if not o.is_final and o.key.kind is kind]
+        self.open_order_queries.append((kind, key))
+        return [o for o in self.orders.values() if not o.is_final and o.key.kind is kind and key in (None, o.key)]
 
     async def fetch_account(self) -> AccountSnapshot:
         return AccountSnapshot(
