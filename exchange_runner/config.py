@@ -54,6 +54,9 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     advertise_host: str = ""  # host written into the registration (defaults to bind)
     cancel_on_exit: bool = False
     reconcile_interval_s: float = 30.0
+    # a reconcile asks for open orders per instrument while a market kind has at most this many
+    # (one-symbol queries cost less venue weight); 0: one query for every symbol of the kind
+    reconcile_per_instrument_max: int = 8
     funding_poll_interval_s: float = 60.0
     stale_book_s: float = 5.0
     venue_timeout_s: float = 10.0
@@ -123,6 +126,8 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 raise ConfigError(f"{port_name}: {port} is not a port number")
         if self.reconcile_interval_s <= 0 or self.venue_timeout_s <= 0 or self.stale_book_s <= 0:
             raise ConfigError("intervals and timeouts must be positive")
+        if self.reconcile_per_instrument_max < 0:
+            raise ConfigError(f"reconcile_per_instrument_max: {self.reconcile_per_instrument_max} is negative")
         self.budget_options()
         self._validate_market_data()
         if self.curve and not self.allow_file:

@@ -243,7 +243,13 @@ class ExchangeRunner:
             queue_size=cfg.book_queue_size,
             fetch_timeout_s=cfg.venue_timeout_s,
         )
-        self.orders = OrderManager(self.adapter, self.publisher, self.instruments, paper=self._paper)
+        self.orders = OrderManager(
+            self.adapter,
+            self.publisher,
+            self.instruments,
+            paper=self._paper,
+            reconcile_per_instrument_max=cfg.reconcile_per_instrument_max,
+        )
         self.positions = PositionManager(self.adapter, self.publisher, paper=self._paper)
         self.account = AccountManager(self.adapter, self.publisher, paper=self._paper)
         self.funding = FundingPoller(self.adapter, self.publisher, perps, on_mark=self.prices.update_mark)

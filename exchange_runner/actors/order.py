@@ -200,6 +200,7 @@ class OrderManager(Actor[Msg]):
         fill_grace_s: float = 2.0,
         unknown_retry_s: float = 0.25,
         unknown_slow_s: float = 30.0,
+        reconcile_per_instrument_max: int = RECONCILE_PER_INSTRUMENT_MAX,
         monotonic: Callable[[], float] = time.monotonic,
         wall_ms: Callable[[], int] = _wall_ms,
     ) -> None:
@@ -217,6 +218,7 @@ class OrderManager(Actor[Msg]):
         self.fill_grace_s = fill_grace_s
         self.unknown_retry_s = unknown_retry_s
         self.unknown_slow_s = unknown_slow_s
+        self.reconcile_per_instrument_max = reconcile_per_instrument_max
         self.submitted = 0
         self.unknown_outcomes = 0  # orders that became UNKNOWN
         self.unknown_queries = 0  # chase queries by client id
@@ -677,11 +679,13 @@ class OrderManager(Actor[Msg]):
         """Per market kind, what a reconcile asks the venue for open orders: each instrument on
         its own while the runner has few (a venue charges a one-symbol query far less — Binance
         weight 1 and 6 against 40 and 80 for every symbol — and a reconcile runs after every
-        user-stream reconnect), else one query for the whole kind."""
+        user-stream reconnect), else one query for the whole kind (``reconcile_per_instrument_max``,
+        the runner's setting; 0: always the whole kind)."""
         by_kind: dict[MarketKind, list[InstrumentKey | None]] = {}
         for key in sorted(self.instruments):
             by_kind.setdefault(key.kind, []).append(key)
-        return [(kind, keys if len(keys) <= RECONCILE_PER_INSTRUMENT_MAX else [None]) for kind, keys in by_kind.items()]
+        most = self.reconcile_per_instrument_max
+        return [(kind, keys if len(keys) <= most else [None]) for kind, keys in by_kind.items()]
 
     def _cancel_landed(self, order: Order) -> None:
         """HALTED and ``order`` rests at the venue: it was in flight (PENDING, so not in the

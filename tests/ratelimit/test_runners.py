@@ -1,7 +1,8 @@
 """Several real runner processes on one offline Binance venue with its limits on, sharing one
 rate-limit budget through a private Redis (docs/runner.md, "The venue's rate limits").
 
-The runners reconcile every second, so together they ask for far more spot weight than the
+The runners reconcile every second, asking for every symbol's open orders
+(``reconcile_per_instrument_max = 0``), so together they ask for far more spot weight than the
 venue allows: each reconcile costs about 100 weight (open orders 80, account 20), three runners
 about 300 a second against a limit of 600 per window: each, counting alone, would take nearly
 the whole window for itself (500 of 600) and together they would send 1,500. The
@@ -33,7 +34,12 @@ from tests.integration.conftest import RunnerProc, start_runner
 LIMIT = 600
 WINDOW_S = 5
 WINDOW_MS = WINDOW_S * 1000
-BUSY = {"TRADEBUS_RECONCILE_INTERVAL_S": "1", "TRADEBUS_SYMBOLS": "BTCUSDT", "TRADEBUS_KINDS": "spot"}
+BUSY = {
+    "TRADEBUS_RECONCILE_INTERVAL_S": "1",
+    "TRADEBUS_RECONCILE_PER_INSTRUMENT_MAX": "0",
+    "TRADEBUS_SYMBOLS": "BTCUSDT",
+    "TRADEBUS_KINDS": "spot",
+}
 
 
 def _state(admin: httpx.Client) -> dict[str, Any]:
