@@ -101,6 +101,9 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     rate_limit_fallback_share: float = 0.25
     rate_limit_max_wait_s: float = 65.0
     rate_limit_warn_below: float = 0.25  # a window with less of its limit left: one warning line
+    rate_limit_edge_guard_s: float = (
+        1.0  # near a window's edge a request counts in both windows (at most half a window)
+    )
 
     def __repr__(self) -> str:  # the Z85 secret, if any, stays out of every repr and log line
         fields = (f"{f}={getattr(self, f)!r}" for f in self.__struct_fields__ if f != "curve_secret")
@@ -179,6 +182,7 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 fallback_share=self.rate_limit_fallback_share,
                 max_wait_s=self.rate_limit_max_wait_s,
                 warn_below=self.rate_limit_warn_below,
+                edge_guard_s=self.rate_limit_edge_guard_s,
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
