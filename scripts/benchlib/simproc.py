@@ -4,7 +4,8 @@ The same ``BinanceSim`` as ``python -m exchanges.sim binance``, with two differe
 matter to a benchmark: it runs on uvloop with its startup heap frozen out of the garbage
 collector's way (the load generator should cost as little CPU, and pause as little, as the code
 allows on a 2-core machine), and rate limits are not enforced (tick-to-order sends more orders
-than Binance's 300 per 10 s). Prints ``ready <port_base>`` once serving; SIGTERM stops it.
+than Binance's 300 per 10 s). ``--extra-symbols N`` lists N synthetic pairs ``SYM001USDT`` … more
+(the scaling bench). Prints ``ready <port_base>`` once serving; SIGTERM stops it.
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ import logging
 import signal
 
 from exchanges.binance.sim import BinanceSim, BinanceSimOptions
+from exchanges.binance.sim.synthetic import extra_symbol_name, with_extra_symbols
 
 __all__ = ["main"]
 
 
-async def serve(port_base: int, seed: int, symbols: list[str]) -> None:
+async def serve(port_base: int, seed: int, symbols: list[str], extra_symbols: int = 0) -> None:
     sim = BinanceSim(
         port_base=port_base,
+        config=with_extra_symbols(None, extra_symbols),
         seed=seed,
-        symbols=symbols,
+        symbols=[*symbols, *(extra_symbol_name(i) for i in range(1, extra_symbols + 1))],
         options=BinanceSimOptions(enforce_rate_limits=False),
     )
     await sim.start()
@@ -46,9 +49,11 @@ def main() -> None:
     parser.add_argument("--port-base", type=int, required=True)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--symbols", default="BTCUSDT,ETHUSDT")
+    parser.add_argument("--extra-symbols", type=int, default=0, help="synthetic pairs SYM001USDT… listed too")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    coro = serve(args.port_base, args.seed, [s.strip().upper() for s in args.symbols.split(",") if s.strip()])
+    symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
+    coro = serve(args.port_base, args.seed, symbols, args.extra_symbols)
     try:
         import uvloop
     except ImportError:
