@@ -23,8 +23,13 @@ It prints the numbers and writes one JSON object (microseconds unless the name s
 * ``rss_mb_start``, ``rss_mb_end``, ``rss_growth_pct`` — the runner's resident memory over a
   long stream (1,000,000 depth updates; 60,000 with ``--quick``), from the end of a 5 % warm-up;
 * ``peers`` (``--peers``) — tick-to-order of a single-process ccxt.pro script
-  (``benchlib/ccxt_peer.py``, WS-API and REST orders) on the same venue, load and probe clock,
-  rounds interleaved with tradebus, and the ratios tradebus ÷ peer;
+  (``benchlib/ccxt_peer.py``, WS-API and REST orders) and of the two-process floor
+  (``benchlib/floor_peer.py``: a bare runner and strategy skeleton on the same libraries) on the
+  same venue, load and probe clock, rounds interleaved with tradebus, and the ratios tradebus ÷ peer;
+* ``journal_added_us`` (``--journal-ab``) — tick-to-order with the journal minus without, the two
+  paths taken side by side by one strategy (two runners at once, each trigger through one of
+  them), with ``tick_to_order_journal_us``, ``tick_to_order_no_journal_us`` and the runner's own
+  ``journal_intent_in_runner_us``;
 * ``ipc_ab`` (``--ipc-ab``) — the raw round trip and CoreApi round trips on ``ipc://`` and
   ``tcp://`` interleaved, and tick-to-order rounds alternated between the two;
 * ``machine`` — cores, CPU, Python and library versions; ``details`` — everything behind
@@ -58,6 +63,7 @@ import httpx
 import psycopg
 import redis
 from bench_rpc import coreapi_roundtrip, echo_endpoints, echo_server, raw_roundtrip
+from bench_strategy import turn
 from benchlib.machine import machine_facts
 from benchlib.procs import Child, ChildFailed, Children
 from benchlib.simctl import SimControl
@@ -95,6 +101,7 @@ class Params:
     rss_rate: int = 20_000
     rss_warmup_pct: float = 5.0
     ipc_ab_rounds: int = 2  # --ipc-ab: tick-to-order rounds per transport
+    journal_ab_rounds: int = 4  # --journal-ab: rounds of the two runners side by side, start order swapped
 
     @classmethod
     def quick(cls) -> Params:
@@ -114,6 +121,7 @@ class Params:
             rss_messages=60_000,
             rss_rate=30_000,
             ipc_ab_rounds=1,
+            journal_ab_rounds=2,
         )
 
 
@@ -153,14 +161,17 @@ class Bench:
         self.ctl = SimControl(f"http://127.0.0.1:{port}")
         self.start_runner(*extra)
 
-    def start_runner(self, *extra: str) -> None:
+    def start_runner(self, *extra: str, name: str = "binance") -> Child:
         """The runner on the venue; its journal (the default SQLite one) in the work dir, never
-        the per-user data dir; ``extra``: more flags (``--no-journal``)."""
+        the per-user data dir; ``extra``: more flags (``--no-journal``); ``name``: its registration
+        name (another than the default: ``--name``, and a journal directory of its own)."""
         port = self.port
-        log(f"starting the runner {' '.join(extra)}".rstrip())
+        log(f"starting the runner {name} {' '.join(extra)}".rstrip())
         self.metrics_url = f"http://127.0.0.1:{free_port()}"
+        named = ("--name", name) if name != "binance" else ()
+        data_dir = self.workdir / ("journal" if name == "binance" else f"journal-{name}")
         self.runner = self.kids.start(
-            "runner",
+            "runner" if name == "binance" else f"runner-{name}",
             [
                 "-m",
                 "exchange_runner.cli",
@@ -175,21 +186,23 @@ class Bench:
                 "WARNING",
                 "--metrics-port",
                 self.metrics_url.rsplit(":", 1)[1],
+                *named,
                 *extra,
             ],
-            env={"TRADEBUS_DATA_DIR": str(self.workdir / "journal")},
+            env={"TRADEBUS_DATA_DIR": str(data_dir)},
         )
-        self.record = self._wait_registered(60)
+        self.record = self._wait_registered(60, name)
         log(f"runner ready: ROUTER {self.record.router_endpoint}  PUB {self.record.pub_endpoint}")
+        return self.runner
 
-    def _wait_registered(self, timeout_s: float) -> RunnerRecord:
+    def _wait_registered(self, timeout_s: float, name: str = "binance") -> RunnerRecord:
         client = redis.Redis.from_url(self.redis_url)
         deadline = time.monotonic() + timeout_s
         try:
             while time.monotonic() < deadline:
                 if not self.runner.alive():
                     raise ChildFailed(f"runner exited at start:\n{self.runner.log_tail()}")
-                raw = client.get(runner_key("binance"))
+                raw = client.get(runner_key(name))
                 if raw is not None:
                     rec = decode_record(raw if isinstance(raw, bytes) else raw.encode())
                     if rec.status == "ready":
@@ -199,10 +212,11 @@ class Bench:
             client.close()
         raise ChildFailed(f"runner not registered as ready within {timeout_s:.0f}s:\n{self.runner.log_tail()}")
 
-    def journal_intent_us(self) -> dict[str, float]:
+    def journal_intent_us(self, metrics_url: str = "") -> dict[str, float]:
         """What the runner measured its journal intent write add to each order (its own clock,
-        the last 1,024 orders: ``tradebus_journal_intent_seconds``); empty without a journal."""
-        text = httpx.get(f"{self.metrics_url}/metrics", timeout=5).text
+        the last 1,024 orders: ``tradebus_journal_intent_seconds``); empty without a journal.
+        ``metrics_url``: that runner's (default: the last one started)."""
+        text = httpx.get(f"{metrics_url or self.metrics_url}/metrics", timeout=5).text
         found = re.findall(r'^tradebus_journal_intent_seconds\{quantile="([0-9.]+)"\} (\S+)$', text, re.MULTILINE)
         names = {"0.5": "p50", "0.9": "p90", "0.99": "p99"}
         return {names[q]: round(float(v) * 1e6, 1) for q, v in found if q in names}
@@ -305,9 +319,10 @@ class Bench:
         )
         return self.tick_round(peer, None)
 
-    def tick_round(self, strategy: Child, runner: Child | None) -> dict[str, Any]:
+    def tick_round(self, strategy: Child, runner: Child | None, *more: Child) -> dict[str, Any]:
         """One tick-to-order round with ``strategy`` (it prints ``ready`` once subscribed and
-        answers ``stats`` and ``trace``); ``runner``: the runner it goes through, if any."""
+        answers ``stats`` and ``trace``); ``runner``: the runner it goes through, if any;
+        ``more``: other processes whose CPU to report (a second runner)."""
         p = self.p
         ctl = self.ctl
         ctl.firehose_off()
@@ -318,7 +333,7 @@ class Bench:
             f"tick-to-order ({strategy.name}): {want} triggers every {p.tick_interval_ms} ms under {p.load} book "
             f"updates/s (about {want * p.tick_interval_ms / 1000:.0f} s)"
         )
-        procs = (self.sim, strategy) if runner is None else (self.sim, runner, strategy)
+        procs = (self.sim, strategy, *more) if runner is None else (self.sim, runner, strategy, *more)
         cpu0 = self.cpu(*procs)
         t0 = time.monotonic()
         ctl.firehose(
@@ -350,6 +365,7 @@ class Bench:
         return {
             "tick_to_order_us": summary,
             "samples_ns": samples,
+            "pairs": pairs,
             "details": {
                 "load_msgs_per_s": p.load,
                 "achieved_load_msgs_per_s": fh.get("achieved_rate"),
@@ -599,13 +615,21 @@ def tick_legs(pairs: list[list[int]], trace: list[list[int]]) -> dict[str, Any]:
 
 # -- peers ---------------------------------------------------------------------------------------
 
-PEERS = {"ccxt_pro_ws": "ws", "ccxt_pro_rest": "rest"}
+PEERS = {"ccxt_pro_ws": "ws", "ccxt_pro_rest": "rest", "python_floor_2proc": "floor"}
+
+
+def run_floor_tick(bench: Bench) -> dict[str, Any]:
+    """The round with the two-process floor (``benchlib.floor_peer``: the strategy skeleton,
+    which starts the runner skeleton as its child) in place of runner + strategy."""
+    peer = bench.kids.start("floor-2proc", ["-m", "benchlib.floor_peer", "--port-base", str(bench.port)])
+    return bench.tick_round(peer, None)
 
 
 def run_peers(bench: Bench, first_tick: list[int], rounds: int) -> dict[str, Any]:
     """Tick-to-order rounds interleaved on one venue: tradebus (the first round is the one the
     ``tick`` scenario just ran), the ccxt.pro script with WS-API orders, the same with REST
-    orders, tradebus again, … ``rounds`` times; each client's samples pooled over its rounds.
+    orders, the two-process floor, tradebus again, … ``rounds`` times; each client's samples
+    pooled over its rounds.
     The runner is stopped during the peers' rounds (the firehose then feeds the peer alone)."""
     samples: dict[str, list[int]] = {"tradebus": list(first_tick), **{name: [] for name in PEERS}}
     per_round: list[dict[str, Any]] = []
@@ -619,7 +643,7 @@ def run_peers(bench: Bench, first_tick: list[int], rounds: int) -> dict[str, Any
         else:
             per_round.append({"round": 1, "client": "tradebus", **summary_us(first_tick)})
         for name, orders in PEERS.items():
-            out = bench.run_peer_tick(orders)
+            out = run_floor_tick(bench) if orders == "floor" else bench.run_peer_tick(orders)
             samples[name] += out["samples_ns"]
             stats = out["details"]["strategy"]
             per_round.append(
@@ -632,14 +656,21 @@ def run_peers(bench: Bench, first_tick: list[int], rounds: int) -> dict[str, Any
         }
         for name in PEERS
     }
+    floor, ws = tick["python_floor_2proc"], tick["ccxt_pro_ws"]
     return {
         "tick_to_order_us": tick,
         "ratio_tradebus_over_peer": ratios,
+        "ratio_floor_over_ccxt_pro_ws": {
+            q: round(floor[q] / ws[q], 2) if ws[q] else None for q in ("p50", "p90", "p99")
+        },
         "rounds": per_round,
-        "method": "one venue, one load; rounds interleaved tradebus, ccxt_pro_ws, ccxt_pro_rest, …; each "
-        "client's samples pooled; the venue's probe clock (frame written → order read) for every client; "
-        "peer: scripts/benchlib/ccxt_peer.py (ccxt.pro binanceusdm, depth5@100ms on BTCUSDT and ETHUSDT "
-        "perpetuals, enableRateLimit False, orders awaited inline)",
+        "method": "one venue, one load; rounds interleaved tradebus, ccxt_pro_ws, ccxt_pro_rest, "
+        "python_floor_2proc, …; each client's samples pooled; the venue's probe clock (frame written → "
+        "order read) for every client; peer: scripts/benchlib/ccxt_peer.py (ccxt.pro binanceusdm, "
+        "depth5@100ms on BTCUSDT and ETHUSDT perpetuals, enableRateLimit False, orders awaited inline); "
+        "floor: scripts/benchlib/floor_peer.py (a runner skeleton — one aiohttp stream connection, msgspec "
+        "decode, PUB; ROUTER → signed order.place on one WS-API connection — and a strategy skeleton — SUB, "
+        "threshold, DEALER, reply awaited inline — on ipc://, no tradebus code)",
     }
 
 
@@ -650,6 +681,99 @@ def print_peers(peers: dict[str, Any]) -> None:
         r = ratios.get(name)
         ratio = " / ".join(f"{r[q]}" for q in ("p50", "p90", "p99")) if r else ""
         print(f"    {name:<30} {s['p50']:>8} {s['p90']:>8} {s['p99']:>8}   {ratio}  (n {s['n']})", flush=True)
+    floor = peers.get("ratio_floor_over_ccxt_pro_ws")
+    if floor:
+        print(f"  python_floor_2proc ÷ ccxt_pro_ws (p50 / p90 / p99): {' / '.join(str(floor[q]) for q in floor)}")
+
+
+# -- journal on / off ------------------------------------------------------------------------------
+
+AB_RUNNERS = ("bn-journal", "bn-nojournal")  # turn(u, 2) == 0: the journaled runner answers
+
+
+def _median(values: list[float]) -> float:
+    vals = sorted(values)
+    mid = len(vals) // 2
+    return float(vals[mid]) if len(vals) % 2 else (vals[mid - 1] + vals[mid]) / 2
+
+
+def run_journal_ab(bench: Bench, journal_on: tuple[str, ...]) -> dict[str, Any]:
+    """The journal's added cost, measured side by side: two runners on the one venue at once —
+    ``bn-journal`` (the journal: SQLite by default, or ``journal_on``) and ``bn-nojournal``
+    (``--no-journal``), fed the same frames — and one strategy reading both
+    (``bench_strategy.py --alternate``) that answers each trigger through one of them, chosen by
+    a hash of the book's update id. Orders 40 ms apart take the two paths in a shuffled order, so
+    the machine's drift (a few hundred µs between rounds run one after the other) hits both alike.
+    The venue writes each frame to one runner's socket before the other's: rounds alternate which
+    runner starts (and subscribes) first, and the result is the mean of the rounds' differences
+    (each round's is kept, so that order's effect shows)."""
+    p = bench.p
+    samples: dict[str, list[int]] = {"on": [], "off": []}
+    rounds: list[dict[str, Any]] = []
+    for i in range(p.journal_ab_rounds):
+        order = AB_RUNNERS if i % 2 == 0 else AB_RUNNERS[::-1]
+        started: dict[str, tuple[Child, str]] = {}
+        for name in order:
+            flags = journal_on if name == AB_RUNNERS[0] else ("--no-journal",)
+            child = bench.start_runner(*flags, name=name)
+            started[name] = (child, bench.metrics_url)
+        strategy = bench.kids.start(
+            "strategy",
+            [
+                "scripts/bench_strategy.py",
+                "--redis-url",
+                bench.redis_url,
+                "--key",
+                PERP_KEY,
+                "--drop-pct",
+                "1.0",
+                "--alternate",
+                ",".join(AB_RUNNERS),
+            ],
+        )
+        first, second = (started[n][0] for n in order)
+        out = bench.tick_round(strategy, first, second)
+        by_mode: dict[str, list[int]] = {"on": [], "off": []}
+        for u, sent, arrived, _, _ in out["pairs"]:
+            by_mode["on" if turn(u, 2) == 0 else "off"].append(arrived - sent)
+        intent = bench.journal_intent_us(started[AB_RUNNERS[0]][1])
+        for child, _ in started.values():
+            bench.kids.stop(child)
+        on, off = summary_us(by_mode["on"]), summary_us(by_mode["off"])
+        rounds.append(
+            {
+                "round": i + 1,
+                "started_first": order[0],
+                "on": on,
+                "off": off,
+                "added_us": {q: round(on[q] - off[q], 1) for q in ("p50", "p90", "p99")},
+                "journal_intent_in_runner_us": intent,
+                "cpu_cores": out["details"]["cpu_cores"],
+                "strategy": out["details"]["strategy"],
+            }
+        )
+        log(f"journal A/B round {i + 1} ({order[0]} first): on p50 {on['p50']} µs, off p50 {off['p50']} µs")
+        for mode in samples:
+            samples[mode] += by_mode[mode]
+    pooled = {mode: summary_us(values) for mode, values in samples.items()}
+    qs = ("p50", "p90", "p99")
+    return {
+        "tick_to_order_journal_us": pooled["on"],
+        "tick_to_order_no_journal_us": pooled["off"],
+        "journal_added_us": {q: round(sum(r["added_us"][q] for r in rounds) / len(rounds), 1) for q in qs},
+        "journal_intent_in_runner_us": {
+            q: _median([r["journal_intent_in_runner_us"][q] for r in rounds if r["journal_intent_in_runner_us"]])
+            for q in qs
+        },
+        "details": {
+            "rounds": rounds,
+            "pooled_added_us": {q: round(pooled["on"][q] - pooled["off"][q], 1) for q in qs},
+            "method": "two runners on one venue at once (journal / --no-journal), one strategy answering "
+            "each trigger through one of them by a hash of the update id (bench_strategy.py --alternate); "
+            "rounds alternate which runner starts first; journal_added_us = mean of the rounds' "
+            "differences; the venue's probe clock",
+        },
+    }
 
 
 # -- main ------------------------------------------------------------------------------------------
@@ -685,6 +809,7 @@ def run(
             details[name] = out.pop("details")
             if name == "tick":
                 first_tick = out.pop("samples_ns")
+                out.pop("pairs")
             result.update(out)
         if "rss" in scenarios or "ingest" in scenarios:
             sink = bench._start_sink()
@@ -704,34 +829,9 @@ def run(
         if peers and "tick" in scenarios:
             result["peers"] = run_peers(bench, first_tick, peer_rounds)
         if journal_ab and "tick" in scenarios:
-            # the same venue, runners alternately without and with the journal (off, on, off after
-            # the first "on" round above): the machine's drift hits both modes alike
-            rounds: dict[str, list[dict[str, Any]]] = {"on": [result["tick_to_order_us"]], "off": []}
-            for mode in ("off", "on", "off"):
-                bench.start_runner(*(("--no-journal",) if mode == "off" else journal_on))
-                out = bench.run_tick()
-                out.pop("samples_ns")
-                details.setdefault(f"tick_journal_{mode}", []).append(out.pop("details"))
-                rounds[mode].append(out["tick_to_order_us"])
-                kids.stop(bench.runner)
-
-            def median_of(mode: str, q: str) -> float:
-                vals = sorted(r[q] for r in rounds[mode])
-                return (
-                    float(vals[len(vals) // 2])
-                    if len(vals) % 2
-                    else (vals[len(vals) // 2 - 1] + vals[len(vals) // 2]) / 2
-                )
-
-            result["tick_to_order_no_journal_us"] = {q: median_of("off", q) for q in ("p50", "p90", "p99")}
-            result["journal_added_us"] = {
-                q: round(median_of("on", q) - median_of("off", q), 1) for q in ("p50", "p90", "p99")
-            }
-            in_runner = [d["journal_intent_in_runner_us"] for d in [details["tick"], *details["tick_journal_on"]]]
-            result["journal_intent_in_runner_us"] = {
-                q: sorted(r[q] for r in in_runner)[len(in_runner) // 2] for q in ("p50", "p90", "p99")
-            }
-            details["journal_ab_rounds"] = rounds
+            ab = run_journal_ab(bench, journal_on)
+            details["journal_ab"] = ab.pop("details")
+            result.update(ab)
             details["journal"] = redact_url(journal_url) if journal_url else "sqlite (the default, in the work dir)"
     result["machine"] = machine_facts()
     result["config"] = {"quick": quick, **asdict(params), "scenarios": list(scenarios)}
@@ -769,6 +869,7 @@ def print_summary(result: dict[str, Any]) -> None:
     lines = []
     for key in (
         "tick_to_order_us",
+        "tick_to_order_journal_us",
         "tick_to_order_no_journal_us",
         "journal_added_us",
         "journal_intent_in_runner_us",
@@ -812,16 +913,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--journal-ab",
         action="store_true",
-        help="tick-to-order in 4 rounds, runners alternately with the journal and --no-journal (same venue, same "
-        "run): journal_added_us = median p50/p90/p99 with minus without",
+        help="the journal's added cost: two runners at once on the venue (journal / --no-journal), one strategy "
+        "answering each trigger through one of them (shuffled by update id), 4 rounds (quick 2) alternating which "
+        "starts first: journal_added_us = mean of the rounds' p50/p90/p99 differences",
     )
     parser.add_argument(
         "--peers",
         action="store_true",
-        help="tick-to-order also with a single-process ccxt.pro script (WS-API and REST orders), rounds "
-        "interleaved with tradebus on the same venue; prints the same-run table and ratios",
+        help="tick-to-order also with a single-process ccxt.pro script (WS-API and REST orders) and the "
+        "two-process floor (benchlib/floor_peer.py), rounds interleaved with tradebus on the same venue; prints "
+        "the same-run table and ratios",
     )
-    parser.add_argument("--peer-rounds", type=int, help="rounds of tradebus, ccxt_pro_ws, ccxt_pro_rest (2; quick 1)")
+    parser.add_argument(
+        "--peer-rounds",
+        type=int,
+        help="rounds of tradebus, ccxt_pro_ws, ccxt_pro_rest, python_floor_2proc (2; quick 1)",
+    )
     parser.add_argument(
         "--ipc-ab",
         action="store_true",

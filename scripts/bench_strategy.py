@@ -11,6 +11,12 @@ the strategy submits a BUY LIMIT IOC at that ask (the simulator's real asks are 
 order expires unfilled) with client id ``tto-<book sequence>`` — the name the simulator's
 latency probe matches to the book update that triggered it.
 
+``--alternate A,B`` (the journal A/B of ``scripts/bench.py --journal-ab``): the books of the
+runners named A and B (two runners of one venue, fed the same frames) are read side by side and
+each trigger is answered through exactly one of them — the one :func:`turn` picks from the book's
+update id (a fixed hash, so triggers go to A and B in a random-looking, balanced order and the
+harness knows which went where). Both paths then see the same machine, triggers 40 ms apart.
+
 By default the order is awaited where the book was read (the simplest strategy: the request
 leaves at once, books queue meanwhile). ``--order-tasks`` submits from a task per order instead,
 so books keep being read while the runner and venue answer — one more turn of the event loop
@@ -35,14 +41,16 @@ import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from decimal import ROUND_UP, Decimal
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchlib.childio import run_async, serve_stdin
 
-from strategy_client import CoreApiError, Received, ZmqRouter
+from strategy_client import CoreApi, CoreApiError, Received, ZmqRouter
 from strategy_client.model import (
     Instrument,
     InstrumentKey,
@@ -54,17 +62,35 @@ from strategy_client.model import (
 )
 from strategy_client.wire import BookEvent
 
-__all__ = ["ThresholdStrategy", "main"]
+__all__ = ["ThresholdStrategy", "main", "turn"]
 
 MAX_TRACE = 100_000
 
 
+def turn(update_id: int, ways: int) -> int:
+    """Which of ``ways`` runners answers the trigger with this update id (``--alternate``): a
+    multiplicative hash's top bits, balanced and not tied to the ids' parity or spacing."""
+    return ((update_id * 0x9E3779B1) & 0xFFFFFFFF) * ways >> 32
+
+
+def is_turn(update_id: int, *, index: int, ways: int) -> bool:
+    return turn(update_id, ways) == index
+
+
 class ThresholdStrategy:
     def __init__(
-        self, api: ZmqRouter, instrument: Instrument, drop_pct: Decimal, prefix: str, *, order_tasks: bool = False
+        self,
+        api: CoreApi,
+        instrument: Instrument,
+        drop_pct: Decimal,
+        prefix: str,
+        *,
+        order_tasks: bool = False,
+        takes: Callable[[int], bool] | None = None,
     ) -> None:
         self.api = api
         self.order_tasks = order_tasks
+        self.takes = takes  # None: every trigger; else the triggers (by update id) this one answers
         self.instrument = instrument
         self.factor = 1 - drop_pct / 100
         self.prefix = prefix
@@ -91,6 +117,8 @@ class ThresholdStrategy:
             return
         ref = self.reference
         if ref is not None and ask.price <= ref * self.factor:
+            if self.takes is not None and not self.takes(book.sequence):
+                return  # another runner's turn (--alternate)
             self.triggers += 1
             request = OrderRequest(
                 key=book.key,
@@ -147,14 +175,44 @@ async def run(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     key = InstrumentKey.parse(args.key)
+    names: list[str] = [n for n in args.alternate.split(",") if n] if args.alternate else []
     async with ZmqRouter(args.redis_url) as api:
-        await api.wait_for(key.exchange, timeout_s=args.timeout)
-        instrument = await api.get_instrument(key)
-        strategy = ThresholdStrategy(
-            api, instrument, Decimal(str(args.drop_pct)), args.prefix, order_tasks=args.order_tasks
-        )
-        serve_stdin(loop, stop, {"stats": strategy.stats, "trace": lambda: {"trace": strategy.trace}})
-        async with await api.subscribe(kinds="book", keys=key, snapshot=False) as sub:
+        if not names:
+            await api.wait_for(key.exchange, timeout_s=args.timeout)
+            instrument = await api.get_instrument(key)
+            strategy = ThresholdStrategy(
+                api, instrument, Decimal(str(args.drop_pct)), args.prefix, order_tasks=args.order_tasks
+            )
+            strategies = {"": strategy}
+        else:
+            strategies = {}
+            for i, name in enumerate(names):
+                await api.wait_for(name, timeout_s=args.timeout)
+                runner = api.runner(name)
+                strategies[name] = ThresholdStrategy(
+                    runner,
+                    await runner.get_instrument(key),
+                    Decimal(str(args.drop_pct)),
+                    args.prefix,
+                    order_tasks=args.order_tasks,
+                    takes=partial(is_turn, index=i, ways=len(names)),
+                )
+
+        def stats() -> dict[str, object]:
+            if not names:
+                return strategy.stats()
+            per = {name: s.stats() for name, s in strategies.items()}
+            total = Counter[str]()
+            for one in per.values():
+                total.update({k: v for k, v in one.items() if isinstance(v, int)})
+            return {**total, "by_runner": per}
+
+        def trace() -> dict[str, object]:
+            return {"trace": [t for s in strategies.values() for t in s.trace]}
+
+        serve_stdin(loop, stop, {"stats": stats, "trace": trace})
+        runners = names or None
+        async with await api.subscribe(kinds="book", keys=key, runners=runners, snapshot=False) as sub:
             gc.collect()
             gc.freeze()  # startup heap out of the collector's way: shorter GC pauses on the hot path
             print("ready", flush=True)
@@ -162,14 +220,17 @@ async def run(args: argparse.Namespace) -> None:
             async def consume() -> None:
                 async for item in sub:
                     if isinstance(item, Received) and isinstance(item.event, BookEvent):
-                        await strategy.on_book(item.event.book, item)
+                        one = strategies.get(item.runner if names else "")
+                        if one is not None:
+                            await one.on_book(item.event.book, item)
 
             reader = loop.create_task(consume(), name="books")
             await stop.wait()
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
-        await strategy.close()
-        print(json.dumps(strategy.stats()), flush=True)
+        for one in strategies.values():
+            await one.close()
+        print(json.dumps(stats()), flush=True)
 
 
 def main() -> None:
@@ -180,6 +241,12 @@ def main() -> None:
     parser.add_argument("--prefix", default="tto-", help="client id prefix (the simulator's probe matches it)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the runner")
     parser.add_argument("--order-tasks", action="store_true", help="submit each order from its own task")
+    parser.add_argument(
+        "--alternate",
+        default="",
+        metavar="A,B",
+        help="runner names: read the books of each, answer each trigger through the one turn() picks",
+    )
     run_async(run(parser.parse_args()))
 
 

@@ -19,7 +19,16 @@ def _number(value: Any) -> bool:
 def test_quick_run_writes_every_key(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, "scripts/bench.py", "--quick", "--json", str(out), "--workdir", str(tmp_path / "logs")],
+        [
+            sys.executable,
+            "scripts/bench.py",
+            "--quick",
+            "--journal-ab",
+            "--json",
+            str(out),
+            "--workdir",
+            str(tmp_path / "logs"),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -56,3 +65,15 @@ def test_quick_run_writes_every_key(tmp_path: Path) -> None:
     assert ramp and all(step["verdict"] in ("pass", "fail", "venue_limited") for step in ramp)
     assert details["runner_exit_status"] == 0
     assert result["config"]["quick"] is True
+
+    # --journal-ab: two runners side by side, every round both paths taken, the start order swapped
+    rounds = details["journal_ab"]["rounds"]
+    assert [r["started_first"] for r in rounds] == ["bn-journal", "bn-nojournal"]
+    for r in rounds:
+        assert r["on"]["n"] > 0 and r["off"]["n"] > 0
+        assert set(r["strategy"]["by_runner"]) == {"bn-journal", "bn-nojournal"}
+        assert all(s["orders_ok"] > 0 for s in r["strategy"]["by_runner"].values())
+        assert _number(r["journal_intent_in_runner_us"]["p50"])
+    for key in ("tick_to_order_journal_us", "tick_to_order_no_journal_us"):
+        assert result[key]["n"] > 0 and _number(result[key]["p50"])
+    assert set(result["journal_added_us"]) == {"p50", "p90", "p99"}
