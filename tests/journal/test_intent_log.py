@@ -229,6 +229,29 @@ def test_a_torn_last_record_is_ignored_and_counted(tmp_path: Path, caplog: pytes
         j.close()
 
 
+def test_a_record_killed_mid_copy_is_torn_not_corrupt(tmp_path: Path) -> None:
+    """append() stores header and payload with one copy; a process killed inside it can leave the
+    header (length, epoch, CRC) with only part of the payload — in any order the copy stores
+    bytes. The CRC finds it: the last record is torn, everything before it imported."""
+    _killed_child(tmp_path, 3)
+    ilog, end = _tail(_log_path(tmp_path))
+    try:
+        whole = bytearray(ilog._mm[ilog.imported : ilog.imported + 4096])
+        n = int.from_bytes(whole[:4], "little")
+        record = bytes(whole[: 12 + n])  # k-0's record, as append() wrote it
+        ilog._mm[end : end + 12] = record[:12]  # a new header of this epoch …
+        ilog._mm[end + 12 + n - 8 : end + 12 + n] = record[-8:]  # … and the payload's tail only
+    finally:
+        ilog.close()
+    j = Journal.open(process=RUNNER, data_dir=tmp_path)
+    try:
+        assert _intents(tmp_path) == ["before", "k-0", "k-1", "k-2"]
+        assert j.stats.intents_torn == 1 and j.stats.intents_corrupt == 0
+        assert not list(tmp_path.glob("*.corrupt-*"))
+    finally:
+        j.close()
+
+
 def test_a_damaged_log_imports_its_valid_prefix_and_is_kept_aside(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
