@@ -8,7 +8,6 @@ alembic nor SQLAlchemy; only an empty or older journal brings them in to upgrade
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 from .errors import JournalError, JournalSchemaTooNew, JournalUnavailable
 from .paths import JournalTarget
 from .sql import VERSION_TABLE
+from .store import setup_lock
 
 __all__ = ["HEAD", "KNOWN_REVISIONS", "MIGRATIONS_DIR", "VERSION_TABLE", "check_revision", "engine", "upgrade"]
 
@@ -106,16 +106,12 @@ def upgrade(
 def _sqlite_migration_lock(target: JournalTarget) -> Iterator[None]:
     """Two processes opening one empty SQLite journal at once (a strategy starting while
     ``strategy ls`` reads its file): the second waits for the first's migration, then finds the
-    schema current (PostgreSQL takes an advisory lock instead). A ``flock`` on ``<file>.migrate``."""
+    schema current (PostgreSQL takes an advisory lock instead)."""
     if target.dialect != "sqlite":
         yield
         return
-    with open(target.path + ".migrate", "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with setup_lock(target.path):
+        yield
 
 
 def _run_upgrade(

@@ -13,11 +13,13 @@ for intents, the writer and reads.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,29 @@ from .paths import JournalTarget
 from .sql import VERSION_TABLE
 
 __all__ = ["Stmt", "Store", "SqliteStore", "StoreOptions"]
+
+OPEN_BUSY_S = 30.0  # how long opening a SQLite journal waits for another process's open or migration
+
+
+@contextlib.contextmanager
+def setup_lock(path: str) -> Iterator[None]:
+    """Opening and migrating one SQLite journal file are serialised between processes and
+    threads: an exclusive ``flock`` on ``<file>.migrate``. SQLite answers a journal-mode switch
+    that meets another connection opening the same new file with "database is locked" at once
+    (its busy timeout does not apply there), and two first opens of an empty file would both
+    migrate it. Where the lock file cannot be made (a directory this user may only read) the
+    open goes on unserialised: such a process cannot migrate or write the journal either."""
+    try:
+        fh = open(path + ".migrate", "a")  # noqa: SIM115 - closed below, after the lock's block
+    except OSError:
+        yield
+        return
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 class Stmt(msgspec.Struct, frozen=True, array_like=True):
@@ -132,10 +157,10 @@ class SqliteStore(Store):
         self._wlock = threading.Lock()
         self._rlock = threading.Lock()
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, busy_s: float) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.target.path,
-            timeout=self.options.busy_timeout_s,
+            timeout=busy_s,
             isolation_level=None,  # autocommit; batches use explicit BEGIN/COMMIT
             check_same_thread=False,  # guarded by our locks
             cached_statements=256,
@@ -149,10 +174,19 @@ class SqliteStore(Store):
         except OSError as exc:
             raise JournalUnavailable(f"journal directory {path.parent} cannot be created: {exc.strerror}") from exc
         consequence = "the journal cannot be opened"
+        # Opening may wait on another process's open or migration of the same file (several
+        # processes starting at once, on a loaded machine): not on any hot path, so it waits
+        # longer than a write does; the configured busy timeout applies once open.
+        open_s = max(self.options.busy_timeout_s, OPEN_BUSY_S)
+        busy_ms = int(self.options.busy_timeout_s * 1000)
+        with setup_lock(self.target.path):
+            self._w = self._open_connections(open_s, busy_ms, consequence)
+
+    def _open_connections(self, open_s: float, busy_ms: int, consequence: str) -> sqlite3.Connection:
         try:
-            w = self._connect()
+            w = self._connect(open_s)
         except sqlite3.Error as exc:
-            raise sqlite_error(exc, self.where, consequence, self.options.busy_timeout_s) from exc
+            raise sqlite_error(exc, self.where, consequence, open_s) from exc
         try:
             mode = w.execute("PRAGMA journal_mode=WAL").fetchone()
             if mode is None or str(mode[0]).lower() != "wal":
@@ -162,15 +196,16 @@ class SqliteStore(Store):
                 raise JournalUnavailable(f"journal synchronous={self.options.synchronous!r}: use normal, full or extra")
             w.execute(f"PRAGMA synchronous={sync}")
             w.execute("PRAGMA foreign_keys=OFF")
-            self._r = self._connect()
+            w.execute(f"PRAGMA busy_timeout={busy_ms}")
+            self._r = self._connect(self.options.busy_timeout_s)
             self._r.execute("PRAGMA query_only=ON")
         except sqlite3.Error as exc:
             w.close()
-            raise sqlite_error(exc, self.where, consequence, self.options.busy_timeout_s) from exc
+            raise sqlite_error(exc, self.where, consequence, open_s) from exc
         except JournalError:
             w.close()
             raise
-        self._w = w
+        return w
 
     def _wconn(self) -> sqlite3.Connection:
         if self._w is None:

@@ -11,10 +11,10 @@ from strategy_client.journal import HEAD, Journal, JournalError, ProcessInfo
 
 
 def test_concurrent_opens_of_a_new_journal_all_succeed(tmp_path: Path) -> None:
-    for round_ in range(6):
+    for round_ in range(16):
         path = tmp_path / f"strategy-race{round_}.sqlite3"
         path.touch()  # the file exists (a writer created it), its tables not yet
-        start = threading.Barrier(3)
+        start = threading.Barrier(4)
         errors: list[str] = []
 
         def open_one(i: int, path: Path = path, start: threading.Barrier = start, errors: list[str] = errors) -> None:
@@ -26,7 +26,7 @@ def test_concurrent_opens_of_a_new_journal_all_succeed(tmp_path: Path) -> None:
                 return
             j.close()
 
-        threads = [threading.Thread(target=open_one, args=(i,)) for i in range(3)]
+        threads = [threading.Thread(target=open_one, args=(i,)) for i in range(4)]
         for t in threads:
             t.start()
         for t in threads:
