@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import signal
 import threading
 import weakref
 from collections import deque
@@ -75,8 +76,14 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+MAIN_THREAD_SIGNALS = frozenset(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name)
+)
+
+
 class LoopThread:
-    """An event loop of our own in a daemon thread."""
+    """An event loop of our own in a daemon thread (it blocks :data:`MAIN_THREAD_SIGNALS`: they
+    reach the caller's thread)."""
 
     def __init__(self, name: str = "strategy-client") -> None:
         self.loop = _new_loop()
@@ -84,6 +91,11 @@ class LoopThread:
         self._thread.start()
 
     def _main(self) -> None:
+        if hasattr(signal, "pthread_sigmask"):
+            # Ctrl-C and SIGTERM are the main thread's: a process-directed signal the kernel hands
+            # to this thread would set Python's flag without waking the main thread out of a
+            # blocking read (the manual REPL's prompt then ignores Ctrl-C until the next key)
+            signal.pthread_sigmask(signal.SIG_BLOCK, MAIN_THREAD_SIGNALS)
         asyncio.set_event_loop(self.loop)
         try:
             self.loop.run_forever()

@@ -4,6 +4,7 @@ the quickstart notebook run cell by cell exactly as written."""
 from __future__ import annotations
 
 import inspect
+import signal
 from pathlib import Path
 
 import nbformat
@@ -13,7 +14,7 @@ import strategy_client
 from strategy_client import CoreApi, Received, Snapshot
 from strategy_client.errors import NotFound, RunnerUnavailable
 from strategy_client.model import OrderStatus
-from strategy_client.sync_client import Client, SyncApi
+from strategy_client.sync_client import Client, LoopThread, SyncApi
 from strategy_client.wire import BookEvent, OrderEventKind
 
 from ..integration.conftest import ROOT, RunnerProc
@@ -100,3 +101,20 @@ def test_sync_methods_mirror_coreapi() -> None:
         got = list(inspect.signature(getattr(SyncApi, name)).parameters)
         assert got == want, name
         assert not inspect.iscoroutinefunction(getattr(SyncApi, name))
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="no per-thread signal masks on this platform")
+def test_the_loop_thread_leaves_ctrl_c_to_the_main_thread() -> None:
+    """Ctrl-C must interrupt the caller's blocking read (the manual REPL's prompt): the client's
+    own loop thread blocks SIGINT and SIGTERM, so the kernel never hands them to it."""
+    thread = LoopThread(name="mask-check")
+    try:
+
+        async def mask() -> set[int]:
+            return {int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])}
+
+        blocked = thread.run(mask(), timeout_s=5)
+    finally:
+        thread.stop()
+    assert {int(signal.SIGINT), int(signal.SIGTERM)} <= blocked
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # the caller's stays open
