@@ -171,8 +171,10 @@ class ScalingBench(Bench):
 
         def passes(rate: int) -> bool:
             step = self.step(sink, [], rate, sp.max_window_s)
-            keys = ("rate", "achieved_rate", "lost", "quality_rejected", "gaps", "drain_s", "runner_cores", "verdict")
-            ramp.append({k: step[k] for k in keys})
+            keys = ("rate", "achieved_rate", "lost", "quality_rejected", "gaps", "venue_dropped", "drain_s", "verdict")
+            ramp.append(
+                {**{k: step[k] for k in keys}, "cpu_cores": step["cpu_cores"], "runner": step["runner_dropped"]}
+            )
             log(f"  max ramp {rate}/s: {step['verdict']} (lost {step['lost']}, drain {step['drain_s']}s)")
             return bool(step["verdict"] == "pass")
 
