@@ -1,6 +1,6 @@
-"""``scripts/bench.py --quick --only tick --peers --ipc-ab`` runs the ccxt.pro peer beside
-tradebus and writes the same-run table, and the ipc:// against tcp:// rounds (keys only: a
-harness check, not a timed test)."""
+"""``scripts/bench.py --quick --only tick --peers --ipc-ab`` runs the ccxt.pro peer and the
+two-process floor (``benchlib/floor_peer.py``) beside tradebus and writes the same-run table, and
+the ipc:// against tcp:// rounds (keys only: a harness check, not a timed test)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CLIENTS = {"tradebus", "ccxt_pro_ws", "ccxt_pro_rest"}
+CLIENTS = {"tradebus", "ccxt_pro_ws", "ccxt_pro_rest", "python_floor_2proc"}
 
 
 def test_peers_and_ipc_rounds_write_their_tables(tmp_path: Path) -> None:
@@ -34,8 +34,14 @@ def test_peers_and_ipc_rounds_write_their_tables(tmp_path: Path) -> None:
     ratios = peers["ratio_tradebus_over_peer"]
     assert set(ratios) == CLIENTS - {"tradebus"}
     assert all(set(r) == {"p50", "p90", "p99"} and all(v > 0 for v in r.values()) for r in ratios.values())
-    assert [r["client"] for r in peers["rounds"]] == ["tradebus", "ccxt_pro_ws", "ccxt_pro_rest"]
+    assert [r["client"] for r in peers["rounds"]] == ["tradebus", "ccxt_pro_ws", "ccxt_pro_rest", "python_floor_2proc"]
     assert all(r["orders_ok"] > 0 for r in peers["rounds"][1:])
+    # the floor's orders reach the venue and are paired with their frames (samples past the warm-up)
+    floor_round = peers["rounds"][3]
+    assert floor_round["n"] >= 10 and floor_round["orders_ok"] >= floor_round["n"], floor_round
+    assert set(peers["ratio_floor_over_ccxt_pro_ws"]) == {"p50", "p90", "p99"}
+    assert all(v > 0 for v in peers["ratio_floor_over_ccxt_pro_ws"].values())
+    assert "python_floor_2proc ÷ ccxt_pro_ws" in proc.stdout
     assert "ccxt_pro_ws" in proc.stdout and "tradebus ÷ peer" in proc.stdout
 
     ipc = json.loads(out.read_text())["ipc_ab"]
