@@ -63,7 +63,6 @@ import httpx
 import psycopg
 import redis
 from bench_rpc import coreapi_roundtrip, echo_endpoints, echo_server, raw_roundtrip
-from bench_strategy import turn
 from benchlib.machine import machine_facts
 from benchlib.procs import Child, ChildFailed, Children
 from benchlib.simctl import SimControl
@@ -355,7 +354,8 @@ class Bench:
         time.sleep(0.3)  # orders still in flight arrive
         probe = ctl.probe()
         stats = strategy.request("stats")
-        trace = strategy.request("trace")["trace"]
+        traced = strategy.request("trace")
+        trace = traced["trace"]
         intent = self.journal_intent_us() if runner is not None else {}
         self.kids.stop(strategy)
         pairs = sorted(probe["pairs"])[p.tick_warmup :]
@@ -366,6 +366,7 @@ class Bench:
             "tick_to_order_us": summary,
             "samples_ns": samples,
             "pairs": pairs,
+            "turns": traced.get("turns", {}),
             "details": {
                 "load_msgs_per_s": p.load,
                 "achieved_load_msgs_per_s": fh.get("achieved_rate"),
@@ -647,7 +648,13 @@ def run_peers(bench: Bench, first_tick: list[int], rounds: int) -> dict[str, Any
             samples[name] += out["samples_ns"]
             stats = out["details"]["strategy"]
             per_round.append(
-                {"round": i + 1, "client": name, **out["tick_to_order_us"], "orders_ok": stats["orders_ok"]}
+                {
+                    "round": i + 1,
+                    "client": name,
+                    **out["tick_to_order_us"],
+                    "orders_ok": stats["orders_ok"],
+                    "legs_us": out["details"]["legs_us"],
+                }
             )
     tick = {name: summary_us(values) for name, values in samples.items()}
     ratios = {
@@ -688,7 +695,7 @@ def print_peers(peers: dict[str, Any]) -> None:
 
 # -- journal on / off ------------------------------------------------------------------------------
 
-AB_RUNNERS = ("bn-journal", "bn-nojournal")  # turn(u, 2) == 0: the journaled runner answers
+AB_RUNNERS = ("bn-journal", "bn-nojournal")  # --alternate order: turn 0 is the journaled runner
 
 
 def _median(values: list[float]) -> float:
@@ -701,8 +708,8 @@ def run_journal_ab(bench: Bench, journal_on: tuple[str, ...]) -> dict[str, Any]:
     """The journal's added cost, measured side by side: two runners on the one venue at once —
     ``bn-journal`` (the journal: SQLite by default, or ``journal_on``) and ``bn-nojournal``
     (``--no-journal``), fed the same frames — and one strategy reading both
-    (``bench_strategy.py --alternate``) that answers each trigger through one of them, chosen by
-    a hash of the book's update id. Orders 40 ms apart take the two paths in a shuffled order, so
+    (``bench_strategy.py --alternate``) that answers each trigger through one of them, drawn at
+    random when the trigger first arrives. Orders 40 ms apart take the two paths in a shuffled order, so
     the machine's drift (a few hundred µs between rounds run one after the other) hits both alike.
     The venue writes each frame to one runner's socket before the other's: rounds alternate which
     runner starts (and subscribes) first, and the result is the mean of the rounds' differences
@@ -733,9 +740,12 @@ def run_journal_ab(bench: Bench, journal_on: tuple[str, ...]) -> dict[str, Any]:
         )
         first, second = (started[n][0] for n in order)
         out = bench.tick_round(strategy, first, second)
+        turns: dict[str, int] = out["turns"]
         by_mode: dict[str, list[int]] = {"on": [], "off": []}
         for u, sent, arrived, _, _ in out["pairs"]:
-            by_mode["on" if turn(u, 2) == 0 else "off"].append(arrived - sent)
+            turn = turns.get(str(u))
+            if turn is not None:
+                by_mode["on" if turn == 0 else "off"].append(arrived - sent)
         intent = bench.journal_intent_us(started[AB_RUNNERS[0]][1])
         for child, _ in started.values():
             bench.kids.stop(child)
@@ -746,7 +756,10 @@ def run_journal_ab(bench: Bench, journal_on: tuple[str, ...]) -> dict[str, Any]:
                 "started_first": order[0],
                 "on": on,
                 "off": off,
-                "added_us": {q: round(on[q] - off[q], 1) for q in ("p50", "p90", "p99")},
+                # a round where one path got no order (a runner down) says nothing of the difference
+                "added_us": {q: round(on[q] - off[q], 1) for q in ("p50", "p90", "p99")}
+                if on["n"] and off["n"]
+                else {},
                 "journal_intent_in_runner_us": intent,
                 "cpu_cores": out["details"]["cpu_cores"],
                 "strategy": out["details"]["strategy"],
@@ -757,10 +770,13 @@ def run_journal_ab(bench: Bench, journal_on: tuple[str, ...]) -> dict[str, Any]:
             samples[mode] += by_mode[mode]
     pooled = {mode: summary_us(values) for mode, values in samples.items()}
     qs = ("p50", "p90", "p99")
+    valid = [r for r in rounds if r["added_us"]]
     return {
         "tick_to_order_journal_us": pooled["on"],
         "tick_to_order_no_journal_us": pooled["off"],
-        "journal_added_us": {q: round(sum(r["added_us"][q] for r in rounds) / len(rounds), 1) for q in qs},
+        "journal_added_us": {q: round(sum(r["added_us"][q] for r in valid) / len(valid), 1) for q in qs}
+        if valid
+        else {},
         "journal_intent_in_runner_us": {
             q: _median([r["journal_intent_in_runner_us"][q] for r in rounds if r["journal_intent_in_runner_us"]])
             for q in qs
@@ -810,6 +826,7 @@ def run(
             if name == "tick":
                 first_tick = out.pop("samples_ns")
                 out.pop("pairs")
+                out.pop("turns")
             result.update(out)
         if "rss" in scenarios or "ingest" in scenarios:
             sink = bench._start_sink()

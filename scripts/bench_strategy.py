@@ -13,9 +13,9 @@ latency probe matches to the book update that triggered it.
 
 ``--alternate A,B`` (the journal A/B of ``scripts/bench.py --journal-ab``): the books of the
 runners named A and B (two runners of one venue, fed the same frames) are read side by side and
-each trigger is answered through exactly one of them — the one :func:`turn` picks from the book's
-update id (a fixed hash, so triggers go to A and B in a random-looking, balanced order and the
-harness knows which went where). Both paths then see the same machine, triggers 40 ms apart.
+each trigger is answered through exactly one of them, drawn at random (seeded) when the first of
+the two streams delivers it (:class:`Turns`; ``trace`` reports which went where). Both paths then
+see the same machine, triggers 40 ms apart, in a shuffled order.
 
 By default the order is awaited where the book was read (the simplest strategy: the request
 leaves at once, books queue meanwhile). ``--order-tasks`` submits from a task per order instead,
@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import gc
 import json
+import random
 import signal
 import sys
 import time
@@ -62,19 +63,26 @@ from strategy_client.model import (
 )
 from strategy_client.wire import BookEvent
 
-__all__ = ["ThresholdStrategy", "main", "turn"]
+__all__ = ["ThresholdStrategy", "Turns", "main"]
 
 MAX_TRACE = 100_000
 
 
-def turn(update_id: int, ways: int) -> int:
-    """Which of ``ways`` runners answers the trigger with this update id (``--alternate``): a
-    multiplicative hash's top bits, balanced and not tied to the ids' parity or spacing."""
-    return ((update_id * 0x9E3779B1) & 0xFFFFFFFF) * ways >> 32
+class Turns:
+    """``--alternate``: which runner answers each trigger — drawn (seeded, uniform) the first
+    time either stream delivers that trigger, so the draw does not depend on the update ids'
+    spacing; both streams then agree on it."""
 
+    def __init__(self, ways: int, seed: int = 20) -> None:
+        self.ways = ways
+        self._rng = random.Random(seed)
+        self.by_update: dict[int, int] = {}
 
-def is_turn(update_id: int, *, index: int, ways: int) -> bool:
-    return turn(update_id, ways) == index
+    def takes(self, update_id: int, *, index: int) -> bool:
+        turn = self.by_update.get(update_id)
+        if turn is None:
+            turn = self.by_update[update_id] = self._rng.randrange(self.ways)
+        return turn == index
 
 
 class ThresholdStrategy:
@@ -186,6 +194,7 @@ async def run(args: argparse.Namespace) -> None:
             strategies = {"": strategy}
         else:
             strategies = {}
+            turns = Turns(len(names))
             for i, name in enumerate(names):
                 await api.wait_for(name, timeout_s=args.timeout)
                 runner = api.runner(name)
@@ -195,7 +204,7 @@ async def run(args: argparse.Namespace) -> None:
                     Decimal(str(args.drop_pct)),
                     args.prefix,
                     order_tasks=args.order_tasks,
-                    takes=partial(is_turn, index=i, ways=len(names)),
+                    takes=partial(turns.takes, index=i),
                 )
 
         def stats() -> dict[str, object]:
@@ -208,7 +217,10 @@ async def run(args: argparse.Namespace) -> None:
             return {**total, "by_runner": per}
 
         def trace() -> dict[str, object]:
-            return {"trace": [t for s in strategies.values() for t in s.trace]}
+            out: dict[str, object] = {"trace": [t for s in strategies.values() for t in s.trace]}
+            if names:  # which runner answered each trigger (update id → index in --alternate)
+                out["turns"] = {str(u): i for u, i in turns.by_update.items()}
+            return out
 
         serve_stdin(loop, stop, {"stats": stats, "trace": trace})
         runners = names or None
