@@ -25,6 +25,8 @@ robin over the runner's N partial-depth streams, for ``--window`` seconds. Per s
   short ramp (×1.5 from 10 000/s, then one step halfway back, 3 s windows) that passed ``bench.py``'s ingest criteria:
   nothing lost but quality-control rejections, nothing dropped in the runner's queues, no gap,
   backlog drained within 1 s. Short windows: an upper estimate of what 30 s would hold.
+  ``max_ended_by``: ``venue_limited`` when the venue could not send the next rate (the best is
+  then a floor set by the load generator and the machine, printed with ``(venue)``).
 
 Then at 16 books, 1, 4 and 16 subscribers (extra ``benchlib.sink`` processes on the same PUB)
 at the same rate: the runner's CPU per update and the least any subscriber received
@@ -164,9 +166,11 @@ class ScalingBench(Bench):
             "books_seen": sink.request("stats")["topics"],
         }
 
-    def max_sustained(self, sink: Child, sp: ScalingParams) -> tuple[int, list[dict[str, Any]]]:
+    def max_sustained(self, sink: Child, sp: ScalingParams) -> tuple[int, str, list[dict[str, Any]]]:
         """The best passing rate of a short ramp (×``max_factor`` until a step fails, then
-        ``max_bisect`` steps halfway between the last pass and the failure)."""
+        ``max_bisect`` steps halfway between the last pass and the failure); also what ended it:
+        ``fail`` (the runner's side lost updates or fell behind), ``venue_limited`` (the venue could
+        not send the rate: the best is then a floor, not the runner's limit) or ``none``."""
         ramp: list[dict[str, Any]] = []
 
         def passes(rate: int) -> bool:
@@ -190,7 +194,8 @@ class ScalingBench(Bench):
                 best = mid
             else:
                 failed = mid
-        return best, ramp
+        ended = next((r["verdict"] for r in reversed(ramp) if r["verdict"] != "pass"), "none")
+        return best, ended, ramp
 
 
 def run_books(bench: ScalingBench, sp: ScalingParams, books: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -204,7 +209,7 @@ def run_books(bench: ScalingBench, sp: ScalingParams, books: int) -> tuple[dict[
         f"{step['delivered_per_s']}/s, lost {step['lost']}, rss {step['runner_rss_mb']} MB"
     )
     if sp.find_max:
-        row["max_sustained_per_s"], row["max_ramp"] = bench.max_sustained(sink, sp)
+        row["max_sustained_per_s"], row["max_ended_by"], row["max_ramp"] = bench.max_sustained(sink, sp)
     subs: list[dict[str, Any]] = []
     if books == SUBSCRIBER_BOOKS and sp.subscribers:
         subs = run_subscribers(bench, sp, sink, step)
@@ -261,10 +266,11 @@ def print_table(result: dict[str, Any]) -> None:
     print("  books  runner µs/update  runner cores  delivered/s  lost (qc)  gaps  venue drops  RSS MB  max sustained/s")
     for r in result["books"]:
         lost = f"{r['lost']} ({r['quality_rejected']})"
+        best = f"{r['max_sustained_per_s']}{' (venue)' if r['max_ended_by'] == 'venue_limited' else ''}"
         print(
             f"  {r['books']:>5}  {r['runner_us_per_update']!s:>16}  {r['runner_cores']:>12}  {r['delivered_per_s']:>11}"
             f"  {lost:>9}  {r['gaps']:>4}  {r['venue_dropped']:>11}  {r['runner_rss_mb']:>6}"
-            f"  {r.get('max_sustained_per_s', '-')!s:>15}"
+            f"  {best if 'max_sustained_per_s' in r else '-':>15}"
         )
     if result["subscribers"]:
         print(f"  subscribers ({SUBSCRIBER_BOOKS} books)  runner µs/update  runner cores  least received / sent")
