@@ -367,6 +367,7 @@ class Bench:
             "samples_ns": samples,
             "pairs": pairs,
             "turns": traced.get("turns", {}),
+            "trace": trace,
             "details": {
                 "load_msgs_per_s": p.load,
                 "achieved_load_msgs_per_s": fh.get("achieved_rate"),
@@ -742,10 +743,13 @@ def run_journal_ab(bench: Bench, journal_on: tuple[str, ...]) -> dict[str, Any]:
         out = bench.tick_round(strategy, first, second)
         turns: dict[str, int] = out["turns"]
         by_mode: dict[str, list[int]] = {"on": [], "off": []}
-        for u, sent, arrived, _, _ in out["pairs"]:
-            turn = turns.get(str(u))
+        pairs_by_mode: dict[str, list[list[int]]] = {"on": [], "off": []}
+        for pair in out["pairs"]:
+            turn = turns.get(str(pair[0]))
             if turn is not None:
-                by_mode["on" if turn == 0 else "off"].append(arrived - sent)
+                mode = "on" if turn == 0 else "off"
+                by_mode[mode].append(pair[2] - pair[1])
+                pairs_by_mode[mode].append(pair)
         intent = bench.journal_intent_us(started[AB_RUNNERS[0]][1])
         for child, _ in started.values():
             bench.kids.stop(child)
@@ -761,6 +765,7 @@ def run_journal_ab(bench: Bench, journal_on: tuple[str, ...]) -> dict[str, Any]:
                 if on["n"] and off["n"]
                 else {},
                 "journal_intent_in_runner_us": intent,
+                "legs_us": {mode: tick_legs(pairs_by_mode[mode], out["trace"]) for mode in ("on", "off")},
                 "cpu_cores": out["details"]["cpu_cores"],
                 "strategy": out["details"]["strategy"],
             }
@@ -825,8 +830,8 @@ def run(
             details[name] = out.pop("details")
             if name == "tick":
                 first_tick = out.pop("samples_ns")
-                out.pop("pairs")
-                out.pop("turns")
+                for extra in ("pairs", "turns", "trace"):
+                    out.pop(extra)
             result.update(out)
         if "rss" in scenarios or "ingest" in scenarios:
             sink = bench._start_sink()
