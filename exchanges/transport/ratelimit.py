@@ -23,7 +23,10 @@ share one quota. :class:`SharedBudget` is that quota for one *scope* (Binance: `
   with the time to wait (the ``rate_limited`` refusal of the runner); other requests wait for the
   window to reset, at most ``max_wait_s``, then get the same error — nothing blocks forever;
 * **Redis down**: each process falls back to ``fallback_share`` of every limit, counted locally
-  (said once in the log), and tries Redis again every ``redis_retry_s``.
+  (said once in the log), and tries Redis again every ``redis_retry_s``;
+* **Redis back**: each process adds what it took alone to the shared count (once, however many of
+  its requests reach Redis together) and keeps to its own share for ``redis_retry_s +
+  lease_ttl_s``, counting what its requests are still asking Redis for as taken.
 """
 
 from __future__ import annotations
@@ -234,6 +237,7 @@ class _Lease:
     used: int = 0  # shared count after the last reservation (for headroom)
     own: int = 0  # units this process took in the window (shared grants and local share)
     unshared: int = 0  # of ``own``, taken on the local share while Redis was away: not yet in Redis
+    asking: int = 0  # just back from an outage: units this process's requests are asking Redis for now
     carried: int = 0  # taken alone near the end of the window before: may count in this one too
     carried_to: int = -1  # the window start ``carried`` is for
 
@@ -442,6 +446,7 @@ class SharedBudget:
             if lease.start != start:
                 carried = lease.carried if lease.carried_to == start else 0
                 lease.start, lease.left, lease.used, lease.own, lease.unshared = start, 0, carried, carried, carried
+                lease.asking = 0
             guard = self._guard(w)
             cap = self._cap(w, urgent)
             need = max(0, n - lease.left)
@@ -469,14 +474,34 @@ class SharedBudget:
         elif self._rejoining() and (wait_s := self._own_share_wait(needs, now, urgent)):
             pass  # coming back: this process keeps to its own share until every process is back
         else:
-            try:
-                wait_s = await self._refill_shared(needs, now)
-            except RedisError as exc:
-                self._redis_lost(exc)
-                wait_s = self._refill_local(needs, now, urgent)
+            wait_s = await self._refill_redis(needs, now, urgent)
         if wait_s is not None and not urgent:
             self._st.reads_full_until_ms = max(self._st.reads_full_until_ms, now + int(wait_s * 1000))
         return wait_s
+
+    async def _refill_redis(self, needs: list[_Need], now: int, urgent: bool) -> float | None:
+        """:meth:`_refill_shared`, falling back to the local share when Redis does not answer.
+        Coming back from an outage, what this request asks for counts as this process's own
+        (``asking``) until Redis answers: the process's other requests, checked meanwhile against
+        its own share, see it (without it, a burst of requests all passed that check before any
+        grant was counted, and together took the whole shared window)."""
+        asking = self._rejoining()
+        if asking:
+            self._count_asking(needs, 1)
+        try:
+            return await self._refill_shared(needs, now)
+        except RedisError as exc:
+            self._redis_lost(exc)
+            return self._refill_local(needs, now, urgent)
+        finally:
+            if asking:
+                self._count_asking(needs, -1)
+
+    @staticmethod
+    def _count_asking(needs: list[_Need], sign: int) -> None:
+        for nd in needs:
+            if nd.lease is not None and nd.lease.start == nd.start:  # else the window turned: reset
+                nd.lease.asking += sign * nd.need
 
     def _redis_usable(self) -> bool:
         if self._reserve is None:
@@ -501,15 +526,16 @@ class SharedBudget:
         assert self._reserve is not None
         keys = [self._ban_key()]
         args: list[int] = [now]
-        for nd in needs:
+        spent = self._take_unshared(needs)  # sent once: concurrent requests must not add it again
+        for nd, units in zip(needs, spent, strict=True):
             keys.append(self._key(nd.window, nd.start))
-            spent = nd.lease.unshared if nd.lease is not None else 0
-            args += [nd.need, nd.want, nd.cap, 2 * nd.window.interval_ms + 5_000, nd.observed, spent]
-        reply = await self._reserve(keys=keys, args=args)
+            args += [nd.need, nd.want, nd.cap, 2 * nd.window.interval_ms + 5_000, nd.observed, units]
+        try:
+            reply = await self._reserve(keys=keys, args=args)
+        except RedisError:
+            self._give_back_unshared(needs, spent)
+            raise
         self._st.asked_at = self._monotonic()
-        for nd in needs:
-            if nd.lease is not None:
-                nd.lease.unshared = 0  # now in the shared count
         if self._st.redis_down_since is not None:
             # Other processes may still count on their local shares (each retries Redis within
             # redis_retry_s): until all are back, this one keeps to its own share too.
@@ -547,6 +573,23 @@ class SharedBudget:
             self._report(nd.window, lease)
         return None
 
+    @staticmethod
+    def _take_unshared(needs: list[_Need]) -> list[int]:
+        """What each counter's lease took alone (``unshared``), handed to one reservation."""
+        out: list[int] = []
+        for nd in needs:
+            out.append(nd.lease.unshared if nd.lease is not None else 0)
+            if nd.lease is not None:
+                nd.lease.unshared = 0
+        return out
+
+    @staticmethod
+    def _give_back_unshared(needs: list[_Need], spent: list[int]) -> None:
+        """Redis did not answer: the takings are still to be added (unless the window turned)."""
+        for nd, units in zip(needs, spent, strict=True):
+            if nd.lease is not None and nd.lease.start == nd.start:
+                nd.lease.unshared += units
+
     async def _write_windows(self) -> None:
         """The windows' limits and counter names, for readers of the shared count (``runner ls``,
         :func:`read_headroom`); rewritten every minute and after Redis came back empty."""
@@ -571,7 +614,8 @@ class SharedBudget:
         """Just back from an outage: the wait when this process's own takings of a window (``own``)
         would pass its local share; None when they fit."""
         for nd in needs:
-            if nd.lease is not None and nd.lease.own + nd.need > self._cap(nd.window, urgent, local=True):
+            lease = nd.lease
+            if lease is not None and lease.own + lease.asking + nd.need > self._cap(nd.window, urgent, local=True):
                 return self._wait_s(nd, now)
         return None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -365,3 +366,63 @@ async def test_alone_a_request_near_a_windows_end_counts_in_the_next_one_too() -
     assert await _take_until_refused(budget) == 20
     clock.ms += 1_600  # the next minute, past its edge guard
     assert await _take_until_refused(budget) == 0  # those 20 may have landed here
+
+
+async def _back_from_an_outage(
+    server: LocalRedisServer, client: aioredis.Redis, clock: Clock, alone: tuple[int, int, int]
+) -> list[SharedBudget]:
+    """Three processes, Redis away for a window in which each takes ``alone`` orders on its local
+    share, then Redis back (empty) and past ``redis_retry_s``: none of them has asked it yet."""
+    budgets = [_budget(client, clock, max_wait_s=0, fallback_share=0.25) for _ in alone]
+    for budget in budgets:
+        await budget.acquire(1)
+    server.stop()
+    clock.ms += 60_000  # the next window, all three on their local shares
+    for budget, n in zip(budgets, alone, strict=True):
+        for _ in range(n):
+            await budget.acquire(1, urgent=True)
+    server.start()
+    clock.ms += 5_001
+    return budgets
+
+
+async def _burst(budget: SharedBudget, n: int) -> int:
+    """``n`` orders at once (one event loop, as a runner's concurrent requests): how many got through."""
+    results = await asyncio.gather(*(budget.acquire(1, urgent=True) for _ in range(n)), return_exceptions=True)
+    assert all(r is None or isinstance(r, RateLimited) for r in results), results
+    return sum(1 for r in results if r is None)
+
+
+async def test_a_burst_back_from_an_outage_keeps_to_the_process_s_own_share(private_redis: LocalRedisServer) -> None:
+    """Just back from an outage, a process keeps to its own share even when many of its requests
+    ask Redis at once: each counts what the others are still asking for. Before, all of them
+    passed the own-share check before any grant was counted and together took the whole shared
+    window, from a count that lacked what the other processes took alone — three runners'
+    reconciles did that on a loaded box, and the venue answered 418."""
+    clock = Clock()
+    client = aioredis.Redis.from_url(private_redis.url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    try:
+        a, _, _ = await _back_from_an_outage(private_redis, client, clock, (1, 25, 25))
+        granted = await _burst(a, 40)
+        assert a.shared
+        assert granted == 24  # the rest of its own share for orders, though the shared count has room
+        assert 1 + granted + 50 <= 100  # what the venue sees in the window, the others' 50 included
+    finally:
+        await client.aclose()
+
+
+async def test_a_burst_back_from_an_outage_adds_what_the_process_took_alone_once(
+    private_redis: LocalRedisServer,
+) -> None:
+    """What a process took alone is added to the shared count once, however many of its requests
+    reach Redis together (before, each of them added it: 15 taken alone counted 30 times)."""
+    clock = Clock()
+    client = aioredis.Redis.from_url(private_redis.url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    try:
+        a, _, _ = await _back_from_an_outage(private_redis, client, clock, (15, 0, 0))
+        granted = await _burst(a, 30)
+        assert granted == 10  # the rest of its own share
+        raw = await client.get(f"tradebus:rl:binance-spot:ip:weight_1m:{T0 + 60_000}")
+        assert raw is not None and int(raw) == 15 + 10
+    finally:
+        await client.aclose()
