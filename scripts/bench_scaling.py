@@ -266,11 +266,13 @@ def print_table(result: dict[str, Any]) -> None:
     print("  books  runner µs/update  runner cores  delivered/s  lost (qc)  gaps  venue drops  RSS MB  max sustained/s")
     for r in result["books"]:
         lost = f"{r['lost']} ({r['quality_rejected']})"
-        best = f"{r['max_sustained_per_s']}{' (venue)' if r['max_ended_by'] == 'venue_limited' else ''}"
+        best = "-"
+        if "max_sustained_per_s" in r:
+            best = f"{r['max_sustained_per_s']}{' (venue)' if r['max_ended_by'] == 'venue_limited' else ''}"
         print(
             f"  {r['books']:>5}  {r['runner_us_per_update']!s:>16}  {r['runner_cores']:>12}  {r['delivered_per_s']:>11}"
             f"  {lost:>9}  {r['gaps']:>4}  {r['venue_dropped']:>11}  {r['runner_rss_mb']:>6}"
-            f"  {best if 'max_sustained_per_s' in r else '-':>15}"
+            f"  {best:>15}"
         )
     if result["subscribers"]:
         print(f"  subscribers ({SUBSCRIBER_BOOKS} books)  runner µs/update  runner cores  least received / sent")
