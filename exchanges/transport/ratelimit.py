@@ -25,18 +25,22 @@ share one quota. :class:`SharedBudget` is that quota for one *scope* (Binance: `
 * **Redis down**: each process falls back to ``fallback_share`` of every limit, counted locally
   (said once in the log), and tries Redis again every ``redis_retry_s``;
 * **Redis back**: each process adds what it took alone to the shared count (once, however many of
-  its requests reach Redis together) and keeps to its own share for ``redis_retry_s +
-  lease_ttl_s``, counting what its requests are still asking Redis for as taken.
+  its requests reach Redis together, and even when its own share is spent) and keeps to its own
+  share for ``redis_retry_s + lease_ttl_s``, counting what its requests are still asking Redis
+  for as taken. A process that sent nothing during the outage learns of it from the store's
+  *epoch* (a token the script sets when Redis has none: another one than it knew means Redis
+  restarted empty) and keeps to its own share the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import redis.asyncio as aioredis
@@ -172,15 +176,18 @@ class BudgetOptions:
             )
 
 
-# KEYS[1] = ban key, KEYS[2..] = one counter per window (its current window start in the name)
+# KEYS[1] = ban key, KEYS[2..n+1] = one counter per window (its current window start in the name),
+#         KEYS[n+2] = the store's epoch (a token set when missing: Redis restarted or never used)
 # ARGV[1] = now_ms, then per window: need, want, cap, ttl_ms, observed (-1: none), spent (units this
-#           process took on its local share while Redis was away: added first, whatever the outcome)
-# returns {1, g1, u1, g2, u2...}  granted per window (need <= g <= want), count after
-#         {0, i, used}      window i cannot give ``need`` (nothing taken)
-#         {-1, until_ms * 1000 + http_status}    the scope is banned
+#           process took on its local share while Redis was away: added first, whatever the outcome),
+#           then the epoch this process knows ("": none yet) and a token to set if there is none
+# returns {1, g1, u1, g2, u2..., epoch}  granted per window (need <= g <= want), count after
+#         {0, i, used, epoch}      window i cannot give ``need`` (nothing taken)
+#         {-1, until_ms * 1000 + http_status, epoch}    the scope is banned
+#         {2, epoch}      not the epoch this process knew: Redis lost its counts since (nothing taken)
 _RESERVE = """
 local now = tonumber(ARGV[1])
-local n = #KEYS - 1
+local n = #KEYS - 2
 for i = 1, n do
   local b = 1 + (i - 1) * 6
   local spent = tonumber(ARGV[b + 6])
@@ -189,8 +196,15 @@ for i = 1, n do
     redis.call('PEXPIRE', KEYS[i + 1], tonumber(ARGV[b + 4]))
   end
 end
+local epoch = redis.call('GET', KEYS[n + 2])
+if not epoch then
+  epoch = ARGV[#ARGV]
+  redis.call('SET', KEYS[n + 2], epoch)
+end
+local known = ARGV[#ARGV - 1]
+if known ~= '' and known ~= epoch then return {2, epoch} end
 local ban = tonumber(redis.call('GET', KEYS[1]) or '0')
-if math.floor(ban / 1000) > now then return {-1, ban} end
+if math.floor(ban / 1000) > now then return {-1, ban, epoch} end
 local grants = {}
 for i = 1, n do
   local b = 1 + (i - 1) * 6
@@ -201,7 +215,7 @@ for i = 1, n do
     redis.call('SET', KEYS[i + 1], obs, 'PX', ttl)
     used = obs
   end
-  if used + need > cap then return {0, i, used} end
+  if used + need > cap then return {0, i, used, epoch} end
   grants[i] = math.min(want, cap - used)
 end
 local out = {1}
@@ -212,6 +226,7 @@ for i = 1, n do
   out[2 * i] = grants[i]
   out[2 * i + 1] = tonumber(redis.call('GET', KEYS[i + 1]))
 end
+out[2 * n + 2] = epoch
 return out
 """
 
@@ -267,6 +282,7 @@ class _State:
     windows_written_at: float | None = None  # the windows' limits written to Redis for `runner ls`
     settle_until: float = 0.0  # Redis just came back: own share still capped until then (monotonic)
     asked_at: float = 0.0  # the last reservation Redis answered (monotonic): bans seen up to then
+    epoch: str = ""  # the Redis store's epoch last seen: another one means it restarted (empty) since
 
 
 class SharedBudget:
@@ -349,6 +365,9 @@ class SharedBudget:
 
     def _ban_key(self) -> str:
         return f"{self._ns}:ban"
+
+    def _epoch_key(self) -> str:
+        return f"{self._ns}:epoch"
 
     def _cap(self, w: Window, urgent: bool, *, local: bool = False) -> int:
         share = self.options.fallback_share if local else 1.0  # the shared cap, even while asking Redis again
@@ -472,7 +491,9 @@ class SharedBudget:
         if not self._redis_usable():
             wait_s = self._refill_local(needs, now, urgent)
         elif self._rejoining() and (wait_s := self._own_share_wait(needs, now, urgent)):
-            pass  # coming back: this process keeps to its own share until every process is back
+            # coming back: this process keeps to its own share until every process is back, and
+            # what it took alone reaches the shared count even when it may take no more
+            await self._hand_over(needs, now)
         else:
             wait_s = await self._refill_redis(needs, now, urgent)
         if wait_s is not None and not urgent:
@@ -496,6 +517,16 @@ class SharedBudget:
         finally:
             if asking:
                 self._count_asking(needs, -1)
+
+    async def _hand_over(self, needs: list[_Need], now: int) -> None:
+        """Add what this process took alone to the shared count, taking nothing (its own share is
+        spent): the others, once they stop keeping to theirs, must see it."""
+        if not any(nd.lease is not None and nd.lease.unshared for nd in needs):
+            return
+        try:
+            await self._refill_shared([replace(nd, need=0, want=0) for nd in needs], now)
+        except RedisError as exc:
+            self._redis_lost(exc)
 
     @staticmethod
     def _count_asking(needs: list[_Need], sign: int) -> None:
@@ -522,35 +553,63 @@ class SharedBudget:
         self._st.redis_down_since = self._monotonic()
         self._st.windows_written_at = None  # a restarted Redis is empty
 
-    async def _refill_shared(self, needs: list[_Need], now: int) -> float | None:
+    async def _ask_redis(self, needs: list[_Need], now: int) -> list[int | bytes | str]:
+        """One reservation script call (what this process took alone goes with it, once)."""
         assert self._reserve is not None
         keys = [self._ban_key()]
-        args: list[int] = [now]
+        args: list[int | str] = [now]
         spent = self._take_unshared(needs)  # sent once: concurrent requests must not add it again
         for nd, units in zip(needs, spent, strict=True):
             keys.append(self._key(nd.window, nd.start))
             args += [nd.need, nd.want, nd.cap, 2 * nd.window.interval_ms + 5_000, nd.observed, units]
+        keys.append(self._epoch_key())
+        args += [self._st.epoch, secrets.token_hex(8)]  # a new token each time: never one known before
         try:
-            reply = await self._reserve(keys=keys, args=args)
+            reply: list[int | bytes | str] = await self._reserve(keys=keys, args=args)
         except RedisError:
             self._give_back_unshared(needs, spent)
             raise
         self._st.asked_at = self._monotonic()
+        return reply
+
+    def _answered(self, status: int, epoch: int | bytes | str) -> None:
+        """Redis answered: back from an outage this process saw, or one it learns of only now
+        (the store's epoch changed: Redis restarted empty while this process sent nothing)."""
+        epoch = epoch.decode() if isinstance(epoch, bytes) else str(epoch)
+        restart_news = status == 2 and epoch != self._st.epoch
+        self._st.epoch = epoch
+        if self._st.redis_down_since is None and not restart_news:
+            return
+        # Other processes may still count on their local shares (each retries Redis within
+        # redis_retry_s): until all are back, this one keeps to its own share too.
+        settle = self.options.redis_retry_s + self.options.lease_ttl_s
+        self._st.settle_until = self._monotonic() + settle
+        self._st.windows_written_at = None  # a restarted Redis is empty
         if self._st.redis_down_since is not None:
-            # Other processes may still count on their local shares (each retries Redis within
-            # redis_retry_s): until all are back, this one keeps to its own share too.
-            self._st.settle_until = self._monotonic() + self.options.redis_retry_s + self.options.lease_ttl_s
             log.info(
                 "{}: Redis back; rate-limit budget shared again (this process's own share until the others are "
                 "back, {:.0f}s)",
                 self.scope,
-                self.options.redis_retry_s + self.options.lease_ttl_s,
+                settle,
             )
-            self._st.redis_down_since = None
+        else:
+            log.info(
+                "{}: Redis restarted empty; rate-limit budget: this process's own share until the others are "
+                "back, {:.0f}s",
+                self.scope,
+                settle,
+            )
+        self._st.redis_down_since = None
+
+    async def _refill_shared(self, needs: list[_Need], now: int) -> float | None:
+        reply = await self._ask_redis(needs, now)
+        status = int(reply[0])
+        self._answered(status, reply[-1])
         written = self._st.windows_written_at
         if written is None or self._monotonic() - written >= WINDOWS_REFRESH_S:
             await self._write_windows()
-        status = int(reply[0])
+        if status == 2:
+            return None  # nothing taken: asked again, as one back from an outage
         if status == -1:
             until, http_status = divmod(int(reply[1]), 1000)
             self._note_ban(until, http_status)

@@ -3,8 +3,9 @@ reader outside the budget — ``runner ls`` — reads its headroom with a blocki
 so that reading pays no import of the budget itself (asyncio Redis, the venue telemetry).
 
 Keys: ``<prefix>:<scope>@<host>:`` then ``ban`` (banned until, ms × 1000 + HTTP status),
-``windows`` (a hash: window → ``"<interval_ms> <limit> <counter>"``) and each window's counter
-``<counter>:<window start ms>``.
+``windows`` (a hash: window → ``"<interval_ms> <limit> <counter>"``), ``epoch`` (a token set when
+missing, no expiry: another one than a process knew means Redis restarted empty since) and each
+window's counter ``<counter>:<window start ms>``.
 """
 
 from __future__ import annotations

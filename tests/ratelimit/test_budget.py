@@ -344,7 +344,9 @@ async def test_the_first_request_back_from_an_outage_keeps_to_the_local_share(
         clock.ms += 5_001
         with pytest.raises(RateLimited):
             await budget.acquire(1, urgent=True)
-        assert await client.get(f"tradebus:rl:binance-spot:ip:weight_1m:{T0 + 60_000}") is None
+        # what it took alone is in the shared count for the others to see, and nothing more
+        raw = await client.get(f"tradebus:rl:binance-spot:ip:weight_1m:{T0 + 60_000}")
+        assert raw is not None and int(raw) == 25
     finally:
         await client.aclose()
 
@@ -424,5 +426,30 @@ async def test_a_burst_back_from_an_outage_adds_what_the_process_took_alone_once
         assert granted == 10  # the rest of its own share
         raw = await client.get(f"tradebus:rl:binance-spot:ip:weight_1m:{T0 + 60_000}")
         assert raw is not None and int(raw) == 15 + 10
+    finally:
+        await client.aclose()
+
+
+async def test_a_process_idle_through_an_outage_keeps_to_its_own_share_after_it(
+    private_redis: LocalRedisServer,
+) -> None:
+    """A process that sent nothing while Redis was away never saw it go, but Redis came back
+    empty: its first reservation finds the restart (the store's epoch changed) and it keeps to its
+    own share like the others, instead of taking the whole window the others are still spending
+    alone."""
+    clock = Clock()
+    client = aioredis.Redis.from_url(private_redis.url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    try:
+        a, b, c = await _back_from_an_outage(private_redis, client, clock, (0, 25, 25))
+        assert a.shared  # as far as it knows
+        assert await _burst(a, 40) == 25
+        assert await _take_until_refused(a, urgent=True) == 0
+        for other in (b, c):  # their next request: refused (their own share is spent), yet counted
+            assert await _take_until_refused(other, urgent=True) == 0
+            assert other.shared
+        raw = await client.get(f"tradebus:rl:binance-spot:ip:weight_1m:{T0 + 60_000}")
+        assert raw is not None and int(raw) == 75
+        clock.ms += 6_001  # every process is back: the shared count again
+        assert await _take_until_refused(a, urgent=True) == 25
     finally:
         await client.aclose()
