@@ -11,7 +11,7 @@ from pathlib import Path
 
 import zmq
 
-from exchange_runner.journaling import JournalingPublisher
+from exchange_runner.journaling import JournalingPublisher, RunnerJournal
 from exchange_runner.publisher import pub_socket
 from strategy_client.journal import Journal, ProcessInfo
 from strategy_client.model import (
@@ -19,12 +19,15 @@ from strategy_client.model import (
     InstrumentKey,
     MarketKind,
     Order,
+    OrderRequest,
     OrderStatus,
     OrderType,
     Side,
     TimeInForce,
 )
 from strategy_client.wire import OrderEvent, OrderEventKind, TopicKind, decode_event, decode_header
+
+from ..helpers import eventually
 
 KEY = InstrumentKey(Exchange.BINANCE, "BTCUSDT", MarketKind.PERP)
 PROCESS = ProcessInfo(role="runner", name="binance:jp")
@@ -104,4 +107,54 @@ async def test_a_full_writer_queue_overflows_in_order_and_loses_nothing(tmp_path
             again.close()
     finally:
         sub.close(linger=0)
+        pub.close(linger=0)
+
+
+def _request(i: int) -> OrderRequest:
+    return OrderRequest(
+        key=KEY,
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        qty=Decimal("0.001"),
+        price=Decimal("100"),
+        tif=TimeInForce.GTC,
+        client_id=f"jp-{i}",
+    )
+
+
+async def test_the_writer_takes_an_intent_with_its_orders_answer_not_while_the_order_travels(tmp_path: Path) -> None:
+    """The order path logs the intent, sends, then releases it: the writer's commit (CPU on the
+    runner's core) must not run while the order is on its way to the venue — it takes the intent
+    with the order's first journaled answer, in the same transaction, or ``handoff_s`` later."""
+    journal = Journal.open(None, process=PROCESS, data_dir=tmp_path)
+    pub = pub_socket(zmq.Context.instance())
+    pub.setsockopt(zmq.LINGER, 0)
+    pub.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        publisher = JournalingPublisher(pub, Exchange.BINANCE, journal)
+        slow = RunnerJournal(journal, publisher, handoff_s=60.0)
+        async with journal.running():
+            slow.write_intent(_request(0))
+            slow.release_intents()  # the order was sent
+            for _ in range(20):  # the loop turns on (the venue's answer is not in yet)
+                await asyncio.sleep(0)
+            assert journal.stats.queue_depth == 0 and journal.stats.committed == 0
+            batches = journal.stats.batches
+            publisher.publish(TopicKind.EXECUTION, OrderEvent(kind=OrderEventKind.NEW, order=_order(0)), KEY)
+            await journal.flush(10)  # the answer takes the intent along: one transaction
+            assert journal.stats.committed == 2 and journal.stats.batches == batches + 1
+
+            prompt = RunnerJournal(journal, publisher, handoff_s=0.02)
+            prompt.write_intent(_request(1))
+            prompt.release_intents()
+            prompt.release_intents()  # one timer for whatever is held
+            await eventually(lambda: journal.stats.committed == 3 or None, what="the unanswered intent committed")
+            assert {o.client_id for o in journal.unresolved_orders()} >= {"jp-1"}
+
+            now = RunnerJournal(journal, publisher, handoff_s=0)
+            now.write_intent(_request(2))
+            now.release_intents()
+            assert journal.stats.queue_depth == 1  # 0: handed over at once
+        assert journal.close() == 0
+    finally:
         pub.close(linger=0)
