@@ -266,9 +266,15 @@ async def test_no_churn_when_the_funding_turns_slightly_against_the_carry(venue:
     rate, the strategy entered on the basis and exited on the flip, 12 round trips in 12 s."""
     venue.admin("engine/funding-rate", {"symbol": "BTCUSDT", "rate": "-0.00002"})  # shorts pay 0.025 bps/h
     venue.admin("engine/basis", {"symbol": "BTCUSDT", "bps": 120})
-    cfg = config(paper=True, **{"decision.funding_flip_bps_per_hour": 0, "decision.min_hold_s": 30})
+    # no re-entry cooldown: a churn would be a round trip per few books (39 in 80 decisions with
+    # the hysteresis broken), not one per 10 s cooldown — 80 decisions (~8 s) show it where the
+    # default cooldown needed 250 (~25 s) to show 3
+    cfg = config(
+        paper=True,
+        **{"decision.funding_flip_bps_per_hour": 0, "decision.min_hold_s": 30, "decision.reentry_cooldown_s": 0},
+    )
     session, _task = await session_factory(cfg)
-    await eventually(lambda: session.engine.decisions > 250, timeout=30, what="decisions")
+    await eventually(lambda: session.engine.decisions > 80, timeout=30, what="decisions")
     # at most one entry, taken before the pinned rate reached the strategy, and held (min hold);
     # once the rate is known, no entry into a carry that a flip would exit at once
     assert session.engine.entries <= 1 and session.engine.exits <= 1
