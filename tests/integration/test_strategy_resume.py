@@ -197,11 +197,9 @@ def test_adopt_takes_a_foreign_short_over_and_exits_it(harness: Any) -> None:
     assert _perp_size(h) == 0
 
 
-@pytest.mark.parametrize("journal_url", ["sqlite"], indirect=True)
-def test_kill_restart_loop(harness: Any, tmp_path: Path) -> None:
-    """scripts/kill_restart.py with a few kills (the script does 50 by default)."""
-    h = harness
-    h.close()
+def test_kill_restart_loop(redis_url: str, tmp_path: Path) -> None:
+    """scripts/kill_restart.py with a few kills (the script does 50 by default), on SQLite; the
+    script starts its own runner (no harness: its runner would be started only to be stopped)."""
     out = tmp_path / "kr.json"
     done = subprocess.run(
         [
@@ -212,7 +210,7 @@ def test_kill_restart_loop(harness: Any, tmp_path: Path) -> None:
             "--seed",
             "3",
             "--redis-url",
-            h.redis_url,
+            redis_url,
             "--workdir",
             str(tmp_path / "loop"),
             "--json",
