@@ -16,38 +16,6 @@ settings.register_profile("tradebus", deadline=None)
 settings.load_profile("tradebus")
 
 
-# The modules with the longest tests (each 8-40 s: real processes, kills, restarts), longest first.
-# They run first: on ./scripts/test's two workers (pytest-xdist hands out tests in collection order)
-# a long test collected last leaves one worker running it alone at the end of the suite. Whole
-# modules move (their tests keep their order, module fixtures start once); everything else keeps
-# pytest's order. No package with package-scoped fixtures is split (tests/client, strategies/manual).
-SLOW_FIRST = (
-    "tests/integration/test_strategy_resume.py",
-    "tests/strategies/test_engine_scenarios.py",
-    "tests/strategies/test_backtest.py",
-    "tests/test_chaos_harness.py",
-    "tests/strategies/test_cli.py",
-    "tests/integration/test_journal_runner.py",
-    "tests/bridge/test_bridge_e2e.py",
-    "tests/integration/test_strategy_cli_ux.py",
-    "tests/strategies/test_engine_faults.py",
-    "tests/exchanges/binance/test_recovery_sim.py",
-    "tests/integration/test_recovery.py",
-    "tests/integration/test_three_venues.py",
-    "tests/integration/test_runner_ls_stale.py",
-    "tests/integration/test_wrong_credentials.py",
-    "tests/integration/test_startup_retry.py",
-    "tests/integration/test_docs_strategies.py",
-    "tests/strategies/test_alerts.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The :data:`SLOW_FIRST` modules first, in that order (a stable sort: the rest as collected)."""
-    rank = {path: i for i, path in enumerate(SLOW_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(SLOW_FIRST)))
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _journal_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Journals (runners, strategies) go to a directory of the run, never the per-user data dir:
