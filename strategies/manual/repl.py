@@ -11,7 +11,9 @@ starting with ``#`` are skipped.
 from __future__ import annotations
 
 import cmd
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
@@ -320,6 +322,19 @@ def _risk_feed(client: strategy_client.Client, runner: str) -> Callable[[], list
     return drain
 
 
+def _take_ctrl_c() -> None:
+    """On its own terminal the REPL answers Ctrl-C (drops the line, or abandons a call): a
+    SIGINT this process was started with blocked or ignored — inherited from a parent's thread
+    or a non-interactive shell's background job — would make it hang at the prompt instead.
+    Main thread only (signals are handled there)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def _interactive(
     shell: ManualShell,
     exchange: Exchange,
@@ -329,6 +344,8 @@ def _interactive(
     emit: Callable[[str], None],
 ) -> int:
     rl = _readline() if shell.use_rawinput else None
+    if shell.use_rawinput:
+        _take_ctrl_c()
     path = (history_file or DEFAULT_HISTORY_FILE).expanduser()
     if rl is not None:
         _setup_history(rl, path, emit)

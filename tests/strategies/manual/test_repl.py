@@ -320,6 +320,44 @@ def test_interactive_prompt_completion_and_history(
     assert history.read_text().splitlines()[-4:] == ["balance", "book spot:BTCUSDT 2", "nonsense", "quit"]
 
 
+# The REPL started as a parent's thread with SIGINT blocked, or a background job, would start it:
+# the mask and the ignored disposition survive exec.
+SIGINT_BLOCKED_AND_IGNORED = (
+    "import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}); "
+    "signal.signal(signal.SIGINT, signal.SIG_IGN); os.execv(sys.executable, [sys.executable, '-c', sys.argv[1]])"
+)
+
+
+@pytest.mark.skipif(not _pty_available(), reason="no pseudo-terminal on this platform")
+@pytest.mark.skipif(not _readline_available(), reason="Python was built without readline")
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="no signal masks on this platform")
+def test_ctrl_c_at_the_prompt_works_even_when_started_with_sigint_blocked_and_ignored(
+    manual_runner: RunnerProc, manual_redis: str, tmp_path: Path
+) -> None:
+    history = tmp_path / "history"
+    code = (
+        "import sys; from pathlib import Path; from strategies.manual import run_manual; "
+        f"sys.exit(run_manual(exchange='binance', redis_url={manual_redis!r}, history_file=Path({str(history)!r})))"
+    )
+    env = {**os.environ, "TERM": "dumb", "PYTHONUNBUFFERED": "1"}
+    term = Pty([sys.executable, "-c", SIGINT_BLOCKED_AND_IGNORED, code], env)
+    try:
+        term.expect(r"binance> ")
+        term.send("half-typ")
+        term.expect(r"half-typ")
+        if not term.wait_in_select():
+            pytest.skip("cannot see when the REPL waits for input on this platform")
+        term.proc.send_signal(signal.SIGINT)
+        term.expect(r"binance> ", timeout=10)  # the line dropped, a fresh prompt
+        term.send("quit\r")
+        status = term.close()
+    except BaseException:
+        term.proc.kill()
+        term.close()
+        raise
+    assert status == EXIT_OK
+
+
 def test_an_order_whose_reply_is_lost_names_its_id_and_can_be_found(
     manual_runner: RunnerProc, manual_redis: str
 ) -> None:
