@@ -308,7 +308,10 @@ def test_interactive_prompt_completion_and_history(
         term.expect(r"half-typ")
         if term.wait_in_select():
             term.proc.send_signal(signal.SIGINT)  # what Ctrl-C does on the process's own terminal
-            again = term.expect(r"binance> ")  # the line is dropped, like a shell; no banner again
+            try:
+                again = term.expect(r"binance> ")  # the line is dropped, like a shell; no banner again
+            except AssertionError as exc:  # say where the signal went (threads' masks, pending)
+                raise AssertionError(f"{exc}\n{_signal_state(term.proc.pid)}") from None
             assert "tradebus manual trading" not in again, again
         term.send("quit\r")
         status = term.close()
@@ -318,6 +321,16 @@ def test_interactive_prompt_completion_and_history(
         raise
     assert status == EXIT_OK  # an interactive session's mistakes do not set the exit status
     assert history.read_text().splitlines()[-4:] == ["balance", "book spot:BTCUSDT 2", "nonsense", "quit"]
+
+
+def _signal_state(pid: int) -> str:
+    """Each thread's signal lines from /proc (blocked, pending, ignored, caught) and wait channel."""
+    out = []
+    for task in sorted(Path(f"/proc/{pid}/task").iterdir()):
+        lines = (task / "status").read_text().splitlines()
+        keep = [ln for ln in lines if ln.startswith(("Name:", "SigPnd:", "ShdPnd:", "SigBlk:", "SigIgn:", "SigCgt:"))]
+        out.append(f"{task.name} {' '.join(keep)} wchan={(task / 'wchan').read_text()}")
+    return "\n".join(out)
 
 
 # The REPL started as a parent's thread with SIGINT blocked, or a background job, would start it:
