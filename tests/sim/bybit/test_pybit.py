@@ -81,37 +81,44 @@ def test_pybit_websocket(sim: ThreadedBybitSim, monkeypatch: pytest.MonkeyPatch)
         with lock:
             orders.append(msg)
 
-    private = unified_trading.WebSocket(
-        testnet=False, channel_type="private", api_key=sim.api_key, api_secret=sim.api_secret
-    )
     public = _public_with_book(on_book, books)
+    private: Any = None
     try:
-        private.order_stream(callback=on_order)
         assert books[0]["data"]["s"] == "BTCUSDT" and books[0]["data"]["b"]
-        eventually_sync(lambda: private.auth, what="pybit private auth", timeout=30)
         s = _session(sim)
-        eventually_sync(
-            lambda: (
-                sim.call(lambda x: x.dialect.private.topics_of(next(c for c in x.dialect.registry.select("private"))))
-                == ["order"]
-            ),
-            what="order subscription",
-            timeout=30,
-        )
-        # pybit's private socket may reconnect under load (its own ping timer) and subscribe again:
-        # an order placed in between is pushed to nobody. Up to three orders, each waited 15 s.
+        # pybit stores a subscription's req_id only after sending it: a reply faster than that
+        # raises KeyError in pybit's socket thread, which then closes the socket (seen under load);
+        # and its private socket may reconnect under load (its own ping timer), an order placed
+        # meanwhile pushed to nobody. Up to three fresh private sockets, one order each, 15 s each.
         for attempt in range(3):
+            private = unified_trading.WebSocket(
+                testnet=False, channel_type="private", api_key=sim.api_key, api_secret=sim.api_secret
+            )
+            private.order_stream(callback=on_order)
+            eventually_sync(lambda ws=private: ws.auth, what="pybit private auth", timeout=30)
+            eventually_sync(
+                lambda: sim.call(
+                    lambda x: any(
+                        x.dialect.private.topics_of(c) == ["order"] for c in x.dialect.registry.select("private")
+                    )
+                ),
+                what="order subscription",
+                timeout=30,
+            )
             s.place_order(category="spot", symbol="BTCUSDT", side="Buy", orderType="Limit", qty="0.001", price="40000")
             try:
                 eventually_sync(lambda: orders, what="an order push via pybit", timeout=15)
                 break
             except AssertionError:
+                private.exit()
+                private = None
                 if attempt == 2:
                     raise
         assert orders[0]["data"][0]["orderStatus"] == "New"
     finally:
         public.exit()
-        private.exit()
+        if private is not None:
+            private.exit()
 
 
 def _public_with_book(on_book: Any, books: list[dict[str, Any]]) -> Any:
