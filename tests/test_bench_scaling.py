@@ -1,6 +1,7 @@
-"""``scripts/bench_scaling.py --quick`` runs end to end: one row per book count, each with
-updates delivered to the subscriber over that many books (no thresholds: a harness check; the
-numbers are in docs/performance.md)."""
+"""``scripts/bench_scaling.py --quick --books 1,16`` runs end to end: one row per book count, each
+with updates delivered to the subscriber over that many books (no thresholds: a harness check;
+the numbers — 1, 4, 16, 64 books — are in docs/performance.md). Two book counts, not four: each
+is a runner start, and one above the venue's two listed symbols proves the synthetic ones."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ def test_quick_run_has_a_row_per_book_count_with_updates_delivered(tmp_path: Pat
             sys.executable,
             "scripts/bench_scaling.py",
             "--quick",
+            "--books",
+            "1,16",
             "--json",
             str(out),
             "--workdir",
@@ -32,7 +35,7 @@ def test_quick_run_has_a_row_per_book_count_with_updates_delivered(tmp_path: Pat
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     rows = result["books"]
-    assert [r["books"] for r in rows] == [1, 4, 16, 64]
+    assert [r["books"] for r in rows] == [1, 16]
     for r in rows:
         assert r["kinds"] == "perp"
         assert r["sent"] > 0 and r["received"] > 0 and r["delivered_per_s"] > 0, r
