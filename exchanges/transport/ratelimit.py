@@ -253,6 +253,7 @@ class _Lease:
     own: int = 0  # units this process took in the window (shared grants and local share)
     unshared: int = 0  # of ``own``, taken on the local share while Redis was away: not yet in Redis
     asking: int = 0  # just back from an outage: units this process's requests are asking Redis for now
+    refilling: int = 0  # this process's reservations for the window in flight to Redis now
     carried: int = 0  # taken alone near the end of the window before: may count in this one too
     carried_to: int = -1  # the window start ``carried`` is for
 
@@ -470,7 +471,10 @@ class SharedBudget:
             cap = self._cap(w, urgent)
             need = max(0, n - lease.left)
             obs = lease.observed if lease.observed_start == start else -1
-            want = need if settling else max(need, self._lease_size(w) - lease.left)
+            # one lease at a time: while a refill is in flight, a concurrent request asks for what it
+            # needs only (N requests at once — a runner's start — reserved N leases the venue never
+            # saw: ~55 % of a Binance futures weight window per start, and the next start waited)
+            want = need if settling or lease.refilling else max(need, self._lease_size(w) - lease.left)
             out.append(_Need(w, start, lease, need, want, cap, obs))
             if now - start < guard:  # the venue may still be in the previous window
                 out.append(_Need(w, start - w.interval_ms, None, n, n, cap))
@@ -509,12 +513,17 @@ class SharedBudget:
         asking = self._rejoining()
         if asking:
             self._count_asking(needs, 1)
+        leases = [nd.lease for nd in needs if nd.lease is not None]
+        for lease in leases:
+            lease.refilling += 1
         try:
             return await self._refill_shared(needs, now)
         except RedisError as exc:
             self._redis_lost(exc)
             return self._refill_local(needs, now, urgent)
         finally:
+            for lease in leases:
+                lease.refilling -= 1
             if asking:
                 self._count_asking(needs, -1)
 

@@ -453,3 +453,19 @@ async def test_a_process_idle_through_an_outage_keeps_to_its_own_share_after_it(
         assert await _take_until_refused(a, urgent=True) == 25
     finally:
         await client.aclose()
+
+
+async def test_concurrent_requests_reserve_one_lease_not_one_each(client: aioredis.Redis) -> None:
+    """A runner's start sends its requests at once: each used to reserve a whole lease of its
+    own (N requests, N leases the venue never saw), filling the shared window for every other
+    process. While a refill is in flight, the others ask for what they need only."""
+    clock = Clock()
+    budget = _budget(client, clock)
+    lease = max(1, int(WEIGHT.limit * 0.05))
+    await asyncio.gather(*(budget.acquire(1) for _ in range(10)))
+    raw = await client.get(f"tradebus:rl:binance-spot:ip:weight_1m:{T0}")
+    assert raw is not None and int(raw) <= lease + 9  # one lease, then one unit per other request
+    for _ in range(lease - 1):  # what the one lease left is spent locally, no more reserved
+        await budget.acquire(1)
+    raw = await client.get(f"tradebus:rl:binance-spot:ip:weight_1m:{T0}")
+    assert raw is not None and int(raw) <= lease + 9 + lease
