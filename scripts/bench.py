@@ -730,10 +730,13 @@ def run_journal_ab(bench: Bench, journal_on: tuple[str, ...]) -> dict[str, Any]:
     samples: dict[str, list[int]] = {"on": [], "off": []}
     rounds: list[dict[str, Any]] = []
     for i in range(p.journal_ab_rounds):
-        order = AB_RUNNERS if i % 2 == 0 else AB_RUNNERS[::-1]
+        # names of this round's own: a runner reusing a stopped one's name waits (up to tens of
+        # seconds) until that registration is gone (one runner per name)
+        names = tuple(f"{base}-{i + 1}" for base in AB_RUNNERS)
+        order = names if i % 2 == 0 else names[::-1]
         started: dict[str, tuple[Child, str]] = {}
         for name in order:
-            flags = journal_on if name == AB_RUNNERS[0] else ("--no-journal",)
+            flags = journal_on if name == names[0] else ("--no-journal",)
             child = bench.start_runner(*flags, name=name)
             started[name] = (child, bench.metrics_url)
         strategy = bench.kids.start(
@@ -747,7 +750,7 @@ def run_journal_ab(bench: Bench, journal_on: tuple[str, ...]) -> dict[str, Any]:
                 "--drop-pct",
                 "1.0",
                 "--alternate",
-                ",".join(AB_RUNNERS),
+                ",".join(names),
             ],
         )
         first, second = (started[n][0] for n in order)
@@ -761,14 +764,14 @@ def run_journal_ab(bench: Bench, journal_on: tuple[str, ...]) -> dict[str, Any]:
                 mode = "on" if turn == 0 else "off"
                 by_mode[mode].append(pair[2] - pair[1])
                 pairs_by_mode[mode].append(pair)
-        intent = bench.journal_intent_us(started[AB_RUNNERS[0]][1])
+        intent = bench.journal_intent_us(started[names[0]][1])
         for child, _ in started.values():
             bench.kids.stop(child)
         on, off = summary_us(by_mode["on"]), summary_us(by_mode["off"])
         rounds.append(
             {
                 "round": i + 1,
-                "started_first": order[0],
+                "started_first": AB_RUNNERS[names.index(order[0])],
                 "on": on,
                 "off": off,
                 # a round where one path got no order (a runner down) says nothing of the difference

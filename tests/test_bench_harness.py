@@ -71,7 +71,7 @@ def test_quick_run_writes_every_key(tmp_path: Path) -> None:
     assert [r["started_first"] for r in rounds] == ["bn-journal", "bn-nojournal"]
     for r in rounds:
         assert r["on"]["n"] > 0 and r["off"]["n"] > 0
-        assert set(r["strategy"]["by_runner"]) == {"bn-journal", "bn-nojournal"}
+        assert set(r["strategy"]["by_runner"]) == {f"bn-journal-{r['round']}", f"bn-nojournal-{r['round']}"}
         assert all(s["orders_ok"] > 0 for s in r["strategy"]["by_runner"].values())
         assert _number(r["journal_intent_in_runner_us"]["p50"])
     for key in ("tick_to_order_journal_us", "tick_to_order_no_journal_us"):
