@@ -45,6 +45,7 @@ import argparse
 import asyncio
 import json
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -710,12 +711,6 @@ def print_peers(peers: dict[str, Any]) -> None:
 AB_RUNNERS = ("bn-journal", "bn-nojournal")  # --alternate order: turn 0 is the journaled runner
 
 
-def _median(values: list[float]) -> float:
-    vals = sorted(values)
-    mid = len(vals) // 2
-    return float(vals[mid]) if len(vals) % 2 else (vals[mid - 1] + vals[mid]) / 2
-
-
 def run_journal_ab(bench: Bench, journal_on: tuple[str, ...]) -> dict[str, Any]:
     """The journal's added cost, measured side by side: two runners on the one venue at once —
     ``bn-journal`` (the journal: SQLite by default, or ``journal_on``) and ``bn-nojournal``
@@ -790,21 +785,19 @@ def run_journal_ab(bench: Bench, journal_on: tuple[str, ...]) -> dict[str, Any]:
     pooled = {mode: summary_us(values) for mode, values in samples.items()}
     qs = ("p50", "p90", "p99")
     valid = [r for r in rounds if r["added_us"]]
+    intents = [r["journal_intent_in_runner_us"] for r in rounds if r["journal_intent_in_runner_us"]]
     return {
         "tick_to_order_journal_us": pooled["on"],
         "tick_to_order_no_journal_us": pooled["off"],
         "journal_added_us": {q: round(sum(r["added_us"][q] for r in valid) / len(valid), 1) for q in qs}
         if valid
         else {},
-        "journal_intent_in_runner_us": {
-            q: _median([r["journal_intent_in_runner_us"][q] for r in rounds if r["journal_intent_in_runner_us"]])
-            for q in qs
-        },
+        "journal_intent_in_runner_us": {q: statistics.median(i[q] for i in intents) for q in qs} if intents else {},
         "details": {
             "rounds": rounds,
             "pooled_added_us": {q: round(pooled["on"][q] - pooled["off"][q], 1) for q in qs},
             "method": "two runners on one venue at once (journal / --no-journal), one strategy answering "
-            "each trigger through one of them by a hash of the update id (bench_strategy.py --alternate); "
+            "each trigger through one of them, drawn at random (bench_strategy.py --alternate); "
             "rounds alternate which runner starts first; journal_added_us = mean of the rounds' "
             "differences; the venue's probe clock",
         },

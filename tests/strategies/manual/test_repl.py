@@ -272,18 +272,25 @@ def _readline_available() -> bool:
     return True
 
 
+def _repl_on_a_terminal(redis_url: str, history: Path, launcher: str = "") -> Pty:
+    """``strategy manual`` on a pseudo-terminal; ``launcher``: Python code that sets the process
+    up and execs the REPL (its code is ``sys.argv[1]``)."""
+    code = (
+        "import sys; from pathlib import Path; from strategies.manual import run_manual; "
+        f"sys.exit(run_manual(exchange='binance', redis_url={redis_url!r}, history_file=Path({str(history)!r})))"
+    )
+    env = {**os.environ, "TERM": "dumb", "PYTHONUNBUFFERED": "1"}
+    args = [sys.executable, "-c", launcher, code] if launcher else [sys.executable, "-c", code]
+    return Pty(args, env)
+
+
 @pytest.mark.skipif(not _pty_available(), reason="no pseudo-terminal on this platform")
 @pytest.mark.skipif(not _readline_available(), reason="Python was built without readline")
 def test_interactive_prompt_completion_and_history(
     manual_runner: RunnerProc, manual_redis: str, tmp_path: Path
 ) -> None:
     history = tmp_path / "history"
-    code = (
-        "import sys; from pathlib import Path; from strategies.manual import run_manual; "
-        f"sys.exit(run_manual(exchange='binance', redis_url={manual_redis!r}, history_file=Path({str(history)!r})))"
-    )
-    env = {**os.environ, "TERM": "dumb", "PYTHONUNBUFFERED": "1"}
-    term = Pty([sys.executable, "-c", code], env)
+    term = _repl_on_a_terminal(manual_redis, history)
     try:
         banner = term.expect(r"binance> ")
         assert "tradebus manual trading — binance through runner" in banner
@@ -347,13 +354,7 @@ SIGINT_BLOCKED_AND_IGNORED = (
 def test_ctrl_c_at_the_prompt_works_even_when_started_with_sigint_blocked_and_ignored(
     manual_runner: RunnerProc, manual_redis: str, tmp_path: Path
 ) -> None:
-    history = tmp_path / "history"
-    code = (
-        "import sys; from pathlib import Path; from strategies.manual import run_manual; "
-        f"sys.exit(run_manual(exchange='binance', redis_url={manual_redis!r}, history_file=Path({str(history)!r})))"
-    )
-    env = {**os.environ, "TERM": "dumb", "PYTHONUNBUFFERED": "1"}
-    term = Pty([sys.executable, "-c", SIGINT_BLOCKED_AND_IGNORED, code], env)
+    term = _repl_on_a_terminal(manual_redis, tmp_path / "history", SIGINT_BLOCKED_AND_IGNORED)
     try:
         term.expect(r"binance> ")
         term.send("half-typ")
