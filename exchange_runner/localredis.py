@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,6 +16,8 @@ from pathlib import Path
 from types import TracebackType
 
 import redis
+
+from .ports import free_port
 
 __all__ = ["redis_server_binary", "redis_ping", "LocalRedisServer", "RedisUnavailable"]
 
@@ -47,18 +48,12 @@ def redis_ping(url: str, timeout_s: float = 0.5) -> bool:
         client.close()
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
 class LocalRedisServer:
     """Start and stop a private redis-server (no persistence) on ``host:port``."""
 
     def __init__(self, port: int | None = None, host: str = "127.0.0.1", workdir: Path | None = None) -> None:
         self.host = host
-        self.port = port or _free_port(host)
+        self.port = port or free_port(host)
         self._workdir = workdir
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._proc: subprocess.Popen[bytes] | None = None

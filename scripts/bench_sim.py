@@ -19,7 +19,6 @@ import asyncio
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ import msgspec
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from exchange_runner.ports import free_port_pair
 from exchanges.binance.signing import encode_params, sign_rest, sign_ws_params
 from exchanges.binance.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
@@ -55,20 +55,6 @@ FUTURES_STREAMS = [
     "btcusdt@markPrice@1s",
     "!markPrice@arr@1s",
 ]
-
-
-def _free_pair() -> int:
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        try:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port pair")
 
 
 def _start_venue(port: int) -> subprocess.Popen[str]:
@@ -252,7 +238,7 @@ def main() -> int:
     parser.add_argument("--stream-conns", type=int, default=200, help="stream connections")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
-    port = _free_pair()
+    port = free_port_pair()
     proc = _start_venue(port)
     try:
         results = asyncio.run(_run(args, port))

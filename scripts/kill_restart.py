@@ -29,7 +29,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from exchange_runner.ports import free_port, free_port_pair
 from strategies.arbitrage.journaling import decode_state
 from strategy_client.journal import Journal, JournalError
 
@@ -61,18 +61,6 @@ stop_loss_bps = 100000
 funding_flip_bps_per_hour = 100000
 reentry_cooldown_s = 0
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def free_port_pair() -> int:
-    from exchange_runner.ports import free_port_pair as fpp
-
-    return int(fpp())
 
 
 def wait(cond: Any, timeout: float, what: str) -> Any:

@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,7 @@ import aiohttp
 import msgspec
 from loguru import logger
 
+from strategy_client.localports import PortsExhausted, free_port_pair
 from strategy_client.model import InstrumentKey
 from strategy_client.progress import Progress
 
@@ -174,19 +174,10 @@ class Lockstep:
 
 def _free_port_pair() -> int:
     """A port N with N and N+1 free (the Binance venue listens on both)."""
-    for _ in range(100):
-        with socket.socket() as a:
-            a.bind(("127.0.0.1", 0))
-            port = int(a.getsockname()[1])
-            if port >= 65535:
-                continue
-            with socket.socket() as b:
-                try:
-                    b.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-            return port
-    raise BacktestError("no two consecutive free ports on 127.0.0.1")
+    try:
+        return free_port_pair()
+    except PortsExhausted as exc:
+        raise BacktestError(str(exc)) from exc
 
 
 @dataclass
