@@ -31,3 +31,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 export PATH="$VENV/bin:$PATH"
 cd "$ROOT"
+# Byte-compile tradebus's own modules (a no-op when they are up to date). Every runner, venue and
+# strategy process imports ~250 of them; without .pyc files (PYTHONDONTWRITEBYTECODE=1, a
+# read-only checkout) each process compiles them again: ~0.4 s of CPU per process start.
+"$VENV/bin/python" -m compileall -q -j 0 exchange_runner exchanges strategy_client strategies bridge recorder gateway scripts tests >/dev/null || true

@@ -16,13 +16,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
-
-import fsspec
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from strategy_client.model import MarketKind
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# fsspec and pyarrow (with numpy: ~0.2 s of CPU) are imported when a recording is opened, not
+# with the simulator: every venue process imports this module, few replay
 
 __all__ = ["BookRow", "FundingRow", "Recording", "RecordingError", "TradeRow", "Row"]
 
@@ -88,6 +90,8 @@ class Recording:
 
     @classmethod
     def open(cls, url: str, venue: str) -> Recording:
+        import fsspec  # noqa: PLC0415 - fsspec and pyarrow load only to replay a recording
+
         try:
             fs, root = fsspec.core.url_to_fs(url)
         except (ValueError, ImportError) as exc:
@@ -129,6 +133,9 @@ class Recording:
 
 
 def _read(fs: Any, path: str) -> pa.Table:
+    import pyarrow as pa  # noqa: PLC0415 - as above (with numpy: ~0.2 s of CPU per venue start)
+    import pyarrow.parquet as pq  # noqa: PLC0415 - as above
+
     try:
         with fs.open(path, "rb") as fh:
             return pq.read_table(fh)
