@@ -179,7 +179,7 @@ class BinanceHost:
         called before signing, so a wait never makes the signed timestamp stale."""
         if self.budget is not None:
             cost = request_cost(self.product, method, path, params)
-            await self.budget.acquire(cost.weight, order=cost.order, urgent=cost.urgent)
+            await self.budget.acquire(cost.weight, order=cost.order, urgent=cost.urgent, stream_key=cost.stream_key)
 
     async def send(
         self,

@@ -22,6 +22,7 @@ class Cost(NamedTuple):
     weight: int
     order: bool  # counts in the ORDERS windows (a new order)
     urgent: bool  # order placement, cancel or the user-data key: may use the order reserve, refused rather than queued
+    stream_key: bool = False  # the user-data key: may pass the process's own share while Redis is away or just back
 
 
 _ORDER_PATHS = frozenset({"/api/v3/order", "/fapi/v1/order"})
@@ -67,20 +68,17 @@ def request_cost(product: Product, method: str, path: str, params: str) -> Cost:
 
 def _cost(product: Product, method: str, path: str, fields: Container[str], depth_limit: int) -> Cost:
     order = method == "POST" and path in _ORDER_PATHS
-    urgent = (
-        order
-        or (method == "DELETE" and path in _CANCEL_PATHS)
-        or (method in ("POST", "PUT") and path in _USER_STREAM_PATHS)
-    )
+    stream_key = method in ("POST", "PUT") and path in _USER_STREAM_PATHS
+    urgent = order or (method == "DELETE" and path in _CANCEL_PATHS) or stream_key
     known = _WEIGHTS.get((method, path))
     if known is not None:
-        return Cost(known, order, urgent)
+        return Cost(known, order, urgent, stream_key)
     pair = _LISTS.get((method, path))
     if pair is not None:
-        return Cost(pair[0] if "symbol" in fields else pair[1], order, urgent)
+        return Cost(pair[0] if "symbol" in fields else pair[1], order, urgent, stream_key)
     if path.endswith("/depth"):
-        return Cost(_depth_weight(product, depth_limit), order, urgent)
-    return Cost(1, order, urgent)
+        return Cost(_depth_weight(product, depth_limit), order, urgent, stream_key)
+    return Cost(1, order, urgent, stream_key)
 
 
 # WS-API method -> its REST twin (method, spot path, futures path); "" = no such method there

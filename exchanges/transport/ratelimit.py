@@ -29,7 +29,12 @@ share one quota. :class:`SharedBudget` is that quota for one *scope* (Binance: `
   share for ``redis_retry_s + lease_ttl_s``, counting what its requests are still asking Redis
   for as taken. A process that sent nothing during the outage learns of it from the store's
   *epoch* (a token the script sets when Redis has none: another one than it knew means Redis
-  restarted empty) and keeps to its own share the same way.
+  restarted empty) and keeps to its own share the same way;
+* **the user-data stream's key** (``stream_key``: Binance's listenKey create and keep-alive)
+  may pass the process's own share while Redis is away or just back, up to
+  ``stream_key_allowance`` units per window: the orders' fates arrive on that stream, and a
+  process whose share went on reconcile reads otherwise left it down until the next window —
+  26 s in a chaos run with three Redis restarts in ten seconds (docs/chaos.md).
 """
 
 from __future__ import annotations
@@ -161,6 +166,7 @@ class BudgetOptions:
     redis_timeout_s: float = 0.25
     warn_below: float = 0.25  # HeadroomWatch: a window with less of its limit left is "low"
     edge_guard_s: float = 1.0  # our clock vs the venue's: a request this close to a boundary counts in both windows
+    stream_key_allowance: int = 10  # units per window the user-data key may take past the own share (Redis away)
 
     def __post_init__(self) -> None:
         for name in ("order_reserve", "fallback_share", "lease_fraction", "warn_below"):
@@ -169,10 +175,11 @@ class BudgetOptions:
                 raise ValueError(f"rate_limit.{name} must be in (0, 1), got {value}")
         if (
             min(self.lease_ttl_s, self.redis_retry_s, self.redis_timeout_s) <= 0
-            or min(self.max_wait_s, self.edge_guard_s) < 0
+            or min(self.max_wait_s, self.edge_guard_s, self.stream_key_allowance) < 0
         ):
             raise ValueError(
-                "rate_limit: lease_ttl_s, redis_retry_s, redis_timeout_s > 0; max_wait_s, edge_guard_s >= 0"
+                "rate_limit: lease_ttl_s, redis_retry_s, redis_timeout_s > 0; "
+                "max_wait_s, edge_guard_s, stream_key_allowance >= 0"
             )
 
 
@@ -256,6 +263,7 @@ class _Lease:
     refilling: int = 0  # this process's reservations for the window in flight to Redis now
     carried: int = 0  # taken alone near the end of the window before: may count in this one too
     carried_to: int = -1  # the window start ``carried`` is for
+    keys: int = 0  # units the user-data key took past this process's own share (Redis away or just back)
 
 
 @dataclass(slots=True)
@@ -413,15 +421,18 @@ class SharedBudget:
             self._st.leases[w.name].left -= w.units(weight, order, group)
         return True
 
-    async def acquire(self, weight: int, *, order: bool = False, urgent: bool = False, group: str = "") -> None:
+    async def acquire(
+        self, weight: int, *, order: bool = False, urgent: bool = False, group: str = "", stream_key: bool = False
+    ) -> None:
         """Reserve ``weight`` (one order count if ``order``, one call of ``group``) before a
         request; ``urgent`` (orders and cancels) may use the order reserve and is refused at once
-        rather than wait."""
+        rather than wait; ``stream_key`` (the user-data stream's key, urgent too) may pass this
+        process's own share while Redis is away or just back, up to ``stream_key_allowance``."""
         if self.try_take(weight, order=order, group=group):
             return
         waited = 0.0
         while True:
-            wait_s = await self._refill(weight, order=order, urgent=urgent, group=group)
+            wait_s = await self._refill(weight, order=order, urgent=urgent or stream_key, group=group, key=stream_key)
             if wait_s is None:
                 if self.try_take(weight, order=order, granted=True, group=group):
                     return
@@ -466,7 +477,7 @@ class SharedBudget:
             if lease.start != start:
                 carried = lease.carried if lease.carried_to == start else 0
                 lease.start, lease.left, lease.used, lease.own, lease.unshared = start, 0, carried, carried, carried
-                lease.asking = 0
+                lease.asking = lease.keys = 0
             guard = self._guard(w)
             cap = self._cap(w, urgent)
             need = max(0, n - lease.left)
@@ -482,8 +493,11 @@ class SharedBudget:
                 out.append(_Need(w, start + w.interval_ms, None, n, n, cap))
         return out
 
-    async def _refill(self, weight: int, *, order: bool, urgent: bool, group: str = "") -> float | None:
-        """Top up the leases this request needs; None when done, else seconds to wait."""
+    async def _refill(
+        self, weight: int, *, order: bool, urgent: bool, group: str = "", key: bool = False
+    ) -> float | None:
+        """Top up the leases this request needs; None when done, else seconds to wait. ``key``:
+        the user-data key, which may pass the own share (:meth:`_key_fits`)."""
         now = self._now_ms()
         if now < self._st.banned_until_ms:
             return (self._st.banned_until_ms - now) / 1000.0
@@ -493,18 +507,24 @@ class SharedBudget:
         self.reservations += 1
         wait_s: float | None = None
         if not self._redis_usable():
-            wait_s = self._refill_local(needs, now, urgent)
+            wait_s = self._refill_local(needs, now, urgent, key)
         elif self._rejoining() and (wait_s := self._own_share_wait(needs, now, urgent)):
-            # coming back: this process keeps to its own share until every process is back, and
-            # what it took alone reaches the shared count even when it may take no more
-            await self._hand_over(needs, now)
+            if key and self._key_fits(needs):
+                # the user-data key past the own share: through Redis (counted there), and here
+                wait_s = await self._refill_redis(needs, now, urgent, key)
+                if wait_s is None:
+                    self._count_key(needs)
+            else:
+                # coming back: this process keeps to its own share until every process is back, and
+                # what it took alone reaches the shared count even when it may take no more
+                await self._hand_over(needs, now)
         else:
-            wait_s = await self._refill_redis(needs, now, urgent)
+            wait_s = await self._refill_redis(needs, now, urgent, key)
         if wait_s is not None and not urgent:
             self._st.reads_full_until_ms = max(self._st.reads_full_until_ms, now + int(wait_s * 1000))
         return wait_s
 
-    async def _refill_redis(self, needs: list[_Need], now: int, urgent: bool) -> float | None:
+    async def _refill_redis(self, needs: list[_Need], now: int, urgent: bool, key: bool = False) -> float | None:
         """:meth:`_refill_shared`, falling back to the local share when Redis does not answer.
         Coming back from an outage, what this request asks for counts as this process's own
         (``asking``) until Redis answers: the process's other requests, checked meanwhile against
@@ -520,7 +540,7 @@ class SharedBudget:
             return await self._refill_shared(needs, now)
         except RedisError as exc:
             self._redis_lost(exc)
-            return self._refill_local(needs, now, urgent)
+            return self._refill_local(needs, now, urgent, key)
         finally:
             for lease in leases:
                 lease.refilling -= 1
@@ -687,15 +707,31 @@ class SharedBudget:
                 return self._wait_s(nd, now)
         return None
 
-    def _refill_local(self, needs: list[_Need], now: int, urgent: bool) -> float | None:
+    def _key_fits(self, needs: list[_Need]) -> bool:
+        """The user-data key may pass the own share: what it took so above stays within
+        ``stream_key_allowance`` in every window it counts in."""
+        allowance = self.options.stream_key_allowance
+        return all(nd.lease is None or nd.lease.keys + nd.need <= allowance for nd in needs)
+
+    @staticmethod
+    def _count_key(needs: list[_Need]) -> None:
+        for nd in needs:
+            if nd.lease is not None and nd.lease.start == nd.start:
+                nd.lease.keys += nd.need
+
+    def _refill_local(self, needs: list[_Need], now: int, urgent: bool, key: bool = False) -> float | None:
         """The fallback: this process's share of each window, counted here only; a request near
         the end of a window counts in the next one's share too (it may arrive there). What it
-        takes is added to the shared count when Redis answers again (``unshared``)."""
+        takes is added to the shared count when Redis answers again (``unshared``). The
+        user-data key (``key``) may pass the share within ``stream_key_allowance``."""
         own = [nd for nd in needs if nd.lease is not None]
         for nd in own:
             assert nd.lease is not None
             if nd.lease.used + nd.need > self._cap(nd.window, urgent, local=True):
-                return self._wait_s(nd, now)
+                if not (key and self._key_fits(needs)):
+                    return self._wait_s(nd, now)
+                self._count_key(needs)
+                break
         for nd in needs:
             if nd.lease is None and nd.start > now:  # the next window's edge charge
                 lease = self._st.leases[nd.window.name]

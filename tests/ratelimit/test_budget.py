@@ -255,10 +255,14 @@ def test_binance_windows_from_exchange_info() -> None:
         ("futures", "POST", "/fapi/v1/listenKey", "", (1, False, True)),
         ("futures", "PUT", "/fapi/v1/listenKey", "", (1, False, True)),
         ("spot", "POST", "/api/v3/userDataStream", "", (1, False, True)),
+        ("spot", "DELETE", "/api/v3/userDataStream", "", (1, False, False)),
     ],
 )
 def test_request_cost(product: str, method: str, path: str, params: str, expected: tuple[int, bool, bool]) -> None:
-    assert tuple(request_cost(product, method, path, params)) == expected  # type: ignore[arg-type]
+    cost = request_cost(product, method, path, params)  # type: ignore[arg-type]
+    assert (cost.weight, cost.order, cost.urgent) == expected
+    # only the user-data key's create and keep-alive may pass a spent share (Redis away)
+    assert cost.stream_key == (method in ("POST", "PUT") and path in ("/fapi/v1/listenKey", "/api/v3/userDataStream"))
 
 
 async def test_near_a_window_edge_a_request_counts_in_both_windows(client: aioredis.Redis) -> None:
@@ -469,3 +473,59 @@ async def test_concurrent_requests_reserve_one_lease_not_one_each(client: aiored
         await budget.acquire(1)
     raw = await client.get(f"tradebus:rl:binance-spot:ip:weight_1m:{T0}")
     assert raw is not None and int(raw) <= lease + 9 + lease
+
+
+async def test_the_user_data_key_passes_a_spent_share_while_redis_is_away(private_redis: LocalRedisServer) -> None:
+    """Redis gone mid-window after this process took half of it: its local share is spent, so
+    reads and orders are refused until the next window — but the user-data stream's key (the
+    stream the orders' fates arrive on) still goes, within ``stream_key_allowance``. Before, it
+    was refused too, and a chaos run's Binance user stream stayed down 26 s, until the minute's
+    window turned."""
+    clock = Clock()
+    client = aioredis.Redis.from_url(private_redis.url, socket_timeout=0.2, socket_connect_timeout=0.2)
+    try:
+        budget = _budget(client, clock, max_wait_s=0, fallback_share=0.25, stream_key_allowance=3)
+        for _ in range(50):
+            await budget.acquire(1)
+        private_redis.stop()
+        clock.ms += 10_000  # the same window: 50 of 100 used, more than this process's share
+        assert await _take_until_refused(budget) == 0
+        assert await _take_until_refused(budget, urgent=True) == 0
+        assert not budget.shared
+        for _ in range(3):
+            await budget.acquire(1, urgent=True, stream_key=True)
+        with pytest.raises(RateLimited):  # the allowance is bounded
+            await budget.acquire(1, urgent=True, stream_key=True)
+        assert await _take_until_refused(budget, urgent=True) == 0  # orders are not let through by it
+        clock.ms += 60_000  # the next window: the share and the allowance again
+        await budget.acquire(1, urgent=True, stream_key=True)
+    finally:
+        await client.aclose()
+
+
+async def test_the_user_data_key_passes_a_spent_own_share_just_back_from_an_outage(
+    private_redis: LocalRedisServer,
+) -> None:
+    """Redis back (restarted empty) while this process keeps to its own share, which it spent:
+    orders wait for the others to be back, the user-data key goes through Redis (counted there)
+    within ``stream_key_allowance``."""
+    clock = Clock()
+    client = aioredis.Redis.from_url(private_redis.url, socket_timeout=0.2, socket_connect_timeout=0.2)
+    try:
+        budget = _budget(client, clock, max_wait_s=0, fallback_share=0.25, stream_key_allowance=2)
+        await budget.acquire(1)
+        private_redis.stop()
+        clock.ms += 60_000
+        assert await _take_until_refused(budget, urgent=True) == 25  # its whole local share
+        private_redis.start()
+        clock.ms += 5_001  # Redis asked again: back, the own share still holds
+        assert await _take_until_refused(budget, urgent=True) == 0
+        assert budget.shared
+        await budget.acquire(1, urgent=True, stream_key=True)
+        await budget.acquire(1, urgent=True, stream_key=True)
+        with pytest.raises(RateLimited):
+            await budget.acquire(1, urgent=True, stream_key=True)
+        raw = await client.get(f"tradebus:rl:binance-spot:ip:weight_1m:{T0 + 60_000}")
+        assert raw is not None and int(raw) == 25 + 2  # what it took alone, and the key's two
+    finally:
+        await client.aclose()

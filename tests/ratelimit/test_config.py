@@ -28,3 +28,11 @@ def test_environment_sets_the_warning_threshold(monkeypatch: pytest.MonkeyPatch)
 def test_a_share_outside_0_1_is_refused(field: str) -> None:
     with pytest.raises(ConfigError, match=field.removeprefix("rate_limit_")):
         load_config(None, {"redis_url": "redis://127.0.0.1:1/0", field: 1.5})
+
+
+def test_the_stream_key_allowance_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_config(None, {"redis_url": "redis://127.0.0.1:1/0"}).budget_options().stream_key_allowance == 10
+    monkeypatch.setenv("TRADEBUS_RATE_LIMIT_STREAM_KEY_ALLOWANCE", "4")
+    assert load_config(None, {"redis_url": "redis://127.0.0.1:1/0"}).budget_options().stream_key_allowance == 4
+    with pytest.raises(ConfigError, match="stream_key_allowance"):
+        load_config(None, {"redis_url": "redis://127.0.0.1:1/0", "rate_limit_stream_key_allowance": -1})
