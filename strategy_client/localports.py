@@ -50,10 +50,25 @@ def unassigned_range() -> tuple[int, int]:
     return below if below[1] - below[0] >= above[1] - above[0] else above
 
 
+_swept: set[Path] = set()
+
+
 def _reservations() -> Path:
     path = Path(tempfile.gettempdir()) / f"tradebus-ports-{os.getuid()}"
     path.mkdir(mode=0o700, exist_ok=True)
+    if path not in _swept:  # once per process: stale marks do not pile up over runs
+        _swept.add(path)
+        _sweep(path, time.time())
     return path
+
+
+def _sweep(directory: Path, now: float) -> None:
+    for mark in directory.iterdir():
+        try:
+            if now - mark.stat().st_mtime >= RESERVE_S:
+                mark.unlink()
+        except FileNotFoundError:
+            pass  # another process swept it first
 
 
 def _reserve(directory: Path, port: int, now: float) -> bool:

@@ -92,3 +92,15 @@ def test_processes_allocating_at_once_get_distinct_ports(own_reservations: Path)
         ports.extend(int(p) for p in out.split())
     spans = {p for n in ports for p in (n, n + 1)}
     assert len(spans) == 2 * len(ports)
+
+
+def test_stale_reservations_are_swept_once_per_process(own_reservations: Path) -> None:
+    n = free_port()
+    old = time.time() - localports.RESERVE_S - 1
+    own_reservations.mkdir(exist_ok=True)
+    stale = own_reservations / "99999"  # no port has that name
+    stale.touch()
+    os.utime(stale, (old, old))
+    localports._swept.discard(own_reservations)
+    free_port()
+    assert not stale.exists() and (own_reservations / str(n)).exists()
