@@ -42,8 +42,20 @@ async def test_full_depth_books_follow_the_diff_stream_and_resync_on_a_gap(sim: 
             assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), key
         assert adapter.depth.snapshots >= 2 and not adapter.depth.resyncs
 
+        armed_at = len(books)
         sim.faults.arm(FaultRequest(out_of_order_frames=1, host="futures"))
-        await eventually(lambda: adapter.depth.resyncs[str(PERP)] >= 1, timeout=15, what="the gap caught")
+
+        def state() -> str:  # what a failure needs to be understood (seen once in a loaded full run)
+            after = [b.sequence for b in books[armed_at:] if b.key == PERP]
+            return (
+                f"the gap caught (fired {sim.faults.fired}, resyncs {dict(adapter.depth.resyncs)}, snapshots "
+                f"{adapter.depth.snapshots}, perp books since armed {len(after)}: {after[:12]})"
+            )
+
+        try:
+            await eventually(lambda: adapter.depth.resyncs[str(PERP)] >= 1, timeout=15, what="the gap caught")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {state()}") from None
         seen = len(books)
         await eventually(lambda: any(b.key == PERP for b in books[seen:]), timeout=15, what="the book back")
 
