@@ -42,6 +42,14 @@ async def test_full_depth_books_follow_the_diff_stream_and_resync_on_a_gap(sim: 
             assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), key
         assert adapter.depth.snapshots >= 2 and not adapter.depth.resyncs
 
+        # The swap must land after the perp book applied a live diff: a frame the REST snapshot
+        # already covers is a repeat, not a gap (the first diff after a snapshot may start at its
+        # lastUpdateId — then the held frame is wholly in the snapshot and nothing is missing).
+        # Arming right after the snapshot's book made that race fail the test ~1 run in 3 under load.
+        synced_at = len(books)
+        await eventually(
+            lambda: sum(1 for b in books[synced_at:] if b.key == PERP) >= 2, timeout=15, what="live perp diffs"
+        )
         armed_at = len(books)
         sim.faults.arm(FaultRequest(out_of_order_frames=1, host="futures"))
 
