@@ -33,6 +33,9 @@ class DropOldestQueue(Generic[T]):
         self.maxsize = maxsize
         self._items: deque[T] = deque()
         self._waiter: asyncio.Future[None] | None = None
+        # the consumer is parked on the empty queue (a waiter pending): an item handed to it now
+        # would be the only one and would wake it (an attribute, not a property: read per book)
+        self.idle = False
         self.dropped = 0
         self.put_count = 0
 
@@ -46,17 +49,20 @@ class DropOldestQueue(Generic[T]):
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
+            self.idle = False
             if not waiter.done():
                 waiter.set_result(None)
 
     async def _wait(self) -> None:
         while not self._items:
             waiter = self._waiter = asyncio.get_running_loop().create_future()
+            self.idle = True
             try:
                 await waiter
             finally:
                 if self._waiter is waiter:
                     self._waiter = None
+                    self.idle = False
 
     async def get(self) -> T:
         if not self._items:

@@ -34,14 +34,18 @@ dict entries. Nothing of the gap accounting runs per publish.
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
 import zmq
 
-from strategy_client.model import Exchange, InstrumentKey
+import strategy_client.wire.envelope as _envelope
+from strategy_client.model import Exchange, InstrumentKey, MarketKind, OrderBook, TextBook
 from strategy_client.wire import (
+    BookEvent,
     Event,
     GapAck,
     GapRange,
@@ -53,16 +57,60 @@ from strategy_client.wire import (
     topic,
 )
 
-__all__ = ["Publisher", "pub_socket", "MAX_CLIENT_KINDS"]
+__all__ = ["Publisher", "pub_socket", "MAX_CLIENT_KINDS", "TextBookEvent"]
 
 _MORE = int(zmq.SNDMORE | zmq.NOBLOCK)
 _LAST = int(zmq.NOBLOCK)
 _send = zmq.backend.Socket.send  # the compiled send under pyzmq's Python wrapper
+_encoder = msgspec.msgpack.Encoder(decimal_format="string")  # strategy_client.wire.encode's
+_encode_into = _encoder.encode_into
+_time_ns = time.time_ns
 
 #: Distinct client kinds kept as label values; later ones are counted as ``other``.
 MAX_CLIENT_KINDS = 16
 _KIND_OF_PREFIX = re.compile(rb"^([a-z]+)\|")
 _KINDS = frozenset(k.value for k in TopicKind)
+
+
+class TextBookEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="event", tag="book"):
+    """:class:`~strategy_client.wire.BookEvent` of a :class:`TextBook`, for encoding only: the
+    same MessagePack map (``event: "book"``, ``book`` with :class:`OrderBook`'s fields in its
+    order, ``stale``), each level ``[price, qty]`` as the venue's text — which is how a Decimal
+    level is encoded too — so a subscriber decodes it as a ``BookEvent`` with exactly the
+    venue's Decimals (tests/runner/test_text_book.py)."""
+
+    book: TextBook
+    stale: bool = False
+
+
+def _book_frame() -> tuple[bytes, bytes]:
+    """The bytes of a ``BookEvent`` before and after its book (the event's map: its tag, the
+    book, ``stale``), taken from the encoder itself."""
+    probe = OrderBook(
+        key=InstrumentKey(Exchange.BINANCE, "PROBE", MarketKind.SPOT), bids=(), asks=(), venue_ts_ms=1, local_ts_ns=2
+    )
+    whole, inner = _encoder.encode(BookEvent(book=probe)), _encoder.encode(probe)
+    at = whole.index(inner)
+    return whole[:at], whole[at + len(inner) :]
+
+
+_BOOK_HEAD, _BOOK_END = _book_frame()
+_ID_PREFIX = _envelope._prefix + "-"  # new_message_id()'s: its prefix and its counter
+_next_id = _envelope._counter.__next__
+
+
+class _BookHeader(msgspec.Struct, frozen=True, gc=False):
+    """The :class:`Header` of a published event as it encodes (``omit_defaults``: the protocol
+    version and the empty fields are not sent): ``id``, ``ts``, ``seq`` — the same map, built
+    positionally (tests/runner/test_text_book.py compares the bytes). The id is
+    :func:`new_message_id`'s, from its own prefix and counter (inline: the books' hot path)."""
+
+    id: str
+    ts: int
+    seq: int
+
+
+_BOOK_AT = len(_BOOK_HEAD)
 
 
 def pub_socket(ctx: zmq.Context[Any]) -> zmq.Socket[bytes]:
@@ -79,8 +127,12 @@ class Publisher:
         self.exchange = exchange
         self._seq: dict[bytes, int] = {}
         self._topics: dict[tuple[TopicKind, InstrumentKey | None], bytes] = {}
+        self._book_topics: dict[InstrumentKey, bytes] = {}  # the book topics, by key alone
+        self._head = bytearray()  # publish_book's header, written in place
+        self._body = bytearray(_BOOK_HEAD)  # publish_book's event: the head, then the book
         self._kind_of: dict[bytes, TopicKind] = {}
         self._published: dict[TopicKind, int] = dict.fromkeys(TopicKind, 0)
+        self._books_published = 0  # publish_book's (an int: no enum lookup on the hot path)
         self._lost: dict[tuple[str, str], int] = {}  # (topic kind, client kind) → events reported lost
         self._clients: set[str] = set()  # client kinds seen (label values, bounded)
         self._xpub = socket.getsockopt(zmq.TYPE) == zmq.XPUB
@@ -92,7 +144,9 @@ class Publisher:
     @property
     def published(self) -> Counter[str]:
         """Events published, by topic kind (``ob``, ``exec``...)."""
-        return Counter({kind.value: n for kind, n in self._published.items() if n})
+        counts = dict(self._published)
+        counts[TopicKind.BOOK] += self._books_published
+        return Counter({kind.value: n for kind, n in counts.items() if n})
 
     @property
     def dropped(self) -> Counter[str]:
@@ -138,6 +192,33 @@ class Publisher:
         self._published[kind] += 1
         if kind is TopicKind.STATUS:
             self.read_subscriptions()  # every few seconds: keep the XPUB's queue of them short
+
+    def publish_book(self, book: OrderBook | TextBook) -> None:
+        """``publish(TopicKind.BOOK, BookEvent(book=book), book.key)``, the hot path's own: the
+        topic looked up by the key alone; the event's bytes are the fixed head of a
+        ``BookEvent``, the book, the fixed tail (a :class:`TextBook` as its text), written into
+        buffers kept for it; no subclass's ``publish`` in the way (books are never journaled)."""
+        key = book.key
+        t = self._book_topics.get(key)
+        if t is None:
+            t = self._book_topics[key] = self.topic_of(TopicKind.BOOK, key)
+            self._seq.setdefault(t, 0)
+        seq = self._seq[t] + 1
+        self._seq[t] = seq
+        head = self._head
+        _encode_into(_BookHeader(f"{_ID_PREFIX}{_next_id()}", _time_ns(), seq), head)
+        body = self._body
+        _encode_into(book, body, _BOOK_AT)
+        body += _BOOK_END
+        sock = self._sock
+        try:
+            _send(sock, t, _MORE)
+            _send(sock, head, _MORE)  # (copied: the buffers are free again once sent)
+            _send(sock, body, _LAST)
+        except zmq.ZMQError:  # the socket is closing (shutdown)
+            self.send_errors += 1
+            return
+        self._books_published += 1
 
     # -- what subscribers lost ----------------------------------------------------------------
     def report_gaps(self, ranges: Iterable[GapRange], client_kind: str) -> GapAck:

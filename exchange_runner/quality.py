@@ -40,7 +40,10 @@ instrument out for good.
 warning (:meth:`warnings`) until the window has passed; the runner shows it in its status.
 
 Cost: a book's checks are a dictionary lookup, a few integer compares and two decimal → float
-conversions (``scripts/bench_quality.py``: budget ≤ 2 µs p50 per book).
+conversions (``scripts/bench_quality.py``: budget ≤ 2 µs p50 per book). A
+:class:`~strategy_client.model.TextBook` (the venue's decimal text) is checked the same way, its
+top prices and sizes read with ``float`` straight from the text; with ``zscore_max = 0`` no log
+return is computed or kept.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from typing import Final
 
 import msgspec
 
-from strategy_client.model import InstrumentKey, OrderBook, Ticker, Trade
+from strategy_client.model import InstrumentKey, OrderBook, TextBook, Ticker, Trade
 
 __all__ = ["QualityConfig", "QualityControl", "CHECKS", "ITEMS"]
 
@@ -164,7 +167,7 @@ class _State:
     )
 
     def __init__(self, window: int, tick: Decimal | None) -> None:
-        self.book: OrderBook | None = None  # the last accepted book
+        self.book: OrderBook | TextBook | None = None  # the last accepted book
         self.book_seq = 0
         self.mid = 0.0  # last accepted book mid
         self.mid_ms = 0  # our clock when it was accepted
@@ -261,19 +264,18 @@ class QualityControl:
         ref = mid if mid and now_ms - st.mid_ms <= self._ref_age else st.trade_px
         if ref and self._dev and abs(price - ref) * 10_000 > self._dev * ref:
             return DEVIATION
-        if last:
+        if last and self._zmax:  # (the returns serve the z-score only: none kept while it is off)
             r = math.log(price / last) * 10_000
-            if self._zmax:
-                tick = st.tick_bps
-                floor = self._zfloor if self._zfloor > tick else tick
-                if returns.zscore(r, self._zmin, floor) > self._zmax:
-                    return ZSCORE
+            tick = st.tick_bps
+            floor = self._zfloor if self._zfloor > tick else tick
+            if returns.zscore(r, self._zmin, floor) > self._zmax:
+                return ZSCORE
             returns.add(r)
         return None
 
     # -- books -------------------------------------------------------------------------
 
-    def check_book(self, book: OrderBook, now_ms: int) -> str | None:
+    def check_book(self, book: OrderBook | TextBook, now_ms: int) -> str | None:
         """``None`` if ``book`` passes (it becomes the reference), else the failed check."""
         self.books_checked += 1
         key = book.key
@@ -298,24 +300,47 @@ class QualityControl:
         asks = book.asks
         mid = 0.0
         if bids and asks:
-            bid = float(bids[0].price)
-            ask = float(asks[0].price)
+            if isinstance(book, TextBook):  # the venue's text: floats straight from it
+                (bid_text, bid_qty), (ask_text, ask_qty) = bids[0], asks[0]  # type: ignore[misc]
+                bid, ask = float(bid_text), float(ask_text)
+                # a size is > 0 when its first digit after leading zeros and dots is 1-9
+                # (``0.500``, ``12``) — else ``float`` says (``0.000``, ``-1``, ``1e-3``)
+                empty = not (
+                    ("1" <= bid_qty.lstrip("0.")[:1] <= "9" or float(bid_qty) > 0.0)
+                    and ("1" <= ask_qty.lstrip("0.")[:1] <= "9" or float(ask_qty) > 0.0)
+                )
+            else:
+                top_bid, top_ask = book.bids[0], book.asks[0]
+                bid, ask = float(top_bid.price), float(top_ask.price)
+                empty = top_bid.qty <= _ZERO or top_ask.qty <= _ZERO
             if bid >= ask:
                 return self._reject(st, key, "book", CROSSED, now_ms)
-            if bid <= 0 or bids[0].qty <= _ZERO or asks[0].qty <= _ZERO:
+            if bid <= 0 or empty:
                 return self._reject(st, key, "book", RANGE, now_ms)
             mid = (bid + ask) / 2
             if self._spread and (ask - bid) * 10_000 > self._spread * mid:
                 return self._reject(st, key, "book", RANGE, now_ms)
             if st.tick and not st.tick_bps:
                 st.tick_bps = st.tick / mid * 10_000
-            bad = self._price(st, mid, st.book_returns, st.mid, now_ms)
+            last = st.mid
+            if last and self._zmax:
+                bad = self._price(st, mid, st.book_returns, last, now_ms)
+            elif self._dev:  # (_price's deviation check, inline: the books' hot path)
+                ref = last if last and now_ms - st.mid_ms <= self._ref_age else st.trade_px
+                bad = DEVIATION if ref and abs(mid - ref) * 10_000 > self._dev * ref else None
+            else:
+                bad = None
             if bad is not None and self._reject(st, key, "book", bad, now_ms) is not None:
                 return bad  # (a rebase, None, accepts it and starts the window afresh)
         else:
-            for side in (bids, asks):
-                if side and (side[0].price <= _ZERO or side[0].qty <= _ZERO):
-                    return self._reject(st, key, "book", RANGE, now_ms)
+            if isinstance(book, TextBook):
+                bad_side = any(
+                    float(price) <= 0.0 or float(qty) <= 0.0 for price, qty in (*book.bids[:1], *book.asks[:1])
+                )
+            else:
+                bad_side = any(lv.price <= _ZERO or lv.qty <= _ZERO for lv in (*book.bids[:1], *book.asks[:1]))
+            if bad_side:
+                return self._reject(st, key, "book", RANGE, now_ms)
         st.book_streak = 0
         st.book = book
         if seq:

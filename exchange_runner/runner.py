@@ -45,7 +45,17 @@ from exchanges.telemetry import observing
 from exchanges.transport.ratelimit import HeadroomWatch, active_budgets
 from strategy_client import __version__
 from strategy_client.journal import JournalError
-from strategy_client.model import BarSource, Exchange, Instrument, InstrumentKey, MarketKind, OrderBook, Ticker, Trade
+from strategy_client.model import (
+    BarSource,
+    Exchange,
+    Instrument,
+    InstrumentKey,
+    MarketKind,
+    OrderBook,
+    TextBook,
+    Ticker,
+    Trade,
+)
 from strategy_client.security import redact_url
 from strategy_client.wire import (
     PROTOCOL_VERSION,
@@ -503,7 +513,8 @@ class ExchangeRunner:
     async def _books(self, keys: list[InstrumentKey]) -> None:
         """Books into the price actor's feed, the one bounded drop-oldest queue (counted drops)
         between the venue and the actor: pushed by the adapter from its socket reader when it
-        can (:class:`~exchanges.base.PushesBooks`: no relay task, no second queue), else
+        can (:class:`~exchanges.base.PushesBooks`: no relay task, no second queue; while the
+        actor is idle a book is applied in the reader's turn, :meth:`PriceManager.push`), else
         drained from its iterator."""
         adapter = self.adapter
         put = self.prices.feed.put_nowait
@@ -512,12 +523,8 @@ class ExchangeRunner:
         if not isinstance(adapter, PushesBooks):
             await self._forward("books", lambda: adapter.stream_order_books(keys), put)
             return
-        counts = self.stream_messages
-
-        def sink(book: OrderBook) -> None:
-            counts["books"] += 1
-            put(book)
-
+        # counted, and applied in the reader's turn while the price actor is idle
+        sink = self.prices.counting_push(self.stream_messages, "books")
         await self._keep_running("books", lambda: adapter.run_order_books(keys, sink))
 
     def _depth_keys(self, keys: list[InstrumentKey]) -> list[InstrumentKey]:
@@ -535,7 +542,7 @@ class ExchangeRunner:
         put = self.prices.feed.put_nowait
         counts = self.stream_messages
 
-        def sink(book: OrderBook) -> None:
+        def sink(book: OrderBook | TextBook) -> None:
             counts["depth"] += 1
             put(book)
 

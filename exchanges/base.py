@@ -29,6 +29,7 @@ from strategy_client.model import (
     OrderBook,
     OrderRequest,
     Position,
+    TextBook,
     Ticker,
     Trade,
 )
@@ -139,8 +140,9 @@ class ExchangeAdapter(Protocol):
     def stream_user_events(self) -> AsyncIterator[UserEvent]: ...
 
 
-BookSink = Callable[[OrderBook], None]
-"""Where a pushing adapter puts each book: the consumer's one bounded drop-oldest queue."""
+BookSink = Callable[[OrderBook | TextBook], None]
+"""Where a pushing adapter puts each book: the consumer's one bounded drop-oldest queue. A
+:class:`TextBook` (levels as the venue's decimal text) is the same book, cheaper to carry."""
 
 
 @runtime_checkable

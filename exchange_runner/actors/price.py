@@ -8,14 +8,18 @@ for it. A book that could not be refreshed is returned flagged ``stale`` — nev
 
 The feed is the market-data hot path: each wake-up of the consumer applies every book already
 queued (``get_batch``), so a burst costs one task switch, not one per book; freshness is a
-timestamp compared when asked, so applying a book is two dict writes and a publish.
+timestamp compared when asked, so applying a book is two dict writes and a publish. A book may
+come as a :class:`~strategy_client.model.TextBook` (levels as the venue's decimal text): it is
+checked, kept and published as it came — no Decimal is made for it — and turned into a Decimal
+:class:`OrderBook` (once, then kept in its place) only when something here reads its prices (a
+query, the risk gate, mid bars).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from decimal import Decimal
 from typing import Any
 
@@ -23,8 +27,8 @@ import msgspec
 from loguru import logger
 
 from exchanges.base import ExchangeAdapter
-from strategy_client.model import FundingRate, InstrumentKey, OrderBook
-from strategy_client.wire import BookEvent, GetReferencePrice, PriceReply, PriceSource, Query, ReferencePrice, TopicKind
+from strategy_client.model import FundingRate, InstrumentKey, OrderBook, TextBook
+from strategy_client.wire import GetReferencePrice, PriceReply, PriceSource, Query, ReferencePrice
 
 from ..bus import DropOldestQueue
 from ..publisher import Publisher
@@ -91,8 +95,8 @@ class PriceManager(Actor[Msg]):
         self.fetch_timeout_s = fetch_timeout_s
         self.monotonic = monotonic  # book arrival and freshness
         self.wall_ns = wall_ns  # ages of mark prices and books
-        self.feed: DropOldestQueue[OrderBook] = DropOldestQueue(queue_size, name="price.feed")
-        self._last: dict[InstrumentKey, OrderBook] = {}
+        self.feed: DropOldestQueue[OrderBook | TextBook] = DropOldestQueue(queue_size, name="price.feed")
+        self._last: dict[InstrumentKey, OrderBook | TextBook] = {}
         self._arrived: dict[InstrumentKey, float] = {}  # self.monotonic() when _last[key] arrived
         self._marks: dict[InstrumentKey, FundingRate] = {}
         self._waiting: dict[InstrumentKey, list[asyncio.Future[BookResult]]] = {}
@@ -111,6 +115,25 @@ class PriceManager(Actor[Msg]):
     def on_start(self) -> None:
         self.spawn(self._consume_feed(), "feed")
 
+    def counting_push(self, counts: MutableMapping[str, int], name: str) -> Callable[[OrderBook | TextBook], None]:
+        """The sink a pushing adapter's socket reader calls with each book (one call per book):
+        it counts the book in ``counts[name]`` (the runner's items per venue stream) and puts
+        it in the feed — but while the consumer sleeps on an empty feed the book is applied at
+        once, in the reader's turn: no wake-up of the consumer, no queue (``_apply`` never
+        awaits, so it runs as it would in the consumer's turn, and books stay in order: once
+        anything is queued, later books queue behind it)."""
+        feed, apply = self.feed, self._apply
+
+        def sink(book: OrderBook | TextBook) -> None:
+            counts[name] += 1
+            if feed.idle:
+                feed.put_count += 1
+                apply(book)
+            else:
+                feed.put_nowait(book)
+
+        return sink
+
     async def _consume_feed(self) -> None:
         feed = self.feed
         apply = self._apply
@@ -118,7 +141,7 @@ class PriceManager(Actor[Msg]):
             for book in await feed.get_batch():
                 apply(book)
 
-    def _apply(self, book: OrderBook) -> None:
+    def _apply(self, book: OrderBook | TextBook) -> None:
         key = book.key
         last = self._last
         qc = self.quality
@@ -135,22 +158,30 @@ class PriceManager(Actor[Msg]):
         self.books_in += 1
         last[key] = book
         self._arrived[key] = self.monotonic()
-        self.publisher.publish(TopicKind.BOOK, BookEvent(book=book), key)
-        if key in self.mid_keys and self.mid_sink is not None:
-            self.mid_sink(book)
+        self.publisher.publish_book(book)
+        if self.mid_sink is not None and key in self.mid_keys:
+            self.mid_sink(self._book(key))
         if self._waiting:
             waiting = self._waiting.pop(key, None)
             if waiting:
                 for fut in waiting:
                     if not fut.done():
-                        fut.set_result(BookResult(book, False))
+                        fut.set_result(BookResult(self._book(key), False))
+
+    def _book(self, key: InstrumentKey) -> OrderBook:
+        """The last book of ``key`` (it must have one) as a Decimal book; a :class:`TextBook`
+        is turned into one once and kept in its place."""
+        book = self._last[key]
+        if isinstance(book, TextBook):
+            book = self._last[key] = book.to_book()
+        return book
 
     def _fresh(self, key: InstrumentKey) -> OrderBook | None:
         """The last book of ``key`` if it arrived less than ``stale_after_s`` ago."""
         arrived = self._arrived.get(key)
         if arrived is None or self.monotonic() - arrived >= self.stale_after_s:
             return None
-        return self._last.get(key)
+        return self._book(key) if key in self._last else None
 
     def fresh_book(self, key: InstrumentKey) -> OrderBook | None:
         """The last book of ``key`` if fresh, else None (read by the risk gate, same thread)."""
@@ -174,7 +205,7 @@ class PriceManager(Actor[Msg]):
             return self._reference(msg.key, msg.source)
         if isinstance(msg, GetBooks):
             keys = msg.keys or tuple(self._last)
-            return [BookResult(self._last[k], self._fresh(k) is None) for k in keys if k in self._last]
+            return [BookResult(self._book(k), self._fresh(k) is None) for k in keys if k in self._last]
         if isinstance(msg, _Fetched):
             return self._on_fetched(msg)
         if isinstance(msg, _MarkUpdate):
@@ -210,7 +241,7 @@ class PriceManager(Actor[Msg]):
                 self._last[msg.key] = msg.book
                 self._arrived[msg.key] = self.monotonic()
         waiting = self._waiting.pop(msg.key, [])
-        last = self._last.get(msg.key)
+        last = self._book(msg.key) if msg.key in self._last else None
         for fut in waiting:
             if fut.done():
                 continue

@@ -17,7 +17,11 @@ Connection changes are reported as :class:`~exchanges.base.StreamStatus` to
 
 ``run_order_books(keys, sink)`` is the push mode the runner uses: no buffer and no iterator —
 each depth frame is parsed in the socket reader and the book handed to ``sink`` (the price
-actor's drop-oldest feed: the one queue a book crosses).
+actor's drop-oldest feed: the one queue a book crosses). Its books are
+:class:`~strategy_client.model.TextBook` objects: the levels stay the venue's decimal text,
+vouched for by :class:`~.ws_parse.DecimalTextCheck` (a frame with a level string that is not a
+decimal number is counted as ``*_depth:decimal`` and dropped, as a bad frame always was); the
+iterator (``order_books``) still yields Decimal :class:`OrderBook` objects.
 
 The iterator owns one supervisor task whose ``asyncio.TaskGroup`` owns every connection
 task; closing the iterator (``aclose()``, leaving ``async with aclosing(...)``, or garbage
@@ -29,6 +33,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -39,13 +44,20 @@ from exchanges.transport.backoff import Backoff
 from exchanges.transport.buffer import BoundedBuffer, Overflow
 from exchanges.transport.tally import ErrorTally
 from exchanges.transport.ws import Frame, WsStats
-from strategy_client.model import Exchange, FundingRate, InstrumentKey, MarketKind, OrderBook
+from strategy_client.model import Exchange, FundingRate, InstrumentKey, MarketKind, OrderBook, TextBook
 
 from .urls import BinanceUrls
 from .ws import BinanceWs
 from .ws_parse import (
     DEFAULT_FUNDING_INTERVAL_MS,
+    DIGITS,
+    DecimalTextCheck,
+    FastFuturesDepthText,
+    FastSpotDepthText,
+    FuturesDepthText,
     PayloadError,
+    SpotDepthText,
+    key_of,
     parse_futures_book_ticker,
     parse_futures_depth,
     parse_mark_price,
@@ -71,11 +83,22 @@ DEPTHS = (5, 10, 20)
 #: Streams per connection: Binance allows 1024; fewer keeps URLs short and a reconnect cheap.
 STREAMS_PER_CONNECTION = 200
 
+
+class _Data(msgspec.Struct, Generic[T], frozen=True, gc=False):
+    """:class:`Combined` without the stream name (a futures frame names its symbol itself)."""
+
+    data: T
+
+
 _spot_depth = msgspec.json.Decoder(Combined[SpotDepthPartial]).decode
 _futures_depth = msgspec.json.Decoder(Combined[FuturesDepth]).decode
 _spot_ticker = msgspec.json.Decoder(Combined[SpotBookTicker]).decode
 _futures_ticker = msgspec.json.Decoder(Combined[FuturesBookTicker]).decode
 _mark_price = msgspec.json.Decoder(Combined[MarkPriceUpdate]).decode
+_spot_depth_text = msgspec.json.Decoder(Combined[SpotDepthText]).decode
+_futures_depth_text = msgspec.json.Decoder(_Data[FuturesDepthText]).decode
+_spot_depth_fast = msgspec.json.Decoder(Combined[FastSpotDepthText]).decode
+_futures_depth_fast = msgspec.json.Decoder(_Data[FastFuturesDepthText]).decode
 
 
 def _log_status(status: StreamStatus) -> None:
@@ -92,26 +115,15 @@ class _ConnectionPlan(Generic[T]):
     idle_watch: bool = True
 
 
-class _Push(Generic[T]):
-    """The push-mode sink of one set of connections: parse each frame in the reader, hand what
-    parses to ``emit``; statuses to ``on_status``."""
+class _Direct:
+    """The push-mode sink of one connection: its parser, which hands each book on itself (one
+    call per frame from the socket reader); statuses to ``on_status``."""
 
-    __slots__ = ("_parsers", "_emit", "status")
+    __slots__ = ("frame", "status")
 
-    def __init__(
-        self,
-        parsers: dict[str, Callable[[Frame], T | None]],
-        emit: Callable[[T], None],
-        on_status: Callable[[StreamStatus], None],
-    ) -> None:
-        self._parsers = parsers
-        self._emit = emit
+    def __init__(self, parse: Callable[[Frame], None], on_status: Callable[[StreamStatus], None]) -> None:
+        self.frame = parse
         self.status = on_status
-
-    def frame(self, frame: Frame) -> None:
-        parsed = self._parsers[frame.source](frame)
-        if parsed is not None:
-            self._emit(parsed)
 
 
 class BinanceMarketStreams:
@@ -148,6 +160,8 @@ class BinanceMarketStreams:
         self._buffers: list[BoundedBuffer[Frame | StreamStatus]] = []
         self._serial = 0
         self._dropped_closed = 0
+        self.decimal_text = DecimalTextCheck()  # the push mode's check of the level text
+        self._text_keys: dict[str, InstrumentKey] = {}  # the text parsers' keys (_text_key)
 
     # -- introspection -------------------------------------------------------------------------
 
@@ -172,17 +186,33 @@ class BinanceMarketStreams:
     async def run_order_books(self, keys: Sequence[InstrumentKey], sink: BookSink, depth: int = 5) -> None:
         """The books of :meth:`order_books`, pushed: each parsed in the socket reader and handed
         to ``sink`` (no buffer, no iterator); runs until cancelled."""
-        await self._push(self._book_plans(keys, depth), sink)
+        await self._push(self._text_book_plans(keys, depth, sink))
 
     def _book_plans(self, keys: Sequence[InstrumentKey], depth: int) -> list[_ConnectionPlan[OrderBook]]:
+        return self._depth_plans(keys, depth, self._parse_spot_depth, self._parse_futures_depth)
+
+    def _text_book_plans(
+        self, keys: Sequence[InstrumentKey], depth: int, emit: Callable[[TextBook], None]
+    ) -> list[_ConnectionPlan[None]]:
+        """The push mode's plans: each frame parsed into a :class:`TextBook` handed to ``emit``
+        by the parser itself (a plan's ``parse`` returns nothing)."""
+        return self._depth_plans(
+            keys, depth, partial(self._text_spot_depth, emit), partial(self._text_futures_depth, emit)
+        )
+
+    def _depth_plans(
+        self,
+        keys: Sequence[InstrumentKey],
+        depth: int,
+        spot_parse: Callable[[Frame], T | None],
+        perp_parse: Callable[[Frame], T | None],
+    ) -> list[_ConnectionPlan[T]]:
         if depth not in DEPTHS:
             raise ValueError(f"depth must be one of {DEPTHS}, not {depth}")
         suffix = f"@depth{depth}{self._speed}"
         spot, perp = self._split(keys)
-        plans: list[_ConnectionPlan[OrderBook]] = self._plans(
-            "depth", spot, suffix, self._urls.spot_ws + "/stream", self._parse_spot_depth
-        )
-        plans += self._plans("depth", perp, suffix, self._urls.futures_ws + "/public/stream", self._parse_futures_depth)
+        plans = self._plans("depth", spot, suffix, self._urls.spot_ws + "/stream", spot_parse)
+        plans += self._plans("depth", perp, suffix, self._urls.futures_ws + "/public/stream", perp_parse)
         return plans
 
     def book_tickers(self, keys: Sequence[InstrumentKey]) -> AsyncGenerator[OrderBook, None]:
@@ -255,6 +285,64 @@ class BinanceMarketStreams:
             self._bad(frame, f"spot_depth:{exc.kind}", exc)
         return None
 
+    def _text_key(self, name: str, key: InstrumentKey) -> InstrumentKey:
+        """Remember ``key`` under ``name`` (a spot stream name, a perp's symbol: the two never
+        look alike) for the text parsers; at most 8192 kept, as ``key_of`` keeps."""
+        if len(self._text_keys) < 8192:
+            self._text_keys[name] = key
+        return key
+
+    def _text_spot_depth(self, emit: Callable[[TextBook], None], frame: Frame) -> None:
+        data = frame.data
+        try:
+            try:
+                msg: Combined[SpotDepthText] | Combined[FastSpotDepthText] = _spot_depth_fast(data)
+                book = msg.data
+                check = self.decimal_text  # (DecimalTextCheck.__call__, inline: the hot path)
+                skeleton, name = data.translate(None, DIGITS), msg.stream
+                ok = check.last.get(name) == skeleton or check.check(name, skeleton, data, (book.bids, book.asks))
+            except msgspec.ValidationError:  # a 1-character level string, or a bad frame
+                msg = _spot_depth_text(data)
+                book = msg.data
+                ok = self.decimal_text.strict(data, (book.bids, book.asks))
+            if not ok:
+                self._bad(frame, "spot_depth:decimal", ValueError("a level is not a decimal number"))
+                return
+            key = self._text_keys.get(msg.stream)
+            if key is None:
+                key = self._text_key(msg.stream, key_of(symbol_from_stream(msg.stream), MarketKind.SPOT))
+        except msgspec.DecodeError as exc:
+            self._bad(frame, "spot_depth", exc)
+            return
+        except PayloadError as exc:
+            self._bad(frame, f"spot_depth:{exc.kind}", exc)
+            return
+        recv_ns = frame.recv_ns
+        # spot partial depth has no event time: the venue time is our receive time
+        emit(TextBook(key, book.bids, book.asks, recv_ns // 1_000_000, recv_ns, book.lastUpdateId))
+
+    def _text_futures_depth(self, emit: Callable[[TextBook], None], frame: Frame) -> None:
+        data = frame.data
+        try:
+            try:
+                book: FuturesDepthText | FastFuturesDepthText = _futures_depth_fast(data).data
+                check = self.decimal_text  # (DecimalTextCheck.__call__, inline: the hot path)
+                skeleton, name = data.translate(None, DIGITS), book.s
+                ok = check.last.get(name) == skeleton or check.check(name, skeleton, data, (book.b, book.a))
+            except msgspec.ValidationError:  # a 1-character level string, or a bad frame
+                book = _futures_depth_text(data).data
+                ok = self.decimal_text.strict(data, (book.b, book.a))
+        except msgspec.DecodeError as exc:
+            self._bad(frame, "futures_depth", exc)
+            return
+        if not ok:
+            self._bad(frame, "futures_depth:decimal", ValueError("a level is not a decimal number"))
+            return
+        key = self._text_keys.get(book.s)
+        if key is None:
+            key = self._text_key(book.s, key_of(book.s, MarketKind.PERP))
+        emit(TextBook(key, book.b, book.a, book.E, frame.recv_ns, book.u))
+
     def _parse_futures_depth(self, frame: Frame) -> OrderBook | None:
         try:
             return parse_futures_depth(_futures_depth(frame.data).data, frame.recv_ns)
@@ -298,13 +386,15 @@ class BinanceMarketStreams:
             buffer.fail(exc if isinstance(exc, Exception) else RuntimeError(f"market stream stopped: {exc!r}"))
             raise
 
-    def _connect(self, plans: list[_ConnectionPlan[T]], **where: Any) -> list[BinanceWs]:
+    def _connect(self, plans: list[_ConnectionPlan[T]], *, direct: bool = False, **where: Any) -> list[BinanceWs]:
+        """``direct``: each connection's sink is its plan's (emitting) parser (:class:`_Direct`)."""
         conns = [
             BinanceWs(
                 p.name,
                 p.url,
                 tally=self.errors,
                 idle_timeout_s=self._idle_timeout_s if p.idle_watch else None,
+                **({"sink": _Direct(p.parse, self._on_status)} if direct else {}),  # type: ignore[arg-type]
                 **where,
                 **self._ws_options,
             )
@@ -314,10 +404,11 @@ class BinanceMarketStreams:
             self._connections[ws.name] = ws
         return conns
 
-    async def _push(self, plans: list[_ConnectionPlan[T]], emit: Callable[[T], None]) -> None:
-        sink = _Push({p.name: p.parse for p in plans}, emit, self._on_status)
+    async def _push(self, plans: list[_ConnectionPlan[None]]) -> None:
+        """Run the connections of ``plans``, each frame handed to its plan's parser (which
+        emits) straight from the socket reader."""
         async with asyncio.TaskGroup() as tg:
-            for ws in self._connect(plans, sink=sink):
+            for ws in self._connect(plans, direct=True):
                 tg.create_task(ws.run(), name=ws.name)
 
     async def _iterate(self, plans: list[_ConnectionPlan[T]]) -> AsyncGenerator[T, None]:

@@ -7,9 +7,12 @@ that called us counts it, logs the first sample per kind and drops the payload.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import TypeVar
+from typing import Annotated, TypeVar
+
+import msgspec
 
 from exchanges.base import AccountUpdate, ExecType, OrderUpdate
 from strategy_client.model import (
@@ -28,6 +31,7 @@ from strategy_client.model import (
     OrderType,
     Position,
     Side,
+    TextLevels,
     TimeInForce,
 )
 
@@ -52,6 +56,14 @@ __all__ = [
     "symbol_from_stream",
     "parse_spot_depth",
     "parse_futures_depth",
+    "SpotDepthText",
+    "FuturesDepthText",
+    "FastSpotDepthText",
+    "FastFuturesDepthText",
+    "FastTextLevels",
+    "DecimalTextCheck",
+    "DIGITS",
+    "key_of",
     "parse_spot_book_ticker",
     "parse_futures_book_ticker",
     "parse_mark_price",
@@ -82,6 +94,10 @@ class PayloadError(ValueError):
 @lru_cache(maxsize=8192)  # one key object per listed instrument, not one per message
 def _key(symbol: str, kind: MarketKind) -> InstrumentKey:
     return InstrumentKey(EXCHANGE, symbol.upper(), kind)
+
+
+key_of = _key
+"""``key_of(symbol, kind)``: the venue's instrument key, one object per instrument (cached)."""
 
 
 @lru_cache(maxsize=8192)
@@ -118,6 +134,128 @@ def parse_futures_depth(msg: FuturesDepth, local_ts_ns: int) -> OrderBook:
         local_ts_ns=local_ts_ns,
         sequence=msg.u,
     )
+
+
+# -- the same partial depth with its levels kept as the venue's text (the runner's hot path) -----
+
+_Text = Annotated[str, msgspec.Meta(min_length=2)]
+#: Levels as text, each string at least 2 characters long (checked by the decoder, in C): with
+#: :class:`DecimalTextCheck`'s skeleton, what makes the fast path's strings decimal numbers.
+FastTextLevels = tuple[tuple[_Text, _Text], ...]
+
+
+class SpotDepthText(msgspec.Struct, frozen=True, gc=False):
+    """Spot partial depth, levels as text (:class:`~strategy_client.model.TextBook`)."""
+
+    lastUpdateId: int
+    bids: TextLevels
+    asks: TextLevels
+
+
+class FuturesDepthText(msgspec.Struct, frozen=True, gc=False):
+    """Futures partial depth, levels as text; the fields a book needs only (the others —
+    ``e``, ``T``, ``U``, ``pu`` — are skipped by the decoder, not built)."""
+
+    E: int
+    s: str
+    u: int
+    b: TextLevels
+    a: TextLevels
+
+
+class FastSpotDepthText(msgspec.Struct, frozen=True, gc=False):
+    """:class:`SpotDepthText` whose level strings are at least 2 characters long."""
+
+    lastUpdateId: int
+    bids: FastTextLevels
+    asks: FastTextLevels
+
+
+class FastFuturesDepthText(msgspec.Struct, frozen=True, gc=False):
+    """:class:`FuturesDepthText` whose level strings are at least 2 characters long."""
+
+    E: int
+    s: str
+    u: int
+    b: FastTextLevels
+    a: FastTextLevels
+
+
+DIGITS = b"0123456789"  # what a skeleton is without
+
+
+def _plain(text: str) -> bool:
+    """Digits with at most one ``.`` and at least one digit: ``12``, ``0.5``, ``.5``, ``5.``."""
+    rest = text.strip("0123456789")
+    return (rest == "" or rest == ".") and len(rest) < len(text)
+
+
+class DecimalTextCheck:
+    """Vouches, cheaply, that every level string of a depth frame is a decimal number.
+
+    Strictly, a frame passes when ``Decimal(s)`` takes each of its level strings (what decoding
+    them as Decimals accepted before). That costs about what the Decimals themselves cost, so a
+    frame decoded with :data:`FastTextLevels` (every level string ≥ 2 characters, checked by the
+    decoder) is checked whole instead (:meth:`known`): its bytes with the digits deleted — one
+    ``bytes.translate``; the *skeleton*: the JSON's structure, keys, symbol and, per string, its
+    characters other than digits — must be one seen before on a frame whose level strings were
+    all plain decimals (digits and at most one ``.``; :meth:`strict` checks them one by one and
+    learns the skeleton, at most ``limit`` kept). Each level string of such a frame is then
+    digits and the same at most one ``.``, at least 2 characters: a decimal number. Any other
+    frame — a new symbol or depth, a 1-character string, an escape, an exponent, a sign,
+    letters — takes :meth:`strict`.
+    """
+
+    __slots__ = ("skeletons", "last", "limit", "strict_checks")
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.skeletons: set[bytes] = set()  # of plain frames
+        # per stream (a name the caller picks: a symbol), the skeleton its last frame had when
+        # known: most frames repeat it, and comparing two bytes is cheaper than hashing one
+        self.last: dict[str, bytes] = {}
+        self.limit = limit
+        self.strict_checks = 0  # frames that took the strict path
+
+    def known(self, data: bytes) -> bool:
+        """The fast path: ``data``'s skeleton is a known plain one (its levels decoded as
+        :data:`FastTextLevels`)."""
+        return data.translate(None, DIGITS) in self.skeletons
+
+    def check(self, name: str, skeleton: bytes, data: bytes, sides: Iterable[TextLevels]) -> bool:
+        """The check of a frame of stream ``name`` (levels decoded as :data:`FastTextLevels`)
+        whose ``skeleton`` (``data.translate(None, DIGITS)``) is not that stream's last: a
+        known one becomes its last; else :meth:`strict`. A hot caller tests
+        ``last.get(name) == skeleton`` itself first."""
+        if skeleton in self.skeletons:
+            if len(self.last) < self.limit or name in self.last:
+                self.last[name] = skeleton
+            return True
+        return self.strict(data, sides)
+
+    def strict(self, data: bytes, sides: Iterable[TextLevels]) -> bool:
+        """True when ``Decimal`` takes every level string of ``sides`` (decoded from ``data``);
+        a frame of plain decimals teaches its skeleton."""
+        self.strict_checks += 1
+        plain = True
+        for side in sides:
+            for price, qty in side:
+                for text in (price, qty):
+                    if _plain(text):
+                        continue
+                    plain = False
+                    try:
+                        Decimal(text)
+                    except InvalidOperation:
+                        return False
+        if plain and len(self.skeletons) < self.limit:
+            self.skeletons.add(data.translate(None, DIGITS))
+        return True
+
+    def __call__(self, name: str, data: bytes, sides: Iterable[TextLevels]) -> bool:
+        """The whole check of a frame of stream ``name`` whose levels were decoded as
+        :data:`FastTextLevels` (what the hot callers do inline)."""
+        skeleton = data.translate(None, DIGITS)
+        return self.last.get(name) == skeleton or self.check(name, skeleton, data, sides)
 
 
 def _top(price: Decimal, qty: Decimal) -> tuple[BookLevel, ...]:

@@ -1,7 +1,7 @@
 """tradebus domain model: frozen msgspec Structs, exact decimals, no I/O."""
 
 from .account import AccountSnapshot, Balance, MarginBalance, Position
-from .book import BookLevel, BookWalk, OrderBook, walk_book
+from .book import BookLevel, BookWalk, OrderBook, TextBook, TextLevels, walk_book
 from .enums import (
     FINAL_STATUSES,
     Exchange,
@@ -76,6 +76,8 @@ __all__ = [
     "MarketKind",
     "Order",
     "OrderBook",
+    "TextBook",
+    "TextLevels",
     "OrderRequest",
     "OrderStatus",
     "OrderTooSmall",

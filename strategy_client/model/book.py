@@ -9,7 +9,7 @@ import msgspec
 from .enums import Side
 from .key import InstrumentKey
 
-__all__ = ["BookLevel", "OrderBook", "BookWalk", "walk_book"]
+__all__ = ["BookLevel", "OrderBook", "TextBook", "TextLevels", "BookWalk", "walk_book"]
 
 
 class BookLevel(msgspec.Struct, frozen=True, array_like=True):
@@ -70,6 +70,43 @@ class OrderBook(msgspec.Struct, frozen=True, kw_only=True):
     def walk(self, side: Side, qty: Decimal) -> BookWalk:
         """What a taker order of ``side`` for ``qty`` would get from the visible levels."""
         return walk_book(self.asks if side is Side.BUY else self.bids, qty)
+
+
+TextLevels = tuple[tuple[str, str], ...]
+"""Book levels as the venue's decimal text: ``(price, qty)`` pairs of strings, encoded as a
+:class:`BookLevel` is (``[price, qty]``). (Plain tuples: cheaper to decode than a Struct.)"""
+
+
+class TextBook(msgspec.Struct, frozen=True, gc=False):
+    """An :class:`OrderBook` whose levels are still the venue's decimal text.
+
+    The runner's market-data hot path (docs/performance.md, "Session 7: the ingest path"): a
+    venue adapter that decodes its frames straight into this skips building 2 × depth
+    :class:`~decimal.Decimal` objects per update and the runner's encoder skips turning them
+    back into text — on the wire a level is ``[price, qty]`` as strings either way, so a
+    subscriber decodes exactly the Decimals the venue's text denotes. The adapter vouches that
+    every string is a valid decimal number (``exchanges/binance/ws_parse.py``); :meth:`to_book`
+    makes the Decimal book when the runner itself needs one (a query, the risk gate). The
+    fields are :class:`OrderBook`'s, in its order (positional too: the hot path builds it so).
+    """
+
+    key: InstrumentKey
+    bids: TextLevels
+    asks: TextLevels
+    venue_ts_ms: int
+    local_ts_ns: int
+    sequence: int = 0
+
+    def to_book(self) -> OrderBook:
+        """The same book with exact :class:`~decimal.Decimal` levels."""
+        return OrderBook(
+            key=self.key,
+            bids=tuple([BookLevel(Decimal(p), Decimal(q)) for p, q in self.bids]),
+            asks=tuple([BookLevel(Decimal(p), Decimal(q)) for p, q in self.asks]),
+            venue_ts_ms=self.venue_ts_ms,
+            local_ts_ns=self.local_ts_ns,
+            sequence=self.sequence,
+        )
 
 
 def walk_book(levels: tuple[BookLevel, ...], qty: Decimal) -> BookWalk:

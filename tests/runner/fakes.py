@@ -24,7 +24,7 @@ from exchange_runner.actors.price import PriceManager
 from exchange_runner.bars import BarAggregator, BarsConfig
 from exchange_runner.config import RunnerConfig
 from exchange_runner.journaling import RunnerJournal
-from exchange_runner.publisher import Publisher
+from exchange_runner.publisher import Publisher, TextBookEvent
 from exchange_runner.quality import QualityConfig, QualityControl
 from exchange_runner.service import CommandService
 from exchange_runner.zmq_server import Pending
@@ -44,8 +44,9 @@ from strategy_client.model import (
     OrderRequest,
     OrderStatus,
     Position,
+    TextBook,
 )
-from strategy_client.wire import Header, QueueStat, Reply, Request, TopicKind
+from strategy_client.wire import BookEvent, Header, QueueStat, Reply, Request, TopicKind
 
 D = Decimal
 SPOT = InstrumentKey(exchange=Exchange.BINANCE, symbol="BTCUSDT", kind=MarketKind.SPOT)
@@ -207,6 +208,12 @@ class RecordingPublisher(Publisher):
     def publish(self, kind: TopicKind, event: Any, key: InstrumentKey | None = None, **kw: Any) -> None:
         self.events.append((kind, event))
         super().publish(kind, event, key, **kw)
+
+    def publish_book(self, book: OrderBook | TextBook) -> None:
+        self.events.append(
+            (TopicKind.BOOK, TextBookEvent(book=book) if isinstance(book, TextBook) else BookEvent(book=book))
+        )
+        super().publish_book(book)
 
     def close(self) -> None:
         self.sock.close(linger=0)
