@@ -54,7 +54,8 @@ _swept: set[Path] = set()
 
 
 def _reservations() -> Path:
-    path = Path(tempfile.gettempdir()) / f"tradebus-ports-{os.getuid()}"
+    owner = os.getuid() if hasattr(os, "getuid") else os.getlogin()  # no getuid on Windows
+    path = Path(tempfile.gettempdir()) / f"tradebus-ports-{owner}"
     path.mkdir(mode=0o700, exist_ok=True)
     if path not in _swept:  # once per process: stale marks do not pile up over runs
         _swept.add(path)
