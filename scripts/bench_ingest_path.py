@@ -12,23 +12,27 @@ ETHUSDT), opens the runner's four partial-depth streams (``<s>@depth5@100ms``, s
 turns the bench firehose on and saves the first ``--frames`` frames as received (bytes, with
 the connection they came on), in arrival order.
 
-``replay`` is the runner's path from the socket reader's hand-off on: the
-:class:`~exchanges.binance.market_stream.BinanceMarketStreams` push-mode frame handler (the
-parse the runner's reader calls for each frame), the runner's book sink (a count and the price
-actor's drop-oldest feed), the price actor's feed consumer (quality control with the bench's
-configuration — z-score off — the last book kept, the publish), and the publisher's three
+``replay`` is the runner's path from the socket reader's hand-off on, wired as the tree's own
+runner wires it: what each connection's reader calls with a frame (this tree: the connection's
+push-mode parser, which hands its ``TextBook`` on; older trees: the one push-mode sink, which
+parses into a Decimal ``OrderBook``), the runner's book sink (a count, then the price actor's
+feed — this tree applies the book in the reader's turn while the actor is idle), the price
+actor's apply (quality control with the bench's configuration: z-score off, and no staleness
+bound, the recording's venue times being from when it was made), and the publisher's three
 sends on a real XPUB socket with one subscriber: a ``SUB`` in a child process on ``ipc://``
-that counts what it receives (it is not in the measured process). Frames go in bursts of
-``--burst`` per turn of the event loop (uvloop), as a socket read at a high rate hands the
-reader several frames at once; the consumer takes what is queued at each wake-up.
+that counts what it receives (not in the measured process). Frames go in bursts of ``--burst``
+per turn of the event loop (uvloop), as a socket read at a high rate hands the reader several
+frames at once; anything queued is taken by the feed's consumer at its wake-up.
 
 What is not in it: the socket read and the WebSocket frame reader (aiohttp's C reader) — the
 ``Frame`` the reader builds is built here. Per-update instruction counts: run ``replay`` under
-callgrind at two ``--updates`` and divide the difference (start-up cancels out); the script
-prints ``updates``, wall seconds and µs per update, and what the subscriber received.
+callgrind at two ``--updates`` (``PYTHONHASHSEED=0``) and divide the difference (start-up
+cancels out); the script prints ``updates``, wall and CPU seconds (CPU: every thread of the
+process, libzmq's I/O thread included) and µs per update, and what the subscriber received.
+``--profile PATH`` writes pyinstrument's profile of the replay (the ``bench`` extra).
 
-The same script runs against an older tree (``PYTHONPATH=<tree>``): it uses only interfaces
-the ingest path has had since before issue 20's work.
+The same script runs against an older tree (``PYTHONPATH=<tree>``, e.g. ``9a5ae0f``): it uses
+only interfaces the ingest path has had since before issue 20's work, or this tree's.
 """
 
 from __future__ import annotations
