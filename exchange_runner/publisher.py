@@ -95,8 +95,8 @@ def _book_frame() -> tuple[bytes, bytes]:
 
 
 _BOOK_HEAD, _BOOK_END = _book_frame()
-_ID_PREFIX = _envelope._prefix + "-"  # new_message_id()'s: its prefix and its counter
-_next_id = _envelope._counter.__next__
+_ID_PREFIX = _envelope.MESSAGE_ID_PREFIX  # new_message_id()'s: its prefix and its counter
+_next_id = _envelope.next_message_number
 
 
 class _BookHeader(msgspec.Struct, frozen=True, gc=False):

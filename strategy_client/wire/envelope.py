@@ -25,7 +25,9 @@ __all__ = [
     "MAX_ID_LEN",
     "MAX_TRACESTATE_LEN",
     "Header",
+    "MESSAGE_ID_PREFIX",
     "new_message_id",
+    "next_message_number",
     "now_ns",
 ]
 
@@ -43,6 +45,11 @@ _Id = Annotated[str, msgspec.Meta(max_length=MAX_ID_LEN)]
 
 _prefix = os.urandom(4).hex()
 _counter = itertools.count(1)
+
+#: What every :func:`new_message_id` of this process starts with (``<prefix>-``), and the
+#: counter's next number: a hot publisher builds the same ids inline (exchange_runner/publisher.py).
+MESSAGE_ID_PREFIX = _prefix + "-"
+next_message_number = _counter.__next__
 
 
 def new_message_id() -> str:
