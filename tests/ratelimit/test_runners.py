@@ -181,7 +181,13 @@ def test_a_418_seen_by_one_runner_pauses_every_runner_until_the_ban_ends(
             eventually_sync(lambda: _spot_requests(admin) > 0, timeout=30, what="spot traffic")
             armed = {"throttle_next": 1, "throttle_status": 418, "retry_after_s": 6, "host": "spot"}
             assert admin.post("/_sim/faults", json=armed).status_code == 200
-            eventually_sync(lambda: r.exists(ban_key), timeout=30, what="the ban recorded in Redis")
+            try:
+                eventually_sync(lambda: r.exists(ban_key), timeout=30, what="the ban recorded in Redis")
+            except AssertionError as exc:
+                raise AssertionError(
+                    f"{exc}; keys {sorted(k.decode() for k in r.keys('tradebus:rl:*'))}; venue faults "
+                    f"{_state(admin).get('faults')}\n" + "\n---\n".join(rp.log.read_text()[-2500:] for rp in runners)
+                ) from None
             # every process's lease is at most lease_ttl_s (1 s) old: after that nothing is sent
             eventually_sync(lambda: 0 < r.pttl(ban_key) < 4_500, timeout=10, what="1.5 s into the ban")
             during = _spot_requests(admin)
