@@ -619,6 +619,8 @@ class BinanceAdapter:
         """Futures user data (listenKey) and spot user data (WS-API) merged."""
         if self._credentials is None:
             raise AuthError("user streams need API credentials", venue="binance")
-        events = BinanceUserStreams(self.rest, self.urls, self._credentials, self.clock).events()
+        events = BinanceUserStreams(
+            self.rest, self.urls, self._credentials, self.clock, spot_budget=self.rest.budget("spot")
+        ).events()
         # cross-margin FUNDING_FEE names no symbol: the income history does, read on the venue's clock
         return with_funding_income(events, FundingIncome(self.rest, now_ms=self.clock.now_ms))

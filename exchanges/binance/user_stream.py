@@ -50,6 +50,7 @@ from exchanges.errors import ExchangeError, ListenKeyExpired, UnknownOutcome
 from exchanges.transport.backoff import Backoff, ReconnectPacer
 from exchanges.transport.buffer import BoundedBuffer, Overflow
 from exchanges.transport.clock import ServerClock
+from exchanges.transport.ratelimit import SharedBudget
 from exchanges.transport.tally import ErrorTally
 from exchanges.transport.ws import Frame, WsStats
 
@@ -138,6 +139,7 @@ class BinanceUserStreams:
         ping_timeout_s: float | None = 20.0,
         max_lifetime_s: float | None = 23.5 * 3600,
         subscribe_timeout_s: float = 10.0,
+        spot_budget: SharedBudget | None = None,
     ) -> None:
         if not (spot or futures):
             raise ValueError("enable at least one of spot and futures")
@@ -158,6 +160,9 @@ class BinanceUserStreams:
         self._ping_timeout_s = ping_timeout_s
         self._max_lifetime_s = max_lifetime_s
         self._subscribe_timeout_s = subscribe_timeout_s
+        # the spot REST host's shared budget: the subscription counts in it (one quota with REST)
+        # and a 418/429 answering it pauses every process of the scope, as any other request's
+        self._spot_budget = spot_budget
         self._rng = random.Random()
         self.errors = ErrorTally("binance:user")
         self.ignored: Counter[str] = Counter()
@@ -246,6 +251,7 @@ class BinanceUserStreams:
                         ping_interval_s=self._ping_interval_s,
                         ping_timeout_s=self._ping_timeout_s,
                         max_lifetime_s=self._max_lifetime_s,
+                        budget=self._spot_budget,
                     )
                     self._spot_api = api
                     tg.create_task(api.run(), name=f"{SPOT_STREAM}:ws-api")

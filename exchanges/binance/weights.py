@@ -93,7 +93,11 @@ _WS_TWINS: dict[str, tuple[str, str, str]] = {
     "depth": ("GET", "/api/v3/depth", "/fapi/v1/depth"),
     "exchangeInfo": ("GET", "/api/v3/exchangeInfo", ""),
 }
-_WS_URGENT = frozenset({"order.modify", "order.cancelReplace", "userDataStream.start", "userDataStream.ping"})
+# the user-data stream's key or subscription over the WS-API: as urgent as the REST key (above)
+_WS_STREAM_KEY = frozenset(
+    {"userDataStream.start", "userDataStream.ping", "userDataStream.subscribe", "userDataStream.subscribe.signature"}
+)
+_WS_URGENT = frozenset({"order.modify", "order.cancelReplace"}) | _WS_STREAM_KEY
 
 
 def ws_api_cost(product: Product, method: str, params: dict[str, object]) -> Cost:
@@ -104,4 +108,4 @@ def ws_api_cost(product: Product, method: str, params: dict[str, object]) -> Cos
     if twin is not None and path:
         limit = params.get("limit", 100)
         return _cost(product, twin[0], path, params, limit if isinstance(limit, int) else 100)
-    return Cost(1, method == "order.cancelReplace", method in _WS_URGENT)
+    return Cost(1, method == "order.cancelReplace", method in _WS_URGENT, method in _WS_STREAM_KEY)

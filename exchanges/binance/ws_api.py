@@ -235,7 +235,7 @@ class BinanceWsApi:
         budget = self.budget
         if budget is not None:  # before signing: a wait never makes the signed timestamp stale
             cost = ws_api_cost(self.product, method, params)
-            await budget.acquire(cost.weight, order=cost.order, urgent=cost.urgent)
+            await budget.acquire(cost.weight, order=cost.order, urgent=cost.urgent, stream_key=cost.stream_key)
         wire = {k: _wire_value(v) for k, v in params.items() if v is not None}
         if signed:
             wire = self._signed(wire)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from exchanges.credentials import Credentials
 from exchanges.errors import ListenKeyExpired
 from exchanges.transport.backoff import Backoff
 from exchanges.transport.clock import ServerClock
+from exchanges.transport.ratelimit import SharedBudget, binance_windows
 from strategy_client.model import MarketKind
 from tests.helpers import eventually
 
@@ -51,9 +53,7 @@ class FakeListenKeys:
     async def keepalive_listen_key(self, key: str) -> None:
         self.keepalives.append(key)
         if key != self.active:
-            raise ListenKeyExpired(
-                "This listenKey does not exist.", venue_code=-1125, venue="binance-futures"
-            )
+            raise ListenKeyExpired("This listenKey does not exist.", venue_code=-1125, venue="binance-futures")
 
     async def delete_listen_key(self, key: str) -> None:
         self.deleted.append(key)
@@ -70,6 +70,7 @@ class SpotVenue:
     def __init__(self) -> None:
         self.subscribes: list[tuple[Conn, dict[str, Any]]] = []
         self.reject_next = 0
+        self.ban_next_s = 0.0  # answer the next subscribe with a 418 ban of this many seconds
 
     async def __call__(self, conn: Conn, message: str | bytes) -> None:
         request = json.loads(message)
@@ -77,16 +78,18 @@ class SpotVenue:
         if request["method"] != "userDataStream.subscribe.signature":
             return
         self.subscribes.append((conn, params))
+        if self.ban_next_s:
+            until = int(time.time() * 1000 + self.ban_next_s * 1000)
+            self.ban_next_s = 0.0
+            msg = f"Way too much request weight used; IP banned until {until}."
+            error = {"code": -1003, "msg": msg, "data": {"serverTime": until - 1, "retryAfter": until}}
+            await conn.send({"id": request["id"], "status": 418, "error": error})
+            return
         if self.reject_next:
             self.reject_next -= 1
-            await conn.send(
-                {"id": request["id"], "status": 400, "error": {"code": -1099, "msg": "Not found."}}
-            )
+            await conn.send({"id": request["id"], "status": 400, "error": {"code": -1099, "msg": "Not found."}})
             return
-        if (
-            params["signature"] != sign_ws_params(CREDS.api_secret, params)
-            or params["apiKey"] != CREDS.api_key
-        ):
+        if params["signature"] != sign_ws_params(CREDS.api_secret, params) or params["apiKey"] != CREDS.api_key:
             await conn.send(
                 {
                     "id": request["id"],
@@ -237,9 +240,7 @@ async def test_bad_futures_events_are_counted_and_skipped() -> None:
             bad_status = fixture("ws_order_trade_update.json")
             bad_status["o"]["X"] = "SOMETHING_ELSE"
             await conn.send(bad_status)
-            await conn.send(
-                {"stream": "listenkey001", "data": fixture("ws_account_update_funding_fee_cross.json")}
-            )
+            await conn.send({"stream": "listenkey001", "data": fixture("ws_account_update_funding_fee_cross.json")})
             funding = await reader.next()
             assert isinstance(funding, AccountUpdate) and funding.reason == "funding_fee"
             assert funding.funding[0].amount < 0
@@ -257,9 +258,7 @@ async def test_bad_futures_events_are_counted_and_skipped() -> None:
 async def test_spot_subscribes_signed_and_resubscribes_after_reconnect() -> None:
     venue = SpotVenue()
     async with FakeWsServer(on_message=venue) as server:
-        streams = BinanceUserStreams(
-            FakeListenKeys(), urls(server), CREDS, ServerClock(), futures=False, backoff=FAST
-        )
+        streams = BinanceUserStreams(FakeListenKeys(), urls(server), CREDS, ServerClock(), futures=False, backoff=FAST)
         it = streams.events()
         reader = Reader(it)
         try:
@@ -285,9 +284,7 @@ async def test_spot_subscribes_signed_and_resubscribes_after_reconnect() -> None
             assert len(venue.subscribes) == 2 and venue.subscribes[1][0] is not conn
 
             conn2 = venue.subscribes[1][0]
-            await conn2.send(
-                {"subscriptionId": 2, "event": {"e": "eventStreamTerminated", "E": 1752148900000}}
-            )
+            await conn2.send({"subscriptionId": 2, "event": {"e": "eventStreamTerminated", "E": 1752148900000}})
             ended = await reader.status()
             assert not ended.connected and ended.reason == "eventStreamTerminated"
             assert (await reader.status()).connected
@@ -310,15 +307,36 @@ async def test_spot_subscribe_rejection_is_retried() -> None:
     venue = SpotVenue()
     venue.reject_next = 2
     async with FakeWsServer(on_message=venue) as server:
-        streams = BinanceUserStreams(
-            FakeListenKeys(), urls(server), CREDS, ServerClock(), futures=False, backoff=FAST
-        )
+        streams = BinanceUserStreams(FakeListenKeys(), urls(server), CREDS, ServerClock(), futures=False, backoff=FAST)
         it = streams.events()
         try:
             up = await Reader(it).status()
             assert up.connected and len(venue.subscribes) == 3
             assert len(server.conns) == 1  # retried on the same connection
         finally:
+            await it.aclose()
+
+
+async def test_a_ban_answering_the_spot_subscription_pauses_the_whole_scope() -> None:
+    """A 418 that answers the spot user-data subscription is the venue banning the IP: every
+    process of the scope must stop (the budget records the ban), as for any other request. Before,
+    the subscription's WS-API had no budget: the ban was only retried against (seen as a flaky
+    runner test whose armed 418 landed on a runner's subscription)."""
+    venue = SpotVenue()
+    venue.ban_next_s = 30.0
+    budget = SharedBudget("binance-spot", binance_windows([("REQUEST_WEIGHT", "MINUTE", 1, 6000)]), None)
+    async with FakeWsServer(on_message=venue) as server:
+        streams = BinanceUserStreams(
+            FakeListenKeys(), urls(server), CREDS, ServerClock(), futures=False, backoff=FAST, spot_budget=budget
+        )
+        it = streams.events()
+        pulling = asyncio.create_task(anext(it))  # the stream runs while it is read
+        try:
+            await eventually(lambda: budget.banned_for_s() > 20, timeout=5, what="the ban in the budget")
+            assert len(venue.subscribes) == 1  # and while it lasts, the retries send nothing
+        finally:
+            pulling.cancel()
+            await asyncio.gather(pulling, return_exceptions=True)
             await it.aclose()
 
 
@@ -345,6 +363,4 @@ async def test_spot_and_futures_are_merged() -> None:
 
 def test_needs_a_product() -> None:
     with pytest.raises(ValueError):
-        BinanceUserStreams(
-            FakeListenKeys(), BinanceUrls.live(), CREDS, ServerClock(), spot=False, futures=False
-        )
+        BinanceUserStreams(FakeListenKeys(), BinanceUrls.live(), CREDS, ServerClock(), spot=False, futures=False)
