@@ -93,18 +93,23 @@ async def _record(out: Path, count: int, rate: int) -> None:
         async with aiohttp.ClientSession() as http:
             conns = [await http.ws_connect(u, autoping=False, compress=0) for u in targets]
             done = asyncio.Event()
+            flowing = asyncio.Event()  # every connection delivered a frame: all subscribed
+            seen: set[int] = set()
 
             async def read(i: int, ws: aiohttp.ClientWebSocketResponse) -> None:
                 async for msg in ws:
                     if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                         data = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
+                        seen.add(i)
+                        if len(seen) == len(conns):
+                            flowing.set()
                         frames.append((i, data))
                         if len(frames) >= count:
                             done.set()
                             return
 
             readers = [asyncio.create_task(read(i, ws)) for i, ws in enumerate(conns)]
-            await asyncio.sleep(0.5)  # subscribed
+            await asyncio.wait_for(flowing.wait(), 30)  # the venue's periodic books, before the firehose
             frames.clear()
             async with http.post(urls.spot_rest + "/_sim/bench/firehose", json={"rate": rate}) as r:
                 r.raise_for_status()
@@ -164,8 +169,10 @@ class _Rig:
         self.child.stdout.readline()
         publisher = Publisher(sock, Exchange.BINANCE)
         deadline = time.monotonic() + 10
-        while not publisher.read_subscriptions() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        while not publisher.read_subscriptions():
+            if time.monotonic() > deadline:
+                raise SystemExit("bench_ingest_path: the subscriber did not subscribe within 10 s")
+            time.sleep(0.01)  # polling the XPUB for the child's subscription (a condition, bounded)
 
         # the bench's runners' configuration (z-score off), and no staleness bound: the recording's
         # venue times are from when it was made (the check's cost is the same compare either way)

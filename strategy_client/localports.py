@@ -82,7 +82,7 @@ def _reserve(directory: Path, port: int, now: float) -> bool:
                 return False
             mark.unlink()  # a stale reservation: its process has long bound the port or gone
         except FileNotFoundError:
-            pass
+            pass  # another process removed the stale mark first: try to take it below
         try:
             fd = os.open(mark, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         except FileExistsError:
