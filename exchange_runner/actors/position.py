@@ -7,6 +7,14 @@ liquidation price while the side is the same), and the positions are read again 
 ``PATCH_RESYNC_S`` later (one read pending at a time) for the venue's current figures. A position
 whose size reaches 0 is removed from the store and published as closed; any other change is
 published as an upsert.
+
+A REST read never moves a position backwards: a patch that reaches the actor while a read is in
+flight may be newer than what the read says (the venue answered before the fill, its answer
+arrived after the fill's patch). For a key patched since the read began, the read's value is
+kept only when the venue stamped it no older than the patch (``updated_ts_ms``); otherwise the
+patch stands — a position the read does not list is not closed on its word — and the positions
+are read again ``PATCH_RESYNC_S`` later. Without this a fill's position could be published as
+closed and stay gone until the next periodic sync.
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ class PositionPatch(msgspec.Struct, frozen=True):
 
 class _Synced(Query[int], frozen=True):
     positions: list[Position]
+    since: int  # the actor's patch count when the read began
 
 
 Msg = GetPosition | GetAllPositions | SyncPositions | PositionPatch | _Synced
@@ -92,7 +101,10 @@ class PositionManager(Actor[Msg]):
         self.paper = paper
         self.store: dict[InstrumentKey, Position] = {}
         self.syncs = 0
+        self.stale_reads = 0  # keys a REST read would have moved back past a newer patch
         self._resync_pending = False
+        self._patches = 0
+        self._patched: dict[InstrumentKey, tuple[int, int]] = {}  # key → (patch count, its venue ms)
 
     def _handle(self, msg: Msg) -> Any:
         if isinstance(msg, GetPosition):
@@ -100,7 +112,9 @@ class PositionManager(Actor[Msg]):
         if isinstance(msg, GetAllPositions):
             return PositionsReply(positions=tuple(self.store.values()))
         if isinstance(msg, PositionPatch):
+            self._patches += 1
             for reported in msg.positions:
+                self._patched[reported.key] = (self._patches, reported.updated_ts_ms)
                 p = reported
                 if _incomplete(reported):
                     p = _carry(self.store.get(reported.key), reported)
@@ -112,13 +126,33 @@ class PositionManager(Actor[Msg]):
             return fut
         if isinstance(msg, _Synced):
             seen = set()
+            stale = 0
             for p in msg.positions:
                 seen.add(p.key)
+                if self._older_than_patch(p.key, msg.since, p.updated_ts_ms):
+                    stale += 1
+                    continue
                 self._upsert(p)
             for key in [k for k in self.store if k not in seen]:
+                if self._older_than_patch(key, msg.since, 0):
+                    stale += 1
+                    continue
                 self._upsert(msgspec.structs.replace(self.store[key], size=Decimal(0)))
+            if stale:
+                self.stale_reads += stale
+                logger.info("position read older than {} patch(es) since it began: kept them, reading again", stale)
+                self._resync_soon()
             return len(self.store)
         raise TypeError(f"unexpected message {type(msg).__name__}")
+
+    def _older_than_patch(self, key: InstrumentKey, since: int, read_ms: int) -> bool:
+        """Whether a patch of ``key`` arrived after the read began and the read is not known to be
+        at least as new (the venue stamped both, the read no earlier)."""
+        patched = self._patched.get(key)
+        if patched is None or patched[0] <= since:
+            return False
+        patch_ms = patched[1]
+        return not (read_ms and patch_ms and read_ms >= patch_ms)
 
     def _resync_soon(self) -> None:
         if self._resync_pending:
@@ -136,6 +170,7 @@ class PositionManager(Actor[Msg]):
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
         async def run() -> None:
+            since = self._patches
             try:
                 positions = await self.adapter.fetch_positions()
             except Exception as exc:  # noqa: BLE001 - given to the caller
@@ -144,7 +179,7 @@ class PositionManager(Actor[Msg]):
                     fut.set_exception(exc)
                 return
             self.syncs += 1
-            n = await self.ask(_Synced(positions))
+            n = await self.ask(_Synced(positions, since))
             if not fut.done():
                 fut.set_result(n)
 
