@@ -119,6 +119,8 @@ class ExchangeRunner:
         self.router_endpoint = ""
         self.ipc = IpcEndpoints(config.registration_name)  # the same sockets on ipc:// (exchange_runner/ipc.py)
         self.streams: dict[str, bool] = {}
+        self._sync_phase = "before"  # the first reads (_initial_sync): before | during | done
+        self._connected_during_sync: set[str] = set()  # user streams first connected during them
         self.status = "starting"
         self.started = asyncio.Event()
         self._stop = asyncio.Event()
@@ -448,15 +450,28 @@ class ExchangeRunner:
                 await self._check_credentials()
 
     async def _initial_sync(self) -> None:
-        jobs: list[Any] = [self.account.ask(RefreshAccount("start"), self.config.venue_timeout_s)]
+        """The account, positions and open orders read before the runner announces itself. The
+        user streams connect meanwhile: one that connects after these reads were sent may have
+        missed what happened in between (a fill's position), so the reads are made once more."""
+        self._sync_phase = "during"
+        await self._sync_round("start", funding=True)
+        if self._connected_during_sync:
+            streams = ", ".join(sorted(self._connected_during_sync))
+            logger.info("user stream {} connected during the first reads: reading again", streams)
+            await self._sync_round("user stream connected during the first sync", funding=False)
+        self._sync_phase = "done"
+
+    async def _sync_round(self, reason: str, *, funding: bool) -> None:
+        jobs: list[Any] = [self.account.ask(RefreshAccount(reason), self.config.venue_timeout_s)]
         if any(k.kind is MarketKind.PERP for k in self.instruments):
-            jobs.append(self.positions.ask(SyncPositions("start"), self.config.venue_timeout_s))
-            jobs.append(self.funding.tell(PollFunding()))
-        jobs.append(self.orders.ask(Reconcile("start"), self.config.venue_timeout_s))
+            jobs.append(self.positions.ask(SyncPositions(reason), self.config.venue_timeout_s))
+            if funding:
+                jobs.append(self.funding.tell(PollFunding()))
+        jobs.append(self.orders.ask(Reconcile(reason), self.config.venue_timeout_s))
         results = await asyncio.gather(*jobs, return_exceptions=True)
         for res in results:
             if isinstance(res, BaseException):
-                logger.warning("initial sync step failed: {}", res)
+                logger.warning("{} sync step failed: {}", reason, res)
 
     async def _shutdown(self) -> None:
         logger.info("shutting down")
@@ -607,13 +622,20 @@ class ExchangeRunner:
             for pay in ev.funding:
                 self.publisher.publish(TopicKind.FUNDING, FundingPaymentEvent(payment=pay, paper=self._paper), pay.key)
         elif isinstance(ev, StreamStatus):
-            was = self.streams.get(f"user:{ev.stream}", True)
+            was = self.streams.get(f"user:{ev.stream}")
             self.streams[f"user:{ev.stream}"] = ev.connected
-            if ev.connected and not was:
-                logger.info("user stream {} reconnected: reconciling", ev.stream)
-                await self.orders.tell(Reconcile("user stream reconnect"))
-                await self.positions.tell(SyncPositions("user stream reconnect"))
-                await self.account.tell(RefreshAccount("user stream reconnect"))
+            if ev.connected and was is not True:
+                # a first connect before the first reads is covered by them; during them, they are
+                # made again at their end (_initial_sync); after them, now
+                if was is None and self._sync_phase != "done":
+                    if self._sync_phase == "during":
+                        self._connected_during_sync.add(ev.stream)
+                else:
+                    how = "reconnected" if was is False else "connected after the first reads"
+                    logger.info("user stream {} {}: reconciling", ev.stream, how)
+                    await self.orders.tell(Reconcile("user stream reconnect"))
+                    await self.positions.tell(SyncPositions("user stream reconnect"))
+                    await self.account.tell(RefreshAccount("user stream reconnect"))
             self._publish_status()
 
     # -- loops ------------------------------------------------------------------------
