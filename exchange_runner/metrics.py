@@ -54,6 +54,7 @@ STATUSES = ("starting", "ready", "degraded", "auth_failed", "stopping")
 COMMAND_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 VENUE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 FILL_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+SUBMIT_QUANTILES = (0.5, 0.9, 0.99)  # tradebus_order_submit_seconds (exchange_runner/actors/order.py submit_ns)
 
 
 class Probe(Protocol):
@@ -408,6 +409,17 @@ class RunnerCollector(Collector):
         unknown_now = _gauge("tradebus_orders_unknown", "Orders whose outcome is unknown now (the runner keeps asking)")
         unknown_now.add_metric([], orders.unknown_now if orders else 0)
         yield unknown_now
+        held = orders.submit_ns.quantiles(SUBMIT_QUANTILES) if orders is not None else {}
+        if held:
+            submit = _gauge(
+                "tradebus_order_submit_seconds",
+                "The order actor's time on each order sent, from taking it to the request written to the "
+                "venue's socket (the last 1,024 orders)",
+                ["quantile"],
+            )
+            for q, ns in held.items():
+                submit.add_metric([str(q)], ns / 1e9)
+            yield submit
         risk = orders.risk if orders is not None else None
         if risk is not None:  # the pre-trade gate (docs/risk.md)
             yield from risk_metric_families(risk)

@@ -28,8 +28,10 @@ It prints the numbers and writes one JSON object (microseconds unless the name s
   same venue, load and probe clock, rounds interleaved with tradebus, and the ratios tradebus ÷ peer;
 * ``journal_added_us`` (``--journal-ab``) — tick-to-order with the journal minus without, the two
   paths taken side by side by one strategy (two runners at once, each trigger through one of
-  them), with ``tick_to_order_journal_us``, ``tick_to_order_no_journal_us`` and the runner's own
-  ``journal_intent_in_runner_us``;
+  them), with ``tick_to_order_journal_us``, ``tick_to_order_no_journal_us``, the runner's own
+  ``journal_intent_in_runner_us``, and ``order_submit_added_us``: the same difference on each
+  runner's own clock over its order actor's turn (taking the order → request written to the
+  venue's socket: ``tradebus_order_submit_seconds``), mean of the rounds' differences;
 * ``ipc_ab`` (``--ipc-ab``) — the raw round trip and CoreApi round trips on ``ipc://`` and
   ``tcp://`` interleaved, and tick-to-order rounds alternated between the two;
 * ``machine`` — cores, CPU, Python and library versions; ``details`` — everything behind
@@ -227,8 +229,16 @@ class Bench:
         """What the runner measured its journal intent write add to each order (its own clock,
         the last 1,024 orders: ``tradebus_journal_intent_seconds``); empty without a journal.
         ``metrics_url``: that runner's (default: the last one started)."""
+        return self.runner_quantiles_us("tradebus_journal_intent_seconds", metrics_url)
+
+    def order_submit_us(self, metrics_url: str = "") -> dict[str, float]:
+        """The order actor's own time on each order, from taking it to the request written to the
+        venue's socket (``tradebus_order_submit_seconds``, the last 1,024 orders)."""
+        return self.runner_quantiles_us("tradebus_order_submit_seconds", metrics_url)
+
+    def runner_quantiles_us(self, metric: str, metrics_url: str = "") -> dict[str, float]:
         text = httpx.get(f"{metrics_url or self.metrics_url}/metrics", timeout=5).text
-        found = re.findall(r'^tradebus_journal_intent_seconds\{quantile="([0-9.]+)"\} (\S+)$', text, re.MULTILINE)
+        found = re.findall(rf'^{metric}\{{quantile="([0-9.]+)"\}} (\S+)$', text, re.MULTILINE)
         names = {"0.5": "p50", "0.9": "p90", "0.99": "p99"}
         return {names[q]: round(float(v) * 1e6, 1) for q, v in found if q in names}
 
@@ -711,6 +721,14 @@ def print_peers(peers: dict[str, Any]) -> None:
 AB_RUNNERS = ("bn-journal", "bn-nojournal")  # --alternate order: turn 0 is the journaled runner
 
 
+def _mean_added(pairs: list[dict[str, dict[str, float]]], qs: tuple[str, ...]) -> dict[str, float]:
+    """Mean over rounds of ``on[q] - off[q]``, rounds where both runners reported."""
+    valid = [p for p in pairs if p.get("on") and p.get("off")]
+    if not valid:
+        return {}
+    return {q: round(sum(p["on"][q] - p["off"][q] for p in valid) / len(valid), 1) for q in qs}
+
+
 def run_journal_ab(bench: Bench, journal_on: tuple[str, ...]) -> dict[str, Any]:
     """The journal's added cost, measured side by side: two runners on the one venue at once —
     ``bn-journal`` (the journal: SQLite by default, or ``journal_on``) and ``bn-nojournal``
@@ -760,6 +778,7 @@ def run_journal_ab(bench: Bench, journal_on: tuple[str, ...]) -> dict[str, Any]:
                 by_mode[mode].append(pair[2] - pair[1])
                 pairs_by_mode[mode].append(pair)
         intent = bench.journal_intent_us(started[names[0]][1])
+        submit = {mode: bench.order_submit_us(started[names[j]][1]) for j, mode in enumerate(("on", "off"))}
         for child, _ in started.values():
             bench.kids.stop(child)
         on, off = summary_us(by_mode["on"]), summary_us(by_mode["off"])
@@ -774,6 +793,8 @@ def run_journal_ab(bench: Bench, journal_on: tuple[str, ...]) -> dict[str, Any]:
                 if on["n"] and off["n"]
                 else {},
                 "journal_intent_in_runner_us": intent,
+                # each runner's own clock on its order path (intent, risk gate, request sent)
+                "order_submit_in_runner_us": submit,
                 "legs_us": {mode: tick_legs(pairs_by_mode[mode], out["trace"]) for mode in ("on", "off")},
                 "cpu_cores": out["details"]["cpu_cores"],
                 "strategy": out["details"]["strategy"],
@@ -793,6 +814,9 @@ def run_journal_ab(bench: Bench, journal_on: tuple[str, ...]) -> dict[str, Any]:
         if valid
         else {},
         "journal_intent_in_runner_us": {q: statistics.median(i[q] for i in intents) for q in qs} if intents else {},
+        # the same difference on each runner's own clock, order actor only (no venue, network or
+        # strategy noise in it): mean over the rounds of (journal runner − no-journal runner)
+        "order_submit_added_us": _mean_added([r["order_submit_in_runner_us"] for r in rounds], qs),
         "details": {
             "rounds": rounds,
             "pooled_added_us": {q: round(pooled["on"][q] - pooled["off"][q], 1) for q in qs},
@@ -902,6 +926,7 @@ def print_summary(result: dict[str, Any]) -> None:
         "tick_to_order_no_journal_us",
         "journal_added_us",
         "journal_intent_in_runner_us",
+        "order_submit_added_us",
         "ingest_msgs_per_s",
         "rpc_rtt_us",
         "raw_zmq_rtt_us",

@@ -78,6 +78,7 @@ from strategy_client.wire import (
 from ..bus import BlockingQueue
 from ..eager import start_eager
 from ..journaling import RunnerJournal
+from ..latency_ring import LatencyRing
 from ..publisher import Publisher
 from ..refusals import BadParams, ClientIdInUse, NotAvailable
 from ..risk import RiskGate
@@ -228,6 +229,10 @@ class OrderManager(Actor[Msg]):
         self._cancel_asked: set[str] = set()  # UNKNOWN orders someone asked to cancel: never re-placed
         self.metrics: OrderObserver | None = None
         self._submitted_at: dict[str, float] = {}  # client id → perf_counter at submit (metrics only)
+        # the actor's own time on each order sent: from taking it to its placement started — for an
+        # order read off the ROUTER socket (not from a task) that includes the request written to
+        # the venue's socket (exchange_runner/eager.py); the risk gate and journal intent are inside
+        self.submit_ns = LatencyRing()
         self.risk: RiskGate | None = None  # the pre-trade gate (docs/risk.md); set before run()
         self.risk_tick_s = 1.0
         self._halt_cancels: set[str] = set()  # client ids with a HALTED cancel under way
@@ -356,6 +361,7 @@ class OrderManager(Actor[Msg]):
 
     # -- submit -----------------------------------------------------------------------
     def _submit(self, msg: Submit) -> Order | asyncio.Future[Any]:
+        taken_ns = time.perf_counter_ns()
         req = msg.request
         if req.key not in self.instruments:
             raise BadParams(f"unknown instrument {req.key}")
@@ -395,6 +401,7 @@ class OrderManager(Actor[Msg]):
             self._submitted_at[cid] = t0
         # sent in this turn of the loop, not the next (exchange_runner/eager.py)
         placed = start_eager(self.spawn, self._place(req, t0), f"place:{cid}")
+        self.submit_ns.add(time.perf_counter_ns() - taken_ns)
         if self.journal is not None:
             self.journal.release_intents()  # the writer takes the intent now the order is out
         if not msg.answer_by:

@@ -102,6 +102,9 @@ async def test_counters_move_with_an_order_and_a_bad_frame(metrics_runner: Metri
     assert delta("tradebus_journal_intents_total") == 1
     assert 0 < value(after, "tradebus_journal_intent_seconds", quantile="0.5") < 1
     assert value(after, "tradebus_journal_fault") == 0
+    # the order actor's own time on it (risk gate, intent, the request written), and the intent is part of it
+    submit_p50 = value(after, "tradebus_order_submit_seconds", quantile="0.5")
+    assert value(after, "tradebus_journal_intent_seconds", quantile="0.5") < submit_p50 < 1
     assert delta("tradebus_decode_errors_total", source="zmq", kind="decode_error") == 1
     assert delta("tradebus_events_published_total", topic="exec") >= 2  # new + fill
     # the placement went to the venue over WS-API (or REST when the WS-API is down): one request
