@@ -105,6 +105,7 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         1.0  # near a window's edge a request counts in both windows (at most half a window)
     )
     rate_limit_stream_key_allowance: int = 10  # units per window the user-data key may pass a spent own share
+    rate_limit_keep_ahead: bool = True  # leases (and the next window's, before its edge) reserved off the order path
 
     def __repr__(self) -> str:  # the Z85 secret, if any, stays out of every repr and log line
         fields = (f"{f}={getattr(self, f)!r}" for f in self.__struct_fields__ if f != "curve_secret")
@@ -185,6 +186,7 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 warn_below=self.rate_limit_warn_below,
                 edge_guard_s=self.rate_limit_edge_guard_s,
                 stream_key_allowance=self.rate_limit_stream_key_allowance,
+                keep_ahead=self.rate_limit_keep_ahead,
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from None

@@ -167,6 +167,7 @@ class BudgetOptions:
     warn_below: float = 0.25  # HeadroomWatch: a window with less of its limit left is "low"
     edge_guard_s: float = 1.0  # our clock vs the venue's: a request this close to a boundary counts in both windows
     stream_key_allowance: int = 10  # units per window the user-data key may take past the own share (Redis away)
+    keep_ahead: bool = True  # reserve leases (and the next window's, before its edge) off the request path
 
     def __post_init__(self) -> None:
         for name in ("order_reserve", "fallback_share", "lease_fraction", "warn_below"):
@@ -284,6 +285,9 @@ class _Need:
 @dataclass(slots=True)
 class _State:
     leases: dict[str, _Lease] = field(default_factory=dict)
+    # per window, the lease next to the current one (``keep_ahead``): the next window's, reserved
+    # before that edge, or — after the turn — the previous window's with what it had left
+    edge: dict[str, _Lease] = field(default_factory=dict)
     banned_until_ms: int = 0
     ban_was_418: bool = False
     redis_down_since: float | None = None
@@ -323,8 +327,12 @@ class SharedBudget:
         self._st = _State()
         self._guard_ms = int(self.options.edge_guard_s * 1000)
         self.windows: list[Window] = []
+        self._plan: list[tuple[str, int, int, int]] = []
         self.refused = 0
         self.reservations = 0  # Redis round trips (or local fallback refills)
+        self.kept = 0  # of those, reservations made ahead, off any request's path (keep_ahead)
+        self._keeper: asyncio.Task[None] | None = None
+        self._ahead_soon = False  # a reservation ahead is to start after this turn
         self._reserve = redis_client.register_script(_RESERVE) if redis_client is not None else None
         self._ban_script = redis_client.register_script(_BAN) if redis_client is not None else None
         self.set_windows(windows)
@@ -335,7 +343,13 @@ class SharedBudget:
         """Use the venue's windows (from its exchange info); current leases are dropped."""
         self.windows = list(windows)
         self._st.leases = {w.name: _Lease() for w in self.windows}
+        self._st.edge = {}
         self._st.windows_written_at = None
+        self._planned()
+
+    def _planned(self) -> None:
+        """Per window, what :meth:`_ahead_due` reads: name, interval, lease size, edge guard."""
+        self._plan = [(w.name, w.interval_ms, self._lease_size(w), self._guard(w)) for w in self.windows]
 
     def add_window(self, window: Window) -> None:
         """A window met on the way (OKX's per-instrument limits); nothing if it is known."""
@@ -343,6 +357,7 @@ class SharedBudget:
             self.windows.append(window)
             self._st.leases[window.name] = _Lease()
             self._st.windows_written_at = None
+            self._planned()
 
     def learn_limit(self, name: str, limit: int) -> None:
         """The venue says window ``name`` allows ``limit`` (Bybit's ``X-Bapi-Limit``): use it."""
@@ -350,6 +365,7 @@ class SharedBudget:
             if w.name == name and w.limit != limit and limit > 0:
                 self.windows[i] = Window(w.name, w.kind, w.interval_ms, limit, w.group, w.per)
                 self._st.windows_written_at = None
+                self._planned()
                 return
 
     def window(self, name: str) -> Window | None:
@@ -406,20 +422,167 @@ class SharedBudget:
         fresh = -1.0 if granted else self._monotonic() - self.options.lease_ttl_s
         if self._st.asked_at < fresh and not any(w.units(weight, order, group) for w in self.windows):
             return False  # a request counted nowhere still learns of a ban at least every lease_ttl_s
+        edges: list[tuple[_Lease, int]] = []
         for w in self.windows:
             n = w.units(weight, order, group)
             if not n:
                 continue
-            lease = self._st.leases[w.name]
             start = w.start(now)
+            lease = self._current(w, start)
             if lease.start != start or lease.left < n or lease.taken_at < fresh:
                 return False
             guard = -1 if granted else self._guard(w)
-            if now - start < guard or start + w.interval_ms - now <= guard:
-                return False  # near an edge every request goes through Redis (charged twice)
+            if now - start < guard:
+                near = start - w.interval_ms  # the venue may still be in the previous window
+            elif start + w.interval_ms - now <= guard:
+                near = start + w.interval_ms  # ... or already in the next one
+            else:
+                continue
+            # near an edge a request counts in both windows: the neighbour's lease pays its share
+            # (reserved ahead, keep_ahead), else it goes through Redis (charged twice)
+            edge = self._st.edge.get(w.name)
+            if edge is None or edge.start != near or edge.left < n:
+                return False
+            edges.append((edge, n))
         for w in self.windows:
             self._st.leases[w.name].left -= w.units(weight, order, group)
+        for edge, n in edges:
+            edge.left -= n
+        if self.options.keep_ahead and not self._ahead_soon and self._keeper is None and self._ahead_due(now):
+            # after this turn (the request this serves goes first), not in it
+            self._ahead_soon = True
+            asyncio.get_running_loop().call_soon(self._keep_ahead)
         return True
+
+    def _ahead_due(self, now: int) -> bool:
+        """Whether a reservation ahead is due (:meth:`_keep_ahead`); checked after every request
+        served locally, so it only reads: a lease under half its size or past half its age, or a
+        neighbouring window's lease missing or low near an edge."""
+        leases, edges = self._st.leases, self._st.edge
+        old = self._monotonic() - self.options.lease_ttl_s / 2
+        lead = int(self.options.redis_timeout_s * 1000)
+        for name, interval, size, guard in self._plan:
+            lease = leases[name]
+            into = now % interval
+            if lease.start != now - into:
+                continue
+            if 2 * lease.left < size or lease.taken_at < old:
+                return True
+            if not guard:
+                continue
+            if interval - into <= guard + lead:
+                near = now - into + interval
+            elif into < guard:
+                near = now - into - interval
+            else:
+                continue
+            edge = edges.get(name)
+            if edge is None or edge.start != near:
+                if near > now:
+                    return True  # the next window's lease is not reserved yet
+            elif 2 * edge.left < size:
+                return True
+        return False
+
+    # ------------------------------------------------------------------ reserving ahead
+
+    def _current(self, w: Window, start: int) -> _Lease:
+        """Window ``w``'s lease for ``start``: at the turn, the next window's lease reserved ahead
+        becomes the current one, and the one before is kept for the new window's start edge."""
+        lease = self._st.leases[w.name]
+        if lease.start == start:
+            return lease
+        ahead = self._st.edge.get(w.name)
+        if ahead is None or ahead.start != start:
+            return lease
+        if lease.carried_to == start and lease.carried:  # taken alone before: counts in this window too
+            ahead.used += lease.carried
+            ahead.own += lease.carried
+            ahead.unshared += lease.carried
+        self._st.leases[w.name] = ahead
+        self._st.edge[w.name] = lease
+        return ahead
+
+    def _keep_ahead(self) -> None:
+        """After a request was served locally: when a lease runs low or gets old (half its
+        ``lease_ttl_s``), or the time is near a window's edge (its edge guard, plus
+        ``redis_timeout_s`` before the end), reserve — in the background, one reservation at a
+        time — what the next requests will take: the current lease topped up (and its age
+        renewed: a ban another process saw is still learnt within ``lease_ttl_s``), and the
+        neighbouring window's lease that pays the requests' edge charges (the next window's before
+        the turn; after it, the previous one's, which the turn kept with what it had left).
+        Only while Redis is shared normally: just back from an outage, or banned, requests ask
+        Redis themselves as before."""
+        self._ahead_soon = False
+        now = self._now_ms()
+        if self._reserve is None or self._st.redis_down_since is not None or self._rejoining():
+            return
+        if now < self._st.banned_until_ms or self._keeper is not None:
+            return
+        old = self._monotonic() - self.options.lease_ttl_s / 2
+        lead = int(self.options.redis_timeout_s * 1000)
+        due = False
+        needs: list[_Need] = []
+        for w in self.windows:
+            start = w.start(now)
+            lease = self._st.leases[w.name]
+            if lease.start != start:
+                continue  # the window turned: the next request reserves (and resets) it
+            size = self._lease_size(w)
+            cap = self._cap(w, False)
+            # every current lease goes with the reservation (topped up, its age renewed), so one
+            # reservation serves them all until the next is due
+            due = due or 2 * lease.left < size or lease.taken_at < old
+            obs = lease.observed if lease.observed_start == start else -1
+            needs.append(_Need(w, start, lease, 0, max(0, size - lease.left), cap, obs))
+            guard = self._guard(w)
+            if guard <= 0:
+                continue
+            if start + w.interval_ms - now <= guard + lead:
+                near = start + w.interval_ms  # requests near the end count in the next window too
+            elif now - start < guard:
+                near = start - w.interval_ms  # ... near the start, in the previous one
+            else:
+                continue
+            edge = self._st.edge.get(w.name)
+            if edge is None or edge.start != near:
+                if near < start:
+                    continue  # nothing kept of the previous window: requests charge it through Redis
+                edge = self._st.edge[w.name] = _Lease(start=near)
+            if 2 * edge.left < size:
+                due = True
+                needs.append(_Need(w, near, edge, 0, size - edge.left, cap))
+        if due:
+            self._keeper = asyncio.get_running_loop().create_task(self._reserve_ahead(needs, now))
+            self._keeper.add_done_callback(self._kept)
+
+    async def _reserve_ahead(self, needs: list[_Need], now: int) -> None:
+        self.reservations += 1
+        self.kept += 1
+        for nd in needs:
+            assert nd.lease is not None
+            nd.lease.refilling += 1
+        try:
+            await self._refill_shared(needs, now)  # a refusal or a ban: the next request asks itself
+        except RedisError as exc:
+            self._redis_lost(exc)
+        finally:
+            for nd in needs:
+                assert nd.lease is not None
+                nd.lease.refilling -= 1
+
+    async def reserved_ahead(self) -> None:
+        """Return once no reservation made ahead is in flight (tests, benchmarks, shutdown)."""
+        while self._ahead_soon or self._keeper is not None:
+            if self._keeper is None:
+                await asyncio.sleep(0)  # the reservation starts after this turn
+            else:
+                await asyncio.wait({self._keeper})
+
+    def _kept(self, task: asyncio.Task[None]) -> None:
+        self._keeper = None
+        if not task.cancelled() and task.exception() is not None:
+            log.opt(exception=task.exception()).error("{}: reserving ahead failed", self.scope)
 
     async def acquire(
         self, weight: int, *, order: bool = False, urgent: bool = False, group: str = "", stream_key: bool = False
@@ -472,9 +635,11 @@ class SharedBudget:
             n = w.units(weight, order, group)
             if not n:
                 continue
-            lease = self._st.leases[w.name]
             start = w.start(now)
+            lease = self._current(w, start)
             if lease.start != start:
+                if lease.start == start - w.interval_ms:  # what it had left pays the start edge's charges
+                    self._st.edge[w.name] = _Lease(start=lease.start, left=lease.left)
                 carried = lease.carried if lease.carried_to == start else 0
                 lease.start, lease.left, lease.used, lease.own, lease.unshared = start, 0, carried, carried, carried
                 lease.asking = lease.keys = 0
@@ -647,7 +812,7 @@ class SharedBudget:
             nd = needs[int(reply[1]) - 1]
             if nd.lease is not None and nd.lease.start == nd.start:
                 nd.lease.used = int(reply[2])
-                self._report(nd.window, nd.lease)
+                self._report_current(nd.window, nd.lease)
             return self._wait_s(nd, now)
         taken_at = self._monotonic()
         for i, nd in enumerate(needs):
@@ -658,7 +823,7 @@ class SharedBudget:
             lease.own += int(reply[1 + 2 * i])
             lease.used = int(reply[2 + 2 * i])
             lease.taken_at = taken_at
-            self._report(nd.window, lease)
+            self._report_current(nd.window, lease)
         return None
 
     @staticmethod
@@ -799,6 +964,11 @@ class SharedBudget:
         return news
 
     # ------------------------------------------------------------------ visibility
+
+    def _report_current(self, w: Window, lease: _Lease) -> None:
+        """:meth:`_report` unless ``lease`` is a neighbouring window's (reserved ahead)."""
+        if lease is self._st.leases.get(w.name):
+            self._report(w, lease)
 
     def _report(self, w: Window, lease: _Lease) -> None:
         rate_limit_used(self.scope, f"headroom_{w.name}", float(w.limit - lease.used))

@@ -47,7 +47,8 @@ def _budget(client: aioredis.Redis | None, clock: Clock, **opts: float) -> Share
         "binance-spot",
         [WEIGHT, ORDERS],
         client,
-        options=BudgetOptions(**{"lease_fraction": 0.05, "edge_guard_s": 0.0, **opts}),  # type: ignore[arg-type]
+        # exact counts of round trips and units: nothing reserved ahead unless a test asks (keep_ahead)
+        options=BudgetOptions(**{"lease_fraction": 0.05, "edge_guard_s": 0.0, "keep_ahead": False, **opts}),  # type: ignore[arg-type]
         now_ms=clock.now_ms,
         sleep=clock.sleep,
         monotonic=clock.monotonic,
@@ -529,3 +530,72 @@ async def test_the_user_data_key_passes_a_spent_own_share_just_back_from_an_outa
         assert raw is not None and int(raw) == 25 + 2  # what it took alone, and the key's two
     finally:
         await client.aclose()
+
+
+# -- reserving ahead (keep_ahead): the order path does not wait for Redis ----------------------------
+
+ORDERS_100 = Window("orders_10s", "orders", 10_000, 100)  # lease: 5 orders
+
+
+async def _settled(budget: SharedBudget) -> None:
+    """Let a reservation made ahead finish (it runs when the loop gets a turn, as between orders)."""
+    await budget.reserved_ahead()
+
+
+async def test_orders_across_a_window_edge_never_wait_for_redis_with_leases_kept_ahead(
+    client: aioredis.Redis,
+) -> None:
+    """One order every 100 ms across a window's edge, guard 1 s: without reserving ahead every order
+    within 1 s of the edge, and every fifth one elsewhere (the lease of 5 spent), waits for a Redis
+    round trip; with it only the first does — each lease is topped up, and the next window's one
+    reserved, in the background between orders. Every order is still counted in Redis, in both
+    windows near the edge."""
+    sync: dict[bool, int] = {}
+    for ahead in (False, True):
+        clock = Clock()
+        clock.ms = T0 + (20_000 if ahead else 0) + 7_000  # each run on its own windows
+        budget = SharedBudget(
+            f"binance-futures-{ahead}",
+            [ORDERS_100],
+            client,
+            options=BudgetOptions(lease_fraction=0.05, edge_guard_s=1.0, keep_ahead=ahead),
+            now_ms=clock.now_ms,
+            sleep=clock.sleep,
+            monotonic=clock.monotonic,
+        )
+        for _ in range(60):  # 7.0 s → 13.0 s of the window: the edge at 10 s
+            await budget.acquire(1, order=True, urgent=True)
+            await _settled(budget)
+            clock.ms += 100
+        sync[ahead] = budget.reservations - budget.kept
+        base = clock.ms - 60 * 100
+        first = f"tradebus:rl:binance-futures-{ahead}:default:orders_10s:{base - base % 10_000}"
+        second = f"tradebus:rl:binance-futures-{ahead}:default:orders_10s:{base - base % 10_000 + 10_000}"
+        counted = [int(await client.get(k) or 0) for k in (first, second)]
+        # orders 7.0–10.9 s count in the first window (those from 10.0 s as edge charges), 9.0–12.9 s
+        # in the second: at least 40 + 30, and the leases reserved ahead and not yet spent on top
+        assert counted[0] >= 40 and counted[1] >= 30, counted
+        assert counted[0] <= 40 + 2 * 5 and counted[1] <= 40 + 2 * 5, counted
+    assert sync[False] >= 20, sync  # the 20 near the edge, and refills elsewhere
+    assert sync[True] == 1, sync  # the first order (no lease yet); none after
+
+
+async def test_a_ban_another_process_saw_stops_orders_within_the_lease_ttl_while_reserving_ahead(
+    client: aioredis.Redis,
+) -> None:
+    clock = Clock()
+    opts = BudgetOptions(lease_fraction=0.05, edge_guard_s=0.0, keep_ahead=True)
+    a = SharedBudget("binance-spot", [ORDERS_100], client, options=opts, now_ms=clock.now_ms, monotonic=clock.monotonic)
+    b = SharedBudget("binance-spot", [ORDERS_100], client, options=opts, now_ms=clock.now_ms, monotonic=clock.monotonic)
+    await a.acquire(1, order=True, urgent=True)
+    await b.ban(30.0, status=418)
+    refused_at = None
+    for step in range(20):  # an order every 100 ms, the lease renewed ahead
+        try:
+            await a.acquire(1, order=True, urgent=True)
+        except IpBanned:
+            refused_at = step * 100
+            break
+        await _settled(a)
+        clock.ms += 100
+    assert refused_at is not None and refused_at <= 1_000  # lease_ttl_s

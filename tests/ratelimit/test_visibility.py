@@ -20,6 +20,9 @@ from tests.ratelimit.test_budget import ORDERS, T0, WEIGHT, Clock, _budget
 
 ENDPOINT = "127.0.0.1:9"
 
+# exact counts: nothing reserved ahead (keep_ahead), no edge charges
+EXACT = BudgetOptions(lease_fraction=0.05, edge_guard_s=0.0, max_wait_s=0, keep_ahead=False)
+
 
 @pytest.fixture()
 async def client(private_redis: LocalRedisServer) -> AsyncIterator[aioredis.Redis]:
@@ -75,7 +78,7 @@ async def test_runner_ls_reads_the_shared_count_and_bans_from_redis(
     client: aioredis.Redis, private_redis: LocalRedisServer
 ) -> None:
     clock = Clock()
-    registry = BudgetRegistry(client, BudgetOptions(lease_fraction=0.05, edge_guard_s=0.0, max_wait_s=0))
+    registry = BudgetRegistry(client, EXACT)
     a = registry.get("binance-spot", [WEIGHT, ORDERS], endpoint=ENDPOINT, now_ms=clock.now_ms)
     b = registry.get("binance-futures", [WEIGHT], endpoint=ENDPOINT, now_ms=clock.now_ms)
     assert registry.namespaces() == (f"binance-futures@{ENDPOINT}", f"binance-spot@{ENDPOINT}")
@@ -103,7 +106,7 @@ async def test_runner_ls_reads_the_shared_count_and_bans_from_redis(
 
 async def test_the_budget_families_for_prometheus(client: aioredis.Redis) -> None:
     clock = Clock()
-    registry = BudgetRegistry(client, BudgetOptions(lease_fraction=0.05, edge_guard_s=0.0, max_wait_s=0))
+    registry = BudgetRegistry(client, EXACT)
     budget = registry.get("binance-spot", [WEIGHT, ORDERS], endpoint=ENDPOINT, now_ms=clock.now_ms)
     for _ in range(50):
         await budget.acquire(1)
