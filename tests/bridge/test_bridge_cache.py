@@ -95,16 +95,20 @@ async def test_market_data_overflow_and_cache(runner: RunnerProc, stream: str, r
                 )
                 for i in range(8)
             ]
+            before = (await api.replay_events("binance", 0, limit=1)).last_seq
             await asyncio.gather(*(api.submit_order(o) for o in orders))
             journal_end = 0
 
             async def lane_caught_up() -> Lane | None:
                 # fills and position/balance updates keep arriving after the order replies: re-read the
-                # journal's end every poll (a single read taken early is overtaken and never equals acked)
+                # journal's end every poll (a single read taken early is overtaken and never equals acked);
+                # and the orders' own events must be in it (each order has at least its fill): a poll
+                # before the writer committed them found the lane level with the startup events
                 nonlocal journal_end
                 journal_end = (await api.replay_events("binance", 0, limit=1)).last_seq
                 ln = bridge.lanes.get((runner.name, "nats"))
-                return ln if ln is not None and ln.acked == journal_end else None
+                done = ln is not None and journal_end >= before + len(orders) and ln.acked == journal_end
+                return ln if done else None
 
             lane = await eventually(lane_caught_up, timeout=60, what="the lane to acknowledge every journaled event")
             assert lane.skipped_full > 0, lane.status()  # the overflow policy was exercised
