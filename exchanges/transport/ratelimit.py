@@ -327,7 +327,7 @@ class SharedBudget:
         self._st = _State()
         self._guard_ms = int(self.options.edge_guard_s * 1000)
         self.windows: list[Window] = []
-        self._plan: list[tuple[str, int, int, int]] = []
+        self._plan: list[tuple[str, int, int, int, int]] = []
         self.refused = 0
         self.reservations = 0  # Redis round trips (or local fallback refills)
         self.kept = 0  # of those, reservations made ahead, off any request's path (keep_ahead)
@@ -348,8 +348,10 @@ class SharedBudget:
         self._planned()
 
     def _planned(self) -> None:
-        """Per window, what :meth:`_ahead_due` reads: name, interval, lease size, edge guard."""
-        self._plan = [(w.name, w.interval_ms, self._lease_size(w), self._guard(w)) for w in self.windows]
+        """Per window, what :meth:`_ahead_due` reads: name, interval, lease size, edge guard, reads' cap."""
+        self._plan = [
+            (w.name, w.interval_ms, self._lease_size(w), self._guard(w), self._cap(w, False)) for w in self.windows
+        ]
 
     def add_window(self, window: Window) -> None:
         """A window met on the way (OKX's per-instrument limits); nothing if it is known."""
@@ -458,14 +460,18 @@ class SharedBudget:
         """Whether a reservation ahead is due (:meth:`_keep_ahead`); checked after every request
         served locally, so it only reads: a lease under half its size or past half its age, or a
         neighbouring window's lease missing or low near an edge."""
+        if now < self._st.reads_full_until_ms:
+            return False  # a window is full: requests take their turns through Redis (_busy)
         leases, edges = self._st.leases, self._st.edge
         old = self._monotonic() - self.options.lease_ttl_s / 2
         lead = int(self.options.redis_timeout_s * 1000)
-        for name, interval, size, guard in self._plan:
+        for name, interval, size, guard, cap in self._plan:
             lease = leases[name]
             into = now % interval
             if lease.start != now - into:
                 continue
+            if 2 * lease.used >= cap:
+                return False  # past half full (:meth:`_busy`)
             if 2 * lease.left < size or lease.taken_at < old:
                 return True
             if not guard:
@@ -485,6 +491,16 @@ class SharedBudget:
         return False
 
     # ------------------------------------------------------------------ reserving ahead
+
+    @staticmethod
+    def _busy(lease: _Lease, cap: int) -> bool:
+        """Whether a window is past half its reads' ``cap`` in the shared count last seen: then
+        nothing is reserved ahead. Reserving ahead in a busy window would hold units idle that
+        parked requests of other processes wait for — and the next window's lease, taken before the
+        turn, would leave a process that sleeps until the turn a full window again and again (a
+        runner in a test of three whose reads overfill every window waited 64 s for its first
+        request this way)."""
+        return 2 * lease.used >= cap
 
     def _current(self, w: Window, start: int) -> _Lease:
         """Window ``w``'s lease for ``start``: at the turn, the next window's lease reserved ahead
@@ -517,7 +533,7 @@ class SharedBudget:
         now = self._now_ms()
         if self._reserve is None or self._st.redis_down_since is not None or self._rejoining():
             return
-        if now < self._st.banned_until_ms or self._keeper is not None:
+        if now < self._st.banned_until_ms or self._keeper is not None or now < self._st.reads_full_until_ms:
             return
         old = self._monotonic() - self.options.lease_ttl_s / 2
         lead = int(self.options.redis_timeout_s * 1000)
@@ -530,6 +546,8 @@ class SharedBudget:
                 continue  # the window turned: the next request reserves (and resets) it
             size = self._lease_size(w)
             cap = self._cap(w, False)
+            if self._busy(lease, cap):
+                return  # past half full: requests reserve for themselves
             # every current lease goes with the reservation (topped up, its age renewed), so one
             # reservation serves them all until the next is due
             due = due or 2 * lease.left < size or lease.taken_at < old

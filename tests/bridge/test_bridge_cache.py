@@ -95,7 +95,9 @@ async def test_market_data_overflow_and_cache(runner: RunnerProc, stream: str, r
                 )
                 for i in range(8)
             ]
-            before = (await api.replay_events("binance", 0, limit=1)).last_seq
+            # the journal's end before the burst (asked as the lane asks, retried like its polls)
+            start = await eventually(lambda: api.replay_events("binance", 0, limit=1), timeout=30, what="the journal")
+            before = start.last_seq
             await asyncio.gather(*(api.submit_order(o) for o in orders))
             journal_end = 0
 
