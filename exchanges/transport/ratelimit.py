@@ -350,7 +350,7 @@ class SharedBudget:
     def _planned(self) -> None:
         """Per window, what :meth:`_ahead_due` reads: name, interval, lease size, edge guard, reads' cap."""
         self._plan = [
-            (w.name, w.interval_ms, self._lease_size(w), self._guard(w), self._cap(w, False)) for w in self.windows
+            (w.name, w.interval_ms, self._lease_size(w), self._guard(w), self._busy_at(w)) for w in self.windows
         ]
 
     def add_window(self, window: Window) -> None:
@@ -461,7 +461,7 @@ class SharedBudget:
         served locally, so it only reads: a lease under half its size or past half its age, or a
         neighbouring window's lease missing or low near an edge."""
         if now < self._st.reads_full_until_ms:
-            return False  # a window is full: requests take their turns through Redis (_busy)
+            return False  # a window is full: requests take their turns through Redis (_busy_at)
         leases, edges = self._st.leases, self._st.edge
         old = self._monotonic() - self.options.lease_ttl_s / 2
         lead = int(self.options.redis_timeout_s * 1000)
@@ -470,8 +470,8 @@ class SharedBudget:
             into = now % interval
             if lease.start != now - into:
                 continue
-            if 2 * lease.used >= cap:
-                return False  # past half full (:meth:`_busy`)
+            if lease.used >= cap:
+                return False  # a weight window past half full (:meth:`_busy_at`)
             if 2 * lease.left < size or lease.taken_at < old:
                 return True
             if not guard:
@@ -492,15 +492,15 @@ class SharedBudget:
 
     # ------------------------------------------------------------------ reserving ahead
 
-    @staticmethod
-    def _busy(lease: _Lease, cap: int) -> bool:
-        """Whether a window is past half its reads' ``cap`` in the shared count last seen: then
-        nothing is reserved ahead. Reserving ahead in a busy window would hold units idle that
-        parked requests of other processes wait for — and the next window's lease, taken before the
-        turn, would leave a process that sleeps until the turn a full window again and again (a
-        runner in a test of three whose reads overfill every window waited 64 s for its first
+    def _busy_at(self, w: Window) -> int:
+        """The shared count from which window ``w`` is too busy to reserve ahead in: half its
+        reads' cap for a weight window; never for the others (orders and per-endpoint calls are
+        urgent or few: refused, not parked). Reserving ahead in a busy weight window would hold
+        units idle that other processes' parked reads wait for — and the next window's lease,
+        taken before the turn, left a process that sleeps until the turn a full window again and
+        again (a runner of three whose reads overfill every window waited 64 s for its first
         request this way)."""
-        return 2 * lease.used >= cap
+        return (self._cap(w, False) + 1) // 2 if w.kind == "weight" else 1 << 62
 
     def _current(self, w: Window, start: int) -> _Lease:
         """Window ``w``'s lease for ``start``: at the turn, the next window's lease reserved ahead
@@ -546,8 +546,8 @@ class SharedBudget:
                 continue  # the window turned: the next request reserves (and resets) it
             size = self._lease_size(w)
             cap = self._cap(w, False)
-            if self._busy(lease, cap):
-                return  # past half full: requests reserve for themselves
+            if lease.used >= self._busy_at(w):
+                return  # a busy weight window: requests reserve for themselves
             # every current lease goes with the reservation (topped up, its age renewed), so one
             # reservation serves them all until the next is due
             due = due or 2 * lease.left < size or lease.taken_at < old

@@ -601,23 +601,23 @@ async def test_a_ban_another_process_saw_stops_orders_within_the_lease_ttl_while
     assert refused_at is not None and refused_at <= 1_000  # lease_ttl_s
 
 
-async def test_nothing_is_reserved_ahead_in_a_window_past_half_full(client: aioredis.Redis) -> None:
-    """Reserving ahead in a busy window would hold units idle that other processes' requests wait
-    for, and take the next window before a waiting process wakes at its turn: past half of a
-    window's cap, requests reserve for themselves as before."""
+async def test_nothing_is_reserved_ahead_in_a_weight_window_past_half_full(client: aioredis.Redis) -> None:
+    """Reserving ahead in a busy weight window would hold units idle that other processes' parked
+    reads wait for, and take the next window before a waiting process wakes at its turn: past half
+    of the reads' cap, requests reserve for themselves as before. (Order windows are never parked
+    on: orders are refused, not queued.)"""
     clock = Clock()
     clock.ms = T0 + 2_000
     opts = BudgetOptions(lease_fraction=0.05, edge_guard_s=0.0, keep_ahead=True)
-    a = SharedBudget("binance-spot", [ORDERS_100], client, options=opts, now_ms=clock.now_ms, monotonic=clock.monotonic)
-    b = SharedBudget("binance-spot", [ORDERS_100], client, options=opts, now_ms=clock.now_ms, monotonic=clock.monotonic)
-    await a.acquire(1, order=True, urgent=True)
-    for _ in range(3):  # a's lease runs low: reserved ahead while the window is quiet
-        await a.acquire(1, order=True, urgent=True)
+    a = SharedBudget("binance-spot", [WEIGHT], client, options=opts, now_ms=clock.now_ms, monotonic=clock.monotonic)
+    b = SharedBudget("binance-spot", [WEIGHT], client, options=opts, now_ms=clock.now_ms, monotonic=clock.monotonic)
+    for _ in range(4):  # a's lease (5) runs low while the window is quiet: reserved ahead
+        await a.acquire(1)
     await _settled(a)
     assert a.kept == 1
-    for _ in range(60):  # another process fills the window past half
-        await b.acquire(1, order=True, urgent=True)
+    for _ in range(40):  # another process fills the window past half the reads' cap (80)
+        await b.acquire(1)
     for _ in range(12):
-        await a.acquire(1, order=True, urgent=True)
+        await a.acquire(1)
         await _settled(a)
     assert a.kept <= 2, a.kept  # at most the reservation that saw the window past half
