@@ -19,6 +19,8 @@ import asyncio
 import collections
 import logging
 import re
+from collections.abc import Coroutine
+from typing import Any
 
 import aio_pika
 import msgspec
@@ -51,6 +53,21 @@ def lifecycle_id(ev: LifecycleEvent) -> str:
     return f"lifecycle/{ev.stream}/{ev.ts_ms}/{ev.from_state.value}-{ev.to_state.value}"
 
 
+CLOSE_S = 2.0  # the longest a Redis close may take when the bridge stops
+
+
+async def _bounded_close(close: Coroutine[Any, Any, None], what: str) -> None:
+    """Close within :data:`CLOSE_S`. redis-py's asyncio close can wait forever on the socket's
+    ``wait_closed`` (redis/redis-py#3941): a bridge told to stop then never did (a test's bridge
+    was still running 30 s after its stop)."""
+    try:
+        await asyncio.wait_for(close, CLOSE_S)
+    except TimeoutError:
+        log.warning("%s: not closed within %.0f s; left to the process's exit", what, CLOSE_S)
+    except (redis.exceptions.RedisError, OSError) as exc:
+        log.info("%s: close failed (%s)", what, exc)
+
+
 class LifecycleRelay:
     def __init__(self, redis_url: str, nats_opts: NatsOptions | None, rabbit_opts: RabbitOptions | None) -> None:
         self.redis_url = redis_url
@@ -74,16 +91,18 @@ class LifecycleRelay:
         client = aioredis.Redis.from_url(self.redis_url)
         try:
             while True:
+                ps = client.pubsub()
                 try:
-                    async with client.pubsub() as ps:
-                        await ps.subscribe(CHANNEL)
-                        async for msg in ps.listen():
-                            if msg.get("type") == "message":
-                                self.take(bytes(msg["data"]))
+                    await ps.subscribe(CHANNEL)
+                    async for msg in ps.listen():
+                        if msg.get("type") == "message":
+                            self.take(bytes(msg["data"]))
                 except (redis.exceptions.RedisError, OSError):
                     await asyncio.sleep(1.0)  # discovery Redis down: the router says so
+                finally:
+                    await _bounded_close(ps.aclose(), "lifecycle pub/sub")
         finally:
-            await client.aclose()
+            await _bounded_close(client.aclose(), "lifecycle Redis client")
 
     def take(self, body: bytes) -> None:
         try:

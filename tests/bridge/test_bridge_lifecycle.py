@@ -95,3 +95,32 @@ async def test_lifecycle_transitions_reach_both_brokers(redis_url: str, tmp_path
         await channel.queue_delete(queue)
         await channel.exchange_delete(exchange)
         await conn.close()
+
+
+async def test_the_relay_stops_even_when_redis_py_hangs_closing_its_pub_sub(redis_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """redis-py's asyncio close can wait forever for the socket's ``wait_closed``
+    (redis/redis-py#3941): the close is injected to hang, the relay is cancelled as the bridge
+    stops it, and it must still end (within its bounded close, 2 s per close)."""
+    from redis.asyncio.client import PubSub
+
+    from bridge.lifecycle import LifecycleRelay
+
+    async def hangs(self: PubSub) -> None:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(PubSub, "aclose", hangs)
+    relay = LifecycleRelay(redis_url, None, None)
+    task = asyncio.create_task(relay.run())
+    probe = aioredis.Redis.from_url(redis_url)
+    try:
+
+        async def listening() -> int | None:
+            counts = await probe.pubsub_numsub(CHANNEL)
+            return int(counts[0][1]) or None
+
+        assert await eventually(listening, timeout=10, what="the relay subscribed") == 1
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=10)
+        assert task in done, "the relay did not stop: its pub/sub close hung"
+    finally:
+        await probe.aclose()
