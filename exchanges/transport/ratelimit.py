@@ -348,7 +348,8 @@ class SharedBudget:
         self._planned()
 
     def _planned(self) -> None:
-        """Per window, what :meth:`_ahead_due` reads: name, interval, lease size, edge guard, reads' cap."""
+        """Per window, what :meth:`_ahead_due` reads: name, interval, lease size, edge guard, and
+        the shared count from which it is too busy to reserve ahead in (:meth:`_busy_at`)."""
         self._plan = [
             (w.name, w.interval_ms, self._lease_size(w), self._guard(w), self._busy_at(w)) for w in self.windows
         ]
@@ -433,12 +434,8 @@ class SharedBudget:
             lease = self._current(w, start)
             if lease.start != start or lease.left < n or lease.taken_at < fresh:
                 return False
-            guard = -1 if granted else self._guard(w)
-            if now - start < guard:
-                near = start - w.interval_ms  # the venue may still be in the previous window
-            elif start + w.interval_ms - now <= guard:
-                near = start + w.interval_ms  # ... or already in the next one
-            else:
+            near = -1 if granted else self._neighbour(now, w.interval_ms, self._guard(w))
+            if near < 0:
                 continue
             # near an edge a request counts in both windows: the neighbour's lease pays its share
             # (reserved ahead, keep_ahead), else it goes through Redis (charged twice)
@@ -465,22 +462,16 @@ class SharedBudget:
         leases, edges = self._st.leases, self._st.edge
         old = self._monotonic() - self.options.lease_ttl_s / 2
         lead = int(self.options.redis_timeout_s * 1000)
-        for name, interval, size, guard, cap in self._plan:
+        for name, interval, size, guard, busy in self._plan:
             lease = leases[name]
-            into = now % interval
-            if lease.start != now - into:
+            if lease.start != now - now % interval:
                 continue
-            if lease.used >= cap:
+            if lease.used >= busy:
                 return False  # a weight window past half full (:meth:`_busy_at`)
             if 2 * lease.left < size or lease.taken_at < old:
                 return True
-            if not guard:
-                continue
-            if interval - into <= guard + lead:
-                near = now - into + interval
-            elif into < guard:
-                near = now - into - interval
-            else:
+            near = self._neighbour(now, interval, guard, lead)
+            if near < 0:
                 continue
             edge = edges.get(name)
             if edge is None or edge.start != near:
@@ -491,6 +482,20 @@ class SharedBudget:
         return False
 
     # ------------------------------------------------------------------ reserving ahead
+
+    @staticmethod
+    def _neighbour(now: int, interval: int, guard: int, lead: int = 0) -> int:
+        """The start of the window next to ``now``'s when ``now`` is near their common edge — the
+        next one within ``guard + lead`` of the end (the venue may already count a request there),
+        the previous one within ``guard`` of the start (it may still) — else -1."""
+        if guard <= 0:
+            return -1
+        into = now % interval
+        if interval - into <= guard + lead:
+            return now - into + interval
+        if into < guard:
+            return now - into - interval
+        return -1
 
     def _busy_at(self, w: Window) -> int:
         """The shared count from which window ``w`` is too busy to reserve ahead in: half its
@@ -533,34 +538,22 @@ class SharedBudget:
         now = self._now_ms()
         if self._reserve is None or self._st.redis_down_since is not None or self._rejoining():
             return
-        if now < self._st.banned_until_ms or self._keeper is not None or now < self._st.reads_full_until_ms:
-            return
-        old = self._monotonic() - self.options.lease_ttl_s / 2
+        if now < self._st.banned_until_ms or self._keeper is not None or not self._ahead_due(now):
+            return  # (time passed since the request: asked again)
         lead = int(self.options.redis_timeout_s * 1000)
-        due = False
         needs: list[_Need] = []
-        for w in self.windows:
-            start = w.start(now)
+        for w, (_, interval, size, guard, _) in zip(self.windows, self._plan, strict=True):
+            start = now - now % interval
             lease = self._st.leases[w.name]
             if lease.start != start:
                 continue  # the window turned: the next request reserves (and resets) it
-            size = self._lease_size(w)
             cap = self._cap(w, False)
-            if lease.used >= self._busy_at(w):
-                return  # a busy weight window: requests reserve for themselves
             # every current lease goes with the reservation (topped up, its age renewed), so one
             # reservation serves them all until the next is due
-            due = due or 2 * lease.left < size or lease.taken_at < old
             obs = lease.observed if lease.observed_start == start else -1
             needs.append(_Need(w, start, lease, 0, max(0, size - lease.left), cap, obs))
-            guard = self._guard(w)
-            if guard <= 0:
-                continue
-            if start + w.interval_ms - now <= guard + lead:
-                near = start + w.interval_ms  # requests near the end count in the next window too
-            elif now - start < guard:
-                near = start - w.interval_ms  # ... near the start, in the previous one
-            else:
+            near = self._neighbour(now, interval, guard, lead)
+            if near < 0:
                 continue
             edge = self._st.edge.get(w.name)
             if edge is None or edge.start != near:
@@ -568,11 +561,9 @@ class SharedBudget:
                     continue  # nothing kept of the previous window: requests charge it through Redis
                 edge = self._st.edge[w.name] = _Lease(start=near)
             if 2 * edge.left < size:
-                due = True
                 needs.append(_Need(w, near, edge, 0, size - edge.left, cap))
-        if due:
-            self._keeper = asyncio.get_running_loop().create_task(self._reserve_ahead(needs, now))
-            self._keeper.add_done_callback(self._kept)
+        self._keeper = asyncio.get_running_loop().create_task(self._reserve_ahead(needs, now))
+        self._keeper.add_done_callback(self._kept)
 
     async def _reserve_ahead(self, needs: list[_Need], now: int) -> None:
         self.reservations += 1
