@@ -16,6 +16,17 @@ settings.register_profile("tradebus", deadline=None)
 settings.load_profile("tradebus")
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """After the session a process (the main one or an xdist worker) has 60 s to exit; one that
+    cannot (the interpreter waiting at exit for a thread that never ends) prints every thread's
+    stack and ends, instead of holding the run until CI's own limit."""
+    import faulthandler
+    import sys
+
+    faulthandler.dump_traceback_later(60, exit=True, file=sys.__stderr__)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _journal_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Journals (runners, strategies) go to a directory of the run, never the per-user data dir:
