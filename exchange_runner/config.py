@@ -106,6 +106,8 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     )
     rate_limit_stream_key_allowance: int = 10  # units per window the user-data key may pass a spent own share
     rate_limit_keep_ahead: bool = True  # leases (and the next window's, before its edge) reserved off the order path
+    # the order path rehearsed every this many ms between orders, nothing sent (exchange_runner/warmth.py); 0 = off
+    order_path_warm_ms: float = 1.0
 
     def __repr__(self) -> str:  # the Z85 secret, if any, stays out of every repr and log line
         fields = (f"{f}={getattr(self, f)!r}" for f in self.__struct_fields__ if f != "curve_secret")
@@ -125,6 +127,8 @@ class RunnerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ConfigError(f"kinds: {bad[0]!r} is not one of spot, perp")
         if not self.symbols:
             raise ConfigError("symbols: at least one symbol is needed")
+        if not 0 <= self.order_path_warm_ms <= 1000:
+            raise ConfigError(f"order_path_warm_ms: {self.order_path_warm_ms} is not between 0 (off) and 1000")
         for port_name in ("pub_port", "router_port", "sim_port_base", "metrics_port"):
             port = getattr(self, port_name)
             if not 0 <= port <= 65535:

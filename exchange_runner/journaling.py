@@ -239,6 +239,11 @@ class RunnerJournal:
             raise JournalRefused(f"not sent: its intent could not be journaled: {exc.line}") from None
         self.intent_ns.add(perf_counter_ns() - t0)  # what the intent added to this order's path
 
+    def rehearse_intent(self, request: OrderRequest) -> None:
+        """:meth:`write_intent` without the write (``exchange_runner/warmth.py``)."""
+        if not self.journal.fault:
+            self.journal.rehearse_intent(request)
+
     def release_intents(self) -> None:
         """After the order left: the writer takes its intent with the order's answer (the next
         journaled event releases it) or in :attr:`handoff_s`, whichever is first — not while the

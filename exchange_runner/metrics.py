@@ -420,6 +420,24 @@ class RunnerCollector(Collector):
             for q, ns in held.items():
                 submit.add_metric([str(q)], ns / 1e9)
             yield submit
+        warmer = getattr(r, "warmer", None)
+        if warmer is not None:  # the order path rehearsed between orders (exchange_runner/warmth.py)
+            passes = _counter("tradebus_order_path_rehearsals", "Passes of the order path warmer (nothing sent)")
+            passes.add_metric([], warmer.passes)
+            failed = _counter("tradebus_order_path_rehearsal_failures", "Rehearsals that raised (orders unaffected)")
+            failed.add_metric([], warmer.failures)
+            yield passes
+            yield failed
+            cost = warmer.pass_ns.quantiles(SUBMIT_QUANTILES)
+            if cost:
+                pass_s = _gauge(
+                    "tradebus_order_path_rehearsal_seconds",
+                    "What one pass of the order path warmer cost the event loop (the last 1,024 passes)",
+                    ["quantile"],
+                )
+                for q, ns in cost.items():
+                    pass_s.add_metric([str(q)], ns / 1e9)
+                yield pass_s
         risk = orders.risk if orders is not None else None
         if risk is not None:  # the pre-trade gate (docs/risk.md)
             yield from risk_metric_families(risk)

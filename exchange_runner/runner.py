@@ -86,6 +86,7 @@ from .risk import RiskConfigError, RiskGate, StateInputs
 from .security import ServerSecurity
 from .service import CommandService
 from .startup import retry_startup
+from .warmth import OrderPathWarmer, rehearsal_requests
 from .zmq_server import ZmqServer
 
 __all__ = ["ExchangeRunner"]
@@ -141,6 +142,7 @@ class ExchangeRunner:
         self.registrar: Registrar | None = None
         self.server: ZmqServer | None = None
         self.self_ping: SelfPing | None = None  # /readyz commands_answering (with metrics on)
+        self.warmer: OrderPathWarmer | None = None  # the order path rehearsed between orders
         self._paper = paper
         self.epoch = os.urandom(8).hex()  # this instance: in the record and every reply header
         self.security = ServerSecurity.from_config(config)  # None: plaintext (loopback only)
@@ -268,6 +270,15 @@ class ExchangeRunner:
         self.market = self._market_actor(keys)
         self.orders.metrics = self.metrics
         self.orders.risk = self._risk_gate(keys)
+        if cfg.order_path_warm_ms > 0:
+            requests = rehearsal_requests(keys, self.instruments.get)
+            self.warmer = OrderPathWarmer(
+                self.adapter,
+                self.journal,
+                requests,
+                cfg.order_path_warm_ms / 1000,
+                orders_sent=lambda: self.orders.submitted,
+            )
         if self.journal is not None:
             self.orders.journal = self.journal
             restored = self.journal.restart_orders()
@@ -342,6 +353,7 @@ class ExchangeRunner:
                     tg.create_task(self._market_data(keys), name="venue.market"),
                     tg.create_task(self.server.serve(), name="zmq.router"),
                     *([tg.create_task(self.self_ping.run(), name="zmq.selfping")] if self.self_ping else []),
+                    *([tg.create_task(self.warmer.run(), name="order.warmer")] if self.warmer else []),
                     tg.create_task(
                         self._books([k for k in keys if k not in self._depth_keys(keys)]), name="venue.books"
                     ),

@@ -42,6 +42,7 @@ __all__ = [
     "UserEvent",
     "StreamStatus",
     "ExchangeAdapter",
+    "RehearsesOrders",
     "BookSink",
     "PushesBooks",
     "MarketSink",
@@ -138,6 +139,18 @@ class ExchangeAdapter(Protocol):
     def stream_order_books(self, keys: Sequence[InstrumentKey]) -> AsyncIterator[OrderBook]: ...
     def stream_funding(self, keys: Sequence[InstrumentKey]) -> AsyncIterator[FundingRate]: ...
     def stream_user_events(self) -> AsyncIterator[UserEvent]: ...
+
+
+@runtime_checkable
+class RehearsesOrders(Protocol):
+    """An adapter that can build an order's venue request without sending it: the runner's
+    warmer (``exchange_runner/warmth.py``) has it done every millisecond or so, so the order
+    path's code and data are still in the CPU's caches when a real order comes."""
+
+    def rehearse_order(self, request: OrderRequest) -> None:
+        """Everything :meth:`ExchangeAdapter.place_order` does to ``request`` before the send
+        that has no effect (params, signature, encoding); nothing sent, used up or counted."""
+        ...
 
 
 BookSink = Callable[[OrderBook | TextBook], None]

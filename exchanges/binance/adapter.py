@@ -142,6 +142,8 @@ class WsApiClient(Protocol):
         self, method: str, params: dict[str, object], *, signed: bool = True, timeout_s: float = 5.0
     ) -> bytes: ...
 
+    def rehearse(self, method: str, params: dict[str, object], *, signed: bool = True) -> int: ...
+
 
 WsApiFactory = Callable[[str, Credentials, ServerClock, Product], WsApiClient]
 
@@ -315,12 +317,16 @@ class BinanceAdapter:
             return parse_spot_order(raw)
         return parse_futures_order(raw)
 
+    def _ws_params(self, params: dict[str, str]) -> dict[str, object]:
+        wire: dict[str, object] = dict(params)
+        wire["recvWindow"] = self.rest.recv_window_ms
+        wire["timestamp"] = self.clock.now_ms()
+        return wire
+
     async def _ws_or_rest_place(self, product: Product, params: dict[str, str]) -> Order:
         ws = self.ws_api.get(product)
         if ws is not None and ws.connected:
-            wire: dict[str, object] = dict(params)
-            wire["recvWindow"] = self.rest.recv_window_ms
-            wire["timestamp"] = self.clock.now_ms()
+            wire = self._ws_params(params)
             try:
                 raw = await ws.request("order.place", wire, timeout_s=self._ws_api_timeout_s)
             except TransportError as exc:  # nothing was sent: REST is the first send
@@ -339,16 +345,27 @@ class BinanceAdapter:
             return parse_spot_order(await self.rest.spot_place_order(params))
         return parse_futures_order(await self.rest.futures_place_order(params))
 
+    def _order_params(self, product: Product, request: OrderRequest, client_id: str) -> dict[str, str]:
+        if product == "spot":
+            return spot_order_params(request, client_id, self._instruments.get(request.key))
+        return futures_order_params(request, client_id, self._instruments.get(request.key))
+
+    def rehearse_order(self, request: OrderRequest) -> None:
+        """Build ``request``'s ``order.place`` as :meth:`place_order` would — params, cost,
+        signature, JSON — and send nothing (``exchange_runner/warmth.py``)."""
+        product = _product(request.key)
+        params = self._order_params(product, request, request.client_id or "rehearsal")
+        ws = self.ws_api.get(product)
+        if ws is not None:
+            ws.rehearse("order.place", self._ws_params(params))
+
     async def place_order(self, request: OrderRequest) -> Order:
         """Place ``request``; see the module docstring for what happens on an unknown outcome."""
         product = _product(request.key)
         client_id = request.client_id or self._new_client_id()
         if not CLIENT_ID_RE.match(client_id):
             raise InvalidRequest(f"client id {client_id!r} must match {CLIENT_ID_RE.pattern}", venue="binance")
-        if product == "spot":
-            params = spot_order_params(request, client_id, self._instruments.get(request.key))
-        else:
-            params = futures_order_params(request, client_id, self._instruments.get(request.key))
+        params = self._order_params(product, request, client_id)
         try:
             return await self._ws_or_rest_place(product, params)
         except (UnknownOutcome, DuplicateClientId) as exc:

@@ -236,11 +236,8 @@ class BinanceWsApi:
         if budget is not None:  # before signing: a wait never makes the signed timestamp stale
             cost = ws_api_cost(self.product, method, params)
             await budget.acquire(cost.weight, order=cost.order, urgent=cost.urgent, stream_key=cost.stream_key)
-        wire = {k: _wire_value(v) for k, v in params.items() if v is not None}
-        if signed:
-            wire = self._signed(wire)
         request_id = next(self._ids)
-        payload = msgspec.json.encode({"id": request_id, "method": method, "params": wire})
+        payload = self._encode(method, params, signed, request_id)
         generation = self._ws.generation
         if not self._ws.connected:
             raise TransportError(f"{method}: WS-API not connected", venue=self.name)
@@ -249,6 +246,20 @@ class BinanceWsApi:
         except RateLimited as exc:  # IpBanned included: every process of the scope stops
             await pause_scope(budget, exc)
             raise
+
+    def _encode(self, method: str, params: dict[str, object], signed: bool, request_id: int) -> bytes:
+        wire = {k: _wire_value(v) for k, v in params.items() if v is not None}
+        if signed:
+            wire = self._signed(wire)
+        return msgspec.json.encode({"id": request_id, "method": method, "params": wire})
+
+    def rehearse(self, method: str, params: dict[str, object], *, signed: bool = True) -> int:
+        """Build ``method``'s request as :meth:`request` does — its rate-limit cost, the params on
+        the wire, the signature, the JSON — and send nothing; returns the request's length. It
+        keeps that code and its data in the CPU's caches between orders
+        (``exchange_runner/warmth.py``); no id is used, no budget charged, nothing counted."""
+        ws_api_cost(self.product, method, params)
+        return len(self._encode(method, params, signed, 0))
 
     async def _exchange(self, method: str, request_id: int, payload: bytes, generation: int, timeout_s: float) -> bytes:
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()

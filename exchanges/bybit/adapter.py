@@ -272,6 +272,11 @@ class BybitAdapter:
     def _parse(self, item: OrderItem, kind: MarketKind) -> Order:
         return parse_order(item, self.symbols.key(kind, item.symbol))
 
+    def rehearse_order(self, request: OrderRequest) -> None:
+        """Build ``request``'s order params as :meth:`place_order` would, send nothing
+        (``exchange_runner/warmth.py``; the REST call's signing is not rehearsed)."""
+        order_params(request, self._check(request.key), request.client_id or "rehearsal")
+
     async def place_order(self, request: OrderRequest) -> Order:
         """Place ``request``; see the module docstring for read-back and unknown outcomes."""
         symbol = self._check(request.key)

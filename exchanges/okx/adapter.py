@@ -261,6 +261,11 @@ class OkxAdapter:
 
     # ------------------------------------------------------------------ orders
 
+    def rehearse_order(self, request: OrderRequest) -> None:
+        """Build ``request``'s order body as :meth:`place_order` would, send nothing
+        (``exchange_runner/warmth.py``; the WebSocket op's framing is not rehearsed)."""
+        order_body(request, self._inst(request.key), request.client_id or "rehearsal")
+
     async def place_order(self, request: OrderRequest) -> Order:
         """Place ``request``; see the module docstring for what happens on an unknown outcome."""
         inst = self._inst(request.key)

@@ -174,9 +174,22 @@ class IntentLog:
         if end > self._size:
             self.full += 1
             return -1
-        self._mm[pos:end] = _REC.pack(len(payload), self._epoch, zlib.crc32(payload, self._seed)) + payload
+        self._mm[pos:end] = self._record(payload)
         self._pos = end
         return end
+
+    def _record(self, payload: bytes) -> bytes:
+        return _REC.pack(len(payload), self._epoch, zlib.crc32(payload, self._seed)) + payload
+
+    def rehearse(self, payload: bytes) -> None:
+        """What :meth:`append` does with ``payload``, minus the store: the record is built and
+        the byte where it would start is read and written back unchanged (its page and cache
+        line touched). Nothing in the log changes (``exchange_runner/warmth.py``)."""
+        self._record(payload)
+        pos = self._pos
+        if pos < self._size:
+            mm = self._mm
+            mm[pos] = mm[pos]
 
     def mark_imported(self, end: int) -> None:
         """Records up to ``end`` are in SQLite. When that is everything, start over (next epoch)."""

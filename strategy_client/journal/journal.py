@@ -432,6 +432,14 @@ class Journal:
             self._known.add(client_id)
         self._intents += 1
 
+    def rehearse_intent(self, request: OrderRequest, origin: str = "") -> None:
+        """What :meth:`write_intent` does to make ``request``'s intent durable, minus the write:
+        the log record encoded and built, its place in the log touched. Nothing is journaled,
+        counted or remembered (``exchange_runner/warmth.py``). Without the intent log: nothing."""
+        ilog = self._ilog
+        if ilog is not None and self.run_id and not self._closed:
+            ilog.rehearse(_LOG.encode((self.run_id, request.client_id, time.time_ns(), origin, request)))
+
     def _log_intent(self, client_id: str, ts_ns: int, origin: str, request: OrderRequest, hold: bool) -> bool:
         """Write the intent into the log and queue it for the writer; False when it cannot (no
         log, no writer, the queue or the log full): then it is committed synchronously. Only

@@ -443,3 +443,31 @@ def test_a_log_with_a_damaged_header_is_kept_aside_and_started_over(tmp_path: Pa
         assert _intents(tmp_path) == ["before", "after"]
     finally:
         j.close()
+
+
+async def test_a_rehearsed_intent_changes_nothing_and_uses_no_client_id(tmp_path: Path) -> None:
+    """The order path's warmer (exchange_runner/warmth.py) rehearses the intent: encoded, its
+    record built, its place in the log touched — and nothing written, counted or remembered."""
+    j = Journal.open(process=RUNNER, data_dir=tmp_path)
+    try:
+        async with j.running():
+            j.write_intent(request("r-0"))
+            await j.flush()
+            ilog = j._ilog
+            assert ilog is not None
+            j.write_intent(request("r-1"), hold=True)  # one in the log, not yet imported
+            position, imported, epoch = ilog.position, ilog.imported, ilog.epoch
+            stats = j.stats
+            log_bytes = _log_path(tmp_path).read_bytes()
+            files = _files(tmp_path)
+            for _ in range(50):
+                j.rehearse_intent(request("r-2"))
+            assert (ilog.position, ilog.imported, ilog.epoch) == (position, imported, epoch)
+            assert _log_path(tmp_path).read_bytes() == log_bytes and _files(tmp_path) == files
+            assert j.stats == stats
+            j.write_intent(request("r-2"))  # the rehearsed client id is still free
+            await j.flush()
+            assert _intents(tmp_path) == ["r-0", "r-1", "r-2"]
+    finally:
+        j.close()
+    j.rehearse_intent(request("r-3"))  # closed: nothing to rehearse, no error

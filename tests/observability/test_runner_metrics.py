@@ -114,6 +114,21 @@ async def test_counters_move_with_an_order_and_a_bad_frame(metrics_runner: Metri
         for e in ("ws-api:order.place", "/fapi/v1/order")
     )
     assert placed == 1
+    # after that order the warmer rehearses the order path every ms (exchange_runner/warmth.py),
+    # and none of it reaches the venue or the journal: still the one placement and the one intent
+    def rehearsals() -> dict[Any, float] | None:
+        s = metrics_runner.scrape()
+        return s if moved(s, "tradebus_order_path_rehearsals_total") else None
+
+    rehearsed = await eventually(rehearsals, what="order path rehearsals")
+    assert value(rehearsed, "tradebus_order_path_rehearsal_failures_total") == 0
+    assert 0 < value(rehearsed, "tradebus_order_path_rehearsal_seconds", quantile="0.5") < 0.01
+    assert value(rehearsed, "tradebus_journal_intents_total") == value(after, "tradebus_journal_intents_total")
+    assert sum(
+        total(rehearsed, "tradebus_venue_request_duration_seconds_count", endpoint=e, outcome="ok")
+        - total(after, "tradebus_venue_request_duration_seconds_count", endpoint=e, outcome="ok")
+        for e in ("ws-api:order.place", "/fapi/v1/order")
+    ) == 0
     assert value(after, "tradebus_venue_rate_limit_used", venue="binance-futures", scope="weight_1m") > 0
     # bounded labels: no client id anywhere in the exposition
     text = (await asyncio.to_thread(httpx.get, f"{metrics_runner.url}/metrics", timeout=5)).text

@@ -64,6 +64,7 @@ class FakeWsApi:
         self.handler = handler
         self._connected = connected
         self.calls: list[tuple[str, dict[str, object]]] = []
+        self.rehearsals: list[tuple[str, dict[str, object]]] = []
         self.started = self.closed = False
 
     @property
@@ -81,6 +82,10 @@ class FakeWsApi:
     ) -> bytes:
         self.calls.append((method, params))
         return self.handler(method, params)
+
+    def rehearse(self, method: str, params: dict[str, object], *, signed: bool = True) -> int:
+        self.rehearsals.append((method, params))
+        return 0
 
 
 def make_adapter(venue: Venue, t: FakeTime, **kw: object) -> BinanceAdapter:
@@ -348,6 +353,25 @@ async def test_place_and_cancel_go_over_the_ws_api_when_connected() -> None:
     assert place_params["recvWindow"] == 5000 and place_params["timestamp"] == t.wall
     assert cancel_params["orderId"] == 4120557001
     assert venue.count("POST", "/fapi/v1/order") == 0 and venue.count("DELETE", "/fapi/v1/order") == 0
+
+
+async def test_a_rehearsal_builds_what_a_placement_sends_and_sends_nothing() -> None:
+    t = FakeTime()
+    venue = Venue()
+    fake = FakeWsApi(lambda method, params: fixture("http_post_fapi_v1_order.json"))
+    venue.on("GET", "/api/v3/time", lambda r: httpx.Response(200, json={"serverTime": t.wall}))
+    venue.on("GET", "/api/v3/exchangeInfo", ok(fixture("http_get_api_v3_exchangeInfo.json")))
+    venue.on("GET", "/fapi/v1/exchangeInfo", ok(fixture("http_get_fapi_v1_exchangeInfo.json")))
+    adapter = make_adapter(venue, t, use_ws_api=True, ws_api_factory=lambda *a: fake)
+    await adapter.start()
+    await adapter.load_instruments()
+    for _ in range(3):
+        adapter.rehearse_order(perp_request())
+    assert fake.calls == [] and venue.count("POST", "/fapi/v1/order") == 0  # nothing sent
+    await adapter.place_order(perp_request())
+    await adapter.close()
+    assert [m for m, _ in fake.rehearsals] == ["order.place"] * 3
+    assert fake.rehearsals[0] == fake.calls[0]  # the same params, recvWindow and timestamp
 
 
 async def test_ws_api_not_sent_falls_back_to_rest() -> None:

@@ -35,9 +35,7 @@ CREDS = Credentials(
     "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j",
 )
 FAST = Backoff(initial_s=0.01, max_s=0.05)
-LIMITS = [
-    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000, "count": 7}
-]
+LIMITS = [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000, "count": 7}]
 
 
 def valid_signature(params: dict[str, Any]) -> bool:
@@ -65,9 +63,7 @@ class Venue:
                 }
             )
         elif method == "echo":
-            await conn.send(
-                {"id": request["id"], "status": 200, "result": {"params": params}, "rateLimits": LIMITS}
-            )
+            await conn.send({"id": request["id"], "status": 200, "result": {"params": params}, "rateLimits": LIMITS})
         elif method == "hold":
             self.held.append((conn, request))
         elif method == "drop":
@@ -113,6 +109,20 @@ async def test_signed_request_returns_raw_result(venue_api: tuple[FakeWsServer, 
     assert "reduceOnly" not in params
     assert valid_signature(params)
     assert api.rate_limits[0].count == 7 and api.rate_limits[0].limit == 6000
+
+
+async def test_a_rehearsal_encodes_the_request_and_sends_nothing(
+    venue_api: tuple[FakeWsServer, Venue, BinanceWsApi],
+) -> None:
+    server, venue, api = venue_api
+    params: dict[str, object] = {"symbol": "BTCUSDT", "price": Decimal("0.00000010"), "timestamp": 1}
+    size = api.rehearse("order.place", params)
+    raw = await api.request("echo", params)
+    assert len(venue.requests) == 1 and len(server.conns[0].received) == 1  # only the real one
+    sent = server.conns[0].json_received()[0]
+    assert sent["id"] == 1  # the rehearsal used no id
+    assert size == len(json.dumps({"id": 0, "method": "order.place", "params": sent["params"]}, separators=(",", ":")))
+    assert valid_signature(json.loads(raw)["params"]) and api.in_flight == 0
 
 
 async def test_unsigned_request_has_no_key(venue_api: tuple[FakeWsServer, Venue, BinanceWsApi]) -> None:
@@ -209,9 +219,7 @@ async def test_events_and_statuses_go_to_the_sink() -> None:
         try:
             status = await asyncio.wait_for(sink.get(), 5)
             assert isinstance(status, StreamStatus) and status.connected
-            await server.send_all(
-                '{"subscriptionId":3,"event":{"e":"outboundAccountPosition","E":1,"u":1,"B":[]}}'
-            )
+            await server.send_all('{"subscriptionId":3,"event":{"e":"outboundAccountPosition","E":1,"u":1,"B":[]}}')
             event = await asyncio.wait_for(sink.get(), 5)
             assert isinstance(event, Frame)
             assert json.loads(event.data) == {"e": "outboundAccountPosition", "E": 1, "u": 1, "B": []}

@@ -73,6 +73,8 @@ async def test_instruments_book_orders_account(sim: BybitSim, adapter: BybitAdap
     assert {PERP, SPOT, ETH_PERP} <= keys and adapter.instruments[PERP].step_size == D("0.001")
     book = await adapter.fetch_order_book(PERP, 3)
     assert len(book.bids) == 3 and book.bids[0].price < book.asks[0].price
+    adapter.rehearse_order(_limit(SPOT, Side.BUY, "0.01", "50000", client_id="ad-1"))  # builds, sends nothing
+    assert await adapter.get_open_orders(MarketKind.SPOT) == []
     resting = await adapter.place_order(_limit(SPOT, Side.BUY, "0.01", "50000", client_id="ad-1"))
     assert resting.status is OrderStatus.NEW and resting.client_id == "ad-1" and resting.venue_id.isdigit()
     assert [o.client_id for o in await adapter.get_open_orders(MarketKind.SPOT)] == ["ad-1"]

@@ -68,6 +68,8 @@ async def test_instruments_and_books_in_base_units(sim: OkxSim, adapter: OkxAdap
 async def test_order_lifecycle(sim: OkxSim, adapter: OkxAdapter) -> None:
     bid = sim.venue.book(MarketKind.PERP, "BTCUSDT", 1).bids[0][0]
     req = _limit(PERP, Side.BUY, "0.0150", bid - 100, client_id="tb-life-1", tif=TimeInForce.POST_ONLY)
+    adapter.rehearse_order(req)  # builds the order body, sends nothing
+    assert await adapter.get_open_orders(MarketKind.PERP) == []
     placed = await adapter.place_order(req)
     assert placed.status is OrderStatus.NEW and placed.venue_id and placed.client_id == "tb-life-1"
     got = await adapter.get_order(PERP, client_id="tb-life-1")

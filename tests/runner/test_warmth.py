@@ -1,0 +1,119 @@
+"""The order path warmer (exchange_runner/warmth.py): each pass runs the order path's steps that
+have no effect, on one request per market kind; a rehearsal that raises is counted, logged once
+and never stops it. That nothing reaches the venue or the journal is shown by a live runner in
+tests/observability/test_runner_metrics.py (one placement, one intent, rehearsals counted)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from loguru import logger
+
+from exchange_runner.config import ConfigError, RunnerConfig
+from exchange_runner.warmth import REHEARSAL_CLIENT_ID, OrderPathWarmer, rehearsal_requests
+from strategy_client.model import Exchange, InstrumentKey, MarketKind, OrderRequest
+
+from ..helpers import eventually
+from .fakes import PERP, SPOT, instrument
+
+ETH_PERP = InstrumentKey(exchange=Exchange.BINANCE, symbol="ETHUSDT", kind=MarketKind.PERP)
+
+
+class Rehearsing:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.seen: list[OrderRequest] = []
+
+    def rehearse_order(self, request: OrderRequest) -> None:
+        self.seen.append(request)
+        if self.fail:
+            raise ValueError("no such instrument")
+
+
+def test_one_request_per_market_kind_from_the_listed_instruments() -> None:
+    listed = {k: instrument(k) for k in (SPOT, PERP, ETH_PERP)}
+    unlisted = InstrumentKey(exchange=Exchange.BINANCE, symbol="XRPUSDT", kind=MarketKind.SPOT)
+    requests = rehearsal_requests([unlisted, PERP, ETH_PERP, SPOT], listed.get)
+    assert [r.key for r in requests] == [PERP, SPOT]
+    for r in requests:
+        inst = listed[r.key]
+        assert r.client_id == REHEARSAL_CLIENT_ID and r.price is not None and r.price > 0
+        assert r.qty >= inst.min_qty and r.qty % inst.step_size == 0 and r.price % inst.tick_size == 0
+
+
+def test_each_pass_rehearses_every_request_with_the_adapter() -> None:
+    adapter = Rehearsing()
+    requests = rehearsal_requests([SPOT, PERP], instrument)
+    warmer = OrderPathWarmer(adapter, None, requests, 0.001)
+    for _ in range(3):
+        warmer.rehearse()
+    assert warmer.passes == 3 and warmer.failures == 0
+    assert adapter.seen == requests * 3  # decoded from the command frame: the same request
+    assert warmer.pass_ns.quantiles([0.5])[0.5] > 0
+
+
+class Intents:
+    def __init__(self) -> None:
+        self.seen: list[OrderRequest] = []
+
+    def rehearse_intent(self, request: OrderRequest) -> None:
+        self.seen.append(request)
+
+
+def test_a_failing_rehearsal_is_counted_logged_once_and_the_journal_still_rehearsed() -> None:
+    journal = Intents()
+    warmer = OrderPathWarmer(Rehearsing(fail=True), journal, rehearsal_requests([PERP], instrument), 0.001)
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="WARNING", format="{message}")
+    try:
+        for _ in range(4):
+            warmer.rehearse()
+    finally:
+        logger.remove(sink)
+    assert warmer.failures == 4 and warmer.passes == 4 and len(journal.seen) == 4
+    assert sum("order path warmer: a rehearsal failed" in line for line in lines) == 1
+
+
+async def test_it_rehearses_while_orders_are_sent_and_stops_when_they_stop() -> None:
+    sent = [0]
+    clock = [100.0]
+    warmer = OrderPathWarmer(
+        object(),
+        None,
+        rehearsal_requests([PERP], instrument),
+        0.001,
+        orders_sent=lambda: sent[0],
+        idle_after_s=60,
+        idle_poll_s=0.001,
+        monotonic=lambda: clock[0],
+    )
+    assert warmer.rehearse_order is None  # e.g. the paper adapter: the runner's own steps only
+    task = asyncio.create_task(warmer.run())
+    try:
+        await asyncio.sleep(0.05)
+        assert warmer.passes == 0 and warmer.idle  # no order yet: nothing rehearsed
+        sent[0] = 1  # an order
+        await eventually(lambda: warmer.passes >= 5, timeout=10)
+        clock[0] += 59  # no order for 59 s: still rehearsing
+        passes = warmer.passes
+        await eventually(lambda: warmer.passes > passes + 3, timeout=10)
+        clock[0] += 1  # a minute without an order: idle
+        await eventually(lambda: warmer.idle, timeout=10)
+        passes = warmer.passes
+        await asyncio.sleep(0.05)
+        assert warmer.passes <= passes + 1  # at most the pass that was under way
+        sent[0] = 2  # the next order wakes it
+        await eventually(lambda: warmer.passes > passes + 3, timeout=10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert warmer.failures == 0
+    idle = OrderPathWarmer(object(), None, [], 0.001)
+    await asyncio.wait_for(idle.run(), 1)  # nothing to rehearse: returns at once
+
+
+@pytest.mark.parametrize("value", [-1.0, 1001.0])
+def test_the_interval_is_checked(value: float) -> None:
+    with pytest.raises(ConfigError, match="order_path_warm_ms"):
+        RunnerConfig(order_path_warm_ms=value).validate()
