@@ -86,7 +86,7 @@ from .risk import RiskConfigError, RiskGate, StateInputs
 from .security import ServerSecurity
 from .service import CommandService
 from .startup import retry_startup
-from .warmth import OrderPathWarmer, rehearsal_requests
+from .warmth import OrderPathWarmer
 from .zmq_server import ZmqServer
 
 __all__ = ["ExchangeRunner"]
@@ -271,13 +271,12 @@ class ExchangeRunner:
         self.orders.metrics = self.metrics
         self.orders.risk = self._risk_gate(keys)
         if cfg.order_path_warm_ms > 0:
-            requests = rehearsal_requests(keys, self.instruments.get)
             self.warmer = OrderPathWarmer(
                 self.adapter,
                 self.journal,
-                requests,
+                self.instruments.get,
                 cfg.order_path_warm_ms / 1000,
-                orders_sent=lambda: self.orders.submitted,
+                orders_by_key=lambda: self.orders.sent_by_key,
             )
         if self.journal is not None:
             self.orders.journal = self.journal

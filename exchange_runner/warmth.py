@@ -7,9 +7,9 @@ or spun meanwhile: the rest of the machine evicts it within a few milliseconds. 
 is a few hundred such steps (decode, intent, params, signature, JSON), so a lone order pays that
 cold cost on every one of them (``docs/performance.md``, "Session 9").
 
-While the runner sends orders (from the first, until a minute after the last) the warmer
-rehearses the path every ``interval_s`` — the same functions a real order calls, on a request
-of each market kind the runner trades, with every effect left out: the command frame decoded,
+While the runner sends orders (from an instrument's first, until a minute after its last) the
+warmer rehearses the path every ``interval_s`` — the same functions a real order calls, on a
+request of the instrument ordered last of each market kind, with every effect left out: the command frame decoded,
 the order record built, the journal intent encoded and its place in the intent log touched (not
 written), the venue request built, signed and encoded (not sent, no budget charged, no id used).
 It runs in the runner's event loop (the caches are the core's; another thread could run on the
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Protocol
 
@@ -45,7 +45,7 @@ from strategy_client.wire.codec import decode_command, decode_command_header
 
 from .latency_ring import LatencyRing
 
-__all__ = ["OrderPathWarmer", "rehearsal_requests"]
+__all__ = ["OrderPathWarmer", "rehearsal_request"]
 
 REHEARSAL_CLIENT_ID = "tb-rehearsal"
 IDLE_AFTER_S = 60.0  # rehearsals stop this long after the last order sent...
@@ -58,80 +58,101 @@ class RehearsesIntents(Protocol):
     def rehearse_intent(self, request: OrderRequest) -> None: ...
 
 
-def rehearsal_requests(
-    keys: Sequence[InstrumentKey], instrument: Callable[[InstrumentKey], Instrument | None]
-) -> list[OrderRequest]:
-    """One LIMIT IOC buy per market kind among ``keys`` (the first instrument of each kind
-    the venue lists): the path is the same for every instrument of a kind."""
-    out: list[OrderRequest] = []
-    kinds: set[object] = set()
-    for key in keys:
-        inst = instrument(key)
-        if inst is None or key.kind in kinds:
-            continue
-        kinds.add(key.kind)
-        out.append(
-            OrderRequest(
-                key=key,
-                side=Side.BUY,
-                type=OrderType.LIMIT,
-                qty=max(inst.min_qty, inst.step_size),
-                price=inst.tick_size * Decimal(100_000),
-                tif=TimeInForce.IOC,
-                client_id=REHEARSAL_CLIENT_ID,
-            )
-        )
-    return out
+def rehearsal_request(inst: Instrument) -> OrderRequest:
+    """A LIMIT IOC buy of ``inst`` on its grids (never sent)."""
+    return OrderRequest(
+        key=inst.key,
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        qty=max(inst.min_qty, inst.step_size),
+        price=inst.tick_size * Decimal(100_000),
+        tif=TimeInForce.IOC,
+        client_id=REHEARSAL_CLIENT_ID,
+    )
 
 
 class OrderPathWarmer:
-    """Rehearses the order path every ``interval_s`` (see the module doc)."""
+    """Rehearses the order path every ``interval_s`` for the instruments being ordered (see the
+    module doc): per market kind, the instrument of that kind ordered most recently, while its
+    last order is less than ``idle_after_s`` old. ``orders_by_key`` is the runner's count of
+    orders sent per instrument; it is looked at every ``idle_poll_s``."""
 
     def __init__(
         self,
         adapter: object,
         journal: RehearsesIntents | None,
-        requests: Sequence[OrderRequest],
+        instrument: Callable[[InstrumentKey], Instrument | None],
         interval_s: float,
         *,
-        orders_sent: Callable[[], int] = lambda: 0,
+        orders_by_key: Callable[[], Mapping[InstrumentKey, int]],
         idle_after_s: float = IDLE_AFTER_S,
         idle_poll_s: float = IDLE_POLL_S,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rehearse_order = adapter.rehearse_order if isinstance(adapter, RehearsesOrders) else None
         self.journal = journal
+        self.instrument = instrument
         self.interval_s = interval_s
-        self.orders_sent = orders_sent
+        self.orders_by_key = orders_by_key
         self.idle_after_s = idle_after_s
         self.idle_poll_s = idle_poll_s
         self.monotonic = monotonic
-        self.idle = True  # no order sent in the last idle_after_s: no rehearsals
-        self._frames = [(encode(Header(id="rehearsal")), encode(SubmitOrder(order=r))) for r in requests]
+        self.keys: tuple[InstrumentKey, ...] = ()  # what each pass rehearses now; () = idle
         self.passes = 0
         self.failures = 0
         self.pass_ns = LatencyRing()  # what one pass costs the loop
+        self._frames: list[tuple[bytes, bytes]] = []
+        self._encoded: dict[InstrumentKey, tuple[bytes, bytes]] = {}
+        self._seen: dict[InstrumentKey, int] = {}
+        self._ordered_at: dict[InstrumentKey, float] = {}
         self._logged = False
 
+    @property
+    def idle(self) -> bool:
+        return not self.keys
+
     async def run(self) -> None:
-        """Rehearse every ``interval_s`` while orders are being sent — from the first order to
-        ``idle_after_s`` after the last — until cancelled (a task of the runner's TaskGroup).
-        Idle, it looks for a new order every ``idle_poll_s`` and costs nothing else."""
-        if not self._frames:
-            return
-        seen = self.orders_sent()
-        last_order = -self.idle_after_s
+        """Rehearse every ``interval_s`` while orders are being sent — from an instrument's
+        first order to ``idle_after_s`` after its last — until cancelled (a task of the runner's
+        TaskGroup). Idle, it looks for a new order every ``idle_poll_s`` and costs nothing else."""
+        next_look = self.monotonic()
         while True:
             now = self.monotonic()
-            sent = self.orders_sent()
-            if sent != seen:
-                seen, last_order = sent, now
-            self.idle = now - last_order >= self.idle_after_s
-            if self.idle:
+            if now >= next_look:
+                self.look(now)
+                next_look = now + self.idle_poll_s
+            if not self._frames:
                 await asyncio.sleep(self.idle_poll_s)
                 continue
             await asyncio.sleep(self.interval_s)
             self.rehearse()
+
+    def look(self, now: float) -> None:
+        """Which instruments to rehearse: per kind, the one ordered last, if recently."""
+        for key, sent in self.orders_by_key().items():
+            if self._seen.get(key) != sent:
+                self._seen[key] = sent
+                self._ordered_at[key] = now
+        latest: dict[object, InstrumentKey] = {}
+        for key, at in self._ordered_at.items():
+            if now - at < self.idle_after_s:
+                best = latest.get(key.kind)
+                if best is None or at >= self._ordered_at[best]:
+                    latest[key.kind] = key
+        keys = tuple(sorted(latest.values()))
+        if keys == self.keys:
+            return
+        frames = []
+        for key in keys:
+            encoded = self._encoded.get(key)
+            if encoded is None:
+                inst = self.instrument(key)
+                if inst is None:
+                    continue
+                encoded = (encode(Header(id="rehearsal")), encode(SubmitOrder(order=rehearsal_request(inst))))
+                self._encoded[key] = encoded
+            frames.append(encoded)
+        self.keys, self._frames = keys, frames
 
     def rehearse(self) -> None:
         """One pass: each request through every step of the order path that has no effect."""

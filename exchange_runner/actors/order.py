@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Protocol
@@ -221,6 +222,7 @@ class OrderManager(Actor[Msg]):
         self.unknown_slow_s = unknown_slow_s
         self.reconcile_per_instrument_max = reconcile_per_instrument_max
         self.submitted = 0
+        self.sent_by_key: Counter[InstrumentKey] = Counter()  # orders sent per instrument (the warmer follows them)
         self.unknown_outcomes = 0  # orders that became UNKNOWN
         self.unknown_queries = 0  # chase queries by client id
         self.unknown_not_found = 0  # ... answered "no such order" (the order stays UNKNOWN)
@@ -394,6 +396,7 @@ class OrderManager(Actor[Msg]):
             self._publish(self.orders.apply(not_sent))
             return not_sent
         self.submitted += 1
+        self.sent_by_key[req.key] += 1
         t0 = time.perf_counter()
         if self.metrics is not None:
             if len(self._submitted_at) >= MAX_TIMED_ORDERS:

@@ -6,12 +6,13 @@ tests/observability/test_runner_metrics.py (one placement, one intent, rehearsal
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 import pytest
 from loguru import logger
 
 from exchange_runner.config import ConfigError, RunnerConfig
-from exchange_runner.warmth import REHEARSAL_CLIENT_ID, OrderPathWarmer, rehearsal_requests
+from exchange_runner.warmth import REHEARSAL_CLIENT_ID, OrderPathWarmer, rehearsal_request
 from strategy_client.model import Exchange, InstrumentKey, MarketKind, OrderRequest
 
 from ..helpers import eventually
@@ -31,25 +32,52 @@ class Rehearsing:
             raise ValueError("no such instrument")
 
 
-def test_one_request_per_market_kind_from_the_listed_instruments() -> None:
-    listed = {k: instrument(k) for k in (SPOT, PERP, ETH_PERP)}
-    unlisted = InstrumentKey(exchange=Exchange.BINANCE, symbol="XRPUSDT", kind=MarketKind.SPOT)
-    requests = rehearsal_requests([unlisted, PERP, ETH_PERP, SPOT], listed.get)
-    assert [r.key for r in requests] == [PERP, SPOT]
-    for r in requests:
-        inst = listed[r.key]
-        assert r.client_id == REHEARSAL_CLIENT_ID and r.price is not None and r.price > 0
+def _warmer(adapter: object, journal: Intents | None = None, **kw: object) -> OrderPathWarmer:
+    return OrderPathWarmer(adapter, journal, instrument, 0.001, **kw)  # type: ignore[arg-type]
+
+
+def test_a_rehearsal_request_is_on_the_instrument_s_grids() -> None:
+    for key in (SPOT, PERP, ETH_PERP):
+        inst = instrument(key)
+        r = rehearsal_request(inst)
+        assert r.key == key and r.client_id == REHEARSAL_CLIENT_ID and r.price is not None and r.price > 0
         assert r.qty >= inst.min_qty and r.qty % inst.step_size == 0 and r.price % inst.tick_size == 0
+
+
+def test_it_follows_the_instrument_ordered_last_of_each_kind() -> None:
+    sent: Counter[InstrumentKey] = Counter()
+    clock = [100.0]
+    warmer = _warmer(Rehearsing(), orders_by_key=lambda: sent, monotonic=lambda: clock[0])
+    warmer.look(clock[0])
+    assert warmer.idle and warmer.keys == ()  # no order yet: nothing to rehearse
+    sent[PERP] += 1
+    clock[0] += 1
+    warmer.look(clock[0])
+    assert warmer.keys == (PERP,)  # the kind that trades, not every kind
+    sent[ETH_PERP] += 1
+    sent[SPOT] += 1
+    clock[0] += 1
+    warmer.look(clock[0])
+    assert set(warmer.keys) == {ETH_PERP, SPOT}  # per kind, the one ordered last
+    clock[0] += 60.5
+    sent[SPOT] += 1
+    warmer.look(clock[0])
+    assert warmer.keys == (SPOT,)  # ETH perp's last order is over a minute old
+    clock[0] += 60
+    warmer.look(clock[0])
+    assert warmer.idle
 
 
 def test_each_pass_rehearses_every_request_with_the_adapter() -> None:
     adapter = Rehearsing()
-    requests = rehearsal_requests([SPOT, PERP], instrument)
-    warmer = OrderPathWarmer(adapter, None, requests, 0.001)
+    sent = Counter({SPOT: 1, PERP: 2})
+    warmer = _warmer(adapter, orders_by_key=lambda: sent)
+    warmer.look(0.0)
     for _ in range(3):
         warmer.rehearse()
     assert warmer.passes == 3 and warmer.failures == 0
-    assert adapter.seen == requests * 3  # decoded from the command frame: the same request
+    # decoded from the command frame: the same requests, each kind each pass
+    assert adapter.seen == [rehearsal_request(instrument(k)) for k in sorted((SPOT, PERP))] * 3
     assert warmer.pass_ns.quantiles([0.5])[0.5] > 0
 
 
@@ -63,7 +91,8 @@ class Intents:
 
 def test_a_failing_rehearsal_is_counted_logged_once_and_the_journal_still_rehearsed() -> None:
     journal = Intents()
-    warmer = OrderPathWarmer(Rehearsing(fail=True), journal, rehearsal_requests([PERP], instrument), 0.001)
+    warmer = _warmer(Rehearsing(fail=True), journal, orders_by_key=lambda: {PERP: 1})
+    warmer.look(0.0)
     lines: list[str] = []
     sink = logger.add(lambda m: lines.append(str(m)), level="WARNING", format="{message}")
     try:
@@ -76,41 +105,32 @@ def test_a_failing_rehearsal_is_counted_logged_once_and_the_journal_still_rehear
 
 
 async def test_it_rehearses_while_orders_are_sent_and_stops_when_they_stop() -> None:
-    sent = [0]
+    sent: Counter[InstrumentKey] = Counter()
     clock = [100.0]
-    warmer = OrderPathWarmer(
-        object(),
-        None,
-        rehearsal_requests([PERP], instrument),
-        0.001,
-        orders_sent=lambda: sent[0],
-        idle_after_s=60,
-        idle_poll_s=0.001,
-        monotonic=lambda: clock[0],
-    )
+    warmer = _warmer(object(), orders_by_key=lambda: sent, idle_poll_s=0.001, monotonic=lambda: clock[0])
     assert warmer.rehearse_order is None  # e.g. the paper adapter: the runner's own steps only
     task = asyncio.create_task(warmer.run())
     try:
         await asyncio.sleep(0.05)
         assert warmer.passes == 0 and warmer.idle  # no order yet: nothing rehearsed
-        sent[0] = 1  # an order
+        sent[PERP] += 1  # an order
+        clock[0] += 0.01
         await eventually(lambda: warmer.passes >= 5, timeout=10)
         clock[0] += 59  # no order for 59 s: still rehearsing
         passes = warmer.passes
         await eventually(lambda: warmer.passes > passes + 3, timeout=10)
-        clock[0] += 1  # a minute without an order: idle
+        clock[0] += 1.5  # over a minute without an order: idle
         await eventually(lambda: warmer.idle, timeout=10)
         passes = warmer.passes
         await asyncio.sleep(0.05)
         assert warmer.passes <= passes + 1  # at most the pass that was under way
-        sent[0] = 2  # the next order wakes it
+        sent[PERP] += 1  # the next order wakes it
+        clock[0] += 0.01
         await eventually(lambda: warmer.passes > passes + 3, timeout=10)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert warmer.failures == 0
-    idle = OrderPathWarmer(object(), None, [], 0.001)
-    await asyncio.wait_for(idle.run(), 1)  # nothing to rehearse: returns at once
 
 
 @pytest.mark.parametrize("value", [-1.0, 1001.0])
