@@ -13,8 +13,8 @@ request of the instrument ordered last of each market kind, with every effect le
 the order record built, the journal intent encoded and its place in the intent log touched (not
 written), the venue request built, signed and encoded (not sent, no budget charged, no id used).
 It runs in the runner's event loop (the caches are the core's; another thread could run on the
-other core), between the loop's other callbacks, so a real order waits at most one pass (~130 µs
-p50 for spot and perp in the benchmark's runner). A rehearsal that raises is counted and logged
+other core), between the loop's other callbacks, so a real order waits at most one pass (~60 µs
+per instrument rehearsed). A rehearsal that raises is counted and logged
 once; it never stops the warmer or the runner.
 """
 
