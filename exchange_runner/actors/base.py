@@ -137,11 +137,15 @@ class Actor(ABC, Generic[M]):
         async def run() -> None:
             try:
                 res = await coro
-            except BaseException as exc:  # delivered to the caller (re-raised if a cancellation)
+            except asyncio.CancelledError:
+                # cancelled, not failed: a future holding a CancelledError that nobody awaits (a
+                # reconcile told, not asked, cut short at shutdown) is logged by asyncio as
+                # "Future exception was never retrieved" when collected; a cancelled one is not
+                fut.cancel()
+                raise
+            except BaseException as exc:  # noqa: BLE001 - delivered to the caller, who decides
                 if not fut.done():
                     fut.set_exception(exc)
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
                 return
             if not fut.done():
                 fut.set_result(res)
