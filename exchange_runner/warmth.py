@@ -119,8 +119,11 @@ class OrderPathWarmer:
         while True:
             now = self.monotonic()
             if now >= next_look:
-                self.look(now)
                 next_look = now + self.idle_poll_s
+                try:
+                    self.look(now)
+                except Exception as exc:  # noqa: BLE001 - never fatal to the runner's TaskGroup
+                    self._failed(exc)
             if not self._frames:
                 await asyncio.sleep(self.idle_poll_s)
                 continue
@@ -169,11 +172,14 @@ class OrderPathWarmer:
                 if self.rehearse_order is not None:
                     self.rehearse_order(request)
             except Exception as exc:  # noqa: BLE001 - a rehearsal must never cost the runner anything
-                self.failures += 1
-                if not self._logged:
-                    self._logged = True
-                    logger.opt(exception=exc).warning(
-                        "order path warmer: a rehearsal failed (logged once; counted); orders are not affected"
-                    )
+                self._failed(exc)
         self.passes += 1
         self.pass_ns.add(time.perf_counter_ns() - t0)
+
+    def _failed(self, exc: Exception) -> None:
+        self.failures += 1
+        if not self._logged:
+            self._logged = True
+            logger.opt(exception=exc).warning(
+                "order path warmer: a rehearsal failed (logged once; counted); orders are not affected"
+            )

@@ -137,3 +137,22 @@ async def test_it_rehearses_while_orders_are_sent_and_stops_when_they_stop() -> 
 def test_the_interval_is_checked(value: float) -> None:
     with pytest.raises(ConfigError, match="order_path_warm_ms"):
         RunnerConfig(order_path_warm_ms=value).validate()
+
+
+async def test_a_failure_choosing_what_to_rehearse_is_counted_and_the_warmer_runs_on() -> None:
+    calls = [0]
+
+    def orders() -> Counter[InstrumentKey]:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise RuntimeError("the order table changed size during iteration")
+        return Counter({PERP: 1})
+
+    warmer = _warmer(Rehearsing(), orders_by_key=orders, idle_poll_s=0.001)
+    task = asyncio.create_task(warmer.run())
+    try:
+        await eventually(lambda: warmer.passes >= 3, timeout=10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert warmer.failures == 1 and warmer.keys == (PERP,)
