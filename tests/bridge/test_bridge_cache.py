@@ -135,6 +135,20 @@ async def test_market_data_overflow_and_cache(runner: RunnerProc, stream: str, r
             balance = _hash(client, cache_key(runner.name, "balance", "USDT"))
             assert Decimal(balance["total"]) > 0 and "updated_ms" in balance
             assert pos
+
+            async def a_book_in_the_stream() -> bool:
+                # books are dropped while the lane is full of the burst's events; once it caught up
+                # they flow again — the stream is read after the stop, so wait for one to be in it
+                nc = await nats.connect(NATS_URL)
+                try:
+                    await nc.jetstream().get_last_msg(stream, f"{prefix}.ob.binance.{runner.name}.perp.BTCUSDT")
+                    return True
+                except nats.js.errors.NotFoundError:
+                    return False
+                finally:
+                    await nc.close()
+
+            await eventually(a_book_in_the_stream, timeout=30, what="a book in the stream after the overflow")
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)

@@ -107,25 +107,33 @@ def test_a_failing_rehearsal_is_counted_logged_once_and_the_journal_still_rehear
 async def test_it_rehearses_while_orders_are_sent_and_stops_when_they_stop() -> None:
     sent: Counter[InstrumentKey] = Counter()
     clock = [100.0]
-    warmer = _warmer(object(), orders_by_key=lambda: sent, idle_poll_s=0.001, monotonic=lambda: clock[0])
+    looks = [0]
+
+    def now() -> float:
+        clock[0] += 0.001  # a millisecond per reading: the warmer looks again every other turn
+        return clock[0]
+
+    def orders() -> Counter[InstrumentKey]:
+        looks[0] += 1
+        return sent
+
+    warmer = _warmer(object(), orders_by_key=orders, idle_poll_s=0.001, monotonic=now)
     assert warmer.rehearse_order is None  # e.g. the paper adapter: the runner's own steps only
     task = asyncio.create_task(warmer.run())
     try:
-        await asyncio.sleep(0.05)
-        assert warmer.passes == 0 and warmer.idle  # no order yet: nothing rehearsed
+        await eventually(lambda: looks[0] >= 5, timeout=10)
+        assert warmer.passes == 0 and warmer.idle  # it looked five times, no order yet: nothing rehearsed
         sent[PERP] += 1  # an order
-        clock[0] += 0.01
         await eventually(lambda: warmer.passes >= 5, timeout=10)
         clock[0] += 59  # no order for 59 s: still rehearsing
         passes = warmer.passes
         await eventually(lambda: warmer.passes > passes + 3, timeout=10)
         clock[0] += 1.5  # over a minute without an order: idle
         await eventually(lambda: warmer.idle, timeout=10)
-        passes = warmer.passes
-        await asyncio.sleep(0.05)
-        assert warmer.passes <= passes + 1  # at most the pass that was under way
+        passes, looked = warmer.passes, looks[0]
+        await eventually(lambda: looks[0] >= looked + 5, timeout=10)
+        assert warmer.passes <= passes + 1  # five more looks, at most the pass that was under way
         sent[PERP] += 1  # the next order wakes it
-        clock[0] += 0.01
         await eventually(lambda: warmer.passes > passes + 3, timeout=10)
     finally:
         task.cancel()
