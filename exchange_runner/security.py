@@ -143,13 +143,25 @@ class ServerSecurity:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the thread and close every socket this object made (before the contexts end)."""
-        if self._thread is not None and self._ctl_peer is not None:
+        """Stop the thread and close every socket this object made (before the contexts end).
+
+        The thread closes the sockets it polls as it ends; a socket closed here while that thread
+        still polls it would be used from two threads at once (undefined in libzmq, an assertion
+        that aborts the process at best). So a thread that does not end in time keeps them, logged."""
+        thread = self._thread
+        if thread is not None and self._ctl_peer is not None:
             self._ctl_peer.send(b"stop")
-            self._thread.join(5.0)
+            thread.join(10.0)
+            if thread.is_alive():
+                logger.error("auth: the ZAP thread did not stop within 10 s; its sockets are left open")
+                return
             self._thread = None
-        for sock in [*self._zaps, *(m for m, _ in self._monitors), self._ctl, self._ctl_peer]:
-            if sock is not None:
+        self._close(*self._zaps, *(m for m, _ in self._monitors), self._ctl, self._ctl_peer)
+        self._ctl = self._ctl_peer = None
+
+    def _close(self, *socks: zmq.Socket[bytes] | None) -> None:
+        for sock in socks:
+            if sock is not None and not sock.closed:
                 sock.close(linger=0)
         self._zaps.clear()
         self._monitors.clear()
@@ -169,6 +181,12 @@ class ServerSecurity:
         logger.info("auth: allow-list {} read ({}): {} keys", self.access.path, reason, n)
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self._close(*self._zaps, *(m for m, _ in self._monitors))
+
+    def _serve(self) -> None:
         poller = zmq.Poller()
         assert self._ctl is not None
         poller.register(self._ctl, zmq.POLLIN)
@@ -216,12 +234,17 @@ class ServerSecurity:
                 if public not in self._logged and len(self._logged) < 1000:
                     self._logged.add(public)
                     logger.warning(
-                        "auth: refused client key {} from {} (not in the allow-list)", public, address.decode()
+                        "auth: refused client key {} from {} (not in the allow-list)",
+                        public,
+                        address.decode(errors="replace"),
                     )
             else:
                 self.admitted += 1
                 status, text, user = b"200", b"OK", public.encode()
-        zap.send_multipart([b"1.0", request_id, status, text, user, b""])
+        try:
+            zap.send_multipart([b"1.0", request_id, status, text, user, b""])
+        except zmq.ZMQError as exc:  # the context is ending; the handshake ends with it
+            logger.debug("auth: ZAP reply not sent: {}", exc)
 
     def _on_monitor(self, mon: zmq.Socket[bytes], name: str) -> None:
         while True:
@@ -237,7 +260,12 @@ class ServerSecurity:
             key = f"{name}:{reason}"
             if key not in self._logged:
                 self._logged.add(key)
-                logger.warning("auth: a handshake on the {} socket {} failed ({})", name, frames[1].decode(), reason)
+                logger.warning(
+                    "auth: a handshake on the {} socket {} failed ({})",
+                    name,
+                    frames[1].decode(errors="replace"),
+                    reason,
+                )
 
     # -- per request --------------------------------------------------------------------
     def who(self, user: str) -> str:

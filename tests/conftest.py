@@ -10,6 +10,8 @@ from hypothesis import settings
 
 from exchange_runner.localredis import LocalRedisServer
 
+pytest_plugins = ["tests.worker_crash"]
+
 # Property tests check properties, not speed: on a shared 2-core machine one example can take
 # longer than hypothesis' 200 ms default deadline, which made them fail at random.
 settings.register_profile("tradebus", deadline=None)
@@ -24,7 +26,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     import faulthandler
     import sys
 
-    faulthandler.dump_traceback_later(60, exit=True, file=sys.__stderr__)
+    faulthandler.dump_traceback_later(60, exit=True, file=sys.__stderr__ or sys.stderr)
 
 
 @pytest.fixture(scope="session", autouse=True)
