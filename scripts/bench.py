@@ -379,6 +379,7 @@ class Bench:
         traced = strategy.request("trace")
         trace = traced["trace"]
         intent = self.journal_intent_us() if runner is not None else {}
+        submit = self.order_submit_us() if runner is not None else {}
         self.kids.stop(strategy)
         pairs = sorted(probe["pairs"])[p.tick_warmup :]
         samples = [arrived - sent for _, sent, arrived, _, _ in pairs]
@@ -401,6 +402,7 @@ class Bench:
                 "triggers_without_order": probe["triggers_sent"] - len(pairs),
                 "strategy": stats,
                 "journal_intent_in_runner_us": intent,
+                "order_submit_in_runner_us": submit,
                 "cpu_cores": self.cpu_share(cpu0, cpu1, seconds),
                 "path": "venue writes the book frame → runner (WS → parse → price actor → PUB) → strategy "
                 "(SUB → decode → threshold → submit_order on DEALER) → runner (ROUTER → order actor → "
