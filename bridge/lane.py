@@ -24,6 +24,7 @@ from typing import Protocol
 
 import msgspec
 
+from strategy_client.aio import within
 from strategy_client.coerce import ExchangeLike
 from strategy_client.errors import CoreApiError, NotFound
 from strategy_client.model import Exchange
@@ -147,7 +148,7 @@ class Lane:
                 if not await self._publish_queued() and not await self._publish_conflated():
                     self._wake.clear()
                     try:
-                        await asyncio.wait_for(self._wake.wait(), _JOURNAL_CHECK_S)
+                        await within(self._wake.wait(), _JOURNAL_CHECK_S)
                     except TimeoutError:
                         pass
             except SinkDown:

@@ -30,6 +30,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from nats.aio.client import Client as NatsClient
 
+from strategy_client.aio import within
 from strategy_client.journal.lifecycle import LifecycleEvent
 
 from .sinks import NatsOptions, RabbitOptions
@@ -61,7 +62,7 @@ async def _bounded_close(close: Coroutine[Any, Any, None], what: str) -> None:
     ``wait_closed`` (redis/redis-py#3941): a bridge told to stop then never did (a test's bridge
     was still running 30 s after its stop)."""
     try:
-        await asyncio.wait_for(close, CLOSE_S)
+        await within(close, CLOSE_S)
     except TimeoutError:
         log.warning("%s: not closed within %.0f s; left to the process's exit", what, CLOSE_S)
     except (redis.exceptions.RedisError, OSError) as exc:

@@ -26,6 +26,8 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
+from strategy_client.aio import within
+
 from .envelope import Outgoing, PayloadFormat, encoded
 
 __all__ = [
@@ -142,7 +144,7 @@ class NatsSink:
     async def connect(self) -> None:
         await self.close()
         try:
-            nc = await asyncio.wait_for(
+            nc = await within(
                 nats.connect(
                     self.opts.url,
                     connect_timeout=self.opts.connect_timeout_s,
@@ -197,7 +199,7 @@ class NatsSink:
                 await js.publish_async(f"{prefix}.{out.key}", body, headers={**hdrs, "Nats-Msg-Id": out.id})
                 for out, body, hdrs in _payloads(batch, self.fmt)
             ]
-            acks = await asyncio.wait_for(asyncio.gather(*futures), self.opts.ack_timeout_s)
+            acks = await within(asyncio.gather(*futures), self.opts.ack_timeout_s)
         except (*_NATS_ERRORS, nats.js.errors.APIError) as exc:
             raise SinkDown(self.name, f"publish failed: {type(exc).__name__}: {exc}") from None
         return sum(1 for ack in acks if ack.duplicate)
@@ -258,7 +260,7 @@ class RabbitSink:
         await self.close()
         o = self.opts
         try:
-            conn = await asyncio.wait_for(aio_pika.connect(o.url, timeout=o.connect_timeout_s), o.connect_timeout_s + 1)
+            conn = await within(aio_pika.connect(o.url, timeout=o.connect_timeout_s), o.connect_timeout_s + 1)
             self._conn = conn
             conn.close_callbacks.add(self._lost)
             channel = await conn.channel(publisher_confirms=True)
@@ -304,7 +306,7 @@ class RabbitSink:
             for out, body, hdrs in _payloads(batch, self.fmt)
         ]
         try:
-            results = await asyncio.wait_for(asyncio.gather(*pending), self.opts.confirm_timeout_s)
+            results = await within(asyncio.gather(*pending), self.opts.confirm_timeout_s)
         except _AMQP_ERRORS as exc:
             raise SinkDown(self.name, f"publish failed: {type(exc).__name__}: {exc}") from None
         nacked = sum(1 for r in results if isinstance(r, pamqp.commands.Basic.Nack))
@@ -324,7 +326,7 @@ class RabbitSink:
         if conn is not None and not conn.is_closed:
             self._closing = True
             try:
-                await asyncio.wait_for(conn.close(), 2.0)
+                await within(conn.close(), 2.0)
             except _AMQP_ERRORS:
                 pass
             finally:

@@ -44,6 +44,7 @@ from exchanges.errors import AuthError
 from exchanges.telemetry import observing
 from exchanges.transport.ratelimit import HeadroomWatch, active_budgets
 from strategy_client import __version__
+from strategy_client.aio import within
 from strategy_client.journal import JournalError
 from strategy_client.model import (
     BarSource,
@@ -440,7 +441,7 @@ class ExchangeRunner:
         if self._paper:
             return
         try:
-            await asyncio.wait_for(self.adapter.fetch_account(), self.config.venue_timeout_s)
+            await within(self.adapter.fetch_account(), self.config.venue_timeout_s)
         except AuthError as exc:
             reason = " ".join(f"{self.exchange.value} refused the API key/secret: {exc}".split())
             if reason != self.credentials_error:

@@ -30,6 +30,7 @@ import msgspec
 
 from exchanges import errors as xerr
 from exchanges.base import ExchangeAdapter
+from strategy_client.aio import within
 from strategy_client.model import Exchange, Instrument, InstrumentKey, RejectCode
 from strategy_client.model.order import InvalidOrderRequest, new_client_id
 from strategy_client.wire import (
@@ -435,7 +436,7 @@ class CommandService:
             return bad
         if not 1 <= lev <= 125:
             return ErrorReply(code=ErrorCode.INVALID_PARAMS, message=f"leverage {lev} outside 1..125")
-        got = await asyncio.wait_for(self.r.adapter.set_leverage(key, lev), wait_s)
+        got = await within(self.r.adapter.set_leverage(key, lev), wait_s)
         return LeverageReply(key=key, leverage=got)
 
     async def _book_snapshot(self, req: GetBookSnapshot, wait_s: float) -> Reply:
@@ -466,4 +467,4 @@ class CommandService:
         if journal is None:
             why = "this runner journals nothing (--no-journal): nothing to replay"
             return ErrorReply(code=ErrorCode.NOT_FOUND, message=why)
-        return await asyncio.wait_for(asyncio.to_thread(journal.replay, req.after_seq, req.topic, req.limit), wait_s)
+        return await within(asyncio.to_thread(journal.replay, req.after_seq, req.topic, req.limit), wait_s)

@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 import httpx
 from loguru import logger
 
+from strategy_client.aio import within
 from strategy_client.security import redact_url
 
 __all__ = [
@@ -255,7 +256,7 @@ class Alerter:
     async def drain(self, timeout_s: float) -> None:
         """Wait (at most ``timeout_s``) until every queued alert went out or was counted (at stop)."""
         try:
-            await asyncio.wait_for(self._queue.join(), timeout_s)
+            await within(self._queue.join(), timeout_s)
         except TimeoutError:
             logger.warning("alerts: {} not sent at stop", self._queue.qsize())
 
@@ -263,7 +264,7 @@ class Alerter:
         """The next alert to send now, or a summary of what the limit held back, or None."""
         timeout = max(0.05, self._bucket.wait_s()) if self.suppressed else None
         try:
-            alert: Alert | None = await asyncio.wait_for(self._queue.get(), timeout)
+            alert: Alert | None = await within(self._queue.get(), timeout)
         except TimeoutError:
             alert = None
         else:

@@ -26,6 +26,7 @@ import redis.asyncio as aioredis
 from loguru import logger
 from redis.exceptions import RedisError
 
+from strategy_client.aio import within
 from strategy_client.journal import Journal, JournalError
 from strategy_client.journal.lifecycle import InstanceRow, LifecycleEvent, LifecycleStore, StaleState
 from strategy_client.model.lifecycle import (
@@ -238,4 +239,4 @@ class EventPublisher:
     async def drain(self, timeout_s: float = 1.0) -> None:
         """Wait (at most ``timeout_s``) until every queued event is published."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._empty.wait(), timeout_s)
+            await within(self._empty.wait(), timeout_s)

@@ -27,6 +27,7 @@ import msgspec
 from loguru import logger
 
 from strategy_client import __version__
+from strategy_client.aio import within
 from strategy_client.errors import CoreApiError
 from strategy_client.events import Received
 from strategy_client.journal import Journal, JournalError, ProcessInfo, resolve_target
@@ -423,7 +424,7 @@ class _Session:
         duration = self.cfg.duration_s
         if duration > 0:
             try:
-                await asyncio.wait_for(self._stop.wait(), duration)
+                await within(self._stop.wait(), duration)
             except TimeoutError:
                 self.request_stop(f"duration {duration:g}s reached")
         else:

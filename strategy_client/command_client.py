@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import zmq
 
+from .aio import within
 from .api_calls import CoreApiCalls, Route, expect
 from .connection import ConnectionMonitor, fd_of, readable, recv_frames
 from .errors import BadReply, CoreApiError, OutcomeUnknown, ProtocolMismatch, RequestTimeout, RunnerUnavailable
@@ -207,7 +208,7 @@ class ZmqCommandClient(CoreApiCalls):
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._up_waiters.append(fut)
         try:
-            await asyncio.wait_for(fut, timeout_s)
+            await within(fut, timeout_s)
         except TimeoutError:
             raise RunnerUnavailable(
                 f"runner {self.name} at {self.endpoint}: no connection within {timeout_s:.1f}s ({self._monitor.reason})"

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 
 import msgspec
 
+from .aio import within
 from .coerce import KeyLike, as_key
 from .errors import InvalidRequest
 from .model import AccountSnapshot, Exchange, FundingRate, InstrumentKey, Order, OrderBook, Position
@@ -280,7 +281,7 @@ class EventQueue:
                     if remaining <= 0:
                         return None
                     try:
-                        await asyncio.wait_for(fut, remaining)
+                        await within(fut, remaining)
                     except TimeoutError:
                         return None
             except asyncio.CancelledError:

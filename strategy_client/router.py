@@ -29,6 +29,7 @@ from typing import Any
 
 import zmq
 
+from .aio import within
 from .api_calls import CoreApiCalls, Route, expect
 from .coerce import ExchangeLike, KeyLike, as_exchange
 from .command_client import ZmqCommandClient
@@ -335,7 +336,7 @@ class ZmqRouter(CoreApiCalls):
                     raise
                 changed = self._changed
                 try:
-                    await asyncio.wait_for(changed.wait(), min(remaining, 0.2))
+                    await within(changed.wait(), min(remaining, 0.2))
                 except TimeoutError:
                     await self.refresh()
         client = self.client(name)
@@ -354,7 +355,7 @@ class ZmqRouter(CoreApiCalls):
                     "start one with `runner binance`, or check the Redis URL ($REDIS_URL)"
                 )
             try:
-                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.2))
+                await within(self._changed.wait(), min(remaining, 0.2))
             except TimeoutError:
                 await self.refresh()
         return dict(self.records)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import zmq
 
+from .aio import within
 from .connection import ConnectionMonitor, fd_of, readable, recv_frames
 from .core_api import CoreApi
 from .errors import CoreApiError, NotFound, RunnerUnavailable
@@ -169,7 +170,7 @@ class ZmqEventSubscriber:
     async def wait_ready(self, timeout_s: float | None = None) -> bool:
         budget = timeout_s if timeout_s is not None else self.connect_timeout_s + self.resync_timeout_s
         try:
-            await asyncio.wait_for(self._ready.wait(), budget)
+            await within(self._ready.wait(), budget)
         except TimeoutError:
             return False
         return True

@@ -30,6 +30,7 @@ from collections.abc import Coroutine, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .aio import within
 from .api_calls import CoreApiCalls
 from .coerce import ExchangeLike, KeyLike, as_exchange
 from .errors import CoreApiError, RequestTimeout, RunnerUnavailable
@@ -339,7 +340,7 @@ class _Recorder:
             if done or not final or remaining <= 0:
                 return found
             try:
-                await asyncio.wait_for(appended.wait(), remaining)
+                await within(appended.wait(), remaining)
             except TimeoutError:
                 pass
 

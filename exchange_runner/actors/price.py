@@ -27,6 +27,7 @@ import msgspec
 from loguru import logger
 
 from exchanges.base import ExchangeAdapter
+from strategy_client.aio import within
 from strategy_client.model import FundingRate, InstrumentKey, OrderBook, TextBook
 from strategy_client.wire import GetReferencePrice, PriceReply, PriceSource, Query, ReferencePrice
 
@@ -227,7 +228,7 @@ class PriceManager(Actor[Msg]):
     async def _fetch(self, key: InstrumentKey) -> None:
         self.fetches += 1
         try:
-            book = await asyncio.wait_for(self.adapter.fetch_order_book(key), self.fetch_timeout_s)
+            book = await within(self.adapter.fetch_order_book(key), self.fetch_timeout_s)
             msg = _Fetched(key, book)
         except Exception as exc:  # noqa: BLE001 - reported to the waiting callers
             logger.warning("price: REST book fetch for {} failed: {}", key, exc)

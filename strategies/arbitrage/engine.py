@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from loguru import logger
 
+from strategy_client.aio import within
 from strategy_client.core_api import CoreApi
 from strategy_client.errors import (
     CoreApiError,
@@ -686,7 +687,7 @@ class ArbitrageEngine:
             await self._resolve(tracked)
             return tracked
         try:
-            await asyncio.wait_for(tracked.done.wait(), timeout_s)
+            await within(tracked.done.wait(), timeout_s)
         except TimeoutError:
             await self._cancel_and_settle(tracked)
         return tracked
@@ -701,7 +702,7 @@ class ArbitrageEngine:
         except CoreApiError as exc:
             logger.warning("{}: cancel {} failed: {}", self.name, tracked.client_id, exc)
         try:
-            await asyncio.wait_for(tracked.done.wait(), self.execution.config.fill_settle_s)
+            await within(tracked.done.wait(), self.execution.config.fill_settle_s)
         except TimeoutError:
             await self._resolve(tracked)
 
@@ -753,7 +754,7 @@ class ArbitrageEngine:
                 return
             delay = self._backoff(attempt, base_s=cfg.resolve_poll_s, cap_s=RESOLVE_POLL_MAX_S)
             try:  # an exec event may settle it first
-                await asyncio.wait_for(tracked.done.wait(), delay)
+                await within(tracked.done.wait(), delay)
             except TimeoutError:
                 pass
 
@@ -766,7 +767,7 @@ class ArbitrageEngine:
                 await asyncio.sleep(self.execution.config.fill_settle_s)
             return
         try:
-            await asyncio.wait_for(tracked.done.wait(), self.execution.config.fill_settle_s)
+            await within(tracked.done.wait(), self.execution.config.fill_settle_s)
         except TimeoutError:
             lo = tracked.leg_order
             slot = self.slots[tracked.position_id]

@@ -36,6 +36,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
+from strategy_client.aio import within
 from strategy_client.security import redact_url
 
 __all__ = ["BusError", "BusOptions", "Delivery", "SignalBus", "RabbitBus", "NatsBus", "open_bus"]
@@ -123,7 +124,7 @@ class RabbitBus(SignalBus):
     async def connect(self, instance: str) -> None:
         o = self.opts
         try:
-            conn = await asyncio.wait_for(aio_pika.connect_robust(o.rabbit, timeout=5), 6)
+            conn = await within(aio_pika.connect_robust(o.rabbit, timeout=5), 6)
             self._conn = conn
             channel = await conn.channel(publisher_confirms=True)
             await channel.set_qos(prefetch_count=o.prefetch)
@@ -202,7 +203,7 @@ class NatsBus(SignalBus):
     async def connect(self, instance: str) -> None:
         o = self.opts
         try:
-            nc = await asyncio.wait_for(nats.connect(o.nats, connect_timeout=5, name=f"tradebus-{instance}"), 6)
+            nc = await within(nats.connect(o.nats, connect_timeout=5, name=f"tradebus-{instance}"), 6)
             self._nc = nc
             js = nc.jetstream(timeout=5)
             self._js = js

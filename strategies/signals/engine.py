@@ -36,6 +36,7 @@ from typing import Any
 import msgspec
 from loguru import logger
 
+from strategy_client.aio import within
 from strategy_client.core_api import CoreApi
 from strategy_client.errors import (
     CoreApiError,
@@ -614,7 +615,7 @@ class SignalEngine:
 
     async def drain(self, timeout_s: float) -> None:
         try:
-            await asyncio.wait_for(self.outbox.join(), timeout_s)
+            await within(self.outbox.join(), timeout_s)
         except TimeoutError:
             logger.warning("{}: {} events not published at stop", self.instance, self.outbox.qsize())
 

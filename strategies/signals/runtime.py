@@ -21,6 +21,7 @@ from typing import Any, TextIO
 import msgspec
 from loguru import logger
 
+from strategy_client.aio import within
 from strategy_client.journal import Journal
 from strategy_client.journal.lifecycle import LifecycleEvent
 from strategy_client.router import ZmqRouter
@@ -136,7 +137,7 @@ class _Run:
     async def _until_stop(self) -> None:
         if self.opts.duration_s > 0:
             try:
-                await asyncio.wait_for(self._stop.wait(), self.opts.duration_s)
+                await within(self._stop.wait(), self.opts.duration_s)
             except TimeoutError:
                 self.request_stop(f"duration {self.opts.duration_s:g}s reached")
         else:
@@ -146,7 +147,7 @@ class _Run:
         logger.info("{}: stopping: {}", self.opts.instance, self.stop_reason)
         await self.engine.stop()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.engine.settled.wait(), self.opts.stop_grace_s)
+            await within(self.engine.settled.wait(), self.opts.stop_grace_s)
         left = [
             f"order {t.request.client_id} of signal {t.signal.id} ({t.role}) not ended: "
             f"{t.order.status.value if t.order is not None else 'no answer'}"

@@ -33,6 +33,7 @@ from typing import Any
 
 import msgspec
 
+from ..aio import within
 from ..model import Order, OrderRequest, OrderStatus, Position
 from ..wire import codec
 from . import history, sql
@@ -515,7 +516,7 @@ class Journal:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append((target, fut))
         try:
-            await asyncio.wait_for(asyncio.shield(fut), timeout)
+            await within(asyncio.shield(fut), timeout)
         finally:
             with contextlib.suppress(ValueError):
                 self._waiters.remove((target, fut))

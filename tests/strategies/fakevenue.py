@@ -172,8 +172,13 @@ class FaultyVenue:
             raise AssertionError(f"client id {order.client_id} sent twice")
         self.submitted.append(order)
         step = self.script.pop(0) if self.script else Scripted(Fault.OK)
-        if step.after is not None:
-            asyncio.get_running_loop().call_soon(step.after)
+        try:
+            return self._submit(order, step)
+        finally:
+            if step.after is not None:  # before the caller resumes, whatever it awaits next
+                step.after()
+
+    def _submit(self, order: OrderRequest, step: Scripted) -> Order:
         f = step.fault
         if f is Fault.REFUSED:
             self.view[order.client_id] = self._rejected(order, "insufficient margin")

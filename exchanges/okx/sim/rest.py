@@ -228,7 +228,8 @@ class RestHost:
 
     async def _sleep(self, ms: int) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), ms / 1000)
+            async with asyncio.timeout(ms / 1000):  # not wait_for: 3.11's can lose a cancellation
+                await self.stopping.wait()
 
     async def _unknown_outcome(self, request: web.Request, rule: FaultRule) -> web.StreamResponse:
         if rule.mode is UnknownOutcomeMode.ERROR:
