@@ -262,8 +262,10 @@ class BinanceWsApi:
         return len(self._encode(method, params, signed, 0))
 
     async def _exchange(self, method: str, request_id: int, payload: bytes, generation: int, timeout_s: float) -> bytes:
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bytes] = loop.create_future()
         self._pending[request_id] = _Pending(future, method, generation)
+        timer: asyncio.TimerHandle | None = None
         try:
             try:
                 await self._ws.send(payload, generation=generation)
@@ -271,15 +273,21 @@ class BinanceWsApi:
                 raise TransportError(f"{method}: {exc}", venue=self.name) from None
             except Exception as exc:
                 raise UnknownOutcome(f"{method}: send failed: {exc!r}", venue=self.name) from exc
-            try:
-                async with asyncio.timeout(timeout_s):
-                    return await future
-            except TimeoutError:
-                raise UnknownOutcome(f"{method}: no reply within {timeout_s:g}s", venue=self.name) from None
+            # the reply's time limit ends the future itself (one timer; no asyncio.timeout, whose
+            # enter and exit sit between the request written and the order turn's end)
+            timer = loop.call_later(timeout_s, self._no_reply, future, method, timeout_s)
+            return await future
         finally:
+            if timer is not None:
+                timer.cancel()
             self._pending.pop(request_id, None)
             if not future.done():
                 future.cancel()
+
+    def _no_reply(self, future: asyncio.Future[bytes], method: str, timeout_s: float) -> None:
+        """The reply's time limit passed (a timer of :meth:`_exchange`)."""
+        if not future.done():
+            future.set_exception(UnknownOutcome(f"{method}: no reply within {timeout_s:g}s", venue=self.name))
 
     # -- dispatch ------------------------------------------------------------------------------
 
