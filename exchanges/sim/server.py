@@ -101,7 +101,8 @@ class SimServer:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(self._task, self._shutdown_timeout_s)
+                async with asyncio.timeout(self._shutdown_timeout_s):  # not wait_for (strategy_client/aio.py)
+                    await self._task
             self._task = None
         await self._cleanup_runners()
 
