@@ -39,9 +39,11 @@ async def test_perpperp_paper_across_binance_and_bybit(redis_url: str, tmp_path:
     try:
         bn.record()
         bb.record()
-        # bybit pays 0.30 % per 8 h, binance 0.01 %: short bybit, long binance
+        # bybit pays 0.60 % per 8 h, binance 0.01 %: short bybit, long binance. The spread (+59 bps)
+        # clears fees and slippage (22 bps) with room for the two venues' basis: their prices walk
+        # apart by a few bps (−7 bps once, when a 0.30 % spread left an edge of exactly 0: no entry)
         _pin_funding(bn.sim_port_base + 1, "0.0001")  # Binance futures host
-        _pin_funding(bb.sim_port_base, "0.003")
+        _pin_funding(bb.sim_port_base, "0.006")
         await router.start(wait_for=[Exchange.BINANCE, Exchange.BYBIT])
         cfg = load_perpperp(
             None,
