@@ -119,6 +119,10 @@ class NatsSink:
         self.on_lost: Callable[[str], None] | None = None
         self.unroutable = 0  # never: every subject is the stream's
         self._closing = False
+        # done once the connection is lost or closed: a publish waiting for its acknowledgements
+        # ends then (nats-py leaves a closed connection's acknowledgements pending for ever, and
+        # the lane would sit out ack_timeout_s after the broker was back)
+        self._gone: asyncio.Future[None] | None = None
 
     @property
     def checkpoint_key(self) -> str:
@@ -161,6 +165,7 @@ class NatsSink:
             raise SinkDown(self.name, f"cannot connect to {self.opts.url}: {type(exc).__name__}: {exc}") from None
         js = nc.jetstream(timeout=self.opts.ack_timeout_s)
         self._nc, self._js = nc, js
+        self._gone = asyncio.get_running_loop().create_future()
         try:
             await self._ensure_stream(js)
         except _NATS_ERRORS as exc:
@@ -171,8 +176,14 @@ class NatsSink:
         """nats-py's error callback: the handle reports outages, one line each (no tracebacks)."""
 
     async def _disconnected(self) -> None:
+        self._end_waits()
         if not self._closing and self.on_lost is not None:
             self.on_lost(f"{self.name}: connection to {self.opts.url} lost")
+
+    def _end_waits(self) -> None:
+        gone, self._gone = self._gone, None
+        if gone is not None and not gone.done():
+            gone.set_result(None)
 
     async def _ensure_stream(self, js: JetStreamContext) -> None:
         config = self.stream_config()
@@ -190,21 +201,32 @@ class NatsSink:
             ) from None
 
     async def publish(self, batch: Sequence[Outgoing]) -> int:
-        js = self._js
-        if js is None:
+        js, gone = self._js, self._gone
+        if js is None or gone is None:
             raise SinkDown(self.name, "not connected")
         prefix = self.opts.prefix
+        acked: asyncio.Future[list[Any]] | None = None
         try:
             futures = [
                 await js.publish_async(f"{prefix}.{out.key}", body, headers={**hdrs, "Nats-Msg-Id": out.id})
                 for out, body, hdrs in _payloads(batch, self.fmt)
             ]
-            acks = await within(asyncio.gather(*futures), self.opts.ack_timeout_s)
+            acked = asyncio.gather(*futures)
+            await asyncio.wait((acked, gone), timeout=self.opts.ack_timeout_s, return_when=asyncio.FIRST_COMPLETED)
+            if not acked.done():
+                why = "connection lost" if gone.done() else f"no acknowledgement within {self.opts.ack_timeout_s:g} s"
+                raise SinkDown(self.name, f"publish failed: {why}")
+            acks = acked.result()
         except (*_NATS_ERRORS, nats.js.errors.APIError) as exc:
             raise SinkDown(self.name, f"publish failed: {type(exc).__name__}: {exc}") from None
+        finally:
+            if acked is not None and not acked.done():
+                acked.cancel()
+                acked.add_done_callback(_retrieved)  # a cancelled gather's outcome, read: nothing to log
         return sum(1 for ack in acks if ack.duplicate)
 
     async def close(self) -> None:
+        self._end_waits()
         nc, self._nc, self._js = self._nc, None, None
         if nc is not None and not nc.is_closed:
             self._closing = True
@@ -214,6 +236,11 @@ class NatsSink:
                 pass
             finally:
                 self._closing = False
+
+
+def _retrieved(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()
 
 
 # -- RabbitMQ ---------------------------------------------------------------------------------

@@ -31,7 +31,8 @@ def reachable(host: str, port: int) -> bool:
 class CutProxy:
     """Forwards 127.0.0.1:<port> to a broker. :meth:`cut` closes the listener and every
     connection (the broker looks dead: refused connections), :meth:`restore` listens again on
-    the same port. Starts cut when ``listening=False`` (a broker down at the bridge's start)."""
+    the same port. Starts cut when ``listening=False`` (a broker down at the bridge's start).
+    :meth:`hold` stops forwarding (what arrives is dropped): a broker that hangs, connections open."""
 
     def __init__(self, target_host: str, target_port: int, port: int = 0) -> None:
         self.target = (target_host, target_port)
@@ -39,6 +40,10 @@ class CutProxy:
         self._server: asyncio.Server | None = None
         self._conns: set[asyncio.StreamWriter] = set()
         self.accepted = 0
+        self.held = False
+
+    def hold(self) -> None:
+        self.held = True
 
     async def restore(self) -> None:
         if self._server is None:
@@ -62,14 +67,16 @@ class CutProxy:
             writer.transport.abort()
             return
         self._conns.update((writer, up_writer))
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        await asyncio.gather(_pipe(reader, up_writer, self), _pipe(up_reader, writer, self))
         self._conns.discard(writer)
         self._conns.discard(up_writer)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, proxy: CutProxy) -> None:
     try:
         while data := await reader.read(65536):
+            if proxy.held:
+                continue
             writer.write(data)
             await writer.drain()
     except (ConnectionError, OSError):
