@@ -7,6 +7,7 @@ import ast
 import asyncio
 import os
 import re
+import signal
 import subprocess
 import sys
 import uuid
@@ -194,10 +195,18 @@ async def test_a_stream_the_bridge_cannot_reconfigure_is_one_line(redis_url: str
 
 
 async def _acli(*args: str) -> tuple[int, str]:
+    """Run the bridge CLI; one that has not exited after 60 s is aborted with every thread's
+    stack printed (``-X faulthandler``), and the test fails with them."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bridge.cli", *args, cwd=ROOT, stderr=asyncio.subprocess.PIPE
+        sys.executable, "-X", "faulthandler", "-m", "bridge.cli", *args, cwd=ROOT, stderr=asyncio.subprocess.PIPE
     )
-    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    communicating = asyncio.create_task(proc.communicate())
+    done, _ = await asyncio.wait({communicating}, timeout=60)
+    if not done:
+        proc.send_signal(signal.SIGABRT)
+        _, err = await communicating
+        pytest.fail(f"bridge {' '.join(args[:1])} still running after 60 s; its stacks:\n{err.decode()[-8000:]}")
+    _, err = communicating.result()
     return proc.returncode or 0, err.decode()
 
 
