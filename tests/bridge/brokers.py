@@ -6,15 +6,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 
 import aio_pika
 import msgspec
 import nats
 from nats.js.api import DeliverPolicy
 
+from bridge.envelope import Outgoing, outgoing_from_received
+from strategy_client.events import Received
+from strategy_client.model import Exchange
+from strategy_client.wire import RunnerStatusEvent, TopicKind
+
 from ..helpers import free_port
 
-__all__ = ["NATS_URL", "RABBIT_URL", "CutProxy", "reachable", "read_jetstream", "read_queue"]
+__all__ = ["NATS_URL", "RABBIT_URL", "CutProxy", "reachable", "read_jetstream", "read_queue", "status_event"]
 
 NATS_URL = "nats://127.0.0.1:4222"
 RABBIT_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -128,3 +134,20 @@ def decode_json(body: bytes) -> dict[str, object]:
     value = msgspec.json.decode(body)
     assert isinstance(value, dict)
     return value
+
+
+def status_event(runner: str, seq: int) -> Outgoing:
+    """A runner status event ready for a sink: the smallest message a lane or a sink publishes."""
+    event = RunnerStatusEvent(exchange=Exchange.BINANCE, status="ready", detail=f"n{seq}")
+    rec = Received(
+        runner=runner,
+        topic="status|binance|",
+        kind=TopicKind.STATUS,
+        exchange=Exchange.BINANCE,
+        key=None,
+        seq=seq,
+        sent_ns=seq,
+        recv_ns=time.time_ns(),
+        event=event,
+    )
+    return outgoing_from_received(rec)

@@ -5,9 +5,8 @@ back from the runner's journal, in order), and the latest-state cache in Redis w
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,17 +18,15 @@ import redis
 from bridge import Bridge, BridgeConfig, NatsOptions, PayloadFormat
 from bridge.cache import cache_key
 from bridge.checkpoint import CheckpointStore
-from bridge.envelope import Outgoing, outgoing_from_received
 from bridge.health import SinkHandle
 from bridge.lane import Lane, ReplaySource
 from bridge.sinks import NatsSink
-from strategy_client import Received, ZmqRouter
-from strategy_client.model import Exchange, InstrumentKey, OrderRequest, OrderType, Side
-from strategy_client.wire import RunnerStatusEvent, TopicKind
+from strategy_client import ZmqRouter
+from strategy_client.model import InstrumentKey, OrderRequest, OrderType, Side
 
 from ..helpers import eventually
 from ..integration.conftest import RunnerProc, start_runner
-from .brokers import NATS_URL, reachable, read_jetstream
+from .brokers import NATS_URL, read_jetstream, status_event
 
 PERP = InstrumentKey.parse("binance:perp:BTCUSDT")
 
@@ -42,20 +39,6 @@ def runner(redis_url: str, tmp_path: Path) -> Iterator[RunnerProc]:
         yield proc
     finally:
         proc.stop()
-
-
-@pytest.fixture()
-async def stream() -> AsyncIterator[str]:
-    if not reachable("127.0.0.1", 4222):
-        pytest.skip("NATS JetStream not reachable at 127.0.0.1:4222")
-    name = f"TBTEST_{uuid.uuid4().hex[:10]}"
-    yield name
-    nc = await nats.connect(NATS_URL)
-    try:
-        await nc.jetstream().delete_stream(name)
-    except nats.js.errors.NotFoundError:
-        pass
-    await nc.close()
 
 
 def _hash(client: redis.Redis, key: str) -> dict[str, str]:
@@ -180,22 +163,6 @@ async def test_market_data_overflow_and_cache(runner: RunnerProc, stream: str, r
     assert order_env["id"].endswith(f"/j{order_env['jseq']}")
 
 
-def _status_event(runner: str, seq: int) -> Outgoing:
-    event = RunnerStatusEvent(exchange=Exchange.BINANCE, status="ready", detail=f"n{seq}")
-    rec = Received(
-        runner=runner,
-        topic="status|binance|",
-        kind=TopicKind.STATUS,
-        exchange=Exchange.BINANCE,
-        key=None,
-        seq=seq,
-        sent_ns=seq,
-        recv_ns=time.time_ns(),
-        event=event,
-    )
-    return outgoing_from_received(rec)
-
-
 async def test_newest_only_market_data_never_goes_backwards(
     runner: RunnerProc, stream: str, redis_url: str, tmp_path: Path
 ) -> None:
@@ -212,7 +179,7 @@ async def test_newest_only_market_data_never_goes_backwards(
         try:
             await eventually(lambda: handle.up, timeout=30, what="the sink")
             for seq in range(1, 11):
-                lane.offer(_status_event(runner.name, seq))
+                lane.offer(status_event(runner.name, seq))
             assert len(lane.queue) == 3 and lane.conflated == 7
             relay = asyncio.create_task(lane.run())
             await eventually(lambda: lane.published == 4, timeout=30, what="four messages published")

@@ -5,50 +5,12 @@ sat out the whole timeout after the broker was back: an extra outage 30 s after 
 from __future__ import annotations
 
 import asyncio
-import time
-import uuid
-from collections.abc import AsyncIterator
 
-import nats
-import nats.js.errors
 import pytest
 
-from bridge.envelope import Outgoing, outgoing_from_received
 from bridge.sinks import NatsOptions, NatsSink, SinkDown
-from strategy_client.events import Received
-from strategy_client.model import Exchange
-from strategy_client.wire import RunnerStatusEvent, TopicKind
 
-from .brokers import NATS_URL, CutProxy, reachable
-
-
-def _status(seq: int) -> Outgoing:
-    rec = Received(
-        runner="r1",
-        topic="status|binance|",
-        kind=TopicKind.STATUS,
-        exchange=Exchange.BINANCE,
-        key=None,
-        seq=seq,
-        sent_ns=seq,
-        recv_ns=time.time_ns(),
-        event=RunnerStatusEvent(exchange=Exchange.BINANCE, status="ready", detail=f"n{seq}"),
-    )
-    return outgoing_from_received(rec)
-
-
-@pytest.fixture()
-async def stream() -> AsyncIterator[str]:
-    if not reachable("127.0.0.1", 4222):
-        pytest.skip("NATS JetStream not reachable at 127.0.0.1:4222")
-    name = f"TBTEST_{uuid.uuid4().hex[:10]}"
-    yield name
-    nc = await nats.connect(NATS_URL)
-    try:
-        await nc.jetstream().delete_stream(name)
-    except nats.js.errors.NotFoundError:
-        pass
-    await nc.close()
+from .brokers import CutProxy, status_event
 
 
 async def test_a_publish_in_flight_ends_when_its_connection_is_lost(stream: str) -> None:
@@ -61,9 +23,9 @@ async def test_a_publish_in_flight_ends_when_its_connection_is_lost(stream: str)
     sink.on_lost = lost.append
     try:
         await sink.connect()
-        assert await sink.publish([_status(1)]) == 0  # acknowledged through the proxy
+        assert await sink.publish([status_event("r1", 1)]) == 0  # acknowledged through the proxy
         proxy.hold()  # the broker hangs: the next batch's acknowledgements never come
-        publishing = asyncio.create_task(sink.publish([_status(2), _status(3)]))
+        publishing = asyncio.create_task(sink.publish([status_event("r1", 2), status_event("r1", 3)]))
         done, _ = await asyncio.wait({publishing}, timeout=0.3)
         assert not done  # waiting for its acknowledgements (ack_timeout_s is 30 s)
         await proxy.cut()
@@ -73,7 +35,7 @@ async def test_a_publish_in_flight_ends_when_its_connection_is_lost(stream: str)
             publishing.result()
         assert lost and "lost" in lost[0]
         with pytest.raises(SinkDown, match="not connected"):
-            await sink.publish([_status(4)])  # until connect() again
+            await sink.publish([status_event("r1", 4)])  # until connect() again
     finally:
         await sink.close()
         await proxy.cut()

@@ -20,7 +20,7 @@ class Slow(Actor[Any]):
     def _handle(self, msg: Any) -> Any:
         async def venue_call() -> int:
             self.started.set()
-            await asyncio.sleep(3600)
+            await asyncio.get_running_loop().create_future()  # a venue that never answers
             return 1
 
         return self._future(venue_call(), "venue")
